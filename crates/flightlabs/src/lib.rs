@@ -1,0 +1,16 @@
+//! The FlightLabs API: wire types, key redaction, rate limits and a client.
+//!
+//! The lowest crate of the workspace: it knows the provider, nothing about
+//! where responses go.
+pub mod client;
+pub mod ratelimit;
+pub mod redact;
+pub mod types;
+
+pub use client::{
+    check_envelope, Client, ClientConfig, ClientError, EnvelopeError, Fetched, HistoricalMode,
+    HistoricalWindow, DEFAULT_BASE_URL,
+};
+pub use ratelimit::{RateLimit, SlidingWindow};
+pub use redact::{redact_url, scrub, Secret};
+pub use types::*;

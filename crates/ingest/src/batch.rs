@@ -1,0 +1,404 @@
+//! Batch and delta ingestion of `/historical`.
+//!
+//! A day of an airport is `directions × windows` calls. Each call that
+//! succeeds is landed at once and queued for bronze; when all calls of a day
+//! have landed (in this run or an earlier one), the day is marked complete.
+//! That is the whole resume story: a rerun skips complete days and, inside an
+//! incomplete one, the windows that already landed, and the start-of-run sweep
+//! loads whatever landed but never reached bronze.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{NaiveDate, Utc};
+use flightlabs::{Client, ClientError, Direction, HistoricalMode, HistoricalWindow};
+use futures::stream::{self, StreamExt};
+
+use crate::bronze::{Bronze, LoadStats};
+use crate::error::{IngestError, Result};
+use crate::landing::{LandingMeta, LandingZone, LedgerEntry, Source};
+use crate::loader::{load_pending, Writer};
+use crate::Progress;
+
+/// What to fetch.
+#[derive(Debug, Clone)]
+pub struct BatchPlan {
+    pub airports: Vec<String>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Fetch days and windows again even if landed.
+    pub force: bool,
+    /// Days fetched again even without `force` (delta's last landed day).
+    pub refetch: Vec<(String, NaiveDate)>,
+    pub mode: HistoricalMode,
+    /// Calls in flight at once; the rate limit is enforced separately.
+    pub concurrency: usize,
+}
+
+/// The end-of-run summary.
+#[derive(Debug, Default, Clone)]
+pub struct BatchSummary {
+    pub days: u64,
+    pub days_skipped: u64,
+    pub days_failed: Vec<String>,
+    pub requests: u64,
+    pub retries: u64,
+    pub landed_files: u64,
+    pub bronze: LoadStats,
+    /// Files a previous, interrupted run landed and this one loaded.
+    pub resumed: LoadStats,
+    pub seconds: f64,
+}
+
+/// Checks an airport code before any request is made: FlightLabs takes IATA
+/// (3 letters) or ICAO (4) codes.
+pub fn validate_airport(code: &str) -> Result<String> {
+    let c = code.trim().to_ascii_uppercase();
+    if (c.len() == 3 || c.len() == 4) && c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+        Ok(c)
+    } else {
+        Err(IngestError::Invalid(format!(
+            "unknown airport code {code:?}: expected a 3-letter IATA or 4-letter ICAO code such as BOG"
+        )))
+    }
+}
+
+/// Validates a date range.
+pub fn validate_range(from: NaiveDate, to: NaiveDate) -> Result<()> {
+    if from > to {
+        return Err(IngestError::Invalid(format!(
+            "--from {from} is after --to {to}"
+        )));
+    }
+    Ok(())
+}
+
+/// The plan of `tarmac ingest delta`: from the last fully landed day of each
+/// airport (fetched again: it may have been incomplete when fetched) to `today`.
+pub fn delta_plan(
+    zone: &LandingZone,
+    airports: &[String],
+    today: NaiveDate,
+    mode: HistoricalMode,
+    concurrency: usize,
+) -> Result<Vec<BatchPlan>> {
+    let mut plans = Vec::new();
+    for airport in airports {
+        let last = zone.landed_days(airport).last().copied().ok_or_else(|| {
+            IngestError::Invalid(format!(
+                "no day of {airport} has landed yet, so there is nothing to continue from: \
+                 run `tarmac ingest batch --airport {airport} --from YYYY-MM-DD --to YYYY-MM-DD` first"
+            ))
+        })?;
+        plans.push(BatchPlan {
+            airports: vec![airport.clone()],
+            from: last,
+            to: today.max(last),
+            force: false,
+            refetch: vec![(airport.clone(), last)],
+            mode,
+            concurrency,
+        });
+    }
+    Ok(plans)
+}
+
+struct Unit {
+    airport: String,
+    date: NaiveDate,
+    direction: Direction,
+    window: HistoricalWindow,
+}
+
+/// Runs a plan to the end. Failed days are reported in the summary (the
+/// caller decides the exit code); a refused key stops everything at once.
+pub async fn run_batch(
+    client: Arc<Client>,
+    zone: Arc<LandingZone>,
+    bronze: Bronze,
+    plan: &BatchPlan,
+    progress: Arc<dyn Progress>,
+) -> Result<(Bronze, BatchSummary)> {
+    let started = Instant::now();
+    let mut summary = BatchSummary::default();
+    validate_range(plan.from, plan.to)?;
+    let mut bronze = bronze;
+    summary.resumed = tokio::task::block_in_place(|| load_pending(&zone, &mut bronze))?;
+    if summary.resumed.files > 0 {
+        progress.log(&format!(
+            "loaded {} files ({} records) that an earlier run landed but did not load",
+            summary.resumed.files, summary.resumed.records
+        ));
+    }
+
+    // Plan the calls.
+    let mut units = Vec::new();
+    let mut pending_per_day: BTreeMap<(String, NaiveDate), usize> = BTreeMap::new();
+    for airport in &plan.airports {
+        let mut day = plan.from;
+        while day <= plan.to {
+            let again = plan.force || plan.refetch.iter().any(|(a, d)| a == airport && *d == day);
+            if !again && zone.day_landed(airport, day) {
+                summary.days_skipped += 1;
+            } else {
+                summary.days += 1;
+                let mut n = 0;
+                for direction in Direction::ALL {
+                    for window in HistoricalWindow::for_day(day, plan.mode) {
+                        if !again && zone.window_landed(airport, direction, day, &window.label()) {
+                            continue;
+                        }
+                        units.push(Unit {
+                            airport: airport.clone(),
+                            date: day,
+                            direction,
+                            window,
+                        });
+                        n += 1;
+                    }
+                }
+                pending_per_day.insert((airport.clone(), day), n);
+            }
+            day = match day.succ_opt() {
+                Some(d) => d,
+                None => break,
+            };
+        }
+    }
+    progress.begin("requests", units.len() as u64);
+
+    // Days whose windows had all landed before: only the marker is missing.
+    for ((airport, day), n) in &pending_per_day {
+        if *n == 0 {
+            mark_day(&zone, airport, *day)?;
+        }
+    }
+
+    let writer = Writer::spawn(bronze, 64);
+    let sender = writer.sender();
+    let pending = Arc::new(Mutex::new(pending_per_day));
+    let failed: Arc<Mutex<BTreeMap<(String, NaiveDate), String>>> = Default::default();
+    let fatal: Arc<Mutex<Option<ClientError>>> = Default::default();
+    let requests_before = client.stats.requests.load(Ordering::Relaxed);
+    let retries_before = client.stats.retries.load(Ordering::Relaxed);
+
+    let results = stream::iter(units.into_iter().map(|unit| {
+        let client = client.clone();
+        let zone = zone.clone();
+        let sender = sender.clone();
+        let pending = pending.clone();
+        let failed = failed.clone();
+        let fatal = fatal.clone();
+        let progress = progress.clone();
+        async move {
+            if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+                return Ok(false);
+            }
+            let what = format!(
+                "{} {} {} {}",
+                unit.airport,
+                unit.date,
+                unit.direction,
+                unit.window.label()
+            );
+            match client
+                .historical(&unit.airport, unit.direction, &unit.window)
+                .await
+            {
+                Ok(fetched) => {
+                    let meta = LandingMeta {
+                        source: Source::Api,
+                        airport: unit.airport.clone(),
+                        direction: unit.direction,
+                        date: unit.date,
+                        window: Some(unit.window.label()),
+                        request: Some(fetched.request.clone()),
+                        http_status: Some(fetched.status),
+                        fetched_at: Some(fetched.fetched_at),
+                        source_file: None,
+                        source_sha256: None,
+                        part: None,
+                        bytes: 0,
+                        sha256: String::new(),
+                        records: fetched.records as u64,
+                    };
+                    let zone2 = zone.clone();
+                    let body = fetched.body;
+                    let (file, body) = tokio::task::spawn_blocking(move || {
+                        zone2.land(meta, &body).map(|f| (f, body))
+                    })
+                    .await
+                    .map_err(|e| IngestError::Landing(e.to_string()))??;
+                    zone.record(&LedgerEntry {
+                        at: Utc::now(),
+                        source: Source::Api,
+                        request: fetched.request,
+                        http_status: Some(fetched.status),
+                        outcome: "landed".into(),
+                        bytes: Some(file.meta.bytes),
+                        sha256: Some(file.meta.sha256.clone()),
+                        landing_file: Some(file.rel.clone()),
+                        attempts: fetched.retries + 1,
+                        error: None,
+                    })?;
+                    if let Some(tx) = &sender {
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || tx.send((file, body)))
+                            .await
+                            .map_err(|e| IngestError::Landing(e.to_string()))?
+                            .map_err(|_| IngestError::Landing("the bronze writer stopped".into()))?;
+                    }
+                    let day_done = {
+                        let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+                        let key = (unit.airport.clone(), unit.date);
+                        let left = p.get_mut(&key).map(|n| {
+                            *n -= 1;
+                            *n
+                        });
+                        left == Some(0)
+                            && !failed
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .contains_key(&key)
+                    };
+                    if day_done {
+                        mark_day(&zone, &unit.airport, unit.date)?;
+                    }
+                    progress.advance(1, &what);
+                    Ok(true)
+                }
+                Err(e) => {
+                    let body = match &e {
+                        ClientError::MalformedBody { body, .. } => Some(body.clone()),
+                        _ => None,
+                    };
+                    let rejected = match body {
+                        Some(b) => Some(zone.reject(
+                            &format!(
+                                "{}-{}-{}-{}-{}.body",
+                                unit.airport,
+                                unit.date,
+                                unit.direction,
+                                unit.window.label(),
+                                Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+                            ),
+                            &b,
+                        )?),
+                        None => None,
+                    };
+                    zone.record(&LedgerEntry {
+                        at: Utc::now(),
+                        source: Source::Api,
+                        request: what.clone(),
+                        http_status: match &e {
+                            ClientError::Http { status, .. }
+                            | ClientError::Unauthorized { status, .. } => Some(*status),
+                            _ => None,
+                        },
+                        outcome: if rejected.is_some() { "rejected" } else { "failed" }.into(),
+                        bytes: None,
+                        sha256: None,
+                        landing_file: rejected.map(|p| p.display().to_string()),
+                        attempts: 0,
+                        error: Some(e.to_string()),
+                    })?;
+                    if e.is_fatal() {
+                        if let Ok(mut f) = fatal.lock() {
+                            f.get_or_insert(e);
+                        }
+                        return Ok(false);
+                    }
+                    progress.log(&format!("failed: {what}: {e}"));
+                    failed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert((unit.airport.clone(), unit.date), e.to_string());
+                    progress.advance(1, &what);
+                    Ok(false)
+                }
+            }
+        }
+    }))
+    .buffer_unordered(plan.concurrency.max(1))
+    .collect::<Vec<Result<bool>>>()
+    .await;
+    drop(sender);
+    let (bronze, loaded) = tokio::task::block_in_place(|| writer.finish())?;
+    progress.finish();
+
+    if let Some(e) = fatal.lock().ok().and_then(|mut f| f.take()) {
+        return Err(IngestError::Api(e));
+    }
+    for r in results {
+        match r {
+            Ok(true) => summary.landed_files += 1,
+            Ok(false) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    summary.bronze = loaded;
+    summary.requests = client.stats.requests.load(Ordering::Relaxed) - requests_before;
+    summary.retries = client.stats.retries.load(Ordering::Relaxed) - retries_before;
+    summary.days_failed = failed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|((a, d), e)| format!("{a} {d}: {e}"))
+        .collect();
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok((bronze, summary))
+}
+
+fn mark_day(zone: &LandingZone, airport: &str, day: NaiveDate) -> Result<()> {
+    let files = zone
+        .list(Some(day), Some(day))?
+        .into_iter()
+        .filter(|f| f.meta.source == Source::Api && f.meta.airport == airport)
+        .map(|f| f.rel)
+        .collect();
+    zone.mark_day(airport, day, files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn airport_codes() {
+        assert_eq!(validate_airport(" bog ").unwrap(), "BOG");
+        assert_eq!(validate_airport("SKBO").unwrap(), "SKBO");
+        for bad in ["", "BO", "B0G", "BOGOTA", "B-G"] {
+            let e = validate_airport(bad).unwrap_err().to_string();
+            assert!(e.contains("unknown airport code"), "{e}");
+        }
+    }
+
+    #[test]
+    fn ranges() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert!(validate_range(d("2024-08-01"), d("2024-08-01")).is_ok());
+        let e = validate_range(d("2024-08-02"), d("2024-08-01")).unwrap_err();
+        assert_eq!(e.to_string(), "--from 2024-08-02 is after --to 2024-08-01");
+    }
+
+    #[test]
+    fn delta_needs_a_landed_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path()).unwrap();
+        let today = NaiveDate::from_ymd_opt(2024, 8, 20).unwrap();
+        let e = delta_plan(&zone, &["BOG".into()], today, HistoricalMode::Windows, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tarmac ingest batch --airport BOG"), "{e}");
+        zone.mark_day("BOG", NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(), vec![])
+            .unwrap();
+        zone.mark_day("BOG", NaiveDate::from_ymd_opt(2024, 8, 15).unwrap(), vec![])
+            .unwrap();
+        let p = delta_plan(&zone, &["BOG".into()], today, HistoricalMode::Windows, 4).unwrap();
+        assert_eq!(p[0].from, NaiveDate::from_ymd_opt(2024, 8, 15).unwrap());
+        assert_eq!(p[0].to, today);
+        assert_eq!(p[0].refetch, vec![("BOG".to_string(), p[0].from)]);
+    }
+}

@@ -1,0 +1,134 @@
+//! Moving landed bodies into bronze: the single writer, the resume sweep and replay.
+//!
+//! DuckDB lets one connection write at a time and commits are not free, so
+//! all bronze writes of a command go through one [`Writer`] thread that
+//! groups files into transactions of a few thousand records.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use chrono::NaiveDate;
+
+use crate::bronze::{Bronze, LoadStats};
+use crate::error::{IngestError, Result};
+use crate::landing::{LandedFile, LandingZone};
+
+/// Records per bronze transaction (files are never split across two).
+const BATCH_RECORDS: u64 = 100_000;
+const BATCH_FILES: usize = 256;
+
+/// A thread that owns the bronze connection and loads what it is sent.
+pub struct Writer {
+    tx: Option<SyncSender<(LandedFile, Vec<u8>)>>,
+    handle: Option<JoinHandle<Result<(Bronze, LoadStats)>>>,
+}
+
+impl Writer {
+    /// `depth` bounds how many landed bodies can wait in memory.
+    pub fn spawn(bronze: Bronze, depth: usize) -> Self {
+        let (tx, rx) = sync_channel(depth.max(1));
+        let handle = std::thread::Builder::new()
+            .name("bronze-writer".into())
+            .spawn(move || write_loop(bronze, rx))
+            .expect("spawning a thread");
+        Self {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Queues a landed body; blocks while the queue is full (back-pressure).
+    pub fn send(&self, file: LandedFile, body: Vec<u8>) -> Result<()> {
+        self.tx
+            .as_ref()
+            .ok_or(IngestError::Interrupted)?
+            .send((file, body))
+            .map_err(|_| IngestError::Landing("the bronze writer stopped".into()))
+    }
+
+    /// A sender for other threads or tasks.
+    pub fn sender(&self) -> Option<SyncSender<(LandedFile, Vec<u8>)>> {
+        self.tx.clone()
+    }
+
+    /// Waits for everything queued to be committed.
+    pub fn finish(mut self) -> Result<(Bronze, LoadStats)> {
+        drop(self.tx.take());
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err(IngestError::Landing("the bronze writer panicked".into())),
+        }
+    }
+}
+
+fn write_loop(
+    mut bronze: Bronze,
+    rx: Receiver<(LandedFile, Vec<u8>)>,
+) -> Result<(Bronze, LoadStats)> {
+    let mut total = LoadStats::default();
+    let mut batch: Vec<(LandedFile, Vec<u8>)> = Vec::new();
+    while let Ok(item) = rx.recv() {
+        let mut records = item.0.meta.records;
+        batch.push(item);
+        // Group whatever else is already waiting into the same transaction.
+        while records < BATCH_RECORDS && batch.len() < BATCH_FILES {
+            match rx.try_recv() {
+                Ok(item) => {
+                    records += item.0.meta.records;
+                    batch.push(item);
+                }
+                Err(_) => break,
+            }
+        }
+        total.add(load_batch(&mut bronze, &mut batch)?);
+    }
+    Ok((bronze, total))
+}
+
+/// Loads a batch in one transaction and empties it.
+fn load_batch(bronze: &mut Bronze, batch: &mut Vec<(LandedFile, Vec<u8>)>) -> Result<LoadStats> {
+    let refs: Vec<(&LandedFile, &[u8])> = batch.iter().map(|(f, b)| (f, b.as_slice())).collect();
+    let stats = bronze.load(&refs)?;
+    batch.clear();
+    Ok(stats)
+}
+
+/// Loads every landed body that bronze does not hold yet: what a killed run
+/// landed but did not get to load. Run at the start of every ingest command.
+pub fn load_pending(zone: &LandingZone, bronze: &mut Bronze) -> Result<LoadStats> {
+    let files: Vec<LandedFile> = zone
+        .list(None, None)?
+        .into_iter()
+        .filter(|f| !bronze.is_loaded(&f.rel))
+        .collect();
+    load_files(zone, bronze, files)
+}
+
+/// Rebuilds bronze for `[from, to]` from the landing zone alone.
+pub fn replay(
+    zone: &LandingZone,
+    bronze: &mut Bronze,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<LoadStats> {
+    bronze.clear(from, to)?;
+    let files = zone.list(from, to)?;
+    load_files(zone, bronze, files)
+}
+
+fn load_files(zone: &LandingZone, bronze: &mut Bronze, files: Vec<LandedFile>) -> Result<LoadStats> {
+    let mut total = LoadStats::default();
+    let mut batch: Vec<(LandedFile, Vec<u8>)> = Vec::new();
+    let mut records = 0;
+    for f in files {
+        let body = zone.read_body(&f)?;
+        records += f.meta.records;
+        batch.push((f, body));
+        if records >= BATCH_RECORDS || batch.len() >= BATCH_FILES {
+            total.add(load_batch(bronze, &mut batch)?);
+            records = 0;
+        }
+    }
+    total.add(load_batch(bronze, &mut batch)?);
+    Ok(total)
+}

@@ -1,0 +1,322 @@
+//! `tarmac ingest batch|delta|import|replay|status`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use chrono::{NaiveDate, Utc};
+use clap::Args;
+use flightlabs::{Client, HistoricalMode, RateLimit, Secret};
+use ingest::{BatchPlan, BatchSummary, Bronze, LandingZone, LoadStats};
+use simulator::SimulatorConfig;
+
+use crate::config::Config;
+use crate::progress::Reporter;
+use crate::SimulatorArgs;
+
+#[derive(Args)]
+pub struct BatchArgs {
+    /// Airport codes, comma separated (default: [ingest] airports of the config).
+    #[arg(long, value_delimiter = ',')]
+    airport: Vec<String>,
+    /// First day (YYYY-MM-DD).
+    #[arg(long)]
+    from: NaiveDate,
+    /// Last day, inclusive (YYYY-MM-DD).
+    #[arg(long)]
+    to: NaiveDate,
+    /// Fetch days again even if they landed already.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    fetch: FetchArgs,
+}
+
+#[derive(Args)]
+pub struct DeltaArgs {
+    /// Airport codes, comma separated (default: [ingest] airports of the config).
+    #[arg(long, value_delimiter = ',')]
+    airport: Vec<String>,
+    #[command(flatten)]
+    fetch: FetchArgs,
+}
+
+#[derive(Args)]
+pub struct FetchArgs {
+    /// windows (two 12-hour calls a day and direction) or daily (one call).
+    #[arg(long)]
+    mode: Option<HistoricalMode>,
+    /// Requests allowed per window, e.g. 40/10 (default: the config's).
+    #[arg(long)]
+    rate_limit: Option<RateLimit>,
+    /// Requests in flight at once.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    #[command(flatten)]
+    sim: SimulatorArgs,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// CSV files or folders of them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Worker threads converting files (default: the number of cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    #[arg(long)]
+    to: Option<NaiveDate>,
+}
+
+pub fn open_landing(config: &Config) -> Result<Arc<LandingZone>> {
+    Ok(Arc::new(LandingZone::open(&config.landing).with_context(
+        || format!("cannot open the landing zone {}", config.landing.display()),
+    )?))
+}
+
+pub fn open_bronze(config: &Config) -> Result<Bronze> {
+    Bronze::open(&config.warehouse).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("lock") {
+            anyhow::anyhow!(
+                "the warehouse {} is in use by another process (DuckDB allows one writer); wait for it to finish",
+                config.warehouse.display()
+            )
+        } else {
+            anyhow::anyhow!("cannot open the warehouse {}: {text}", config.warehouse.display())
+        }
+    })
+}
+
+/// A running in-process simulator, stopped when dropped.
+pub struct LocalSimulator(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for LocalSimulator {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the simulator on 127.0.0.1 and points `config` at it.
+pub async fn start_simulator(
+    config: &mut Config,
+    seed: u64,
+    faults: Option<&str>,
+) -> Result<LocalSimulator> {
+    let faults = faults
+        .unwrap_or("")
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
+    let (addr, handle) = simulator::spawn(SimulatorConfig {
+        seed,
+        faults,
+        ..SimulatorConfig::default()
+    })
+    .await
+    .context("cannot start the built-in simulator")?;
+    config.client.base_url = format!("http://{addr}");
+    if config.client.access_key.is_empty() {
+        config.client.access_key = Secret::new("simulator");
+    }
+    eprintln!("using the built-in FlightLabs simulator at http://{addr} (seed {seed})");
+    Ok(LocalSimulator(handle))
+}
+
+pub fn airports_or_config(config: &Config, given: &[String]) -> Result<Vec<String>> {
+    let list = if given.is_empty() {
+        &config.airports
+    } else {
+        given
+    };
+    let mut out = Vec::new();
+    for a in list {
+        let a = ingest::validate_airport(a)?;
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    if out.is_empty() {
+        bail!("no airport given: pass --airport BOG or set [ingest] airports in tarmac.toml");
+    }
+    Ok(out)
+}
+
+async fn prepare(config: &Config, fetch: &FetchArgs) -> Result<(Config, Option<LocalSimulator>)> {
+    let mut config = config.clone();
+    if let Some(r) = fetch.rate_limit {
+        config.client.rate_limit = r;
+    }
+    if let Some(m) = fetch.mode {
+        config.historical_mode = m;
+    }
+    if let Some(c) = fetch.concurrency {
+        config.concurrency = c.max(1);
+    }
+    let sim = if fetch.sim.simulator {
+        Some(start_simulator(&mut config, fetch.sim.seed, fetch.sim.faults.as_deref()).await?)
+    } else {
+        if !config.has_key {
+            bail!(
+                "no FlightLabs access key: set FLIGHTLABS_ACCESS_KEY, or add --simulator to use the built-in simulator"
+            );
+        }
+        None
+    };
+    Ok((config, sim))
+}
+
+pub async fn run_plans(config: &Config, plans: Vec<BatchPlan>) -> Result<ExitCode> {
+    let client = Arc::new(Client::new(config.client.clone())?);
+    let zone = open_landing(config)?;
+    let mut bronze = open_bronze(config)?;
+    let mut failed = false;
+    for plan in plans {
+        let progress = Arc::new(Reporter::new());
+        let (b, summary) = ingest::run_batch(client.clone(), zone.clone(), bronze, &plan, progress)
+            .await?;
+        bronze = b;
+        print_batch(&plan, &summary);
+        failed |= !summary.days_failed.is_empty();
+    }
+    if failed {
+        eprintln!("some days failed; run the same command again to fetch them");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn batch(config: &Config, args: BatchArgs) -> Result<ExitCode> {
+    ingest::validate_range(args.from, args.to)?;
+    let airports = airports_or_config(config, &args.airport)?;
+    let (config, _sim) = prepare(config, &args.fetch).await?;
+    let plan = BatchPlan {
+        airports,
+        from: args.from,
+        to: args.to,
+        force: args.force,
+        refetch: vec![],
+        mode: config.historical_mode,
+        concurrency: config.concurrency,
+    };
+    run_plans(&config, vec![plan]).await
+}
+
+pub async fn delta(config: &Config, args: DeltaArgs) -> Result<ExitCode> {
+    let airports = airports_or_config(config, &args.airport)?;
+    let zone = open_landing(config)?;
+    let today = Utc::now().date_naive();
+    let (config, _sim) = prepare(config, &args.fetch).await?;
+    let plans = ingest::delta_plan(
+        &zone,
+        &airports,
+        today,
+        config.historical_mode,
+        config.concurrency,
+    )?;
+    run_plans(&config, plans).await
+}
+
+pub async fn import(config: &Config, args: ImportArgs) -> Result<ExitCode> {
+    let zone = open_landing(config)?;
+    let bronze = open_bronze(config)?;
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let progress = Arc::new(Reporter::new());
+    let (_, s) = tokio::task::block_in_place(|| {
+        ingest::import(&zone, bronze, &args.paths, threads, progress)
+    })?;
+    println!(
+        "imported {} files ({} already imported, {} failed): {} records into bronze, {} quarantined, in {:.1} s",
+        s.files,
+        s.already_imported,
+        s.failed.len(),
+        s.bronze.records,
+        s.bronze.quarantined,
+        s.seconds
+    );
+    print_resumed(&s.resumed);
+    if !s.failed.is_empty() {
+        for f in &s.failed {
+            eprintln!("error: {f}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn replay(config: &Config, args: ReplayArgs) -> Result<ExitCode> {
+    if let (Some(f), Some(t)) = (args.from, args.to) {
+        ingest::validate_range(f, t)?;
+    }
+    let zone = open_landing(config)?;
+    let mut bronze = open_bronze(config)?;
+    let s = tokio::task::block_in_place(|| ingest::replay(&zone, &mut bronze, args.from, args.to))?;
+    println!(
+        "replayed {} landing files: {} records into bronze, {} quarantined",
+        s.files, s.records, s.quarantined
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn status(config: &Config) -> Result<ExitCode> {
+    let zone = open_landing(config)?;
+    let bronze = open_bronze(config)?;
+    println!("landing zone: {}", config.landing.display());
+    for airport in zone.airports() {
+        let days = zone.landed_days(&airport);
+        if let (Some(first), Some(last)) = (days.first(), days.last()) {
+            println!(
+                "  {airport}: {} days landed from the API, {first} .. {last}",
+                days.len()
+            );
+        }
+    }
+    let c = bronze.counts()?;
+    println!("warehouse: {}", config.warehouse.display());
+    println!(
+        "  bronze.flightlabs_historical: {} records from {} landing files ({} airport-days)",
+        c.records, c.files, c.days
+    );
+    println!("  bronze.quarantine: {} records", c.quarantined);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_resumed(s: &LoadStats) {
+    if s.files > 0 {
+        println!(
+            "resumed: loaded {} files ({} records) landed by an interrupted run",
+            s.files, s.records
+        );
+    }
+}
+
+fn print_batch(plan: &BatchPlan, s: &BatchSummary) {
+    println!(
+        "{} {}..{}: {} days fetched, {} already landed, {} failed; {} requests ({} retries); {} records into bronze, {} quarantined; {:.1} s",
+        plan.airports.join(","),
+        plan.from,
+        plan.to,
+        s.days,
+        s.days_skipped,
+        s.days_failed.len(),
+        s.requests,
+        s.retries,
+        s.bronze.records,
+        s.bronze.quarantined,
+        s.seconds
+    );
+    print_resumed(&s.resumed);
+    for f in &s.days_failed {
+        eprintln!("failed: {f}");
+    }
+}

@@ -1,0 +1,127 @@
+//! `tarmac`: parses arguments and calls the crates that do the work.
+
+mod commands;
+mod config;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tarmac", version, about = "FlightLabs to a tested, documented DuckDB warehouse", long_about = None)]
+pub struct Cli {
+    /// Config file (default: ./tarmac.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the main job: ingest the last days (from the built-in simulator when
+    /// no FLIGHTLABS_ACCESS_KEY is set) and show what landed.
+    Up(commands::up::UpArgs),
+    /// Pull flight data into the landing zone and bronze.
+    Ingest {
+        #[command(subcommand)]
+        command: IngestCommand,
+    },
+    /// Serve a simulated FlightLabs API (for demos and tests).
+    MockApi(commands::mock_api::MockApiArgs),
+}
+
+#[derive(Subcommand)]
+enum IngestCommand {
+    /// Fetch historical flights for a range of dates.
+    Batch(commands::ingest::BatchArgs),
+    /// Fetch from the last fully landed day up to today.
+    Delta(commands::ingest::DeltaArgs),
+    /// Import CSV files (or folders) of the old Python pipeline's archive.
+    Import(commands::ingest::ImportArgs),
+    /// Rebuild bronze from the landing zone alone.
+    Replay(commands::ingest::ReplayArgs),
+    /// Show what has landed and what bronze holds.
+    Status,
+}
+
+/// Options that start the built-in simulator instead of calling FlightLabs.
+#[derive(Args, Clone, Debug)]
+pub struct SimulatorArgs {
+    /// Use the built-in FlightLabs simulator (no key needed).
+    #[arg(long)]
+    simulator: bool,
+    /// Simulator seed.
+    #[arg(long, default_value_t = 42, requires = "simulator")]
+    seed: u64,
+    /// Simulator faults, e.g. "429=0.1,500=0.05".
+    #[arg(long, requires = "simulator")]
+    faults: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::MockApi(args) => commands::mock_api::run(args).await,
+            command => {
+                let config = config::Config::load(cli.config.as_deref())?;
+                match command {
+                    Command::Up(args) => commands::up::run(&config, args).await,
+                    Command::Ingest { command } => match command {
+                        IngestCommand::Batch(a) => commands::ingest::batch(&config, a).await,
+                        IngestCommand::Delta(a) => commands::ingest::delta(&config, a).await,
+                        IngestCommand::Import(a) => commands::ingest::import(&config, a).await,
+                        IngestCommand::Replay(a) => commands::ingest::replay(&config, a).await,
+                        IngestCommand::Status => commands::ingest::status(&config).await,
+                    },
+                    Command::MockApi(_) => unreachable!("handled above"),
+                }
+            }
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // one line: the error and its causes
+            let mut msg = format!("error: {e}");
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("TARMAC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

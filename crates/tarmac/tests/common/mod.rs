@@ -1,0 +1,133 @@
+//! Helpers for tests that drive the real `tarmac` binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tarmac");
+
+/// A `tarmac mock-api` process on an ephemeral loopback port.
+pub struct MockApi {
+    child: Child,
+    pub url: String,
+}
+
+impl MockApi {
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> MockApi {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("mock-api")
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start mock-api");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        MockApi { child, url }
+    }
+}
+
+impl Drop for MockApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `tarmac` command in `dir`, with no FlightLabs variables inherited.
+pub fn tarmac(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("FLIGHTLABS_ACCESS_KEY")
+        .env_remove("FLIGHTLABS_BASE_URL")
+        .env_remove("TARMAC_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run tarmac")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}--- stderr\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `tarmac` pointed at `api` with a fast rate limit.
+pub fn against(dir: &Path, api: &MockApi, key: &str) -> Command {
+    let mut cmd = tarmac(dir);
+    cmd.env("FLIGHTLABS_BASE_URL", &api.url)
+        .env("FLIGHTLABS_ACCESS_KEY", key);
+    cmd
+}
+
+pub fn write_config(dir: &Path, text: &str) {
+    std::fs::write(dir.join("tarmac.toml"), text).expect("write tarmac.toml");
+}
+
+/// One number from the warehouse of `dir`.
+pub fn query_i64(dir: &Path, sql: &str) -> i64 {
+    let conn = duckdb::Connection::open_with_flags(
+        dir.join("tarmac.duckdb"),
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .expect("config"),
+    )
+    .expect("open warehouse");
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+pub fn bronze_records(dir: &Path) -> i64 {
+    query_i64(dir, "SELECT count(*) FROM bronze.flightlabs_historical")
+}
+
+pub fn quarantined(dir: &Path) -> i64 {
+    query_i64(dir, "SELECT count(*) FROM bronze.quarantine")
+}
+
+/// Every file under `dir`, recursively.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The shared archive, if this checkout has `../shared` beside it.
+pub fn shared_archive() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/flightlabs-archive/BOG");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipping: the shared archive is not beside this checkout ({})", p.display());
+        None
+    }
+}

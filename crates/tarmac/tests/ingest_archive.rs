@@ -1,0 +1,97 @@
+//! `tarmac ingest import` on the old pipeline's CSV archive.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn import(dir: &Path, paths: &[&Path]) -> std::process::Output {
+    run(tarmac(dir).args(["ingest", "import"]).args(paths))
+}
+
+#[test]
+fn imports_the_shared_archive_once() {
+    let Some(archive) = shared_archive() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = import(dir.path(), &[&archive]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (records, bad) = (bronze_records(dir.path()), quarantined(dir.path()));
+    assert_eq!(records + bad, 12_665, "every record of the archive is in bronze or quarantine");
+    assert_eq!(bad, 0, "the shared archive parses completely");
+    assert_eq!(query_i64(dir.path(), "SELECT count(DISTINCT flight_date) FROM bronze.flightlabs_historical"), 21);
+    assert_eq!(query_i64(dir.path(), "SELECT count(DISTINCT source_file) FROM bronze.flightlabs_historical"), 21);
+    // literals parsed, not quote-swapped: non-ASCII and apostrophes intact
+    assert!(query_i64(dir.path(), "SELECT count(*) FROM bronze.flightlabs_historical WHERE record->>'$.movement.airport.name' = 'Cúcuta'") > 0);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM bronze.flightlabs_historical WHERE record->>'$.movement.airport.name' LIKE '%\"%'"), 0);
+
+    let out = import(dir.path(), &[&archive]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 0 files (21 already imported, 0 failed)"), "{}", text(&out));
+    assert_eq!(bronze_records(dir.path()), records);
+
+    let out = run(tarmac(dir.path()).args(["ingest", "replay"]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(bronze_records(dir.path()), records);
+}
+
+#[test]
+fn the_same_day_under_both_name_styles_is_kept_twice() {
+    let Some(archive) = shared_archive() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::copy(archive.join("2024-08-12.csv"), src.join("2024-08-12.csv")).unwrap();
+    std::fs::copy(archive.join("2024-08-12.csv"), src.join("2024_08_12.csv")).unwrap();
+    let out = import(dir.path(), &[&src]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Identical bytes are the same source: imported once.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 files (1 already imported"), "{}", text(&out));
+    // Different bytes for the same day (a later fetch): a second observation.
+    let mut later = std::fs::read_to_string(archive.join("2024-08-12.csv")).unwrap();
+    later = later.replacen(",Unknown,", ",Departed,", 1);
+    std::fs::write(src.join("2024_08_12.csv"), later).unwrap();
+    let out = import(dir.path(), &[&src]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        query_i64(dir.path(), "SELECT count(DISTINCT source_file) FROM bronze.flightlabs_historical WHERE flight_date = DATE '2024-08-12'"),
+        2
+    );
+}
+
+const HEADER: &str = "movement,number,status,codeshareStatus,isCargo,aircraft,airline,callSign,code,flight_type,date\n";
+const ROW: &str = "\"{'airport': {'icao': 'SKCL', 'iata': 'CLO', 'name': 'Santiago de Cali', 'timeZone': 'America/Bogota'}, 'scheduledTime': {'utc': '2024-08-12 17:00Z', 'local': '2024-08-12 12:00-05:00'}, 'terminal': '1', 'quality': ['Basic']}\",AV 9227,Unknown,Unknown,False,{'model': 'Airbus A319'},\"{'name': 'Avianca', 'iata': 'AV', 'icao': 'AVA'}\",,BOG,departure,2024-08-12\n";
+
+#[test]
+fn bad_files_get_clear_errors_and_bad_rows_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("2024-08-12.csv"), format!("{HEADER}{ROW}{ROW}")).unwrap();
+    let broken = ROW.replace("'terminal': '1'", "'terminal: '1'");
+    std::fs::write(src.join("2024-08-13.csv"), format!("{HEADER}{ROW}{broken}")).unwrap();
+    std::fs::write(src.join("2024-08-14.csv"), format!("{}{ROW}", HEADER.replace("date\n", "date\n").replace("callSign", "callsign"))).unwrap();
+    std::fs::write(src.join("2024-08-15.csv"), "").unwrap();
+    let out = import(dir.path(), &[&src]);
+    assert!(!out.status.success(), "failed files make the exit code non-zero");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2024-08-14.csv: unknown column `callsign`"), "{}", text(&out));
+    assert!(err.contains("2024-08-15.csv: the file is empty"), "{}", text(&out));
+    // the good rows of the good files are in; the broken row is quarantined with its reason
+    assert_eq!(bronze_records(dir.path()), 3);
+    assert_eq!(quarantined(dir.path()), 1);
+    assert_eq!(
+        query_i64(dir.path(), "SELECT count(*) FROM bronze.quarantine WHERE reason LIKE 'archive line 3: movement:%' AND raw LIKE '%AV 9227%'"),
+        1
+    );
+    // fixing the files and importing again adds only what is new
+    std::fs::write(src.join("2024-08-14.csv"), format!("{HEADER}{ROW}")).unwrap();
+    std::fs::remove_file(src.join("2024-08-15.csv")).unwrap();
+    let out = import(dir.path(), &[&src]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(bronze_records(dir.path()), 4);
+
+    let out = import(dir.path(), &[&dir.path().join("missing")]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("missing"), "{}", text(&out));
+}
