@@ -4,14 +4,14 @@
     reference_import.py [--db FILE] ARCHIVE_DIR_OR_CSV...
 
 For every day file (YYYY-MM-DD.csv or YYYY_MM_DD.csv; the date of a file is its name):
-pandas.read_csv, `ast.literal_eval` on the movement/aircraft/airline columns, drop repeats of
-the same flight (number, direction, scheduled UTC time) within the day, build one record per
+pandas.read_csv, `ast.literal_eval` on the movement/aircraft/airline columns, count repeats of
+the same flight (number, direction, scheduled UTC time) within the day (kept, as bronze keeps them), build one record per
 flight, and insert into a DuckDB table shaped like Tarmac's bronze: one JSON document per
 record plus the typed top-level fields (number, status, codeshareStatus, isCargo, callSign)
 and the file's date, code and flight_type.
 
 Prints one JSON line: {"records": N, "seconds": S, "rows": R, "duplicates": D, "files": F}
-where N is the records inserted, R the CSV rows read, D the repeats dropped and S the wall
+where N is the records inserted, R the CSV rows read, D the repeats seen and S the wall
 time from the start of this script (including importing pandas and duckdb) to the commit.
 Needs pandas and duckdb: bench/setup.sh makes bench/.venv with them.
 """
@@ -94,9 +94,9 @@ def import_file(day, path, con):
         movement = rec["movement"]
         scheduled = ((movement or {}).get("scheduledTime") or {}).get("utc")
         key = (rec["number"], rec["flight_type"], scheduled)
+        # Counted, not dropped: Tarmac's bronze also keeps every record as received.
         if key in seen:
             duplicates += 1
-            continue
         seen.add(key)
         is_cargo = {"True": True, "False": False}.get(rec["isCargo"])
         call_sign = rec["callSign"] or None

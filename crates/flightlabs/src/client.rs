@@ -13,7 +13,6 @@
 
 use std::time::Duration;
 
-
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rand::Rng;
 use serde::Deserialize;
@@ -21,7 +20,6 @@ use serde::Deserialize;
 use crate::ratelimit::{RateLimit, SlidingWindow};
 use crate::redact::{redact_url, scrub, Secret};
 use crate::types::{ApiErrorBody, Direction};
-
 
 /// The provider's production address.
 pub const DEFAULT_BASE_URL: &str = "https://app.goflightlabs.com";
@@ -132,7 +130,9 @@ impl Default for ClientConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("FlightLabs refused the access key (HTTP {status}): {message}. Check FLIGHTLABS_ACCESS_KEY")]
+    #[error(
+        "FlightLabs refused the access key (HTTP {status}): {message}. Check FLIGHTLABS_ACCESS_KEY"
+    )]
     Unauthorized { status: u16, message: String },
     #[error("FlightLabs answered {request} with an error: {code}: {message}")]
     Api {
@@ -152,7 +152,9 @@ pub enum ClientError {
         attempts: u32,
         message: String,
     },
-    #[error("FlightLabs sent an unreadable body for {request} after {attempts} attempts: {reason}")]
+    #[error(
+        "FlightLabs sent an unreadable body for {request} after {attempts} attempts: {reason}"
+    )]
     MalformedBody {
         request: String,
         attempts: u32,
@@ -484,7 +486,10 @@ struct RawEnvelope<'a> {
 /// "no flights": the provider says so that way when a plan's quota is used up.
 pub fn check_envelope(body: &[u8]) -> Result<usize, EnvelopeError> {
     let env: RawEnvelope = serde_json::from_slice(body).map_err(|e| {
-        EnvelopeError::Malformed(format!("response is not valid JSON ({e}); {} bytes", body.len()))
+        EnvelopeError::Malformed(format!(
+            "response is not valid JSON ({e}); {} bytes",
+            body.len()
+        ))
     })?;
     if env.success == Some(false) || env.error.is_some() {
         let err = env
@@ -493,7 +498,11 @@ pub fn check_envelope(body: &[u8]) -> Result<usize, EnvelopeError> {
         let code = err
             .as_ref()
             .and_then(|e| e.code.as_ref())
-            .map(|c| c.as_str().map(str::to_string).unwrap_or_else(|| c.to_string()))
+            .map(|c| {
+                c.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| c.to_string())
+            })
             .or_else(|| err.as_ref().and_then(|e| e.kind.clone()))
             .unwrap_or_else(|| "error".to_string());
         let message = err

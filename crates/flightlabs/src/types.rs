@@ -161,6 +161,7 @@ pub struct ApiErrorBody {
 
 /// Envelope of every FlightLabs answer: `{"success": true, "status": 200, "data": [...]}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub struct Envelope<T> {
     #[serde(default)]
     pub success: Option<bool>,

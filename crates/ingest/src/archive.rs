@@ -6,12 +6,13 @@
 //! archive takes the same path into bronze as the API does. The nested
 //! columns are Python literals and go through [`pyliteral`], a real parser.
 //!
-//! Idempotence: a source file is known by the SHA-256 of its bytes. Its
-//! bodies land at paths derived from that hash, and a marker
-//! `archive/_sources/<sha>.json` is written once all of them landed; a file
-//! whose marker exists is not converted again, so importing the same file
+//! Idempotence: a source file is known by its name and the SHA-256 of its
+//! bytes. Its bodies land at paths derived from both, and a marker
+//! `archive/_sources/<sha>-<name>.json` is written once all of them landed; a
+//! file whose marker exists is not converted again, so importing the same file
 //! twice adds nothing. The same day under two names (the two file-name
-//! styles) is two sources, kept as two observations with their provenance.
+//! styles) is two sources, kept as two observations with their provenance,
+//! and so is a file whose bytes changed (a later fetch of the same day).
 //!
 //! A row whose literals do not parse is landed as an error record
 //! (`_tarmac_error` with the reason and the raw row) that bronze sends to
@@ -54,15 +55,19 @@ const OPTIONAL: [&str; 1] = ["date"];
 /// The date of an archive file, from its name: `2024-08-12.csv` or `2025_03_02.csv`.
 pub fn date_from_name(path: &Path) -> Option<NaiveDate> {
     let stem = path.file_stem()?.to_str()?;
-    let bytes = stem.as_bytes();
-    // find the first YYYY?MM?DD run in the name
-    (0..bytes.len().saturating_sub(9)).find_map(|i| {
-        let s = stem.get(i..i + 10)?;
-        let norm: String = s
-            .chars()
-            .map(|c| if c == '_' || c == '-' { '-' } else { c })
-            .collect();
-        NaiveDate::parse_from_str(&norm, "%Y-%m-%d").ok()
+    let b = stem.as_bytes();
+    // the first run of the shape DDDD?DD?DD where ? is '-' or '_'
+    (0..b.len().saturating_sub(9)).find_map(|i| {
+        let w = &b[i..i + 10];
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&k| w[k].is_ascii_digit());
+        let seps = matches!(w[4], b'-' | b'_') && w[7] == w[4];
+        if !(digits && seps) {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| stem[i + r.start..i + r.end].parse::<u32>().ok();
+        NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
     })
 }
 
@@ -108,23 +113,41 @@ pub enum Converted {
     Landed(Vec<(LandedFile, Vec<u8>)>),
 }
 
-fn marker_path(zone: &LandingZone, sha: &str) -> PathBuf {
+/// The marker of a source, known by its name and the hash of its bytes.
+fn marker_path(zone: &LandingZone, sha: &str, file_name: &str) -> PathBuf {
+    let safe: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     zone.root()
         .join("archive")
         .join("_sources")
-        .join(format!("{sha}.json"))
+        .join(format!("{sha}-{safe}.json"))
 }
 
 /// Converts one archive file and lands its bodies.
 pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
     let bytes = std::fs::read(path).map_err(|e| IngestError::io(path, e))?;
     let sha = sha256_hex(&bytes);
-    let marker = marker_path(zone, &sha);
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let marker = marker_path(zone, &sha, &file_name);
     if marker.exists() {
         return Ok(Converted::AlreadyImported);
     }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(IngestError::archive(path, "the file is empty (no header row)"));
+        return Err(IngestError::archive(
+            path,
+            "the file is empty (no header row)",
+        ));
     }
     let date = date_from_name(path).ok_or_else(|| {
         IngestError::archive(
@@ -132,10 +155,6 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
             "cannot tell the day from the file name (expected YYYY-MM-DD.csv or YYYY_MM_DD.csv)",
         )
     })?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
 
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -145,7 +164,7 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
         .headers()
         .map_err(|e| IngestError::archive(path, format!("unreadable header: {e}")))?
         .clone();
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut index: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (i, h) in headers.iter().enumerate() {
         let h = h.trim().trim_start_matches('\u{feff}');
         let known = REQUIRED.iter().chain(OPTIONAL.iter()).find(|k| **k == h);
@@ -157,18 +176,17 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
             None => {
                 return Err(IngestError::archive(
                     path,
-                    format!(
-                        "unknown column `{h}` (expected {})",
-                        REQUIRED.join(", ")
-                    ),
+                    format!("unknown column `{h}` (expected {})", REQUIRED.join(", ")),
                 ))
             }
         }
     }
     if let Some(missing) = REQUIRED.iter().find(|k| !index.contains_key(*k)) {
-        return Err(IngestError::archive(path, format!("missing column `{missing}`")));
+        return Err(IngestError::archive(
+            path,
+            format!("missing column `{missing}`"),
+        ));
     }
-    let col = |name: &str| index[name];
 
     // (airport, direction) -> parts of records (JSON texts)
     let mut groups: BTreeMap<(String, Direction), Vec<String>> = BTreeMap::new();
@@ -179,11 +197,18 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                return Err(IngestError::archive(path, format!("line {}: {e}", line_no + 1)))
+                return Err(IngestError::archive(
+                    path,
+                    format!("line {}: {e}", line_no + 1),
+                ))
             }
         }
         line_no += 1;
-        let get = |name: &str| row.get(col(name)).unwrap_or("");
+        let fields = Fields {
+            row: &row,
+            index: &index,
+        };
+        let get = |name: &str| fields.get(name);
         let direction = Direction::parse(get("flight_type")).ok_or_else(|| {
             IngestError::archive(
                 path,
@@ -195,9 +220,12 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
         })?;
         let code = get("code").trim().to_ascii_uppercase();
         if code.is_empty() {
-            return Err(IngestError::archive(path, format!("line {line_no}: empty `code`")));
+            return Err(IngestError::archive(
+                path,
+                format!("line {line_no}: empty `code`"),
+            ));
         }
-        let record = match row_to_json(&get) {
+        let record = match row_to_json(&fields) {
             Ok(json) => json,
             Err(reason) => error_record(&reason, line_no, &headers, &row),
         };
@@ -207,7 +235,8 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
     let mut landed = Vec::new();
     for ((airport, direction), records) in groups {
         for (part, chunk) in records.chunks(PART_RECORDS).enumerate() {
-            let mut body = String::with_capacity(chunk.iter().map(|r| r.len() + 1).sum::<usize>() + 64);
+            let mut body =
+                String::with_capacity(chunk.iter().map(|r| r.len() + 1).sum::<usize>() + 64);
             body.push_str(r#"{"success":true,"source":"archive","data":["#);
             for (i, r) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -255,8 +284,24 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&escaped);
 }
 
+/// A CSV row read by column name.
+struct Fields<'a> {
+    row: &'a csv::StringRecord,
+    index: &'a BTreeMap<&'static str, usize>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, name: &str) -> &'a str {
+        self.index
+            .get(name)
+            .and_then(|&i| self.row.get(i))
+            .unwrap_or("")
+    }
+}
+
 /// One CSV row to a record of the API's shape, as compact JSON.
-fn row_to_json(get: &dyn Fn(&str) -> &str) -> std::result::Result<String, String> {
+fn row_to_json(fields: &Fields) -> std::result::Result<String, String> {
+    let get = |name: &str| fields.get(name);
     let mut out = String::with_capacity(768);
     out.push_str("{\"movement\":");
     let movement = get("movement");
@@ -472,9 +517,20 @@ mod tests {
         let (_, r) = import(dir.path(), "flights.csv", &format!("{HEADER}{ROW}"));
         assert!(r.unwrap_err().to_string().contains("file name"));
         let extra = HEADER.replace("code\n", "code,extra\n");
-        let (_, r) = import(dir.path(), "2025-03-03.csv", &format!("{extra}{}", ROW.replace("BOG\n", "BOG,x\n")));
-        assert!(r.unwrap_err().to_string().contains("unknown column `extra`"));
-        let (_, r) = import(dir.path(), "2025-03-04.csv", &ROW.replace("arrival", "sideways"));
+        let (_, r) = import(
+            dir.path(),
+            "2025-03-03.csv",
+            &format!("{extra}{}", ROW.replace("BOG\n", "BOG,x\n")),
+        );
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .contains("unknown column `extra`"));
+        let (_, r) = import(
+            dir.path(),
+            "2025-03-04.csv",
+            &ROW.replace("arrival", "sideways"),
+        );
         assert!(r.is_err());
     }
 }

@@ -245,10 +245,13 @@ pub async fn run_batch(
                     })?;
                     if let Some(tx) = &sender {
                         let tx = tx.clone();
-                        tokio::task::spawn_blocking(move || tx.send((file, body)))
-                            .await
-                            .map_err(|e| IngestError::Landing(e.to_string()))?
-                            .map_err(|_| IngestError::Landing("the bronze writer stopped".into()))?;
+                        let sent =
+                            tokio::task::spawn_blocking(move || tx.send((file, body)).is_ok())
+                                .await
+                                .map_err(|e| IngestError::Landing(e.to_string()))?;
+                        if !sent {
+                            return Err(IngestError::Landing("the bronze writer stopped".into()));
+                        }
                     }
                     let day_done = {
                         let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -297,7 +300,12 @@ pub async fn run_batch(
                             | ClientError::Unauthorized { status, .. } => Some(*status),
                             _ => None,
                         },
-                        outcome: if rejected.is_some() { "rejected" } else { "failed" }.into(),
+                        outcome: if rejected.is_some() {
+                            "rejected"
+                        } else {
+                            "failed"
+                        }
+                        .into(),
                         bytes: None,
                         sha256: None,
                         landing_file: rejected.map(|p| p.display().to_string()),

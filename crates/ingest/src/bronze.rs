@@ -298,8 +298,8 @@ struct Body<'a> {
 
 /// Splits a landed body (an API envelope) into its raw records.
 fn parse_records(body: &[u8]) -> std::result::Result<Vec<&RawValue>, String> {
-    let parsed: Body = serde_json::from_slice(body)
-        .map_err(|e| format!("landed body is not valid JSON: {e}"))?;
+    let parsed: Body =
+        serde_json::from_slice(body).map_err(|e| format!("landed body is not valid JSON: {e}"))?;
     parsed
         .data
         .ok_or_else(|| "landed body has no `data` array".to_string())
@@ -355,8 +355,8 @@ fn string_of(raw: Option<&RawValue>) -> Option<String> {
 
 /// Checks what bronze requires of a record and extracts its typed fields.
 pub fn probe(raw: &RawValue) -> std::result::Result<Probed, String> {
-    let rec: ProbeRecord = serde_json::from_str(raw.get())
-        .map_err(|_| "record is not a JSON object".to_string())?;
+    let rec: ProbeRecord =
+        serde_json::from_str(raw.get()).map_err(|_| "record is not a JSON object".to_string())?;
     if let Some(reason) = rec.tarmac_error {
         return Err(reason);
     }

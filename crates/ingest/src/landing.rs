@@ -133,7 +133,12 @@ impl LandingZone {
         &self.root
     }
 
-    fn partition_rel(source: Source, airport: &str, direction: Direction, date: NaiveDate) -> String {
+    fn partition_rel(
+        source: Source,
+        airport: &str,
+        direction: Direction,
+        date: NaiveDate,
+    ) -> String {
         let top = match source {
             Source::Api => "flightlabs/historical",
             Source::Archive => "archive/historical",
@@ -484,7 +489,10 @@ mod tests {
         let listed = zone.list(None, None).unwrap();
         assert_eq!(listed, vec![f.clone()]);
         let d = f.meta.date;
-        assert!(zone.list(Some(d.succ_opt().unwrap()), None).unwrap().is_empty());
+        assert!(zone
+            .list(Some(d.succ_opt().unwrap()), None)
+            .unwrap()
+            .is_empty());
         // no temporaries left behind
         let names: Vec<_> = fs::read_dir(f.path.parent().unwrap())
             .unwrap()

@@ -116,7 +116,11 @@ pub fn replay(
     load_files(zone, bronze, files)
 }
 
-fn load_files(zone: &LandingZone, bronze: &mut Bronze, files: Vec<LandedFile>) -> Result<LoadStats> {
+fn load_files(
+    zone: &LandingZone,
+    bronze: &mut Bronze,
+    files: Vec<LandedFile>,
+) -> Result<LoadStats> {
     let mut total = LoadStats::default();
     let mut batch: Vec<(LandedFile, Vec<u8>)> = Vec::new();
     let mut records = 0;

@@ -164,7 +164,9 @@ mod tests {
     fn resolve(text: &str, env: &[(&str, &str)]) -> Result<Config> {
         let file = parse(text, Path::new("t.toml"))?;
         Config::resolve(file, None, Path::new("proj"), |k| {
-            env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
         })
     }
 
@@ -188,7 +190,14 @@ mod tests {
             [warehouse]
             path = "/abs/w.duckdb"
         "#;
-        let c = resolve(text, &[("FLIGHTLABS_BASE_URL", "http://env"), ("FLIGHTLABS_ACCESS_KEY", "k")]).unwrap();
+        let c = resolve(
+            text,
+            &[
+                ("FLIGHTLABS_BASE_URL", "http://env"),
+                ("FLIGHTLABS_ACCESS_KEY", "k"),
+            ],
+        )
+        .unwrap();
         assert_eq!(c.client.base_url, "http://env");
         assert_eq!(c.client.access_key.expose(), "k");
         assert!(c.has_key);

@@ -9,7 +9,8 @@ use chrono::{NaiveDate, Utc};
 use common::*;
 use flightlabs::Direction;
 
-const FAST: &str = "[flightlabs]\nrate_limit = \"1000/1\"\nbackoff_seconds = 0.02\nconcurrency = 8\n";
+const FAST: &str =
+    "[flightlabs]\nrate_limit = \"1000/1\"\nbackoff_seconds = 0.02\nconcurrency = 8\n";
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -43,19 +44,39 @@ fn batch_lands_loads_and_reruns_add_nothing() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), FAST);
     let api = MockApi::start(&[], &[]);
-    let args = ["ingest", "batch", "--airport", "BOG", "--from", "2024-08-01", "--to", "2024-08-03"];
+    let args = [
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-08-01",
+        "--to",
+        "2024-08-03",
+    ];
     let out = run(against(dir.path(), &api, "k").args(args));
     assert!(out.status.success(), "{}", text(&out));
     let want = expected(42, day("2024-08-01"), day("2024-08-03"));
-    assert!(want > 1000, "the simulator serves a realistic volume: {want}");
+    assert!(
+        want > 1000,
+        "the simulator serves a realistic volume: {want}"
+    );
     assert_eq!(bronze_records(dir.path()), want);
     assert_eq!(bodies(dir.path()), 12, "3 days x 2 directions x 2 windows");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("3 days fetched"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 days fetched"),
+        "{}",
+        text(&out)
+    );
 
     // again: nothing fetched, nothing added
     let out = run(against(dir.path(), &api, "k").args(args));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 days fetched, 3 already landed"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 days fetched, 3 already landed"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(bronze_records(dir.path()), want);
 
     // replay from landing alone gives the same bronze
@@ -75,7 +96,10 @@ fn batch_lands_loads_and_reruns_add_nothing() {
 
     let out = run(tarmac(dir.path()).args(["ingest", "status"]));
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s.contains("BOG: 3 days landed from the API, 2024-08-01 .. 2024-08-03"), "{s}");
+    assert!(
+        s.contains("BOG: 3 days landed from the API, 2024-08-01 .. 2024-08-03"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -84,42 +108,77 @@ fn daily_mode_gives_the_same_records() {
     write_config(dir.path(), &format!("{FAST}historical_mode = \"daily\"\n"));
     let api = MockApi::start(&[], &[]);
     let out = run(against(dir.path(), &api, "k").args([
-        "ingest", "batch", "--airport", "BOG", "--from", "2024-08-01", "--to", "2024-08-02",
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-08-01",
+        "--to",
+        "2024-08-02",
     ]));
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(bodies(dir.path()), 4);
-    assert_eq!(bronze_records(dir.path()), expected(42, day("2024-08-01"), day("2024-08-02")));
+    assert_eq!(
+        bronze_records(dir.path()),
+        expected(42, day("2024-08-01"), day("2024-08-02"))
+    );
 }
 
 #[test]
 fn faults_are_retried_and_every_day_lands() {
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &format!("{FAST}max_retries = 12\ntimeout_seconds = 1.0\n"));
+    write_config(
+        dir.path(),
+        &format!("{FAST}max_retries = 12\ntimeout_seconds = 1.0\n"),
+    );
     let api = MockApi::start(
         &[
-            "--seed", "7",
-            "--faults", "429=0.15,500=0.1,truncate=0.05,reset=0.05,timeout=0.05,malformed_record=0.02",
-            "--timeout-delay", "10",
+            "--seed",
+            "7",
+            "--faults",
+            "429=0.15,500=0.1,truncate=0.05,reset=0.05,timeout=0.05,malformed_record=0.02",
+            "--timeout-delay",
+            "10",
         ],
         &[],
     );
     let out = run(against(dir.path(), &api, "k").args([
-        "ingest", "batch", "--airport", "BOG", "--from", "2024-08-01", "--to", "2024-08-05",
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-08-01",
+        "--to",
+        "2024-08-05",
     ]));
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("5 days fetched"), "{}", text(&out));
-    assert!(!stdout.contains("(0 retries)"), "faults cause retries: {}", text(&out));
+    assert!(
+        !stdout.contains("(0 retries)"),
+        "faults cause retries: {}",
+        text(&out)
+    );
     let (records, bad) = (bronze_records(dir.path()), quarantined(dir.path()));
     assert!(bad > 0, "malformed records are quarantined");
-    assert_eq!(records + bad, expected(7, day("2024-08-01"), day("2024-08-05")), "nothing lost");
+    assert_eq!(
+        records + bad,
+        expected(7, day("2024-08-01"), day("2024-08-05")),
+        "nothing lost"
+    );
     let reasons = query_i64(
         dir.path(),
         "SELECT count(*) FROM bronze.quarantine WHERE reason NOT IN ('missing `number`', 'missing `movement.scheduledTime.utc`', 'record is not a JSON object')",
     );
     assert_eq!(reasons, 0);
     let out = run(tarmac(dir.path()).args(["ingest", "status"]));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("BOG: 5 days landed"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("BOG: 5 days landed"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -128,13 +187,24 @@ fn refused_key_stops_at_once_with_one_line() {
     write_config(dir.path(), FAST);
     let api = MockApi::start(&[], &[("TARMAC_MOCK_ACCESS_KEY", "the-right-key")]);
     let out = run(against(dir.path(), &api, "wrong-key-123").args([
-        "ingest", "batch", "--airport", "BOG", "--from", "2024-08-01", "--to", "2024-08-10",
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-08-01",
+        "--to",
+        "2024-08-10",
     ]));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "{}", text(&out));
-    assert!(lines[0].contains("refused the access key"), "{}", text(&out));
+    assert!(
+        lines[0].contains("refused the access key"),
+        "{}",
+        text(&out)
+    );
     assert!(!text(&out).contains("wrong-key-123"));
     assert_eq!(bodies(dir.path()), 0);
 }
@@ -150,15 +220,47 @@ fn access_key_appears_nowhere() {
     );
     let mut all = String::new();
     for args in [
-        vec!["-vv", "ingest", "batch", "--airport", "BOG", "--from", "2024-08-01", "--to", "2024-08-02"],
-        vec!["-vv", "ingest", "batch", "--airport", "XXX", "--from", "2024-08-01", "--to", "2024-08-01"],
+        vec![
+            "-vv",
+            "ingest",
+            "batch",
+            "--airport",
+            "BOG",
+            "--from",
+            "2024-08-01",
+            "--to",
+            "2024-08-02",
+        ],
+        vec![
+            "-vv",
+            "ingest",
+            "batch",
+            "--airport",
+            "XXX",
+            "--from",
+            "2024-08-01",
+            "--to",
+            "2024-08-01",
+        ],
         vec!["-vv", "ingest", "delta", "--airport", "MDE"],
     ] {
         all.push_str(&text(&run(against(dir.path(), &api, key).args(&args))));
     }
     // and a wrong key, whose refusal must not quote it either
-    all.push_str(&text(&run(against(dir.path(), &api, "TARMAC-SECRET-wrong").args([
-        "ingest", "batch", "--airport", "BOG", "--from", "2024-08-03", "--to", "2024-08-03",
+    all.push_str(&text(&run(against(
+        dir.path(),
+        &api,
+        "TARMAC-SECRET-wrong",
+    )
+    .args([
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-08-03",
+        "--to",
+        "2024-08-03",
     ]))));
     assert!(all.contains("2024-08-01"), "the commands ran: {all}");
     assert!(!all.contains("TARMAC-SECRET"), "{all}");
@@ -168,10 +270,17 @@ fn access_key_appears_nowhere() {
             bytes = zstd::decode_all(&bytes[..]).unwrap();
         }
         let hay = String::from_utf8_lossy(&bytes);
-        assert!(!hay.contains("TARMAC-SECRET"), "{} holds the key", f.display());
+        assert!(
+            !hay.contains("TARMAC-SECRET"),
+            "{} holds the key",
+            f.display()
+        );
     }
     assert_eq!(
-        query_i64(dir.path(), "SELECT count(*) FROM bronze.landed_files WHERE request LIKE '%access_key=***%'"),
+        query_i64(
+            dir.path(),
+            "SELECT count(*) FROM bronze.landed_files WHERE request LIKE '%access_key=***%'"
+        ),
         8,
         "2 days x 2 directions x 2 windows, each with its redacted request"
     );
@@ -183,20 +292,75 @@ fn bad_arguments_get_clear_errors() {
     write_config(dir.path(), FAST);
     let api = MockApi::start(&[], &[]);
     let cases: [(&[&str], &str); 4] = [
-        (&["--airport", "BOG", "--from", "2024-08-05", "--to", "2024-08-01"], "--from 2024-08-05 is after --to 2024-08-01"),
-        (&["--airport", "B0G", "--from", "2024-08-01", "--to", "2024-08-01"], "unknown airport code"),
-        (&["--airport", "BOG", "--from", "2024-08-01", "--to", "2024-13-01"], "invalid value"),
-        (&["--airport", "XXX", "--from", "2024-08-01", "--to", "2024-08-01"], "invalid_airport"),
+        (
+            &[
+                "--airport",
+                "BOG",
+                "--from",
+                "2024-08-05",
+                "--to",
+                "2024-08-01",
+            ],
+            "--from 2024-08-05 is after --to 2024-08-01",
+        ),
+        (
+            &[
+                "--airport",
+                "B0G",
+                "--from",
+                "2024-08-01",
+                "--to",
+                "2024-08-01",
+            ],
+            "unknown airport code",
+        ),
+        (
+            &[
+                "--airport",
+                "BOG",
+                "--from",
+                "2024-08-01",
+                "--to",
+                "2024-13-01",
+            ],
+            "invalid value",
+        ),
+        (
+            &[
+                "--airport",
+                "XXX",
+                "--from",
+                "2024-08-01",
+                "--to",
+                "2024-08-01",
+            ],
+            "invalid_airport",
+        ),
     ];
     for (args, want) in cases {
-        let out = run(against(dir.path(), &api, "k").args(["ingest", "batch"]).args(args));
+        let out = run(against(dir.path(), &api, "k")
+            .args(["ingest", "batch"])
+            .args(args));
         assert!(!out.status.success(), "{args:?}");
         assert!(text(&out).contains(want), "{args:?}: {}", text(&out));
     }
     assert_eq!(bodies(dir.path()), 0);
     // no key and no simulator
-    let out = run(tarmac(dir.path()).args(["ingest", "batch", "--airport", "BOG", "--from", "2024-08-01", "--to", "2024-08-01"]));
-    assert!(text(&out).contains("FLIGHTLABS_ACCESS_KEY"), "{}", text(&out));
+    let out = run(tarmac(dir.path()).args([
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-08-01",
+        "--to",
+        "2024-08-01",
+    ]));
+    assert!(
+        text(&out).contains("FLIGHTLABS_ACCESS_KEY"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -206,27 +370,61 @@ fn delta_continues_from_the_last_landed_day() {
     let api = MockApi::start(&[], &[]);
     let out = run(against(dir.path(), &api, "k").args(["ingest", "delta", "--airport", "BOG"]));
     assert!(!out.status.success());
-    assert!(text(&out).contains("tarmac ingest batch --airport BOG"), "{}", text(&out));
+    assert!(
+        text(&out).contains("tarmac ingest batch --airport BOG"),
+        "{}",
+        text(&out)
+    );
 
     let today = Utc::now().date_naive();
     let from = (today - chrono::Duration::days(4)).to_string();
     let to = (today - chrono::Duration::days(3)).to_string();
-    let out = run(against(dir.path(), &api, "k").args(["ingest", "batch", "--airport", "BOG", "--from", &from, "--to", &to]));
+    let out = run(against(dir.path(), &api, "k").args([
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ]));
     assert!(out.status.success(), "{}", text(&out));
     let out = run(against(dir.path(), &api, "k").args(["ingest", "delta", "--airport", "BOG"]));
     assert!(out.status.success(), "{}", text(&out));
     // the last landed day again, then the three days after it up to today
-    assert!(String::from_utf8_lossy(&out.stdout).contains("4 days fetched"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("4 days fetched"),
+        "{}",
+        text(&out)
+    );
     let out = run(tarmac(dir.path()).args(["ingest", "status"]));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("5 days landed from the API, {from} .. {today}")), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("5 days landed from the API, {from} .. {today}")),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
 fn killed_batch_resumes_to_the_same_bronze() {
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "[flightlabs]\nrate_limit = \"10/1\"\nconcurrency = 4\n");
+    write_config(
+        dir.path(),
+        "[flightlabs]\nrate_limit = \"10/1\"\nconcurrency = 4\n",
+    );
     let api = MockApi::start(&[], &[]);
-    let args = ["ingest", "batch", "--airport", "BOG", "--from", "2024-09-01", "--to", "2024-09-08"];
+    let args = [
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-09-01",
+        "--to",
+        "2024-09-08",
+    ];
     let mut child = against(dir.path(), &api, "k")
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -238,7 +436,10 @@ fn killed_batch_resumes_to_the_same_bronze() {
     child.kill().unwrap();
     child.wait().unwrap();
     let partial = bodies(dir.path());
-    assert!(partial > 0 && partial < 32, "killed halfway: {partial} bodies");
+    assert!(
+        partial > 0 && partial < 32,
+        "killed halfway: {partial} bodies"
+    );
 
     let out = run(against(dir.path(), &api, "k").args(args));
     assert!(out.status.success(), "{}", text(&out));

@@ -12,22 +12,53 @@ fn import(dir: &Path, paths: &[&Path]) -> std::process::Output {
 
 #[test]
 fn imports_the_shared_archive_once() {
-    let Some(archive) = shared_archive() else { return };
+    let Some(archive) = shared_archive() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = import(dir.path(), &[&archive]);
     assert!(out.status.success(), "{}", text(&out));
     let (records, bad) = (bronze_records(dir.path()), quarantined(dir.path()));
-    assert_eq!(records + bad, 12_665, "every record of the archive is in bronze or quarantine");
-    assert_eq!(bad, 0, "the shared archive parses completely");
-    assert_eq!(query_i64(dir.path(), "SELECT count(DISTINCT flight_date) FROM bronze.flightlabs_historical"), 21);
-    assert_eq!(query_i64(dir.path(), "SELECT count(DISTINCT source_file) FROM bronze.flightlabs_historical"), 21);
+    assert_eq!(
+        records + bad,
+        12_665,
+        "every record of the archive is in bronze or quarantine"
+    );
+    // seven cargo records (TAESCOL, GIRAG) carry an empty `number`: quarantined, with the reason
+    assert_eq!(bad, 7);
+    assert_eq!(
+        query_i64(
+            dir.path(),
+            r#"SELECT count(*) FROM bronze.quarantine WHERE reason = 'missing `number`' AND raw LIKE '%"number":""%'"#
+        ),
+        7
+    );
+    assert_eq!(
+        query_i64(
+            dir.path(),
+            "SELECT count(DISTINCT flight_date) FROM bronze.flightlabs_historical"
+        ),
+        21
+    );
+    assert_eq!(
+        query_i64(
+            dir.path(),
+            "SELECT count(DISTINCT source_file) FROM bronze.flightlabs_historical"
+        ),
+        21
+    );
     // literals parsed, not quote-swapped: non-ASCII and apostrophes intact
     assert!(query_i64(dir.path(), "SELECT count(*) FROM bronze.flightlabs_historical WHERE record->>'$.movement.airport.name' = 'Cúcuta'") > 0);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM bronze.flightlabs_historical WHERE record->>'$.movement.airport.name' LIKE '%\"%'"), 0);
 
     let out = import(dir.path(), &[&archive]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 0 files (21 already imported, 0 failed)"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("imported 0 files (21 already imported, 0 failed)"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(bronze_records(dir.path()), records);
 
     let out = run(tarmac(dir.path()).args(["ingest", "replay"]));
@@ -37,7 +68,9 @@ fn imports_the_shared_archive_once() {
 
 #[test]
 fn the_same_day_under_both_name_styles_is_kept_twice() {
-    let Some(archive) = shared_archive() else { return };
+    let Some(archive) = shared_archive() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     std::fs::create_dir(&src).unwrap();
@@ -45,17 +78,50 @@ fn the_same_day_under_both_name_styles_is_kept_twice() {
     std::fs::copy(archive.join("2024-08-12.csv"), src.join("2024_08_12.csv")).unwrap();
     let out = import(dir.path(), &[&src]);
     assert!(out.status.success(), "{}", text(&out));
-    // Identical bytes are the same source: imported once.
-    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 files (1 already imported"), "{}", text(&out));
-    // Different bytes for the same day (a later fetch): a second observation.
-    let mut later = std::fs::read_to_string(archive.join("2024-08-12.csv")).unwrap();
-    later = later.replacen(",Unknown,", ",Departed,", 1);
+    let day = "flight_date = DATE '2024-08-12'";
+    let one_file = query_i64(dir.path(), &format!("SELECT count(*) FROM bronze.flightlabs_historical WHERE {day} AND source_file = '2024-08-12.csv'"));
+    assert!(one_file > 500);
+    // both files are observations of the day, with their provenance
+    assert_eq!(
+        query_i64(
+            dir.path(),
+            &format!("SELECT count(*) FROM bronze.flightlabs_historical WHERE {day}")
+        ),
+        2 * one_file
+    );
+    assert_eq!(
+        query_i64(
+            dir.path(),
+            &format!(
+                "SELECT count(DISTINCT source_file) FROM bronze.flightlabs_historical WHERE {day}"
+            )
+        ),
+        2
+    );
+    // again: nothing new
+    let out = import(dir.path(), &[&src]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 0 files (2 already imported"),
+        "{}",
+        text(&out)
+    );
+    // a later fetch of the same day under the same name (other bytes): a new observation
+    let later = std::fs::read_to_string(archive.join("2024-08-12.csv"))
+        .unwrap()
+        .replacen(",Unknown,", ",Departed,", 1);
     std::fs::write(src.join("2024_08_12.csv"), later).unwrap();
     let out = import(dir.path(), &[&src]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 1 files (1 already imported"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(
-        query_i64(dir.path(), "SELECT count(DISTINCT source_file) FROM bronze.flightlabs_historical WHERE flight_date = DATE '2024-08-12'"),
-        2
+        query_i64(
+            dir.path(),
+            &format!("SELECT count(*) FROM bronze.flightlabs_historical WHERE {day}")
+        ),
+        3 * one_file
     );
 }
 
@@ -70,13 +136,28 @@ fn bad_files_get_clear_errors_and_bad_rows_quarantine() {
     std::fs::write(src.join("2024-08-12.csv"), format!("{HEADER}{ROW}{ROW}")).unwrap();
     let broken = ROW.replace("'terminal': '1'", "'terminal: '1'");
     std::fs::write(src.join("2024-08-13.csv"), format!("{HEADER}{ROW}{broken}")).unwrap();
-    std::fs::write(src.join("2024-08-14.csv"), format!("{}{ROW}", HEADER.replace("date\n", "date\n").replace("callSign", "callsign"))).unwrap();
+    std::fs::write(
+        src.join("2024-08-14.csv"),
+        format!("{}{ROW}", HEADER.replace("callSign", "callsign")),
+    )
+    .unwrap();
     std::fs::write(src.join("2024-08-15.csv"), "").unwrap();
     let out = import(dir.path(), &[&src]);
-    assert!(!out.status.success(), "failed files make the exit code non-zero");
+    assert!(
+        !out.status.success(),
+        "failed files make the exit code non-zero"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("2024-08-14.csv: unknown column `callsign`"), "{}", text(&out));
-    assert!(err.contains("2024-08-15.csv: the file is empty"), "{}", text(&out));
+    assert!(
+        err.contains("2024-08-14.csv: unknown column `callsign`"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        err.contains("2024-08-15.csv: the file is empty"),
+        "{}",
+        text(&out)
+    );
     // the good rows of the good files are in; the broken row is quarantined with its reason
     assert_eq!(bronze_records(dir.path()), 3);
     assert_eq!(quarantined(dir.path()), 1);

@@ -179,8 +179,8 @@ pub async fn run_plans(config: &Config, plans: Vec<BatchPlan>) -> Result<ExitCod
     let mut failed = false;
     for plan in plans {
         let progress = Arc::new(Reporter::new());
-        let (b, summary) = ingest::run_batch(client.clone(), zone.clone(), bronze, &plan, progress)
-            .await?;
+        let (b, summary) =
+            ingest::run_batch(client.clone(), zone.clone(), bronze, &plan, progress).await?;
         bronze = b;
         print_batch(&plan, &summary);
         failed |= !summary.days_failed.is_empty();
@@ -271,6 +271,10 @@ pub async fn replay(config: &Config, args: ReplayArgs) -> Result<ExitCode> {
 pub async fn status(config: &Config) -> Result<ExitCode> {
     let zone = open_landing(config)?;
     let bronze = open_bronze(config)?;
+    match &config.source {
+        Some(p) => println!("config: {}", p.display()),
+        None => println!("config: none (defaults; see README for tarmac.toml)"),
+    }
     println!("landing zone: {}", config.landing.display());
     for airport in zone.airports() {
         let days = zone.landed_days(&airport);

@@ -127,7 +127,10 @@ pub fn shared_archive() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("skipping: the shared archive is not beside this checkout ({})", p.display());
+        eprintln!(
+            "skipping: the shared archive is not beside this checkout ({})",
+            p.display()
+        );
         None
     }
 }
