@@ -104,6 +104,16 @@ pub struct BronzeCounts {
     pub days: u64,
 }
 
+/// One line of [`Bronze::by_source`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceCount {
+    pub source: String,
+    pub airport: String,
+    pub records: u64,
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
 pub struct Bronze {
     conn: Connection,
     loaded: HashSet<String>,
@@ -275,6 +285,24 @@ impl Bronze {
         }
         tx.commit()?;
         self.refresh_loaded()
+    }
+
+    /// Records per source and airport with their first and last day.
+    pub fn by_source(&self) -> Result<Vec<SourceCount>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT source, airport, count(*), min(flight_date), max(flight_date)
+             FROM bronze.flightlabs_historical GROUP BY ALL ORDER BY ALL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SourceCount {
+                source: r.get(0)?,
+                airport: r.get(1)?,
+                records: r.get::<_, i64>(2)? as u64,
+                first: r.get(3)?,
+                last: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     pub fn counts(&self) -> Result<BronzeCounts> {

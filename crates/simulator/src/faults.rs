@@ -32,16 +32,21 @@ pub enum FaultKind {
     Truncate,
     /// Drop the connection before the first body byte.
     Reset,
+    /// A complete HTTP 200 whose body is not JSON: the first half of the
+    /// real body, with a matching Content-Length (what a proxy that cuts
+    /// the upstream answer short sends).
+    MalformedJson,
 }
 
 impl FaultKind {
     /// In the order their probability bands are stacked on [0, 1).
-    pub const ALL: [FaultKind; 5] = [
+    pub const ALL: [FaultKind; 6] = [
         FaultKind::RateLimited,
         FaultKind::ServerError,
         FaultKind::Timeout,
         FaultKind::Truncate,
         FaultKind::Reset,
+        FaultKind::MalformedJson,
     ];
 
     /// The name used in a fault spec.
@@ -52,6 +57,7 @@ impl FaultKind {
             FaultKind::Timeout => "timeout",
             FaultKind::Truncate => "truncate",
             FaultKind::Reset => "reset",
+            FaultKind::MalformedJson => "malformed_json",
         }
     }
 }
@@ -63,7 +69,7 @@ impl fmt::Display for FaultKind {
 }
 
 const MALFORMED: &str = "malformed_record";
-const KNOWN: &str = "429, 500, timeout, truncate, reset, malformed_record";
+const KNOWN: &str = "429, 500, timeout, truncate, reset, malformed_json, malformed_record";
 
 /// Probabilities of each fault, parsed from
 /// `"429=0.1,500=0.05,timeout=0.02,truncate=0.02,malformed_record=0.01,reset=0.01"`.
@@ -79,6 +85,7 @@ pub struct FaultSpec {
     pub timeout: f64,
     pub truncate: f64,
     pub reset: f64,
+    pub malformed_json: f64,
     pub malformed_record: f64,
 }
 
@@ -114,6 +121,7 @@ impl FaultSpec {
             FaultKind::Timeout => self.timeout,
             FaultKind::Truncate => self.truncate,
             FaultKind::Reset => self.reset,
+            FaultKind::MalformedJson => self.malformed_json,
         }
     }
 
@@ -124,6 +132,7 @@ impl FaultSpec {
             "timeout" => &mut self.timeout,
             "truncate" => &mut self.truncate,
             "reset" => &mut self.reset,
+            "malformed_json" => &mut self.malformed_json,
             MALFORMED => &mut self.malformed_record,
             _ => return None,
         })

@@ -233,14 +233,22 @@ async fn handle(
             return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
         }
     };
-    let bytes = Bytes::from(serde_json::to_vec(&answer.body).unwrap_or_default());
+    let mut bytes = Bytes::from(serde_json::to_vec(&answer.body).unwrap_or_default());
+    if fault == Some(FaultKind::MalformedJson) {
+        bytes.truncate(bytes.len() / 2);
+    }
     let len = bytes.len();
     let body = match fault {
         Some(FaultKind::Truncate) => faults::truncated_body(bytes),
         Some(FaultKind::Reset) => faults::reset_body(),
         _ => Body::from(bytes),
     };
-    if let Some(kind) = fault.filter(|k| matches!(k, FaultKind::Truncate | FaultKind::Reset)) {
+    if let Some(kind) = fault.filter(|k| {
+        matches!(
+            k,
+            FaultKind::Truncate | FaultKind::Reset | FaultKind::MalformedJson
+        )
+    }) {
         tracing::info!(request = %canonical, fault = kind.name(), "injected fault");
     } else {
         tracing::info!(request = %canonical, status = answer.status.as_u16(), bytes = len, "answered");

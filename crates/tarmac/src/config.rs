@@ -66,6 +66,8 @@ pub struct Config {
     pub airports: Vec<String>,
     /// Whether a key was given at all (the simulator needs none).
     pub has_key: bool,
+    /// Whether the rate limit was chosen (config file or flag), not defaulted.
+    pub rate_limit_set: bool,
 }
 
 impl Config {
@@ -112,6 +114,7 @@ impl Config {
             .unwrap_or_default();
         let has_key = !key.is_empty();
         client.access_key = Secret::new(key);
+        let rate_limit_set = fl.rate_limit.is_some();
         if let Some(r) = fl.rate_limit {
             client.rate_limit = r
                 .parse::<RateLimit>()
@@ -149,6 +152,7 @@ impl Config {
             warehouse: at(file.warehouse.path, "tarmac.duckdb"),
             airports: file.ingest.airports.unwrap_or_else(|| vec!["BOG".into()]),
             has_key,
+            rate_limit_set,
         })
     }
 }

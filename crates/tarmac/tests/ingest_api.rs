@@ -137,7 +137,7 @@ fn faults_are_retried_and_every_day_lands() {
             "--seed",
             "7",
             "--faults",
-            "429=0.15,500=0.1,truncate=0.05,reset=0.05,timeout=0.05,malformed_record=0.02",
+            "429=0.15,500=0.1,truncate=0.05,reset=0.05,timeout=0.05,malformed_json=0.05,malformed_record=0.02",
             "--timeout-delay",
             "10",
         ],
@@ -449,5 +449,92 @@ fn killed_batch_resumes_to_the_same_bronze() {
     assert_eq!(
         query_i64(dir.path(), "SELECT count(*) FROM (SELECT DISTINCT landing_file, record_index FROM bronze.flightlabs_historical)"),
         want
+    );
+}
+
+#[test]
+fn provider_rate_limit_is_honoured_through_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    // our limit far above the provider's: the provider's 429 + Retry-After pace us
+    write_config(
+        dir.path(),
+        "[flightlabs]\nrate_limit = \"1000/1\"\nconcurrency = 8\nmax_retries = 20\n",
+    );
+    let api = MockApi::start(&["--rate-limit", "6/1"], &[]);
+    let started = std::time::Instant::now();
+    let out = run(against(dir.path(), &api, "k").args([
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-08-01",
+        "--to",
+        "2024-08-04",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("(0 retries)"),
+        "{}",
+        text(&out)
+    );
+    // 16 requests at 6 per second need at least two full windows
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        bronze_records(dir.path()),
+        expected(42, day("2024-08-01"), day("2024-08-04"))
+    );
+}
+
+#[test]
+fn a_body_that_never_parses_is_kept_aside_and_the_day_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &format!("{FAST}max_retries = 1\n"));
+    let api = MockApi::start(&["--faults", "malformed_json=1"], &[]);
+    let out = run(against(dir.path(), &api, "k").args([
+        "ingest",
+        "batch",
+        "--airport",
+        "BOG",
+        "--from",
+        "2024-08-01",
+        "--to",
+        "2024-08-01",
+    ]));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("failed: BOG 2024-08-01"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("run the same command again"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(bodies(dir.path()), 0);
+    let rejected = files(&dir.path().join("landing/_rejected"));
+    assert_eq!(
+        rejected.len(),
+        4,
+        "the last body of each of the 4 calls is kept"
+    );
+    let ledger = std::fs::read_to_string(dir.path().join("landing/_ledger/ledger.jsonl")).unwrap();
+    assert_eq!(
+        ledger
+            .lines()
+            .filter(|l| l.contains("\"outcome\":\"rejected\""))
+            .count(),
+        4
+    );
+    let out = run(tarmac(dir.path()).args(["ingest", "status"]));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("days landed"),
+        "{}",
+        text(&out)
     );
 }

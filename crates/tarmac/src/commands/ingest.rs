@@ -125,6 +125,11 @@ pub async fn start_simulator(
     if config.client.access_key.is_empty() {
         config.client.access_key = Secret::new("simulator");
     }
+    // The built-in simulator has no plan to protect: unless the config or
+    // --rate-limit chose a rate, don't make a demo wait for one.
+    if !config.rate_limit_set {
+        config.client.rate_limit = RateLimit::new(200, std::time::Duration::from_secs(1));
+    }
     eprintln!("using the built-in FlightLabs simulator at http://{addr} (seed {seed})");
     Ok(LocalSimulator(handle))
 }
@@ -152,6 +157,7 @@ async fn prepare(config: &Config, fetch: &FetchArgs) -> Result<(Config, Option<L
     let mut config = config.clone();
     if let Some(r) = fetch.rate_limit {
         config.client.rate_limit = r;
+        config.rate_limit_set = true;
     }
     if let Some(m) = fetch.mode {
         config.historical_mode = m;
@@ -291,6 +297,12 @@ pub async fn status(config: &Config) -> Result<ExitCode> {
         "  bronze.flightlabs_historical: {} records from {} landing files ({} airport-days)",
         c.records, c.files, c.days
     );
+    for s in bronze.by_source()? {
+        println!(
+            "    {} {}: {} records, {} .. {}",
+            s.source, s.airport, s.records, s.first, s.last
+        );
+    }
     println!("  bronze.quarantine: {} records", c.quarantined);
     Ok(ExitCode::SUCCESS)
 }
