@@ -431,8 +431,11 @@ fn killed_batch_resumes_to_the_same_bronze() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // SIGKILL: no chance to clean up
+    // wait until some windows have landed, then SIGKILL: no chance to clean up
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while bodies(dir.path()) < 6 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     let partial = bodies(dir.path());
