@@ -31,7 +31,9 @@ use flightlabs::Direction;
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{sha256_hex, write_atomic, LandedFile, LandingMeta, LandingZone, Source};
+use crate::landing::{
+    sha256_hex, write_file, Durability, LandedFile, LandingMeta, LandingZone, Source,
+};
 use crate::loader::{load_pending, Writer};
 use crate::Progress;
 
@@ -262,7 +264,7 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
                 records: chunk.len() as u64,
             };
             let body = body.into_bytes();
-            let file = zone.land(meta, &body)?;
+            let file = zone.land_with(meta, &body, Durability::Deferred)?;
             landed.push((file, body));
         }
     }
@@ -271,9 +273,10 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
         "sha256": sha,
         "files": landed.iter().map(|(f, _)| f.rel.clone()).collect::<Vec<_>>(),
     });
-    write_atomic(
+    write_file(
         &marker,
         &serde_json::to_vec_pretty(&marker_json).map_err(IngestError::json)?,
+        Durability::Deferred,
     )?;
     Ok(Converted::Landed(landed))
 }
@@ -395,7 +398,9 @@ pub fn import(
         ..Default::default()
     };
     progress.begin("files", files.len() as u64);
-    let writer = Writer::spawn(bronze, 4);
+    // A queue of 64 bodies (a day file each, ~0.5 MB) keeps memory flat while
+    // letting the writer gather large transactions.
+    let writer = Writer::spawn_syncing(bronze, 64, Some(zone.root().to_path_buf()));
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<(usize, std::result::Result<bool, String>)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {

@@ -110,6 +110,22 @@ pub struct DayMarker {
     pub completed_at: DateTime<Utc>,
 }
 
+/// When a landing write reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file and its directory before returning: for API bodies,
+    /// which cannot be fetched again for free.
+    Now,
+    /// Atomic (temp file and rename) but not yet synced: the caller calls
+    /// [`LandingZone::sync`] once for many files before anything that
+    /// depends on them is committed. An fsync costs ~3 ms here, so an
+    /// archive of thousands of files would spend most of its time in them.
+    /// A killed process loses nothing either way (the page cache survives
+    /// it); only a power cut before the sync can, and the archive is still
+    /// there to import again.
+    Deferred,
+}
+
 pub struct LandingZone {
     root: PathBuf,
     ledger: Mutex<Option<File>>,
@@ -182,17 +198,32 @@ impl LandingZone {
         self.abs(rel).exists()
     }
 
-    /// Stores `body` verbatim (zstd) with its sidecar, atomically.
-    pub fn land(&self, mut meta: LandingMeta, body: &[u8]) -> Result<LandedFile> {
+    /// Stores `body` verbatim (zstd) with its sidecar, atomically and durably.
+    pub fn land(&self, meta: LandingMeta, body: &[u8]) -> Result<LandedFile> {
+        self.land_with(meta, body, Durability::Now)
+    }
+
+    /// [`land`](Self::land) with a choice of when the bytes must be on disk.
+    pub fn land_with(
+        &self,
+        mut meta: LandingMeta,
+        body: &[u8],
+        durability: Durability,
+    ) -> Result<LandedFile> {
         meta.bytes = body.len() as u64;
         meta.sha256 = sha256_hex(body);
         let rel = Self::rel_path(&meta);
         let path = self.abs(&rel);
         let compressed = zstd::bulk::compress(body, 3).map_err(|e| IngestError::io(&path, e))?;
         let meta_json = serde_json::to_vec_pretty(&meta).map_err(IngestError::json)?;
-        write_atomic(&sidecar(&path), &meta_json)?;
-        write_atomic(&path, &compressed)?;
+        write_file(&sidecar(&path), &meta_json, durability)?;
+        write_file(&path, &compressed, durability)?;
         Ok(LandedFile { rel, path, meta })
+    }
+
+    /// Makes every deferred write of this landing zone durable.
+    pub fn sync(&self) -> Result<()> {
+        sync_filesystem(&self.root)
     }
 
     /// Reads a body back, uncompressed.
@@ -308,6 +339,10 @@ impl LandingZone {
             let entry = entry.map_err(|e| IngestError::io(dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
+            if name.starts_with(".tmp-") {
+                sweep_temporary(&path, &name);
+                continue;
+            }
             if name.starts_with('.') || name.starts_with('_') {
                 continue;
             }
@@ -399,6 +434,22 @@ impl LandingZone {
     }
 }
 
+/// Removes a temporary left by a process that died mid-write (its name
+/// carries the writer's pid); a live writer's temporaries are left alone.
+fn sweep_temporary(path: &Path, name: &str) {
+    let pid = name
+        .strip_prefix(".tmp-")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|p| p.parse::<u32>().ok());
+    // Without /proc there is no telling whether the writer lives: keep it.
+    let dead = pid.is_some_and(|pid| {
+        Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    if dead {
+        let _ = fs::remove_file(path);
+    }
+}
+
 fn sidecar(body: &Path) -> PathBuf {
     let mut s = body.as_os_str().to_owned();
     s.push(META_EXT);
@@ -418,8 +469,32 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// Flushes the whole file system holding `path` with one `syncfs`: one
+/// call for thousands of deferred writes.
+pub fn sync_filesystem(path: &Path) -> Result<()> {
+    let dir = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
+        let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+        if rc != 0 {
+            return Err(IngestError::io(path, std::io::Error::last_os_error()));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    dir.sync_all().map_err(|e| IngestError::io(path, e))?;
+    Ok(())
+}
+
 /// temp file in the same directory, fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_file(path, bytes, Durability::Now)
+}
+
+/// Atomic write; synced now or left to [`LandingZone::sync`].
+pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
+    let now = durability == Durability::Now;
     let dir = path
         .parent()
         .ok_or_else(|| IngestError::Landing(format!("{} has no parent", path.display())))?;
@@ -434,10 +509,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if now {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+        if now {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
         }
         Ok(())
     })();
@@ -542,6 +621,27 @@ mod tests {
         let zone = LandingZone::open(dir.path()).unwrap();
         zone.record(&e).unwrap();
         assert_eq!(zone.ledger().len(), 2);
+    }
+
+    #[test]
+    fn sweeps_temporaries_of_dead_writers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path()).unwrap();
+        let part = dir
+            .path()
+            .join("flightlabs/historical/code=BOG/type=arrival/date=2024-08-12");
+        fs::create_dir_all(&part).unwrap();
+        // pid 0 is never a live process here; our own pid is alive
+        let dead = part.join(".tmp-0-window=day.fetched=x.json.zst");
+        let live = part.join(format!(
+            ".tmp-{}-window=day.fetched=y.json.zst",
+            std::process::id()
+        ));
+        fs::write(&dead, b"partial").unwrap();
+        fs::write(&live, b"partial").unwrap();
+        assert!(zone.list(None, None).unwrap().is_empty());
+        assert!(!dead.exists());
+        assert!(live.exists());
     }
 
     #[test]

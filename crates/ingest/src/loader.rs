@@ -4,18 +4,22 @@
 //! all bronze writes of a command go through one [`Writer`] thread that
 //! groups files into transactions of a few thousand records.
 
+use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{LandedFile, LandingZone};
+use crate::landing::{sync_filesystem, LandedFile, LandingZone};
 
 /// Records per bronze transaction (files are never split across two).
 const BATCH_RECORDS: u64 = 100_000;
-const BATCH_FILES: usize = 256;
+const BATCH_FILES: usize = 1024;
+/// How long the writer waits for more files before committing what it has.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// A thread that owns the bronze connection and loads what it is sent.
 pub struct Writer {
@@ -26,10 +30,18 @@ pub struct Writer {
 impl Writer {
     /// `depth` bounds how many landed bodies can wait in memory.
     pub fn spawn(bronze: Bronze, depth: usize) -> Self {
+        Self::spawn_syncing(bronze, depth, None)
+    }
+
+    /// Like [`spawn`](Self::spawn), and before each commit makes the landing
+    /// zone at `sync_root` durable: the bodies were landed with
+    /// [`Durability::Deferred`](crate::landing::Durability::Deferred), and
+    /// bronze must never hold rows whose landing file could still vanish.
+    pub fn spawn_syncing(bronze: Bronze, depth: usize, sync_root: Option<PathBuf>) -> Self {
         let (tx, rx) = sync_channel(depth.max(1));
         let handle = std::thread::Builder::new()
             .name("bronze-writer".into())
-            .spawn(move || write_loop(bronze, rx))
+            .spawn(move || write_loop(bronze, rx, sync_root))
             .expect("spawning a thread");
         Self {
             tx: Some(tx),
@@ -64,21 +76,26 @@ impl Writer {
 fn write_loop(
     mut bronze: Bronze,
     rx: Receiver<(LandedFile, Vec<u8>)>,
+    sync_root: Option<PathBuf>,
 ) -> Result<(Bronze, LoadStats)> {
     let mut total = LoadStats::default();
     let mut batch: Vec<(LandedFile, Vec<u8>)> = Vec::new();
     while let Ok(item) = rx.recv() {
         let mut records = item.0.meta.records;
         batch.push(item);
-        // Group whatever else is already waiting into the same transaction.
+        // Group what arrives soon after into the same transaction: a commit
+        // (and a sync) per small file would dominate the run.
         while records < BATCH_RECORDS && batch.len() < BATCH_FILES {
-            match rx.try_recv() {
+            match rx.recv_timeout(GATHER) {
                 Ok(item) => {
                     records += item.0.meta.records;
                     batch.push(item);
                 }
                 Err(_) => break,
             }
+        }
+        if let Some(root) = &sync_root {
+            sync_filesystem(root)?;
         }
         total.add(load_batch(&mut bronze, &mut batch)?);
     }

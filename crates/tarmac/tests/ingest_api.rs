@@ -35,7 +35,10 @@ fn expected(seed: u64, from: NaiveDate, to: NaiveDate) -> i64 {
 fn bodies(dir: &Path) -> usize {
     files(&dir.join("landing"))
         .iter()
-        .filter(|p| p.to_string_lossy().ends_with(".json.zst"))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.ends_with(".json.zst") && !name.starts_with('.')
+        })
         .count()
 }
 
