@@ -34,6 +34,18 @@ enum Command {
     },
     /// Serve a simulated FlightLabs API (for demos and tests).
     MockApi(commands::mock_api::MockApiArgs),
+    /// A SQL shell on the warehouse; `-c SQL` or standard input for scripts.
+    Sql(commands::sql::SqlArgs),
+    /// Build the models of a dbt-format project (views, tables, incrementals).
+    Run(commands::dbt::DbtArgs),
+    /// Load the project's seeds (CSV files) into tables.
+    Seed(commands::dbt::DbtArgs),
+    /// Render the project's models to SQL without running them.
+    Compile(commands::dbt::DbtArgs),
+    /// Seeds and models in DAG order.
+    Build(commands::dbt::DbtArgs),
+    /// List the selected nodes.
+    Ls(commands::dbt::DbtArgs),
 }
 
 #[derive(Subcommand)]
@@ -80,6 +92,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::MockApi(args) => commands::mock_api::run(args).await,
+            Command::Run(a) => commands::dbt::run(engine::Command::Run, a),
+            Command::Seed(a) => commands::dbt::run(engine::Command::Seed, a),
+            Command::Compile(a) => commands::dbt::run(engine::Command::Compile, a),
+            Command::Build(a) => commands::dbt::run(engine::Command::Build, a),
+            Command::Ls(a) => commands::dbt::ls(a),
             command => {
                 let config = config::Config::load(cli.config.as_deref())?;
                 match command {
@@ -91,7 +108,13 @@ fn main() -> ExitCode {
                         IngestCommand::Replay(a) => commands::ingest::replay(&config, a).await,
                         IngestCommand::Status => commands::ingest::status(&config).await,
                     },
-                    Command::MockApi(_) => unreachable!("handled above"),
+                    Command::Sql(args) => commands::sql::run(&config, args).await,
+                    Command::MockApi(_)
+                    | Command::Run(_)
+                    | Command::Seed(_)
+                    | Command::Compile(_)
+                    | Command::Build(_)
+                    | Command::Ls(_) => unreachable!("handled above"),
                 }
             }
         }

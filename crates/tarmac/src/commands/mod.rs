@@ -1,6 +1,8 @@
 //! One module per command; each parses nothing and decides little: it turns
 //! the config and arguments into calls on the library crates and prints.
 
+pub mod dbt;
 pub mod ingest;
 pub mod mock_api;
+pub mod sql;
 pub mod up;

@@ -1,0 +1,187 @@
+//! The compile phase: render a node with `execute = true` and inline the
+//! ephemeral models it references as CTEs named `__dbt__cte__<name>`, placed
+//! as dbt places them (dependencies first, after an existing `with`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::jinja::{self, NodeCtx, Resolver};
+use crate::manifest::{Manifest, Node};
+
+/// A compiled node.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// SQL with ephemeral CTEs injected: what runs.
+    pub sql: String,
+    /// The node's own rendered SQL, before injection.
+    pub pre_injected: String,
+    /// Config after this render's `config()` calls.
+    pub config: Config,
+}
+
+/// A per-node Jinja context for the execute phase.
+pub fn node_ctx(
+    node: &Node,
+    resolver: Arc<dyn Resolver>,
+    db: Option<Db>,
+    is_incremental: bool,
+    full_refresh: bool,
+) -> Arc<NodeCtx> {
+    Arc::new(NodeCtx {
+        unique_id: node.unique_id.clone(),
+        name: node.name.clone(),
+        execute: true,
+        this: node.relation(),
+        config: Mutex::new(node.config.clone()),
+        file_config: Mutex::new(Config::new()),
+        refs: Mutex::new(vec![]),
+        sources: Mutex::new(vec![]),
+        ephemerals: Mutex::new(vec![]),
+        resolver,
+        db,
+        is_incremental,
+        full_refresh,
+        results: Mutex::new(HashMap::new()),
+        model: node.to_value(),
+    })
+}
+
+fn render_one(
+    m: &Manifest,
+    node: &Node,
+    resolver: &Arc<dyn Resolver>,
+    db: Option<Db>,
+    is_incremental: bool,
+) -> Result<(String, Vec<String>, Config)> {
+    let ctx = node_ctx(
+        node,
+        resolver.clone(),
+        db,
+        is_incremental,
+        m.info.full_refresh,
+    );
+    let sql = jinja::render(&m.env, &node.original_file_path, ctx.clone())
+        .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
+    let eph = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
+    let cfg = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
+    Ok((sql, eph, cfg))
+}
+
+/// Collect ephemeral CTEs in dbt's order: an ephemeral's own dependencies first.
+fn collect_ctes(
+    m: &Manifest,
+    ids: &[String],
+    resolver: &Arc<dyn Resolver>,
+    db: &Option<Db>,
+    out: &mut Vec<(String, String)>,
+    depth: usize,
+) -> Result<()> {
+    if depth > 100 {
+        return Err(Error::Graph(
+            "ephemeral models nest too deeply (a cycle?)".into(),
+        ));
+    }
+    for id in ids {
+        if out.iter().any(|(i, _)| i == id) {
+            continue;
+        }
+        let node = m
+            .nodes
+            .get(id)
+            .ok_or_else(|| Error::Internal(format!("unknown ephemeral {id}")))?;
+        let (sql, eph, _) = render_one(m, node, resolver, db.clone(), false)?;
+        collect_ctes(m, &eph, resolver, db, out, depth + 1)?;
+        if !out.iter().any(|(i, _)| i == id) {
+            out.push((
+                id.clone(),
+                format!(" __dbt__cte__{} as (\n{}\n)", node.name, sql),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Compile one node.
+pub fn compile(
+    m: &Manifest,
+    node: &Node,
+    resolver: &Arc<dyn Resolver>,
+    db: Option<Db>,
+    is_incremental: bool,
+) -> Result<Compiled> {
+    let (sql, eph, config) = render_one(m, node, resolver, db.clone(), is_incremental)?;
+    let mut ctes = Vec::new();
+    collect_ctes(m, &eph, resolver, &db, &mut ctes, 0)?;
+    let injected = inject_ctes(
+        &sql,
+        &ctes.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
+    );
+    Ok(Compiled {
+        sql: injected,
+        pre_injected: sql,
+        config,
+    })
+}
+
+/// Skip whitespace and SQL comments; the offset of the first token.
+fn first_token(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if sql[i..].starts_with("--") {
+            i += sql[i..].find('\n').map(|n| n + 1).unwrap_or(sql.len() - i);
+        } else if sql[i..].starts_with("/*") {
+            i += sql[i..].find("*/").map(|n| n + 2).unwrap_or(sql.len() - i);
+        } else {
+            return i;
+        }
+    }
+}
+
+/// dbt's `_inject_ctes_into_sql`: after a leading `with` (with the double
+/// space dbt's output has), or a new `with` before the first token.
+pub fn inject_ctes(sql: &str, ctes: &[String]) -> String {
+    if ctes.is_empty() {
+        return sql.to_string();
+    }
+    let joined = ctes.join(", ");
+    let i = first_token(sql);
+    let word: String = sql[i..]
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    if word.eq_ignore_ascii_case("with") {
+        let after = i + word.len();
+        format!("{} {},{}", &sql[..after], joined, &sql[after..])
+    } else {
+        format!("{}with{}{}", &sql[..i], joined, &sql[i..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injects_like_dbt() {
+        let c = vec![" __dbt__cte__a as (\nselect 1\n)".to_string()];
+        assert_eq!(
+            inject_ctes("select * from __dbt__cte__a", &c),
+            "with __dbt__cte__a as (\nselect 1\n)select * from __dbt__cte__a"
+        );
+        assert_eq!(
+            inject_ctes("\nwith b as (select 2) select * from b", &c),
+            "\nwith  __dbt__cte__a as (\nselect 1\n), b as (select 2) select * from b"
+        );
+        assert_eq!(
+            inject_ctes("-- c\nselect 1", &c),
+            "-- c\nwith __dbt__cte__a as (\nselect 1\n)select 1"
+        );
+    }
+}

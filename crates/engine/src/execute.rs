@@ -1,0 +1,448 @@
+//! Running a selection: nodes in DAG order on `--threads` worker threads,
+//! each with its own DuckDB connection. A failed node skips its
+//! descendants; the run goes on elsewhere (or stops with `--fail-fast`).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::compile;
+use crate::config::ConfigExt;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::graph::Dag;
+use crate::manifest::{Manifest, Node, ResourceType};
+use crate::materialize;
+
+/// Which command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    Seed,
+    Build,
+    Compile,
+}
+
+impl Command {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Command::Run => "run",
+            Command::Seed => "seed",
+            Command::Build => "build",
+            Command::Compile => "compile",
+        }
+    }
+    fn includes(&self, t: ResourceType) -> bool {
+        matches!(
+            (self, t),
+            (Command::Build, _)
+                | (Command::Run | Command::Compile, ResourceType::Model)
+                | (Command::Seed, ResourceType::Seed)
+        )
+    }
+}
+
+/// A node's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Success,
+    Error,
+    Skipped,
+}
+
+/// One node's result, as run_results.json records it.
+#[derive(Debug, Clone)]
+pub struct NodeResult {
+    pub unique_id: String,
+    pub status: Status,
+    pub message: String,
+    pub compiled_sql: Option<String>,
+    pub run_sql: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub compiled_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+    pub execution_time: f64,
+    pub rows_affected: Option<usize>,
+}
+
+/// What the caller asked for.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub command: Command,
+    pub threads: usize,
+    pub fail_fast: bool,
+    pub full_refresh: bool,
+    /// Print one line per node.
+    pub verbose_lines: bool,
+}
+
+fn describe(node: &Node) -> String {
+    match node.resource_type {
+        ResourceType::Seed => format!("seed file {}.{}", node.schema, node.alias),
+        ResourceType::Model => format!(
+            "sql {} model {}.{}",
+            node.config.materialized(),
+            node.schema,
+            node.alias
+        ),
+    }
+}
+
+fn line(i: usize, total: usize, text: &str, status: &str, secs: f64) {
+    let now = chrono::Local::now().format("%H:%M:%S");
+    let prefix = format!("{now}  {i} of {total} {text} ");
+    let dots = 80usize.saturating_sub(prefix.chars().count()).max(1);
+    println!("{prefix}{} [{status} in {secs:.2}s]", ".".repeat(dots));
+}
+
+/// A node's compiled SQL, its outcome (with rows affected) and when compilation ended.
+type Built = (
+    Option<String>,
+    Result<(materialize::Outcome, Option<usize>)>,
+    DateTime<Utc>,
+);
+
+/// Build one node on a connection.
+fn build_node(
+    m: &Manifest,
+    node: &Node,
+    db: &Db,
+    resolver: &Arc<dyn crate::jinja::Resolver>,
+    opts: &RunOptions,
+) -> Built {
+    let root = m.info.project.root.clone();
+    if node.resource_type == ResourceType::Seed {
+        let path = root.join(&node.original_file_path);
+        let delim = node
+            .config
+            .str_of("delimiter")
+            .and_then(|d| d.bytes().next())
+            .unwrap_or(b',');
+        let r = crate::seed::load(
+            db,
+            &path,
+            &node.relation(),
+            node.config.get("column_types"),
+            delim,
+        )
+        .map(|n| {
+            (
+                materialize::Outcome {
+                    message: format!("INSERT {n}"),
+                    run_sql: String::new(),
+                },
+                Some(n),
+            )
+        });
+        return (None, r, Utc::now());
+    }
+    let full_refresh = materialize::full_refresh_for(&node.config, opts.full_refresh);
+    let inc =
+        match materialize::is_incremental(db, &node.relation(), &node.config, opts.full_refresh) {
+            Ok(b) => b,
+            Err(e) => return (None, Err(e), Utc::now()),
+        };
+    let compiled = match compile::compile(m, node, resolver, Some(db.clone()), inc) {
+        Ok(c) => c,
+        Err(e) => return (None, Err(e), Utc::now()),
+    };
+    let compiled_at = Utc::now();
+    let sql = compiled.sql.clone();
+    if opts.command == Command::Compile {
+        return (
+            Some(sql),
+            Ok((
+                materialize::Outcome {
+                    message: "OK".into(),
+                    run_sql: String::new(),
+                },
+                None,
+            )),
+            compiled_at,
+        );
+    }
+    let cfg = &compiled.config;
+    let rel = node.relation();
+    let hook_ctx =
+        || compile::node_ctx(node, resolver.clone(), Some(db.clone()), inc, full_refresh);
+    let run_hooks = |key: &str| -> Result<()> {
+        for h in cfg.hooks(key) {
+            let ctx = crate::jinja::node_context(hook_ctx());
+            let s = m.env.render_str(&h, ctx).map_err(|e| {
+                Error::jinja(
+                    &node.unique_id,
+                    &format!("{} ({key})", node.original_file_path),
+                    &e,
+                )
+            })?;
+            if !s.trim().is_empty() {
+                db.execute(&s)
+                    .map_err(|e| Error::Project(format!("{} {key}: {e}", node.unique_id)))?;
+            }
+        }
+        Ok(())
+    };
+    let r = (|| -> Result<(materialize::Outcome, Option<usize>)> {
+        run_hooks("pre_hook")?;
+        let out = match cfg.materialized() {
+            "view" => materialize::view(db, &rel, &sql, cfg),
+            "table" => materialize::table(db, &rel, &sql, cfg),
+            "incremental" => materialize::incremental(db, &rel, &sql, cfg, full_refresh),
+            "ephemeral" => Ok(materialize::Outcome {
+                message: "OK".into(),
+                run_sql: String::new(),
+            }),
+            other => Err(Error::Project(format!(
+                "{}: unknown materialization {other:?} (view, table, incremental, ephemeral)",
+                node.unique_id
+            ))),
+        }?;
+        run_hooks("post_hook")?;
+        Ok((out, None))
+    })();
+    (Some(sql), r, compiled_at)
+}
+
+/// Run the selected nodes. Results come back in completion order.
+pub fn run(
+    m: &Manifest,
+    dag: &Dag,
+    selected: &BTreeSet<String>,
+    db: &Db,
+    opts: &RunOptions,
+) -> Result<Vec<NodeResult>> {
+    let queue: Vec<String> = selected
+        .iter()
+        .filter(|id| {
+            m.nodes
+                .get(*id)
+                .is_some_and(|n| opts.command.includes(n.resource_type))
+        })
+        .cloned()
+        .collect();
+    let in_queue: HashSet<&String> = queue.iter().collect();
+    // ephemerals are compiled into their children, never run on their own
+    let printable: Vec<&String> = queue
+        .iter()
+        .filter(|id| !m.nodes[*id].is_ephemeral())
+        .collect();
+    let total = printable.len();
+    // schemas first, on one connection: concurrent CREATE SCHEMA conflicts in DuckDB
+    if opts.command != Command::Compile {
+        let mut schemas = BTreeSet::new();
+        for id in &queue {
+            let n = &m.nodes[id];
+            if !n.is_ephemeral() {
+                schemas.insert((n.database.clone(), n.schema.clone()));
+            }
+        }
+        for (d, s) in schemas {
+            db.execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}.{}",
+                crate::relation::quote(&d),
+                crate::relation::quote(&s)
+            ))?;
+        }
+    }
+    let mut waiting: HashMap<String, usize> = HashMap::new();
+    for id in &queue {
+        let n = dag
+            .parents(id)
+            .into_iter()
+            .filter(|p| in_queue.contains(p))
+            .count();
+        waiting.insert(id.clone(), n);
+    }
+    let resolver = m.resolver();
+    let threads = opts.threads.max(1);
+    let (job_tx, job_rx) = mpsc::channel::<String>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (res_tx, res_rx) = mpsc::channel::<NodeResult>();
+    let mut results = Vec::new();
+    let mut skipped: HashSet<String> = HashSet::new();
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..threads.min(queue.len().max(1)) {
+            let conn = db.try_clone()?;
+            let rx = job_rx.clone();
+            let tx = res_tx.clone();
+            let resolver = resolver.clone();
+            scope.spawn(move || loop {
+                let id = match rx.lock() {
+                    Ok(r) => match r.recv() {
+                        Ok(id) => id,
+                        Err(_) => break,
+                    },
+                    Err(_) => break,
+                };
+                let Some(node) = m.nodes.get(&id) else {
+                    continue;
+                };
+                let started_at = Utc::now();
+                let t0 = Instant::now();
+                let (compiled_sql, r, compiled_at) = build_node(m, node, &conn, &resolver, opts);
+                let (status, message, run_sql, rows) = match r {
+                    Ok((o, rows)) => (Status::Success, o.message, Some(o.run_sql), rows),
+                    Err(e) => (Status::Error, format!("{e}"), None, None),
+                };
+                let _ = tx.send(NodeResult {
+                    unique_id: id,
+                    status,
+                    message,
+                    compiled_sql,
+                    run_sql,
+                    started_at,
+                    compiled_at,
+                    completed_at: Utc::now(),
+                    execution_time: t0.elapsed().as_secs_f64(),
+                    rows_affected: rows,
+                });
+            });
+        }
+        drop(res_tx);
+        let mut in_flight = 0usize;
+        let mut done = 0usize;
+        let mut stop = false;
+        let mut printed = 0usize;
+        for id in &queue {
+            if waiting[id] == 0 {
+                job_tx
+                    .send(id.clone())
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                in_flight += 1;
+            }
+        }
+        while in_flight > 0 {
+            let Ok(r) = res_rx.recv() else { break };
+            in_flight -= 1;
+            done += 1;
+            let node = &m.nodes[&r.unique_id];
+            let failed = r.status == Status::Error;
+            if !node.is_ephemeral() || failed {
+                printed += 1;
+                if opts.verbose_lines {
+                    let (word, tag) = match (r.status, opts.command, node.resource_type) {
+                        (Status::Error, _, _) => (
+                            format!("ERROR creating {}", describe(node)),
+                            "ERROR".to_string(),
+                        ),
+                        (_, Command::Compile, _) => {
+                            (format!("OK compiled {}", describe(node)), "OK".into())
+                        }
+                        (_, _, ResourceType::Seed) => {
+                            (format!("OK loaded {}", describe(node)), r.message.clone())
+                        }
+                        _ => (format!("OK created {}", describe(node)), r.message.clone()),
+                    };
+                    line(printed, total, &word, &tag, r.execution_time);
+                    if failed {
+                        eprintln!("  {}", r.message.replace('\n', "\n  "));
+                    }
+                }
+            }
+            let id = r.unique_id.clone();
+            if !node.is_ephemeral() || failed {
+                results.push(r);
+            }
+            if failed {
+                if opts.fail_fast {
+                    stop = true;
+                }
+                for d in dag.descendants(&id, None) {
+                    if in_queue.contains(&d)
+                        && skipped.insert(d.clone())
+                        && !m.nodes[&d].is_ephemeral()
+                    {
+                        let now = Utc::now();
+                        results.push(NodeResult {
+                            unique_id: d.clone(),
+                            status: Status::Skipped,
+                            message: format!("skipped: upstream {id} failed"),
+                            compiled_sql: None,
+                            run_sql: None,
+                            started_at: now,
+                            compiled_at: now,
+                            completed_at: now,
+                            execution_time: 0.0,
+                            rows_affected: None,
+                        });
+                        if opts.verbose_lines {
+                            printed += 1;
+                            let n = &m.nodes[&d];
+                            line(
+                                printed,
+                                total,
+                                &format!(
+                                    "SKIP relation {}.{} due to an upstream error",
+                                    n.schema, n.alias
+                                ),
+                                "SKIP",
+                                0.0,
+                            );
+                        }
+                    }
+                }
+            } else if !stop {
+                for c in dag.children(&id) {
+                    if let Some(w) = waiting.get_mut(&c) {
+                        *w -= 1;
+                        if *w == 0 && !skipped.contains(&c) {
+                            job_tx
+                                .send(c.clone())
+                                .map_err(|e| Error::Internal(e.to_string()))?;
+                            in_flight += 1;
+                        }
+                    }
+                }
+            }
+        }
+        drop(job_tx);
+        let _ = done;
+        if stop {
+            let seen: HashSet<String> = results.iter().map(|r| r.unique_id.clone()).collect();
+            for id in &queue {
+                if !seen.contains(id) && !m.nodes[id].is_ephemeral() {
+                    let now = Utc::now();
+                    results.push(NodeResult {
+                        unique_id: id.clone(),
+                        status: Status::Skipped,
+                        message: "skipped: --fail-fast".into(),
+                        compiled_sql: None,
+                        run_sql: None,
+                        started_at: now,
+                        compiled_at: now,
+                        completed_at: now,
+                        execution_time: 0.0,
+                        rows_affected: None,
+                    });
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(results)
+}
+
+/// Render and run `on-run-start`/`on-run-end` hooks.
+pub fn run_project_hooks(m: &Manifest, db: &Db, hooks: &[String], which: &str) -> Result<()> {
+    for h in hooks {
+        let s = m
+            .env
+            .render_str(h, minijinja::context! {})
+            .map_err(|e| Error::jinja(which, "dbt_project.yml", &e))?;
+        if !s.trim().is_empty() {
+            db.execute(&s)
+                .map_err(|e| Error::Project(format!("dbt_project.yml {which}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Where compiled and run SQL go.
+pub fn target_dir(m: &Manifest) -> PathBuf {
+    m.info.project.root.join(&m.info.project.target_path)
+}

@@ -1,0 +1,918 @@
+//! The Jinja environment and dbt's context
+//! (<https://docs.getdbt.com/reference/dbt-jinja-functions>).
+//!
+//! One `Environment` per run holds every model and macro as a template.
+//! Run-wide names (`var`, `env_var`, `target`, `modules`, user macros) are
+//! globals; per-node names (`this`, `ref`, `config`, `adapter`, ...) are passed
+//! at render time. A user macro is a global wrapper that evaluates the macro's
+//! own template with the caller's per-node names, so macros from macro files
+//! see `this` and `ref` like dbt's do, and `{{ return(x) }}` works: `return`
+//! raises a marker error that the wrapper turns into the macro's value.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Object, ObjectRepr, Value};
+use minijinja::{Environment, Error as JError, ErrorKind, State};
+use serde_json::Map;
+
+use crate::config::Config;
+use crate::db::{Db, QueryResult};
+use crate::project::{Project, Target};
+use crate::relation::Relation;
+
+/// Names a macro wrapper copies from the caller into the macro's context.
+const NODE_NAMES: &[&str] = &[
+    "this",
+    "model",
+    "config",
+    "ref",
+    "source",
+    "is_incremental",
+    "should_full_refresh",
+    "execute",
+    "adapter",
+    "run_query",
+    "statement",
+    "load_result",
+    "sql",
+    "compiled_code",
+];
+
+thread_local! {
+    /// The value of the innermost `{{ return(x) }}` on this thread.
+    static RETURNED: RefCell<Option<Value>> = const { RefCell::new(None) };
+}
+
+const RETURN_MARKER: &str = "__tarmac_return__";
+
+fn err(msg: impl Into<String>) -> JError {
+    JError::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Split positional arguments from trailing keyword arguments.
+pub fn split_args(args: &[Value]) -> (&[Value], Option<&Value>) {
+    match args.split_last() {
+        Some((last, rest)) if last.is_kwargs() => (rest, Some(last)),
+        _ => (args, None),
+    }
+}
+
+/// A keyword argument, if given.
+pub fn kwarg(kw: Option<&Value>, key: &str) -> Option<Value> {
+    kw.and_then(|k| k.get_attr(key).ok())
+        .filter(|v| !v.is_undefined())
+}
+
+/// `env_var(name, default)`.
+pub fn env_var(name: String, default: Option<Value>) -> Result<Value, JError> {
+    match std::env::var(&name) {
+        Ok(v) => Ok(Value::from(v)),
+        Err(_) => {
+            default.ok_or_else(|| err(format!("Env var required but not provided: '{name}'")))
+        }
+    }
+}
+
+/// Convert JSON to a Jinja value.
+pub fn json_to_value(v: &serde_json::Value) -> Value {
+    Value::from_serialize(v)
+}
+
+/// Convert a Jinja value to JSON (objects render as strings).
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
+}
+
+/// What a run knows before any node renders.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub project: Arc<Project>,
+    pub target: Target,
+    pub invocation_id: String,
+    pub run_started_at: chrono::DateTime<chrono::Utc>,
+    pub full_refresh: bool,
+    pub vars: Map<String, serde_json::Value>,
+    pub which: String,
+}
+
+/// A `datetime` value with Python's `str()` and `strftime`.
+#[derive(Debug)]
+struct DateTime(chrono::NaiveDateTime, bool);
+
+impl Object for DateTime {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        use chrono::{Datelike, Timelike};
+        let d = &self.0;
+        Some(Value::from(match key.as_str()? {
+            "year" => d.year() as i64,
+            "month" => d.month() as i64,
+            "day" => d.day() as i64,
+            "hour" => d.hour() as i64,
+            "minute" => d.minute() as i64,
+            "second" => d.second() as i64,
+            _ => return None,
+        }))
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        match m {
+            "strftime" => {
+                let f = args.first().and_then(|a| a.as_str()).unwrap_or("%Y-%m-%d");
+                Ok(Value::from(self.0.format(f).to_string()))
+            }
+            "isoformat" => Ok(Value::from(
+                self.0.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+            )),
+            "date" => Ok(Value::from_object(DateTime(
+                self.0.date().and_hms_opt(0, 0, 0).unwrap_or(self.0),
+                true,
+            ))),
+            "timestamp" => Ok(Value::from(self.0.and_utc().timestamp())),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.1 {
+            write!(f, "{}", self.0.format("%Y-%m-%d"))
+        } else {
+            write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f"))
+        }
+    }
+}
+
+/// `modules.datetime`: `datetime.datetime.now()`, `datetime.date.today()`.
+#[derive(Debug)]
+struct DatetimeModule(&'static str);
+
+impl Object for DatetimeModule {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match (self.0, key.as_str()?) {
+            ("module", "datetime") => Some(Value::from_object(DatetimeModule("datetime"))),
+            ("module", "date") => Some(Value::from_object(DatetimeModule("date"))),
+            ("module", "timedelta") => Some(Value::from_object(DatetimeModule("timedelta"))),
+            _ => None,
+        }
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        _args: &[Value],
+    ) -> Result<Value, JError> {
+        match (self.0, m) {
+            ("datetime", "now") => Ok(Value::from_object(DateTime(
+                chrono::Local::now().naive_local(),
+                false,
+            ))),
+            ("datetime", "utcnow") => Ok(Value::from_object(DateTime(
+                chrono::Utc::now().naive_utc(),
+                false,
+            ))),
+            ("date", "today") => Ok(Value::from_object(DateTime(
+                chrono::Local::now()
+                    .date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap_or_default(),
+                true,
+            ))),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `exceptions.raise_compiler_error(msg)`, `exceptions.warn(msg)`.
+#[derive(Debug)]
+struct Exceptions;
+
+impl Object for Exceptions {
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let msg = args.first().map(|a| a.to_string()).unwrap_or_default();
+        match m {
+            "warn" => {
+                eprintln!("warning: {msg}");
+                Ok(Value::from(""))
+            }
+            "raise_compiler_error" | "raise_not_implemented" | "raise_database_error" => {
+                Err(err(format!("Compilation Error: {msg}")))
+            }
+            _ => Err(err(format!("Compilation Error: {m}: {msg}"))),
+        }
+    }
+}
+
+/// Build the run's environment: globals and user macros. Models are added
+/// afterwards with [`add_template`].
+pub fn environment(
+    info: &RunInfo,
+    macro_files: &[(String, String)],
+) -> Result<(Environment<'static>, Vec<String>), crate::Error> {
+    let mut env = Environment::new();
+    // dbt's Jinja drops the template's final newline
+    env.set_keep_trailing_newline(false);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    env.add_function("env_var", env_var);
+    let vars = info.vars.clone();
+    env.add_function("var", move |name: String, default: Option<Value>| -> Result<Value, JError> {
+        match vars.get(&name) {
+            Some(v) => Ok(json_to_value(v)),
+            None => default.ok_or_else(|| err(format!("Required var '{name}' not found in config:\nVars supplied to <model> = {{}}"))),
+        }
+    });
+    env.add_function("log", |msg: Value, info: Option<Value>| {
+        let _ = info;
+        tracing::info!("{msg}");
+        Value::from("")
+    });
+    env.add_function("print", |msg: Value| {
+        println!("{msg}");
+        Value::from("")
+    });
+    env.add_function("return", |v: Option<Value>| -> Result<Value, JError> {
+        RETURNED.with(|r| *r.borrow_mut() = Some(v.unwrap_or(Value::from(()))));
+        Err(err(RETURN_MARKER))
+    });
+    env.add_function(
+        "fromjson",
+        |s: String, default: Option<Value>| -> Result<Value, JError> {
+            match serde_json::from_str::<serde_json::Value>(&s) {
+                Ok(v) => Ok(json_to_value(&v)),
+                Err(e) => default.ok_or_else(|| err(format!("fromjson: {e}"))),
+            }
+        },
+    );
+    env.add_function("tojson", |v: Value| -> Result<Value, JError> {
+        serde_json::to_string(&value_to_json(&v))
+            .map(Value::from)
+            .map_err(|e| err(e.to_string()))
+    });
+    env.add_function("fromyaml", |s: String| -> Result<Value, JError> {
+        crate::yaml::parse(std::path::Path::new("fromyaml"), &s)
+            .map(|v| json_to_value(&v))
+            .map_err(|e| err(e.to_string()))
+    });
+    env.add_function("toyaml", |v: Value| -> Result<Value, JError> {
+        serde_yaml_ng::to_string(&value_to_json(&v))
+            .map(Value::from)
+            .map_err(|e| err(e.to_string()))
+    });
+    env.add_global("exceptions", Value::from_object(Exceptions));
+    let mut modules = BTreeMap::new();
+    modules.insert("datetime", Value::from_object(DatetimeModule("module")));
+    env.add_global("modules", Value::from_serialize(&modules));
+    env.add_global(
+        "run_started_at",
+        Value::from_object(DateTime(info.run_started_at.naive_utc(), false)),
+    );
+    env.add_global("invocation_id", Value::from(info.invocation_id.clone()));
+    env.add_global("project_name", Value::from(info.project.name.clone()));
+    let t = &info.target;
+    env.add_global(
+        "target",
+        minijinja::context! {
+            name => t.name.clone(), schema => t.schema.clone(), database => t.database.clone(),
+            type => "duckdb", threads => t.threads, path => t.path.clone(),
+            profile_name => t.profile_name.clone(), dbname => t.database.clone(),
+        },
+    );
+    env.add_global(
+        "flags",
+        minijinja::context! { FULL_REFRESH => info.full_refresh, WHICH => info.which.clone() },
+    );
+    let mut names = Vec::new();
+    for (file, text) in macro_files {
+        for (name, line, body) in split_macros(text) {
+            let tpl = format!("macro:{name}");
+            // keep the line numbers of the file in errors
+            let src = format!("{}{}", "\n".repeat(line.saturating_sub(1)), body);
+            env.add_template_owned(tpl.clone(), src)
+                .map_err(|e| crate::Error::jinja(&format!("macro {name}"), file, &e))?;
+            let macro_name = name.clone();
+            env.add_function(
+                name.clone(),
+                move |state: &State, args: minijinja::value::Rest<Value>| {
+                    call_macro(state, &tpl, &macro_name, &args)
+                },
+            );
+            names.push(name);
+        }
+    }
+    Ok((env, names))
+}
+
+/// Call a user macro from its own template, with the caller's node names.
+fn call_macro(state: &State, tpl: &str, name: &str, args: &[Value]) -> Result<Value, JError> {
+    let mut ctx = BTreeMap::new();
+    for n in NODE_NAMES {
+        if let Some(v) = state.lookup(n) {
+            ctx.insert(*n, v);
+        }
+    }
+    let t = state.env().get_template(tpl)?;
+    let captured = t.render_captured(&ctx)?;
+    let st = captured.state();
+    let m = st
+        .lookup(name)
+        .ok_or_else(|| err(format!("macro {name} not found in its template")))?;
+    match m.call(st, args) {
+        Ok(v) => Ok(v),
+        Err(e) => match RETURNED.with(|r| r.borrow_mut().take()) {
+            Some(v) if is_return(&e) => Ok(v),
+            _ => Err(e),
+        },
+    }
+}
+
+fn is_return(e: &JError) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if c.to_string().contains(RETURN_MARKER) {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+/// Split a macro file into `(name, first line, text)` per `{% macro %}` block.
+pub fn split_macros(text: &str) -> Vec<(String, usize, String)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some(start) = find_tag(text, pos, "macro") {
+        let Some(end_tag) = find_tag(text, start + 2, "endmacro") else {
+            break;
+        };
+        let Some(close) = text[end_tag..].find("%}") else {
+            break;
+        };
+        let end = end_tag + close + 2;
+        let header = &text[start..];
+        let after = header.find("macro").map(|i| i + 5).unwrap_or(0);
+        let name: String = header[after..]
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let line = text[..start].matches('\n').count() + 1;
+        if !name.is_empty() {
+            out.push((name, line, text[start..end].to_string()));
+        }
+        pos = end;
+    }
+    out
+}
+
+/// Find `{% kw` / `{%- kw` at or after `from`.
+fn find_tag(text: &str, from: usize, kw: &str) -> Option<usize> {
+    let mut i = from;
+    while let Some(off) = text.get(i..)?.find("{%") {
+        let at = i + off;
+        let rest = text[at + 2..].trim_start_matches(['-', '+']).trim_start();
+        if rest.starts_with(kw)
+            && !rest[kw.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        {
+            return Some(at);
+        }
+        i = at + 2;
+    }
+    None
+}
+
+/// How `ref()`/`source()` become relations in this phase.
+pub trait Resolver: Send + Sync {
+    /// A model or seed, or an ephemeral model's CTE (with its unique id).
+    fn resolve_ref(
+        &self,
+        package: Option<&str>,
+        name: &str,
+    ) -> Result<(Relation, Option<String>), String>;
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String>;
+}
+
+/// Per-node state shared by the node's Jinja functions.
+pub struct NodeCtx {
+    pub unique_id: String,
+    pub name: String,
+    pub execute: bool,
+    pub this: Relation,
+    /// The config as known (tree < properties < in-file so far).
+    pub config: Mutex<Config>,
+    /// What `{{ config(...) }}` calls set, in call order.
+    pub file_config: Mutex<Config>,
+    pub refs: Mutex<Vec<(Option<String>, String)>>,
+    pub sources: Mutex<Vec<(String, String)>>,
+    /// Ephemeral models referenced, in order (unique ids).
+    pub ephemerals: Mutex<Vec<String>>,
+    pub resolver: Arc<dyn Resolver>,
+    pub db: Option<Db>,
+    pub is_incremental: bool,
+    pub full_refresh: bool,
+    pub results: Mutex<HashMap<String, Value>>,
+    pub model: Value,
+}
+
+/// `config`: callable (`config(materialized='table')`), plus `get`/`require`.
+struct ConfigObj(Arc<NodeCtx>);
+
+impl std::fmt::Debug for ConfigObj {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("config")
+    }
+}
+
+impl Object for ConfigObj {
+    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, JError> {
+        let (pos, kw) = split_args(args);
+        let mut set = Config::new();
+        if let Some(first) = pos.first() {
+            if let serde_json::Value::Object(m) = value_to_json(first) {
+                set.extend(m);
+            }
+        }
+        if let Some(kw) = kw {
+            if let Ok(keys) = kw.try_iter() {
+                for k in keys {
+                    if let Some(ks) = k.as_str() {
+                        if let Ok(v) = kw.get_attr(ks) {
+                            set.insert(crate::config::normalize_key(ks), value_to_json(&v));
+                        }
+                    }
+                }
+            }
+        }
+        if let (Ok(mut fc), Ok(mut c)) = (self.0.file_config.lock(), self.0.config.lock()) {
+            crate::config::merge(&mut fc, &set);
+            crate::config::merge(&mut c, &set);
+        }
+        Ok(Value::from(""))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let (pos, kw) = split_args(args);
+        let key = pos
+            .first()
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let cfg = self
+            .0
+            .config
+            .lock()
+            .map_err(|_| err("config lock poisoned"))?;
+        let found = cfg
+            .get(&crate::config::normalize_key(&key))
+            .filter(|v| !v.is_null());
+        match m {
+            "get" => Ok(match found {
+                Some(v) => json_to_value(v),
+                None => pos
+                    .get(1)
+                    .cloned()
+                    .or_else(|| kwarg(kw, "default"))
+                    .unwrap_or(Value::from(())),
+            }),
+            "require" => match found {
+                Some(v) => Ok(json_to_value(v)),
+                None if !self.0.execute => Ok(Value::from(())),
+                None => Err(err(format!(
+                    "Compilation Error: missing config: \"{key}\" for {}",
+                    self.0.unique_id
+                ))),
+            },
+            "set" => Ok(Value::from("")),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `adapter`: the parts of dbt's adapter that models and macros call.
+struct Adapter(Arc<NodeCtx>);
+
+impl std::fmt::Debug for Adapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("adapter")
+    }
+}
+
+fn relation_arg(v: &Value) -> Option<Relation> {
+    if let Some(r) = v.downcast_object_ref::<Relation>() {
+        return Some(r.clone());
+    }
+    let s = v.as_str()?;
+    let parts: Vec<String> = s
+        .split('.')
+        .map(|p| p.trim_matches('"').to_string())
+        .collect();
+    match parts.as_slice() {
+        [d, s, i] => Some(Relation::new(d, s, i)),
+        [s, i] => Some(Relation {
+            database: None,
+            schema: Some(s.clone()),
+            identifier: i.clone(),
+            kind: None,
+        }),
+        [i] => Some(Relation {
+            database: None,
+            schema: None,
+            identifier: i.clone(),
+            kind: None,
+        }),
+        _ => None,
+    }
+}
+
+impl Object for Adapter {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "type" => Some(Value::from("duckdb")),
+            _ => None,
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let (pos, kw) = split_args(args);
+        let arg = |i: usize, k: &str| pos.get(i).cloned().or_else(|| kwarg(kw, k));
+        match m {
+            "type" => Ok(Value::from("duckdb")),
+            "quote" => Ok(Value::from(crate::relation::quote(
+                &arg(0, "identifier")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+            ))),
+            "dispatch" => {
+                let name = arg(0, "macro_name")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                for cand in [
+                    format!("duckdb__{name}"),
+                    format!("default__{name}"),
+                    name.clone(),
+                ] {
+                    if let Some(v) = state.lookup(&cand).filter(|v| !v.is_undefined()) {
+                        return Ok(v);
+                    }
+                }
+                Err(err(format!("Compilation Error: no macro named duckdb__{name} or default__{name} for adapter.dispatch('{name}')")))
+            }
+            "get_relation" => {
+                let Some(db) = &self.0.db else {
+                    return Ok(Value::from(()));
+                };
+                let schema = arg(1, "schema").map(|v| v.to_string()).unwrap_or_default();
+                let ident = arg(2, "identifier")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                let database = arg(0, "database")
+                    .filter(|v| !v.is_none())
+                    .map(|v| v.to_string());
+                let kind = db
+                    .relation_kind(database.as_deref(), &schema, &ident)
+                    .map_err(|e| err(e.to_string()))?;
+                Ok(match kind {
+                    Some(k) => Relation {
+                        database: database.or_else(|| self.0.this.database.clone()),
+                        schema: Some(schema),
+                        identifier: ident,
+                        kind: Some(k),
+                    }
+                    .to_value(),
+                    None => Value::from(()),
+                })
+            }
+            "get_columns_in_relation" => {
+                let Some(db) = &self.0.db else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let Some(rel) = arg(0, "relation").as_ref().and_then(relation_arg) else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let cols = db.columns(&rel).map_err(|e| err(e.to_string()))?;
+                Ok(Value::from(
+                    cols.into_iter()
+                        .map(|(name, ty)| {
+                            minijinja::context! { name => name.clone(), column => name.clone(), quoted => crate::relation::quote(&name), data_type => ty.clone(), dtype => ty }
+                        })
+                        .collect::<Vec<_>>(),
+                ))
+            }
+            "create_schema" | "drop_relation" | "rename_relation" | "drop_schema" => {
+                let Some(db) = &self.0.db else {
+                    return Ok(Value::from(""));
+                };
+                let rel = arg(0, "relation").as_ref().and_then(relation_arg);
+                let sql = match (m, rel) {
+                    ("create_schema", Some(r)) => {
+                        format!("CREATE SCHEMA IF NOT EXISTS {}", schema_of(&r))
+                    }
+                    ("drop_schema", Some(r)) => {
+                        format!("DROP SCHEMA IF EXISTS {} CASCADE", schema_of(&r))
+                    }
+                    ("drop_relation", Some(r)) => {
+                        db.drop_sql(&r).map_err(|e| err(e.to_string()))?
+                    }
+                    ("rename_relation", Some(r)) => {
+                        let to = arg(1, "to_relation")
+                            .as_ref()
+                            .and_then(relation_arg)
+                            .ok_or_else(|| err("rename_relation: no target"))?;
+                        let kind = if db
+                            .relation_kind(
+                                r.database.as_deref(),
+                                r.schema.as_deref().unwrap_or(""),
+                                &r.identifier,
+                            )
+                            .ok()
+                            .flatten()
+                            .as_deref()
+                            == Some("view")
+                        {
+                            "VIEW"
+                        } else {
+                            "TABLE"
+                        };
+                        format!(
+                            "ALTER {kind} {} RENAME TO {}",
+                            r.render(),
+                            crate::relation::quote(&to.identifier)
+                        )
+                    }
+                    _ => return Err(err(format!("adapter.{m}: bad arguments"))),
+                };
+                db.execute(&sql).map_err(|e| err(e.to_string()))?;
+                Ok(Value::from(""))
+            }
+            "list_relations_without_caching" => {
+                let Some(db) = &self.0.db else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let rel = arg(0, "schema_relation").as_ref().and_then(relation_arg);
+                let schema = rel
+                    .and_then(|r| r.schema.or(Some(r.identifier)))
+                    .unwrap_or_default();
+                let rels = db
+                    .relations_in_schema(&schema)
+                    .map_err(|e| err(e.to_string()))?;
+                Ok(Value::from(
+                    rels.into_iter().map(|r| r.to_value()).collect::<Vec<_>>(),
+                ))
+            }
+            _ => Err(err(format!("adapter.{m} is not supported by Tarmac yet"))),
+        }
+    }
+}
+
+fn schema_of(r: &Relation) -> String {
+    let s = r.schema.clone().unwrap_or_else(|| r.identifier.clone());
+    match &r.database {
+        Some(d) => format!(
+            "{}.{}",
+            crate::relation::quote(d),
+            crate::relation::quote(&s)
+        ),
+        None => crate::relation::quote(&s),
+    }
+}
+
+/// An agate-like table: `.rows`, `.columns`, `.column_names`, iteration, `[i]`.
+#[derive(Debug)]
+pub struct Table(pub QueryResult);
+
+#[derive(Debug)]
+struct Row(Arc<Vec<String>>, Vec<Value>);
+
+impl Object for Row {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_i64() {
+            let i = if i < 0 { self.1.len() as i64 + i } else { i };
+            return self.1.get(usize::try_from(i).ok()?).cloned();
+        }
+        let k = key.as_str()?;
+        self.0
+            .iter()
+            .position(|c| c == k)
+            .and_then(|i| self.1.get(i).cloned())
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.1.clone())
+    }
+}
+
+impl Table {
+    fn rows(&self) -> Vec<Value> {
+        let names = Arc::new(self.0.columns.clone());
+        self.0
+            .rows
+            .iter()
+            .map(|r| Value::from_object(Row(names.clone(), r.clone())))
+            .collect()
+    }
+}
+
+impl Object for Table {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_i64() {
+            return self.rows().get(usize::try_from(i).ok()?).cloned();
+        }
+        match key.as_str()? {
+            "rows" => Some(Value::from(self.rows())),
+            "column_names" => Some(Value::from(self.0.columns.clone())),
+            "columns" => Some(Value::from(
+                self.0
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let values: Vec<Value> = self
+                            .0
+                            .rows
+                            .iter()
+                            .map(|r| r.get(i).cloned().unwrap_or_default())
+                            .collect();
+                        minijinja::context! { name => n.clone(), values => values }
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+            _ => None,
+        }
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.rows())
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        _a: &[Value],
+    ) -> Result<Value, JError> {
+        match m {
+            "print_table" => Ok(Value::from("")),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+fn empty_table() -> Value {
+    Value::from_object(Table(QueryResult::default()))
+}
+
+/// The per-node context passed at render time.
+pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
+    let mut m = BTreeMap::new();
+    m.insert("this", ctx.this.to_value());
+    m.insert("execute", Value::from(ctx.execute));
+    m.insert("model", ctx.model.clone());
+    m.insert("config", Value::from_object(ConfigObj(ctx.clone())));
+    m.insert("adapter", Value::from_object(Adapter(ctx.clone())));
+    let inc = ctx.is_incremental;
+    m.insert("is_incremental", Value::from_function(move || inc));
+    let fr = ctx.full_refresh;
+    m.insert("should_full_refresh", Value::from_function(move || fr));
+    let c = ctx.clone();
+    m.insert(
+        "ref",
+        Value::from_function(
+            move |args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
+                let (pos, _kw) = split_args(&args);
+                let strs: Vec<String> = pos.iter().map(|v| v.to_string()).collect();
+                let (pkg, name) = match strs.as_slice() {
+                    [n] => (None, n.clone()),
+                    [p, n] => (Some(p.clone()), n.clone()),
+                    _ => return Err(err(
+                        "ref() takes one or two arguments: ref('model') or ref('package', 'model')",
+                    )),
+                };
+                if let Ok(mut r) = c.refs.lock() {
+                    if !r.contains(&(pkg.clone(), name.clone())) {
+                        r.push((pkg.clone(), name.clone()));
+                    }
+                }
+                let (rel, eph) = c.resolver.resolve_ref(pkg.as_deref(), &name).map_err(err)?;
+                if let (Some(id), Ok(mut e)) = (eph, c.ephemerals.lock()) {
+                    if !e.contains(&id) {
+                        e.push(id);
+                    }
+                }
+                Ok(rel.to_value())
+            },
+        ),
+    );
+    let c = ctx.clone();
+    m.insert(
+        "source",
+        Value::from_function(
+            move |source: String, table: String| -> Result<Value, JError> {
+                if let Ok(mut s) = c.sources.lock() {
+                    if !s.contains(&(source.clone(), table.clone())) {
+                        s.push((source.clone(), table.clone()));
+                    }
+                }
+                c.resolver
+                    .resolve_source(&source, &table)
+                    .map(|r| r.to_value())
+                    .map_err(err)
+            },
+        ),
+    );
+    let c = ctx.clone();
+    m.insert(
+        "run_query",
+        Value::from_function(move |sql: String| -> Result<Value, JError> {
+            match (&c.db, c.execute) {
+                (Some(db), true) => db
+                    .query(&sql)
+                    .map(|r| Value::from_object(Table(r)))
+                    .map_err(|e| err(e.to_string())),
+                _ => Ok(empty_table()),
+            }
+        }),
+    );
+    let c = ctx.clone();
+    m.insert(
+        "statement",
+        Value::from_function(move |state: &State, args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
+            let (pos, kw) = split_args(&args);
+            let name = pos.first().map(|v| v.to_string()).or_else(|| kwarg(kw, "name").map(|v| v.to_string())).unwrap_or_else(|| "main".into());
+            let fetch = pos.get(1).cloned().or_else(|| kwarg(kw, "fetch_result")).map(|v| v.is_true()).unwrap_or(false);
+            let caller = kwarg(kw, "caller").ok_or_else(|| err("statement() must be used with {% call statement(...) %}"))?;
+            let sql = caller.call(state, &[])?.to_string();
+            let (Some(db), true) = (&c.db, c.execute) else { return Ok(Value::from("")) };
+            let res = db.query(&sql).map_err(|e| err(e.to_string()))?;
+            let data: Vec<Value> = res.rows.iter().map(|r| Value::from(r.clone())).collect();
+            let out = minijinja::context! {
+                data => if fetch { data } else { vec![] },
+                table => Value::from_object(Table(if fetch { res } else { QueryResult::default() })),
+                response => minijinja::context! { code => "OK", rows_affected => -1 },
+            };
+            if let Ok(mut r) = c.results.lock() {
+                r.insert(name, out);
+            }
+            Ok(Value::from(""))
+        }),
+    );
+    let c = ctx.clone();
+    m.insert(
+        "load_result",
+        Value::from_function(move |name: String| -> Value {
+            c.results
+                .lock()
+                .ok()
+                .and_then(|r| r.get(&name).cloned())
+                .unwrap_or(Value::from(()))
+        }),
+    );
+    m
+}
+
+/// Render a template (a model) with a node context. The returned error is
+/// minijinja's; callers wrap it with the node and file.
+pub fn render(
+    env: &Environment<'static>,
+    template: &str,
+    ctx: Arc<NodeCtx>,
+) -> Result<String, JError> {
+    let t = env.get_template(template)?;
+    let out = t.render(node_context(ctx));
+    RETURNED.with(|r| r.borrow_mut().take());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_macro_files() {
+        let text = "{% macro a(x) %}{{ x }}{% endmacro %}\n\n{%- macro b() -%}\nB\n{%- endmacro %}";
+        let m = split_macros(text);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].0, "a");
+        assert_eq!(m[1].0, "b");
+        assert_eq!(m[1].1, 3);
+    }
+}

@@ -1,0 +1,240 @@
+//! Tarmac's model engine: loads a project in the dbt format (dbt_project.yml,
+//! profiles.yml, SQL + Jinja models, YAML properties, seeds, macros), renders
+//! it with minijinja, orders it as a DAG, and builds it in embedded DuckDB,
+//! writing dbt-compatible artifacts. Not for: argument parsing (the binary),
+//! other warehouses.
+//!
+//! Flow: [`project`] + [`properties`] + [`config`] → [`manifest`] (parse
+//! phase, `execute = false`) → [`graph`] + [`select`] → [`execute`] (per node:
+//! [`compile`] with `execute = true`, then [`materialize`] or [`seed`]) →
+//! [`artifacts`].
+
+pub mod artifacts;
+pub mod compile;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod execute;
+pub mod graph;
+pub mod jinja;
+pub mod manifest;
+pub mod materialize;
+pub mod project;
+pub mod properties;
+pub mod relation;
+pub mod seed;
+pub mod select;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use error::{Error, Result};
+pub use execute::Command;
+
+use execute::Status;
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub project_dir: Option<PathBuf>,
+    pub profiles_dir: Option<PathBuf>,
+    pub target: Option<String>,
+    /// `--vars` as YAML or JSON.
+    pub vars: Option<String>,
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    pub threads: Option<usize>,
+    pub full_refresh: bool,
+    pub fail_fast: bool,
+}
+
+/// Counts printed at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub pass: usize,
+    pub warn: usize,
+    pub error: usize,
+    pub skip: usize,
+    pub total: usize,
+}
+
+impl Summary {
+    pub fn ok(&self) -> bool {
+        self.error == 0
+    }
+}
+
+/// A loaded project, ready to select and run.
+pub struct Loaded {
+    pub manifest: manifest::Manifest,
+    pub dag: graph::Dag,
+}
+
+fn new_invocation_id() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// Load and parse the project.
+pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
+    let dir = opts
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let cli_vars = match &opts.vars {
+        Some(v) if !v.trim().is_empty() => match yaml::parse(std::path::Path::new("--vars"), v)? {
+            serde_json::Value::Object(m) => m,
+            _ => return Err(Error::Project("--vars must be a YAML/JSON mapping".into())),
+        },
+        _ => serde_json::Map::new(),
+    };
+    let project = project::Project::load(&dir, &cli_vars)?;
+    let profiles = project::Target::find_profiles(opts.profiles_dir.as_deref(), &project.root)?;
+    let mut target = project::Target::load(
+        &profiles,
+        &project.profile,
+        opts.target.as_deref(),
+        &project.vars,
+    )?;
+    if let Some(t) = opts.threads {
+        target.threads = t.max(1);
+    }
+    let vars = project.vars_for_project();
+    let info = jinja::RunInfo {
+        project: Arc::new(project),
+        target,
+        invocation_id: new_invocation_id(),
+        run_started_at: chrono::Utc::now(),
+        full_refresh: opts.full_refresh,
+        vars,
+        which: command.as_str().to_string(),
+    };
+    let manifest = manifest::Manifest::load(info)?;
+    for w in &manifest.warnings {
+        eprintln!("warning: {w}");
+    }
+    let dag = graph::Dag::build(&manifest)?;
+    Ok(Loaded { manifest, dag })
+}
+
+/// `tarmac ls`: the selected nodes as `dbt ls` prints them (`project.folder.name`).
+pub fn list(opts: &Options) -> Result<Vec<String>> {
+    let l = load(opts, Command::Compile)?;
+    let chosen = select::select(&l.manifest, &l.dag, &opts.select, &opts.exclude)?;
+    let mut out: Vec<String> = chosen
+        .iter()
+        .filter_map(|id| l.manifest.nodes.get(id))
+        .map(|n| n.fqn.join("."))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Open the target's database with its extensions and settings.
+pub fn open_db(target: &project::Target) -> Result<db::Db> {
+    let conn = if target.path == ":memory:" {
+        duckdb::Connection::open_in_memory()?
+    } else {
+        let p = PathBuf::from(&target.path);
+        if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        duckdb::Connection::open(&p)?
+    };
+    for e in &target.extensions {
+        if let Err(err) = conn.execute_batch(&format!("LOAD {e}")) {
+            eprintln!("warning: extension {e} could not be loaded: {err}");
+        }
+    }
+    for (k, v) in &target.settings {
+        let val = match v {
+            serde_json::Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+            other => other.to_string(),
+        };
+        conn.execute_batch(&format!("SET {k} = {val}"))?;
+    }
+    Ok(db::Db::new(conn))
+}
+
+/// `run`, `seed`, `build`, `compile`: select, run, write artifacts, print a summary.
+pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
+    let t0 = Instant::now();
+    let l = load(opts, command)?;
+    let m = &l.manifest;
+    let chosen = select::select(m, &l.dag, &opts.select, &opts.exclude)?;
+    let db = open_db(&m.info.target)?;
+    let threads = m.info.target.threads;
+    println!(
+        "{}  Running with tarmac (dbt {}) — {} nodes selected, {} threads",
+        chrono::Local::now().format("%H:%M:%S"),
+        project::DBT_VERSION,
+        chosen.len(),
+        threads
+    );
+    let run_hooks = command != Command::Compile;
+    if run_hooks {
+        execute::run_project_hooks(m, &db, &m.info.project.on_run_start, "on-run-start")?;
+    }
+    let ropts = execute::RunOptions {
+        command,
+        threads,
+        fail_fast: opts.fail_fast,
+        full_refresh: opts.full_refresh,
+        verbose_lines: true,
+    };
+    let results = execute::run(m, &l.dag, &chosen, &db, &ropts)?;
+    if run_hooks {
+        execute::run_project_hooks(m, &db, &m.info.project.on_run_end, "on-run-end")?;
+    }
+    artifacts::write_sql(m, &results)?;
+    let compiled: BTreeMap<String, String> = results
+        .iter()
+        .filter_map(|r| r.compiled_sql.clone().map(|s| (r.unique_id.clone(), s)))
+        .collect();
+    artifacts::write_json(
+        m,
+        "manifest.json",
+        &artifacts::manifest_json(m, &l.dag, &compiled),
+    )?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let args = serde_json::json!({
+        "which": command.as_str(),
+        "select": opts.select, "exclude": opts.exclude,
+        "full_refresh": opts.full_refresh, "fail_fast": opts.fail_fast,
+        "threads": threads, "target": opts.target,
+        "project_dir": m.info.project.root.display().to_string(),
+        "vars": m.info.vars,
+    });
+    artifacts::write_json(
+        m,
+        "run_results.json",
+        &artifacts::run_results_json(m, &results, elapsed, command, args),
+    )?;
+    let mut s = Summary::default();
+    for r in &results {
+        match r.status {
+            Status::Success => s.pass += 1,
+            Status::Error => s.error += 1,
+            Status::Skipped => s.skip += 1,
+        }
+    }
+    s.total = results.len();
+    println!();
+    println!("Finished running {} nodes in {:.2}s.", s.total, elapsed);
+    println!(
+        "Done. PASS={} WARN={} ERROR={} SKIP={} TOTAL={}",
+        s.pass, s.warn, s.error, s.skip, s.total
+    );
+    Ok(s)
+}

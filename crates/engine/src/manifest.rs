@@ -1,0 +1,590 @@
+//! Node discovery and the parse phase: finds models, seeds, macros and
+//! properties files, renders each model with `execute = false` to capture
+//! its `ref`/`source`/`config` calls (how dbt finds dependencies and in-file
+//! configs), resolves configs, schemas and aliases, and links dependencies.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+use minijinja::{Environment, Value};
+use serde_json::Map;
+use sha2::Digest;
+
+use crate::config::{self, Config, ConfigExt};
+use crate::error::{Error, Result};
+use crate::jinja::{self, NodeCtx, Resolver, RunInfo};
+use crate::project::{Project, Target};
+use crate::properties::{Column, Properties, SourceTable};
+use crate::relation::Relation;
+
+/// A model or a seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    Model,
+    Seed,
+}
+
+impl ResourceType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ResourceType::Model => "model",
+            ResourceType::Seed => "seed",
+        }
+    }
+}
+
+/// One buildable node.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub unique_id: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub package_name: String,
+    /// Relative to the project root (`models/staging/stg_orders.sql`).
+    pub original_file_path: String,
+    /// Relative to its model/seed path (`staging/stg_orders.sql`).
+    pub path: String,
+    pub fqn: Vec<String>,
+    pub raw_code: String,
+    pub checksum: String,
+    pub config: Config,
+    pub description: String,
+    pub columns: IndexMap<String, Column>,
+    pub patch_path: Option<String>,
+    pub refs: Vec<(Option<String>, String)>,
+    pub sources: Vec<(String, String)>,
+    /// Unique ids of the nodes and sources this node reads.
+    pub depends_on: Vec<String>,
+    pub database: String,
+    pub schema: String,
+    pub alias: String,
+}
+
+impl Node {
+    pub fn relation(&self) -> Relation {
+        Relation::new(&self.database, &self.schema, &self.alias)
+    }
+    pub fn is_ephemeral(&self) -> bool {
+        self.resource_type == ResourceType::Model && self.config.materialized() == "ephemeral"
+    }
+    /// The `model` value Jinja sees.
+    pub fn to_value(&self) -> Value {
+        minijinja::context! {
+            unique_id => self.unique_id.clone(), name => self.name.clone(),
+            resource_type => self.resource_type.as_str(), package_name => self.package_name.clone(),
+            original_file_path => self.original_file_path.clone(), path => self.path.clone(),
+            fqn => self.fqn.clone(), config => Value::from_serialize(&self.config),
+            tags => self.config.tags(), alias => self.alias.clone(), schema => self.schema.clone(),
+            database => self.database.clone(), raw_code => self.raw_code.clone(),
+            description => self.description.clone(),
+        }
+    }
+}
+
+/// A source table with its unique id and relation.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub unique_id: String,
+    pub table: SourceTable,
+    pub relation: Relation,
+}
+
+/// The parsed project.
+pub struct Manifest {
+    pub info: RunInfo,
+    pub nodes: IndexMap<String, Node>,
+    pub sources: IndexMap<String, Source>,
+    /// Every model and macro as a template; built once per run.
+    pub env: Environment<'static>,
+    pub macro_names: Vec<String>,
+    pub macro_files: Vec<(String, String)>,
+    pub warnings: Vec<String>,
+}
+
+/// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
+fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io(&d, e))?;
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e))
+            {
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((p, rel));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}
+
+fn read(p: &Path) -> Result<String> {
+    std::fs::read_to_string(p).map_err(|e| Error::io(p, e))
+}
+
+/// During parsing `ref()` and `source()` return placeholders in the target
+/// schema, as dbt does; the real relations are known only after parsing.
+struct ParseResolver {
+    database: String,
+    schema: String,
+}
+
+impl Resolver for ParseResolver {
+    fn resolve_ref(
+        &self,
+        _p: Option<&str>,
+        name: &str,
+    ) -> Result<(Relation, Option<String>), String> {
+        Ok((Relation::new(&self.database, &self.schema, name), None))
+    }
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+        Ok(Relation::new(&self.database, source, table))
+    }
+}
+
+/// After parsing: real relations, and ephemeral models as CTE names.
+pub struct ManifestResolver {
+    refs: HashMap<String, (Relation, Option<String>)>,
+    sources: HashMap<(String, String), Relation>,
+}
+
+impl Resolver for ManifestResolver {
+    fn resolve_ref(
+        &self,
+        _p: Option<&str>,
+        name: &str,
+    ) -> Result<(Relation, Option<String>), String> {
+        self.refs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("model '{name}' was not found"))
+    }
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+        self.sources
+            .get(&(source.to_string(), table.to_string()))
+            .cloned()
+            .ok_or_else(|| format!("source '{source}.{table}' was not found"))
+    }
+}
+
+/// The names closest to `name` (for "did you mean" messages).
+pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut scored: Vec<(usize, &str)> = candidates
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= (name.len().max(c.len()) / 2).max(2))
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+impl Manifest {
+    /// Load and parse the project. Errors from every node are returned together.
+    pub fn load(info: RunInfo) -> Result<Manifest> {
+        let project: Arc<Project> = info.project.clone();
+        let root = project.root.clone();
+        let mut warnings = project.warnings.clone();
+        // macros
+        let mut macro_files = Vec::new();
+        for mp in &project.macro_paths {
+            for (abs, rel) in walk(&root.join(mp), &["sql"])? {
+                macro_files.push((format!("{mp}/{rel}"), read(&abs)?));
+            }
+        }
+        let (mut env, macro_names) = jinja::environment(&info, &macro_files)?;
+        // properties
+        let mut props = Properties::default();
+        for p in project.model_paths.iter().chain(&project.seed_paths) {
+            for (abs, rel) in walk(&root.join(p), &["yml", "yaml"])? {
+                let doc = crate::yaml::read(&abs)?;
+                props.add_file(&abs, &format!("{p}/{rel}"), &doc)?;
+            }
+        }
+        let target = &info.target;
+        let mut nodes: IndexMap<String, Node> = IndexMap::new();
+        let mut errors: Vec<String> = Vec::new();
+        let parse_resolver: Arc<dyn Resolver> = Arc::new(ParseResolver {
+            database: target.database.clone(),
+            schema: target.schema.clone(),
+        });
+        // models
+        for mp in &project.model_paths {
+            for (abs, rel) in walk(&root.join(mp), &["sql"])? {
+                let raw = read(&abs)?;
+                let name = Path::new(&rel)
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let ofp = format!("{mp}/{rel}");
+                let folders: Vec<String> = rel.split('/').map(String::from).collect::<Vec<_>>();
+                let folders = &folders[..folders.len().saturating_sub(1)];
+                let mut cfg =
+                    config::from_tree(&project.models_config, &project.name, folders, &name);
+                let p = props.models.get(&name);
+                if let Some(p) = p {
+                    config::merge(&mut cfg, &p.config);
+                }
+                if let Err(e) = env.add_template_owned(ofp.clone(), raw.clone()) {
+                    errors.push(
+                        Error::jinja(&format!("model.{}.{name}", project.name), &ofp, &e)
+                            .to_string(),
+                    );
+                    continue;
+                }
+                let unique_id = format!("model.{}.{name}", project.name);
+                if let Some(prev) = nodes.get(&unique_id) {
+                    errors.push(format!(
+                        "two models are named {name}: {} and {ofp}",
+                        prev.original_file_path
+                    ));
+                    continue;
+                }
+                let mut fqn = vec![project.name.clone()];
+                fqn.extend(folders.iter().cloned());
+                fqn.push(name.clone());
+                let node = Node {
+                    unique_id: unique_id.clone(),
+                    resource_type: ResourceType::Model,
+                    name: name.clone(),
+                    package_name: project.name.clone(),
+                    original_file_path: ofp,
+                    path: rel.clone(),
+                    fqn,
+                    checksum: hex::encode(sha2::Sha256::digest(raw.as_bytes())),
+                    raw_code: raw,
+                    config: cfg,
+                    description: p.map(|p| p.description.clone()).unwrap_or_default(),
+                    columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
+                    patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
+                    refs: vec![],
+                    sources: vec![],
+                    depends_on: vec![],
+                    database: target.database.clone(),
+                    schema: target.schema.clone(),
+                    alias: name,
+                };
+                let ctx = Arc::new(NodeCtx {
+                    unique_id: unique_id.clone(),
+                    name: node.name.clone(),
+                    execute: false,
+                    this: node.relation(),
+                    config: Mutex::new(node.config.clone()),
+                    file_config: Mutex::new(Config::new()),
+                    refs: Mutex::new(vec![]),
+                    sources: Mutex::new(vec![]),
+                    ephemerals: Mutex::new(vec![]),
+                    resolver: parse_resolver.clone(),
+                    db: None,
+                    is_incremental: false,
+                    full_refresh: info.full_refresh,
+                    results: Mutex::new(HashMap::new()),
+                    model: node.to_value(),
+                });
+                let mut node = node;
+                if let Err(e) = jinja::render(&env, &node.original_file_path, ctx.clone()) {
+                    errors.push(Error::jinja(&unique_id, &node.original_file_path, &e).to_string());
+                    continue;
+                }
+                let lock_err = || Error::Internal("parse lock poisoned".into());
+                config::merge(
+                    &mut node.config,
+                    &*ctx.file_config.lock().map_err(|_| lock_err())?,
+                );
+                node.refs = ctx.refs.lock().map_err(|_| lock_err())?.clone();
+                node.sources = ctx.sources.lock().map_err(|_| lock_err())?.clone();
+                if node.config.enabled() {
+                    nodes.insert(unique_id, node);
+                }
+            }
+        }
+        // seeds
+        for sp in &project.seed_paths {
+            for (abs, rel) in walk(&root.join(sp), &["csv"])? {
+                let name = Path::new(&rel)
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let folders: Vec<String> = rel.split('/').map(String::from).collect();
+                let folders = &folders[..folders.len().saturating_sub(1)];
+                let mut cfg =
+                    config::from_tree(&project.seeds_config, &project.name, folders, &name);
+                let p = props.seeds.get(&name);
+                if let Some(p) = p {
+                    config::merge(&mut cfg, &p.config);
+                }
+                cfg.insert("materialized".into(), "seed".into());
+                let bytes = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
+                let unique_id = format!("seed.{}.{name}", project.name);
+                let mut fqn = vec![project.name.clone()];
+                fqn.extend(folders.iter().cloned());
+                fqn.push(name.clone());
+                if !cfg.enabled() {
+                    continue;
+                }
+                nodes.insert(
+                    unique_id.clone(),
+                    Node {
+                        unique_id,
+                        resource_type: ResourceType::Seed,
+                        name: name.clone(),
+                        package_name: project.name.clone(),
+                        original_file_path: format!("{sp}/{rel}"),
+                        path: rel.clone(),
+                        fqn,
+                        checksum: hex::encode(sha2::Sha256::digest(&bytes)),
+                        raw_code: String::new(),
+                        config: cfg,
+                        description: p.map(|p| p.description.clone()).unwrap_or_default(),
+                        columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
+                        patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
+                        refs: vec![],
+                        sources: vec![],
+                        depends_on: vec![],
+                        database: target.database.clone(),
+                        schema: target.schema.clone(),
+                        alias: name,
+                    },
+                );
+            }
+        }
+        for name in props.models.keys() {
+            if !nodes.contains_key(&format!("model.{}.{name}", project.name)) {
+                warnings.push(format!(
+                    "{}: properties for model {name}, which does not exist (or is disabled)",
+                    props.models[name].file
+                ));
+            }
+        }
+        // sources
+        let mut sources = IndexMap::new();
+        for t in props.sources {
+            let uid = format!("source.{}.{}.{}", project.name, t.source_name, t.name);
+            let relation = Relation::new(
+                t.database.as_deref().unwrap_or(&target.database),
+                &t.schema,
+                &t.identifier,
+            );
+            sources.insert(
+                uid.clone(),
+                Source {
+                    unique_id: uid,
+                    table: t,
+                    relation,
+                },
+            );
+        }
+        if !errors.is_empty() {
+            return Err(Error::Project(errors.join("\n")));
+        }
+        let mut m = Manifest {
+            info,
+            nodes,
+            sources,
+            env,
+            macro_names,
+            macro_files,
+            warnings,
+        };
+        m.resolve_names()?;
+        m.link()?;
+        Ok(m)
+    }
+
+    /// Schema, alias and database per node through `generate_*_name`
+    /// (the project's own macro when it defines one, else dbt's default:
+    /// <https://docs.getdbt.com/docs/build/custom-schemas>).
+    fn resolve_names(&mut self) -> Result<()> {
+        let target = self.info.target.clone();
+        let has = |n: &str| self.macro_names.iter().any(|m| m == n);
+        let (gs, ga, gd) = (
+            has("generate_schema_name"),
+            has("generate_alias_name"),
+            has("generate_database_name"),
+        );
+        let mut updates = Vec::new();
+        for node in self.nodes.values() {
+            let custom = |k: &str| node.config.str_of(k).map(String::from);
+            let call = |macro_name: &str, arg: Option<String>| -> Result<String> {
+                let ctx = minijinja::context! { custom => arg, node => node.to_value() };
+                self.env
+                    .render_str(&format!("{{{{ {macro_name}(custom, node) }}}}"), ctx)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))
+            };
+            let schema = if gs {
+                call("generate_schema_name", custom("schema"))?
+            } else {
+                match custom("schema") {
+                    Some(c) => format!("{}_{}", target.schema, c.trim()),
+                    None => target.schema.clone(),
+                }
+            };
+            let alias = if ga {
+                call("generate_alias_name", custom("alias"))?
+            } else {
+                custom("alias").unwrap_or_else(|| node.name.clone())
+            };
+            let database = if gd {
+                call("generate_database_name", custom("database"))?
+            } else {
+                custom("database").unwrap_or_else(|| target.database.clone())
+            };
+            updates.push((node.unique_id.clone(), schema, alias, database));
+        }
+        for (id, s, a, d) in updates {
+            if let Some(n) = self.nodes.get_mut(&id) {
+                n.schema = s;
+                n.alias = a;
+                n.database = d;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve refs and sources to unique ids; every missing one is reported
+    /// with the closest existing names.
+    fn link(&mut self) -> Result<()> {
+        let by_name: HashMap<String, String> = self
+            .nodes
+            .values()
+            .map(|n| (n.name.clone(), n.unique_id.clone()))
+            .collect();
+        let src_by_name: HashMap<(String, String), String> = self
+            .sources
+            .values()
+            .map(|s| {
+                (
+                    (s.table.source_name.clone(), s.table.name.clone()),
+                    s.unique_id.clone(),
+                )
+            })
+            .collect();
+        let mut errors = Vec::new();
+        let mut deps = Vec::new();
+        for n in self.nodes.values() {
+            let mut d = Vec::new();
+            for (_pkg, r) in &n.refs {
+                match by_name.get(r) {
+                    Some(id) => d.push(id.clone()),
+                    None => {
+                        let close = closest(r, by_name.keys().map(String::as_str));
+                        let hint = if close.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (did you mean {}?)", close.join(", "))
+                        };
+                        errors.push(format!(
+                            "{} ({}) depends on a node named '{r}' which was not found{hint}",
+                            n.unique_id, n.original_file_path
+                        ));
+                    }
+                }
+            }
+            for (s, t) in &n.sources {
+                match src_by_name.get(&(s.clone(), t.clone())) {
+                    Some(id) => d.push(id.clone()),
+                    None => {
+                        let names: Vec<String> = src_by_name
+                            .keys()
+                            .map(|(a, b)| format!("{a}.{b}"))
+                            .collect();
+                        let close = closest(&format!("{s}.{t}"), names.iter().map(String::as_str));
+                        let hint = if close.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (did you mean {}?)", close.join(", "))
+                        };
+                        errors.push(format!(
+                            "{} ({}) depends on a source named '{s}.{t}' which was not found{hint}",
+                            n.unique_id, n.original_file_path
+                        ));
+                    }
+                }
+            }
+            d.dedup();
+            deps.push((n.unique_id.clone(), d));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Graph(errors.join("\n")));
+        }
+        for (id, d) in deps {
+            if let Some(n) = self.nodes.get_mut(&id) {
+                n.depends_on = d;
+            }
+        }
+        Ok(())
+    }
+
+    /// The resolver for compilation (refs to real relations / CTEs).
+    pub fn resolver(&self) -> Arc<dyn Resolver> {
+        let refs = self
+            .nodes
+            .values()
+            .map(|n| {
+                let v = if n.is_ephemeral() {
+                    (Relation::cte(&n.name), Some(n.unique_id.clone()))
+                } else {
+                    (n.relation(), None)
+                };
+                (n.name.clone(), v)
+            })
+            .collect();
+        let sources = self
+            .sources
+            .values()
+            .map(|s| {
+                (
+                    (s.table.source_name.clone(), s.table.name.clone()),
+                    s.relation.clone(),
+                )
+            })
+            .collect();
+        Arc::new(ManifestResolver { refs, sources })
+    }
+
+    /// Vars as `var()` sees them (for artifacts).
+    pub fn vars(&self) -> &Map<String, serde_json::Value> {
+        &self.info.vars
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.info.target
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_names() {
+        let c = closest(
+            "stg_order",
+            ["stg_orders", "customers", "stg_payments"].into_iter(),
+        );
+        assert_eq!(c[0], "stg_orders");
+    }
+}

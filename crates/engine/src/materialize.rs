@@ -1,0 +1,340 @@
+//! Materializations on DuckDB, written in Rust to dbt's documented behaviour
+//! (<https://docs.getdbt.com/docs/build/materializations>,
+//! <https://docs.getdbt.com/docs/build/incremental-strategy>). Each returns
+//! the statements it ran (for `target/run/`) and a status message.
+//! A table is built under `<alias>__dbt_tmp` and swapped in within one
+//! transaction, so a failing model never destroys the previous table.
+
+use crate::config::{Config, ConfigExt};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::relation::{quote, Relation};
+
+/// What a materialization did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub message: String,
+    /// The main statement (written to `target/run/`).
+    pub run_sql: String,
+}
+
+fn schema_sql(rel: &Relation) -> String {
+    format!(
+        "CREATE SCHEMA IF NOT EXISTS {}.{}",
+        quote(rel.database.as_deref().unwrap_or("memory")),
+        quote(rel.schema.as_deref().unwrap_or("main"))
+    )
+}
+
+fn drop_existing(kind: Option<&str>, rel: &Relation) -> Option<String> {
+    match kind {
+        Some("view") => Some(format!("DROP VIEW IF EXISTS {}", rel.render())),
+        Some(_) => Some(format!("DROP TABLE IF EXISTS {}", rel.render())),
+        None => None,
+    }
+}
+
+fn with_header(config: &Config, sql: String) -> String {
+    match config.str_of("sql_header") {
+        Some(h) => format!("{h}\n{sql}"),
+        None => sql,
+    }
+}
+
+pub fn view(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outcome> {
+    let kind = db.relation_kind(
+        rel.database.as_deref(),
+        rel.schema.as_deref().unwrap_or("main"),
+        &rel.identifier,
+    )?;
+    let create = with_header(
+        config,
+        format!(
+            "create or replace view {} as (\n{}\n);",
+            rel.render(),
+            sql.trim_end()
+        ),
+    );
+    let mut stmts = vec![schema_sql(rel)];
+    if kind.as_deref() == Some("table") {
+        stmts.extend(drop_existing(kind.as_deref(), rel));
+    }
+    stmts.push(create.clone());
+    db.transaction(&stmts)?;
+    Ok(Outcome {
+        message: "OK".into(),
+        run_sql: create,
+    })
+}
+
+pub fn table(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outcome> {
+    let kind = db.relation_kind(
+        rel.database.as_deref(),
+        rel.schema.as_deref().unwrap_or("main"),
+        &rel.identifier,
+    )?;
+    let tmp = Relation {
+        identifier: format!("{}__dbt_tmp", rel.identifier),
+        kind: None,
+        ..rel.clone()
+    };
+    let create = with_header(
+        config,
+        format!("create table {} as (\n{}\n);", tmp.render(), sql.trim_end()),
+    );
+    let mut stmts = vec![
+        schema_sql(rel),
+        format!("DROP TABLE IF EXISTS {}", tmp.render()),
+        create.clone(),
+    ];
+    stmts.extend(drop_existing(kind.as_deref(), rel));
+    stmts.push(format!(
+        "ALTER TABLE {} RENAME TO {}",
+        tmp.render(),
+        quote(&rel.identifier)
+    ));
+    db.transaction(&stmts)?;
+    Ok(Outcome {
+        message: "OK".into(),
+        run_sql: create,
+    })
+}
+
+/// Whether `is_incremental()` is true: the relation exists as a table and
+/// this is not a full refresh.
+pub fn is_incremental(
+    db: &Db,
+    rel: &Relation,
+    config: &Config,
+    full_refresh: bool,
+) -> Result<bool> {
+    if config.materialized() != "incremental" || full_refresh_for(config, full_refresh) {
+        return Ok(false);
+    }
+    let kind = db.relation_kind(
+        rel.database.as_deref(),
+        rel.schema.as_deref().unwrap_or("main"),
+        &rel.identifier,
+    )?;
+    Ok(kind.as_deref() == Some("table"))
+}
+
+/// `full_refresh` config overrides the flag (<https://docs.getdbt.com/reference/resource-configs/full_refresh>).
+pub fn full_refresh_for(config: &Config, flag: bool) -> bool {
+    match config.get("full_refresh") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        _ => flag,
+    }
+}
+
+pub fn incremental(
+    db: &Db,
+    rel: &Relation,
+    sql: &str,
+    config: &Config,
+    full_refresh: bool,
+) -> Result<Outcome> {
+    if !is_incremental(db, rel, config, full_refresh)? {
+        return table(db, rel, sql, config);
+    }
+    let tmp_name = format!("{}__dbt_tmp", rel.identifier);
+    let tmp = Relation {
+        database: Some("temp".into()),
+        schema: Some("main".into()),
+        identifier: tmp_name.clone(),
+        kind: None,
+    };
+    let create = with_header(
+        config,
+        format!(
+            "create or replace temporary table {} as (\n{}\n);",
+            quote(&tmp_name),
+            sql.trim_end()
+        ),
+    );
+    db.execute(&create)?;
+    let result = (|| -> Result<Outcome> {
+        let src_cols = db.columns(&tmp)?;
+        let dest_cols = db.columns(&Relation {
+            kind: None,
+            ..rel.clone()
+        })?;
+        let has = |cols: &[(String, String)], n: &str| {
+            cols.iter().any(|(c, _)| c.eq_ignore_ascii_case(n))
+        };
+        let added: Vec<(String, String)> = src_cols
+            .iter()
+            .filter(|(c, _)| !has(&dest_cols, c))
+            .cloned()
+            .collect();
+        let removed: Vec<(String, String)> = dest_cols
+            .iter()
+            .filter(|(c, _)| !has(&src_cols, c))
+            .cloned()
+            .collect();
+        let mode = config.str_of("on_schema_change").unwrap_or("ignore");
+        let mut stmts = Vec::new();
+        let mut insert_cols: Vec<String> = dest_cols
+            .iter()
+            .filter(|(c, _)| has(&src_cols, c))
+            .map(|(c, _)| c.clone())
+            .collect();
+        if !added.is_empty() || !removed.is_empty() {
+            match mode {
+                "ignore" => {}
+                "fail" => {
+                    return Err(Error::Project(format!(
+                        "The source and target schemas on this incremental model are out of sync! new columns: {:?}, missing columns: {:?} (on_schema_change: fail)",
+                        added.iter().map(|c| &c.0).collect::<Vec<_>>(),
+                        removed.iter().map(|c| &c.0).collect::<Vec<_>>()
+                    )))
+                }
+                "append_new_columns" | "sync_all_columns" => {
+                    for (c, t) in &added {
+                        stmts.push(format!("ALTER TABLE {} ADD COLUMN {} {t}", rel.render(), quote(c)));
+                        insert_cols.push(c.clone());
+                    }
+                    if mode == "sync_all_columns" {
+                        for (c, _) in &removed {
+                            stmts.push(format!("ALTER TABLE {} DROP COLUMN {}", rel.render(), quote(c)));
+                        }
+                    }
+                }
+                other => return Err(Error::Project(format!("invalid on_schema_change value {other:?} (ignore, fail, append_new_columns, sync_all_columns)"))),
+            }
+        }
+        let cols = insert_cols
+            .iter()
+            .map(|c| quote(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let keys = config.unique_key();
+        let strategy = config
+            .str_of("incremental_strategy")
+            .unwrap_or(if keys.is_empty() {
+                "append"
+            } else {
+                "delete+insert"
+            });
+        let predicates: Vec<String> = match config.get("incremental_predicates") {
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|p| p.as_str().map(String::from))
+                .collect(),
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            _ => vec![],
+        };
+        match strategy {
+            "append" => {}
+            "delete+insert" | "merge" => {
+                if keys.is_empty() && strategy == "merge" {
+                    return Err(Error::Project(
+                        "incremental_strategy merge needs a unique_key".into(),
+                    ));
+                }
+                if !keys.is_empty() {
+                    let mut cond: Vec<String> = keys
+                        .iter()
+                        .map(|k| {
+                            format!(
+                                "{}.{} = {}.{}",
+                                quote(&rel.identifier),
+                                quote(k.trim()),
+                                quote(&tmp_name),
+                                quote(k.trim())
+                            )
+                        })
+                        .collect();
+                    cond.extend(predicates.iter().map(|p| format!("({p})")));
+                    stmts.push(format!(
+                        "DELETE FROM {} USING {} WHERE {}",
+                        rel.render(),
+                        quote(&tmp_name),
+                        cond.join(" AND ")
+                    ));
+                }
+            }
+            other => {
+                return Err(Error::Project(format!(
+                    "invalid incremental_strategy {other:?} (append, delete+insert, merge)"
+                )))
+            }
+        }
+        let insert = format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+            rel.render(),
+            quote(&tmp_name)
+        );
+        stmts.push(insert);
+        db.transaction(&stmts)?;
+        Ok(Outcome {
+            message: "OK".into(),
+            run_sql: stmts.join(";\n") + ";",
+        })
+    })();
+    let _ = db.execute(&format!(
+        "DROP TABLE IF EXISTS temp.main.{}",
+        quote(&tmp_name)
+    ));
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(v: serde_json::Value) -> Config {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn table_swap_keeps_old_table_on_failure() {
+        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let rel = Relation::new("memory", "s", "t");
+        table(&db, &rel, "select 1 as a", &Config::new()).unwrap();
+        assert!(table(&db, &rel, "select nope", &Config::new()).is_err());
+        assert_eq!(db.query("select a from s.t").unwrap().rows.len(), 1);
+        view(&db, &rel, "select 2 as a", &Config::new()).unwrap();
+        assert_eq!(
+            db.relation_kind(None, "s", "t").unwrap().as_deref(),
+            Some("view")
+        );
+    }
+
+    #[test]
+    fn incremental_strategies() {
+        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let rel = Relation::new("memory", "main", "inc");
+        let c = cfg(json!({"materialized": "incremental", "unique_key": "id"}));
+        incremental(&db, &rel, "select 1 as id, 'a' as v", &c, false).unwrap();
+        incremental(
+            &db,
+            &rel,
+            "select 1 as id, 'b' as v union all select 2, 'c'",
+            &c,
+            false,
+        )
+        .unwrap();
+        let r = db.query("select id, v from inc order by id").unwrap();
+        assert_eq!(r.rows.len(), 2);
+        assert_eq!(r.rows[0][1], minijinja::Value::from("b"));
+        // append_new_columns
+        let c2 =
+            cfg(json!({"materialized": "incremental", "on_schema_change": "append_new_columns"}));
+        incremental(
+            &db,
+            &rel,
+            "select 3 as id, 'd' as v, 1 as extra",
+            &c2,
+            false,
+        )
+        .unwrap();
+        assert_eq!(db.columns(&rel).unwrap().len(), 3);
+        let fail = cfg(json!({"materialized": "incremental", "on_schema_change": "fail"}));
+        assert!(incremental(&db, &rel, "select 4 as id", &fail, false).is_err());
+        // full refresh rebuilds
+        incremental(&db, &rel, "select 9 as id", &c, true).unwrap();
+        assert_eq!(db.query("select * from inc").unwrap().rows.len(), 1);
+    }
+}

@@ -1,0 +1,317 @@
+//! Properties YAML files (`models/*.yml`): descriptions, columns, tests,
+//! `config:` blocks of models and seeds, and source definitions
+//! (<https://docs.getdbt.com/reference/model-properties>,
+//! <https://docs.getdbt.com/reference/source-properties>).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+
+/// One column as documented.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Column {
+    pub name: String,
+    pub description: String,
+    pub data_type: Option<String>,
+    pub meta: Map<String, Value>,
+    pub tags: Vec<String>,
+    /// Tests as written (`not_null`, `{unique: {...}}`), run by a later issue.
+    #[serde(skip)]
+    pub tests: Vec<Value>,
+}
+
+/// The properties of one model or seed.
+#[derive(Debug, Clone, Default)]
+pub struct NodeProps {
+    pub description: String,
+    pub config: Config,
+    pub columns: IndexMap<String, Column>,
+    pub tests: Vec<Value>,
+    /// The properties file, relative to the project.
+    pub file: String,
+}
+
+/// A source table (`sources:` entry × `tables:` entry).
+#[derive(Debug, Clone, Default)]
+pub struct SourceTable {
+    pub source_name: String,
+    pub name: String,
+    pub database: Option<String>,
+    pub schema: String,
+    pub identifier: String,
+    pub description: String,
+    pub source_description: String,
+    pub columns: IndexMap<String, Column>,
+    pub config: Config,
+    pub loader: String,
+    pub tags: Vec<String>,
+    pub meta: Map<String, Value>,
+    pub file: String,
+}
+
+/// Everything read from the project's properties files.
+#[derive(Debug, Default)]
+pub struct Properties {
+    pub models: BTreeMap<String, NodeProps>,
+    pub seeds: BTreeMap<String, NodeProps>,
+    pub sources: Vec<SourceTable>,
+}
+
+fn s(v: Option<&Value>) -> String {
+    v.and_then(|x| x.as_str()).unwrap_or_default().to_string()
+}
+
+fn tags(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn columns(v: Option<&Value>, file: &Path, owner: &str) -> Result<IndexMap<String, Column>> {
+    let mut out = IndexMap::new();
+    let Some(v) = v else { return Ok(out) };
+    let Value::Array(items) = v else {
+        return Err(Error::Yaml {
+            path: file.to_path_buf(),
+            message: format!("{owner}: key columns: expected a list"),
+        });
+    };
+    for c in items {
+        let name = s(c.get("name"));
+        if name.is_empty() {
+            return Err(Error::Yaml {
+                path: file.to_path_buf(),
+                message: format!("{owner}: a column has no name"),
+            });
+        }
+        let mut tests = Vec::new();
+        for key in ["tests", "data_tests"] {
+            if let Some(Value::Array(a)) = c.get(key) {
+                tests.extend(a.iter().cloned());
+            }
+        }
+        out.insert(
+            name.clone(),
+            Column {
+                description: s(c.get("description")),
+                data_type: c
+                    .get("data_type")
+                    .and_then(|x| x.as_str())
+                    .map(String::from),
+                meta: c
+                    .get("meta")
+                    .and_then(|m| m.as_object())
+                    .cloned()
+                    .unwrap_or_default(),
+                tags: tags(c.get("tags")),
+                tests,
+                name,
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn node_props(item: &Value, file: &Path, rel: &str, kind: &str) -> Result<(String, NodeProps)> {
+    let name = s(item.get("name"));
+    if name.is_empty() {
+        return Err(Error::Yaml {
+            path: file.to_path_buf(),
+            message: format!("key {kind}: an entry has no name"),
+        });
+    }
+    let mut cfg = Config::new();
+    if let Some(c) = item.get("config") {
+        let Value::Object(m) = c else {
+            return Err(Error::Yaml {
+                path: file.to_path_buf(),
+                message: format!("{kind} {name}: key config: expected a mapping"),
+            });
+        };
+        config::merge(&mut cfg, m);
+    }
+    // dbt also accepts some configs at the top of an entry (docs, meta, tags)
+    for k in ["tags", "meta", "docs"] {
+        if let Some(v) = item.get(k) {
+            let mut m = Map::new();
+            m.insert(k.to_string(), v.clone());
+            config::merge(&mut cfg, &m);
+        }
+    }
+    let mut tests = Vec::new();
+    for key in ["tests", "data_tests"] {
+        if let Some(Value::Array(a)) = item.get(key) {
+            tests.extend(a.iter().cloned());
+        }
+    }
+    Ok((
+        name.clone(),
+        NodeProps {
+            description: s(item.get("description")),
+            config: cfg,
+            columns: columns(item.get("columns"), file, &format!("{kind} {name}"))?,
+            tests,
+            file: rel.to_string(),
+        },
+    ))
+}
+
+impl Properties {
+    /// Add one parsed properties file. `rel` is its path relative to the project.
+    pub fn add_file(&mut self, file: &Path, rel: &str, doc: &Value) -> Result<()> {
+        let Value::Object(top) = doc else {
+            return Ok(());
+        };
+        for (kind, target) in [("models", &mut self.models), ("seeds", &mut self.seeds)] {
+            match top.get(kind) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        let (name, props) = node_props(item, file, rel, kind)?;
+                        if let Some(prev) = target.get(&name) {
+                            return Err(Error::Yaml {
+                                path: file.to_path_buf(),
+                                message: format!(
+                                    "{kind} {name} is described twice (also in {})",
+                                    prev.file
+                                ),
+                            });
+                        }
+                        target.insert(name, props);
+                    }
+                }
+                Some(_) => {
+                    return Err(Error::Yaml {
+                        path: file.to_path_buf(),
+                        message: format!("key {kind}: expected a list"),
+                    })
+                }
+            }
+        }
+        if let Some(v) = top.get("sources") {
+            let Value::Array(srcs) = v else {
+                return Err(Error::Yaml {
+                    path: file.to_path_buf(),
+                    message: "key sources: expected a list".into(),
+                });
+            };
+            for src in srcs {
+                let source_name = s(src.get("name"));
+                if source_name.is_empty() {
+                    return Err(Error::Yaml {
+                        path: file.to_path_buf(),
+                        message: "key sources: an entry has no name".into(),
+                    });
+                }
+                let schema = src
+                    .get("schema")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or(&source_name)
+                    .to_string();
+                let database = src
+                    .get("database")
+                    .or_else(|| src.get("catalog"))
+                    .and_then(|x| x.as_str())
+                    .map(String::from);
+                let src_cfg = src
+                    .get("config")
+                    .and_then(|c| c.as_object())
+                    .cloned()
+                    .unwrap_or_default();
+                let tables = match src.get("tables") {
+                    Some(Value::Array(t)) => t.clone(),
+                    None | Some(Value::Null) => vec![],
+                    Some(_) => {
+                        return Err(Error::Yaml {
+                            path: file.to_path_buf(),
+                            message: format!("source {source_name}: key tables: expected a list"),
+                        })
+                    }
+                };
+                for t in tables {
+                    let name = s(t.get("name"));
+                    if name.is_empty() {
+                        return Err(Error::Yaml {
+                            path: file.to_path_buf(),
+                            message: format!("source {source_name}: a table has no name"),
+                        });
+                    }
+                    let mut cfg = src_cfg.clone();
+                    if let Some(Value::Object(c)) = t.get("config") {
+                        config::merge(&mut cfg, c);
+                    }
+                    let mut tg = tags(src.get("tags"));
+                    tg.extend(tags(t.get("tags")));
+                    let mut meta = src
+                        .get("meta")
+                        .and_then(|m| m.as_object())
+                        .cloned()
+                        .unwrap_or_default();
+                    if let Some(Value::Object(m)) = t.get("meta") {
+                        meta.extend(m.clone());
+                    }
+                    self.sources.push(SourceTable {
+                        identifier: t
+                            .get("identifier")
+                            .and_then(|x| x.as_str())
+                            .unwrap_or(&name)
+                            .to_string(),
+                        columns: columns(
+                            t.get("columns"),
+                            file,
+                            &format!("source {source_name}.{name}"),
+                        )?,
+                        description: s(t.get("description")),
+                        source_description: s(src.get("description")),
+                        loader: s(src.get("loader")),
+                        source_name: source_name.clone(),
+                        schema: schema.clone(),
+                        database: database.clone(),
+                        config: cfg,
+                        tags: tg,
+                        meta,
+                        file: rel.to_string(),
+                        name,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_models_and_sources() {
+        let doc = crate::yaml::parse(
+            Path::new("m.yml"),
+            "version: 2\nmodels:\n  - name: a\n    description: A\n    config:\n      materialized: table\n    columns:\n      - name: id\n        tests: [unique]\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: t\n        identifier: t_1\n",
+        )
+        .unwrap();
+        let mut p = Properties::default();
+        p.add_file(Path::new("m.yml"), "models/m.yml", &doc)
+            .unwrap();
+        assert_eq!(p.models["a"].config["materialized"], "table");
+        assert_eq!(p.models["a"].columns["id"].tests.len(), 1);
+        assert_eq!(p.sources[0].identifier, "t_1");
+        assert_eq!(p.sources[0].schema, "main");
+        let bad = crate::yaml::parse(Path::new("m.yml"), "models:\n  - name: a\n    config: 3\n")
+            .unwrap();
+        let e = p.add_file(Path::new("m.yml"), "m.yml", &bad).unwrap_err();
+        assert!(e.to_string().contains("models a: key config"), "{e}");
+    }
+}

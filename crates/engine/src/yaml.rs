@@ -1,0 +1,151 @@
+//! YAML reading shared by the project, profile and properties files: YAML
+//! is parsed into JSON values (configs are merged and serialized as JSON
+//! everywhere else), and strings holding Jinja are rendered with a small
+//! environment (`env_var`, `var`), as dbt renders these files.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Parse YAML text into JSON; mapping keys that are not strings are stringified.
+pub fn parse(path: &Path, text: &str) -> Result<Value> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| Error::Yaml {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(to_json(v))
+}
+
+/// Read and parse a YAML file.
+pub fn read(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse(path, &text)
+}
+
+fn to_json(v: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(s) => Value::Array(s.into_iter().map(to_json).collect()),
+        Y::Mapping(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = match k {
+                    Y::String(s) => s,
+                    Y::Bool(b) => b.to_string(),
+                    Y::Number(n) => n.to_string(),
+                    Y::Null => "null".to_string(),
+                    other => serde_yaml_ng::to_string(&other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                out.insert(key, to_json(v));
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => to_json(t.value),
+    }
+}
+
+/// Render every string holding `{{` or `{%` with `render`, except under the
+/// keys in `skip` (hooks are rendered later, at run time, as dbt does).
+pub fn render_strings(
+    v: &mut Value,
+    skip: &[&str],
+    render: &dyn Fn(&str) -> std::result::Result<String, String>,
+    key_path: &str,
+) -> std::result::Result<(), String> {
+    match v {
+        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            let rendered = render(s).map_err(|e| format!("key {key_path}: {e}"))?;
+            *s = rendered;
+        }
+        Value::Array(a) => {
+            for (i, item) in a.iter_mut().enumerate() {
+                render_strings(item, skip, render, &format!("{key_path}[{i}]"))?;
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                let bare = k.trim_start_matches('+').replace('-', "_");
+                if skip.contains(&bare.as_str()) {
+                    continue;
+                }
+                let p = if key_path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{key_path}.{k}")
+                };
+                render_strings(item, skip, render, &p)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A rendered string is turned back into a number or boolean when it reads as one
+/// (dbt does this for `threads: "{{ env_var('THREADS') }}"`-style values).
+pub fn coerce_scalar(s: &str) -> Value {
+    if let Ok(i) = s.trim().parse::<i64>() {
+        return Value::from(i);
+    }
+    match s.trim() {
+        "true" | "True" => Value::Bool(true),
+        "false" | "False" => Value::Bool(false),
+        _ => Value::String(s.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yaml_to_json_with_stringified_keys() {
+        let v = parse(Path::new("x.yml"), "a: 1\n2: [true, 'x']\n").unwrap();
+        assert_eq!(v["a"], 1);
+        assert_eq!(v["2"][0], true);
+    }
+
+    #[test]
+    fn yaml_error_names_file() {
+        let e = parse(Path::new("dbt_project.yml"), "a: [").unwrap_err();
+        assert!(e.to_string().starts_with("dbt_project.yml:"), "{e}");
+    }
+
+    #[test]
+    fn renders_strings_but_not_hooks() {
+        let mut v = parse(
+            Path::new("x.yml"),
+            "a: \"{{ 1 }}\"\nmodels:\n  +post-hook: \"{{ 2 }}\"\n",
+        )
+        .unwrap();
+        render_strings(
+            &mut v,
+            &["post_hook"],
+            &|s| Ok(s.replace("{{ 1 }}", "one")),
+            "",
+        )
+        .unwrap();
+        assert_eq!(v["a"], "one");
+        assert_eq!(v["models"]["+post-hook"], "{{ 2 }}");
+    }
+}

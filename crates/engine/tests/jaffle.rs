@@ -1,0 +1,277 @@
+//! Whole-project tests on the jaffle fixture: compiled SQL against goldens
+//! (rewrite with `UPDATE_GOLDEN=1`), warehouse contents, selection, errors.
+
+use std::path::{Path, PathBuf};
+
+use engine::{Command, Options};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join(name);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+        &dir,
+    );
+    // an absolute database path; the file stem (the catalog) stays `jaffle`
+    let db = dir.join("jaffle.duckdb");
+    let prof = std::fs::read_to_string(dir.join("profiles.yml")).unwrap();
+    let prof = prof.replace(
+        "{{ env_var('TARMAC_DB', 'jaffle.duckdb') }}",
+        &db.display().to_string(),
+    );
+    std::fs::write(dir.join("profiles.yml"), prof).unwrap();
+    (d, dir)
+}
+
+fn opts(dir: &Path) -> Options {
+    Options {
+        project_dir: Some(dir.to_path_buf()),
+        profiles_dir: Some(dir.to_path_buf()),
+        ..Options::default()
+    }
+}
+
+/// Row count and content digest of every relation, one line each.
+fn warehouse(dir: &Path) -> String {
+    let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'jaffle' ORDER BY 1, 2")
+        .unwrap();
+    let rels: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut out = String::new();
+    for (s, t) in rels {
+        let q = format!("SELECT count(*), coalesce(md5(string_agg(x::VARCHAR, '|' ORDER BY x::VARCHAR)), '') FROM \"{s}\".\"{t}\" AS x");
+        let (n, d): (i64, String) = conn
+            .query_row(&q, [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        out.push_str(&format!("{s}.{t} {n} {d}\n"));
+    }
+    out
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some()
+        || std::env::var_os("TARMAC_UPDATE_GOLDEN").is_some()
+    {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden {} (UPDATE_GOLDEN=1 writes it)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "golden {name} differs (UPDATE_GOLDEN=1 rewrites it)"
+    );
+}
+
+#[test]
+fn builds_jaffle_like_dbt() {
+    let (_t, dir) = fixture("jaffle");
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert_eq!((s.pass, s.error, s.skip), (8, 0, 0), "{s:?}");
+    for f in [
+        "staging/stg_customers.sql",
+        "staging/stg_orders.sql",
+        "staging/stg_payments.sql",
+        "marts/orders.sql",
+        "marts/customers.sql",
+    ] {
+        let sql =
+            std::fs::read_to_string(dir.join("target/compiled/jaffle/models").join(f)).unwrap();
+        golden(&format!("jaffle/compiled/{f}"), &sql);
+    }
+    golden("jaffle/warehouse.txt", &warehouse(&dir));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["metadata"]["dbt_schema_version"],
+        "https://schemas.getdbt.com/dbt/manifest/v12.json"
+    );
+    let c = &manifest["nodes"]["model.jaffle.customers"];
+    assert_eq!(c["schema"], "main_analytics");
+    assert_eq!(c["config"]["materialized"], "table");
+    assert_eq!(
+        manifest["nodes"]["model.jaffle.customer_orders"]["config"]["materialized"],
+        "ephemeral"
+    );
+    assert_eq!(
+        manifest["nodes"]["model.jaffle.stg_payments"]["config"]["tags"],
+        serde_json::json!(["staging", "payments"])
+    );
+    assert_eq!(
+        manifest["child_map"]["model.jaffle.orders"],
+        serde_json::json!(["model.jaffle.customers"])
+    );
+    let rr: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rr["results"].as_array().unwrap().len(), 8);
+
+    // a second build: the incremental model merges on its unique key, nothing doubles
+    let before = warehouse(&dir);
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert_eq!(s.error, 0);
+    assert_eq!(warehouse(&dir), before);
+    let inc = std::fs::read_to_string(dir.join("target/compiled/jaffle/models/marts/orders.sql"))
+        .unwrap();
+    assert!(
+        inc.contains("select max(order_date) from \"jaffle\".\"main\".\"orders\""),
+        "{inc}"
+    );
+    // full refresh rebuilds to the same contents
+    let mut o = opts(&dir);
+    o.full_refresh = true;
+    engine::execute(&o, Command::Build).unwrap();
+    assert_eq!(warehouse(&dir), before);
+}
+
+#[test]
+fn a_failing_model_skips_descendants_and_keeps_the_old_table() {
+    let (_t, dir) = fixture("jaffle");
+    assert!(engine::execute(&opts(&dir), Command::Build).unwrap().ok());
+    let before = warehouse(&dir);
+    std::fs::write(
+        dir.join("models/marts/orders.sql"),
+        "{{ config(materialized='table') }}\nselect nope from {{ ref('stg_orders') }}",
+    )
+    .unwrap();
+    let s = engine::execute(&opts(&dir), Command::Run).unwrap();
+    assert_eq!((s.error, s.skip), (1, 1), "{s:?}");
+    // the old tables are still there, whole
+    assert_eq!(warehouse(&dir), before);
+    let mut o = opts(&dir);
+    o.fail_fast = true;
+    let s = engine::execute(&o, Command::Run).unwrap();
+    assert_eq!(s.error, 1);
+}
+
+#[test]
+fn selection_like_dbt_ls() {
+    let (_t, dir) = fixture("jaffle");
+    let ls = |sel: &[&str], ex: &[&str]| {
+        let mut o = opts(&dir);
+        o.select = sel.iter().map(|s| s.to_string()).collect();
+        o.exclude = ex.iter().map(|s| s.to_string()).collect();
+        engine::list(&o).unwrap()
+    };
+    assert_eq!(ls(&[], &[]).len(), 9);
+    assert_eq!(
+        ls(&["tag:staging"], &[]),
+        [
+            "jaffle.staging.stg_customers",
+            "jaffle.staging.stg_orders",
+            "jaffle.staging.stg_payments"
+        ]
+    );
+    assert_eq!(
+        ls(&["+orders"], &[]),
+        [
+            "jaffle.marts.orders",
+            "jaffle.raw_orders",
+            "jaffle.raw_payments",
+            "jaffle.staging.stg_orders",
+            "jaffle.staging.stg_payments"
+        ]
+    );
+    assert_eq!(
+        ls(&["stg_orders+1"], &[]),
+        [
+            "jaffle.marts.customer_orders",
+            "jaffle.marts.orders",
+            "jaffle.staging.stg_orders"
+        ]
+    );
+    assert_eq!(
+        ls(&["config.materialized:view"], &["stg_orders"]),
+        [
+            "jaffle.staging.stg_customers",
+            "jaffle.staging.stg_payments"
+        ]
+    );
+    assert_eq!(ls(&["resource_type:seed"], &[]).len(), 3);
+    assert_eq!(ls(&["path:models/marts"], &[]).len(), 3);
+    assert_eq!(
+        ls(&["tag:staging,tag:payments"], &[]),
+        ["jaffle.staging.stg_payments"]
+    );
+    assert_eq!(
+        ls(&["tag:payments customers"], &[]),
+        ["jaffle.marts.customers", "jaffle.staging.stg_payments"]
+    );
+    assert_eq!(
+        ls(&["@stg_customers"], &[]),
+        [
+            "jaffle.marts.customer_orders",
+            "jaffle.marts.customers",
+            "jaffle.marts.orders",
+            "jaffle.raw_customers",
+            "jaffle.raw_orders",
+            "jaffle.raw_payments",
+            "jaffle.staging.stg_customers",
+            "jaffle.staging.stg_orders",
+            "jaffle.staging.stg_payments"
+        ]
+    );
+}
+
+#[test]
+fn errors_name_the_node_and_closest_names() {
+    let (_t, dir) = fixture("jaffle");
+    std::fs::write(
+        dir.join("models/marts/bad.sql"),
+        "select * from {{ ref('stg_order') }}",
+    )
+    .unwrap();
+    let e = engine::list(&opts(&dir)).unwrap_err().to_string();
+    assert!(
+        e.contains("model.jaffle.bad") && e.contains("did you mean stg_orders"),
+        "{e}"
+    );
+    std::fs::write(dir.join("models/marts/bad.sql"), "select 1\n{{ oops( }}").unwrap();
+    let e = engine::list(&opts(&dir)).unwrap_err().to_string();
+    assert!(e.contains("models/marts/bad.sql:2"), "{e}");
+    std::fs::write(
+        dir.join("models/marts/bad.sql"),
+        "select * from {{ ref('bad2') }}",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("models/marts/bad2.sql"),
+        "select * from {{ ref('bad') }}",
+    )
+    .unwrap();
+    let e = engine::list(&opts(&dir)).unwrap_err().to_string();
+    assert!(
+        e.contains("Found a cycle") && e.contains("model.jaffle.bad"),
+        "{e}"
+    );
+}

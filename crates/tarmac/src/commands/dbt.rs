@@ -1,0 +1,83 @@
+//! `tarmac run|seed|compile|build|ls`: dbt's commands over a dbt-format
+//! project, handed to the `engine` crate.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+/// dbt's flags, shared by every project command.
+#[derive(Args, Clone, Debug)]
+pub struct DbtArgs {
+    /// The project directory (holding dbt_project.yml).
+    #[arg(long, value_name = "DIR")]
+    project_dir: Option<PathBuf>,
+    /// Where profiles.yml is (default: $DBT_PROFILES_DIR, the project, ~/.dbt).
+    #[arg(long, value_name = "DIR")]
+    profiles_dir: Option<PathBuf>,
+    /// The profile's target (default: the profile's `target:`).
+    #[arg(long, short = 't')]
+    target: Option<String>,
+    /// Nodes to include (names, path:, tag:, config.materialized:, +, @, ...).
+    #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
+    select: Vec<String>,
+    /// Nodes to leave out.
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    exclude: Vec<String>,
+    /// Variables as YAML or JSON, e.g. '{start_date: 2024-01-01}'.
+    #[arg(long)]
+    vars: Option<String>,
+    /// Parallel nodes (default: the profile's threads).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Rebuild incremental models from scratch.
+    #[arg(long)]
+    full_refresh: bool,
+    /// Stop at the first failure.
+    #[arg(long, short = 'x')]
+    fail_fast: bool,
+}
+
+impl DbtArgs {
+    fn options(self) -> engine::Options {
+        engine::Options {
+            project_dir: self.project_dir,
+            profiles_dir: self.profiles_dir,
+            target: self.target,
+            vars: self.vars,
+            select: self.select,
+            exclude: self.exclude,
+            threads: self.threads,
+            full_refresh: self.full_refresh,
+            fail_fast: self.fail_fast,
+        }
+    }
+}
+
+/// Exit codes as dbt's: 0 success, 1 node failures, 2 errors before running.
+pub fn run(command: engine::Command, args: DbtArgs) -> Result<ExitCode> {
+    match engine::execute(&args.options(), command) {
+        Ok(s) if s.ok() => Ok(ExitCode::SUCCESS),
+        Ok(_) => Ok(ExitCode::from(1)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+pub fn ls(args: DbtArgs) -> Result<ExitCode> {
+    match engine::list(&args.options()) {
+        Ok(names) => {
+            for n in names {
+                println!("{n}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
