@@ -47,6 +47,7 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
         c.quarantined,
         config.warehouse.display()
     );
-    println!("next: `tarmac ingest status`, or query it: duckdb {} \"SELECT airport, flight_date, count(*) FROM bronze.flightlabs_historical GROUP BY ALL ORDER BY ALL\"", config.warehouse.display());
+    println!("next: `tarmac ingest status`, or look at it in the SQL shell:");
+    println!("  tarmac sql -c \"SELECT airport, flight_date, count(*) FROM bronze.flightlabs_historical GROUP BY ALL ORDER BY ALL\"");
     Ok(code)
 }
