@@ -95,8 +95,9 @@ echo "== (b) start to prompt in a pseudo-terminal (mean of $RUNS)"
 # A tiny terminal: answers cursor-position queries, stops at the prompt "D ".
 prompt_ms() {
     python3 - "$RUNS" "$@" <<'EOF'
-import os, pty, select, sys, time
+import os, pty, re, select, signal, sys, time
 runs, argv = int(sys.argv[1]), sys.argv[2:]
+ansi = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[78=>]")
 total = 0.0
 for _ in range(runs):
     start = time.perf_counter()
@@ -111,12 +112,18 @@ for _ in range(runs):
             sys.exit("no prompt after 10 s: " + repr(buf[-200:]))
         data = os.read(fd, 65536)
         buf += data
-        if b"\x1b[6n" in data:
+        # answer what a terminal answers: cursor position, background colour
+        # and device attributes (the DuckDB CLI asks the last two)
+        for _ in range(data.count(b"\x1b[6n")):
             os.write(fd, b"\x1b[3;1R")
-        if b"D " in buf.split(b"\n")[-1] or buf.endswith(b"D "):
+        if b"\x1b]11;?" in data:
+            os.write(fd, b"\x1b]11;rgb:0000/0000/0000\x07")
+        if b"\x1b[c" in data:
+            os.write(fd, b"\x1b[?62;22c")
+        if ansi.sub(b"", buf).split(b"\n")[-1].endswith(b"D "):
             break
     total += time.perf_counter() - start
-    os.write(fd, b"\x04")
+    os.kill(pid, 9)
     os.waitpid(pid, 0)
     os.close(fd)
 print(f"{total / runs * 1000:.1f}")

@@ -16,6 +16,7 @@
 //!   arguments.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use reedline::{Completer, Span, Suggestion};
@@ -196,16 +197,24 @@ pub const DOT_COMMANDS: &[(&str, &str)] = &[
 /// The completer the line editor calls on Tab.
 pub struct SqlCompleter {
     catalog: Arc<RwLock<Catalog>>,
+    ready: Arc<AtomicBool>,
 }
 
 impl SqlCompleter {
-    pub fn new(catalog: Arc<RwLock<Catalog>>) -> SqlCompleter {
-        SqlCompleter { catalog }
+    /// `ready`: false while the catalog is still being read at start-up.
+    pub fn new(catalog: Arc<RwLock<Catalog>>, ready: Arc<AtomicBool>) -> SqlCompleter {
+        SqlCompleter { catalog, ready }
     }
 }
 
 impl Completer for SqlCompleter {
     fn complete(&mut self, line: &str, pos: usize) -> Vec<Suggestion> {
+        // A Tab in the first moments waits for the catalog (a few ms)
+        // rather than offer nothing.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while !self.ready.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         match self.catalog.read() {
             Ok(c) => complete(&c, line, pos),
             Err(_) => Vec::new(),

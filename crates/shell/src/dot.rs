@@ -112,11 +112,11 @@ impl Shell {
                 let path = arg.ok_or_else(|| usage(".open FILE (or :memory:)"))?;
                 let read_only =
                     self.read_only || args.iter().any(|a| a == "--readonly" || a == "--read-only");
-                self.session
+                self.session()?
                     .set_warehouse(&PathBuf::from(path), true, read_only)?;
-                self.session.attach()?;
+                self.session()?.attach()?;
                 self.refresh_catalog();
-                self.session.detach(false)?;
+                self.session()?.detach(false)?;
             }
             ".tables" => self.tables(arg.map(String::as_str))?,
             ".schema" => self.schema(arg.map(String::as_str))?,
@@ -158,7 +158,7 @@ impl Shell {
     /// current schema.
     fn tables(&mut self, pattern: Option<&str>) -> Result<(), Error> {
         let pattern = pattern.unwrap_or("%");
-        let rows = self.session.query_text(
+        let rows = self.session()?.query_text(
             "WITH r AS (
                SELECT database_name AS d, schema_name AS s, table_name AS t FROM duckdb_tables()
                UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE NOT internal)
@@ -188,7 +188,7 @@ impl Shell {
     /// `.schema [PATTERN]`: the CREATE statements of tables and views.
     fn schema(&mut self, pattern: Option<&str>) -> Result<(), Error> {
         let pattern = pattern.unwrap_or("%");
-        let rows = self.session.query_text(
+        let rows = self.session()?.query_text(
             "WITH r AS (
                SELECT database_name AS d, schema_name AS s, table_name AS t, sql FROM duckdb_tables()
                UNION ALL SELECT database_name, schema_name, view_name, sql FROM duckdb_views() WHERE NOT internal)

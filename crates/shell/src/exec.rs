@@ -51,8 +51,14 @@ impl Cancel {
         })
     }
 
-    fn begin(&self) {
+    /// Forgets earlier Ctrl-Cs: called when the prompt is shown (where
+    /// Ctrl-C is a key, not a signal). A Ctrl-C between Enter and the start
+    /// of the statement (while the database opens, say) still cancels it.
+    pub fn clear(&self) {
         self.requested.store(false, Ordering::SeqCst);
+    }
+
+    fn begin(&self) {
         self.running.store(true, Ordering::SeqCst);
     }
 
@@ -85,6 +91,15 @@ impl Cancel {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Handles Ctrl-C from now on (before the database is even open: an early
+/// Ctrl-C must not kill an interactive shell). `interactive`: a Ctrl-C with
+/// nothing running is ignored; in scripts it exits with 130.
+pub fn handle_ctrl_c(interactive: bool) -> Result<Arc<Cancel>, Error> {
+    let cancel = Cancel::new(!interactive);
+    watch_sigint(cancel.clone())?;
+    Ok(cancel)
 }
 
 /// Starts the thread that turns SIGINT into [`Cancel::on_sigint`]. The
@@ -178,17 +193,16 @@ impl Session {
         create: bool,
         read_only: bool,
         wait: Duration,
-        interactive: bool,
+        cancel: Arc<Cancel>,
     ) -> Result<Session, Error> {
         let conn = Connection::open_in_memory().map_err(|e| Error::Open {
             path: ":memory:".into(),
             message: e.to_string(),
         })?;
-        let cancel = Cancel::new(!interactive);
         if let Ok(mut g) = cancel.interrupt.lock() {
             *g = Some(conn.interrupt_handle());
         }
-        watch_sigint(cancel.clone())?;
+        let interactive = !cancel.exit_when_idle.load(Ordering::SeqCst);
         let mut s = Session {
             conn,
             warehouse: None,
@@ -383,7 +397,11 @@ impl Session {
         opts: RenderOptions,
     ) -> Result<Outcome, Error> {
         self.cancel.begin();
-        let result = self.run_inner(sql, out, mode, opts);
+        let result = if self.cancel.requested() {
+            Err(Error::Interrupted)
+        } else {
+            self.run_inner(sql, out, mode, opts)
+        };
         self.cancel.end();
         let keyword = leading_keyword(sql).unwrap_or_default();
         match keyword.as_str() {
@@ -577,8 +595,12 @@ mod tests {
         assert_eq!(lock_holder("Catalog Error: Table x does not exist"), None);
     }
 
+    fn cancel() -> Arc<Cancel> {
+        handle_ctrl_c(true).expect("ctrl-c")
+    }
+
     fn session() -> Session {
-        Session::open(None, false, false, Duration::from_secs(1), true).expect("session")
+        Session::open(None, false, false, Duration::from_secs(1), cancel()).expect("session")
     }
 
     fn run(s: &mut Session, sql: &str, mode: Mode) -> Result<String, Error> {
@@ -617,10 +639,10 @@ mod tests {
     fn a_missing_file_is_an_error_unless_created() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("w.duckdb");
-        let e = Session::open(Some(&p), false, false, Duration::from_secs(1), true).err();
+        let e = Session::open(Some(&p), false, false, Duration::from_secs(1), cancel()).err();
         assert!(matches!(e, Some(Error::Missing { .. })), "{e:?}");
         let mut s =
-            Session::open(Some(&p), true, false, Duration::from_secs(1), true).expect("create");
+            Session::open(Some(&p), true, false, Duration::from_secs(1), cancel()).expect("create");
         run(&mut s, "create table t(a int)", Mode::Csv).expect("create");
         assert_eq!(s.alias(), Some("w"));
         // Detached between statements: another connection can open the file.
@@ -637,7 +659,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("w.duckdb");
         let mut s =
-            Session::open(Some(&p), true, false, Duration::from_secs(1), true).expect("create");
+            Session::open(Some(&p), true, false, Duration::from_secs(1), cancel()).expect("create");
         run(&mut s, "create schema bronze", Mode::Csv).ok();
         run(&mut s, "create table bronze.x(a int)", Mode::Csv).expect("table");
         run(&mut s, "use w.bronze", Mode::Csv).expect("use");

@@ -24,6 +24,7 @@ pub mod sql;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -100,9 +101,20 @@ pub enum Flow {
     Quit,
 }
 
+/// The session, or the thread opening it. Why: opening DuckDB and reading
+/// the catalog take most of the start-up time, and nobody types a query in
+/// the first 50 ms, so the interactive shell shows its prompt at once and
+/// the first statement (or dot command) waits for the end of the opening.
+enum Slot {
+    Ready(Box<Session>),
+    Opening(std::thread::JoinHandle<Result<(Session, bool), Error>>),
+    /// Transient, while a thread is joined.
+    Empty,
+}
+
 /// The shell's state: the session and the settings dot commands change.
 pub struct Shell {
-    session: Session,
+    session: Slot,
     mode: Mode,
     /// `.maxrows` as set (None: the default for where output goes).
     max_rows: Option<usize>,
@@ -111,10 +123,17 @@ pub struct Shell {
     timer: bool,
     sink: Sink,
     catalog: Arc<RwLock<Catalog>>,
+    /// False while the background opening has not read the catalog yet:
+    /// completion waits for it rather than offer nothing.
+    catalog_ready: Arc<AtomicBool>,
+    /// Ctrl-C state shared with the signal thread.
+    ctrl_c: Arc<exec::Cancel>,
     /// The catalog could not be read (the file was locked): read it after the
     /// next statement that attaches.
     catalog_stale: bool,
     project_dir: PathBuf,
+    /// The database file named on the command line (for the banner).
+    database: Option<PathBuf>,
     read_only: bool,
     interactive: bool,
     stdout_tty: bool,
@@ -128,13 +147,48 @@ pub fn run(opts: Options) -> Result<i32, Error> {
     let stdin_tty = io::stdin().is_terminal();
     let stdout_tty = io::stdout().is_terminal();
     let interactive = opts.commands.is_empty() && stdin_tty;
-    let session = Session::open(
-        opts.database.as_deref(),
-        opts.create,
-        opts.read_only,
-        opts.wait,
-        interactive,
-    )?;
+    let catalog = Arc::new(RwLock::new(Catalog::default()));
+    let catalog_ready = Arc::new(AtomicBool::new(true));
+    let cancel = exec::handle_ctrl_c(interactive)?;
+    let ctrl_c = cancel.clone();
+    let session = if interactive {
+        // A missing file is reported before the prompt; the rest in the
+        // background (see `Slot`).
+        if let Some(p) = opts.database.as_deref() {
+            if !p.exists() && !opts.create {
+                return Err(Error::Missing {
+                    path: p.to_path_buf(),
+                });
+            }
+        }
+        let (o, catalog, project_dir) = (opts.clone(), catalog.clone(), opts.project_dir.clone());
+        catalog_ready.store(false, Ordering::SeqCst);
+        let ready = ReadyOnDrop(catalog_ready.clone());
+        Slot::Opening(std::thread::spawn(move || {
+            let _ready = ready;
+            let mut session =
+                Session::open(o.database.as_deref(), o.create, o.read_only, o.wait, cancel)?;
+            let loaded = match read_catalog(&mut session, &project_dir) {
+                Ok(c) => {
+                    if let Ok(mut slot) = catalog.write() {
+                        *slot = c;
+                    }
+                    true
+                }
+                Err(Error::Locked { .. }) => false,
+                Err(e) => return Err(e),
+            };
+            Ok((session, loaded))
+        }))
+    } else {
+        Slot::Ready(Box::new(Session::open(
+            opts.database.as_deref(),
+            opts.create,
+            opts.read_only,
+            opts.wait,
+            cancel,
+        )?))
+    };
     let mode = opts
         .mode
         .unwrap_or(if stdout_tty { Mode::Duckbox } else { Mode::Csv });
@@ -145,9 +199,12 @@ pub fn run(opts: Options) -> Result<i32, Error> {
         max_width: None,
         timer: false,
         sink: Sink::Stdout,
-        catalog: Arc::new(RwLock::new(Catalog::default())),
+        catalog,
+        catalog_ready,
+        ctrl_c,
         catalog_stale: true,
         project_dir: opts.project_dir.clone(),
+        database: opts.database.clone(),
         read_only: opts.read_only,
         interactive,
         stdout_tty,
@@ -243,16 +300,38 @@ impl Shell {
         }
     }
 
+    /// The session, once it is open.
+    fn session(&mut self) -> Result<&mut Session, Error> {
+        if let Slot::Opening(_) = self.session {
+            let Slot::Opening(handle) = std::mem::replace(&mut self.session, Slot::Empty) else {
+                unreachable!("checked above")
+            };
+            let (session, loaded) = handle
+                .join()
+                .map_err(|_| Error::Io("the database could not be opened".into()))??;
+            self.catalog_stale = !loaded;
+            self.session = Slot::Ready(Box::new(session));
+        }
+        match &mut self.session {
+            Slot::Ready(s) => Ok(s),
+            _ => Err(Error::Io("the database could not be opened".into())),
+        }
+    }
+
     fn run_sql(&mut self, text: &str) -> Result<(), Error> {
         let started = Instant::now();
         let opts = self.render_options();
         let mode = self.mode;
+        self.session()?;
+        let Slot::Ready(session) = &mut self.session else {
+            return Err(Error::Io("the database could not be opened".into()));
+        };
         let result = match &mut self.sink {
             Sink::Stdout => {
                 let mut out = io::stdout().lock();
-                self.session.run(text, &mut out, mode, opts)
+                session.run(text, &mut out, mode, opts)
             }
-            Sink::File { file, .. } => self.session.run(text, file, mode, opts),
+            Sink::File { file, .. } => session.run(text, file, mode, opts),
         };
         if let Sink::File { once: true, .. } = self.sink {
             self.close_sink()?;
@@ -287,29 +366,8 @@ impl Shell {
 
     /// Reads the catalog for completion, without waiting for a writer.
     pub fn load_catalog(&mut self) -> Result<(), Error> {
-        let sql = "SELECT 'c', schema_name, table_name, column_name, lpad(column_index::VARCHAR, 8, '0') \
-                   FROM duckdb_columns() WHERE database_name IN (current_database(), 'temp') AND NOT internal \
-                   UNION ALL SELECT 's', schema_name, NULL, NULL, NULL FROM duckdb_schemas() \
-                   WHERE database_name = current_database() AND schema_name NOT IN ('information_schema', 'pg_catalog') \
-                   UNION ALL SELECT 'd', current_schema(), NULL, NULL, NULL \
-                   ORDER BY 1, 2, 3, 5";
-        let rows = self.session.query_text(sql, &[], false)?;
-        let mut schemas = Vec::new();
-        let mut default_schema = "main".to_string();
-        let mut columns = Vec::new();
-        for r in rows {
-            let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
-            match get(0).as_str() {
-                "c" => columns.push((get(1), get(2), get(3))),
-                "s" => schemas.push(get(1)),
-                "d" => default_schema = get(1),
-                _ => {}
-            }
-        }
-        let mut catalog = Catalog::from_rows(&default_schema, schemas, columns);
-        if let Ok(Some(p)) = models::load(&self.project_dir) {
-            catalog.models = p.models().map(|m| m.name.clone()).collect();
-        }
+        let project_dir = self.project_dir.clone();
+        let catalog = read_catalog(self.session()?, &project_dir)?;
         if let Ok(mut c) = self.catalog.write() {
             *c = catalog;
         }
@@ -337,5 +395,56 @@ impl Shell {
         })();
         self.depth -= 1;
         result
+    }
+}
+
+/// Tables, columns, schemas (and model names) for completion.
+fn read_catalog(session: &mut Session, project_dir: &Path) -> Result<Catalog, Error> {
+    let sql = "SELECT 'c', schema_name, table_name, column_name, lpad(column_index::VARCHAR, 8, '0') \
+               FROM duckdb_columns() WHERE database_name IN (current_database(), 'temp') AND NOT internal \
+               UNION ALL SELECT 's', schema_name, NULL, NULL, NULL FROM duckdb_schemas() \
+               WHERE database_name = current_database() AND schema_name NOT IN ('information_schema', 'pg_catalog') \
+               UNION ALL SELECT 'd', current_schema(), NULL, NULL, NULL \
+               ORDER BY 1, 2, 3, 5";
+    let rows = session.query_text(sql, &[], false)?;
+    let mut schemas = Vec::new();
+    let mut default_schema = "main".to_string();
+    let mut columns = Vec::new();
+    for r in rows {
+        let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+        match get(0).as_str() {
+            "c" => columns.push((get(1), get(2), get(3))),
+            "s" => schemas.push(get(1)),
+            "d" => default_schema = get(1),
+            _ => {}
+        }
+    }
+    let mut catalog = Catalog::from_rows(&default_schema, schemas, columns);
+    if let Ok(Some(p)) = models::load(project_dir) {
+        catalog.models = p.models().map(|m| m.name.clone()).collect();
+    }
+    Ok(catalog)
+}
+
+/// The DuckDB library's version, without opening a database.
+pub fn duckdb_version() -> String {
+    // SAFETY: duckdb_library_version returns a pointer to a static,
+    // NUL-terminated string; it is only read.
+    let ptr = unsafe { duckdb::ffi::duckdb_library_version() };
+    if ptr.is_null() {
+        return "?".into();
+    }
+    unsafe { std::ffi::CStr::from_ptr(ptr) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Sets a flag when dropped: the catalog is as ready as it will get, whether
+/// the background opening succeeded or not.
+struct ReadyOnDrop(Arc<AtomicBool>);
+
+impl Drop for ReadyOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }

@@ -101,7 +101,10 @@ fn editor(shell: &Shell, history_file: Option<PathBuf>) -> Reedline {
     let menu = ColumnarMenu::default().with_name("completion_menu");
     let mut editor = Reedline::create()
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
-        .with_completer(Box::new(SqlCompleter::new(shell.catalog.clone())))
+        .with_completer(Box::new(SqlCompleter::new(
+            shell.catalog.clone(),
+            shell.catalog_ready.clone(),
+        )))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_quick_completions(true)
         .with_partial_completions(true)
@@ -128,39 +131,25 @@ fn editor(shell: &Shell, history_file: Option<PathBuf>) -> Reedline {
 
 /// Runs the interactive shell until `.quit` or Ctrl-D.
 pub fn run(shell: &mut Shell, history_file: Option<PathBuf>) -> Result<i32, Error> {
-    // Attach once now: a bad file is reported before the first prompt, and
-    // completion knows the catalog from the first Tab (unless a writer holds
-    // the file: then after the first statement).
-    let mut note = None;
-    match shell.load_catalog() {
-        Ok(()) => {}
-        Err(Error::Locked { holder, .. }) => {
-            note = Some(format!(
-                "note: another process{holder} is writing the warehouse; queries will wait for it"
-            ))
-        }
-        Err(e) => return Err(e),
-    }
     {
+        // The database opens in the background meanwhile (see `Slot`).
         let mut out = std::io::stdout().lock();
-        let db = shell.session.path().map_or_else(
+        let db = shell.database.as_ref().map_or_else(
             || "in-memory database".to_string(),
             |p| p.display().to_string(),
         );
         let _ = writeln!(
             out,
             "tarmac sql on {db} (DuckDB {})",
-            shell.session.version()
+            crate::duckdb_version()
         );
         let _ = writeln!(out, "Enter \".help\" for usage hints.");
-        if let Some(n) = note {
-            let _ = writeln!(out, "{n}");
-        }
         let _ = out.flush();
     }
     let mut editor = editor(shell, history_file);
     let prompt = SqlPrompt;
     loop {
+        shell.ctrl_c.clear();
         let signal = editor
             .read_line(&prompt)
             .map_err(|e| Error::Io(format!("cannot read the terminal: {e}")))?;
