@@ -97,6 +97,8 @@ prompt_ms() {
     python3 - "$RUNS" "$@" <<'EOF'
 import os, pty, re, select, signal, sys, time
 runs, argv = int(sys.argv[1]), sys.argv[2:]
+# QUERY=1: go on to the first result (type a query at the prompt, wait for its answer)
+query = os.environ.get("QUERY") == "1"
 ansi = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[78=>]")
 total = 0.0
 for _ in range(runs):
@@ -106,6 +108,7 @@ for _ in range(runs):
         os.environ["TARMAC_SQL_HISTORY"] = "/dev/null"
         os.execv(argv[0], argv)
     buf = b""
+    sent = False
     while True:
         r, _, _ = select.select([fd], [], [], 10)
         if not r:
@@ -120,7 +123,13 @@ for _ in range(runs):
             os.write(fd, b"\x1b]11;rgb:0000/0000/0000\x07")
         if b"\x1b[c" in data:
             os.write(fd, b"\x1b[?62;22c")
-        if ansi.sub(b"", buf).split(b"\n")[-1].endswith(b"D "):
+        text = ansi.sub(b"", buf)
+        if not query and text.split(b"\n")[-1].endswith(b"D "):
+            break
+        if query and not sent and b"D " in text:
+            sent = True
+            os.write(fd, b"select 4242 * 2 as x;\r")
+        if query and b"8484" in text:
             break
     total += time.perf_counter() - start
     os.kill(pid, 9)
@@ -134,6 +143,15 @@ echo "tarmac sql: $p_tarmac ms"
 if [ -n "$DUCKDB" ]; then
     p_duck=$(prompt_ms "$DUCKDB" "$DUCK_W")
     echo "duckdb:     $p_duck ms   (ratio $(awk -v a="$p_tarmac" -v b="$p_duck" 'BEGIN { printf "%.2f", a / b }'))"
+fi
+
+echo
+echo "== (b2) start to the first result, typed at the prompt (mean of $RUNS)"
+q_tarmac=$(QUERY=1 prompt_ms "$TARMAC" sql "$WAREHOUSE")
+echo "tarmac sql: $q_tarmac ms"
+if [ -n "$DUCKDB" ]; then
+    q_duck=$(QUERY=1 prompt_ms "$DUCKDB" "$DUCK_W")
+    echo "duckdb:     $q_duck ms   (ratio $(awk -v a="$q_tarmac" -v b="$q_duck" 'BEGIN { printf "%.2f", a / b }'))"
 fi
 
 echo
@@ -156,6 +174,9 @@ print(f"{wall:.3f} s, peak RSS {rss:.0f} MiB")
 EOF
 }
 echo "tarmac sql: $(measure "$out/tarmac.csv" "$TARMAC" sql :memory: -c "$q")   $(wc -l <"$out/tarmac.csv") lines"
+q3="select i, i * 2.5 as half, 'row ' || i as label, date '2024-01-01' + (i % 365)::int as day from range($((ROWS * 3))) t(i)"
+echo "tarmac sql, 3× the rows: $(measure "$out/tarmac3.csv" "$TARMAC" sql :memory: -c "$q3")   (memory stays flat)"
+rm -f "$out/tarmac3.csv"
 if [ -n "$DUCKDB" ]; then
     echo "duckdb:     $(measure "$out/duckdb.csv" "$DUCKDB" :memory: -csv -c "$q")   $(wc -l <"$out/duckdb.csv") lines"
     if cmp -s "$out/tarmac.csv" "$out/duckdb.csv"; then echo "(identical CSV)"; else echo "(CSV differs: $(diff "$out/tarmac.csv" "$out/duckdb.csv" | head -3 | tr '\n' ' '))"; fi
