@@ -70,6 +70,25 @@ pub struct NodeResult {
     pub rows_affected: Option<usize>,
 }
 
+impl NodeResult {
+    /// A node that did not run (an upstream failure, or `--fail-fast`).
+    fn skipped(unique_id: String, message: String) -> Self {
+        let now = Utc::now();
+        NodeResult {
+            unique_id,
+            status: Status::Skipped,
+            message,
+            compiled_sql: None,
+            run_sql: None,
+            started_at: now,
+            compiled_at: now,
+            completed_at: now,
+            execution_time: 0.0,
+            rows_affected: None,
+        }
+    }
+}
+
 /// What the caller asked for.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -357,19 +376,10 @@ pub fn run(
                         && skipped.insert(d.clone())
                         && !m.nodes[&d].is_ephemeral()
                     {
-                        let now = Utc::now();
-                        results.push(NodeResult {
-                            unique_id: d.clone(),
-                            status: Status::Skipped,
-                            message: format!("skipped: upstream {id} failed"),
-                            compiled_sql: None,
-                            run_sql: None,
-                            started_at: now,
-                            compiled_at: now,
-                            completed_at: now,
-                            execution_time: 0.0,
-                            rows_affected: None,
-                        });
+                        results.push(NodeResult::skipped(
+                            d.clone(),
+                            format!("skipped: upstream {id} failed"),
+                        ));
                         if opts.verbose_lines {
                             printed += 1;
                             let n = &m.nodes[&d];
@@ -406,19 +416,10 @@ pub fn run(
             let seen: HashSet<String> = results.iter().map(|r| r.unique_id.clone()).collect();
             for id in &queue {
                 if !seen.contains(id) && !m.nodes[id].is_ephemeral() {
-                    let now = Utc::now();
-                    results.push(NodeResult {
-                        unique_id: id.clone(),
-                        status: Status::Skipped,
-                        message: "skipped: --fail-fast".into(),
-                        compiled_sql: None,
-                        run_sql: None,
-                        started_at: now,
-                        compiled_at: now,
-                        completed_at: now,
-                        execution_time: 0.0,
-                        rows_affected: None,
-                    });
+                    results.push(NodeResult::skipped(
+                        id.clone(),
+                        "skipped: --fail-fast".into(),
+                    ));
                 }
             }
         }
