@@ -29,23 +29,19 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
         let Some(node) = m.nodes.get(&r.unique_id) else {
             continue;
         };
+        // a YAML snapshot compiles to `<file.yml>/<name>.sql`, as in dbt
+        let file = if node.original_file_path.ends_with(".yml")
+            || node.original_file_path.ends_with(".yaml")
+        {
+            format!("{}/{}.sql", node.original_file_path, node.name)
+        } else {
+            node.original_file_path.clone()
+        };
         if let Some(sql) = &r.compiled_sql {
-            write(
-                &target
-                    .join("compiled")
-                    .join(project)
-                    .join(&node.original_file_path),
-                sql,
-            )?;
+            write(&target.join("compiled").join(project).join(&file), sql)?;
         }
         if let Some(sql) = r.run_sql.as_ref().filter(|s| !s.is_empty()) {
-            write(
-                &target
-                    .join("run")
-                    .join(project)
-                    .join(&node.original_file_path),
-                sql,
-            )?;
+            write(&target.join("run").join(project).join(&file), sql)?;
         }
     }
     Ok(())

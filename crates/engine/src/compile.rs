@@ -63,7 +63,7 @@ fn render_one(
         is_incremental,
         m.info.full_refresh,
     );
-    let sql = jinja::render(&m.env, &node.original_file_path, ctx.clone())
+    let sql = jinja::render(&m.env, node.template(), ctx.clone())
         .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
     let eph = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
     let cfg = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();

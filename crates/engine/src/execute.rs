@@ -25,6 +25,7 @@ pub enum Command {
     Seed,
     Build,
     Compile,
+    Snapshot,
 }
 
 impl Command {
@@ -34,6 +35,7 @@ impl Command {
             Command::Seed => "seed",
             Command::Build => "build",
             Command::Compile => "compile",
+            Command::Snapshot => "snapshot",
         }
     }
     fn includes(&self, t: ResourceType) -> bool {
@@ -42,6 +44,7 @@ impl Command {
             (Command::Build, _)
                 | (Command::Run | Command::Compile, ResourceType::Model)
                 | (Command::Seed, ResourceType::Seed)
+                | (Command::Snapshot | Command::Compile, ResourceType::Snapshot)
         )
     }
 }
@@ -103,6 +106,7 @@ pub struct RunOptions {
 fn describe(node: &Node) -> String {
     match node.resource_type {
         ResourceType::Seed => format!("seed file {}.{}", node.schema, node.alias),
+        ResourceType::Snapshot => format!("snapshot {}.{}", node.schema, node.alias),
         ResourceType::Model => format!(
             "sql {} model {}.{}",
             node.config.materialized(),
@@ -212,6 +216,7 @@ fn build_node(
             "view" => materialize::view(db, &rel, &sql, cfg),
             "table" => materialize::table(db, &rel, &sql, cfg),
             "incremental" => materialize::incremental(db, &rel, &sql, cfg, full_refresh),
+            "snapshot" => crate::snapshot::run(db, &rel, &sql, cfg),
             "ephemeral" => Ok(materialize::Outcome {
                 message: "OK".into(),
                 run_sql: String::new(),
@@ -355,6 +360,10 @@ pub fn run(
                         (_, _, ResourceType::Seed) => {
                             (format!("OK loaded {}", describe(node)), r.message.clone())
                         }
+                        (_, _, ResourceType::Snapshot) => (
+                            format!("OK snapshotted {}.{}", node.schema, node.alias),
+                            r.message.clone(),
+                        ),
                         _ => (format!("OK created {}", describe(node)), r.message.clone()),
                     };
                     line(printed, total, &word, &tag, r.execution_time);

@@ -373,7 +373,7 @@ pub fn split_macros(text: &str) -> Vec<(String, usize, String)> {
 }
 
 /// Find `{% kw` / `{%- kw` at or after `from`.
-fn find_tag(text: &str, from: usize, kw: &str) -> Option<usize> {
+pub(crate) fn find_tag(text: &str, from: usize, kw: &str) -> Option<usize> {
     let mut i = from;
     while let Some(off) = text.get(i..)?.find("{%") {
         let at = i + off;

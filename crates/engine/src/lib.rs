@@ -24,6 +24,7 @@ pub mod properties;
 pub mod relation;
 pub mod seed;
 pub mod select;
+pub mod snapshot;
 pub mod yaml;
 
 use std::collections::BTreeMap;

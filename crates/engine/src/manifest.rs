@@ -25,6 +25,7 @@ use crate::relation::Relation;
 pub enum ResourceType {
     Model,
     Seed,
+    Snapshot,
 }
 
 impl ResourceType {
@@ -32,6 +33,7 @@ impl ResourceType {
         match self {
             ResourceType::Model => "model",
             ResourceType::Seed => "seed",
+            ResourceType::Snapshot => "snapshot",
         }
     }
 }
@@ -66,6 +68,14 @@ pub struct Node {
 impl Node {
     pub fn relation(&self) -> Relation {
         Relation::new(&self.database, &self.schema, &self.alias)
+    }
+    /// The name of the node's template in the environment: its file for
+    /// models, its unique id for snapshots (a file may hold several).
+    pub fn template(&self) -> &str {
+        match self.resource_type {
+            ResourceType::Snapshot => &self.unique_id,
+            _ => &self.original_file_path,
+        }
     }
     pub fn is_ephemeral(&self) -> bool {
         self.resource_type == ResourceType::Model && self.config.materialized() == "ephemeral"
@@ -105,7 +115,7 @@ pub struct Manifest {
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
-fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> {
+pub(crate) fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     if !dir.is_dir() {
         return Ok(out);
@@ -136,7 +146,7 @@ fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> {
     Ok(out)
 }
 
-fn read(p: &Path) -> Result<String> {
+pub(crate) fn read(p: &Path) -> Result<String> {
     std::fs::read_to_string(p).map_err(|e| Error::io(p, e))
 }
 
@@ -215,7 +225,12 @@ impl Manifest {
         let (mut env, macro_names) = jinja::environment(&info, &macro_files)?;
         // properties
         let mut props = Properties::default();
-        for p in project.model_paths.iter().chain(&project.seed_paths) {
+        for p in project
+            .model_paths
+            .iter()
+            .chain(&project.seed_paths)
+            .chain(&project.snapshot_paths)
+        {
             for (abs, rel) in walk(&root.join(p), &["yml", "yaml"])? {
                 let doc = crate::yaml::read(&abs)?;
                 props.add_file(&abs, &format!("{p}/{rel}"), &doc)?;
@@ -319,6 +334,14 @@ impl Manifest {
                 }
             }
         }
+        crate::snapshot::discover(
+            &info,
+            &props,
+            &mut env,
+            &parse_resolver,
+            &mut nodes,
+            &mut errors,
+        )?;
         // seeds
         for sp in &project.seed_paths {
             for (abs, rel) in walk(&root.join(sp), &["csv"])? {
@@ -368,6 +391,16 @@ impl Manifest {
                         alias: name,
                     },
                 );
+            }
+        }
+        for (name, p) in &props.snapshots {
+            if p.relation.is_none()
+                && !nodes.contains_key(&format!("snapshot.{}.{name}", project.name))
+            {
+                warnings.push(format!(
+                    "{}: properties for snapshot {name}, which does not exist (or is disabled)",
+                    p.file
+                ));
             }
         }
         for name in props.models.keys() {
@@ -451,6 +484,15 @@ impl Manifest {
                 call("generate_database_name", custom("database"))?
             } else {
                 custom("database").unwrap_or_else(|| target.database.clone())
+            };
+            // snapshots: `target_schema`/`target_database` (dbt < 1.9 style) win
+            let (schema, database) = if node.resource_type == ResourceType::Snapshot {
+                (
+                    custom("target_schema").unwrap_or(schema),
+                    custom("target_database").unwrap_or(database),
+                )
+            } else {
+                (schema, database)
             };
             updates.push((node.unique_id.clone(), schema, alias, database));
         }

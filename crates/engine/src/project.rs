@@ -35,6 +35,7 @@ pub struct Project {
     /// The `models:` config tree as written (resolved per node by `config`).
     pub models_config: Value,
     pub seeds_config: Value,
+    pub snapshots_config: Value,
     pub sources_config: Value,
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
@@ -295,6 +296,7 @@ impl Project {
             },
             models_config: get("models").cloned().unwrap_or(Value::Null),
             seeds_config: get("seeds").cloned().unwrap_or(Value::Null),
+            snapshots_config: get("snapshots").cloned().unwrap_or(Value::Null),
             sources_config: get("sources").cloned().unwrap_or(Value::Null),
             root,
             name,

@@ -35,6 +35,8 @@ pub struct NodeProps {
     pub tests: Vec<Value>,
     /// The properties file, relative to the project.
     pub file: String,
+    /// A YAML-defined snapshot's `relation:` (`ref('x')` or `source('a', 'b')`).
+    pub relation: Option<String>,
 }
 
 /// A source table (`sources:` entry × `tables:` entry).
@@ -60,6 +62,7 @@ pub struct SourceTable {
 pub struct Properties {
     pub models: BTreeMap<String, NodeProps>,
     pub seeds: BTreeMap<String, NodeProps>,
+    pub snapshots: BTreeMap<String, NodeProps>,
     pub sources: Vec<SourceTable>,
 }
 
@@ -163,6 +166,10 @@ fn node_props(item: &Value, file: &Path, rel: &str, kind: &str) -> Result<(Strin
             columns: columns(item.get("columns"), file, &format!("{kind} {name}"))?,
             tests,
             file: rel.to_string(),
+            relation: item
+                .get("relation")
+                .and_then(|r| r.as_str())
+                .map(String::from),
         },
     ))
 }
@@ -173,7 +180,11 @@ impl Properties {
         let Value::Object(top) = doc else {
             return Ok(());
         };
-        for (kind, target) in [("models", &mut self.models), ("seeds", &mut self.seeds)] {
+        for (kind, target) in [
+            ("models", &mut self.models),
+            ("seeds", &mut self.seeds),
+            ("snapshots", &mut self.snapshots),
+        ] {
             match top.get(kind) {
                 None | Some(Value::Null) => {}
                 Some(Value::Array(items)) => {

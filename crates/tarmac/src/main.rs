@@ -42,8 +42,10 @@ enum Command {
     Seed(commands::dbt::DbtArgs),
     /// Render the project's models to SQL without running them.
     Compile(commands::dbt::DbtArgs),
-    /// Seeds and models in DAG order.
+    /// Seeds, models and snapshots in DAG order.
     Build(commands::dbt::DbtArgs),
+    /// Run the project's snapshots (type-2 history tables).
+    Snapshot(commands::dbt::DbtArgs),
     /// List the selected nodes.
     Ls(commands::dbt::DbtArgs),
 }
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
             Command::Seed(a) => commands::dbt::run(engine::Command::Seed, a),
             Command::Compile(a) => commands::dbt::run(engine::Command::Compile, a),
             Command::Build(a) => commands::dbt::run(engine::Command::Build, a),
+            Command::Snapshot(a) => commands::dbt::run(engine::Command::Snapshot, a),
             Command::Ls(a) => commands::dbt::ls(a),
             command => {
                 let config = config::Config::load(cli.config.as_deref())?;
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
                     | Command::Seed(_)
                     | Command::Compile(_)
                     | Command::Build(_)
+                    | Command::Snapshot(_)
                     | Command::Ls(_) => unreachable!("handled above"),
                 }
             }

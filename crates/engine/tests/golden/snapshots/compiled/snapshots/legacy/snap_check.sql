@@ -1,0 +1,3 @@
+
+
+select id, region, name, status from "snaps"."main"."customers_src"

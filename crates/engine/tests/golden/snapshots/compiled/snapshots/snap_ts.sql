@@ -1,0 +1,3 @@
+
+
+select * from "snaps"."main"."customers_src"

@@ -1,0 +1,1 @@
+select * from "snaps"."main"."customers_src"
