@@ -48,6 +48,20 @@ enum Command {
     Snapshot(commands::dbt::DbtArgs),
     /// List the selected nodes.
     Ls(commands::dbt::DbtArgs),
+    /// The documentation catalog: catalog.json and a web site with lineage.
+    Docs {
+        #[command(subcommand)]
+        command: DocsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DocsCommand {
+    /// Compile the project, then write manifest.json, catalog.json,
+    /// column_lineage.json and a static site into target/.
+    Generate(commands::dbt::DbtArgs),
+    /// Serve the catalog of target/ (127.0.0.1 unless --host says otherwise).
+    Serve(commands::docs::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -100,6 +114,10 @@ fn main() -> ExitCode {
             Command::Build(a) => commands::dbt::run(engine::Command::Build, a),
             Command::Snapshot(a) => commands::dbt::run(engine::Command::Snapshot, a),
             Command::Ls(a) => commands::dbt::ls(a),
+            Command::Docs { command } => match command {
+                DocsCommand::Generate(a) => commands::docs::generate(a),
+                DocsCommand::Serve(a) => commands::docs::serve(a).await,
+            },
             command => {
                 let config = config::Config::load(cli.config.as_deref())?;
                 match command {
@@ -118,7 +136,8 @@ fn main() -> ExitCode {
                     | Command::Compile(_)
                     | Command::Build(_)
                     | Command::Snapshot(_)
-                    | Command::Ls(_) => unreachable!("handled above"),
+                    | Command::Ls(_)
+                    | Command::Docs { .. } => unreachable!("handled above"),
                 }
             }
         }

@@ -40,7 +40,7 @@ pub struct DbtArgs {
 }
 
 impl DbtArgs {
-    fn options(self) -> engine::Options {
+    pub fn options(self) -> engine::Options {
         engine::Options {
             project_dir: self.project_dir,
             profiles_dir: self.profiles_dir,

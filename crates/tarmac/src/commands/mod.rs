@@ -2,6 +2,7 @@
 //! the config and arguments into calls on the library crates and prints.
 
 pub mod dbt;
+pub mod docs;
 pub mod ingest;
 pub mod mock_api;
 pub mod sql;

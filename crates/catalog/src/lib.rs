@@ -1,0 +1,251 @@
+//! Tarmac's documentation catalog: `docs generate` compiles the project
+//! with the engine and writes dbt's `manifest.json` and `catalog.json`,
+//! Tarmac's `column_lineage.json` and a static site into `target/`;
+//! `docs serve` serves the same site from the binary, reading `target/`
+//! afresh whenever its artifacts change. Not for: building models (the
+//! engine) or argument parsing (the binary).
+//!
+//! Flow: engine (parse, compile) → [`docs`] (resolve `doc()`) → manifest.json
+//! → [`catalog`] (DuckDB's own catalog) → catalog.json → [`lineage`]
+//! (compiled SQL parsed by DuckDB) → column_lineage.json → [`site`] (index +
+//! pages) → [`server`] or the static files.
+
+pub mod catalog;
+pub mod docs;
+pub mod error;
+pub mod lineage;
+pub mod server;
+pub mod site;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+pub use error::{Error, Result};
+
+/// The web app, compiled into the binary (no CDN: it must work offline).
+pub mod assets {
+    pub const INDEX_HTML: &str = include_str!("assets/index.html");
+    pub const APP_JS: &str = include_str!("assets/app.js");
+    pub const APP_CSS: &str = include_str!("assets/app.css");
+}
+
+/// What `docs generate` did.
+#[derive(Debug, Clone, Default)]
+pub struct Generated {
+    pub target: PathBuf,
+    /// Nodes and sources in catalog.json.
+    pub catalog_nodes: usize,
+    pub catalog_sources: usize,
+    /// Nodes of the manifest with no relation in the warehouse yet.
+    pub not_built: Vec<String>,
+    /// Nodes whose SQL did not compile (node, message).
+    pub compile_errors: Vec<(String, String)>,
+    /// Models whose column lineage could not be worked out (node, reason).
+    pub lineage_errors: Vec<(String, String)>,
+    pub elapsed: f64,
+}
+
+/// `tarmac docs generate`: compile, then write manifest.json, catalog.json,
+/// column_lineage.json and the static site into the project's target/.
+/// run_results.json is left alone, so the site keeps showing the last
+/// build's and tests' results (dbt overwrites it with compile results).
+pub fn generate(opts: &engine::Options) -> Result<Generated> {
+    let t0 = Instant::now();
+    let started = chrono::Utc::now();
+    let l = engine::load(opts, engine::Command::Compile)?;
+    let m = &l.manifest;
+    let chosen = engine::select::select(m, &l.dag, &opts.select, &opts.exclude)?;
+    let db = engine::open_db(&m.info.target)?;
+    let ropts = engine::execute::RunOptions {
+        command: engine::Command::Compile,
+        threads: m.info.target.threads,
+        fail_fast: false,
+        full_refresh: false,
+        verbose_lines: false,
+    };
+    let results = engine::execute::run(m, &l.dag, &chosen, &db, &ropts)?;
+    engine::artifacts::write_sql(m, &results)?;
+    let mut out = Generated {
+        target: engine::execute::target_dir(m),
+        ..Default::default()
+    };
+    let mut compiled: BTreeMap<String, String> = BTreeMap::new();
+    for r in &results {
+        match &r.compiled_sql {
+            Some(sql) => {
+                compiled.insert(r.unique_id.clone(), sql.clone());
+            }
+            None if r.status == engine::execute::Status::Error => out
+                .compile_errors
+                .push((r.unique_id.clone(), r.message.clone())),
+            None => {}
+        }
+    }
+    let mut manifest = engine::artifacts::manifest_json(m, &l.dag, &compiled);
+    let project = &m.info.project;
+    let docs = docs::find_blocks(&project.root, &project.name, &docs::docs_paths(project))?;
+    docs.apply(&mut manifest)?;
+    engine::artifacts::write_json(m, "manifest.json", &manifest)?;
+
+    // catalog.json
+    let selected = (!opts.select.is_empty() || !opts.exclude.is_empty()).then_some(&chosen);
+    let expected = catalog::expected(&manifest, selected);
+    let relations =
+        db.with_conn(|c| Ok(catalog::read_relations(c, &catalog::schemas(&expected))))??;
+    let cat = catalog::build(
+        &expected,
+        &relations,
+        catalog::metadata(&m.info.invocation_id, started),
+    );
+    out.catalog_nodes = cat["nodes"].as_object().map_or(0, |x| x.len());
+    out.catalog_sources = cat["sources"].as_object().map_or(0, |x| x.len());
+    out.not_built = expected
+        .iter()
+        .filter(|e| {
+            cat["nodes"].get(&e.unique_id).is_none() && cat["sources"].get(&e.unique_id).is_none()
+        })
+        .map(|e| e.unique_id.clone())
+        .collect();
+    write_json(&out.target.join("catalog.json"), &cat)?;
+
+    // column_lineage.json
+    let all = catalog::expected(&manifest, None);
+    let mut rels = lineage::Relations::new(&m.info.target.database, &m.info.target.schema);
+    for e in &all {
+        let section = if e.is_source { "sources" } else { "nodes" };
+        let cols = cat[section].get(&e.unique_id).map(|c| {
+            let mut v: Vec<(i64, String)> = c["columns"]
+                .as_object()
+                .map(|o| {
+                    o.values()
+                        .map(|c| {
+                            (
+                                c["index"].as_i64().unwrap_or(0),
+                                c["name"].as_str().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v.into_iter().map(|x| x.1).collect::<Vec<_>>()
+        });
+        rels.add(&e.database, &e.schema, &e.identifier, &e.unique_id, cols);
+    }
+    for n in m.nodes.values().filter(|n| n.is_ephemeral()) {
+        rels.add_ephemeral(&n.name, &n.unique_id);
+    }
+    let (lin, errors) = db.with_conn(|c| Ok(column_lineage(c, &manifest, &cat, &rels)))?;
+    out.lineage_errors = errors;
+    write_json(&out.target.join("column_lineage.json"), &lin)?;
+
+    // the static site
+    let artifacts = site::Artifacts {
+        manifest,
+        catalog: Some(cat),
+        run_results: site::Artifacts::read(&out.target)
+            .ok()
+            .and_then(|a| a.run_results),
+        lineage: Some(lin),
+    };
+    write_static_site(&out.target, &site::Site::build(&artifacts))?;
+    out.elapsed = t0.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Column lineage of every compiled model and snapshot.
+fn column_lineage(
+    conn: &duckdb::Connection,
+    manifest: &Value,
+    cat: &Value,
+    rels: &lineage::Relations,
+) -> (Value, Vec<(String, String)>) {
+    let mut nodes = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    if let Some(all) = manifest["nodes"].as_object() {
+        for (id, n) in all {
+            let rt = n["resource_type"].as_str().unwrap_or_default();
+            if !matches!(rt, "model" | "snapshot") {
+                continue;
+            }
+            let Some(sql) = n["compiled_code"].as_str() else {
+                continue;
+            };
+            let names: Option<Vec<String>> = cat["nodes"].get(id).map(|c| {
+                let mut v: Vec<(i64, String)> = c["columns"]
+                    .as_object()
+                    .map(|o| {
+                        o.values()
+                            .map(|c| {
+                                (
+                                    c["index"].as_i64().unwrap_or(0),
+                                    c["name"].as_str().unwrap_or_default().to_string(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                v.sort();
+                v.into_iter().map(|x| x.1).collect()
+            });
+            let r = lineage::parse_tree(conn, sql)
+                .and_then(|t| lineage::lineage(&t, rels, names.as_deref()));
+            match r {
+                Ok(cols) => {
+                    nodes.insert(id.clone(), json!({ "columns": cols }));
+                }
+                Err(e) => {
+                    errors.insert(id.clone(), e);
+                }
+            }
+        }
+    }
+    let list = errors.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    (
+        json!({
+            "metadata": {
+                "generator": "tarmac",
+                "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            },
+            "nodes": nodes,
+            "errors": errors,
+        }),
+        list,
+    )
+}
+
+fn write_json(path: &Path, v: &Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Artifact {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write(path, text.as_bytes())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// `target/index.html` and `target/assets/`: the same app as `docs serve`,
+/// with every page's data in `assets/data.js` (a script, not a fetch, so the
+/// page also works opened as a file).
+pub fn write_static_site(target: &Path, site: &site::Site) -> Result<()> {
+    write(&target.join("index.html"), assets::INDEX_HTML.as_bytes())?;
+    write(&target.join("assets/app.js"), assets::APP_JS.as_bytes())?;
+    write(&target.join("assets/app.css"), assets::APP_CSS.as_bytes())?;
+    let data = json!({"index": site.index, "details": site.details});
+    let text = serde_json::to_string(&data).map_err(|e| Error::Artifact {
+        path: target.join("assets/data.js"),
+        message: e.to_string(),
+    })?;
+    write(
+        &target.join("assets/data.js"),
+        format!("window.TARMAC_DATA = {text};\n").as_bytes(),
+    )
+}

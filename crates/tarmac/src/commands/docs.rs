@@ -1,0 +1,106 @@
+//! `tarmac docs generate|serve`: the documentation catalog, handed to the
+//! `catalog` crate.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::dbt::DbtArgs;
+
+/// `tarmac docs serve` options.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// The project directory (its target/ is served).
+    #[arg(long, value_name = "DIR")]
+    project_dir: Option<PathBuf>,
+    /// Serve this directory instead of the project's target/.
+    #[arg(long, value_name = "DIR")]
+    target_path: Option<PathBuf>,
+    /// Port (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on; anything but loopback exposes the catalog to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+}
+
+/// `tarmac docs generate`. Exit codes as dbt's: 0, 1 when a node did not
+/// compile (the catalog is still written), 2 when the project cannot load.
+pub fn generate(args: DbtArgs) -> Result<ExitCode> {
+    match catalog::generate(&args.options()) {
+        Ok(g) => {
+            for (id, msg) in &g.compile_errors {
+                eprintln!("error: {id} did not compile: {msg}");
+            }
+            for (id, msg) in &g.lineage_errors {
+                eprintln!("note: no column lineage for {id}: {msg}");
+            }
+            if !g.not_built.is_empty() {
+                eprintln!(
+                    "note: {} node(s) are not in the warehouse yet (run `tarmac build`): {}",
+                    g.not_built.len(),
+                    g.not_built.join(", ")
+                );
+            }
+            println!(
+                "Catalog written to {} ({} nodes, {} sources) in {:.2}s",
+                g.target.join("catalog.json").display(),
+                g.catalog_nodes,
+                g.catalog_sources,
+                g.elapsed
+            );
+            println!(
+                "Site written to {} (or run `tarmac docs serve`)",
+                g.target.join("index.html").display()
+            );
+            Ok(if g.compile_errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// The target directory: `--target-path`, else the project's `target-path`
+/// from dbt_project.yml (default `target`).
+fn target_dir(args: &ServeArgs) -> PathBuf {
+    if let Some(t) = &args.target_path {
+        return t.clone();
+    }
+    let dir = args
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let configured = engine::yaml::read(&dir.join("dbt_project.yml"))
+        .ok()
+        .and_then(|v| {
+            v.get("target-path")
+                .and_then(|t| t.as_str())
+                .map(String::from)
+        });
+    dir.join(configured.unwrap_or_else(|| "target".into()))
+}
+
+/// `tarmac docs serve`: the first line of stdout is `serving on URL`.
+pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let target = target_dir(&args);
+    let listener = catalog::server::bind(args.host, args.port).await?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    println!("serving on http://{addr}");
+    if !target.join("manifest.json").is_file() {
+        eprintln!(
+            "warning: no manifest.json in {}: the page will say so until `tarmac docs generate` runs",
+            target.display()
+        );
+    }
+    catalog::server::serve(listener, &target).await?;
+    Ok(ExitCode::SUCCESS)
+}
