@@ -191,8 +191,16 @@ fn column_lineage(
                 v.sort();
                 v.into_iter().map(|x| x.1).collect()
             });
+            let deps: Vec<String> = n["depends_on"]["nodes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
             let r = lineage::parse_tree(conn, sql)
-                .and_then(|t| lineage::lineage(&t, rels, names.as_deref()));
+                .and_then(|t| lineage::lineage(&t, rels, &deps, names.as_deref()));
             match r {
                 Ok(cols) => {
                     nodes.insert(id.clone(), json!({ "columns": cols }));
@@ -248,4 +256,119 @@ pub fn write_static_site(target: &Path, site: &site::Site) -> Result<()> {
         &target.join("assets/data.js"),
         format!("window.TARMAC_DATA = {text};\n").as_bytes(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    //! `docs generate` end to end on the engine's jaffle fixture with the
+    //! catalog's overlay (doc blocks, a source): catalog.json and
+    //! column_lineage.json against golden files (`UPDATE_GOLDEN=1` rewrites
+    //! them), with the volatile fields (times, invocation ids) normalised.
+    use super::*;
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let name = e.file_name();
+            if p.is_dir() {
+                if name != "target" {
+                    copy_dir(&p, &to.join(&name));
+                }
+            } else if !p.to_string_lossy().ends_with(".duckdb") && name != "README.md" {
+                std::fs::copy(&p, to.join(&name)).unwrap();
+            }
+        }
+    }
+
+    fn normalise(v: &mut Value) {
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in ["generated_at", "invocation_id", "invocation_started_at"] {
+                if m.contains_key(k) {
+                    m.insert(k.into(), json!("<volatile>"));
+                }
+            }
+        }
+    }
+
+    fn golden(name: &str, v: &Value) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
+        let text = serde_json::to_string_pretty(v).unwrap() + "\n";
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "missing golden {} (UPDATE_GOLDEN=1 writes it)",
+                path.display()
+            )
+        });
+        assert!(
+            want == text,
+            "golden {name} differs (UPDATE_GOLDEN=1 rewrites it); got:\n{text}"
+        );
+    }
+
+    #[test]
+    fn generate_on_the_fixture_matches_golden_files() {
+        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("jaffle");
+        copy_dir(&ws.join("crates/engine/tests/fixtures/jaffle"), &dir);
+        copy_dir(&ws.join("crates/catalog/tests/fixtures/jaffle_docs"), &dir);
+        std::fs::write(
+            dir.join("profiles.yml"),
+            format!(
+                "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n      schema: main\n      threads: 2\n",
+                dir.join("jaffle.duckdb").display()
+            ),
+        )
+        .unwrap();
+        let opts = engine::Options {
+            project_dir: Some(dir.clone()),
+            profiles_dir: Some(dir.clone()),
+            ..Default::default()
+        };
+        // before anything is built: no relations yet, nothing in the catalog
+        let g = generate(&opts).unwrap();
+        assert_eq!(g.catalog_nodes, 0);
+        assert!(g.not_built.contains(&"model.jaffle.orders".to_string()));
+        let s = engine::execute(&opts, engine::Command::Build).unwrap();
+        assert!(s.ok(), "{s:?}");
+        let g = generate(&opts).unwrap();
+        assert!(g.compile_errors.is_empty(), "{:?}", g.compile_errors);
+        assert!(g.lineage_errors.is_empty(), "{:?}", g.lineage_errors);
+        assert!(g.not_built.is_empty(), "{:?}", g.not_built);
+        let read = |f: &str| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(dir.join("target").join(f)).unwrap())
+                .unwrap()
+        };
+        let mut cat = read("catalog.json");
+        normalise(&mut cat);
+        golden("jaffle_catalog.json", &cat);
+        let mut lin = read("column_lineage.json");
+        normalise(&mut lin);
+        golden("jaffle_column_lineage.json", &lin);
+        // doc() resolved in manifest.json, and the blocks listed
+        let m = read("manifest.json");
+        assert!(m["nodes"]["model.jaffle.order_statuses"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("| shipped | on its way |"));
+        assert_eq!(
+            m["docs"]["doc.jaffle.order_status"]["original_file_path"],
+            "models/docs.md"
+        );
+        // run_results.json is the build's, not overwritten by generate
+        let rr = read("run_results.json");
+        assert_eq!(rr["args"]["which"], "build");
+        // the static site
+        let data = std::fs::read_to_string(dir.join("target/assets/data.js")).unwrap();
+        assert!(data.starts_with("window.TARMAC_DATA = {"));
+        assert!(dir.join("target/index.html").is_file());
+    }
 }

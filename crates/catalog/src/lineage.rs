@@ -43,11 +43,16 @@ pub struct ColumnLineage {
 /// (database, schema, identifier), lower case.
 type RelationKey = (String, String, String);
 
+/// A node owning a relation: its unique id and, when known, its columns.
+type Owner = (String, Option<Vec<String>>);
+
 /// What the lineage needs to know about the warehouse's relations.
 #[derive(Debug, Default, Clone)]
 pub struct Relations {
     /// (database, schema, identifier), lower case → (unique id, columns).
-    by_relation: HashMap<RelationKey, (String, Option<Vec<String>>)>,
+    /// A relation shared by several nodes (a seed and a source on the same
+    /// table) has several entries; the one the model depends on wins.
+    by_relation: HashMap<RelationKey, Vec<Owner>>,
     /// Ephemeral model name, lower case → unique id.
     ephemeral: HashMap<String, String>,
     default_database: String,
@@ -73,14 +78,14 @@ impl Relations {
         unique_id: &str,
         columns: Option<Vec<String>>,
     ) {
-        self.by_relation.insert(
-            (
+        self.by_relation
+            .entry((
                 database.to_lowercase(),
                 schema.to_lowercase(),
                 identifier.to_lowercase(),
-            ),
-            (unique_id.to_string(), columns),
-        );
+            ))
+            .or_default()
+            .push((unique_id.to_string(), columns));
     }
 
     /// An ephemeral model, injected as the CTE `__dbt__cte__<name>`.
@@ -130,6 +135,8 @@ type Ctes = Vec<(String, Vec<Col>)>;
 
 struct Walker<'a> {
     rels: &'a Relations,
+    /// The model's own dependencies, preferred among relations' owners.
+    depends_on: &'a [String],
     depth: usize,
 }
 
@@ -311,6 +318,12 @@ impl<'a> Walker<'a> {
                         lower(table),
                     ));
                 }
+                let found = found.and_then(|owners| {
+                    owners
+                        .iter()
+                        .find(|(uid, _)| self.depends_on.contains(uid))
+                        .or(owners.first())
+                });
                 Ok(vec![match found {
                     Some((uid, Some(cols))) => Entry {
                         alias,
@@ -591,6 +604,7 @@ fn resolve(names: &[&str], scopes: &[Vec<Entry>], earlier: &[Col]) -> Option<Col
 pub fn lineage(
     tree: &Value,
     rels: &Relations,
+    depends_on: &[String],
     output_names: Option<&[String]>,
 ) -> Result<Vec<ColumnLineage>, String> {
     let statements = tree
@@ -603,7 +617,11 @@ pub fn lineage(
             statements.len()
         ));
     };
-    let mut w = Walker { rels, depth: 0 };
+    let mut w = Walker {
+        rels,
+        depends_on,
+        depth: 0,
+    };
     let cols = w.query(statement, &Vec::new(), &[])?;
     let names: Option<&[String]> = output_names.filter(|n| n.len() == cols.len());
     Ok(cols
@@ -649,7 +667,7 @@ mod tests {
     fn run(sql: &str) -> Vec<(String, Vec<String>, bool)> {
         let conn = duckdb::Connection::open_in_memory().unwrap();
         let tree = parse_tree(&conn, sql).unwrap();
-        lineage(&tree, &rels(), None)
+        lineage(&tree, &rels(), &[], None)
             .unwrap()
             .into_iter()
             .map(|c| {
@@ -752,6 +770,17 @@ mod tests {
         );
         let v = run("select a from other.tbl");
         assert_eq!(one(&v, "a"), (vec!["relation:wh.other.tbl.a".into()], true));
+        // a relation two nodes share: the model's dependency wins
+        let mut r = rels();
+        r.add("wh", "main", "customers", "source.p.shop.customers", None);
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let tree = parse_tree(&conn, "select id from customers").unwrap();
+        let first = lineage(&tree, &r, &[], None).unwrap();
+        assert_eq!(first[0].sources[0].unique_id, "seed.p.customers");
+        let dep = ["source.p.shop.customers".to_string()];
+        let chosen = lineage(&tree, &r, &dep, None).unwrap();
+        assert_eq!(chosen[0].sources[0].unique_id, "source.p.shop.customers");
+        assert_eq!(one(&v, "a"), (vec!["relation:wh.other.tbl.a".into()], true));
     }
 
     #[test]
@@ -768,11 +797,11 @@ mod tests {
         let conn = duckdb::Connection::open_in_memory().unwrap();
         let tree = parse_tree(&conn, "select order_id + 1, amount from orders").unwrap();
         let names = vec!["(order_id + 1)".to_string(), "amount".to_string()];
-        let l = lineage(&tree, &rels(), Some(&names)).unwrap();
+        let l = lineage(&tree, &rels(), &[], Some(&names)).unwrap();
         assert_eq!(l[0].name, "(order_id + 1)");
         assert!(parse_tree(&conn, "selec nope").is_err());
         let tree = parse_tree(&conn, "select 1; select 2").unwrap();
-        assert!(lineage(&tree, &rels(), None)
+        assert!(lineage(&tree, &rels(), &[], None)
             .unwrap_err()
             .contains("one statement"));
     }

@@ -1,0 +1,503 @@
+//! `tarmac docs generate` and `tarmac docs serve` as a user meets them: the
+//! real binary builds the jaffle fixture (with doc blocks and a source laid
+//! over it), serves the catalog on an ephemeral port, and headless Chromium
+//! (Debian's package, driven over the DevTools protocol with a small
+//! websocket client) searches, opens a model, follows a lineage edge and
+//! takes a screenshot (saved as `<target dir>/test-artifacts/docs_catalog.png`).
+//! The browser test skips, saying so, where /usr/bin/chromium is absent.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tarmac");
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        let name = e.file_name();
+        if p.is_dir() {
+            if name != "target" {
+                copy_dir(&p, &to.join(&name));
+            }
+        } else if !p.to_string_lossy().ends_with(".duckdb") && name != "README.md" {
+            std::fs::copy(&p, to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The jaffle fixture with the catalog's overlay, built and documented.
+fn documented_project() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("jaffle");
+    copy_dir(
+        &workspace().join("crates/engine/tests/fixtures/jaffle"),
+        &dir,
+    );
+    copy_dir(
+        &workspace().join("crates/catalog/tests/fixtures/jaffle_docs"),
+        &dir,
+    );
+    for args in [&["build"][..], &["docs", "generate"][..]] {
+        let out = tarmac(&dir, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "tarmac {args:?}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (t, dir)
+}
+
+fn tarmac(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .arg("--project-dir")
+        .arg(dir)
+        .arg("--profiles-dir")
+        .arg(dir)
+        .env("TARMAC_DB", dir.join("jaffle.duckdb"))
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    c
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `tarmac docs serve --port 0` for `dir`; returns the process and its URL.
+fn serve(dir: &Path) -> (Killed, String) {
+    let mut child = Command::new(BIN)
+        .args(["docs", "serve", "--port", "0", "--project-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("serving on ")
+        .unwrap_or_else(|| panic!("first line {line:?}"))
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (Killed(child), url)
+}
+
+/// A plain HTTP/1.1 GET (status, body).
+fn get(url: &str, path: &str) -> (u16, String) {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
+    (status, body.to_string())
+}
+
+#[test]
+fn serve_without_target_says_what_to_do() {
+    let t = tempfile::tempdir().unwrap();
+    let (_server, url) = serve(t.path());
+    let (status, body) = get(&url, "/");
+    assert_eq!(status, 200);
+    assert!(body.contains("assets/app.js"), "{body}");
+    let (status, body) = get(&url, "/api/index");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("run `tarmac docs generate`"), "{body}");
+}
+
+/// A minimal Chrome DevTools protocol client over one websocket, using
+/// flattened sessions (`sessionId` on each message).
+struct Cdp {
+    ws: tungstenite::WebSocket<TcpStream>,
+    next: u64,
+    session: Option<String>,
+}
+
+impl Cdp {
+    fn connect(ws_url: &str) -> Cdp {
+        let hostport = ws_url
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap();
+        let stream = TcpStream::connect(hostport).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let (ws, _) = tungstenite::client(ws_url, stream).expect("websocket handshake");
+        Cdp {
+            ws,
+            next: 0,
+            session: None,
+        }
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = &self.session {
+            msg["sessionId"] = json!(s);
+        }
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
+        loop {
+            let m = self.ws.read().expect("DevTools message");
+            let tungstenite::Message::Text(t) = m else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["id"] == json!(id) {
+                if let Some(e) = v.get("error") {
+                    panic!("{method}: {e}");
+                }
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluate an expression in the page (promises awaited) and return its value.
+    fn eval(&mut self, expr: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expr, "returnByValue": true, "awaitPromise": true}),
+        );
+        if let Some(e) = r.get("exceptionDetails") {
+            panic!("{expr}: {e}");
+        }
+        r["result"]["value"].clone()
+    }
+
+    /// Poll `expr` until it is truthy.
+    fn wait_for(&mut self, expr: &str, what: &str) -> Value {
+        let t0 = Instant::now();
+        // the page may be between documents: a failing expression is "not yet"
+        let guarded =
+            format!("(() => {{ try {{ return ({expr}); }} catch (e) {{ return null; }} }})()");
+        loop {
+            let v = self.eval(&guarded);
+            if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+                return v;
+            }
+            if t0.elapsed() > Duration::from_secs(20) {
+                let page = self.eval("document.body.innerText.slice(0, 2000)");
+                panic!("timed out waiting for {what} ({expr}); page:\n{page}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A real mouse click at viewport coordinates.
+    fn click_at(&mut self, x: f64, y: f64) {
+        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
+            );
+        }
+    }
+
+    /// Click the centre of the first element matching a CSS selector.
+    fn click(&mut self, selector: &str) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({sel}); if (!e) return null;
+               e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();
+               return [r.left + r.width / 2, r.top + r.height / 2]; }})()",
+            sel = json!(selector)
+        );
+        let p = self.wait_for(&js, selector);
+        self.click_at(p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+    }
+}
+
+/// Start Chromium with a fresh profile; returns it and its DevTools URL.
+fn chromium(profile: &Path) -> (Killed, String) {
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        }
+    });
+    let killed = Killed(child);
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("chromium did not print its DevTools URL within 30 s");
+    (killed, url)
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => 0,
+        }
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &c)| acc | (val(c) << (18 - 6 * i)));
+        let pad = chunk.iter().filter(|&&c| c == b'=').count();
+        let take = 3usize
+            .saturating_sub(pad)
+            .min(chunk.len().saturating_sub(1));
+        for i in 0..take {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn catalog_in_a_real_browser() {
+    if !Path::new(CHROMIUM).exists() {
+        println!(
+            "SKIPPED: {CHROMIUM} is absent (Debian: apt-get install -y chromium); \
+             the docs catalog browser test did not run"
+        );
+        return;
+    }
+    let (_t, dir) = documented_project();
+    // generate's artifacts, as dbt tools read them
+    let catalog: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/catalog.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        catalog["sources"]["source.jaffle.shop.orders"]["metadata"]["name"],
+        "raw_orders"
+    );
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+            .unwrap();
+    let desc = manifest["nodes"]["model.jaffle.order_statuses"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        desc.starts_with("Orders per status. Status of the order"),
+        "{desc}"
+    );
+
+    let (_server, url) = serve(&dir);
+    let profile = tempfile::tempdir().unwrap();
+    let (_chrome, ws) = chromium(profile.path());
+    let mut cdp = Cdp::connect(&ws);
+    let target = cdp.call("Target.createTarget", json!({"url": "about:blank"}));
+    let attached = cdp.call(
+        "Target.attachToTarget",
+        json!({"targetId": target["targetId"], "flatten": true}),
+    );
+    cdp.session = Some(attached["sessionId"].as_str().unwrap().to_string());
+    cdp.call("Page.enable", json!({}));
+    cdp.call("Runtime.enable", json!({}));
+    cdp.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    cdp.call("Page.navigate", json!({"url": format!("{url}/")}));
+    cdp.wait_for("document.body.dataset.ready === '1'", "the index to load");
+    // the overview is the project's __overview__ doc block
+    let overview = cdp.wait_for(
+        "document.querySelector('main .desc h1') && document.querySelector('main .desc h1').textContent",
+        "the overview",
+    );
+    assert_eq!(overview, "Jaffle shop");
+
+    // search by a column name: the model that has it comes first
+    cdp.click("#search");
+    cdp.call("Input.insertText", json!({"text": "lifetime"}));
+    let first = cdp.wait_for(
+        "(() => { const a = document.querySelector('#results a.result'); return a && a.dataset.id; })()",
+        "search results",
+    );
+    assert_eq!(first, "model.jaffle.customers");
+    let why = cdp.eval("document.querySelector('#results a.result .why').textContent");
+    assert_eq!(why, "column: customer_lifetime_value");
+    // a search in descriptions (rendered from a doc block)
+    cdp.eval("document.getElementById('search').value = ''");
+    cdp.click("#search");
+    cdp.call("Input.insertText", json!({"text": "on its way"}));
+    let ids = cdp.wait_for(
+        "(() => { const a = [...document.querySelectorAll('#results a.result')].map(a => a.dataset.id); return a.length ? a : null; })()",
+        "description search results",
+    );
+    let ids: Vec<&str> = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        ids.contains(&"model.jaffle.order_statuses") && ids.contains(&"source.jaffle.shop.orders"),
+        "{ids:?}"
+    );
+
+    // open the model from the results with the keyboard
+    cdp.eval("document.getElementById('search').value = ''");
+    cdp.click("#search");
+    cdp.call("Input.insertText", json!({"text": "order_statuses"}));
+    cdp.wait_for(
+        "document.querySelector('#results a.result[data-id=\"model.jaffle.order_statuses\"]')",
+        "order_statuses in the results",
+    );
+    cdp.click("#results a.result[data-id=\"model.jaffle.order_statuses\"]");
+    cdp.wait_for(
+        "document.querySelector('main h1') && document.querySelector('main h1').textContent.startsWith('order_statuses')",
+        "the order_statuses page",
+    );
+    cdp.wait_for(
+        "document.querySelector('#graph svg g.gnode')",
+        "the lineage graph",
+    );
+    // its description, rendered from the doc block's markdown table
+    let cells = cdp.eval("document.querySelectorAll('main .desc table td').length");
+    assert!(cells.as_u64().unwrap() >= 8, "{cells}");
+    // columns with types from DuckDB and column lineage to the source
+    let row =
+        cdp.eval("document.getElementById('col-order_count').innerText.replace(/\\s+/g, ' ')");
+    let row = row.as_str().unwrap();
+    assert!(row.contains("order_count BIGINT"), "{row}");
+    let status_row = cdp.eval("document.getElementById('col-status').innerText");
+    assert!(
+        status_row.as_str().unwrap().contains("shop.orders.status"),
+        "{status_row}"
+    );
+    let rows = cdp.eval(
+        "[...document.querySelectorAll('.fact')].filter(f => f.querySelector('.k').textContent === 'Rows')[0].querySelector('.v').textContent",
+    );
+    assert_eq!(rows, "5");
+
+    // follow the lineage edge from the source into this model
+    let edge = "path.hit[data-from=\"source.jaffle.shop.orders\"][data-to=\"model.jaffle.order_statuses\"]";
+    let p = cdp.wait_for(
+        &format!(
+            "(() => {{ const e = document.querySelector('{}'); if (!e) return null;
+               const len = e.getTotalLength(); const pt = e.getPointAtLength(len / 2)
+                 .matrixTransform(e.getScreenCTM()); return [pt.x, pt.y]; }})()",
+            edge.replace('\'', "\\'")
+        ),
+        "the edge from the source",
+    );
+    cdp.click_at(p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+    cdp.wait_for(
+        "location.hash === '#/node/source.jaffle.shop.orders' && document.querySelector('main h1').textContent.startsWith('shop.orders')",
+        "the source's page after following the edge",
+    );
+    // and from the source, a click on a downstream node in the graph
+    cdp.wait_for(
+        "document.querySelector('#graph svg g.gnode')",
+        "the source's graph",
+    );
+    cdp.click("#graph g.gnode[data-id=\"model.jaffle.order_statuses\"] rect");
+    cdp.wait_for(
+        "location.hash === '#/node/model.jaffle.order_statuses'",
+        "navigation by clicking a graph node",
+    );
+
+    // the customers page: tests with their last status, when the build ran any
+    cdp.eval("location.hash = '#/node/model.jaffle.customers'");
+    cdp.wait_for(
+        "document.querySelector('main h1') && document.querySelector('main h1').textContent.startsWith('customers')",
+        "the customers page",
+    );
+    let has_tests =
+        manifest["nodes"].as_object().unwrap().values().any(|n| {
+            n["resource_type"] == "test" && n["attached_node"] == "model.jaffle.customers"
+        });
+    if has_tests {
+        let st = cdp.wait_for(
+            "document.getElementById('col-customer_id').querySelector('.status') && document.getElementById('col-customer_id').querySelector('.status').textContent",
+            "the customer_id tests' status",
+        );
+        assert_eq!(st, "pass");
+    }
+    let lineage = cdp.eval("document.getElementById('col-customer_lifetime_value').innerText");
+    assert!(
+        lineage.as_str().unwrap().contains("orders.amount"),
+        "{lineage}"
+    );
+    cdp.wait_for(
+        "document.querySelector('#graph svg g.gnode.focus')",
+        "the graph",
+    );
+
+    let shot = cdp.call("Page.captureScreenshot", json!({"format": "png"}));
+    let png = base64_decode(shot["data"].as_str().unwrap());
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let dir = Path::new(BIN)
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("docs_catalog.png");
+    std::fs::write(&file, &png).unwrap();
+    println!("screenshot: {}", file.display());
+}
