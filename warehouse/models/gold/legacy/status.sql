@@ -1,0 +1,15 @@
+{#- The old pipeline's fact table: one row per flight movement (it used to
+    hold one per observation, with an id per row; now id is the movement's). -#}
+select
+    id,
+    aircraft_id,
+    plane_id,
+    number,
+    is_cargo,
+    scheduled_time_utc,
+    flight_type,
+    status,
+    airline_iata,
+    code,
+    airport_iata
+from {{ ref('flights') }}

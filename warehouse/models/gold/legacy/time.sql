@@ -1,0 +1,12 @@
+{#- The old pipeline's times side table, one row per movement. For
+    calendars use dim_date and dim_time_of_day. -#}
+select
+    id,
+    date,
+    scheduled_time_utc,
+    scheduled_time_local,
+    revised_time_utc,
+    revised_time_local,
+    runway_time_utc,
+    runway_time_local
+from {{ ref('flights') }}

@@ -1,0 +1,166 @@
+{#- Every bronze record, typed once: one row per (landing_file,
+    record_index). Incremental on bronze's load time, so a build parses the
+    JSON of new records only. `typing_error` says why a record cannot be
+    typed (it then goes to quarantine_flights, not to flights). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['landing_file', 'record_index'],
+    on_schema_change='fail',
+) }}
+
+with bronze as (
+
+    select *
+    from {{ source('bronze', 'flightlabs_historical') }}
+    {% if is_incremental() %}
+    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
+    {% endif %}
+
+),
+
+fields as (
+
+    select
+        landing_file,
+        record_index,
+        source,
+        source_file,
+        fetched_at,
+        loaded_at,
+        flight_date as queried_date,
+        fetch_window,
+        airport as code,
+        direction as flight_type,
+        upper({{ flight_text('number') }}) as number,
+        {{ flight_text('status') }} as status,
+        {{ flight_text('codeshare_status') }} as codeshare_status,
+        is_cargo,
+        {{ flight_text('call_sign') }} as call_sign,
+        {{ flight_text("record->>'$.airline.name'") }} as airline_name,
+        {{ flight_text("record->>'$.airline.iata'") }} as airline_iata,
+        {{ flight_text("record->>'$.airline.icao'") }} as airline_icao,
+        {{ flight_text("record->>'$.aircraft.model'") }} as aircraft_model,
+        {{ flight_text("record->>'$.aircraft.modeS'") }} as aircraft_mode_s,
+        {{ flight_text("record->>'$.aircraft.reg'") }} as aircraft_reg,
+        {{ flight_text("record->>'$.movement.terminal'") }} as terminal_name,
+        {{ flight_text("record->>'$.movement.gate'") }} as gate,
+        {{ flight_text("record->>'$.movement.baggageBelt'") }} as baggage_belt,
+        record->'$.movement.quality' as quality_json,
+        {{ flight_text("record->>'$.movement.airport.name'") }} as airport_name,
+        {{ flight_text("record->>'$.movement.airport.iata'") }} as airport_iata,
+        {{ flight_text("record->>'$.movement.airport.icao'") }} as airport_icao,
+        {{ flight_text("record->>'$.movement.airport.timeZone'") }} as airport_time_zone,
+        trim(scheduled_utc) as scheduled_utc_text,
+        {{ flight_text("record->>'$.movement.scheduledTime.local'") }} as scheduled_local_text,
+        {{ flight_text("record->>'$.movement.revisedTime.utc'") }} as revised_utc_text,
+        {{ flight_text("record->>'$.movement.revisedTime.local'") }} as revised_local_text,
+        {{ flight_text("record->>'$.movement.runwayTime.utc'") }} as runway_utc_text,
+        {{ flight_text("record->>'$.movement.runwayTime.local'") }} as runway_local_text
+    from bronze
+
+),
+
+typed as (
+
+    select
+        *,
+        {{ flight_wall_clock('scheduled_utc_text') }} as scheduled_wall_utc,
+        {{ flight_wall_clock('revised_utc_text') }} as revised_wall_utc,
+        {{ flight_wall_clock('scheduled_local_text') }} as scheduled_wall_local,
+        {{ flight_instant('scheduled_utc_text') }} as scheduled_time_utc,
+        {{ flight_instant('scheduled_local_text') }} as scheduled_time_local,
+        {{ flight_instant('revised_utc_text') }} as revised_time_utc,
+        {{ flight_instant('revised_local_text') }} as revised_time_local,
+        {{ flight_instant('runway_utc_text') }} as runway_time_utc,
+        {{ flight_instant('runway_local_text') }} as runway_time_local,
+        case
+            when quality_json is null then null
+            when json_type(quality_json) = 'ARRAY'
+                then array_to_string(list_sort(cast(from_json(quality_json, '["VARCHAR"]') as varchar[])), '-')
+            else {{ flight_text("json_extract_string(quality_json, '$')") }}
+        end as quality
+    from fields
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when number is null then 'empty flight number'
+            when flight_type not in ('arrival', 'departure') then 'unknown direction ' || flight_type
+            when scheduled_time_utc is null or scheduled_wall_utc is null
+                then 'unparseable scheduled UTC time ' || coalesce('''' || scheduled_utc_text || '''', 'NULL')
+            when not {{ flight_is_utc('scheduled_utc_text') }}
+                then 'scheduled UTC time ''' || scheduled_utc_text || ''' is not in UTC'
+            when scheduled_local_text is not null and scheduled_time_local is null
+                then 'unparseable scheduled local time ''' || scheduled_local_text || ''''
+            when revised_utc_text is not null and (revised_time_utc is null or not {{ flight_is_utc('revised_utc_text') }})
+                then 'unparseable revised UTC time ''' || revised_utc_text || ''''
+            when revised_local_text is not null and revised_time_local is null
+                then 'unparseable revised local time ''' || revised_local_text || ''''
+            when runway_utc_text is not null and runway_time_utc is null
+                then 'unparseable runway UTC time ''' || runway_utc_text || ''''
+            when runway_local_text is not null and runway_time_local is null
+                then 'unparseable runway local time ''' || runway_local_text || ''''
+            when status is not null and status not in {{ sql_list(flight_statuses()) }}
+                then 'unknown status ''' || status || ''''
+            when codeshare_status is not null and codeshare_status not in {{ sql_list(flight_codeshare_statuses()) }}
+                then 'unknown codeshare status ''' || codeshare_status || ''''
+        end as typing_error
+    from typed
+
+)
+
+select
+    -- the movement: (queried airport, direction, flight number, scheduled UTC time)
+    case when typing_error is null then
+        {{ flight_key(['code', 'flight_type', 'number', "strftime(scheduled_wall_utc, '%Y-%m-%dT%H:%M:%SZ')"]) }}
+    end as id,
+    number,
+    code,
+    flight_type,
+    scheduled_time_utc,
+    -- the local date and wall-clock time at the queried airport
+    coalesce(cast(scheduled_wall_local as date), queried_date) as date,
+    scheduled_wall_local as scheduled_local_wall_time,
+    status,
+    codeshare_status,
+    codeshare_status = 'IsOperator' as is_operator,
+    codeshare_status = 'IsCodeshared' as is_codeshared,
+    is_cargo,
+    call_sign,
+    airline_name,
+    airline_iata,
+    airline_icao,
+    aircraft_model,
+    aircraft_mode_s,
+    aircraft_reg,
+    case when regexp_matches(terminal_name, '^\d{1,9}$') then cast(terminal_name as integer) end as terminal,
+    terminal_name,
+    quality,
+    gate,
+    baggage_belt,
+    airport_name,
+    airport_iata,
+    airport_icao,
+    airport_time_zone,
+    scheduled_time_local,
+    revised_time_utc,
+    revised_time_local,
+    runway_time_utc,
+    runway_time_local,
+    cast(date_diff('minute', scheduled_wall_utc, revised_wall_utc) as integer) as delay_minutes,
+    typing_error,
+    -- provenance
+    source,
+    source_file,
+    landing_file,
+    record_index,
+    queried_date,
+    fetch_window,
+    fetched_at,
+    loaded_at
+from checked

@@ -1,0 +1,7 @@
+select distinct
+    plane_id,
+    aircraft_id,
+    is_cargo,
+    airline_iata
+from "tt"."silver"."flights"
+where plane_id is not null

@@ -1,0 +1,6 @@
+select distinct
+    number,
+    code,
+    airport_iata,
+    airline_iata
+from "tt"."silver"."flights"

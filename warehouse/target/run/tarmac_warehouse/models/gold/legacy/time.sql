@@ -1,0 +1,12 @@
+create table "tt"."gold"."time__dbt_tmp" as (
+select
+    id,
+    date,
+    scheduled_time_utc,
+    scheduled_time_local,
+    revised_time_utc,
+    revised_time_local,
+    runway_time_utc,
+    runway_time_local
+from "tt"."silver"."flights"
+);
