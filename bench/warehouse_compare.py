@@ -25,7 +25,8 @@ def relations(con):
         ).fetchall()
         for s, t in con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('bronze', 'silver', 'gold') order by all"
+            "where table_schema in ('bronze', 'silver', 'gold') "
+            "and table_name not like '%__dbt_backup' and table_name not like '%__dbt_tmp' order by all"
         ).fetchall()
     }
 

@@ -21,7 +21,7 @@ struct FileConfig {
     #[serde(default)]
     landing: PathSection,
     #[serde(default)]
-    warehouse: PathSection,
+    warehouse: WarehouseSection,
     #[serde(default)]
     ingest: IngestSection,
 }
@@ -49,6 +49,15 @@ struct PathSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct WarehouseSection {
+    /// The DuckDB file ingestion and the models write.
+    path: Option<PathBuf>,
+    /// The dbt-format project `tarmac build|test|docs|up` use.
+    project: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct IngestSection {
     airports: Option<Vec<String>>,
 }
@@ -63,6 +72,9 @@ pub struct Config {
     pub concurrency: usize,
     pub landing: PathBuf,
     pub warehouse: PathBuf,
+    /// The warehouse's dbt-format project (`[warehouse] project`, default
+    /// `warehouse/` beside the config file).
+    pub project: PathBuf,
     pub airports: Vec<String>,
     /// Whether a key was given at all (the simulator needs none).
     pub has_key: bool,
@@ -150,10 +162,40 @@ impl Config {
             concurrency: fl.concurrency.unwrap_or(4).max(1),
             landing: at(file.landing.path, "landing"),
             warehouse: at(file.warehouse.path, "tarmac.duckdb"),
+            project: at(file.warehouse.project, "warehouse"),
             airports: file.ingest.airports.unwrap_or_else(|| vec!["BOG".into()]),
             has_key,
             rate_limit_set,
         })
+    }
+}
+
+impl Config {
+    /// Hands the warehouse path to the project's `profiles.yml`
+    /// (`env_var('TARMAC_WAREHOUSE', ...)`). A `tarmac.toml` is
+    /// authoritative; without one, a value the user exported is kept.
+    /// Call only while the process has one thread.
+    pub fn export_warehouse(&self) {
+        let var = crate::project::WAREHOUSE_ENV;
+        if self.source.is_none() && std::env::var_os(var).is_some() {
+            return;
+        }
+        let path = std::path::absolute(&self.warehouse).unwrap_or_else(|_| self.warehouse.clone());
+        std::env::set_var(var, path);
+    }
+
+    /// The project a dbt command works on when no `--project-dir` is given:
+    /// with a `tarmac.toml`, its `[warehouse] project`; without one, the
+    /// current folder if it is a dbt project (as dbt does), else
+    /// `./warehouse` if that is one.
+    pub fn default_project(&self) -> Option<PathBuf> {
+        if self.source.is_some() {
+            return Some(self.project.clone());
+        }
+        if crate::project::is_project(Path::new(".")) {
+            return None;
+        }
+        crate::project::is_project(&self.project).then(|| self.project.clone())
     }
 }
 
@@ -179,6 +221,7 @@ mod tests {
         let c = resolve("", &[]).unwrap();
         assert_eq!(c.landing, Path::new("proj/landing"));
         assert_eq!(c.warehouse, Path::new("proj/tarmac.duckdb"));
+        assert_eq!(c.project, Path::new("proj/warehouse"));
         assert_eq!(c.client.base_url, flightlabs::DEFAULT_BASE_URL);
         assert!(!c.has_key);
         assert_eq!(c.historical_mode, HistoricalMode::Windows);
@@ -193,6 +236,7 @@ mod tests {
             historical_mode = "daily"
             [warehouse]
             path = "/abs/w.duckdb"
+            project = "models"
         "#;
         let c = resolve(
             text,
@@ -208,6 +252,7 @@ mod tests {
         assert_eq!(c.client.rate_limit.requests, 40);
         assert_eq!(c.historical_mode, HistoricalMode::Daily);
         assert_eq!(c.warehouse, Path::new("/abs/w.duckdb"));
+        assert_eq!(c.project, Path::new("proj/models"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod progress;
+mod project;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,8 +26,10 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the main job: ingest the last days (from the built-in simulator when
-    /// no FLIGHTLABS_ACCESS_KEY is set) and show what landed.
+    /// no FLIGHTLABS_ACCESS_KEY is set), build the warehouse, test it.
     Up(commands::up::UpArgs),
+    /// Write a tarmac.toml and a copy of the warehouse project into DIR.
+    Init(commands::init::InitArgs),
     /// Pull flight data into the landing zone and bronze.
     Ingest {
         #[command(subcommand)]
@@ -95,6 +98,13 @@ pub struct SimulatorArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    // Read before the runtime starts: the warehouse path reaches the
+    // project's profiles.yml through the environment, which is only safe to
+    // change while the process has a single thread.
+    let loaded = config::Config::load(cli.config.as_deref());
+    if let Ok(c) = &loaded {
+        c.export_warehouse();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -108,18 +118,19 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::MockApi(args) => commands::mock_api::run(args).await,
-            Command::Run(a) => commands::dbt::run(engine::Command::Run, a),
-            Command::Seed(a) => commands::dbt::run(engine::Command::Seed, a),
-            Command::Compile(a) => commands::dbt::run(engine::Command::Compile, a),
-            Command::Build(a) => commands::dbt::run(engine::Command::Build, a),
-            Command::Snapshot(a) => commands::dbt::run(engine::Command::Snapshot, a),
-            Command::Ls(a) => commands::dbt::ls(a),
+            Command::Run(a) => commands::dbt::run(engine::Command::Run, a, loaded),
+            Command::Seed(a) => commands::dbt::run(engine::Command::Seed, a, loaded),
+            Command::Compile(a) => commands::dbt::run(engine::Command::Compile, a, loaded),
+            Command::Build(a) => commands::dbt::run(engine::Command::Build, a, loaded),
+            Command::Snapshot(a) => commands::dbt::run(engine::Command::Snapshot, a, loaded),
+            Command::Ls(a) => commands::dbt::ls(a, loaded),
+            Command::Init(a) => commands::init::run(a),
             Command::Docs { command } => match command {
-                DocsCommand::Generate(a) => commands::docs::generate(a),
-                DocsCommand::Serve(a) => commands::docs::serve(a).await,
+                DocsCommand::Generate(a) => commands::docs::generate(a, loaded),
+                DocsCommand::Serve(a) => commands::docs::serve(a, loaded).await,
             },
             command => {
-                let config = config::Config::load(cli.config.as_deref())?;
+                let config = loaded?;
                 match command {
                     Command::Up(args) => commands::up::run(&config, args).await,
                     Command::Ingest { command } => match command {
@@ -131,6 +142,7 @@ fn main() -> ExitCode {
                     },
                     Command::Sql(args) => commands::sql::run(&config, args).await,
                     Command::MockApi(_)
+                    | Command::Init(_)
                     | Command::Run(_)
                     | Command::Seed(_)
                     | Command::Compile(_)

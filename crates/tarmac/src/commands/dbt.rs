@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
+use crate::config::Config;
+
 /// dbt's flags, shared by every project command.
 #[derive(Args, Clone, Debug)]
 pub struct DbtArgs {
-    /// The project directory (holding dbt_project.yml).
+    /// The project directory (holding dbt_project.yml; default: `[warehouse]
+    /// project` of tarmac.toml, else the current folder, else ./warehouse).
     #[arg(long, value_name = "DIR")]
     project_dir: Option<PathBuf>,
     /// Where profiles.yml is (default: $DBT_PROFILES_DIR, the project, ~/.dbt).
@@ -40,9 +43,15 @@ pub struct DbtArgs {
 }
 
 impl DbtArgs {
-    pub fn options(self) -> engine::Options {
-        engine::Options {
-            project_dir: self.project_dir,
+    /// The engine's options. Without `--project-dir` the project comes from
+    /// the configuration, which must then have loaded.
+    pub fn options(self, config: Result<Config>) -> Result<engine::Options> {
+        let project_dir = match self.project_dir {
+            Some(p) => Some(p),
+            None => config?.default_project(),
+        };
+        Ok(engine::Options {
+            project_dir,
             profiles_dir: self.profiles_dir,
             target: self.target,
             vars: self.vars,
@@ -51,13 +60,13 @@ impl DbtArgs {
             threads: self.threads,
             full_refresh: self.full_refresh,
             fail_fast: self.fail_fast,
-        }
+        })
     }
 }
 
 /// Exit codes as dbt's: 0 success, 1 node failures, 2 errors before running.
-pub fn run(command: engine::Command, args: DbtArgs) -> Result<ExitCode> {
-    match engine::execute(&args.options(), command) {
+pub fn run(command: engine::Command, args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
+    match engine::execute(&args.options(config)?, command) {
         Ok(s) if s.ok() => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::from(1)),
         Err(e) => {
@@ -67,8 +76,8 @@ pub fn run(command: engine::Command, args: DbtArgs) -> Result<ExitCode> {
     }
 }
 
-pub fn ls(args: DbtArgs) -> Result<ExitCode> {
-    match engine::list(&args.options()) {
+pub fn ls(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
+    match engine::list(&args.options(config)?) {
         Ok(names) => {
             for n in names {
                 println!("{n}");

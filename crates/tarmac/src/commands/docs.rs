@@ -9,11 +9,13 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::dbt::DbtArgs;
+use crate::config::Config;
 
 /// `tarmac docs serve` options.
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
-    /// The project directory (its target/ is served).
+    /// The project directory (its target/ is served; default: `[warehouse]
+    /// project` of tarmac.toml, else the current folder, else ./warehouse).
     #[arg(long, value_name = "DIR")]
     project_dir: Option<PathBuf>,
     /// Serve this directory instead of the project's target/.
@@ -29,8 +31,8 @@ pub struct ServeArgs {
 
 /// `tarmac docs generate`. Exit codes as dbt's: 0, 1 when a node did not
 /// compile (the catalog is still written), 2 when the project cannot load.
-pub fn generate(args: DbtArgs) -> Result<ExitCode> {
-    match catalog::generate(&args.options()) {
+pub fn generate(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
+    match catalog::generate(&args.options(config)?) {
         Ok(g) => {
             for (id, msg) in &g.compile_errors {
                 eprintln!("error: {id} did not compile: {msg}");
@@ -90,7 +92,24 @@ fn target_dir(args: &ServeArgs) -> PathBuf {
 }
 
 /// `tarmac docs serve`: the first line of stdout is `serving on URL`.
-pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
+/// Without `--project-dir` it serves the configured project, and generates
+/// its catalog first when there is none yet (as after `tarmac up`).
+pub async fn serve(mut args: ServeArgs, config: Result<Config>) -> Result<ExitCode> {
+    if args.project_dir.is_none() && args.target_path.is_none() {
+        args.project_dir = config?.default_project();
+        let target = target_dir(&args);
+        if !target.join("catalog.json").is_file() {
+            eprintln!("no catalog in {} yet: generating it", target.display());
+            let options = engine::Options {
+                project_dir: args.project_dir.clone(),
+                ..engine::Options::default()
+            };
+            let g = tokio::task::block_in_place(|| catalog::generate(&options))?;
+            for (id, msg) in &g.compile_errors {
+                eprintln!("error: {id} did not compile: {msg}");
+            }
+        }
+    }
     let target = target_dir(&args);
     let listener = catalog::server::bind(args.host, args.port).await?;
     let addr = listener.local_addr().context("reading the bound address")?;

@@ -4,6 +4,7 @@
 pub mod dbt;
 pub mod docs;
 pub mod ingest;
+pub mod init;
 pub mod mock_api;
 pub mod sql;
 pub mod up;

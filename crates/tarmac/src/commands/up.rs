@@ -1,53 +1,326 @@
-//! `tarmac up`: the main job. Until the warehouse models land (a later issue)
-//! it ingests the last days into bronze and says how to look at them.
+//! `tarmac up`: the main job. Ingests the last days (the built-in simulator
+//! when no key is set), builds the warehouse project (bronze → silver →
+//! gold) with the model engine, runs its tests, and prints what it built.
+//!
+//! Every step is idempotent: ingestion skips what landed, silver merges on
+//! the movement key, gold is rebuilt from silver. Running `up` twice changes
+//! no figure.
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use chrono::{Duration, Utc};
+use anyhow::{Context, Result};
+use chrono::{Duration as Days, Utc};
 use clap::Args;
 use ingest::BatchPlan;
+use serde::Deserialize;
 
-use super::ingest::{airports_or_config, open_bronze, run_plans, start_simulator};
+use super::ingest::{airports_or_config, run_plans, start_simulator};
 use crate::config::Config;
+use crate::project;
 
 #[derive(Args)]
 pub struct UpArgs {
+    /// Airport codes, comma separated (default: [ingest] airports of the config).
+    #[arg(long, value_delimiter = ',')]
+    airport: Vec<String>,
     /// How many days back from yesterday to ingest.
     #[arg(long, default_value_t = 7)]
     days: u32,
     /// Simulator seed (used when no FLIGHTLABS_ACCESS_KEY is set).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Build and test what bronze holds, without ingesting.
+    #[arg(long)]
+    no_ingest: bool,
+    /// Rebuild the incremental models (silver) from scratch.
+    #[arg(long)]
+    full_refresh: bool,
 }
 
 pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
-    let mut config = config.clone();
-    let _sim = if config.has_key {
-        None
-    } else {
-        Some(start_simulator(&mut config, args.seed, None).await?)
+    let started = Instant::now();
+    let project_dir = config.project.clone();
+    if !project::is_project(&project_dir) {
+        let n = project::write_project(&project_dir)?;
+        println!(
+            "wrote the warehouse project to {} ({n} files; yours to change, `tarmac up` builds it)",
+            project_dir.display()
+        );
+    }
+
+    // 1. ingest
+    let mut ingest_ok = true;
+    let t = Instant::now();
+    if !args.no_ingest {
+        let mut config = config.clone();
+        let _sim = if config.has_key {
+            None
+        } else {
+            println!("no FLIGHTLABS_ACCESS_KEY: ingesting from the built-in simulator");
+            Some(start_simulator(&mut config, args.seed, None).await?)
+        };
+        let to = Utc::now().date_naive() - Days::days(1);
+        let from = to - Days::days(i64::from(args.days.max(1)) - 1);
+        let plan = BatchPlan {
+            airports: airports_or_config(&config, &args.airport)?,
+            from,
+            to,
+            force: false,
+            refetch: vec![],
+            mode: config.historical_mode,
+            concurrency: config.concurrency,
+        };
+        ingest_ok = run_plans(&config, vec![plan]).await? == ExitCode::SUCCESS;
+    }
+    let ingest_time = t.elapsed();
+
+    // 2. build and test (the engine's `build` runs models and tests in DAG order)
+    let t = Instant::now();
+    let options = engine::Options {
+        project_dir: Some(project_dir.clone()),
+        full_refresh: args.full_refresh,
+        ..engine::Options::default()
     };
-    let to = Utc::now().date_naive() - Duration::days(1);
-    let from = to - Duration::days(i64::from(args.days.max(1)) - 1);
-    let plan = BatchPlan {
-        airports: airports_or_config(&config, &[])?,
-        from,
-        to,
-        force: false,
-        refetch: vec![],
-        mode: config.historical_mode,
-        concurrency: config.concurrency,
-    };
-    let code = run_plans(&config, vec![plan]).await?;
-    let c = open_bronze(&config)?.counts()?;
-    println!(
-        "bronze now holds {} records ({} quarantined) in {}",
-        c.records,
-        c.quarantined,
-        config.warehouse.display()
+    let built = tokio::task::block_in_place(|| engine::execute(&options, engine::Command::Build))
+        .with_context(|| {
+        format!(
+            "cannot build the warehouse project {}",
+            project_dir.display()
+        )
+    })?;
+    let build_time = t.elapsed();
+    let results = read_results(&project_dir)?;
+
+    // 3. summary
+    let counts = tokio::task::block_in_place(|| layer_counts(&config.warehouse))?;
+    println!();
+    print!(
+        "{}",
+        summary(
+            config,
+            &counts,
+            &results,
+            ingest_time,
+            build_time,
+            started.elapsed()
+        )
     );
-    println!("next: `tarmac ingest status`, or look at it in the SQL shell:");
-    println!("  tarmac sql -c \"SELECT airport, flight_date, count(*) FROM bronze.flightlabs_historical GROUP BY ALL ORDER BY ALL\"");
-    Ok(code)
+    let ok = ingest_ok && built.ok() && results.failed().is_empty();
+    if !results.failed().is_empty() {
+        eprintln!("failing: {}", results.failed().join(", "));
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// What `run_results.json` says about the nodes of the last build.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// (unique_id, status) of every node.
+    nodes: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct RunResults {
+    results: Vec<RunResult>,
+}
+
+#[derive(Deserialize)]
+struct RunResult {
+    unique_id: String,
+    status: String,
+}
+
+impl Results {
+    fn is_test(id: &str) -> bool {
+        id.starts_with("test.") || id.starts_with("unit_test.")
+    }
+
+    fn tests(&self) -> impl Iterator<Item = &(String, String)> {
+        self.nodes.iter().filter(|(id, _)| Self::is_test(id))
+    }
+
+    /// Tests (passed, warned, failed or errored).
+    pub fn test_counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for (_, s) in self.tests() {
+            match s.as_str() {
+                "pass" | "success" => c.0 += 1,
+                "warn" => c.1 += 1,
+                "fail" | "error" => c.2 += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// Models that were built and that failed.
+    pub fn model_counts(&self) -> (usize, usize) {
+        let mut c = (0, 0);
+        for (id, s) in &self.nodes {
+            if Self::is_test(id) {
+                continue;
+            }
+            match s.as_str() {
+                "success" => c.0 += 1,
+                "error" => c.1 += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// The failing tests and models by name: `test.<project>.<name>.<hash>`,
+    /// `model.<project>.<name>`, `unit_test.<project>.<model>.<name>`.
+    pub fn failed(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, s)| s == "fail" || s == "error")
+            .map(|(id, _)| {
+                let parts: Vec<&str> = id.split('.').collect();
+                let name = if parts[0] == "unit_test" {
+                    parts.last()
+                } else {
+                    parts.get(2)
+                };
+                name.map_or_else(|| id.clone(), |n| n.to_string())
+            })
+            .collect()
+    }
+}
+
+fn read_results(project_dir: &Path) -> Result<Results> {
+    let path = project_dir.join("target").join("run_results.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Results::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let r: RunResults =
+        serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+    Ok(Results {
+        nodes: r
+            .results
+            .into_iter()
+            .map(|r| (r.unique_id, r.status))
+            .collect(),
+    })
+}
+
+/// Row counts of every table and view of the three layers: (schema, name, rows).
+pub fn layer_counts(warehouse: &Path) -> Result<Vec<(String, String, i64)>> {
+    let config = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .context("duckdb config")?;
+    let conn = duckdb::Connection::open_with_flags(warehouse, config)
+        .with_context(|| format!("cannot open the warehouse {}", warehouse.display()))?;
+    let mut stmt = conn.prepare(
+        "SELECT table_schema, table_name FROM information_schema.tables \
+         WHERE table_schema IN ('bronze', 'silver', 'gold') \
+         ORDER BY CASE table_schema WHEN 'bronze' THEN 0 WHEN 'silver' THEN 1 ELSE 2 END, table_name",
+    )?;
+    let names = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    for (schema, table) in names {
+        let sql = format!(
+            "SELECT count(*) FROM \"{}\".\"{}\"",
+            schema.replace('"', "\"\""),
+            table.replace('"', "\"\"")
+        );
+        let n: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
+        out.push((schema, table, n));
+    }
+    Ok(out)
+}
+
+fn summary(
+    config: &Config,
+    counts: &[(String, String, i64)],
+    results: &Results,
+    ingest: Duration,
+    build: Duration,
+    total: Duration,
+) -> String {
+    let mut s = format!(
+        "warehouse {} — up in {:.1} s (ingest {:.1} s, build and tests {:.1} s)\n",
+        config.warehouse.display(),
+        total.as_secs_f64(),
+        ingest.as_secs_f64(),
+        build.as_secs_f64()
+    );
+    for layer in ["bronze", "silver", "gold"] {
+        let items: Vec<String> = counts
+            .iter()
+            .filter(|(schema, _, _)| schema == layer)
+            .map(|(_, t, n)| format!("{t} {}", thousands(*n)))
+            .collect();
+        if !items.is_empty() {
+            s.push_str(&format!("  {layer:<7}{}\n", items.join(" · ")));
+        }
+    }
+    let (built, broken) = results.model_counts();
+    let (pass, warn, fail) = results.test_counts();
+    s.push_str(&format!(
+        "  models {built} built, {broken} failed; tests {pass} passed, {warn} warned, {fail} failed\n"
+    ));
+    s.push_str("next: tarmac sql -c \"SELECT status, count(*) FROM gold.fct_flight_movements GROUP BY ALL\"\n");
+    s.push_str("      tarmac docs serve      # the catalog and lineage in a browser\n");
+    s
+}
+
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(12_471), "12,471");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-1000), "-1,000");
+    }
+
+    #[test]
+    fn results_count_tests_and_name_failures() {
+        let r = Results {
+            nodes: vec![
+                ("model.w.flights".into(), "success".into()),
+                ("model.w.dim_date".into(), "error".into()),
+                ("test.w.unique_flights_id.abc".into(), "pass".into()),
+                ("test.w.not_null_flights_id.def".into(), "fail".into()),
+                (
+                    "unit_test.w.flights.flights_dedup_rule".into(),
+                    "pass".into(),
+                ),
+                ("test.w.quarantine_share".into(), "warn".into()),
+            ],
+        };
+        assert_eq!(r.test_counts(), (2, 1, 1));
+        assert_eq!(r.model_counts(), (1, 1));
+        assert_eq!(r.failed(), vec!["dim_date", "not_null_flights_id"]);
+    }
 }
