@@ -1,7 +1,0 @@
-select distinct
-    aircraft_id,
-    aircraft_model,
-    aircraft_mode_s,
-    aircraft_reg
-from "tt"."silver"."flights"
-where aircraft_model is not null

@@ -1,7 +1,0 @@
-select distinct
-    plane_id,
-    aircraft_id,
-    is_cargo,
-    airline_iata
-from "tt"."silver"."flights"
-where plane_id is not null
