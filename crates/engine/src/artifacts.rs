@@ -30,7 +30,9 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
             continue;
         };
         // a YAML snapshot compiles to `<file.yml>/<name>.sql`, as in dbt
-        let file = if node.original_file_path.ends_with(".yml")
+        let file = if node.resource_type == crate::manifest::ResourceType::Test {
+            crate::data_tests::sql_path(node)
+        } else if node.original_file_path.ends_with(".yml")
             || node.original_file_path.ends_with(".yaml")
         {
             format!("{}/{}.sql", node.original_file_path, node.name)
@@ -110,6 +112,7 @@ pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String
             v["compiled"] = Value::Bool(true);
             v["compiled_code"] = Value::from(c.clone());
         }
+        crate::data_tests::manifest_fields(m, n, &mut v);
         nodes.insert(n.unique_id.clone(), v);
     }
     let mut sources = Map::new();
@@ -194,7 +197,12 @@ pub fn run_results_json(
                 (Status::Success, _) => "success",
                 (Status::Error, _) => "error",
                 (Status::Skipped, _) => "skipped",
+                (Status::Pass, _) => "pass",
+                (Status::Fail, _) => "fail",
+                (Status::Warn, _) => "warn",
             };
+            let is_test = matches!(r.status, Status::Pass | Status::Fail | Status::Warn)
+                || m.nodes.get(&r.unique_id).is_some_and(|n| n.resource_type == crate::manifest::ResourceType::Test);
             let ts = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             json!({
                 "unique_id": r.unique_id,
@@ -205,9 +213,11 @@ pub fn run_results_json(
                 ],
                 "thread_id": "Thread-1",
                 "execution_time": r.execution_time,
-                "message": r.message,
-                "failures": null,
-                "adapter_response": if r.status == Status::Success {
+                "message": if is_test && r.message.is_empty() { Value::Null } else { Value::from(r.message.clone()) },
+                "failures": r.failures,
+                "adapter_response": if is_test && r.status != Status::Skipped && r.status != Status::Error {
+                    json!({"_message": "OK"})
+                } else if r.status == Status::Success {
                     json!({"_message": r.message, "code": r.message.split(' ').next().unwrap_or("OK"), "rows_affected": r.rows_affected})
                 } else { json!({}) },
                 "compiled": r.compiled_sql.is_some(),

@@ -26,6 +26,7 @@ pub enum Command {
     Build,
     Compile,
     Snapshot,
+    Test,
 }
 
 impl Command {
@@ -36,6 +37,7 @@ impl Command {
             Command::Build => "build",
             Command::Compile => "compile",
             Command::Snapshot => "snapshot",
+            Command::Test => "test",
         }
     }
     fn includes(&self, t: ResourceType) -> bool {
@@ -45,6 +47,7 @@ impl Command {
                 | (Command::Run | Command::Compile, ResourceType::Model)
                 | (Command::Seed, ResourceType::Seed)
                 | (Command::Snapshot | Command::Compile, ResourceType::Snapshot)
+                | (Command::Test | Command::Compile, ResourceType::Test)
         )
     }
 }
@@ -56,6 +59,19 @@ pub enum Status {
     Success,
     Error,
     Skipped,
+    /// A data test found nothing (or less than its thresholds).
+    Pass,
+    /// A data test of severity error crossed `error_if`.
+    Fail,
+    /// A data test crossed `warn_if` (or failed with severity warn).
+    Warn,
+}
+
+impl Status {
+    /// Counts as an error for the summary and the exit code.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Status::Error | Status::Fail)
+    }
 }
 
 /// One node's result, as run_results.json records it.
@@ -71,11 +87,13 @@ pub struct NodeResult {
     pub completed_at: DateTime<Utc>,
     pub execution_time: f64,
     pub rows_affected: Option<usize>,
+    /// A data test's failing-row count (`failures` in run_results.json).
+    pub failures: Option<i64>,
 }
 
 impl NodeResult {
     /// A node that did not run (an upstream failure, or `--fail-fast`).
-    fn skipped(unique_id: String, message: String) -> Self {
+    pub(crate) fn skipped(unique_id: String, message: String) -> Self {
         let now = Utc::now();
         NodeResult {
             unique_id,
@@ -88,6 +106,7 @@ impl NodeResult {
             completed_at: now,
             execution_time: 0.0,
             rows_affected: None,
+            failures: None,
         }
     }
 }
@@ -113,6 +132,7 @@ fn describe(node: &Node) -> String {
             node.schema,
             node.alias
         ),
+        ResourceType::Test => format!("test {}", node.name),
     }
 }
 
@@ -121,6 +141,19 @@ fn line(i: usize, total: usize, text: &str, status: &str, secs: f64) {
     let prefix = format!("{now}  {i} of {total} {text} ");
     let dots = 80usize.saturating_sub(prefix.chars().count()).max(1);
     println!("{prefix}{} [{status} in {secs:.2}s]", ".".repeat(dots));
+}
+
+/// A test's console line: `PASS name`, `FAIL 3 name`, `WARN 1 name`, `ERROR name`.
+fn test_words(r: &NodeResult, node: &Node) -> (String, String) {
+    let n = r.failures.unwrap_or(0);
+    let tag = match r.status {
+        Status::Pass | Status::Success => "PASS".to_string(),
+        Status::Fail => format!("FAIL {n}"),
+        Status::Warn => format!("WARN {n}"),
+        Status::Skipped => "SKIP".to_string(),
+        Status::Error => "ERROR".to_string(),
+    };
+    (format!("{tag} {}", node.name), tag)
 }
 
 /// A node's compiled SQL, its outcome (with rows affected) and when compilation ended.
@@ -261,7 +294,9 @@ pub fn run(
         let mut schemas = BTreeSet::new();
         for id in &queue {
             let n = &m.nodes[id];
-            if !n.is_ephemeral() {
+            let stores = n.resource_type != ResourceType::Test
+                || crate::data_tests::TestConfig::of(&n.config).store_failures;
+            if !n.is_ephemeral() && stores {
                 schemas.insert((n.database.clone(), n.schema.clone()));
             }
         }
@@ -273,6 +308,38 @@ pub fn run(
             ))?;
         }
     }
+    // in `build`, a node also waits for the tests of what it reads
+    let mut test_children: HashMap<String, Vec<String>> = HashMap::new();
+    let mut test_parents: HashMap<String, usize> = HashMap::new();
+    if opts.command == Command::Build {
+        for (t, n) in crate::data_tests::build_edges(m, dag, &in_queue) {
+            *test_parents.entry(n.clone()).or_default() += 1;
+            test_children.entry(t).or_default().push(n);
+        }
+    }
+    let children_of = |id: &str| -> Vec<String> {
+        let mut c = dag.children(id);
+        if let Some(more) = test_children.get(id) {
+            c.extend(more.iter().cloned());
+        }
+        c
+    };
+    let descendants_of = |id: &str| -> Vec<String> {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut out = Vec::new();
+        let mut stack = vec![id.to_string()];
+        while let Some(n) = stack.pop() {
+            for c in children_of(&n) {
+                if seen.insert(c.clone()) {
+                    out.push(c.clone());
+                    stack.push(c);
+                }
+            }
+        }
+        // dbt lists skipped nodes in DAG order
+        out.sort_by_key(|d| queue.iter().position(|q| q == d).unwrap_or(usize::MAX));
+        out
+    };
     let mut waiting: HashMap<String, usize> = HashMap::new();
     for id in &queue {
         let n = dag
@@ -280,7 +347,7 @@ pub fn run(
             .into_iter()
             .filter(|p| in_queue.contains(p))
             .count();
-        waiting.insert(id.clone(), n);
+        waiting.insert(id.clone(), n + test_parents.get(id).copied().unwrap_or(0));
     }
     let resolver = m.resolver();
     let threads = opts.threads.max(1);
@@ -306,6 +373,10 @@ pub fn run(
                 let Some(node) = m.nodes.get(&id) else {
                     continue;
                 };
+                if node.resource_type == ResourceType::Test {
+                    let _ = tx.send(crate::data_tests::run_test(m, node, &conn, &resolver, opts));
+                    continue;
+                }
                 let started_at = Utc::now();
                 let t0 = Instant::now();
                 let (compiled_sql, r, compiled_at) = build_node(m, node, &conn, &resolver, opts);
@@ -324,6 +395,7 @@ pub fn run(
                     completed_at: Utc::now(),
                     execution_time: t0.elapsed().as_secs_f64(),
                     rows_affected: rows,
+                    failures: None,
                 });
             });
         }
@@ -345,11 +417,15 @@ pub fn run(
             in_flight -= 1;
             done += 1;
             let node = &m.nodes[&r.unique_id];
-            let failed = r.status == Status::Error;
+            let failed = r.status.is_failure();
             if !node.is_ephemeral() || failed {
                 printed += 1;
                 if opts.verbose_lines {
                     let (word, tag) = match (r.status, opts.command, node.resource_type) {
+                        (_, Command::Compile, ResourceType::Test) if !failed => {
+                            (format!("OK compiled {}", describe(node)), "OK".into())
+                        }
+                        (_, _, ResourceType::Test) => test_words(&r, node),
                         (Status::Error, _, _) => (
                             format!("ERROR creating {}", describe(node)),
                             "ERROR".to_string(),
@@ -367,7 +443,7 @@ pub fn run(
                         _ => (format!("OK created {}", describe(node)), r.message.clone()),
                     };
                     line(printed, total, &word, &tag, r.execution_time);
-                    if failed {
+                    if r.status == Status::Error {
                         eprintln!("  {}", r.message.replace('\n', "\n  "));
                     }
                 }
@@ -380,7 +456,7 @@ pub fn run(
                 if opts.fail_fast {
                     stop = true;
                 }
-                for d in dag.descendants(&id, None) {
+                for d in descendants_of(&id) {
                     if in_queue.contains(&d)
                         && skipped.insert(d.clone())
                         && !m.nodes[&d].is_ephemeral()
@@ -392,21 +468,20 @@ pub fn run(
                         if opts.verbose_lines {
                             printed += 1;
                             let n = &m.nodes[&d];
-                            line(
-                                printed,
-                                total,
-                                &format!(
+                            let what = if n.resource_type == ResourceType::Test {
+                                format!("SKIP test {}", n.name)
+                            } else {
+                                format!(
                                     "SKIP relation {}.{} due to an upstream error",
                                     n.schema, n.alias
-                                ),
-                                "SKIP",
-                                0.0,
-                            );
+                                )
+                            };
+                            line(printed, total, &what, "SKIP", 0.0);
                         }
                     }
                 }
             } else if !stop {
-                for c in dag.children(&id) {
+                for c in children_of(&id) {
                     if let Some(w) = waiting.get_mut(&c) {
                         *w -= 1;
                         if *w == 0 && !skipped.contains(&c) {

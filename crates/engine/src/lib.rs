@@ -12,6 +12,7 @@
 pub mod artifacts;
 pub mod compile;
 pub mod config;
+pub mod data_tests;
 pub mod db;
 pub mod error;
 pub mod execute;
@@ -168,6 +169,59 @@ pub fn open_db(target: &project::Target) -> Result<db::Db> {
     Ok(db::Db::new(conn))
 }
 
+/// dbt's closing block: each failure, error and warning with its message and
+/// where its compiled SQL (and stored failures) are.
+fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
+    let bad: Vec<&execute::NodeResult> = results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Error | Status::Fail | Status::Warn))
+        .collect();
+    if bad.is_empty() {
+        return;
+    }
+    let errors = bad.iter().filter(|r| r.status != Status::Warn).count();
+    println!(
+        "\nCompleted with {errors} error{} and {} warning{}:",
+        if errors == 1 { "" } else { "s" },
+        bad.len() - errors,
+        if bad.len() - errors == 1 { "" } else { "s" }
+    );
+    let project = &m.info.project.name;
+    let target = &m.info.project.target_path;
+    for r in bad {
+        let Some(n) = m.nodes.get(&r.unique_id) else {
+            continue;
+        };
+        let what = match (r.status, n.resource_type) {
+            (Status::Warn, _) => "Warning in",
+            (_, manifest::ResourceType::Test) => "Failure in",
+            _ => "Error in",
+        };
+        println!(
+            "\n{what} {} {} ({})",
+            n.resource_type.as_str(),
+            n.name,
+            n.original_file_path
+        );
+        println!("  {}", r.message.replace('\n', "\n  "));
+        if r.compiled_sql.is_some() {
+            println!(
+                "\n  compiled code at {target}/compiled/{project}/{}",
+                data_tests::sql_path(n)
+            );
+        }
+        if n.resource_type == manifest::ResourceType::Test
+            && r.status != Status::Error
+            && data_tests::TestConfig::of(&n.config).store_failures
+        {
+            println!(
+                "\n  See test failures:\n  select * from {}",
+                data_tests::audit_relation(n).render()
+            );
+        }
+    }
+}
+
 /// `run`, `seed`, `build`, `compile`: select, run, write artifacts, print a summary.
 pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let t0 = Instant::now();
@@ -225,14 +279,16 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let mut s = Summary::default();
     for r in &results {
         match r.status {
-            Status::Success => s.pass += 1,
-            Status::Error => s.error += 1,
+            Status::Success | Status::Pass => s.pass += 1,
+            Status::Warn => s.warn += 1,
+            Status::Error | Status::Fail => s.error += 1,
             Status::Skipped => s.skip += 1,
         }
     }
     s.total = results.len();
     println!();
     println!("Finished running {} nodes in {:.2}s.", s.total, elapsed);
+    print_problems(m, &results);
     println!(
         "Done. PASS={} WARN={} ERROR={} SKIP={} TOTAL={}",
         s.pass, s.warn, s.error, s.skip, s.total

@@ -26,6 +26,7 @@ pub enum ResourceType {
     Model,
     Seed,
     Snapshot,
+    Test,
 }
 
 impl ResourceType {
@@ -34,6 +35,7 @@ impl ResourceType {
             ResourceType::Model => "model",
             ResourceType::Seed => "seed",
             ResourceType::Snapshot => "snapshot",
+            ResourceType::Test => "test",
         }
     }
 }
@@ -112,6 +114,9 @@ pub struct Manifest {
     pub macro_names: Vec<String>,
     pub macro_files: Vec<(String, String)>,
     pub warnings: Vec<String>,
+    /// What only data tests have (generic test name and arguments, column,
+    /// attached node), by unique id; the tests themselves are in `nodes`.
+    pub tests: IndexMap<String, crate::data_tests::TestMeta>,
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
@@ -222,6 +227,7 @@ impl Manifest {
                 macro_files.push((format!("{mp}/{rel}"), read(&abs)?));
             }
         }
+        let macro_files = crate::data_tests::macro_sources(&project, macro_files)?;
         let (mut env, macro_names) = jinja::environment(&info, &macro_files)?;
         // properties
         let mut props = Properties::default();
@@ -413,7 +419,7 @@ impl Manifest {
         }
         // sources
         let mut sources = IndexMap::new();
-        for t in props.sources {
+        for t in props.sources.iter().cloned() {
             let uid = format!("source.{}.{}.{}", project.name, t.source_name, t.name);
             let relation = Relation::new(
                 t.database.as_deref().unwrap_or(&target.database),
@@ -429,10 +435,26 @@ impl Manifest {
                 },
             );
         }
+        let tests = crate::data_tests::discover(
+            &crate::data_tests::DiscoverCtx {
+                project: &project,
+                target_db: &target.database,
+                target_schema: &target.schema,
+                macro_names: &macro_names,
+                parse_resolver: parse_resolver.clone(),
+                full_refresh: info.full_refresh,
+            },
+            &mut env,
+            &props,
+            &mut nodes,
+            &sources,
+            &mut errors,
+        )?;
         if !errors.is_empty() {
             return Err(Error::Project(errors.join("\n")));
         }
         let mut m = Manifest {
+            tests,
             info,
             nodes,
             sources,

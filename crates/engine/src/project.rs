@@ -37,6 +37,8 @@ pub struct Project {
     pub seeds_config: Value,
     pub snapshots_config: Value,
     pub sources_config: Value,
+    /// The `data_tests:` (or older `tests:`) config tree.
+    pub tests_config: Value,
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
     /// Warnings found while loading (unsatisfied `require-dbt-version`, ...).
@@ -298,6 +300,10 @@ impl Project {
             seeds_config: get("seeds").cloned().unwrap_or(Value::Null),
             snapshots_config: get("snapshots").cloned().unwrap_or(Value::Null),
             sources_config: get("sources").cloned().unwrap_or(Value::Null),
+            tests_config: get("data_tests")
+                .or(get("tests"))
+                .cloned()
+                .unwrap_or(Value::Null),
             root,
             name,
             profile,

@@ -55,6 +55,8 @@ pub struct SourceTable {
     pub tags: Vec<String>,
     pub meta: Map<String, Value>,
     pub file: String,
+    /// Table-level tests as written (`data_tests:`/`tests:`).
+    pub tests: Vec<Value>,
 }
 
 /// Everything read from the project's properties files.
@@ -272,7 +274,14 @@ impl Properties {
                     if let Some(Value::Object(m)) = t.get("meta") {
                         meta.extend(m.clone());
                     }
+                    let mut table_tests = Vec::new();
+                    for key in ["tests", "data_tests"] {
+                        if let Some(Value::Array(a)) = t.get(key) {
+                            table_tests.extend(a.iter().cloned());
+                        }
+                    }
                     self.sources.push(SourceTable {
+                        tests: table_tests,
                         identifier: t
                             .get("identifier")
                             .and_then(|x| x.as_str())

@@ -161,10 +161,30 @@ fn path_match(node: &Node, value: &str) -> bool {
     p == v || p.starts_with(&format!("{v}/")) || glob(v, p)
 }
 
+/// `test_type:` and `test_name:`, which need the tests' metadata.
+fn matches_test(m: &Manifest, node: &Node, method: &str, value: &str) -> Option<bool> {
+    let meta = m.tests.get(&node.unique_id);
+    match method {
+        "test_type" => Some(match value {
+            "data" => meta.is_some(),
+            _ => meta.is_some_and(|t| t.test_type() == value),
+        }),
+        "test_name" => Some(
+            meta.and_then(|t| t.test_name())
+                .is_some_and(|n| glob(value, n)),
+        ),
+        _ => None,
+    }
+}
+
 fn select_atom(m: &Manifest, dag: &Dag, atom: &Atom) -> Result<BTreeSet<String>> {
     let mut base = BTreeSet::new();
     for n in m.nodes.values() {
-        if matches(n, &atom.method, &atom.value)? {
+        let hit = match matches_test(m, n, &atom.method, &atom.value) {
+            Some(b) => b,
+            None => matches(n, &atom.method, &atom.value)?,
+        };
+        if hit {
             base.insert(n.unique_id.clone());
         }
     }
@@ -183,6 +203,14 @@ fn select_atom(m: &Manifest, dag: &Dag, atom: &Atom) -> Result<BTreeSet<String>>
             out.extend(dag.descendants(id, depth));
         }
     }
+    // dbt's default indirect selection (`eager`): the tests of any selected
+    // node come along
+    let tests: Vec<String> = out
+        .iter()
+        .flat_map(|id| dag.children(id))
+        .filter(|c| m.tests.contains_key(c))
+        .collect();
+    out.extend(tests);
     Ok(out)
 }
 

@@ -95,7 +95,8 @@ fn golden(name: &str, actual: &str) {
 fn builds_jaffle_like_dbt() {
     let (_t, dir) = fixture("jaffle");
     let s = engine::execute(&opts(&dir), Command::Build).unwrap();
-    assert_eq!((s.pass, s.error, s.skip), (8, 0, 0), "{s:?}");
+    // 3 seeds, 4 models (one ephemeral, not counted) and 5 tests
+    assert_eq!((s.pass, s.error, s.skip), (13, 0, 0), "{s:?}");
     for f in [
         "staging/stg_customers.sql",
         "staging/stg_orders.sql",
@@ -134,7 +135,7 @@ fn builds_jaffle_like_dbt() {
         &std::fs::read_to_string(dir.join("target/run_results.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(rr["results"].as_array().unwrap().len(), 8);
+    assert_eq!(rr["results"].as_array().unwrap().len(), 13);
 
     // a second build: the incremental model merges on its unique key, nothing doubles
     let before = warehouse(&dir);
@@ -166,6 +167,9 @@ fn a_failing_model_skips_descendants_and_keeps_the_old_table() {
     .unwrap();
     let s = engine::execute(&opts(&dir), Command::Run).unwrap();
     assert_eq!((s.error, s.skip), (1, 1), "{s:?}");
+    // build: the model's tests are skipped too
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert_eq!((s.error, s.skip), (1, 3), "{s:?}");
     // the old tables are still there, whole
     assert_eq!(warehouse(&dir), before);
     let mut o = opts(&dir);
@@ -183,13 +187,18 @@ fn selection_like_dbt_ls() {
         o.exclude = ex.iter().map(|s| s.to_string()).collect();
         engine::list(&o).unwrap()
     };
-    assert_eq!(ls(&[], &[]).len(), 9);
+    // expectations as `dbt ls` prints them (tests come with their models:
+    // dbt's default indirect selection, `eager`)
+    assert_eq!(ls(&[], &[]).len(), 14);
     assert_eq!(
         ls(&["tag:staging"], &[]),
         [
+            "jaffle.staging.not_null_stg_customers_customer_id",
             "jaffle.staging.stg_customers",
             "jaffle.staging.stg_orders",
-            "jaffle.staging.stg_payments"
+            "jaffle.staging.stg_payments",
+            "jaffle.staging.unique_stg_customers_customer_id",
+            "jaffle.staging.unique_stg_orders_order_id"
         ]
     );
     assert_eq!(
@@ -199,7 +208,8 @@ fn selection_like_dbt_ls() {
             "jaffle.raw_orders",
             "jaffle.raw_payments",
             "jaffle.staging.stg_orders",
-            "jaffle.staging.stg_payments"
+            "jaffle.staging.stg_payments",
+            "jaffle.staging.unique_stg_orders_order_id"
         ]
     );
     assert_eq!(
@@ -207,38 +217,62 @@ fn selection_like_dbt_ls() {
         [
             "jaffle.marts.customer_orders",
             "jaffle.marts.orders",
-            "jaffle.staging.stg_orders"
+            "jaffle.staging.stg_orders",
+            "jaffle.staging.unique_stg_orders_order_id"
         ]
     );
     assert_eq!(
         ls(&["config.materialized:view"], &["stg_orders"]),
         [
+            "jaffle.staging.not_null_stg_customers_customer_id",
             "jaffle.staging.stg_customers",
-            "jaffle.staging.stg_payments"
+            "jaffle.staging.stg_payments",
+            "jaffle.staging.unique_stg_customers_customer_id"
+        ]
+    );
+    assert_eq!(ls(&["resource_type:test"], &[]).len(), 5);
+    assert_eq!(ls(&["test_type:generic"], &[]).len(), 5);
+    assert_eq!(ls(&["test_type:singular"], &[]).len(), 0);
+    assert_eq!(
+        ls(&["test_name:not_null"], &[]),
+        [
+            "jaffle.marts.not_null_customers_customer_id",
+            "jaffle.staging.not_null_stg_customers_customer_id"
         ]
     );
     assert_eq!(ls(&["resource_type:seed"], &[]).len(), 3);
-    assert_eq!(ls(&["path:models/marts"], &[]).len(), 3);
+    // the marts' three models and the two tests in marts.yml
+    assert_eq!(ls(&["path:models/marts"], &[]).len(), 5);
     assert_eq!(
         ls(&["tag:staging,tag:payments"], &[]),
         ["jaffle.staging.stg_payments"]
     );
     assert_eq!(
         ls(&["tag:payments customers"], &[]),
-        ["jaffle.marts.customers", "jaffle.staging.stg_payments"]
+        [
+            "jaffle.marts.customers",
+            "jaffle.marts.not_null_customers_customer_id",
+            "jaffle.marts.unique_customers_customer_id",
+            "jaffle.staging.stg_payments"
+        ]
     );
     assert_eq!(
         ls(&["@stg_customers"], &[]),
         [
             "jaffle.marts.customer_orders",
             "jaffle.marts.customers",
+            "jaffle.marts.not_null_customers_customer_id",
             "jaffle.marts.orders",
+            "jaffle.marts.unique_customers_customer_id",
             "jaffle.raw_customers",
             "jaffle.raw_orders",
             "jaffle.raw_payments",
+            "jaffle.staging.not_null_stg_customers_customer_id",
             "jaffle.staging.stg_customers",
             "jaffle.staging.stg_orders",
-            "jaffle.staging.stg_payments"
+            "jaffle.staging.stg_payments",
+            "jaffle.staging.unique_stg_customers_customer_id",
+            "jaffle.staging.unique_stg_orders_order_id"
         ]
     );
 }

@@ -45,10 +45,12 @@ enum Command {
     Seed(commands::dbt::DbtArgs),
     /// Render the project's models to SQL without running them.
     Compile(commands::dbt::DbtArgs),
-    /// Seeds, models and snapshots in DAG order.
+    /// Seeds, models, snapshots and tests in DAG order (a failing test skips what reads its node).
     Build(commands::dbt::DbtArgs),
     /// Run the project's snapshots (type-2 history tables).
     Snapshot(commands::dbt::DbtArgs),
+    /// Run the project's data tests (generic and singular).
+    Test(commands::dbt::DbtArgs),
     /// List the selected nodes.
     Ls(commands::dbt::DbtArgs),
     /// The documentation catalog: catalog.json and a web site with lineage.
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
             Command::Compile(a) => commands::dbt::run(engine::Command::Compile, a, loaded),
             Command::Build(a) => commands::dbt::run(engine::Command::Build, a, loaded),
             Command::Snapshot(a) => commands::dbt::run(engine::Command::Snapshot, a, loaded),
+            Command::Test(a) => commands::dbt::run(engine::Command::Test, a, loaded),
             Command::Ls(a) => commands::dbt::ls(a, loaded),
             Command::Init(a) => commands::init::run(a),
             Command::Docs { command } => match command {
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
                     | Command::Compile(_)
                     | Command::Build(_)
                     | Command::Snapshot(_)
+                    | Command::Test(_)
                     | Command::Ls(_)
                     | Command::Docs { .. } => unreachable!("handled above"),
                 }

@@ -61,7 +61,7 @@ fn build_ls_and_exit_codes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("Done. PASS=8 WARN=0 ERROR=0 SKIP=0 TOTAL=8"),
+        stdout.contains("Done. PASS=13 WARN=0 ERROR=0 SKIP=0 TOTAL=13"),
         "{stdout}"
     );
     assert!(
@@ -79,7 +79,7 @@ fn build_ls_and_exit_codes() {
     let out = tarmac(&dir, &db, &["ls", "--select", "+stg_orders"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "jaffle.raw_orders\njaffle.staging.stg_orders\n"
+        "jaffle.raw_orders\njaffle.staging.stg_orders\njaffle.staging.unique_stg_orders_order_id\n"
     );
     // a broken model: exit code 1, its descendants skipped
     std::fs::write(dir.join("models/staging/stg_orders.sql"), "select nope").unwrap();

@@ -1,0 +1,1365 @@
+//! Data tests as dbt runs them (<https://docs.getdbt.com/docs/build/data-tests>):
+//! generic tests declared under `data_tests:`/`tests:` of models, seeds,
+//! sources and columns (`not_null`, `unique`, `accepted_values`,
+//! `relationships`, and custom ones written as `{% test name(model, ...) %}`
+//! in macro paths or `tests/generic/`), and singular tests (SQL files in
+//! test paths).
+//!
+//! Why this shape: a test is an ordinary node of the manifest (resource type
+//! `test`) so selection, the DAG, threads and artifacts treat it like any
+//! other; what only tests have (the generic test's name and arguments, the
+//! column, the node it is attached to) lives in [`TestMeta`], kept beside the
+//! nodes. Names and unique ids are computed exactly as dbt-core 1.10 does
+//! (`synthesize_generic_test_names`, the md5 of the test metadata's Python
+//! `repr`), so `--select not_null_orders_order_id` and tools reading
+//! `manifest.json` see the same ids as with dbt.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use indexmap::IndexMap;
+use md5::Digest as _;
+use serde_json::{json, Map, Value};
+
+use crate::config::{self, Config, ConfigExt};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::execute::{Command, NodeResult, RunOptions, Status};
+use crate::graph::Dag;
+use crate::jinja::{self, NodeCtx, Resolver};
+use crate::manifest::{Manifest, Node, ResourceType, Source};
+use crate::project::Project;
+use crate::properties::{Column, Properties};
+use crate::relation::Relation;
+
+/// dbt's built-in generic tests and helpers, loaded before the project's
+/// macros so that a project can override each of them.
+const BUILTIN: &str = include_str!("data_tests/builtin.sql");
+
+/// The config keys a generic test takes at the top of its arguments
+/// (dbt's `TestBuilder.CONFIG_ARGS`).
+const CONFIG_ARGS: &[&str] = &[
+    "severity",
+    "tags",
+    "enabled",
+    "where",
+    "limit",
+    "warn_if",
+    "error_if",
+    "fail_calc",
+    "store_failures",
+    "store_failures_as",
+    "meta",
+    "database",
+    "schema",
+    "alias",
+];
+
+/// Generic or singular.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestKind {
+    /// A `{% test %}` applied from YAML: its name, namespace and arguments
+    /// (with `model` and `column_name`) as dbt's `test_metadata`.
+    Generic {
+        name: String,
+        namespace: Option<String>,
+        kwargs: Map<String, Value>,
+    },
+    /// A SQL file in a test path.
+    Singular,
+}
+
+/// What only tests have, by unique id.
+#[derive(Debug, Clone)]
+pub struct TestMeta {
+    pub kind: TestKind,
+    pub column_name: Option<String>,
+    /// The model/seed/snapshot the test is declared on (none for sources).
+    pub attached_node: Option<String>,
+    /// `models.orders`, `sources.raw`: where in the YAML the test is.
+    pub file_key_name: Option<String>,
+}
+
+impl TestMeta {
+    pub fn test_type(&self) -> &'static str {
+        match self.kind {
+            TestKind::Generic { .. } => "generic",
+            TestKind::Singular => "singular",
+        }
+    }
+    /// The generic test's name (`not_null`), for `test_name:` selection.
+    pub fn test_name(&self) -> Option<&str> {
+        match &self.kind {
+            TestKind::Generic { name, .. } => Some(name),
+            TestKind::Singular => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// macros
+
+/// Turn `{% test name(args) %}…{% endtest %}` into `{% macro test_name(args) %}…{% endmacro %}`,
+/// as dbt registers generic tests (a macro named `test_<name>`).
+pub fn rewrite_test_blocks(text: &str) -> String {
+    if !text.contains("test") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(i) = rest.find("{%") {
+        out.push_str(&rest[..i]);
+        let tag = &rest[i..];
+        let Some(close) = tag.find("%}") else {
+            out.push_str(tag);
+            return out;
+        };
+        let inner = &tag[2..close];
+        let trimmed = inner.trim_start_matches(['-', '+']).trim_start();
+        let lead = &inner[..inner.len() - inner.trim_start_matches(['-', '+']).len()];
+        if let Some(after) = trimmed.strip_prefix("test") {
+            if after.starts_with(char::is_whitespace) {
+                let name_and_args = after.trim_start();
+                out.push_str(&format!("{{%{lead} macro test_{name_and_args}%}}"));
+                rest = &tag[close + 2..];
+                continue;
+            }
+        }
+        if let Some(after) = trimmed.strip_prefix("endtest") {
+            if !after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                out.push_str(&format!("{{%{lead} endmacro{after}%}}"));
+                rest = &tag[close + 2..];
+                continue;
+            }
+        }
+        out.push_str(&tag[..close + 2]);
+        rest = &tag[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The macro files of a run: dbt's built-ins first (so the project's own
+/// definitions replace them), then the project's macro files, then generic
+/// tests from `<test-path>/generic/`, all with `{% test %}` blocks rewritten.
+pub fn macro_sources(
+    project: &Project,
+    macro_files: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>> {
+    let mut out = vec![("<dbt built-in tests>".to_string(), BUILTIN.to_string())];
+    for (f, t) in macro_files {
+        out.push((f, rewrite_test_blocks(&t)));
+    }
+    for tp in &project.test_paths {
+        let dir = project.root.join(tp).join("generic");
+        for (abs, rel) in crate::manifest::walk(&dir, &["sql"])? {
+            let text = std::fs::read_to_string(&abs).map_err(|e| Error::io(&abs, e))?;
+            out.push((format!("{tp}/generic/{rel}"), rewrite_test_blocks(&text)));
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// names and ids, as dbt-core computes them
+
+/// Python's `str()` of a YAML value.
+fn py_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
+/// Python's `repr()` of a YAML value (dicts keep key order as given).
+fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => {
+            if n.is_f64() {
+                let f = n.as_f64().unwrap_or_default();
+                if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 {
+                    format!("{f:.1}")
+                } else {
+                    format!("{f}")
+                }
+            } else {
+                n.to_string()
+            }
+        }
+        Value::String(s) => py_repr_str(s),
+        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Python's `repr()` of a string: single quotes unless it holds one and no
+/// double quote.
+fn py_repr_str(s: &str) -> String {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(q);
+    out
+}
+
+/// dbt's `get_hashable_md`: dicts with sorted keys, lists, leaves as `str()`.
+fn hashable(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let sorted: BTreeMap<&String, &Value> = m.iter().collect();
+            let mut out = Map::new();
+            for (k, v) in sorted {
+                out.insert(k.clone(), hashable(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(hashable).collect()),
+        other => Value::String(py_str(other)),
+    }
+}
+
+fn md5_hex(s: &str) -> String {
+    hex::encode(md5::Md5::digest(s.as_bytes()))
+}
+
+/// dbt's `synthesize_generic_test_names`: (short name for files and the
+/// alias, full name for the unique id and fqn).
+pub fn synthesize_names(
+    test_type: &str,
+    target_name: &str,
+    args: &Map<String, Value>,
+) -> (String, String) {
+    let mut keys: Vec<&String> = args.keys().collect();
+    keys.sort();
+    let mut flat = Vec::new();
+    for k in keys {
+        if k == "model" {
+            continue;
+        }
+        match &args[k] {
+            Value::Object(m) => flat.extend(m.values().map(py_str)),
+            Value::Array(a) => flat.extend(a.iter().map(py_str)),
+            other => flat.push(py_str(other)),
+        }
+    }
+    let clean: Vec<String> = flat.iter().map(|a| clean_arg(a)).collect();
+    let unique = clean.join("__");
+    let ident = format!("{test_type}_{target_name}");
+    let full = format!("{ident}_{unique}");
+    if full.chars().count() >= 64 {
+        let trunc: String = ident.chars().take(30).collect();
+        (format!("{trunc}_{}", md5_hex(&full)), full)
+    } else {
+        (full.clone(), full)
+    }
+}
+
+/// `re.sub("[^0-9a-zA-Z_]+", "_", arg)`.
+fn clean_arg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_run = false;
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('_');
+            in_run = true;
+        }
+    }
+    out
+}
+
+/// The 10-character suffix of a generic test's unique id.
+pub fn test_hash(
+    full_name: &str,
+    name: &str,
+    namespace: Option<&str>,
+    kwargs: &Map<String, Value>,
+) -> String {
+    let md = json!({
+        "name": name,
+        "namespace": namespace.map(Value::from).unwrap_or(Value::Null),
+        "kwargs": Value::Object(kwargs.clone()),
+    });
+    let h = md5_hex(&format!("{full_name}{}", py_repr(&hashable(&md))));
+    h[h.len() - 10..].to_string()
+}
+
+// ---------------------------------------------------------------------------
+// parsing YAML test entries
+
+/// One test entry of a properties file, split as dbt's `TestBuilder` does.
+#[derive(Debug)]
+struct Entry {
+    name: String,
+    namespace: Option<String>,
+    args: Map<String, Value>,
+    config: Config,
+    description: String,
+    custom_name: Option<String>,
+}
+
+fn parse_entry(entry: &Value, column: Option<&str>) -> std::result::Result<Entry, String> {
+    let (test_name, mut args) = match entry {
+        Value::String(s) => (s.clone(), Map::new()),
+        Value::Object(m) if m.contains_key("test_name") => {
+            let mut a = m.clone();
+            let n = match a.remove("test_name") {
+                Some(Value::String(s)) => s,
+                other => {
+                    return Err(format!(
+                        "test_name must be a string, found {}",
+                        other.unwrap_or(Value::Null)
+                    ))
+                }
+            };
+            (n, a)
+        }
+        Value::Object(m) if m.len() == 1 => {
+            let (k, v) = m
+                .iter()
+                .next()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .unwrap_or_default();
+            match v {
+                Value::Object(a) => (k, a),
+                Value::Null => (k, Map::new()),
+                other => {
+                    return Err(format!(
+                        "the arguments of test {k} must be a mapping, found {other}"
+                    ))
+                }
+            }
+        }
+        Value::Object(m) => {
+            return Err(format!(
+                "a test given as a mapping must have exactly one key (the test's name), found {}",
+                m.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        }
+        other => return Err(format!("a test must be a name or a mapping, found {other}")),
+    };
+    if let Some(c) = column {
+        args.insert("column_name".into(), Value::from(c));
+    }
+    // dbt 1.10: arguments may be nested under `arguments:`
+    if let Some(a) = args.remove("arguments") {
+        match a {
+            Value::Object(m) => args.extend(m),
+            Value::Null => {}
+            other => return Err(format!("key arguments: expected a mapping, found {other}")),
+        }
+    }
+    if args.contains_key("model") {
+        return Err("a test may not have an argument named model".into());
+    }
+    let (namespace, name) = match test_name.split_once('.') {
+        Some((ns, n)) => (Some(ns.to_string()), n.to_string()),
+        None => (None, test_name.clone()),
+    };
+    let ident_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if !ident_ok(&name) || namespace.as_deref().is_some_and(|n| !ident_ok(n)) {
+        return Err(format!("{test_name:?} is not a valid test name"));
+    }
+    let mut nested = match args.remove("config") {
+        Some(Value::Object(m)) => m,
+        None | Some(Value::Null) => Map::new(),
+        Some(other) => return Err(format!("key config: expected a mapping, found {other}")),
+    };
+    let mut config = Config::new();
+    for k in CONFIG_ARGS {
+        let top = args.remove(*k);
+        if top.as_ref().is_some_and(|v| !v.is_null()) && nested.contains_key(*k) {
+            return Err(format!(
+                "{k} is given both at the top of the test and under config"
+            ));
+        }
+        if let Some(v) = top.or_else(|| nested.remove(*k)) {
+            if !v.is_null() {
+                config.insert((*k).to_string(), v);
+            }
+        }
+    }
+    for (k, v) in nested {
+        config.insert(config::normalize_key(&k), v);
+    }
+    let description = match args.remove("description") {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let custom_name = match args.remove("name") {
+        Some(Value::String(s)) => Some(s),
+        None | Some(Value::Null) => None,
+        Some(other) => return Err(format!("key name: expected a string, found {other}")),
+    };
+    for k in args.keys() {
+        if !ident_ok(k) {
+            return Err(format!("argument {k:?} is not a valid name"));
+        }
+    }
+    Ok(Entry {
+        name,
+        namespace,
+        args,
+        config,
+        description,
+        custom_name,
+    })
+}
+
+/// What a generic test is declared on.
+struct Testable<'a> {
+    /// Name used in the test's name: the node's, or `<source>_<table>`.
+    target_name: String,
+    /// `ref('x')` or `source('s', 't')`, as dbt writes the `model` argument.
+    model_str: String,
+    is_source: bool,
+    yml: &'a str,
+    key: String,
+    attached: Option<String>,
+    file_key_name: String,
+    /// Where the YAML entry sits, for error messages (`models.orders`).
+    tests: &'a [Value],
+    columns: &'a IndexMap<String, Column>,
+}
+
+/// Everything discovery needs from the manifest being built.
+pub struct DiscoverCtx<'a> {
+    pub project: &'a Project,
+    pub target_db: &'a str,
+    pub target_schema: &'a str,
+    pub macro_names: &'a [String],
+    pub parse_resolver: Arc<dyn Resolver>,
+    pub full_refresh: bool,
+}
+
+/// Find every data test of the project; add them to `nodes` and return
+/// their metadata. Parse errors are collected in `errors` (all at once, as
+/// for models).
+pub fn discover(
+    cx: &DiscoverCtx<'_>,
+    env: &mut minijinja::Environment<'static>,
+    props: &Properties,
+    nodes: &mut IndexMap<String, Node>,
+    sources: &IndexMap<String, Source>,
+    errors: &mut Vec<String>,
+) -> Result<IndexMap<String, TestMeta>> {
+    let project = cx.project;
+    let mut metas = IndexMap::new();
+    let mut targets: Vec<Testable<'_>> = Vec::new();
+    let kinds = [
+        ("models", ResourceType::Model, &props.models),
+        ("seeds", ResourceType::Seed, &props.seeds),
+        ("snapshots", ResourceType::Snapshot, &props.snapshots),
+    ];
+    for (key, rt, map) in kinds {
+        for (name, p) in map.iter() {
+            let id = format!("{}.{}.{name}", rt.as_str(), project.name);
+            if !nodes.contains_key(&id) {
+                continue;
+            }
+            targets.push(Testable {
+                target_name: name.clone(),
+                model_str: format!("ref('{name}')"),
+                is_source: false,
+                yml: &p.file,
+                key: format!("{key}.{name}"),
+                attached: Some(id),
+                file_key_name: format!("{key}.{name}"),
+                tests: &p.tests,
+                columns: &p.columns,
+            });
+        }
+    }
+    for s in sources.values() {
+        let t = &s.table;
+        targets.push(Testable {
+            target_name: format!("{}_{}", t.source_name, t.name),
+            model_str: format!("source('{}', '{}')", t.source_name, t.name),
+            is_source: true,
+            yml: &t.file,
+            key: format!("sources.{}.tables.{}", t.source_name, t.name),
+            attached: None,
+            file_key_name: format!("sources.{}", t.source_name),
+            tests: &t.tests,
+            columns: &t.columns,
+        });
+    }
+    for t in &targets {
+        let mut entries: Vec<(Option<&Column>, &Value, String)> = t
+            .tests
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (None, v, format!("{}.data_tests[{i}]", t.key)))
+            .collect();
+        for c in t.columns.values() {
+            for (i, v) in c.tests.iter().enumerate() {
+                entries.push((
+                    Some(c),
+                    v,
+                    format!("{}.columns.{}.data_tests[{i}]", t.key, c.name),
+                ));
+            }
+        }
+        for (col, entry, key) in entries {
+            match generic_node(cx, t, col, entry, &key, env) {
+                Ok(Some((node, meta))) => {
+                    if let Some(prev) = nodes.get(&node.unique_id) {
+                        errors.push(format!(
+                            "{}: key {key}: two tests have the id {} (also in {}); give one a `name:`",
+                            t.yml, node.unique_id, prev.original_file_path
+                        ));
+                        continue;
+                    }
+                    metas.insert(node.unique_id.clone(), meta);
+                    nodes.insert(node.unique_id.clone(), node);
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    // singular tests
+    for tp in &project.test_paths {
+        let dir = project.root.join(tp);
+        for (abs, rel) in crate::manifest::walk(&dir, &["sql"])? {
+            if rel.starts_with("generic/") {
+                continue;
+            }
+            match singular_node(cx, tp, &abs, &rel, env) {
+                Ok(Some(node)) => {
+                    if let Some(prev) = nodes.get(&node.unique_id) {
+                        errors.push(format!(
+                            "two tests are named {}: {} and {}",
+                            node.name, prev.original_file_path, node.original_file_path
+                        ));
+                        continue;
+                    }
+                    metas.insert(
+                        node.unique_id.clone(),
+                        TestMeta {
+                            kind: TestKind::Singular,
+                            column_name: None,
+                            attached_node: None,
+                            file_key_name: None,
+                        },
+                    );
+                    nodes.insert(node.unique_id.clone(), node);
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    Ok(metas)
+}
+
+fn folders_of(path: &str) -> Vec<String> {
+    // the properties file's folders below its model/seed path
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.len() <= 2 {
+        return vec![];
+    }
+    parts[1..parts.len() - 1]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn parse_ctx(cx: &DiscoverCtx<'_>, node: &Node) -> Arc<NodeCtx> {
+    Arc::new(NodeCtx {
+        unique_id: node.unique_id.clone(),
+        name: node.name.clone(),
+        execute: false,
+        this: node.relation(),
+        config: Mutex::new(node.config.clone()),
+        file_config: Mutex::new(Config::new()),
+        refs: Mutex::new(vec![]),
+        sources: Mutex::new(vec![]),
+        ephemerals: Mutex::new(vec![]),
+        resolver: cx.parse_resolver.clone(),
+        db: None,
+        is_incremental: false,
+        full_refresh: cx.full_refresh,
+        results: Mutex::new(HashMap::new()),
+        model: node.to_value(),
+    })
+}
+
+/// `{{ config(severity="warn",...) }}` as dbt appends it to a generic test's raw code.
+fn construct_config(cfg: &Config) -> String {
+    let parts: Vec<String> = cfg
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}=\"{}\"", s.replace('"', "\\\"")),
+            other => format!("{k}={}", py_repr(other)),
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{{ config({}) }}}}", parts.join(","))
+    }
+}
+
+fn render_config_strings(project: &Project, cfg: &mut Config) -> std::result::Result<(), String> {
+    let vars = project.vars_for_project();
+    let mut v = Value::Object(std::mem::take(cfg));
+    crate::yaml::render_strings(
+        &mut v,
+        &[],
+        &|s| crate::project::render_basic(s, &vars),
+        "config",
+    )?;
+    if let Value::Object(m) = v {
+        *cfg = m;
+    }
+    Ok(())
+}
+
+fn generic_node(
+    cx: &DiscoverCtx<'_>,
+    t: &Testable<'_>,
+    col: Option<&Column>,
+    entry: &Value,
+    key: &str,
+    env: &mut minijinja::Environment<'static>,
+) -> std::result::Result<Option<(Node, TestMeta)>, String> {
+    let project = cx.project;
+    let bad = |m: String| format!("{}: key {key}: {m}", t.yml);
+    let mut e = parse_entry(entry, col.map(|c| c.name.as_str())).map_err(bad)?;
+    render_config_strings(project, &mut e.config).map_err(bad)?;
+    let macro_name = format!("test_{}", e.name);
+    if !cx.macro_names.contains(&macro_name) {
+        return Err(bad(format!(
+            "there is no generic test named {:?} (define it with {{% test {}(model, column_name) %}} in a macro path or in tests/generic/)",
+            e.name, e.name
+        )));
+    }
+    e.args.insert(
+        "model".into(),
+        Value::from(format!("{{{{ get_where_subquery({}) }}}}", t.model_str)),
+    );
+    let mut type_name = if t.is_source {
+        format!("source_{}", e.name)
+    } else {
+        e.name.clone()
+    };
+    if let Some(ns) = &e.namespace {
+        type_name = format!("{ns}_{type_name}");
+    }
+    let (short, full) = match &e.custom_name {
+        Some(n) => (n.clone(), n.clone()),
+        None => synthesize_names(&type_name, &t.target_name, &e.args),
+    };
+    if short != full && !e.config.contains_key("alias") {
+        e.config.insert("alias".into(), Value::from(short.clone()));
+    }
+    let hash = test_hash(&full, &e.name, e.namespace.as_deref(), &e.args);
+    let unique_id = format!("test.{}.{full}.{hash}", project.name);
+    let folders = folders_of(t.yml);
+    let mut fqn = vec![project.name.clone()];
+    fqn.extend(folders.iter().cloned());
+    fqn.push(full.clone());
+    // tags: the column's and the test's own (sorted), then the project's
+    let mut own_tags: BTreeSet<String> = col
+        .map(|c| c.tags.iter().cloned().collect())
+        .unwrap_or_default();
+    own_tags.extend(e.config.tags());
+    let mut cfg = config::from_tree(&project.tests_config, &project.name, &folders, &full);
+    let tree_tags = cfg.tags();
+    let raw_code = format!(
+        "{{{{ {}(**_dbt_generic_test_kwargs) }}}}{}",
+        macro_name,
+        construct_config(&e.config)
+    );
+    config::merge(&mut cfg, &e.config);
+    let mut tags: Vec<String> = own_tags.into_iter().collect();
+    for tg in tree_tags {
+        if !tags.contains(&tg) {
+            tags.push(tg);
+        }
+    }
+    cfg.insert("tags".into(), json!(tags));
+    if !cfg.enabled() {
+        return Ok(None);
+    }
+    cfg.entry("schema")
+        .or_insert(Value::from("dbt_test__audit"));
+    cfg.insert("materialized".into(), Value::from("test"));
+    let mut node = Node {
+        unique_id: unique_id.clone(),
+        resource_type: ResourceType::Test,
+        name: full.clone(),
+        package_name: project.name.clone(),
+        original_file_path: t.yml.to_string(),
+        path: format!("{short}.sql"),
+        fqn,
+        raw_code,
+        checksum: String::new(),
+        config: cfg,
+        description: e.description.clone(),
+        columns: IndexMap::new(),
+        patch_path: None,
+        refs: vec![],
+        sources: vec![],
+        depends_on: vec![],
+        database: cx.target_db.to_string(),
+        schema: cx.target_schema.to_string(),
+        alias: short.clone(),
+    };
+    // the node under test, then anything the arguments ref()/source()
+    if t.is_source {
+        if let Some((s, tb)) = t
+            .model_str
+            .strip_prefix("source('")
+            .and_then(|r| r.strip_suffix("')"))
+            .and_then(|r| r.split_once("', '"))
+        {
+            node.sources.push((s.to_string(), tb.to_string()));
+        }
+    } else {
+        node.refs.push((None, t.target_name.clone()));
+    }
+    let needs_render = e.args.iter().any(|(k, v)| {
+        k != "model"
+            && k != "column_name"
+            && v.as_str()
+                .is_some_and(|s| s.contains("ref(") || s.contains("source("))
+    });
+    if needs_render {
+        let ctx = parse_ctx(cx, &node);
+        for (k, v) in &e.args {
+            let Some(s) = v.as_str() else { continue };
+            if k == "model" || k == "column_name" || !(s.contains("ref(") || s.contains("source("))
+            {
+                continue;
+            }
+            let src = if looks_like_func(s) {
+                format!("{{{{ {s} }}}}")
+            } else {
+                s.to_string()
+            };
+            env.render_str(&src, jinja::node_context(ctx.clone()))
+                .map_err(|err| bad(format!("argument {k}: {}", jinja_message(&err))))?;
+        }
+        for r in ctx.refs.lock().map(|r| r.clone()).unwrap_or_default() {
+            if !node.refs.contains(&r) {
+                node.refs.push(r);
+            }
+        }
+        for s in ctx.sources.lock().map(|r| r.clone()).unwrap_or_default() {
+            if !node.sources.contains(&s) {
+                node.sources.push(s);
+            }
+        }
+    }
+    let column_name = match e.args.get("column_name") {
+        Some(Value::String(s)) if col.is_some() => Some(s.clone()),
+        _ => None,
+    };
+    let meta = TestMeta {
+        kind: TestKind::Generic {
+            name: e.name,
+            namespace: e.namespace,
+            kwargs: e.args,
+        },
+        column_name,
+        attached_node: t.attached.clone(),
+        file_key_name: Some(t.file_key_name.clone()),
+    };
+    Ok(Some((node, meta)))
+}
+
+fn jinja_message(e: &minijinja::Error) -> String {
+    match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.to_string(),
+    }
+}
+
+/// dbt renders a test argument as an expression when it reads like
+/// `ref(...)`, `source(...)`, `var(...)`, `env_var(...)` or `doc(...)`.
+fn looks_like_func(s: &str) -> bool {
+    let t = s.trim();
+    ["env_var", "ref", "var", "source", "doc"].iter().any(|f| {
+        t.strip_prefix(f)
+            .map(|r| r.trim_start())
+            .is_some_and(|r| r.starts_with('(') && r.ends_with(')') && r.len() > 2)
+    })
+}
+
+fn singular_node(
+    cx: &DiscoverCtx<'_>,
+    tp: &str,
+    abs: &Path,
+    rel: &str,
+    env: &mut minijinja::Environment<'static>,
+) -> std::result::Result<Option<Node>, String> {
+    let project = cx.project;
+    let raw = std::fs::read_to_string(abs).map_err(|e| format!("{}: {e}", abs.display()))?;
+    let name = Path::new(rel)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let ofp = format!("{tp}/{rel}");
+    let parts: Vec<String> = rel.split('/').map(String::from).collect();
+    let folders = &parts[..parts.len().saturating_sub(1)];
+    let mut cfg = config::from_tree(&project.tests_config, &project.name, folders, &name);
+    let unique_id = format!("test.{}.{name}", project.name);
+    env.add_template_owned(ofp.clone(), raw.clone())
+        .map_err(|e| crate::Error::jinja(&unique_id, &ofp, &e).to_string())?;
+    let mut fqn = vec![project.name.clone()];
+    fqn.extend(folders.iter().cloned());
+    fqn.push(name.clone());
+    cfg.entry("schema")
+        .or_insert(Value::from("dbt_test__audit"));
+    cfg.insert("materialized".into(), Value::from("test"));
+    let mut node = Node {
+        unique_id: unique_id.clone(),
+        resource_type: ResourceType::Test,
+        name: name.clone(),
+        package_name: project.name.clone(),
+        original_file_path: ofp.clone(),
+        path: rel.to_string(),
+        fqn,
+        checksum: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw.as_bytes())),
+        raw_code: raw,
+        config: cfg,
+        description: String::new(),
+        columns: IndexMap::new(),
+        patch_path: None,
+        refs: vec![],
+        sources: vec![],
+        depends_on: vec![],
+        database: cx.target_db.to_string(),
+        schema: cx.target_schema.to_string(),
+        alias: name,
+    };
+    let ctx = parse_ctx(cx, &node);
+    jinja::render(env, &ofp, ctx.clone())
+        .map_err(|e| crate::Error::jinja(&unique_id, &ofp, &e).to_string())?;
+    if let Ok(fc) = ctx.file_config.lock() {
+        let mut fc = fc.clone();
+        let _ = render_config_strings(project, &mut fc);
+        config::merge(&mut node.config, &fc);
+    }
+    node.refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();
+    node.sources = ctx.sources.lock().map(|r| r.clone()).unwrap_or_default();
+    if !node.config.enabled() {
+        return Ok(None);
+    }
+    Ok(Some(node))
+}
+
+// ---------------------------------------------------------------------------
+// running
+
+/// A test's config as the test materialization reads it, with dbt's defaults.
+pub struct TestConfig {
+    pub severity: String,
+    pub fail_calc: String,
+    pub warn_if: String,
+    pub error_if: String,
+    pub limit: Option<i64>,
+    pub store_failures: bool,
+}
+
+impl TestConfig {
+    pub fn of(cfg: &Config) -> TestConfig {
+        let s = |k: &str, d: &str| match cfg.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => d.to_string(),
+            Some(other) => other.to_string(),
+        };
+        TestConfig {
+            severity: s("severity", "ERROR"),
+            fail_calc: s("fail_calc", "count(*)"),
+            warn_if: s("warn_if", "!= 0"),
+            error_if: s("error_if", "!= 0"),
+            limit: match cfg.get("limit") {
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            },
+            store_failures: match cfg.get("store_failures") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// dbt's `get_test_sql`: one row of failures, should_warn, should_error.
+pub fn test_sql(main_sql: &str, c: &TestConfig, limit: Option<i64>) -> String {
+    let limit = limit.map(|l| format!("limit {l}")).unwrap_or_default();
+    format!(
+        "\n    \n    select\n      {fc} as failures,\n      {fc} {w} as should_warn,\n      {fc} {e} as should_error\n    from (\n      {main_sql}\n      {limit}\n    ) dbt_internal_test",
+        fc = c.fail_calc,
+        w = c.warn_if,
+        e = c.error_if
+    )
+}
+
+fn with_limit(sql: &str, limit: Option<i64>) -> String {
+    match limit {
+        Some(l) => format!("\n    \n  \n{sql}\n\n  \n  limit {l}\n  "),
+        None => format!("\n    \n  \n{sql}\n\n  \n  "),
+    }
+}
+
+/// Render a test's SQL (what `target/compiled` holds).
+pub fn compile_test(
+    m: &Manifest,
+    node: &Node,
+    resolver: &Arc<dyn Resolver>,
+    db: Option<Db>,
+) -> Result<String> {
+    let meta = m.tests.get(&node.unique_id);
+    match meta.map(|t| &t.kind) {
+        Some(TestKind::Generic {
+            name,
+            namespace: _,
+            kwargs,
+        }) => {
+            let ctx =
+                crate::compile::node_ctx(node, resolver.clone(), db, false, m.info.full_refresh);
+            let mut values: BTreeMap<String, minijinja::Value> = BTreeMap::new();
+            let mut call_args = Vec::new();
+            for (k, v) in kwargs {
+                match v {
+                    Value::String(s) if k != "column_name" => {
+                        let t = s.trim();
+                        let inner = t
+                            .strip_prefix("{{")
+                            .and_then(|r| r.strip_suffix("}}"))
+                            .filter(|r| !r.contains("{{") && !r.contains("}}"));
+                        if let Some(expr) = inner {
+                            call_args.push(format!("{k}=({})", expr.trim()));
+                        } else if looks_like_func(s) {
+                            call_args.push(format!("{k}=({})", s.trim()));
+                        } else if s.contains("{{") || s.contains("{%") {
+                            let r = m
+                                .env
+                                .render_str(s, jinja::node_context(ctx.clone()))
+                                .map_err(|e| {
+                                    Error::jinja(&node.unique_id, &node.original_file_path, &e)
+                                })?;
+                            values.insert(k.clone(), minijinja::Value::from(r));
+                            call_args.push(format!("{k}=__tarmac_kw[{}]", py_repr_str(k)));
+                        } else {
+                            values.insert(k.clone(), minijinja::Value::from(s.clone()));
+                            call_args.push(format!("{k}=__tarmac_kw[{}]", py_repr_str(k)));
+                        }
+                    }
+                    other => {
+                        values.insert(k.clone(), minijinja::Value::from_serialize(other));
+                        call_args.push(format!("{k}=__tarmac_kw[{}]", py_repr_str(k)));
+                    }
+                }
+            }
+            let src = format!("{{{{ test_{name}({}) }}}}", call_args.join(", "));
+            let mut c = jinja::node_context(ctx);
+            c.insert("__tarmac_kw", minijinja::Value::from_serialize(&values));
+            m.env
+                .render_str(&src, c)
+                .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))
+        }
+        _ => Ok(crate::compile::compile(m, node, resolver, db, false)?.sql),
+    }
+}
+
+fn pluralize(n: i64) -> String {
+    if n == 1 {
+        "1 result".into()
+    } else {
+        format!("{n} results")
+    }
+}
+
+fn as_i64(v: &minijinja::Value) -> Option<i64> {
+    if v.is_none() || v.is_undefined() {
+        return None;
+    }
+    i64::try_from(v.clone())
+        .ok()
+        .or_else(|| f64::try_from(v.clone()).ok().map(|f| f as i64))
+        .or_else(|| {
+            v.as_str()
+                .and_then(|s| s.trim().parse::<f64>().ok())
+                .map(|f| f as i64)
+        })
+}
+
+/// Compile and run one data test on a connection: dbt's test
+/// materialization (store failures, limit, fail_calc, warn_if/error_if,
+/// severity).
+pub fn run_test(
+    m: &Manifest,
+    node: &Node,
+    db: &Db,
+    resolver: &Arc<dyn Resolver>,
+    opts: &RunOptions,
+) -> NodeResult {
+    let started_at = Utc::now();
+    let t0 = Instant::now();
+    let mut r = NodeResult::skipped(node.unique_id.clone(), String::new());
+    r.started_at = started_at;
+    let compiled = compile_test(m, node, resolver, Some(db.clone()));
+    r.compiled_at = Utc::now();
+    let finish = |mut r: NodeResult| {
+        r.completed_at = Utc::now();
+        r.execution_time = t0.elapsed().as_secs_f64();
+        r
+    };
+    let sql = match compiled {
+        Ok(s) => s,
+        Err(e) => {
+            r.status = Status::Error;
+            r.message = format!(
+                "Compilation Error in test {} ({})\n  {e}",
+                node.name, node.original_file_path
+            );
+            return finish(r);
+        }
+    };
+    r.compiled_sql = Some(sql.clone());
+    if opts.command == Command::Compile {
+        r.status = Status::Success;
+        r.message = "OK".into();
+        return finish(r);
+    }
+    let c = TestConfig::of(&node.config);
+    let main_sql = if c.store_failures {
+        let rel = node.relation();
+        let create = format!(
+            "\n  \n    \n\n  create  table {}\n  \n  as (\n    {}\n  );\n  \n  ",
+            rel.render(),
+            with_limit(&sql, c.limit)
+        );
+        let res = db.drop_sql(&rel).and_then(|d| db.transaction(&[d, create]));
+        if let Err(e) = res {
+            r.status = Status::Error;
+            r.message = runtime_error(node, &e);
+            return finish(r);
+        }
+        format!("\n        select *\n        from {}\n    ", rel.render())
+    } else {
+        with_limit(&sql, c.limit)
+    };
+    let run_sql = test_sql(&main_sql, &c, None);
+    r.run_sql = Some(run_sql.clone());
+    // what runs: the same query, with the counts cast so that any fail_calc
+    // (sums are HUGEINT or DECIMAL) reads back as an integer
+    let exec = format!(
+        "select try_cast(failures as bigint) as failures, should_warn, should_error from ({run_sql}\n) dbt_internal_result"
+    );
+    let q = match db.query(&exec) {
+        Ok(q) => q,
+        Err(e) => {
+            r.status = Status::Error;
+            r.message = runtime_error(node, &e);
+            return finish(r);
+        }
+    };
+    if q.rows.len() != 1 {
+        r.status = Status::Error;
+        r.message = format!(
+            "tarmac failed to execute {}: it returned {} rows, not 1 (check fail_calc)",
+            node.unique_id,
+            q.rows.len()
+        );
+        return finish(r);
+    }
+    let row = &q.rows[0];
+    let failures = row.first().and_then(as_i64).unwrap_or(0);
+    let truthy = |i: usize| row.get(i).is_some_and(|v| v.is_true());
+    let (should_warn, should_error) = (truthy(1), truthy(2));
+    let severity = c.severity.to_uppercase();
+    let (status, message) = if severity == "ERROR" && should_error {
+        (
+            Status::Fail,
+            format!(
+                "Got {}, configured to fail if {}",
+                pluralize(failures),
+                c.error_if
+            ),
+        )
+    } else if should_warn {
+        (
+            Status::Warn,
+            format!(
+                "Got {}, configured to warn if {}",
+                pluralize(failures),
+                c.warn_if
+            ),
+        )
+    } else {
+        (Status::Pass, String::new())
+    };
+    r.failures = Some(if status == Status::Pass { 0 } else { failures });
+    r.status = status;
+    r.message = message;
+    finish(r)
+}
+
+fn runtime_error(node: &Node, e: &Error) -> String {
+    format!(
+        "Runtime Error in test {} ({})\n  {e}",
+        node.name, node.original_file_path
+    )
+}
+
+// ---------------------------------------------------------------------------
+// build order
+
+/// dbt's test edges for `build`: a node waits for the tests of the nodes it
+/// reads. A test on one node gates that node's direct children (and sources'
+/// readers); a test on several nodes gates each node downstream of all of
+/// them. Returns (test, node that waits for it) pairs within `queue`.
+pub fn build_edges(m: &Manifest, dag: &Dag, queue: &HashSet<&String>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut readers_of_source: HashMap<&str, Vec<&String>> = HashMap::new();
+    for n in m.nodes.values() {
+        if n.resource_type == ResourceType::Test {
+            continue;
+        }
+        for d in &n.depends_on {
+            if d.starts_with("source.") {
+                readers_of_source
+                    .entry(d.as_str())
+                    .or_default()
+                    .push(&n.unique_id);
+            }
+        }
+    }
+    for id in queue.iter() {
+        let Some(t) = m.nodes.get(*id) else { continue };
+        if t.resource_type != ResourceType::Test {
+            continue;
+        }
+        let deps = &t.depends_on;
+        let waiting: Vec<String> = if deps.len() == 1 {
+            let d = &deps[0];
+            if d.starts_with("source.") {
+                readers_of_source
+                    .get(d.as_str())
+                    .map(|v| v.iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_default()
+            } else {
+                dag.children(d)
+            }
+        } else if deps.len() > 1 {
+            let mut common: Option<BTreeSet<String>> = None;
+            for d in deps.iter().filter(|d| !d.starts_with("source.")) {
+                let desc = dag.descendants(d, None);
+                common = Some(match common {
+                    None => desc,
+                    Some(c) => c.intersection(&desc).cloned().collect(),
+                });
+            }
+            common.map(|c| c.into_iter().collect()).unwrap_or_default()
+        } else {
+            vec![]
+        };
+        for w in waiting {
+            let is_exec = m
+                .nodes
+                .get(&w)
+                .is_some_and(|n| n.resource_type != ResourceType::Test);
+            if is_exec && queue.contains(&w) && w != **id {
+                out.push(((*id).clone(), w));
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// artifacts
+
+/// The keys a test node has in manifest.json beyond a model's.
+pub fn manifest_fields(m: &Manifest, node: &Node, v: &mut Value) {
+    let Some(meta) = m.tests.get(&node.unique_id) else {
+        return;
+    };
+    let c = TestConfig::of(&node.config);
+    if let Some(cfg) = v.get_mut("config").and_then(|c| c.as_object_mut()) {
+        cfg.insert("materialized".into(), Value::from("test"));
+        for (k, d) in [
+            ("severity", json!(c.severity)),
+            ("fail_calc", json!(c.fail_calc)),
+            ("warn_if", json!(c.warn_if)),
+            ("error_if", json!(c.error_if)),
+            ("store_failures", Value::Null),
+            ("store_failures_as", Value::Null),
+            ("where", Value::Null),
+            ("limit", Value::Null),
+            ("meta", json!({})),
+            ("database", Value::Null),
+        ] {
+            cfg.entry(k).or_insert(d);
+        }
+    }
+    v["column_name"] = json!(meta.column_name);
+    v["attached_node"] = json!(meta.attached_node);
+    v["file_key_name"] = json!(meta.file_key_name);
+    if let TestKind::Generic {
+        name,
+        namespace,
+        kwargs,
+    } = &meta.kind
+    {
+        v["test_metadata"] = json!({"name": name, "kwargs": kwargs, "namespace": namespace});
+        v["checksum"] = json!({"name": "none", "checksum": ""});
+    }
+    let project = &m.info.project.name;
+    let build = if node.original_file_path.ends_with(".sql") {
+        format!("target/run/{project}/{}", node.original_file_path)
+    } else {
+        format!(
+            "target/run/{project}/{}/{}",
+            node.original_file_path, node.path
+        )
+    };
+    v["build_path"] = json!(build);
+    if !c.store_failures {
+        v["relation_name"] = Value::Null;
+    }
+}
+
+/// Where a node's compiled/run SQL goes below `target/compiled/<project>/`:
+/// a generic test's beside its properties file (`models/schema.yml/<name>.sql`).
+pub fn sql_path(node: &Node) -> String {
+    if node.resource_type == ResourceType::Test && !node.original_file_path.ends_with(".sql") {
+        format!("{}/{}", node.original_file_path, node.path)
+    } else {
+        node.original_file_path.clone()
+    }
+}
+
+/// The relation a test stores its failures in.
+pub fn audit_relation(node: &Node) -> Relation {
+    node.relation()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_like_dbt() {
+        let mut args = Map::new();
+        args.insert("column_name".into(), json!("customer_id"));
+        args.insert("to".into(), json!("ref('stg_customers')"));
+        args.insert("field".into(), json!("customer_id"));
+        args.insert(
+            "model".into(),
+            json!("{{ get_where_subquery(ref('stg_orders')) }}"),
+        );
+        let (short, full) = synthesize_names("relationships", "stg_orders", &args);
+        assert_eq!(
+            full,
+            "relationships_stg_orders_customer_id__customer_id__ref_stg_customers_"
+        );
+        assert_eq!(
+            short,
+            "relationships_stg_orders_96411fe0c89b49c3f4da955dfd358ba0"
+        );
+        assert_eq!(test_hash(&full, "relationships", None, &args), "430bf21500");
+        let mut args = Map::new();
+        args.insert("column_name".into(), json!("payment_method"));
+        args.insert("values".into(), json!([1, 2]));
+        args.insert("quote".into(), json!(false));
+        let (short, full) = synthesize_names("accepted_values", "stg_payments", &args);
+        assert_eq!(short, full);
+        assert_eq!(
+            full,
+            "accepted_values_stg_payments_payment_method__False__1__2"
+        );
+    }
+
+    #[test]
+    fn python_repr() {
+        assert_eq!(py_repr_str("a'b"), "\"a'b\"");
+        assert_eq!(py_repr_str("a'b\""), "'a\\'b\"'");
+        assert_eq!(
+            py_repr(&json!([1, "x", null, true, 1.0])),
+            "[1, 'x', None, True, 1.0]"
+        );
+    }
+
+    #[test]
+    fn entries_split_like_dbt() {
+        let e = parse_entry(
+            &json!({"accepted_values": {"values": ["a"], "severity": "warn", "config": {"where": "x > 1"}}}),
+            Some("c"),
+        )
+        .unwrap();
+        assert_eq!(e.name, "accepted_values");
+        assert_eq!(e.config["severity"], "warn");
+        assert_eq!(e.config["where"], "x > 1");
+        assert_eq!(e.args["column_name"], "c");
+        assert!(!e.args.contains_key("severity"));
+        let e = parse_entry(&json!({"test_name": "unique", "name": "u1"}), None).unwrap();
+        assert_eq!(e.custom_name.as_deref(), Some("u1"));
+        assert!(parse_entry(&json!({"a": {}, "b": {}}), None).is_err());
+        assert!(parse_entry(&json!(3), None).is_err());
+        assert!(parse_entry(
+            &json!({"unique": {"severity": "warn", "config": {"severity": "error"}}}),
+            None
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn rewrites_test_blocks() {
+        let t = "{% test is_even(model, column_name) %}select 1{% endtest %}\n{%- test x() -%}2{%- endtest -%}";
+        assert_eq!(
+            rewrite_test_blocks(t),
+            "{% macro test_is_even(model, column_name) %}select 1{% endmacro %}\n{%- macro test_x() -%}2{%- endmacro -%}"
+        );
+        assert_eq!(rewrite_test_blocks("{% if testing %}"), "{% if testing %}");
+    }
+}

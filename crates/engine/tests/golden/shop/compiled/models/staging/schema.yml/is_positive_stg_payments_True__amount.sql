@@ -1,0 +1,4 @@
+
+select amount
+from "shop"."main"."stg_payments"
+where amount < 0

@@ -1,0 +1,4 @@
+
+select *
+from "shop"."main"."stg_orders"
+where status = 'returned'

@@ -1,0 +1,373 @@
+//! `tarmac build` and `tarmac test` on the engine's `shop` fixture: generic,
+//! custom and singular tests, severities and thresholds, stored failures,
+//! skipping after a failed test, artifacts, selection, compiled SQL against
+//! goldens (rewrite with `UPDATE_GOLDEN=1`), bad input, and (when a dbt
+//! virtualenv exists at `.venv-dbt`, or `DBT` names a dbt binary) every
+//! test's status, failure count and unique id against dbt-core + dbt-duckdb.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            if e.file_name() != "target" {
+                copy_dir(&p, &to.join(e.file_name()));
+            }
+        } else if !p.to_string_lossy().ends_with(".duckdb") {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join(name);
+    copy_dir(
+        &workspace().join("crates/engine/tests/fixtures").join(name),
+        &dir,
+    );
+    (d, dir)
+}
+
+fn tarmac(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tarmac"))
+        .args(args)
+        .arg("--project-dir")
+        .arg(dir)
+        .arg("--profiles-dir")
+        .arg(dir)
+        .env("TARMAC_DB", dir.join("shop.duckdb"))
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// unique id -> (status, failures) from run_results.json.
+fn statuses(dir: &Path) -> BTreeMap<String, (String, Option<i64>)> {
+    let rr = json(&dir.join("target/run_results.json"));
+    rr["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["unique_id"].as_str().unwrap().starts_with("operation."))
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap().to_string(),
+                (
+                    r["status"].as_str().unwrap().to_string(),
+                    r["failures"].as_i64(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = workspace().join("crates/engine/tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden {} (UPDATE_GOLDEN=1 writes it)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "golden {name} differs (UPDATE_GOLDEN=1 rewrites it)"
+    );
+}
+
+const FAILING: &str = "test.shop.accepted_values_stg_orders_status__placed__shipped__completed__return_pending.53fa0900e5";
+
+#[test]
+fn build_runs_tests_in_dag_order_and_skips_after_a_failure() {
+    let (_t, dir) = fixture("shop");
+    let out = tarmac(&dir, &["build", "--threads", "4"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("Done. PASS=22 WARN=3 ERROR=1 SKIP=10 TOTAL=36"),
+        "{all}"
+    );
+    assert!(
+        all.contains("WARN 24 unique_stg_payments_order_id"),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "FAIL 1 accepted_values_stg_orders_status__placed__shipped__completed__return_pending"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("SKIP relation main.orders"), "{all}");
+    assert!(all.contains("SKIP test unique_orders_order_id"), "{all}");
+    assert!(
+        all.contains("Got 24 results, configured to warn if >1"),
+        "{all}"
+    );
+    assert!(all.contains("See test failures:"), "{all}");
+    let st = statuses(&dir);
+    assert_eq!(st[FAILING], ("fail".to_string(), Some(1)));
+    assert_eq!(
+        st["test.shop.unique_stg_payments_order_id.f460f3c8de"],
+        ("warn".to_string(), Some(24))
+    );
+    assert_eq!(
+        st["test.shop.assert_few_returns"],
+        ("warn".to_string(), Some(13))
+    );
+    assert_eq!(
+        st["test.shop.not_null_stg_orders_order_id.81cfe2fe64"],
+        ("pass".to_string(), Some(0))
+    );
+    assert_eq!(st["model.shop.orders"].0, "skipped");
+    // the failing rows are kept where dbt keeps them
+    let conn = duckdb::Connection::open(dir.join("shop.duckdb")).unwrap();
+    let v: String = conn
+        .query_row(
+            "select value_field from main_dbt_test__audit.accepted_values_stg_orders_62d7846404b81142bf3afb7b27ee2a82",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(v, "returned");
+    drop(conn);
+
+    // manifest: test nodes as dbt writes them
+    let m = json(&dir.join("target/manifest.json"));
+    let t = &m["nodes"]["test.shop.relationships_stg_orders_customer_id__customer_id__ref_stg_customers_.430bf21500"];
+    assert_eq!(t["resource_type"], "test");
+    assert_eq!(
+        t["alias"],
+        "relationships_stg_orders_96411fe0c89b49c3f4da955dfd358ba0"
+    );
+    assert_eq!(t["schema"], "main_dbt_test__audit");
+    assert_eq!(t["column_name"], "customer_id");
+    assert_eq!(t["attached_node"], "model.shop.stg_orders");
+    assert_eq!(t["test_metadata"]["name"], "relationships");
+    assert_eq!(t["test_metadata"]["kwargs"]["to"], "ref('stg_customers')");
+    assert_eq!(t["config"]["severity"], "ERROR");
+    assert_eq!(t["tags"], serde_json::json!(["fk", "dq"]));
+    let mut deps: Vec<String> = t["depends_on"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    deps.sort();
+    assert_eq!(deps, ["model.shop.stg_customers", "model.shop.stg_orders"]);
+    assert_eq!(
+        m["nodes"]["test.shop.source_unique_raw_events_id.207e922098"]["depends_on"]["nodes"],
+        serde_json::json!(["source.shop.raw.events"])
+    );
+    assert!(m["child_map"]["model.shop.stg_orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == FAILING));
+
+    // compiled SQL of each kind of test, against goldens
+    let compiled = dir.join("target/compiled/shop");
+    for f in [
+        "models/staging/schema.yml/not_null_stg_orders_order_id.sql",
+        "models/staging/schema.yml/unique_stg_payments_order_id.sql",
+        "models/staging/schema.yml/relationships_stg_orders_96411fe0c89b49c3f4da955dfd358ba0.sql",
+        "models/staging/schema.yml/accepted_values_stg_payments_payment_method__False__1__2.sql",
+        "models/staging/schema.yml/status_is_known_loose.sql",
+        "models/staging/schema.yml/is_positive_stg_payments_True__amount.sql",
+        "models/sources.yml/source_accepted_values_raw_events_kind__click__view.sql",
+        "tests/assert_few_returns.sql",
+    ] {
+        let sql =
+            std::fs::read_to_string(compiled.join(f)).unwrap_or_else(|_| panic!("no compiled {f}"));
+        golden(&format!("shop/compiled/{f}"), &sql);
+    }
+    let run = std::fs::read_to_string(
+        dir.join("target/run/shop/models/staging/schema.yml/unique_stg_payments_order_id.sql"),
+    )
+    .unwrap();
+    golden("shop/run/unique_stg_payments_order_id.sql", &run);
+}
+
+#[test]
+fn test_command_selection_and_exit_codes() {
+    let (_t, dir) = fixture("shop");
+    let out = tarmac(&dir, &["seed"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = tarmac(&dir, &["run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // every test; the failing one makes the exit code 1
+    let out = tarmac(&dir, &["test"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("Done. PASS=23 WARN=4 ERROR=1 SKIP=0 TOTAL=28"),
+        "{all}"
+    );
+    // by name, test type and indirect selection
+    let out = tarmac(&dir, &["test", "--select", "unique_orders_order_id"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("TOTAL=1"), "{}", text(&out));
+    let out = tarmac(&dir, &["test", "--select", "test_type:singular"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("PASS=1 WARN=2 ERROR=0 SKIP=0 TOTAL=3"),
+        "{}",
+        text(&out)
+    );
+    let out = tarmac(
+        &dir,
+        &[
+            "test",
+            "--select",
+            "orders",
+            "--exclude",
+            "test_name:unique",
+        ],
+    );
+    let all = text(&out);
+    assert!(all.contains("TOTAL=3"), "{all}");
+    assert!(!all.contains("unique_orders_order_id"), "{all}");
+    let out = tarmac(&dir, &["test", "--select", "tag:fk"]);
+    assert!(text(&out).contains("TOTAL=1"), "{}", text(&out));
+    // warnings alone do not fail the run
+    let out = tarmac(&dir, &["test", "--select", "stg_payments"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // a test on a column that does not exist: an error naming the test and file
+    let schema = dir.join("models/staging/schema.yml");
+    let yml = std::fs::read_to_string(&schema).unwrap();
+    std::fs::write(
+        &schema,
+        yml.replace("      - name: first_name\n", "      - name: first_nam\n"),
+    )
+    .unwrap();
+    let out = tarmac(&dir, &["test", "--select", "stg_customers"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("ERROR not_empty_string_stg_customers_first_nam")
+            && all.contains("models/staging/schema.yml")
+            && all.contains("first_nam"),
+        "{all}"
+    );
+    // relationships to a model that does not exist: dbt's parse error, naming the test
+    std::fs::write(
+        &schema,
+        yml.replace("ref('stg_customers')", "ref('stg_customer')"),
+    )
+    .unwrap();
+    let out = tarmac(&dir, &["test"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("depends on a node named 'stg_customer' which was not found")
+            && all.contains("did you mean stg_customers"),
+        "{all}"
+    );
+    // an unknown generic test and a malformed entry name the file and key
+    std::fs::write(
+        &schema,
+        yml.replace("data_tests: [not_empty_string]", "data_tests: [not_a_test]"),
+    )
+    .unwrap();
+    let all = text(&tarmac(&dir, &["test"]));
+    assert!(
+        all.contains(
+            "models/staging/schema.yml: key models.stg_customers.columns.first_name.data_tests[0]"
+        ) && all.contains("no generic test named \"not_a_test\""),
+        "{all}"
+    );
+    std::fs::write(
+        &schema,
+        yml.replace(
+            "data_tests: [not_empty_string]",
+            "data_tests: [{a: {}, b: {}}]",
+        ),
+    )
+    .unwrap();
+    let all = text(&tarmac(&dir, &["test"]));
+    assert!(all.contains("exactly one key"), "{all}");
+    std::fs::write(&schema, format!("{yml}\n  - name: [")).unwrap();
+    let out = tarmac(&dir, &["test"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("models/staging/schema.yml"), "{all}");
+}
+
+/// dbt's binary: `DBT`, else the workspace's `.venv-dbt`.
+fn dbt() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("DBT") {
+        let p = PathBuf::from(p);
+        return p.exists().then_some(p);
+    }
+    let p = workspace().join(".venv-dbt/bin/dbt");
+    p.exists().then_some(p)
+}
+
+#[test]
+fn same_test_results_as_dbt() {
+    let Some(dbt) = dbt() else {
+        eprintln!("SKIP same_test_results_as_dbt: no dbt (set DBT=/path/to/dbt or create .venv-dbt with dbt-core 1.10 and dbt-duckdb 1.9)");
+        return;
+    };
+    let (_t, dir) = fixture("shop");
+    let theirs = dir.parent().unwrap().join("shop_dbt");
+    copy_dir(&dir, &theirs);
+    let out = tarmac(&dir, &["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = Command::new(&dbt)
+        .args(["build", "--project-dir"])
+        .arg(&theirs)
+        .arg("--profiles-dir")
+        .arg(&theirs)
+        .env("TARMAC_DB", theirs.join("shop.duckdb"))
+        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        .current_dir(&theirs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let (a, b) = (statuses(&dir), statuses(&theirs));
+    assert_eq!(a.len(), 36);
+    // dbt writes failures 0 for skipped nodes and null for models; compare tests' counts only
+    let norm =
+        |m: BTreeMap<String, (String, Option<i64>)>| -> BTreeMap<String, (String, Option<i64>)> {
+            m.into_iter()
+                .map(|(k, (s, f))| {
+                    let f = if k.starts_with("test.") && s != "skipped" {
+                        f
+                    } else {
+                        None
+                    };
+                    (k, (s, f))
+                })
+                .collect()
+        };
+    assert_eq!(norm(a), norm(b), "tarmac (left) and dbt (right) differ");
+}
