@@ -32,7 +32,7 @@ use flightlabs::Direction;
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
 use crate::landing::{
-    sha256_hex, write_file, Durability, LandedFile, LandingMeta, LandingZone, Source,
+    sha256_hex, write_file, Durability, Endpoint, LandedFile, LandingMeta, LandingZone, Source,
 };
 use crate::loader::{load_pending, Writer};
 use crate::Progress;
@@ -249,6 +249,7 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
             body.push_str("]}");
             let meta = LandingMeta {
                 source: Source::Archive,
+                endpoint: Endpoint::Historical,
                 airport: airport.clone(),
                 direction,
                 date,

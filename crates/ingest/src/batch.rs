@@ -18,7 +18,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{LandingMeta, LandingZone, LedgerEntry, Source};
+use crate::landing::{Endpoint, LandingMeta, LandingZone, LedgerEntry, Source};
 use crate::loader::{load_pending, Writer};
 use crate::Progress;
 
@@ -210,6 +210,7 @@ pub async fn run_batch(
                 Ok(fetched) => {
                     let meta = LandingMeta {
                         source: Source::Api,
+                        endpoint: Endpoint::Historical,
                         airport: unit.airport.clone(),
                         direction: unit.direction,
                         date: unit.date,

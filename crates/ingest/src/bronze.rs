@@ -20,7 +20,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::Result;
-use crate::landing::LandedFile;
+use crate::landing::{Endpoint, LandedFile};
+use crate::positions;
 
 pub const SCHEMA_SQL: &str = r#"
 CREATE SCHEMA IF NOT EXISTS bronze;
@@ -80,10 +81,13 @@ CREATE TABLE IF NOT EXISTS bronze.quarantine (
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct LoadStats {
     pub files: u64,
+    /// Records into bronze (movements and positions).
     pub records: u64,
     pub quarantined: u64,
     /// Files that were loaded already and left alone.
     pub skipped: u64,
+    /// Positions new to `silver.real_time_planes`.
+    pub new_positions: u64,
 }
 
 impl LoadStats {
@@ -92,6 +96,7 @@ impl LoadStats {
         self.records += o.records;
         self.quarantined += o.quarantined;
         self.skipped += o.skipped;
+        self.new_positions += o.new_positions;
     }
 }
 
@@ -116,25 +121,38 @@ pub struct SourceCount {
 
 pub struct Bronze {
     conn: Connection,
-    loaded: HashSet<String>,
+    /// Every landing file bronze holds; None: asked of the database file by
+    /// file (see [`Bronze::open_for_append`]).
+    loaded: Option<HashSet<String>>,
 }
 
 impl Bronze {
     /// Opens (creating if needed) the warehouse file and the bronze tables.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::with_connection(Self::connect(path)?)
+    }
+
+    /// Opens the warehouse without reading the list of every loaded file:
+    /// for a real-time poller that opens it once a poll to add a few files,
+    /// and asks about just those.
+    pub fn open_for_append(path: &Path) -> Result<Self> {
+        let conn = Self::connect(path)?;
+        conn.execute_batch(SCHEMA_SQL)?;
+        conn.execute_batch(positions::SCHEMA_SQL)?;
+        Ok(Self { conn, loaded: None })
+    }
+
+    fn connect(path: &Path) -> Result<Connection> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| crate::IngestError::io(dir, e))?;
         }
-        let conn = Connection::open(path)?;
-        Self::with_connection(conn)
+        Ok(Connection::open(path)?)
     }
 
     pub fn with_connection(conn: Connection) -> Result<Self> {
         conn.execute_batch(SCHEMA_SQL)?;
-        let mut bronze = Self {
-            conn,
-            loaded: HashSet::new(),
-        };
+        conn.execute_batch(positions::SCHEMA_SQL)?;
+        let mut bronze = Self { conn, loaded: None };
         bronze.refresh_loaded()?;
         Ok(bronze)
     }
@@ -144,7 +162,7 @@ impl Bronze {
             .conn
             .prepare("SELECT landing_file FROM bronze.landed_files")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        self.loaded = rows.collect::<std::result::Result<_, _>>()?;
+        self.loaded = Some(rows.collect::<std::result::Result<_, _>>()?);
         Ok(())
     }
 
@@ -153,29 +171,42 @@ impl Bronze {
     }
 
     pub fn is_loaded(&self, rel: &str) -> bool {
-        self.loaded.contains(rel)
+        self.check_loaded(rel).unwrap_or(false)
+    }
+
+    fn check_loaded(&self, rel: &str) -> Result<bool> {
+        match &self.loaded {
+            Some(set) => Ok(set.contains(rel)),
+            None => Ok(self.conn.query_row(
+                "SELECT count(*) > 0 FROM bronze.landed_files WHERE landing_file = ?",
+                [rel],
+                |r| r.get(0),
+            )?),
+        }
     }
 
     /// Loads landed bodies in one transaction. Files already in bronze are
     /// skipped, so this is safe to call again with the same files.
     pub fn load(&mut self, files: &[(&LandedFile, &[u8])]) -> Result<LoadStats> {
         let mut stats = LoadStats::default();
-        let todo: Vec<_> = files
-            .iter()
-            .filter(|(f, _)| {
-                let seen = self.loaded.contains(&f.rel);
-                if seen {
-                    stats.skipped += 1;
-                }
-                !seen
-            })
-            .collect();
+        let mut todo: Vec<(&LandedFile, &[u8])> = Vec::new();
+        for item in files {
+            // The same file twice in one call counts once.
+            if self.check_loaded(&item.0.rel)? || todo.iter().any(|(f, _)| f.rel == item.0.rel) {
+                stats.skipped += 1;
+            } else {
+                todo.push(*item);
+            }
+        }
         if todo.is_empty() {
             return Ok(stats);
         }
         let now = Utc::now();
         let tx = self.conn.transaction()?;
+        let mut polls: Vec<&str> = Vec::new();
+        let mut min_updated = i64::MAX;
         {
+            let mut positions_app = tx.appender_to_db("flightlabs_positions", "bronze")?;
             let mut rows = tx.appender_to_db("flightlabs_historical", "bronze")?;
             let mut quarantine = tx.appender_to_db("quarantine", "bronze")?;
             let mut files_app = tx.appender_to_db("landed_files", "bronze")?;
@@ -204,6 +235,22 @@ impl Bronze {
                     Err(reason) => {
                         bad += 1;
                         quarantine_row(-1, &reason, &String::from_utf8_lossy(body))?;
+                    }
+                    Ok(records) if m.endpoint == Endpoint::Flights => {
+                        polls.push(&file.rel);
+                        for (i, raw) in records.iter().enumerate() {
+                            match positions::probe_position(raw.get()) {
+                                Ok(p) => {
+                                    ok += 1;
+                                    min_updated = min_updated.min(p.updated);
+                                    positions::append(&mut positions_app, file, i, &p, raw, now)?;
+                                }
+                                Err(reason) => {
+                                    bad += 1;
+                                    quarantine_row(i as i64, &reason, raw.get())?;
+                                }
+                            }
+                        }
                     }
                     Ok(records) => {
                         for (i, raw) in records.iter().enumerate() {
@@ -261,12 +308,18 @@ impl Bronze {
                 stats.quarantined += bad;
             }
             rows.flush()?;
+            positions_app.flush()?;
             quarantine.flush()?;
             files_app.flush()?;
         }
+        if min_updated != i64::MAX {
+            stats.new_positions = positions::insert_new(&tx, &polls, now, min_updated)?;
+        }
         tx.commit()?;
-        for (f, _) in &todo {
-            self.loaded.insert(f.rel.clone());
+        if let Some(set) = self.loaded.as_mut() {
+            for (f, _) in &todo {
+                set.insert(f.rel.clone());
+            }
         }
         Ok(stats)
     }
@@ -283,8 +336,18 @@ impl Bronze {
                 params![from, to],
             )?;
         }
+        positions::clear(&tx, from, to)?;
         tx.commit()?;
         self.refresh_loaded()
+    }
+
+    /// Recomputes `silver.real_time_planes` from bronze (after a replay).
+    pub fn rebuild_silver(&mut self) -> Result<u64> {
+        positions::rebuild_silver(&self.conn)
+    }
+
+    pub fn position_counts(&self) -> Result<positions::PositionCounts> {
+        positions::counts(&self.conn)
     }
 
     /// Records per source and airport with their first and last day.
@@ -310,10 +373,10 @@ impl Bronze {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
         Ok(BronzeCounts {
-            files: q("SELECT count(*) FROM bronze.landed_files")?,
+            files: q("SELECT count(*) FROM bronze.landed_files WHERE landing_file NOT LIKE 'flightlabs/flights/%'")?,
             records: q("SELECT count(*) FROM bronze.flightlabs_historical")?,
             quarantined: q("SELECT count(*) FROM bronze.quarantine")?,
-            days: q("SELECT count(DISTINCT (airport, flight_date)) FROM bronze.landed_files")?,
+            days: q("SELECT count(DISTINCT (airport, flight_date)) FROM bronze.landed_files WHERE landing_file NOT LIKE 'flightlabs/flights/%'")?,
         })
     }
 }
@@ -416,7 +479,7 @@ pub fn probe(raw: &RawValue) -> std::result::Result<Probed, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::landing::{LandingMeta, LandingZone, Source};
+    use crate::landing::{Endpoint, LandingMeta, LandingZone, Source};
     use flightlabs::Direction;
 
     fn raw(s: &str) -> Box<RawValue> {
@@ -459,6 +522,7 @@ mod tests {
             "garbage"]}"#;
         let meta = LandingMeta {
             source: Source::Api,
+            endpoint: Endpoint::Historical,
             airport: "BOG".into(),
             direction: Direction::Departure,
             date: NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),

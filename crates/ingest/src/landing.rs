@@ -53,14 +53,31 @@ impl Source {
     }
 }
 
+/// Which FlightLabs endpoint a body answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    /// `/historical`: a day's or window's movements (and the archive's records).
+    #[default]
+    Historical,
+    /// `/flights`: real-time positions, one poll.
+    Flights,
+}
+
 /// The sidecar of a landed body: the ledger entry of that one file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LandingMeta {
     pub source: Source,
+    /// Sidecars written before real-time polling existed have none: historical.
+    #[serde(default)]
+    pub endpoint: Endpoint,
     pub airport: String,
     pub direction: Direction,
+    /// The airport-local day for `/historical`; the UTC day of the poll for
+    /// `/flights` (the ingest crate has no time-zone table).
     pub date: NaiveDate,
-    /// `0000-1159`, `1200-2359` or `day` for API bodies; none for the archive.
+    /// `0000-1159`, `1200-2359` or `day` for API bodies; none for the archive
+    /// and for polls.
     pub window: Option<String>,
     /// The request, access key redacted.
     pub request: Option<String>,
@@ -151,13 +168,15 @@ impl LandingZone {
 
     fn partition_rel(
         source: Source,
+        endpoint: Endpoint,
         airport: &str,
         direction: Direction,
         date: NaiveDate,
     ) -> String {
-        let top = match source {
-            Source::Api => "flightlabs/historical",
-            Source::Archive => "archive/historical",
+        let top = match (source, endpoint) {
+            (Source::Api, Endpoint::Historical) => "flightlabs/historical",
+            (Source::Api, Endpoint::Flights) => "flightlabs/flights",
+            (Source::Archive, _) => "archive/historical",
         };
         format!(
             "{top}/code={airport}/type={}/date={}",
@@ -168,8 +187,20 @@ impl LandingZone {
 
     /// The relative path a body with this metadata lands at.
     pub fn rel_path(meta: &LandingMeta) -> String {
-        let dir = Self::partition_rel(meta.source, &meta.airport, meta.direction, meta.date);
+        let dir = Self::partition_rel(
+            meta.source,
+            meta.endpoint,
+            &meta.airport,
+            meta.direction,
+            meta.date,
+        );
         let name = match meta.source {
+            Source::Api if meta.endpoint == Endpoint::Flights => format!(
+                "polled={}",
+                meta.fetched_at
+                    .unwrap_or_else(Utc::now)
+                    .format("%Y%m%dT%H%M%S%.3fZ")
+            ),
             Source::Api => format!(
                 "window={}.fetched={}",
                 meta.window.as_deref().unwrap_or("day"),
@@ -243,7 +274,13 @@ impl LandingZone {
         date: NaiveDate,
         window: &str,
     ) -> bool {
-        let dir = self.abs(&Self::partition_rel(Source::Api, airport, direction, date));
+        let dir = self.abs(&Self::partition_rel(
+            Source::Api,
+            Endpoint::Historical,
+            airport,
+            direction,
+            date,
+        ));
         let prefix = format!("window={window}.");
         match fs::read_dir(&dir) {
             Ok(entries) => entries.flatten().any(|e| {
@@ -316,11 +353,28 @@ impl LandingZone {
     /// Every landed body, in path order (deterministic), optionally only the
     /// days in `[from, to]`.
     pub fn list(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<LandedFile>> {
+        self.list_except(from, to, |_| false)
+    }
+
+    /// [`list`](Self::list) without the bodies for which `skip(rel)` is
+    /// true; their sidecars are not even read. A real-time poller lands
+    /// thousands of files a day, so the resume sweep must not read the
+    /// metadata of every file bronze already holds.
+    pub fn list_except(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        skip: impl Fn(&str) -> bool,
+    ) -> Result<Vec<LandedFile>> {
         let mut out = Vec::new();
-        for top in ["flightlabs/historical", "archive/historical"] {
+        for top in [
+            "flightlabs/historical",
+            "flightlabs/flights",
+            "archive/historical",
+        ] {
             let dir = self.abs(top);
             if dir.exists() {
-                self.walk(&dir, from, to, &mut out)?;
+                self.walk(&dir, from, to, &skip, &mut out)?;
             }
         }
         out.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -332,6 +386,7 @@ impl LandingZone {
         dir: &Path,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
+        skip: &dyn Fn(&str) -> bool,
         out: &mut Vec<LandedFile>,
     ) -> Result<()> {
         let entries = fs::read_dir(dir).map_err(|e| IngestError::io(dir, e))?;
@@ -355,15 +410,8 @@ impl LandingZone {
                         }
                     }
                 }
-                self.walk(&path, from, to, out)?;
+                self.walk(&path, from, to, skip, out)?;
             } else if name.ends_with(BODY_EXT) {
-                let meta_path = sidecar(&path);
-                let meta: LandingMeta = match fs::read(&meta_path) {
-                    Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                        IngestError::Landing(format!("{}: bad sidecar: {e}", meta_path.display()))
-                    })?,
-                    Err(e) => return Err(IngestError::io(&meta_path, e)),
-                };
                 let rel = path
                     .strip_prefix(&self.root)
                     .map(|p| {
@@ -373,6 +421,16 @@ impl LandingZone {
                             .join("/")
                     })
                     .unwrap_or_else(|_| name.clone());
+                if skip(&rel) {
+                    continue;
+                }
+                let meta_path = sidecar(&path);
+                let meta: LandingMeta = match fs::read(&meta_path) {
+                    Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                        IngestError::Landing(format!("{}: bad sidecar: {e}", meta_path.display()))
+                    })?,
+                    Err(e) => return Err(IngestError::io(&meta_path, e)),
+                };
                 out.push(LandedFile { rel, path, meta });
             }
         }
@@ -533,6 +591,7 @@ mod tests {
     fn meta(window: &str, at: &str) -> LandingMeta {
         LandingMeta {
             source: Source::Api,
+            endpoint: Endpoint::Historical,
             airport: "BOG".into(),
             direction: Direction::Arrival,
             date: NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),

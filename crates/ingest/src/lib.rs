@@ -11,12 +11,14 @@ pub mod bronze;
 pub mod error;
 pub mod landing;
 pub mod loader;
+pub mod positions;
+pub mod realtime;
 
 pub use archive::{import, ImportSummary};
 pub use batch::{delta_plan, run_batch, validate_airport, validate_range, BatchPlan, BatchSummary};
 pub use bronze::{Bronze, BronzeCounts, LoadStats};
 pub use error::{IngestError, Result};
-pub use landing::{LandedFile, LandingMeta, LandingZone, Source};
+pub use landing::{Endpoint, LandedFile, LandingMeta, LandingZone, Source};
 pub use loader::{load_pending, replay};
 
 /// How a long-running ingest reports progress; the binary draws a bar on a

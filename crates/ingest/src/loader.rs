@@ -5,7 +5,7 @@
 //! groups files into transactions of a few thousand records.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -27,10 +27,19 @@ pub struct Writer {
     handle: Option<JoinHandle<Result<(Bronze, LoadStats)>>>,
 }
 
+/// One committed transaction of the writer: which files, what it did, when
+/// the commit returned (from then on every reader sees the rows).
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub files: Vec<String>,
+    pub stats: LoadStats,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 impl Writer {
     /// `depth` bounds how many landed bodies can wait in memory.
     pub fn spawn(bronze: Bronze, depth: usize) -> Self {
-        Self::spawn_syncing(bronze, depth, None)
+        Self::spawn_with(bronze, depth, None, None)
     }
 
     /// Like [`spawn`](Self::spawn), and before each commit makes the landing
@@ -38,10 +47,26 @@ impl Writer {
     /// [`Durability::Deferred`](crate::landing::Durability::Deferred), and
     /// bronze must never hold rows whose landing file could still vanish.
     pub fn spawn_syncing(bronze: Bronze, depth: usize, sync_root: Option<PathBuf>) -> Self {
+        Self::spawn_with(bronze, depth, sync_root, None)
+    }
+
+    /// Like [`spawn`](Self::spawn), and says on `commits` when each
+    /// transaction has committed: the real-time poller measures poll to
+    /// queryable with it.
+    pub fn spawn_notifying(bronze: Bronze, depth: usize, commits: Sender<Committed>) -> Self {
+        Self::spawn_with(bronze, depth, None, Some(commits))
+    }
+
+    fn spawn_with(
+        bronze: Bronze,
+        depth: usize,
+        sync_root: Option<PathBuf>,
+        commits: Option<Sender<Committed>>,
+    ) -> Self {
         let (tx, rx) = sync_channel(depth.max(1));
         let handle = std::thread::Builder::new()
             .name("bronze-writer".into())
-            .spawn(move || write_loop(bronze, rx, sync_root))
+            .spawn(move || write_loop(bronze, rx, sync_root, commits))
             .expect("spawning a thread");
         Self {
             tx: Some(tx),
@@ -77,6 +102,7 @@ fn write_loop(
     mut bronze: Bronze,
     rx: Receiver<(LandedFile, Vec<u8>)>,
     sync_root: Option<PathBuf>,
+    commits: Option<Sender<Committed>>,
 ) -> Result<(Bronze, LoadStats)> {
     let mut total = LoadStats::default();
     let mut batch: Vec<(LandedFile, Vec<u8>)> = Vec::new();
@@ -97,7 +123,20 @@ fn write_loop(
         if let Some(root) = &sync_root {
             sync_filesystem(root)?;
         }
-        total.add(load_batch(&mut bronze, &mut batch)?);
+        let files: Vec<String> = match &commits {
+            Some(_) => batch.iter().map(|(f, _)| f.rel.clone()).collect(),
+            None => Vec::new(),
+        };
+        let stats = load_batch(&mut bronze, &mut batch)?;
+        total.add(stats);
+        if let Some(c) = &commits {
+            // A receiver that went away only loses the notice.
+            let _ = c.send(Committed {
+                files,
+                stats,
+                at: chrono::Utc::now(),
+            });
+        }
     }
     Ok((bronze, total))
 }
@@ -113,11 +152,7 @@ fn load_batch(bronze: &mut Bronze, batch: &mut Vec<(LandedFile, Vec<u8>)>) -> Re
 /// Loads every landed body that bronze does not hold yet: what a killed run
 /// landed but did not get to load. Run at the start of every ingest command.
 pub fn load_pending(zone: &LandingZone, bronze: &mut Bronze) -> Result<LoadStats> {
-    let files: Vec<LandedFile> = zone
-        .list(None, None)?
-        .into_iter()
-        .filter(|f| !bronze.is_loaded(&f.rel))
-        .collect();
+    let files = zone.list_except(None, None, |rel| bronze.is_loaded(rel))?;
     load_files(zone, bronze, files)
 }
 
@@ -130,7 +165,11 @@ pub fn replay(
 ) -> Result<LoadStats> {
     bronze.clear(from, to)?;
     let files = zone.list(from, to)?;
-    load_files(zone, bronze, files)
+    let stats = load_files(zone, bronze, files)?;
+    // Silver keeps the first observation of each position; replaying some
+    // days may change which one that is, so recompute it whole.
+    bronze.rebuild_silver()?;
+    Ok(stats)
 }
 
 fn load_files(

@@ -250,6 +250,21 @@ impl RequestDraw {
     /// Replaces records with broken ones, each with probability `p`; the
     /// kinds of damage cycle from a per-request offset. Returns how many.
     pub(crate) fn corrupt(&self, records: &mut [Value], p: f64) -> usize {
+        self.corrupt_with(records, p, |rec, k| malform(rec, Malformed::CYCLE[k % 4]))
+    }
+
+    /// [`corrupt`](Self::corrupt) for `/flights` positions: a missing `hex`,
+    /// a `lat` that is text, a missing `updated`, or a bare string.
+    pub(crate) fn corrupt_positions(&self, records: &mut [Value], p: f64) -> usize {
+        self.corrupt_with(records, p, malform_position)
+    }
+
+    fn corrupt_with(
+        &self,
+        records: &mut [Value],
+        p: f64,
+        damage: impl Fn(&mut Value, usize),
+    ) -> usize {
         if p <= 0.0 {
             return 0;
         }
@@ -263,7 +278,7 @@ impl RequestDraw {
                     .finish(),
             );
             if u < p {
-                malform(rec, Malformed::CYCLE[next % 4]);
+                damage(rec, next);
                 next += 1;
                 count += 1;
             }
@@ -314,6 +329,28 @@ pub(crate) fn malform(rec: &mut Value, how: Malformed) {
             }
         }
         Malformed::Garbage => *rec = Value::String("garbage".to_string()),
+    }
+}
+
+/// The `kind % 4`-th way a position record comes broken.
+pub(crate) fn malform_position(rec: &mut Value, kind: usize) {
+    match kind % 4 {
+        0 => {
+            if let Some(o) = rec.as_object_mut() {
+                o.remove("hex");
+            }
+        }
+        1 => {
+            if let Some(o) = rec.as_object_mut() {
+                o.insert("lat".to_string(), Value::String("n/a".to_string()));
+            }
+        }
+        2 => {
+            if let Some(o) = rec.as_object_mut() {
+                o.remove("updated");
+            }
+        }
+        _ => *rec = Value::String("garbage".to_string()),
     }
 }
 

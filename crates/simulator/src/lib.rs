@@ -50,7 +50,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use flightlabs::RateLimit;
 
 pub mod airports;
@@ -85,6 +85,28 @@ pub struct SimulatorConfig {
     /// "Today" for statuses (today's flights are then judged at local noon,
     /// reproducibly). None: the real clock.
     pub today: Option<NaiveDate>,
+    /// The instant `/flights` answers for. None: the real clock (on the
+    /// pinned `today`, if any).
+    pub clock: Option<SimClock>,
+}
+
+/// A simulated clock for `/flights`: it reads `start` when the server
+/// starts and runs at `rate` times real time (0 freezes it). Positions are a
+/// pure function of (seed, query, instant), so a frozen clock makes every
+/// poll answer the same, and two servers frozen a minute apart show what
+/// two polls a minute apart would.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimClock {
+    pub start: DateTime<Utc>,
+    pub rate: f64,
+}
+
+impl SimClock {
+    /// The simulated instant `elapsed` (real time) after the start.
+    pub fn at(&self, elapsed: Duration) -> DateTime<Utc> {
+        let ms = (elapsed.as_secs_f64() * self.rate.max(0.0) * 1000.0).min(1e15) as i64;
+        self.start + chrono::Duration::milliseconds(ms)
+    }
 }
 
 impl Default for SimulatorConfig {
@@ -96,6 +118,7 @@ impl Default for SimulatorConfig {
             access_key: None,
             timeout_delay: DEFAULT_TIMEOUT_DELAY,
             today: None,
+            clock: None,
         }
     }
 }
@@ -113,6 +136,7 @@ impl fmt::Debug for SimulatorConfig {
             )
             .field("timeout_delay", &self.timeout_delay)
             .field("today", &self.today)
+            .field("clock", &self.clock)
             .finish()
     }
 }

@@ -8,6 +8,15 @@
 //! altitude profile, and lands. So two polls a minute apart show the same
 //! aircraft (same `hex`) about 13 km further along its track, which is what a
 //! client tracking movements needs to see.
+//!
+//! `updated` is the time of the aircraft's last signal, not the time of the
+//! query: an airborne aircraft reports every [`SIGNAL_PERIOD_S`] seconds on
+//! a phase of its own, and the position shown is where it was then; one on
+//! the ground keeps the time it was listed (scheduled) or touched down
+//! (landed). So polls closer together than the period see the same
+//! (`hex`, `updated`) again, as with the real provider, and a consumer must
+//! deduplicate on that key. `type` is the signal type (`adsb`), as the
+//! provider sends it; the direction is what the query asked for.
 
 use std::collections::HashSet;
 
@@ -24,6 +33,9 @@ const TAXI_IN_MIN: i64 = 5;
 /// How far ahead scheduled flights are listed, and how long landed ones stay.
 const SHOW_SCHEDULED_MIN: i64 = 120;
 const SHOW_LANDED_MIN: i64 = 30;
+
+/// How often an airborne aircraft's position is refreshed.
+pub const SIGNAL_PERIOD_S: i64 = 60;
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 10_000;
@@ -56,11 +68,21 @@ fn airborne_seconds(distance_km: f64, cruise_kmh: f64) -> f64 {
     distance_km / cruise_kmh.max(1.0) * 3600.0
 }
 
+/// The last signal at or before `now` of a transmitter on `phase` (seconds
+/// into each period).
+fn last_signal(now: DateTime<Utc>, phase: i64) -> DateTime<Utc> {
+    let ms = now.timestamp_millis();
+    let period = SIGNAL_PERIOD_S * 1000;
+    let phase = phase.rem_euclid(SIGNAL_PERIOD_S) * 1000;
+    let at = (ms - phase).div_euclid(period) * period + phase;
+    DateTime::from_timestamp_millis(at).unwrap_or(now)
+}
+
 /// Positions for the query at `now`. `clock` decides which days are read.
 pub(crate) fn positions(seed: u64, q: Query, now: DateTime<Utc>) -> Vec<PositionRecord> {
-    let (base, direction, kind) = match (q.dep, q.arr) {
-        (Some(dep), _) => (dep, Direction::Departure, "departure"),
-        (None, Some(arr)) => (arr, Direction::Arrival, "arrival"),
+    let (base, direction) = match (q.dep, q.arr) {
+        (Some(dep), _) => (dep, Direction::Departure),
+        (None, Some(arr)) => (arr, Direction::Arrival),
         (None, None) => return Vec::new(),
     };
     let tz = base.time_zone();
@@ -119,7 +141,7 @@ pub(crate) fn positions(seed: u64, q: Query, now: DateTime<Utc>) -> Vec<Position
         if out.len() >= q.limit {
             break;
         }
-        let Some(p) = position(seed, t, now, kind, &mut hexes) else {
+        let Some(p) = position(seed, t, now, &mut hexes) else {
             continue;
         };
         out.push(p);
@@ -131,28 +153,34 @@ fn position(
     seed: u64,
     t: &Track<'_>,
     now: DateTime<Utc>,
-    kind: &str,
     hexes: &mut HashSet<String>,
 ) -> Option<PositionRecord> {
     let landing = t.landing();
-    let status = if now < t.takeoff {
-        if (t.takeoff - now).num_minutes() > SHOW_SCHEDULED_MIN {
+    let f = t.flight;
+    let phase = (Hasher::new("signal-phase")
+        .u64(seed)
+        .str(&f.reg)
+        .u64(f.scheduled.timestamp() as u64)
+        .finish()
+        % SIGNAL_PERIOD_S as u64) as i64;
+    let listed = t.takeoff - Duration::minutes(SHOW_SCHEDULED_MIN);
+    let (status, signal) = if now < t.takeoff {
+        if now < listed {
             return None;
         }
-        "scheduled"
+        ("scheduled", last_signal(listed, phase))
     } else if now < landing {
-        "en-route"
+        ("en-route", last_signal(now, phase).max(t.takeoff))
     } else {
         if (now - landing).num_minutes() > SHOW_LANDED_MIN {
             return None;
         }
-        "landed"
+        ("landed", last_signal(landing, phase).max(t.takeoff))
     };
-    let f = t.flight;
     let course = bearing_deg(t.from.lat, t.from.lon, t.to.lat, t.to.lon);
     let (lat, lng, alt, dir, speed, v_speed) = match status {
         "en-route" => {
-            let elapsed = (now - t.takeoff).num_milliseconds() as f64 / 1000.0;
+            let elapsed = (signal - t.takeoff).num_milliseconds() as f64 / 1000.0;
             let frac = (elapsed / t.airborne_s).clamp(0.0, 1.0);
             let (lat, lng) = intermediate_point(t.from.lat, t.from.lon, t.to.lat, t.to.lon, frac);
             let dir = if frac < 0.999 {
@@ -210,9 +238,9 @@ fn position(
         airline_iata: iata.map(str::to_string),
         airline_icao: icao.map(str::to_string),
         aircraft_icao: f.model.and_then(type_designator).map(str::to_string),
-        updated: now.timestamp(),
+        updated: signal.timestamp(),
         status: status.to_string(),
-        kind: kind.to_string(),
+        kind: "adsb".to_string(),
     })
 }
 
@@ -315,7 +343,45 @@ mod tests {
             compared += 1;
         }
         assert!(compared > 10);
-        assert!(b.iter().all(|p| p.updated == t1.timestamp()));
+        for p in &b {
+            assert!(p.updated <= t1.timestamp(), "{p:?}");
+            if p.status == "en-route" {
+                assert!(p.updated > t1.timestamp() - SIGNAL_PERIOD_S, "{p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn updated_is_the_last_signal() {
+        let t0 = evening();
+        let a = positions(42, q(Some("BOG"), None), t0);
+        // Ten seconds later most aircraft have not reported again: same key.
+        let b = positions(42, q(Some("BOG"), None), t0 + Duration::seconds(10));
+        assert_eq!(a.len(), b.len());
+        let same = a.iter().filter(|p| b.contains(p)).count();
+        assert!(same * 2 > a.len(), "{same} of {}", a.len());
+        assert!(same < a.len(), "some aircraft reported within 10 s");
+        // Whatever has the same key has the same position.
+        for p in &a {
+            if let Some(later) = b.iter().find(|x| x.hex == p.hex && x.updated == p.updated) {
+                assert_eq!((p.lat, p.lng, p.alt), (later.lat, later.lng, later.alt));
+            }
+        }
+        // Grounded aircraft keep their time while they wait or taxi.
+        let c = positions(42, q(Some("BOG"), None), t0 + Duration::minutes(5));
+        for p in a.iter().filter(|p| p.status != "en-route") {
+            if let Some(later) = c.iter().find(|x| x.hex == p.hex && x.status == p.status) {
+                assert_eq!(later.updated, p.updated, "{}", p.hex);
+            }
+        }
+        assert_eq!(
+            last_signal(DateTime::from_timestamp(1000, 0).unwrap(), 7).timestamp(),
+            967
+        );
+        assert_eq!(
+            last_signal(DateTime::from_timestamp(967, 0).unwrap(), 7).timestamp(),
+            967
+        );
     }
 
     #[test]
@@ -326,7 +392,7 @@ mod tests {
         assert_ne!(a, positions(8, q(Some("BOG"), None), t));
         for p in &a {
             assert_eq!(p.dep_iata.as_deref(), Some("BOG"));
-            assert_eq!(p.kind, "departure");
+            assert_eq!(p.kind, "adsb");
             assert!(["en-route", "landed", "scheduled"].contains(&p.status.as_str()));
             assert!((0.0..=12_000.0).contains(&p.alt));
             assert!((0.0..360.0).contains(&p.dir));
@@ -364,7 +430,7 @@ mod tests {
         assert!(!a.is_empty());
         assert!(a
             .iter()
-            .all(|p| p.arr_iata.as_deref() == Some("BOG") && p.kind == "arrival"));
+            .all(|p| p.arr_iata.as_deref() == Some("BOG") && p.kind == "adsb"));
         let limited = positions(
             42,
             Query {

@@ -39,6 +39,8 @@ pub(crate) struct AppState {
     limiter: Option<SlidingWindow>,
     /// Times each canonical request was seen, for fault draws.
     seen: Mutex<HashMap<String, u64>>,
+    /// When the server started: the simulated clock runs from here.
+    started: std::time::Instant,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             limiter: config.rate_limit.map(SlidingWindow::new),
             config,
             seen: Mutex::new(HashMap::new()),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -69,6 +72,9 @@ impl AppState {
     /// The instant for positions: the real time of day, on the pinned
     /// "today" if there is one, so both endpoints agree on the date.
     fn position_now(&self) -> DateTime<Utc> {
+        if let Some(clock) = self.config.clock {
+            return clock.at(self.started.elapsed());
+        }
         let now = Utc::now();
         match self.config.today {
             Some(d) => d.and_time(now.time()).and_utc(),
@@ -223,7 +229,7 @@ async fn handle(
     let worker = Arc::clone(&state);
     let answer = tokio::task::spawn_blocking(move || match endpoint {
         Endpoint::Historical => historical_answer(&worker, &params, draw),
-        Endpoint::Flights => flights_answer(&worker, &params),
+        Endpoint::Flights => flights_answer(&worker, &params, draw),
     })
     .await;
     let answer = match answer {
@@ -392,7 +398,7 @@ fn historical_data(
 
 // ---------------------------------------------------------------- /flights
 
-fn flights_answer(state: &AppState, params: &Params) -> Answer {
+fn flights_answer(state: &AppState, params: &Params, draw: RequestDraw) -> Answer {
     let dep = param(params, "depIata");
     let arr = param(params, "arrIata");
     if dep.is_none() && arr.is_none() {
@@ -413,7 +419,15 @@ fn flights_answer(state: &AppState, params: &Params) -> Answer {
         .unwrap_or(DEFAULT_LIMIT)
         .clamp(1, MAX_LIMIT);
     let q = positions::Query { dep, arr, limit };
-    let data = positions::positions(state.config.seed, q, state.position_now());
+    let positions = positions::positions(state.config.seed, q, state.position_now());
+    let mut data: Vec<Value> = positions
+        .iter()
+        .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+        .collect();
+    let broken = draw.corrupt_positions(&mut data, state.config.faults.malformed_record);
+    if broken > 0 {
+        tracing::info!(records = broken, "injected malformed positions");
+    }
     Answer::ok(json!({"success": true, "data": data}))
 }
 

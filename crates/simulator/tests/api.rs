@@ -349,6 +349,6 @@ async fn flights_endpoint_answers_positions() {
     assert!(data.len() <= 20);
     for p in &data {
         assert_eq!(p.arr_iata.as_deref(), Some("BOG"));
-        assert!(p.updated >= before - 1);
+        assert!(p.updated <= chrono::Utc::now().timestamp() && p.updated > before - 3 * 3600);
     }
 }

@@ -24,6 +24,8 @@ struct FileConfig {
     warehouse: WarehouseSection,
     #[serde(default)]
     ingest: IngestSection,
+    #[serde(default)]
+    realtime: RealtimeSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +64,63 @@ struct IngestSection {
     airports: Option<Vec<String>>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RealtimeSection {
+    /// Default for `ingest realtime --airport` (else [ingest] airports).
+    airports: Option<Vec<String>>,
+    /// Time between polls: "60s", "2m", "90".
+    interval: Option<String>,
+    /// `limit` of each `/flights` request.
+    limit: Option<u32>,
+}
+
+/// `[realtime]`, resolved.
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    pub airports: Option<Vec<String>>,
+    pub interval: Duration,
+    pub limit: u32,
+}
+
+/// A duration as people write one: `90` or `90s`, `500ms`, `2m`, `1h`,
+/// `1m30s`.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let bad = || format!("invalid duration {text:?}: expected e.g. 60s, 500ms, 2m, 1h or 1m30s");
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| bad());
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * scale;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
 /// The resolved configuration every command works from.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -76,6 +135,7 @@ pub struct Config {
     /// `warehouse/` beside the config file).
     pub project: PathBuf,
     pub airports: Vec<String>,
+    pub realtime: RealtimeConfig,
     /// Whether a key was given at all (the simulator needs none).
     pub has_key: bool,
     /// Whether the rate limit was chosen (config file or flag), not defaulted.
@@ -155,8 +215,28 @@ impl Config {
                 base.join(p)
             }
         };
+        let rt = file.realtime;
+        let interval = match rt.interval {
+            Some(t) => {
+                parse_duration(&t).map_err(|e| anyhow::anyhow!("[realtime] interval: {e}"))?
+            }
+            None => Duration::from_secs(60),
+        };
+        if interval < Duration::from_secs(1) {
+            bail!("[realtime] interval must be at least 1s");
+        }
+        if rt.limit == Some(0) {
+            bail!("[realtime] limit must be at least 1");
+        }
         Ok(Config {
             source,
+            realtime: RealtimeConfig {
+                airports: rt.airports,
+                interval,
+                limit: rt
+                    .limit
+                    .unwrap_or(ingest::realtime::RealtimePlan::DEFAULT_LIMIT),
+            },
             client,
             historical_mode: fl.historical_mode.unwrap_or_default(),
             concurrency: fl.concurrency.unwrap_or(4).max(1),
@@ -253,6 +333,45 @@ mod tests {
         assert_eq!(c.historical_mode, HistoricalMode::Daily);
         assert_eq!(c.warehouse, Path::new("/abs/w.duckdb"));
         assert_eq!(c.project, Path::new("proj/models"));
+    }
+
+    #[test]
+    fn realtime_section() {
+        let c = resolve("", &[]).unwrap();
+        assert_eq!(c.realtime.interval, Duration::from_secs(60));
+        assert_eq!(c.realtime.airports, None);
+        let c = resolve(
+            "[realtime]\nairports = [\"BOG\", \"MDE\"]\ninterval = \"1m30s\"\nlimit = 500",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.realtime.interval, Duration::from_secs(90));
+        assert_eq!(c.realtime.limit, 500);
+        assert_eq!(c.realtime.airports.unwrap(), ["BOG", "MDE"]);
+        let e = resolve("[realtime]\ninterval = \"soon\"", &[]).unwrap_err();
+        assert!(e.to_string().contains("[realtime] interval"), "{e}");
+        assert!(resolve("[realtime]\ninterval = \"100ms\"", &[]).is_err());
+        assert!(resolve("[realtime]\nlimit = 0", &[]).is_err());
+        assert!(resolve("[realtime]\nbogus = 1", &[]).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        let ok = [
+            ("60", 60_000),
+            ("60s", 60_000),
+            ("500ms", 500),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+            ("1m30s", 90_000),
+            ("1.5s", 1500),
+        ];
+        for (t, ms) in ok {
+            assert_eq!(parse_duration(t).unwrap(), Duration::from_millis(ms), "{t}");
+        }
+        for t in ["", "s", "10x", "-5", "1m-", "m1"] {
+            assert!(parse_duration(t).is_err(), "{t}");
+        }
     }
 
     #[test]

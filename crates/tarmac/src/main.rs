@@ -77,7 +77,9 @@ enum IngestCommand {
     Delta(commands::ingest::DeltaArgs),
     /// Import CSV files (or folders) of the old Python pipeline's archive.
     Import(commands::ingest::ImportArgs),
-    /// Rebuild bronze from the landing zone alone.
+    /// Poll real-time positions (`/flights`) into bronze and silver.real_time_planes.
+    Realtime(commands::ingest::RealtimeArgs),
+    /// Rebuild bronze (and silver.real_time_planes) from the landing zone alone.
     Replay(commands::ingest::ReplayArgs),
     /// Show what has landed and what bronze holds.
     Status,
@@ -141,6 +143,7 @@ fn main() -> ExitCode {
                         IngestCommand::Delta(a) => commands::ingest::delta(&config, a).await,
                         IngestCommand::Import(a) => commands::ingest::import(&config, a).await,
                         IngestCommand::Replay(a) => commands::ingest::replay(&config, a).await,
+                        IngestCommand::Realtime(a) => commands::ingest::realtime(&config, a).await,
                         IngestCommand::Status => commands::ingest::status(&config).await,
                     },
                     Command::Sql(args) => commands::sql::run(&config, args).await,

@@ -58,6 +58,29 @@ pub struct FetchArgs {
 }
 
 #[derive(Args)]
+pub struct RealtimeArgs {
+    /// Airport codes, comma separated (default: [realtime] airports, else
+    /// [ingest] airports of the config).
+    #[arg(long, value_delimiter = ',')]
+    airport: Vec<String>,
+    /// Time between polls, e.g. 60s, 2m (default: [realtime] interval, 60s).
+    #[arg(long, value_parser = crate::config::parse_duration)]
+    interval: Option<std::time::Duration>,
+    /// Poll once and exit: exit code 1 if a request failed after retries
+    /// or the poll could not be loaded.
+    #[arg(long)]
+    once: bool,
+    /// `limit` of each request (default: [realtime] limit, 10000).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Requests allowed per window, e.g. 40/10 (default: the config's).
+    #[arg(long)]
+    rate_limit: Option<RateLimit>,
+    #[command(flatten)]
+    sim: SimulatorArgs,
+}
+
+#[derive(Args)]
 pub struct ImportArgs {
     /// CSV files or folders of them.
     #[arg(required = true)]
@@ -229,6 +252,158 @@ pub async fn delta(config: &Config, args: DeltaArgs) -> Result<ExitCode> {
     run_plans(&config, plans).await
 }
 
+/// Turns the first Ctrl-C or SIGTERM into a stop request (the poll in
+/// progress loads what landed, then the command exits 0); a second one
+/// exits at once with 130.
+fn stop_on_signals() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                let mut term = match signal(SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                        let _ = tx.send(true);
+                        return;
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+            if !first {
+                eprintln!("stopped");
+                std::process::exit(130);
+            }
+            first = false;
+            eprintln!("stopping after this poll (again to stop now)");
+            let _ = tx.send(true);
+        }
+    });
+    rx
+}
+
+pub async fn realtime(config: &Config, args: RealtimeArgs) -> Result<ExitCode> {
+    let given: &[String] = if !args.airport.is_empty() {
+        &args.airport
+    } else {
+        config.realtime.airports.as_deref().unwrap_or(&[])
+    };
+    let airports = airports_or_config(config, given)?;
+    let mut config = config.clone();
+    if let Some(r) = args.rate_limit {
+        config.client.rate_limit = r;
+        config.rate_limit_set = true;
+    }
+    let interval = args.interval.unwrap_or(config.realtime.interval);
+    if interval < std::time::Duration::from_secs(1) {
+        bail!("--interval must be at least 1s");
+    }
+    let limit = args.limit.unwrap_or(config.realtime.limit);
+    if limit == 0 {
+        bail!("--limit must be at least 1");
+    }
+    let _sim = if args.sim.simulator {
+        Some(start_simulator(&mut config, args.sim.seed, args.sim.faults.as_deref()).await?)
+    } else {
+        if !config.has_key {
+            bail!(
+                "no FlightLabs access key: set FLIGHTLABS_ACCESS_KEY, or add --simulator to use the built-in simulator"
+            );
+        }
+        None
+    };
+    let client = Arc::new(Client::new(config.client.clone())?);
+    let zone = open_landing(&config)?;
+    let plan = ingest::realtime::RealtimePlan {
+        airports,
+        limit,
+        concurrency: config.concurrency,
+        // A single poll can wait as long as the SQL shell does; a loop must
+        // not fall behind: it leaves the files for its next poll instead.
+        lock_wait: if args.once {
+            std::time::Duration::from_secs(30)
+        } else {
+            (interval / 2).min(std::time::Duration::from_secs(30))
+        },
+    };
+    let mut poller = ingest::realtime::Poller::new(client, zone, config.warehouse.clone());
+    let resumed = tokio::task::block_in_place(|| poller.resume()).map_err(|e| {
+        if e.to_string().contains("lock") {
+            anyhow::anyhow!(
+                "the warehouse {} is in use by another process (DuckDB allows one writer); wait for it to finish",
+                config.warehouse.display()
+            )
+        } else {
+            anyhow::anyhow!("cannot open the warehouse {}: {e}", config.warehouse.display())
+        }
+    })?;
+    print_resumed(&resumed);
+    let stop = stop_on_signals();
+    if args.once {
+        let report = poller.poll(&plan, &stop).await?;
+        print_poll(&plan, &report);
+        return Ok(if report.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    eprintln!(
+        "polling {} every {:?}; Ctrl-C stops after the current poll",
+        plan.airports.join(","),
+        interval
+    );
+    poller
+        .run(&plan, interval, stop, |r| print_poll(&plan, r))
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_poll(plan: &ingest::realtime::RealtimePlan, r: &ingest::realtime::PollReport) {
+    let at = r
+        .started
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    let queryable = match r.queryable_after {
+        Some(d) => format!("; queryable {:.3} s after the response", d.as_secs_f64()),
+        None => String::new(),
+    };
+    println!(
+        "{at} {}: {} of {} responses landed, {} failed; {} requests ({} retries); {} positions into bronze, {} quarantined, {} new in silver.real_time_planes{queryable}",
+        plan.airports.join(","),
+        r.landed,
+        plan.airports.len() * 2,
+        r.failed.len(),
+        r.requests,
+        r.retries,
+        r.bronze.records,
+        r.bronze.quarantined,
+        r.bronze.new_positions,
+    );
+    for f in &r.failed {
+        eprintln!("failed: {f}");
+    }
+    if r.deferred > 0 {
+        eprintln!(
+            "{} landed files wait for the warehouse (held by another process); the next poll loads them",
+            r.deferred
+        );
+    }
+    if r.cancelled {
+        eprintln!("stopped: requests still in flight were dropped");
+    }
+}
+
 pub async fn import(config: &Config, args: ImportArgs) -> Result<ExitCode> {
     let zone = open_landing(config)?;
     let bronze = open_bronze(config)?;
@@ -304,6 +479,16 @@ pub async fn status(config: &Config) -> Result<ExitCode> {
         );
     }
     println!("  bronze.quarantine: {} records", c.quarantined);
+    let p = bronze.position_counts()?;
+    println!(
+        "  bronze.flightlabs_positions: {} records; silver.real_time_planes: {} positions of {} aircraft{}",
+        p.bronze,
+        p.silver,
+        p.aircraft,
+        p.last_updated
+            .map(|t| format!(", latest signal {}", t.format("%Y-%m-%d %H:%M:%SZ")))
+            .unwrap_or_default()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

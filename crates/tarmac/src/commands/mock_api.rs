@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use flightlabs::RateLimit;
-use simulator::{FaultSpec, SimulatorConfig};
+use simulator::{FaultSpec, SimClock, SimulatorConfig};
 
 #[derive(Args)]
 pub struct MockApiArgs {
@@ -30,15 +30,29 @@ pub struct MockApiArgs {
     /// Seconds a `timeout` fault stalls.
     #[arg(long, default_value_t = 30.0)]
     timeout_delay: f64,
+    /// The instant `/flights` answers for when the server starts, e.g.
+    /// 2024-08-13T01:00:00Z (default: the real clock).
+    #[arg(long)]
+    clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// Simulated seconds per real second from --clock on (0 freezes it).
+    #[arg(long, default_value_t = 1.0, requires = "clock")]
+    clock_rate: f64,
 }
 
 pub async fn run(args: MockApiArgs) -> Result<ExitCode> {
+    if !(args.clock_rate.is_finite() && args.clock_rate >= 0.0) {
+        anyhow::bail!("--clock-rate must be zero or positive");
+    }
     let config = SimulatorConfig {
         seed: args.seed,
         faults: args.faults,
         rate_limit: args.rate_limit,
         access_key: args.access_key,
         timeout_delay: Duration::from_secs_f64(args.timeout_delay.max(0.0)),
+        clock: args.clock.map(|start| SimClock {
+            start,
+            rate: args.clock_rate,
+        }),
         ..SimulatorConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&args.addr)

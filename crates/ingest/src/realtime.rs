@@ -1,0 +1,495 @@
+//! Real-time polling of `/flights`: each poll's responses are landed raw,
+//! loaded into bronze `flightlabs_positions` and, in the same transaction,
+//! into silver `real_time_planes` (see [`crate::positions`]).
+//!
+//! A poll asks, for every airport, `depIata=X` and `arrIata=X` (the
+//! provider's parameters), concurrently and through the client's shared rate
+//! limit and retry policy. Each response is landed as soon as it arrives and
+//! handed to the one bronze [`Writer`], which commits within ~100 ms; the
+//! time from the response to that commit is the poll's "queryable after"
+//! figure.
+//!
+//! The warehouse is opened when the first response of a poll has landed and
+//! closed when the poll is loaded, so other processes (the SQL shell, a
+//! build) can use it between polls: DuckDB allows one writing process. When
+//! another process holds it, the poller waits up to
+//! [`RealtimePlan::lock_wait`], then leaves the landed files for the next
+//! poll (nothing is lost: they are in the landing zone, and every ingest
+//! command loads what landed but was not loaded).
+//!
+//! A failed request (after the client's retries) is logged in the ledger and
+//! reported; the loop goes on. Only a refused key stops it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use flightlabs::{Client, ClientError, Direction};
+use futures::stream::{self, StreamExt};
+use tokio::sync::{mpsc, watch};
+
+use crate::bronze::{Bronze, LoadStats};
+use crate::error::{IngestError, Result};
+use crate::landing::{Endpoint, LandedFile, LandingMeta, LandingZone, LedgerEntry, Source};
+use crate::loader::{load_pending, Committed, Writer};
+
+/// What a poll asks for.
+#[derive(Debug, Clone)]
+pub struct RealtimePlan {
+    /// IATA codes; each is asked for departures and arrivals.
+    pub airports: Vec<String>,
+    /// `limit` of each request (the provider allows up to 10,000).
+    pub limit: u32,
+    /// Requests in flight at once (the rate limit is the client's).
+    pub concurrency: usize,
+    /// How long to wait for the warehouse while another process holds it.
+    pub lock_wait: Duration,
+}
+
+impl RealtimePlan {
+    pub const DEFAULT_LIMIT: u32 = 10_000;
+}
+
+/// What one poll did.
+#[derive(Debug, Clone, Default)]
+pub struct PollReport {
+    pub started: Option<DateTime<Utc>>,
+    /// HTTP requests made, retries included, and the retries alone.
+    pub requests: u64,
+    pub retries: u64,
+    /// Responses landed.
+    pub landed: u64,
+    /// Requests that failed after all retries: "BOG departure: reason".
+    pub failed: Vec<String>,
+    /// What went into bronze and silver (files of earlier polls included).
+    pub bronze: LoadStats,
+    /// Landed files not loaded yet (the warehouse was busy); the next poll
+    /// or ingest command loads them.
+    pub deferred: u64,
+    /// The longest time from a response of this poll arriving to its rows
+    /// being committed, i.e. visible to every reader.
+    pub queryable_after: Option<Duration>,
+    /// A stop was requested while requests were in flight; they were dropped.
+    pub cancelled: bool,
+}
+
+impl PollReport {
+    /// Every request landed and every landed file is in the warehouse.
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.deferred == 0 && !self.cancelled
+    }
+}
+
+type Landed = (LandedFile, Vec<u8>);
+
+/// Polls `/flights` into the landing zone and the warehouse; keeps, between
+/// polls, the files it could not load yet.
+pub struct Poller {
+    client: Arc<Client>,
+    zone: Arc<LandingZone>,
+    warehouse: PathBuf,
+    carry: Vec<Landed>,
+    /// A load failed: the next poll first loads everything pending.
+    needs_resume: bool,
+}
+
+impl Poller {
+    pub fn new(client: Arc<Client>, zone: Arc<LandingZone>, warehouse: PathBuf) -> Self {
+        Self {
+            client,
+            zone,
+            warehouse,
+            carry: Vec::new(),
+            needs_resume: false,
+        }
+    }
+
+    /// Loads what earlier runs landed but did not load (every ingest
+    /// command starts so). Blocking.
+    pub fn resume(&mut self) -> Result<LoadStats> {
+        let mut bronze = Bronze::open(&self.warehouse)?;
+        let stats = load_pending(&self.zone, &mut bronze)?;
+        self.needs_resume = false;
+        Ok(stats)
+    }
+
+    /// One poll of every airport and direction. Returns Err only when no
+    /// later poll can succeed (a refused key) or the landing zone fails;
+    /// failed requests are in the report.
+    pub async fn poll(
+        &mut self,
+        plan: &RealtimePlan,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<PollReport> {
+        let started = Utc::now();
+        let requests_before = self.client.stats.requests.load(ORDER);
+        let retries_before = self.client.stats.retries.load(ORDER);
+        let carry = std::mem::take(&mut self.carry);
+        let needs_resume = self.needs_resume;
+        let (tx, rx) = mpsc::unbounded_channel::<(Landed, DateTime<Utc>)>();
+
+        let units: Vec<(String, Direction)> = plan
+            .airports
+            .iter()
+            .flat_map(|a| [Direction::Departure, Direction::Arrival].map(|d| (a.clone(), d)))
+            .collect();
+        let fetch_all =
+            {
+                let client = self.client.clone();
+                let zone = self.zone.clone();
+                async move {
+                    stream::iter(units.into_iter().map(|(airport, direction)| {
+                        let client = client.clone();
+                        let zone = zone.clone();
+                        let tx = tx.clone();
+                        async move {
+                            fetch_one(&client, &zone, &airport, direction, plan.limit, &tx).await
+                        }
+                    }))
+                    .buffer_unordered(plan.concurrency.max(1))
+                    .collect::<Vec<Result<Option<String>>>>()
+                    .await
+                    // `tx` is dropped here: the loader sees the end of the poll.
+                }
+            };
+        let fetch = async {
+            let mut stop = stop.clone();
+            tokio::select! {
+                r = fetch_all => Some(r),
+                _ = stopped(&mut stop) => None,
+            }
+        };
+        let load = load_poll(
+            self.warehouse.clone(),
+            self.zone.clone(),
+            carry,
+            rx,
+            plan.lock_wait,
+            needs_resume,
+            stop.clone(),
+        );
+        let (fetched, loaded) = tokio::join!(fetch, load);
+
+        let mut report = PollReport {
+            started: Some(started),
+            ..PollReport::default()
+        };
+        match fetched {
+            None => report.cancelled = true,
+            Some(results) => {
+                for r in results {
+                    match r? {
+                        None => report.landed += 1,
+                        Some(failure) => report.failed.push(failure),
+                    }
+                }
+            }
+        }
+        report.failed.sort();
+        match loaded {
+            Ok(l) => {
+                report.bronze = l.stats;
+                report.deferred = l.deferred.len() as u64;
+                report.queryable_after = l.queryable_after;
+                self.carry = l.deferred;
+                if l.resumed {
+                    self.needs_resume = false;
+                }
+            }
+            Err(e) => {
+                // The rows are in the landing zone; load them next time.
+                tracing::warn!("loading the poll into the warehouse failed: {e}");
+                report.failed.push(format!("warehouse: {e}"));
+                self.needs_resume = true;
+            }
+        }
+        report.requests = self.client.stats.requests.load(ORDER) - requests_before;
+        report.retries = self.client.stats.retries.load(ORDER) - retries_before;
+        Ok(report)
+    }
+
+    /// Polls every `interval` until `stop` turns true, calling `on_poll`
+    /// after each poll. A poll that overruns the interval delays the next
+    /// one (missed ticks are skipped, never bunched). Stops cleanly between
+    /// polls; a stop during a poll drops its requests still in flight and
+    /// loads what had landed.
+    pub async fn run(
+        &mut self,
+        plan: &RealtimePlan,
+        interval: Duration,
+        stop: watch::Receiver<bool>,
+        mut on_poll: impl FnMut(&PollReport),
+    ) -> Result<()> {
+        let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(100)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut wait = stop.clone();
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stopped(&mut wait) => return Ok(()),
+            }
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let report = self.poll(plan, &stop).await?;
+            on_poll(&report);
+            if report.cancelled {
+                return Ok(());
+            }
+        }
+    }
+}
+
+const ORDER: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Relaxed;
+
+/// Resolves when `stop` turns true; never if its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Fetches one airport and direction and lands the answer. Ok(None): landed;
+/// Ok(Some(reason)): failed after retries (in the ledger); Err: fatal.
+async fn fetch_one(
+    client: &Client,
+    zone: &Arc<LandingZone>,
+    airport: &str,
+    direction: Direction,
+    limit: u32,
+    tx: &mpsc::UnboundedSender<(Landed, DateTime<Utc>)>,
+) -> Result<Option<String>> {
+    let what = format!("{airport} {direction}");
+    match client.flights(airport, direction, limit).await {
+        Ok(fetched) => {
+            let meta = LandingMeta {
+                source: Source::Api,
+                endpoint: Endpoint::Flights,
+                airport: airport.to_string(),
+                direction,
+                date: fetched.fetched_at.date_naive(),
+                window: None,
+                request: Some(fetched.request.clone()),
+                http_status: Some(fetched.status),
+                fetched_at: Some(fetched.fetched_at),
+                source_file: None,
+                source_sha256: None,
+                part: None,
+                bytes: 0,
+                sha256: String::new(),
+                records: fetched.records as u64,
+            };
+            let zone2 = zone.clone();
+            let body = fetched.body;
+            let (file, body) =
+                tokio::task::spawn_blocking(move || zone2.land(meta, &body).map(|f| (f, body)))
+                    .await
+                    .map_err(|e| IngestError::Landing(e.to_string()))??;
+            zone.record(&LedgerEntry {
+                at: Utc::now(),
+                source: Source::Api,
+                request: fetched.request,
+                http_status: Some(fetched.status),
+                outcome: "landed".into(),
+                bytes: Some(file.meta.bytes),
+                sha256: Some(file.meta.sha256.clone()),
+                landing_file: Some(file.rel.clone()),
+                attempts: fetched.retries + 1,
+                error: None,
+            })?;
+            // The loader stops listening only when the poll is over.
+            let _ = tx.send(((file, body), fetched.fetched_at));
+            Ok(None)
+        }
+        Err(e) => {
+            let rejected = match &e {
+                ClientError::MalformedBody { body, .. } => Some(zone.reject(
+                    &format!(
+                        "flights-{airport}-{direction}-{}.body",
+                        Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+                    ),
+                    body,
+                )?),
+                _ => None,
+            };
+            let (status, attempts) = match &e {
+                ClientError::Http {
+                    status, attempts, ..
+                } => (Some(*status), *attempts),
+                ClientError::Unauthorized { status, .. } => (Some(*status), 1),
+                ClientError::Transport { attempts, .. }
+                | ClientError::MalformedBody { attempts, .. } => (None, *attempts),
+                _ => (None, 0),
+            };
+            zone.record(&LedgerEntry {
+                at: Utc::now(),
+                source: Source::Api,
+                request: format!("flights {what}"),
+                http_status: status,
+                outcome: if rejected.is_some() {
+                    "rejected"
+                } else {
+                    "failed"
+                }
+                .into(),
+                bytes: None,
+                sha256: None,
+                landing_file: rejected.map(|p| p.display().to_string()),
+                attempts,
+                error: Some(e.to_string()),
+            })?;
+            if e.is_fatal() {
+                return Err(IngestError::Api(e));
+            }
+            tracing::warn!("poll of {what} failed: {e}");
+            Ok(Some(format!("{what}: {e}")))
+        }
+    }
+}
+
+struct PollLoad {
+    stats: LoadStats,
+    deferred: Vec<Landed>,
+    queryable_after: Option<Duration>,
+    resumed: bool,
+}
+
+/// Whether a DuckDB error is another process holding the file.
+fn is_lock_error(e: &IngestError) -> bool {
+    matches!(e, IngestError::Duckdb(_)) && e.to_string().to_ascii_lowercase().contains("lock")
+}
+
+/// Opens the warehouse, waiting up to `wait` while another process holds
+/// it. Ok(None): still held (or a stop came) after the wait.
+async fn open_waiting(
+    warehouse: PathBuf,
+    zone: Arc<LandingZone>,
+    wait: Duration,
+    resume: bool,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Option<(Bronze, LoadStats)>> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut told = false;
+    loop {
+        let path = warehouse.clone();
+        let zone = zone.clone();
+        let opened = tokio::task::spawn_blocking(move || -> Result<(Bronze, LoadStats)> {
+            if resume {
+                let mut bronze = Bronze::open(&path)?;
+                let stats = load_pending(&zone, &mut bronze)?;
+                Ok((bronze, stats))
+            } else {
+                Ok((Bronze::open_for_append(&path)?, LoadStats::default()))
+            }
+        })
+        .await
+        .map_err(|e| IngestError::Landing(e.to_string()))?;
+        match opened {
+            Ok(b) => return Ok(Some(b)),
+            Err(e) if is_lock_error(&e) => {
+                if tokio::time::Instant::now() >= deadline || *stop.borrow() {
+                    tracing::warn!(
+                        "the warehouse is held by another process; this poll's files stay landed and load later"
+                    );
+                    return Ok(None);
+                }
+                if !told {
+                    tracing::info!("the warehouse is held by another process; waiting");
+                    told = true;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = stopped(&mut stop) => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Receives the poll's landed files and loads them through one writer,
+/// opened at the first file and closed at the end of the poll.
+async fn load_poll(
+    warehouse: PathBuf,
+    zone: Arc<LandingZone>,
+    carry: Vec<Landed>,
+    mut rx: mpsc::UnboundedReceiver<(Landed, DateTime<Utc>)>,
+    lock_wait: Duration,
+    resume: bool,
+    stop: watch::Receiver<bool>,
+) -> Result<PollLoad> {
+    let mut pending: Vec<Landed> = carry;
+    let mut fetched_at: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut writer: Option<(Writer, std::sync::mpsc::Receiver<Committed>)> = None;
+    let mut unavailable = false;
+    let mut stats = LoadStats::default();
+    let mut resumed = false;
+    let mut more = true;
+    while more || !pending.is_empty() {
+        if more && (pending.is_empty() || writer.is_some() || unavailable) {
+            match rx.recv().await {
+                Some((item, at)) => {
+                    fetched_at.insert(item.0.rel.clone(), at);
+                    pending.push(item);
+                }
+                None => more = false,
+            }
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        if writer.is_none() && !unavailable {
+            match open_waiting(
+                warehouse.clone(),
+                zone.clone(),
+                lock_wait,
+                resume,
+                stop.clone(),
+            )
+            .await?
+            {
+                Some((bronze, resumed_stats)) => {
+                    stats.add(resumed_stats);
+                    resumed = resume;
+                    let (ctx, crx) = std::sync::mpsc::channel();
+                    writer = Some((Writer::spawn_notifying(bronze, 1024, ctx), crx));
+                }
+                None => unavailable = true,
+            }
+        }
+        if unavailable {
+            if !more {
+                break;
+            }
+            continue;
+        }
+        if let Some((w, _)) = &writer {
+            for item in pending.drain(..) {
+                w.send(item.0, item.1)?;
+            }
+        }
+    }
+    let mut queryable_after = None;
+    if let Some((w, commits)) = writer {
+        let (_, loaded) = tokio::task::spawn_blocking(move || w.finish())
+            .await
+            .map_err(|e| IngestError::Landing(e.to_string()))??;
+        stats.add(loaded);
+        for c in commits.try_iter() {
+            for f in &c.files {
+                if let Some(at) = fetched_at.get(f) {
+                    let lag = (c.at - *at).to_std().unwrap_or_default();
+                    queryable_after = Some(queryable_after.map_or(lag, |q: Duration| q.max(lag)));
+                }
+            }
+        }
+    }
+    Ok(PollLoad {
+        stats,
+        deferred: pending,
+        queryable_after,
+        resumed,
+    })
+}
