@@ -26,6 +26,11 @@ struct FileConfig {
     ingest: IngestSection,
     #[serde(default)]
     realtime: RealtimeSection,
+    /// Read again, with line numbers, by the orchestrator crate.
+    #[serde(default, rename = "jobs")]
+    _jobs: Option<toml::Value>,
+    #[serde(default, rename = "orchestrator")]
+    _orchestrator: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,30 +145,41 @@ pub struct Config {
     pub has_key: bool,
     /// Whether the rate limit was chosen (config file or flag), not defaulted.
     pub rate_limit_set: bool,
+    /// The file's text (the orchestrator parses its jobs with line numbers).
+    pub text: String,
+    /// The folder relative paths are resolved against.
+    pub base: PathBuf,
 }
 
 impl Config {
     /// `explicit`: the `--config` path (must exist); otherwise `./tarmac.toml` if present.
     pub fn load(explicit: Option<&Path>) -> Result<Config> {
-        let (file, source, base) = match explicit {
+        let (file, source, base, text) = match explicit {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read config file {}", p.display()))?;
                 let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
-                (parse(&text, p)?, Some(p.to_path_buf()), base)
+                (parse(&text, p)?, Some(p.to_path_buf()), base, text)
             }
             None => {
                 let p = Path::new(FILE_NAME);
                 if p.exists() {
                     let text = std::fs::read_to_string(p)
                         .with_context(|| format!("cannot read {}", p.display()))?;
-                    (parse(&text, p)?, Some(p.to_path_buf()), PathBuf::new())
+                    (
+                        parse(&text, p)?,
+                        Some(p.to_path_buf()),
+                        PathBuf::new(),
+                        text,
+                    )
                 } else {
-                    (FileConfig::default(), None, PathBuf::new())
+                    (FileConfig::default(), None, PathBuf::new(), String::new())
                 }
             }
         };
-        Self::resolve(file, source, &base, |k| std::env::var(k).ok())
+        let mut c = Self::resolve(file, source, &base, |k| std::env::var(k).ok())?;
+        c.text = text;
+        Ok(c)
     }
 
     fn resolve(
@@ -246,6 +262,8 @@ impl Config {
             airports: file.ingest.airports.unwrap_or_else(|| vec!["BOG".into()]),
             has_key,
             rate_limit_set,
+            text: String::new(),
+            base: base.to_path_buf(),
         })
     }
 }

@@ -53,6 +53,14 @@ enum Command {
     Test(commands::dbt::DbtArgs),
     /// List the selected nodes.
     Ls(commands::dbt::DbtArgs),
+    /// Run the jobs of tarmac.toml on their schedules, with the web UI.
+    Orchestrate(commands::orchestrate::OrchestrateArgs),
+    /// The run history, newest first.
+    Runs(commands::orchestrate::RunsArgs),
+    /// Run a job now, once, in the foreground.
+    RunJob(commands::orchestrate::RunJobArgs),
+    /// Run a job for each day of a range (daily partitions).
+    Backfill(commands::orchestrate::BackfillArgs),
     /// The documentation catalog: catalog.json and a web site with lineage.
     Docs {
         #[command(subcommand)]
@@ -147,6 +155,10 @@ fn main() -> ExitCode {
                         IngestCommand::Status => commands::ingest::status(&config).await,
                     },
                     Command::Sql(args) => commands::sql::run(&config, args).await,
+                    Command::Orchestrate(a) => commands::orchestrate::orchestrate(&config, a).await,
+                    Command::Runs(a) => commands::orchestrate::runs(&config, a).await,
+                    Command::RunJob(a) => commands::orchestrate::run_job(&config, a).await,
+                    Command::Backfill(a) => commands::orchestrate::backfill(&config, a).await,
                     Command::MockApi(_)
                     | Command::Init(_)
                     | Command::Run(_)

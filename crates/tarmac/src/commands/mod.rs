@@ -6,5 +6,6 @@ pub mod docs;
 pub mod ingest;
 pub mod init;
 pub mod mock_api;
+pub mod orchestrate;
 pub mod sql;
 pub mod up;
