@@ -19,6 +19,26 @@ with bronze as (
 
 ),
 
+extracted as (
+
+    -- one JSON parse per record: json_extract_string with a list of paths
+    select
+        *,
+        json_extract_string(record, [
+            '$.airline.name', '$.airline.iata', '$.airline.icao',
+            '$.aircraft.model', '$.aircraft.modeS', '$.aircraft.reg',
+            '$.movement.terminal', '$.movement.gate', '$.movement.baggageBelt',
+            '$.movement.airport.name', '$.movement.airport.iata',
+            '$.movement.airport.icao', '$.movement.airport.timeZone',
+            '$.movement.scheduledTime.local',
+            '$.movement.revisedTime.utc', '$.movement.revisedTime.local',
+            '$.movement.runwayTime.utc', '$.movement.runwayTime.local',
+            '$.movement.quality'
+        ]) as v
+    from bronze
+
+),
+
 fields as (
 
     select
@@ -37,27 +57,41 @@ fields as (
         {{ flight_text('codeshare_status') }} as codeshare_status,
         is_cargo,
         {{ flight_text('call_sign') }} as call_sign,
-        {{ flight_text("record->>'$.airline.name'") }} as airline_name,
-        {{ flight_text("record->>'$.airline.iata'") }} as airline_iata,
-        {{ flight_text("record->>'$.airline.icao'") }} as airline_icao,
-        {{ flight_text("record->>'$.aircraft.model'") }} as aircraft_model,
-        {{ flight_text("record->>'$.aircraft.modeS'") }} as aircraft_mode_s,
-        {{ flight_text("record->>'$.aircraft.reg'") }} as aircraft_reg,
-        {{ flight_text("record->>'$.movement.terminal'") }} as terminal_name,
-        {{ flight_text("record->>'$.movement.gate'") }} as gate,
-        {{ flight_text("record->>'$.movement.baggageBelt'") }} as baggage_belt,
-        record->'$.movement.quality' as quality_json,
-        {{ flight_text("record->>'$.movement.airport.name'") }} as airport_name,
-        {{ flight_text("record->>'$.movement.airport.iata'") }} as airport_iata,
-        {{ flight_text("record->>'$.movement.airport.icao'") }} as airport_icao,
-        {{ flight_text("record->>'$.movement.airport.timeZone'") }} as airport_time_zone,
+        {{ flight_text('v[1]') }} as airline_name,
+        {{ flight_text('v[2]') }} as airline_iata,
+        {{ flight_text('v[3]') }} as airline_icao,
+        {{ flight_text('v[4]') }} as aircraft_model,
+        {{ flight_text('v[5]') }} as aircraft_mode_s,
+        {{ flight_text('v[6]') }} as aircraft_reg,
+        {{ flight_text('v[7]') }} as terminal_name,
+        {{ flight_text('v[8]') }} as gate,
+        {{ flight_text('v[9]') }} as baggage_belt,
+        {{ flight_text('v[10]') }} as airport_name,
+        {{ flight_text('v[11]') }} as airport_iata,
+        {{ flight_text('v[12]') }} as airport_icao,
+        {{ flight_text('v[13]') }} as airport_time_zone,
         trim(scheduled_utc) as scheduled_utc_text,
-        {{ flight_text("record->>'$.movement.scheduledTime.local'") }} as scheduled_local_text,
-        {{ flight_text("record->>'$.movement.revisedTime.utc'") }} as revised_utc_text,
-        {{ flight_text("record->>'$.movement.revisedTime.local'") }} as revised_local_text,
-        {{ flight_text("record->>'$.movement.runwayTime.utc'") }} as runway_utc_text,
-        {{ flight_text("record->>'$.movement.runwayTime.local'") }} as runway_local_text
-    from bronze
+        {{ flight_text('v[14]') }} as scheduled_local_text,
+        {{ flight_text('v[15]') }} as revised_utc_text,
+        {{ flight_text('v[16]') }} as revised_local_text,
+        {{ flight_text('v[17]') }} as runway_utc_text,
+        {{ flight_text('v[18]') }} as runway_local_text,
+        v[19] as quality_json
+    from extracted
+
+),
+
+instants as (
+
+    select
+        *,
+        {{ flight_instant('scheduled_utc_text') }} as scheduled_time_utc,
+        {{ flight_instant('scheduled_local_text') }} as scheduled_time_local,
+        {{ flight_instant('revised_utc_text') }} as revised_time_utc,
+        {{ flight_instant('revised_local_text') }} as revised_time_local,
+        {{ flight_instant('runway_utc_text') }} as runway_time_utc,
+        {{ flight_instant('runway_local_text') }} as runway_time_local
+    from fields
 
 ),
 
@@ -65,22 +99,16 @@ typed as (
 
     select
         *,
-        {{ flight_wall_clock('scheduled_utc_text') }} as scheduled_wall_utc,
-        {{ flight_wall_clock('revised_utc_text') }} as revised_wall_utc,
-        {{ flight_wall_clock('scheduled_local_text') }} as scheduled_wall_local,
-        {{ flight_instant('scheduled_utc_text') }} as scheduled_time_utc,
-        {{ flight_instant('scheduled_local_text') }} as scheduled_time_local,
-        {{ flight_instant('revised_utc_text') }} as revised_time_utc,
-        {{ flight_instant('revised_local_text') }} as revised_time_local,
-        {{ flight_instant('runway_utc_text') }} as runway_time_utc,
-        {{ flight_instant('runway_local_text') }} as runway_time_local,
+        {{ flight_wall_clock('scheduled_utc_text', 'scheduled_time_utc') }} as scheduled_wall_utc,
+        {{ flight_wall_clock('revised_utc_text', 'revised_time_utc') }} as revised_wall_utc,
+        {{ flight_wall_clock('scheduled_local_text', 'scheduled_time_local') }} as scheduled_wall_local,
         case
             when quality_json is null then null
-            when json_type(quality_json) = 'ARRAY'
-                then array_to_string(list_sort(cast(from_json(quality_json, '["VARCHAR"]') as varchar[])), '-')
-            else {{ flight_text("json_extract_string(quality_json, '$')") }}
+            when starts_with(quality_json, '[')
+                then nullif(array_to_string(list_sort(cast(from_json(quality_json, '["VARCHAR"]') as varchar[])), '-'), '')
+            else {{ flight_text('quality_json') }}
         end as quality
-    from fields
+    from instants
 
 ),
 

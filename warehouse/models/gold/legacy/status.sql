@@ -1,5 +1,8 @@
 {#- The old pipeline's fact table: one row per flight movement (it used to
-    hold one per observation, with an id per row; now id is the movement's). -#}
+    hold one per observation, with an id per row; now id is the movement's).
+    A view: a projection of silver flights, always current and free to
+    build; fct_flight_movements is the table to aggregate. -#}
+{{ config(materialized='view') }}
 select
     id,
     aircraft_id,

@@ -1,5 +1,15 @@
 {#- The fact table: one row per flight movement (silver flights), with keys
-    to every dimension, the delay and the on-time and cancelled flags. -#}
+    to every dimension, the delay and the on-time and cancelled flags.
+    Incremental like silver: a build rewrites only the movements silver
+    recomputed (a new observation). Its keys depend on the movement's own
+    columns only, so rebuilding the dimensions never invalidates them; after
+    changing `on_time_threshold_minutes`, build with --full-refresh. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='movement_id',
+    on_schema_change='fail',
+) }}
 select
     id as movement_id,
     date as date_key,
@@ -27,5 +37,9 @@ select
         else delay_minutes <= {{ var('on_time_threshold_minutes', 15) }}
     end as is_on_time,
     coalesce(status = 'Canceled', false) as is_cancelled,
-    observations
+    observations,
+    last_loaded_at
 from {{ ref('flights') }}
+{% if is_incremental() %}
+where last_loaded_at > (select coalesce(max(last_loaded_at), '-infinity'::timestamptz) from {{ this }})
+{% endif %}
