@@ -224,6 +224,25 @@ fn up_builds_and_tests_the_warehouse_from_the_simulator() {
         observations + query_i64(dir, "SELECT count(*) FROM silver.quarantine_flights"),
         bronze_records(dir)
     );
+    // `tarmac test` with no flags tests the configured project
+    let tests = ok(tarmac(dir).arg("test"));
+    assert!(tests.contains("ERROR=0"), "{tests}");
+
+    // a failing test fails `up`, which names it
+    std::fs::write(
+        dir.join("warehouse/tests/always_fails.sql"),
+        "select 1 as broken\n",
+    )
+    .expect("write");
+    let out = run(tarmac(dir).args(["up", "--no-ingest"]));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failed: test always_fails"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_file(dir.join("warehouse/tests/always_fails.sql")).expect("remove");
+
     // a second run ingests nothing new and changes no figure (unless the
     // UTC date turned in between, which brings a new day)
     let records = bronze_records(dir);

@@ -108,8 +108,9 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
         )
     );
     let ok = ingest_ok && built.ok() && results.failed().is_empty();
-    if !results.failed().is_empty() {
-        eprintln!("failing: {}", results.failed().join(", "));
+    let failed = results.failed();
+    if !failed.is_empty() {
+        eprintln!("failed: {}", failed.join(", "));
     }
     Ok(if ok {
         ExitCode::SUCCESS
@@ -175,8 +176,9 @@ impl Results {
         c
     }
 
-    /// The failing tests and models by name: `test.<project>.<name>.<hash>`,
-    /// `model.<project>.<name>`, `unit_test.<project>.<model>.<name>`.
+    /// The failing nodes as `<kind> <name>`: ids are
+    /// `test.<project>.<name>.<hash>`, `model.<project>.<name>`,
+    /// `unit_test.<project>.<model>.<name>`.
     pub fn failed(&self) -> Vec<String> {
         self.nodes
             .iter()
@@ -188,7 +190,8 @@ impl Results {
                 } else {
                     parts.get(2)
                 };
-                name.map_or_else(|| id.clone(), |n| n.to_string())
+                let kind = parts[0].replace('_', " ");
+                name.map_or_else(|| id.clone(), |n| format!("{kind} {n}"))
             })
             .collect()
     }
@@ -261,8 +264,23 @@ fn summary(
             .filter(|(schema, _, _)| schema == layer)
             .map(|(_, t, n)| format!("{t} {}", thousands(*n)))
             .collect();
+        // one line per layer, wrapped to stay readable in 100 columns
+        let mut line = format!("  {layer:<7}");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                if line.len() + item.len() + 3 > 100 {
+                    s.push_str(&line);
+                    s.push('\n');
+                    line = " ".repeat(9);
+                } else {
+                    line.push_str(" · ");
+                }
+            }
+            line.push_str(item);
+        }
         if !items.is_empty() {
-            s.push_str(&format!("  {layer:<7}{}\n", items.join(" · ")));
+            s.push_str(&line);
+            s.push('\n');
         }
     }
     let (built, broken) = results.model_counts();
@@ -321,6 +339,9 @@ mod tests {
         };
         assert_eq!(r.test_counts(), (2, 1, 1));
         assert_eq!(r.model_counts(), (1, 1));
-        assert_eq!(r.failed(), vec!["dim_date", "not_null_flights_id"]);
+        assert_eq!(
+            r.failed(),
+            vec!["model dim_date", "test not_null_flights_id"]
+        );
     }
 }
