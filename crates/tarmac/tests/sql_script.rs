@@ -218,24 +218,40 @@ fn a_locked_warehouse_fails_clearly_after_the_wait() {
         "{err}"
     );
     assert!(err.contains("--wait SECONDS"), "{err}");
-    // Released while waiting: the query runs.
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
-        drop(writer);
-    });
-    let out = sql(dir.path())
+    // Released while waiting: the query runs. The lock is dropped only once
+    // the shell has said it is waiting, so a slow start on a loaded machine
+    // cannot make the test pass or fail by timing.
+    let mut child = sql(dir.path())
         .arg(&db)
-        .args(["--wait", "20", "-c", "select count(*) as n from flights"])
-        .output()
+        .args(["--wait", "60", "-c", "select count(*) as n from flights"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    releaser.join().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "n\n3\n");
-    assert!(
-        stderr(&out).contains("waiting up to 20 s"),
-        "{}",
-        stderr(&out)
-    );
+    let mut err_pipe = child.stderr.take().unwrap();
+    let mut err = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&err).contains("waiting up to 60 s") {
+        let n = err_pipe.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "the shell ended without waiting: {}",
+            String::from_utf8_lossy(&err)
+        );
+        err.extend_from_slice(&buf[..n]);
+    }
+    drop(writer);
+    err_pipe.read_to_end(&mut err).unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", String::from_utf8_lossy(&err));
+    assert_eq!(out, "n\n3\n");
 }
 
 /// Peak resident memory of a running process, from /proc (Linux only).
