@@ -414,3 +414,130 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod load_tests {
+    use crate::bronze::Bronze;
+    use crate::landing::{Endpoint, LandingMeta, LandingZone, Source};
+    use chrono::{DateTime, Utc};
+    use flightlabs::Direction;
+
+    fn poll(zone: &LandingZone, at: &str, direction: Direction, body: &str) -> crate::LandedFile {
+        let at: DateTime<Utc> = at.parse().unwrap();
+        let meta = LandingMeta {
+            source: Source::Api,
+            endpoint: Endpoint::Flights,
+            airport: "BOG".into(),
+            direction,
+            date: at.date_naive(),
+            window: None,
+            request: Some("http://x/flights?access_key=***&depIata=BOG".into()),
+            http_status: Some(200),
+            fetched_at: Some(at),
+            source_file: None,
+            source_sha256: None,
+            part: None,
+            bytes: 0,
+            sha256: String::new(),
+            records: 0,
+        };
+        zone.land(meta, body.as_bytes()).unwrap()
+    }
+
+    fn rec(hex: &str, updated: i64, lat: f64) -> String {
+        format!(
+            r#"{{"hex":"{hex}","lat":{lat},"lng":-74.1,"updated":{updated},"status":"en-route"}}"#
+        )
+    }
+
+    fn q(b: &Bronze, sql: &str) -> i64 {
+        b.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn silver_gets_each_position_once_and_replay_agrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path().join("landing")).unwrap();
+        let mut bronze = Bronze::open(&dir.path().join("w.duckdb")).unwrap();
+        let body = |recs: &[String]| format!(r#"{{"success":true,"data":[{}]}}"#, recs.join(","));
+        // Poll 1: departures and arrivals overlap in one aircraft, one record is bad.
+        let dep = body(&[
+            rec("AAA111", 1_711_378_500, 4.0),
+            rec("BBB222", 1_711_378_510, 5.0),
+        ]);
+        let arr = body(&[
+            rec("BBB222", 1_711_378_510, 5.0),
+            r#"{"hex":"CCC"}"#.to_string(),
+        ]);
+        let f1 = poll(
+            &zone,
+            "2024-03-25T15:00:00.000Z",
+            Direction::Departure,
+            &dep,
+        );
+        let f2 = poll(&zone, "2024-03-25T15:00:00.100Z", Direction::Arrival, &arr);
+        let s = bronze
+            .load(&[
+                (&f1, dep.as_bytes()),
+                (&f2, arr.as_bytes()),
+                (&f1, dep.as_bytes()),
+            ])
+            .unwrap();
+        assert_eq!((s.files, s.records, s.quarantined, s.skipped), (2, 3, 1, 1));
+        assert_eq!(s.new_positions, 2);
+        // Poll 2: one aircraft moved, the other did not report again.
+        let dep2 = body(&[
+            rec("AAA111", 1_711_378_560, 4.1),
+            rec("BBB222", 1_711_378_510, 5.0),
+        ]);
+        let f3 = poll(
+            &zone,
+            "2024-03-25T15:01:00.000Z",
+            Direction::Departure,
+            &dep2,
+        );
+        let s = bronze.load(&[(&f3, dep2.as_bytes())]).unwrap();
+        assert_eq!((s.records, s.new_positions), (2, 1));
+        assert_eq!(
+            q(&bronze, "SELECT count(*) FROM silver.real_time_planes"),
+            3
+        );
+        assert_eq!(
+            q(&bronze, "SELECT count(*) FROM silver.latest_positions WHERE hex = 'AAA111' AND updated = 1711378560 AND lat = 4.1"),
+            1
+        );
+        assert_eq!(
+            q(&bronze, "SELECT count(*) FROM silver.latest_positions"),
+            2
+        );
+        // The first observation is the one kept.
+        assert_eq!(
+            q(&bronze, "SELECT count(*) FROM silver.real_time_planes WHERE hex = 'BBB222' AND landing_file LIKE '%type=departure/%T150000.000Z%'"),
+            1
+        );
+        assert_eq!(
+            q(&bronze, "SELECT count(*) FROM bronze.quarantine WHERE reason = 'missing `updated`' AND record_index = 1"),
+            1
+        );
+        let before: Vec<(String, i64, String)> = bronze
+            .connection()
+            .prepare("SELECT hex, updated, landing_file FROM silver.real_time_planes ORDER BY ALL")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let stats = crate::replay(&zone, &mut bronze, None, None).unwrap();
+        assert_eq!((stats.files, stats.records), (3, 5));
+        let after: Vec<(String, i64, String)> = bronze
+            .connection()
+            .prepare("SELECT hex, updated, landing_file FROM silver.real_time_planes ORDER BY ALL")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(before, after);
+        assert_eq!(bronze.position_counts().unwrap().bronze, 5);
+    }
+}

@@ -180,9 +180,8 @@ impl Poller {
             None => report.cancelled = true,
             Some(results) => {
                 for r in results {
-                    match r? {
-                        None => report.landed += 1,
-                        Some(failure) => report.failed.push(failure),
+                    if let Some(failure) = r? {
+                        report.failed.push(failure);
                     }
                 }
             }
@@ -190,6 +189,7 @@ impl Poller {
         report.failed.sort();
         match loaded {
             Ok(l) => {
+                report.landed = l.landed;
                 report.bronze = l.stats;
                 report.deferred = l.deferred.len() as u64;
                 report.queryable_after = l.queryable_after;
@@ -240,6 +240,30 @@ impl Poller {
             }
         }
     }
+}
+
+/// One poll as a step of something else (the orchestrator): loads what
+/// earlier runs left, polls once, closes the warehouse. The report says
+/// whether it went well ([`PollReport::ok`]).
+pub async fn poll_once(
+    client: Arc<Client>,
+    zone: Arc<LandingZone>,
+    warehouse: PathBuf,
+    plan: &RealtimePlan,
+) -> Result<PollReport> {
+    let mut poller = Poller::new(client, zone, warehouse);
+    let resumed = tokio::task::spawn_blocking(move || {
+        let stats = poller.resume();
+        (poller, stats)
+    })
+    .await
+    .map_err(|e| IngestError::Landing(e.to_string()))?;
+    let (mut poller, stats) = resumed;
+    let stats = stats?;
+    let (_keep, never) = watch::channel(false);
+    let mut report = poller.poll(plan, &never).await?;
+    report.bronze.add(stats);
+    Ok(report)
 }
 
 const ORDER: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Relaxed;
@@ -350,6 +374,9 @@ async fn fetch_one(
 }
 
 struct PollLoad {
+    /// This poll's responses that landed (a stop may drop a request after
+    /// its answer landed: it counts).
+    landed: u64,
     stats: LoadStats,
     deferred: Vec<Landed>,
     queryable_after: Option<Duration>,
@@ -487,9 +514,162 @@ async fn load_poll(
         }
     }
     Ok(PollLoad {
+        landed: fetched_at.len() as u64,
         stats,
         deferred: pending,
         queryable_after,
         resumed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flightlabs::{ClientConfig, RateLimit, Secret};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers every request with `status` and `body`.
+    async fn serve(status: u16, body: String) -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let _ = s.write_all(body.as_bytes()).await;
+                });
+            }
+        });
+        (format!("http://{addr}"), handle)
+    }
+
+    fn poller(url: &str, dir: &std::path::Path) -> Poller {
+        let client = Client::new(ClientConfig {
+            base_url: url.to_string(),
+            access_key: Secret::new("unit-test-key"),
+            rate_limit: RateLimit::new(1000, Duration::from_secs(1)),
+            max_retries: 1,
+            backoff_initial: Duration::from_millis(1),
+            ..ClientConfig::default()
+        })
+        .unwrap();
+        let zone = LandingZone::open(dir.join("landing")).unwrap();
+        Poller::new(Arc::new(client), Arc::new(zone), dir.join("w.duckdb"))
+    }
+
+    fn plan() -> RealtimePlan {
+        RealtimePlan {
+            airports: vec!["BOG".into()],
+            limit: 100,
+            concurrency: 4,
+            lock_wait: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_poll_lands_loads_and_measures() {
+        let now = Utc::now().timestamp();
+        let body = format!(
+            r#"{{"success":true,"data":[{{"hex":"A1","lat":4.7,"lng":-74.1,"updated":{now}}},{{"hex":"B2","lat":5.0,"lng":-75.0,"updated":{now}}}]}}"#
+        );
+        let (url, server) = serve(200, body).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = poller(&url, dir.path());
+        let (_tx, stop) = watch::channel(false);
+        let r = p.poll(&plan(), &stop).await.unwrap();
+        assert!(r.ok(), "{r:?}");
+        assert_eq!((r.landed, r.requests, r.retries), (2, 2, 0));
+        // Both directions answered the same two aircraft: four rows, two keys.
+        assert_eq!((r.bronze.files, r.bronze.records), (2, 4));
+        assert_eq!(r.bronze.new_positions, 2);
+        let lag = r.queryable_after.expect("measured");
+        assert!(lag < Duration::from_secs(5), "{lag:?}");
+        // The same answers again: bronze grows, silver does not.
+        let r = p.poll(&plan(), &stop).await.unwrap();
+        assert_eq!((r.bronze.records, r.bronze.new_positions), (4, 0));
+        let ledger = p.zone.ledger();
+        assert_eq!(ledger.len(), 4);
+        assert!(ledger.iter().all(|e| e.outcome == "landed"
+            && e.request.contains("access_key=***")
+            && !e.request.contains("unit-test-key")));
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn failed_requests_are_reported_and_in_the_ledger() {
+        let (url, server) = serve(500, "Internal Server Error".into()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = poller(&url, dir.path());
+        let (_tx, stop) = watch::channel(false);
+        let r = p.poll(&plan(), &stop).await.unwrap();
+        assert!(!r.ok());
+        assert_eq!(r.landed, 0);
+        assert_eq!(r.failed.len(), 2, "{r:?}");
+        assert!(r.failed[0].starts_with("BOG arrival: "), "{:?}", r.failed);
+        assert_eq!((r.requests, r.retries), (4, 2));
+        let ledger = p.zone.ledger();
+        assert_eq!(ledger.iter().filter(|e| e.outcome == "failed").count(), 2);
+        assert!(ledger
+            .iter()
+            .all(|e| e.attempts == 2 && e.http_status == Some(500)));
+        // Nothing landed, so the warehouse was not even opened.
+        assert!(!dir.path().join("w.duckdb").exists());
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn failed_polls_do_not_stop_the_loop() {
+        let (url, server) = serve(500, "Internal Server Error".into()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = poller(&url, dir.path());
+        let (tx, stop) = watch::channel(false);
+        let mut reports = Vec::new();
+        p.run(&plan(), Duration::from_millis(100), stop, |r| {
+            reports.push(r.clone());
+            if reports.len() == 3 {
+                let _ = tx.send(true);
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(reports.len(), 3);
+        assert!(reports.iter().all(|r| r.failed.len() == 2 && !r.cancelled));
+        assert_eq!(p.zone.ledger().len(), 6);
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_stop_before_the_poll_cancels_it() {
+        let (url, server) = serve(200, r#"{"success":true,"data":[]}"#.into()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = poller(&url, dir.path());
+        let (tx, stop) = watch::channel(false);
+        tx.send(true).unwrap();
+        let r = p.poll(&plan(), &stop).await.unwrap();
+        assert!(r.cancelled && !r.ok());
+        // The loop does not even start a poll.
+        p.run(&plan(), Duration::from_secs(1), stop, |_| panic!("no poll"))
+            .await
+            .unwrap();
+        server.abort();
+    }
+
+    #[test]
+    fn lock_errors_are_told_apart() {
+        let e = IngestError::Invalid("could not set lock".into());
+        assert!(!is_lock_error(&e), "only DuckDB's own errors");
+    }
 }

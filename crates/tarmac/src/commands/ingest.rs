@@ -363,6 +363,15 @@ pub async fn realtime(config: &Config, args: RealtimeArgs) -> Result<ExitCode> {
         plan.airports.join(","),
         interval
     );
+    let per_poll = plan.airports.len() as f64 * 2.0;
+    let rate = config.client.rate_limit;
+    let allowed = f64::from(rate.requests) / rate.per.as_secs_f64().max(0.001);
+    if per_poll / interval.as_secs_f64() > allowed {
+        eprintln!(
+            "warning: {per_poll} requests every {:?} is more than the rate limit {rate} allows; polls will wait for it",
+            interval
+        );
+    }
     poller
         .run(&plan, interval, stop, |r| print_poll(&plan, r))
         .await?;
