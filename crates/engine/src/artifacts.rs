@@ -30,7 +30,10 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
             continue;
         };
         // a YAML snapshot compiles to `<file.yml>/<name>.sql`, as in dbt
-        let file = if node.resource_type == crate::manifest::ResourceType::Test {
+        let file = if matches!(
+            node.resource_type,
+            crate::manifest::ResourceType::Test | crate::manifest::ResourceType::Unit
+        ) {
             crate::data_tests::sql_path(node)
         } else if node.original_file_path.ends_with(".yml")
             || node.original_file_path.ends_with(".yaml")
@@ -66,6 +69,9 @@ fn metadata(m: &Manifest, version: &str) -> Value {
 pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String>) -> Value {
     let mut nodes = Map::new();
     for n in m.nodes.values() {
+        if n.resource_type == crate::manifest::ResourceType::Unit {
+            continue;
+        }
         let mut config = n.config.clone();
         config
             .entry("materialized")
@@ -139,10 +145,13 @@ pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String
     }
     let mut parent_map = Map::new();
     let mut child_map = Map::new();
+    let is_unit = |id: &str| m.unit_tests.contains_key(id);
     for id in m.nodes.keys().chain(m.sources.keys()) {
-        child_map.insert(id.clone(), json!([]));
+        if !is_unit(id) {
+            child_map.insert(id.clone(), json!([]));
+        }
     }
-    for n in m.nodes.values() {
+    for n in m.nodes.values().filter(|n| !is_unit(&n.unique_id)) {
         let mut parents = n.depends_on.clone();
         parents.sort();
         for p in &parents {
@@ -177,7 +186,7 @@ pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String
         "group_map": {},
         "saved_queries": {},
         "semantic_models": {},
-        "unit_tests": {},
+        "unit_tests": crate::unit_tests::manifest_section(m),
     })
 }
 

@@ -1272,7 +1272,10 @@ pub fn manifest_fields(m: &Manifest, node: &Node, v: &mut Value) {
 /// Where a node's compiled/run SQL goes below `target/compiled/<project>/`:
 /// a generic test's beside its properties file (`models/schema.yml/<name>.sql`).
 pub fn sql_path(node: &Node) -> String {
-    if node.resource_type == ResourceType::Test && !node.original_file_path.ends_with(".sql") {
+    if node.resource_type == ResourceType::Unit {
+        format!("{}/models/{}.sql", node.original_file_path, node.name)
+    } else if node.resource_type == ResourceType::Test && !node.original_file_path.ends_with(".sql")
+    {
         format!("{}/{}", node.original_file_path, node.path)
     } else {
         node.original_file_path.clone()

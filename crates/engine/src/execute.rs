@@ -48,6 +48,7 @@ impl Command {
                 | (Command::Seed, ResourceType::Seed)
                 | (Command::Snapshot | Command::Compile, ResourceType::Snapshot)
                 | (Command::Test | Command::Compile, ResourceType::Test)
+                | (Command::Test, ResourceType::Unit)
         )
     }
 }
@@ -133,6 +134,7 @@ fn describe(node: &Node) -> String {
             node.alias
         ),
         ResourceType::Test => format!("test {}", node.name),
+        ResourceType::Unit => format!("unit_test {}", node.name),
     }
 }
 
@@ -144,7 +146,7 @@ fn line(i: usize, total: usize, text: &str, status: &str, secs: f64) {
 }
 
 /// A test's console line: `PASS name`, `FAIL 3 name`, `WARN 1 name`, `ERROR name`.
-fn test_words(r: &NodeResult, node: &Node) -> (String, String) {
+fn test_words(r: &NodeResult, name: &str) -> (String, String) {
     let n = r.failures.unwrap_or(0);
     let tag = match r.status {
         Status::Pass | Status::Success => "PASS".to_string(),
@@ -153,7 +155,7 @@ fn test_words(r: &NodeResult, node: &Node) -> (String, String) {
         Status::Skipped => "SKIP".to_string(),
         Status::Error => "ERROR".to_string(),
     };
-    (format!("{tag} {}", node.name), tag)
+    (format!("{tag} {name}"), tag)
 }
 
 /// A node's compiled SQL, its outcome (with rows affected) and when compilation ended.
@@ -294,8 +296,11 @@ pub fn run(
         let mut schemas = BTreeSet::new();
         for id in &queue {
             let n = &m.nodes[id];
-            let stores = n.resource_type != ResourceType::Test
-                || crate::data_tests::TestConfig::of(&n.config).store_failures;
+            let stores = match n.resource_type {
+                ResourceType::Test => crate::data_tests::TestConfig::of(&n.config).store_failures,
+                ResourceType::Unit => false,
+                _ => true,
+            };
             if !n.is_ephemeral() && stores {
                 schemas.insert((n.database.clone(), n.schema.clone()));
             }
@@ -312,7 +317,9 @@ pub fn run(
     let mut test_children: HashMap<String, Vec<String>> = HashMap::new();
     let mut test_parents: HashMap<String, usize> = HashMap::new();
     if opts.command == Command::Build {
-        for (t, n) in crate::data_tests::build_edges(m, dag, &in_queue) {
+        let mut edges = crate::data_tests::build_edges(m, dag, &in_queue);
+        edges.extend(crate::unit_tests::build_edges(m, &in_queue));
+        for (t, n) in edges {
             *test_parents.entry(n.clone()).or_default() += 1;
             test_children.entry(t).or_default().push(n);
         }
@@ -377,6 +384,10 @@ pub fn run(
                     let _ = tx.send(crate::data_tests::run_test(m, node, &conn, &resolver, opts));
                     continue;
                 }
+                if node.resource_type == ResourceType::Unit {
+                    let _ = tx.send(crate::unit_tests::run_unit_test(m, node, &conn, opts));
+                    continue;
+                }
                 let started_at = Utc::now();
                 let t0 = Instant::now();
                 let (compiled_sql, r, compiled_at) = build_node(m, node, &conn, &resolver, opts);
@@ -425,7 +436,9 @@ pub fn run(
                         (_, Command::Compile, ResourceType::Test) if !failed => {
                             (format!("OK compiled {}", describe(node)), "OK".into())
                         }
-                        (_, _, ResourceType::Test) => test_words(&r, node),
+                        (_, _, ResourceType::Test | ResourceType::Unit) => {
+                            test_words(&r, &crate::unit_tests::display_name(m, node))
+                        }
                         (Status::Error, _, _) => (
                             format!("ERROR creating {}", describe(node)),
                             "ERROR".to_string(),
@@ -468,8 +481,11 @@ pub fn run(
                         if opts.verbose_lines {
                             printed += 1;
                             let n = &m.nodes[&d];
-                            let what = if n.resource_type == ResourceType::Test {
-                                format!("SKIP test {}", n.name)
+                            let what = if matches!(
+                                n.resource_type,
+                                ResourceType::Test | ResourceType::Unit
+                            ) {
+                                format!("SKIP test {}", crate::unit_tests::display_name(m, n))
                             } else {
                                 format!(
                                     "SKIP relation {}.{} due to an upstream error",

@@ -902,6 +902,25 @@ pub fn render(
     out
 }
 
+/// [`render`] with more names in the context (a unit test's overrides of
+/// macros, `var` and `env_var`), which shadow the run's globals.
+pub fn render_with(
+    env: &Environment<'static>,
+    template: &str,
+    ctx: Arc<NodeCtx>,
+    extra: BTreeMap<String, Value>,
+) -> Result<String, JError> {
+    let t = env.get_template(template)?;
+    let mut c: BTreeMap<String, Value> = node_context(ctx)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    c.extend(extra);
+    let out = t.render(c);
+    RETURNED.with(|r| r.borrow_mut().take());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@ pub mod relation;
 pub mod seed;
 pub mod select;
 pub mod snapshot;
+pub mod unit_tests;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -194,7 +195,7 @@ fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
         };
         let what = match (r.status, n.resource_type) {
             (Status::Warn, _) => "Warning in",
-            (_, manifest::ResourceType::Test) => "Failure in",
+            (Status::Fail, _) => "Failure in",
             _ => "Error in",
         };
         println!(

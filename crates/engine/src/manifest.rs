@@ -27,6 +27,8 @@ pub enum ResourceType {
     Seed,
     Snapshot,
     Test,
+    /// A unit test (`unit_tests:`): runs its model on fixtures.
+    Unit,
 }
 
 impl ResourceType {
@@ -36,6 +38,7 @@ impl ResourceType {
             ResourceType::Seed => "seed",
             ResourceType::Snapshot => "snapshot",
             ResourceType::Test => "test",
+            ResourceType::Unit => "unit_test",
         }
     }
 }
@@ -117,6 +120,8 @@ pub struct Manifest {
     /// What only data tests have (generic test name and arguments, column,
     /// attached node), by unique id; the tests themselves are in `nodes`.
     pub tests: IndexMap<String, crate::data_tests::TestMeta>,
+    /// Unit tests by unique id (each is also a node of type `unit_test`).
+    pub unit_tests: IndexMap<String, crate::unit_tests::UnitTest>,
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
@@ -450,11 +455,14 @@ impl Manifest {
             &sources,
             &mut errors,
         )?;
+        let unit_tests =
+            crate::unit_tests::discover(&project, &props.unit_tests, &mut nodes, &mut errors);
         if !errors.is_empty() {
             return Err(Error::Project(errors.join("\n")));
         }
         let mut m = Manifest {
             tests,
+            unit_tests,
             info,
             nodes,
             sources,

@@ -66,6 +66,8 @@ pub struct Properties {
     pub seeds: BTreeMap<String, NodeProps>,
     pub snapshots: BTreeMap<String, NodeProps>,
     pub sources: Vec<SourceTable>,
+    /// `unit_tests:` entries as written, with their file (relative).
+    pub unit_tests: Vec<(String, Value)>,
 }
 
 fn s(v: Option<&Value>) -> String {
@@ -210,6 +212,20 @@ impl Properties {
                         message: format!("key {kind}: expected a list"),
                     })
                 }
+            }
+        }
+        match top.get("unit_tests") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(a)) => {
+                for u in a {
+                    self.unit_tests.push((rel.to_string(), u.clone()));
+                }
+            }
+            Some(_) => {
+                return Err(Error::Yaml {
+                    path: file.to_path_buf(),
+                    message: "key unit_tests: expected a list".into(),
+                })
             }
         }
         if let Some(v) = top.get("sources") {

@@ -167,6 +167,7 @@ fn matches_test(m: &Manifest, node: &Node, method: &str, value: &str) -> Option<
     match method {
         "test_type" => Some(match value {
             "data" => meta.is_some(),
+            "unit" => m.unit_tests.contains_key(&node.unique_id),
             _ => meta.is_some_and(|t| t.test_type() == value),
         }),
         "test_name" => Some(
@@ -211,6 +212,14 @@ fn select_atom(m: &Manifest, dag: &Dag, atom: &Atom) -> Result<BTreeSet<String>>
         .filter(|c| m.tests.contains_key(c))
         .collect();
     out.extend(tests);
+    // and the unit tests of any selected model
+    let units: Vec<String> = m
+        .unit_tests
+        .iter()
+        .filter(|(_, u)| out.contains(&u.model_id))
+        .map(|(id, _)| id.clone())
+        .collect();
+    out.extend(units);
     Ok(out)
 }
 

@@ -113,7 +113,7 @@ fn build_runs_tests_in_dag_order_and_skips_after_a_failure() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("Done. PASS=22 WARN=3 ERROR=1 SKIP=10 TOTAL=36"),
+        all.contains("Done. PASS=23 WARN=3 ERROR=1 SKIP=12 TOTAL=39"),
         "{all}"
     );
     assert!(
@@ -128,6 +128,14 @@ fn build_runs_tests_in_dag_order_and_skips_after_a_failure() {
     );
     assert!(all.contains("SKIP relation main.orders"), "{all}");
     assert!(all.contains("SKIP test unique_orders_order_id"), "{all}");
+    assert!(
+        all.contains("PASS stg_orders::stg_orders_keeps_recent_orders"),
+        "{all}"
+    );
+    assert!(
+        all.contains("SKIP test orders::orders_incremental_adds_new_rows"),
+        "{all}"
+    );
     assert!(
         all.contains("Got 24 results, configured to warn if >1"),
         "{all}"
@@ -228,9 +236,53 @@ fn test_command_selection_and_exit_codes() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("Done. PASS=23 WARN=4 ERROR=1 SKIP=0 TOTAL=28"),
+        all.contains("Done. PASS=25 WARN=4 ERROR=2 SKIP=0 TOTAL=31"),
         "{all}"
     );
+    // unit tests: the failing one shows expected and actual rows
+    let out = tarmac(&dir, &["test", "--select", "test_type:unit"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("PASS orders::orders_incremental_adds_new_rows"),
+        "{all}"
+    );
+    assert!(
+        all.contains("FAIL 1 customers::customers_counts_orders"),
+        "{all}"
+    );
+    assert!(
+        all.contains("actual differs from expected:")
+            && all.contains("+++ | 2           | 0                | 0.0")
+            && all.contains("--- | 2           | 0                | 7.0"),
+        "{all}"
+    );
+    let rr = json(&dir.join("target/run_results.json"));
+    assert_eq!(rr["results"].as_array().unwrap().len(), 3);
+    let m = json(&dir.join("target/manifest.json"));
+    let u = &m["unit_tests"]["unit_test.shop.stg_orders.stg_orders_keeps_recent_orders"];
+    assert_eq!(u["model"], "stg_orders");
+    assert_eq!(
+        u["depends_on"]["nodes"],
+        serde_json::json!(["model.shop.stg_orders"])
+    );
+    // selecting a model selects its unit tests
+    let out = tarmac(
+        &dir,
+        &[
+            "test",
+            "--select",
+            "stg_orders",
+            "--exclude",
+            "test_type:data",
+        ],
+    );
+    assert!(
+        text(&out).contains("PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1"),
+        "{}",
+        text(&out)
+    );
+
     // by name, test type and indirect selection
     let out = tarmac(&dir, &["test", "--select", "unique_orders_order_id"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -253,7 +305,8 @@ fn test_command_selection_and_exit_codes() {
         ],
     );
     let all = text(&out);
-    assert!(all.contains("TOTAL=3"), "{all}");
+    // two generic tests, a singular one and the model's unit test
+    assert!(all.contains("TOTAL=4"), "{all}");
     assert!(!all.contains("unique_orders_order_id"), "{all}");
     let out = tarmac(&dir, &["test", "--select", "tag:fk"]);
     assert!(text(&out).contains("TOTAL=1"), "{}", text(&out));
@@ -354,7 +407,7 @@ fn same_test_results_as_dbt() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let (a, b) = (statuses(&dir), statuses(&theirs));
-    assert_eq!(a.len(), 36);
+    assert_eq!(a.len(), 39);
     // dbt writes failures 0 for skipped nodes and null for models; compare tests' counts only
     let norm =
         |m: BTreeMap<String, (String, Option<i64>)>| -> BTreeMap<String, (String, Option<i64>)> {
