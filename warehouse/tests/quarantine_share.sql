@@ -6,7 +6,9 @@ with counts as (
 
     select
         (select count(*) from {{ source('bronze', 'flightlabs_historical') }}) as accepted,
-        (select count(*) from {{ source('bronze', 'quarantine') }}) as rejected_by_ingestion,
+        -- bronze.quarantine also holds rejected real-time positions (/flights)
+        (select count(*) from {{ source('bronze', 'quarantine') }}
+          where landing_file like '%historical/%') as rejected_by_ingestion,
         (select count(*) from {{ ref('quarantine_flights') }}) as rejected_by_typing
 
 )

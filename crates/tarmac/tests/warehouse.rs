@@ -82,11 +82,13 @@ fn warehouse_figures(dir: &Path) -> Value {
     let movements = one("SELECT count(*) FROM silver.flights");
     let observations = one("SELECT sum(observations) FROM silver.flights")
         + one("SELECT count(*) FROM silver.quarantine_flights");
-    let rejected = one("SELECT count(*) FROM bronze.quarantine")
+    let historical_quarantine =
+        one("SELECT count(*) FROM bronze.quarantine WHERE landing_file LIKE '%historical/%'");
+    let rejected = historical_quarantine
         + one("SELECT count(*) FROM silver.quarantine_flights");
     json!({
         "files": one("SELECT count(DISTINCT source_sha256) FROM bronze.landed_files WHERE source = 'archive'"),
-        "records": observations + one("SELECT count(*) FROM bronze.quarantine"),
+        "records": observations + historical_quarantine,
         "rejected": rejected,
         "observations": observations,
         "movements": movements,

@@ -1,6 +1,6 @@
 //! `tarmac sql`: parses the arguments and hands over to the `shell` crate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -44,13 +44,11 @@ pub async fn run(config: &Config, args: SqlArgs) -> Result<ExitCode> {
         Some(p) => Some(p),
         None => Some(config.warehouse.clone()),
     };
-    // The project's dbt artifacts (target/) sit beside tarmac.toml.
+    // `.models` reads the dbt artifacts (target/) of the project that
+    // `tarmac build` builds: [warehouse] project, else the current folder.
     let project_dir = config
-        .source
-        .as_deref()
-        .and_then(Path::parent)
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        .default_project()
+        .unwrap_or_else(|| PathBuf::from("."));
     let options = shell::Options {
         database,
         create: args.create,
