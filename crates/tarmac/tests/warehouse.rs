@@ -84,8 +84,7 @@ fn warehouse_figures(dir: &Path) -> Value {
         + one("SELECT count(*) FROM silver.quarantine_flights");
     let historical_quarantine =
         one("SELECT count(*) FROM bronze.quarantine WHERE landing_file LIKE '%historical/%'");
-    let rejected = historical_quarantine
-        + one("SELECT count(*) FROM silver.quarantine_flights");
+    let rejected = historical_quarantine + one("SELECT count(*) FROM silver.quarantine_flights");
     json!({
         "files": one("SELECT count(DISTINCT source_sha256) FROM bronze.landed_files WHERE source = 'archive'"),
         "records": observations + historical_quarantine,
