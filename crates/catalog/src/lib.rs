@@ -57,6 +57,10 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
     let started = chrono::Utc::now();
     let l = engine::load(opts, engine::Command::Compile)?;
     let m = &l.manifest;
+    tracing::info!(
+        "docs generate: project loaded in {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
     let chosen = engine::select::select(m, &l.dag, &opts.select, &opts.exclude)?;
     let db = engine::open_db(&m.info.target)?;
     let ropts = engine::execute::RunOptions {
@@ -67,7 +71,15 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         verbose_lines: false,
     };
     let results = engine::execute::run(m, &l.dag, &chosen, &db, &ropts)?;
+    tracing::info!(
+        "docs generate: compiled in {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
     engine::artifacts::write_sql(m, &results)?;
+    tracing::info!(
+        "docs generate: compiled SQL written at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
     let mut out = Generated {
         target: engine::execute::target_dir(m),
         ..Default::default()
@@ -85,10 +97,22 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         }
     }
     let mut manifest = engine::artifacts::manifest_json(m, &l.dag, &compiled);
+    tracing::info!(
+        "docs generate: manifest built at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
     let project = &m.info.project;
     let docs = docs::find_blocks(&project.root, &project.name, &docs::docs_paths(project))?;
     docs.apply(&mut manifest)?;
+    tracing::info!(
+        "docs generate: doc blocks applied at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
     engine::artifacts::write_json(m, "manifest.json", &manifest)?;
+    tracing::info!(
+        "docs generate: manifest written at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
 
     // catalog.json
     let selected = (!opts.select.is_empty() || !opts.exclude.is_empty()).then_some(&chosen);
@@ -110,37 +134,41 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         .map(|e| e.unique_id.clone())
         .collect();
     write_json(&out.target.join("catalog.json"), &cat)?;
+    tracing::info!(
+        "docs generate: catalog written at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
 
     // column_lineage.json
     let all = catalog::expected(&manifest, None);
     let mut rels = lineage::Relations::new(&m.info.target.database, &m.info.target.schema);
     for e in &all {
         let section = if e.is_source { "sources" } else { "nodes" };
-        let cols = cat[section].get(&e.unique_id).map(|c| {
-            let mut v: Vec<(i64, String)> = c["columns"]
-                .as_object()
-                .map(|o| {
-                    o.values()
-                        .map(|c| {
-                            (
-                                c["index"].as_i64().unwrap_or(0),
-                                c["name"].as_str().unwrap_or_default().to_string(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            v.sort();
-            v.into_iter().map(|x| x.1).collect::<Vec<_>>()
-        });
+        let cols = cat[section].get(&e.unique_id).map(ordered_columns);
         rels.add(&e.database, &e.schema, &e.identifier, &e.unique_id, cols);
     }
     for n in m.nodes.values().filter(|n| n.is_ephemeral()) {
         rels.add_ephemeral(&n.name, &n.unique_id);
     }
-    let (lin, errors) = db.with_conn(|c| Ok(column_lineage(c, &manifest, &cat, &rels)))?;
+    let previous: Option<Value> = std::fs::read_to_string(out.target.join("column_lineage.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let (lin, errors) = db.with_conn(|c| {
+        Ok(column_lineage(
+            c,
+            m.info.target.threads,
+            previous.as_ref(),
+            &manifest,
+            &cat,
+            &rels,
+        ))
+    })?;
     out.lineage_errors = errors;
     write_json(&out.target.join("column_lineage.json"), &lin)?;
+    tracing::info!(
+        "docs generate: column lineage written at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
 
     // the static site
     let artifacts = site::Artifacts {
@@ -156,58 +184,149 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
     Ok(out)
 }
 
-/// Column lineage of every compiled model and snapshot.
+/// Columns of a catalog entry, in the relation's order.
+fn ordered_columns(entry: &Value) -> Vec<String> {
+    let mut v: Vec<(i64, String)> = entry["columns"]
+        .as_object()
+        .map(|o| {
+            o.values()
+                .map(|c| {
+                    (
+                        c["index"].as_i64().unwrap_or(0),
+                        c["name"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.into_iter().map(|x| x.1).collect()
+}
+
+/// (node, its lineage or why not, the key of its inputs)
+type LineageResult = (
+    String,
+    std::result::Result<Vec<lineage::ColumnLineage>, String>,
+    String,
+);
+
+/// What a model's column lineage depends on: its SQL, its columns and its
+/// parents' columns (a `*` expands to them).
+fn lineage_key(sql: &str, names: Option<&[String]>, deps: &[String], cat: &Value) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(sql.as_bytes());
+    h.update(b"\0");
+    for n in names.unwrap_or_default() {
+        h.update(n.as_bytes());
+        h.update(b",");
+    }
+    for d in deps {
+        h.update(b"\0");
+        h.update(d.as_bytes());
+        let entry = cat["nodes"].get(d).or_else(|| cat["sources"].get(d));
+        for c in entry.map(ordered_columns).unwrap_or_default() {
+            h.update(b",");
+            h.update(c.as_bytes());
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// Column lineage of every compiled model and snapshot. Parsing is most of
+/// the time, so the models are shared out over `threads` connections.
 fn column_lineage(
     conn: &duckdb::Connection,
+    threads: usize,
+    previous: Option<&Value>,
     manifest: &Value,
     cat: &Value,
     rels: &lineage::Relations,
 ) -> (Value, Vec<(String, String)>) {
+    let work: Vec<(&String, &Value)> = manifest["nodes"]
+        .as_object()
+        .map(|all| {
+            all.iter()
+                .filter(|(_, n)| {
+                    matches!(
+                        n["resource_type"].as_str().unwrap_or_default(),
+                        "model" | "snapshot"
+                    ) && n["compiled_code"].is_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let one = |parser: &mut lineage::Parser, id: &String, n: &Value| -> LineageResult {
+        let sql = n["compiled_code"].as_str().unwrap_or_default();
+        let names: Option<Vec<String>> = cat["nodes"].get(id).map(ordered_columns);
+        let deps: Vec<String> = n["depends_on"]["nodes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // the previous run's answer holds while its inputs are the same
+        let key = lineage_key(sql, names.as_deref(), &deps, cat);
+        if let Some(prev) = previous
+            .and_then(|p| p["nodes"].get(id))
+            .filter(|p| p["key"].as_str() == Some(key.as_str()))
+        {
+            if let Ok(cols) =
+                serde_json::from_value::<Vec<lineage::ColumnLineage>>(prev["columns"].clone())
+            {
+                return (id.clone(), Ok(cols), key);
+            }
+        }
+        let r = parser
+            .parse(sql)
+            .and_then(|t| lineage::lineage(&t, rels, &deps, names.as_deref()));
+        (id.clone(), r, key)
+    };
+    let threads = threads.clamp(1, 16).min(work.len().max(1));
+    let chunk = work.len().div_ceil(threads).max(1);
+    let mut results: Vec<LineageResult> = Vec::with_capacity(work.len());
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for part in work.chunks(chunk) {
+            let conn = conn.try_clone();
+            let one = &one;
+            handles.push(scope.spawn(move || -> Vec<LineageResult> {
+                let conn = match conn {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return part
+                            .iter()
+                            .map(|(id, _)| ((*id).clone(), Err(e.to_string()), String::new()))
+                            .collect()
+                    }
+                };
+                match lineage::Parser::new(&conn) {
+                    Ok(mut parser) => part.iter().map(|(id, n)| one(&mut parser, id, n)).collect(),
+                    Err(e) => part
+                        .iter()
+                        .map(|(id, _)| ((*id).clone(), Err(e.clone()), String::new()))
+                        .collect(),
+                }
+            }));
+        }
+        for h in handles {
+            match h.join() {
+                Ok(r) => results.extend(r),
+                Err(_) => tracing::error!("a column lineage thread panicked"),
+            }
+        }
+    });
     let mut nodes = BTreeMap::new();
     let mut errors = BTreeMap::new();
-    if let Some(all) = manifest["nodes"].as_object() {
-        for (id, n) in all {
-            let rt = n["resource_type"].as_str().unwrap_or_default();
-            if !matches!(rt, "model" | "snapshot") {
-                continue;
+    for (id, r, key) in results {
+        match r {
+            Ok(cols) => {
+                nodes.insert(id, json!({ "columns": cols, "key": key }));
             }
-            let Some(sql) = n["compiled_code"].as_str() else {
-                continue;
-            };
-            let names: Option<Vec<String>> = cat["nodes"].get(id).map(|c| {
-                let mut v: Vec<(i64, String)> = c["columns"]
-                    .as_object()
-                    .map(|o| {
-                        o.values()
-                            .map(|c| {
-                                (
-                                    c["index"].as_i64().unwrap_or(0),
-                                    c["name"].as_str().unwrap_or_default().to_string(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                v.sort();
-                v.into_iter().map(|x| x.1).collect()
-            });
-            let deps: Vec<String> = n["depends_on"]["nodes"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let r = lineage::parse_tree(conn, sql)
-                .and_then(|t| lineage::lineage(&t, rels, &deps, names.as_deref()));
-            match r {
-                Ok(cols) => {
-                    nodes.insert(id.clone(), json!({ "columns": cols }));
-                }
-                Err(e) => {
-                    errors.insert(id.clone(), e);
-                }
+            Err(e) => {
+                errors.insert(id, e);
             }
         }
     }
@@ -370,5 +489,26 @@ mod tests {
         let data = std::fs::read_to_string(dir.join("target/assets/data.js")).unwrap();
         assert!(data.starts_with("window.TARMAC_DATA = {"));
         assert!(dir.join("target/index.html").is_file());
+
+        // an unchanged model's lineage is taken from the previous run; a
+        // changed key (SQL or columns) makes it computed again
+        let path = dir.join("target/column_lineage.json");
+        let mut lin = read("column_lineage.json");
+        lin["nodes"]["model.jaffle.orders"]["columns"][0]["name"] = json!("from_cache");
+        std::fs::write(&path, lin.to_string()).unwrap();
+        generate(&opts).unwrap();
+        let again = read("column_lineage.json");
+        assert_eq!(
+            again["nodes"]["model.jaffle.orders"]["columns"][0]["name"],
+            "from_cache"
+        );
+        lin["nodes"]["model.jaffle.orders"]["key"] = json!("stale");
+        std::fs::write(&path, lin.to_string()).unwrap();
+        generate(&opts).unwrap();
+        let again = read("column_lineage.json");
+        assert_eq!(
+            again["nodes"]["model.jaffle.orders"]["columns"][0]["name"],
+            "order_id"
+        );
     }
 }

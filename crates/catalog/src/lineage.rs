@@ -20,18 +20,18 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// An upstream column.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Source {
     pub unique_id: String,
     pub column: String,
 }
 
 /// One output column and what feeds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnLineage {
     pub name: String,
     pub sources: Vec<Source>,
@@ -95,20 +95,41 @@ impl Relations {
     }
 }
 
+/// DuckDB's parser behind one prepared statement (preparing costs more
+/// than parsing a model, and a project has thousands).
+pub struct Parser<'c> {
+    stmt: duckdb::Statement<'c>,
+}
+
+impl<'c> Parser<'c> {
+    pub fn new(conn: &'c duckdb::Connection) -> Result<Parser<'c>, String> {
+        let stmt = conn
+            .prepare("SELECT json_serialize_sql(?::VARCHAR)")
+            .map_err(|e| e.to_string())?;
+        Ok(Parser { stmt })
+    }
+
+    /// DuckDB's parse tree of `sql`, or its parse error.
+    pub fn parse(&mut self, sql: &str) -> Result<Value, String> {
+        let text: String = self
+            .stmt
+            .query_row([sql], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        if v.get("error").and_then(Value::as_bool) == Some(true) {
+            let msg = v
+                .get("error_message")
+                .and_then(Value::as_str)
+                .unwrap_or("the SQL could not be parsed");
+            return Err(msg.to_string());
+        }
+        Ok(v)
+    }
+}
+
 /// DuckDB's parse tree of `sql`, or its parse error.
 pub fn parse_tree(conn: &duckdb::Connection, sql: &str) -> Result<Value, String> {
-    let text: String = conn
-        .query_row("SELECT json_serialize_sql(?::VARCHAR)", [sql], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    if v.get("error").and_then(Value::as_bool) == Some(true) {
-        let msg = v
-            .get("error_message")
-            .and_then(Value::as_str)
-            .unwrap_or("the SQL could not be parsed");
-        return Err(msg.to_string());
-    }
-    Ok(v)
+    Parser::new(conn)?.parse(sql)
 }
 
 /// A column while it is being resolved.

@@ -175,7 +175,14 @@ pub async fn bind(host: std::net::IpAddr, port: u16) -> Result<tokio::net::TcpLi
 
 /// Serve until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, target: &Path) -> Result<()> {
-    let app = router(AppState::new(target.to_path_buf()));
+    let state = AppState::new(target.to_path_buf());
+    // build the site now, not on the first page view (a 10,000-model
+    // project takes a moment); a missing target/ is reported per request
+    let warm = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = warm.site();
+    });
+    let app = router(state);
     axum::serve(listener, app)
         .await
         .map_err(|e| Error::Serve(e.to_string()))

@@ -487,6 +487,11 @@ fn catalog_in_a_real_browser() {
         "document.querySelector('#graph svg g.gnode.focus')",
         "the graph",
     );
+    // the sidebar opened the page's folder and marks the page
+    cdp.wait_for(
+        "document.querySelector('#sidebar a.item.current[data-id=\"model.jaffle.customers\"]')",
+        "the sidebar's current item",
+    );
 
     let shot = cdp.call("Page.captureScreenshot", json!({"format": "png"}));
     let png = base64_decode(shot["data"].as_str().unwrap());
@@ -500,4 +505,55 @@ fn catalog_in_a_real_browser() {
     let file = dir.join("docs_catalog.png");
     std::fs::write(&file, &png).unwrap();
     println!("screenshot: {}", file.display());
+}
+
+/// The page-open benchmark: `TARMAC_DOCS_BENCH_URL=http://127.0.0.1:PORT
+/// TARMAC_DOCS_BENCH_NODE=model.x.y cargo test -p tarmac --test docs_catalog
+/// -- --ignored --nocapture` against a running `tarmac docs serve` (e.g. of
+/// the 10,000-model generated project). Prints the time from navigation to
+/// a searchable index, and to a node page with its lineage graph drawn.
+#[test]
+#[ignore = "benchmark: needs a running docs server (TARMAC_DOCS_BENCH_URL)"]
+fn page_open_benchmark() {
+    let Ok(url) = std::env::var("TARMAC_DOCS_BENCH_URL") else {
+        println!("SKIPPED: set TARMAC_DOCS_BENCH_URL to a running `tarmac docs serve`");
+        return;
+    };
+    if !Path::new(CHROMIUM).exists() {
+        println!("SKIPPED: {CHROMIUM} is absent");
+        return;
+    }
+    let node = std::env::var("TARMAC_DOCS_BENCH_NODE").unwrap_or_default();
+    let profile = tempfile::tempdir().unwrap();
+    let (_chrome, ws) = chromium(profile.path());
+    let mut cdp = Cdp::connect(&ws);
+    let target = cdp.call("Target.createTarget", json!({"url": "about:blank"}));
+    let attached = cdp.call(
+        "Target.attachToTarget",
+        json!({"targetId": target["targetId"], "flatten": true}),
+    );
+    cdp.session = Some(attached["sessionId"].as_str().unwrap().to_string());
+    cdp.call("Page.enable", json!({}));
+    for round in 0..3 {
+        let t0 = Instant::now();
+        cdp.call(
+            "Page.navigate",
+            json!({"url": format!("{url}/?r={round}#/node/{node}")}),
+        );
+        cdp.wait_for("document.body.dataset.ready === '1'", "the index");
+        let ready = t0.elapsed();
+        if !node.is_empty() {
+            cdp.wait_for(
+                "document.querySelector('#graph svg g.gnode.focus')",
+                "the graph",
+            );
+        }
+        let page = t0.elapsed();
+        let n = cdp.eval("document.querySelectorAll('#graph g.gnode').length");
+        println!(
+            "round {round}: index ready in {:.0} ms, node page with graph ({n} nodes) in {:.0} ms",
+            ready.as_secs_f64() * 1000.0,
+            page.as_secs_f64() * 1000.0
+        );
+    }
 }

@@ -183,10 +183,13 @@
   // ---------- sidebar ----------
   var TYPE_ORDER = ["source", "seed", "model", "snapshot", "analysis", "exposure"];
   var TYPE_LABEL = { source: "Sources", seed: "Seeds", model: "Models", snapshot: "Snapshots", analysis: "Analyses", exposure: "Exposures" };
+  function folderOf(n) {
+    return n.type === "source" ? n.name.split(".")[0] : (n.path || "").split("/").slice(1, -1).join("/");
+  }
   function renderSidebar() {
     var groups = {};
     INDEX.nodes.forEach(function (n, i) {
-      var folder = n.type === "source" ? n.name.split(".")[0] : (n.path || "").split("/").slice(1, -1).join("/");
+      var folder = folderOf(n);
       var g = groups[n.type] || (groups[n.type] = {});
       (g[folder] || (g[folder] = [])).push(i);
     });
@@ -198,7 +201,7 @@
       html += '<details open><summary>' + TYPE_LABEL[t] + " (" + count + ")</summary>";
       folders.forEach(function (f) {
         var items = groups[t][f];
-        if (f) html += '<details data-lazy="' + esc(t + "\u0000" + f) + '"><summary>' + esc(f) + " (" + items.length + ")</summary></details>";
+        if (f) html += '<details data-lazy="' + esc(t + ":" + f) + '"><summary>' + esc(f) + " (" + items.length + ")</summary></details>";
         else html += itemsHtml(items);
       });
       html += "</details>";
@@ -207,8 +210,9 @@
     el("sidebar").querySelectorAll("details[data-lazy]").forEach(function (d) {
       d.addEventListener("toggle", function () {
         if (!d.open || d.dataset.filled) return;
-        var key = d.dataset.lazy.split("\u0000");
-        d.insertAdjacentHTML("beforeend", itemsHtml(groups[key[0]][key[1]]));
+        var at = d.dataset.lazy.indexOf(":");
+        var items = groups[d.dataset.lazy.slice(0, at)][d.dataset.lazy.slice(at + 1)] || [];
+        d.insertAdjacentHTML("beforeend", itemsHtml(items));
         d.dataset.filled = "1";
         markCurrent();
       });
@@ -224,6 +228,14 @@
   }
   var currentId = null;
   function markCurrent() {
+    // open the folder of the current node (its items are added on opening)
+    var i = currentId == null ? null : BY_ID[currentId];
+    if (i != null) {
+      var key = INDEX.nodes[i].type + ":" + folderOf(INDEX.nodes[i]);
+      el("sidebar").querySelectorAll("details[data-lazy]").forEach(function (d) {
+        if (d.dataset.lazy === key && !d.open) d.open = true;
+      });
+    }
     el("sidebar").querySelectorAll("a.item").forEach(function (a) {
       a.classList.toggle("current", a.dataset.id === currentId);
     });
@@ -542,7 +554,7 @@
     if (!INDEX) return;
     var h = location.hash || "#/";
     var m;
-    if ((m = h.match(/^#\/node\/(.+)$/))) nodePage(decodeURIComponent(m[1]));
+    if ((m = h.match(/^#\/node\/(.+)$/))) { el("search").value = ""; nodePage(decodeURIComponent(m[1])); }
     else if ((m = h.match(/^#\/search\/(.*)$/))) searchPage(decodeURIComponent(m[1]));
     else overview();
   }
