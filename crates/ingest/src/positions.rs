@@ -6,7 +6,7 @@
 //! more than the poll. Silver rows are inserted in the same transaction as
 //! the bronze rows they come from, so silver never lags, never holds a row
 //! bronze lacks, and a killed process leaves both or neither. The dbt-format
-//! project treats `silver.real_time_planes` as a source.
+//! project must declare `silver.real_time_planes` as a source, not build it.
 //!
 //! Keys: a position is identified by (`hex`, `updated`): the aircraft and the
 //! time of its signal. Polls closer together than the provider's refresh
