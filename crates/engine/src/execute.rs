@@ -246,9 +246,24 @@ fn build_node(
         Ok(())
     };
     let r = (|| -> Result<(materialize::Outcome, Option<usize>)> {
+        let contracted =
+            node.resource_type == ResourceType::Model && crate::contract::enforced(cfg);
+        if contracted {
+            crate::contract::check(db, node, &sql)?;
+            let loose = crate::contract::unenforced_constraints(node, cfg);
+            if !loose.is_empty() {
+                eprintln!(
+                    "warning: {}: DuckDB does not enforce constraints on a {} model; not applied: {}",
+                    node.unique_id,
+                    cfg.materialized(),
+                    loose.join(", ")
+                );
+            }
+        }
         run_hooks("pre_hook")?;
         let out = match cfg.materialized() {
             "view" => materialize::view(db, &rel, &sql, cfg),
+            "table" if contracted => crate::contract::table(db, node, &rel, &sql, cfg),
             "table" => materialize::table(db, &rel, &sql, cfg),
             "incremental" => materialize::incremental(db, &rel, &sql, cfg, full_refresh),
             "snapshot" => crate::snapshot::run(db, &rel, &sql, cfg),

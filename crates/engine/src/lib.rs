@@ -12,6 +12,7 @@
 pub mod artifacts;
 pub mod compile;
 pub mod config;
+pub mod contract;
 pub mod data_tests;
 pub mod db;
 pub mod error;

@@ -21,9 +21,11 @@ pub struct Column {
     pub data_type: Option<String>,
     pub meta: Map<String, Value>,
     pub tags: Vec<String>,
-    /// Tests as written (`not_null`, `{unique: {...}}`), run by a later issue.
+    /// Tests as written (`not_null`, `{unique: {...}}`).
     #[serde(skip)]
     pub tests: Vec<Value>,
+    /// Contract constraints as written (`{type: not_null}`, ...).
+    pub constraints: Vec<Value>,
 }
 
 /// The properties of one model or seed.
@@ -122,6 +124,11 @@ fn columns(v: Option<&Value>, file: &Path, owner: &str) -> Result<IndexMap<Strin
                     .cloned()
                     .unwrap_or_default(),
                 tags: tags(c.get("tags")),
+                constraints: c
+                    .get("constraints")
+                    .and_then(|x| x.as_array())
+                    .cloned()
+                    .unwrap_or_default(),
                 tests,
                 name,
             },
@@ -148,8 +155,9 @@ fn node_props(item: &Value, file: &Path, rel: &str, kind: &str) -> Result<(Strin
         };
         config::merge(&mut cfg, m);
     }
-    // dbt also accepts some configs at the top of an entry (docs, meta, tags)
-    for k in ["tags", "meta", "docs"] {
+    // dbt also accepts some configs at the top of an entry (docs, meta,
+    // tags), and model-level contract constraints, kept with the config
+    for k in ["tags", "meta", "docs", "constraints"] {
         if let Some(v) = item.get(k) {
             let mut m = Map::new();
             m.insert(k.to_string(), v.clone());

@@ -113,7 +113,7 @@ fn build_runs_tests_in_dag_order_and_skips_after_a_failure() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("Done. PASS=23 WARN=3 ERROR=1 SKIP=12 TOTAL=39"),
+        all.contains("Done. PASS=24 WARN=3 ERROR=1 SKIP=12 TOTAL=40"),
         "{all}"
     );
     assert!(
@@ -374,6 +374,74 @@ fn test_command_selection_and_exit_codes() {
     assert!(all.contains("models/staging/schema.yml"), "{all}");
 }
 
+#[test]
+fn contracts_check_columns_and_apply_constraints() {
+    let (_t, dir) = fixture("shop");
+    let out = tarmac(&dir, &["build", "--select", "+order_summary"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // DuckDB enforces the contract's constraints on the table
+    let conn = duckdb::Connection::open(dir.join("shop.duckdb")).unwrap();
+    for bad in [
+        "insert into main.order_summary values (null, 1, 1.0)",
+        "insert into main.order_summary values ('coupon', 1, 1.0)",
+        "insert into main.order_summary values ('x', 0, 1.0)",
+    ] {
+        assert!(conn.execute_batch(bad).is_err(), "{bad} was accepted");
+    }
+    drop(conn);
+    let yml = dir.join("models/marts/marts.yml");
+    let orig = std::fs::read_to_string(&yml).unwrap();
+    // a type that differs: dbt's table of differences, nothing built
+    std::fs::write(
+        &yml,
+        orig.replace("data_type: bigint", "data_type: integer")
+            .replace(
+                "      - name: total\n        data_type: double\n",
+                "      - name: total_amount\n        data_type: double\n",
+            ),
+    )
+    .unwrap();
+    let out = tarmac(&dir, &["run", "--select", "order_summary"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    for want in [
+        "This model has an enforced contract that failed.",
+        "| column_name  | definition_type | contract_type | mismatch_reason       |",
+        "| payments     | BIGINT          | INTEGER       | data type mismatch    |",
+        "| total        | DOUBLE          |               | missing in contract   |",
+        "| total_amount |                 | DOUBLE        | missing in definition |",
+    ] {
+        assert!(all.contains(want), "{want}\n{all}");
+    }
+    // a type DuckDB does not know: the file and key
+    std::fs::write(
+        &yml,
+        orig.replace("data_type: bigint", "data_type: bigintt"),
+    )
+    .unwrap();
+    let all = text(&tarmac(&dir, &["run", "--select", "order_summary"]));
+    assert!(
+        all.contains("models/marts/marts.yml: key models.order_summary.columns.payments.data_type: DuckDB does not know the type \"bigintt\""),
+        "{all}"
+    );
+    // constraints on a view are not enforced: a warning says so
+    std::fs::write(&yml, &orig).unwrap();
+    let model = dir.join("models/marts/order_summary.sql");
+    let sql = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(
+        &model,
+        sql.replace("materialized='table'", "materialized='view'"),
+    )
+    .unwrap();
+    let out = tarmac(&dir, &["run", "--select", "order_summary"]);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("DuckDB does not enforce constraints on a view model; not applied: not_null on column payment_method, primary_key on column payment_method, check on the model"),
+        "{all}"
+    );
+}
+
 /// dbt's binary: `DBT`, else the workspace's `.venv-dbt`.
 fn dbt() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("DBT") {
@@ -407,7 +475,7 @@ fn same_test_results_as_dbt() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let (a, b) = (statuses(&dir), statuses(&theirs));
-    assert_eq!(a.len(), 39);
+    assert_eq!(a.len(), 40);
     // dbt writes failures 0 for skipped nodes and null for models; compare tests' counts only
     let norm =
         |m: BTreeMap<String, (String, Option<i64>)>| -> BTreeMap<String, (String, Option<i64>)> {
