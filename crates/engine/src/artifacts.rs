@@ -14,17 +14,14 @@ use crate::execute::{Command, NodeResult, Status};
 use crate::graph::Dag;
 use crate::manifest::Manifest;
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-    }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
-}
-
-/// Write compiled and run SQL for each result.
+/// Write compiled and run SQL for each result, on all cores. A file whose
+/// content is already right is left alone: reading it back is several times
+/// cheaper than rewriting it, and a re-compile of an unchanged project then
+/// writes almost nothing.
 pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
     let target = crate::execute::target_dir(m);
     let project = &m.info.project.name;
+    let mut files: Vec<(std::path::PathBuf, &str)> = Vec::new();
     for r in results {
         let Some(node) = m.nodes.get(&r.unique_id) else {
             continue;
@@ -43,13 +40,25 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
             node.original_file_path.clone()
         };
         if let Some(sql) = &r.compiled_sql {
-            write(&target.join("compiled").join(project).join(&file), sql)?;
+            files.push((target.join("compiled").join(project).join(&file), sql));
         }
         if let Some(sql) = r.run_sql.as_ref().filter(|s| !s.is_empty()) {
-            write(&target.join("run").join(project).join(&file), sql)?;
+            files.push((target.join("run").join(project).join(&file), sql));
         }
     }
-    Ok(())
+    let dirs: std::collections::BTreeSet<&Path> =
+        files.iter().filter_map(|(p, _)| p.parent()).collect();
+    for d in dirs {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    crate::par::map(&files, |(path, text)| -> Result<()> {
+        if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+            return Ok(());
+        }
+        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    })
+    .into_iter()
+    .collect()
 }
 
 fn metadata(m: &Manifest, version: &str) -> Value {
@@ -65,62 +74,108 @@ fn metadata(m: &Manifest, version: &str) -> Value {
     })
 }
 
+/// One node of `manifest.json`.
+fn node_json(m: &Manifest, n: &crate::manifest::Node, compiled: &BTreeMap<String, String>) -> Value {
+    let mut config = n.config.clone();
+    config
+        .entry("materialized")
+        .or_insert(Value::from(n.config.materialized()));
+    config.entry("enabled").or_insert(Value::Bool(true));
+    config.entry("tags").or_insert(json!([]));
+    let columns: Map<String, Value> = n
+        .columns
+        .iter()
+        .map(|(k, c)| (k.clone(), serde_json::to_value(c).unwrap_or(Value::Null)))
+        .collect();
+    let refs: Vec<Value> = n
+        .refs
+        .iter()
+        .map(|(p, name)| json!({"name": name, "package": p, "version": null}))
+        .collect();
+    let sources: Vec<Value> = n.sources.iter().map(|(s, t)| json!([s, t])).collect();
+    let mut v = json!({
+        "unique_id": n.unique_id,
+        "resource_type": n.resource_type.as_str(),
+        "name": n.name,
+        "package_name": n.package_name,
+        "path": n.path,
+        "original_file_path": n.original_file_path,
+        "patch_path": n.patch_path,
+        "fqn": n.fqn,
+        "database": n.database,
+        "schema": n.schema,
+        "alias": n.alias,
+        "relation_name": if n.is_ephemeral() { Value::Null } else { Value::from(n.relation().render()) },
+        "checksum": {"name": "sha256", "checksum": n.checksum},
+        "config": config,
+        "tags": n.config.tags(),
+        "description": n.description,
+        "columns": columns,
+        "meta": n.config.get("meta").cloned().unwrap_or(json!({})),
+        "raw_code": n.raw_code,
+        "language": "sql",
+        "refs": refs,
+        "sources": sources,
+        "depends_on": {"macros": [], "nodes": n.depends_on},
+    });
+    if let Some(c) = compiled.get(&n.unique_id) {
+        v["compiled"] = Value::Bool(true);
+        v["compiled_code"] = Value::from(c.clone());
+    }
+    crate::data_tests::manifest_fields(m, n, &mut v);
+    v
+}
+
 /// `manifest.json`. `compiled` maps unique ids to compiled SQL, when known.
 pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String>) -> Value {
-    let mut nodes = Map::new();
-    for n in m.nodes.values() {
-        if n.resource_type == crate::manifest::ResourceType::Unit {
-            continue;
+    let mut v = manifest_json_without_nodes(m, dag);
+    let nodes: Map<String, Value> = m
+        .nodes
+        .values()
+        .filter(|n| n.resource_type != crate::manifest::ResourceType::Unit)
+        .map(|n| (n.unique_id.clone(), node_json(m, n, compiled)))
+        .collect();
+    v["nodes"] = Value::Object(nodes);
+    v
+}
+
+/// `manifest.json` as text: the same document as [`manifest_json`], with
+/// the nodes (most of it) serialized on all cores.
+pub fn manifest_json_text(
+    m: &Manifest,
+    dag: &Dag,
+    compiled: &BTreeMap<String, String>,
+) -> Result<String> {
+    let bad = |e: serde_json::Error| Error::Internal(e.to_string());
+    // unit tests have their own section
+    let mut nodes: Vec<&crate::manifest::Node> = m
+        .nodes
+        .values()
+        .filter(|n| n.resource_type != crate::manifest::ResourceType::Unit)
+        .collect();
+    nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+    let parts = crate::par::map(&nodes, |n| -> Result<String> {
+        Ok(format!(
+            "{}:{}",
+            serde_json::to_string(&n.unique_id).map_err(bad)?,
+            serde_json::to_string(&node_json(m, n, compiled)).map_err(bad)?
+        ))
+    });
+    let mut joined = String::with_capacity(parts.iter().map(|p| p.as_ref().map_or(0, |s| s.len() + 1)).sum());
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            joined.push(',');
         }
-        let mut config = n.config.clone();
-        config
-            .entry("materialized")
-            .or_insert(Value::from(n.config.materialized()));
-        config.entry("enabled").or_insert(Value::Bool(true));
-        config.entry("tags").or_insert(json!([]));
-        let columns: Map<String, Value> = n
-            .columns
-            .iter()
-            .map(|(k, c)| (k.clone(), serde_json::to_value(c).unwrap_or(Value::Null)))
-            .collect();
-        let refs: Vec<Value> = n
-            .refs
-            .iter()
-            .map(|(p, name)| json!({"name": name, "package": p, "version": null}))
-            .collect();
-        let sources: Vec<Value> = n.sources.iter().map(|(s, t)| json!([s, t])).collect();
-        let mut v = json!({
-            "unique_id": n.unique_id,
-            "resource_type": n.resource_type.as_str(),
-            "name": n.name,
-            "package_name": n.package_name,
-            "path": n.path,
-            "original_file_path": n.original_file_path,
-            "patch_path": n.patch_path,
-            "fqn": n.fqn,
-            "database": n.database,
-            "schema": n.schema,
-            "alias": n.alias,
-            "relation_name": if n.is_ephemeral() { Value::Null } else { Value::from(n.relation().render()) },
-            "checksum": {"name": "sha256", "checksum": n.checksum},
-            "config": config,
-            "tags": n.config.tags(),
-            "description": n.description,
-            "columns": columns,
-            "meta": n.config.get("meta").cloned().unwrap_or(json!({})),
-            "raw_code": n.raw_code,
-            "language": "sql",
-            "refs": refs,
-            "sources": sources,
-            "depends_on": {"macros": [], "nodes": n.depends_on},
-        });
-        if let Some(c) = compiled.get(&n.unique_id) {
-            v["compiled"] = Value::Bool(true);
-            v["compiled_code"] = Value::from(c.clone());
-        }
-        crate::data_tests::manifest_fields(m, n, &mut v);
-        nodes.insert(n.unique_id.clone(), v);
+        joined.push_str(&p?);
     }
+    let rest = serde_json::to_string(&manifest_json_without_nodes(m, dag)).map_err(bad)?;
+    // an unescaped `"nodes":{}` can only be the top-level key: inside
+    // strings every quote is escaped
+    Ok(rest.replacen("\"nodes\":{}", &format!("\"nodes\":{{{joined}}}"), 1))
+}
+
+fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
+    let nodes = Map::new();
     let mut sources = Map::new();
     for s in m.sources.values() {
         let t = &s.table;
@@ -244,9 +299,25 @@ pub fn run_results_json(
     })
 }
 
-/// Write manifest.json (and run_results.json when there are results).
-pub fn write_json(m: &Manifest, name: &str, v: &Value) -> Result<()> {
+/// Write an artifact already serialized (see [`manifest_json_text`]).
+pub fn write_text(m: &Manifest, name: &str, text: &str) -> Result<()> {
     let path = crate::execute::target_dir(m).join(name);
-    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Internal(e.to_string()))?;
-    write(&path, &text)
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+}
+
+/// Write manifest.json (and run_results.json when there are results),
+/// compact as dbt writes them.
+pub fn write_json(m: &Manifest, name: &str, v: &Value) -> Result<()> {
+    use std::io::Write;
+    let path = crate::execute::target_dir(m).join(name);
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let f = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    serde_json::to_writer(&mut w, v).map_err(|e| Error::Internal(e.to_string()))?;
+    w.flush().map_err(|e| Error::io(&path, e))
 }

@@ -63,7 +63,14 @@ fn render_one(
         is_incremental,
         m.info.full_refresh,
     );
-    let sql = jinja::render(&m.env, node.template(), ctx.clone())
+    // models are compiled per render (see jinja::render_model); a
+    // snapshot's template is in the environment, under its unique id
+    let sql = match node.resource_type {
+        crate::manifest::ResourceType::Snapshot => {
+            jinja::render(&m.env, node.template(), ctx.clone())
+        }
+        _ => jinja::render_model(&m.env, &node.original_file_path, &node.raw_code, ctx.clone()),
+    }
         .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
     let eph = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
     let cfg = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();

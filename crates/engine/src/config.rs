@@ -75,19 +75,19 @@ pub fn from_tree(tree: &Value, project: &str, folders: &[String], name: &str) ->
     let Value::Object(top) = tree else { return out };
     // keys at the very top (`models: {+materialized: view}`) apply to every project
     apply_level(&mut out, top);
-    let Some(Value::Object(mut level)) = top.get(project).cloned() else {
+    let Some(Value::Object(level)) = top.get(project) else {
         return out;
     };
-    apply_level(&mut out, &level);
+    apply_level(&mut out, level);
+    let mut level = level;
     for part in folders
         .iter()
         .map(String::as_str)
         .chain(std::iter::once(name))
     {
         match level.get(part) {
-            Some(Value::Object(next)) if !is_config_key(part, &Value::Object(next.clone())) => {
-                let next = next.clone();
-                apply_level(&mut out, &next);
+            Some(v @ Value::Object(next)) if !is_config_key(part, v) => {
+                apply_level(&mut out, next);
                 level = next;
             }
             _ => break,

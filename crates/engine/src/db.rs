@@ -1,6 +1,8 @@
 //! The engine's only door to DuckDB: a connection per worker thread, with
 //! the introspection materializations and `adapter` need.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use duckdb::types::ValueRef;
@@ -17,13 +19,51 @@ pub struct QueryResult {
     pub rows: Vec<Vec<Value>>,
 }
 
-/// A DuckDB connection shareable with Jinja objects (which must be `Sync`).
+/// A DuckDB connection shareable with Jinja objects (which must be `Sync`),
+/// with the relation cache its clones share.
 #[derive(Clone)]
-pub struct Db(Arc<Mutex<Connection>>);
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+    catalog: Arc<Mutex<Option<Catalog>>>,
+}
 
-impl std::fmt::Debug for Db {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Db")
+/// What relations and schemas exist, read in one query and then kept up to
+/// date by the materializations, which know what they create and drop.
+/// Looking a relation up in `information_schema` costs DuckDB ~1-2 ms of
+/// planning, most of a trivial view's build, and a run asks for every node.
+/// Any SQL the engine does not write itself (hooks, `run_query`,
+/// `statement`, `adapter` calls) may change the catalog, so it empties the
+/// cache and the next lookup reads it again, as dbt's relation cache would
+/// be refreshed.
+#[derive(Debug, Default)]
+struct Catalog {
+    /// (schema, identifier) lower-cased -> (database lower-cased, kind)
+    relations: HashMap<(String, String), Vec<(String, &'static str)>>,
+    /// (database, schema) lower-cased
+    schemas: HashSet<(String, String)>,
+}
+
+/// Time spent inside DuckDB calls, all connections together (nanoseconds):
+/// what the per-node overhead benchmark subtracts.
+static DB_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Total time spent in DuckDB so far in this process.
+pub fn time_in_duckdb() -> std::time::Duration {
+    std::time::Duration::from_nanos(DB_NANOS.load(Ordering::Relaxed))
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> T {
+    let t = std::time::Instant::now();
+    let r = f();
+    DB_NANOS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    r
+}
+
+fn kind_of(table_type: &str) -> &'static str {
+    if table_type.contains("VIEW") {
+        "view"
+    } else {
+        "table"
     }
 }
 
@@ -50,60 +90,173 @@ fn to_value(v: ValueRef<'_>) -> Value {
 
 impl Db {
     pub fn new(conn: Connection) -> Self {
-        Db(Arc::new(Mutex::new(conn)))
+        Db {
+            conn: Arc::new(Mutex::new(conn)),
+            catalog: Arc::new(Mutex::new(None)),
+        }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
-        self.0
+        self.conn
             .lock()
             .map_err(|_| Error::Internal("connection lock poisoned".into()))
     }
 
-    /// A new connection to the same database (for another worker thread).
-    pub fn try_clone(&self) -> Result<Db> {
-        Ok(Db::new(self.lock()?.try_clone()?))
+    fn catalog(&self) -> Result<std::sync::MutexGuard<'_, Option<Catalog>>> {
+        self.catalog
+            .lock()
+            .map_err(|_| Error::Internal("catalog lock poisoned".into()))
     }
 
+    /// Forget the relation cache (after SQL the engine did not write).
+    pub fn invalidate(&self) {
+        if let Ok(mut c) = self.catalog.lock() {
+            *c = None;
+        }
+    }
+
+    /// A new connection to the same database (for another worker thread),
+    /// sharing this one's relation cache.
+    pub fn try_clone(&self) -> Result<Db> {
+        Ok(Db {
+            conn: Arc::new(Mutex::new(self.lock()?.try_clone()?)),
+            catalog: self.catalog.clone(),
+        })
+    }
+
+    /// Run SQL that may change anything (user SQL): the cache is dropped.
     pub fn execute(&self, sql: &str) -> Result<()> {
-        self.lock()?.execute_batch(sql)?;
+        self.invalidate();
+        let conn = self.lock()?;
+        timed(|| conn.execute_batch(sql))?;
+        Ok(())
+    }
+
+    /// Run SQL whose catalog changes the caller records with [`Db::note`].
+    pub(crate) fn execute_known(&self, sql: &str) -> Result<()> {
+        let conn = self.lock()?;
+        timed(|| conn.execute_batch(sql))?;
         Ok(())
     }
 
     /// Run a query; values are cast to text where DuckDB has no simple Rust type.
+    /// User SQL: the relation cache is dropped.
     pub fn query(&self, sql: &str) -> Result<QueryResult> {
+        self.invalidate();
         let conn = self.lock()?;
-        let mut stmt = conn.prepare(sql)?;
-        let mut rows = stmt.query([])?;
-        let mut out = QueryResult {
-            columns: rows.as_ref().map(|s| s.column_names()).unwrap_or_default(),
-            rows: Vec::new(),
-        };
-        let n = out.columns.len();
-        while let Some(row) = rows.next()? {
-            let mut vals = Vec::with_capacity(n);
-            for i in 0..n {
-                vals.push(to_value(row.get_ref(i)?));
+        timed(|| -> Result<QueryResult> {
+            let mut stmt = conn.prepare(sql)?;
+            let mut rows = stmt.query([])?;
+            let mut out = QueryResult {
+                columns: rows.as_ref().map(|s| s.column_names()).unwrap_or_default(),
+                rows: Vec::new(),
+            };
+            let n = out.columns.len();
+            while let Some(row) = rows.next()? {
+                let mut vals = Vec::with_capacity(n);
+                for i in 0..n {
+                    vals.push(to_value(row.get_ref(i)?));
+                }
+                out.rows.push(vals);
             }
-            out.rows.push(vals);
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
-    /// Execute a statement inside a transaction; rolled back on error.
+    /// Run statements in one transaction; rolled back on error. The
+    /// statements are the engine's own DDL: callers record what changed with
+    /// [`Db::note`] (or call [`Db::invalidate`] when user SQL is among them).
     pub fn transaction(&self, statements: &[String]) -> Result<()> {
         let conn = self.lock()?;
-        conn.execute_batch("BEGIN TRANSACTION")?;
-        for s in statements {
-            if let Err(e) = conn.execute_batch(s) {
+        timed(|| -> Result<()> {
+            conn.execute_batch("BEGIN TRANSACTION")?;
+            for s in statements {
+                if let Err(e) = conn.execute_batch(s) {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
+            }
+            if let Err(e) = conn.execute_batch("COMMIT") {
                 let _ = conn.execute_batch("ROLLBACK");
                 return Err(e.into());
             }
+            Ok(())
+        })
+    }
+
+    /// Record that `rel` now is a `kind` (`table`/`view`), or is gone (None).
+    pub fn note(&self, rel: &crate::relation::Relation, kind: Option<&'static str>) {
+        let Ok(mut guard) = self.catalog.lock() else {
+            return;
+        };
+        let Some(cat) = guard.as_mut() else { return };
+        let key = (
+            rel.schema.as_deref().unwrap_or("main").to_lowercase(),
+            rel.identifier.to_lowercase(),
+        );
+        let dbname = rel.database.as_deref().unwrap_or("").to_lowercase();
+        let entry = cat.relations.entry(key).or_default();
+        // without a database we cannot tell which entry changed
+        if dbname.is_empty() {
+            *guard = None;
+            return;
         }
-        if let Err(e) = conn.execute_batch("COMMIT") {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e.into());
+        entry.retain(|(d, _)| *d != dbname);
+        if let Some(k) = kind {
+            entry.push((dbname.clone(), k));
+            cat.schemas.insert((
+                dbname,
+                rel.schema.as_deref().unwrap_or("main").to_lowercase(),
+            ));
         }
-        Ok(())
+    }
+
+    /// Read every relation and schema in one query (done when the cache is empty).
+    fn load_catalog(&self) -> Result<Catalog> {
+        let conn = self.lock()?;
+        timed(|| -> Result<Catalog> {
+            let mut cat = Catalog::default();
+            let mut stmt = conn.prepare(
+                "SELECT database_name, schema_name, table_name, 'BASE TABLE' FROM duckdb_tables()
+                 UNION ALL
+                 SELECT database_name, schema_name, view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (d, s, i, t): (String, String, String, String) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                cat.relations
+                    .entry((s.to_lowercase(), i.to_lowercase()))
+                    .or_default()
+                    .push((d.to_lowercase(), kind_of(&t)));
+            }
+            let mut stmt = conn.prepare("SELECT database_name, schema_name FROM duckdb_schemas()")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (d, s): (String, String) = (r.get(0)?, r.get(1)?);
+                cat.schemas.insert((d.to_lowercase(), s.to_lowercase()));
+            }
+            Ok(cat)
+        })
+    }
+
+    fn with_catalog<T>(&self, f: impl FnOnce(&Catalog) -> T) -> Result<T> {
+        {
+            let guard = self.catalog()?;
+            if let Some(c) = guard.as_ref() {
+                return Ok(f(c));
+            }
+        }
+        let cat = self.load_catalog()?;
+        let out = f(&cat);
+        *self.catalog()? = Some(cat);
+        Ok(out)
+    }
+
+    /// Whether a schema exists (from the cache).
+    pub fn has_schema(&self, database: &str, schema: &str) -> Result<bool> {
+        let key = (database.to_lowercase(), schema.to_lowercase());
+        self.with_catalog(|c| c.schemas.contains(&key))
     }
 
     /// `table`, `view` or None when the relation does not exist.
@@ -113,22 +266,15 @@ impl Db {
         schema: &str,
         ident: &str,
     ) -> Result<Option<String>> {
-        let conn = self.lock()?;
-        let mut stmt = conn.prepare(
-            "SELECT table_type FROM information_schema.tables
-             WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?)
-               AND (? IS NULL OR lower(table_catalog) = lower(?))",
-        )?;
-        let mut rows = stmt.query(duckdb::params![schema, ident, database, database])?;
-        if let Some(r) = rows.next()? {
-            let t: String = r.get(0)?;
-            return Ok(Some(if t.contains("VIEW") {
-                "view".into()
-            } else {
-                "table".into()
-            }));
-        }
-        Ok(None)
+        let key = (schema.to_lowercase(), ident.to_lowercase());
+        let db = database.map(str::to_lowercase);
+        self.with_catalog(|c| {
+            c.relations.get(&key).and_then(|v| {
+                v.iter()
+                    .find(|(d, _)| db.as_deref().is_none_or(|want| want == d))
+                    .map(|(_, k)| k.to_string())
+            })
+        })
     }
 
     /// Column names and types, in order.
@@ -190,10 +336,12 @@ impl Db {
         })
     }
 
-    /// Run a closure with the raw connection (seeds use the appender).
+    /// Run a closure with the raw connection (seeds use the appender). The
+    /// relation cache is dropped: the closure may change anything.
     pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.invalidate();
         let conn = self.lock()?;
-        f(&conn)
+        timed(|| f(&conn))
     }
 }
 

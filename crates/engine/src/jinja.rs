@@ -889,6 +889,22 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
     m
 }
 
+/// Render a model's SQL with a node context. Models are compiled per render
+/// rather than stored in the environment: that lets every core compile and
+/// render its share of models at once (adding to an environment is serial,
+/// and its template cache is one lock), and keeps 10,000 compiled
+/// templates out of memory. `name` (the file) is what errors cite.
+pub fn render_model(
+    env: &Environment<'static>,
+    name: &str,
+    source: &str,
+    ctx: Arc<NodeCtx>,
+) -> Result<String, JError> {
+    let out = env.render_named_str(name, source, node_context(ctx));
+    RETURNED.with(|r| r.borrow_mut().take());
+    out
+}
+
 /// Render a template (a model) with a node context. The returned error is
 /// minijinja's; callers wrap it with the node and file.
 pub fn render(

@@ -21,6 +21,7 @@ pub mod graph;
 pub mod jinja;
 pub mod manifest;
 pub mod materialize;
+pub mod par;
 pub mod project;
 pub mod properties;
 pub mod relation;
@@ -124,7 +125,9 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         vars,
         which: command.as_str().to_string(),
     };
+    let t0 = Instant::now();
     let manifest = manifest::Manifest::load(info)?;
+    tracing::debug!("timing: parsed in {:?}", t0.elapsed());
     for w in &manifest.warnings {
         eprintln!("warning: {w}");
     }
@@ -250,7 +253,9 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         full_refresh: opts.full_refresh,
         verbose_lines: true,
     };
+    tracing::debug!("timing: loaded and connected at {:?}", t0.elapsed());
     let results = execute::run(m, &l.dag, &chosen, &db, &ropts)?;
+    tracing::debug!("timing: nodes done at {:?}", t0.elapsed());
     if run_hooks {
         execute::run_project_hooks(m, &db, &m.info.project.on_run_end, "on-run-end")?;
     }
@@ -259,11 +264,13 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         .iter()
         .filter_map(|r| r.compiled_sql.clone().map(|s| (r.unique_id.clone(), s)))
         .collect();
-    artifacts::write_json(
+    tracing::debug!("timing: SQL files written at {:?}", t0.elapsed());
+    artifacts::write_text(
         m,
         "manifest.json",
-        &artifacts::manifest_json(m, &l.dag, &compiled),
+        &artifacts::manifest_json_text(m, &l.dag, &compiled)?,
     )?;
+    tracing::debug!("timing: manifest.json written at {:?}", t0.elapsed());
     let elapsed = t0.elapsed().as_secs_f64();
     let args = serde_json::json!({
         "which": command.as_str(),

@@ -136,7 +136,13 @@ pub(crate) fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> 
         for entry in rd {
             let entry = entry.map_err(|e| Error::io(&d, e))?;
             let p = entry.path();
-            if p.is_dir() {
+            // the entry's type comes with the directory listing: no stat per file
+            let is_dir = match entry.file_type() {
+                Ok(t) if t.is_symlink() => p.is_dir(),
+                Ok(t) => t.is_dir(),
+                Err(_) => p.is_dir(),
+            };
+            if is_dir {
                 stack.push(p);
             } else if p
                 .extension()
@@ -219,6 +225,93 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec
         .collect()
 }
 
+/// One model file: its node with configs (project tree < properties <
+/// `config()`), refs and sources from a render with `execute = false`.
+/// The outer error is fatal (I/O, a poisoned lock); the inner one is a
+/// model's own error, reported with the others.
+fn parse_model(
+    info: &RunInfo,
+    props: &Properties,
+    env: &Environment<'static>,
+    parse_resolver: &Arc<dyn Resolver>,
+    mp: &str,
+    abs: &Path,
+    rel: &str,
+) -> Result<std::result::Result<Node, String>> {
+    let project = &info.project;
+    let target = &info.target;
+    let raw = read(abs)?;
+    let name = Path::new(rel)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let ofp = format!("{mp}/{rel}");
+    let folders: Vec<String> = rel.split('/').map(String::from).collect::<Vec<_>>();
+    let folders = &folders[..folders.len().saturating_sub(1)];
+    let mut cfg = config::from_tree(&project.models_config, &project.name, folders, &name);
+    let p = props.models.get(&name);
+    if let Some(p) = p {
+        config::merge(&mut cfg, &p.config);
+    }
+    let unique_id = format!("model.{}.{name}", project.name);
+    let mut fqn = vec![project.name.clone()];
+    fqn.extend(folders.iter().cloned());
+    fqn.push(name.clone());
+    let mut node = Node {
+        unique_id: unique_id.clone(),
+        resource_type: ResourceType::Model,
+        name: name.clone(),
+        package_name: project.name.clone(),
+        original_file_path: ofp,
+        path: rel.to_string(),
+        fqn,
+        checksum: hex::encode(sha2::Sha256::digest(raw.as_bytes())),
+        raw_code: raw,
+        config: cfg,
+        description: p.map(|p| p.description.clone()).unwrap_or_default(),
+        columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
+        patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
+        refs: vec![],
+        sources: vec![],
+        depends_on: vec![],
+        database: target.database.clone(),
+        schema: target.schema.clone(),
+        alias: name,
+    };
+    let ctx = Arc::new(NodeCtx {
+        unique_id: unique_id.clone(),
+        name: node.name.clone(),
+        execute: false,
+        this: node.relation(),
+        config: Mutex::new(node.config.clone()),
+        file_config: Mutex::new(Config::new()),
+        refs: Mutex::new(vec![]),
+        sources: Mutex::new(vec![]),
+        ephemerals: Mutex::new(vec![]),
+        resolver: parse_resolver.clone(),
+        db: None,
+        is_incremental: false,
+        full_refresh: info.full_refresh,
+        results: Mutex::new(HashMap::new()),
+        model: node.to_value(),
+    });
+    if let Err(e) = jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
+    {
+        return Ok(Err(
+            Error::jinja(&unique_id, &node.original_file_path, &e).to_string()
+        ));
+    }
+    let lock_err = || Error::Internal("parse lock poisoned".into());
+    config::merge(
+        &mut node.config,
+        &*ctx.file_config.lock().map_err(|_| lock_err())?,
+    );
+    node.refs = ctx.refs.lock().map_err(|_| lock_err())?.clone();
+    node.sources = ctx.sources.lock().map_err(|_| lock_err())?.clone();
+    Ok(Ok(node))
+}
+
 impl Manifest {
     /// Load and parse the project. Errors from every node are returned together.
     pub fn load(info: RunInfo) -> Result<Manifest> {
@@ -234,8 +327,8 @@ impl Manifest {
         }
         let macro_files = crate::data_tests::macro_sources(&project, macro_files)?;
         let (mut env, macro_names) = jinja::environment(&info, &macro_files)?;
-        // properties
-        let mut props = Properties::default();
+        // properties: YAML parsing is the slow part, done on all cores
+        let mut yaml_files = Vec::new();
         for p in project
             .model_paths
             .iter()
@@ -243,9 +336,13 @@ impl Manifest {
             .chain(&project.snapshot_paths)
         {
             for (abs, rel) in walk(&root.join(p), &["yml", "yaml"])? {
-                let doc = crate::yaml::read(&abs)?;
-                props.add_file(&abs, &format!("{p}/{rel}"), &doc)?;
+                yaml_files.push((abs, format!("{p}/{rel}")));
             }
+        }
+        let docs = crate::par::map(&yaml_files, |(abs, _)| crate::yaml::read(abs));
+        let mut props = Properties::default();
+        for ((abs, rel), doc) in yaml_files.iter().zip(docs) {
+            props.add_file(abs, rel, &doc?)?;
         }
         let target = &info.target;
         let mut nodes: IndexMap<String, Node> = IndexMap::new();
@@ -254,95 +351,30 @@ impl Manifest {
             database: target.database.clone(),
             schema: target.schema.clone(),
         });
-        // models
+        // models: read and rendered (execute = false) on all cores
+        let mut files = Vec::new();
         for mp in &project.model_paths {
             for (abs, rel) in walk(&root.join(mp), &["sql"])? {
-                let raw = read(&abs)?;
-                let name = Path::new(&rel)
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default()
-                    .to_string();
-                let ofp = format!("{mp}/{rel}");
-                let folders: Vec<String> = rel.split('/').map(String::from).collect::<Vec<_>>();
-                let folders = &folders[..folders.len().saturating_sub(1)];
-                let mut cfg =
-                    config::from_tree(&project.models_config, &project.name, folders, &name);
-                let p = props.models.get(&name);
-                if let Some(p) = p {
-                    config::merge(&mut cfg, &p.config);
+                files.push((mp.as_str(), abs, rel));
+            }
+        }
+        let parsed = crate::par::map(&files, |(mp, abs, rel)| {
+            parse_model(&info, &props, &env, &parse_resolver, mp, abs, rel)
+        });
+        for p in parsed {
+            match p? {
+                Err(e) => errors.push(e),
+                Ok(node) if node.config.enabled() => {
+                    if let Some(prev) = nodes.get(&node.unique_id) {
+                        errors.push(format!(
+                            "two models are named {}: {} and {}",
+                            node.name, prev.original_file_path, node.original_file_path
+                        ));
+                        continue;
+                    }
+                    nodes.insert(node.unique_id.clone(), node);
                 }
-                if let Err(e) = env.add_template_owned(ofp.clone(), raw.clone()) {
-                    errors.push(
-                        Error::jinja(&format!("model.{}.{name}", project.name), &ofp, &e)
-                            .to_string(),
-                    );
-                    continue;
-                }
-                let unique_id = format!("model.{}.{name}", project.name);
-                if let Some(prev) = nodes.get(&unique_id) {
-                    errors.push(format!(
-                        "two models are named {name}: {} and {ofp}",
-                        prev.original_file_path
-                    ));
-                    continue;
-                }
-                let mut fqn = vec![project.name.clone()];
-                fqn.extend(folders.iter().cloned());
-                fqn.push(name.clone());
-                let node = Node {
-                    unique_id: unique_id.clone(),
-                    resource_type: ResourceType::Model,
-                    name: name.clone(),
-                    package_name: project.name.clone(),
-                    original_file_path: ofp,
-                    path: rel.clone(),
-                    fqn,
-                    checksum: hex::encode(sha2::Sha256::digest(raw.as_bytes())),
-                    raw_code: raw,
-                    config: cfg,
-                    description: p.map(|p| p.description.clone()).unwrap_or_default(),
-                    columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
-                    patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-                    refs: vec![],
-                    sources: vec![],
-                    depends_on: vec![],
-                    database: target.database.clone(),
-                    schema: target.schema.clone(),
-                    alias: name,
-                };
-                let ctx = Arc::new(NodeCtx {
-                    unique_id: unique_id.clone(),
-                    name: node.name.clone(),
-                    execute: false,
-                    this: node.relation(),
-                    config: Mutex::new(node.config.clone()),
-                    file_config: Mutex::new(Config::new()),
-                    refs: Mutex::new(vec![]),
-                    sources: Mutex::new(vec![]),
-                    ephemerals: Mutex::new(vec![]),
-                    resolver: parse_resolver.clone(),
-                    db: None,
-                    is_incremental: false,
-                    full_refresh: info.full_refresh,
-                    results: Mutex::new(HashMap::new()),
-                    model: node.to_value(),
-                });
-                let mut node = node;
-                if let Err(e) = jinja::render(&env, &node.original_file_path, ctx.clone()) {
-                    errors.push(Error::jinja(&unique_id, &node.original_file_path, &e).to_string());
-                    continue;
-                }
-                let lock_err = || Error::Internal("parse lock poisoned".into());
-                config::merge(
-                    &mut node.config,
-                    &*ctx.file_config.lock().map_err(|_| lock_err())?,
-                );
-                node.refs = ctx.refs.lock().map_err(|_| lock_err())?.clone();
-                node.sources = ctx.sources.lock().map_err(|_| lock_err())?.clone();
-                if node.config.enabled() {
-                    nodes.insert(unique_id, node);
-                }
+                Ok(_) => {}
             }
         }
         crate::snapshot::discover(
@@ -487,33 +519,54 @@ impl Manifest {
             has("generate_alias_name"),
             has("generate_database_name"),
         );
-        let mut updates = Vec::new();
-        for node in self.nodes.values() {
+        // one compiled call per macro, not one per node
+        let tpl = |macro_name: &str, has: bool| -> Result<Option<minijinja::Template<'_, '_>>> {
+            if !has {
+                return Ok(None);
+            }
+            let src: &'static str = match macro_name {
+                "generate_schema_name" => "{{ generate_schema_name(custom, node) }}",
+                "generate_alias_name" => "{{ generate_alias_name(custom, node) }}",
+                _ => "{{ generate_database_name(custom, node) }}",
+            };
+            self.env
+                .template_from_str(src)
+                .map(Some)
+                .map_err(|e| Error::jinja(macro_name, "dbt_project.yml", &e))
+        };
+        let (ts, ta, td) = (
+            tpl("generate_schema_name", gs)?,
+            tpl("generate_alias_name", ga)?,
+            tpl("generate_database_name", gd)?,
+        );
+        let all: Vec<&Node> = self.nodes.values().collect();
+        let updates = crate::par::map(&all, |node| -> Result<(String, String, String, String)> {
             let custom = |k: &str| node.config.str_of(k).map(String::from);
-            let call = |macro_name: &str, arg: Option<String>| -> Result<String> {
-                let ctx = minijinja::context! { custom => arg, node => node.to_value() };
-                self.env
-                    .render_str(&format!("{{{{ {macro_name}(custom, node) }}}}"), ctx)
+            let value = if gs || ga || gd {
+                node.to_value()
+            } else {
+                Value::UNDEFINED
+            };
+            let call = |t: &minijinja::Template<'_, '_>, arg: Option<String>| -> Result<String> {
+                let ctx = minijinja::context! { custom => arg, node => value.clone() };
+                t.render(ctx)
                     .map(|s| s.trim().to_string())
                     .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))
             };
-            let schema = if gs {
-                call("generate_schema_name", custom("schema"))?
-            } else {
-                match custom("schema") {
+            let schema = match &ts {
+                Some(t) => call(t, custom("schema"))?,
+                None => match custom("schema") {
                     Some(c) => format!("{}_{}", target.schema, c.trim()),
                     None => target.schema.clone(),
-                }
+                },
             };
-            let alias = if ga {
-                call("generate_alias_name", custom("alias"))?
-            } else {
-                custom("alias").unwrap_or_else(|| node.name.clone())
+            let alias = match &ta {
+                Some(t) => call(t, custom("alias"))?,
+                None => custom("alias").unwrap_or_else(|| node.name.clone()),
             };
-            let database = if gd {
-                call("generate_database_name", custom("database"))?
-            } else {
-                custom("database").unwrap_or_else(|| target.database.clone())
+            let database = match &td {
+                Some(t) => call(t, custom("database"))?,
+                None => custom("database").unwrap_or_else(|| target.database.clone()),
             };
             // snapshots: `target_schema`/`target_database` (dbt < 1.9 style) win
             let (schema, database) = if node.resource_type == ResourceType::Snapshot {
@@ -524,8 +577,10 @@ impl Manifest {
             } else {
                 (schema, database)
             };
-            updates.push((node.unique_id.clone(), schema, alias, database));
-        }
+            Ok((node.unique_id.clone(), schema, alias, database))
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         for (id, s, a, d) in updates {
             if let Some(n) = self.nodes.get_mut(&id) {
                 n.schema = s;

@@ -34,6 +34,31 @@ fn drop_existing(kind: Option<&str>, rel: &Relation) -> Option<String> {
     }
 }
 
+/// `CREATE SCHEMA` when the cache does not know the schema (the run creates
+/// schemas up front, so this is mostly a lookup).
+fn ensure_schema(db: &Db, rel: &Relation, stmts: &mut Vec<String>) -> Result<()> {
+    let known = match (&rel.database, &rel.schema) {
+        (Some(d), Some(s)) => db.has_schema(d, s)?,
+        _ => false,
+    };
+    if !known {
+        stmts.push(schema_sql(rel));
+    }
+    Ok(())
+}
+
+/// Record what a materialization changed; a `sql_header` is user SQL that
+/// may have changed anything.
+fn record(db: &Db, config: &Config, changes: &[(&Relation, Option<&'static str>)]) {
+    if config.str_of("sql_header").is_some() {
+        db.invalidate();
+        return;
+    }
+    for (rel, kind) in changes {
+        db.note(rel, *kind);
+    }
+}
+
 fn with_header(config: &Config, sql: String) -> String {
     match config.str_of("sql_header") {
         Some(h) => format!("{h}\n{sql}"),
@@ -55,12 +80,14 @@ pub fn view(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outco
             sql.trim_end()
         ),
     );
-    let mut stmts = vec![schema_sql(rel)];
+    let mut stmts = vec![];
+    ensure_schema(db, rel, &mut stmts)?;
     if kind.as_deref() == Some("table") {
         stmts.extend(drop_existing(kind.as_deref(), rel));
     }
     stmts.push(create.clone());
     db.transaction(&stmts)?;
+    record(db, config, &[(rel, Some("view"))]);
     Ok(Outcome {
         message: "OK".into(),
         run_sql: create,
@@ -82,11 +109,10 @@ pub fn table(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outc
         config,
         format!("create table {} as (\n{}\n);", tmp.render(), sql.trim_end()),
     );
-    let mut stmts = vec![
-        schema_sql(rel),
-        format!("DROP TABLE IF EXISTS {}", tmp.render()),
-        create.clone(),
-    ];
+    let mut stmts = vec![];
+    ensure_schema(db, rel, &mut stmts)?;
+    stmts.push(format!("DROP TABLE IF EXISTS {}", tmp.render()));
+    stmts.push(create.clone());
     stmts.extend(drop_existing(kind.as_deref(), rel));
     stmts.push(format!(
         "ALTER TABLE {} RENAME TO {}",
@@ -94,6 +120,7 @@ pub fn table(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outc
         quote(&rel.identifier)
     ));
     db.transaction(&stmts)?;
+    record(db, config, &[(&tmp, None), (rel, Some("table"))]);
     Ok(Outcome {
         message: "OK".into(),
         run_sql: create,
@@ -152,7 +179,10 @@ pub fn incremental(
             sql.trim_end()
         ),
     );
-    db.execute(&create)?;
+    db.execute_known(&create)?;
+    if config.str_of("sql_header").is_some() {
+        db.invalidate();
+    }
     let result = (|| -> Result<Outcome> {
         let src_cols = db.columns(&tmp)?;
         let dest_cols = db.columns(&Relation {
@@ -272,7 +302,7 @@ pub fn incremental(
             run_sql: stmts.join(";\n") + ";",
         })
     })();
-    let _ = db.execute(&format!(
+    let _ = db.execute_known(&format!(
         "DROP TABLE IF EXISTS temp.main.{}",
         quote(&tmp_name)
     ));
