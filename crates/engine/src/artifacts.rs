@@ -161,7 +161,12 @@ pub fn manifest_json_text(
             serde_json::to_string(&node_json(m, n, compiled)).map_err(bad)?
         ))
     });
-    let mut joined = String::with_capacity(parts.iter().map(|p| p.as_ref().map_or(0, |s| s.len() + 1)).sum());
+    let mut joined = String::with_capacity(
+        parts
+            .iter()
+            .map(|p| p.as_ref().map_or(0, |s| s.len() + 1))
+            .sum(),
+    );
     for (i, p) in parts.into_iter().enumerate() {
         if i > 0 {
             joined.push(',');

@@ -230,7 +230,8 @@ impl Db {
                     .or_default()
                     .push((d.to_lowercase(), kind_of(&t)));
             }
-            let mut stmt = conn.prepare("SELECT database_name, schema_name FROM duckdb_schemas()")?;
+            let mut stmt =
+                conn.prepare("SELECT database_name, schema_name FROM duckdb_schemas()")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let (d, s): (String, String) = (r.get(0)?, r.get(1)?);

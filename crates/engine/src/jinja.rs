@@ -65,13 +65,40 @@ pub fn kwarg(kw: Option<&Value>, key: &str) -> Option<Value> {
         .filter(|v| !v.is_undefined())
 }
 
+thread_local! {
+    /// Environment variables read on this thread, while [`recording_env`] runs.
+    static ENV_READS: RefCell<Option<crate::partial::EnvReads>> = const { RefCell::new(None) };
+}
+
+/// Run `f` and return, with its result, the environment variables
+/// `env_var()` read meanwhile on this thread (partial parsing must know).
+pub fn recording_env<T>(f: impl FnOnce() -> T) -> (T, crate::partial::EnvReads) {
+    let outer = ENV_READS.with(|r| r.borrow_mut().replace(Default::default()));
+    let out = f();
+    let reads = ENV_READS.with(|r| {
+        let mut slot = r.borrow_mut();
+        let mine = slot.take().unwrap_or_default();
+        // a recording inside another one: the outer one saw these reads too
+        *slot = outer.map(|mut o| {
+            o.extend(mine.iter().map(|(k, v)| (k.clone(), v.clone())));
+            o
+        });
+        mine
+    });
+    (out, reads)
+}
+
 /// `env_var(name, default)`.
 pub fn env_var(name: String, default: Option<Value>) -> Result<Value, JError> {
-    match std::env::var(&name) {
-        Ok(v) => Ok(Value::from(v)),
-        Err(_) => {
-            default.ok_or_else(|| err(format!("Env var required but not provided: '{name}'")))
+    let value = std::env::var(&name).ok();
+    ENV_READS.with(|r| {
+        if let Some(m) = r.borrow_mut().as_mut() {
+            m.insert(name.clone(), value.clone());
         }
+    });
+    match value {
+        Some(v) => Ok(Value::from(v)),
+        None => default.ok_or_else(|| err(format!("Env var required but not provided: '{name}'"))),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod jinja;
 pub mod manifest;
 pub mod materialize;
 pub mod par;
+pub mod partial;
 pub mod project;
 pub mod properties;
 pub mod relation;
@@ -54,6 +55,9 @@ pub struct Options {
     pub threads: Option<usize>,
     pub full_refresh: bool,
     pub fail_fast: bool,
+    /// Parse everything, ignoring `target/partial_parse.json` (dbt's
+    /// `--no-partial-parse`); the state is not written either.
+    pub no_partial_parse: bool,
 }
 
 /// Counts printed at the end of a run.
@@ -126,7 +130,13 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         which: command.as_str().to_string(),
     };
     let t0 = Instant::now();
-    let manifest = manifest::Manifest::load(info)?;
+    let state_path = (!opts.no_partial_parse).then(|| {
+        info.project
+            .root
+            .join(&info.project.target_path)
+            .join("partial_parse.json")
+    });
+    let manifest = manifest::Manifest::load_with(info, state_path.as_deref())?;
     tracing::debug!("timing: parsed in {:?}", t0.elapsed());
     for w in &manifest.warnings {
         eprintln!("warning: {w}");
@@ -146,6 +156,28 @@ pub fn list(opts: &Options) -> Result<Vec<String>> {
         .collect();
     out.sort();
     Ok(out)
+}
+
+/// `tarmac parse`: load the project (partial parsing applies) and write
+/// `manifest.json` without compiled SQL. Returns dbt's "Found ..." line.
+pub fn parse(opts: &Options) -> Result<String> {
+    let t0 = Instant::now();
+    let l = load(opts, Command::Compile)?;
+    let m = &l.manifest;
+    artifacts::write_text(
+        m,
+        "manifest.json",
+        &artifacts::manifest_json_text(m, &l.dag, &BTreeMap::new())?,
+    )?;
+    let count =
+        |t: manifest::ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
+    Ok(format!(
+        "Found {} models, {} seeds, {} sources; parsed in {:.2}s",
+        count(manifest::ResourceType::Model),
+        count(manifest::ResourceType::Seed),
+        m.sources.len(),
+        t0.elapsed().as_secs_f64()
+    ))
 }
 
 /// Open the target's database with its extensions and settings.

@@ -15,6 +15,7 @@ use sha2::Digest;
 use crate::config::{self, Config, ConfigExt};
 use crate::error::{Error, Result};
 use crate::jinja::{self, NodeCtx, Resolver, RunInfo};
+use crate::partial;
 use crate::project::{Project, Target};
 use crate::properties::{Column, Properties, SourceTable};
 use crate::relation::Relation;
@@ -122,6 +123,9 @@ pub struct Manifest {
     pub tests: IndexMap<String, crate::data_tests::TestMeta>,
     /// Unit tests by unique id (each is also a node of type `unit_test`).
     pub unit_tests: IndexMap<String, crate::unit_tests::UnitTest>,
+    /// With partial parsing: how many files were parsed again (the rest
+    /// came from `target/partial_parse.json`).
+    pub reparsed: Option<usize>,
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
@@ -226,18 +230,20 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec
 }
 
 /// One model file: its node with configs (project tree < properties <
-/// `config()`), refs and sources from a render with `execute = false`.
-/// The outer error is fatal (I/O, a poisoned lock); the inner one is a
-/// model's own error, reported with the others.
+/// `config()`), refs and sources from a render with `execute = false`, or
+/// from the partial parse state when the file, its properties and the
+/// environment variables it read are unchanged (then `false` is returned
+/// beside the node: not parsed again). The outer error is fatal (I/O, a
+/// poisoned lock); the inner one is a model's own error, reported with the
+/// others.
 fn parse_model(
     info: &RunInfo,
     props: &Properties,
     env: &Environment<'static>,
     parse_resolver: &Arc<dyn Resolver>,
-    mp: &str,
-    abs: &Path,
-    rel: &str,
-) -> Result<std::result::Result<Node, String>> {
+    (mp, abs, rel): (&str, &Path, &str),
+    prev: Option<&partial::State>,
+) -> Result<std::result::Result<(Node, partial::ModelEntry, bool), String>> {
     let project = &info.project;
     let target = &info.target;
     let raw = read(abs)?;
@@ -254,10 +260,14 @@ fn parse_model(
     if let Some(p) = p {
         config::merge(&mut cfg, &p.config);
     }
+    let props_hash = p
+        .map(|p| partial::sha256_hex(format!("{p:?}").as_bytes()))
+        .unwrap_or_default();
     let unique_id = format!("model.{}.{name}", project.name);
     let mut fqn = vec![project.name.clone()];
     fqn.extend(folders.iter().cloned());
     fqn.push(name.clone());
+    let checksum = partial::sha256_hex(raw.as_bytes());
     let mut node = Node {
         unique_id: unique_id.clone(),
         resource_type: ResourceType::Model,
@@ -266,7 +276,7 @@ fn parse_model(
         original_file_path: ofp,
         path: rel.to_string(),
         fqn,
-        checksum: hex::encode(sha2::Sha256::digest(raw.as_bytes())),
+        checksum: checksum.clone(),
         raw_code: raw,
         config: cfg,
         description: p.map(|p| p.description.clone()).unwrap_or_default(),
@@ -279,6 +289,14 @@ fn parse_model(
         schema: target.schema.clone(),
         alias: name,
     };
+    if let Some(e) = prev.and_then(|s| s.models.get(&node.original_file_path)) {
+        if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
+            config::merge(&mut node.config, &e.file_config);
+            node.refs = e.refs.clone();
+            node.sources = e.sources.clone();
+            return Ok(Ok((node, e.clone(), false)));
+        }
+    }
     let ctx = Arc::new(NodeCtx {
         unique_id: unique_id.clone(),
         name: node.name.clone(),
@@ -296,25 +314,41 @@ fn parse_model(
         results: Mutex::new(HashMap::new()),
         model: node.to_value(),
     });
-    if let Err(e) = jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
-    {
+    let (rendered, env_reads) = jinja::recording_env(|| {
+        jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
+    });
+    if let Err(e) = rendered {
         return Ok(Err(
             Error::jinja(&unique_id, &node.original_file_path, &e).to_string()
         ));
     }
     let lock_err = || Error::Internal("parse lock poisoned".into());
-    config::merge(
-        &mut node.config,
-        &*ctx.file_config.lock().map_err(|_| lock_err())?,
-    );
+    let file_config = ctx.file_config.lock().map_err(|_| lock_err())?.clone();
+    config::merge(&mut node.config, &file_config);
     node.refs = ctx.refs.lock().map_err(|_| lock_err())?.clone();
     node.sources = ctx.sources.lock().map_err(|_| lock_err())?.clone();
-    Ok(Ok(node))
+    let entry = partial::ModelEntry {
+        checksum,
+        props: props_hash,
+        file_config,
+        refs: node.refs.clone(),
+        sources: node.sources.clone(),
+        env: env_reads,
+        config: Config::new(),
+        names: None,
+    };
+    Ok(Ok((node, entry, true)))
 }
 
 impl Manifest {
     /// Load and parse the project. Errors from every node are returned together.
     pub fn load(info: RunInfo) -> Result<Manifest> {
+        Self::load_with(info, None)
+    }
+
+    /// Load and parse the project, reusing and then updating the partial
+    /// parse state at `state_path` (see [`crate::partial`]) when given.
+    pub fn load_with(info: RunInfo, state_path: Option<&Path>) -> Result<Manifest> {
         let project: Arc<Project> = info.project.clone();
         let root = project.root.clone();
         let mut warnings = project.warnings.clone();
@@ -327,7 +361,20 @@ impl Manifest {
         }
         let macro_files = crate::data_tests::macro_sources(&project, macro_files)?;
         let (mut env, macro_names) = jinja::environment(&info, &macro_files)?;
-        // properties: YAML parsing is the slow part, done on all cores
+        let key = state_path.map(|_| partial::global_key(&info, &macro_files));
+        let prev = match (state_path, &key) {
+            (Some(p), Some(k)) => partial::load(p, k),
+            _ => None,
+        };
+        let mut state = partial::State {
+            format: 0,
+            tarmac_version: String::new(),
+            key: key.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        let mut reparsed = 0usize;
+        // properties: YAML parsing is the slow part, done on all cores, and
+        // only for files that changed since the partial parse state
         let mut yaml_files = Vec::new();
         for p in project
             .model_paths
@@ -339,10 +386,26 @@ impl Manifest {
                 yaml_files.push((abs, format!("{p}/{rel}")));
             }
         }
-        let docs = crate::par::map(&yaml_files, |(abs, _)| crate::yaml::read(abs));
+        let docs = crate::par::map(
+            &yaml_files,
+            |(abs, rel)| -> Result<(partial::YamlEntry, bool)> {
+                let text = read(abs)?;
+                let checksum = partial::sha256_hex(text.as_bytes());
+                if let Some(e) = prev.as_ref().and_then(|s| s.yaml.get(rel)) {
+                    if e.checksum == checksum {
+                        return Ok((e.clone(), false));
+                    }
+                }
+                let doc = crate::yaml::parse(abs, &text)?;
+                Ok((partial::YamlEntry { checksum, doc }, true))
+            },
+        );
         let mut props = Properties::default();
         for ((abs, rel), doc) in yaml_files.iter().zip(docs) {
-            props.add_file(abs, rel, &doc?)?;
+            let (entry, fresh) = doc?;
+            reparsed += usize::from(fresh);
+            props.add_file(abs, rel, &entry.doc)?;
+            state.yaml.insert(rel.clone(), entry);
         }
         let target = &info.target;
         let mut nodes: IndexMap<String, Node> = IndexMap::new();
@@ -359,12 +422,25 @@ impl Manifest {
             }
         }
         let parsed = crate::par::map(&files, |(mp, abs, rel)| {
-            parse_model(&info, &props, &env, &parse_resolver, mp, abs, rel)
+            parse_model(
+                &info,
+                &props,
+                &env,
+                &parse_resolver,
+                (mp, abs, rel),
+                prev.as_ref(),
+            )
         });
         for p in parsed {
             match p? {
                 Err(e) => errors.push(e),
-                Ok(node) if node.config.enabled() => {
+                Ok((node, entry, fresh)) => {
+                    reparsed += usize::from(fresh);
+                    let enabled = node.config.enabled();
+                    state.models.insert(node.original_file_path.clone(), entry);
+                    if !enabled {
+                        continue;
+                    }
                     if let Some(prev) = nodes.get(&node.unique_id) {
                         errors.push(format!(
                             "two models are named {}: {} and {}",
@@ -374,7 +450,6 @@ impl Manifest {
                     }
                     nodes.insert(node.unique_id.clone(), node);
                 }
-                Ok(_) => {}
             }
         }
         crate::snapshot::discover(
@@ -502,16 +577,71 @@ impl Manifest {
             macro_names,
             macro_files,
             warnings,
+            reparsed: None,
         };
-        m.resolve_names()?;
+        // names from the state where the model's final config is unchanged
+        let known: HashMap<String, (String, String, String)> = m
+            .nodes
+            .values()
+            .filter_map(|n| {
+                let e = state.models.get(&n.original_file_path)?;
+                let names = e.names.clone()?;
+                (n.resource_type == ResourceType::Model && e.config == n.config)
+                    .then(|| (n.unique_id.clone(), names))
+            })
+            .collect();
+        let named = m.resolve_names(&known)?;
         m.link()?;
+        if let (Some(path), Some(_)) = (state_path, &key) {
+            let changed = match &prev {
+                None => true,
+                Some(p) => {
+                    reparsed > 0
+                        || !named.is_empty()
+                        || p.models.len() != state.models.len()
+                        || p.yaml.len() != state.yaml.len()
+                }
+            };
+            tracing::debug!(
+                "partial parse: {reparsed} of {} files parsed again{}",
+                state.models.len() + state.yaml.len(),
+                if prev.is_none() {
+                    " (no usable state: full parse)"
+                } else {
+                    ""
+                }
+            );
+            for (ofp, config, names, env) in named {
+                if let Some(e) = state.models.get_mut(&ofp) {
+                    e.config = config;
+                    e.names = Some(names);
+                    e.env.extend(env);
+                }
+            }
+            m.reparsed = Some(reparsed);
+            if changed {
+                state.format = partial::FORMAT;
+                state.tarmac_version = env!("CARGO_PKG_VERSION").to_string();
+                if let Err(e) = partial::save(path, &state) {
+                    m.warnings.push(format!(
+                        "could not write the partial parse state {}: {e}",
+                        path.display()
+                    ));
+                }
+            }
+        }
         Ok(m)
     }
 
     /// Schema, alias and database per node through `generate_*_name`
     /// (the project's own macro when it defines one, else dbt's default:
     /// <https://docs.getdbt.com/docs/build/custom-schemas>).
-    fn resolve_names(&mut self) -> Result<()> {
+    /// `known` holds names the partial parse state still vouches for; the
+    /// others are computed and returned (file, config, names, env vars read).
+    fn resolve_names(
+        &mut self,
+        known: &HashMap<String, (String, String, String)>,
+    ) -> Result<Vec<(String, Config, (String, String, String), partial::EnvReads)>> {
         let target = self.info.target.clone();
         let has = |n: &str| self.macro_names.iter().any(|m| m == n);
         let (gs, ga, gd) = (
@@ -539,56 +669,85 @@ impl Manifest {
             tpl("generate_alias_name", ga)?,
             tpl("generate_database_name", gd)?,
         );
-        let all: Vec<&Node> = self.nodes.values().collect();
-        let updates = crate::par::map(&all, |node| -> Result<(String, String, String, String)> {
-            let custom = |k: &str| node.config.str_of(k).map(String::from);
-            let value = if gs || ga || gd {
-                node.to_value()
-            } else {
-                Value::UNDEFINED
-            };
-            let call = |t: &minijinja::Template<'_, '_>, arg: Option<String>| -> Result<String> {
-                let ctx = minijinja::context! { custom => arg, node => value.clone() };
-                t.render(ctx)
-                    .map(|s| s.trim().to_string())
-                    .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))
-            };
-            let schema = match &ts {
-                Some(t) => call(t, custom("schema"))?,
-                None => match custom("schema") {
-                    Some(c) => format!("{}_{}", target.schema, c.trim()),
-                    None => target.schema.clone(),
-                },
-            };
-            let alias = match &ta {
-                Some(t) => call(t, custom("alias"))?,
-                None => custom("alias").unwrap_or_else(|| node.name.clone()),
-            };
-            let database = match &td {
-                Some(t) => call(t, custom("database"))?,
-                None => custom("database").unwrap_or_else(|| target.database.clone()),
-            };
-            // snapshots: `target_schema`/`target_database` (dbt < 1.9 style) win
-            let (schema, database) = if node.resource_type == ResourceType::Snapshot {
-                (
-                    custom("target_schema").unwrap_or(schema),
-                    custom("target_database").unwrap_or(database),
-                )
-            } else {
-                (schema, database)
-            };
-            Ok((node.unique_id.clone(), schema, alias, database))
-        })
+        let all: Vec<&Node> = self
+            .nodes
+            .values()
+            .filter(|n| !known.contains_key(&n.unique_id))
+            .collect();
+        let updates = crate::par::map(
+            &all,
+            |node| -> Result<(String, String, String, String, partial::EnvReads)> {
+                let (names, env) = jinja::recording_env(|| -> Result<(String, String, String)> {
+                    let custom = |k: &str| node.config.str_of(k).map(String::from);
+                    let value = if gs || ga || gd {
+                        node.to_value()
+                    } else {
+                        Value::UNDEFINED
+                    };
+                    let call =
+                        |t: &minijinja::Template<'_, '_>, arg: Option<String>| -> Result<String> {
+                            let ctx = minijinja::context! { custom => arg, node => value.clone() };
+                            t.render(ctx).map(|s| s.trim().to_string()).map_err(|e| {
+                                Error::jinja(&node.unique_id, &node.original_file_path, &e)
+                            })
+                        };
+                    let schema = match &ts {
+                        Some(t) => call(t, custom("schema"))?,
+                        None => match custom("schema") {
+                            Some(c) => format!("{}_{}", target.schema, c.trim()),
+                            None => target.schema.clone(),
+                        },
+                    };
+                    let alias = match &ta {
+                        Some(t) => call(t, custom("alias"))?,
+                        None => custom("alias").unwrap_or_else(|| node.name.clone()),
+                    };
+                    let database = match &td {
+                        Some(t) => call(t, custom("database"))?,
+                        None => custom("database").unwrap_or_else(|| target.database.clone()),
+                    };
+                    // snapshots: `target_schema`/`target_database` (dbt < 1.9 style) win
+                    let (schema, database) = if node.resource_type == ResourceType::Snapshot {
+                        (
+                            custom("target_schema").unwrap_or(schema),
+                            custom("target_database").unwrap_or(database),
+                        )
+                    } else {
+                        (schema, database)
+                    };
+                    Ok((schema, alias, database))
+                });
+                let (schema, alias, database) = names?;
+                Ok((node.unique_id.clone(), schema, alias, database, env))
+            },
+        )
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
-        for (id, s, a, d) in updates {
+        let mut named = Vec::new();
+        for (id, s, a, d, env) in updates {
             if let Some(n) = self.nodes.get_mut(&id) {
+                // only models are in the partial parse state
+                if n.resource_type == ResourceType::Model {
+                    named.push((
+                    n.original_file_path.clone(),
+                    n.config.clone(),
+                        (s.clone(), a.clone(), d.clone()),
+                        env,
+                    ));
+                }
                 n.schema = s;
                 n.alias = a;
                 n.database = d;
             }
         }
-        Ok(())
+        for (id, (s, a, d)) in known {
+            if let Some(n) = self.nodes.get_mut(id) {
+                n.schema = s.clone();
+                n.alias = a.clone();
+                n.database = d.clone();
+            }
+        }
+        Ok(named)
     }
 
     /// Resolve refs and sources to unique ids; every missing one is reported

@@ -53,6 +53,8 @@ enum Command {
     Test(commands::dbt::DbtArgs),
     /// List the selected nodes.
     Ls(commands::dbt::DbtArgs),
+    /// Parse the project and write target/manifest.json (nothing rendered to run, nothing run).
+    Parse(commands::dbt::DbtArgs),
     /// Run the jobs of tarmac.toml on their schedules, with the web UI.
     Orchestrate(commands::orchestrate::OrchestrateArgs),
     /// The run history, newest first.
@@ -137,6 +139,7 @@ fn main() -> ExitCode {
             Command::Snapshot(a) => commands::dbt::run(engine::Command::Snapshot, a, loaded),
             Command::Test(a) => commands::dbt::run(engine::Command::Test, a, loaded),
             Command::Ls(a) => commands::dbt::ls(a, loaded),
+            Command::Parse(a) => commands::dbt::parse(a, loaded),
             Command::Init(a) => commands::init::run(a),
             Command::Docs { command } => match command {
                 DocsCommand::Generate(a) => commands::docs::generate(a, loaded),
@@ -168,6 +171,7 @@ fn main() -> ExitCode {
                     | Command::Snapshot(_)
                     | Command::Test(_)
                     | Command::Ls(_)
+                    | Command::Parse(_)
                     | Command::Docs { .. } => unreachable!("handled above"),
                 }
             }

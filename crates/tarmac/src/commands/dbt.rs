@@ -40,6 +40,9 @@ pub struct DbtArgs {
     /// Stop at the first failure.
     #[arg(long, short = 'x')]
     fail_fast: bool,
+    /// Parse every file again, ignoring (and not writing) target/partial_parse.json.
+    #[arg(long)]
+    no_partial_parse: bool,
 }
 
 impl DbtArgs {
@@ -60,6 +63,7 @@ impl DbtArgs {
             threads: self.threads,
             full_refresh: self.full_refresh,
             fail_fast: self.fail_fast,
+            no_partial_parse: self.no_partial_parse,
         })
     }
 }
@@ -69,6 +73,20 @@ pub fn run(command: engine::Command, args: DbtArgs, config: Result<Config>) -> R
     match engine::execute(&args.options(config)?, command) {
         Ok(s) if s.ok() => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::from(1)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `tarmac parse`: dbt's `parse`, manifest.json without compiled SQL.
+pub fn parse(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
+    match engine::parse(&args.options(config)?) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(2))

@@ -1,0 +1,299 @@
+//! Partial parsing: what parsing learned about each model, kept in
+//! `target/partial_parse.json` so that a run over an unchanged project does
+//! not render every model again (dbt's `partial_parse.msgpack`,
+//! <https://docs.getdbt.com/reference/parsing#partial-parsing>).
+//!
+//! Correctness first: the state is used only when everything global is the
+//! same as when it was written — Tarmac's version, the loaded project
+//! (dbt_project.yml after rendering, vars included), the target (but its
+//! thread count), `--vars`, `--full-refresh` and every macro file. Anything
+//! else changed means a full parse. Per model, the cached result (its
+//! `config()` calls, refs and sources) is reused only when the file's
+//! checksum, its properties entry and every environment variable it read
+//! are unchanged; schema, alias and database are reused only when the
+//! model's final config is too. Properties files are re-parsed only when
+//! their checksum changed. Not covered (as in dbt): a model whose parse
+//! result depends on `run_started_at`, `invocation_id` or `flags.WHICH`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::config::Config;
+use crate::jinja::RunInfo;
+
+/// Bump when the layout or the meaning of the state changes.
+pub const FORMAT: u32 = 1;
+
+/// Environment variables a render read, with the values it saw.
+pub type EnvReads = BTreeMap<String, Option<String>>;
+
+/// The saved state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub format: u32,
+    pub tarmac_version: String,
+    /// Hash of everything global (see the module docs).
+    pub key: String,
+    /// By `original_file_path`.
+    pub models: HashMap<String, ModelEntry>,
+    /// Properties files by path relative to the project: checksum and document.
+    pub yaml: HashMap<String, YamlEntry>,
+}
+
+/// What parsing one model produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelEntry {
+    /// sha256 of the file.
+    pub checksum: String,
+    /// Hash of the model's properties entry (none: "").
+    pub props: String,
+    /// What `{{ config() }}` calls set.
+    pub file_config: Config,
+    pub refs: Vec<(Option<String>, String)>,
+    pub sources: Vec<(String, String)>,
+    /// Environment variables read while rendering and naming the model.
+    pub env: EnvReads,
+    /// The final config and the names `generate_*_name` gave for it.
+    pub config: Config,
+    pub names: Option<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct YamlEntry {
+    pub checksum: String,
+    pub doc: serde_json::Value,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Hash of the global inputs: any change means a full parse.
+pub fn global_key(info: &RunInfo, macro_files: &[(String, String)]) -> String {
+    let mut h = sha2::Sha256::new();
+    let mut feed = |label: &str, text: &str| {
+        h.update(label.as_bytes());
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    };
+    feed("version", env!("CARGO_PKG_VERSION"));
+    feed("format", &FORMAT.to_string());
+    feed("project", &format!("{:?}", info.project));
+    let t = &info.target;
+    feed(
+        "target",
+        &format!(
+            "{:?}",
+            (
+                &t.name,
+                &t.profile_name,
+                &t.path,
+                &t.database,
+                &t.schema,
+                &t.extensions,
+                &t.settings
+            )
+        ),
+    );
+    feed(
+        "vars",
+        &serde_json::to_string(&info.vars).unwrap_or_default(),
+    );
+    feed("full_refresh", &info.full_refresh.to_string());
+    for (path, text) in macro_files {
+        feed("macro path", path);
+        feed("macro", text);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Whether every environment variable still has the value seen.
+pub fn env_unchanged(reads: &EnvReads) -> bool {
+    reads
+        .iter()
+        .all(|(k, v)| std::env::var(k).ok().as_deref() == v.as_deref())
+}
+
+/// Read the state when it exists, parses and matches `key`; else None.
+pub fn load(path: &Path, key: &str) -> Option<State> {
+    let text = std::fs::read(path).ok()?;
+    let state: State = match serde_json::from_slice(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!("partial parse: ignoring {}: {e}", path.display());
+            return None;
+        }
+    };
+    if state.format != FORMAT || state.tarmac_version != env!("CARGO_PKG_VERSION") {
+        return None;
+    }
+    if state.key != key {
+        tracing::debug!("partial parse: project, profile, vars or macros changed: full parse");
+        return None;
+    }
+    Some(state)
+}
+
+/// Write the state atomically (a temporary file renamed over the old one):
+/// a concurrent or killed run leaves the old state or the new one, never half.
+pub fn save(path: &Path, state: &State) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    let text = serde_json::to_vec(state).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use crate::{artifacts, load, Command, Options};
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let dest = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &dest);
+            } else {
+                std::fs::copy(e.path(), dest).unwrap();
+            }
+        }
+    }
+
+    fn opts(dir: &Path, partial: bool, vars: Option<&str>) -> Options {
+        Options {
+            project_dir: Some(dir.to_path_buf()),
+            profiles_dir: Some(dir.to_path_buf()),
+            vars: vars.map(String::from),
+            no_partial_parse: !partial,
+            ..Default::default()
+        }
+    }
+
+    /// The parsed project as manifest.json shows it (without its metadata),
+    /// and how many files were parsed again.
+    fn parsed(dir: &Path, partial: bool, vars: Option<&str>) -> (serde_json::Value, Option<usize>) {
+        let l = load(&opts(dir, partial, vars), Command::Compile).unwrap();
+        let mut v = artifacts::manifest_json(&l.manifest, &l.dag, &BTreeMap::new());
+        v.as_object_mut().unwrap().remove("metadata");
+        (v, l.manifest.reparsed)
+    }
+
+    fn edit(path: PathBuf, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{} lacks {from:?}", path.display());
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// After each kind of change, a partial parse gives what a full parse
+    /// gives, and parses again only what it must.
+    #[test]
+    fn partial_parse_matches_full_parse() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("jaffle");
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle"),
+            &dir,
+        );
+        std::fs::write(
+            dir.join("models/staging/env_model.sql"),
+            "{{ config(alias=env_var('TARMAC_PP_TEST_ALIAS', 'env_default')) }}\nselect 1 as one\n",
+        )
+        .unwrap();
+        let check = |what: &str, vars: Option<&str>, max_reparsed: usize| {
+            let (full, none) = parsed(&dir, false, vars);
+            assert_eq!(none, None);
+            let (part, reparsed) = parsed(&dir, true, vars);
+            assert_eq!(
+                part, full,
+                "after {what}: partial parse differs from a full parse"
+            );
+            let reparsed = reparsed.unwrap();
+            assert!(
+                reparsed <= max_reparsed,
+                "after {what}: {reparsed} files parsed again, expected at most {max_reparsed}"
+            );
+            // and once more from the state just written: nothing to parse
+            let (again, reparsed) = parsed(&dir, true, vars);
+            assert_eq!(again, full, "after {what}: second partial parse differs");
+            assert_eq!(
+                reparsed,
+                Some(0),
+                "after {what}: unchanged project parsed again"
+            );
+        };
+        check("no state", None, usize::MAX);
+        assert!(dir.join("target/partial_parse.json").exists());
+        // a model: a new ref and a config() call
+        edit(
+            dir.join("models/staging/stg_payments.sql"),
+            "select",
+            "{{ config(tags=['pp']) }}\n-- {{ ref('stg_orders') }}\nselect",
+        );
+        check("a model edit", None, 1);
+        // a properties file: a config and a description
+        edit(
+            dir.join("models/staging/schema.yml"),
+            "      materialized: view",
+            "      materialized: table\n    description: Payments, edited.",
+        );
+        check("a YAML edit", None, 2);
+        // a macro: everything is parsed again
+        edit(
+            dir.join("macros/cents_to_dollars.sql"),
+            "\"gift_card\"",
+            "\"gift_card\", \"voucher\"",
+        );
+        check("a macro edit", None, usize::MAX);
+        // a var given on the command line
+        check("--vars", Some("{min_order_date: '2019-01-01'}"), usize::MAX);
+        // an environment variable a model reads: only that model again
+        std::env::set_var("TARMAC_PP_TEST_ALIAS", "env_alias");
+        check(
+            "an env var change",
+            Some("{min_order_date: '2019-01-01'}"),
+            1,
+        );
+        let (v, _) = parsed(&dir, true, Some("{min_order_date: '2019-01-01'}"));
+        assert_eq!(v["nodes"]["model.jaffle.env_model"]["alias"], "env_alias");
+        // a new model and a deleted one
+        std::fs::write(
+            dir.join("models/staging/new_model.sql"),
+            "select 2 as two\n",
+        )
+        .unwrap();
+        std::fs::remove_file(dir.join("models/staging/env_model.sql")).unwrap();
+        check(
+            "a new and a deleted model",
+            Some("{min_order_date: '2019-01-01'}"),
+            1,
+        );
+        // dbt_project.yml
+        edit(
+            dir.join("dbt_project.yml"),
+            "+tags: [\"staging\"]",
+            "+tags: [\"stg\"]",
+        );
+        check(
+            "dbt_project.yml",
+            Some("{min_order_date: '2019-01-01'}"),
+            usize::MAX,
+        );
+        // a corrupt state is ignored
+        std::fs::write(dir.join("target/partial_parse.json"), "{not json").unwrap();
+        check(
+            "a corrupt state",
+            Some("{min_order_date: '2019-01-01'}"),
+            usize::MAX,
+        );
+    }
+}
