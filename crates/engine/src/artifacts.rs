@@ -75,7 +75,11 @@ fn metadata(m: &Manifest, version: &str) -> Value {
 }
 
 /// One node of `manifest.json`.
-fn node_json(m: &Manifest, n: &crate::manifest::Node, compiled: &BTreeMap<String, String>) -> Value {
+fn node_json(
+    m: &Manifest,
+    n: &crate::manifest::Node,
+    compiled: &BTreeMap<String, String>,
+) -> Value {
     let mut config = n.config.clone();
     config
         .entry("materialized")

@@ -69,9 +69,14 @@ fn render_one(
         crate::manifest::ResourceType::Snapshot => {
             jinja::render(&m.env, node.template(), ctx.clone())
         }
-        _ => jinja::render_model(&m.env, &node.original_file_path, &node.raw_code, ctx.clone()),
+        _ => jinja::render_model(
+            &m.env,
+            &node.original_file_path,
+            &node.raw_code,
+            ctx.clone(),
+        ),
     }
-        .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
+    .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
     let eph = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
     let cfg = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
     Ok((sql, eph, cfg))

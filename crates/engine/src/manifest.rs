@@ -108,6 +108,10 @@ pub struct Source {
     pub relation: Relation,
 }
 
+/// A model named by `generate_*_name`: its file, final config, (schema,
+/// alias, database) and the environment variables read meanwhile.
+type Named = (String, Config, (String, String, String), partial::EnvReads);
+
 /// The parsed project.
 pub struct Manifest {
     pub info: RunInfo,
@@ -641,7 +645,7 @@ impl Manifest {
     fn resolve_names(
         &mut self,
         known: &HashMap<String, (String, String, String)>,
-    ) -> Result<Vec<(String, Config, (String, String, String), partial::EnvReads)>> {
+    ) -> Result<Vec<Named>> {
         let target = self.info.target.clone();
         let has = |n: &str| self.macro_names.iter().any(|m| m == n);
         let (gs, ga, gd) = (
@@ -729,8 +733,8 @@ impl Manifest {
                 // only models are in the partial parse state
                 if n.resource_type == ResourceType::Model {
                     named.push((
-                    n.original_file_path.clone(),
-                    n.config.clone(),
+                        n.original_file_path.clone(),
+                        n.config.clone(),
                         (s.clone(), a.clone(), d.clone()),
                         env,
                     ));
