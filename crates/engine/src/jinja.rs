@@ -945,6 +945,28 @@ pub fn render(
     out
 }
 
+/// Render a node's SQL with more names in the context (see [`render_with`]):
+/// a snapshot's template is in the environment; models and singular tests
+/// are compiled from their code (see [`render_model`]).
+pub fn render_node_with(
+    env: &Environment<'static>,
+    node: &crate::manifest::Node,
+    ctx: Arc<NodeCtx>,
+    extra: BTreeMap<String, Value>,
+) -> Result<String, JError> {
+    if node.resource_type == crate::manifest::ResourceType::Snapshot {
+        return render_with(env, node.template(), ctx, extra);
+    }
+    let mut c: BTreeMap<String, Value> = node_context(ctx)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    c.extend(extra);
+    let out = env.render_named_str(&node.original_file_path, &node.raw_code, c);
+    RETURNED.with(|r| r.borrow_mut().take());
+    out
+}
+
 /// [`render`] with more names in the context (a unit test's overrides of
 /// macros, `var` and `env_var`), which shadow the run's globals.
 pub fn render_with(

@@ -581,7 +581,7 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
             ),
         );
     }
-    let sql = jinja::render_with(&m.env, model.template(), ctx, extra)
+    let sql = jinja::render_node_with(&m.env, model, ctx, extra)
         .map_err(|e| Error::jinja(&u.unique_id, &model.original_file_path, &e))?;
     let sql = crate::compile::inject_ctes(&sql, &ctes);
     // expected rows, cast to the model's output types
