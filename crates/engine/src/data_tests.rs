@@ -147,17 +147,28 @@ pub fn rewrite_test_blocks(text: &str) -> String {
 /// tests from `<test-path>/generic/`, all with `{% test %}` blocks rewritten.
 pub fn macro_sources(
     project: &Project,
-    macro_files: Vec<(String, String)>,
-) -> Result<Vec<(String, String)>> {
-    let mut out = vec![("<dbt built-in tests>".to_string(), BUILTIN.to_string())];
-    for (f, t) in macro_files {
-        out.push((f, rewrite_test_blocks(&t)));
+    macro_files: Vec<crate::macros::MacroFile>,
+) -> Result<Vec<crate::macros::MacroFile>> {
+    let mut out = vec![crate::macros::MacroFile {
+        package: crate::macros::INTERNAL.to_string(),
+        path: "<dbt built-in tests>".to_string(),
+        text: BUILTIN.to_string(),
+    }];
+    for f in macro_files {
+        out.push(crate::macros::MacroFile {
+            text: rewrite_test_blocks(&f.text),
+            ..f
+        });
     }
     for tp in &project.test_paths {
         let dir = project.root.join(tp).join("generic");
         for (abs, rel) in crate::manifest::walk(&dir, &["sql"])? {
             let text = std::fs::read_to_string(&abs).map_err(|e| Error::io(&abs, e))?;
-            out.push((format!("{tp}/generic/{rel}"), rewrite_test_blocks(&text)));
+            out.push(crate::macros::MacroFile {
+                package: project.name.clone(),
+                path: format!("{tp}/generic/{rel}"),
+                text: rewrite_test_blocks(&text),
+            });
         }
     }
     Ok(out)

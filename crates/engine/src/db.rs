@@ -84,7 +84,71 @@ fn to_value(v: ValueRef<'_>) -> Value {
         D::Float(f) => Value::from(f as f64),
         D::Double(f) => Value::from(f),
         D::Text(s) => Value::from(s),
+        other => owned_to_value(other),
+    }
+}
+
+/// Dates, timestamps and decimals as agate gives them to dbt's Jinja
+/// (`date`/`datetime` objects, numbers), the rest as text.
+fn owned_to_value(v: duckdb::types::Value) -> Value {
+    use duckdb::types::{TimeUnit, Value as D};
+    let micros = |unit: TimeUnit, n: i64| match unit {
+        TimeUnit::Second => n.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => n.saturating_mul(1_000),
+        TimeUnit::Microsecond => n,
+        TimeUnit::Nanosecond => n / 1_000,
+    };
+    match v {
+        D::Date32(days) => chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| Value::from_object(crate::jinja::DateTime(d, true)))
+            .unwrap_or_else(|| Value::from(days)),
+        D::Timestamp(unit, n) => chrono::DateTime::from_timestamp_micros(micros(unit, n))
+            .map(|d| Value::from_object(crate::jinja::DateTime(d.naive_utc(), false)))
+            .unwrap_or_else(|| Value::from(n)),
+        D::Decimal(d) => {
+            let s = d.to_string();
+            if d.scale() == 0 {
+                s.parse::<i128>().map(Value::from).unwrap_or(Value::from(s))
+            } else {
+                s.parse::<f64>().map(Value::from).unwrap_or(Value::from(s))
+            }
+        }
+        D::Time64(unit, n) => {
+            let us = micros(unit, n);
+            let secs = (us / 1_000_000) as u32;
+            chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+                secs,
+                ((us % 1_000_000) * 1000) as u32,
+            )
+            .map(|t| Value::from(t.to_string()))
+            .unwrap_or_else(|| Value::from(n))
+        }
+        D::Enum(s) => Value::from(s),
+        D::List(items) | D::Array(items) => Value::from(
+            items
+                .into_iter()
+                .map(owned_to_value_any)
+                .collect::<Vec<_>>(),
+        ),
         other => Value::from(format!("{other:?}")),
+    }
+}
+
+fn owned_to_value_any(v: duckdb::types::Value) -> Value {
+    use duckdb::types::Value as D;
+    match v {
+        D::Null => Value::from(()),
+        D::Boolean(b) => Value::from(b),
+        D::TinyInt(i) => Value::from(i as i64),
+        D::SmallInt(i) => Value::from(i as i64),
+        D::Int(i) => Value::from(i as i64),
+        D::BigInt(i) => Value::from(i),
+        D::HugeInt(i) => Value::from(i),
+        D::Float(f) => Value::from(f as f64),
+        D::Double(f) => Value::from(f),
+        D::Text(s) => Value::from(s),
+        other => owned_to_value(other),
     }
 }
 

@@ -27,6 +27,7 @@ pub enum Command {
     Compile,
     Snapshot,
     Test,
+    RunOperation,
 }
 
 impl Command {
@@ -38,6 +39,7 @@ impl Command {
             Command::Compile => "compile",
             Command::Snapshot => "snapshot",
             Command::Test => "test",
+            Command::RunOperation => "run-operation",
         }
     }
     fn includes(&self, t: ResourceType) -> bool {
@@ -138,11 +140,137 @@ fn describe(node: &Node) -> String {
     }
 }
 
-fn line(i: usize, total: usize, text: &str, status: &str, secs: f64) {
-    let now = chrono::Local::now().format("%H:%M:%S");
-    let prefix = format!("{now}  {i} of {total} {text} ");
-    let dots = 80usize.saturating_sub(prefix.chars().count()).max(1);
-    println!("{prefix}{} [{status} in {secs:.2}s]", ".".repeat(dots));
+fn node_info(node: &Node, status: &str, started: &str, finished: &str) -> serde_json::Value {
+    serde_json::json!({
+        "materialized": node.config.materialized(),
+        "meta": node.config.get("meta").cloned().unwrap_or(serde_json::json!({})),
+        "node_checksum": node.checksum,
+        "node_finished_at": finished,
+        "node_name": node.name,
+        "node_path": node.path,
+        "node_relation": {
+            "alias": node.alias, "database": node.database, "schema": node.schema,
+            "relation_name": node.relation().render(),
+        },
+        "node_started_at": started,
+        "node_status": status,
+        "resource_type": node.resource_type.as_str(),
+        "unique_id": node.unique_id,
+    })
+}
+
+/// dbt's per-node start line (`LogStartLine`).
+fn start_line(node: &Node, i: usize, total: usize, started: &str) {
+    let text = format!("{i} of {total} START {}", describe(node));
+    crate::logfmt::event(
+        "LogStartLine",
+        "Q011",
+        "info",
+        &crate::logfmt::progress(&text, "RUN", None),
+        serde_json::json!({
+            "description": describe(node), "index": i, "total": total,
+            "node_info": node_info(node, "started", started, ""),
+        }),
+    );
+}
+
+/// dbt's per-node result line (`LogModelResult`, `LogSeedResult`, ...).
+fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize, compile: bool) {
+    let ts = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+    let (name, code) = match node.resource_type {
+        ResourceType::Seed => ("LogSeedResult", "Q016"),
+        ResourceType::Snapshot => ("LogSnapshotResult", "Q015"),
+        ResourceType::Model => ("LogModelResult", "Q012"),
+        ResourceType::Test | ResourceType::Unit => ("LogTestResult", "Q007"),
+    };
+    let (text, tag, level) = match (r.status, node.resource_type) {
+        (Status::Skipped, _) => {
+            let text = if matches!(node.resource_type, ResourceType::Test | ResourceType::Unit) {
+                format!(
+                    "{i} of {total} SKIP test {}",
+                    crate::unit_tests::display_name(m, node)
+                )
+            } else {
+                format!(
+                    "{i} of {total} SKIP relation {}.{} due to an upstream error",
+                    node.schema, node.alias
+                )
+            };
+            crate::logfmt::event(
+                "SkippingDetails",
+                "Q034",
+                "info",
+                &crate::logfmt::progress(&text, "SKIP", None),
+                serde_json::json!({
+                    "resource_type": node.resource_type.as_str(), "schema": node.schema,
+                    "node_name": node.alias, "index": i, "total": total,
+                    "node_info": node_info(node, "skipped", &ts(&r.started_at), &ts(&r.completed_at)),
+                }),
+            );
+            return;
+        }
+        (_, ResourceType::Test | ResourceType::Unit) if !compile || r.status.is_failure() => {
+            let (word, tag) = test_words(r, &crate::unit_tests::display_name(m, node));
+            (
+                format!("{i} of {total} {word}"),
+                tag,
+                if r.status.is_failure() {
+                    "error"
+                } else {
+                    "info"
+                },
+            )
+        }
+        (Status::Error, ResourceType::Snapshot) => (
+            format!("{i} of {total} ERROR snapshotting {}", describe(node)),
+            "ERROR".to_string(),
+            "error",
+        ),
+        (Status::Error, ResourceType::Seed) => (
+            format!("{i} of {total} ERROR loading {}", describe(node)),
+            "ERROR".to_string(),
+            "error",
+        ),
+        (Status::Error, _) => (
+            format!("{i} of {total} ERROR creating {}", describe(node)),
+            "ERROR".to_string(),
+            "error",
+        ),
+        _ if compile => (
+            format!("{i} of {total} OK compiled {}", describe(node)),
+            "OK".to_string(),
+            "info",
+        ),
+        (_, ResourceType::Seed) => (
+            format!("{i} of {total} OK loaded {}", describe(node)),
+            r.message.clone(),
+            "info",
+        ),
+        (_, ResourceType::Snapshot) => (
+            format!(
+                "{i} of {total} OK snapshotted {}.{}",
+                node.schema, node.alias
+            ),
+            r.message.clone(),
+            "info",
+        ),
+        _ => (
+            format!("{i} of {total} OK created {}", describe(node)),
+            r.message.clone(),
+            "info",
+        ),
+    };
+    crate::logfmt::event(
+        name,
+        code,
+        level,
+        &crate::logfmt::progress(&text, &tag, Some(r.execution_time)),
+        serde_json::json!({
+            "description": describe(node), "status": match r.status { Status::Error => "error".to_string(), Status::Fail => "fail".into(), Status::Warn => "warn".into(), Status::Pass => "pass".into(), _ => r.message.clone() },
+            "index": i, "total": total, "execution_time": r.execution_time,
+            "node_info": node_info(node, if r.status.is_failure() { "error" } else { "success" }, &ts(&r.started_at), &ts(&r.completed_at)),
+        }),
+    );
 }
 
 /// A test's console line: `PASS name`, `FAIL 3 name`, `WARN 1 name`, `ERROR name`.
@@ -375,7 +503,10 @@ pub fn run(
     let threads = opts.threads.max(1);
     let (job_tx, job_rx) = mpsc::channel::<String>();
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let (res_tx, res_rx) = mpsc::channel::<NodeResult>();
+    let (res_tx, res_rx) = mpsc::channel::<(NodeResult, usize)>();
+    // dbt numbers nodes in the order they start
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let counter = &counter;
     let mut results = Vec::new();
     let mut skipped: HashSet<String> = HashSet::new();
     std::thread::scope(|scope| -> Result<()> {
@@ -395,41 +526,62 @@ pub fn run(
                 let Some(node) = m.nodes.get(&id) else {
                     continue;
                 };
+                let started_at = Utc::now();
+                let t0 = Instant::now();
+                let index = if node.is_ephemeral() {
+                    0
+                } else {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+                };
+                if opts.verbose_lines && index > 0 && opts.command != Command::Compile {
+                    start_line(
+                        node,
+                        index,
+                        total,
+                        &started_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+                    );
+                }
                 if node.resource_type == ResourceType::Test {
-                    let _ = tx.send(crate::data_tests::run_test(m, node, &conn, &resolver, opts));
+                    let _ = tx.send((
+                        crate::data_tests::run_test(m, node, &conn, &resolver, opts),
+                        index,
+                    ));
                     continue;
                 }
                 if node.resource_type == ResourceType::Unit {
-                    let _ = tx.send(crate::unit_tests::run_unit_test(m, node, &conn, opts));
+                    let _ = tx.send((
+                        crate::unit_tests::run_unit_test(m, node, &conn, opts),
+                        index,
+                    ));
                     continue;
                 }
-                let started_at = Utc::now();
-                let t0 = Instant::now();
                 let (compiled_sql, r, compiled_at) = build_node(m, node, &conn, &resolver, opts);
                 let (status, message, run_sql, rows) = match r {
                     Ok((o, rows)) => (Status::Success, o.message, Some(o.run_sql), rows),
                     Err(e) => (Status::Error, format!("{e}"), None, None),
                 };
-                let _ = tx.send(NodeResult {
-                    unique_id: id,
-                    status,
-                    message,
-                    compiled_sql,
-                    run_sql,
-                    started_at,
-                    compiled_at,
-                    completed_at: Utc::now(),
-                    execution_time: t0.elapsed().as_secs_f64(),
-                    rows_affected: rows,
-                    failures: None,
-                });
+                let _ = tx.send((
+                    NodeResult {
+                        unique_id: id,
+                        status,
+                        message,
+                        compiled_sql,
+                        run_sql,
+                        started_at,
+                        compiled_at,
+                        completed_at: Utc::now(),
+                        execution_time: t0.elapsed().as_secs_f64(),
+                        rows_affected: rows,
+                        failures: None,
+                    },
+                    index,
+                ));
             });
         }
         drop(res_tx);
         let mut in_flight = 0usize;
         let mut done = 0usize;
         let mut stop = false;
-        let mut printed = 0usize;
         for id in &queue {
             if waiting[id] == 0 {
                 job_tx
@@ -439,41 +591,20 @@ pub fn run(
             }
         }
         while in_flight > 0 {
-            let Ok(r) = res_rx.recv() else { break };
+            let Ok((r, index)) = res_rx.recv() else { break };
             in_flight -= 1;
             done += 1;
             let node = &m.nodes[&r.unique_id];
             let failed = r.status.is_failure();
-            if !node.is_ephemeral() || failed {
-                printed += 1;
-                if opts.verbose_lines {
-                    let (word, tag) = match (r.status, opts.command, node.resource_type) {
-                        (_, Command::Compile, ResourceType::Test) if !failed => {
-                            (format!("OK compiled {}", describe(node)), "OK".into())
-                        }
-                        (_, _, ResourceType::Test | ResourceType::Unit) => {
-                            test_words(&r, &crate::unit_tests::display_name(m, node))
-                        }
-                        (Status::Error, _, _) => (
-                            format!("ERROR creating {}", describe(node)),
-                            "ERROR".to_string(),
-                        ),
-                        (_, Command::Compile, _) => {
-                            (format!("OK compiled {}", describe(node)), "OK".into())
-                        }
-                        (_, _, ResourceType::Seed) => {
-                            (format!("OK loaded {}", describe(node)), r.message.clone())
-                        }
-                        (_, _, ResourceType::Snapshot) => (
-                            format!("OK snapshotted {}.{}", node.schema, node.alias),
-                            r.message.clone(),
-                        ),
-                        _ => (format!("OK created {}", describe(node)), r.message.clone()),
-                    };
-                    line(printed, total, &word, &tag, r.execution_time);
-                    if r.status == Status::Error {
-                        eprintln!("  {}", r.message.replace('\n', "\n  "));
-                    }
+            if opts.verbose_lines && (!node.is_ephemeral() || failed) {
+                let i = if index == 0 {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+                } else {
+                    index
+                };
+                result_line(m, node, &r, i, total, opts.command == Command::Compile);
+                if r.status == Status::Error {
+                    eprintln!("  {}", r.message.replace('\n', "\n  "));
                 }
             }
             let id = r.unique_id.clone();
@@ -489,26 +620,15 @@ pub fn run(
                         && skipped.insert(d.clone())
                         && !m.nodes[&d].is_ephemeral()
                     {
-                        results.push(NodeResult::skipped(
+                        let sk = NodeResult::skipped(
                             d.clone(),
                             format!("skipped: upstream {id} failed"),
-                        ));
+                        );
                         if opts.verbose_lines {
-                            printed += 1;
-                            let n = &m.nodes[&d];
-                            let what = if matches!(
-                                n.resource_type,
-                                ResourceType::Test | ResourceType::Unit
-                            ) {
-                                format!("SKIP test {}", crate::unit_tests::display_name(m, n))
-                            } else {
-                                format!(
-                                    "SKIP relation {}.{} due to an upstream error",
-                                    n.schema, n.alias
-                                )
-                            };
-                            line(printed, total, &what, "SKIP", 0.0);
+                            let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            result_line(m, &m.nodes[&d], &sk, i, total, false);
                         }
+                        results.push(sk);
                     }
                 }
             } else if !stop {
@@ -541,21 +661,6 @@ pub fn run(
         Ok(())
     })?;
     Ok(results)
-}
-
-/// Render and run `on-run-start`/`on-run-end` hooks.
-pub fn run_project_hooks(m: &Manifest, db: &Db, hooks: &[String], which: &str) -> Result<()> {
-    for h in hooks {
-        let s = m
-            .env
-            .render_str(h, minijinja::context! {})
-            .map_err(|e| Error::jinja(which, "dbt_project.yml", &e))?;
-        if !s.trim().is_empty() {
-            db.execute(&s)
-                .map_err(|e| Error::Project(format!("dbt_project.yml {which}: {e}")))?;
-        }
-    }
-    Ok(())
 }
 
 /// Where compiled and run SQL go.

@@ -22,24 +22,6 @@ use crate::db::{Db, QueryResult};
 use crate::project::{Project, Target};
 use crate::relation::Relation;
 
-/// Names a macro wrapper copies from the caller into the macro's context.
-const NODE_NAMES: &[&str] = &[
-    "this",
-    "model",
-    "config",
-    "ref",
-    "source",
-    "is_incremental",
-    "should_full_refresh",
-    "execute",
-    "adapter",
-    "run_query",
-    "statement",
-    "load_result",
-    "sql",
-    "compiled_code",
-];
-
 thread_local! {
     /// The value of the innermost `{{ return(x) }}` on this thread.
     static RETURNED: RefCell<Option<Value>> = const { RefCell::new(None) };
@@ -124,11 +106,15 @@ pub struct RunInfo {
     pub which: String,
 }
 
-/// A `datetime` value with Python's `str()` and `strftime`.
+/// A `datetime` value with Python's `str()` and `strftime`; `.1` is true
+/// for a `date`.
 #[derive(Debug)]
-struct DateTime(chrono::NaiveDateTime, bool);
+pub(crate) struct DateTime(pub chrono::NaiveDateTime, pub bool);
 
 impl Object for DateTime {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         use chrono::{Datelike, Timelike};
         let d = &self.0;
@@ -168,47 +154,13 @@ impl Object for DateTime {
         if self.1 {
             write!(f, "{}", self.0.format("%Y-%m-%d"))
         } else {
-            write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f"))
-        }
-    }
-}
-
-/// `modules.datetime`: `datetime.datetime.now()`, `datetime.date.today()`.
-#[derive(Debug)]
-struct DatetimeModule(&'static str);
-
-impl Object for DatetimeModule {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match (self.0, key.as_str()?) {
-            ("module", "datetime") => Some(Value::from_object(DatetimeModule("datetime"))),
-            ("module", "date") => Some(Value::from_object(DatetimeModule("date"))),
-            ("module", "timedelta") => Some(Value::from_object(DatetimeModule("timedelta"))),
-            _ => None,
-        }
-    }
-    fn call_method(
-        self: &Arc<Self>,
-        _s: &State<'_, '_>,
-        m: &str,
-        _args: &[Value],
-    ) -> Result<Value, JError> {
-        match (self.0, m) {
-            ("datetime", "now") => Ok(Value::from_object(DateTime(
-                chrono::Local::now().naive_local(),
-                false,
-            ))),
-            ("datetime", "utcnow") => Ok(Value::from_object(DateTime(
-                chrono::Utc::now().naive_utc(),
-                false,
-            ))),
-            ("date", "today") => Ok(Value::from_object(DateTime(
-                chrono::Local::now()
-                    .date_naive()
-                    .and_hms_opt(0, 0, 0)
-                    .unwrap_or_default(),
-                true,
-            ))),
-            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+            use chrono::Timelike;
+            // Python's str(datetime): microseconds only when there are some
+            if self.0.nanosecond() / 1000 == 0 {
+                write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S"))
+            } else {
+                write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f"))
+            }
         }
     }
 }
@@ -242,7 +194,7 @@ impl Object for Exceptions {
 /// afterwards with [`add_template`].
 pub fn environment(
     info: &RunInfo,
-    macro_files: &[(String, String)],
+    macro_files: &[crate::macros::MacroFile],
 ) -> Result<(Environment<'static>, Vec<String>), crate::Error> {
     let mut env = Environment::new();
     // dbt's Jinja drops the template's final newline
@@ -256,19 +208,20 @@ pub fn environment(
             None => default.ok_or_else(|| err(format!("Required var '{name}' not found in config:\nVars supplied to <model> = {{}}"))),
         }
     });
+    // dbt prints `log(msg, info=True)` on the console; the rest goes to its log file
     env.add_function("log", |msg: Value, info: Option<Value>| {
-        let _ = info;
-        tracing::info!("{msg}");
+        if info.is_some_and(|i| i.is_true()) {
+            crate::logfmt::info_line(&msg.to_string());
+        } else {
+            tracing::debug!("{msg}");
+        }
         Value::from("")
     });
     env.add_function("print", |msg: Value| {
         println!("{msg}");
         Value::from("")
     });
-    env.add_function("return", |v: Option<Value>| -> Result<Value, JError> {
-        RETURNED.with(|r| *r.borrow_mut() = Some(v.unwrap_or(Value::from(()))));
-        Err(err(RETURN_MARKER))
-    });
+    env.add_function("return", return_fn);
     env.add_function(
         "fromjson",
         |s: String, default: Option<Value>| -> Result<Value, JError> {
@@ -278,11 +231,16 @@ pub fn environment(
             }
         },
     );
-    env.add_function("tojson", |v: Value| -> Result<Value, JError> {
-        serde_json::to_string(&value_to_json(&v))
-            .map(Value::from)
-            .map_err(|e| err(e.to_string()))
-    });
+    // Python's json.dumps spacing: `{"k": [1, 2]}`
+    env.add_function(
+        "tojson",
+        |v: Value, _default: Option<Value>, sort_keys: Option<bool>| -> Value {
+            Value::from(crate::extras::py_json(
+                &value_to_json(&v),
+                sort_keys.unwrap_or(false),
+            ))
+        },
+    );
     env.add_function("fromyaml", |s: String| -> Result<Value, JError> {
         crate::yaml::parse(std::path::Path::new("fromyaml"), &s)
             .map(|v| json_to_value(&v))
@@ -294,9 +252,6 @@ pub fn environment(
             .map_err(|e| err(e.to_string()))
     });
     env.add_global("exceptions", Value::from_object(Exceptions));
-    let mut modules = BTreeMap::new();
-    modules.insert("datetime", Value::from_object(DatetimeModule("module")));
-    env.add_global("modules", Value::from_serialize(&modules));
     env.add_global(
         "run_started_at",
         Value::from_object(DateTime(info.run_started_at.naive_utc(), false)),
@@ -312,55 +267,36 @@ pub fn environment(
             profile_name => t.profile_name.clone(), dbname => t.database.clone(),
         },
     );
+    crate::extras::install(&mut env, info);
+    // `graph` is filled after parsing (lib.rs); empty while parsing, as in dbt
     env.add_global(
-        "flags",
-        minijinja::context! { FULL_REFRESH => info.full_refresh, WHICH => info.which.clone() },
+        "graph",
+        minijinja::context! { nodes => minijinja::context!{}, sources => minijinja::context!{}, macros => minijinja::context!{} },
     );
-    let mut names = Vec::new();
-    for (file, text) in macro_files {
-        for (name, line, body) in split_macros(text) {
-            let tpl = format!("macro:{name}");
-            // keep the line numbers of the file in errors
-            let src = format!("{}{}", "\n".repeat(line.saturating_sub(1)), body);
-            env.add_template_owned(tpl.clone(), src)
-                .map_err(|e| crate::Error::jinja(&format!("macro {name}"), file, &e))?;
-            let macro_name = name.clone();
-            env.add_function(
-                name.clone(),
-                move |state: &State, args: minijinja::value::Rest<Value>| {
-                    call_macro(state, &tpl, &macro_name, &args)
-                },
-            );
-            names.push(name);
-        }
-    }
+    let names = crate::macros::register(
+        &mut env,
+        &info.project.name,
+        macro_files,
+        info.project.dispatch.clone(),
+        &info.project.dependencies,
+    )?;
     Ok((env, names))
 }
 
-/// Call a user macro from its own template, with the caller's node names.
-fn call_macro(state: &State, tpl: &str, name: &str, args: &[Value]) -> Result<Value, JError> {
-    let mut ctx = BTreeMap::new();
-    for n in NODE_NAMES {
-        if let Some(v) = state.lookup(n) {
-            ctx.insert(*n, v);
-        }
-    }
-    let t = state.env().get_template(tpl)?;
-    let captured = t.render_captured(&ctx)?;
-    let st = captured.state();
-    let m = st
-        .lookup(name)
-        .ok_or_else(|| err(format!("macro {name} not found in its template")))?;
-    match m.call(st, args) {
-        Ok(v) => Ok(v),
-        Err(e) => match RETURNED.with(|r| r.borrow_mut().take()) {
-            Some(v) if is_return(&e) => Ok(v),
-            _ => Err(e),
-        },
-    }
+/// Take the value of the innermost `{{ return(x) }}` on this thread.
+pub(crate) fn take_returned() -> Option<Value> {
+    RETURNED.with(|r| r.borrow_mut().take())
 }
 
-fn is_return(e: &JError) -> bool {
+/// `return(x)`: store the value and raise the marker error that the macro
+/// wrapper turns into the macro's value.
+pub(crate) fn return_fn(v: Option<Value>) -> Result<Value, JError> {
+    RETURNED.with(|r| *r.borrow_mut() = Some(v.unwrap_or(Value::from(()))));
+    Err(err(RETURN_MARKER))
+}
+
+/// Whether an error is `return()`'s marker.
+pub(crate) fn is_return(e: &JError) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
         if c.to_string().contains(RETURN_MARKER) {
@@ -590,16 +526,10 @@ impl Object for Adapter {
                 let name = arg(0, "macro_name")
                     .map(|v| v.to_string())
                     .unwrap_or_default();
-                for cand in [
-                    format!("duckdb__{name}"),
-                    format!("default__{name}"),
-                    name.clone(),
-                ] {
-                    if let Some(v) = state.lookup(&cand).filter(|v| !v.is_undefined()) {
-                        return Ok(v);
-                    }
-                }
-                Err(err(format!("Compilation Error: no macro named duckdb__{name} or default__{name} for adapter.dispatch('{name}')")))
+                let ns = arg(1, "macro_namespace")
+                    .filter(|v| !v.is_none())
+                    .map(|v| v.to_string());
+                crate::macros::dispatch(state, &name, ns.as_deref())
             }
             "get_relation" => {
                 let Some(db) = &self.0.db else {
@@ -636,9 +566,7 @@ impl Object for Adapter {
                 let cols = db.columns(&rel).map_err(|e| err(e.to_string()))?;
                 Ok(Value::from(
                     cols.into_iter()
-                        .map(|(name, ty)| {
-                            minijinja::context! { name => name.clone(), column => name.clone(), quoted => crate::relation::quote(&name), data_type => ty.clone(), dtype => ty }
-                        })
+                        .map(|(name, ty)| crate::extras::column_value(&name, &ty))
                         .collect::<Vec<_>>(),
                 ))
             }
@@ -781,7 +709,10 @@ impl Object for Table {
                             .iter()
                             .map(|r| r.get(i).cloned().unwrap_or_default())
                             .collect();
-                        minijinja::context! { name => n.clone(), values => values }
+                        Value::from_object(crate::extras::AgateColumn {
+                            name: n.clone(),
+                            values,
+                        })
                     })
                     .collect::<Vec<_>>(),
             )),
@@ -927,7 +858,8 @@ pub fn render_model(
     source: &str,
     ctx: Arc<NodeCtx>,
 ) -> Result<String, JError> {
-    let out = env.render_named_str(name, source, node_context(ctx));
+    let source = crate::extras::preprocess(source);
+    let out = env.render_named_str(name, &source, node_context(ctx));
     RETURNED.with(|r| r.borrow_mut().take());
     out
 }
@@ -962,7 +894,8 @@ pub fn render_node_with(
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     c.extend(extra);
-    let out = env.render_named_str(&node.original_file_path, &node.raw_code, c);
+    let source = crate::extras::preprocess(&node.raw_code);
+    let out = env.render_named_str(&node.original_file_path, &source, c);
     RETURNED.with(|r| r.borrow_mut().take());
     out
 }

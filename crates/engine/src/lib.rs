@@ -17,10 +17,14 @@ pub mod data_tests;
 pub mod db;
 pub mod error;
 pub mod execute;
+pub mod extras;
 pub mod graph;
 pub mod jinja;
+pub mod logfmt;
+pub mod macros;
 pub mod manifest;
 pub mod materialize;
+pub mod operation;
 pub mod par;
 pub mod partial;
 pub mod project;
@@ -28,6 +32,7 @@ pub mod properties;
 pub mod relation;
 pub mod seed;
 pub mod select;
+pub mod selectors;
 pub mod snapshot;
 pub mod unit_tests;
 pub mod yaml;
@@ -58,6 +63,8 @@ pub struct Options {
     /// Parse everything, ignoring `target/partial_parse.json` (dbt's
     /// `--no-partial-parse`); the state is not written either.
     pub no_partial_parse: bool,
+    /// `--selector NAME` from selectors.yml.
+    pub selector: Option<String>,
 }
 
 /// Counts printed at the end of a run.
@@ -139,16 +146,48 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
     let manifest = manifest::Manifest::load_with(info, state_path.as_deref())?;
     tracing::debug!("timing: parsed in {:?}", t0.elapsed());
     for w in &manifest.warnings {
-        eprintln!("warning: {w}");
+        if logfmt::is_json() {
+            logfmt::event("Note", "Z050", "warn", w, serde_json::json!({"msg": w}));
+        } else {
+            eprintln!("warning: {w}");
+        }
     }
     let dag = graph::Dag::build(&manifest)?;
+    let mut manifest = manifest;
+    // `graph` costs a manifest's worth of JSON: only for projects that use it
+    let uses_graph = manifest
+        .nodes
+        .values()
+        .any(|n| n.raw_code.contains("graph"))
+        || manifest
+            .macro_files
+            .iter()
+            .any(|f| f.text.contains("graph"))
+        || manifest
+            .info
+            .project
+            .on_run_start
+            .iter()
+            .chain(&manifest.info.project.on_run_end)
+            .any(|h| h.contains("graph"));
+    if uses_graph {
+        let mj = artifacts::manifest_json(&manifest, &dag, &BTreeMap::new());
+        let g = serde_json::json!({
+            "nodes": mj["nodes"], "sources": mj["sources"], "macros": {},
+            "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {},
+            "saved_queries": {}, "unit_tests": {},
+        });
+        manifest
+            .env
+            .add_global("graph", minijinja::Value::from_serialize(&g));
+    }
     Ok(Loaded { manifest, dag })
 }
 
 /// `tarmac ls`: the selected nodes as `dbt ls` prints them (`project.folder.name`).
 pub fn list(opts: &Options) -> Result<Vec<String>> {
     let l = load(opts, Command::Compile)?;
-    let chosen = select::select(&l.manifest, &l.dag, &opts.select, &opts.exclude)?;
+    let chosen = choose(&l, opts)?;
     let mut out: Vec<String> = chosen
         .iter()
         .filter_map(|id| l.manifest.nodes.get(id))
@@ -178,6 +217,115 @@ pub fn parse(opts: &Options) -> Result<String> {
         m.sources.len(),
         t0.elapsed().as_secs_f64()
     ))
+}
+
+/// "0 hours 0 minutes and 0.86 seconds", as dbt words it.
+fn hms(secs: f64) -> String {
+    let h = (secs / 3600.0).floor();
+    let m = ((secs - h * 3600.0) / 60.0).floor();
+    format!(
+        "0 hours {m} minutes and {:.2} seconds",
+        secs - h * 3600.0 - m * 60.0
+    )
+    .replacen("0 hours", &format!("{h} hours"), 1)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "2 models, 4 snapshots, 2 seeds, 472 macros" (dbt's `FoundStats`).
+fn found_stats(m: &manifest::Manifest) -> String {
+    let count =
+        |t: manifest::ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
+    let mut parts = Vec::new();
+    for (t, one, many) in [
+        (manifest::ResourceType::Model, "model", "models"),
+        (manifest::ResourceType::Snapshot, "snapshot", "snapshots"),
+        (manifest::ResourceType::Seed, "seed", "seeds"),
+    ] {
+        let n = count(t);
+        if n > 0 {
+            parts.push(plural(n, one, many));
+        }
+    }
+    if !m.sources.is_empty() {
+        parts.push(plural(m.sources.len(), "source", "sources"));
+    }
+    parts.push(plural(m.macro_names.len(), "macro", "macros"));
+    parts.join(", ")
+}
+
+/// "2 seeds, 4 snapshots, 1 table model" (dbt's `FinishedRunningStats`).
+fn ran_stats(m: &manifest::Manifest, results: &[execute::NodeResult]) -> String {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in results {
+        if let Some(n) = m.nodes.get(&r.unique_id) {
+            let key = match n.resource_type {
+                manifest::ResourceType::Model => {
+                    format!("{} model", config::ConfigExt::materialized(&n.config))
+                }
+                other => other.as_str().to_string(),
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+    let parts: Vec<String> = counts
+        .into_iter()
+        .map(|(k, n)| {
+            if n == 1 {
+                format!("1 {k}")
+            } else {
+                format!("{n} {k}s")
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "0 nodes".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// `tarmac run-operation MACRO --args '{...}'`.
+pub fn run_operation(opts: &Options, macro_name: &str, args: Option<&str>) -> Result<()> {
+    let l = load(opts, Command::RunOperation)?;
+    let args = match args {
+        Some(a) if !a.trim().is_empty() => yaml::parse(std::path::Path::new("--args"), a)?,
+        _ => serde_json::Value::Null,
+    };
+    let db = open_db(&l.manifest.info.target)?;
+    operation::call_macro(&l.manifest, &db, macro_name, &args)
+}
+
+/// The nodes to run: `--selector`, else `--select`/`--exclude`, else the
+/// default YAML selector, else everything.
+fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<String>> {
+    let sels = selectors::Selectors::load(&l.manifest.info.project.root)?;
+    let nothing_given = opts.select.iter().all(|s| s.trim().is_empty()) && opts.exclude.is_empty();
+    let name = opts.selector.clone().or_else(|| {
+        if nothing_given {
+            sels.default.clone()
+        } else {
+            None
+        }
+    });
+    match name {
+        Some(n) => {
+            let mut chosen = sels.evaluate(&n, &l.manifest, &l.dag)?;
+            if !opts.select.is_empty() {
+                let also = select::select(&l.manifest, &l.dag, &opts.select, &[])?;
+                chosen.retain(|id| also.contains(id));
+            }
+            if !opts.exclude.is_empty() {
+                let ex = select::select(&l.manifest, &l.dag, &["*".to_string()], &[])?;
+                let keep = select::select(&l.manifest, &l.dag, &["*".to_string()], &opts.exclude)?;
+                chosen.retain(|id| keep.contains(id) || !ex.contains(id));
+            }
+            Ok(chosen)
+        }
+        None => select::select(&l.manifest, &l.dag, &opts.select, &opts.exclude),
+    }
 }
 
 /// Open the target's database with its extensions and settings.
@@ -262,21 +410,64 @@ fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
 /// `run`, `seed`, `build`, `compile`: select, run, write artifacts, print a summary.
 pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let t0 = Instant::now();
-    let l = load(opts, command)?;
+    let mut l = load(opts, command)?;
+    let chosen = choose(&l, opts)?;
+    l.manifest.env.add_global(
+        "selected_resources",
+        minijinja::Value::from(chosen.iter().cloned().collect::<Vec<_>>()),
+    );
     let m = &l.manifest;
-    let chosen = select::select(m, &l.dag, &opts.select, &opts.exclude)?;
     let db = open_db(&m.info.target)?;
     let threads = m.info.target.threads;
-    println!(
-        "{}  Running with tarmac (dbt {}) — {} nodes selected, {} threads",
-        chrono::Local::now().format("%H:%M:%S"),
-        project::DBT_VERSION,
-        chosen.len(),
-        threads
+    logfmt::set_invocation(&m.info.invocation_id);
+    logfmt::event(
+        "MainReportVersion",
+        "A001",
+        "info",
+        &format!(
+            "Running with dbt={} (tarmac {})",
+            project::DBT_VERSION,
+            env!("CARGO_PKG_VERSION")
+        ),
+        serde_json::json!({"log_version": 3, "version": format!("={}", project::DBT_VERSION)}),
     );
+    let stat = found_stats(m);
+    logfmt::event(
+        "FoundStats",
+        "W006",
+        "info",
+        &format!("Found {stat}"),
+        serde_json::json!({"stat_line": stat}),
+    );
+    logfmt::blank();
+    logfmt::event(
+        "ConcurrencyLine",
+        "Q027",
+        "info",
+        &format!(
+            "Concurrency: {threads} threads (target='{}')",
+            m.info.target.name
+        ),
+        serde_json::json!({"node_count": chosen.len(), "num_threads": threads, "target_name": m.info.target.name}),
+    );
+    logfmt::blank();
     let run_hooks = command != Command::Compile;
+    let schemas: Vec<(String, String)> = chosen
+        .iter()
+        .filter_map(|id| m.nodes.get(id))
+        .filter(|n| !n.is_ephemeral())
+        .map(|n| (n.database.clone(), n.schema.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if run_hooks {
-        execute::run_project_hooks(m, &db, &m.info.project.on_run_start, "on-run-start")?;
+        operation::run_hooks(
+            m,
+            &db,
+            &m.info.project.on_run_start,
+            "on-run-start",
+            &schemas,
+        )?;
     }
     let ropts = execute::RunOptions {
         command,
@@ -289,7 +480,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let results = execute::run(m, &l.dag, &chosen, &db, &ropts)?;
     tracing::debug!("timing: nodes done at {:?}", t0.elapsed());
     if run_hooks {
-        execute::run_project_hooks(m, &db, &m.info.project.on_run_end, "on-run-end")?;
+        operation::run_hooks(m, &db, &m.info.project.on_run_end, "on-run-end", &schemas)?;
     }
     artifacts::write_sql(m, &results)?;
     let compiled: BTreeMap<String, String> = results
@@ -327,12 +518,45 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         }
     }
     s.total = results.len();
-    println!();
-    println!("Finished running {} nodes in {:.2}s.", s.total, elapsed);
+    logfmt::blank();
+    let ran = ran_stats(m, &results);
+    logfmt::event(
+        "FinishedRunningStats",
+        "E047",
+        "info",
+        &format!(
+            "Finished running {ran} in {} ({elapsed:.2}s).",
+            hms(elapsed)
+        ),
+        serde_json::json!({"execution": format!(" in {}", hms(elapsed)), "execution_time": elapsed, "stat_line": ran}),
+    );
+    logfmt::blank();
+    let summary = if s.error > 0 {
+        "Completed with 1 error"
+            .replace('1', &s.error.to_string())
+            .replace("error", if s.error == 1 { "error" } else { "errors" })
+            + " and 0 warnings:"
+    } else {
+        "Completed successfully".to_string()
+    };
+    logfmt::event(
+        "EndOfRunSummary",
+        "Z030",
+        if s.error > 0 { "error" } else { "info" },
+        &summary,
+        serde_json::json!({"keyboard_interrupt": false, "num_errors": s.error, "num_partial_success": 0, "num_warnings": s.warn}),
+    );
     print_problems(m, &results);
-    println!(
-        "Done. PASS={} WARN={} ERROR={} SKIP={} TOTAL={}",
-        s.pass, s.warn, s.error, s.skip, s.total
+    logfmt::blank();
+    logfmt::event(
+        "StatsLine",
+        "Z023",
+        "info",
+        &format!(
+            "Done. PASS={} WARN={} ERROR={} SKIP={} NO-OP=0 TOTAL={}",
+            s.pass, s.warn, s.error, s.skip, s.total
+        ),
+        serde_json::json!({"stats": {"error": s.error, "noop": 0, "pass": s.pass, "skip": s.skip, "total": s.total, "warn": s.warn}}),
     );
     Ok(s)
 }

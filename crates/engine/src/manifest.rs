@@ -120,7 +120,7 @@ pub struct Manifest {
     /// Every model and macro as a template; built once per run.
     pub env: Environment<'static>,
     pub macro_names: Vec<String>,
-    pub macro_files: Vec<(String, String)>,
+    pub macro_files: Vec<crate::macros::MacroFile>,
     pub warnings: Vec<String>,
     /// What only data tests have (generic test name and arguments, column,
     /// attached node), by unique id; the tests themselves are in `nodes`.
@@ -360,7 +360,11 @@ impl Manifest {
         let mut macro_files = Vec::new();
         for mp in &project.macro_paths {
             for (abs, rel) in walk(&root.join(mp), &["sql"])? {
-                macro_files.push((format!("{mp}/{rel}"), read(&abs)?));
+                macro_files.push(crate::macros::MacroFile {
+                    package: project.name.clone(),
+                    path: format!("{mp}/{rel}"),
+                    text: read(&abs)?,
+                });
             }
         }
         let macro_files = crate::data_tests::macro_sources(&project, macro_files)?;

@@ -72,7 +72,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Hash of the global inputs: any change means a full parse.
-pub fn global_key(info: &RunInfo, macro_files: &[(String, String)]) -> String {
+pub fn global_key(info: &RunInfo, macro_files: &[crate::macros::MacroFile]) -> String {
     let mut h = sha2::Sha256::new();
     let mut feed = |label: &str, text: &str| {
         h.update(label.as_bytes());
@@ -103,9 +103,10 @@ pub fn global_key(info: &RunInfo, macro_files: &[(String, String)]) -> String {
         &serde_json::to_string(&info.vars).unwrap_or_default(),
     );
     feed("full_refresh", &info.full_refresh.to_string());
-    for (path, text) in macro_files {
-        feed("macro path", path);
-        feed("macro", text);
+    for f in macro_files {
+        feed("macro package", &f.package);
+        feed("macro path", &f.path);
+        feed("macro", &f.text);
     }
     hex::encode(h.finalize())
 }

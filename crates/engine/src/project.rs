@@ -41,6 +41,10 @@ pub struct Project {
     pub tests_config: Value,
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
+    /// `dispatch:`: macro_namespace → package search order.
+    pub dispatch: std::collections::BTreeMap<String, Vec<String>>,
+    /// Names of the installed packages (filled by `packages`).
+    pub dependencies: Vec<String>,
     /// Warnings found while loading (unsatisfied `require-dbt-version`, ...).
     pub warnings: Vec<String>,
 }
@@ -311,6 +315,13 @@ impl Project {
             package_vars,
             on_run_start,
             on_run_end,
+            dispatch: crate::macros::dispatch_config(get("dispatch")).map_err(|message| {
+                Error::Yaml {
+                    path: file.clone(),
+                    message,
+                }
+            })?,
+            dependencies: vec![],
             warnings,
         })
     }
@@ -394,6 +405,20 @@ pub struct Target {
 }
 
 impl Target {
+    /// An in-memory DuckDB target (for tests and `run-operation` without a profile).
+    pub fn in_memory() -> Target {
+        Target {
+            name: "dev".into(),
+            profile_name: "default".into(),
+            path: ":memory:".into(),
+            database: "memory".into(),
+            schema: "main".into(),
+            threads: 1,
+            extensions: vec![],
+            settings: Map::new(),
+        }
+    }
+
     /// Where profiles.yml is: `--profiles-dir`, `DBT_PROFILES_DIR`, the project
     /// directory, then `~/.dbt` (dbt's order).
     pub fn find_profiles(profiles_dir: Option<&Path>, project_dir: &Path) -> Result<PathBuf> {

@@ -224,7 +224,7 @@ fn select_atom(m: &Manifest, dag: &Dag, atom: &Atom) -> Result<BTreeSet<String>>
 }
 
 /// Evaluate one `--select` expression list (the values of the flag; each may hold spaces).
-fn evaluate(m: &Manifest, dag: &Dag, exprs: &[String]) -> Result<BTreeSet<String>> {
+pub(crate) fn evaluate(m: &Manifest, dag: &Dag, exprs: &[String]) -> Result<BTreeSet<String>> {
     let mut union = BTreeSet::new();
     for expr in exprs {
         for term in expr.split_whitespace() {

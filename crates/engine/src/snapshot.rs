@@ -538,6 +538,7 @@ pub(crate) fn discover(
         if let Some(p) = p {
             crate::config::merge(&mut cfg, &p.config);
         }
+        let template = crate::extras::preprocess(&template).into_owned();
         if let Err(e) = env.add_template_owned(unique_id.clone(), template) {
             errors.push(crate::Error::jinja(&unique_id, &ofp, &e).to_string());
             continue;

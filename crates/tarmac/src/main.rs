@@ -51,6 +51,8 @@ enum Command {
     Snapshot(commands::dbt::DbtArgs),
     /// Run the project's data tests (generic and singular).
     Test(commands::dbt::DbtArgs),
+    /// Call a macro of the project with arguments (`--args '{...}'`).
+    RunOperation(commands::dbt::RunOperationArgs),
     /// List the selected nodes.
     Ls(commands::dbt::DbtArgs),
     /// Parse the project and write target/manifest.json (nothing rendered to run, nothing run).
@@ -145,6 +147,7 @@ fn main() -> ExitCode {
                 DocsCommand::Generate(a) => commands::docs::generate(a, loaded),
                 DocsCommand::Serve(a) => commands::docs::serve(a, loaded).await,
             },
+            Command::RunOperation(a) => commands::dbt::run_operation(a, loaded),
             command => {
                 let config = loaded?;
                 match command {
@@ -170,6 +173,7 @@ fn main() -> ExitCode {
                     | Command::Build(_)
                     | Command::Snapshot(_)
                     | Command::Test(_)
+                    | Command::RunOperation(_)
                     | Command::Ls(_)
                     | Command::Parse(_)
                     | Command::Docs { .. } => unreachable!("handled above"),

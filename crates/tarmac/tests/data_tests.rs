@@ -113,7 +113,7 @@ fn build_runs_tests_in_dag_order_and_skips_after_a_failure() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("Done. PASS=24 WARN=3 ERROR=1 SKIP=12 TOTAL=40"),
+        all.contains("Done. PASS=24 WARN=3 ERROR=1 SKIP=12 NO-OP=0 TOTAL=40"),
         "{all}"
     );
     assert!(
@@ -236,7 +236,7 @@ fn test_command_selection_and_exit_codes() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("Done. PASS=25 WARN=4 ERROR=2 SKIP=0 TOTAL=31"),
+        all.contains("Done. PASS=25 WARN=4 ERROR=2 SKIP=0 NO-OP=0 TOTAL=31"),
         "{all}"
     );
     // unit tests: the failing one shows expected and actual rows
@@ -278,7 +278,7 @@ fn test_command_selection_and_exit_codes() {
         ],
     );
     assert!(
-        text(&out).contains("PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1"),
+        text(&out).contains("PASS=1 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=1"),
         "{}",
         text(&out)
     );
@@ -290,7 +290,7 @@ fn test_command_selection_and_exit_codes() {
     let out = tarmac(&dir, &["test", "--select", "test_type:singular"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        text(&out).contains("PASS=1 WARN=2 ERROR=0 SKIP=0 TOTAL=3"),
+        text(&out).contains("PASS=1 WARN=2 ERROR=0 SKIP=0 NO-OP=0 TOTAL=3"),
         "{}",
         text(&out)
     );

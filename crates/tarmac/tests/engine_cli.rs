@@ -61,7 +61,7 @@ fn build_ls_and_exit_codes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("Done. PASS=13 WARN=0 ERROR=0 SKIP=0 TOTAL=13"),
+        stdout.contains("Done. PASS=13 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=13"),
         "{stdout}"
     );
     assert!(

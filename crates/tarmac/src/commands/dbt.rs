@@ -43,6 +43,25 @@ pub struct DbtArgs {
     /// Parse every file again, ignoring (and not writing) target/partial_parse.json.
     #[arg(long)]
     no_partial_parse: bool,
+    /// A YAML selector from selectors.yml.
+    #[arg(long, value_name = "NAME")]
+    selector: Option<String>,
+    /// Console output: text (default) or json (dbt's structured log lines).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+/// `tarmac run-operation MACRO --args '{...}'`.
+#[derive(Args, Clone, Debug)]
+pub struct RunOperationArgs {
+    /// The macro to call (`name` or `package.name`).
+    #[arg(value_name = "MACRO")]
+    macro_name: String,
+    /// Keyword arguments as a YAML/JSON mapping.
+    #[arg(long)]
+    args: Option<String>,
+    #[command(flatten)]
+    common: DbtArgs,
 }
 
 impl DbtArgs {
@@ -53,6 +72,11 @@ impl DbtArgs {
             Some(p) => Some(p),
             None => config?.default_project(),
         };
+        let format: engine::logfmt::Format = self
+            .log_format
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?;
+        engine::logfmt::set_format(format);
         Ok(engine::Options {
             project_dir,
             profiles_dir: self.profiles_dir,
@@ -64,6 +88,7 @@ impl DbtArgs {
             full_refresh: self.full_refresh,
             fail_fast: self.fail_fast,
             no_partial_parse: self.no_partial_parse,
+            selector: self.selector,
         })
     }
 }
@@ -105,6 +130,21 @@ pub fn ls(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
         Err(e) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Exit codes as dbt's: 0 success, 1 when the macro fails, 2 before it runs.
+pub fn run_operation(args: RunOperationArgs, config: Result<Config>) -> Result<ExitCode> {
+    match engine::run_operation(
+        &args.common.options(config)?,
+        &args.macro_name,
+        args.args.as_deref(),
+    ) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
         }
     }
 }

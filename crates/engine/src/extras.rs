@@ -1,0 +1,1275 @@
+//! The parts of dbt's Jinja context that stand in for Python
+//! (<https://docs.getdbt.com/reference/dbt-jinja-functions>): `modules`
+//! (`datetime`, `re`), `api` (`Relation.create`, `Column` type helpers),
+//! `zip`, `set`, `builtins`, and a formatter that prints values as Python
+//! does (`True`, `None`, `['a', 'b']`), since dbt projects write SQL with
+//! `{{ some_bool }}` and expect Python's spelling.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
+use minijinja::{Environment, Error as JError, ErrorKind, State};
+
+use crate::jinja::{kwarg, split_args, DateTime, RunInfo};
+use crate::relation::Relation;
+
+fn err(msg: impl Into<String>) -> JError {
+    JError::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Python's `repr()` of a value (strings quoted), for items inside lists/dicts.
+pub fn py_repr(v: &Value) -> String {
+    match v.kind() {
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or_default();
+            if s.contains('\'') && !s.contains('"') {
+                format!("\"{s}\"")
+            } else {
+                format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+            }
+        }
+        _ => py_str(v),
+    }
+}
+
+/// Python's `str()` of a value.
+pub fn py_str(v: &Value) -> String {
+    match v.kind() {
+        ValueKind::Undefined => String::new(),
+        ValueKind::None => "None".into(),
+        ValueKind::Bool => if v.is_true() { "True" } else { "False" }.into(),
+        ValueKind::Number => {
+            if let Some(f) = v
+                .as_i64()
+                .is_none()
+                .then(|| f64::try_from(v.clone()).ok())
+                .flatten()
+            {
+                py_float(f)
+            } else {
+                v.to_string()
+            }
+        }
+        ValueKind::Seq if v.as_object().is_none_or(|o| o.repr() == ObjectRepr::Seq) => {
+            let items: Vec<String> = v
+                .try_iter()
+                .map(|it| it.map(|x| py_repr(&x)).collect())
+                .unwrap_or_default();
+            format!("[{}]", items.join(", "))
+        }
+        ValueKind::Map
+            if v.as_object().is_none_or(|o| o.repr() == ObjectRepr::Map) && !is_plain_object(v) =>
+        {
+            let items: Vec<String> = v
+                .try_iter()
+                .map(|it| {
+                    it.map(|k| {
+                        let val = v.get_item(&k).unwrap_or_default();
+                        format!("{}: {}", py_repr(&k), py_repr(&val))
+                    })
+                    .collect()
+                })
+                .unwrap_or_default();
+            format!("{{{}}}", items.join(", "))
+        }
+        _ => v.to_string(),
+    }
+}
+
+/// Objects with their own rendering (relations, namespaces, tables).
+fn is_plain_object(v: &Value) -> bool {
+    v.as_object().is_some_and(|o| o.repr() == ObjectRepr::Plain)
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, `.0` on integers.
+pub fn py_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if f == f.trunc() && f.abs() < 1e16 {
+        return format!("{f:.1}");
+    }
+    let s = format!("{f}");
+    if f.abs() >= 1e16 || (f != 0.0 && f.abs() < 1e-4) {
+        // Python switches to exponent notation here
+        let e = format!("{f:e}");
+        let (m, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        return format!("{m}e{}{:02}", if exp < 0 { "-" } else { "+" }, exp.abs());
+    }
+    s
+}
+
+/// `datetime` module pieces.
+#[derive(Debug)]
+struct DtModule(&'static str);
+
+fn dt(d: chrono::NaiveDateTime, is_date: bool) -> Value {
+    Value::from_object(DateTime(d, is_date))
+}
+
+fn parse_iso(s: &str) -> Option<(chrono::NaiveDateTime, bool)> {
+    let s = s.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some((d.and_hms_opt(0, 0, 0)?, true));
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some((d, false));
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| (d.naive_utc(), false))
+}
+
+fn int_arg(pos: &[Value], kw: Option<&Value>, i: usize, k: &str, default: i64) -> i64 {
+    pos.get(i)
+        .cloned()
+        .or_else(|| kwarg(kw, k))
+        .and_then(|v| v.as_i64())
+        .unwrap_or(default)
+}
+
+impl Object for DtModule {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match (self.0, key.as_str()?) {
+            ("module", "datetime") => Some(Value::from_object(DtModule("datetime"))),
+            ("module", "date") => Some(Value::from_object(DtModule("date"))),
+            ("module", "timedelta") => Some(Value::from_object(DtModule("timedelta"))),
+            ("module", "timezone") => Some(Value::from_object(DtModule("timezone"))),
+            ("timezone", "utc") => Some(Value::from("UTC")),
+            _ => None,
+        }
+    }
+    fn call(self: &Arc<Self>, _s: &State<'_, '_>, args: &[Value]) -> Result<Value, JError> {
+        let (pos, kw) = split_args(args);
+        let g = |i, k, d| int_arg(pos, kw, i, k, d);
+        match self.0 {
+            "datetime" | "date" => {
+                let date = chrono::NaiveDate::from_ymd_opt(
+                    g(0, "year", 1970) as i32,
+                    g(1, "month", 1) as u32,
+                    g(2, "day", 1) as u32,
+                )
+                .ok_or_else(|| err("date out of range"))?;
+                if self.0 == "date" {
+                    return Ok(dt(date.and_hms_opt(0, 0, 0).unwrap_or_default(), true));
+                }
+                let t = date
+                    .and_hms_micro_opt(
+                        g(3, "hour", 0) as u32,
+                        g(4, "minute", 0) as u32,
+                        g(5, "second", 0) as u32,
+                        g(6, "microsecond", 0) as u32,
+                    )
+                    .ok_or_else(|| err("time out of range"))?;
+                Ok(dt(t, false))
+            }
+            "timedelta" => {
+                let secs = g(0, "days", 0) * 86400
+                    + g(1, "seconds", 0)
+                    + g(4, "minutes", 0) * 60
+                    + g(5, "hours", 0) * 3600
+                    + g(6, "weeks", 0) * 7 * 86400;
+                Ok(Value::from_object(TimeDelta(secs)))
+            }
+            _ => Err(err(format!("{} is not callable", self.0))),
+        }
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let s0 = args.first().and_then(|a| a.as_str()).unwrap_or_default();
+        match (self.0, m) {
+            ("datetime", "now") => Ok(dt(chrono::Local::now().naive_local(), false)),
+            ("datetime", "utcnow") => Ok(dt(chrono::Utc::now().naive_utc(), false)),
+            ("date", "today") => Ok(dt(
+                chrono::Local::now()
+                    .date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap_or_default(),
+                true,
+            )),
+            ("datetime", "strptime") => {
+                let f = args.get(1).and_then(|a| a.as_str()).unwrap_or("%Y-%m-%d");
+                chrono::NaiveDateTime::parse_from_str(s0, f)
+                    .or_else(|_| {
+                        chrono::NaiveDate::parse_from_str(s0, f)
+                            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                    })
+                    .map(|d| dt(d, false))
+                    .map_err(|e| err(format!("time data {s0:?} does not match format {f:?}: {e}")))
+            }
+            ("datetime" | "date", "fromisoformat") => parse_iso(s0)
+                .map(|(d, is_date)| dt(d, is_date && self.0 == "date"))
+                .ok_or_else(|| err(format!("Invalid isoformat string: {s0:?}"))),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `datetime.timedelta` (seconds); shown as Python does.
+#[derive(Debug)]
+struct TimeDelta(i64);
+
+impl Object for TimeDelta {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "days" => Some(Value::from(self.0.div_euclid(86400))),
+            "seconds" => Some(Value::from(self.0.rem_euclid(86400))),
+            _ => None,
+        }
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        _a: &[Value],
+    ) -> Result<Value, JError> {
+        match m {
+            "total_seconds" => Ok(Value::from(self.0 as f64)),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let days = self.0.div_euclid(86400);
+        let rest = self.0.rem_euclid(86400);
+        let hms = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+        match days {
+            0 => write!(f, "{hms}"),
+            1 | -1 => write!(f, "{days} day, {hms}"),
+            _ => write!(f, "{days} days, {hms}"),
+        }
+    }
+}
+
+/// `modules.re`: Python's `re` on the `regex` crate (no look-around or
+/// back-references).
+#[derive(Debug)]
+struct Re;
+
+const RE_I: i64 = 2;
+const RE_M: i64 = 8;
+const RE_S: i64 = 16;
+const RE_X: i64 = 64;
+
+fn compile_re(pattern: &str, flags: i64) -> Result<regex::Regex, JError> {
+    let mut b = regex::RegexBuilder::new(pattern);
+    b.case_insensitive(flags & RE_I != 0)
+        .multi_line(flags & RE_M != 0)
+        .dot_matches_new_line(flags & RE_S != 0)
+        .ignore_whitespace(flags & RE_X != 0);
+    b.build()
+        .map_err(|e| err(format!("re: bad pattern {pattern:?}: {e}")))
+}
+
+/// A compiled pattern (`re.compile`).
+#[derive(Debug)]
+struct Pattern(regex::Regex);
+
+/// A match: `.group(n)`, `.groups()`, `.start()`, `.end()`, `.span()`.
+#[derive(Debug)]
+struct Match {
+    groups: Vec<Option<String>>,
+    start: usize,
+    end: usize,
+}
+
+impl Object for Match {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let opt = |g: &Option<String>| g.clone().map(Value::from).unwrap_or(Value::from(()));
+        match m {
+            "group" => {
+                let i = args.first().and_then(|a| a.as_i64()).unwrap_or(0) as usize;
+                self.groups
+                    .get(i)
+                    .map(opt)
+                    .ok_or_else(|| err("no such group"))
+            }
+            "groups" => Ok(Value::from(
+                self.groups.iter().skip(1).map(opt).collect::<Vec<_>>(),
+            )),
+            "start" => Ok(Value::from(self.start)),
+            "end" => Ok(Value::from(self.end)),
+            "span" => Ok(Value::from(vec![self.start, self.end])),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+fn do_match(re: &regex::Regex, s: &str, mode: &str) -> Value {
+    let caps = match mode {
+        "match" => re
+            .captures(s)
+            .filter(|c| c.get(0).is_some_and(|m| m.start() == 0)),
+        "fullmatch" => re.captures(s).filter(|c| {
+            c.get(0)
+                .is_some_and(|m| m.start() == 0 && m.end() == s.len())
+        }),
+        _ => re.captures(s),
+    };
+    match caps {
+        None => Value::from(()),
+        Some(c) => {
+            let m0 = c.get(0);
+            Value::from_object(Match {
+                groups: c
+                    .iter()
+                    .map(|g| g.map(|g| g.as_str().to_string()))
+                    .collect(),
+                start: m0.map(|m| m.start()).unwrap_or(0),
+                end: m0.map(|m| m.end()).unwrap_or(0),
+            })
+        }
+    }
+}
+
+fn re_call(re: &regex::Regex, m: &str, rest: &[Value]) -> Result<Value, JError> {
+    let s = rest.first().map(|v| v.to_string()).unwrap_or_default();
+    match m {
+        "match" | "search" | "fullmatch" => Ok(do_match(re, &s, m)),
+        "findall" => Ok(Value::from(
+            re.captures_iter(&s)
+                .map(|c| {
+                    if c.len() <= 1 {
+                        Value::from(c.get(0).map(|m| m.as_str()).unwrap_or_default())
+                    } else if c.len() == 2 {
+                        Value::from(c.get(1).map(|m| m.as_str()).unwrap_or_default())
+                    } else {
+                        Value::from(
+                            c.iter()
+                                .skip(1)
+                                .map(|g| g.map(|g| g.as_str().to_string()).unwrap_or_default())
+                                .collect::<Vec<_>>(),
+                        )
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )),
+        "split" => Ok(Value::from(
+            re.split(&s).map(String::from).collect::<Vec<_>>(),
+        )),
+        _ => Err(JError::from(ErrorKind::UnknownMethod)),
+    }
+}
+
+/// Python's replacement syntax (`\1`, `\g<name>`) to the regex crate's.
+fn py_repl(r: &str) -> String {
+    let mut out = String::new();
+    let mut chars = r.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek().copied() {
+                Some(d) if d.is_ascii_digit() => {
+                    chars.next();
+                    out.push_str(&format!("${{{d}}}"));
+                }
+                Some('g') => {
+                    chars.next();
+                    let name: String = chars
+                        .by_ref()
+                        .skip_while(|c| *c == '<')
+                        .take_while(|c| *c != '>')
+                        .collect();
+                    out.push_str(&format!("${{{name}}}"));
+                }
+                Some('n') => {
+                    chars.next();
+                    out.push('\n');
+                }
+                Some('\\') => {
+                    chars.next();
+                    out.push('\\');
+                }
+                _ => out.push('\\'),
+            },
+            '$' => out.push_str("$$"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+impl Object for Pattern {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        match m {
+            "sub" => {
+                let repl = args.first().map(|v| v.to_string()).unwrap_or_default();
+                let s = args.get(1).map(|v| v.to_string()).unwrap_or_default();
+                Ok(Value::from(
+                    self.0.replace_all(&s, py_repl(&repl).as_str()).into_owned(),
+                ))
+            }
+            _ => re_call(&self.0, m, args),
+        }
+    }
+}
+
+impl Object for Re {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(Value::from(match key.as_str()? {
+            "I" | "IGNORECASE" => RE_I,
+            "M" | "MULTILINE" => RE_M,
+            "S" | "DOTALL" => RE_S,
+            "X" | "VERBOSE" => RE_X,
+            _ => return None,
+        }))
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let (pos, kw) = split_args(args);
+        let pattern = pos.first().map(|v| v.to_string()).unwrap_or_default();
+        let flag_at = |i: usize| {
+            pos.get(i)
+                .cloned()
+                .or_else(|| kwarg(kw, "flags"))
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0)
+        };
+        match m {
+            "compile" => Ok(Value::from_object(Pattern(compile_re(
+                &pattern,
+                flag_at(1),
+            )?))),
+            "escape" => Ok(Value::from(regex::escape(&pattern))),
+            "sub" => {
+                let re = compile_re(&pattern, flag_at(4))?;
+                let repl = pos.get(1).map(|v| v.to_string()).unwrap_or_default();
+                let s = pos.get(2).map(|v| v.to_string()).unwrap_or_default();
+                Ok(Value::from(
+                    re.replace_all(&s, py_repl(&repl).as_str()).into_owned(),
+                ))
+            }
+            "match" | "search" | "fullmatch" | "findall" | "split" => {
+                let re = compile_re(&pattern, flag_at(if m == "split" { 3 } else { 2 }))?;
+                re_call(&re, m, &pos[1.min(pos.len())..])
+            }
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `api.Relation` and `api.Column`.
+#[derive(Debug)]
+struct Api(&'static str);
+
+impl Object for Api {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match (self.0, key.as_str()?) {
+            ("api", "Relation") => Some(Value::from_object(Api("Relation"))),
+            ("api", "Column") => Some(Value::from_object(Api("Column"))),
+            _ => None,
+        }
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let (pos, kw) = split_args(args);
+        let sarg = |i: usize, k: &str| {
+            pos.get(i)
+                .cloned()
+                .or_else(|| kwarg(kw, k))
+                .filter(|v| !v.is_none())
+                .map(|v| v.to_string())
+        };
+        match (self.0, m) {
+            ("Relation", "create") => Ok(Relation {
+                database: sarg(0, "database"),
+                schema: sarg(1, "schema"),
+                identifier: sarg(2, "identifier").unwrap_or_default(),
+                kind: sarg(3, "type"),
+            }
+            .to_value()),
+            ("Relation", "scd_args") => {
+                let mut out: Vec<Value> = match pos.first() {
+                    Some(v) if v.kind() == ValueKind::Seq => v.try_iter()?.collect(),
+                    Some(v) => vec![v.clone()],
+                    None => vec![],
+                };
+                out.extend(pos.get(1).cloned());
+                Ok(Value::from(out))
+            }
+            ("Column", "translate_type") => {
+                let t = sarg(0, "dtype").unwrap_or_default();
+                Ok(Value::from(if t.eq_ignore_ascii_case("string") {
+                    "TEXT".to_string()
+                } else {
+                    t
+                }))
+            }
+            ("Column", "numeric_type") => {
+                let t = sarg(0, "dtype").unwrap_or_default();
+                Ok(Value::from(
+                    match (sarg(1, "precision"), sarg(2, "scale")) {
+                        (Some(p), Some(s)) => format!("{t}({p},{s})"),
+                        _ => t,
+                    },
+                ))
+            }
+            ("Column", "string_type") => Ok(Value::from(format!(
+                "character varying({})",
+                sarg(0, "size").unwrap_or_default()
+            ))),
+            ("Column", "create") => {
+                let name = sarg(0, "name").unwrap_or_default();
+                let ty = sarg(1, "label_or_dtype").unwrap_or_default();
+                Ok(column_value(&name, &ty))
+            }
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A column as dbt's `Column`: `name`, `quoted`, `data_type`, `is_string()`, ...
+#[derive(Debug)]
+pub struct Column {
+    pub name: String,
+    pub dtype: String,
+}
+
+/// A [`Column`] value.
+pub fn column_value(name: &str, dtype: &str) -> Value {
+    Value::from_object(Column {
+        name: name.to_string(),
+        dtype: dtype.to_string(),
+    })
+}
+
+impl Object for Column {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(Value::from(match key.as_str()? {
+            "name" | "column" => self.name.clone(),
+            "quoted" => crate::relation::quote(&self.name),
+            "dtype" => self.dtype.clone(),
+            // dbt's Column.data_type: strings as `character varying(256)`
+            "data_type" | "expanded_data_type" => {
+                let t = self.dtype.to_ascii_uppercase();
+                if t == "VARCHAR" || t == "TEXT" || t == "STRING" {
+                    "character varying(256)".to_string()
+                } else {
+                    self.dtype.clone()
+                }
+            }
+            _ => return None,
+        }))
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        _a: &[Value],
+    ) -> Result<Value, JError> {
+        let t = self.dtype.to_ascii_lowercase();
+        let is = |xs: &[&str]| xs.iter().any(|x| t.starts_with(x));
+        Ok(Value::from(match m {
+            "is_string" => is(&["varchar", "text", "character", "string", "char"]),
+            "is_number" => is(&[
+                "int", "bigint", "smallint", "tinyint", "hugeint", "ubigint", "uinteger", "double",
+                "float", "real", "decimal", "numeric",
+            ]),
+            "is_integer" => is(&[
+                "int", "bigint", "smallint", "tinyint", "hugeint", "ubigint", "uinteger",
+            ]),
+            "is_float" => is(&["double", "float", "real"]),
+            "is_numeric" => is(&["decimal", "numeric"]),
+            _ => return Err(JError::from(ErrorKind::UnknownMethod)),
+        }))
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<Column {} ({})>", self.name, self.dtype)
+    }
+}
+
+/// Install the Python stand-ins in `env`.
+pub fn install(env: &mut Environment<'static>, info: &RunInfo) {
+    install_modules(env);
+    env.add_global(
+        "flags",
+        minijinja::context! {
+            FULL_REFRESH => info.full_refresh, WHICH => info.which.clone(),
+            STORE_FAILURES => false, FAIL_FAST => false, USE_COLORS => false,
+            LOG_FORMAT => "default", DEBUG => false, WARN_ERROR => false,
+            PARTIAL_PARSE => false, INTROSPECT => true, EMPTY => false,
+            TARGET_PATH => info.project.target_path.clone(),
+        },
+    );
+}
+
+/// `modules`, `api`, `zip`, `set`, `builtins`, `local_md5` and the formatter.
+pub fn install_modules(env: &mut Environment<'static>) {
+    let mut modules = BTreeMap::new();
+    modules.insert("datetime", Value::from_object(DtModule("module")));
+    modules.insert("re", Value::from_object(Re));
+    env.add_global("modules", Value::from_serialize(&modules));
+    env.add_global("api", Value::from_object(Api("api")));
+    env.add_function(
+        "zip",
+        |args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
+            let lists: Vec<Vec<Value>> = args
+                .iter()
+                .map(|a| a.try_iter().map(|i| i.collect()))
+                .collect::<Result<_, _>>()?;
+            let n = lists.iter().map(|l| l.len()).min().unwrap_or(0);
+            Ok(Value::from(
+                (0..n)
+                    .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+                    .collect::<Vec<_>>(),
+            ))
+        },
+    );
+    let set_fn = |v: Option<Value>| -> Result<Value, JError> {
+        let mut out: Vec<Value> = Vec::new();
+        if let Some(v) = v {
+            for x in v.try_iter()? {
+                if !out.contains(&x) {
+                    out.push(x);
+                }
+            }
+        }
+        Ok(Value::from(out))
+    };
+    env.add_function("set", set_fn);
+    env.add_function("set_strict", set_fn);
+    env.add_function("local_md5", |s: String| {
+        format!("{:032x}", md5_hex(s.as_bytes()))
+    });
+    let mut builtins = BTreeMap::new();
+    for name in ["ref", "source", "config"] {
+        builtins.insert(name, Value::from(name));
+    }
+    env.add_global("builtins", Value::from_serialize(&builtins));
+    env.add_function("__tarmac_list", || Value::from_object(PyList::default()));
+    env.add_function("__tarmac_dict", || Value::from_object(PyDict::default()));
+    env.set_unknown_method_callback(unknown_method);
+    env.set_formatter(|out, state, value| {
+        if value.is_safe() || value.kind() == ValueKind::String {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        if value
+            .as_object()
+            .is_some_and(|o| !matches!(o.repr(), ObjectRepr::Seq | ObjectRepr::Map))
+        {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        out.write_str(&py_str(value)).map_err(JError::from)
+    });
+}
+
+/// MD5 of bytes (`local_md5`), as a u128 for hex formatting.
+fn md5_hex(data: &[u8]) -> u128 {
+    // RFC 1321
+    let s: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let (mut a0, mut b0, mut c0, mut d0) =
+        (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_le_bytes());
+    for chunk in msg.chunks(64) {
+        let m: Vec<u32> = chunk
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f.rotate_left(s[i]));
+        }
+        a0 = a0.wrapping_add(a);
+        b0 = b0.wrapping_add(b);
+        c0 = c0.wrapping_add(c);
+        d0 = d0.wrapping_add(d);
+    }
+    let mut out = [0u8; 16];
+    out[..4].copy_from_slice(&a0.to_le_bytes());
+    out[4..8].copy_from_slice(&b0.to_le_bytes());
+    out[8..12].copy_from_slice(&c0.to_le_bytes());
+    out[12..].copy_from_slice(&d0.to_le_bytes());
+    u128::from_be_bytes(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_spelling() {
+        assert_eq!(py_str(&Value::from(true)), "True");
+        assert_eq!(py_str(&Value::from(())), "None");
+        assert_eq!(py_str(&Value::from(1.5)), "1.5");
+        assert_eq!(py_str(&Value::from(2.0)), "2.0");
+        assert_eq!(py_str(&Value::from(vec!["a", "b"])), "['a', 'b']");
+        assert_eq!(py_float(1e-5), "1e-05");
+        assert_eq!(
+            format!("{:032x}", md5_hex(b"abc")),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+    }
+
+    #[test]
+    fn modules_re_and_datetime() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
+        let project = crate::project::Project::load(d.path(), &Default::default()).unwrap();
+        let info = RunInfo {
+            project: Arc::new(project),
+            target: crate::project::Target::in_memory(),
+            invocation_id: String::new(),
+            run_started_at: chrono::Utc::now(),
+            full_refresh: false,
+            vars: Default::default(),
+            which: "run".into(),
+        };
+        let mut env = Environment::new();
+        install(&mut env, &info);
+        let r = |s: &str| env.render_str(s, ()).unwrap();
+        assert_eq!(r("{{ modules.re.sub('[0-9]+', 'N', 'a1b22') }}"), "aNbN");
+        assert_eq!(r("{{ modules.re.match('(a)(b)?', 'ac').group(1) }}"), "a");
+        assert_eq!(r("{{ modules.re.search('x', 'abc') is none }}"), "True");
+        assert_eq!(r("{{ modules.re.findall('[a-z]', 'a1b') }}"), "['a', 'b']");
+        assert_eq!(
+            r("{{ modules.re.sub('(a)', '<\\\\1>', 'xa', flags=modules.re.I) }}"),
+            "x<a>"
+        );
+        assert_eq!(
+            r("{{ modules.datetime.date(2024, 1, 31).strftime('%Y%m%d') }}"),
+            "20240131"
+        );
+        assert_eq!(
+            r("{{ modules.datetime.datetime(2024, 1, 31, 5) }}"),
+            "2024-01-31 05:00:00"
+        );
+        assert_eq!(
+            r("{{ modules.datetime.datetime.strptime('2024-02-01', '%Y-%m-%d').day }}"),
+            "1"
+        );
+        assert_eq!(
+            r("{{ modules.datetime.timedelta(days=2) }}"),
+            "2 days, 0:00:00"
+        );
+        assert_eq!(
+            r("{{ api.Relation.create(database='d', schema='s', identifier='t') }}"),
+            "\"d\".\"s\".\"t\""
+        );
+        assert_eq!(r("{{ zip([1, 2], ['a', 'b']) }}"), "[[1, 'a'], [2, 'b']]");
+        assert_eq!(r("{{ set([1, 1, 2]) | length }}"), "2");
+        assert_eq!(r("{{ api.Column.translate_type('string') }}"), "TEXT");
+    }
+}
+
+/// A list that `append`/`extend`/`pop`/`insert`/`remove` change in place,
+/// as Python's: `{% set x = [] %}` makes one (see [`preprocess`]).
+#[derive(Debug, Default)]
+pub struct PyList(pub std::sync::Mutex<Vec<Value>>);
+
+impl PyList {
+    fn items(&self) -> Vec<Value> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl Object for PyList {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let items = self.items();
+        let i = key.as_i64()?;
+        let i = if i < 0 { items.len() as i64 + i } else { i };
+        items.get(usize::try_from(i).ok()?).cloned()
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.items())
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let mut v = self.0.lock().map_err(|_| err("list lock poisoned"))?;
+        match m {
+            "append" => {
+                v.push(args.first().cloned().unwrap_or_default());
+                Ok(Value::from(()))
+            }
+            "extend" => {
+                if let Some(a) = args.first() {
+                    v.extend(a.try_iter()?);
+                }
+                Ok(Value::from(()))
+            }
+            "insert" => {
+                let i = args.first().and_then(|a| a.as_i64()).unwrap_or(0).max(0) as usize;
+                let x = args.get(1).cloned().unwrap_or_default();
+                let i = i.min(v.len());
+                v.insert(i, x);
+                Ok(Value::from(()))
+            }
+            "pop" => {
+                let n = v.len() as i64;
+                let i = args.first().and_then(|a| a.as_i64()).unwrap_or(-1);
+                let i = if i < 0 { n + i } else { i };
+                if i < 0 || i >= n {
+                    return Err(err("pop index out of range"));
+                }
+                Ok(v.remove(i as usize))
+            }
+            "remove" => {
+                let x = args.first().cloned().unwrap_or_default();
+                match v.iter().position(|y| *y == x) {
+                    Some(p) => {
+                        v.remove(p);
+                        Ok(Value::from(()))
+                    }
+                    None => Err(err("list.remove(x): x not in list")),
+                }
+            }
+            "index" => {
+                let x = args.first().cloned().unwrap_or_default();
+                v.iter()
+                    .position(|y| *y == x)
+                    .map(Value::from)
+                    .ok_or_else(|| err("x is not in list"))
+            }
+            "count" => {
+                let x = args.first().cloned().unwrap_or_default();
+                Ok(Value::from(v.iter().filter(|y| **y == x).count()))
+            }
+            "copy" => Ok(Value::from(v.clone())),
+            "clear" => {
+                v.clear();
+                Ok(Value::from(()))
+            }
+            "reverse" => {
+                v.reverse();
+                Ok(Value::from(()))
+            }
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A dict that `update`/`pop`/`setdefault` change in place (`{% set d = {} %}`).
+#[derive(Debug, Default)]
+pub struct PyDict(pub std::sync::Mutex<indexmap::IndexMap<Value, Value>>);
+
+impl PyDict {
+    fn snapshot(&self) -> indexmap::IndexMap<Value, Value> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl Object for PyDict {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.snapshot().keys().cloned().collect())
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let (pos, kw) = split_args(args);
+        let mut d = self.0.lock().map_err(|_| err("dict lock poisoned"))?;
+        match m {
+            "update" => {
+                if let Some(o) = pos.first() {
+                    for k in o.try_iter()? {
+                        let v = o.get_item(&k)?;
+                        d.insert(k, v);
+                    }
+                }
+                if let Some(kw) = kw {
+                    for k in kw.try_iter()? {
+                        let v = kw.get_item(&k)?;
+                        d.insert(k, v);
+                    }
+                }
+                Ok(Value::from(()))
+            }
+            "pop" => {
+                let k = pos.first().cloned().unwrap_or_default();
+                match d.shift_remove(&k) {
+                    Some(v) => Ok(v),
+                    None => pos
+                        .get(1)
+                        .cloned()
+                        .ok_or_else(|| err(format!("KeyError: {k}"))),
+                }
+            }
+            "setdefault" => {
+                let k = pos.first().cloned().unwrap_or_default();
+                let v = pos.get(1).cloned().unwrap_or(Value::from(()));
+                Ok(d.entry(k).or_insert(v).clone())
+            }
+            "clear" => {
+                d.clear();
+                Ok(Value::from(()))
+            }
+            _ => {
+                drop(d);
+                dict_method(&Value::from_dyn_object(self.clone()), m, args)
+                    .unwrap_or_else(|| Err(JError::from(ErrorKind::UnknownMethod)))
+            }
+        }
+    }
+}
+
+/// Python's read-only dict methods on any mapping.
+fn dict_method(v: &Value, m: &str, args: &[Value]) -> Option<Result<Value, JError>> {
+    let keys = || -> Result<Vec<Value>, JError> { Ok(v.try_iter()?.collect()) };
+    Some(match m {
+        "items" => keys().map(|ks| {
+            Value::from(
+                ks.into_iter()
+                    .map(|k| {
+                        let val = v.get_item(&k).unwrap_or_default();
+                        Value::from(vec![k, val])
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }),
+        "keys" => keys().map(Value::from),
+        "values" => keys().map(|ks| {
+            Value::from(
+                ks.into_iter()
+                    .map(|k| v.get_item(&k).unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            )
+        }),
+        "get" => {
+            let k = args.first().cloned().unwrap_or_default();
+            Ok(match v.get_item(&k) {
+                Ok(x) if !x.is_undefined() => x,
+                _ => args.get(1).cloned().unwrap_or(Value::from(())),
+            })
+        }
+        "copy" => keys().map(|ks| {
+            let d = PyDict::default();
+            if let Ok(mut g) = d.0.lock() {
+                for k in ks {
+                    let val = v.get_item(&k).unwrap_or_default();
+                    g.insert(k, val);
+                }
+            }
+            Value::from_object(d)
+        }),
+        _ => return None,
+    })
+}
+
+/// Python's `str` methods.
+fn str_method(s: &str, m: &str, args: &[Value]) -> Option<Result<Value, JError>> {
+    let a = |i: usize| args.get(i).and_then(|x| x.as_str().map(String::from));
+    Some(Ok(match m {
+        "upper" => Value::from(s.to_uppercase()),
+        "lower" => Value::from(s.to_lowercase()),
+        "strip" => Value::from(match a(0) {
+            Some(c) => s.trim_matches(|x| c.contains(x)).to_string(),
+            None => s.trim().to_string(),
+        }),
+        "lstrip" => Value::from(match a(0) {
+            Some(c) => s.trim_start_matches(|x| c.contains(x)).to_string(),
+            None => s.trim_start().to_string(),
+        }),
+        "rstrip" => Value::from(match a(0) {
+            Some(c) => s.trim_end_matches(|x| c.contains(x)).to_string(),
+            None => s.trim_end().to_string(),
+        }),
+        "split" => {
+            let max = args.get(1).and_then(|x| x.as_i64());
+            let parts: Vec<String> = match (a(0), max) {
+                (Some(sep), Some(n)) if n >= 0 => s
+                    .splitn(n as usize + 1, sep.as_str())
+                    .map(String::from)
+                    .collect(),
+                (Some(sep), _) => s.split(sep.as_str()).map(String::from).collect(),
+                (None, _) => s.split_whitespace().map(String::from).collect(),
+            };
+            Value::from(parts)
+        }
+        "rsplit" => {
+            let sep = a(0).unwrap_or_else(|| " ".into());
+            let max = args.get(1).and_then(|x| x.as_i64()).unwrap_or(-1);
+            let mut parts: Vec<String> = if max >= 0 {
+                s.rsplitn(max as usize + 1, sep.as_str())
+                    .map(String::from)
+                    .collect()
+            } else {
+                s.rsplit(sep.as_str()).map(String::from).collect()
+            };
+            parts.reverse();
+            Value::from(parts)
+        }
+        "replace" => Value::from(s.replace(&a(0).unwrap_or_default(), &a(1).unwrap_or_default())),
+        "startswith" => Value::from(match args.first() {
+            Some(x) if x.kind() == ValueKind::Seq => x
+                .try_iter()
+                .map(|mut it| it.any(|p| p.as_str().is_some_and(|p| s.starts_with(p))))
+                .unwrap_or(false),
+            _ => s.starts_with(&a(0).unwrap_or_default()),
+        }),
+        "endswith" => Value::from(match args.first() {
+            Some(x) if x.kind() == ValueKind::Seq => x
+                .try_iter()
+                .map(|mut it| it.any(|p| p.as_str().is_some_and(|p| s.ends_with(p))))
+                .unwrap_or(false),
+            _ => s.ends_with(&a(0).unwrap_or_default()),
+        }),
+        "find" => Value::from(
+            s.find(&a(0).unwrap_or_default())
+                .map(|i| s[..i].chars().count() as i64)
+                .unwrap_or(-1),
+        ),
+        "count" => Value::from(s.matches(&a(0).unwrap_or_default()).count()),
+        "join" => {
+            let items: Vec<String> = match args.first() {
+                Some(x) => match x.try_iter() {
+                    Ok(it) => it.map(|v| v.to_string()).collect(),
+                    Err(e) => return Some(Err(e)),
+                },
+                None => vec![],
+            };
+            Value::from(items.join(s))
+        }
+        "title" => Value::from(
+            s.split(' ')
+                .map(|w| {
+                    let mut c = w.chars();
+                    match c.next() {
+                        Some(f) => {
+                            f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase()
+                        }
+                        None => String::new(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        "capitalize" => {
+            let mut c = s.chars();
+            Value::from(match c.next() {
+                Some(f) => f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase(),
+                None => String::new(),
+            })
+        }
+        "isdigit" => Value::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())),
+        "isalpha" => Value::from(!s.is_empty() && s.chars().all(|c| c.is_alphabetic())),
+        "isupper" => Value::from(
+            s.chars().any(|c| c.is_alphabetic()) && !s.chars().any(|c| c.is_lowercase()),
+        ),
+        "islower" => Value::from(
+            s.chars().any(|c| c.is_alphabetic()) && !s.chars().any(|c| c.is_uppercase()),
+        ),
+        "format" => {
+            let mut out = String::new();
+            let mut i = 0;
+            let mut rest = s;
+            while let Some(p) = rest.find("{}") {
+                out.push_str(&rest[..p]);
+                out.push_str(&args.get(i).map(py_str).unwrap_or_default());
+                i += 1;
+                rest = &rest[p + 2..];
+            }
+            out.push_str(rest);
+            Value::from(out)
+        }
+        _ => return None,
+    }))
+}
+
+/// Python methods on minijinja's own values (`d.items()`, `s.upper()`, ...).
+pub fn unknown_method(
+    _state: &State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, JError> {
+    let found = match value.kind() {
+        ValueKind::String => str_method(value.as_str().unwrap_or_default(), method, args),
+        ValueKind::Map => dict_method(value, method, args),
+        ValueKind::Seq => match method {
+            "count" => {
+                let x = args.first().cloned().unwrap_or_default();
+                Some(Ok(Value::from(
+                    value.try_iter().map(|it| it.filter(|y| *y == x).count()).unwrap_or(0),
+                )))
+            }
+            "index" => {
+                let x = args.first().cloned().unwrap_or_default();
+                Some(
+                    value
+                        .try_iter()
+                        .ok()
+                        .and_then(|mut it| it.position(|y| y == x))
+                        .map(Value::from)
+                        .ok_or_else(|| err("x is not in list")),
+                )
+            }
+            "copy" => Some(Ok(value.clone())),
+            "append" | "extend" | "insert" | "pop" | "remove" => Some(Err(err(format!(
+                "list.{method}(): this list cannot change; Tarmac makes lists changeable when they are created with {{% set name = [] %}}"
+            )))),
+            _ => None,
+        },
+        _ => None,
+    };
+    found.unwrap_or_else(|| Err(JError::from(ErrorKind::UnknownMethod)))
+}
+
+/// Rewrite `{% set x = [] %}` / `{% set x = {} %}` so the new list or dict
+/// can change in place (`x.append(...)`, `x.update(...)`), as in Python;
+/// minijinja's own literals are immutable.
+pub fn preprocess(src: &str) -> std::borrow::Cow<'_, str> {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r"(\{%-?\s*set\s+[A-Za-z_][A-Za-z0-9_.]*\s*=\s*)(\[\s*\]|\{\s*\})(\s*-?%\})",
+        )
+        .ok()
+    });
+    let Some(re) = re else {
+        return std::borrow::Cow::Borrowed(src);
+    };
+    if !src.contains("set") {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    re.replace_all(src, |c: &regex::Captures| {
+        let lit = if c[2].starts_with('[') {
+            "__tarmac_list()"
+        } else {
+            "__tarmac_dict()"
+        };
+        format!("{}{}{}", &c[1], lit, &c[3])
+    })
+}
+
+/// An agate column of a query result: `.name`, `.values()`.
+#[derive(Debug)]
+pub struct AgateColumn {
+    pub name: String,
+    pub values: Vec<Value>,
+}
+
+impl Object for AgateColumn {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "name" => Some(Value::from(self.name.clone())),
+            _ => None,
+        }
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        _a: &[Value],
+    ) -> Result<Value, JError> {
+        match m {
+            "values" | "values_without_nulls" => Ok(Value::from(
+                self.values
+                    .iter()
+                    .filter(|v| m == "values" || !v.is_none())
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `json.dumps` as Python writes it (`", "` and `": "` separators).
+pub fn py_json(v: &serde_json::Value, sort_keys: bool) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Array(a) => format!(
+            "[{}]",
+            a.iter()
+                .map(|x| py_json(x, sort_keys))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        J::Object(o) => {
+            let mut items: Vec<(&String, &J)> = o.iter().collect();
+            if sort_keys {
+                items.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            format!(
+                "{{{}}}",
+                items
+                    .into_iter()
+                    .map(|(k, x)| format!("{}: {}", J::String(k.clone()), py_json(x, sort_keys)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        other => other.to_string(),
+    }
+}

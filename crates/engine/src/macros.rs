@@ -1,0 +1,411 @@
+//! Macro namespaces, as dbt resolves them
+//! (<https://docs.getdbt.com/reference/dbt-jinja-functions/dispatch>):
+//!
+//! - bare `name()`: the calling package's own macros, then the root
+//!   project's, then Tarmac's built-in `dbt` macros (`macros/dbt.sql`:
+//!   dbt-core's cross-database macros with dbt-duckdb's implementations);
+//! - `pkg.name()`: that package's macro (`dbt.name()` for the built-ins);
+//! - `adapter.dispatch('name', 'ns')`: `duckdb__name` then `default__name`
+//!   in each package of the project's `dispatch:` search order for `ns`
+//!   (else the root project then `ns` for a package, else a bare lookup).
+//!
+//! Each macro is its own template; calling one evaluates that template with
+//! the caller's per-node names (`this`, `config`, …) and, for package
+//! macros, the package's macros as locals, so macros keep dbt's dynamic
+//! scope. `{{ return(x) }}` is a marker error the wrapper turns into `x`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use minijinja::value::{Object, ObjectRepr, Value};
+use minijinja::{Environment, Error as JError, ErrorKind, State};
+
+/// Tarmac's built-in macros (the `dbt` namespace).
+const BUILTIN: &str = include_str!("macros/dbt.sql");
+
+const BUILTIN_PATH: &str = "<tarmac>/macros/dbt.sql";
+
+/// The package that holds the built-in macros.
+pub const INTERNAL: &str = "dbt";
+
+/// The adapter prefixes dispatch tries, in order.
+const PREFIXES: &[&str] = &["duckdb", "default"];
+
+/// Names a macro copies from its caller: what dbt gives a macro from the
+/// node that runs it.
+pub const NODE_NAMES: &[&str] = &[
+    "this",
+    "model",
+    "config",
+    "ref",
+    "source",
+    "is_incremental",
+    "should_full_refresh",
+    "execute",
+    "adapter",
+    "run_query",
+    "statement",
+    "load_result",
+    "sql",
+    "compiled_code",
+    "pre_hooks",
+    "post_hooks",
+    "selected_resources",
+];
+
+/// A macro file of some package.
+#[derive(Debug, Clone)]
+pub struct MacroFile {
+    pub package: String,
+    /// Relative to its project (`macros/cents.sql`).
+    pub path: String,
+    pub text: String,
+}
+
+/// Every macro by package, and how dispatch searches them.
+#[derive(Debug, Default)]
+pub struct Registry {
+    pub root: String,
+    /// package → macro name → callable.
+    pub packages: HashMap<String, Arc<HashMap<String, Value>>>,
+    /// `dispatch:` of the root project: macro_namespace → search order.
+    pub dispatch: BTreeMap<String, Vec<String>>,
+    /// Installed packages (not the root, not `dbt`).
+    pub dependencies: Vec<String>,
+}
+
+impl Registry {
+    pub fn get(&self, package: &str, name: &str) -> Option<Value> {
+        self.packages.get(package)?.get(name).cloned()
+    }
+
+    /// The packages `adapter.dispatch` searches for `namespace` (None: bare lookup).
+    fn search_packages(&self, namespace: Option<&str>) -> Vec<Option<String>> {
+        match namespace {
+            None => vec![None],
+            Some(ns) => {
+                if let Some(order) = self.dispatch.get(ns).filter(|o| !o.is_empty()) {
+                    order.iter().map(|p| Some(p.clone())).collect()
+                } else if self.dependencies.iter().any(|d| d == ns) {
+                    vec![Some(self.root.clone()), Some(ns.to_string())]
+                } else {
+                    vec![None]
+                }
+            }
+        }
+    }
+}
+
+impl Object for Registry {}
+
+/// `pkg.` in templates: a package's macros by name.
+#[derive(Debug)]
+struct Namespace(Arc<HashMap<String, Value>>);
+
+impl Object for Namespace {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_str()?).cloned()
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let mut keys: Vec<Value> = self.0.keys().map(|k| Value::from(k.clone())).collect();
+        keys.sort();
+        minijinja::value::Enumerator::Values(keys)
+    }
+}
+
+/// The root context of a macro's evaluation: the caller's node names, then
+/// the macro's own package's macros (dbt's "local namespace").
+#[derive(Debug)]
+struct Scope {
+    names: BTreeMap<&'static str, Value>,
+    locals: Option<Arc<HashMap<String, Value>>>,
+}
+
+impl Object for Scope {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let k = key.as_str()?;
+        if let Some(v) = self.names.get(k) {
+            return Some(v.clone());
+        }
+        self.locals.as_ref()?.get(k).cloned()
+    }
+}
+
+const REGISTRY: &str = "__tarmac_macros";
+
+fn err(msg: impl Into<String>) -> JError {
+    JError::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Register every macro (built-ins, packages, root) in `env`. Returns the
+/// root project's macro names. Errors name the file.
+pub fn register(
+    env: &mut Environment<'static>,
+    root: &str,
+    files: &[MacroFile],
+    dispatch: BTreeMap<String, Vec<String>>,
+    dependencies: &[String],
+) -> Result<Vec<String>, crate::Error> {
+    let mut all: Vec<MacroFile> = vec![MacroFile {
+        package: INTERNAL.into(),
+        path: BUILTIN_PATH.into(),
+        text: BUILTIN.into(),
+    }];
+    all.extend(files.iter().cloned());
+    let mut by_pkg: HashMap<String, HashMap<String, Value>> = HashMap::new();
+    let mut root_names = Vec::new();
+    let mut order: Vec<(String, String, Value)> = Vec::new();
+    for f in &all {
+        for (name, line, body) in crate::jinja::split_macros(&f.text) {
+            let tpl = format!("macro:{}:{name}", f.package);
+            let body = crate::extras::preprocess(&body);
+            let src = format!("{}{}", "\n".repeat(line.saturating_sub(1)), body);
+            env.add_template_owned(tpl.clone(), src).map_err(|e| {
+                crate::Error::jinja(&format!("macro {}.{name}", f.package), &f.path, &e)
+            })?;
+            let pkg = f.package.clone();
+            let mname = name.clone();
+            let func =
+                Value::from_function(move |state: &State, args: minijinja::value::Rest<Value>| {
+                    call_macro(state, &tpl, &pkg, &mname, &args)
+                });
+            by_pkg
+                .entry(f.package.clone())
+                .or_default()
+                .insert(name.clone(), func.clone());
+            // what a bare name can call, less Tarmac's own cross-database
+            // macros (their generate_*_name defaults are Rust's job)
+            if f.package == root || (f.package == INTERNAL && f.path != BUILTIN_PATH) {
+                root_names.push(name.clone());
+            }
+            order.push((f.package.clone(), name, func));
+        }
+    }
+    // bare names: built-ins, then the root project's over them
+    for (pkg, name, func) in &order {
+        if pkg == INTERNAL {
+            env.add_global(name.clone(), func.clone());
+        }
+    }
+    for (pkg, name, func) in &order {
+        if pkg == root {
+            env.add_global(name.clone(), func.clone());
+        }
+    }
+    let packages: HashMap<String, Arc<HashMap<String, Value>>> =
+        by_pkg.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+    let mut dependencies: Vec<String> = dependencies.to_vec();
+    for f in files {
+        if f.package != root && !dependencies.contains(&f.package) {
+            dependencies.push(f.package.clone());
+        }
+    }
+    // `pkg.macro()` for every package, the root and `dbt` included
+    let mut names: Vec<&String> = packages.keys().collect();
+    names.sort();
+    for p in names {
+        env.add_global(
+            p.clone(),
+            Value::from_object(Namespace(packages[p].clone())),
+        );
+    }
+    if !packages.contains_key(root) {
+        env.add_global(
+            root.to_string(),
+            Value::from_object(Namespace(Arc::default())),
+        );
+    }
+    env.add_global(
+        REGISTRY,
+        Value::from_object(Registry {
+            root: root.to_string(),
+            packages,
+            dispatch,
+            dependencies: dependencies.clone(),
+        }),
+    );
+    for d in &dependencies {
+        if !packages_has(env, d) {
+            env.add_global(d.clone(), Value::from_object(Namespace(Arc::default())));
+        }
+    }
+    Ok(root_names)
+}
+
+/// Call a macro from its own template, with the caller's node names.
+fn call_macro(
+    state: &State,
+    tpl: &str,
+    package: &str,
+    name: &str,
+    args: &[Value],
+) -> Result<Value, JError> {
+    let mut names = BTreeMap::new();
+    for n in NODE_NAMES {
+        if let Some(v) = state.lookup(n) {
+            names.insert(*n, v);
+        }
+    }
+    let locals = match registry(state) {
+        Some(r) if package != r.root && package != INTERNAL => r.packages.get(package).cloned(),
+        _ => None,
+    };
+    let t = state.env().get_template(tpl)?;
+    let captured = t.render_captured(Value::from_object(Scope { names, locals }))?;
+    let st = captured.state();
+    let m = st
+        .lookup(name)
+        .ok_or_else(|| err(format!("macro {name} not found in its template")))?;
+    match m.call(st, args) {
+        Ok(v) => Ok(v),
+        Err(e) => match crate::jinja::take_returned() {
+            Some(v) if crate::jinja::is_return(&e) => Ok(v),
+            _ => Err(e),
+        },
+    }
+}
+
+fn packages_has(env: &Environment<'static>, name: &str) -> bool {
+    env.globals().any(|(k, _)| k == name)
+}
+
+fn registry(state: &State) -> Option<Arc<Registry>> {
+    state
+        .lookup(REGISTRY)
+        .and_then(|v| v.downcast_object::<Registry>())
+}
+
+/// `adapter.dispatch(macro_name, macro_namespace)`.
+pub fn dispatch(state: &State, name: &str, namespace: Option<&str>) -> Result<Value, JError> {
+    if let Some((ns, n)) = name.split_once('.') {
+        return Err(err(format!(
+            "In adapter.dispatch, got a macro name of \"{name}\", but \".\" is not a valid macro name component. Did you mean `adapter.dispatch(\"{n}\", macro_namespace=\"{ns}\")`?"
+        )));
+    }
+    let reg = registry(state).ok_or_else(|| err("macro registry missing"))?;
+    let mut attempts = Vec::new();
+    for pkg in reg.search_packages(namespace) {
+        for prefix in PREFIXES {
+            let search = format!("{prefix}__{name}");
+            let found = match &pkg {
+                None => state.lookup(&search).filter(|v| !v.is_undefined()),
+                Some(p) => reg.get(p, &search),
+            };
+            attempts.push(match &pkg {
+                None => format!("'{search}'"),
+                Some(p) => format!("'{p}.{search}'"),
+            });
+            if let Some(v) = found {
+                return Ok(v);
+            }
+        }
+    }
+    Err(err(format!(
+        "In dispatch: No macro named '{name}' found within namespace: '{}'\n    Searched for: {}",
+        namespace.unwrap_or("None"),
+        attempts.join(", ")
+    )))
+}
+
+/// The `dispatch:` key of dbt_project.yml: macro_namespace → search order.
+pub fn dispatch_config(
+    v: Option<&serde_json::Value>,
+) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let mut out = BTreeMap::new();
+    let Some(v) = v else { return Ok(out) };
+    let serde_json::Value::Array(items) = v else {
+        return Err("key dispatch: expected a list of {macro_namespace, search_order}".into());
+    };
+    for (i, item) in items.iter().enumerate() {
+        let ns = item
+            .get("macro_namespace")
+            .and_then(|x| x.as_str())
+            .ok_or_else(|| format!("key dispatch[{i}].macro_namespace: required, a string"))?;
+        let order = match item.get("search_order") {
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .map(|x| {
+                    x.as_str().map(String::from).ok_or_else(|| {
+                        format!("key dispatch[{i}].search_order: expected a list of package names")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => {
+                return Err(format!(
+                    "key dispatch[{i}].search_order: required, a list of package names"
+                ))
+            }
+        };
+        out.insert(ns.to_string(), order);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_with(
+        files: &[(&str, &str)],
+        dispatch: BTreeMap<String, Vec<String>>,
+    ) -> Environment<'static> {
+        let mut env = Environment::new();
+        env.add_function("return", crate::jinja::return_fn);
+        let files: Vec<MacroFile> = files
+            .iter()
+            .map(|(p, t)| MacroFile {
+                package: p.to_string(),
+                path: "m.sql".into(),
+                text: t.to_string(),
+            })
+            .collect();
+        register(&mut env, "root", &files, dispatch, &[]).unwrap();
+        crate::extras::install_modules(&mut env);
+        env
+    }
+
+    #[test]
+    fn namespaces_and_dispatch() {
+        let env = env_with(
+            &[
+                ("pkg", "{% macro hello() %}{{ adapter_name() }}{% endmacro %}{% macro adapter_name() %}pkg{% endmacro %}{% macro default__thing() %}pkg-thing{% endmacro %}"),
+                ("root", "{% macro adapter_name() %}root{% endmacro %}"),
+            ],
+            BTreeMap::new(),
+        );
+        let adapter = minijinja::context! {};
+        let r = |s: &str| {
+            env.render_str(s, minijinja::context! { adapter => adapter.clone() })
+                .unwrap()
+        };
+        // a package macro sees its own package first
+        assert_eq!(r("{{ pkg.hello() }}"), "pkg");
+        assert_eq!(r("{{ adapter_name() }}"), "root");
+        // built-ins without dispatch: bare and dbt.
+        assert_eq!(r("{{ dbt.default__concat(['a', 'b']) }}").trim(), "a || b");
+        assert_eq!(r("{{ default__type_bigint() }}").trim(), "bigint");
+        assert_eq!(
+            r("{{ dbt.duckdb__split_part('s', \"','\", 2) }}").trim(),
+            "string_split(s, ',')[ 2 ]"
+        );
+    }
+
+    #[test]
+    fn dispatch_config_errors_name_the_key() {
+        let v: serde_json::Value = serde_json::json!([{"macro_namespace": "dbt_utils"}]);
+        assert!(dispatch_config(Some(&v))
+            .unwrap_err()
+            .contains("dispatch[0].search_order"));
+        let v = serde_json::json!([{"macro_namespace": "dbt_utils", "search_order": ["p", "dbt_utils"]}]);
+        assert_eq!(
+            dispatch_config(Some(&v)).unwrap()["dbt_utils"],
+            ["p", "dbt_utils"]
+        );
+    }
+}

@@ -1,0 +1,775 @@
+{#- Tarmac's built-in `dbt` macro namespace: dbt-core 1.10's cross-database
+    macros (global_project/macros/utils, adapters/timestamps.sql,
+    get_custom_name) with dbt-duckdb 1.9's duckdb__ implementations.
+    Adapted from dbt-core and dbt-duckdb (Apache License 2.0). Reached as
+    `dbt.name()`, bare `name()` and through adapter.dispatch; a project or
+    package macro of the same name wins. -#}
+
+{#- from dbt-core: macros/utils/any_value.sql -#}
+{% macro any_value(expression) -%}
+    {{ return(adapter.dispatch('any_value', 'dbt') (expression)) }}
+{% endmacro %}
+
+{% macro default__any_value(expression) -%}
+
+    any_value({{ expression }})
+
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/array_append.sql -#}
+{% macro array_append(array, new_element) -%}
+  {{ return(adapter.dispatch('array_append', 'dbt')(array, new_element)) }}
+{%- endmacro %}
+
+{% macro default__array_append(array, new_element) -%}
+    array_append({{ array }}, {{ new_element }})
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/array_concat.sql -#}
+{% macro array_concat(array_1, array_2) -%}
+  {{ return(adapter.dispatch('array_concat', 'dbt')(array_1, array_2)) }}
+{%- endmacro %}
+
+{% macro default__array_concat(array_1, array_2) -%}
+    array_cat({{ array_1 }}, {{ array_2 }})
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/array_construct.sql -#}
+{% macro array_construct(inputs=[], data_type=api.Column.translate_type('integer')) -%}
+  {{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type)) }}
+{%- endmacro %}
+
+{% macro default__array_construct(inputs, data_type) -%}
+    {% if inputs|length > 0 %}
+    array[ {{ inputs|join(' , ') }} ]
+    {% else %}
+    array[]::{{data_type}}[]
+    {% endif %}
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/bool_or.sql -#}
+{% macro bool_or(expression) -%}
+    {{ return(adapter.dispatch('bool_or', 'dbt') (expression)) }}
+{% endmacro %}
+
+{% macro default__bool_or(expression) -%}
+
+    bool_or({{ expression }})
+
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/cast.sql -#}
+{% macro cast(field, type) %}
+  {{ return(adapter.dispatch('cast', 'dbt') (field, type)) }}
+{% endmacro %}
+
+{% macro default__cast(field, type) %}
+    cast({{field}} as {{type}})
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/cast_bool_to_text.sql -#}
+{% macro cast_bool_to_text(field) %}
+  {{ adapter.dispatch('cast_bool_to_text', 'dbt') (field) }}
+{% endmacro %}
+
+{% macro default__cast_bool_to_text(field) %}
+    cast({{ field }} as {{ api.Column.translate_type('string') }})
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/concat.sql -#}
+{% macro concat(fields) -%}
+  {{ return(adapter.dispatch('concat', 'dbt')(fields)) }}
+{%- endmacro %}
+
+{% macro default__concat(fields) -%}
+    {{ fields|join(' || ') }}
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/data_types.sql -#}
+{%- macro type_string() -%}
+  {{ return(adapter.dispatch('type_string', 'dbt')()) }}
+{%- endmacro -%}
+
+{% macro default__type_string() %}
+    {{ return(api.Column.translate_type("string")) }}
+{% endmacro %}
+
+{%- macro type_timestamp() -%}
+  {{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}
+{%- endmacro -%}
+
+{% macro default__type_timestamp() %}
+    {{ return(api.Column.translate_type("timestamp")) }}
+{% endmacro %}
+
+{%- macro type_float() -%}
+  {{ return(adapter.dispatch('type_float', 'dbt')()) }}
+{%- endmacro -%}
+
+{% macro default__type_float() %}
+    {{ return(api.Column.translate_type("float")) }}
+{% endmacro %}
+
+{%- macro type_numeric() -%}
+  {{ return(adapter.dispatch('type_numeric', 'dbt')()) }}
+{%- endmacro -%}
+
+{% macro default__type_numeric() %}
+    {{ return(api.Column.numeric_type("numeric", 28, 6)) }}
+{% endmacro %}
+
+{%- macro type_bigint() -%}
+  {{ return(adapter.dispatch('type_bigint', 'dbt')()) }}
+{%- endmacro -%}
+
+{% macro default__type_bigint() %}
+    {{ return(api.Column.translate_type("bigint")) }}
+{% endmacro %}
+
+{%- macro type_int() -%}
+  {{ return(adapter.dispatch('type_int', 'dbt')()) }}
+{%- endmacro -%}
+
+{%- macro default__type_int() -%}
+  {{ return(api.Column.translate_type("integer")) }}
+{%- endmacro -%}
+
+{%- macro type_boolean() -%}
+  {{ return(adapter.dispatch('type_boolean', 'dbt')()) }}
+{%- endmacro -%}
+
+{%- macro default__type_boolean() -%}
+  {{ return(api.Column.translate_type("boolean")) }}
+{%- endmacro -%}
+
+{#- from dbt-core: macros/utils/date.sql -#}
+{% macro date(year, month, day) %}
+  {{ return(adapter.dispatch('date', 'dbt') (year, month, day)) }}
+{% endmacro %}
+
+{% macro default__date(year, month, day) -%}
+    {%- set dt = modules.datetime.date(year, month, day) -%}
+    {%- set iso_8601_formatted_date = dt.strftime('%Y-%m-%d') -%}
+    to_date('{{ iso_8601_formatted_date }}', 'YYYY-MM-DD')
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/date_spine.sql -#}
+{% macro get_intervals_between(start_date, end_date, datepart) -%}
+    {{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}
+{%- endmacro %}
+
+{% macro default__get_intervals_between(start_date, end_date, datepart) -%}
+    {%- call statement('get_intervals_between', fetch_result=True) %}
+
+        select {{ dbt.datediff(start_date, end_date, datepart) }}
+
+    {%- endcall -%}
+
+    {%- set value_list = load_result('get_intervals_between') -%}
+
+    {%- if value_list and value_list['data'] -%}
+        {%- set values = value_list['data'] | map(attribute=0) | list %}
+        {{ return(values[0]) }}
+    {%- else -%}
+        {{ return(1) }}
+    {%- endif -%}
+
+{%- endmacro %}
+
+{% macro date_spine(datepart, start_date, end_date) %}
+    {{ return(adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__date_spine(datepart, start_date, end_date) %}
+
+
+    {# call as follows:
+
+    date_spine(
+        "day",
+        "to_date('01/01/2016', 'mm/dd/yyyy')",
+        "dbt.dateadd(week, 1, current_date)"
+    ) #}
+
+
+    with rawdata as (
+
+        {{dbt.generate_series(
+            dbt.get_intervals_between(start_date, end_date, datepart)
+        )}}
+
+    ),
+
+    all_periods as (
+
+        select (
+            {{
+                dbt.dateadd(
+                    datepart,
+                    "row_number() over (order by 1) - 1",
+                    start_date
+                )
+            }}
+        ) as date_{{datepart}}
+        from rawdata
+
+    ),
+
+    filtered as (
+
+        select *
+        from all_periods
+        where date_{{datepart}} <= {{ end_date }}
+
+    )
+
+    select * from filtered
+
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/date_trunc.sql -#}
+{% macro date_trunc(datepart, date) -%}
+  {{ return(adapter.dispatch('date_trunc', 'dbt') (datepart, date)) }}
+{%- endmacro %}
+
+{% macro default__date_trunc(datepart, date) -%}
+    date_trunc('{{datepart}}', {{date}})
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/dateadd.sql -#}
+{% macro dateadd(datepart, interval, from_date_or_timestamp) %}
+  {{ return(adapter.dispatch('dateadd', 'dbt')(datepart, interval, from_date_or_timestamp)) }}
+{% endmacro %}
+
+{% macro default__dateadd(datepart, interval, from_date_or_timestamp) %}
+
+    dateadd(
+        {{ datepart }},
+        {{ interval }},
+        {{ from_date_or_timestamp }}
+        )
+
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/datediff.sql -#}
+{% macro datediff(first_date, second_date, datepart) %}
+  {{ return(adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart)) }}
+{% endmacro %}
+
+{% macro default__datediff(first_date, second_date, datepart) -%}
+
+    datediff(
+        {{ datepart }},
+        {{ first_date }},
+        {{ second_date }}
+        )
+
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/equals.sql -#}
+{% macro equals(expr1, expr2) %}
+    {{ return(adapter.dispatch('equals', 'dbt') (expr1, expr2)) }}
+{%- endmacro %}
+
+{% macro default__equals(expr1, expr2) -%}
+{%- if adapter.behavior.enable_truthy_nulls_equals_macro.no_warn %}
+    case when (({{ expr1 }} = {{ expr2 }}) or ({{ expr1 }} is null and {{ expr2 }} is null))
+        then 0
+        else 1
+    end = 0
+{%- else -%}
+    ({{ expr1 }} = {{ expr2 }})
+{%- endif %}
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/escape_single_quotes.sql -#}
+{% macro escape_single_quotes(expression) %}
+      {{ return(adapter.dispatch('escape_single_quotes', 'dbt') (expression)) }}
+{% endmacro %}
+
+{% macro default__escape_single_quotes(expression) -%}
+{{ expression | replace("'","''") }}
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/except.sql -#}
+{% macro except() %}
+  {{ return(adapter.dispatch('except', 'dbt')()) }}
+{% endmacro %}
+
+{% macro default__except() %}
+
+    except
+
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/generate_series.sql -#}
+{% macro get_powers_of_two(upper_bound) %}
+    {{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}
+{% endmacro %}
+
+{% macro default__get_powers_of_two(upper_bound) %}
+
+    {% if upper_bound <= 0 %}
+    {{ exceptions.raise_compiler_error("upper bound must be positive") }}
+    {% endif %}
+
+    {% for _ in range(1, 100) %}
+       {% if upper_bound <= 2 ** loop.index %}{{ return(loop.index) }}{% endif %}
+    {% endfor %}
+
+{% endmacro %}
+
+{% macro generate_series(upper_bound) %}
+    {{ return(adapter.dispatch('generate_series', 'dbt')(upper_bound)) }}
+{% endmacro %}
+
+{% macro default__generate_series(upper_bound) %}
+
+    {% set n = dbt.get_powers_of_two(upper_bound) %}
+
+    with p as (
+        select 0 as generated_number union all select 1
+    ), unioned as (
+
+    select
+
+    {% for i in range(n) %}
+    p{{i}}.generated_number * power(2, {{i}})
+    {% if not loop.last %} + {% endif %}
+    {% endfor %}
+    + 1
+    as generated_number
+
+    from
+
+    {% for i in range(n) %}
+    p as p{{i}}
+    {% if not loop.last %} cross join {% endif %}
+    {% endfor %}
+
+    )
+
+    select *
+    from unioned
+    where generated_number <= {{upper_bound}}
+    order by generated_number
+
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/hash.sql -#}
+{% macro hash(field) -%}
+  {{ return(adapter.dispatch('hash', 'dbt') (field)) }}
+{%- endmacro %}
+
+{% macro default__hash(field) -%}
+    md5(cast({{ field }} as {{ api.Column.translate_type('string') }}))
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/intersect.sql -#}
+{% macro intersect() %}
+  {{ return(adapter.dispatch('intersect', 'dbt')()) }}
+{% endmacro %}
+
+{% macro default__intersect() %}
+
+    intersect
+
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/last_day.sql -#}
+{% macro last_day(date, datepart) %}
+  {{ return(adapter.dispatch('last_day', 'dbt') (date, datepart)) }}
+{% endmacro %}
+
+{%- macro default_last_day(date, datepart) -%}
+    cast(
+        {{dbt.dateadd('day', '-1',
+        dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))
+        )}}
+        as date)
+{%- endmacro -%}
+
+{% macro default__last_day(date, datepart) -%}
+    {{dbt.default_last_day(date, datepart)}}
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/length.sql -#}
+{% macro length(expression) -%}
+    {{ return(adapter.dispatch('length', 'dbt') (expression)) }}
+{% endmacro %}
+
+{% macro default__length(expression) %}
+
+    length(
+        {{ expression }}
+    )
+
+{%- endmacro -%}
+
+{#- from dbt-core: macros/utils/listagg.sql -#}
+{% macro listagg(measure, delimiter_text="','", order_by_clause=none, limit_num=none) -%}
+    {{ return(adapter.dispatch('listagg', 'dbt') (measure, delimiter_text, order_by_clause, limit_num)) }}
+{%- endmacro %}
+
+{% macro default__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+
+    {% if limit_num -%}
+    array_to_string(
+        array_slice(
+            array_agg(
+                {{ measure }}
+            ){% if order_by_clause -%}
+            within group ({{ order_by_clause }})
+            {%- endif %}
+            ,0
+            ,{{ limit_num }}
+        ),
+        {{ delimiter_text }}
+        )
+    {%- else %}
+    listagg(
+        {{ measure }},
+        {{ delimiter_text }}
+        )
+        {% if order_by_clause -%}
+        within group ({{ order_by_clause }})
+        {%- endif %}
+    {%- endif %}
+
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/literal.sql -#}
+{%- macro string_literal(value) -%}
+  {{ return(adapter.dispatch('string_literal', 'dbt') (value)) }}
+{%- endmacro -%}
+
+{% macro default__string_literal(value) -%}
+    '{{ value }}'
+{%- endmacro %}
+
+{#- from dbt-core: macros/utils/position.sql -#}
+{% macro position(substring_text, string_text) -%}
+    {{ return(adapter.dispatch('position', 'dbt') (substring_text, string_text)) }}
+{% endmacro %}
+
+{% macro default__position(substring_text, string_text) %}
+
+    position(
+        {{ substring_text }} in {{ string_text }}
+    )
+
+{%- endmacro -%}
+
+{#- from dbt-core: macros/utils/replace.sql -#}
+{% macro replace(field, old_chars, new_chars) -%}
+    {{ return(adapter.dispatch('replace', 'dbt') (field, old_chars, new_chars)) }}
+{% endmacro %}
+
+{% macro default__replace(field, old_chars, new_chars) %}
+
+    replace(
+        {{ field }},
+        {{ old_chars }},
+        {{ new_chars }}
+    )
+
+
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/right.sql -#}
+{% macro right(string_text, length_expression) -%}
+    {{ return(adapter.dispatch('right', 'dbt') (string_text, length_expression)) }}
+{% endmacro %}
+
+{% macro default__right(string_text, length_expression) %}
+
+    right(
+        {{ string_text }},
+        {{ length_expression }}
+    )
+
+{%- endmacro -%}
+
+{#- from dbt-core: macros/utils/safe_cast.sql -#}
+{% macro safe_cast(field, type) %}
+  {{ return(adapter.dispatch('safe_cast', 'dbt') (field, type)) }}
+{% endmacro %}
+
+{% macro default__safe_cast(field, type) %}
+    {# most databases don't support this function yet
+    so we just need to use cast #}
+    cast({{field}} as {{type}})
+{% endmacro %}
+
+{#- from dbt-core: macros/utils/split_part.sql -#}
+{% macro split_part(string_text, delimiter_text, part_number) %}
+  {{ return(adapter.dispatch('split_part', 'dbt') (string_text, delimiter_text, part_number)) }}
+{% endmacro %}
+
+{% macro default__split_part(string_text, delimiter_text, part_number) %}
+
+    split_part(
+        {{ string_text }},
+        {{ delimiter_text }},
+        {{ part_number }}
+        )
+
+{% endmacro %}
+
+{% macro _split_part_negative(string_text, delimiter_text, part_number) %}
+
+    split_part(
+        {{ string_text }},
+        {{ delimiter_text }},
+          length({{ string_text }})
+          - length(
+              replace({{ string_text }},  {{ delimiter_text }}, '')
+          ) + 2 + {{ part_number }}
+        )
+
+{% endmacro %}
+
+{#- from dbt-core: macros/adapters/timestamps.sql -#}
+{%- macro current_timestamp() -%}
+    {{ adapter.dispatch('current_timestamp', 'dbt')() }}
+{%- endmacro -%}
+
+{% macro default__current_timestamp() -%}
+  {{ exceptions.raise_not_implemented(
+    'current_timestamp macro not implemented for adapter ' + adapter.type()) }}
+{%- endmacro %}
+
+{%- macro snapshot_get_time() -%}
+    {{ adapter.dispatch('snapshot_get_time', 'dbt')() }}
+{%- endmacro -%}
+
+{% macro default__snapshot_get_time() %}
+    {{ current_timestamp() }}
+{% endmacro %}
+
+{% macro get_snapshot_get_time_data_type() %}
+    {% set snapshot_time = adapter.dispatch('snapshot_get_time', 'dbt')() %}
+    {% set time_data_type_sql = 'select ' ~ snapshot_time ~ ' as dbt_snapshot_time' %}
+    {% set snapshot_time_column_schema = get_column_schema_from_query(time_data_type_sql) %}
+    {% set time_data_type = snapshot_time_column_schema[0].dtype %}
+    {{ return(time_data_type or none) }}
+{% endmacro %}
+
+{% macro current_timestamp_backcompat() %}
+    {{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}
+{% endmacro %}
+
+{% macro default__current_timestamp_backcompat() %}
+    current_timestamp::timestamp
+{% endmacro %}
+
+{% macro current_timestamp_in_utc_backcompat() %}
+    {{ return(adapter.dispatch('current_timestamp_in_utc_backcompat', 'dbt')()) }}
+{% endmacro %}
+
+{% macro default__current_timestamp_in_utc_backcompat() %}
+    {{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}
+{% endmacro %}
+
+{#- from dbt-core: macros/get_custom_name/get_custom_alias.sql -#}
+{% macro generate_alias_name(custom_alias_name=none, node=none) -%}
+    {% do return(adapter.dispatch('generate_alias_name', 'dbt')(custom_alias_name, node)) %}
+{%- endmacro %}
+
+{% macro default__generate_alias_name(custom_alias_name=none, node=none) -%}
+
+    {%- if custom_alias_name -%}
+
+        {{ custom_alias_name | trim }}
+
+    {%- elif node.version -%}
+
+        {{ return(node.name ~ "_v" ~ (node.version | replace(".", "_"))) }}
+
+    {%- else -%}
+
+        {{ node.name }}
+
+    {%- endif -%}
+
+{%- endmacro %}
+
+{#- from dbt-core: macros/get_custom_name/get_custom_database.sql -#}
+{% macro generate_database_name(custom_database_name=none, node=none) -%}
+    {% do return(adapter.dispatch('generate_database_name', 'dbt')(custom_database_name, node)) %}
+{%- endmacro %}
+
+{% macro default__generate_database_name(custom_database_name=none, node=none) -%}
+    {%- set default_database = target.database -%}
+    {%- if node is not none and node|attr('database') -%}
+        {%- set catalog_relation = adapter.build_catalog_relation(node) -%}
+        {%- if catalog_relation and catalog_relation|attr('catalog_database') -%}
+            {{ return(catalog_relation.catalog_database) }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if custom_database_name is none -%}
+
+        {{ default_database }}
+
+    {%- else -%}
+
+        {{ custom_database_name }}
+
+    {%- endif -%}
+
+{%- endmacro %}
+
+{#- from dbt-core: macros/get_custom_name/get_custom_schema.sql -#}
+{% macro generate_schema_name(custom_schema_name=none, node=none) -%}
+    {{ return(adapter.dispatch('generate_schema_name', 'dbt')(custom_schema_name, node)) }}
+{% endmacro %}
+
+{% macro default__generate_schema_name(custom_schema_name, node) -%}
+
+    {%- set default_schema = target.schema -%}
+    {%- if custom_schema_name is none -%}
+
+        {{ default_schema }}
+
+    {%- else -%}
+
+        {{ default_schema }}_{{ custom_schema_name | trim }}
+
+    {%- endif -%}
+
+{%- endmacro %}
+
+{% macro generate_schema_name_for_env(custom_schema_name, node) -%}
+
+    {%- set default_schema = target.schema -%}
+    {%- if target.name == 'prod' and custom_schema_name is not none -%}
+
+        {{ custom_schema_name | trim }}
+
+    {%- else -%}
+
+        {{ default_schema }}
+
+    {%- endif -%}
+
+{%- endmacro %}
+
+{#- from dbt-core: macros/get_custom_name/get_latest_version_pointer_alias.sql -#}
+{% macro generate_latest_version_pointer_alias(custom_alias_name=none, node=none) %}
+            {{ node.name ~ "_latest" }}
+        {% endmacro %}
+
+{% macro generate_latest_version_pointer_alias(custom_alias_name=none, node=none) -%}
+    {% do return(adapter.dispatch('generate_latest_version_pointer_alias', 'dbt')(custom_alias_name, node)) %}
+{%- endmacro %}
+
+{% macro default__generate_latest_version_pointer_alias(custom_alias_name=none, node=none) -%}
+    {%- if custom_alias_name -%}
+        {{ custom_alias_name | trim }}
+    {%- else -%}
+        {{ node.name }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- from dbt-duckdb: macros/utils/any_value.sql -#}
+{% macro duckdb__any_value(expression) -%}
+
+    arbitrary({{ expression }})
+
+{%- endmacro %}
+
+{#- from dbt-duckdb: macros/utils/dateadd.sql -#}
+{% macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) %}
+
+    {#
+      Support both literal and expression intervals (e.g., column references)
+      by multiplying an INTERVAL by the value. This avoids DuckDB parser issues
+      with "interval (<expr>) <unit>" and works across versions.
+
+      Also map unsupported units:
+      - quarter => 3 months
+      - week    => 7 days (DuckDB supports WEEK as a literal, but keep it explicit)
+    #}
+
+    {%- set unit = datepart | lower -%}
+    {%- if unit == 'quarter' -%}
+        ({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 3) * interval 1 month)
+    {%- elif unit == 'week' -%}
+        ({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 7) * interval 1 day)
+    {%- else -%}
+        ({{ from_date_or_timestamp }} + cast({{ interval }} as bigint) * interval 1 {{ unit }})
+    {%- endif -%}
+
+{% endmacro %}
+
+{#- from dbt-duckdb: macros/utils/datediff.sql -#}
+{% macro duckdb__datediff(first_date, second_date, datepart) -%}
+    {% if datepart == 'week' %}
+            ({{ datediff(first_date, second_date, 'day') }} // 7 + case
+            when date_part('dow', ({{first_date}})::timestamp) <= date_part('dow', ({{second_date}})::timestamp) then
+                case when {{first_date}} <= {{second_date}} then 0 else -1 end
+            else
+                case when {{first_date}} <= {{second_date}} then 1 else 0 end
+        end)
+    {% else %}
+        (date_diff('{{ datepart }}', {{ first_date }}::timestamp, {{ second_date}}::timestamp ))
+    {% endif %}
+{%- endmacro %}
+
+{#- from dbt-duckdb: macros/utils/lastday.sql -#}
+{% macro duckdb__last_day(date, datepart) -%}
+
+    {%- if datepart == 'quarter' -%}
+    -- duckdb dateadd does not support quarter interval.
+    cast(
+        {{dbt.dateadd('day', '-1',
+        dbt.dateadd('month', '3', dbt.date_trunc(datepart, date))
+        )}}
+        as date)
+    {%- else -%}
+    {{dbt.default_last_day(date, datepart)}}
+    {%- endif -%}
+
+{%- endmacro %}
+
+{#- from dbt-duckdb: macros/utils/listagg.sql -#}
+{% macro duckdb__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {% if limit_num -%}
+    list_aggr(
+        (array_agg(
+            {{ measure }}
+            {% if order_by_clause -%}
+            {{ order_by_clause }}
+            {%- endif %}
+        ))[1:{{ limit_num }}],
+        'string_agg',
+        {{ delimiter_text }}
+        )
+    {%- else %}
+    string_agg(
+        {{ measure }},
+        {{ delimiter_text }}
+        {% if order_by_clause -%}
+        {{ order_by_clause }}
+        {%- endif %}
+        )
+    {%- endif %}
+{%- endmacro %}
+
+{#- from dbt-duckdb: macros/utils/splitpart.sql -#}
+{% macro duckdb__split_part(string_text, delimiter_text, part_number) %}
+    string_split({{ string_text }}, {{ delimiter_text }})[ {{ part_number }} ]
+{% endmacro %}
+
+{% macro duckdb__current_timestamp() -%}
+  now()
+{%- endmacro %}
+
+{% macro duckdb__snapshot_string_as_time(timestamp) -%}
+    {%- set result = "'" ~ timestamp ~ "'::timestamp" -%}
+    {{ return(result) }}
+{%- endmacro %}
+
+{% macro duckdb__snapshot_get_time() -%}
+  {{ current_timestamp() }}::timestamp
+{%- endmacro %}
