@@ -143,7 +143,11 @@ impl Sender {
             let next = match &result {
                 Ok(()) => None,
                 Err(_) if a.attempts + 1 >= MAX_ATTEMPTS => None,
-                Err(_) => Some(now_ms() + retry_delay(a.attempts + 1).as_millis() as i64),
+                Err(_) => Some(
+                    now_ms()
+                        + retry_delay(self.settings.alert_retry_delay, a.attempts + 1).as_millis()
+                            as i64,
+                ),
             };
             match &result {
                 Ok(()) => sent += 1,
@@ -206,9 +210,10 @@ impl Sender {
     }
 }
 
-/// 10 s, 20 s, 40 s … capped at one hour.
-pub fn retry_delay(attempts: i64) -> Duration {
-    Duration::from_secs((10u64 << attempts.clamp(1, 20).saturating_sub(1) as u32).min(3600))
+/// `base`, 2·`base`, 4·`base` … capped at one hour.
+pub fn retry_delay(base: Duration, attempts: i64) -> Duration {
+    let factor = 1u32 << attempts.clamp(1, 20).saturating_sub(1) as u32;
+    (base * factor).min(Duration::from_secs(3600))
 }
 
 fn send_email(e: &EmailSettings, subject: &str, body: &str) -> Result<(), String> {
@@ -257,8 +262,9 @@ mod tests {
 
     #[test]
     fn retry_delays_grow_and_cap() {
-        assert_eq!(retry_delay(1), Duration::from_secs(10));
-        assert_eq!(retry_delay(2), Duration::from_secs(20));
-        assert_eq!(retry_delay(30), Duration::from_secs(3600));
+        let b = Duration::from_secs(10);
+        assert_eq!(retry_delay(b, 1), Duration::from_secs(10));
+        assert_eq!(retry_delay(b, 2), Duration::from_secs(20));
+        assert_eq!(retry_delay(b, 30), Duration::from_secs(3600));
     }
 }

@@ -171,6 +171,8 @@ pub struct Settings {
     pub docs_url: Option<String>,
     pub email: Option<EmailSettings>,
     pub webhook: Option<WebhookSettings>,
+    /// First delay before an undelivered alert is tried again (doubles).
+    pub alert_retry_delay: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -273,6 +275,7 @@ struct RawSettings {
     docs_url: Option<String>,
     email: Option<Spanned<RawEmail>>,
     webhook: Option<RawWebhook>,
+    alert_retry_delay: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -401,6 +404,17 @@ pub fn parse(text: &str, file: &Path, base: &Path) -> Result<OrchestratorConfig>
             })
         }
     };
+    let alert_retry_delay = match &s.alert_retry_delay {
+        None => Duration::from_secs(10),
+        Some(d) => crate::duration::parse(d.get_ref())
+            .map_err(|e| {
+                err(
+                    Some(line_of(text, d.span().start)),
+                    format!("[orchestrator] alert_retry_delay: {e}"),
+                )
+            })?
+            .max(Duration::from_millis(100)),
+    };
     let webhook = s.webhook.map(|w| WebhookSettings {
         url: w.url,
         url_env: w.url_env.unwrap_or_else(|| "TARMAC_WEBHOOK_URL".into()),
@@ -418,6 +432,7 @@ pub fn parse(text: &str, file: &Path, base: &Path) -> Result<OrchestratorConfig>
             docs_url: s.docs_url,
             email,
             webhook,
+            alert_retry_delay,
         },
     })
 }

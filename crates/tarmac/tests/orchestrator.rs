@@ -3,7 +3,12 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -106,4 +111,560 @@ steps = ["ingest batch --simulator --airport BOG --mode daily", "ingest status"]
     let t = String::from_utf8_lossy(&table.stdout);
     assert!(t.starts_with("RUN  JOB  STATUS"), "{t}");
     assert!(t.contains("backfill  2024-08-03"), "{t}");
+}
+
+// ---------------------------------------------------------------------------
+// sinks and an HTTP client, all on 127.0.0.1
+
+const KEY: &str = "SUPERSECRETKEY123";
+
+/// A tiny SMTP server: accepts everything, keeps each message's DATA.
+struct SmtpSink {
+    port: u16,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        Self::on(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    fn on(listener: TcpListener) -> SmtpSink {
+        let port = listener.local_addr().unwrap().port();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let m = messages.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let m = m.clone();
+                std::thread::spawn(move || smtp_session(conn, m));
+            }
+        });
+        SmtpSink { port, messages }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+fn smtp_session(conn: TcpStream, messages: Arc<Mutex<Vec<String>>>) {
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    let _ = w.write_all(b"220 sink ESMTP\r\n");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        let reply: &[u8] = if cmd.starts_with("EHLO") {
+            b"250-sink\r\n250 8BITMIME\r\n"
+        } else if cmd.starts_with("DATA") {
+            let _ = w.write_all(b"354 go ahead\r\n");
+            let mut data = String::new();
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).unwrap_or(0) == 0 {
+                    return;
+                }
+                if l == ".\r\n" {
+                    break;
+                }
+                data.push_str(&l);
+            }
+            messages.lock().unwrap().push(data);
+            b"250 queued\r\n"
+        } else if cmd.starts_with("QUIT") {
+            let _ = w.write_all(b"221 bye\r\n");
+            return;
+        } else {
+            b"250 ok\r\n"
+        };
+        let _ = w.write_all(reply);
+    }
+}
+
+/// A tiny HTTP server that records POST bodies and answers 200.
+struct WebhookSink {
+    url: String,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl WebhookSink {
+    fn start() -> WebhookSink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let b = bodies.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let (_, _, body) = read_http(&mut conn);
+                b.lock().unwrap().push(body);
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+            }
+        });
+        WebhookSink { url, bodies }
+    }
+
+    fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("webhook body is JSON"))
+            .collect()
+    }
+}
+
+/// (first line, headers lower-cased, body) of an HTTP message.
+fn read_http(conn: &mut TcpStream) -> (String, Vec<(String, String)>, String) {
+    let mut r = BufReader::new(conn.try_clone().unwrap());
+    let mut first = String::new();
+    r.read_line(&mut first).unwrap_or(0);
+    let mut headers = Vec::new();
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = l.trim_end().split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    if len > 0 {
+        r.read_exact(&mut body).unwrap();
+    } else if !first.starts_with("POST") && !first.starts_with("GET") {
+        let _ = r.read_to_end(&mut body);
+    }
+    (
+        first.trim_end().to_string(),
+        headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// One HTTP/1.1 request to the UI: (status, body).
+fn http(base: &str, method: &str, path: &str, extra: &[(&str, &str)]) -> (u16, String) {
+    let host = base.trim_start_matches("http://");
+    let mut conn = TcpStream::connect(host).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-length: 0\r\n");
+    if !extra.iter().any(|(k, _)| *k == "host") {
+        req.push_str(&format!("host: {host}\r\n"));
+    }
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    conn.write_all(req.as_bytes()).unwrap();
+    let mut all = Vec::new();
+    let _ = conn.read_to_end(&mut all);
+    let text = String::from_utf8_lossy(&all).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn api_run(base: &str, id: i64) -> serde_json::Value {
+    let (s, b) = http(base, "GET", &format!("/api/runs/{id}"), &[]);
+    assert_eq!(s, 200, "{b}");
+    serde_json::from_str(&b).unwrap()
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// `tarmac orchestrate` on an ephemeral port.
+struct Orch {
+    child: Child,
+    url: String,
+}
+
+impl Orch {
+    fn start(dir: &Path, api: &MockApi) -> Orch {
+        let mut cmd = against(dir, api, KEY);
+        cmd.args(["orchestrate", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("start orchestrate");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("serving on ")
+            .unwrap_or_else(|| panic!("first line {line:?}"))
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Orch { child, url }
+    }
+}
+
+impl Drop for Orch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn no_secret_in_files(dir: &Path) {
+    for f in files(&dir.join(".tarmac")) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(KEY),
+            "the key leaked into {}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn failing_job_retries_alerts_once_then_recovers_from_the_ui() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start();
+    let hook = WebhookSink::start();
+    write_config(
+        dir.path(),
+        &format!(
+            r#"
+[flightlabs]
+max_retries = 0
+backoff_seconds = 0.01
+rate_limit = "100/1"
+
+[jobs.daily]
+steps = ["ingest batch --airport BOG --from 2024-08-01 --to 2024-08-01 --mode daily", "ingest status"]
+retries = 2
+retry_delay = "100ms"
+
+[orchestrator.email]
+smtp_host = "127.0.0.1"
+smtp_port = {}
+security = "plain"
+from = "tarmac@example.com"
+to = ["ops@example.com"]
+
+[orchestrator.webhook]
+url = "{}"
+"#,
+            smtp.port, hook.url
+        ),
+    );
+    // every API call fails
+    let broken = MockApi::start(&["--faults", "500=1"], &[]);
+    let o = run(against(dir.path(), &broken, KEY).args(["run-job", "daily"]));
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("retry 1 of 2") && err.contains("retry 2 of 2"),
+        "{err}"
+    );
+    assert!(!err.contains("retry 3"), "{err}");
+    assert!(!text(&o).contains(KEY));
+
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "one email: {mails:?}");
+    let mail = &mails[0];
+    assert!(
+        mail.contains("Subject: [tarmac] FAILED: job daily (run 1)"),
+        "{mail}"
+    );
+    assert!(mail.contains("Step: 1 `ingest batch"), "{mail}");
+    assert!(mail.contains("Error: "), "{mail}");
+    assert!(mail.contains("/runs/1"), "{mail}");
+    assert!(!mail.contains(KEY), "{mail}");
+    let hooks = hook.bodies();
+    assert_eq!(hooks.len(), 1, "one webhook: {hooks:?}");
+    assert_eq!(hooks[0]["kind"], "failure");
+    assert_eq!(hooks[0]["job"], "daily");
+    assert!(
+        hooks[0]["text"].as_str().unwrap().contains("Step: 1"),
+        "{}",
+        hooks[0]
+    );
+    assert!(hooks[0]["url"].as_str().unwrap().ends_with("/runs/1"));
+    assert!(!hooks[0].to_string().contains(KEY));
+
+    // the fault is lifted: re-run from the UI's button
+    let healthy = MockApi::start(&[], &[]);
+    let orch = Orch::start(dir.path(), &healthy);
+    let run1 = api_run(&orch.url, 1);
+    assert_eq!(run1["run"]["status"], "failed");
+    assert_eq!(
+        run1["steps"].as_array().unwrap().len(),
+        3,
+        "three attempts of step 1: {run1}"
+    );
+    let (s, page) = http(&orch.url, "GET", "/runs/1", &[]);
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("Re-run from step 1") && page.contains("st-failed"),
+        "{page}"
+    );
+    // a cross-site POST is refused
+    let (s, _) = http(
+        &orch.url,
+        "POST",
+        "/runs/1/rerun",
+        &[("origin", "http://evil.example")],
+    );
+    assert_eq!(s, 403);
+    let (s, _) = http(&orch.url, "POST", "/runs/1/rerun", &[]);
+    assert_eq!(s, 403, "no Origin, no token");
+    let origin = orch.url.clone();
+    let (s, _) = http(&orch.url, "POST", "/runs/1/rerun", &[("origin", &origin)]);
+    assert_eq!(s, 303);
+    wait_for("the re-run to succeed", 60, || {
+        api_run(&orch.url, 2)["run"]["status"] == "success"
+    });
+    let run2 = api_run(&orch.url, 2);
+    assert_eq!(run2["run"]["trigger"], "rerun");
+    assert_eq!(run2["run"]["parent_run"], 1);
+    wait_for("the recovery alerts", 20, || {
+        smtp.messages().len() == 2 && hook.bodies().len() == 2
+    });
+    let mails = smtp.messages();
+    assert!(
+        mails[1].contains("Subject: [tarmac] RECOVERED: job daily (run 2)"),
+        "{}",
+        mails[1]
+    );
+    assert!(
+        mails[1].contains(&format!("{}/runs/2", orch.url)),
+        "{}",
+        mails[1]
+    );
+    assert_eq!(hook.bodies()[1]["kind"], "recovery");
+    no_secret_in_files(dir.path());
+    assert!(bronze_records(dir.path()) > 0);
+}
+
+#[test]
+fn kill_9_during_a_run_then_restart_marks_it_interrupted_and_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        r#"
+[flightlabs]
+rate_limit = "2/1"
+
+[jobs.slow]
+steps = ["ingest batch --airport BOG --from 2024-08-01 --to 2024-08-10 --mode daily"]
+retries = 1
+retry_delay = "100ms"
+"#,
+    );
+    let api = MockApi::start(&[], &[]);
+    let orch = Orch::start(dir.path(), &api);
+    let (s, _) = http(
+        &orch.url,
+        "POST",
+        "/jobs/slow/run",
+        &[("origin", &orch.url.clone())],
+    );
+    assert_eq!(s, 303);
+    wait_for("the step to be running", 30, || {
+        let r = api_run(&orch.url, 1);
+        r["run"]["status"] == "running" && !r["steps"].as_array().unwrap().is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut orch = orch;
+    orch.child.kill().unwrap(); // SIGKILL
+    orch.child.wait().unwrap();
+    // the step died with it (PR_SET_PDEATHSIG): nothing holds the warehouse
+    let cfg = dir.path().join("tarmac.toml").display().to_string();
+    wait_for("the step process to die", 10, || {
+        std::fs::read_dir("/proc").unwrap().flatten().all(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| !String::from_utf8_lossy(&c).contains(&cfg))
+                .unwrap_or(true)
+        })
+    });
+    drop(orch);
+
+    let orch = Orch::start(dir.path(), &api);
+    let r1 = api_run(&orch.url, 1);
+    assert_eq!(r1["run"]["status"], "interrupted", "{r1}");
+    assert_eq!(r1["steps"][0]["status"], "interrupted", "{r1}");
+    let (_, page) = http(&orch.url, "GET", "/runs/1", &[]);
+    assert!(
+        page.contains("requests done") || page.contains("step 1 `ingest batch"),
+        "logs of the killed run are kept: {page}"
+    );
+    wait_for("the retry to succeed", 90, || {
+        api_run(&orch.url, 2)["run"]["status"] == "success"
+    });
+    let r2 = api_run(&orch.url, 2);
+    assert_eq!(r2["run"]["trigger"], "retry");
+    assert_eq!(r2["run"]["parent_run"], 1);
+    drop(orch);
+    // the warehouse is consistent: every day once, no duplicated record
+    assert_eq!(
+        query_i64(
+            dir.path(),
+            "SELECT count(DISTINCT flight_date) FROM bronze.flightlabs_historical"
+        ),
+        10
+    );
+    assert_eq!(
+        query_i64(dir.path(), "SELECT count(*) - count(DISTINCT (landing_file, record_index)) FROM bronze.flightlabs_historical"),
+        0
+    );
+}
+
+#[test]
+fn smtp_down_alert_is_retried_and_the_run_still_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    // a port with nobody listening (yet)
+    let reserved = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved);
+    write_config(
+        dir.path(),
+        &format!(
+            r#"
+[jobs.ok]
+steps = ["ingest status"]
+alert_on = ["success"]
+
+[orchestrator]
+alert_retry_delay = "300ms"
+
+[orchestrator.email]
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+security = "plain"
+from = "tarmac@example.com"
+to = ["ops@example.com"]
+"#
+        ),
+    );
+    let api = MockApi::start(&[], &[]);
+    let orch = Orch::start(dir.path(), &api);
+    let (s, _) = http(
+        &orch.url,
+        "POST",
+        "/jobs/ok/run",
+        &[("origin", &orch.url.clone())],
+    );
+    assert_eq!(s, 303);
+    wait_for("a failed delivery", 30, || {
+        let r = api_run(&orch.url, 1);
+        r["alerts"].as_array().is_some_and(|a| {
+            a.len() == 1 && a[0]["attempts"].as_i64() >= Some(1) && a[0]["status"] == "pending"
+        })
+    });
+    assert_eq!(
+        api_run(&orch.url, 1)["run"]["status"],
+        "success",
+        "the run does not depend on the alert"
+    );
+    // the SMTP server comes back: the alert goes out by itself
+    let smtp = SmtpSink::on(TcpListener::bind(("127.0.0.1", port)).unwrap());
+    wait_for("the retried email", 30, || smtp.messages().len() == 1);
+    assert!(smtp.messages()[0].contains("Subject: [tarmac] OK: job ok (run 1)"));
+    wait_for("the alert marked sent", 10, || {
+        api_run(&orch.url, 1)["alerts"][0]["status"] == "sent"
+    });
+}
+
+#[test]
+fn ui_pages_and_token() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "[jobs.a]\nsteps = [\"ingest status\"]\nschedule = \"0 3 * * *\"\ntimezone = \"America/Bogota\"\n");
+    let api = MockApi::start(&[], &[]);
+    let orch = Orch::start(dir.path(), &api);
+    let (s, page) = http(&orch.url, "GET", "/", &[]);
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("cron `0 3 * * *` (America/Bogota)") && page.contains("08:00:00"),
+        "next run at 03:00 Bogotá = 08:00 UTC: {page}"
+    );
+    for p in [
+        "/runs",
+        "/backfill",
+        "/freshness",
+        "/runs?job=a&status=failed",
+    ] {
+        let (s, body) = http(&orch.url, "GET", p, &[]);
+        assert_eq!(s, 200, "{p}: {body}");
+    }
+    let (s, _) = http(&orch.url, "GET", "/", &[("host", "evil.example:80")]);
+    assert_eq!(s, 403, "DNS rebinding: foreign Host refused");
+    let (s, _) = http(
+        &orch.url,
+        "POST",
+        "/jobs/a/pause",
+        &[("sec-fetch-site", "same-origin")],
+    );
+    assert_eq!(s, 303);
+    let (_, page) = http(&orch.url, "GET", "/", &[]);
+    assert!(page.contains(">Resume<"), "{page}");
+    drop(orch);
+
+    // anything but loopback needs a token
+    let o = run(tarmac(dir.path()).args(["orchestrate", "--listen", "0.0.0.0:0"]));
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("give --token"),
+        "{}",
+        text(&o)
+    );
+    let mut cmd = tarmac(dir.path());
+    cmd.args(["orchestrate", "--listen", "127.0.0.1:0", "--token", "t0ken"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().strip_prefix("serving on ").unwrap().to_string();
+    assert_eq!(http(&url, "GET", "/", &[]).0, 401);
+    assert_eq!(
+        http(&url, "GET", "/", &[("authorization", "Bearer wrong")]).0,
+        401
+    );
+    assert_eq!(
+        http(&url, "GET", "/", &[("authorization", "Bearer t0ken")]).0,
+        200
+    );
+    assert_eq!(
+        http(
+            &url,
+            "POST",
+            "/jobs/a/resume",
+            &[("authorization", "Bearer t0ken")]
+        )
+        .0,
+        303
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
