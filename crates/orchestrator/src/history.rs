@@ -99,6 +99,35 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
 "#,
     ),
+    (
+        3,
+        "latest run per job and partition, kept by triggers (the backfill grid)",
+        r#"
+CREATE TABLE partition_status (
+    partition TEXT NOT NULL,
+    job       TEXT NOT NULL,
+    run_id    INTEGER NOT NULL,
+    status    TEXT NOT NULL,
+    PRIMARY KEY (partition, job)
+) WITHOUT ROWID;
+INSERT INTO partition_status
+    SELECT partition, job, id, status FROM runs WHERE id IN (
+        SELECT max(id) FROM runs WHERE partition IS NOT NULL AND status != 'skipped' GROUP BY partition, job);
+CREATE TRIGGER runs_partition_insert AFTER INSERT ON runs
+WHEN NEW.partition IS NOT NULL AND NEW.status != 'skipped'
+BEGIN
+    INSERT INTO partition_status VALUES (NEW.partition, NEW.job, NEW.id, NEW.status)
+    ON CONFLICT (partition, job) DO UPDATE SET run_id = excluded.run_id, status = excluded.status
+    WHERE excluded.run_id >= partition_status.run_id;
+END;
+CREATE TRIGGER runs_partition_update AFTER UPDATE OF status ON runs
+WHEN NEW.partition IS NOT NULL
+BEGIN
+    UPDATE partition_status SET status = NEW.status
+    WHERE partition = NEW.partition AND job = NEW.job AND run_id = NEW.id;
+END;
+"#,
+    ),
 ];
 
 pub fn now_ms() -> i64 {
@@ -535,8 +564,7 @@ impl History {
     /// (job, partition, status of the newest run) for partitions in [from, to].
     pub fn partition_grid(&self, from: &str, to: &str) -> Result<Vec<(String, String, String)>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT job, partition, status FROM runs WHERE id IN (
-                SELECT max(id) FROM runs WHERE partition BETWEEN ?1 AND ?2 AND status != 'skipped' GROUP BY partition, job)",
+            "SELECT job, partition, status FROM partition_status WHERE partition BETWEEN ?1 AND ?2",
         )?;
         let rows = st.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -744,11 +772,17 @@ mod tests {
             };
             h.migrate(&MIGRATIONS[..1]).unwrap();
             assert_eq!(h.schema_version().unwrap(), 1);
-            h.create_run(new_run("a", "success", None)).unwrap();
+            h.create_run(new_run("a", "success", Some("2024-08-01")))
+                .unwrap();
         }
         let h = History::open(&path).unwrap();
-        assert_eq!(h.schema_version().unwrap(), 2);
+        assert_eq!(h.schema_version().unwrap(), MIGRATIONS.len() as i64);
         assert_eq!(h.count_runs().unwrap(), 1, "data kept across the migration");
+        assert_eq!(
+            h.partition_grid("2024-08-01", "2024-08-01").unwrap(),
+            [("a".into(), "2024-08-01".into(), "success".into())],
+            "migration 3 fills the grid table from the runs already there"
+        );
         h.enqueue_alert(1, "failure", "email", "s", "b").unwrap();
         drop(h);
         let h = History::open(&path).unwrap();
@@ -756,7 +790,7 @@ mod tests {
             .conn
             .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(n, MIGRATIONS.len() as i64);
         // a database from the future is refused
         h.conn
             .execute("INSERT INTO schema_version VALUES (99, 'future', 0)", [])

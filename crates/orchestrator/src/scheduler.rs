@@ -39,6 +39,11 @@ pub struct Orchestrator {
     alerts_due: Notify,
     /// Record schedule ticks without running anything (`--dry-run`, benchmarks).
     pub dry_run: bool,
+    /// Jobs paused from the UI (mirrors `job_state.paused`: a tick of 1,000
+    /// jobs must not ask the database 1,000 times).
+    paused: Mutex<std::collections::HashSet<String>>,
+    /// Each job's configuration as stored with its runs.
+    snapshots: HashMap<String, String>,
 }
 
 impl Orchestrator {
@@ -50,6 +55,22 @@ impl Orchestrator {
             )
         })?;
         let history = History::open(&config.settings.state_dir.join("state.sqlite"))?;
+        let paused = config
+            .jobs
+            .iter()
+            .filter(|j| {
+                history
+                    .job_state(&j.name)
+                    .map(|s| s.paused)
+                    .unwrap_or(false)
+            })
+            .map(|j| j.name.clone())
+            .collect();
+        let snapshots = config
+            .jobs
+            .iter()
+            .map(|j| (j.name.clone(), j.snapshot().to_string()))
+            .collect();
         let history = Arc::new(Mutex::new(history));
         let env = Arc::new(env);
         let ui_base = config
@@ -77,6 +98,8 @@ impl Orchestrator {
             wake: Notify::new(),
             alerts_due: Notify::new(),
             dry_run,
+            paused: Mutex::new(paused),
+            snapshots,
         }))
     }
 
@@ -262,16 +285,24 @@ impl Orchestrator {
     pub fn set_paused(&self, job: &str, paused: bool) -> Result<()> {
         self.job(job)?;
         lock(&self.history).set_paused(job, paused)?;
+        let mut set = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        if paused {
+            set.insert(job.to_string());
+        } else {
+            set.remove(job);
+        }
+        drop(set);
         self.wake.notify_one();
         Ok(())
     }
 
     pub fn paused(&self, job: &Job) -> bool {
         job.paused
-            || lock(&self.history)
-                .job_state(&job.name)
-                .map(|s| s.paused)
-                .unwrap_or(false)
+            || self
+                .paused
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&job.name)
     }
 
     /// Queues one run per day in [from, to]; they run one after the other.
@@ -457,14 +488,17 @@ impl Orchestrator {
                 Trigger::Cron { tz, .. } => at.with_timezone(tz).date_naive(),
                 _ => at.date_naive(),
             };
-            let mut r = Self::new_run(
-                job,
-                trigger,
-                Some(partition),
-                0,
-                None,
-                Some(at.timestamp_millis()),
-            );
+            let mut r = NewRun {
+                job: job.name.clone(),
+                trigger: trigger.into(),
+                status: "queued".into(),
+                partition: Some(partition.format("%Y-%m-%d").to_string()),
+                scheduled_for: Some(at.timestamp_millis()),
+                start_step: 0,
+                parent_run: None,
+                error: None,
+                config: self.snapshots.get(&job.name).cloned().unwrap_or_default(),
+            };
             if self.dry_run {
                 r.status = "skipped".into();
                 r.error = Some("dry run".into());

@@ -768,7 +768,17 @@ fn read_freshness(path: &std::path::Path) -> Result<Vec<Fresh>, String> {
 async fn freshness_page(State(st): State<AppState>) -> Response {
     let path = st.orch.env.warehouse.clone();
     let lock_path = st.orch.config.settings.state_dir.join("warehouse.lock");
+    // opening DuckDB costs a few hundred ms: a reading younger than 15 s is shown as is
+    let recent = st
+        .freshness
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .is_some_and(|(t, _)| now_ms() - t < 15_000);
     let fresh = tokio::task::spawn_blocking(move || {
+        if recent {
+            return None;
+        }
         match crate::locks::FileLock::try_acquire(&lock_path) {
             Ok(Some(_l)) => Some(read_freshness(&path)),
             Ok(None) => None,
@@ -785,6 +795,7 @@ async fn freshness_page(State(st): State<AppState>) -> Response {
                 (now_ms(), r, String::new())
             }
             None => match cache.clone() {
+                Some((t, r)) if recent => (t, r, String::new()),
                 Some((t, r)) => (
                     t,
                     r,
