@@ -177,13 +177,20 @@ impl CronExpr {
         let mut day = local_after.date();
         for _ in 0..(366 * 8) {
             if self.day_matches(day) {
+                // start each field at the current value while still on the
+                // current day/hour/minute: a search costs a few steps, not 3,600
                 let same_day = day == local_after.date();
-                for h in from(self.hours, 0) {
-                    if same_day && h < local_after.time().hour_() {
-                        continue;
-                    }
-                    for m in from(self.minutes, 0) {
-                        for s in from(self.seconds, 0) {
+                let now = local_after.time();
+                let (ch, cm, cs) = (
+                    now.hour_(),
+                    chrono::Timelike::minute(&now),
+                    chrono::Timelike::second(&now),
+                );
+                for h in from(self.hours, if same_day { ch } else { 0 }) {
+                    let same_hour = same_day && h == ch;
+                    for m in from(self.minutes, if same_hour { cm } else { 0 }) {
+                        let same_minute = same_hour && m == cm;
+                        for s in from(self.seconds, if same_minute { cs } else { 0 }) {
                             let Some(t) = day.and_hms_opt(h, m, s) else {
                                 continue;
                             };

@@ -450,21 +450,21 @@ impl Orchestrator {
                     break;
                 }
                 heap.pop();
-                let at = DateTime::<Utc>::from_timestamp_millis(t).unwrap_or(now);
-                fires.push((i, at));
+                fires.push((i, DateTime::<Utc>::from_timestamp_millis(t).unwrap_or(now)));
+            }
+            // queue first, then work out the next instants
+            self.fire(fires.clone(), "schedule");
+            let mut next = self.next_fire.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, at) in fires {
                 let job = &self.config.jobs[i];
                 if let Some(n) = next_after(
                     &job.trigger,
                     at.max(now - chrono::Duration::milliseconds(1)),
                 ) {
                     heap.push(Reverse((n.timestamp_millis(), i)));
-                    self.next_fire
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(job.name.clone(), n.timestamp_millis());
+                    next.insert(job.name.clone(), n.timestamp_millis());
                 }
             }
-            self.fire(fires, "schedule");
         }
     }
 
