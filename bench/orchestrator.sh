@@ -19,7 +19,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 start() {
   "$BIN" --config "$WORK/tarmac.toml" orchestrate --listen 127.0.0.1:0 "$@" > "$WORK/out" 2> "$WORK/err" &
   PID=$!
-  for _ in $(seq 100); do [ -s "$WORK/out" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ -s "$WORK/out" ] && break; sleep 0.1; done
   URL=$(head -1 "$WORK/out" | sed 's/serving on //')
   if [ -z "$URL" ]; then echo "orchestrate did not start:"; cat "$WORK/err"; exit 1; fi
 }
