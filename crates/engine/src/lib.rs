@@ -18,6 +18,7 @@ pub mod db;
 pub mod error;
 pub mod execute;
 pub mod extras;
+pub mod freshness;
 pub mod graph;
 pub mod jinja;
 pub mod logfmt;

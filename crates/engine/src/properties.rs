@@ -59,6 +59,9 @@ pub struct SourceTable {
     pub file: String,
     /// Table-level tests as written (`data_tests:`/`tests:`).
     pub tests: Vec<Value>,
+    /// `freshness:` (table over source over config; an explicit null turns it off).
+    pub freshness: Option<Value>,
+    pub loaded_at_field: Option<String>,
 }
 
 /// Everything read from the project's properties files.
@@ -304,8 +307,36 @@ impl Properties {
                             table_tests.extend(a.iter().cloned());
                         }
                     }
+                    let pick = |k: &str| -> Option<Value> {
+                        t.get(k)
+                            .or_else(|| src.get(k))
+                            .or_else(|| cfg.get(k))
+                            .cloned()
+                            .filter(|v| !v.is_null())
+                    };
+                    // the table's freshness updates the source's key by key;
+                    // an explicit null turns it off
+                    let freshness = match t.get("freshness") {
+                        Some(Value::Null) => None,
+                        Some(Value::Object(tm)) => {
+                            let mut base = src
+                                .get("freshness")
+                                .or_else(|| cfg.get("freshness"))
+                                .and_then(|v| v.as_object())
+                                .cloned()
+                                .unwrap_or_default();
+                            base.extend(tm.clone());
+                            Some(Value::Object(base))
+                        }
+                        Some(other) => Some(other.clone()),
+                        None => pick("freshness"),
+                    };
+                    let loaded_at_field =
+                        pick("loaded_at_field").and_then(|v| v.as_str().map(String::from));
                     self.sources.push(SourceTable {
                         tests: table_tests,
+                        freshness,
+                        loaded_at_field,
                         identifier: t
                             .get("identifier")
                             .and_then(|x| x.as_str())

@@ -65,11 +65,23 @@ enum Command {
     RunJob(commands::orchestrate::RunJobArgs),
     /// Run a job for each day of a range (daily partitions).
     Backfill(commands::orchestrate::BackfillArgs),
+    /// Source commands (`source freshness`).
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
     /// The documentation catalog: catalog.json and a web site with lineage.
     Docs {
         #[command(subcommand)]
         command: DocsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum SourceCommand {
+    /// How old each source's newest row is, against its warn_after/error_after;
+    /// writes target/sources.json.
+    Freshness(commands::dbt::DbtArgs),
 }
 
 #[derive(Subcommand)]
@@ -143,6 +155,9 @@ fn main() -> ExitCode {
             Command::Ls(a) => commands::dbt::ls(a, loaded),
             Command::Parse(a) => commands::dbt::parse(a, loaded),
             Command::Init(a) => commands::init::run(a),
+            Command::Source { command } => match command {
+                SourceCommand::Freshness(a) => commands::dbt::freshness(a, loaded),
+            },
             Command::Docs { command } => match command {
                 DocsCommand::Generate(a) => commands::docs::generate(a, loaded),
                 DocsCommand::Serve(a) => commands::docs::serve(a, loaded).await,
@@ -176,6 +191,7 @@ fn main() -> ExitCode {
                     | Command::RunOperation(_)
                     | Command::Ls(_)
                     | Command::Parse(_)
+                    | Command::Source { .. }
                     | Command::Docs { .. } => unreachable!("handled above"),
                 }
             }

@@ -442,6 +442,43 @@ fn contracts_check_columns_and_apply_constraints() {
     );
 }
 
+#[test]
+fn source_freshness_writes_sources_json() {
+    let (_t, dir) = fixture("shop");
+    // before the seeds exist: raw.orders cannot be queried, a runtime error
+    let out = tarmac(&dir, &["source", "freshness"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = tarmac(&dir, &["seed"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = tarmac(&dir, &["source", "freshness"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("WARN freshness of raw.events"), "{all}");
+    assert!(all.contains("ERROR STALE freshness of raw.orders"), "{all}");
+    let doc = json(&dir.join("target/sources.json"));
+    assert_eq!(
+        doc["metadata"]["dbt_schema_version"],
+        "https://schemas.getdbt.com/dbt/sources/v3.json"
+    );
+    let r = doc["results"].as_array().unwrap();
+    assert_eq!(r.len(), 2, "customers has freshness: null");
+    assert_eq!(r[0]["unique_id"], "source.shop.raw.events");
+    assert_eq!(r[0]["status"], "warn");
+    let age = r[0]["max_loaded_at_time_ago_in_s"].as_f64().unwrap();
+    assert!((7190.0..7300.0).contains(&age), "{age}");
+    // the table's freshness updates the source's, key by key
+    assert_eq!(r[1]["criteria"]["warn_after"]["count"], 1);
+    assert_eq!(r[1]["criteria"]["error_after"]["count"], 30);
+    assert_eq!(r[1]["criteria"]["filter"], "status <> 'returned'");
+    assert_eq!(r[1]["max_loaded_at"], "2018-04-28T00:00:00+00:00");
+    // only warnings: exit 0
+    let out = tarmac(
+        &dir,
+        &["source", "freshness", "--select", "source:raw.events"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
 /// dbt's binary: `DBT`, else the workspace's `.venv-dbt`.
 fn dbt() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("DBT") {

@@ -119,6 +119,19 @@ pub fn parse(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
     }
 }
 
+/// `source freshness`: exit 1 when a source is stale past `error_after` or
+/// cannot be queried, 2 when the project does not load.
+pub fn freshness(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
+    match engine::freshness::run(&args.options(config)?) {
+        Ok(true) => Ok(ExitCode::SUCCESS),
+        Ok(false) => Ok(ExitCode::from(1)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 pub fn ls(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
     match engine::list(&args.options(config)?) {
         Ok(names) => {
