@@ -1,6 +1,7 @@
 //! The orchestrator end to end: the real binary, the simulator, an SMTP sink
 //! and a webhook sink started by the test on 127.0.0.1.
 
+mod browser;
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -437,12 +438,58 @@ url = "{}"
     assert_eq!(s, 403);
     let (s, _) = http(&orch.url, "POST", "/runs/1/rerun", &[]);
     assert_eq!(s, 403, "no Origin, no token");
-    let origin = orch.url.clone();
-    let (s, _) = http(&orch.url, "POST", "/runs/1/rerun", &[("origin", &origin)]);
-    assert_eq!(s, 303);
+    // In a real browser where there is one (the button's form carries the
+    // page's own Origin); otherwise the same POST by hand.
+    let profile = tempfile::tempdir().unwrap();
+    let mut page = browser::available("the orchestrator UI in Chromium")
+        .then(|| browser::open_page(profile.path()));
+    if let Some((_, cdp)) = page.as_mut() {
+        cdp.call(
+            "Page.navigate",
+            serde_json::json!({"url": format!("{}/runs/1", orch.url)}),
+        );
+        cdp.wait_for(
+            "document.getElementById('status').innerText.includes('failed')",
+            "run 1 shown as failed",
+        );
+        let timeline = cdp.eval("document.body.innerText");
+        assert!(
+            timeline.as_str().unwrap().contains("ingest batch"),
+            "{timeline}"
+        );
+        browser::screenshot(cdp, BIN, "orchestrator_run_failed.png");
+        cdp.click("form[action='/runs/1/rerun'] button");
+    } else {
+        let origin = orch.url.clone();
+        let (s, _) = http(&orch.url, "POST", "/runs/1/rerun", &[("origin", &origin)]);
+        assert_eq!(s, 303);
+    }
     wait_for("the re-run to succeed", 60, || {
-        api_run(&orch.url, 2)["run"]["status"] == "success"
+        // run 2 exists once the click's request has arrived
+        let (s, b) = http(&orch.url, "GET", "/api/runs/2", &[]);
+        s == 200
+            && serde_json::from_str::<serde_json::Value>(&b).unwrap()["run"]["status"] == "success"
     });
+    if let Some((_, cdp)) = page.as_mut() {
+        cdp.call(
+            "Page.navigate",
+            serde_json::json!({"url": format!("{}/runs/2", orch.url)}),
+        );
+        cdp.wait_for(
+            "document.getElementById('status').innerText.includes('success')",
+            "run 2 shown as succeeded",
+        );
+        browser::screenshot(cdp, BIN, "orchestrator_run_recovered.png");
+        cdp.call(
+            "Page.navigate",
+            serde_json::json!({"url": format!("{}/runs?job=daily", orch.url)}),
+        );
+        cdp.wait_for(
+            "document.body.innerText.includes('success')",
+            "the runs list with the re-run",
+        );
+        browser::screenshot(cdp, BIN, "orchestrator_runs.png");
+    }
     let run2 = api_run(&orch.url, 2);
     assert_eq!(run2["run"]["trigger"], "rerun");
     assert_eq!(run2["run"]["parent_run"], 1);
