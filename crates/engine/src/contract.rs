@@ -302,7 +302,7 @@ pub fn table(db: &Db, node: &Node, rel: &Relation, sql: &str, cfg: &Config) -> R
 /// Constraints DuckDB cannot apply on this materialization (views,
 /// incrementals after the first build), for a warning as dbt gives.
 pub fn unenforced_constraints(node: &Node, cfg: &Config) -> Vec<String> {
-    if cfg.materialized() == "table" {
+    if matches!(cfg.materialized(), "table" | "incremental") {
         return vec![];
     }
     let mut out = Vec::new();

@@ -393,6 +393,14 @@ fn build_node(
             "view" => materialize::view(db, &rel, &sql, cfg),
             "table" if contracted => crate::contract::table(db, node, &rel, &sql, cfg),
             "table" => materialize::table(db, &rel, &sql, cfg),
+            // A contracted incremental model is created as a contracted table
+            // (columns typed, constraints declared) and later runs insert into
+            // it, as dbt-duckdb does, so DuckDB enforces its constraints.
+            "incremental"
+                if contracted && !materialize::is_incremental(db, &rel, cfg, full_refresh)? =>
+            {
+                crate::contract::table(db, node, &rel, &sql, cfg)
+            }
             "incremental" => materialize::incremental(db, &rel, &sql, cfg, full_refresh),
             "snapshot" => crate::snapshot::run(db, &rel, &sql, cfg),
             "ephemeral" => Ok(materialize::Outcome {
