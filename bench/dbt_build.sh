@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tarmac="${1:-$HOME/.cache/tarmac-target-release/release/tarmac}"
 runs="${2:-3}"
-dbt="$root/.venv-dbt/bin/dbt"
+dbt="${DBT:-$root/.venv-dbt/bin/dbt}"
 [ -x "$dbt" ] || { echo "no dbt at $dbt: python3 -m venv .venv-dbt && .venv-dbt/bin/pip install 'dbt-core>=1.10,<1.11' 'dbt-duckdb>=1.9,<1.10'"; exit 1; }
 [ -x "$tarmac" ] || { echo "no tarmac binary at $tarmac"; exit 1; }
 work="$(mktemp -d)"

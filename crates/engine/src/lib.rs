@@ -494,7 +494,11 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         "manifest.json",
         &artifacts::manifest_json_text(m, &l.dag, &compiled)?,
     )?;
-    tracing::debug!("timing: manifest.json written at {:?}", t0.elapsed());
+    tracing::debug!(
+        "timing: manifest.json written at {:?}; {:?} spent inside DuckDB",
+        t0.elapsed(),
+        db::time_in_duckdb()
+    );
     let elapsed = t0.elapsed().as_secs_f64();
     let args = serde_json::json!({
         "which": command.as_str(),
