@@ -24,7 +24,16 @@ pub struct QueryResult {
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
-    catalog: Arc<Mutex<Option<Catalog>>>,
+    catalog: Arc<Mutex<CatalogState>>,
+}
+
+/// The cache and a counter of changes: a catalog read that overlapped a
+/// change (another connection noting a relation it created) is not kept,
+/// or the cache would miss that relation.
+#[derive(Debug, Default)]
+struct CatalogState {
+    cat: Option<Catalog>,
+    generation: u64,
 }
 
 /// What relations and schemas exist, read in one query and then kept up to
@@ -156,7 +165,7 @@ impl Db {
     pub fn new(conn: Connection) -> Self {
         Db {
             conn: Arc::new(Mutex::new(conn)),
-            catalog: Arc::new(Mutex::new(None)),
+            catalog: Arc::new(Mutex::new(CatalogState::default())),
         }
     }
 
@@ -166,7 +175,7 @@ impl Db {
             .map_err(|_| Error::Internal("connection lock poisoned".into()))
     }
 
-    fn catalog(&self) -> Result<std::sync::MutexGuard<'_, Option<Catalog>>> {
+    fn catalog(&self) -> Result<std::sync::MutexGuard<'_, CatalogState>> {
         self.catalog
             .lock()
             .map_err(|_| Error::Internal("catalog lock poisoned".into()))
@@ -175,7 +184,8 @@ impl Db {
     /// Forget the relation cache (after SQL the engine did not write).
     pub fn invalidate(&self) {
         if let Ok(mut c) = self.catalog.lock() {
-            *c = None;
+            c.cat = None;
+            c.generation += 1;
         }
     }
 
@@ -227,10 +237,16 @@ impl Db {
         })
     }
 
-    /// Run statements in one transaction; rolled back on error. The
-    /// statements are the engine's own DDL: callers record what changed with
-    /// [`Db::note`] (or call [`Db::invalidate`] when user SQL is among them).
+    /// Run statements in one transaction; rolled back on error. They may
+    /// change anything: the relation cache is dropped.
     pub fn transaction(&self, statements: &[String]) -> Result<()> {
+        self.invalidate();
+        self.transaction_known(statements)
+    }
+
+    /// [`Db::transaction`] for the engine's own DDL, whose catalog changes
+    /// the caller records with [`Db::note`] (or [`Db::invalidate`]).
+    pub(crate) fn transaction_known(&self, statements: &[String]) -> Result<()> {
         let conn = self.lock()?;
         timed(|| -> Result<()> {
             conn.execute_batch("BEGIN TRANSACTION")?;
@@ -253,7 +269,10 @@ impl Db {
         let Ok(mut guard) = self.catalog.lock() else {
             return;
         };
-        let Some(cat) = guard.as_mut() else { return };
+        guard.generation += 1;
+        let Some(cat) = guard.cat.as_mut() else {
+            return;
+        };
         let key = (
             rel.schema.as_deref().unwrap_or("main").to_lowercase(),
             rel.identifier.to_lowercase(),
@@ -262,7 +281,7 @@ impl Db {
         let entry = cat.relations.entry(key).or_default();
         // without a database we cannot tell which entry changed
         if dbname.is_empty() {
-            *guard = None;
+            guard.cat = None;
             return;
         }
         entry.retain(|(d, _)| *d != dbname);
@@ -306,15 +325,19 @@ impl Db {
     }
 
     fn with_catalog<T>(&self, f: impl FnOnce(&Catalog) -> T) -> Result<T> {
-        {
+        let generation = {
             let guard = self.catalog()?;
-            if let Some(c) = guard.as_ref() {
+            if let Some(c) = guard.cat.as_ref() {
                 return Ok(f(c));
             }
-        }
+            guard.generation
+        };
         let cat = self.load_catalog()?;
         let out = f(&cat);
-        *self.catalog()? = Some(cat);
+        let mut guard = self.catalog()?;
+        if guard.generation == generation {
+            guard.cat = Some(cat);
+        }
         Ok(out)
     }
 

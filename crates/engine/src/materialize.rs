@@ -86,7 +86,7 @@ pub fn view(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outco
         stmts.extend(drop_existing(kind.as_deref(), rel));
     }
     stmts.push(create.clone());
-    db.transaction(&stmts)?;
+    db.transaction_known(&stmts)?;
     record(db, config, &[(rel, Some("view"))]);
     Ok(Outcome {
         message: "OK".into(),
@@ -119,7 +119,7 @@ pub fn table(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outc
         tmp.render(),
         quote(&rel.identifier)
     ));
-    db.transaction(&stmts)?;
+    db.transaction_known(&stmts)?;
     record(db, config, &[(&tmp, None), (rel, Some("table"))]);
     Ok(Outcome {
         message: "OK".into(),
