@@ -32,7 +32,7 @@ echo "== $models models ($(find models -name '*.sql' | wc -l) files)"
 echo "tarmac parse   cold (--no-partial-parse): $(measure "$tarmac" parse --no-partial-parse --project-dir . --profiles-dir .)"
 echo "tarmac parse   state written            : $(measure "$tarmac" parse --project-dir . --profiles-dir .)"
 echo "tarmac parse   warm (nothing changed)   : $(measure "$tarmac" parse --project-dir . --profiles-dir .)"
-first="$(find models/intermediate -name '*.sql' | sort | head -1)"
+first="$(find models/intermediate -name "*.sql" | sort | sed -n 1p)"
 echo "-- edited" >>"$first"
 echo "tarmac parse   warm (one model edited)  : $(measure "$tarmac" parse --project-dir . --profiles-dir .)"
 rm -rf target
