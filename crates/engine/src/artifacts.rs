@@ -21,7 +21,7 @@ use crate::manifest::Manifest;
 pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
     let target = crate::execute::target_dir(m);
     let project = &m.info.project.name;
-    let mut files: Vec<(std::path::PathBuf, &str)> = Vec::new();
+    let mut files: Vec<(std::path::PathBuf, &str, &str)> = Vec::new();
     for r in results {
         let Some(node) = m.nodes.get(&r.unique_id) else {
             continue;
@@ -40,12 +40,27 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
             node.original_file_path.clone()
         };
         if let Some(sql) = &r.compiled_sql {
-            files.push((target.join("compiled").join(project).join(&file), sql));
+            files.push((
+                target.join("compiled").join(project).join(&file),
+                &r.unique_id,
+                sql,
+            ));
         }
         if let Some(sql) = r.run_sql.as_ref().filter(|s| !s.is_empty()) {
-            files.push((target.join("run").join(project).join(&file), sql));
+            files.push((
+                target.join("run").join(project).join(&file),
+                &r.unique_id,
+                sql,
+            ));
         }
     }
+    // Several nodes can share a file (snapshot blocks of one .sql file): one
+    // writer per path, the first node by unique id, so the file does not
+    // depend on which thread finished last.
+    files.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    files.dedup_by(|b, a| a.0 == b.0);
+    let files: Vec<(std::path::PathBuf, &str)> =
+        files.into_iter().map(|(p, _, sql)| (p, sql)).collect();
     let dirs: std::collections::BTreeSet<&Path> =
         files.iter().filter_map(|(p, _)| p.parent()).collect();
     for d in dirs {
