@@ -225,25 +225,7 @@ pub async fn run_batch(
                         sha256: String::new(),
                         records: fetched.records as u64,
                     };
-                    let zone2 = zone.clone();
-                    let body = fetched.body;
-                    let (file, body) = tokio::task::spawn_blocking(move || {
-                        zone2.land(meta, &body).map(|f| (f, body))
-                    })
-                    .await
-                    .map_err(|e| IngestError::Landing(e.to_string()))??;
-                    zone.record(&LedgerEntry {
-                        at: Utc::now(),
-                        source: Source::Api,
-                        request: fetched.request,
-                        http_status: Some(fetched.status),
-                        outcome: "landed".into(),
-                        bytes: Some(file.meta.bytes),
-                        sha256: Some(file.meta.sha256.clone()),
-                        landing_file: Some(file.rel.clone()),
-                        attempts: fetched.retries + 1,
-                        error: None,
-                    })?;
+                    let (file, body) = land_fetched(&zone, meta, fetched).await?;
                     if let Some(tx) = &sender {
                         let tx = tx.clone();
                         let sent =
@@ -358,6 +340,35 @@ pub async fn run_batch(
         .collect();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok((bronze, summary))
+}
+
+/// Lands an API answer (off the async runtime: the write fsyncs) and records
+/// it in the ledger; returns the landed file and its body for the loader.
+/// Batch, delta and real-time polls all land through here.
+pub(crate) async fn land_fetched(
+    zone: &Arc<LandingZone>,
+    meta: LandingMeta,
+    fetched: flightlabs::client::Fetched,
+) -> Result<(crate::landing::LandedFile, Vec<u8>)> {
+    let zone2 = zone.clone();
+    let body = fetched.body;
+    let (file, body) =
+        tokio::task::spawn_blocking(move || zone2.land(meta, &body).map(|f| (f, body)))
+            .await
+            .map_err(|e| IngestError::Landing(e.to_string()))??;
+    zone.record(&LedgerEntry {
+        at: Utc::now(),
+        source: Source::Api,
+        request: fetched.request,
+        http_status: Some(fetched.status),
+        outcome: "landed".into(),
+        bytes: Some(file.meta.bytes),
+        sha256: Some(file.meta.sha256.clone()),
+        landing_file: Some(file.rel.clone()),
+        attempts: fetched.retries + 1,
+        error: None,
+    })?;
+    Ok((file, body))
 }
 
 fn mark_day(zone: &LandingZone, airport: &str, day: NaiveDate) -> Result<()> {

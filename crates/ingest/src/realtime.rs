@@ -305,26 +305,10 @@ async fn fetch_one(
                 sha256: String::new(),
                 records: fetched.records as u64,
             };
-            let zone2 = zone.clone();
-            let body = fetched.body;
-            let (file, body) =
-                tokio::task::spawn_blocking(move || zone2.land(meta, &body).map(|f| (f, body)))
-                    .await
-                    .map_err(|e| IngestError::Landing(e.to_string()))??;
-            zone.record(&LedgerEntry {
-                at: Utc::now(),
-                source: Source::Api,
-                request: fetched.request,
-                http_status: Some(fetched.status),
-                outcome: "landed".into(),
-                bytes: Some(file.meta.bytes),
-                sha256: Some(file.meta.sha256.clone()),
-                landing_file: Some(file.rel.clone()),
-                attempts: fetched.retries + 1,
-                error: None,
-            })?;
+            let fetched_at = fetched.fetched_at;
+            let (file, body) = crate::batch::land_fetched(zone, meta, fetched).await?;
             // The loader stops listening only when the poll is over.
-            let _ = tx.send(((file, body), fetched.fetched_at));
+            let _ = tx.send(((file, body), fetched_at));
             Ok(None)
         }
         Err(e) => {
