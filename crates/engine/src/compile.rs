@@ -2,8 +2,7 @@
 //! ephemeral models it references as CTEs named `__dbt__cte__<name>`, placed
 //! as dbt places them (dependencies first, after an existing `with`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -31,21 +30,21 @@ pub fn node_ctx(
     full_refresh: bool,
 ) -> Arc<NodeCtx> {
     Arc::new(NodeCtx {
-        unique_id: node.unique_id.clone(),
-        name: node.name.clone(),
-        execute: true,
-        this: node.relation(),
-        config: Mutex::new(node.config.clone()),
-        file_config: Mutex::new(Config::new()),
-        refs: Mutex::new(vec![]),
-        sources: Mutex::new(vec![]),
-        ephemerals: Mutex::new(vec![]),
-        resolver,
         db,
         is_incremental,
         full_refresh,
-        results: Mutex::new(HashMap::new()),
-        model: node.to_value(),
+        ..NodeCtx::of_node(node, resolver)
+    })
+}
+
+/// A per-node Jinja context for the parse phase (`execute = false`, no
+/// database): what `config()`, `ref()` and `source()` calls record is read
+/// back into the node.
+pub fn parse_ctx(node: &Node, resolver: Arc<dyn Resolver>, full_refresh: bool) -> Arc<NodeCtx> {
+    Arc::new(NodeCtx {
+        execute: false,
+        full_refresh,
+        ..NodeCtx::of_node(node, resolver)
     })
 }
 

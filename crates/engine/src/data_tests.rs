@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -617,23 +617,7 @@ fn folders_of(path: &str) -> Vec<String> {
 }
 
 fn parse_ctx(cx: &DiscoverCtx<'_>, node: &Node) -> Arc<NodeCtx> {
-    Arc::new(NodeCtx {
-        unique_id: node.unique_id.clone(),
-        name: node.name.clone(),
-        execute: false,
-        this: node.relation(),
-        config: Mutex::new(node.config.clone()),
-        file_config: Mutex::new(Config::new()),
-        refs: Mutex::new(vec![]),
-        sources: Mutex::new(vec![]),
-        ephemerals: Mutex::new(vec![]),
-        resolver: cx.parse_resolver.clone(),
-        db: None,
-        is_incremental: false,
-        full_refresh: cx.full_refresh,
-        results: Mutex::new(HashMap::new()),
-        model: node.to_value(),
-    })
+    crate::compile::parse_ctx(node, cx.parse_resolver.clone(), cx.full_refresh)
 }
 
 /// `{{ config(severity="warn",...) }}` as dbt appends it to a generic test's raw code.

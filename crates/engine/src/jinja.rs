@@ -384,6 +384,52 @@ pub struct NodeCtx {
     pub model: Value,
 }
 
+impl NodeCtx {
+    /// A context with nothing recorded yet, rendering with `execute = true`,
+    /// no database, not incremental, not a full refresh. Every phase starts
+    /// here and overrides only what differs (struct update syntax), so a new
+    /// field gets its default in one place.
+    pub fn new(
+        unique_id: String,
+        name: String,
+        this: Relation,
+        config: Config,
+        resolver: Arc<dyn Resolver>,
+        model: Value,
+    ) -> Self {
+        NodeCtx {
+            unique_id,
+            name,
+            execute: true,
+            this,
+            config: Mutex::new(config),
+            file_config: Mutex::new(Config::new()),
+            refs: Mutex::new(vec![]),
+            sources: Mutex::new(vec![]),
+            ephemerals: Mutex::new(vec![]),
+            resolver,
+            db: None,
+            is_incremental: false,
+            full_refresh: false,
+            results: Mutex::new(HashMap::new()),
+            model,
+        }
+    }
+
+    /// [`NodeCtx::new`] for a manifest node: its id, relation, config and
+    /// `model` value.
+    pub fn of_node(node: &crate::manifest::Node, resolver: Arc<dyn Resolver>) -> Self {
+        NodeCtx::new(
+            node.unique_id.clone(),
+            node.name.clone(),
+            node.relation(),
+            node.config.clone(),
+            resolver,
+            node.to_value(),
+        )
+    }
+}
+
 /// `config`: callable (`config(materialized='table')`), plus `get`/`require`.
 struct ConfigObj(Arc<NodeCtx>);
 

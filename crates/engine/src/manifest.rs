@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use minijinja::{Environment, Value};
@@ -14,7 +14,7 @@ use sha2::Digest;
 
 use crate::config::{self, Config, ConfigExt};
 use crate::error::{Error, Result};
-use crate::jinja::{self, NodeCtx, Resolver, RunInfo};
+use crate::jinja::{self, Resolver, RunInfo};
 use crate::partial;
 use crate::project::{Project, Target};
 use crate::properties::{Column, Properties, SourceTable};
@@ -301,23 +301,7 @@ fn parse_model(
             return Ok(Ok((node, e.clone(), false)));
         }
     }
-    let ctx = Arc::new(NodeCtx {
-        unique_id: unique_id.clone(),
-        name: node.name.clone(),
-        execute: false,
-        this: node.relation(),
-        config: Mutex::new(node.config.clone()),
-        file_config: Mutex::new(Config::new()),
-        refs: Mutex::new(vec![]),
-        sources: Mutex::new(vec![]),
-        ephemerals: Mutex::new(vec![]),
-        resolver: parse_resolver.clone(),
-        db: None,
-        is_incremental: false,
-        full_refresh: info.full_refresh,
-        results: Mutex::new(HashMap::new()),
-        model: node.to_value(),
-    });
+    let ctx = crate::compile::parse_ctx(&node, parse_resolver.clone(), info.full_refresh);
     let (rendered, env_reads) = jinja::recording_env(|| {
         jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
     });

@@ -5,8 +5,7 @@
 //! Both render with a context that can query the warehouse (`run_query`,
 //! `statement`, `adapter`), as dbt's do.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use minijinja::Value;
 
@@ -21,26 +20,21 @@ use crate::relation::Relation;
 pub fn context(m: &Manifest, db: Option<Db>, name: &str) -> Arc<NodeCtx> {
     let t = &m.info.target;
     Arc::new(NodeCtx {
-        unique_id: format!("operation.{}.{name}", m.info.project.name),
-        name: name.to_string(),
-        execute: true,
-        this: Relation {
-            database: Some(t.database.clone()),
-            schema: Some(t.schema.clone()),
-            identifier: String::new(),
-            kind: None,
-        },
-        config: Mutex::new(Config::new()),
-        file_config: Mutex::new(Config::new()),
-        refs: Mutex::new(vec![]),
-        sources: Mutex::new(vec![]),
-        ephemerals: Mutex::new(vec![]),
-        resolver: m.resolver(),
-        db,
-        is_incremental: false,
         full_refresh: m.info.full_refresh,
-        results: Mutex::new(HashMap::new()),
-        model: Value::from(()),
+        db,
+        ..NodeCtx::new(
+            format!("operation.{}.{name}", m.info.project.name),
+            name.to_string(),
+            Relation {
+                database: Some(t.database.clone()),
+                schema: Some(t.schema.clone()),
+                identifier: String::new(),
+                kind: None,
+            },
+            Config::new(),
+            m.resolver(),
+            Value::from(()),
+        )
     })
 }
 

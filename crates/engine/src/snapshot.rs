@@ -567,12 +567,7 @@ pub(crate) fn discover(
             schema: target.schema.clone(),
             alias: name.clone(),
         };
-        let ctx = crate::compile::node_ctx(&node, resolver.clone(), None, false, info.full_refresh);
-        let ctx = std::sync::Arc::new(crate::jinja::NodeCtx {
-            execute: false,
-            ..std::sync::Arc::try_unwrap(ctx)
-                .map_err(|_| Error::Internal("node context shared".into()))?
-        });
+        let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
         if let Err(e) = crate::jinja::render(env, &unique_id, ctx.clone()) {
             errors.push(crate::Error::jinja(&unique_id, &ofp, &e).to_string());
             continue;

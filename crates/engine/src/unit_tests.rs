@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -515,21 +515,16 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
         .get("is_incremental")
         .is_some_and(|v| v.as_bool().unwrap_or(false));
     let ctx = Arc::new(NodeCtx {
-        unique_id: model.unique_id.clone(),
-        name: model.name.clone(),
-        execute: true,
-        this,
-        config: Mutex::new(model.config.clone()),
-        file_config: Mutex::new(Config::new()),
-        refs: Mutex::new(vec![]),
-        sources: Mutex::new(vec![]),
-        ephemerals: Mutex::new(vec![]),
-        resolver,
         db: Some(db.clone()),
         is_incremental: is_inc,
-        full_refresh: false,
-        results: Mutex::new(HashMap::new()),
-        model: model.to_value(),
+        ..NodeCtx::new(
+            model.unique_id.clone(),
+            model.name.clone(),
+            this,
+            model.config.clone(),
+            resolver,
+            model.to_value(),
+        )
     });
     let mut extra: BTreeMap<String, minijinja::Value> = BTreeMap::new();
     for (k, v) in &macros {
