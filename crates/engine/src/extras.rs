@@ -11,7 +11,8 @@ use std::sync::Arc;
 use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Environment, Error as JError, ErrorKind, State};
 
-use crate::jinja::{kwarg, split_args, DateTime, RunInfo};
+use crate::jinja::{DateTime, RunInfo};
+use crate::pyargs::Args;
 use crate::relation::Relation;
 
 fn err(msg: impl Into<String>) -> JError {
@@ -132,14 +133,6 @@ fn parse_iso(s: &str) -> Option<(chrono::NaiveDateTime, bool)> {
         .map(|d| (d.naive_utc(), false))
 }
 
-fn int_arg(pos: &[Value], kw: Option<&Value>, i: usize, k: &str, default: i64) -> i64 {
-    pos.get(i)
-        .cloned()
-        .or_else(|| kwarg(kw, k))
-        .and_then(|v| v.as_i64())
-        .unwrap_or(default)
-}
-
 impl Object for DtModule {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match (self.0, key.as_str()?) {
@@ -152,8 +145,8 @@ impl Object for DtModule {
         }
     }
     fn call(self: &Arc<Self>, _s: &State<'_, '_>, args: &[Value]) -> Result<Value, JError> {
-        let (pos, kw) = split_args(args);
-        let g = |i, k, d| int_arg(pos, kw, i, k, d);
+        let args = Args::new(args);
+        let g = |i, k, d| args.int(i, k, d);
         match self.0 {
             "datetime" | "date" => {
                 let date = chrono::NaiveDate::from_ymd_opt(
@@ -453,15 +446,10 @@ impl Object for Re {
         m: &str,
         args: &[Value],
     ) -> Result<Value, JError> {
-        let (pos, kw) = split_args(args);
+        let args = Args::new(args);
+        let pos = args.pos;
         let pattern = pos.first().map(|v| v.to_string()).unwrap_or_default();
-        let flag_at = |i: usize| {
-            pos.get(i)
-                .cloned()
-                .or_else(|| kwarg(kw, "flags"))
-                .and_then(|v| v.as_i64())
-                .unwrap_or(0)
-        };
+        let flag_at = |i: usize| args.int(i, "flags", 0);
         match m {
             "compile" => Ok(Value::from_object(Pattern(compile_re(
                 &pattern,
@@ -503,14 +491,9 @@ impl Object for Api {
         m: &str,
         args: &[Value],
     ) -> Result<Value, JError> {
-        let (pos, kw) = split_args(args);
-        let sarg = |i: usize, k: &str| {
-            pos.get(i)
-                .cloned()
-                .or_else(|| kwarg(kw, k))
-                .filter(|v| !v.is_none())
-                .map(|v| v.to_string())
-        };
+        let args = Args::new(args);
+        let pos = args.pos;
+        let sarg = |i: usize, k: &str| args.opt_string(i, k);
         match (self.0, m) {
             ("Relation", "create") => Ok(Relation {
                 database: sarg(0, "database"),
@@ -937,7 +920,7 @@ impl Object for PyDict {
         m: &str,
         args: &[Value],
     ) -> Result<Value, JError> {
-        let (pos, kw) = split_args(args);
+        let Args { pos, kwargs: kw } = Args::new(args);
         let mut d = self.0.lock().map_err(|_| err("dict lock poisoned"))?;
         match m {
             "update" => {
@@ -1070,20 +1053,23 @@ fn str_method(s: &str, m: &str, args: &[Value]) -> Option<Result<Value, JError>>
             Value::from(parts)
         }
         "replace" => Value::from(s.replace(&a(0).unwrap_or_default(), &a(1).unwrap_or_default())),
-        "startswith" => Value::from(match args.first() {
-            Some(x) if x.kind() == ValueKind::Seq => x
-                .try_iter()
-                .map(|mut it| it.any(|p| p.as_str().is_some_and(|p| s.starts_with(p))))
-                .unwrap_or(false),
-            _ => s.starts_with(&a(0).unwrap_or_default()),
-        }),
-        "endswith" => Value::from(match args.first() {
-            Some(x) if x.kind() == ValueKind::Seq => x
-                .try_iter()
-                .map(|mut it| it.any(|p| p.as_str().is_some_and(|p| s.ends_with(p))))
-                .unwrap_or(false),
-            _ => s.ends_with(&a(0).unwrap_or_default()),
-        }),
+        "startswith" | "endswith" => {
+            // Python takes one affix or a tuple of them
+            let has = |p: &str| {
+                if m == "startswith" {
+                    s.starts_with(p)
+                } else {
+                    s.ends_with(p)
+                }
+            };
+            Value::from(match args.first() {
+                Some(x) if x.kind() == ValueKind::Seq => x
+                    .try_iter()
+                    .map(|mut it| it.any(|p| p.as_str().is_some_and(has)))
+                    .unwrap_or(false),
+                _ => has(&a(0).unwrap_or_default()),
+            })
+        }
         "find" => Value::from(
             s.find(&a(0).unwrap_or_default())
                 .map(|i| s[..i].chars().count() as i64)

@@ -20,6 +20,7 @@ use serde_json::Map;
 use crate::config::Config;
 use crate::db::{Db, QueryResult};
 use crate::project::{Project, Target};
+use crate::pyargs::Args;
 use crate::relation::Relation;
 
 thread_local! {
@@ -31,20 +32,6 @@ const RETURN_MARKER: &str = "__tarmac_return__";
 
 fn err(msg: impl Into<String>) -> JError {
     JError::new(ErrorKind::InvalidOperation, msg.into())
-}
-
-/// Split positional arguments from trailing keyword arguments.
-pub fn split_args(args: &[Value]) -> (&[Value], Option<&Value>) {
-    match args.split_last() {
-        Some((last, rest)) if last.is_kwargs() => (rest, Some(last)),
-        _ => (args, None),
-    }
-}
-
-/// A keyword argument, if given.
-pub fn kwarg(kw: Option<&Value>, key: &str) -> Option<Value> {
-    kw.and_then(|k| k.get_attr(key).ok())
-        .filter(|v| !v.is_undefined())
 }
 
 thread_local! {
@@ -441,7 +428,7 @@ impl std::fmt::Debug for ConfigObj {
 
 impl Object for ConfigObj {
     fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, JError> {
-        let (pos, kw) = split_args(args);
+        let Args { pos, kwargs: kw } = Args::new(args);
         let mut set = Config::new();
         if let Some(first) = pos.first() {
             if let serde_json::Value::Object(m) = value_to_json(first) {
@@ -472,8 +459,9 @@ impl Object for ConfigObj {
         m: &str,
         args: &[Value],
     ) -> Result<Value, JError> {
-        let (pos, kw) = split_args(args);
-        let key = pos
+        let args = Args::new(args);
+        let key = args
+            .pos
             .first()
             .and_then(|k| k.as_str())
             .unwrap_or_default()
@@ -489,11 +477,7 @@ impl Object for ConfigObj {
         match m {
             "get" => Ok(match found {
                 Some(v) => json_to_value(v),
-                None => pos
-                    .get(1)
-                    .cloned()
-                    .or_else(|| kwarg(kw, "default"))
-                    .unwrap_or(Value::from(())),
+                None => args.get(1, "default").unwrap_or(Value::from(())),
             }),
             "require" => match found {
                 Some(v) => Ok(json_to_value(v)),
@@ -559,35 +543,25 @@ impl Object for Adapter {
         m: &str,
         args: &[Value],
     ) -> Result<Value, JError> {
-        let (pos, kw) = split_args(args);
-        let arg = |i: usize, k: &str| pos.get(i).cloned().or_else(|| kwarg(kw, k));
+        let args = Args::new(args);
+        let arg = |i: usize, k: &str| args.get(i, k);
         match m {
             "type" => Ok(Value::from("duckdb")),
             "quote" => Ok(Value::from(crate::relation::quote(
-                &arg(0, "identifier")
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
+                &args.string(0, "identifier"),
             ))),
             "dispatch" => {
-                let name = arg(0, "macro_name")
-                    .map(|v| v.to_string())
-                    .unwrap_or_default();
-                let ns = arg(1, "macro_namespace")
-                    .filter(|v| !v.is_none())
-                    .map(|v| v.to_string());
+                let name = args.string(0, "macro_name");
+                let ns = args.opt_string(1, "macro_namespace");
                 crate::macros::dispatch(state, &name, ns.as_deref())
             }
             "get_relation" => {
                 let Some(db) = &self.0.db else {
                     return Ok(Value::from(()));
                 };
-                let schema = arg(1, "schema").map(|v| v.to_string()).unwrap_or_default();
-                let ident = arg(2, "identifier")
-                    .map(|v| v.to_string())
-                    .unwrap_or_default();
-                let database = arg(0, "database")
-                    .filter(|v| !v.is_none())
-                    .map(|v| v.to_string());
+                let schema = args.string(1, "schema");
+                let ident = args.string(2, "identifier");
+                let database = args.opt_string(0, "database");
                 let kind = db
                     .relation_kind(database.as_deref(), &schema, &ident)
                     .map_err(|e| err(e.to_string()))?;
@@ -802,8 +776,8 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
         "ref",
         Value::from_function(
             move |args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
-                let (pos, _kw) = split_args(&args);
-                let strs: Vec<String> = pos.iter().map(|v| v.to_string()).collect();
+                let strs: Vec<String> =
+                    Args::new(&args).pos.iter().map(|v| v.to_string()).collect();
                 let (pkg, name) = match strs.as_slice() {
                     [n] => (None, n.clone()),
                     [p, n] => (Some(p.clone()), n.clone()),
@@ -860,10 +834,10 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
     m.insert(
         "statement",
         Value::from_function(move |state: &State, args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
-            let (pos, kw) = split_args(&args);
-            let name = pos.first().map(|v| v.to_string()).or_else(|| kwarg(kw, "name").map(|v| v.to_string())).unwrap_or_else(|| "main".into());
-            let fetch = pos.get(1).cloned().or_else(|| kwarg(kw, "fetch_result")).map(|v| v.is_true()).unwrap_or(false);
-            let caller = kwarg(kw, "caller").ok_or_else(|| err("statement() must be used with {% call statement(...) %}"))?;
+            let args = Args::new(&args);
+            let name = args.get(0, "name").map(|v| v.to_string()).unwrap_or_else(|| "main".into());
+            let fetch = args.get(1, "fetch_result").is_some_and(|v| v.is_true());
+            let caller = args.named("caller").ok_or_else(|| err("statement() must be used with {% call statement(...) %}"))?;
             let sql = caller.call(state, &[])?.to_string();
             let (Some(db), true) = (&c.db, c.execute) else { return Ok(Value::from("")) };
             let res = db.query(&sql).map_err(|e| err(e.to_string()))?;

@@ -30,6 +30,7 @@ pub mod par;
 pub mod partial;
 pub mod project;
 pub mod properties;
+pub mod pyargs;
 pub mod relation;
 pub mod seed;
 pub mod select;

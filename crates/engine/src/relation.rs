@@ -100,19 +100,13 @@ impl Object for Relation {
             "include" => {
                 // include(database=False, schema=False, identifier=True)
                 let mut r = (**self).clone();
-                if let Some(kw) = args.last().filter(|v| v.is_kwargs()) {
-                    let flag = |k: &str| {
-                        kw.get_attr(k)
-                            .ok()
-                            .filter(|v| !v.is_undefined())
-                            .map(|v| v.is_true())
-                    };
-                    if flag("database") == Some(false) {
-                        r.database = None;
-                    }
-                    if flag("schema") == Some(false) {
-                        r.schema = None;
-                    }
+                let args = crate::pyargs::Args::new(args);
+                let flag = |k: &str| args.named(k).map(|v| v.is_true());
+                if flag("database") == Some(false) {
+                    r.database = None;
+                }
+                if flag("schema") == Some(false) {
+                    r.schema = None;
                 }
                 Ok(r.to_value())
             }
