@@ -9,68 +9,8 @@ use std::process::Command as Proc;
 
 use engine::{Command, Options};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-/// A copy of a fixture in a temporary directory, its profile pointing at
-/// `<dir>/<db_name>.duckdb` (the catalog stays the file's stem).
-fn fixture(name: &str, db_name: &str) -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().join(name);
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-        &dir,
-    );
-    let db = dir.join(format!("{db_name}.duckdb"));
-    let prof = std::fs::read_to_string(dir.join("profiles.yml")).unwrap();
-    let prof = prof.replace(
-        &format!("{{{{ env_var('TARMAC_DB', '{db_name}.duckdb') }}}}"),
-        &db.display().to_string(),
-    );
-    std::fs::write(dir.join("profiles.yml"), prof).unwrap();
-    (d, dir)
-}
-
-fn opts(dir: &Path) -> Options {
-    Options {
-        project_dir: Some(dir.to_path_buf()),
-        profiles_dir: Some(dir.to_path_buf()),
-        ..Options::default()
-    }
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing golden {} (UPDATE_GOLDEN=1 writes it)",
-            path.display()
-        )
-    });
-    assert_eq!(
-        actual, expected,
-        "golden {name} differs (UPDATE_GOLDEN=1 rewrites it)"
-    );
-}
+mod common;
+use common::{fixture, golden, opts};
 
 /// Every relation of `catalog` whose name matches `like`, one row per line,
 /// sorted. Values that depend on when the run happened are normalized: a

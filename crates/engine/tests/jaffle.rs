@@ -1,50 +1,12 @@
 //! Whole-project tests on the jaffle fixture: compiled SQL against goldens
 //! (rewrite with `UPDATE_GOLDEN=1`), warehouse contents, selection, errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use engine::{Command, Options};
+use engine::Command;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().join(name);
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-        &dir,
-    );
-    // an absolute database path; the file stem (the catalog) stays `jaffle`
-    let db = dir.join("jaffle.duckdb");
-    let prof = std::fs::read_to_string(dir.join("profiles.yml")).unwrap();
-    let prof = prof.replace(
-        "{{ env_var('TARMAC_DB', 'jaffle.duckdb') }}",
-        &db.display().to_string(),
-    );
-    std::fs::write(dir.join("profiles.yml"), prof).unwrap();
-    (d, dir)
-}
-
-fn opts(dir: &Path) -> Options {
-    Options {
-        project_dir: Some(dir.to_path_buf()),
-        profiles_dir: Some(dir.to_path_buf()),
-        ..Options::default()
-    }
-}
+mod common;
+use common::{fixture, golden, opts};
 
 /// Row count and content digest of every relation, one line each.
 fn warehouse(dir: &Path) -> String {
@@ -68,32 +30,9 @@ fn warehouse(dir: &Path) -> String {
     out
 }
 
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some()
-        || std::env::var_os("TARMAC_UPDATE_GOLDEN").is_some()
-    {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing golden {} (UPDATE_GOLDEN=1 writes it)",
-            path.display()
-        )
-    });
-    assert_eq!(
-        actual, expected,
-        "golden {name} differs (UPDATE_GOLDEN=1 rewrites it)"
-    );
-}
-
 #[test]
 fn builds_jaffle_like_dbt() {
-    let (_t, dir) = fixture("jaffle");
+    let (_t, dir) = fixture("jaffle", "jaffle");
     let s = engine::execute(&opts(&dir), Command::Build).unwrap();
     // 3 seeds, 4 models (one ephemeral, not counted) and 5 tests
     assert_eq!((s.pass, s.error, s.skip), (13, 0, 0), "{s:?}");
@@ -157,7 +96,7 @@ fn builds_jaffle_like_dbt() {
 
 #[test]
 fn a_failing_model_skips_descendants_and_keeps_the_old_table() {
-    let (_t, dir) = fixture("jaffle");
+    let (_t, dir) = fixture("jaffle", "jaffle");
     assert!(engine::execute(&opts(&dir), Command::Build).unwrap().ok());
     let before = warehouse(&dir);
     std::fs::write(
@@ -180,7 +119,7 @@ fn a_failing_model_skips_descendants_and_keeps_the_old_table() {
 
 #[test]
 fn selection_like_dbt_ls() {
-    let (_t, dir) = fixture("jaffle");
+    let (_t, dir) = fixture("jaffle", "jaffle");
     let ls = |sel: &[&str], ex: &[&str]| {
         let mut o = opts(&dir);
         o.select = sel.iter().map(|s| s.to_string()).collect();
@@ -279,7 +218,7 @@ fn selection_like_dbt_ls() {
 
 #[test]
 fn errors_name_the_node_and_closest_names() {
-    let (_t, dir) = fixture("jaffle");
+    let (_t, dir) = fixture("jaffle", "jaffle");
     std::fs::write(
         dir.join("models/marts/bad.sql"),
         "select * from {{ ref('stg_order') }}",
