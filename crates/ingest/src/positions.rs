@@ -21,16 +21,13 @@ use serde_json::{value::RawValue, Value};
 use crate::error::Result;
 use crate::landing::LandedFile;
 
-pub const SCHEMA_SQL: &str = r#"
-CREATE SCHEMA IF NOT EXISTS bronze;
-CREATE TABLE IF NOT EXISTS bronze.flightlabs_positions (
-    landing_file  VARCHAR NOT NULL,
-    record_index  INTEGER NOT NULL,
-    source        VARCHAR NOT NULL,
-    fetched_at    TIMESTAMPTZ,
-    airport       VARCHAR NOT NULL,
-    direction     VARCHAR NOT NULL,
-    poll_date     DATE NOT NULL,
+/// The typed fields of a position record ([`Position`]) as columns, in one
+/// place for bronze and silver: silver's copies of them must keep bronze's
+/// names and types, since silver is filled by `INSERT ... SELECT` from bronze.
+/// A macro, not a `const`, so that `concat!` can splice it into the DDL.
+macro_rules! position_columns {
+    () => {
+        r#"
     hex           VARCHAR NOT NULL,
     reg_number    VARCHAR,
     flag          VARCHAR,
@@ -54,45 +51,40 @@ CREATE TABLE IF NOT EXISTS bronze.flightlabs_positions (
     updated       BIGINT NOT NULL,
     status        VARCHAR,
     "type"        VARCHAR,
-    record        JSON NOT NULL,
+"#
+    };
+}
+
+pub const SCHEMA_SQL: &str = concat!(
+    r#"
+CREATE SCHEMA IF NOT EXISTS bronze;
+CREATE TABLE IF NOT EXISTS bronze.flightlabs_positions (
+    landing_file  VARCHAR NOT NULL,
+    record_index  INTEGER NOT NULL,
+    source        VARCHAR NOT NULL,
+    fetched_at    TIMESTAMPTZ,
+    airport       VARCHAR NOT NULL,
+    direction     VARCHAR NOT NULL,
+    poll_date     DATE NOT NULL,"#,
+    position_columns!(),
+    r#"    record        JSON NOT NULL,
     loaded_at     TIMESTAMPTZ NOT NULL
 );
 CREATE SCHEMA IF NOT EXISTS silver;
-CREATE TABLE IF NOT EXISTS silver.real_time_planes (
-    hex               VARCHAR NOT NULL,
-    reg_number        VARCHAR,
-    flag              VARCHAR,
-    lat               DOUBLE NOT NULL,
-    lng               DOUBLE NOT NULL,
-    alt               DOUBLE,
-    dir               DOUBLE,
-    speed             DOUBLE,
-    v_speed           DOUBLE,
-    squawk            VARCHAR,
-    flight_number     VARCHAR,
-    flight_icao       VARCHAR,
-    flight_iata       VARCHAR,
-    dep_icao          VARCHAR,
-    dep_iata          VARCHAR,
-    arr_icao          VARCHAR,
-    arr_iata          VARCHAR,
-    airline_icao      VARCHAR,
-    airline_iata      VARCHAR,
-    aircraft_icao     VARCHAR,
-    updated           BIGINT NOT NULL,
-    status            VARCHAR,
-    "type"            VARCHAR,
-    updated_timestamp TIMESTAMPTZ NOT NULL,
-    polled_at         TIMESTAMPTZ,
-    landing_file      VARCHAR NOT NULL,
-    record_index      INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS silver.real_time_planes ("#,
+    position_columns!(),
+    r#"    updated_timestamp TIMESTAMPTZ NOT NULL,
+    polled_at     TIMESTAMPTZ,
+    landing_file  VARCHAR NOT NULL,
+    record_index  INTEGER NOT NULL
 );
 CREATE VIEW IF NOT EXISTS silver.latest_positions AS
 SELECT * FROM silver.real_time_planes
 QUALIFY row_number() OVER (
     PARTITION BY hex ORDER BY updated DESC, polled_at DESC, landing_file DESC
 ) = 1;
-"#;
+"#
+);
 
 /// Silver's columns computed from a bronze row `n`.
 const SILVER_SELECT: &str = r#"
@@ -519,24 +511,21 @@ mod load_tests {
             q(&bronze, "SELECT count(*) FROM bronze.quarantine WHERE reason = 'missing `updated`' AND record_index = 1"),
             1
         );
-        let before: Vec<(String, i64, String)> = bronze
-            .connection()
-            .prepare("SELECT hex, updated, landing_file FROM silver.real_time_planes ORDER BY ALL")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let silver_keys = |b: &Bronze| -> Vec<(String, i64, String)> {
+            b.connection()
+                .prepare(
+                    "SELECT hex, updated, landing_file FROM silver.real_time_planes ORDER BY ALL",
+                )
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let before = silver_keys(&bronze);
         let stats = crate::replay(&zone, &mut bronze, None, None).unwrap();
         assert_eq!((stats.files, stats.records), (3, 5));
-        let after: Vec<(String, i64, String)> = bronze
-            .connection()
-            .prepare("SELECT hex, updated, landing_file FROM silver.real_time_planes ORDER BY ALL")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let after = silver_keys(&bronze);
         assert_eq!(before, after);
         assert_eq!(bronze.position_counts().unwrap().bronze, 5);
     }
