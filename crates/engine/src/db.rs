@@ -161,8 +161,37 @@ fn owned_to_value_any(v: duckdb::types::Value) -> Value {
     }
 }
 
+/// What `current_date` and `today()` mean where DuckDB has no ICU.
+///
+/// The DuckDB Tarmac links is built without ICU, and in DuckDB those two
+/// functions live in ICU: without it every model that says `current_date`
+/// (common in real projects) fails, after an attempt to download the
+/// extension. dbt-duckdb has ICU, which gives the date in the session's time
+/// zone (the machine's; UTC on servers). The fallback is the UTC date of the
+/// current instant, as temporary macros of the connection, only when the
+/// functions are absent (a DuckDB with ICU keeps its own).
+const ICU_FALLBACKS: &str = "\
+CREATE OR REPLACE TEMP MACRO current_date() AS CAST(CAST(get_current_timestamp() AS TIMESTAMP) AS DATE);
+CREATE OR REPLACE TEMP MACRO today() AS CAST(CAST(get_current_timestamp() AS TIMESTAMP) AS DATE);";
+
+fn install_icu_fallbacks(conn: &Connection) {
+    let present: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'current_date'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(1);
+    if present == 0 {
+        if let Err(e) = conn.execute_batch(ICU_FALLBACKS) {
+            tracing::debug!("current_date fallback not installed: {e}");
+        }
+    }
+}
+
 impl Db {
     pub fn new(conn: Connection) -> Self {
+        install_icu_fallbacks(&conn);
         Db {
             conn: Arc::new(Mutex::new(conn)),
             catalog: Arc::new(Mutex::new(CatalogState::default())),
@@ -192,8 +221,10 @@ impl Db {
     /// A new connection to the same database (for another worker thread),
     /// sharing this one's relation cache.
     pub fn try_clone(&self) -> Result<Db> {
+        let conn = self.lock()?.try_clone()?;
+        install_icu_fallbacks(&conn);
         Ok(Db {
-            conn: Arc::new(Mutex::new(self.lock()?.try_clone()?)),
+            conn: Arc::new(Mutex::new(conn)),
             catalog: self.catalog.clone(),
         })
     }
@@ -462,5 +493,20 @@ mod tests {
             db.query("SELECT count(*) FROM t").unwrap().rows[0][0],
             Value::from(1)
         );
+    }
+
+    #[test]
+    fn current_date_without_icu() {
+        // On a worker's clone too: temporary macros are per connection.
+        let db = Db::new(Connection::open_in_memory().unwrap())
+            .try_clone()
+            .unwrap();
+        let r = db
+            .query(
+                "SELECT current_date = CAST(CAST(get_current_timestamp() AS TIMESTAMP) AS DATE), \
+                 today() = current_date(), current_date - DATE '2000-01-01' > 9000",
+            )
+            .unwrap();
+        assert_eq!(r.rows[0], vec![Value::from(true); 3]);
     }
 }

@@ -309,17 +309,35 @@ fn build_node(
             .str_of("delimiter")
             .and_then(|d| d.bytes().next())
             .unwrap_or(b',');
+        // dbt's seed materialization truncates and inserts into an existing
+        // table ("INSERT n") and creates one otherwise, or on a full refresh
+        // (the flag or the seed's `full_refresh` config): "CREATE n".
+        let rel = node.relation();
+        let existed = db
+            .relation_kind(
+                rel.database.as_deref(),
+                rel.schema.as_deref().unwrap_or("main"),
+                &rel.identifier,
+            )
+            .ok()
+            .flatten()
+            .is_some_and(|k| k == "table");
+        let verb = if existed && !materialize::full_refresh_for(&node.config, opts.full_refresh) {
+            "INSERT"
+        } else {
+            "CREATE"
+        };
         let r = crate::seed::load(
             db,
             &path,
-            &node.relation(),
+            &rel,
             node.config.get("column_types"),
             delim,
         )
         .map(|n| {
             (
                 materialize::Outcome {
-                    message: format!("INSERT {n}"),
+                    message: format!("{verb} {n}"),
                     run_sql: String::new(),
                 },
                 Some(n),

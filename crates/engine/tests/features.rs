@@ -315,3 +315,244 @@ fn jinja_surface_matches_dbt() {
         dump(&theirs.join("jinja.duckdb"), "jinja", "%")
     );
 }
+
+// ---- Real public dbt-duckdb projects (bench/projects) ----------------------
+//
+// `bench/real_projects.sh --write-golden` builds each project with dbt-core +
+// dbt-duckdb and stores what dbt built in tests/golden/real_projects: every
+// node's status per run and every relation's columns, row count and content
+// digest. These tests hold Tarmac's build of the same unchanged files to it.
+
+fn real_projects_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/projects")
+}
+
+/// The same text as RELATIONS_SQL/COLUMNS_SQL/digest_sql in
+/// bench/real_projects.py: keep them equal.
+const REAL_RELATIONS_SQL: &str = "
+SELECT schema_name, table_name, 'table' FROM duckdb_tables()
+ WHERE database_name = current_database() AND NOT internal AND NOT temporary
+UNION ALL
+SELECT schema_name, view_name, 'view' FROM duckdb_views()
+ WHERE database_name = current_database() AND NOT internal AND NOT temporary
+ORDER BY 1, 2
+";
+const REAL_COLUMNS_SQL: &str = "
+SELECT column_name, data_type FROM duckdb_columns()
+ WHERE database_name = current_database() AND schema_name = ? AND table_name = ?
+ ORDER BY column_index
+";
+
+fn q(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `{schema.name: {kind, columns, count, digest}}`, the digest over all
+/// columns but `skip` (see bench/real_projects.py).
+fn real_relations(db: &Path, skip: &[String]) -> serde_json::Value {
+    let conn = duckdb::Connection::open(db).unwrap();
+    // views saying `current_date` need what the engine's connections define
+    // where DuckDB has no ICU (dbt's Python DuckDB has it)
+    let icu: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'current_date'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    if icu == 0 {
+        conn.execute_batch(
+            "CREATE TEMP MACRO current_date() AS CAST(CAST(get_current_timestamp() AS TIMESTAMP) AS DATE);",
+        )
+        .unwrap();
+    }
+    let mut stmt = conn.prepare(REAL_RELATIONS_SQL).unwrap();
+    let rels: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut out = serde_json::Map::new();
+    for (s, t, kind) in rels {
+        let mut cs = conn.prepare(REAL_COLUMNS_SQL).unwrap();
+        let cols: Vec<(String, String)> = cs
+            .query_map([&s, &t], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let vals: Vec<String> = cols
+            .iter()
+            .filter(|(c, _)| !skip.contains(c))
+            .map(|(c, _)| format!("coalesce(CAST({} AS VARCHAR), '\\N')", q(c)))
+            .collect();
+        let row = if vals.is_empty() {
+            "''".to_string()
+        } else {
+            format!("concat_ws(chr(31), {})", vals.join(", "))
+        };
+        let sql = format!(
+            "SELECT count(*), coalesce(md5(string_agg(r, chr(10) ORDER BY r)), '') FROM (SELECT {row} AS r FROM {}.{})",
+            q(&s),
+            q(&t)
+        );
+        let (n, d): (i64, String) = conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        out.insert(
+            format!("{s}.{t}"),
+            serde_json::json!({
+                "kind": kind,
+                "columns": cols.iter().map(|(c, ty)| format!("{c} {ty}")).collect::<Vec<_>>().join(", "),
+                "count": n,
+                "digest": d,
+            }),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+/// `{unique_id: status}` of target/run_results.json.
+fn real_statuses(dir: &Path) -> serde_json::Value {
+    let rr: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/run_results.json")).unwrap())
+            .unwrap();
+    let mut out = serde_json::Map::new();
+    for r in rr["results"].as_array().unwrap() {
+        out.insert(
+            r["unique_id"].as_str().unwrap().to_string(),
+            r["status"].clone(),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+/// A copy of a real project whose profile points at `<copy>/bench.duckdb`,
+/// with the project's setup SQL (bench/projects/projects.json) run on it.
+fn real_project(name: &str, cfg: &serde_json::Value) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join(name);
+    copy_dir(&real_projects_dir().join(name), &dir);
+    let db = dir.join("bench.duckdb");
+    let prof = std::fs::read_to_string(dir.join("profiles.yml")).unwrap();
+    let start = prof.find("\"{{ env_var('BENCH_DB'").expect("profile reads BENCH_DB");
+    let end = start + 1 + prof[start + 1..].find('"').unwrap();
+    let prof = format!("{}\"{}\"{}", &prof[..start], db.display(), &prof[end + 1..]);
+    std::fs::write(dir.join("profiles.yml"), prof).unwrap();
+    let mut stmts = Vec::new();
+    for s in cfg["setup"].as_array().into_iter().flatten() {
+        let s = s.as_str().unwrap().replace("{dir}", &dir.display().to_string());
+        match cfg["setup_tables"].as_array() {
+            Some(ts) if s.contains("{table}") => {
+                stmts.extend(ts.iter().map(|t| s.replace("{table}", t.as_str().unwrap())))
+            }
+            _ => stmts.push(s),
+        }
+    }
+    if !stmts.is_empty() {
+        let conn = duckdb::Connection::open(&db).unwrap();
+        for s in stmts {
+            conn.execute_batch(&s).unwrap();
+        }
+    }
+    (d, dir)
+}
+
+fn real_configs() -> Vec<(String, serde_json::Value)> {
+    let all: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(real_projects_dir().join("projects.json")).unwrap(),
+    )
+    .unwrap();
+    all.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| !k.starts_with('_') && v["golden"] == serde_json::json!(true))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Tarmac builds each real project unchanged and gets what dbt got: the same
+/// status for every model, seed, snapshot and test in every run, and the same
+/// relations (columns and types, row counts, content digests).
+#[test]
+fn real_projects_match_dbt_goldens() {
+    let configs = real_configs();
+    assert!(configs.len() >= 2, "fewer than two golden real projects");
+    for (name, cfg) in configs {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/real_projects")
+            .join(format!("{name}.json"));
+        let golden: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&path).unwrap_or_else(|_| {
+                panic!(
+                    "missing {} (bash bench/real_projects.sh TARMAC --write-golden writes it from dbt's build)",
+                    path.display()
+                )
+            }),
+        )
+        .unwrap();
+        let (_t, dir) = real_project(&name, &cfg);
+        for (i, expected) in golden["statuses"].as_array().unwrap().iter().enumerate() {
+            engine::execute(&opts(&dir), Command::Build)
+                .unwrap_or_else(|e| panic!("{name} run {}: {e}", i + 1));
+            assert_eq!(&real_statuses(&dir), expected, "{name}: statuses of run {}", i + 1);
+        }
+        let skip: Vec<String> = golden["skip_columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        let got = real_relations(&dir.join("bench.duckdb"), &skip);
+        let want = &golden["relations"];
+        for (rel, w) in want.as_object().unwrap() {
+            assert_eq!(got.get(rel), Some(w), "{name}: relation {rel}");
+        }
+        assert_eq!(&got, want, "{name}: the set of relations");
+    }
+}
+
+/// The same check live against dbt-core + dbt-duckdb where they are installed
+/// (two of the projects, to keep it short; bench/real_projects.sh does all).
+#[test]
+fn real_projects_match_dbt_live() {
+    let Some(dbt) = dbt() else {
+        eprintln!("skipped: dbt not found at /work/main/.venv-dbt/bin/dbt (set TARMAC_DBT)");
+        return;
+    };
+    for (name, cfg) in real_configs()
+        .into_iter()
+        .filter(|(n, _)| n == "dagster_snapshot" || n == "incremental_starter")
+    {
+        let runs = cfg["runs"].as_u64().unwrap_or(1);
+        let skip: Vec<String> = cfg["volatile"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        let (_t, theirs) = real_project(&name, &cfg);
+        let (_t2, mine) = real_project(&name, &cfg);
+        for i in 0..runs {
+            // dbt exits 1 when a node fails, which a run of these may do
+            let _ = Proc::new(&dbt)
+                .args(["build", "--project-dir"])
+                .arg(&theirs)
+                .arg("--profiles-dir")
+                .arg(&theirs)
+                .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+                .current_dir(&theirs)
+                .output()
+                .unwrap();
+            engine::execute(&opts(&mine), Command::Build).unwrap();
+            assert_eq!(
+                real_statuses(&mine),
+                real_statuses(&theirs),
+                "{name}: statuses of run {}",
+                i + 1
+            );
+        }
+        assert_eq!(
+            real_relations(&mine.join("bench.duckdb"), &skip),
+            real_relations(&theirs.join("bench.duckdb"), &skip),
+            "{name}: relations"
+        );
+    }
+}
