@@ -327,22 +327,16 @@ fn build_node(
         } else {
             "CREATE"
         };
-        let r = crate::seed::load(
-            db,
-            &path,
-            &rel,
-            node.config.get("column_types"),
-            delim,
-        )
-        .map(|n| {
-            (
-                materialize::Outcome {
-                    message: format!("{verb} {n}"),
-                    run_sql: String::new(),
-                },
-                Some(n),
-            )
-        });
+        let r =
+            crate::seed::load(db, &path, &rel, node.config.get("column_types"), delim).map(|n| {
+                (
+                    materialize::Outcome {
+                        message: format!("{verb} {n}"),
+                        run_sql: String::new(),
+                    },
+                    Some(n),
+                )
+            });
         return (None, r, Utc::now());
     }
     let full_refresh = materialize::full_refresh_for(&node.config, opts.full_refresh);

@@ -10,7 +10,7 @@ use std::process::Command as Proc;
 use engine::{Command, Options};
 
 mod common;
-use common::{fixture, golden, opts};
+use common::{copy_dir, fixture, golden, opts};
 
 /// Every relation of `catalog` whose name matches `like`, one row per line,
 /// sorted. Values that depend on when the run happened are normalized: a
@@ -395,7 +395,9 @@ fn real_relations(db: &Path, skip: &[String]) -> serde_json::Value {
             q(&s),
             q(&t)
         );
-        let (n, d): (i64, String) = conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        let (n, d): (i64, String) = conn
+            .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
         out.insert(
             format!("{s}.{t}"),
             serde_json::json!({
@@ -411,9 +413,10 @@ fn real_relations(db: &Path, skip: &[String]) -> serde_json::Value {
 
 /// `{unique_id: status}` of target/run_results.json.
 fn real_statuses(dir: &Path) -> serde_json::Value {
-    let rr: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("target/run_results.json")).unwrap())
-            .unwrap();
+    let rr: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
     let mut out = serde_json::Map::new();
     for r in rr["results"].as_array().unwrap() {
         out.insert(
@@ -432,13 +435,18 @@ fn real_project(name: &str, cfg: &serde_json::Value) -> (tempfile::TempDir, Path
     copy_dir(&real_projects_dir().join(name), &dir);
     let db = dir.join("bench.duckdb");
     let prof = std::fs::read_to_string(dir.join("profiles.yml")).unwrap();
-    let start = prof.find("\"{{ env_var('BENCH_DB'").expect("profile reads BENCH_DB");
+    let start = prof
+        .find("\"{{ env_var('BENCH_DB'")
+        .expect("profile reads BENCH_DB");
     let end = start + 1 + prof[start + 1..].find('"').unwrap();
     let prof = format!("{}\"{}\"{}", &prof[..start], db.display(), &prof[end + 1..]);
     std::fs::write(dir.join("profiles.yml"), prof).unwrap();
     let mut stmts = Vec::new();
     for s in cfg["setup"].as_array().into_iter().flatten() {
-        let s = s.as_str().unwrap().replace("{dir}", &dir.display().to_string());
+        let s = s
+            .as_str()
+            .unwrap()
+            .replace("{dir}", &dir.display().to_string());
         match cfg["setup_tables"].as_array() {
             Some(ts) if s.contains("{table}") => {
                 stmts.extend(ts.iter().map(|t| s.replace("{table}", t.as_str().unwrap())))
@@ -492,7 +500,12 @@ fn real_projects_match_dbt_goldens() {
         for (i, expected) in golden["statuses"].as_array().unwrap().iter().enumerate() {
             engine::execute(&opts(&dir), Command::Build)
                 .unwrap_or_else(|e| panic!("{name} run {}: {e}", i + 1));
-            assert_eq!(&real_statuses(&dir), expected, "{name}: statuses of run {}", i + 1);
+            assert_eq!(
+                &real_statuses(&dir),
+                expected,
+                "{name}: statuses of run {}",
+                i + 1
+            );
         }
         let skip: Vec<String> = golden["skip_columns"]
             .as_array()
