@@ -9,7 +9,6 @@
 //! generate` in another terminal shows on the next click; a missing
 //! `target/` is a message on the page, not a dead server.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -164,13 +163,6 @@ async fn artifact(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<Str
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         Err(e) => error(StatusCode::NOT_FOUND, format!("{}: {e}", path.display())),
     }
-}
-
-/// Bind the listener (port 0: any free port).
-pub async fn bind(host: std::net::IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(SocketAddr::new(host, port))
-        .await
-        .map_err(|e| Error::Serve(format!("cannot listen on {host}:{port}: {e}")))
 }
 
 /// Serve until the process ends.

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod listen;
 mod progress;
 mod project;
 

@@ -5,35 +5,19 @@
 //! virtualenv exists at `.venv-dbt`, or `DBT` names a dbt binary) every
 //! test's status, failure count and unique id against dbt-core + dbt-duckdb.
 
+mod common;
+
+use common::{copy_project, workspace};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            if e.file_name() != "target" {
-                copy_dir(&p, &to.join(e.file_name()));
-            }
-        } else if !p.to_string_lossy().ends_with(".duckdb") {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join(name);
-    copy_dir(
+    copy_project(
         &workspace().join("crates/engine/tests/fixtures").join(name),
         &dir,
     );
@@ -497,7 +481,7 @@ fn same_test_results_as_dbt() {
     };
     let (_t, dir) = fixture("shop");
     let theirs = dir.parent().unwrap().join("shop_dbt");
-    copy_dir(&dir, &theirs);
+    copy_project(&dir, &theirs);
     let out = tarmac(&dir, &["build"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let out = Command::new(&dbt)

@@ -7,9 +7,11 @@
 //! The browser test skips, saying so, where /usr/bin/chromium is absent.
 
 mod browser;
+mod common;
 
 use browser::{base64_decode, chromium, Cdp, CHROMIUM};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::{copy_project, workspace};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,35 +21,15 @@ use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tarmac");
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        let name = e.file_name();
-        if p.is_dir() {
-            if name != "target" {
-                copy_dir(&p, &to.join(&name));
-            }
-        } else if !p.to_string_lossy().ends_with(".duckdb") && name != "README.md" {
-            std::fs::copy(&p, to.join(&name)).unwrap();
-        }
-    }
-}
-
 /// The jaffle fixture with the catalog's overlay, built and documented.
 fn documented_project() -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("jaffle");
-    copy_dir(
+    copy_project(
         &workspace().join("crates/engine/tests/fixtures/jaffle"),
         &dir,
     );
-    copy_dir(
+    copy_project(
         &workspace().join("crates/catalog/tests/fixtures/jaffle_docs"),
         &dir,
     );
@@ -96,16 +78,7 @@ fn serve(dir: &Path) -> (Killed, String) {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("serving on ")
-        .unwrap_or_else(|| panic!("first line {line:?}"))
-        .to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let url = common::announced_url(&mut child, "serving");
     (Killed(child), url)
 }
 

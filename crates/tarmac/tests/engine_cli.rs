@@ -4,32 +4,16 @@
 //! dbt-duckdb and by Tarmac must hold the same relations, row counts and
 //! contents.
 
+mod common;
+
+use common::{copy_project, workspace};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            if e.file_name() != "target" {
-                copy_dir(&p, &to.join(e.file_name()));
-            }
-        } else if !p.to_string_lossy().ends_with(".duckdb") {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn fixture() -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("jaffle");
-    copy_dir(
+    copy_project(
         &workspace().join("crates/engine/tests/fixtures/jaffle"),
         &dir,
     );
@@ -130,7 +114,7 @@ fn same_warehouse_as_dbt() {
     }
     let (_t, dir) = fixture();
     let dbt_dir = dir.parent().unwrap().join("jaffle_dbt");
-    copy_dir(&dir, &dbt_dir);
+    copy_project(&dir, &dbt_dir);
     // both databases are named jaffle.duckdb (the catalog name is the stem)
     std::fs::create_dir_all(dir.join("a")).unwrap();
     std::fs::create_dir_all(dbt_dir.join("b")).unwrap();

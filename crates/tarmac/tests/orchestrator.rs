@@ -313,16 +313,7 @@ impl Orch {
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("start orchestrate");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("serving on ")
-            .unwrap_or_else(|| panic!("first line {line:?}"))
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let url = announced_url(&mut child, "serving");
         Orch { child, url }
     }
 }
@@ -688,11 +679,7 @@ fn ui_pages_and_token() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().strip_prefix("serving on ").unwrap().to_string();
+    let url = announced_url(&mut child, "serving");
     assert_eq!(http(&url, "GET", "/", &[]).0, 401);
     assert_eq!(
         http(&url, "GET", "/", &[("authorization", "Bearer wrong")]).0,

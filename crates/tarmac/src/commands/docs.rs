@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::dbt::DbtArgs;
@@ -111,9 +111,8 @@ pub async fn serve(mut args: ServeArgs, config: Result<Config>) -> Result<ExitCo
         }
     }
     let target = target_dir(&args);
-    let listener = catalog::server::bind(args.host, args.port).await?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    println!("serving on http://{addr}");
+    let addr = std::net::SocketAddr::new(args.host, args.port);
+    let (listener, _url) = crate::listen::bind_and_announce(addr, "serving").await?;
     if !target.join("manifest.json").is_file() {
         eprintln!(
             "warning: no manifest.json in {}: the page will say so until `tarmac docs generate` runs",

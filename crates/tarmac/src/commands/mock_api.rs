@@ -1,10 +1,9 @@
 //! `tarmac mock-api`: the FlightLabs simulator as a server.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use flightlabs::RateLimit;
 use simulator::{FaultSpec, SimClock, SimulatorConfig};
@@ -55,15 +54,8 @@ pub async fn run(args: MockApiArgs) -> Result<ExitCode> {
         }),
         ..SimulatorConfig::default()
     };
-    let listener = tokio::net::TcpListener::bind(&args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
-    let addr = listener.local_addr()?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
-        out.flush()?;
-    }
+    let (listener, _url) =
+        crate::listen::bind_and_announce(args.addr.as_str(), "listening").await?;
     simulator::serve(listener, config).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -319,18 +319,8 @@ pub async fn orchestrate(config: &Config, args: OrchestrateArgs) -> Result<ExitC
         )
     })?;
     let retried = orch.recover()?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener.local_addr()?;
-    let url = format!("http://{local}");
+    let (listener, url) = crate::listen::bind_and_announce(addr, "serving").await?;
     orch.set_ui_base(&url);
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "serving on {url}")?;
-        out.flush()?;
-    }
     for id in retried {
         eprintln!("retrying an interrupted run as run {id}");
     }

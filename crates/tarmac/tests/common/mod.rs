@@ -7,6 +7,29 @@ use std::process::{Child, Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tarmac");
 
+/// The workspace root (fixtures of other crates live below it).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Copy a fixture project, leaving out what a local run may have left in
+/// it (`target/`, `*.duckdb`) and READMEs (overlays must not clash).
+pub fn copy_project(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        let name = e.file_name();
+        if p.is_dir() {
+            if name != "target" {
+                copy_project(&p, &to.join(&name));
+            }
+        } else if !p.to_string_lossy().ends_with(".duckdb") && name != "README.md" {
+            std::fs::copy(&p, to.join(&name)).unwrap();
+        }
+    }
+}
+
 /// A `tarmac mock-api` process on an ephemeral loopback port.
 pub struct MockApi {
     child: Child,
@@ -25,19 +48,27 @@ impl MockApi {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start mock-api");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let url = announced_url(&mut child, "listening");
         MockApi { child, url }
     }
+}
+
+/// The URL a serving command (started with piped stdout and port 0)
+/// announces as its first line, `<verb> on http://127.0.0.1:PORT`; it must
+/// be a loopback address.
+pub fn announced_url(child: &mut Child, verb: &str) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    let url = line
+        .trim()
+        .strip_prefix(&format!("{verb} on "))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    url
 }
 
 impl Drop for MockApi {
