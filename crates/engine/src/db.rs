@@ -25,6 +25,9 @@ pub struct QueryResult {
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
     catalog: Arc<Mutex<CatalogState>>,
+    /// Statements every new connection runs first (the profile's
+    /// `settings`, which DuckDB may keep per connection).
+    init: Arc<Vec<String>>,
 }
 
 /// The cache and a counter of changes: a catalog read that overlapped a
@@ -195,7 +198,20 @@ impl Db {
         Db {
             conn: Arc::new(Mutex::new(conn)),
             catalog: Arc::new(Mutex::new(CatalogState::default())),
+            init: Arc::new(Vec::new()),
         }
+    }
+
+    /// Run `init` on this connection now and on every clone made later.
+    pub fn with_init(mut self, init: Vec<String>) -> Result<Self> {
+        {
+            let conn = self.lock()?;
+            for s in &init {
+                timed(|| conn.execute_batch(s))?;
+            }
+        }
+        self.init = Arc::new(init);
+        Ok(self)
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
@@ -223,9 +239,13 @@ impl Db {
     pub fn try_clone(&self) -> Result<Db> {
         let conn = self.lock()?.try_clone()?;
         install_icu_fallbacks(&conn);
+        for s in self.init.iter() {
+            timed(|| conn.execute_batch(s))?;
+        }
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
             catalog: self.catalog.clone(),
+            init: self.init.clone(),
         })
     }
 

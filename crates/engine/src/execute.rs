@@ -327,8 +327,12 @@ fn build_node(
         } else {
             "CREATE"
         };
-        let r =
-            crate::seed::load(db, &path, &rel, node.config.get("column_types"), delim).map(|n| {
+        let r = crate::seed::load(db, &path, &rel, node.config.get("column_types"), delim)
+            .and_then(|n| {
+                crate::persist_docs::apply(db, node, &rel, &node.config)?;
+                Ok(n)
+            })
+            .map(|n| {
                 (
                     materialize::Outcome {
                         message: format!("{verb} {n}"),
@@ -425,6 +429,9 @@ fn build_node(
             ))),
         }?;
         run_hooks("post_hook")?;
+        if cfg.materialized() != "ephemeral" {
+            crate::persist_docs::apply(db, node, &rel, cfg)?;
+        }
         Ok((out, None))
     })();
     (Some(sql), r, compiled_at)

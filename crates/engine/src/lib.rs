@@ -28,6 +28,7 @@ pub mod materialize;
 pub mod operation;
 pub mod par;
 pub mod partial;
+pub mod persist_docs;
 pub mod project;
 pub mod properties;
 pub mod pyargs;
@@ -67,6 +68,9 @@ pub struct Options {
     pub no_partial_parse: bool,
     /// `--selector NAME` from selectors.yml.
     pub selector: Option<String>,
+    /// dbt's `--no-version-check`: build even when `require-dbt-version`
+    /// excludes the dbt version Tarmac follows.
+    pub no_version_check: bool,
 }
 
 /// Counts printed at the end of a run.
@@ -118,6 +122,9 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         _ => serde_json::Map::new(),
     };
     let project = project::Project::load(&dir, &cli_vars)?;
+    if !opts.no_version_check {
+        project.check_dbt_version()?;
+    }
     let profiles = project::Target::find_profiles(opts.profiles_dir.as_deref(), &project.root)?;
     let mut target = project::Target::load(
         &profiles,
@@ -330,30 +337,99 @@ fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<Strin
     }
 }
 
-/// Open the target's database with its extensions and settings.
+/// Open the target's database as dbt-duckdb's `initialize_db` does:
+/// `config_options` when opening, then the extensions, the attached
+/// databases, and `settings` (on this and every later connection).
 pub fn open_db(target: &project::Target) -> Result<db::Db> {
+    let bad = |k: &str, message: String| Error::Yaml {
+        path: target.file.clone(),
+        message: format!(
+            "key {}.outputs.{}.{k}: {message}",
+            target.profile_name, target.name
+        ),
+    };
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut config = duckdb::Config::default();
+    for (k, v) in &target.config_options {
+        config = config
+            .with(k, &text(v))
+            .map_err(|e| bad(&format!("config_options.{k}"), e.to_string()))?;
+    }
     let conn = if target.path == ":memory:" {
-        duckdb::Connection::open_in_memory()?
+        duckdb::Connection::open_in_memory_with_flags(config)?
     } else {
         let p = PathBuf::from(&target.path);
         if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }
-        duckdb::Connection::open(&p)?
+        duckdb::Connection::open_with_flags(&p, config)
+            .map_err(|e| bad("path", format!("cannot open {}: {e}", p.display())))?
     };
-    for e in &target.extensions {
-        if let Err(err) = conn.execute_batch(&format!("LOAD {e}")) {
-            eprintln!("warning: extension {e} could not be loaded: {err}");
+    for (i, e) in target.extensions.iter().enumerate() {
+        load_extension(&conn, e).map_err(|m| bad(&format!("extensions[{i}]"), m))?;
+    }
+    for (i, a) in target.attach.iter().enumerate() {
+        if let Some(d) = std::path::Path::new(&a.path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && a.kind.is_none() && !a.read_only)
+        {
+            let _ = std::fs::create_dir_all(d);
         }
+        conn.execute_batch(&a.to_sql()).map_err(|e| {
+            bad(
+                &format!("attach[{i}]"),
+                format!("cannot attach {}: {e}", a.path),
+            )
+        })?;
     }
+    let mut init = Vec::new();
     for (k, v) in &target.settings {
-        let val = match v {
-            serde_json::Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-            other => other.to_string(),
-        };
-        conn.execute_batch(&format!("SET {k} = {val}"))?;
+        // dbt-duckdb sets every value as a string; DuckDB casts it
+        let sql = format!("SET {k} = '{}'", text(v).replace('\'', "''"));
+        conn.execute_batch(&sql)
+            .map_err(|e| bad(&format!("settings.{k}"), e.to_string()))?;
+        init.push(sql);
     }
-    Ok(db::Db::new(conn))
+    db::Db::new(conn).with_init(init)
+}
+
+/// `INSTALL` (only when DuckDB's extension cache lacks it, so an offline
+/// machine works with cached extensions) then `LOAD`.
+fn load_extension(
+    conn: &duckdb::Connection,
+    e: &project::Extension,
+) -> std::result::Result<(), String> {
+    let state: Option<(bool, bool)> = conn
+        .query_row(
+            "SELECT loaded, installed FROM duckdb_extensions() WHERE extension_name = lower(?)",
+            [&e.name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok();
+    if state.is_some_and(|(loaded, _)| loaded) {
+        return Ok(());
+    }
+    let ident = crate::relation::quote(&e.name);
+    if !state.is_some_and(|(_, installed)| installed) {
+        let install = match &e.repo {
+            Some(r) if r.contains(['/', ':']) => {
+                format!("INSTALL {ident} FROM '{}'", r.replace('\'', "''"))
+            }
+            Some(r) => format!("INSTALL {ident} FROM {}", crate::relation::quote(r)),
+            None => format!("INSTALL {ident}"),
+        };
+        conn.execute_batch(&install).map_err(|err| {
+            format!(
+                "DuckDB extension '{}' is not in the local extension cache and could not be installed (offline? install it once with network access): {err}",
+                e.name
+            )
+        })?;
+    }
+    conn.execute_batch(&format!("LOAD {ident}"))
+        .map_err(|err| format!("DuckDB extension '{}' could not be loaded: {err}", e.name))
 }
 
 /// dbt's closing block: each failure, error and warning with its message and

@@ -94,7 +94,9 @@ pub fn global_key(info: &RunInfo, macro_files: &[crate::macros::MacroFile]) -> S
                 &t.database,
                 &t.schema,
                 &t.extensions,
-                &t.settings
+                &t.settings,
+                &t.attach,
+                &t.config_options
             )
         ),
     );

@@ -45,7 +45,10 @@ pub struct Project {
     pub dispatch: std::collections::BTreeMap<String, Vec<String>>,
     /// Names of the installed packages (filled by `packages`).
     pub dependencies: Vec<String>,
-    /// Warnings found while loading (unsatisfied `require-dbt-version`, ...).
+    /// `require-dbt-version` as version specifiers (`>=1.0.0`), all of which
+    /// must hold; empty when the key is absent.
+    pub require_dbt_version: Vec<String>,
+    /// Warnings found while loading (unknown keys, ...).
     pub warnings: Vec<String>,
 }
 
@@ -192,23 +195,11 @@ impl Project {
             }
         };
         let mut warnings = Vec::new();
-        if let Some(req) = get("require-dbt-version") {
-            let ranges: Vec<String> = match req {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(a) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect(),
-                _ => vec![],
-            };
-            if !ranges.iter().all(|r| version_satisfies(DBT_VERSION, r)) {
-                warnings.push(format!(
-                    "{}: require-dbt-version {:?} is not satisfied by dbt {DBT_VERSION} (the version Tarmac follows); building anyway",
-                    file.display(),
-                    ranges
-                ));
-            }
-        }
+        let require_dbt_version = parse_required_versions(get("require-dbt-version"))
+            .map_err(|message| Error::Yaml {
+                path: file.clone(),
+                message: format!("key require-dbt-version: {message}"),
+            })?;
         let hooks = |k: &str| -> Vec<String> {
             match raw.get(k).or_else(|| raw.get(k.replace('-', "_"))) {
                 Some(Value::String(s)) => vec![s.clone()],
@@ -322,8 +313,24 @@ impl Project {
                 }
             })?,
             dependencies: vec![],
+            require_dbt_version,
             warnings,
         })
+    }
+
+    /// dbt's version check: every `require-dbt-version` specifier must hold
+    /// for [`DBT_VERSION`], else the run stops with dbt's message (skipped
+    /// with `--no-version-check`).
+    pub fn check_dbt_version(&self) -> Result<()> {
+        let reqs = &self.require_dbt_version;
+        if reqs.is_empty() || reqs.iter().all(|r| version_satisfies(DBT_VERSION, r)) {
+            return Ok(());
+        }
+        Err(Error::Project(format!(
+            "Runtime Error\n  This version of dbt is not supported with the '{name}' package.\n    Installed version of dbt: ={DBT_VERSION}\n    Required version of dbt for '{name}': {list}\n  Check for a different version of the '{name}' package, or run dbt again with --no-version-check",
+            name = self.name,
+            list = python_list(reqs),
+        )))
     }
 
     /// The vars visible to nodes of this project (globals, then its own scope).
@@ -336,6 +343,51 @@ impl Project {
         }
         v
     }
+}
+
+/// `['>=1.0.0', '<2.0.0']`, as Python prints a list of strings.
+fn python_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// `require-dbt-version` as dbt reads it: one string (specifiers split on
+/// commas) or a list of strings; each must be a full semantic version with
+/// an optional `>=`, `>`, `<=`, `<` or `=` (dbt rejects `>=1.5` and `~=`).
+pub fn parse_required_versions(v: Option<&Value>) -> std::result::Result<Vec<String>, String> {
+    let raw: Vec<String> = match v {
+        None | Some(Value::Null) => return Ok(vec![]),
+        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| match x {
+                Value::String(s) => Ok(s.trim().to_string()),
+                other => Err(format!("expected a version string, found {other}")),
+            })
+            .collect::<std::result::Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "expected a version string or a list of them, found {other}"
+            ))
+        }
+    };
+    for r in &raw {
+        let rest = [">=", "<=", ">", "<", "="]
+            .iter()
+            .find_map(|op| r.strip_prefix(op))
+            .unwrap_or(r);
+        let base = rest.split(['-', '+']).next().unwrap_or("");
+        let parts: Vec<&str> = base.split('.').collect();
+        let numeric = |p: &&str| {
+            !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        };
+        if parts.len() != 3 || !parts.iter().all(numeric) {
+            return Err(format!("\"{r}\" is not a valid semantic version."));
+        }
+    }
+    Ok(raw)
 }
 
 /// Whether `version` satisfies a dbt version range like `>=1.5.0`,
@@ -396,12 +448,106 @@ pub struct Target {
     pub profile_name: String,
     /// Database file path as written (`:memory:` when absent).
     pub path: String,
-    /// The database (catalog) name: the file's stem, or `memory`.
+    /// The database (catalog) models build into: the file's stem, `memory`,
+    /// or (key `database`) the alias of an attached database.
     pub database: String,
     pub schema: String,
     pub threads: usize,
-    pub extensions: Vec<String>,
+    /// DuckDB extensions to install (when not cached) and load.
+    pub extensions: Vec<Extension>,
+    /// `SET key = 'value'` on every connection, as dbt-duckdb does.
     pub settings: Map<String, Value>,
+    /// Options given to DuckDB when the database opens (`config_options`).
+    pub config_options: Map<String, Value>,
+    /// Databases attached to every connection (`attach:`).
+    pub attach: Vec<Attachment>,
+    /// The profiles.yml this target came from (for error messages).
+    pub file: PathBuf,
+}
+
+/// An entry of a target's `extensions:`: a name, or `{name, repo}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Extension {
+    pub name: String,
+    /// `INSTALL name FROM repo` (e.g. `community`); DuckDB's default otherwise.
+    pub repo: Option<String>,
+}
+
+/// An entry of a target's `attach:`, as dbt-duckdb's `Attachment`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Attachment {
+    pub path: String,
+    pub alias: Option<String>,
+    /// `TYPE` (sqlite, postgres, ... through an extension); DuckDB's own by default.
+    pub kind: Option<String>,
+    pub read_only: bool,
+    /// More `ATTACH` options (`options:` mapping).
+    pub options: Map<String, Value>,
+}
+
+impl Attachment {
+    /// dbt-duckdb's `Attachment.to_sql`: `ATTACH IF NOT EXISTS 'path' AS
+    /// alias (TYPE t, READ_ONLY, KEY 'value')`.
+    pub fn to_sql(&self) -> String {
+        let mut sql = format!("ATTACH IF NOT EXISTS '{}'", self.path.replace('\'', "''"));
+        if let Some(a) = &self.alias {
+            sql.push_str(&format!(" AS {}", crate::relation::quote(a)));
+        }
+        let mut opts = Vec::new();
+        let opt_type = self.options.get("type").and_then(|v| v.as_str());
+        if let Some(t) = self.kind.as_deref().or(opt_type) {
+            opts.push(format!("TYPE {t}"));
+        }
+        if self.read_only || self.options.get("read_only") == Some(&Value::Bool(true)) {
+            opts.push("READ_ONLY".to_string());
+        }
+        for (k, v) in &self.options {
+            if ["type", "read_only", "secret"].contains(&k.as_str()) {
+                continue;
+            }
+            match v {
+                Value::Bool(true) => opts.push(k.to_uppercase()),
+                Value::Bool(false) | Value::Null => {}
+                Value::String(s) => {
+                    let t = s.trim();
+                    if (t.starts_with('\'') && t.ends_with('\''))
+                        || (t.starts_with('"') && t.ends_with('"'))
+                    {
+                        opts.push(format!("{} {s}", k.to_uppercase()));
+                    } else {
+                        opts.push(format!("{} '{}'", k.to_uppercase(), s.replace('\'', "''")));
+                    }
+                }
+                other => opts.push(format!("{} {other}", k.to_uppercase())),
+            }
+        }
+        if !opts.is_empty() {
+            sql.push_str(&format!(" ({})", opts.join(", ")));
+        }
+        sql
+    }
+
+    /// The catalog name DuckDB gives it: the alias, else the file's stem.
+    pub fn database_name(&self) -> String {
+        self.alias
+            .clone()
+            .unwrap_or_else(|| path_database_name(&self.path))
+    }
+}
+
+/// dbt-duckdb's name for a database file: `memory` for `:memory:`, else the
+/// file name up to its first dot, as DuckDB names the catalog
+/// (`dev.duckdb` → `dev`).
+pub fn path_database_name(path: &str) -> String {
+    if path == ":memory:" || path.is_empty() {
+        return "memory".to_string();
+    }
+    Path::new(path)
+        .file_name()
+        .and_then(|s| s.to_str())
+        .map(|s| s.split('.').next().unwrap_or(s).to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "memory".into())
 }
 
 impl Target {
@@ -416,6 +562,9 @@ impl Target {
             threads: 1,
             extensions: vec![],
             settings: Map::new(),
+            config_options: Map::new(),
+            attach: vec![],
+            file: PathBuf::new(),
         }
     }
 
@@ -495,16 +644,6 @@ impl Target {
                 )))
             }
         };
-        let database = if path == ":memory:" || path.is_empty() {
-            "memory".to_string()
-        } else {
-            // dbt-duckdb: the catalog is the file's stem (`dev.duckdb` -> `dev`)
-            let p = Path::new(&path);
-            p.file_stem()
-                .and_then(|s| s.to_str())
-                .map(|s| s.split('.').next().unwrap_or(s).to_string())
-                .unwrap_or_else(|| "memory".into())
-        };
         let schema = match out.get("schema") {
             None | Some(Value::Null) => "main".to_string(),
             Some(Value::String(s)) => s.clone(),
@@ -540,24 +679,111 @@ impl Target {
             }
         };
         let extensions = match out.get("extensions") {
+            None | Some(Value::Null) => vec![],
             Some(Value::Array(a)) => a
                 .iter()
-                .map(|e| match e {
-                    Value::String(s) => s.clone(),
-                    Value::Object(m) => m
-                        .get("name")
-                        .and_then(|n| n.as_str())
-                        .unwrap_or_default()
-                        .to_string(),
-                    _ => String::new(),
+                .enumerate()
+                .map(|(i, e)| match e {
+                    Value::String(s) if !s.trim().is_empty() => Ok(Extension {
+                        name: s.trim().to_string(),
+                        repo: None,
+                    }),
+                    Value::Object(m) => match (m.get("name"), m.get("repo")) {
+                        (Some(Value::String(n)), Some(Value::String(r))) => Ok(Extension {
+                            name: n.clone(),
+                            repo: Some(r.clone()),
+                        }),
+                        _ => Err(bad(format!(
+                            "key {}[{i}]: an extension is a name or a mapping with name and repo, found {e}",
+                            key("extensions")
+                        ))),
+                    },
+                    other => Err(bad(format!(
+                        "key {}[{i}]: expected an extension name, found {other}",
+                        key("extensions")
+                    ))),
                 })
-                .filter(|s| !s.is_empty())
-                .collect(),
-            _ => vec![],
+                .collect::<Result<Vec<_>>>()?,
+            Some(other) => {
+                return Err(bad(format!(
+                    "key {}: expected a list of extension names, found {other}",
+                    key("extensions")
+                )))
+            }
         };
-        let settings = match out.get("settings") {
-            Some(Value::Object(m)) => m.clone(),
-            _ => Map::new(),
+        let mapping = |k: &str| -> Result<Map<String, Value>> {
+            match out.get(k) {
+                None | Some(Value::Null) => Ok(Map::new()),
+                Some(Value::Object(m)) => {
+                    for (name, v) in m {
+                        if matches!(v, Value::Object(_) | Value::Array(_)) || name.trim().is_empty() {
+                            return Err(bad(format!(
+                                "key {}.{name}: expected a scalar value, found {v}",
+                                key(k)
+                            )));
+                        }
+                    }
+                    Ok(m.clone())
+                }
+                Some(other) => Err(bad(format!(
+                    "key {}: expected a mapping, found {other}",
+                    key(k)
+                ))),
+            }
+        };
+        let settings = mapping("settings")?;
+        for name in settings.keys() {
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                return Err(bad(format!(
+                    "key {}.{name}: not a DuckDB setting name",
+                    key("settings")
+                )));
+            }
+        }
+        let config_options = mapping("config_options")?;
+        let attach = match out.get("attach") {
+            None | Some(Value::Null) => vec![],
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, e)| parse_attachment(e).map_err(|m| bad(format!("key {}[{i}]{m}", key("attach")))))
+                .collect::<Result<Vec<_>>>()?,
+            Some(other) => {
+                return Err(bad(format!(
+                    "key {}: expected a list of databases to attach, found {other}",
+                    key("attach")
+                )))
+            }
+        };
+        for k in ["plugins", "filesystems", "remote", "secrets", "module_paths"] {
+            if out.get(k).is_some_and(|v| !v.is_null()) {
+                return Err(bad(format!(
+                    "key {}: not supported by Tarmac (it needs dbt-duckdb's Python runtime)",
+                    key(k)
+                )));
+            }
+        }
+        // dbt-duckdb: `database` defaults to the path's name and must equal
+        // it or the alias of an attached database
+        let path_db = path_database_name(&path);
+        let database = match out.get("database") {
+            None | Some(Value::Null) => path_db,
+            Some(Value::String(d)) if *d == path_db => path_db,
+            Some(Value::String(d)) if attach.iter().any(|a| a.alias.as_deref() == Some(d)) => {
+                d.clone()
+            }
+            Some(Value::String(_)) => {
+                return Err(bad(format!(
+                    "key {}: Inconsistency detected between 'path' and 'database' fields in profile; the 'database' property must be set to '{path_db}' to match the 'path' (or to the alias of an attached database)",
+                    key("database")
+                )))
+            }
+            Some(other) => {
+                return Err(bad(format!(
+                    "key {}: expected a string, found {other}",
+                    key("database")
+                )))
+            }
         };
         Ok(Target {
             name: target_name,
@@ -568,8 +794,68 @@ impl Target {
             threads,
             extensions,
             settings,
+            config_options,
+            attach,
+            file: file.to_path_buf(),
         })
     }
+}
+
+/// One `attach:` entry; the error continues the key (`.alias: ...`).
+fn parse_attachment(v: &Value) -> std::result::Result<Attachment, String> {
+    let Value::Object(m) = v else {
+        return Err(format!(": expected a mapping with path (and alias, type, read_only), found {v}"));
+    };
+    let text = |k: &str| -> std::result::Result<Option<String>, String> {
+        match m.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!(".{k}: expected a string, found {other}")),
+        }
+    };
+    for k in m.keys() {
+        if !["path", "alias", "type", "read_only", "options", "secret", "is_ducklake"].contains(&k.as_str()) {
+            return Err(format!(".{k}: unknown key (path, alias, type, read_only, options)"));
+        }
+    }
+    if m.get("secret").is_some_and(|v| !v.is_null()) {
+        return Err(".secret: secrets are not supported by Tarmac".into());
+    }
+    let path = text("path")?.ok_or_else(|| ".path: required".to_string())?;
+    let alias = text("alias")?;
+    if let Some(a) = &alias {
+        if a.trim().is_empty() {
+            return Err(".alias: must not be empty".into());
+        }
+    }
+    let read_only = match m.get("read_only") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if matches!(yaml::coerce_scalar(s), Value::Bool(_)) => {
+            yaml::coerce_scalar(s).as_bool().unwrap_or(false)
+        }
+        Some(other) => return Err(format!(".read_only: expected true or false, found {other}")),
+    };
+    let options = match m.get("options") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(other) => return Err(format!(".options: expected a mapping, found {other}")),
+    };
+    let kind = text("type")?;
+    for (field, set) in [("type", kind.is_some()), ("read_only", read_only)] {
+        if set && options.contains_key(field) {
+            return Err(format!(
+                ".options.{field}: also given directly; specify each option in one place"
+            ));
+        }
+    }
+    Ok(Attachment {
+        path,
+        alias,
+        kind,
+        read_only,
+        options,
+    })
 }
 
 #[cfg(test)]
@@ -583,6 +869,17 @@ mod tests {
         assert!(!version_satisfies("1.10.0", "<1.5.0"));
         assert!(version_satisfies("1.10.0", "1.10.0"));
         assert!(!version_satisfies("1.10.0", ">=1.11"));
+        let parse = |y: &str| parse_required_versions(Some(&serde_json::from_str(y).unwrap()));
+        assert_eq!(
+            parse(r#"">=1.0.0, <2.0.0""#).unwrap(),
+            vec![">=1.0.0", "<2.0.0"]
+        );
+        assert_eq!(parse(r#"["=1.10.0"]"#).unwrap(), vec!["=1.10.0"]);
+        assert_eq!(
+            parse(r#"[">=1.5"]"#).unwrap_err(),
+            "\">=1.5\" is not a valid semantic version."
+        );
+        assert!(parse(r#""~=1.7.0""#).is_err());
     }
 
     #[test]
@@ -602,7 +899,12 @@ mod tests {
         assert_eq!(p.name, "p");
         assert_eq!(p.model_paths, vec!["models"]);
         assert_eq!(p.vars_for_project()["b"], 2);
-        assert_eq!(p.warnings.len(), 1);
+        let e = p.check_dbt_version().unwrap_err().to_string();
+        assert!(
+            e.contains("Required version of dbt for 'p': ['>=2.0.0']")
+                && e.contains("--no-version-check"),
+            "{e}"
+        );
         let f = Target::find_profiles(Some(d.path()), d.path()).unwrap();
         let t = Target::load(&f, &p.profile, None, &p.vars).unwrap();
         assert_eq!(t.database, "dev");

@@ -46,6 +46,10 @@ pub struct DbtArgs {
     /// A YAML selector from selectors.yml.
     #[arg(long, value_name = "NAME")]
     selector: Option<String>,
+    /// Build even when the project's `require-dbt-version` excludes the dbt
+    /// version Tarmac follows (1.10.0).
+    #[arg(long)]
+    no_version_check: bool,
     /// Console output: text (default) or json (dbt's structured log lines).
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     log_format: String,
@@ -89,6 +93,7 @@ impl DbtArgs {
             fail_fast: self.fail_fast,
             no_partial_parse: self.no_partial_parse,
             selector: self.selector,
+            no_version_check: self.no_version_check,
         })
     }
 }
