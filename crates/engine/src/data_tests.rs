@@ -741,6 +741,7 @@ fn generic_node(
         database: cx.target_db.to_string(),
         schema: cx.target_schema.to_string(),
         alias: short.clone(),
+        quoting: project.quoting,
     };
     // the node under test, then anything the arguments ref()/source()
     if t.is_source {
@@ -870,6 +871,7 @@ fn singular_node(
         database: cx.target_db.to_string(),
         schema: cx.target_schema.to_string(),
         alias: name,
+        quoting: project.quoting,
     };
     let ctx = parse_ctx(cx, &node);
     jinja::render(env, &ofp, ctx.clone())

@@ -26,8 +26,10 @@ pub enum Error {
     /// profiles.yml is missing, or has no such profile/target, or a bad key.
     #[error("{0}")]
     Profile(String),
-    /// A Jinja template failed to parse or render; names file, line and node.
-    #[error("{node} ({file}:{line}): {message}")]
+    /// A Jinja template failed to parse or render; names the node, its file
+    /// and the line (0 when the error is located in a macro, which the
+    /// message then names with its file and line).
+    #[error("Compilation Error in {} ({file}){}: {message}", describe_node(node), if *line > 0 { format!(" line {line}") } else { String::new() })]
     Jinja {
         node: String,
         file: String,
@@ -51,6 +53,28 @@ pub enum Error {
     Internal(String),
 }
 
+/// `model.jaffle.orders` → `model orders`, as dbt names nodes in errors;
+/// anything else (`macro p.m`) as written.
+pub fn describe_node(node: &str) -> String {
+    let kinds = [
+        "model",
+        "seed",
+        "snapshot",
+        "test",
+        "unit_test",
+        "analysis",
+        "operation",
+        "source",
+    ];
+    match node.split_once('.') {
+        Some((kind, rest)) if kinds.contains(&kind) => {
+            let name = rest.rsplit('.').next().unwrap_or(rest);
+            format!("{kind} {name}")
+        }
+        _ => node.to_string(),
+    }
+}
+
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -71,11 +95,37 @@ impl Error {
             message.push_str(&format!(": {s}"));
             source = s.source();
         }
+        let mut line = err.line().unwrap_or(1);
+        // an error inside a macro carries the macro's template and line
+        if let Some((package, name, path)) = err.name().and_then(crate::macros::template_origin) {
+            message = format!("in macro {name} ({path}, package {package}) line {line}: {message}");
+            line = 0;
+        }
         Error::Jinja {
             node: node.to_string(),
             file: file.to_string(),
-            line: err.line().unwrap_or(1),
+            line,
             message,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jinja_errors_name_node_file_and_line() {
+        let env = minijinja::Environment::new();
+        let e = env
+            .render_named_str("models/orders.sql", "select\n\n{{ x.y() }}", ())
+            .unwrap_err();
+        let msg = Error::jinja("model.shop.orders", "models/orders.sql", &e).to_string();
+        assert!(
+            msg.starts_with("Compilation Error in model orders (models/orders.sql) line 3: "),
+            "{msg}"
+        );
+        assert_eq!(describe_node("macro p.m"), "macro p.m");
+        assert_eq!(describe_node("unit_test.p.orders.t1"), "unit_test t1");
     }
 }

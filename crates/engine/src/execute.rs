@@ -273,6 +273,22 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
     );
 }
 
+/// A failed node's message: DuckDB's own words under dbt's "Runtime Error
+/// in model x (file)" heading; the engine's errors (which already name the
+/// node) as they are.
+pub(crate) fn node_error(node: &Node, e: &Error) -> String {
+    match e {
+        Error::Database(d) => format!(
+            "Runtime Error in {} {} ({})\n  {}",
+            node.resource_type.as_str(),
+            node.name,
+            node.original_file_path,
+            d.to_string().trim_end().replace('\n', "\n  ")
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// A test's console line: `PASS name`, `FAIL 3 name`, `WARN 1 name`, `ERROR name`.
 fn test_words(r: &NodeResult, name: &str) -> (String, String) {
     let n = r.failures.unwrap_or(0);
@@ -585,7 +601,7 @@ pub fn run(
                 let (compiled_sql, r, compiled_at) = build_node(m, node, &conn, &resolver, opts);
                 let (status, message, run_sql, rows) = match r {
                     Ok((o, rows)) => (Status::Success, o.message, Some(o.run_sql), rows),
-                    Err(e) => (Status::Error, format!("{e}"), None, None),
+                    Err(e) => (Status::Error, node_error(node, &e), None, None),
                 };
                 let _ = tx.send((
                     NodeResult {

@@ -500,6 +500,7 @@ impl Object for Api {
                 schema: sarg(1, "schema"),
                 identifier: sarg(2, "identifier").unwrap_or_default(),
                 kind: sarg(3, "type"),
+                quoting: Default::default(),
             }
             .to_value()),
             ("Relation", "scd_args") => {

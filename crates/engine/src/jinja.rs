@@ -518,12 +518,14 @@ fn relation_arg(v: &Value) -> Option<Relation> {
             schema: Some(s.clone()),
             identifier: i.clone(),
             kind: None,
+            quoting: Default::default(),
         }),
         [i] => Some(Relation {
             database: None,
             schema: None,
             identifier: i.clone(),
             kind: None,
+            quoting: Default::default(),
         }),
         _ => None,
     }
@@ -571,6 +573,7 @@ impl Object for Adapter {
                         schema: Some(schema),
                         identifier: ident,
                         kind: Some(k),
+                        quoting: self.0.this.quoting,
                     }
                     .to_value(),
                     None => Value::from(()),

@@ -432,54 +432,78 @@ fn load_extension(
         .map_err(|err| format!("DuckDB extension '{}' could not be loaded: {err}", e.name))
 }
 
-/// dbt's closing block: each failure, error and warning with its message and
-/// where its compiled SQL (and stored failures) are.
+/// dbt's closing block (`print_run_result_error`): each failure, error and
+/// warning with its message and where its compiled SQL (and stored
+/// failures) are, as log events so `--log-format json` stays JSON.
 fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
     let bad: Vec<&execute::NodeResult> = results
         .iter()
         .filter(|r| matches!(r.status, Status::Error | Status::Fail | Status::Warn))
         .collect();
-    if bad.is_empty() {
-        return;
-    }
-    let errors = bad.iter().filter(|r| r.status != Status::Warn).count();
-    println!(
-        "\nCompleted with {errors} error{} and {} warning{}:",
-        if errors == 1 { "" } else { "s" },
-        bad.len() - errors,
-        if bad.len() - errors == 1 { "" } else { "s" }
-    );
     let project = &m.info.project.name;
     let target = &m.info.project.target_path;
-    for r in bad {
+    // dbt lists errors first, then warnings
+    let (errors, warnings): (Vec<_>, Vec<_>) =
+        bad.into_iter().partition(|r| r.status != Status::Warn);
+    for r in errors.into_iter().chain(warnings) {
         let Some(n) = m.nodes.get(&r.unique_id) else {
             continue;
         };
-        let what = match (r.status, n.resource_type) {
-            (Status::Warn, _) => "Warning in",
-            (Status::Fail, _) => "Failure in",
-            _ => "Error in",
-        };
-        println!(
-            "\n{what} {} {} ({})",
+        let warn = r.status == Status::Warn;
+        let head = format!(
+            "{} in {} {} ({})",
+            if warn { "Warning" } else { "Failure" },
             n.resource_type.as_str(),
             n.name,
             n.original_file_path
         );
-        println!("  {}", r.message.replace('\n', "\n  "));
+        let fields = serde_json::json!({
+            "resource_type": n.resource_type.as_str(), "node_name": n.name,
+            "path": n.original_file_path,
+        });
+        logfmt::blank();
+        if warn {
+            logfmt::event("RunResultWarning", "Z021", "warn", &head, fields);
+            logfmt::event(
+                "RunResultWarningMessage",
+                "Z046",
+                "warn",
+                &format!("  {}", r.message.replace('\n', "\n  ")),
+                serde_json::json!({"msg": r.message}),
+            );
+        } else {
+            logfmt::event("RunResultFailure", "Z022", "error", &head, fields);
+            logfmt::event(
+                "RunResultError",
+                "Z024",
+                "error",
+                &format!("  {}", r.message.replace('\n', "\n  ")),
+                serde_json::json!({"msg": r.message}),
+            );
+        }
         if r.compiled_sql.is_some() {
-            println!(
-                "\n  compiled code at {target}/compiled/{project}/{}",
-                data_tests::sql_path(n)
+            let path = format!("{target}/compiled/{project}/{}", data_tests::sql_path(n));
+            logfmt::blank();
+            logfmt::event(
+                "SQLCompiledPath",
+                "Z026",
+                "info",
+                &format!("  compiled code at {path}"),
+                serde_json::json!({"path": path}),
             );
         }
         if n.resource_type == manifest::ResourceType::Test
             && r.status != Status::Error
             && data_tests::TestConfig::of(&n.config).store_failures
         {
-            println!(
-                "\n  See test failures:\n  select * from {}",
-                data_tests::audit_relation(n).render()
+            let rel = data_tests::audit_relation(n).render();
+            logfmt::blank();
+            logfmt::event(
+                "CheckNodeTestFailure",
+                "Z027",
+                "info",
+                &format!("  See test failures:\n  select * from {rel}"),
+                serde_json::json!({"relation_name": rel}),
             );
         }
     }
@@ -613,11 +637,19 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         serde_json::json!({"execution": format!(" in {}", hms(elapsed)), "execution_time": elapsed, "stat_line": ran}),
     );
     logfmt::blank();
+    // dbt 1.10's EndOfRunSummary
+    let warnings = if s.warn == 1 {
+        "1 warning".to_string()
+    } else {
+        format!("{} warnings", s.warn)
+    };
     let summary = if s.error > 0 {
-        "Completed with 1 error"
-            .replace('1', &s.error.to_string())
-            .replace("error", if s.error == 1 { "error" } else { "errors" })
-            + " and 0 warnings:"
+        format!(
+            "Completed with {}, 0 partial successes, and {warnings}:",
+            plural(s.error, "error", "errors")
+        )
+    } else if s.warn > 0 {
+        format!("Completed with {warnings}:")
     } else {
         "Completed successfully".to_string()
     };

@@ -139,6 +139,22 @@ impl Object for Scope {
 
 const REGISTRY: &str = "__tarmac_macros";
 
+/// Template name (`macro:<package>:<name>`) → the macro's file, so a
+/// Jinja error raised inside a macro names where that macro is written.
+static ORIGINS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, String>>> =
+    std::sync::OnceLock::new();
+
+/// The package, macro name and file of a macro's template name.
+pub fn template_origin(tpl: &str) -> Option<(String, String, String)> {
+    let rest = tpl.strip_prefix("macro:")?;
+    let (package, name) = rest.split_once(':')?;
+    let path = ORIGINS
+        .get()
+        .and_then(|m| m.lock().ok().and_then(|m| m.get(tpl).cloned()))
+        .unwrap_or_else(|| "?".into());
+    Some((package.to_string(), name.to_string(), path))
+}
+
 fn err(msg: impl Into<String>) -> JError {
     JError::new(ErrorKind::InvalidOperation, msg.into())
 }
@@ -166,6 +182,12 @@ pub fn register(
             let tpl = format!("macro:{}:{name}", f.package);
             let body = crate::extras::preprocess(&body);
             let src = format!("{}{}", "\n".repeat(line.saturating_sub(1)), body);
+            if let Ok(mut m) = ORIGINS
+                .get_or_init(|| std::sync::Mutex::new(HashMap::new()))
+                .lock()
+            {
+                m.insert(tpl.clone(), f.path.clone());
+            }
             env.add_template_owned(tpl.clone(), src).map_err(|e| {
                 crate::Error::jinja(&format!("macro {}.{name}", f.package), &f.path, &e)
             })?;

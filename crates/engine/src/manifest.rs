@@ -69,11 +69,13 @@ pub struct Node {
     pub database: String,
     pub schema: String,
     pub alias: String,
+    /// How the relation renders: the project's `quoting:`.
+    pub quoting: crate::relation::Quoting,
 }
 
 impl Node {
     pub fn relation(&self) -> Relation {
-        Relation::new(&self.database, &self.schema, &self.alias)
+        Relation::new(&self.database, &self.schema, &self.alias).with_quoting(self.quoting)
     }
     /// The name of the node's template in the environment: its file for
     /// models, its unique id for snapshots (a file may hold several).
@@ -219,6 +221,15 @@ impl Resolver for ManifestResolver {
     }
 }
 
+/// `model` → `Model`, as dbt starts its "depends on" errors.
+fn capitalized(kind: &str) -> String {
+    let mut c = kind.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// The names closest to `name` (for "did you mean" messages).
 pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut scored: Vec<(usize, &str)> = candidates
@@ -292,6 +303,7 @@ fn parse_model(
         database: target.database.clone(),
         schema: target.schema.clone(),
         alias: name,
+        quoting: project.quoting,
     };
     if let Some(e) = prev.and_then(|s| s.models.get(&node.original_file_path)) {
         if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
@@ -499,6 +511,7 @@ impl Manifest {
                         database: target.database.clone(),
                         schema: target.schema.clone(),
                         alias: name,
+                        quoting: project.quoting,
                     },
                 );
             }
@@ -529,7 +542,8 @@ impl Manifest {
                 t.database.as_deref().unwrap_or(&target.database),
                 &t.schema,
                 &t.identifier,
-            );
+            )
+            .with_quoting(t.quoting);
             sources.insert(
                 uid.clone(),
                 Source {
@@ -775,8 +789,10 @@ impl Manifest {
                             format!(" (did you mean {}?)", close.join(", "))
                         };
                         errors.push(format!(
-                            "{} ({}) depends on a node named '{r}' which was not found{hint}",
-                            n.unique_id, n.original_file_path
+                            "{} '{}' ({}) depends on a node named '{r}' which was not found{hint}",
+                            capitalized(n.resource_type.as_str()),
+                            n.unique_id,
+                            n.original_file_path
                         ));
                     }
                 }
@@ -796,8 +812,10 @@ impl Manifest {
                             format!(" (did you mean {}?)", close.join(", "))
                         };
                         errors.push(format!(
-                            "{} ({}) depends on a source named '{s}.{t}' which was not found{hint}",
-                            n.unique_id, n.original_file_path
+                            "{} '{}' ({}) depends on a source named '{s}.{t}' which was not found{hint}",
+                            capitalized(n.resource_type.as_str()),
+                            n.unique_id,
+                            n.original_file_path
                         ));
                     }
                 }
@@ -806,7 +824,10 @@ impl Manifest {
             deps.push((n.unique_id.clone(), d));
         }
         if !errors.is_empty() {
-            return Err(Error::Graph(errors.join("\n")));
+            return Err(Error::Graph(format!(
+                "Compilation Error\n  {}",
+                errors.join("\n  ")
+            )));
         }
         for (id, d) in deps {
             if let Some(n) = self.nodes.get_mut(&id) {

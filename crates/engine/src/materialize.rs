@@ -170,6 +170,7 @@ pub fn incremental(
         schema: Some("main".into()),
         identifier: tmp_name.clone(),
         kind: None,
+        quoting: Default::default(),
     };
     let create = with_header(
         config,

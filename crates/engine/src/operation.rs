@@ -30,6 +30,7 @@ pub fn context(m: &Manifest, db: Option<Db>, name: &str) -> Arc<NodeCtx> {
                 schema: Some(t.schema.clone()),
                 identifier: String::new(),
                 kind: None,
+                quoting: Default::default(),
             },
             Config::new(),
             m.resolver(),

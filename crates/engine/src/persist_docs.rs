@@ -163,13 +163,15 @@ mod tests {
             database: "memory".into(),
             schema: "main".into(),
             alias: "m".into(),
+            quoting: Default::default(),
         }
     }
 
     #[test]
     fn comments_in_duckdb() {
         let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
-        db.execute("create table m as select 1 as id, 'a' as name").unwrap();
+        db.execute("create table m as select 1 as id, 'a' as name")
+            .unwrap();
         let n = node(serde_json::json!({"persist_docs": {"relation": true, "columns": true}}));
         let rel = n.relation();
         let stmts = apply(&db, &n, &rel, &n.config).unwrap();
@@ -216,7 +218,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(stmts.len(), 2);
-        assert!(warnings[0].ends_with("present in the database: gone"), "{warnings:?}");
+        assert!(
+            warnings[0].ends_with("present in the database: gone"),
+            "{warnings:?}"
+        );
         let mut bad = n.clone();
         bad.description = format!("a {MAGIC} b");
         let e = statements(

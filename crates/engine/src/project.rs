@@ -45,6 +45,8 @@ pub struct Project {
     pub dispatch: std::collections::BTreeMap<String, Vec<String>>,
     /// Names of the installed packages (filled by `packages`).
     pub dependencies: Vec<String>,
+    /// `quoting:` for the relations of models, seeds and snapshots.
+    pub quoting: crate::relation::Quoting,
     /// `require-dbt-version` as version specifiers (`>=1.0.0`), all of which
     /// must hold; empty when the key is absent.
     pub require_dbt_version: Vec<String>,
@@ -195,8 +197,8 @@ impl Project {
             }
         };
         let mut warnings = Vec::new();
-        let require_dbt_version = parse_required_versions(get("require-dbt-version"))
-            .map_err(|message| Error::Yaml {
+        let require_dbt_version =
+            parse_required_versions(get("require-dbt-version")).map_err(|message| Error::Yaml {
                 path: file.clone(),
                 message: format!("key require-dbt-version: {message}"),
             })?;
@@ -313,6 +315,7 @@ impl Project {
                 }
             })?,
             dependencies: vec![],
+            quoting: crate::relation::Quoting::default().merged(get("quoting")),
             require_dbt_version,
             warnings,
         })
@@ -716,7 +719,8 @@ impl Target {
                 None | Some(Value::Null) => Ok(Map::new()),
                 Some(Value::Object(m)) => {
                     for (name, v) in m {
-                        if matches!(v, Value::Object(_) | Value::Array(_)) || name.trim().is_empty() {
+                        if matches!(v, Value::Object(_) | Value::Array(_)) || name.trim().is_empty()
+                        {
                             return Err(bad(format!(
                                 "key {}.{name}: expected a scalar value, found {v}",
                                 key(k)
@@ -733,7 +737,10 @@ impl Target {
         };
         let settings = mapping("settings")?;
         for name in settings.keys() {
-            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            {
                 return Err(bad(format!(
                     "key {}.{name}: not a DuckDB setting name",
                     key("settings")
@@ -746,7 +753,9 @@ impl Target {
             Some(Value::Array(a)) => a
                 .iter()
                 .enumerate()
-                .map(|(i, e)| parse_attachment(e).map_err(|m| bad(format!("key {}[{i}]{m}", key("attach")))))
+                .map(|(i, e)| {
+                    parse_attachment(e).map_err(|m| bad(format!("key {}[{i}]{m}", key("attach"))))
+                })
                 .collect::<Result<Vec<_>>>()?,
             Some(other) => {
                 return Err(bad(format!(
@@ -755,7 +764,13 @@ impl Target {
                 )))
             }
         };
-        for k in ["plugins", "filesystems", "remote", "secrets", "module_paths"] {
+        for k in [
+            "plugins",
+            "filesystems",
+            "remote",
+            "secrets",
+            "module_paths",
+        ] {
             if out.get(k).is_some_and(|v| !v.is_null()) {
                 return Err(bad(format!(
                     "key {}: not supported by Tarmac (it needs dbt-duckdb's Python runtime)",
@@ -804,7 +819,9 @@ impl Target {
 /// One `attach:` entry; the error continues the key (`.alias: ...`).
 fn parse_attachment(v: &Value) -> std::result::Result<Attachment, String> {
     let Value::Object(m) = v else {
-        return Err(format!(": expected a mapping with path (and alias, type, read_only), found {v}"));
+        return Err(format!(
+            ": expected a mapping with path (and alias, type, read_only), found {v}"
+        ));
     };
     let text = |k: &str| -> std::result::Result<Option<String>, String> {
         match m.get(k) {
@@ -814,8 +831,20 @@ fn parse_attachment(v: &Value) -> std::result::Result<Attachment, String> {
         }
     };
     for k in m.keys() {
-        if !["path", "alias", "type", "read_only", "options", "secret", "is_ducklake"].contains(&k.as_str()) {
-            return Err(format!(".{k}: unknown key (path, alias, type, read_only, options)"));
+        if ![
+            "path",
+            "alias",
+            "type",
+            "read_only",
+            "options",
+            "secret",
+            "is_ducklake",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(format!(
+                ".{k}: unknown key (path, alias, type, read_only, options)"
+            ));
         }
     }
     if m.get("secret").is_some_and(|v| !v.is_null()) {

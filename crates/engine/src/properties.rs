@@ -62,6 +62,9 @@ pub struct SourceTable {
     /// `freshness:` (table over source over config; an explicit null turns it off).
     pub freshness: Option<Value>,
     pub loaded_at_field: Option<String>,
+    /// The source's `quoting:` with the table's over it (dbt ignores the
+    /// project's `quoting:` for sources).
+    pub quoting: crate::relation::Quoting,
 }
 
 /// Everything read from the project's properties files.
@@ -334,6 +337,9 @@ impl Properties {
                     let loaded_at_field =
                         pick("loaded_at_field").and_then(|v| v.as_str().map(String::from));
                     self.sources.push(SourceTable {
+                        quoting: crate::relation::Quoting::default()
+                            .merged(src.get("quoting"))
+                            .merged(t.get("quoting")),
                         tests: table_tests,
                         freshness,
                         loaded_at_field,

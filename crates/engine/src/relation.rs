@@ -13,6 +13,54 @@ pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// Which parts of a relation are quoted when rendered: dbt's quote policy
+/// (all quoted by default; dbt_project.yml `quoting:` for models, seeds and
+/// snapshots, a source's and its table's `quoting:` for sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Quoting {
+    pub database: bool,
+    pub schema: bool,
+    pub identifier: bool,
+}
+
+impl Default for Quoting {
+    fn default() -> Self {
+        Quoting {
+            database: true,
+            schema: true,
+            identifier: true,
+        }
+    }
+}
+
+impl Quoting {
+    /// This policy with the booleans of a `quoting:` mapping over it
+    /// (other keys and non-boolean values are ignored, as dbt does).
+    pub fn merged(mut self, v: Option<&serde_json::Value>) -> Quoting {
+        let Some(serde_json::Value::Object(m)) = v else {
+            return self;
+        };
+        let flag = |k: &str| match m.get(k) {
+            Some(serde_json::Value::Bool(b)) => Some(*b),
+            Some(serde_json::Value::String(s)) => match crate::yaml::coerce_scalar(s) {
+                serde_json::Value::Bool(b) => Some(b),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(b) = flag("database") {
+            self.database = b;
+        }
+        if let Some(b) = flag("schema") {
+            self.schema = b;
+        }
+        if let Some(b) = flag("identifier") {
+            self.identifier = b;
+        }
+        self
+    }
+}
+
 /// A relation (table or view) in the warehouse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Relation {
@@ -21,6 +69,7 @@ pub struct Relation {
     pub identifier: String,
     /// `table`, `view`, `cte` or unknown.
     pub kind: Option<String>,
+    pub quoting: Quoting,
 }
 
 impl Relation {
@@ -30,7 +79,14 @@ impl Relation {
             schema: Some(schema.to_string()),
             identifier: identifier.to_string(),
             kind: None,
+            quoting: Quoting::default(),
         }
+    }
+
+    /// The same relation rendered with another quote policy.
+    pub fn with_quoting(mut self, quoting: Quoting) -> Self {
+        self.quoting = quoting;
+        self
     }
 
     /// An ephemeral model's CTE name, rendered unquoted and unqualified.
@@ -40,6 +96,7 @@ impl Relation {
             schema: None,
             identifier: format!("__dbt__cte__{name}"),
             kind: Some("cte".into()),
+            quoting: Quoting::default(),
         }
     }
 
@@ -48,14 +105,21 @@ impl Relation {
         if self.kind.as_deref() == Some("cte") {
             return self.identifier.clone();
         }
+        let part = |text: &str, quoted: bool| {
+            if quoted {
+                quote(text)
+            } else {
+                text.to_string()
+            }
+        };
         let mut parts = Vec::new();
         if let Some(d) = &self.database {
-            parts.push(quote(d));
+            parts.push(part(d, self.quoting.database));
         }
         if let Some(s) = &self.schema {
-            parts.push(quote(s));
+            parts.push(part(s, self.quoting.schema));
         }
-        parts.push(quote(&self.identifier));
+        parts.push(part(&self.identifier, self.quoting.identifier));
         parts.join(".")
     }
 
@@ -110,7 +174,23 @@ impl Object for Relation {
                 }
                 Ok(r.to_value())
             }
-            "incorporate" | "quote" => Ok(Value::from_object((**self).clone())),
+            "quote" => {
+                // quote(database=None, schema=None, identifier=None)
+                let mut r = (**self).clone();
+                if let Some(kw) = args.last().filter(|v| v.is_kwargs()) {
+                    let mut m = serde_json::Map::new();
+                    for k in ["database", "schema", "identifier"] {
+                        if let Ok(v) = kw.get_attr(k) {
+                            if !v.is_undefined() && !v.is_none() {
+                                m.insert(k.into(), serde_json::Value::Bool(v.is_true()));
+                            }
+                        }
+                    }
+                    r.quoting = r.quoting.merged(Some(&serde_json::Value::Object(m)));
+                }
+                Ok(r.to_value())
+            }
+            "incorporate" => Ok(Value::from_object((**self).clone())),
             _ => Err(Error::from(minijinja::ErrorKind::UnknownMethod)),
         }
     }
@@ -137,5 +217,9 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out, "\"dev\".\"main\".\"orders\" main \"main\".\"orders\"");
+        let q = Quoting::default().merged(Some(
+            &serde_json::json!({"identifier": false, "schema": "false", "column": false}),
+        ));
+        assert_eq!(r.with_quoting(q).render(), "\"dev\".main.orders");
     }
 }

@@ -387,6 +387,7 @@ pub fn run(db: &Db, rel: &Relation, sql: &str, cfg: &Config) -> Result<Outcome> 
         schema: Some("main".into()),
         identifier: staging_name.clone(),
         kind: None,
+        quoting: Default::default(),
     };
     db.execute(&format!(
         "{header}create or replace temporary table {} as (\n{staging_sql}\n);",
@@ -566,6 +567,7 @@ pub(crate) fn discover(
             database: target.database.clone(),
             schema: target.schema.clone(),
             alias: name.clone(),
+            quoting: project.quoting,
         };
         let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
         if let Err(e) = crate::jinja::render(env, &unique_id, ctx.clone()) {

@@ -318,6 +318,7 @@ pub fn discover(
             database: mnode.database.clone(),
             schema: mnode.schema.clone(),
             alias: name.clone(),
+            quoting: mnode.quoting,
         };
         nodes.insert(unique_id.clone(), node);
         out.insert(
