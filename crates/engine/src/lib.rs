@@ -355,7 +355,7 @@ pub fn open_db(target: &project::Target) -> Result<db::Db> {
     let mut config = duckdb::Config::default();
     for (k, v) in &target.config_options {
         config = config
-            .with(k, &text(v))
+            .with(k, text(v))
             .map_err(|e| bad(&format!("config_options.{k}"), e.to_string()))?;
     }
     let conn = if target.path == ":memory:" {

@@ -231,7 +231,10 @@ fn errors_name_the_node_and_closest_names() {
     );
     std::fs::write(dir.join("models/marts/bad.sql"), "select 1\n{{ oops( }}").unwrap();
     let e = engine::list(&opts(&dir)).unwrap_err().to_string();
-    assert!(e.contains("models/marts/bad.sql:2"), "{e}");
+    assert!(
+        e.contains("Compilation Error in model bad (models/marts/bad.sql) line 2: "),
+        "{e}"
+    );
     std::fs::write(
         dir.join("models/marts/bad.sql"),
         "select * from {{ ref('bad2') }}",
