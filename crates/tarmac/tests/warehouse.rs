@@ -228,6 +228,17 @@ fn up_builds_and_tests_the_warehouse_from_the_simulator() {
     // `tarmac test` with no flags tests the configured project
     let tests = ok(tarmac(dir).arg("test"));
     assert!(tests.contains("ERROR=0"), "{tests}");
+    // freshness passes on what `up` just ingested; the real-time source is
+    // declared but empty (no real-time poll yet): a warning, not a failure
+    let fresh = ok(tarmac(dir).args(["source", "freshness"]));
+    for needle in [
+        "PASS freshness of bronze.flightlabs_historical",
+        "PASS freshness of bronze.landed_files",
+        "WARN freshness of realtime.real_time_planes",
+        "PASS=2 WARN=1 ERROR=0",
+    ] {
+        assert!(fresh.contains(needle), "{needle} missing from:\n{fresh}");
+    }
 
     // a failing test fails `up`, which names it
     std::fs::write(
