@@ -569,3 +569,211 @@ fn real_projects_match_dbt_live() {
         );
     }
 }
+
+/// Write `files` (path, text) below `dir`.
+fn write_all(dir: &Path, files: &[(&str, String)]) {
+    for (p, text) in files {
+        let f = dir.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, text).unwrap();
+    }
+}
+
+fn strings(conn: &duckdb::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// dbt-duckdb's profile keys (attach, settings, extensions, database),
+/// persist_docs on table, view, incremental and seed, `quoting:`, and
+/// require-dbt-version, on a small project written here.
+#[test]
+fn profile_keys_persist_docs_and_quoting() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let db = dir.join("dev.duckdb");
+    let other = dir.join("other.duckdb");
+    std::fs::create_dir_all(&dir).unwrap();
+    {
+        let c = duckdb::Connection::open(&other).unwrap();
+        c.execute_batch("create table src as select 7 as y")
+            .unwrap();
+    }
+    let profile = |extra: &str| {
+        format!(
+            "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n      threads: 2\n{extra}",
+            db.display()
+        )
+    };
+    let attach = format!(
+        "      extensions: [json, parquet]\n      settings: {{default_null_order: nulls_first_on_asc_last_on_desc}}\n      attach:\n        - {{path: '{}', alias: other}}\n",
+        other.display()
+    );
+    write_all(
+        &dir,
+        &[
+            (
+                "dbt_project.yml",
+                "name: p\nprofile: p\nrequire-dbt-version: '>=1.5.0, <2.0.0'\nquoting: {identifier: false}\nmodels:\n  p:\n    +persist_docs: {relation: true, columns: true}\nseeds:\n  p:\n    +persist_docs: {relation: true}\n".into(),
+            ),
+            ("profiles.yml", profile(&attach)),
+            (
+                "models/t.sql",
+                "{{ config(materialized='table') }}\nselect y as id, 'a' as name, current_setting('default_null_order') as nulls from {{ source('ext', 'src') }}\n".into(),
+            ),
+            ("models/v.sql", "select id from {{ ref('t') }}\n".into()),
+            (
+                "models/inc.sql",
+                "{{ config(materialized='incremental', unique_key='id') }}\nselect id, name from {{ ref('t') }}\n".into(),
+            ),
+            ("seeds/s.csv", "a\n1\n".into()),
+            (
+                "models/props.yml",
+                "version: 2\nsources:\n  - name: ext\n    database: other\n    schema: main\n    quoting: {schema: false}\n    tables: [{name: src}]\nmodels:\n  - name: t\n    description: \"Table t's doc\"\n    columns:\n      - {name: id, description: The id}\n      - {name: gone, description: not in the table}\n  - name: v\n    description: A view\n    columns: [{name: id, description: view id}]\n  - name: inc\n    description: An incremental\n    columns: [{name: name, description: inc name}]\nseeds:\n  - name: s\n    description: A seed\n".into(),
+            ),
+        ],
+    );
+    let o = opts(&dir);
+    for _ in 0..2 {
+        let s = engine::execute(&o, Command::Build).unwrap();
+        assert!(s.ok() && s.pass == 4, "{s:?}");
+    }
+    let compiled = std::fs::read_to_string(dir.join("target/compiled/p/models/t.sql")).unwrap();
+    assert!(
+        compiled.contains(r#"from "other".main."src""#),
+        "source quoting: {compiled}"
+    );
+    let compiled = std::fs::read_to_string(dir.join("target/compiled/p/models/v.sql")).unwrap();
+    assert!(
+        compiled.contains(r#"from "dev"."main".t"#),
+        "project quoting: {compiled}"
+    );
+    let c = duckdb::Connection::open(&db).unwrap();
+    assert_eq!(
+        strings(&c, "select table_name || ': ' || comment from duckdb_tables() union all select view_name || ': ' || comment from duckdb_views() where not internal order by 1"),
+        ["inc: An incremental", "s: A seed", "t: Table t's doc", "v: A view"]
+    );
+    assert_eq!(
+        strings(&c, "select table_name || '.' || column_name || ': ' || comment from duckdb_columns() where comment is not null order by 1"),
+        ["inc.name: inc name", "t.id: The id", "v.id: view id"]
+    );
+    // the attached database was read, and settings apply on worker connections
+    assert_eq!(
+        strings(&c, "select id || ' ' || nulls from t"),
+        ["7 NULLS_FIRST_ON_ASC_LAST_ON_DESC"]
+    );
+    drop(c);
+
+    // `database:` naming an attached database builds there
+    write_all(
+        &dir,
+        &[(
+            "profiles.yml",
+            profile(&format!(
+                "      database: other\n      schema: s2\n      attach: [{{path: '{}', alias: other}}]\n",
+                other.display()
+            )),
+        )],
+    );
+    let s = engine::execute(
+        &Options {
+            select: vec!["t".into()],
+            ..opts(&dir)
+        },
+        Command::Run,
+    )
+    .unwrap();
+    assert!(s.ok(), "{s:?}");
+    let c = duckdb::Connection::open(&other).unwrap();
+    assert_eq!(strings(&c, "select cast(id as varchar) from s2.t"), ["7"]);
+    drop(c);
+
+    // bad profiles name the file and the key
+    let file = dir.join("profiles.yml").display().to_string();
+    for (extra, key, words) in [
+        (
+            "      database: nope\n",
+            "p.outputs.dev.database",
+            "must be set to 'dev'",
+        ),
+        (
+            "      attach: [{alias: x}]\n",
+            "p.outputs.dev.attach[0].path",
+            "required",
+        ),
+        (
+            "      attach: [{path: a.duckdb, read_only: maybe}]\n",
+            "p.outputs.dev.attach[0].read_only",
+            "true or false",
+        ),
+        (
+            "      settings: {no_such_setting: 1}\n",
+            "p.outputs.dev.settings.no_such_setting",
+            "no_such_setting",
+        ),
+        (
+            "      settings: [a]\n",
+            "p.outputs.dev.settings",
+            "expected a mapping",
+        ),
+        (
+            "      extensions: [{name: x}]\n",
+            "p.outputs.dev.extensions[0]",
+            "name and repo",
+        ),
+        (
+            "      plugins: [{module: excel}]\n",
+            "p.outputs.dev.plugins",
+            "not supported",
+        ),
+    ] {
+        write_all(&dir, &[("profiles.yml", profile(extra))]);
+        let e = engine::execute(&o, Command::Run).unwrap_err().to_string();
+        assert!(
+            e.contains(&file) && e.contains(&format!("key {key}")) && e.contains(words),
+            "{extra}: {e}"
+        );
+    }
+    write_all(&dir, &[("profiles.yml", profile(""))]);
+
+    // require-dbt-version: dbt's error, and --no-version-check
+    let project = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap();
+    write_all(
+        &dir,
+        &[(
+            "dbt_project.yml",
+            project.replace(">=1.5.0, <2.0.0", ">=1.11.0"),
+        )],
+    );
+    let e = engine::list(&o).unwrap_err().to_string();
+    assert!(
+        e.contains("This version of dbt is not supported with the 'p' package.")
+            && e.contains("Required version of dbt for 'p': ['>=1.11.0']"),
+        "{e}"
+    );
+    assert!(engine::list(&Options {
+        no_version_check: true,
+        ..opts(&dir)
+    })
+    .is_ok());
+    write_all(
+        &dir,
+        &[(
+            "dbt_project.yml",
+            project.replace(">=1.5.0, <2.0.0", ">=1.5"),
+        )],
+    );
+    let e = engine::list(&Options {
+        no_version_check: true,
+        ..opts(&dir)
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("key require-dbt-version: \">=1.5\" is not a valid semantic version."),
+        "{e}"
+    );
+}

@@ -146,3 +146,180 @@ fn same_warehouse_as_dbt() {
     assert_eq!(a, b, "tarmac (left) and dbt (right) differ");
     assert_eq!(a.lines().count(), 8, "{a}");
 }
+
+/// One case of the error golden: files written over a small base project,
+/// the command run, exit code and what the user reads (timestamps, timings
+/// and the temporary directory normalized).
+fn error_case(name: &str, files: &[(&str, &str)], args: &[&str]) -> String {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("shop");
+    let mut all: Vec<(&str, String)> = vec![
+        ("dbt_project.yml", "name: shop\nprofile: shop\n".into()),
+        (
+            "profiles.yml",
+            "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: \"{{ env_var('TARMAC_DB') }}\"\n".into(),
+        ),
+        ("models/customers.sql", "select 1 as id\n".into()),
+        ("models/orders.sql", "select 1 as id, 2 as customer_id\n".into()),
+        (
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: raw\n    tables: [{name: payments}]\n".into(),
+        ),
+    ];
+    for (p, text) in files {
+        all.retain(|(q, _)| q != p);
+        all.push((p, text.to_string()));
+    }
+    for (p, text) in &all {
+        let f = dir.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, text).unwrap();
+    }
+    let out = tarmac(&dir, &dir.join("shop.duckdb"), args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("panicked"), "{name}: {text}");
+    let ts = |l: &str| {
+        let b = l.as_bytes();
+        b.len() >= 10 && b[2] == b':' && b[5] == b':' && &l[8..10] == "  "
+    };
+    let mut lines = Vec::new();
+    // the closing block and error lines: from the run summary on, and
+    // everything on stderr
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut keep = false;
+    for l in stdout.lines() {
+        let l = if ts(l) { &l[10..] } else { l };
+        if l.starts_with("Completed with") || l.starts_with("Finished running") {
+            keep = true;
+        }
+        if keep && !l.starts_with("Finished running") && !l.trim().is_empty() {
+            lines.push(l.to_string());
+        }
+    }
+    for l in String::from_utf8_lossy(&out.stderr).lines() {
+        lines.push(format!("stderr: {l}"));
+    }
+    format!(
+        "== {name} (exit {})\n{}\n",
+        out.status.code().unwrap_or(-1),
+        lines.join("\n")
+    )
+    .replace(&dir.display().to_string(), "<project>")
+}
+
+/// What a user reads when something is wrong, as dbt words it: Jinja
+/// errors with node, file and line (and the macro's when the error is in
+/// one), missing refs and sources with the closest names, YAML and profile
+/// errors with file and key, DuckDB errors under "Runtime Error in model",
+/// require-dbt-version. Golden: `tests/golden/engine_errors.txt`
+/// (`UPDATE_GOLDEN=1` rewrites it).
+#[test]
+fn errors_golden() {
+    let run = ["run"];
+    let mut all = String::new();
+    all += &error_case(
+        "jinja error in a model",
+        &[("models/orders.sql", "select 1 as id,\n\n{{ 1 + 'a' }}\n")],
+        &run,
+    );
+    all += &error_case(
+        "jinja syntax error",
+        &[("models/orders.sql", "select 1 as id,\n{{ foo bar }}\n")],
+        &run,
+    );
+    all += &error_case(
+        "jinja error in a macro",
+        &[
+            (
+                "macros/cents.sql",
+                "{% macro cents(x) %}\n  {{ x.nope() }}\n{% endmacro %}\n",
+            ),
+            ("models/orders.sql", "select {{ cents(1) }} as id\n"),
+        ],
+        &run,
+    );
+    all += &error_case(
+        "missing ref and source",
+        &[(
+            "models/orders.sql",
+            "select * from {{ ref('customer') }} join {{ source('raw', 'payment') }} using (id)\n",
+        )],
+        &run,
+    );
+    all += &error_case(
+        "yaml syntax",
+        &[(
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: raw\n   tables: []\n",
+        )],
+        &run,
+    );
+    all += &error_case(
+        "yaml bad value",
+        &[(
+            "models/props.yml",
+            "version: 2\nmodels:\n  - name: orders\n    columns: 5\n",
+        )],
+        &run,
+    );
+    all += &error_case(
+        "duckdb error",
+        &[(
+            "models/orders.sql",
+            "select nope from {{ ref('customers') }}\n",
+        )],
+        &run,
+    );
+    all += &error_case(
+        "bad profile",
+        &[(
+            "profiles.yml",
+            "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: x.duckdb\n      attach: [{path: y.duckdb, read_only: maybe}]\n",
+        )],
+        &run,
+    );
+    all += &error_case(
+        "require-dbt-version",
+        &[(
+            "dbt_project.yml",
+            "name: shop\nprofile: shop\nrequire-dbt-version: ['>=1.0.0', '<1.5.0']\n",
+        )],
+        &run,
+    );
+    let golden = workspace().join("crates/tarmac/tests/golden/engine_errors.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &all).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden)
+        .unwrap_or_else(|_| panic!("missing {} (UPDATE_GOLDEN=1 writes it)", golden.display()));
+    assert_eq!(all, expected, "UPDATE_GOLDEN=1 rewrites the golden");
+
+    // an extension DuckDB's cache lacks: named, whether offline or not
+    let out = error_case(
+        "extension",
+        &[(
+            "profiles.yml",
+            "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: x.duckdb\n      extensions: [tarmac_no_such_extension]\n",
+        )],
+        &run,
+    );
+    assert!(
+        out.contains("(exit 2)")
+            && out.contains("key shop.outputs.dev.extensions[0]: DuckDB extension 'tarmac_no_such_extension' is not in the local extension cache and could not be installed"),
+        "{out}"
+    );
+    // --no-version-check builds anyway
+    let out = error_case(
+        "no version check",
+        &[(
+            "dbt_project.yml",
+            "name: shop\nprofile: shop\nrequire-dbt-version: '<1.5.0'\n",
+        )],
+        &["run", "--no-version-check"],
+    );
+    assert!(out.contains("(exit 0)"), "{out}");
+}
