@@ -501,6 +501,7 @@ impl Object for Api {
                 identifier: sarg(2, "identifier").unwrap_or_default(),
                 kind: sarg(3, "type"),
                 quoting: Default::default(),
+                external: None,
             }
             .to_value()),
             ("Relation", "scd_args") => {

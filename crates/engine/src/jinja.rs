@@ -519,6 +519,7 @@ fn relation_arg(v: &Value) -> Option<Relation> {
             identifier: i.clone(),
             kind: None,
             quoting: Default::default(),
+            external: None,
         }),
         [i] => Some(Relation {
             database: None,
@@ -526,6 +527,7 @@ fn relation_arg(v: &Value) -> Option<Relation> {
             identifier: i.clone(),
             kind: None,
             quoting: Default::default(),
+            external: None,
         }),
         _ => None,
     }
@@ -574,6 +576,7 @@ impl Object for Adapter {
                         identifier: ident,
                         kind: Some(k),
                         quoting: self.0.this.quoting,
+                        external: None,
                     }
                     .to_value(),
                     None => Value::from(()),

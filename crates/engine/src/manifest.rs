@@ -538,12 +538,26 @@ impl Manifest {
         let mut sources = IndexMap::new();
         for t in props.sources.iter().cloned() {
             let uid = format!("source.{}.{}.{}", project.name, t.source_name, t.name);
-            let relation = Relation::new(
+            let mut relation = Relation::new(
                 t.database.as_deref().unwrap_or(&target.database),
                 &t.schema,
                 &t.identifier,
             )
             .with_quoting(t.quoting);
+            relation.external = crate::relation::external_location(
+                &t.source_name,
+                &t.name,
+                &t.identifier,
+                &t.schema,
+                t.database.as_deref(),
+                &t.tags,
+                &t.meta,
+                &t.config,
+            )
+            .map_err(|message| Error::Yaml {
+                path: project.root.join(&t.file),
+                message,
+            })?;
             sources.insert(
                 uid.clone(),
                 Source {

@@ -171,6 +171,7 @@ pub fn incremental(
         identifier: tmp_name.clone(),
         kind: None,
         quoting: Default::default(),
+        external: None,
     };
     let create = with_header(
         config,

@@ -31,6 +31,7 @@ pub fn context(m: &Manifest, db: Option<Db>, name: &str) -> Arc<NodeCtx> {
                 identifier: String::new(),
                 kind: None,
                 quoting: Default::default(),
+                external: None,
             },
             Config::new(),
             m.resolver(),

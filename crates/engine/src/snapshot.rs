@@ -388,6 +388,7 @@ pub fn run(db: &Db, rel: &Relation, sql: &str, cfg: &Config) -> Result<Outcome> 
         identifier: staging_name.clone(),
         kind: None,
         quoting: Default::default(),
+        external: None,
     };
     db.execute(&format!(
         "{header}create or replace temporary table {} as (\n{staging_sql}\n);",
