@@ -420,30 +420,54 @@ mod tests {
         assert_eq!(ext(none.clone(), none.clone()), Ok(None));
         // newstyle (the default): fields, escaped braces; a path is quoted
         assert_eq!(
-            ext(serde_json::json!({"external_location": "data/{name}_{identifier}.{{x}}.parquet"}), none.clone()),
+            ext(
+                serde_json::json!({"external_location": "data/{name}_{identifier}.{{x}}.parquet"}),
+                none.clone()
+            ),
             Ok(Some("'data/orders_orders_tbl.{x}.parquet'".into()))
         );
         // a reader call is not quoted; config keys count as fields too
         assert_eq!(
-            ext(none.clone(), serde_json::json!({"external_location": "read_csv('{dir}/{schema}.csv')", "dir": "in", "tags": ["t"]})),
+            ext(
+                none.clone(),
+                serde_json::json!({"external_location": "read_csv('{dir}/{schema}.csv')", "dir": "in", "tags": ["t"]})
+            ),
             Ok(Some("read_csv('in/main.csv')".into()))
         );
         // oldstyle keeps dict literals
         assert_eq!(
-            ext(serde_json::json!({"external_location": "read_csv('%(name)s.csv', columns={'a': 'integer'}) -- 100%%", "formatter": "oldstyle"}), none.clone()),
-            Ok(Some("read_csv('orders.csv', columns={'a': 'integer'}) -- 100%".into()))
+            ext(
+                serde_json::json!({"external_location": "read_csv('%(name)s.csv', columns={'a': 'integer'}) -- 100%%", "formatter": "oldstyle"}),
+                none.clone()
+            ),
+            Ok(Some(
+                "read_csv('orders.csv', columns={'a': 'integer'}) -- 100%".into()
+            ))
         );
         assert_eq!(
-            ext(serde_json::json!({"external_location": "s3://b/${name}/$identifier.$$", "formatter": "template"}), none.clone()),
+            ext(
+                serde_json::json!({"external_location": "s3://b/${name}/$identifier.$$", "formatter": "template"}),
+                none.clone()
+            ),
             Ok(Some("'s3://b/orders/orders_tbl.$'".into()))
         );
-        let e = ext(serde_json::json!({"external_location": "read_csv('x', columns={'a': 'integer'})"}), none.clone()).unwrap_err();
-        assert!(e.contains("source raw.orders") && e.contains("oldstyle"), "{e}");
-        let e = ext(serde_json::json!({"external_location": "x", "formatter": "f"}), none).unwrap_err();
+        let e = ext(
+            serde_json::json!({"external_location": "read_csv('x', columns={'a': 'integer'})"}),
+            none.clone(),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("source raw.orders") && e.contains("oldstyle"),
+            "{e}"
+        );
+        let e = ext(
+            serde_json::json!({"external_location": "x", "formatter": "f"}),
+            none,
+        )
+        .unwrap_err();
         assert!(e.contains("formatter f not recognized"), "{e}");
         let mut r = Relation::new("db", "main", "orders");
         r.external = Some("read_csv('x.csv')".into());
         assert_eq!(r.render(), "read_csv('x.csv')");
     }
 }
-
