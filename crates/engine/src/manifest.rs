@@ -544,20 +544,11 @@ impl Manifest {
                 &t.identifier,
             )
             .with_quoting(t.quoting);
-            relation.external = crate::relation::external_location(
-                &t.source_name,
-                &t.name,
-                &t.identifier,
-                &t.schema,
-                t.database.as_deref(),
-                &t.tags,
-                &t.meta,
-                &t.config,
-            )
-            .map_err(|message| Error::Yaml {
-                path: project.root.join(&t.file),
-                message,
-            })?;
+            relation.external =
+                crate::relation::external_location(&t).map_err(|message| Error::Yaml {
+                    path: project.root.join(&t.file),
+                    message,
+                })?;
             sources.insert(
                 uid.clone(),
                 Source {

@@ -232,26 +232,23 @@ const SOURCE_CONFIG_KEYS: &[&str] = &[
 /// `external_location`; an error names the source on a bad formatter or an
 /// unknown field.
 pub fn external_location(
-    source_name: &str,
-    table: &str,
-    identifier: &str,
-    schema: &str,
-    database: Option<&str>,
-    tags: &[String],
-    meta: &serde_json::Map<String, serde_json::Value>,
-    config: &serde_json::Map<String, serde_json::Value>,
+    t: &crate::properties::SourceTable,
 ) -> std::result::Result<Option<String>, String> {
     use serde_json::Value as J;
     let mut fields = serde_json::Map::new();
-    fields.insert("name".into(), J::from(table));
-    fields.insert("identifier".into(), J::from(identifier));
-    fields.insert("schema".into(), J::from(schema));
-    fields.insert("database".into(), database.map(J::from).unwrap_or(J::Null));
+    let config = &t.config;
+    fields.insert("name".into(), J::from(t.name.as_str()));
+    fields.insert("identifier".into(), J::from(t.identifier.as_str()));
+    fields.insert("schema".into(), J::from(t.schema.as_str()));
+    fields.insert(
+        "database".into(),
+        t.database.as_deref().map(J::from).unwrap_or(J::Null),
+    );
     fields.insert(
         "tags".into(),
-        J::Array(tags.iter().map(|t| J::from(t.as_str())).collect()),
+        J::Array(t.tags.iter().map(|t| J::from(t.as_str())).collect()),
     );
-    fields.extend(meta.clone());
+    fields.extend(t.meta.clone());
     if let Some(J::Object(m)) = config.get("meta") {
         fields.extend(m.clone());
     }
@@ -267,7 +264,7 @@ pub fn external_location(
         J::String(t) => t.clone(),
         other => other.to_string(),
     };
-    let what = format!("source {source_name}.{table}: external_location");
+    let what = format!("source {}.{}: external_location", t.source_name, t.name);
     let value = |key: &str| -> std::result::Result<String, String> {
         match fields.get(key) {
             Some(v) => Ok(crate::extras::py_str(&minijinja::Value::from_serialize(v))),
@@ -405,16 +402,16 @@ mod tests {
     fn external_sources_format_like_dbt_duckdb() {
         let m = |j: serde_json::Value| j.as_object().unwrap().clone();
         let ext = |meta: serde_json::Value, config: serde_json::Value| {
-            external_location(
-                "raw",
-                "orders",
-                "orders_tbl",
-                "main",
-                None,
-                &["a".into()],
-                &m(meta),
-                &m(config),
-            )
+            external_location(&crate::properties::SourceTable {
+                source_name: "raw".into(),
+                name: "orders".into(),
+                identifier: "orders_tbl".into(),
+                schema: "main".into(),
+                tags: vec!["a".into()],
+                meta: m(meta),
+                config: m(config),
+                ..Default::default()
+            })
         };
         let none = serde_json::json!({});
         assert_eq!(ext(none.clone(), none.clone()), Ok(None));
