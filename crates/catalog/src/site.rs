@@ -35,7 +35,8 @@ pub const FILES: [&str; 4] = [
     "column_lineage.json",
 ];
 
-fn read_json(path: &Path) -> Result<Option<Value>> {
+/// A JSON artifact, `None` when the file is not there.
+pub fn read_json(path: &Path) -> Result<Option<Value>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -1216,53 +1216,16 @@ pub fn build_edges(m: &Manifest, dag: &Dag, queue: &HashSet<&String>) -> Vec<(St
 // ---------------------------------------------------------------------------
 // artifacts
 
-/// The keys a test node has in manifest.json beyond a model's.
-pub fn manifest_fields(m: &Manifest, node: &Node, v: &mut Value) {
-    let Some(meta) = m.tests.get(&node.unique_id) else {
-        return;
-    };
-    let c = TestConfig::of(&node.config);
-    if let Some(cfg) = v.get_mut("config").and_then(|c| c.as_object_mut()) {
-        cfg.insert("materialized".into(), Value::from("test"));
-        for (k, d) in [
-            ("severity", json!(c.severity)),
-            ("fail_calc", json!(c.fail_calc)),
-            ("warn_if", json!(c.warn_if)),
-            ("error_if", json!(c.error_if)),
-            ("store_failures", Value::Null),
-            ("store_failures_as", Value::Null),
-            ("where", Value::Null),
-            ("limit", Value::Null),
-            ("meta", json!({})),
-            ("database", Value::Null),
-        ] {
-            cfg.entry(k).or_insert(d);
-        }
-    }
-    v["column_name"] = json!(meta.column_name);
-    v["attached_node"] = json!(meta.attached_node);
-    v["file_key_name"] = json!(meta.file_key_name);
-    if let TestKind::Generic {
-        name,
-        namespace,
-        kwargs,
-    } = &meta.kind
-    {
-        v["test_metadata"] = json!({"name": name, "kwargs": kwargs, "namespace": namespace});
-        v["checksum"] = json!({"name": "none", "checksum": ""});
-    }
+/// Where dbt says a test's run SQL goes (`build_path` in manifest.json).
+pub fn build_path(m: &Manifest, node: &Node) -> String {
     let project = &m.info.project.name;
-    let build = if node.original_file_path.ends_with(".sql") {
+    if node.original_file_path.ends_with(".sql") {
         format!("target/run/{project}/{}", node.original_file_path)
     } else {
         format!(
             "target/run/{project}/{}/{}",
             node.original_file_path, node.path
         )
-    };
-    v["build_path"] = json!(build);
-    if !c.store_failures {
-        v["relation_name"] = Value::Null;
     }
 }
 

@@ -162,15 +162,17 @@ fn node_info(node: &Node, status: &str, started: &str, finished: &str) -> serde_
 /// dbt's per-node start line (`LogStartLine`).
 fn start_line(node: &Node, i: usize, total: usize, started: &str) {
     let text = format!("{i} of {total} START {}", describe(node));
-    crate::logfmt::event(
+    crate::logfmt::event_with(
         "LogStartLine",
         "Q011",
         "info",
         &crate::logfmt::progress(&text, "RUN", None),
-        serde_json::json!({
-            "description": describe(node), "index": i, "total": total,
-            "node_info": node_info(node, "started", started, ""),
-        }),
+        || {
+            serde_json::json!({
+                "description": describe(node), "index": i, "total": total,
+                "node_info": node_info(node, "started", started, ""),
+            })
+        },
     );
 }
 
@@ -196,16 +198,18 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
                     node.schema, node.alias
                 )
             };
-            crate::logfmt::event(
+            crate::logfmt::event_with(
                 "SkippingDetails",
                 "Q034",
                 "info",
                 &crate::logfmt::progress(&text, "SKIP", None),
-                serde_json::json!({
-                    "resource_type": node.resource_type.as_str(), "schema": node.schema,
-                    "node_name": node.alias, "index": i, "total": total,
-                    "node_info": node_info(node, "skipped", &ts(&r.started_at), &ts(&r.completed_at)),
-                }),
+                || {
+                    serde_json::json!({
+                        "resource_type": node.resource_type.as_str(), "schema": node.schema,
+                        "node_name": node.alias, "index": i, "total": total,
+                        "node_info": node_info(node, "skipped", &ts(&r.started_at), &ts(&r.completed_at)),
+                    })
+                },
             );
             return;
         }
@@ -260,16 +264,18 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
             "info",
         ),
     };
-    crate::logfmt::event(
+    crate::logfmt::event_with(
         name,
         code,
         level,
         &crate::logfmt::progress(&text, &tag, Some(r.execution_time)),
-        serde_json::json!({
-            "description": describe(node), "status": match r.status { Status::Error => "error".to_string(), Status::Fail => "fail".into(), Status::Warn => "warn".into(), Status::Pass => "pass".into(), _ => r.message.clone() },
-            "index": i, "total": total, "execution_time": r.execution_time,
-            "node_info": node_info(node, if r.status.is_failure() { "error" } else { "success" }, &ts(&r.started_at), &ts(&r.completed_at)),
-        }),
+        || {
+            serde_json::json!({
+                "description": describe(node), "status": match r.status { Status::Error => "error".to_string(), Status::Fail => "fail".into(), Status::Warn => "warn".into(), Status::Pass => "pass".into(), _ => r.message.clone() },
+                "index": i, "total": total, "execution_time": r.execution_time,
+                "node_info": node_info(node, if r.status.is_failure() { "error" } else { "success" }, &ts(&r.started_at), &ts(&r.completed_at)),
+            })
+        },
     );
 }
 

@@ -219,13 +219,29 @@ pub fn parse(opts: &Options) -> Result<String> {
     )?;
     let count =
         |t: manifest::ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
-    Ok(format!(
+    let found = format!(
         "Found {} models, {} seeds, {} sources; parsed in {:.2}s",
         count(manifest::ResourceType::Model),
         count(manifest::ResourceType::Seed),
         m.sources.len(),
         t0.elapsed().as_secs_f64()
-    ))
+    );
+    drop_in_background(l);
+    Ok(found)
+}
+
+/// Free a big value (a loaded 10,000-model project is ~10^6 allocations,
+/// ~0.1 s to free) on another thread: a command-line run exits without
+/// waiting for it, a long-lived caller still gets the memory back.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    if std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(value))
+        .is_err()
+    {
+        // could not spawn: the value was moved into the closure and
+        // dropped with it, on this thread
+    }
 }
 
 /// "0 hours 0 minutes and 0.86 seconds", as dbt words it.
@@ -661,6 +677,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         serde_json::json!({"keyboard_interrupt": false, "num_errors": s.error, "num_partial_success": 0, "num_warnings": s.warn}),
     );
     print_problems(m, &results);
+    drop_in_background((l, results));
     logfmt::blank();
     logfmt::event(
         "StatsLine",
