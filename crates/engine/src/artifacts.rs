@@ -20,7 +20,6 @@ use crate::manifest::Manifest;
 /// writes almost nothing.
 pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
     let target = crate::execute::target_dir(m);
-    let project = &m.info.project.name;
     let mut files: Vec<(std::path::PathBuf, &str, &str)> = Vec::new();
     for r in results {
         let Some(node) = m.nodes.get(&r.unique_id) else {
@@ -41,14 +40,14 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
         };
         if let Some(sql) = &r.compiled_sql {
             files.push((
-                target.join("compiled").join(project).join(&file),
+                target.join("compiled").join(&node.package_name).join(&file),
                 &r.unique_id,
                 sql,
             ));
         }
         if let Some(sql) = r.run_sql.as_ref().filter(|s| !s.is_empty()) {
             files.push((
-                target.join("run").join(project).join(&file),
+                target.join("run").join(&node.package_name).join(&file),
                 &r.unique_id,
                 sql,
             ));
@@ -374,9 +373,9 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
             s.unique_id.clone(),
             json!({
                 "unique_id": s.unique_id, "resource_type": "source", "name": t.name,
-                "source_name": t.source_name, "package_name": m.info.project.name,
+                "source_name": t.source_name, "package_name": s.package,
                 "original_file_path": t.file, "path": t.file,
-                "fqn": [m.info.project.name.clone(), t.source_name.clone(), t.name.clone()],
+                "fqn": [s.package.clone(), t.source_name.clone(), t.name.clone()],
                 "database": s.relation.database, "schema": t.schema, "identifier": t.identifier,
                 "relation_name": s.relation.render(), "description": t.description,
                 "source_description": t.source_description, "loader": t.loader,

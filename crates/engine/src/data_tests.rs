@@ -146,7 +146,7 @@ pub fn rewrite_test_blocks(text: &str) -> String {
 /// definitions replace them), then the project's macro files, then generic
 /// tests from `<test-path>/generic/`, all with `{% test %}` blocks rewritten.
 pub fn macro_sources(
-    project: &Project,
+    projects: &[&Project],
     macro_files: Vec<crate::macros::MacroFile>,
 ) -> Result<Vec<crate::macros::MacroFile>> {
     let mut out = vec![crate::macros::MacroFile {
@@ -160,15 +160,17 @@ pub fn macro_sources(
             ..f
         });
     }
-    for tp in &project.test_paths {
-        let dir = project.root.join(tp).join("generic");
-        for (abs, rel) in crate::manifest::walk(&dir, &["sql"])? {
-            let text = std::fs::read_to_string(&abs).map_err(|e| Error::io(&abs, e))?;
-            out.push(crate::macros::MacroFile {
-                package: project.name.clone(),
-                path: format!("{tp}/generic/{rel}"),
-                text: rewrite_test_blocks(&text),
-            });
+    for project in projects {
+        for tp in &project.test_paths {
+            let dir = project.root.join(tp).join("generic");
+            for (abs, rel) in crate::manifest::walk(&dir, &["sql"])? {
+                let text = std::fs::read_to_string(&abs).map_err(|e| Error::io(&abs, e))?;
+                out.push(crate::macros::MacroFile {
+                    package: project.name.clone(),
+                    path: format!("{tp}/generic/{rel}"),
+                    text: rewrite_test_blocks(&text),
+                });
+            }
         }
     }
     Ok(out)
@@ -664,7 +666,14 @@ fn generic_node(
     let mut e = parse_entry(entry, col.map(|c| c.name.as_str())).map_err(bad)?;
     render_config_strings(project, &mut e.config).map_err(bad)?;
     let macro_name = format!("test_{}", e.name);
-    if !cx.macro_names.contains(&macro_name) {
+    let callee = crate::macros::test_macro_path(env, &e.name, e.namespace.as_deref());
+    if callee.is_none() {
+        if let Some(ns) = &e.namespace {
+            return Err(bad(format!(
+                "there is no generic test named {:?} in package {ns:?} (is the package installed? run \"tarmac deps\")",
+                e.name
+            )));
+        }
         return Err(bad(format!(
             "there is no generic test named {:?} (define it with {{% test {}(model, column_name) %}} in a macro path or in tests/generic/)",
             e.name, e.name
@@ -700,11 +709,15 @@ fn generic_node(
         .map(|c| c.tags.iter().cloned().collect())
         .unwrap_or_default();
     own_tags.extend(e.config.tags());
-    let mut cfg = config::from_tree(&project.tests_config, &project.name, &folders, &full);
+    let mut cfg = project.tree_config(|p| &p.tests_config, &folders, &full);
     let tree_tags = cfg.tags();
+    // dbt's raw code names the test macro with its namespace, if given
     let raw_code = format!(
         "{{{{ {}(**_dbt_generic_test_kwargs) }}}}{}",
-        macro_name,
+        match &e.namespace {
+            Some(ns) => format!("{ns}.{macro_name}"),
+            None => macro_name.clone(),
+        },
         construct_config(&e.config)
     );
     config::merge(&mut cfg, &e.config);
@@ -841,7 +854,7 @@ fn singular_node(
     let ofp = format!("{tp}/{rel}");
     let parts: Vec<String> = rel.split('/').map(String::from).collect();
     let folders = &parts[..parts.len().saturating_sub(1)];
-    let mut cfg = config::from_tree(&project.tests_config, &project.name, folders, &name);
+    let mut cfg = project.tree_config(|p| &p.tests_config, folders, &name);
     let unique_id = format!("test.{}.{name}", project.name);
     env.add_template_owned(ofp.clone(), raw.clone())
         .map_err(|e| crate::Error::jinja(&unique_id, &ofp, &e).to_string())?;
@@ -957,7 +970,7 @@ pub fn compile_test(
     match meta.map(|t| &t.kind) {
         Some(TestKind::Generic {
             name,
-            namespace: _,
+            namespace,
             kwargs,
         }) => {
             let ctx =
@@ -996,9 +1009,15 @@ pub fn compile_test(
                     }
                 }
             }
-            let src = format!("{{{{ test_{name}({}) }}}}", call_args.join(", "));
-            let mut c = jinja::node_context(ctx);
-            c.insert("__tarmac_kw", minijinja::Value::from_serialize(&values));
+            let callee = crate::macros::test_macro_path(&m.env, name, namespace.as_deref())
+                .unwrap_or_else(|| format!("test_{name}"));
+            let src = format!("{{{{ {callee}({}) }}}}", call_args.join(", "));
+            let mut extra = BTreeMap::new();
+            extra.insert(
+                "__tarmac_kw".to_string(),
+                minijinja::Value::from_serialize(&values),
+            );
+            let c = jinja::scoped(&m.env, &ctx, extra);
             m.env
                 .render_str(&src, c)
                 .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))

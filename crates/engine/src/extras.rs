@@ -81,6 +81,8 @@ pub fn py_str(v: &Value) -> String {
 /// Objects with their own rendering (relations, namespaces, tables).
 fn is_plain_object(v: &Value) -> bool {
     v.as_object().is_some_and(|o| o.repr() == ObjectRepr::Plain)
+        || v.downcast_object_ref::<crate::relation::Relation>()
+            .is_some()
 }
 
 /// Python's `repr(float)`: shortest round-trip digits, `.0` on integers.
@@ -675,6 +677,7 @@ pub fn install_modules(env: &mut Environment<'static>) {
         if value
             .as_object()
             .is_some_and(|o| !matches!(o.repr(), ObjectRepr::Seq | ObjectRepr::Map))
+            || is_plain_object(value)
         {
             return minijinja::escape_formatter(out, state, value);
         }
@@ -765,6 +768,7 @@ mod tests {
             full_refresh: false,
             vars: Default::default(),
             which: "run".into(),
+            packages: vec![],
         };
         let mut env = Environment::new();
         install(&mut env, &info);

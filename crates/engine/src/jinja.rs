@@ -78,6 +78,9 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
 
 /// Convert a Jinja value to JSON (objects render as strings).
 pub fn value_to_json(v: &Value) -> serde_json::Value {
+    if let Some(r) = v.downcast_object_ref::<Relation>() {
+        return serde_json::Value::String(r.render());
+    }
     serde_json::to_value(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
 }
 
@@ -91,6 +94,20 @@ pub struct RunInfo {
     pub full_refresh: bool,
     pub vars: Map<String, serde_json::Value>,
     pub which: String,
+    /// The installed packages (each with `overrides` set to the root).
+    pub packages: Vec<Arc<Project>>,
+}
+
+impl RunInfo {
+    /// The same run seen from a package: its project (paths, configs) and
+    /// the vars its nodes see.
+    pub fn for_package(&self, p: &Arc<Project>) -> RunInfo {
+        RunInfo {
+            project: p.clone(),
+            vars: self.project.vars_for_package(&p.name, Some(p)),
+            ..self.clone()
+        }
+    }
 }
 
 /// A `datetime` value with Python's `str()` and `strftime`; `.1` is true
@@ -188,13 +205,7 @@ pub fn environment(
     env.set_keep_trailing_newline(false);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
     env.add_function("env_var", env_var);
-    let vars = info.vars.clone();
-    env.add_function("var", move |name: String, default: Option<Value>| -> Result<Value, JError> {
-        match vars.get(&name) {
-            Some(v) => Ok(json_to_value(v)),
-            None => default.ok_or_else(|| err(format!("Required var '{name}' not found in config:\nVars supplied to <model> = {{}}"))),
-        }
-    });
+    env.add_global("var", var_fn(info.vars.clone()));
     // dbt prints `log(msg, info=True)` on the console; the rest goes to its log file
     env.add_function("log", |msg: Value, info: Option<Value>| {
         if info.is_some_and(|i| i.is_true()) {
@@ -267,7 +278,29 @@ pub fn environment(
         info.project.dispatch.clone(),
         &info.project.dependencies,
     )?;
+    let scopes = info
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), var_fn(info.for_package(p).vars)))
+        .collect();
+    crate::macros::install_package_scopes(&mut env, scopes);
     Ok((env, names))
+}
+
+/// `var(name, default)` over one set of vars.
+pub fn var_fn(vars: Map<String, serde_json::Value>) -> Value {
+    Value::from_function(
+        move |name: String, default: Option<Value>| -> Result<Value, JError> {
+            match vars.get(&name) {
+                Some(v) => Ok(json_to_value(v)),
+                None => default.ok_or_else(|| {
+                    err(format!(
+                        "Required var '{name}' not found in config:\nVars supplied to <model> = {{}}"
+                    ))
+                }),
+            }
+        },
+    )
 }
 
 /// Take the value of the innermost `{{ return(x) }}` on this thread.
@@ -347,6 +380,25 @@ pub trait Resolver: Send + Sync {
         name: &str,
     ) -> Result<(Relation, Option<String>), String>;
     fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String>;
+    /// [`Resolver::resolve_ref`] from a node of package `caller` (dbt
+    /// searches the root project, then the caller's package, then any).
+    fn resolve_ref_from(
+        &self,
+        _caller: &str,
+        package: Option<&str>,
+        name: &str,
+    ) -> Result<(Relation, Option<String>), String> {
+        self.resolve_ref(package, name)
+    }
+    /// [`Resolver::resolve_source`] from a node of package `caller`.
+    fn resolve_source_from(
+        &self,
+        _caller: &str,
+        source: &str,
+        table: &str,
+    ) -> Result<Relation, String> {
+        self.resolve_source(source, table)
+    }
 }
 
 /// Per-node state shared by the node's Jinja functions.
@@ -796,7 +848,11 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                         r.push((pkg.clone(), name.clone()));
                     }
                 }
-                let (rel, eph) = c.resolver.resolve_ref(pkg.as_deref(), &name).map_err(err)?;
+                let caller = crate::manifest::package_of(&c.unique_id);
+                let (rel, eph) = c
+                    .resolver
+                    .resolve_ref_from(caller, pkg.as_deref(), &name)
+                    .map_err(err)?;
                 if let (Some(id), Ok(mut e)) = (eph, c.ephemerals.lock()) {
                     if !e.contains(&id) {
                         e.push(id);
@@ -817,7 +873,7 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                     }
                 }
                 c.resolver
-                    .resolve_source(&source, &table)
+                    .resolve_source_from(crate::manifest::package_of(&c.unique_id), &source, &table)
                     .map(|r| r.to_value())
                     .map_err(err)
             },
@@ -860,6 +916,31 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
         }),
     );
     let c = ctx.clone();
+    // dbt's `load_relation(relation)`: the relation as the database has it
+    // (with its type), or none
+    m.insert(
+        "load_relation",
+        Value::from_function(move |rel: Value| -> Result<Value, JError> {
+            let Some(db) = &c.db else {
+                return Ok(Value::from(()));
+            };
+            let Some(r) = relation_arg(&rel) else {
+                return Ok(Value::from(()));
+            };
+            let kind = db
+                .relation_kind(
+                    r.database.as_deref(),
+                    r.schema.as_deref().unwrap_or_default(),
+                    &r.identifier,
+                )
+                .map_err(|e| err(e.to_string()))?;
+            Ok(match kind {
+                Some(k) => Relation { kind: Some(k), ..r }.to_value(),
+                None => Value::from(()),
+            })
+        }),
+    );
+    let c = ctx.clone();
     m.insert(
         "load_result",
         Value::from_function(move |name: String| -> Value {
@@ -885,9 +966,27 @@ pub fn render_model(
     ctx: Arc<NodeCtx>,
 ) -> Result<String, JError> {
     let source = crate::extras::preprocess(source);
-    let out = env.render_named_str(name, &source, node_context(ctx));
+    let root = scoped(env, &ctx, BTreeMap::new());
+    let out = env.render_named_str(name, &source, root);
     RETURNED.with(|r| r.borrow_mut().take());
     out
+}
+
+/// A node's render context (see [`node_context`]) with `extra` names over
+/// it, and, for a node of an installed package, that package's macros and
+/// vars behind it ([`crate::macros::node_root`]).
+pub fn scoped(
+    env: &Environment<'static>,
+    ctx: &Arc<NodeCtx>,
+    extra: BTreeMap<String, Value>,
+) -> Value {
+    let uid = ctx.unique_id.clone();
+    let mut c: BTreeMap<String, Value> = node_context(ctx.clone())
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    c.extend(extra);
+    crate::macros::node_root(env, &uid, c)
 }
 
 /// Render a template (a model) with a node context. The returned error is
@@ -898,7 +997,7 @@ pub fn render(
     ctx: Arc<NodeCtx>,
 ) -> Result<String, JError> {
     let t = env.get_template(template)?;
-    let out = t.render(node_context(ctx));
+    let out = t.render(scoped(env, &ctx, BTreeMap::new()));
     RETURNED.with(|r| r.borrow_mut().take());
     out
 }
@@ -915,11 +1014,7 @@ pub fn render_node_with(
     if node.resource_type == crate::manifest::ResourceType::Snapshot {
         return render_with(env, node.template(), ctx, extra);
     }
-    let mut c: BTreeMap<String, Value> = node_context(ctx)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    c.extend(extra);
+    let c = scoped(env, &ctx, extra);
     let source = crate::extras::preprocess(&node.raw_code);
     let out = env.render_named_str(&node.original_file_path, &source, c);
     RETURNED.with(|r| r.borrow_mut().take());
@@ -935,12 +1030,7 @@ pub fn render_with(
     extra: BTreeMap<String, Value>,
 ) -> Result<String, JError> {
     let t = env.get_template(template)?;
-    let mut c: BTreeMap<String, Value> = node_context(ctx)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    c.extend(extra);
-    let out = t.render(c);
+    let out = t.render(scoped(env, &ctx, extra));
     RETURNED.with(|r| r.borrow_mut().take());
     out
 }

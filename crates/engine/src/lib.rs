@@ -26,6 +26,7 @@ pub mod macros;
 pub mod manifest;
 pub mod materialize;
 pub mod operation;
+pub mod packages;
 pub mod par;
 pub mod partial;
 pub mod persist_docs;
@@ -121,10 +122,25 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         },
         _ => serde_json::Map::new(),
     };
-    let project = project::Project::load(&dir, &cli_vars)?;
+    let mut project = project::Project::load(&dir, &cli_vars)?;
     if !opts.no_version_check {
         project.check_dbt_version()?;
     }
+    let installed = packages::load_installed(&project)?;
+    if !opts.no_version_check {
+        for p in &installed {
+            p.check_dbt_version()?;
+        }
+    }
+    project.dependencies = installed.iter().map(|p| p.name.clone()).collect();
+    let project = Arc::new(project);
+    let installed: Vec<Arc<project::Project>> = installed
+        .into_iter()
+        .map(|mut p| {
+            p.overrides = Some(project.clone());
+            Arc::new(p)
+        })
+        .collect();
     let profiles = project::Target::find_profiles(opts.profiles_dir.as_deref(), &project.root)?;
     let mut target = project::Target::load(
         &profiles,
@@ -137,7 +153,8 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
     }
     let vars = project.vars_for_project();
     let info = jinja::RunInfo {
-        project: Arc::new(project),
+        project,
+        packages: installed,
         target,
         invocation_id: new_invocation_id(),
         run_started_at: chrono::Utc::now(),
@@ -191,6 +208,24 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
             .add_global("graph", minijinja::Value::from_serialize(&g));
     }
     Ok(Loaded { manifest, dag })
+}
+
+/// `tarmac deps`: install the packages of packages.yml / dependencies.yml
+/// (see [`packages`]); `fetch` is an HTTP GET for hub packages.
+pub fn deps(opts: &Options, fetch: packages::Fetch<'_>) -> Result<packages::DepsReport> {
+    let dir = opts
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let cli_vars = match &opts.vars {
+        Some(v) if !v.trim().is_empty() => match yaml::parse(std::path::Path::new("--vars"), v)? {
+            serde_json::Value::Object(m) => m,
+            _ => return Err(Error::Project("--vars must be a YAML/JSON mapping".into())),
+        },
+        _ => serde_json::Map::new(),
+    };
+    let project = project::Project::load(&dir, &cli_vars)?;
+    packages::deps(&project, fetch)
 }
 
 /// `tarmac ls`: the selected nodes as `dbt ls` prints them (`project.folder.name`).
@@ -456,7 +491,6 @@ fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
         .iter()
         .filter(|r| matches!(r.status, Status::Error | Status::Fail | Status::Warn))
         .collect();
-    let project = &m.info.project.name;
     let target = &m.info.project.target_path;
     // dbt lists errors first, then warnings
     let (errors, warnings): (Vec<_>, Vec<_>) =
@@ -498,7 +532,11 @@ fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
             );
         }
         if r.compiled_sql.is_some() {
-            let path = format!("{target}/compiled/{project}/{}", data_tests::sql_path(n));
+            let path = format!(
+                "{target}/compiled/{}/{}",
+                n.package_name,
+                data_tests::sql_path(n)
+            );
             logfmt::blank();
             logfmt::event(
                 "SQLCompiledPath",

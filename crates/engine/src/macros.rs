@@ -1,9 +1,13 @@
 //! Macro namespaces, as dbt resolves them
 //! (<https://docs.getdbt.com/reference/dbt-jinja-functions/dispatch>):
 //!
-//! - bare `name()`: the calling package's own macros, then the root
-//!   project's, then Tarmac's built-in `dbt` macros (`macros/dbt.sql`:
-//!   dbt-core's cross-database macros with dbt-duckdb's implementations);
+//! - bare `name()`: the macros of the package of the node being rendered
+//!   (for a node of an installed package), then the root project's, then
+//!   Tarmac's built-in `dbt` macros (`macros/dbt.sql`: dbt-core's
+//!   cross-database macros with dbt-duckdb's implementations). As in dbt,
+//!   the package a macro comes from plays no part: `pkg.helper()` called
+//!   from a root model resolves `helper`'s bare calls in the root project
+//!   (checked against dbt-core 1.10), which is why packages qualify theirs;
 //! - `pkg.name()`: that package's macro (`dbt.name()` for the built-ins);
 //! - `adapter.dispatch('name', 'ns')`: `duckdb__name` then `default__name`
 //!   in each package of the project's `dispatch:` search order for `ns`
@@ -51,7 +55,14 @@ pub const NODE_NAMES: &[&str] = &[
     "pre_hooks",
     "post_hooks",
     "selected_resources",
+    "var",
+    "load_relation",
+    PKG,
 ];
+
+/// The name under which a package node's context carries its package, so
+/// macros it calls (and theirs) resolve bare names there first.
+const PKG: &str = "__tarmac_pkg";
 
 /// A macro file of some package.
 #[derive(Debug, Clone)]
@@ -117,7 +128,7 @@ impl Object for Namespace {
 }
 
 /// The root context of a macro's evaluation: the caller's node names, then
-/// the macro's own package's macros (dbt's "local namespace").
+/// the macros of the node's package (dbt's "local namespace").
 #[derive(Debug)]
 struct Scope {
     names: BTreeMap<&'static str, Value>,
@@ -153,6 +164,89 @@ pub fn template_origin(tpl: &str) -> Option<(String, String, String)> {
         .and_then(|m| m.lock().ok().and_then(|m| m.get(tpl).cloned()))
         .unwrap_or_else(|| "?".into());
     Some((package.to_string(), name.to_string(), path))
+}
+
+const SCOPES: &str = "__tarmac_package_scopes";
+
+/// What a node of an installed package sees beyond the run's globals: its
+/// package's macros before the root project's (dbt's local namespace) and
+/// `var()` with the package's vars.
+#[derive(Debug)]
+pub struct PackageScope {
+    pub locals: Arc<HashMap<String, Value>>,
+    pub var: Value,
+}
+
+#[derive(Debug, Default)]
+struct PackageScopes(HashMap<String, Arc<PackageScope>>);
+
+impl Object for PackageScopes {}
+
+/// Register the scopes of the installed packages (after [`register`]):
+/// `vars` holds each package's `var()` function.
+pub fn install_package_scopes(env: &mut Environment<'static>, vars: HashMap<String, Value>) {
+    let reg = env
+        .globals()
+        .find(|(k, _)| *k == REGISTRY)
+        .and_then(|(_, v)| v.downcast_object::<Registry>());
+    let mut scopes = PackageScopes::default();
+    for (pkg, var) in vars {
+        let locals = reg
+            .as_ref()
+            .and_then(|r| r.packages.get(&pkg).cloned())
+            .unwrap_or_default();
+        scopes.0.insert(pkg, Arc::new(PackageScope { locals, var }));
+    }
+    env.add_global(SCOPES, Value::from_object(scopes));
+}
+
+/// The root context of a node's render: `names` (the node's context), and
+/// for a node of an installed package its scope behind them.
+pub fn node_root(
+    env: &Environment<'static>,
+    unique_id: &str,
+    names: BTreeMap<String, Value>,
+) -> Value {
+    let pkg = crate::manifest::package_of(unique_id);
+    let scope = env
+        .globals()
+        .find(|(k, _)| *k == SCOPES)
+        .and_then(|(_, v)| v.downcast_object::<PackageScopes>())
+        .and_then(|s| s.0.get(pkg).cloned());
+    match scope {
+        None => Value::from(names),
+        Some(scope) => Value::from_object(NodeScope {
+            names,
+            package: pkg.to_string(),
+            scope,
+        }),
+    }
+}
+
+#[derive(Debug)]
+struct NodeScope {
+    names: BTreeMap<String, Value>,
+    package: String,
+    scope: Arc<PackageScope>,
+}
+
+impl Object for NodeScope {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let k = key.as_str()?;
+        if let Some(v) = self.names.get(k) {
+            return Some(v.clone());
+        }
+        if k == "var" {
+            return Some(self.scope.var.clone());
+        }
+        if k == PKG {
+            return Some(Value::from(self.package.clone()));
+        }
+        self.scope.locals.get(k).cloned()
+    }
 }
 
 fn err(msg: impl Into<String>) -> JError {
@@ -260,6 +354,36 @@ pub fn register(
     Ok(root_names)
 }
 
+/// How a generic test's macro is called: `ns.test_<name>` when the test is
+/// namespaced (`dbt_utils.expression_is_true`), else `test_<name>` when the
+/// root project or dbt defines it, else `<pkg>.test_<name>` from the first
+/// installed package that does (dbt searches every package). `None`: no
+/// such test.
+pub fn test_macro_path(
+    env: &Environment<'static>,
+    name: &str,
+    namespace: Option<&str>,
+) -> Option<String> {
+    let m = format!("test_{name}");
+    let reg = env
+        .globals()
+        .find(|(k, _)| *k == REGISTRY)
+        .and_then(|(_, v)| v.downcast_object::<Registry>())?;
+    match namespace {
+        Some(ns) => reg.get(ns, &m).map(|_| format!("{ns}.{m}")),
+        None => {
+            if env.globals().any(|(k, _)| k == m) {
+                return Some(m);
+            }
+            let mut deps = reg.dependencies.clone();
+            deps.sort();
+            deps.into_iter()
+                .find(|d| reg.get(d, &m).is_some())
+                .map(|d| format!("{d}.{m}"))
+        }
+    }
+}
+
 /// Call a macro from its own template, with the caller's node names.
 fn call_macro(
     state: &State,
@@ -274,8 +398,13 @@ fn call_macro(
             names.insert(*n, v);
         }
     }
-    let locals = match registry(state) {
-        Some(r) if package != r.root && package != INTERNAL => r.packages.get(package).cloned(),
+    // dbt resolves a bare name in the macro namespace of the node being
+    // rendered: its package's macros (for a package's node), then the root
+    // project's, then dbt's (the macro's own package plays no part)
+    let _ = package;
+    let node_pkg = names.get(PKG).and_then(|v| v.as_str().map(String::from));
+    let locals = match (registry(state), node_pkg) {
+        (Some(r), Some(p)) if p != r.root => r.packages.get(&p).cloned(),
         _ => None,
     };
     let t = state.env().get_template(tpl)?;
@@ -406,9 +535,18 @@ mod tests {
             env.render_str(s, minijinja::context! { adapter => adapter.clone() })
                 .unwrap()
         };
-        // a package macro sees its own package first
-        assert_eq!(r("{{ pkg.hello() }}"), "pkg");
+        // bare names resolve in the rendering node's namespace, as in dbt:
+        // from a root node the root project's macro wins ...
+        assert_eq!(r("{{ pkg.hello() }}"), "root");
         assert_eq!(r("{{ adapter_name() }}"), "root");
+        // ... from a node of `pkg`, the package's own
+        let in_pkg = env
+            .render_str(
+                "{{ pkg.hello() }}",
+                minijinja::context! { adapter => adapter.clone(), __tarmac_pkg => "pkg" },
+            )
+            .unwrap();
+        assert_eq!(in_pkg, "pkg");
         // built-ins without dispatch: bare and dbt.
         assert_eq!(r("{{ dbt.default__concat(['a', 'b']) }}").trim(), "a || b");
         assert_eq!(r("{{ default__type_bigint() }}").trim(), "bigint");

@@ -106,6 +106,8 @@ impl Node {
 #[derive(Debug, Clone)]
 pub struct Source {
     pub unique_id: String,
+    /// The project or package that declares it.
+    pub package: String,
     pub table: SourceTable,
     pub relation: Relation,
 }
@@ -196,28 +198,95 @@ impl Resolver for ParseResolver {
     }
 }
 
+/// Where dbt looks for `ref('name')` / `source()` without a package from a
+/// node of `caller`: the root project, then the node's own package, then
+/// any package (dbt's `_packages_to_search`). With a package, only there.
+pub(crate) fn search_order<'a>(
+    root: &'a str,
+    caller: &'a str,
+    package: Option<&'a str>,
+) -> Vec<Option<&'a str>> {
+    match package {
+        Some(p) => vec![Some(p)],
+        None if caller == root => vec![Some(root), None],
+        None => vec![Some(root), Some(caller), None],
+    }
+}
+
+/// Find `key` in a package → value index along `search_order`.
+pub(crate) fn find_in<'a, V>(
+    index: &'a HashMap<String, std::collections::BTreeMap<String, V>>,
+    key: &str,
+    order: &[Option<&str>],
+) -> Option<&'a V> {
+    let by_pkg = index.get(key)?;
+    order.iter().find_map(|p| match p {
+        Some(p) => by_pkg.get(*p),
+        None => by_pkg.values().next(),
+    })
+}
+
+/// The package of a unique id (`model.<pkg>.<name>`, `test.<pkg>....`).
+pub(crate) fn package_of(unique_id: &str) -> &str {
+    unique_id.split('.').nth(1).unwrap_or_default()
+}
+
 /// After parsing: real relations, and ephemeral models as CTE names.
 pub struct ManifestResolver {
-    refs: HashMap<String, (Relation, Option<String>)>,
-    sources: HashMap<(String, String), Relation>,
+    root: String,
+    /// name → package → (relation, ephemeral unique id)
+    refs: HashMap<String, std::collections::BTreeMap<String, (Relation, Option<String>)>>,
+    /// "source.table" → package → relation
+    sources: HashMap<String, std::collections::BTreeMap<String, Relation>>,
 }
 
 impl Resolver for ManifestResolver {
     fn resolve_ref(
         &self,
-        _p: Option<&str>,
+        p: Option<&str>,
         name: &str,
     ) -> Result<(Relation, Option<String>), String> {
-        self.refs
-            .get(name)
-            .cloned()
-            .ok_or_else(|| format!("model '{name}' was not found"))
+        self.resolve_ref_from(&self.root, p, name)
     }
     fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
-        self.sources
-            .get(&(source.to_string(), table.to_string()))
+        self.resolve_source_from(&self.root, source, table)
+    }
+    fn resolve_ref_from(
+        &self,
+        caller: &str,
+        p: Option<&str>,
+        name: &str,
+    ) -> Result<(Relation, Option<String>), String> {
+        find_in(&self.refs, name, &search_order(&self.root, caller, p))
             .cloned()
-            .ok_or_else(|| format!("source '{source}.{table}' was not found"))
+            .ok_or_else(|| match p {
+                Some(p) => format!("model '{p}.{name}' was not found"),
+                None => format!("model '{name}' was not found"),
+            })
+    }
+    fn resolve_source_from(
+        &self,
+        caller: &str,
+        source: &str,
+        table: &str,
+    ) -> Result<Relation, String> {
+        find_in(
+            &self.sources,
+            &format!("{source}.{table}"),
+            &search_order(&self.root, caller, None),
+        )
+        .cloned()
+        .ok_or_else(|| format!("source '{source}.{table}' was not found"))
+    }
+}
+
+/// A model's key in the partial parse state: its file, prefixed with
+/// `pkg://` for a package's (their paths may repeat the root's).
+fn state_key(n: &Node, root: &str) -> String {
+    if n.package_name == root {
+        n.original_file_path.clone()
+    } else {
+        format!("{}://{}", n.package_name, n.original_file_path)
     }
 }
 
@@ -258,6 +327,7 @@ fn parse_model(
     parse_resolver: &Arc<dyn Resolver>,
     (mp, abs, rel): (&str, &Path, &str),
     prev: Option<&partial::State>,
+    skey: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<std::result::Result<(Node, partial::ModelEntry, bool), String>> {
     let project = &info.project;
     let target = &info.target;
@@ -270,7 +340,7 @@ fn parse_model(
     let ofp = format!("{mp}/{rel}");
     let folders: Vec<String> = rel.split('/').map(String::from).collect::<Vec<_>>();
     let folders = &folders[..folders.len().saturating_sub(1)];
-    let mut cfg = config::from_tree(&project.models_config, &project.name, folders, &name);
+    let mut cfg = project.tree_config(|p| &p.models_config, folders, &name);
     let p = props.models.get(&name);
     if let Some(p) = p {
         config::merge(&mut cfg, &p.config);
@@ -305,7 +375,7 @@ fn parse_model(
         alias: name,
         quoting: project.quoting,
     };
-    if let Some(e) = prev.and_then(|s| s.models.get(&node.original_file_path)) {
+    if let Some(e) = prev.and_then(|s| s.models.get(&skey(&node.original_file_path))) {
         if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
             config::merge(&mut node.config, &e.file_config);
             node.refs = e.refs.clone();
@@ -350,20 +420,31 @@ impl Manifest {
     /// parse state at `state_path` (see [`crate::partial`]) when given.
     pub fn load_with(info: RunInfo, state_path: Option<&Path>) -> Result<Manifest> {
         let project: Arc<Project> = info.project.clone();
-        let root = project.root.clone();
         let mut warnings = project.warnings.clone();
+        // every project of the run: the root, then the installed packages
+        // (each with its own paths, configs and vars; see `packages`)
+        let all: Vec<RunInfo> = std::iter::once(info.clone())
+            .chain(info.packages.iter().map(|p| info.for_package(p)))
+            .collect();
+        for i in &all[1..] {
+            warnings.extend(i.project.warnings.iter().cloned());
+        }
         // macros
         let mut macro_files = Vec::new();
-        for mp in &project.macro_paths {
-            for (abs, rel) in walk(&root.join(mp), &["sql"])? {
-                macro_files.push(crate::macros::MacroFile {
-                    package: project.name.clone(),
-                    path: format!("{mp}/{rel}"),
-                    text: read(&abs)?,
-                });
+        for i in &all {
+            let p = &i.project;
+            for mp in &p.macro_paths {
+                for (abs, rel) in walk(&p.root.join(mp), &["sql"])? {
+                    macro_files.push(crate::macros::MacroFile {
+                        package: p.name.clone(),
+                        path: format!("{mp}/{rel}"),
+                        text: read(&abs)?,
+                    });
+                }
             }
         }
-        let macro_files = crate::data_tests::macro_sources(&project, macro_files)?;
+        let packages: Vec<&Project> = all.iter().map(|i| &*i.project).collect();
+        let macro_files = crate::data_tests::macro_sources(&packages, macro_files)?;
         let (mut env, macro_names) = jinja::environment(&info, &macro_files)?;
         let key = state_path.map(|_| partial::global_key(&info, &macro_files));
         let prev = match (state_path, &key) {
@@ -377,204 +458,227 @@ impl Manifest {
             ..Default::default()
         };
         let mut reparsed = 0usize;
-        // properties: YAML parsing is the slow part, done on all cores, and
-        // only for files that changed since the partial parse state
-        let mut yaml_files = Vec::new();
-        for p in project
-            .model_paths
-            .iter()
-            .chain(&project.seed_paths)
-            .chain(&project.snapshot_paths)
-        {
-            for (abs, rel) in walk(&root.join(p), &["yml", "yaml"])? {
-                yaml_files.push((abs, format!("{p}/{rel}")));
-            }
-        }
-        let docs = crate::par::map(
-            &yaml_files,
-            |(abs, rel)| -> Result<(partial::YamlEntry, bool)> {
-                let text = read(abs)?;
-                let checksum = partial::sha256_hex(text.as_bytes());
-                if let Some(e) = prev.as_ref().and_then(|s| s.yaml.get(rel)) {
-                    if e.checksum == checksum {
-                        return Ok((e.clone(), false));
-                    }
-                }
-                let doc = crate::yaml::parse(abs, &text)?;
-                Ok((partial::YamlEntry { checksum, doc }, true))
-            },
-        );
-        let mut props = Properties::default();
-        for ((abs, rel), doc) in yaml_files.iter().zip(docs) {
-            let (entry, fresh) = doc?;
-            reparsed += usize::from(fresh);
-            props.add_file(abs, rel, &entry.doc)?;
-            state.yaml.insert(rel.clone(), entry);
-        }
         let target = &info.target;
         let mut nodes: IndexMap<String, Node> = IndexMap::new();
+        let mut sources = IndexMap::new();
+        let mut tests = IndexMap::new();
+        let mut unit_tests = IndexMap::new();
         let mut errors: Vec<String> = Vec::new();
         let parse_resolver: Arc<dyn Resolver> = Arc::new(ParseResolver {
             database: target.database.clone(),
             schema: target.schema.clone(),
         });
-        // models: read and rendered (execute = false) on all cores
-        let mut files = Vec::new();
-        for mp in &project.model_paths {
-            for (abs, rel) in walk(&root.join(mp), &["sql"])? {
-                files.push((mp.as_str(), abs, rel));
+        for pinfo in &all {
+            let project = pinfo.project.clone();
+            let root = project.root.clone();
+            let is_root = project.name == info.project.name;
+            // partial parse state keys: a package's files by `pkg://path`
+            let skey = |ofp: &str| -> String {
+                if is_root {
+                    ofp.to_string()
+                } else {
+                    format!("{}://{ofp}", project.name)
+                }
+            };
+            // properties: YAML parsing is the slow part, done on all cores, and
+            // only for files that changed since the partial parse state
+            let mut yaml_files = Vec::new();
+            for p in project
+                .model_paths
+                .iter()
+                .chain(&project.seed_paths)
+                .chain(&project.snapshot_paths)
+            {
+                for (abs, rel) in walk(&root.join(p), &["yml", "yaml"])? {
+                    yaml_files.push((abs, format!("{p}/{rel}")));
+                }
             }
-        }
-        let parsed = crate::par::map(&files, |(mp, abs, rel)| {
-            parse_model(
-                &info,
+            let docs = crate::par::map(
+                &yaml_files,
+                |(abs, rel)| -> Result<(partial::YamlEntry, bool)> {
+                    let text = read(abs)?;
+                    let checksum = partial::sha256_hex(text.as_bytes());
+                    if let Some(e) = prev.as_ref().and_then(|s| s.yaml.get(&skey(rel))) {
+                        if e.checksum == checksum {
+                            return Ok((e.clone(), false));
+                        }
+                    }
+                    let doc = crate::yaml::parse(abs, &text)?;
+                    Ok((partial::YamlEntry { checksum, doc }, true))
+                },
+            );
+            let mut props = Properties::default();
+            for ((abs, rel), doc) in yaml_files.iter().zip(docs) {
+                let (entry, fresh) = doc?;
+                reparsed += usize::from(fresh);
+                props.add_file(abs, rel, &entry.doc)?;
+                state.yaml.insert(skey(rel), entry);
+            }
+            // models: read and rendered (execute = false) on all cores
+            let mut files = Vec::new();
+            for mp in &project.model_paths {
+                for (abs, rel) in walk(&root.join(mp), &["sql"])? {
+                    files.push((mp.as_str(), abs, rel));
+                }
+            }
+            let parsed = crate::par::map(&files, |(mp, abs, rel)| {
+                parse_model(
+                    pinfo,
+                    &props,
+                    &env,
+                    &parse_resolver,
+                    (mp, abs, rel),
+                    prev.as_ref(),
+                    &skey,
+                )
+            });
+            for p in parsed {
+                match p? {
+                    Err(e) => errors.push(e),
+                    Ok((node, entry, fresh)) => {
+                        reparsed += usize::from(fresh);
+                        let enabled = node.config.enabled();
+                        state.models.insert(skey(&node.original_file_path), entry);
+                        if !enabled {
+                            continue;
+                        }
+                        if let Some(prev) = nodes.get(&node.unique_id) {
+                            errors.push(format!(
+                                "two models are named {}: {} and {}",
+                                node.name, prev.original_file_path, node.original_file_path
+                            ));
+                            continue;
+                        }
+                        nodes.insert(node.unique_id.clone(), node);
+                    }
+                }
+            }
+            crate::snapshot::discover(
+                pinfo,
                 &props,
-                &env,
+                &mut env,
                 &parse_resolver,
-                (mp, abs, rel),
-                prev.as_ref(),
-            )
-        });
-        for p in parsed {
-            match p? {
-                Err(e) => errors.push(e),
-                Ok((node, entry, fresh)) => {
-                    reparsed += usize::from(fresh);
-                    let enabled = node.config.enabled();
-                    state.models.insert(node.original_file_path.clone(), entry);
-                    if !enabled {
+                &mut nodes,
+                &mut errors,
+            )?;
+            // seeds
+            for sp in &project.seed_paths {
+                for (abs, rel) in walk(&root.join(sp), &["csv"])? {
+                    let name = Path::new(&rel)
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    let folders: Vec<String> = rel.split('/').map(String::from).collect();
+                    let folders = &folders[..folders.len().saturating_sub(1)];
+                    let mut cfg = project.tree_config(|p| &p.seeds_config, folders, &name);
+                    let p = props.seeds.get(&name);
+                    if let Some(p) = p {
+                        config::merge(&mut cfg, &p.config);
+                    }
+                    cfg.insert("materialized".into(), "seed".into());
+                    let bytes = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
+                    let unique_id = format!("seed.{}.{name}", project.name);
+                    let mut fqn = vec![project.name.clone()];
+                    fqn.extend(folders.iter().cloned());
+                    fqn.push(name.clone());
+                    if !cfg.enabled() {
                         continue;
                     }
-                    if let Some(prev) = nodes.get(&node.unique_id) {
-                        errors.push(format!(
-                            "two models are named {}: {} and {}",
-                            node.name, prev.original_file_path, node.original_file_path
-                        ));
-                        continue;
-                    }
-                    nodes.insert(node.unique_id.clone(), node);
+                    nodes.insert(
+                        unique_id.clone(),
+                        Node {
+                            unique_id,
+                            resource_type: ResourceType::Seed,
+                            name: name.clone(),
+                            package_name: project.name.clone(),
+                            original_file_path: format!("{sp}/{rel}"),
+                            path: rel.clone(),
+                            fqn,
+                            checksum: hex::encode(sha2::Sha256::digest(&bytes)),
+                            raw_code: String::new(),
+                            config: cfg,
+                            description: p.map(|p| p.description.clone()).unwrap_or_default(),
+                            columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
+                            patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
+                            refs: vec![],
+                            sources: vec![],
+                            depends_on: vec![],
+                            database: target.database.clone(),
+                            schema: target.schema.clone(),
+                            alias: name,
+                            quoting: project.quoting,
+                        },
+                    );
                 }
             }
-        }
-        crate::snapshot::discover(
-            &info,
-            &props,
-            &mut env,
-            &parse_resolver,
-            &mut nodes,
-            &mut errors,
-        )?;
-        // seeds
-        for sp in &project.seed_paths {
-            for (abs, rel) in walk(&root.join(sp), &["csv"])? {
-                let name = Path::new(&rel)
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default()
-                    .to_string();
-                let folders: Vec<String> = rel.split('/').map(String::from).collect();
-                let folders = &folders[..folders.len().saturating_sub(1)];
-                let mut cfg =
-                    config::from_tree(&project.seeds_config, &project.name, folders, &name);
-                let p = props.seeds.get(&name);
-                if let Some(p) = p {
-                    config::merge(&mut cfg, &p.config);
+            for (name, p) in &props.snapshots {
+                if p.relation.is_none()
+                    && !nodes.contains_key(&format!("snapshot.{}.{name}", project.name))
+                {
+                    warnings.push(format!(
+                        "{}: properties for snapshot {name}, which does not exist (or is disabled)",
+                        p.file
+                    ));
                 }
-                cfg.insert("materialized".into(), "seed".into());
-                let bytes = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
-                let unique_id = format!("seed.{}.{name}", project.name);
-                let mut fqn = vec![project.name.clone()];
-                fqn.extend(folders.iter().cloned());
-                fqn.push(name.clone());
-                if !cfg.enabled() {
-                    continue;
+            }
+            for name in props.models.keys() {
+                if !nodes.contains_key(&format!("model.{}.{name}", project.name)) {
+                    warnings.push(format!(
+                        "{}: properties for model {name}, which does not exist (or is disabled)",
+                        props.models[name].file
+                    ));
                 }
-                nodes.insert(
-                    unique_id.clone(),
-                    Node {
-                        unique_id,
-                        resource_type: ResourceType::Seed,
-                        name: name.clone(),
-                        package_name: project.name.clone(),
-                        original_file_path: format!("{sp}/{rel}"),
-                        path: rel.clone(),
-                        fqn,
-                        checksum: hex::encode(sha2::Sha256::digest(&bytes)),
-                        raw_code: String::new(),
-                        config: cfg,
-                        description: p.map(|p| p.description.clone()).unwrap_or_default(),
-                        columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
-                        patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-                        refs: vec![],
-                        sources: vec![],
-                        depends_on: vec![],
-                        database: target.database.clone(),
-                        schema: target.schema.clone(),
-                        alias: name,
-                        quoting: project.quoting,
+            }
+            // sources
+            let mut own_sources = IndexMap::new();
+            for t in props.sources.iter().cloned() {
+                let uid = format!("source.{}.{}.{}", project.name, t.source_name, t.name);
+                let mut relation = Relation::new(
+                    t.database.as_deref().unwrap_or(&target.database),
+                    &t.schema,
+                    &t.identifier,
+                )
+                .with_quoting(t.quoting);
+                relation.external =
+                    crate::relation::external_location(&t).map_err(|message| Error::Yaml {
+                        path: project.root.join(&t.file),
+                        message,
+                    })?;
+                own_sources.insert(
+                    uid.clone(),
+                    Source {
+                        unique_id: uid,
+                        package: project.name.clone(),
+                        table: t,
+                        relation,
                     },
                 );
             }
-        }
-        for (name, p) in &props.snapshots {
-            if p.relation.is_none()
-                && !nodes.contains_key(&format!("snapshot.{}.{name}", project.name))
-            {
-                warnings.push(format!(
-                    "{}: properties for snapshot {name}, which does not exist (or is disabled)",
-                    p.file
-                ));
-            }
-        }
-        for name in props.models.keys() {
-            if !nodes.contains_key(&format!("model.{}.{name}", project.name)) {
-                warnings.push(format!(
-                    "{}: properties for model {name}, which does not exist (or is disabled)",
-                    props.models[name].file
-                ));
-            }
-        }
-        // sources
-        let mut sources = IndexMap::new();
-        for t in props.sources.iter().cloned() {
-            let uid = format!("source.{}.{}.{}", project.name, t.source_name, t.name);
-            let mut relation = Relation::new(
-                t.database.as_deref().unwrap_or(&target.database),
-                &t.schema,
-                &t.identifier,
-            )
-            .with_quoting(t.quoting);
-            relation.external =
-                crate::relation::external_location(&t).map_err(|message| Error::Yaml {
-                    path: project.root.join(&t.file),
-                    message,
-                })?;
-            sources.insert(
-                uid.clone(),
-                Source {
-                    unique_id: uid,
-                    table: t,
-                    relation,
+            let t = crate::data_tests::discover(
+                &crate::data_tests::DiscoverCtx {
+                    project: &project,
+                    target_db: &target.database,
+                    target_schema: &target.schema,
+                    macro_names: &macro_names,
+                    parse_resolver: parse_resolver.clone(),
+                    full_refresh: info.full_refresh,
                 },
-            );
+                &mut env,
+                &props,
+                &mut nodes,
+                &own_sources,
+                &mut errors,
+            )?;
+            tests.extend(t);
+            sources.extend(own_sources);
+            unit_tests.extend(crate::unit_tests::discover(
+                &project,
+                &props.unit_tests,
+                &mut nodes,
+                &mut errors,
+            ));
         }
-        let tests = crate::data_tests::discover(
-            &crate::data_tests::DiscoverCtx {
-                project: &project,
-                target_db: &target.database,
-                target_schema: &target.schema,
-                macro_names: &macro_names,
-                parse_resolver: parse_resolver.clone(),
-                full_refresh: info.full_refresh,
-            },
-            &mut env,
-            &props,
-            &mut nodes,
-            &sources,
-            &mut errors,
-        )?;
-        let unit_tests =
-            crate::unit_tests::discover(&project, &props.unit_tests, &mut nodes, &mut errors);
         if !errors.is_empty() {
             return Err(Error::Project(errors.join("\n")));
         }
@@ -595,7 +699,7 @@ impl Manifest {
             .nodes
             .values()
             .filter_map(|n| {
-                let e = state.models.get(&n.original_file_path)?;
+                let e = state.models.get(&state_key(n, &m.info.project.name))?;
                 let names = e.names.clone()?;
                 (n.resource_type == ResourceType::Model && e.config == n.config)
                     .then(|| (n.unique_id.clone(), names))
@@ -740,7 +844,7 @@ impl Manifest {
                 // only models are in the partial parse state
                 if n.resource_type == ResourceType::Model {
                     named.push((
-                        n.original_file_path.clone(),
+                        state_key(n, &self.info.project.name),
                         n.config.clone(),
                         (s.clone(), a.clone(), d.clone()),
                         env,
@@ -761,30 +865,34 @@ impl Manifest {
         Ok(named)
     }
 
-    /// Resolve refs and sources to unique ids; every missing one is reported
-    /// with the closest existing names.
+    /// Resolve refs and sources to unique ids (dbt's package search order);
+    /// every missing one is reported with the closest existing names.
     fn link(&mut self) -> Result<()> {
-        let by_name: HashMap<String, String> = self
-            .nodes
-            .values()
-            .map(|n| (n.name.clone(), n.unique_id.clone()))
-            .collect();
-        let src_by_name: HashMap<(String, String), String> = self
-            .sources
-            .values()
-            .map(|s| {
-                (
-                    (s.table.source_name.clone(), s.table.name.clone()),
-                    s.unique_id.clone(),
-                )
-            })
-            .collect();
+        let root = self.info.project.name.clone();
+        let mut by_name: HashMap<String, std::collections::BTreeMap<String, String>> =
+            HashMap::new();
+        for n in self.nodes.values() {
+            by_name
+                .entry(n.name.clone())
+                .or_default()
+                .entry(n.package_name.clone())
+                .or_insert_with(|| n.unique_id.clone());
+        }
+        let mut src_by_name: HashMap<String, std::collections::BTreeMap<String, String>> =
+            HashMap::new();
+        for s in self.sources.values() {
+            src_by_name
+                .entry(format!("{}.{}", s.table.source_name, s.table.name))
+                .or_default()
+                .insert(s.package.clone(), s.unique_id.clone());
+        }
         let mut errors = Vec::new();
         let mut deps = Vec::new();
         for n in self.nodes.values() {
             let mut d = Vec::new();
-            for (_pkg, r) in &n.refs {
-                match by_name.get(r) {
+            for (pkg, r) in &n.refs {
+                let order = search_order(&root, &n.package_name, pkg.as_deref());
+                match find_in(&by_name, r, &order) {
                     Some(id) => d.push(id.clone()),
                     None => {
                         let close = closest(r, by_name.keys().map(String::as_str));
@@ -793,8 +901,12 @@ impl Manifest {
                         } else {
                             format!(" (did you mean {}?)", close.join(", "))
                         };
+                        let what = match pkg {
+                            Some(p) => format!("'{p}.{r}'"),
+                            None => format!("'{r}'"),
+                        };
                         errors.push(format!(
-                            "{} '{}' ({}) depends on a node named '{r}' which was not found{hint}",
+                            "{} '{}' ({}) depends on a node named {what} which was not found{hint}",
                             capitalized(n.resource_type.as_str()),
                             n.unique_id,
                             n.original_file_path
@@ -803,14 +915,12 @@ impl Manifest {
                 }
             }
             for (s, t) in &n.sources {
-                match src_by_name.get(&(s.clone(), t.clone())) {
+                let order = search_order(&root, &n.package_name, None);
+                match find_in(&src_by_name, &format!("{s}.{t}"), &order) {
                     Some(id) => d.push(id.clone()),
                     None => {
-                        let names: Vec<String> = src_by_name
-                            .keys()
-                            .map(|(a, b)| format!("{a}.{b}"))
-                            .collect();
-                        let close = closest(&format!("{s}.{t}"), names.iter().map(String::as_str));
+                        let names: Vec<&str> = src_by_name.keys().map(String::as_str).collect();
+                        let close = closest(&format!("{s}.{t}"), names.into_iter());
                         let hint = if close.is_empty() {
                             String::new()
                         } else {
@@ -844,29 +954,34 @@ impl Manifest {
 
     /// The resolver for compilation (refs to real relations / CTEs).
     pub fn resolver(&self) -> Arc<dyn Resolver> {
-        let refs = self
-            .nodes
-            .values()
-            .map(|n| {
-                let v = if n.is_ephemeral() {
-                    (Relation::cte(&n.name), Some(n.unique_id.clone()))
-                } else {
-                    (n.relation(), None)
-                };
-                (n.name.clone(), v)
-            })
-            .collect();
-        let sources = self
-            .sources
-            .values()
-            .map(|s| {
-                (
-                    (s.table.source_name.clone(), s.table.name.clone()),
-                    s.relation.clone(),
-                )
-            })
-            .collect();
-        Arc::new(ManifestResolver { refs, sources })
+        let mut refs: HashMap<
+            String,
+            std::collections::BTreeMap<String, (Relation, Option<String>)>,
+        > = HashMap::new();
+        for n in self.nodes.values() {
+            let v = if n.is_ephemeral() {
+                (Relation::cte(&n.name), Some(n.unique_id.clone()))
+            } else {
+                (n.relation(), None)
+            };
+            refs.entry(n.name.clone())
+                .or_default()
+                .entry(n.package_name.clone())
+                .or_insert(v);
+        }
+        let mut sources: HashMap<String, std::collections::BTreeMap<String, Relation>> =
+            HashMap::new();
+        for s in self.sources.values() {
+            sources
+                .entry(format!("{}.{}", s.table.source_name, s.table.name))
+                .or_default()
+                .insert(s.package.clone(), s.relation.clone());
+        }
+        Arc::new(ManifestResolver {
+            root: self.info.project.name.clone(),
+            refs,
+            sources,
+        })
     }
 
     /// Vars as `var()` sees them (for artifacts).

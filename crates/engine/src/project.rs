@@ -50,7 +50,17 @@ pub struct Project {
     /// `require-dbt-version` as version specifiers (`>=1.0.0`), all of which
     /// must hold; empty when the key is absent.
     pub require_dbt_version: Vec<String>,
-    /// Warnings found while loading (unknown keys, ...).
+    /// `packages-install-path` (default `dbt_packages`), relative to `root`.
+    pub packages_install_path: String,
+    /// The file's `vars:` as written (rendered), package scopes included:
+    /// what dbt's `vars_for` merges per node.
+    pub file_vars: Map<String, Value>,
+    /// `--vars`, which win over every file.
+    pub cli_vars: Map<String, Value>,
+    /// For an installed package: the root project, whose config trees
+    /// (`models: <package>: ...`) apply over the package's own.
+    pub overrides: Option<std::sync::Arc<Project>>,
+    /// Warnings found while loading (unsatisfied `require-dbt-version`, ...).
     pub warnings: Vec<String>,
 }
 
@@ -317,6 +327,16 @@ impl Project {
             dependencies: vec![],
             quoting: crate::relation::Quoting::default().merged(get("quoting")),
             require_dbt_version,
+            packages_install_path: match get("packages-install-path") {
+                Some(Value::String(s)) => s.clone(),
+                _ => "dbt_packages".into(),
+            },
+            file_vars: match &all_vars {
+                Value::Object(m) => m.clone(),
+                _ => Map::new(),
+            },
+            cli_vars: cli_vars.clone(),
+            overrides: None,
             warnings,
         })
     }
@@ -336,14 +356,52 @@ impl Project {
         )))
     }
 
-    /// The vars visible to nodes of this project (globals, then its own scope).
-    pub fn vars_for_project(&self) -> Map<String, Value> {
-        let mut v = self.vars.clone();
-        if let Some(p) = self.package_vars.get(&self.name) {
-            for (k, val) in p {
-                v.entry(k.clone()).or_insert_with(|| val.clone());
-            }
+    /// A node's config from the dbt_project.yml trees (`tree` picks
+    /// `models:`, `seeds:`, ...): this project's own, then, for a package,
+    /// the root project's over it, as dbt applies them (every level of the
+    /// package's file first, then every level of the root's).
+    pub fn tree_config(
+        &self,
+        tree: impl Fn(&Project) -> &Value,
+        folders: &[String],
+        name: &str,
+    ) -> crate::config::Config {
+        let mut c = crate::config::from_tree(tree(self), &self.name, folders, name);
+        if let Some(root) = &self.overrides {
+            let over = crate::config::from_tree(tree(root), &self.name, folders, name);
+            crate::config::merge(&mut c, &over);
         }
+        c
+    }
+
+    /// The vars visible to nodes of this (the root) project.
+    pub fn vars_for_project(&self) -> Map<String, Value> {
+        self.vars_for_package(&self.name, None)
+    }
+
+    /// The vars `var()` sees in a node of `package`, as dbt's
+    /// `ModelConfiguredVar` merges them (later wins): the package's own
+    /// dbt_project.yml vars, then its scope there, then the root project's
+    /// vars, then the root's scope for the package, then `--vars`. `own` is
+    /// the package's project (None for the root project itself).
+    pub fn vars_for_package(&self, package: &str, own: Option<&Project>) -> Map<String, Value> {
+        let mut v = Map::new();
+        let mut add = |m: &Map<String, Value>| {
+            for (k, val) in m {
+                v.insert(k.clone(), val.clone());
+            }
+        };
+        let scope = |p: &Project| match p.file_vars.get(package) {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        if let Some(own) = own {
+            add(&own.file_vars);
+            add(&scope(own));
+        }
+        add(&self.file_vars);
+        add(&scope(self));
+        add(&self.cli_vars);
         v
     }
 }

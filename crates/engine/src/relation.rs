@@ -143,8 +143,14 @@ impl fmt::Display for Relation {
 }
 
 impl Object for Relation {
+    /// A mapping, as dbt's relations are (`relation is mapping` holds, and
+    /// packages check `relation.get('metadata', {}).get('type')`).
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
+        ObjectRepr::Map
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(&["path", "type", "metadata"])
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -157,6 +163,11 @@ impl Object for Relation {
             "is_table" => Some(Value::from(self.kind.as_deref() == Some("table"))),
             "is_view" => Some(Value::from(self.kind.as_deref() == Some("view"))),
             "is_cte" => Some(Value::from(self.kind.as_deref() == Some("cte"))),
+            "metadata" => Some(minijinja::context! { type => "DuckDBRelation" }),
+            "path" => Some(minijinja::context! {
+                database => opt(&self.database), schema => opt(&self.schema),
+                identifier => Value::from(self.identifier.clone()),
+            }),
             _ => None,
         }
     }
@@ -169,6 +180,14 @@ impl Object for Relation {
     ) -> Result<Value, Error> {
         match method {
             "render" => Ok(Value::from(Relation::render(self))),
+            // dict-style access, as on dbt's relation dataclass
+            "get" => {
+                let key = args.first().cloned().unwrap_or_default();
+                Ok(self
+                    .get_value(&key)
+                    .or_else(|| args.get(1).cloned())
+                    .unwrap_or(Value::from(())))
+            }
             "include" => {
                 // include(database=False, schema=False, identifier=True)
                 let mut r = (**self).clone();

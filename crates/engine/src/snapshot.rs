@@ -529,12 +529,7 @@ pub(crate) fn discover(
         }
         let mut cfg = Config::new();
         cfg.insert("materialized".into(), Json::from("snapshot"));
-        let tree = crate::config::from_tree(
-            &project.snapshots_config,
-            &project.name,
-            &fqn[1..fqn.len() - 1],
-            &name,
-        );
+        let tree = project.tree_config(|p| &p.snapshots_config, &fqn[1..fqn.len() - 1], &name);
         crate::config::merge(&mut cfg, &tree);
         let p = props.snapshots.get(&name);
         if let Some(p) = p {

@@ -777,3 +777,277 @@ fn profile_keys_persist_docs_and_quoting() {
         "{e}"
     );
 }
+
+/// `deps` with no network: the local package is linked, dbt_utils (placed
+/// in dbt_packages/ by hand, as the fixture ships it) is kept.
+fn packages_fixture() -> (tempfile::TempDir, PathBuf, engine::packages::DepsReport) {
+    let (t, dir) = fixture("pkgs", "pkgs");
+    let offline = |url: &str| -> Result<Vec<u8>, String> { Err(format!("offline: {url}")) };
+    let r = engine::deps(&opts(&dir), &offline).unwrap();
+    (t, dir, r)
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Every `.sql` file under `target/compiled`, by path.
+fn compiled_files(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(base: &Path, d: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else if p.extension().is_some_and(|x| x == "sql") {
+                let rel = p.strip_prefix(base).unwrap().display().to_string();
+                out.insert(rel, std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(
+        &dir.join("target/compiled"),
+        &dir.join("target/compiled"),
+        &mut out,
+    );
+    out
+}
+
+/// Node statuses from run_results.json (hooks left out).
+fn statuses(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    read_json(&dir.join("target/run_results.json"))["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .filter(|(id, _)| !id.starts_with("operation."))
+        .collect()
+}
+
+/// A project with a local package and the real dbt_utils: package models,
+/// macros (namespaces, dispatch, local-first), vars, configs, sources and
+/// dbt_utils' generic tests.
+#[test]
+fn packages_build_with_dbt_utils() {
+    let (_t, dir) = fixture("pkgs", "pkgs");
+    // before deps: dbt's message, naming what is missing
+    let e = engine::list(&opts(&dir)).unwrap_err().to_string();
+    assert!(
+        e.contains("Run \"tarmac deps\"") && e.contains("local package local/shop_helpers"),
+        "{e}"
+    );
+    drop(_t);
+    let (_t, dir, report) = packages_fixture();
+    let names: Vec<&str> = report.installed.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["shop_helpers"]);
+    assert!(
+        report.warnings.len() == 1
+            && report.warnings[0].contains("dbt-labs/dbt_utils")
+            && report.warnings[0].contains("by hand")
+            && report.warnings[0].contains("keeping"),
+        "{:?}",
+        report.warnings
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.join("dbt_packages/shop_helpers"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert_eq!((s.pass, s.warn, s.error, s.skip), (18, 1, 0, 0), "{s:?}");
+    golden(
+        "packages/warehouse.txt",
+        &dump(&dir.join("pkgs.duckdb"), "pkgs", "%"),
+    );
+    let compiled = compiled_files(&dir);
+    for f in [
+        "shop/models/keyed_orders.sql",
+        "shop/models/order_days.sql",
+        "shop/models/status_pivot.sql",
+        "shop/models/from_package.sql",
+        "shop_helpers/models/marts/enriched_orders.sql",
+        "shop/models/schema.yml/dbt_utils_unique_combination_o_<md5>.sql",
+    ] {
+        if f.contains("unique_combination_o_") {
+            // the long test name is cut and hashed, as dbt does
+            let hashed: Vec<&String> = compiled
+                .keys()
+                .filter(|k| k.contains("dbt_utils_unique_combination_o_"))
+                .collect();
+            assert_eq!(hashed.len(), 2, "{:?}", compiled.keys());
+            for (i, h) in hashed.iter().enumerate() {
+                golden(
+                    &format!("packages/compiled/unique_combination_hashed_{i}.sql"),
+                    &compiled[*h],
+                );
+            }
+            continue;
+        }
+        let sql = compiled
+            .get(f)
+            .unwrap_or_else(|| panic!("{f} not compiled: {:?}", compiled.keys()));
+        golden(&format!("packages/compiled/{}", f.replace('/', "__")), sql);
+    }
+    let m = read_json(&dir.join("target/manifest.json"));
+    let n = &m["nodes"]["model.shop_helpers.enriched_orders"];
+    assert_eq!(n["package_name"], "shop_helpers");
+    assert_eq!(n["original_file_path"], "models/marts/enriched_orders.sql");
+    assert_eq!(
+        n["fqn"],
+        serde_json::json!(["shop_helpers", "marts", "enriched_orders"])
+    );
+    // the root project's `models: shop_helpers:` wins over the package's own
+    assert_eq!(n["config"]["materialized"], "table");
+    assert_eq!(n["schema"], "main_helpers");
+    assert_eq!(n["config"]["tags"], serde_json::json!(["helpers"]));
+    assert_eq!(
+        m["sources"]["source.shop_helpers.events.raw"]["package_name"],
+        "shop_helpers"
+    );
+    let t = m["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|n| n["name"] == "dbt_utils_expression_is_true_keyed_orders_amount_cents_0")
+        .unwrap();
+    assert_eq!(t["test_metadata"]["namespace"], "dbt_utils");
+    assert_eq!(
+        t["raw_code"],
+        "{{ dbt_utils.test_expression_is_true(**_dbt_generic_test_kwargs) }}"
+    );
+    let ls = engine::list(&opts(&dir)).unwrap();
+    assert!(
+        ls.contains(&"shop_helpers.marts.enriched_orders".to_string()),
+        "{ls:?}"
+    );
+    // vars in a package: the root's scope for it (currency), then the
+    // root's globals (region) over the package's own file
+    let w = dump(&dir.join("pkgs.duckdb"), "pkgs", "from_package");
+    assert!(w.contains("USD | global"), "{w}");
+    // a namespaced test of a package that is not installed
+    let schema = std::fs::read_to_string(dir.join("models/schema.yml")).unwrap();
+    std::fs::write(
+        dir.join("models/schema.yml"),
+        schema.replace(
+            "dbt_utils.expression_is_true",
+            "dbt_expectations.expression_is_true",
+        ),
+    )
+    .unwrap();
+    let e = engine::list(&opts(&dir)).unwrap_err().to_string();
+    assert!(
+        e.contains("models/schema.yml") && e.contains("\"dbt_expectations\""),
+        "{e}"
+    );
+}
+
+/// dbt-core + dbt-duckdb on the same project: the same relations and
+/// contents, the same test statuses, the same compiled SQL, the same ids.
+#[test]
+fn packages_match_dbt() {
+    let Some(dbt) = dbt() else {
+        eprintln!("skipped: dbt not found at /work/main/.venv-dbt/bin/dbt (set TARMAC_DBT)");
+        return;
+    };
+    let (_t, theirs, _) = packages_fixture();
+    run_dbt(&dbt, &theirs, &["build"]);
+    let (_t2, mine, _) = packages_fixture();
+    engine::execute(&opts(&mine), Command::Build).unwrap();
+    assert_eq!(
+        dump(&mine.join("pkgs.duckdb"), "pkgs", "%"),
+        dump(&theirs.join("pkgs.duckdb"), "pkgs", "%")
+    );
+    assert_eq!(statuses(&mine), statuses(&theirs));
+    // (dbt also writes its hooks' SQL under dbt_project.yml/hooks/)
+    let mut theirs_sql = compiled_files(&theirs);
+    theirs_sql.retain(|k, _| !k.contains("dbt_project.yml/hooks/"));
+    assert_eq!(compiled_files(&mine), theirs_sql);
+    let (a, b) = (
+        read_json(&mine.join("target/manifest.json")),
+        read_json(&theirs.join("target/manifest.json")),
+    );
+    let view = |m: &serde_json::Value| -> std::collections::BTreeMap<String, String> {
+        m["nodes"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .chain(m["sources"].as_object().unwrap())
+            .filter(|(id, _)| !id.starts_with("operation."))
+            .map(|(id, n)| {
+                let mut deps: Vec<String> = n["depends_on"]["nodes"]
+                    .as_array()
+                    .map(|a| a.iter().map(|x| x.to_string()).collect())
+                    .unwrap_or_default();
+                deps.sort();
+                (
+                    id.clone(),
+                    format!(
+                        "{} {} {} {} {} {} {:?}",
+                        n["package_name"],
+                        n["fqn"],
+                        n["schema"],
+                        n["alias"]
+                            .as_str()
+                            .or(n["identifier"].as_str())
+                            .unwrap_or(""),
+                        n["original_file_path"],
+                        n["config"]["materialized"],
+                        deps
+                    ),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(view(&a), view(&b));
+}
+
+#[test]
+fn package_errors_are_clear() {
+    let (_t, dir) = fixture("pkgs", "pkgs");
+    // a hub package that is not there and cannot be fetched
+    std::fs::remove_dir_all(dir.join("dbt_packages/dbt_utils")).unwrap();
+    let offline = |_: &str| -> Result<Vec<u8>, String> { Err("no network".into()) };
+    let e = engine::deps(&opts(&dir), &offline).unwrap_err().to_string();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("package dbt-labs/dbt_utils")
+            && e.contains("not reachable")
+            && e.contains("dbt_packages/dbt_utils by hand"),
+        "{e}"
+    );
+    // the local package was installed all the same; the lock waits
+    assert!(dir.join("dbt_packages/shop_helpers").exists());
+    assert!(!dir.join("package-lock.yml").exists());
+    let e = engine::list(&opts(&dir)).unwrap_err().to_string();
+    assert!(
+        e.contains("2 package(s) specified in packages.yml, but only 1")
+            && e.contains("package dbt-labs/dbt_utils"),
+        "{e}"
+    );
+    // local packages only: installed, and the lock file written as dbt does
+    std::fs::write(
+        dir.join("packages.yml"),
+        "packages:\n  - local: local/shop_helpers\n",
+    )
+    .unwrap();
+    let r = engine::deps(&opts(&dir), &offline).unwrap();
+    assert_eq!(r.installed.len(), 1);
+    golden(
+        "packages/package-lock.yml",
+        &std::fs::read_to_string(dir.join("package-lock.yml")).unwrap(),
+    );
+    // both packages.yml and dependencies.yml list packages
+    std::fs::write(
+        dir.join("dependencies.yml"),
+        "packages:\n  - local: local/shop_helpers\n",
+    )
+    .unwrap();
+    let e = engine::deps(&opts(&dir), &offline).unwrap_err().to_string();
+    assert!(e.contains("both packages.yml and dependencies.yml"), "{e}");
+}

@@ -56,6 +56,8 @@ enum Command {
     RunOperation(commands::dbt::RunOperationArgs),
     /// List the selected nodes.
     Ls(commands::dbt::DbtArgs),
+    /// Install the packages of packages.yml / dependencies.yml into dbt_packages/.
+    Deps(commands::dbt::DepsArgs),
     /// Parse the project and write target/manifest.json (nothing rendered to run, nothing run).
     Parse(commands::dbt::DbtArgs),
     /// Run the jobs of tarmac.toml on their schedules, with the web UI.
@@ -154,6 +156,7 @@ fn main() -> ExitCode {
             Command::Snapshot(a) => commands::dbt::run(engine::Command::Snapshot, a, loaded),
             Command::Test(a) => commands::dbt::run(engine::Command::Test, a, loaded),
             Command::Ls(a) => commands::dbt::ls(a, loaded),
+            Command::Deps(a) => commands::dbt::deps(a, loaded),
             Command::Parse(a) => commands::dbt::parse(a, loaded),
             Command::Init(a) => commands::init::run(a),
             Command::Source { command } => match command {
@@ -191,6 +194,7 @@ fn main() -> ExitCode {
                     | Command::Test(_)
                     | Command::RunOperation(_)
                     | Command::Ls(_)
+                    | Command::Deps(_)
                     | Command::Parse(_)
                     | Command::Source { .. }
                     | Command::Docs { .. } => unreachable!("handled above"),

@@ -68,6 +68,87 @@ pub struct RunOperationArgs {
     common: DbtArgs,
 }
 
+/// `tarmac deps`.
+#[derive(Args, Clone, Debug)]
+pub struct DepsArgs {
+    /// The project directory (default as for `tarmac build`).
+    #[arg(long, value_name = "DIR")]
+    project_dir: Option<PathBuf>,
+    /// Variables as YAML or JSON (packages.yml may use `var()`).
+    #[arg(long)]
+    vars: Option<String>,
+}
+
+/// `tarmac deps`: 0 when every package is installed, 2 otherwise (one
+/// line per package that could not be).
+pub fn deps(args: DepsArgs, config: Result<Config>) -> Result<ExitCode> {
+    let project_dir = match args.project_dir {
+        Some(p) => Some(p),
+        None => config?.default_project(),
+    };
+    let opts = engine::Options {
+        project_dir,
+        vars: args.vars,
+        ..engine::Options::default()
+    };
+    let fetch = |url: &str| -> std::result::Result<Vec<u8>, String> { http_get(url) };
+    match engine::deps(&opts, &fetch) {
+        Ok(report) => {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            if report.installed.is_empty() && report.warnings.is_empty() {
+                println!("No packages were found in packages.yml");
+            }
+            for p in &report.installed {
+                match &p.version {
+                    Some(v) => println!("Installed from {} {}: {} ({v})", p.source, p.name, p.name),
+                    None => println!("Installed from {}: {}", p.source, p.name),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("error: {line}");
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// One HTTP GET for `deps` (hub.getdbt.com's index and tarballs), with a
+/// timeout; errors name the failure, never a panic.
+fn http_get(url: &str) -> std::result::Result<Vec<u8>, String> {
+    let get = async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.without_url().to_string())?;
+        let resp = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        resp.bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| e.without_url().to_string())
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => tokio::task::block_in_place(|| h.block_on(get)),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?
+            .block_on(get),
+    }
+}
+
 impl DbtArgs {
     /// The engine's options. Without `--project-dir` the project comes from
     /// the configuration, which must then have loaded.
