@@ -441,12 +441,13 @@ fn build_node(
             }
             "incremental" => materialize::incremental(db, &rel, &sql, cfg, full_refresh),
             "snapshot" => crate::snapshot::run(db, &rel, &sql, cfg),
+            "external" => materialize::external(db, &rel, &sql, cfg, &m.info.target.external_root),
             "ephemeral" => Ok(materialize::Outcome {
                 message: "OK".into(),
                 run_sql: String::new(),
             }),
             other => Err(Error::Project(format!(
-                "{}: unknown materialization {other:?} (view, table, incremental, ephemeral)",
+                "{}: unknown materialization {other:?} (view, table, incremental, ephemeral, external)",
                 node.unique_id
             ))),
         }?;

@@ -369,4 +369,284 @@ mod tests {
         incremental(&db, &rel, "select 9 as id", &c, true).unwrap();
         assert_eq!(db.query("select * from inc").unwrap().rows.len(), 1);
     }
+
+    /// Verified against dbt-duckdb 1.9 on the same models (parquet by
+    /// default, csv with a delimiter, json by location, partitions, empty
+    /// results): equal views and files.
+    #[test]
+    fn external_writes_files_and_a_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let rel = |n: &str| Relation::new("memory", "main", n);
+        let rows = "select range as id, 'n' || range as name from range(3)";
+        external(&db, &rel("p"), rows, &Config::new(), &root).unwrap();
+        assert!(dir.path().join("p.parquet").exists());
+        let c = cfg(json!({"format": "csv", "delimiter": "|"}));
+        let o = external(&db, &rel("c"), rows, &c, &root).unwrap();
+        assert_eq!(o.message, "OK");
+        let text = std::fs::read_to_string(dir.path().join("c.csv")).unwrap();
+        assert!(text.starts_with("id|name\n0|n0\n"), "{text}");
+        let loc = format!("{root}/x.json");
+        external(&db, &rel("j"), rows, &cfg(json!({"location": loc})), &root).unwrap();
+        assert!(dir.path().join("x.json").exists());
+        external(
+            &db,
+            &rel("e"),
+            "select 1 as id where false",
+            &Config::new(),
+            &root,
+        )
+        .unwrap();
+        let r = db
+            .query("select (select count(*) from p), (select count(*) from c), (select sum(id) from j), (select count(*) from e)")
+            .unwrap();
+        assert_eq!(
+            r.rows[0],
+            vec![
+                minijinja::Value::from(3),
+                minijinja::Value::from(3),
+                minijinja::Value::from(3),
+                minijinja::Value::from(0)
+            ]
+        );
+        assert_eq!(
+            db.relation_kind(None, "main", "p").unwrap().as_deref(),
+            Some("view")
+        );
+        let e = external(&db, &rel("b"), rows, &cfg(json!({"format": "xlsx"})), &root).unwrap_err();
+        assert!(e.to_string().contains("Invalid format: xlsx"), "{e}");
+    }
+}
+
+/// A config value as the text dbt-duckdb's `render()` gives it.
+fn config_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => crate::extras::py_str(&minijinja::Value::from_serialize(other)),
+    }
+}
+
+/// What dbt-duckdb's `external` materialization does: the model's rows
+/// written to a file (`COPY ... TO`, Parquet unless the location or `format`
+/// says csv or json) and a view of the same name reading it back. The
+/// location is `location`, else `<external_root>/<alias>.<format>` (a
+/// directory with `options.partition_by`); `options`, `format` and
+/// `delimiter` become the COPY options as `external_write_options` builds
+/// them; the read options default as dbt-duckdb's
+/// (`union_by_name=False`, `auto_detect=True`). An empty result is written
+/// as one all-NULL row and filtered out by the view, as dbt-duckdb does, so
+/// the file keeps the columns.
+pub fn external(
+    db: &Db,
+    rel: &Relation,
+    sql: &str,
+    config: &Config,
+    external_root: &str,
+) -> Result<Outcome> {
+    let bad = |m: String| Error::Project(format!("{}: {m}", rel.identifier));
+    let mut options: Vec<(String, String)> = match config.get("options") {
+        None | Some(serde_json::Value::Null) => vec![],
+        Some(serde_json::Value::Object(o)) => {
+            o.iter().map(|(k, v)| (k.clone(), config_text(v))).collect()
+        }
+        Some(_) => return Err(bad("The options argument must be a dictionary".into())),
+    };
+    let set = |opts: &mut Vec<(String, String)>, k: &str, v: String| match opts
+        .iter_mut()
+        .find(|(ok, _)| ok == k)
+    {
+        Some(e) => e.1 = v,
+        None => opts.push((k.to_string(), v)),
+    };
+    let format_cfg = config
+        .get("format")
+        .filter(|v| !v.is_null())
+        .map(config_text);
+    if let Some(f) = &format_cfg {
+        set(&mut options, "format", f.clone());
+    }
+    if let Some(d) = config.get("delimiter").filter(|v| !v.is_null()) {
+        set(&mut options, "delimiter", config_text(d));
+    }
+    let get = |opts: &[(String, String)], k: &str| {
+        opts.iter().find(|(ok, _)| ok == k).map(|(_, v)| v.clone())
+    };
+    let location = match config.get("location").filter(|v| !v.is_null()) {
+        Some(l) => config_text(l),
+        None if get(&options, "partition_by").is_some() => {
+            format!("{external_root}/{}", rel.identifier)
+        }
+        None => format!(
+            "{external_root}/{}.{}",
+            rel.identifier,
+            format_cfg.clone().unwrap_or_else(|| "parquet".into())
+        ),
+    };
+    let allowed = ["csv", "parquet", "json"];
+    let format = match &format_cfg {
+        Some(f) if !allowed.contains(&f.as_str()) => {
+            return Err(bad(format!(
+                "Invalid format: {f}. Allowed formats are: {}",
+                allowed.join(", ")
+            )))
+        }
+        Some(f) => f.clone(),
+        None => match location.rsplit_once('.') {
+            Some((_, ext)) if allowed.contains(&ext.to_lowercase().as_str()) => ext.to_lowercase(),
+            _ => "parquet".into(),
+        },
+    };
+    // adapter.external_write_options
+    if get(&options, "format").is_none() {
+        let file = location.rsplit('/').next().unwrap_or(&location);
+        let ext = file
+            .rfind('.')
+            .filter(|i| *i > 0)
+            .map(|i| file[i + 1..].to_lowercase());
+        let f = match ext {
+            Some(e) => e,
+            None if get(&options, "delimiter").is_some() => "csv".into(),
+            None => "parquet".into(),
+        };
+        set(&mut options, "format", f);
+    }
+    if get(&options, "format").as_deref() == Some("csv") && get(&options, "header").is_none() {
+        set(&mut options, "header", "1".into());
+    }
+    if let Some(p) = get(&options, "partition_by") {
+        if p.contains(',') && !p.starts_with('(') {
+            set(&mut options, "partition_by", format!("({p})"));
+        }
+    }
+    let write_options = options
+        .iter()
+        .map(|(k, v)| {
+            let quoted = ["delimiter", "quote", "escape", "null"]
+                .contains(&k.to_lowercase().as_str())
+                && !v.starts_with('\'');
+            if quoted {
+                format!("{k} '{v}'")
+            } else {
+                format!("{k} {v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    // adapter.external_read_location
+    let read_location = match (
+        get(&options, "partition_by"),
+        get(&options, "per_thread_output"),
+    ) {
+        (None, None) => location.clone(),
+        (p, _) => {
+            let mut globs = vec![location.clone(), "*".into()];
+            if let Some(p) = p {
+                globs.extend(std::iter::repeat_n("*".to_string(), p.split(',').count()));
+            }
+            format!(
+                "{}.{}",
+                globs.join("/"),
+                get(&options, "format").unwrap_or_else(|| "parquet".into())
+            )
+        }
+    };
+    let read_options = |key: &str, default: (&str, &str)| -> String {
+        match config.get(key).and_then(|v| v.as_object()) {
+            Some(o) => o
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!(", {k}='{s}'"),
+                    other => format!(", {k}={}", config_text(other)),
+                })
+                .collect(),
+            None => format!(", {}={}", default.0, default.1),
+        }
+    };
+    let reader = match format.as_str() {
+        "json" => format!(
+            "read_json('{read_location}'{})",
+            read_options("json_read_options", ("auto_detect", "True"))
+        ),
+        "csv" => format!(
+            "read_csv('{read_location}'{})",
+            read_options("csv_read_options", ("auto_detect", "True"))
+        ),
+        _ => format!(
+            "read_parquet('{read_location}'{})",
+            read_options("parquet_read_options", ("union_by_name", "False"))
+        ),
+    };
+    let tmp = Relation {
+        identifier: format!("{}__dbt_tmp", rel.identifier),
+        kind: None,
+        ..rel.clone()
+    };
+    let int = Relation {
+        identifier: format!("{}__dbt_int", rel.identifier),
+        kind: None,
+        ..rel.clone()
+    };
+    let create = with_header(
+        config,
+        format!("create table {} as (\n{}\n);", tmp.render(), sql.trim_end()),
+    );
+    let mut pre = vec![];
+    ensure_schema(db, rel, &mut pre)?;
+    pre.push(format!("DROP TABLE IF EXISTS {}", tmp.render()));
+    pre.push(format!("DROP VIEW IF EXISTS {}", int.render()));
+    pre.push(create.clone());
+    db.execute(&pre.join(";\n"))?;
+    let cols = db.columns(&tmp)?;
+    let count = db.query(&format!(
+        "select count(*) as row_count from {}",
+        tmp.render()
+    ))?;
+    let empty = count
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.as_i64())
+        == Some(0);
+    let mut stmts = vec![];
+    let mut filter = String::new();
+    if empty {
+        stmts.push(format!(
+            "insert into {} values ({})",
+            tmp.render(),
+            vec!["NULL"; cols.len()].join(", ")
+        ));
+        filter = format!(
+            " where 1{}",
+            cols.iter()
+                .map(|(c, _)| format!(" AND {} is not NULL", quote(c)))
+                .collect::<String>()
+        );
+    }
+    stmts.push(format!(
+        "copy {} to '{}' ({write_options})",
+        tmp.render(),
+        location.replace('\'', "''")
+    ));
+    stmts.push(format!(
+        "create or replace view {} as (select * from {reader}{filter})",
+        int.render()
+    ));
+    let kind = db.relation_kind(
+        rel.database.as_deref(),
+        rel.schema.as_deref().unwrap_or("main"),
+        &rel.identifier,
+    )?;
+    stmts.extend(drop_existing(kind.as_deref(), rel));
+    stmts.push(format!(
+        "ALTER VIEW {} RENAME TO {}",
+        int.render(),
+        quote(&rel.identifier)
+    ));
+    stmts.push(format!("DROP TABLE IF EXISTS {}", tmp.render()));
+    db.execute(&stmts.join(";\n"))?;
+    Ok(Outcome {
+        message: "OK".into(),
+        run_sql: create,
+    })
 }

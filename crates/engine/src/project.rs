@@ -522,6 +522,9 @@ pub struct Target {
     pub config_options: Map<String, Value>,
     /// Databases attached to every connection (`attach:`).
     pub attach: Vec<Attachment>,
+    /// Where `external` models write their files by default (dbt-duckdb's
+    /// `external_root`, `.` when absent).
+    pub external_root: String,
     /// The profiles.yml this target came from (for error messages).
     pub file: PathBuf,
 }
@@ -625,6 +628,7 @@ impl Target {
             settings: Map::new(),
             config_options: Map::new(),
             attach: vec![],
+            external_root: ".".into(),
             file: PathBuf::new(),
         }
     }
@@ -858,6 +862,16 @@ impl Target {
                 )))
             }
         };
+        let external_root = match out.get("external_root") {
+            None | Some(Value::Null) => ".".to_string(),
+            Some(Value::String(r)) => r.clone(),
+            Some(other) => {
+                return Err(bad(format!(
+                    "key {}: expected a string, found {other}",
+                    key("external_root")
+                )))
+            }
+        };
         Ok(Target {
             name: target_name,
             profile_name: profile.to_string(),
@@ -869,6 +883,7 @@ impl Target {
             settings,
             config_options,
             attach,
+            external_root,
             file: file.to_path_buf(),
         })
     }
