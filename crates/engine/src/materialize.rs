@@ -311,114 +311,6 @@ pub fn incremental(
     result
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn cfg(v: serde_json::Value) -> Config {
-        v.as_object().cloned().unwrap_or_default()
-    }
-
-    #[test]
-    fn table_swap_keeps_old_table_on_failure() {
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
-        let rel = Relation::new("memory", "s", "t");
-        table(&db, &rel, "select 1 as a", &Config::new()).unwrap();
-        assert!(table(&db, &rel, "select nope", &Config::new()).is_err());
-        assert_eq!(db.query("select a from s.t").unwrap().rows.len(), 1);
-        view(&db, &rel, "select 2 as a", &Config::new()).unwrap();
-        assert_eq!(
-            db.relation_kind(None, "s", "t").unwrap().as_deref(),
-            Some("view")
-        );
-    }
-
-    #[test]
-    fn incremental_strategies() {
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
-        let rel = Relation::new("memory", "main", "inc");
-        let c = cfg(json!({"materialized": "incremental", "unique_key": "id"}));
-        incremental(&db, &rel, "select 1 as id, 'a' as v", &c, false).unwrap();
-        incremental(
-            &db,
-            &rel,
-            "select 1 as id, 'b' as v union all select 2, 'c'",
-            &c,
-            false,
-        )
-        .unwrap();
-        let r = db.query("select id, v from inc order by id").unwrap();
-        assert_eq!(r.rows.len(), 2);
-        assert_eq!(r.rows[0][1], minijinja::Value::from("b"));
-        // append_new_columns
-        let c2 =
-            cfg(json!({"materialized": "incremental", "on_schema_change": "append_new_columns"}));
-        incremental(
-            &db,
-            &rel,
-            "select 3 as id, 'd' as v, 1 as extra",
-            &c2,
-            false,
-        )
-        .unwrap();
-        assert_eq!(db.columns(&rel).unwrap().len(), 3);
-        let fail = cfg(json!({"materialized": "incremental", "on_schema_change": "fail"}));
-        assert!(incremental(&db, &rel, "select 4 as id", &fail, false).is_err());
-        // full refresh rebuilds
-        incremental(&db, &rel, "select 9 as id", &c, true).unwrap();
-        assert_eq!(db.query("select * from inc").unwrap().rows.len(), 1);
-    }
-
-    /// Verified against dbt-duckdb 1.9 on the same models (parquet by
-    /// default, csv with a delimiter, json by location, partitions, empty
-    /// results): equal views and files.
-    #[test]
-    fn external_writes_files_and_a_view() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().display().to_string();
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
-        let rel = |n: &str| Relation::new("memory", "main", n);
-        let rows = "select range as id, 'n' || range as name from range(3)";
-        external(&db, &rel("p"), rows, &Config::new(), &root).unwrap();
-        assert!(dir.path().join("p.parquet").exists());
-        let c = cfg(json!({"format": "csv", "delimiter": "|"}));
-        let o = external(&db, &rel("c"), rows, &c, &root).unwrap();
-        assert_eq!(o.message, "OK");
-        let text = std::fs::read_to_string(dir.path().join("c.csv")).unwrap();
-        assert!(text.starts_with("id|name\n0|n0\n"), "{text}");
-        let loc = format!("{root}/x.json");
-        external(&db, &rel("j"), rows, &cfg(json!({"location": loc})), &root).unwrap();
-        assert!(dir.path().join("x.json").exists());
-        external(
-            &db,
-            &rel("e"),
-            "select 1 as id where false",
-            &Config::new(),
-            &root,
-        )
-        .unwrap();
-        let r = db
-            .query("select (select count(*) from p), (select count(*) from c), (select sum(id) from j), (select count(*) from e)")
-            .unwrap();
-        assert_eq!(
-            r.rows[0],
-            vec![
-                minijinja::Value::from(3),
-                minijinja::Value::from(3),
-                minijinja::Value::from(3),
-                minijinja::Value::from(0)
-            ]
-        );
-        assert_eq!(
-            db.relation_kind(None, "main", "p").unwrap().as_deref(),
-            Some("view")
-        );
-        let e = external(&db, &rel("b"), rows, &cfg(json!({"format": "xlsx"})), &root).unwrap_err();
-        assert!(e.to_string().contains("Invalid format: xlsx"), "{e}");
-    }
-}
-
 /// A config value as the text dbt-duckdb's `render()` gives it.
 fn config_text(v: &serde_json::Value) -> String {
     match v {
@@ -649,4 +541,112 @@ pub fn external(
         message: "OK".into(),
         run_sql: create,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(v: serde_json::Value) -> Config {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn table_swap_keeps_old_table_on_failure() {
+        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let rel = Relation::new("memory", "s", "t");
+        table(&db, &rel, "select 1 as a", &Config::new()).unwrap();
+        assert!(table(&db, &rel, "select nope", &Config::new()).is_err());
+        assert_eq!(db.query("select a from s.t").unwrap().rows.len(), 1);
+        view(&db, &rel, "select 2 as a", &Config::new()).unwrap();
+        assert_eq!(
+            db.relation_kind(None, "s", "t").unwrap().as_deref(),
+            Some("view")
+        );
+    }
+
+    #[test]
+    fn incremental_strategies() {
+        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let rel = Relation::new("memory", "main", "inc");
+        let c = cfg(json!({"materialized": "incremental", "unique_key": "id"}));
+        incremental(&db, &rel, "select 1 as id, 'a' as v", &c, false).unwrap();
+        incremental(
+            &db,
+            &rel,
+            "select 1 as id, 'b' as v union all select 2, 'c'",
+            &c,
+            false,
+        )
+        .unwrap();
+        let r = db.query("select id, v from inc order by id").unwrap();
+        assert_eq!(r.rows.len(), 2);
+        assert_eq!(r.rows[0][1], minijinja::Value::from("b"));
+        // append_new_columns
+        let c2 =
+            cfg(json!({"materialized": "incremental", "on_schema_change": "append_new_columns"}));
+        incremental(
+            &db,
+            &rel,
+            "select 3 as id, 'd' as v, 1 as extra",
+            &c2,
+            false,
+        )
+        .unwrap();
+        assert_eq!(db.columns(&rel).unwrap().len(), 3);
+        let fail = cfg(json!({"materialized": "incremental", "on_schema_change": "fail"}));
+        assert!(incremental(&db, &rel, "select 4 as id", &fail, false).is_err());
+        // full refresh rebuilds
+        incremental(&db, &rel, "select 9 as id", &c, true).unwrap();
+        assert_eq!(db.query("select * from inc").unwrap().rows.len(), 1);
+    }
+
+    /// Verified against dbt-duckdb 1.9 on the same models (parquet by
+    /// default, csv with a delimiter, json by location, partitions, empty
+    /// results): equal views and files.
+    #[test]
+    fn external_writes_files_and_a_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let rel = |n: &str| Relation::new("memory", "main", n);
+        let rows = "select range as id, 'n' || range as name from range(3)";
+        external(&db, &rel("p"), rows, &Config::new(), &root).unwrap();
+        assert!(dir.path().join("p.parquet").exists());
+        let c = cfg(json!({"format": "csv", "delimiter": "|"}));
+        let o = external(&db, &rel("c"), rows, &c, &root).unwrap();
+        assert_eq!(o.message, "OK");
+        let text = std::fs::read_to_string(dir.path().join("c.csv")).unwrap();
+        assert!(text.starts_with("id|name\n0|n0\n"), "{text}");
+        let loc = format!("{root}/x.json");
+        external(&db, &rel("j"), rows, &cfg(json!({"location": loc})), &root).unwrap();
+        assert!(dir.path().join("x.json").exists());
+        external(
+            &db,
+            &rel("e"),
+            "select 1 as id where false",
+            &Config::new(),
+            &root,
+        )
+        .unwrap();
+        let r = db
+            .query("select (select count(*) from p), (select count(*) from c), (select sum(id) from j), (select count(*) from e)")
+            .unwrap();
+        assert_eq!(
+            r.rows[0],
+            vec![
+                minijinja::Value::from(3),
+                minijinja::Value::from(3),
+                minijinja::Value::from(3),
+                minijinja::Value::from(0)
+            ]
+        );
+        assert_eq!(
+            db.relation_kind(None, "main", "p").unwrap().as_deref(),
+            Some("view")
+        );
+        let e = external(&db, &rel("b"), rows, &cfg(json!({"format": "xlsx"})), &root).unwrap_err();
+        assert!(e.to_string().contains("Invalid format: xlsx"), "{e}");
+    }
 }
