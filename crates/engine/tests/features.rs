@@ -1051,3 +1051,69 @@ fn package_errors_are_clear() {
     let e = engine::deps(&opts(&dir), &offline).unwrap_err().to_string();
     assert!(e.contains("both packages.yml and dependencies.yml"), "{e}");
 }
+
+/// A hub package through hub.getdbt.com's API shape (index, then the
+/// version's tarball), served by a fake HTTP GET: the highest version in
+/// range is unpacked into dbt_packages/<name> and locked.
+#[test]
+fn hub_packages_resolve_and_unpack() {
+    let (_t, dir) = fixture("pkgs", "pkgs");
+    // a tarball as codeload serves it: one top folder holding the package
+    let src = tempfile::tempdir().unwrap();
+    let top = src.path().join("dbt-utils-1.3.0");
+    copy_dir(&dir.join("dbt_packages/dbt_utils"), &top);
+    let tgz = src.path().join("p.tar.gz");
+    let ok = Proc::new("tar")
+        .arg("-czf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(src.path())
+        .arg("dbt-utils-1.3.0")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: no tar command");
+        return;
+    }
+    let tarball = std::fs::read(&tgz).unwrap();
+    std::fs::remove_dir_all(dir.join("dbt_packages/dbt_utils")).unwrap();
+    let index = serde_json::json!({
+        "name": "dbt_utils", "namespace": "dbt-labs", "latest": "2.0.0",
+        "versions": {
+            "0.9.6": {"name": "dbt_utils", "downloads": {"tarball": "https://t/0.9.6"}},
+            "1.3.0": {"name": "dbt_utils", "downloads": {"tarball": "https://t/1.3.0"}},
+            "2.0.0": {"name": "dbt_utils", "downloads": {"tarball": "https://t/2.0.0"}},
+        }
+    })
+    .to_string();
+    let asked = std::sync::Mutex::new(Vec::new());
+    let fetch = |url: &str| -> Result<Vec<u8>, String> {
+        asked.lock().unwrap().push(url.to_string());
+        match url {
+            "https://hub.getdbt.com/api/v1/dbt-labs/dbt_utils.json" => {
+                Ok(index.clone().into_bytes())
+            }
+            "https://t/1.3.0" => Ok(tarball.clone()),
+            other => Err(format!("unexpected {other}")),
+        }
+    };
+    let r = engine::deps(&opts(&dir), &fetch).unwrap();
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    let hub = r.installed.iter().find(|p| p.source == "hub").unwrap();
+    assert_eq!(
+        (hub.name.as_str(), hub.version.as_deref()),
+        ("dbt_utils", Some("1.3.0"))
+    );
+    assert!(dir
+        .join("dbt_packages/dbt_utils/macros/sql/star.sql")
+        .exists());
+    let lock = std::fs::read_to_string(dir.join("package-lock.yml")).unwrap();
+    assert!(
+        lock.contains("  - name: dbt_utils\n    package: dbt-labs/dbt_utils\n    version: 1.3.0\n"),
+        "{lock}"
+    );
+    // and it builds
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert_eq!((s.pass, s.warn, s.error), (18, 1, 0), "{s:?}");
+}
