@@ -42,21 +42,26 @@ fn bodies(dir: &Path) -> usize {
         .count()
 }
 
-#[test]
-fn batch_lands_loads_and_reruns_add_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), FAST);
-    let api = MockApi::start(&[], &[]);
-    let args = [
+/// `tarmac ingest batch` for BOG over `from..=to` (YYYY-MM-DD).
+fn batch_bog<'a>(from: &'a str, to: &'a str) -> [&'a str; 8] {
+    [
         "ingest",
         "batch",
         "--airport",
         "BOG",
         "--from",
-        "2024-08-01",
+        from,
         "--to",
-        "2024-08-03",
-    ];
+        to,
+    ]
+}
+
+#[test]
+fn batch_lands_loads_and_reruns_add_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), FAST);
+    let api = MockApi::start(&[], &[]);
+    let args = batch_bog("2024-08-01", "2024-08-03");
     let out = run(against(dir.path(), &api, "k").args(args));
     assert!(out.status.success(), "{}", text(&out));
     let want = expected(42, day("2024-08-01"), day("2024-08-03"));
@@ -110,16 +115,7 @@ fn daily_mode_gives_the_same_records() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &format!("{FAST}historical_mode = \"daily\"\n"));
     let api = MockApi::start(&[], &[]);
-    let out = run(against(dir.path(), &api, "k").args([
-        "ingest",
-        "batch",
-        "--airport",
-        "BOG",
-        "--from",
-        "2024-08-01",
-        "--to",
-        "2024-08-02",
-    ]));
+    let out = run(against(dir.path(), &api, "k").args(batch_bog("2024-08-01", "2024-08-02")));
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(bodies(dir.path()), 4);
     assert_eq!(
@@ -146,16 +142,7 @@ fn faults_are_retried_and_every_day_lands() {
         ],
         &[],
     );
-    let out = run(against(dir.path(), &api, "k").args([
-        "ingest",
-        "batch",
-        "--airport",
-        "BOG",
-        "--from",
-        "2024-08-01",
-        "--to",
-        "2024-08-05",
-    ]));
+    let out = run(against(dir.path(), &api, "k").args(batch_bog("2024-08-01", "2024-08-05")));
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("5 days fetched"), "{}", text(&out));
@@ -189,16 +176,8 @@ fn refused_key_stops_at_once_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), FAST);
     let api = MockApi::start(&[], &[("TARMAC_MOCK_ACCESS_KEY", "the-right-key")]);
-    let out = run(against(dir.path(), &api, "wrong-key-123").args([
-        "ingest",
-        "batch",
-        "--airport",
-        "BOG",
-        "--from",
-        "2024-08-01",
-        "--to",
-        "2024-08-10",
-    ]));
+    let out =
+        run(against(dir.path(), &api, "wrong-key-123").args(batch_bog("2024-08-01", "2024-08-10")));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
@@ -255,16 +234,7 @@ fn access_key_appears_nowhere() {
         &api,
         "TARMAC-SECRET-wrong",
     )
-    .args([
-        "ingest",
-        "batch",
-        "--airport",
-        "BOG",
-        "--from",
-        "2024-08-03",
-        "--to",
-        "2024-08-03",
-    ]))));
+    .args(batch_bog("2024-08-03", "2024-08-03")))));
     assert!(all.contains("2024-08-01"), "the commands ran: {all}");
     assert!(!all.contains("TARMAC-SECRET"), "{all}");
     for f in files(dir.path()) {
@@ -349,16 +319,7 @@ fn bad_arguments_get_clear_errors() {
     }
     assert_eq!(bodies(dir.path()), 0);
     // no key and no simulator
-    let out = run(tarmac(dir.path()).args([
-        "ingest",
-        "batch",
-        "--airport",
-        "BOG",
-        "--from",
-        "2024-08-01",
-        "--to",
-        "2024-08-01",
-    ]));
+    let out = run(tarmac(dir.path()).args(batch_bog("2024-08-01", "2024-08-01")));
     assert!(
         text(&out).contains("FLIGHTLABS_ACCESS_KEY"),
         "{}",
@@ -418,16 +379,7 @@ fn killed_batch_resumes_to_the_same_bronze() {
         "[flightlabs]\nrate_limit = \"10/1\"\nconcurrency = 4\n",
     );
     let api = MockApi::start(&[], &[]);
-    let args = [
-        "ingest",
-        "batch",
-        "--airport",
-        "BOG",
-        "--from",
-        "2024-09-01",
-        "--to",
-        "2024-09-08",
-    ];
+    let args = batch_bog("2024-09-01", "2024-09-08");
     let mut child = against(dir.path(), &api, "k")
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -468,16 +420,7 @@ fn provider_rate_limit_is_honoured_through_retry_after() {
     );
     let api = MockApi::start(&["--rate-limit", "6/1"], &[]);
     let started = std::time::Instant::now();
-    let out = run(against(dir.path(), &api, "k").args([
-        "ingest",
-        "batch",
-        "--airport",
-        "BOG",
-        "--from",
-        "2024-08-01",
-        "--to",
-        "2024-08-04",
-    ]));
+    let out = run(against(dir.path(), &api, "k").args(batch_bog("2024-08-01", "2024-08-04")));
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("(0 retries)"),
@@ -501,16 +444,7 @@ fn a_body_that_never_parses_is_kept_aside_and_the_day_fails() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &format!("{FAST}max_retries = 1\n"));
     let api = MockApi::start(&["--faults", "malformed_json=1"], &[]);
-    let out = run(against(dir.path(), &api, "k").args([
-        "ingest",
-        "batch",
-        "--airport",
-        "BOG",
-        "--from",
-        "2024-08-01",
-        "--to",
-        "2024-08-01",
-    ]));
+    let out = run(against(dir.path(), &api, "k").args(batch_bog("2024-08-01", "2024-08-01")));
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("failed: BOG 2024-08-01"),
