@@ -208,23 +208,14 @@ pub async fn run_batch(
                 .await
             {
                 Ok(fetched) => {
-                    let meta = LandingMeta {
-                        source: Source::Api,
-                        endpoint: Endpoint::Historical,
-                        airport: unit.airport.clone(),
-                        direction: unit.direction,
-                        date: unit.date,
-                        window: Some(unit.window.label()),
-                        request: Some(fetched.request.clone()),
-                        http_status: Some(fetched.status),
-                        fetched_at: Some(fetched.fetched_at),
-                        source_file: None,
-                        source_sha256: None,
-                        part: None,
-                        bytes: 0,
-                        sha256: String::new(),
-                        records: fetched.records as u64,
-                    };
+                    let meta = api_meta(
+                        Endpoint::Historical,
+                        &unit.airport,
+                        unit.direction,
+                        unit.date,
+                        Some(unit.window.label()),
+                        &fetched,
+                    );
                     let (file, body) = land_fetched(&zone, meta, fetched).await?;
                     if let Some(tx) = &sender {
                         let tx = tx.clone();
@@ -340,6 +331,36 @@ pub async fn run_batch(
         .collect();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok((bronze, summary))
+}
+
+/// The sidecar of an API answer before landing (size and checksum are
+/// filled in by [`LandingZone::land`]); batch, delta and real-time polls
+/// differ only in the endpoint, the day and the window.
+pub(crate) fn api_meta(
+    endpoint: Endpoint,
+    airport: &str,
+    direction: Direction,
+    date: NaiveDate,
+    window: Option<String>,
+    fetched: &flightlabs::client::Fetched,
+) -> LandingMeta {
+    LandingMeta {
+        source: Source::Api,
+        endpoint,
+        airport: airport.to_string(),
+        direction,
+        date,
+        window,
+        request: Some(fetched.request.clone()),
+        http_status: Some(fetched.status),
+        fetched_at: Some(fetched.fetched_at),
+        source_file: None,
+        source_sha256: None,
+        part: None,
+        bytes: 0,
+        sha256: String::new(),
+        records: fetched.records as u64,
+    }
 }
 
 /// Lands an API answer (off the async runtime: the write fsyncs) and records

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{Endpoint, LandedFile, LandingMeta, LandingZone, LedgerEntry, Source};
+use crate::landing::{Endpoint, LandedFile, LandingZone, LedgerEntry, Source};
 use crate::loader::{load_pending, Committed, Writer};
 
 /// What a poll asks for.
@@ -288,23 +288,14 @@ async fn fetch_one(
     let what = format!("{airport} {direction}");
     match client.flights(airport, direction, limit).await {
         Ok(fetched) => {
-            let meta = LandingMeta {
-                source: Source::Api,
-                endpoint: Endpoint::Flights,
-                airport: airport.to_string(),
+            let meta = crate::batch::api_meta(
+                Endpoint::Flights,
+                airport,
                 direction,
-                date: fetched.fetched_at.date_naive(),
-                window: None,
-                request: Some(fetched.request.clone()),
-                http_status: Some(fetched.status),
-                fetched_at: Some(fetched.fetched_at),
-                source_file: None,
-                source_sha256: None,
-                part: None,
-                bytes: 0,
-                sha256: String::new(),
-                records: fetched.records as u64,
-            };
+                fetched.fetched_at.date_naive(),
+                None,
+                &fetched,
+            );
             let fetched_at = fetched.fetched_at;
             let (file, body) = crate::batch::land_fetched(zone, meta, fetched).await?;
             // The loader stops listening only when the poll is over.
