@@ -458,6 +458,11 @@ mod tests {
         let g = generate(&opts).unwrap();
         assert_eq!(g.catalog_nodes, 0);
         assert!(g.not_built.contains(&"model.jaffle.orders".to_string()));
+        // seeds first: the overlay's `order_statuses` reads seed raw_orders
+        // through source `shop.orders`, which is no DAG edge (as in dbt), so
+        // one build would race it against the seed
+        let s = engine::execute(&opts, engine::Command::Seed).unwrap();
+        assert!(s.ok(), "{s:?}");
         let s = engine::execute(&opts, engine::Command::Build).unwrap();
         assert!(s.ok(), "{s:?}");
         let g = generate(&opts).unwrap();
