@@ -247,45 +247,24 @@ pub async fn run_batch(
                     Ok(true)
                 }
                 Err(e) => {
-                    let body = match &e {
-                        ClientError::MalformedBody { body, .. } => Some(body.clone()),
-                        _ => None,
-                    };
-                    let rejected = match body {
-                        Some(b) => Some(zone.reject(
-                            &format!(
-                                "{}-{}-{}-{}-{}.body",
-                                unit.airport,
-                                unit.date,
-                                unit.direction,
-                                unit.window.label(),
-                                Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-                            ),
-                            &b,
-                        )?),
-                        None => None,
-                    };
-                    zone.record(&LedgerEntry {
-                        at: Utc::now(),
-                        source: Source::Api,
-                        request: what.clone(),
-                        http_status: match &e {
+                    record_failure(
+                        &zone,
+                        &e,
+                        &format!(
+                            "{}-{}-{}-{}",
+                            unit.airport,
+                            unit.date,
+                            unit.direction,
+                            unit.window.label()
+                        ),
+                        what.clone(),
+                        match &e {
                             ClientError::Http { status, .. }
                             | ClientError::Unauthorized { status, .. } => Some(*status),
                             _ => None,
                         },
-                        outcome: if rejected.is_some() {
-                            "rejected"
-                        } else {
-                            "failed"
-                        }
-                        .into(),
-                        bytes: None,
-                        sha256: None,
-                        landing_file: rejected.map(|p| p.display().to_string()),
-                        attempts: 0,
-                        error: Some(e.to_string()),
-                    })?;
+                        0,
+                    )?;
                     if e.is_fatal() {
                         if let Ok(mut f) = fatal.lock() {
                             f.get_or_insert(e);
@@ -361,6 +340,44 @@ pub(crate) fn api_meta(
         sha256: String::new(),
         records: fetched.records as u64,
     }
+}
+
+/// Records a request that failed (after the client's retries) in the
+/// ledger; a body that never parsed is first kept aside under
+/// `_rejected/<name>-<time>.body` and the entry says `rejected`, else
+/// `failed`. Batch, delta and real-time polls all record failures here.
+pub(crate) fn record_failure(
+    zone: &LandingZone,
+    e: &ClientError,
+    name: &str,
+    request: String,
+    http_status: Option<u16>,
+    attempts: u32,
+) -> Result<()> {
+    let rejected = match e {
+        ClientError::MalformedBody { body, .. } => Some(zone.reject(
+            &format!("{name}-{}.body", Utc::now().format("%Y%m%dT%H%M%S%.3fZ")),
+            body,
+        )?),
+        _ => None,
+    };
+    zone.record(&LedgerEntry {
+        at: Utc::now(),
+        source: Source::Api,
+        request,
+        http_status,
+        outcome: if rejected.is_some() {
+            "rejected"
+        } else {
+            "failed"
+        }
+        .into(),
+        bytes: None,
+        sha256: None,
+        landing_file: rejected.map(|p| p.display().to_string()),
+        attempts,
+        error: Some(e.to_string()),
+    })
 }
 
 /// Lands an API answer (off the async runtime: the write fsyncs) and records

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{Endpoint, LandedFile, LandingZone, LedgerEntry, Source};
+use crate::landing::{Endpoint, LandedFile, LandingZone};
 use crate::loader::{load_pending, Committed, Writer};
 
 /// What a poll asks for.
@@ -303,16 +303,6 @@ async fn fetch_one(
             Ok(None)
         }
         Err(e) => {
-            let rejected = match &e {
-                ClientError::MalformedBody { body, .. } => Some(zone.reject(
-                    &format!(
-                        "flights-{airport}-{direction}-{}.body",
-                        Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-                    ),
-                    body,
-                )?),
-                _ => None,
-            };
             let (status, attempts) = match &e {
                 ClientError::Http {
                     status, attempts, ..
@@ -322,23 +312,14 @@ async fn fetch_one(
                 | ClientError::MalformedBody { attempts, .. } => (None, *attempts),
                 _ => (None, 0),
             };
-            zone.record(&LedgerEntry {
-                at: Utc::now(),
-                source: Source::Api,
-                request: format!("flights {what}"),
-                http_status: status,
-                outcome: if rejected.is_some() {
-                    "rejected"
-                } else {
-                    "failed"
-                }
-                .into(),
-                bytes: None,
-                sha256: None,
-                landing_file: rejected.map(|p| p.display().to_string()),
+            crate::batch::record_failure(
+                zone,
+                &e,
+                &format!("flights-{airport}-{direction}"),
+                format!("flights {what}"),
+                status,
                 attempts,
-                error: Some(e.to_string()),
-            })?;
+            )?;
             if e.is_fatal() {
                 return Err(IngestError::Api(e));
             }

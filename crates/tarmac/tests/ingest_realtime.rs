@@ -290,6 +290,37 @@ fn a_poll_that_fails_after_retries_exits_1_and_is_in_the_ledger() {
     assert_key_nowhere(d, &[&out]);
 }
 
+#[test]
+fn a_body_that_never_parses_is_kept_aside_and_in_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_config(d, &format!("{FAST}max_retries = 1\n"));
+    let api = frozen(T0, "malformed_json=1.0");
+    let out = once(d, &api, "BOG");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let ledger = std::fs::read_to_string(d.join("landing/_ledger/ledger.jsonl")).unwrap();
+    assert_eq!(
+        ledger.matches("\"outcome\":\"rejected\"").count(),
+        2,
+        "{ledger}"
+    );
+    let kept: Vec<String> = std::fs::read_dir(d.join("landing/_rejected"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    for direction in ["departure", "arrival"] {
+        let prefix = format!("flights-BOG-{direction}-");
+        assert!(
+            kept.iter()
+                .any(|k| k.starts_with(&prefix) && k.ends_with(".body")),
+            "{prefix}* in {kept:?}"
+        );
+    }
+    assert_eq!(silver(d), 0);
+    assert_key_nowhere(d, &[&out]);
+}
+
 /// A `tarmac ingest realtime` loop whose stdout lines arrive on a channel.
 struct Loop {
     child: Child,
