@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{copy_project, workspace};
+use common::{copy_project, engine_fixture, in_project, workspace};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,26 +15,11 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().join(name);
-    copy_project(
-        &workspace().join("crates/engine/tests/fixtures").join(name),
-        &dir,
-    );
-    (d, dir)
+    engine_fixture(name)
 }
 
 fn tarmac(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tarmac"))
-        .args(args)
-        .arg("--project-dir")
-        .arg(dir)
-        .arg("--profiles-dir")
-        .arg(dir)
-        .env("TARMAC_DB", dir.join("shop.duckdb"))
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    in_project(dir, &dir.join("shop.duckdb"), args)
 }
 
 fn text(o: &Output) -> String {

@@ -6,31 +6,13 @@
 
 mod common;
 
-use common::{copy_project, workspace};
+use common::in_project as tarmac;
+use common::{copy_project, engine_fixture, workspace};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixture() -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().join("jaffle");
-    copy_project(
-        &workspace().join("crates/engine/tests/fixtures/jaffle"),
-        &dir,
-    );
-    (d, dir)
-}
-
-fn tarmac(dir: &Path, db: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tarmac"))
-        .args(args)
-        .arg("--project-dir")
-        .arg(dir)
-        .arg("--profiles-dir")
-        .arg(dir)
-        .env("TARMAC_DB", db)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    engine_fixture("jaffle")
 }
 
 #[test]

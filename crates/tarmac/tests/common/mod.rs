@@ -53,6 +53,33 @@ impl MockApi {
     }
 }
 
+/// A copy of the engine's fixture project `name`
+/// (`crates/engine/tests/fixtures/<name>`) in a temporary directory.
+pub fn engine_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join(name);
+    copy_project(
+        &workspace().join("crates/engine/tests/fixtures").join(name),
+        &dir,
+    );
+    (d, dir)
+}
+
+/// `tarmac ARGS --project-dir DIR --profiles-dir DIR`, run in `dir` with
+/// the fixture profile's database at `db` (`TARMAC_DB`).
+pub fn in_project(dir: &Path, db: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--project-dir")
+        .arg(dir)
+        .arg("--profiles-dir")
+        .arg(dir)
+        .env("TARMAC_DB", db)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
 /// The URL a serving command (started with piped stdout and port 0)
 /// announces as its first line, `<verb> on http://127.0.0.1:PORT`; it must
 /// be a loopback address.
