@@ -754,33 +754,48 @@ alert_on = ["failure", "success"]
             e,
             "tarmac.toml:3: job `a`: schedule `0 25 * * *`: hour 25 is out of range 0-23"
         );
-        let e = err("[jobs.a]\nsteps = [\n  \"build\",\n  \"deploy prod\",\n]\n");
-        assert!(
-            e.starts_with("tarmac.toml:4: job `a`: step `deploy prod`: unknown step"),
-            "{e}"
-        );
-        let e = err("[jobs.a]\nsteps = [\"ingest everything\"]\n");
-        assert!(e.starts_with("tarmac.toml:2: "), "{e}");
-        let e = err("[jobs.a]\nsteps = [\"build\"]\nschedule = \"0 1 * * *\"\ntimezone = \"Mars/Olympus\"\n");
-        assert!(
-            e.starts_with("tarmac.toml:4: job `a`: unknown time zone"),
-            "{e}"
-        );
-        let e = err("[jobs.a]\nsteps = [\"build\"]\nbogus = 1\n");
-        assert!(e.starts_with("tarmac.toml:3: unknown field `bogus`"), "{e}");
-        let e = err("[jobs.a]\nsteps = [\"build\"]\nschedule = \"* * * * *\"\nevery = \"1m\"\n");
-        assert!(e.contains("choose one trigger"), "{e}");
-        let e = err("[jobs.a]\nsteps = [\"build\"]\nevery = \"soon\"\n");
-        assert!(
-            e.starts_with("tarmac.toml:3: job `a`: every: bad duration"),
-            "{e}"
-        );
-        let e = err("[[jobs]]\nsteps = [\"build\"]\n");
-        assert!(e.contains("without `name`"), "{e}");
-        let e = err("[jobs.a]\nsteps = [\"build --config x.toml\"]\n");
-        assert!(e.contains("leave it out"), "{e}");
-        let e = err("[jobs.a]\nsteps = [\"build\"]\ncatch_up = \"maybe\"\n");
-        assert!(e.starts_with("tarmac.toml:3:"), "{e}");
+        // the line and what is wrong, at the start of the message
+        for (toml, start) in [
+            (
+                "[jobs.a]\nsteps = [\n  \"build\",\n  \"deploy prod\",\n]\n",
+                "tarmac.toml:4: job `a`: step `deploy prod`: unknown step",
+            ),
+            ("[jobs.a]\nsteps = [\"ingest everything\"]\n", "tarmac.toml:2: "),
+            (
+                "[jobs.a]\nsteps = [\"build\"]\nschedule = \"0 1 * * *\"\ntimezone = \"Mars/Olympus\"\n",
+                "tarmac.toml:4: job `a`: unknown time zone",
+            ),
+            (
+                "[jobs.a]\nsteps = [\"build\"]\nbogus = 1\n",
+                "tarmac.toml:3: unknown field `bogus`",
+            ),
+            (
+                "[jobs.a]\nsteps = [\"build\"]\nevery = \"soon\"\n",
+                "tarmac.toml:3: job `a`: every: bad duration",
+            ),
+            (
+                "[jobs.a]\nsteps = [\"build\"]\ncatch_up = \"maybe\"\n",
+                "tarmac.toml:3:",
+            ),
+        ] {
+            let e = err(toml);
+            assert!(e.starts_with(start), "{toml:?}: {e}");
+        }
+        // errors without a line still say what to do
+        for (toml, part) in [
+            (
+                "[jobs.a]\nsteps = [\"build\"]\nschedule = \"* * * * *\"\nevery = \"1m\"\n",
+                "choose one trigger",
+            ),
+            ("[[jobs]]\nsteps = [\"build\"]\n", "without `name`"),
+            (
+                "[jobs.a]\nsteps = [\"build --config x.toml\"]\n",
+                "leave it out",
+            ),
+        ] {
+            let e = err(toml);
+            assert!(e.contains(part), "{toml:?}: {e}");
+        }
     }
 
     #[test]
