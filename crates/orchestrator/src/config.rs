@@ -827,30 +827,24 @@ alert_on = ["failure", "success"]
                 "2024-08-12"
             ]
         );
-        let b2 = parse_step("ingest batch --from {{ partition }} --to {ds}").unwrap();
-        assert_eq!(
-            partition_args(&b2, d),
-            [
-                "ingest",
-                "batch",
-                "--from",
-                "2024-08-12",
-                "--to",
-                "2024-08-12"
-            ]
-        );
-        let b3 = parse_step("ingest batch --from {{partition}} --to {ds}").unwrap();
-        assert_eq!(
-            partition_args(&b3, d),
-            [
-                "ingest",
-                "batch",
-                "--from",
-                "2024-08-12",
-                "--to",
-                "2024-08-12"
-            ]
-        );
+        // both placeholder spellings, with and without spaces
+        for step in [
+            "ingest batch --from {{ partition }} --to {ds}",
+            "ingest batch --from {{partition}} --to {ds}",
+        ] {
+            assert_eq!(
+                partition_args(&parse_step(step).unwrap(), d),
+                [
+                    "ingest",
+                    "batch",
+                    "--from",
+                    "2024-08-12",
+                    "--to",
+                    "2024-08-12"
+                ],
+                "{step}"
+            );
+        }
         assert!(parse_step("build 'open").is_err());
         assert!(!parse_step("ingest batch --simulator").unwrap().uses_api);
     }
