@@ -156,7 +156,7 @@ pub fn macro_sources(
     }];
     for f in macro_files {
         out.push(crate::macros::MacroFile {
-            text: rewrite_test_blocks(&f.text),
+            text: crate::materialization::rewrite_blocks(&rewrite_test_blocks(&f.text)),
             ..f
         });
     }

@@ -394,7 +394,8 @@ fn build_node(
     let rel = node.relation();
     let hook_ctx =
         || compile::node_ctx(node, resolver.clone(), Some(db.clone()), inc, full_refresh);
-    let run_hooks = |key: &str| -> Result<()> {
+    let render_hooks = |key: &str| -> Result<Vec<String>> {
+        let mut out = Vec::new();
         for h in cfg.hooks(key) {
             let ctx = crate::jinja::node_context(hook_ctx());
             let s = m.env.render_str(&h, ctx).map_err(|e| {
@@ -405,9 +406,15 @@ fn build_node(
                 )
             })?;
             if !s.trim().is_empty() {
-                db.execute(&s)
-                    .map_err(|e| Error::Project(format!("{} {key}: {e}", node.unique_id)))?;
+                out.push(s);
             }
+        }
+        Ok(out)
+    };
+    let run_hooks = |key: &str| -> Result<()> {
+        for s in render_hooks(key)? {
+            db.execute(&s)
+                .map_err(|e| Error::Project(format!("{} {key}: {e}", node.unique_id)))?;
         }
         Ok(())
     };
@@ -425,6 +432,41 @@ fn build_node(
                     loose.join(", ")
                 );
             }
+        }
+        let builtin = matches!(
+            cfg.materialized(),
+            "view" | "table" | "incremental" | "snapshot" | "ephemeral" | "external"
+        );
+        if !builtin {
+            // a `{% materialization %}` block runs the hooks itself (run_hooks)
+            let name = cfg.materialized();
+            let Some(mac) = crate::materialization::find(&m.env, name) else {
+                return Err(Error::Project(format!(
+                    "Compilation Error in {} {} ({})\n  No materialization '{name}' was found for adapter duckdb! (searched types 'default' and 'duckdb')",
+                    node.resource_type.as_str(),
+                    node.name,
+                    node.original_file_path
+                )));
+            };
+            let (pre, post) = (render_hooks("pre_hook")?, render_hooks("post_hook")?);
+            let main = crate::materialization::run(
+                &m.env,
+                &mac,
+                (&node.unique_id, &node.original_file_path),
+                crate::jinja::node_context(hook_ctx()),
+                &sql,
+                pre,
+                post,
+            );
+            // its SQL may have created or dropped anything
+            db.invalidate();
+            return Ok((
+                materialize::Outcome {
+                    message: "OK".into(),
+                    run_sql: main?,
+                },
+                None,
+            ));
         }
         run_hooks("pre_hook")?;
         let out = match cfg.materialized() {
@@ -446,8 +488,8 @@ fn build_node(
                 message: "OK".into(),
                 run_sql: String::new(),
             }),
-            other => Err(Error::Project(format!(
-                "{}: unknown materialization {other:?} (view, table, incremental, ephemeral, external)",
+            other => Err(Error::Internal(format!(
+                "{}: materialization {other:?} is not built in",
                 node.unique_id
             ))),
         }?;

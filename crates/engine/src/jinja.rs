@@ -498,6 +498,13 @@ impl Object for ConfigObj {
                 }
             }
         }
+        if self.0.execute {
+            // the parse phase recorded this call's hooks in the node's
+            // config already; appending them again would run each twice
+            // (dbt's config() does nothing at run time)
+            set.remove("pre_hook");
+            set.remove("post_hook");
+        }
         if let (Ok(mut fc), Ok(mut c)) = (self.0.file_config.lock(), self.0.config.lock()) {
             crate::config::merge(&mut fc, &set);
             crate::config::merge(&mut c, &set);
@@ -648,6 +655,9 @@ impl Object for Adapter {
                         .collect::<Vec<_>>(),
                 ))
             }
+            // every statement commits on its own (no transaction is left
+            // open), so a materialization's commit has nothing to do
+            "commit" | "begin" => Ok(Value::from("")),
             "create_schema" | "drop_relation" | "rename_relation" | "drop_schema" => {
                 let Some(db) = &self.0.db else {
                     return Ok(Value::from(""));
@@ -905,6 +915,8 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
             let res = db.query(&sql).map_err(|e| err(e.to_string()))?;
             let data: Vec<Value> = res.rows.iter().map(|r| Value::from(r.clone())).collect();
             let out = minijinja::context! {
+                // the statement's SQL: `target/run` of a custom materialization
+                _sql => sql,
                 data => if fetch { data } else { vec![] },
                 table => Value::from_object(Table(if fetch { res } else { QueryResult::default() })),
                 response => minijinja::context! { code => "OK", rows_affected => -1 },

@@ -24,6 +24,7 @@ pub mod jinja;
 pub mod logfmt;
 pub mod macros;
 pub mod manifest;
+pub mod materialization;
 pub mod materialize;
 pub mod operation;
 pub mod packages;

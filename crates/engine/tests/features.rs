@@ -1117,3 +1117,139 @@ fn hub_packages_resolve_and_unpack() {
     let s = engine::execute(&opts(&dir), Command::Build).unwrap();
     assert_eq!((s.pass, s.warn, s.error), (18, 1, 0), "{s:?}");
 }
+
+/// `{% materialization %}` blocks (adapter `duckdb` and `default`) used by
+/// `materialized: <name>`: dbt's contract (`sql`, `this`, `statement('main')`,
+/// `run_hooks`, `return({'relations': ...})`), hooks run once, and dbt's
+/// errors for a missing return and an unknown materialization.
+#[test]
+fn custom_materializations() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let db = dir.join("dev.duckdb");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    db.display()
+                ),
+            ),
+            (
+                "macros/mats.sql",
+                "{% materialization swap_table, adapter='duckdb' %}
+  {%- set target_relation = this.incorporate(type='table') -%}
+  {%- set existing = load_relation(this) -%}
+  {%- set tmp = make_temp_relation(this) -%}
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+  {% call statement('main') -%}
+    {{ create_table_as(False, tmp, sql) }}
+  {%- endcall %}
+  {{ drop_relation_if_exists(existing) }}
+  {{ adapter.rename_relation(tmp, target_relation) }}
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {{ adapter.commit() }}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+{%- materialization plain_view, default -%}
+  {% call statement('main') -%}
+    create or replace view {{ this }} as ({{ sql }})
+  {%- endcall %}
+  {{ return({'relations': [this]}) }}
+{%- endmaterialization -%}
+
+{% materialization no_return, default %}
+  {% call statement('main') -%}select 1{%- endcall %}
+{% endmaterialization %}
+"
+                .into(),
+            ),
+            (
+                "models/a.sql",
+                "{{ config(materialized='swap_table', post_hook=\"insert into {{ this }} values (99)\") }}\nselect 1 as id\n".into(),
+            ),
+            (
+                "models/b.sql",
+                "{{ config(materialized='plain_view') }}\nselect count(*) as n from {{ ref('a') }}\n".into(),
+            ),
+            (
+                "models/t.sql",
+                "{{ config(materialized='table', post_hook=\"insert into {{ this }} values (5)\") }}\nselect 4 as id\n".into(),
+            ),
+        ],
+    );
+    let o = opts(&dir);
+    for _ in 0..2 {
+        let s = engine::execute(&o, Command::Run).unwrap();
+        assert!(s.ok() && s.pass == 3, "{s:?}");
+    }
+    let c = duckdb::Connection::open(&db).unwrap();
+    assert_eq!(
+        strings(&c, "select cast(id as varchar) from a order by id"),
+        ["1", "99"]
+    );
+    assert_eq!(strings(&c, "select cast(n as varchar) from b"), ["2"]);
+    assert_eq!(
+        strings(&c, "select cast(id as varchar) from t order by id"),
+        ["4", "5"]
+    );
+    assert_eq!(
+        strings(
+            &c,
+            "select table_name || ' ' || table_type from information_schema.tables order by 1"
+        ),
+        ["a BASE TABLE", "b VIEW", "t BASE TABLE"]
+    );
+    drop(c);
+    let run = std::fs::read_to_string(dir.join("target/run/p/models/a.sql")).unwrap();
+    assert!(
+        run.contains(r#"create table "dev"."main"."a__dbt_tmp" as ("#),
+        "{run}"
+    );
+    write_all(
+        &dir,
+        &[
+            (
+                "models/c.sql",
+                "{{ config(materialized='no_return') }}\nselect 1 as x\n".into(),
+            ),
+            (
+                "models/d.sql",
+                "{{ config(materialized='nope') }}\nselect 1 as x\n".into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&o, Command::Run).unwrap();
+    assert_eq!((s.pass, s.error), (3, 2), "{s:?}");
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    let msg = |id: &str| {
+        results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["unique_id"] == id)
+            .map(|r| r["message"].as_str().unwrap_or_default().to_string())
+            .unwrap()
+    };
+    assert!(
+        msg("model.p.c").contains(
+            "The materialization (\"no_return\") did not explicitly return a list of relations"
+        ),
+        "{}",
+        msg("model.p.c")
+    );
+    assert!(
+        msg("model.p.d").contains("No materialization 'nope' was found for adapter duckdb!"),
+        "{}",
+        msg("model.p.d")
+    );
+}

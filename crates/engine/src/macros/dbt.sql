@@ -773,3 +773,60 @@
 {% macro duckdb__snapshot_get_time() -%}
   {{ current_timestamp() }}::timestamp
 {%- endmacro %}
+
+
+{#- Helpers of dbt-core's materializations (macros/materializations,
+    macros/adapters, macros/relations), for custom `{% materialization %}`
+    blocks; simplified to DuckDB, where each statement commits on its own. -#}
+
+{% macro run_hooks(hooks, inside_transaction=True) %}
+  {% for hook in hooks %}
+    {% if hook.transaction == inside_transaction and (hook.sql | trim | length) > 0 %}
+      {% call statement('__dbt_hook') %}{{ hook.sql }}{% endcall %}
+    {% endif %}
+  {% endfor %}
+{% endmacro %}
+
+{% macro load_relation(relation) %}
+  {{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}
+{% endmacro %}
+
+{% macro load_cached_relation(relation) %}
+  {{ return(load_relation(relation)) }}
+{% endmacro %}
+
+{% macro make_temp_relation(base_relation, suffix='__dbt_tmp') %}
+  {{ return(api.Relation.create(database=base_relation.database, schema=base_relation.schema, identifier=base_relation.identifier ~ suffix)) }}
+{% endmacro %}
+
+{% macro make_intermediate_relation(base_relation, suffix='__dbt_tmp') %}
+  {{ return(make_temp_relation(base_relation, suffix)) }}
+{% endmacro %}
+
+{% macro make_backup_relation(base_relation, backup_relation_type, suffix='__dbt_backup') %}
+  {{ return(api.Relation.create(database=base_relation.database, schema=base_relation.schema, identifier=base_relation.identifier ~ suffix, type=backup_relation_type)) }}
+{% endmacro %}
+
+{% macro drop_relation_if_exists(relation) %}
+  {% if relation is not none %}{{ adapter.drop_relation(relation) }}{% endif %}
+{% endmacro %}
+
+{% macro create_table_as(temporary, relation, compiled_code, language='sql') %}
+  create {% if temporary %}temporary table {{ relation.include(database=False, schema=False) }}{% else %}table {{ relation }}{% endif %} as (
+    {{ compiled_code }}
+  );
+{% endmacro %}
+
+{% macro get_create_table_as_sql(temporary, relation, sql) %}
+  {{ return(create_table_as(temporary, relation, sql)) }}
+{% endmacro %}
+
+{% macro create_view_as(relation, sql) %}
+  create view {{ relation }} as (
+    {{ sql }}
+  );
+{% endmacro %}
+
+{% macro get_create_view_as_sql(relation, sql) %}
+  {{ return(create_view_as(relation, sql)) }}
+{% endmacro %}
