@@ -61,7 +61,13 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         "docs generate: project loaded in {:.2}s",
         t0.elapsed().as_secs_f64()
     );
-    let chosen = engine::select::select(m, &l.dag, &opts.select, &opts.exclude)?;
+    let chosen = engine::select::select(
+        m,
+        &l.dag,
+        &opts.select,
+        &opts.exclude,
+        opts.indirect_selection,
+    )?;
     let db = engine::open_db(&m.info.target)?;
     let ropts = engine::execute::RunOptions {
         command: engine::Command::Compile,

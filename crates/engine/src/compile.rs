@@ -115,6 +115,19 @@ fn collect_ctes(
     Ok(())
 }
 
+/// The `__dbt__cte__<name> as (...)` definitions for `ids` (ephemeral
+/// models' unique ids) and what they read, dependencies first.
+pub fn ephemeral_ctes(
+    m: &Manifest,
+    ids: &[String],
+    resolver: &Arc<dyn Resolver>,
+    db: &Option<Db>,
+) -> Result<Vec<String>> {
+    let mut ctes = Vec::new();
+    collect_ctes(m, ids, resolver, db, &mut ctes, 0)?;
+    Ok(ctes.into_iter().map(|(_, s)| s).collect())
+}
+
 /// Compile one node.
 pub fn compile(
     m: &Manifest,
@@ -155,8 +168,8 @@ fn first_token(sql: &str) -> usize {
     }
 }
 
-/// dbt's `_inject_ctes_into_sql`: after a leading `with` (with the double
-/// space dbt's output has), or a new `with` before the first token.
+/// dbt's `inject_ctes_into_sql`: after a leading `with` (with the double
+/// space dbt's output has), or a new `with` (and a space) before the first token.
 pub fn inject_ctes(sql: &str, ctes: &[String]) -> String {
     if ctes.is_empty() {
         return sql.to_string();
@@ -171,7 +184,8 @@ pub fn inject_ctes(sql: &str, ctes: &[String]) -> String {
         let after = i + word.len();
         format!("{} {},{}", &sql[..after], joined, &sql[after..])
     } else {
-        format!("{}with{}{}", &sql[..i], joined, &sql[i..])
+        // dbt 1.10 follows the injected CTEs with a space
+        format!("{}with{} {}", &sql[..i], joined, &sql[i..])
     }
 }
 
@@ -184,7 +198,7 @@ mod tests {
         let c = vec![" __dbt__cte__a as (\nselect 1\n)".to_string()];
         assert_eq!(
             inject_ctes("select * from __dbt__cte__a", &c),
-            "with __dbt__cte__a as (\nselect 1\n)select * from __dbt__cte__a"
+            "with __dbt__cte__a as (\nselect 1\n) select * from __dbt__cte__a"
         );
         assert_eq!(
             inject_ctes("\nwith b as (select 2) select * from b", &c),
@@ -192,7 +206,7 @@ mod tests {
         );
         assert_eq!(
             inject_ctes("-- c\nselect 1", &c),
-            "-- c\nwith __dbt__cte__a as (\nselect 1\n)select 1"
+            "-- c\nwith __dbt__cte__a as (\nselect 1\n) select 1"
         );
     }
 }

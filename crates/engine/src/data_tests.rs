@@ -728,6 +728,7 @@ fn generic_node(
         }
     }
     cfg.insert("tags".into(), json!(tags));
+    finalize_store_failures(&mut cfg);
     if !cfg.enabled() {
         return Ok(None);
     }
@@ -896,6 +897,7 @@ fn singular_node(
     }
     node.refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();
     node.sources = ctx.sources.lock().map(|r| r.clone()).unwrap_or_default();
+    finalize_store_failures(&mut node.config);
     if !node.config.enabled() {
         return Ok(None);
     }
@@ -912,7 +914,12 @@ pub struct TestConfig {
     pub warn_if: String,
     pub error_if: String,
     pub limit: Option<i64>,
-    pub store_failures: bool,
+    /// `store_failures` after [`finalize_store_failures`]; None defers to
+    /// `--store-failures`.
+    pub store_failures: Option<bool>,
+    /// `table`, `view`, `ephemeral` (or anything a user wrote: the test
+    /// materialization rejects it, as dbt's does).
+    pub store_failures_as: Option<String>,
 }
 
 impl TestConfig {
@@ -932,11 +939,58 @@ impl TestConfig {
                 Some(Value::String(s)) => s.trim().parse().ok(),
                 _ => None,
             },
-            store_failures: match cfg.get("store_failures") {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-                _ => false,
+            store_failures: bool_of(cfg.get("store_failures")),
+            store_failures_as: match cfg.get("store_failures_as") {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Null) | None => None,
+                Some(other) => Some(other.to_string()),
             },
+        }
+    }
+
+    /// dbt's `should_store_failures()`: the config, else `--store-failures`.
+    pub fn stores(&self, flag: bool) -> bool {
+        self.store_failures.unwrap_or(flag)
+    }
+
+    /// What the failures are stored as when they are: the config, else a table.
+    pub fn stored_as(&self) -> &str {
+        self.store_failures_as.as_deref().unwrap_or("table")
+    }
+}
+
+fn bool_of(v: Option<&Value>) -> Option<bool> {
+    match v {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+        Some(Value::Number(n)) => Some(n.as_f64().is_some_and(|f| f != 0.0)),
+        _ => None,
+    }
+}
+
+/// dbt 1.7's `TestConfig.finalize_and_validate`: `store_failures_as`, when
+/// set, decides `store_failures` (`ephemeral` turns it off, `table`/`view`
+/// and anything unknown turn it on, so that the materialization reports the
+/// bad value); otherwise `store_failures` sets it (`true` is a table). So a
+/// project-wide `+store_failures_as: view` is turned off for one test only
+/// with `store_failures_as: ephemeral`, as in dbt.
+pub fn finalize_store_failures(cfg: &mut Config) {
+    let sf = bool_of(cfg.get("store_failures"));
+    match cfg.get("store_failures_as") {
+        Some(Value::Null) | None => {
+            let v = match sf {
+                Some(true) => Value::from("table"),
+                Some(false) => Value::from("ephemeral"),
+                None => Value::Null,
+            };
+            if !v.is_null() {
+                cfg.insert("store_failures_as".into(), v);
+            }
+        }
+        Some(v) => {
+            let on = v.as_str() != Some("ephemeral");
+            cfg.insert("store_failures".into(), Value::Bool(on));
         }
     }
 }
@@ -973,8 +1027,13 @@ pub fn compile_test(
             namespace,
             kwargs,
         }) => {
-            let ctx =
-                crate::compile::node_ctx(node, resolver.clone(), db, false, m.info.full_refresh);
+            let ctx = crate::compile::node_ctx(
+                node,
+                resolver.clone(),
+                db.clone(),
+                false,
+                m.info.full_refresh,
+            );
             let mut values: BTreeMap<String, minijinja::Value> = BTreeMap::new();
             let mut call_args = Vec::new();
             for (k, v) in kwargs {
@@ -1018,9 +1077,18 @@ pub fn compile_test(
                 minijinja::Value::from_serialize(&values),
             );
             let c = jinja::scoped(&m.env, &ctx, extra);
-            m.env
+            let sql = m
+                .env
                 .render_str(&src, c)
-                .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))
+                .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
+            // a test on (or reading) an ephemeral model gets its CTE, as dbt
+            // inlines it into the test's query
+            let eph = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
+            if eph.is_empty() {
+                return Ok(sql);
+            }
+            let ctes = crate::compile::ephemeral_ctes(m, &eph, resolver, &db)?;
+            Ok(crate::compile::inject_ctes(&sql, &ctes))
         }
         _ => Ok(crate::compile::compile(m, node, resolver, db, false)?.sql),
     }
@@ -1087,19 +1155,35 @@ pub fn run_test(
         return finish(r);
     }
     let c = TestConfig::of(&node.config);
-    let main_sql = if c.store_failures {
+    let main_sql = if c.stores(m.info.store_failures) {
+        // dbt's test materialization: the failing rows replace the last
+        // run's in `<schema>_dbt_test__audit.<test name>`, then are counted
+        // from there
+        let kind = c.stored_as();
+        if kind != "table" && kind != "view" {
+            r.status = Status::Error;
+            r.message = format!(
+                "Compilation Error in test {} ({})\n  '{kind}' is not a valid value for `store_failures_as`. Accepted values are: ['ephemeral', 'table', 'view']",
+                node.name, node.original_file_path
+            );
+            return finish(r);
+        }
         let rel = node.relation();
         let create = format!(
-            "\n  \n    \n\n  create  table {}\n  \n  as (\n    {}\n  );\n  \n  ",
+            "\n  \n    \n\n  create  {kind} {}\n  \n  as (\n    {}\n  );\n  \n  ",
             rel.render(),
             with_limit(&sql, c.limit)
         );
-        let res = db.drop_sql(&rel).and_then(|d| db.transaction(&[d, create]));
+        let res = db
+            .drop_sql(&rel)
+            .and_then(|d| db.transaction_known(&[d, create]));
         if let Err(e) = res {
+            db.invalidate();
             r.status = Status::Error;
             r.message = runtime_error(node, &e);
             return finish(r);
         }
+        db.note(&rel, Some(if kind == "view" { "view" } else { "table" }));
         format!("\n        select *\n        from {}\n    ", rel.render())
     } else {
         with_limit(&sql, c.limit)
@@ -1111,7 +1195,8 @@ pub fn run_test(
     let exec = format!(
         "select try_cast(failures as bigint) as failures, should_warn, should_error from ({run_sql}\n) dbt_internal_result"
     );
-    let q = match db.query(&exec) {
+    // a test only reads: the relation cache stays valid
+    let q = match db.query_known(&exec) {
         Ok(q) => q,
         Err(e) => {
             r.status = Status::Error;

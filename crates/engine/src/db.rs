@@ -268,6 +268,12 @@ impl Db {
     /// User SQL: the relation cache is dropped.
     pub fn query(&self, sql: &str) -> Result<QueryResult> {
         self.invalidate();
+        self.query_known(sql)
+    }
+
+    /// [`Db::query`] for SQL the engine knows only reads (a data test's
+    /// query): the relation cache stays.
+    pub(crate) fn query_known(&self, sql: &str) -> Result<QueryResult> {
         let conn = self.lock()?;
         timed(|| -> Result<QueryResult> {
             let mut stmt = conn.prepare(sql)?;

@@ -532,7 +532,9 @@ pub fn run(
         for id in &queue {
             let n = &m.nodes[id];
             let stores = match n.resource_type {
-                ResourceType::Test => crate::data_tests::TestConfig::of(&n.config).store_failures,
+                ResourceType::Test => {
+                    crate::data_tests::TestConfig::of(&n.config).stores(m.info.store_failures)
+                }
                 ResourceType::Unit => false,
                 _ => true,
             };

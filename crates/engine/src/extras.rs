@@ -616,7 +616,7 @@ pub fn install(env: &mut Environment<'static>, info: &RunInfo) {
         "flags",
         minijinja::context! {
             FULL_REFRESH => info.full_refresh, WHICH => info.which.clone(),
-            STORE_FAILURES => false, FAIL_FAST => false, USE_COLORS => false,
+            STORE_FAILURES => info.store_failures, FAIL_FAST => false, USE_COLORS => false,
             LOG_FORMAT => "default", DEBUG => false, WARN_ERROR => false,
             PARTIAL_PARSE => false, INTROSPECT => true, EMPTY => false,
             TARGET_PATH => info.project.target_path.clone(),
@@ -769,6 +769,7 @@ mod tests {
             vars: Default::default(),
             which: "run".into(),
             packages: vec![],
+            store_failures: false,
         };
         let mut env = Environment::new();
         install(&mut env, &info);

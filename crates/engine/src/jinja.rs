@@ -96,6 +96,9 @@ pub struct RunInfo {
     pub which: String,
     /// The installed packages (each with `overrides` set to the root).
     pub packages: Vec<Arc<Project>>,
+    /// `--store-failures`: tests whose config leaves `store_failures` unset
+    /// keep their failing rows (`flags.STORE_FAILURES`).
+    pub store_failures: bool,
 }
 
 impl RunInfo {

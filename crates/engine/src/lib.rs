@@ -73,6 +73,13 @@ pub struct Options {
     /// dbt's `--no-version-check`: build even when `require-dbt-version`
     /// excludes the dbt version Tarmac follows.
     pub no_version_check: bool,
+    /// `--store-failures`: tests that do not say otherwise keep their
+    /// failing rows in `<schema>_dbt_test__audit`.
+    pub store_failures: bool,
+    /// `--indirect-selection` (or `DBT_INDIRECT_SELECTION`).
+    pub indirect_selection: select::IndirectSelection,
+    /// `--resource-type`: only nodes of these kinds (empty: all).
+    pub resource_types: Vec<String>,
 }
 
 /// Counts printed at the end of a run.
@@ -162,6 +169,7 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         full_refresh: opts.full_refresh,
         vars,
         which: command.as_str().to_string(),
+        store_failures: opts.store_failures,
     };
     let t0 = Instant::now();
     let state_path = (!opts.no_partial_parse).then(|| {
@@ -362,7 +370,9 @@ pub fn run_operation(opts: &Options, macro_name: &str, args: Option<&str>) -> Re
 /// The nodes to run: `--selector`, else `--select`/`--exclude`, else the
 /// default YAML selector, else everything.
 fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<String>> {
-    let sels = selectors::Selectors::load(&l.manifest.info.project.root)?;
+    let mut sels = selectors::Selectors::load(&l.manifest.info.project.root)?;
+    sels.indirect = opts.indirect_selection;
+    let mode = opts.indirect_selection;
     let nothing_given = opts.select.iter().all(|s| s.trim().is_empty()) && opts.exclude.is_empty();
     let name = opts.selector.clone().or_else(|| {
         if nothing_given {
@@ -371,22 +381,64 @@ fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<Strin
             None
         }
     });
-    match name {
+    let mut chosen = match name {
         Some(n) => {
             let mut chosen = sels.evaluate(&n, &l.manifest, &l.dag)?;
             if !opts.select.is_empty() {
-                let also = select::select(&l.manifest, &l.dag, &opts.select, &[])?;
+                let also = select::select(&l.manifest, &l.dag, &opts.select, &[], mode)?;
                 chosen.retain(|id| also.contains(id));
             }
             if !opts.exclude.is_empty() {
-                let ex = select::select(&l.manifest, &l.dag, &["*".to_string()], &[])?;
-                let keep = select::select(&l.manifest, &l.dag, &["*".to_string()], &opts.exclude)?;
+                let all = ["*".to_string()];
+                let ex = select::select(&l.manifest, &l.dag, &all, &[], mode)?;
+                let keep = select::select(&l.manifest, &l.dag, &all, &opts.exclude, mode)?;
                 chosen.retain(|id| keep.contains(id) || !ex.contains(id));
             }
-            Ok(chosen)
+            chosen
         }
-        None => select::select(&l.manifest, &l.dag, &opts.select, &opts.exclude),
+        None => select::select(&l.manifest, &l.dag, &opts.select, &opts.exclude, mode)?,
+    };
+    if !opts.resource_types.is_empty() {
+        let wanted = resource_types(&opts.resource_types)?;
+        chosen.retain(|id| {
+            l.manifest
+                .nodes
+                .get(id)
+                .is_some_and(|n| wanted.contains(&n.resource_type))
+        });
     }
+    Ok(chosen)
+}
+
+/// `--resource-type` values as dbt accepts them; kinds Tarmac has no
+/// nodes for (sources, exposures, ...) select nothing.
+fn resource_types(names: &[String]) -> Result<Vec<manifest::ResourceType>> {
+    use manifest::ResourceType as R;
+    let mut out = Vec::new();
+    for n in names
+        .iter()
+        .flat_map(|n| n.split([',', ' ']))
+        .filter(|n| !n.is_empty())
+    {
+        match n {
+            "model" => out.push(R::Model),
+            "seed" => out.push(R::Seed),
+            "snapshot" => out.push(R::Snapshot),
+            "test" => out.push(R::Test),
+            "unit_test" => out.push(R::Unit),
+            "all" | "default" => {
+                out.extend([R::Model, R::Seed, R::Snapshot, R::Test, R::Unit]);
+            }
+            "source" | "analysis" | "exposure" | "metric" | "saved_query" | "semantic_model" => {}
+            other => {
+                return Err(Error::Selector {
+                    selector: format!("--resource-type {other}"),
+                    message: "expected one of model, seed, snapshot, test, unit_test, source, analysis, exposure, metric, saved_query, semantic_model, all, default".into(),
+                })
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Open the target's database as dbt-duckdb's `initialize_db` does:
@@ -549,7 +601,7 @@ fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
         }
         if n.resource_type == manifest::ResourceType::Test
             && r.status != Status::Error
-            && data_tests::TestConfig::of(&n.config).store_failures
+            && data_tests::TestConfig::of(&n.config).stores(m.info.store_failures)
         {
             let rel = data_tests::audit_relation(n).render();
             logfmt::blank();

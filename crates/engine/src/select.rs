@@ -1,10 +1,11 @@
 //! Node selection, as `--select`/`--exclude`
 //! (<https://docs.getdbt.com/reference/node-selection/syntax>): spaces are
 //! unions, commas intersections; atoms are names/fqns, `path:`, `tag:`,
-//! `config.<key>:`, `resource_type:`, `package:`, `fqn:`, with `+`/`n+` on
-//! either side and `@`.
+//! `config.<key>:`, `resource_type:`, `package:`, `fqn:`, `source:`,
+//! `test_type:`, `test_name:`, with `+`/`n+` on either side and `@`; tests
+//! come along with the nodes they test as `--indirect-selection` says.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::config::ConfigExt;
 use crate::error::{Error, Result};
@@ -161,85 +162,380 @@ fn path_match(node: &Node, value: &str) -> bool {
     p == v || p.starts_with(&format!("{v}/")) || glob(v, p)
 }
 
+/// dbt's `--indirect-selection`: which tests come along with the nodes
+/// they test (<https://docs.getdbt.com/reference/node-selection/test-selection-examples>).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IndirectSelection {
+    /// A test comes when any node it reads is selected (dbt's default).
+    #[default]
+    Eager,
+    /// Only when every node it reads is selected.
+    Cautious,
+    /// When every node it reads is selected or is upstream of the selection.
+    Buildable,
+    /// Tests come only when selected themselves.
+    Empty,
+}
+
+impl std::str::FromStr for IndirectSelection {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "eager" => Ok(IndirectSelection::Eager),
+            "cautious" => Ok(IndirectSelection::Cautious),
+            "buildable" => Ok(IndirectSelection::Buildable),
+            "empty" => Ok(IndirectSelection::Empty),
+            other => Err(format!(
+                "invalid indirect selection {other:?}: expected eager, cautious, buildable or empty"
+            )),
+        }
+    }
+}
+
+/// The graph selection walks: the DAG plus what it leaves out, sources
+/// (parents of the nodes reading them) and unit tests (children of their
+/// model only), so that `source:raw+` and the indirect selection of tests on
+/// sources work as in dbt, whose graph holds both.
+struct SelGraph<'a> {
+    m: &'a Manifest,
+    dag: &'a Dag,
+    readers: HashMap<&'a str, Vec<&'a str>>,
+    units: HashMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> SelGraph<'a> {
+    fn new(m: &'a Manifest, dag: &'a Dag) -> Self {
+        let mut readers: HashMap<&str, Vec<&str>> = HashMap::new();
+        for n in m.nodes.values() {
+            if m.unit_tests.contains_key(&n.unique_id) {
+                continue;
+            }
+            for d in &n.depends_on {
+                if d.starts_with("source.") {
+                    readers.entry(d).or_default().push(&n.unique_id);
+                }
+            }
+        }
+        let mut units: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (id, u) in &m.unit_tests {
+            units.entry(&u.model_id).or_default().push(id);
+        }
+        SelGraph {
+            m,
+            dag,
+            readers,
+            units,
+        }
+    }
+
+    /// What a node reads: nodes and sources (a unit test: its model).
+    fn deps(&self, id: &str) -> Vec<String> {
+        if let Some(u) = self.m.unit_tests.get(id) {
+            return vec![u.model_id.clone()];
+        }
+        self.m
+            .nodes
+            .get(id)
+            .map(|n| n.depends_on.clone())
+            .unwrap_or_default()
+    }
+
+    fn parents(&self, id: &str) -> Vec<String> {
+        if self.m.unit_tests.contains_key(id) {
+            return self.deps(id);
+        }
+        let mut out = self.dag.parents(id);
+        for d in self.deps(id) {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    fn children(&self, id: &str) -> Vec<String> {
+        // a unit test is the child of its model only (dbt's graph), not
+        // of what the model reads
+        let mut out: Vec<String> = match self.readers.get(id) {
+            Some(r) => r.iter().map(|s| s.to_string()).collect(),
+            None => self
+                .dag
+                .children(id)
+                .into_iter()
+                .filter(|c| !self.m.unit_tests.contains_key(c))
+                .collect(),
+        };
+        if let Some(u) = self.units.get(id) {
+            out.extend(u.iter().map(|s| s.to_string()));
+        }
+        out
+    }
+
+    fn walk(&self, start: &str, depth: Option<usize>, up: bool) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut frontier = vec![start.to_string()];
+        let mut level = 0;
+        while !frontier.is_empty() && depth.is_none_or(|d| level < d) {
+            let mut next = vec![];
+            for n in frontier {
+                let near = if up {
+                    self.parents(&n)
+                } else {
+                    self.children(&n)
+                };
+                for c in near {
+                    if c != start && out.insert(c.clone()) {
+                        next.push(c);
+                    }
+                }
+            }
+            frontier = next;
+            level += 1;
+        }
+        out
+    }
+
+    fn is_test(&self, id: &str) -> bool {
+        self.m.tests.contains_key(id) || self.m.unit_tests.contains_key(id)
+    }
+}
+
 /// `test_type:` and `test_name:`, which need the tests' metadata.
-fn matches_test(m: &Manifest, node: &Node, method: &str, value: &str) -> Option<bool> {
+fn matches_test(m: &Manifest, node: &Node, method: &str, value: &str) -> Result<Option<bool>> {
     let meta = m.tests.get(&node.unique_id);
-    match method {
+    Ok(match method {
         "test_type" => Some(match value {
             "data" => meta.is_some(),
             "unit" => m.unit_tests.contains_key(&node.unique_id),
-            _ => meta.is_some_and(|t| t.test_type() == value),
+            "generic" | "schema" => meta.is_some_and(|t| t.test_type() == "generic"),
+            "singular" => meta.is_some_and(|t| t.test_type() == "singular"),
+            other => {
+                return Err(Error::Selector {
+                    selector: format!("test_type:{other}"),
+                    message: "expected generic, singular, unit or data".into(),
+                })
+            }
         }),
-        "test_name" => Some(
-            meta.and_then(|t| t.test_name())
+        "test_name" => Some(match m.unit_tests.get(&node.unique_id) {
+            Some(u) => glob(value, &u.name),
+            None => meta
+                .and_then(|t| t.test_name())
                 .is_some_and(|n| glob(value, n)),
-        ),
+        }),
         _ => None,
-    }
+    })
 }
 
-fn select_atom(m: &Manifest, dag: &Dag, atom: &Atom) -> Result<BTreeSet<String>> {
+/// `source:name`, `source:name.table`, `source:package.name.table` (globs),
+/// as dbt's `SourceSelectorMethod`: the unique ids of the sources.
+fn matching_sources(m: &Manifest, value: &str) -> Result<Vec<String>> {
+    let parts: Vec<&str> = value.split('.').collect();
+    let (pkg, src, table) = match parts.as_slice() {
+        [s] => ("*", *s, "*"),
+        [s, t] => ("*", *s, *t),
+        [p, s, t] => (*p, *s, *t),
+        _ => {
+            return Err(Error::Selector {
+                selector: format!("source:{value}"),
+                message: "sources are selected as source:<source>, source:<source>.<table> or source:<package>.<source>.<table>".into(),
+            })
+        }
+    };
+    Ok(m.sources
+        .values()
+        .filter(|s| {
+            let package = s.unique_id.split('.').nth(1).unwrap_or_default();
+            glob(pkg, package) && glob(src, &s.table.source_name) && glob(table, &s.table.name)
+        })
+        .map(|s| s.unique_id.clone())
+        .collect())
+}
+
+/// What one selector (or a combination) chose: dbt's (direct, indirect)
+/// pair; `indirect` holds tests waiting for their other parents
+/// (`cautious`/`buildable`).
+type Chosen = (BTreeSet<String>, BTreeSet<String>);
+
+fn select_atom(g: &SelGraph<'_>, atom: &Atom, mode: IndirectSelection) -> Result<Chosen> {
+    let m = g.m;
     let mut base = BTreeSet::new();
-    for n in m.nodes.values() {
-        let hit = match matches_test(m, n, &atom.method, &atom.value) {
-            Some(b) => b,
-            None => matches(n, &atom.method, &atom.value)?,
-        };
-        if hit {
-            base.insert(n.unique_id.clone());
+    if atom.method == "source" {
+        base.extend(matching_sources(m, &atom.value)?);
+    } else if atom.method == "resource_type" && atom.value == "source" {
+        base.extend(m.sources.keys().cloned());
+    } else {
+        for n in m.nodes.values() {
+            let hit = match matches_test(m, n, &atom.method, &atom.value)? {
+                Some(b) => b,
+                None => matches(n, &atom.method, &atom.value)?,
+            };
+            if hit {
+                base.insert(n.unique_id.clone());
+            }
         }
     }
-    let mut out = base.clone();
+    let mut selected = base.clone();
     for id in &base {
         if atom.at {
-            for d in dag.descendants(id, None).into_iter().chain([id.clone()]) {
-                out.extend(dag.ancestors(&d, None));
-                out.insert(d);
+            for d in g.walk(id, None, false).into_iter().chain([id.clone()]) {
+                selected.extend(g.walk(&d, None, true));
+                selected.insert(d);
             }
         }
         if let Some(depth) = atom.parents {
-            out.extend(dag.ancestors(id, depth));
+            selected.extend(g.walk(id, depth, true));
         }
         if let Some(depth) = atom.children {
-            out.extend(dag.descendants(id, depth));
+            selected.extend(g.walk(id, depth, false));
         }
     }
-    // dbt's default indirect selection (`eager`): the tests of any selected
-    // node come along
-    let tests: Vec<String> = out
-        .iter()
-        .flat_map(|id| dag.children(id))
-        .filter(|c| m.tests.contains_key(c))
+    if mode == IndirectSelection::Empty {
+        return Ok((selected, BTreeSet::new()));
+    }
+    Ok(expand(g, selected, mode))
+}
+
+/// dbt's `expand_selection`: the tests of the selected nodes, directly
+/// chosen or kept aside by the mode.
+fn expand(g: &SelGraph<'_>, selected: BTreeSet<String>, mode: IndirectSelection) -> Chosen {
+    let buildable_scope: BTreeSet<String> = if mode == IndirectSelection::Buildable {
+        let mut s = selected.clone();
+        for id in &selected {
+            s.extend(g.walk(id, None, true));
+        }
+        s.extend(g.m.sources.keys().cloned());
+        s
+    } else {
+        BTreeSet::new()
+    };
+    let mut direct = selected.clone();
+    let mut indirect = BTreeSet::new();
+    for id in &selected {
+        for c in g.children(id) {
+            if !g.is_test(&c) || direct.contains(&c) {
+                continue;
+            }
+            let deps = g.deps(&c);
+            let joins = mode == IndirectSelection::Eager
+                || deps.iter().all(|d| selected.contains(d))
+                || (mode == IndirectSelection::Buildable
+                    && deps.iter().all(|d| buildable_scope.contains(d)));
+            if joins {
+                direct.insert(c);
+            } else {
+                indirect.insert(c);
+            }
+        }
+    }
+    (direct, indirect)
+}
+
+/// dbt's `incorporate_indirect_nodes`: after a union, intersection or
+/// difference, a test kept aside joins when all its parents are now there.
+fn incorporate(
+    g: &SelGraph<'_>,
+    direct: BTreeSet<String>,
+    indirect: &BTreeSet<String>,
+    mode: IndirectSelection,
+) -> BTreeSet<String> {
+    if &direct == indirect {
+        return direct;
+    }
+    let mut selected = direct;
+    let scope: BTreeSet<String> = match mode {
+        IndirectSelection::Cautious => selected.clone(),
+        IndirectSelection::Buildable => {
+            let mut s = selected.clone();
+            for id in &selected {
+                s.extend(g.walk(id, None, true));
+            }
+            s
+        }
+        _ => return selected,
+    };
+    for id in indirect {
+        if g.deps(id).iter().all(|d| scope.contains(d)) {
+            selected.insert(id.clone());
+        }
+    }
+    selected
+}
+
+/// Combine (direct, indirect) pairs as dbt's union/intersection/difference.
+fn combine(g: &SelGraph<'_>, parts: Vec<Chosen>, op: Op, mode: IndirectSelection) -> Chosen {
+    let apply = |sets: Vec<BTreeSet<String>>| -> BTreeSet<String> {
+        let mut it = sets.into_iter();
+        let Some(first) = it.next() else {
+            return BTreeSet::new();
+        };
+        match op {
+            Op::Union => it.fold(first, |a, b| a.union(&b).cloned().collect()),
+            Op::Intersection => it.fold(first, |a, b| a.intersection(&b).cloned().collect()),
+            Op::Difference => {
+                let rest: BTreeSet<String> = it.flatten().collect();
+                first.difference(&rest).cloned().collect()
+            }
+        }
+    };
+    let directs: Vec<BTreeSet<String>> = parts.iter().map(|(d, _)| d.clone()).collect();
+    let indirects: Vec<BTreeSet<String>> = parts
+        .into_iter()
+        .map(|(d, i)| d.union(&i).cloned().collect())
         .collect();
-    out.extend(tests);
-    // and the unit tests of any selected model
-    let units: Vec<String> = m
-        .unit_tests
-        .iter()
-        .filter(|(_, u)| out.contains(&u.model_id))
-        .map(|(id, _)| id.clone())
-        .collect();
-    out.extend(units);
-    Ok(out)
+    let direct = apply(directs);
+    let indirect = apply(indirects);
+    let direct = incorporate(g, direct, &indirect, mode);
+    (direct, indirect)
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Union,
+    Intersection,
+    Difference,
+}
+
+/// One `--select`/`--exclude` list: spaces and repeated flags are unions,
+/// commas intersections.
+fn evaluate_pair(g: &SelGraph<'_>, exprs: &[String], mode: IndirectSelection) -> Result<Chosen> {
+    let mut terms = Vec::new();
+    for expr in exprs {
+        for term in expr.split_whitespace() {
+            let mut atoms = Vec::new();
+            for a in term.split(',').filter(|a| !a.is_empty()) {
+                atoms.push(select_atom(g, &parse_atom(a)?, mode)?);
+            }
+            terms.push(if atoms.len() == 1 {
+                atoms.remove(0)
+            } else {
+                combine(g, atoms, Op::Intersection, mode)
+            });
+        }
+    }
+    Ok(if terms.len() == 1 {
+        terms.remove(0)
+    } else {
+        combine(g, terms, Op::Union, mode)
+    })
 }
 
 /// Evaluate one `--select` expression list (the values of the flag; each may hold spaces).
-pub(crate) fn evaluate(m: &Manifest, dag: &Dag, exprs: &[String]) -> Result<BTreeSet<String>> {
-    let mut union = BTreeSet::new();
-    for expr in exprs {
-        for term in expr.split_whitespace() {
-            let mut inter: Option<BTreeSet<String>> = None;
-            for a in term.split(',').filter(|a| !a.is_empty()) {
-                let s = select_atom(m, dag, &parse_atom(a)?)?;
-                inter = Some(match inter {
-                    None => s,
-                    Some(prev) => prev.intersection(&s).cloned().collect(),
-                });
-            }
-            union.extend(inter.unwrap_or_default());
-        }
-    }
-    Ok(union)
+pub(crate) fn evaluate(
+    m: &Manifest,
+    dag: &Dag,
+    exprs: &[String],
+    mode: IndirectSelection,
+) -> Result<BTreeSet<String>> {
+    let g = SelGraph::new(m, dag);
+    let (direct, _) = evaluate_pair(&g, exprs, mode)?;
+    Ok(only_nodes(m, direct))
+}
+
+/// Sources take part in selection but are not run: leave them out.
+fn only_nodes(m: &Manifest, ids: BTreeSet<String>) -> BTreeSet<String> {
+    ids.into_iter()
+        .filter(|id| m.nodes.contains_key(id))
+        .collect()
 }
 
 /// The selected unique ids: all nodes when `select` is empty, minus `exclude`.
@@ -248,17 +544,21 @@ pub fn select(
     dag: &Dag,
     select: &[String],
     exclude: &[String],
+    mode: IndirectSelection,
 ) -> Result<BTreeSet<String>> {
-    let mut chosen = if select.iter().all(|s| s.trim().is_empty()) {
-        m.nodes.keys().cloned().collect()
+    let g = SelGraph::new(m, dag);
+    let include = if select.iter().all(|s| s.trim().is_empty()) {
+        let all: BTreeSet<String> = m.nodes.keys().cloned().collect();
+        (all, BTreeSet::new())
     } else {
-        evaluate(m, dag, select)?
+        evaluate_pair(&g, select, mode)?
     };
-    if !exclude.is_empty() {
-        let ex = evaluate(m, dag, exclude)?;
-        chosen.retain(|id| !ex.contains(id));
+    if exclude.iter().all(|s| s.trim().is_empty()) {
+        return Ok(only_nodes(m, include.0));
     }
-    Ok(chosen)
+    let ex = evaluate_pair(&g, exclude, mode)?;
+    let (direct, _) = combine(&g, vec![include, ex], Op::Difference, mode);
+    Ok(only_nodes(m, direct))
 }
 
 #[cfg(test)]

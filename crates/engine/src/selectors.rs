@@ -2,7 +2,7 @@
 //! <https://docs.getdbt.com/reference/node-selection/yaml-selectors>).
 //! A definition is a CLI-style string, a method mapping (`method`, `value`,
 //! `parents`, `children`, `parents_depth`, `children_depth`,
-//! `childrens_parents`), a `union`/`intersection` list whose `exclude`
+//! `childrens_parents`, `indirect_selection`), a `union`/`intersection` list whose `exclude`
 //! items are subtracted, or `method: selector` naming another selector.
 
 use std::collections::BTreeSet;
@@ -19,6 +19,9 @@ use crate::manifest::Manifest;
 pub struct Selectors {
     pub items: Vec<(String, Value)>,
     pub default: Option<String>,
+    /// `--indirect-selection`, which a method mapping's own
+    /// `indirect_selection:` overrides.
+    pub indirect: crate::select::IndirectSelection,
     file: String,
 }
 
@@ -138,7 +141,9 @@ impl Selectors {
             message: msg,
         };
         match def {
-            Value::String(s) => crate::select::evaluate(m, dag, std::slice::from_ref(s)),
+            Value::String(s) => {
+                crate::select::evaluate(m, dag, std::slice::from_ref(s), self.indirect)
+            }
             Value::Object(o) => {
                 for key in ["union", "intersection"] {
                     if let Some(v) = o.get(key) {
@@ -202,7 +207,11 @@ impl Selectors {
                             atom.push_str(&d.to_string());
                         }
                     }
-                    crate::select::evaluate(m, dag, &[atom])?
+                    let mode = match o.get("indirect_selection") {
+                        Some(Value::String(v)) => v.parse().map_err(bad)?,
+                        _ => self.indirect,
+                    };
+                    crate::select::evaluate(m, dag, &[atom], mode)?
                 };
                 if let Some(ex) = o.get("exclude") {
                     let ex = self.eval_list(ex, m, dag, depth, name)?;

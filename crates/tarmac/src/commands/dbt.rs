@@ -53,6 +53,23 @@ pub struct DbtArgs {
     /// Console output: text (default) or json (dbt's structured log lines).
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     log_format: String,
+    /// Keep every test's failing rows in <schema>_dbt_test__audit (tests
+    /// whose config sets store_failures/store_failures_as keep their own say).
+    #[arg(long)]
+    store_failures: bool,
+    /// Which tests come along with the nodes they test: eager (any tested
+    /// node selected), cautious (all), buildable (all, or upstream of the
+    /// selection), empty (none).
+    #[arg(
+        long,
+        env = "DBT_INDIRECT_SELECTION",
+        value_name = "MODE",
+        default_value = "eager"
+    )]
+    indirect_selection: String,
+    /// Only nodes of these kinds (model, seed, snapshot, test, unit_test, ...).
+    #[arg(long, num_args = 1.., value_name = "TYPE")]
+    resource_type: Vec<String>,
 }
 
 /// `tarmac run-operation MACRO --args '{...}'`.
@@ -175,6 +192,12 @@ impl DbtArgs {
             no_partial_parse: self.no_partial_parse,
             selector: self.selector,
             no_version_check: self.no_version_check,
+            store_failures: self.store_failures,
+            indirect_selection: self
+                .indirect_selection
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))?,
+            resource_types: self.resource_type,
         })
     }
 }
