@@ -75,8 +75,9 @@ fn declared(db: &Db, node: &Node) -> Result<Vec<(String, String)>> {
             for (n, t) in &cols {
                 if let Err(e) = describe(db, &format!("select cast(null as {t}) as x")) {
                     return Err(Error::Project(format!(
-                        "{file}: key models.{}.columns.{n}.data_type: DuckDB does not know the type {t:?} ({e})",
-                        node.name
+                        "{file}: key models.{m}.columns.{n}.data_type: model {m}, column {n}: DuckDB does not know the type {t:?} ({})",
+                        crate::error::duckdb_gist(&e.to_string()),
+                        m = node.name
                     )));
                 }
             }

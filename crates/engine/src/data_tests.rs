@@ -81,6 +81,11 @@ pub struct TestMeta {
     pub attached_node: Option<String>,
     /// `models.orders`, `sources.raw`: where in the YAML the test is.
     pub file_key_name: Option<String>,
+    /// The entry's full key (`models.orders.columns.id.data_tests[0]`),
+    /// for error messages.
+    pub yaml_key: Option<String>,
+    /// What the test is declared on (`stg_orders`, `source raw.events`).
+    pub target: Option<String>,
 }
 
 impl TestMeta {
@@ -594,6 +599,8 @@ pub fn discover(
                             column_name: None,
                             attached_node: None,
                             file_key_name: None,
+                            yaml_key: None,
+                            target: None,
                         },
                     );
                     nodes.insert(node.unique_id.clone(), node);
@@ -816,6 +823,18 @@ fn generic_node(
         column_name,
         attached_node: t.attached.clone(),
         file_key_name: Some(t.file_key_name.clone()),
+        yaml_key: Some(key.to_string()),
+        target: Some(if t.is_source {
+            format!(
+                "source {}",
+                t.model_str
+                    .trim_start_matches("source('")
+                    .trim_end_matches("')")
+                    .replace("', '", ".")
+            )
+        } else {
+            t.target_name.clone()
+        }),
     };
     Ok(Some((node, meta)))
 }
@@ -1006,10 +1025,12 @@ pub fn test_sql(main_sql: &str, c: &TestConfig, limit: Option<i64>) -> String {
     )
 }
 
+/// The test materialization's `sql_with_limit` as dbt renders it
+/// (`get_limit_subquery_sql` in a `{% set %}` block), whitespace included.
 fn with_limit(sql: &str, limit: Option<i64>) -> String {
     match limit {
-        Some(l) => format!("\n    \n  \n{sql}\n\n  \n  limit {l}\n  "),
-        None => format!("\n    \n  \n{sql}\n\n  \n  "),
+        Some(l) => format!("\n    \n  {sql}\n  \n  limit {l}\n  "),
+        None => format!("\n    \n  {sql}\n  \n  "),
     }
 }
 
@@ -1180,7 +1201,7 @@ pub fn run_test(
         if let Err(e) = res {
             db.invalidate();
             r.status = Status::Error;
-            r.message = runtime_error(node, &e);
+            r.message = runtime_error(m, node, &e);
             return finish(r);
         }
         db.note(&rel, Some(if kind == "view" { "view" } else { "table" }));
@@ -1200,7 +1221,7 @@ pub fn run_test(
         Ok(q) => q,
         Err(e) => {
             r.status = Status::Error;
-            r.message = runtime_error(node, &e);
+            r.message = runtime_error(m, node, &e);
             return finish(r);
         }
     };
@@ -1245,11 +1266,51 @@ pub fn run_test(
     finish(r)
 }
 
-fn runtime_error(node: &Node, e: &Error) -> String {
-    format!(
-        "Runtime Error in test {} ({})\n  {e}",
-        node.name, node.original_file_path
-    )
+/// dbt's "Runtime Error in test ..." with DuckDB's message indented under
+/// it, and, for a column the test names but its model lacks, where in the
+/// YAML that name is.
+fn runtime_error(m: &Manifest, node: &Node, e: &Error) -> String {
+    let mut out = format!(
+        "Runtime Error in test {} ({})\n  {}",
+        node.name,
+        node.original_file_path,
+        e.to_string().trim_end().replace('\n', "\n  ")
+    );
+    if let Some(h) = missing_column_hint(m, node, e) {
+        out.push_str(&format!("\n  {h}"));
+    }
+    out
+}
+
+/// DuckDB's binder error for a column the test names that its model does
+/// not have, said in the YAML's terms: which argument, which key, which file.
+fn missing_column_hint(m: &Manifest, node: &Node, e: &Error) -> Option<String> {
+    let msg = e.to_string();
+    let rest = msg.split("Referenced column \"").nth(1)?;
+    let col = &rest[..rest.find('"')?];
+    let meta = m.tests.get(&node.unique_id)?;
+    let TestKind::Generic { kwargs, .. } = &meta.kind else {
+        return None;
+    };
+    let arg = kwargs
+        .iter()
+        .filter(|(k, _)| *k != "model")
+        .find(|(_, v)| {
+            v.as_str()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case(col))
+        })
+        .map(|(k, _)| k.clone())?;
+    let target = meta.target.as_deref().unwrap_or("its model");
+    let key = meta.yaml_key.as_deref().unwrap_or("?");
+    let what = if arg == "column_name" {
+        format!("is declared on column \"{col}\"")
+    } else {
+        format!("has {arg}: {col}")
+    };
+    Some(format!(
+        "{}: key {key}: the test {what}, which the relation it reads does not have (test {} on {target}); fix the name in the YAML or add the column",
+        node.original_file_path, node.name
+    ))
 }
 
 // ---------------------------------------------------------------------------

@@ -110,6 +110,23 @@ impl Error {
     }
 }
 
+/// The part of a DuckDB error message a user needs: its first lines (the
+/// error and any "Did you mean"), without the `LINE n:` excerpt of SQL the
+/// engine wrote.
+pub(crate) fn duckdb_gist(message: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for line in message.lines() {
+        let t = line.trim();
+        if t.starts_with("LINE ") {
+            break;
+        }
+        if !t.is_empty() {
+            out.push(t);
+        }
+    }
+    out.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +144,14 @@ mod tests {
         );
         assert_eq!(describe_node("macro p.m"), "macro p.m");
         assert_eq!(describe_node("unit_test.p.orders.t1"), "unit_test t1");
+    }
+
+    #[test]
+    fn gist_keeps_the_error_and_the_hint() {
+        let m = "Catalog Error: Type with name textt does not exist!\nDid you mean \"text\"?\n\nLINE 1: DESCRIBE select cast(null as textt) as x\n     ^^^";
+        assert_eq!(
+            duckdb_gist(m),
+            "Catalog Error: Type with name textt does not exist! Did you mean \"text\"?"
+        );
     }
 }

@@ -888,6 +888,25 @@ impl Manifest {
         }
         let mut errors = Vec::new();
         let mut deps = Vec::new();
+        // a generic test is named with its YAML key too
+        let whereabouts = |n: &Node| match self
+            .tests
+            .get(&n.unique_id)
+            .and_then(|t| t.yaml_key.as_deref())
+        {
+            Some(k) => format!(
+                "{} '{}' ({}, key {k})",
+                capitalized(n.resource_type.as_str()),
+                n.unique_id,
+                n.original_file_path
+            ),
+            None => format!(
+                "{} '{}' ({})",
+                capitalized(n.resource_type.as_str()),
+                n.unique_id,
+                n.original_file_path
+            ),
+        };
         for n in self.nodes.values() {
             let mut d = Vec::new();
             for (pkg, r) in &n.refs {
@@ -906,10 +925,8 @@ impl Manifest {
                             None => format!("'{r}'"),
                         };
                         errors.push(format!(
-                            "{} '{}' ({}) depends on a node named {what} which was not found{hint}",
-                            capitalized(n.resource_type.as_str()),
-                            n.unique_id,
-                            n.original_file_path
+                            "{} depends on a node named {what} which was not found{hint}",
+                            whereabouts(n)
                         ));
                     }
                 }
@@ -927,10 +944,8 @@ impl Manifest {
                             format!(" (did you mean {}?)", close.join(", "))
                         };
                         errors.push(format!(
-                            "{} '{}' ({}) depends on a source named '{s}.{t}' which was not found{hint}",
-                            capitalized(n.resource_type.as_str()),
-                            n.unique_id,
-                            n.original_file_path
+                            "{} depends on a source named '{s}.{t}' which was not found{hint}",
+                            whereabouts(n)
                         ));
                     }
                 }

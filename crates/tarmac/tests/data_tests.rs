@@ -390,7 +390,7 @@ fn contracts_check_columns_and_apply_constraints() {
     .unwrap();
     let all = text(&tarmac(&dir, &["run", "--select", "order_summary"]));
     assert!(
-        all.contains("models/marts/marts.yml: key models.order_summary.columns.payments.data_type: DuckDB does not know the type \"bigintt\""),
+        all.contains("models/marts/marts.yml: key models.order_summary.columns.payments.data_type: model order_summary, column payments: DuckDB does not know the type \"bigintt\""),
         "{all}"
     );
     // constraints on a view are not enforced: a warning says so
@@ -497,4 +497,466 @@ fn same_test_results_as_dbt() {
                 .collect()
         };
     assert_eq!(norm(a), norm(b), "tarmac (left) and dbt (right) differ");
+}
+
+// ---------------------------------------------------------------------------
+// the `dtests` fixture: store_failures_as, indirect selection, source and
+// test selectors, tests on ephemeral models, snapshots, seeds and sources
+
+/// Selections whose tests `tarmac ls` lists as in the golden
+/// `dtests/selection.txt`, which `dtests_same_as_dbt` checks against `dbt ls`.
+const SELECTIONS: &[(&str, &[&str])] = &[
+    ("eager", &["--select", "source:bronze.events"]),
+    ("cautious", &["--select", "source:bronze.events"]),
+    ("buildable", &["--select", "stg_events"]),
+    ("cautious", &["--select", "stg_items", "stg_events"]),
+    ("eager", &["--select", "source:bronze+"]),
+    ("empty", &["--select", "stg_items+"]),
+    ("eager", &["--select", "test_name:not_null,source:bronze"]),
+    (
+        "cautious",
+        &["--select", "item_events+", "--exclude", "stg_items"],
+    ),
+    ("buildable", &["--select", "item_events"]),
+    (
+        "eager",
+        &["--select", "resource_type:unit_test", "test_type:singular"],
+    ),
+    ("eager", &["--exclude", "stg_items"]),
+    ("buildable", &["--select", "stg_items", "source:bronze"]),
+];
+
+/// The tests (and unit tests) a selection picks, by name, sorted.
+fn listed(lines: &str) -> Vec<String> {
+    let mut v: Vec<String> = lines
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.rsplit('.').next().unwrap_or(l).trim().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn selection_text(run: impl Fn(&str, &[&str]) -> String) -> String {
+    let mut out = String::new();
+    for (mode, args) in SELECTIONS {
+        out.push_str(&format!(
+            "## --indirect-selection {mode} {}\n",
+            args.join(" ")
+        ));
+        for name in listed(&run(mode, args)) {
+            out.push_str(&format!("{name}\n"));
+        }
+    }
+    out
+}
+
+fn tarmac_ls(dir: &Path, mode: &str, args: &[&str]) -> String {
+    let mut a = vec![
+        "ls",
+        "--indirect-selection",
+        mode,
+        "--resource-type",
+        "test",
+        "unit_test",
+    ];
+    a.extend_from_slice(args);
+    let out = tarmac(dir, &a);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// (relation, view/table, rows) in the test audit schema.
+fn audit(dir: &Path) -> Vec<(String, String, i64)> {
+    let c = duckdb::Connection::open(dir.join("shop.duckdb")).unwrap();
+    let mut st = c
+        .prepare(
+            "select table_name, 'table' from duckdb_tables() where schema_name = 'main_dbt_test__audit'
+             union all select view_name, 'view' from duckdb_views() where schema_name = 'main_dbt_test__audit'
+             order by 1",
+        )
+        .unwrap();
+    let rels: Vec<(String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    rels.into_iter()
+        .map(|(n, k)| {
+            let rows: i64 = c
+                .query_row(
+                    &format!("select count(*) from main_dbt_test__audit.\"{n}\""),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            (n, k, rows)
+        })
+        .collect()
+}
+
+#[test]
+fn indirect_selection_and_test_selectors() {
+    let (_t, dir) = fixture("dtests");
+    golden(
+        "dtests/selection.txt",
+        &selection_text(|mode, args| tarmac_ls(&dir, mode, args)),
+    );
+    // DBT_INDIRECT_SELECTION stands for the flag
+    let out = Command::new(env!("CARGO_BIN_EXE_tarmac"))
+        .args([
+            "ls",
+            "--resource-type",
+            "test",
+            "unit_test",
+            "--select",
+            "stg_items",
+            "stg_events",
+        ])
+        .arg("--project-dir")
+        .arg(&dir)
+        .arg("--profiles-dir")
+        .arg(&dir)
+        .env("DBT_INDIRECT_SELECTION", "cautious")
+        .output()
+        .unwrap();
+    let cautious = tarmac_ls(&dir, "cautious", &["--select", "stg_items", "stg_events"]);
+    assert_eq!(
+        listed(&String::from_utf8_lossy(&out.stdout)),
+        listed(&cautious)
+    );
+    // bad values are errors naming what is accepted
+    let out = tarmac(&dir, &["ls", "--indirect-selection", "lazy"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("[possible values: eager, cautious, buildable, empty]"),
+        "{}",
+        text(&out)
+    );
+    let out = tarmac(&dir, &["ls", "--select", "test_type:schemaless"]);
+    assert!(
+        text(&out).contains("expected generic, singular, unit or data"),
+        "{}",
+        text(&out)
+    );
+    let out = tarmac(&dir, &["ls", "--select", "source:a.b.c.d"]);
+    assert!(
+        text(&out).contains("source:<source>.<table>"),
+        "{}",
+        text(&out)
+    );
+    // `tarmac test --select model` runs that model's tests (and unit tests)
+    let out = tarmac(&dir, &["build", "--select", "+stg_events", "+stg_items"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = tarmac(&dir, &["test", "--select", "stg_events"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let st = statuses(&dir);
+    assert_eq!(st.len(), 2, "{st:?}");
+    assert!(st
+        .keys()
+        .any(|k| k.starts_with("test.dtests.relationships_stg_events_id")));
+    assert!(st
+        .keys()
+        .any(|k| k.starts_with("unit_test.dtests.stg_events")));
+}
+
+#[test]
+fn store_failures_as_view_table_and_ephemeral() {
+    let (_t, dir) = fixture("dtests");
+    let out = tarmac(&dir, &["build"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    // stored as the config says; `ephemeral` stores nothing; the project's
+    // `+store_failures_as: view` for marts applies to the tests declared there
+    let a = audit(&dir);
+    let kind = |n: &str| {
+        a.iter()
+            .find(|(r, _, _)| r == n)
+            .map(|(_, k, rows)| (k.as_str(), *rows))
+    };
+    assert_eq!(kind("even_stg_items_price"), Some(("view", 3)));
+    assert_eq!(kind("not_null_stg_items_name"), Some(("table", 1)));
+    assert_eq!(kind("assert_prices_low"), Some(("table", 1)));
+    assert_eq!(kind("positive_item_events_amount"), Some(("view", 1)));
+    assert_eq!(
+        kind("accepted_values_item_events_kind__click__view"),
+        Some(("table", 2))
+    );
+    assert_eq!(kind("not_null_item_events_id"), None);
+    assert_eq!(kind("unique_stg_items_id"), None);
+    // a value dbt does not know is the test's error, with dbt's words
+    assert!(
+        all.contains("'temp' is not a valid value for `store_failures_as`. Accepted values are: ['ephemeral', 'table', 'view']"),
+        "{all}"
+    );
+    assert!(all.contains("See test failures:\n  select * from \"shop\".\"main_dbt_test__audit\".\"even_stg_items_price\""), "{all}");
+    // manifest.json: store_failures follows store_failures_as (dbt 1.7)
+    let m = json(&dir.join("target/manifest.json"));
+    let cfg = |prefix: &str| {
+        let (_, n) = m["nodes"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.starts_with(prefix))
+            .unwrap();
+        (
+            n["config"]["store_failures"].clone(),
+            n["config"]["store_failures_as"].clone(),
+            n["relation_name"].clone(),
+        )
+    };
+    assert_eq!(
+        cfg("test.dtests.not_null_item_events_id."),
+        (Value::Bool(false), Value::from("ephemeral"), Value::Null)
+    );
+    assert_eq!(
+        cfg("test.dtests.even_stg_items_price."),
+        (
+            Value::Bool(true),
+            Value::from("view"),
+            Value::from("\"shop\".\"main_dbt_test__audit\".\"even_stg_items_price\"")
+        )
+    );
+    assert_eq!(cfg("test.dtests.unique_stg_items_id.").1, Value::Null);
+    // a test on an ephemeral model reads it as a CTE
+    let sql = std::fs::read_to_string(
+        dir.join("target/compiled/dtests/models/staging/schema.yml/not_null_eph_priced_id.sql"),
+    )
+    .unwrap();
+    assert!(sql.contains("with __dbt__cte__eph_priced as ("), "{sql}");
+    // --store-failures: tests that say nothing store a table, views stay views
+    let out = tarmac(&dir, &["test", "--store-failures", "--select", "stg_items"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let a = audit(&dir);
+    let kind = |n: &str| {
+        a.iter()
+            .find(|(r, _, _)| r == n)
+            .map(|(_, k, rows)| (k.as_str(), *rows))
+    };
+    assert_eq!(kind("unique_stg_items_id"), Some(("table", 0)));
+    assert_eq!(kind("even_stg_items_price"), Some(("view", 3)));
+}
+
+/// A copy of the fixture with `edit` applied to one file.
+fn edited(dir: &Path, file: &str, edit: impl Fn(String) -> String) {
+    let p = dir.join(file);
+    let s = std::fs::read_to_string(&p).unwrap_or_default();
+    std::fs::write(&p, edit(s)).unwrap();
+}
+
+/// The errors of a run: `error:` lines and the "Error in ..." blocks of the
+/// closing summary, with the temporary directory taken out.
+fn error_text(dir: &Path, o: &Output) -> String {
+    let root = dir.display().to_string();
+    let all = text(o);
+    let mut out: Vec<String> = all
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(String::from)
+        .collect();
+    let summary = all.split("\nCompleted with").nth(1).unwrap_or_default();
+    let mut on = false;
+    for l in summary.lines() {
+        if l.starts_with("Error in") || l.starts_with("Failure in") {
+            on = true;
+        } else if !l.starts_with("  ") || l.contains("compiled code at") {
+            on = false;
+        }
+        if on {
+            out.push(l.to_string());
+        }
+    }
+    out.join("\n").replace(&root, "<project>")
+}
+
+#[test]
+fn bad_test_input_names_file_and_key() {
+    let mut report = String::new();
+    // malformed YAML: file, line, column
+    let (_t, dir) = fixture("dtests");
+    edited(&dir, "models/staging/bad.yml", |_| {
+        "version: 2\nmodels:\n  - name: stg_items\n    columns:\n      - name: id\n        data_tests: [unique, not_null\n".into()
+    });
+    let out = tarmac(&dir, &["test"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    report.push_str(&format!("## malformed YAML\n{}\n", error_text(&dir, &out)));
+    // a relationships test to a model that does not exist
+    let (_t, dir) = fixture("dtests");
+    edited(&dir, "models/staging/schema.yml", |s| {
+        s.replace("to: ref('stg_items')", "to: ref('stg_itemz')")
+    });
+    let out = tarmac(&dir, &["test"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    report.push_str(&format!(
+        "## relationships to a missing model\n{}\n",
+        error_text(&dir, &out)
+    ));
+    // a test on a column the model does not have (DuckDB's binder error at
+    // run time, as with dbt), and a relationships field that does not exist
+    let (_t, dir) = fixture("dtests");
+    edited(&dir, "models/staging/schema.yml", |s| {
+        s.replace("      - name: id\n        data_tests:\n          - relationships:", "      - name: idd\n        data_tests: [not_null]\n      - name: id\n        data_tests:\n          - relationships:")
+            .replace("              field: id", "              field: item_id")
+    });
+    let out = tarmac(
+        &dir,
+        &[
+            "build",
+            "--select",
+            "+stg_events",
+            "+stg_items",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    report.push_str(&format!(
+        "## columns that do not exist\n{}\n",
+        error_text(&dir, &out)
+    ));
+    // a contract data_type DuckDB does not know
+    let (_t, dir) = fixture("dtests");
+    edited(&dir, "models/marts/contracted.sql", |_| {
+        "select 1 as id, 'a' as label\n".into()
+    });
+    edited(&dir, "models/marts/contracted.yml", |_| {
+        "version: 2\nmodels:\n  - name: contracted\n    config:\n      contract: {enforced: true}\n    columns:\n      - name: id\n        data_type: integer\n      - name: label\n        data_type: textt\n".into()
+    });
+    let out = tarmac(&dir, &["run", "--select", "contracted"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = error_text(&dir, &out);
+    let problems = all
+        .split("Completed with")
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    report.push_str(&format!("## unknown contract data type\n{problems}\n"));
+    golden("dtests/errors.txt", &report);
+}
+
+/// target/compiled and target/run files of data tests (generic ones below
+/// their YAML file, singular ones below tests/), by path.
+fn test_sql_files(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+                continue;
+            }
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().to_string();
+            let test = (rel.contains(".yml/") && !rel.contains(".yml/models/"))
+                || rel.split('/').nth(2) == Some("tests");
+            if test && rel.ends_with(".sql") && !rel.contains("dbt_project.yml/") {
+                out.insert(rel, std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    let target = dir.join("target");
+    for sub in ["compiled", "run"] {
+        walk(&target, &target.join(sub), &mut out);
+    }
+    out
+}
+
+/// The `dtests` fixture built by tarmac and by dbt: every node's status and
+/// failure count, the audit relations (kind and rows), and the tests each
+/// selection in `SELECTIONS` picks.
+#[test]
+fn dtests_same_as_dbt() {
+    let Some(dbt) = dbt() else {
+        eprintln!("SKIP dtests_same_as_dbt: no dbt (set DBT=/path/to/dbt or create .venv-dbt with dbt-core 1.10 and dbt-duckdb 1.9)");
+        return;
+    };
+    let (_t, dir) = fixture("dtests");
+    let theirs = dir.parent().unwrap().join("dtests_dbt");
+    copy_dir(&dir, &theirs);
+    let run_dbt = |args: &[&str]| {
+        Command::new(&dbt)
+            .args(args)
+            .arg("--project-dir")
+            .arg(&theirs)
+            .arg("--profiles-dir")
+            .arg(&theirs)
+            .env("TARMAC_DB", theirs.join("shop.duckdb"))
+            .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+            .current_dir(&theirs)
+            .output()
+            .unwrap()
+    };
+    let out = tarmac(&dir, &["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = run_dbt(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let norm =
+        |m: BTreeMap<String, (String, Option<i64>)>| -> BTreeMap<String, (String, Option<i64>)> {
+            m.into_iter()
+                .map(|(k, (s, f))| {
+                    let f = if k.starts_with("test.") && s != "skipped" && s != "error" {
+                        f
+                    } else {
+                        None
+                    };
+                    (k, (s, f))
+                })
+                .collect()
+        };
+    let (a, b) = (norm(statuses(&dir)), norm(statuses(&theirs)));
+    assert_eq!(a.len(), 34, "{a:?}");
+    assert_eq!(a, b, "tarmac (left) and dbt (right) differ");
+    assert_eq!(audit(&dir), audit(&theirs), "audit relations differ");
+    // --store-failures on a selection
+    let out = tarmac(
+        &dir,
+        &[
+            "test",
+            "--store-failures",
+            "--select",
+            "stg_items",
+            "source:bronze",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run_dbt(&[
+        "test",
+        "--store-failures",
+        "--select",
+        "stg_items",
+        "source:bronze",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(norm(statuses(&dir)), norm(statuses(&theirs)));
+    assert_eq!(audit(&dir), audit(&theirs), "audit relations differ");
+    // every data test's compiled and run SQL, byte for byte
+    let (a, b) = (test_sql_files(&dir), test_sql_files(&theirs));
+    assert_eq!(a.len(), 55, "{:?}", a.keys());
+    for (k, v) in &a {
+        assert_eq!(Some(v), b.get(k), "{k} differs from dbt's");
+    }
+    // selection: dbt ls against the golden tarmac is checked against
+    let expected = std::fs::read_to_string(
+        workspace().join("crates/engine/tests/golden/dtests/selection.txt"),
+    )
+    .unwrap();
+    let theirs_sel = selection_text(|mode, args| {
+        let mut a = vec![
+            "-q",
+            "ls",
+            "--indirect-selection",
+            mode,
+            "--resource-type",
+            "test",
+            "--resource-type",
+            "unit_test",
+        ];
+        a.extend_from_slice(args);
+        let out = run_dbt(&a);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    });
+    assert_eq!(
+        theirs_sel, expected,
+        "dbt ls (left) and tarmac's golden (right) differ"
+    );
 }

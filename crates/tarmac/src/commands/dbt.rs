@@ -64,7 +64,8 @@ pub struct DbtArgs {
         long,
         env = "DBT_INDIRECT_SELECTION",
         value_name = "MODE",
-        default_value = "eager"
+        default_value = "eager",
+        value_parser = ["eager", "cautious", "buildable", "empty"]
     )]
     indirect_selection: String,
     /// Only nodes of these kinds (model, seed, snapshot, test, unit_test, ...).

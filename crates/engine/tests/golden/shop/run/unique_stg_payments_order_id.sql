@@ -8,7 +8,6 @@
       
     
   
-
     
     
 
@@ -20,7 +19,6 @@ from "shop"."main"."stg_payments"
 where order_id is not null
 group by order_id
 having count(*) > 1
-
 
 
 
