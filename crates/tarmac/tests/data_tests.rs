@@ -871,7 +871,7 @@ fn dtests_same_as_dbt() {
     };
     let (_t, dir) = fixture("dtests");
     let theirs = dir.parent().unwrap().join("dtests_dbt");
-    copy_dir(&dir, &theirs);
+    copy_project(&dir, &theirs);
     let run_dbt = |args: &[&str]| {
         Command::new(&dbt)
             .args(args)
