@@ -689,7 +689,13 @@ fn store_failures_as_view_table_and_ephemeral() {
         all.contains("'temp' is not a valid value for `store_failures_as`. Accepted values are: ['ephemeral', 'table', 'view']"),
         "{all}"
     );
-    assert!(all.contains("See test failures:\n  select * from \"shop\".\"main_dbt_test__audit\".\"even_stg_items_price\""), "{all}");
+    assert!(
+        all.contains("See test failures:")
+            && all.contains(
+                "select * from \"shop\".\"main_dbt_test__audit\".\"even_stg_items_price\""
+            ),
+        "{all}"
+    );
     // manifest.json: store_failures follows store_failures_as (dbt 1.7)
     let m = json(&dir.join("target/manifest.json"));
     let cfg = |prefix: &str| {
@@ -744,26 +750,39 @@ fn edited(dir: &Path, file: &str, edit: impl Fn(String) -> String) {
     std::fs::write(&p, edit(s)).unwrap();
 }
 
-/// The errors of a run: `error:` lines and the "Error in ..." blocks of the
-/// closing summary, with the temporary directory taken out.
+/// The errors of a run: `error:` messages and the "Error in ..." blocks of
+/// the closing summary, without timestamps and the temporary directory.
 fn error_text(dir: &Path, o: &Output) -> String {
     let root = dir.display().to_string();
     let all = text(o);
-    let mut out: Vec<String> = all
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .map(String::from)
-        .collect();
-    let summary = all.split("\nCompleted with").nth(1).unwrap_or_default();
+    // dbt's console lines start with "HH:MM:SS  "
+    let strip = |l: &str| -> String {
+        let b = l.as_bytes();
+        if b.len() >= 10 && b[2] == b':' && b[5] == b':' && &l[8..10] == "  " {
+            l[10..].to_string()
+        } else {
+            l.to_string()
+        }
+    };
+    let lines: Vec<String> = all.lines().map(strip).collect();
+    let mut out: Vec<String> = Vec::new();
     let mut on = false;
-    for l in summary.lines() {
-        if l.starts_with("Error in") || l.starts_with("Failure in") {
+    let mut in_summary = false;
+    for l in &lines {
+        if l.starts_with("Completed with") {
+            in_summary = true;
+            on = false;
+            continue;
+        }
+        let starts = l.starts_with("error:")
+            || (in_summary && (l.starts_with("Error in") || l.starts_with("Failure in")));
+        if starts {
             on = true;
         } else if !l.starts_with("  ") || l.contains("compiled code at") {
             on = false;
         }
         if on {
-            out.push(l.to_string());
+            out.push(l.clone());
         }
     }
     out.join("\n").replace(&root, "<project>")
