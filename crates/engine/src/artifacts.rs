@@ -124,15 +124,12 @@ impl<'a> NodeJson<'a> {
             m,
             n,
             compiled: compiled.get(&n.unique_id).map(String::as_str),
-            test: m
-                .tests
-                .get(&n.unique_id)
-                .map(|t| {
-                    // `store_failures` as the run decides it (`--store-failures`)
-                    let mut c = crate::data_tests::TestConfig::of(&n.config);
-                    c.store_failures = Some(c.stores(m.info.store_failures));
-                    (t, c)
-                }),
+            test: m.tests.get(&n.unique_id).map(|t| {
+                // `store_failures` as the run decides it (`--store-failures`)
+                let mut c = crate::data_tests::TestConfig::of(&n.config);
+                c.store_failures = Some(c.stores(m.info.store_failures));
+                (t, c)
+            }),
         }
     }
 }
@@ -245,8 +242,9 @@ impl serde::Serialize for NodeJson<'_> {
         map.serialize_entry("schema", &n.schema)?;
         map.serialize_entry("alias", &n.alias)?;
         // a test's relation is where it stores failures, when it does
-        let relation = (!n.is_ephemeral() && test.is_none_or(|(_, c)| c.store_failures == Some(true)))
-            .then(|| n.relation().render());
+        let relation = (!n.is_ephemeral()
+            && test.is_none_or(|(_, c)| c.store_failures == Some(true)))
+        .then(|| n.relation().render());
         map.serialize_entry("relation_name", &relation)?;
         // dbt gives generic tests no checksum
         let generic = test
