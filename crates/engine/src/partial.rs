@@ -82,6 +82,26 @@ pub fn global_key(info: &RunInfo, macro_files: &[crate::macros::MacroFile]) -> S
     feed("version", env!("CARGO_PKG_VERSION"));
     feed("format", &FORMAT.to_string());
     feed("project", &format!("{:?}", info.project));
+    // installed packages: their dbt_project.yml (paths, configs, vars)
+    for p in &info.packages {
+        feed(
+            "package",
+            &format!(
+                "{:?}",
+                (
+                    &p.name,
+                    &p.root,
+                    &p.file_vars,
+                    &p.models_config,
+                    &p.seeds_config,
+                    &p.snapshots_config,
+                    &p.tests_config,
+                    &p.model_paths,
+                    &p.macro_paths
+                )
+            ),
+        );
+    }
     let t = &info.target;
     feed(
         "target",
