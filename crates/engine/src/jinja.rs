@@ -949,6 +949,13 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                     &r.identifier,
                 )
                 .map_err(|e| err(e.to_string()))?;
+            // the relation cache may not know a relation another node just
+            // made: ask the catalog before saying it is not there
+            let kind = match kind {
+                Some(k) => Some(k),
+                None => (!db.columns(&r).map_err(|e| err(e.to_string()))?.is_empty())
+                    .then(|| "table".to_string()),
+            };
             Ok(match kind {
                 Some(k) => Relation { kind: Some(k), ..r }.to_value(),
                 None => Value::from(()),
