@@ -226,6 +226,19 @@ impl Db {
             .map_err(|_| Error::Internal("catalog lock poisoned".into()))
     }
 
+    /// Run `f` (SQL the engine did not write, which may change anything)
+    /// with the relation cache dropped before *and* after: before, so `f`
+    /// itself reads the catalog afresh; after, because another worker may
+    /// have re-read the catalog while `f` ran, before its changes were
+    /// committed, and kept a cache that misses them (a table this worker
+    /// just created looked absent to `adapter.get_relation` downstream).
+    fn invalidating<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.invalidate();
+        let out = f();
+        self.invalidate();
+        out
+    }
+
     /// Forget the relation cache (after SQL the engine did not write).
     pub fn invalidate(&self) {
         if let Ok(mut c) = self.catalog.lock() {
@@ -251,10 +264,7 @@ impl Db {
 
     /// Run SQL that may change anything (user SQL): the cache is dropped.
     pub fn execute(&self, sql: &str) -> Result<()> {
-        self.invalidate();
-        let conn = self.lock()?;
-        timed(|| conn.execute_batch(sql))?;
-        Ok(())
+        self.invalidating(|| self.execute_known(sql))
     }
 
     /// Run SQL whose catalog changes the caller records with [`Db::note`].
@@ -267,8 +277,7 @@ impl Db {
     /// Run a query; values are cast to text where DuckDB has no simple Rust type.
     /// User SQL: the relation cache is dropped.
     pub fn query(&self, sql: &str) -> Result<QueryResult> {
-        self.invalidate();
-        self.query_known(sql)
+        self.invalidating(|| self.query_known(sql))
     }
 
     /// [`Db::query`] for SQL the engine knows only reads (a data test's
@@ -297,8 +306,7 @@ impl Db {
     /// Run statements in one transaction; rolled back on error. They may
     /// change anything: the relation cache is dropped.
     pub fn transaction(&self, statements: &[String]) -> Result<()> {
-        self.invalidate();
-        self.transaction_known(statements)
+        self.invalidating(|| self.transaction_known(statements))
     }
 
     /// [`Db::transaction`] for the engine's own DDL, whose catalog changes
@@ -484,9 +492,10 @@ impl Db {
     /// Run a closure with the raw connection (seeds use the appender). The
     /// relation cache is dropped: the closure may change anything.
     pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.invalidate();
-        let conn = self.lock()?;
-        timed(|| f(&conn))
+        self.invalidating(|| {
+            let conn = self.lock()?;
+            timed(|| f(&conn))
+        })
     }
 }
 
