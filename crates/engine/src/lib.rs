@@ -117,8 +117,11 @@ fn new_invocation_id() -> String {
     )
 }
 
-/// Load and parse the project.
-pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
+/// The project directory (`--project-dir`, else `.`) and the `--vars`
+/// mapping, which every command that loads the project needs first.
+fn dir_and_cli_vars(
+    opts: &Options,
+) -> Result<(PathBuf, serde_json::Map<String, serde_json::Value>)> {
     let dir = opts
         .project_dir
         .clone()
@@ -130,6 +133,12 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         },
         _ => serde_json::Map::new(),
     };
+    Ok((dir, cli_vars))
+}
+
+/// Load and parse the project.
+pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
+    let (dir, cli_vars) = dir_and_cli_vars(opts)?;
     let mut project = project::Project::load(&dir, &cli_vars)?;
     if !opts.no_version_check {
         project.check_dbt_version()?;
@@ -222,17 +231,7 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
 /// `tarmac deps`: install the packages of packages.yml / dependencies.yml
 /// (see [`packages`]); `fetch` is an HTTP GET for hub packages.
 pub fn deps(opts: &Options, fetch: packages::Fetch<'_>) -> Result<packages::DepsReport> {
-    let dir = opts
-        .project_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("."));
-    let cli_vars = match &opts.vars {
-        Some(v) if !v.trim().is_empty() => match yaml::parse(std::path::Path::new("--vars"), v)? {
-            serde_json::Value::Object(m) => m,
-            _ => return Err(Error::Project("--vars must be a YAML/JSON mapping".into())),
-        },
-        _ => serde_json::Map::new(),
-    };
+    let (dir, cli_vars) = dir_and_cli_vars(opts)?;
     let project = project::Project::load(&dir, &cli_vars)?;
     packages::deps(&project, fetch)
 }
