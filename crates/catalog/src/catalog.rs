@@ -12,6 +12,7 @@
 //! Views get no row count: counting would run the view.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use warehouse::duckdb;
 
 use serde_json::{json, Map, Value};
 

@@ -1,6 +1,7 @@
 //! The catalog crate's one error type.
 
 use std::path::{Path, PathBuf};
+use warehouse::duckdb;
 
 /// What can go wrong generating or serving the documentation.
 #[derive(Debug, thiserror::Error)]

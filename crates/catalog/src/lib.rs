@@ -10,6 +10,7 @@
 //! (compiled SQL parsed by DuckDB) → column_lineage.json → [`site`] (index +
 //! pages) → [`server`] or the static files.
 
+use warehouse::duckdb;
 pub mod catalog;
 pub mod docs;
 pub mod error;

@@ -19,6 +19,7 @@
 //! `relation:<db>.<schema>.<name>`.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use warehouse::duckdb;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

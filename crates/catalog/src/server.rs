@@ -166,7 +166,16 @@ async fn artifact(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<Str
 }
 
 /// Serve until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, target: &Path) -> Result<()> {
+/// Serves the catalog on `listener` behind the binary's one web security
+/// layer (`web`): Host check, `token` when given, CSP and frame headers.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    target: &Path,
+    token: Option<String>,
+) -> Result<()> {
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Serve(e.to_string()))?;
     let state = AppState::new(target.to_path_buf());
     // build the site now, not on the first page view (a 10,000-model
     // project takes a moment); a missing target/ is reported per request
@@ -174,7 +183,7 @@ pub async fn serve(listener: tokio::net::TcpListener, target: &Path) -> Result<(
     tokio::task::spawn_blocking(move || {
         let _ = warm.site();
     });
-    let app = router(state);
+    let app = web::protect(router(state), web::Policy::new(local, token));
     axum::serve(listener, app)
         .await
         .map_err(|e| Error::Serve(e.to_string()))

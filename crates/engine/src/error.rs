@@ -45,6 +45,10 @@ pub enum Error {
     /// DuckDB refused a statement.
     #[error("{0}")]
     Database(#[from] duckdb::Error),
+    /// The warehouse file could not be opened: held by another process past
+    /// the wait, damaged, or refused by DuckDB.
+    #[error("{0}")]
+    Warehouse(#[from] warehouse::Error),
     /// A seed file could not be read.
     #[error("{path}: {message}")]
     Seed { path: PathBuf, message: String },

@@ -455,22 +455,25 @@ pub fn open_db(target: &project::Target) -> Result<db::Db> {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let mut config = duckdb::Config::default();
-    for (k, v) in &target.config_options {
-        config = config
-            .with(k, text(v))
-            .map_err(|e| bad(&format!("config_options.{k}"), e.to_string()))?;
-    }
-    let conn = if target.path == ":memory:" {
-        duckdb::Connection::open_in_memory_with_flags(config)?
+    let settings: Vec<(String, String)> = target
+        .config_options
+        .iter()
+        .map(|(k, v)| (k.clone(), text(v)))
+        .collect();
+    // the warehouse crate opens the file: damage probe, the writer's bounded
+    // and reported wait, lock errors classified in one place
+    let (path, wait) = if target.path == ":memory:" {
+        (PathBuf::from(":memory:"), warehouse::Wait::NONE)
     } else {
-        let p = PathBuf::from(&target.path);
-        if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-        }
-        duckdb::Connection::open_with_flags(&p, config)
-            .map_err(|e| bad("path", format!("cannot open {}: {e}", p.display())))?
+        (PathBuf::from(&target.path), warehouse::Wait::from_env())
     };
+    let conn =
+        warehouse::open(&path, warehouse::Access::Write, &settings, wait).map_err(|e| match e {
+            warehouse::Error::Config { key, message } => {
+                bad(&format!("config_options.{key}"), message)
+            }
+            other => Error::Warehouse(other),
+        })?;
     for (i, e) in target.extensions.iter().enumerate() {
         load_extension(&conn, e).map_err(|m| bad(&format!("extensions[{i}]"), m))?;
     }

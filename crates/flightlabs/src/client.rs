@@ -112,6 +112,9 @@ pub struct ClientConfig {
     pub max_retries: u32,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// The file that shares `rate_limit` live with every other process on
+    /// the machine (see [`crate::shared_window`]); None: this process only.
+    pub shared_window: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientConfig {
@@ -124,6 +127,7 @@ impl Default for ClientConfig {
             max_retries: 8,
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
+            shared_window: None,
         }
     }
 }
@@ -202,6 +206,7 @@ pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
     limiter: SlidingWindow,
+    shared: Option<crate::shared_window::SharedWindow>,
     pub stats: ClientStats,
 }
 
@@ -232,10 +237,15 @@ impl Client {
         // the provider's from ever showing it N+1 requests in one window.
         let margin = config.rate_limit.per.mul_f64(0.02) + Duration::from_millis(20);
         let limiter = SlidingWindow::with_margin(config.rate_limit, margin);
+        let shared = config
+            .shared_window
+            .as_ref()
+            .map(|p| crate::shared_window::SharedWindow::new(p, config.rate_limit, margin));
         Ok(Self {
             http,
             config,
             limiter,
+            shared,
             stats: ClientStats::default(),
         })
     }
@@ -293,6 +303,9 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             self.limiter.acquire().await;
+            if let Some(shared) = &self.shared {
+                shared.acquire().await;
+            }
             self.stats
                 .requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod ratelimit;
 pub mod redact;
+pub mod shared_window;
 pub mod types;
 
 pub use client::{
@@ -12,5 +13,5 @@ pub use client::{
     HistoricalWindow, DEFAULT_BASE_URL,
 };
 pub use ratelimit::{RateLimit, SlidingWindow};
-pub use redact::{redact_url, scrub, Secret};
+pub use redact::{redact_url, scrub, scrub_all, userinfo, Secret};
 pub use types::*;

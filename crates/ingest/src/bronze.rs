@@ -142,11 +142,28 @@ impl Bronze {
         Ok(Self { conn, loaded: None })
     }
 
+    /// Opens the file as the one writer through the warehouse crate, which
+    /// waits (bounded, reported) while another process holds it.
     fn connect(path: &Path) -> Result<Connection> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| crate::IngestError::io(dir, e))?;
-        }
-        Ok(Connection::open(path)?)
+        Self::connect_waiting(path, warehouse::Wait::from_env())
+    }
+
+    fn connect_waiting(path: &Path, wait: warehouse::Wait) -> Result<Connection> {
+        Ok(warehouse::open(path, warehouse::Access::Write, &[], wait)?)
+    }
+
+    /// [`Bronze::open_for_append`] with one attempt and no wait, for the
+    /// real-time poller, which waits in its own loop (it must hear a stop).
+    pub fn try_open_for_append(path: &Path) -> Result<Self> {
+        let conn = Self::connect_waiting(path, warehouse::Wait::NONE)?;
+        conn.execute_batch(SCHEMA_SQL)?;
+        conn.execute_batch(positions::SCHEMA_SQL)?;
+        Ok(Self { conn, loaded: None })
+    }
+
+    /// [`Bronze::open`] with one attempt and no wait (see above).
+    pub fn try_open(path: &Path) -> Result<Self> {
+        Self::with_connection(Self::connect_waiting(path, warehouse::Wait::NONE)?)
     }
 
     pub fn with_connection(conn: Connection) -> Result<Self> {
@@ -157,7 +174,7 @@ impl Bronze {
         Ok(bronze)
     }
 
-    fn refresh_loaded(&mut self) -> Result<()> {
+    pub(crate) fn refresh_loaded(&mut self) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare("SELECT landing_file FROM bronze.landed_files")?;

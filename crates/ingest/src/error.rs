@@ -18,6 +18,10 @@ pub enum IngestError {
     Json(#[source] serde_json::Error),
     #[error("warehouse: {0}")]
     Duckdb(#[from] duckdb::Error),
+    /// The warehouse file could not be opened (locked past the wait,
+    /// damaged); the source keeps it findable for the binary's exit code.
+    #[error("{0}")]
+    Warehouse(#[from] warehouse::Error),
     #[error(transparent)]
     Api(#[from] ClientError),
     #[error("landing zone: {0}")]
@@ -42,10 +46,12 @@ impl IngestError {
         IngestError::Json(e)
     }
 
+    /// The message is cut to a few hundred bytes: it may quote the file (a
+    /// header that is one 50 MB line), and it goes to stderr and run logs.
     pub fn archive(file: &Path, message: impl Into<String>) -> Self {
         IngestError::Archive {
             file: file.display().to_string(),
-            message: message.into(),
+            message: warehouse::bounded(&message.into(), 300).into_owned(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod landing;
 pub mod loader;
 pub mod positions;
 pub mod realtime;
+pub mod replay;
 
 pub use archive::{import, ImportSummary};
 pub use batch::{delta_plan, run_batch, validate_airport, validate_range, BatchPlan, BatchSummary};

@@ -150,26 +150,43 @@ fn load_batch(bronze: &mut Bronze, batch: &mut Vec<(LandedFile, Vec<u8>)>) -> Re
 }
 
 /// Loads every landed body that bronze does not hold yet: what a killed run
-/// landed but did not get to load. Run at the start of every ingest command.
+/// landed but did not get to load. Run at the start of every ingest command,
+/// after putting back what a replay that was cut short had set aside.
 pub fn load_pending(zone: &LandingZone, bronze: &mut Bronze) -> Result<LoadStats> {
+    crate::replay::recover(bronze)?;
     let files = zone.list_except(None, None, |rel| bronze.is_loaded(rel))?;
     load_files(zone, bronze, files)
 }
 
-/// Rebuilds bronze for `[from, to]` from the landing zone alone.
+/// Rebuilds bronze for `[from, to]` from the landing zone alone, atomically
+/// (see [`crate::replay`]): files that cannot be read are quarantined and
+/// keep their bronze rows; if the reload fails, bronze is put back as it was.
 pub fn replay(
     zone: &LandingZone,
     bronze: &mut Bronze,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<LoadStats> {
-    bronze.clear(from, to)?;
+    crate::replay::recover(bronze)?;
     let files = zone.list(from, to)?;
-    let stats = load_files(zone, bronze, files)?;
-    // Silver keeps the first observation of each position; replaying some
-    // days may change which one that is, so recompute it whole.
-    bronze.rebuild_silver()?;
-    Ok(stats)
+    let (files, _rejected) = crate::replay::validate(zone, files)?;
+    crate::replay::set_aside(bronze, &files)?;
+    let reloaded = load_files(zone, bronze, files).and_then(|stats| {
+        // Silver keeps the first observation of each position; replaying
+        // some days may change which one that is, so recompute it whole.
+        bronze.rebuild_silver()?;
+        Ok(stats)
+    });
+    match reloaded {
+        Ok(stats) => {
+            crate::replay::discard(bronze)?;
+            Ok(stats)
+        }
+        Err(e) => {
+            crate::replay::recover(bronze)?;
+            Err(e)
+        }
+    }
 }
 
 fn load_files(
@@ -181,7 +198,15 @@ fn load_files(
     let mut batch: Vec<(LandedFile, Vec<u8>)> = Vec::new();
     let mut records = 0;
     for f in files {
-        let body = zone.read_body(&f)?;
+        // a body that cannot be read (a truncated .zst) is moved aside with
+        // its reason, so it stops no ingest, now or later
+        let body = match crate::replay::check_body(zone, &f) {
+            Ok(body) => body,
+            Err(reason) => {
+                crate::replay::quarantine_file(zone, &f, &reason)?;
+                continue;
+            }
+        };
         records += f.meta.records;
         batch.push((f, body));
         if records >= BATCH_RECORDS || batch.len() >= BATCH_FILES {

@@ -339,9 +339,10 @@ struct PollLoad {
     resumed: bool,
 }
 
-/// Whether a DuckDB error is another process holding the file.
+/// Whether an open failed because another process holds the file (the
+/// warehouse crate decides; a waiting writer's intent counts too).
 fn is_lock_error(e: &IngestError) -> bool {
-    matches!(e, IngestError::Duckdb(_)) && e.to_string().to_ascii_lowercase().contains("lock")
+    matches!(e, IngestError::Warehouse(warehouse::Error::Locked { .. }))
 }
 
 /// Opens the warehouse, waiting up to `wait` while another process holds
@@ -360,11 +361,11 @@ async fn open_waiting(
         let zone = zone.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<(Bronze, LoadStats)> {
             if resume {
-                let mut bronze = Bronze::open(&path)?;
+                let mut bronze = Bronze::try_open(&path)?;
                 let stats = load_pending(&zone, &mut bronze)?;
                 Ok((bronze, stats))
             } else {
-                Ok((Bronze::open_for_append(&path)?, LoadStats::default()))
+                Ok((Bronze::try_open_for_append(&path)?, LoadStats::default()))
             }
         })
         .await
@@ -379,7 +380,17 @@ async fn open_waiting(
                     return Ok(None);
                 }
                 if !told {
-                    tracing::info!("the warehouse is held by another process; waiting");
+                    // progress output (and an orchestrator step's log)
+                    let holder = match &e {
+                        IngestError::Warehouse(warehouse::Error::Locked { holder, .. }) => {
+                            holder.to_string()
+                        }
+                        _ => String::new(),
+                    };
+                    eprintln!(
+                        "tarmac: the warehouse is held by another process{holder}; this poll waits up to {} s",
+                        wait.as_secs()
+                    );
                     told = true;
                 }
                 tokio::select! {
@@ -626,6 +637,12 @@ mod tests {
     #[test]
     fn lock_errors_are_told_apart() {
         let e = IngestError::Invalid("could not set lock".into());
-        assert!(!is_lock_error(&e), "only DuckDB's own errors");
+        assert!(!is_lock_error(&e), "only the warehouse crate's lock errors");
+        let e = IngestError::Warehouse(warehouse::Error::Locked {
+            path: "w.duckdb".into(),
+            holder: warehouse::Holder::default(),
+            waited: Duration::ZERO,
+        });
+        assert!(is_lock_error(&e));
     }
 }

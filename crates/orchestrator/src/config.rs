@@ -114,8 +114,22 @@ pub struct Job {
     /// Per step attempt; the child is killed when it runs longer.
     pub timeout: Option<Duration>,
     pub catch_up: CatchUp,
+    /// What a schedule tick does while the job's previous run still goes.
+    pub overlap: Overlap,
     pub alert_on: Vec<AlertOn>,
     pub paused: bool,
+}
+
+/// A tick that comes while the same job still runs: `queue` (the default)
+/// starts a run when the previous one ends, and ticks that come while one
+/// is already queued collapse into it; `skip` records the tick as a
+/// `skipped` run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    #[default]
+    Queue,
+    Skip,
 }
 
 impl Job {
@@ -128,6 +142,7 @@ impl Job {
             "retry": self.retry,
             "timeout_seconds": self.timeout.map(|t| t.as_secs_f64()),
             "catch_up": self.catch_up,
+            "overlap": self.overlap,
             "alert_on": self.alert_on,
         })
     }
@@ -152,6 +167,13 @@ pub struct EmailSettings {
     /// Credentials come from these environment variables, never the file.
     pub username_env: String,
     pub password_env: String,
+    /// Trust this CA (PEM) for the server's certificate, in addition to the
+    /// public roots: a company relay with its own CA, or a test sink.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate (tests only: a sink with a self-signed one).
+    /// The connection is still encrypted, but anyone on the path could read
+    /// it; the orchestrator warns at start when it is set.
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -262,6 +284,7 @@ struct RawJob {
     never_retry: Option<Vec<String>>,
     timeout: Option<Spanned<String>>,
     catch_up: Option<Spanned<String>>,
+    overlap: Option<Spanned<String>>,
     alert_on: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     paused: bool,
@@ -288,6 +311,9 @@ struct RawEmail {
     to: Vec<String>,
     username_env: Option<String>,
     password_env: Option<String>,
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    insecure: bool,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -401,6 +427,10 @@ pub fn parse(text: &str, file: &Path, base: &Path) -> Result<OrchestratorConfig>
                 password_env: e
                     .password_env
                     .unwrap_or_else(|| "TARMAC_SMTP_PASSWORD".into()),
+                ca_file: e
+                    .ca_file
+                    .map(|p| if p.is_absolute() { p } else { base.join(p) }),
+                insecure: e.insecure,
             })
         }
     };
@@ -536,6 +566,19 @@ fn job_from_raw(text: &str, name: &str, line: usize, j: RawJob) -> Result<Job, L
             }
         },
     };
+    let overlap = match &j.overlap {
+        None => Overlap::Queue,
+        Some(o) => match o.get_ref().as_str() {
+            "queue" => Overlap::Queue,
+            "skip" => Overlap::Skip,
+            other => {
+                return Err((
+                    at(o.span()),
+                    format!("job `{name}`: overlap `{other}`: expected queue or skip"),
+                ))
+            }
+        },
+    };
     let mut alert_on = Vec::new();
     match &j.alert_on {
         None => alert_on = vec![AlertOn::Failure, AlertOn::Recovery],
@@ -567,10 +610,13 @@ fn job_from_raw(text: &str, name: &str, line: usize, j: RawJob) -> Result<Job, L
             retries: j.retries.unwrap_or(0),
             delay,
             max_delay,
-            never: j.never_retry.unwrap_or_else(|| vec!["exit:2".into()]),
+            never: j
+                .never_retry
+                .unwrap_or_else(|| vec!["exit:2".into(), "exit:65".into()]),
         },
         timeout,
         catch_up,
+        overlap,
         alert_on,
         paused: j.paused,
     })

@@ -67,46 +67,6 @@ impl FileLock {
     }
 }
 
-/// Spaces out steps that call the FlightLabs API. Each step's own client
-/// keeps at most N request starts in any window of S seconds; two steps one
-/// after the other could still put 2N in one window. Steps that use the API
-/// already run one at a time (they hold the warehouse lock), so starting the
-/// next one at least one window after the last one ended keeps the whole
-/// schedule within the plan. The end time lives in a file so `run-job` and
-/// `orchestrate` agree.
-pub struct ApiGate {
-    path: PathBuf,
-    window: Duration,
-}
-
-impl ApiGate {
-    pub fn new(state_dir: &Path, window: Duration) -> ApiGate {
-        ApiGate {
-            path: state_dir.join("api_last_end"),
-            window,
-        }
-    }
-
-    /// How long until an API step may start.
-    pub fn wait_needed(&self) -> Duration {
-        let last = std::fs::read_to_string(&self.path)
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok());
-        match last {
-            None => Duration::ZERO,
-            Some(ms) => {
-                let ready = ms + self.window.as_millis() as i64;
-                let now = crate::history::now_ms();
-                Duration::from_millis((ready - now).clamp(0, self.window.as_millis() as i64) as u64)
-            }
-        }
-    }
-
-    pub fn finished(&self) {
-        let _ = std::fs::write(&self.path, crate::history::now_ms().to_string());
-    }
-}
-
 /// Measures how long something waited, for log lines.
 pub fn since(t: Instant) -> String {
     crate::duration::human(t.elapsed())
@@ -131,18 +91,5 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(120)).await;
         drop(a);
         assert!(waiter.await.unwrap(), "had to wait");
-    }
-
-    #[test]
-    fn api_gate_spaces_steps() {
-        let dir = tempfile::tempdir().unwrap();
-        let g = ApiGate::new(dir.path(), Duration::from_secs(10));
-        assert_eq!(g.wait_needed(), Duration::ZERO);
-        g.finished();
-        let w = g.wait_needed();
-        assert!(
-            w > Duration::from_secs(9) && w <= Duration::from_secs(10),
-            "{w:?}"
-        );
     }
 }

@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::config::{partition_args, Job};
 use crate::history::History;
-use crate::locks::{ApiGate, FileLock};
+use crate::locks::FileLock;
 use crate::retry::{backoff, retryable, Failure};
 
 /// What every run needs from its surroundings.
@@ -36,21 +36,15 @@ pub struct Env {
     pub warehouse: PathBuf,
     /// Removed from every log line and alert.
     pub secrets: Vec<String>,
-    /// The FlightLabs plan's rate-limit window.
-    pub api_window: Duration,
     /// Copy step output to our stderr (`tarmac run-job`).
     pub echo: bool,
 }
 
 impl Env {
+    /// The binary's one redaction helper (`flightlabs::scrub_all`) with
+    /// this orchestrator's secrets.
     pub fn scrub(&self, text: &str) -> String {
-        let mut t = flightlabs::redact_url(text);
-        for s in &self.secrets {
-            if s.len() >= 4 {
-                t = t.replace(s.as_str(), "***");
-            }
-        }
-        t
+        flightlabs::scrub_all(text, self.secrets.iter().map(String::as_str))
     }
 }
 
@@ -177,22 +171,8 @@ impl Runner {
                         ),
                     );
                 }
-                let gate = ApiGate::new(&self.env.state_dir, self.env.api_window);
-                if step.uses_api {
-                    let w = gate.wait_needed();
-                    if !w.is_zero() {
-                        self.log(
-                            run,
-                            at,
-                            "info",
-                            &format!(
-                                "waiting {} for the API rate window",
-                                crate::duration::human(w)
-                            ),
-                        );
-                        tokio::time::sleep(w).await;
-                    }
-                }
+                // API steps need no spacing here: every process's client
+                // shares the plan's window live (flightlabs::shared_window)
                 self.log(
                     run,
                     at,
@@ -210,9 +190,6 @@ impl Runner {
                 }
                 let started = Instant::now();
                 let result = self.child(run, idx, attempt, &argv, job.timeout).await;
-                if step.uses_api {
-                    gate.finished();
-                }
                 drop(_lock);
                 let (status, code, err) = match &result {
                     Ok(()) => ("success", Some(0), None),

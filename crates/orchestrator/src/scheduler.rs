@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Notify;
 
 use crate::alerts;
-use crate::config::{CatchUp, Job, OrchestratorConfig, Trigger};
+use crate::config::{CatchUp, Job, OrchestratorConfig, Overlap, Trigger};
 use crate::cron::interval_next_after;
 use crate::error::{Error, Result};
 use crate::history::{now_ms, History, NewRun};
@@ -136,6 +136,15 @@ impl Orchestrator {
             .unwrap_or_else(|p| p.into_inner())
             .get(job)
             .is_some_and(|v| !v.is_empty())
+    }
+
+    /// Runs of this process for `job` that are queued or running.
+    fn active_count(&self, job: &str) -> usize {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(job)
+            .map_or(0, Vec::len)
     }
 
     fn new_run(
@@ -469,8 +478,10 @@ impl Orchestrator {
     }
 
     /// Queues the given (job, scheduled instant) runs: one transaction for
-    /// all of them, then one task each. A paused job's tick is dropped; a job
-    /// whose previous run is still going gets a `skipped` run.
+    /// all of them, then one task each. A paused job's tick is dropped. A
+    /// tick while the job's previous run still goes is queued behind it
+    /// (`overlap = "queue"`, at most one queued: later ticks are recorded as
+    /// `skipped`, collapsed into it) or recorded as `skipped` (`"skip"`).
     fn fire(self: &Arc<Self>, fires: Vec<(usize, DateTime<Utc>)>, trigger: &str) {
         if fires.is_empty() {
             return;
@@ -502,9 +513,20 @@ impl Orchestrator {
             if self.dry_run {
                 r.status = "skipped".into();
                 r.error = Some("dry run".into());
-            } else if self.is_active(&job.name) && trigger == "schedule" {
-                r.status = "skipped".into();
-                r.error = Some("the previous run is still going".into());
+            } else if trigger == "schedule" && self.active_count(&job.name) > 0 {
+                match job.overlap {
+                    Overlap::Skip => {
+                        r.status = "skipped".into();
+                        r.error = Some("the previous run is still going".into());
+                    }
+                    // one queued run behind the running one: later ticks
+                    // collapse into it
+                    Overlap::Queue if self.active_count(&job.name) > 1 => {
+                        r.status = "skipped".into();
+                        r.error = Some("a run of this job is already queued".into());
+                    }
+                    Overlap::Queue => starts.push((rows.len(), *i, partition)),
+                }
             } else {
                 starts.push((rows.len(), *i, partition));
             }

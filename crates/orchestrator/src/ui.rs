@@ -14,9 +14,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Form, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -35,9 +34,6 @@ type Reading = (i64, Result<Vec<Fresh>, String>);
 #[derive(Clone)]
 struct AppState {
     orch: Arc<Orchestrator>,
-    token: Option<String>,
-    loopback: bool,
-    port: u16,
     freshness: Arc<Mutex<Option<Reading>>>,
 }
 
@@ -50,15 +46,17 @@ pub async fn serve(
     let local = listener.local_addr()?;
     let state = AppState {
         orch,
-        token,
-        loopback: local.ip().is_loopback(),
-        port: local.port(),
         freshness: Arc::new(Mutex::new(None)),
     };
-    axum::serve(listener, router(state)).await
+    axum::serve(listener, router(state, web::Policy::new(local, token))).await
 }
 
-fn router(state: AppState) -> Router {
+/// The UI's routes behind the binary's one web security layer (`web`).
+fn router(state: AppState, policy: web::Policy) -> Router {
+    web::protect(routes(state), policy)
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .route("/", get(overview))
         .route("/runs", get(runs_page))
@@ -73,96 +71,7 @@ fn router(state: AppState) -> Router {
         .route("/api/runs", get(api_runs))
         .route("/api/runs/{id}", get(api_run))
         .route("/healthz", get(|| async { "ok" }))
-        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
-}
-
-fn eq_ct(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn forbidden(msg: &str) -> Response {
-    (StatusCode::FORBIDDEN, msg.to_string()).into_response()
-}
-
-async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let headers = req.headers().clone();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    if st.loopback {
-        let ok = [
-            format!("127.0.0.1:{}", st.port),
-            format!("localhost:{}", st.port),
-            format!("[::1]:{}", st.port),
-        ];
-        if !ok.contains(&host) {
-            return forbidden("unexpected Host header");
-        }
-    }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let mut set_cookie = None;
-    if let Some(token) = &st.token {
-        let cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|c| c.trim().strip_prefix("tarmac_token=").map(str::to_string));
-        let query_token = req.uri().query().and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("token=").map(str::to_string))
-        });
-        let good = |t: &Option<String>| {
-            t.as_deref()
-                .is_some_and(|t| eq_ct(t.as_bytes(), token.as_bytes()))
-        };
-        if good(&query_token) && req.method() == Method::GET {
-            set_cookie = Some(format!(
-                "tarmac_token={token}; HttpOnly; SameSite=Strict; Path=/"
-            ));
-        } else if !good(&bearer) && !good(&cookie) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                "a token is required: open the UI with ?token=… or send Authorization: Bearer …",
-            )
-                .into_response();
-        }
-    }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let token_header = st.token.is_some() && bearer.is_some();
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        let same_origin = match origin {
-            Some(o) => o == format!("http://{host}") || o == format!("https://{host}"),
-            None => {
-                headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin")
-            }
-        };
-        if !token_header && !same_origin {
-            return forbidden(
-                "cross-site request refused: use the UI's own buttons, or send the token",
-            );
-        }
-    }
-    let mut resp = next.run(req).await;
-    if let Some(c) = set_cookie {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            resp.headers_mut().insert(header::SET_COOKIE, v);
-        }
-    }
-    resp.headers_mut()
-        .insert("x-frame-options", HeaderValue::from_static("DENY"));
-    resp.headers_mut().insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"),
-    );
-    resp
 }
 
 // ---- rendering helpers ----
@@ -720,11 +629,12 @@ fn read_freshness(path: &std::path::Path) -> Result<Vec<Fresh>, String> {
     if !path.exists() {
         return Err(format!("no warehouse at {} yet", path.display()));
     }
-    let conn = duckdb::Connection::open_with_flags(
+    // a reader: one attempt, and none while a writer waits for the file
+    let conn = warehouse::open(
         path,
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .map_err(|e| e.to_string())?,
+        warehouse::Access::ReadOnly,
+        &[],
+        warehouse::Wait::NONE,
     )
     .map_err(|e| e.to_string())?;
     let mut st = conn

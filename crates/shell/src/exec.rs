@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use duckdb::{Connection, InterruptHandle};
+use warehouse::duckdb::{self, Connection, InterruptHandle};
 
 use crate::output::{Column, Mode, RenderOptions, ResultWriter};
 use crate::sql::{leading_keyword, quote_ident, quote_literal};
@@ -300,18 +300,49 @@ impl Session {
             quote_ident(&w.alias),
             if w.read_only { " (READ_ONLY)" } else { "" }
         );
+        if let Err(reason) = warehouse::probe::check(&w.path) {
+            return Err(Error::Damaged(
+                warehouse::Error::Damaged {
+                    path: w.path.clone(),
+                    reason,
+                }
+                .to_string(),
+            ));
+        }
         let started = Instant::now();
         let mut announced = false;
         loop {
-            match self.conn.execute_batch(&sql) {
+            // a writer waiting for the file goes first: this statement
+            // queues behind it instead of making its wait longer
+            let attached = if warehouse::lock::no_writer_waiting(&w.path) {
+                self.conn.execute_batch(&sql).map_err(|e| e.to_string())
+            } else {
+                Err(String::new())
+            };
+            match attached {
                 Ok(()) => break,
-                Err(e) => {
-                    let message = e.to_string();
-                    let Some(holder) = lock_holder(&message) else {
-                        return Err(Error::Open {
-                            path: w.path.clone(),
-                            message: first_line(&message),
-                        });
+                Err(message) => {
+                    let holder = if message.is_empty() {
+                        " (a writer is waiting for it)".to_string()
+                    } else {
+                        match warehouse::classify(&message) {
+                            warehouse::Kind::Locked(h) => h.to_string(),
+                            warehouse::Kind::Damaged(reason) => {
+                                return Err(Error::Damaged(
+                                    warehouse::Error::Damaged {
+                                        path: w.path.clone(),
+                                        reason,
+                                    }
+                                    .to_string(),
+                                ))
+                            }
+                            warehouse::Kind::Other => {
+                                return Err(Error::Open {
+                                    path: w.path.clone(),
+                                    message: first_line(&message),
+                                })
+                            }
+                        }
                     };
                     if self.cancel.requested() {
                         return Err(Error::GaveUp);
@@ -552,48 +583,9 @@ fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or_default().to_string()
 }
 
-/// When `message` is DuckDB's "file is locked" error: who holds the lock,
-/// as " (pid N, /path/to/program)" (empty when DuckDB does not say).
-pub fn lock_holder(message: &str) -> Option<String> {
-    if !message.contains("Could not set lock on file")
-        && !message.contains("Conflicting lock is held")
-    {
-        return None;
-    }
-    let pid = message.split("(PID ").nth(1).and_then(|rest| {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        (!digits.is_empty()).then_some(digits)
-    });
-    let program = message
-        .split("Conflicting lock is held in ")
-        .nth(1)
-        .and_then(|rest| rest.split(" (PID").next())
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
-    Some(match (pid, program) {
-        (Some(pid), Some(prog)) => format!(" (pid {pid}, {prog})"),
-        (Some(pid), None) => format!(" (pid {pid})"),
-        _ => String::new(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_lock_holder_from_duckdbs_message() {
-        let m = "IO Error: Could not set lock on file \"/tmp/w.duckdb\": Conflicting lock is held in /usr/bin/tarmac (PID 4242) by user me. See also https://duckdb.org/docs/stable/connect/concurrency";
-        assert_eq!(
-            lock_holder(m).as_deref(),
-            Some(" (pid 4242, /usr/bin/tarmac)")
-        );
-        assert_eq!(
-            lock_holder("IO Error: Could not set lock on file \"x\""),
-            Some(String::new())
-        );
-        assert_eq!(lock_holder("Catalog Error: Table x does not exist"), None);
-    }
 
     fn cancel() -> Arc<Cancel> {
         handle_ctrl_c(true).expect("ctrl-c")

@@ -51,6 +51,9 @@ pub enum Error {
         holder: String,
         waited: Duration,
     },
+    /// The warehouse file is damaged (the message names the fix).
+    #[error("{0}")]
+    Damaged(String),
     #[error("gave up waiting for the warehouse")]
     GaveUp,
     #[error("interrupted")]
@@ -430,7 +433,7 @@ fn read_catalog(session: &mut Session, project_dir: &Path) -> Result<Catalog, Er
 pub fn duckdb_version() -> String {
     // SAFETY: duckdb_library_version returns a pointer to a static,
     // NUL-terminated string; it is only read.
-    let ptr = unsafe { duckdb::ffi::duckdb_library_version() };
+    let ptr = unsafe { warehouse::duckdb::ffi::duckdb_library_version() };
     if ptr.is_null() {
         return "?".into();
     }

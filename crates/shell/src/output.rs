@@ -13,19 +13,19 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::str::FromStr;
 
-use duckdb::arrow::array::{
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use warehouse::duckdb::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeListArray, LargeListArray, ListArray,
     MapArray, StructArray,
 };
-use duckdb::arrow::datatypes::{
+use warehouse::duckdb::arrow::datatypes::{
     DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit,
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use duckdb::arrow::record_batch::RecordBatch;
-use duckdb::arrow::util::display::{ArrayFormatter, FormatOptions};
-use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use warehouse::duckdb::arrow::record_batch::RecordBatch;
+use warehouse::duckdb::arrow::util::display::{ArrayFormatter, FormatOptions};
+use warehouse::duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1485,9 +1485,9 @@ pub fn group(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duckdb::arrow::array::{Float64Array, Int32Array, StringArray};
-    use duckdb::arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
+    use warehouse::duckdb::arrow::array::{Float64Array, Int32Array, StringArray};
+    use warehouse::duckdb::arrow::datatypes::{Field, Schema};
 
     fn batch() -> RecordBatch {
         let schema = Schema::new(vec![

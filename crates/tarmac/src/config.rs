@@ -223,6 +223,7 @@ impl Config {
         if let Some(n) = fl.max_retries {
             client.max_retries = n;
         }
+        client.shared_window = shared_window_file(&client, &env);
         let at = |p: Option<PathBuf>, default: &str| {
             let p = p.unwrap_or_else(|| PathBuf::from(default));
             if p.is_absolute() {
@@ -299,6 +300,42 @@ impl Config {
 
 fn parse(text: &str, path: &Path) -> Result<FileConfig> {
     toml::from_str(text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// The file that shares the plan's rate limit between every process of this
+/// user that calls the same API with the same key (see
+/// `flightlabs::shared_window`): `$TARMAC_STATE_HOME` (else
+/// `$XDG_STATE_HOME/tarmac`, else `~/.local/state/tarmac`)
+/// `/api-window-<hash of base URL and key>`. The key itself never appears
+/// in the name. None without any of those folders.
+fn shared_window_file(
+    client: &ClientConfig,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    let dir = env("TARMAC_STATE_HOME")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("XDG_STATE_HOME")
+                .filter(|s| !s.is_empty())
+                .map(|d| PathBuf::from(d).join("tarmac"))
+        })
+        .or_else(|| {
+            env("HOME")
+                .filter(|s| !s.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/state/tarmac"))
+        })?;
+    // FNV-1a: stable across builds (std's hasher is not promised to be)
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in client
+        .base_url
+        .bytes()
+        .chain([0])
+        .chain(client.access_key.expose().bytes())
+    {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Some(dir.join(format!("api-window-{h:016x}")))
 }
 
 #[cfg(test)]

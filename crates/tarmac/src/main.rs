@@ -206,18 +206,30 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // one line: the error and its causes
-            let mut msg = format!("error: {e}");
+            // each part cut to a few KB: an error may quote its input
+            let mut msg = format!("error: {}", warehouse::bounded(&e.to_string(), 4000));
             for cause in e.chain().skip(1) {
-                let c = cause.to_string();
+                let c = warehouse::bounded(&cause.to_string(), 4000).into_owned();
                 if !msg.contains(&c) {
                     msg.push_str(": ");
                     msg.push_str(&c);
                 }
             }
             eprintln!("{msg}");
-            ExitCode::FAILURE
+            exit_code(&e)
         }
     }
+}
+
+/// 1, or the warehouse crate's code when the error is a warehouse that
+/// stayed locked (75: the orchestrator retries it) or is damaged (65).
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    for cause in e.chain() {
+        if let Some(w) = cause.downcast_ref::<warehouse::Error>() {
+            return ExitCode::from(w.exit_code());
+        }
+    }
+    ExitCode::FAILURE
 }
 
 fn init_logging(verbose: u8) {

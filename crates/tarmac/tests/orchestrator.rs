@@ -702,3 +702,96 @@ fn ui_pages_and_token() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Processes whose parent is `pid`, read from /proc.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn running_steps_argv_and_the_ledger_hold_no_secret() {
+    const USERINFO_KEY: &str = "UserinfoKey42";
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        "[flightlabs]\nrate_limit = \"1000/1\"\n\n[jobs.poll]\nsteps = [\"ingest realtime --airport BOG --interval 2s\"]\ntimeout = \"60s\"\n",
+    );
+    let api = MockApi::start(&[], &[]);
+    // a key also placed in the base URL's userinfo
+    let base = api
+        .url
+        .replacen("http://", &format!("http://tarmac:{USERINFO_KEY}@"), 1);
+    let mut cmd = tarmac(dir.path());
+    cmd.env("FLIGHTLABS_BASE_URL", &base)
+        .env("FLIGHTLABS_ACCESS_KEY", KEY)
+        .args(["orchestrate", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("start orchestrate");
+    let url = announced_url(&mut child, "serving");
+    let orch = Orch { child, url };
+    let (s, _) = http(
+        &orch.url,
+        "POST",
+        "/jobs/poll/run",
+        &[("origin", &orch.url.clone())],
+    );
+    assert_eq!(s, 303);
+    let mut seen = Vec::new();
+    wait_for("the running step", 30, || {
+        seen = children_of(orch.child.id())
+            .into_iter()
+            .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains("realtime"))
+            .collect();
+        !seen.is_empty()
+    });
+    for cmdline in &seen {
+        assert!(!cmdline.contains(KEY), "the key is in argv: {cmdline}");
+        assert!(
+            !cmdline.contains(USERINFO_KEY),
+            "the userinfo key is in argv: {cmdline}"
+        );
+    }
+    let ledger = dir.path().join("landing/_ledger/ledger.jsonl");
+    wait_for("a ledger line", 30, || {
+        std::fs::read_to_string(&ledger).is_ok_and(|t| !t.is_empty())
+    });
+    drop(orch);
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    assert!(
+        !text.contains(USERINFO_KEY) && !text.contains(KEY),
+        "{text}"
+    );
+    assert!(
+        text.contains("***@"),
+        "the userinfo is shown redacted: {text}"
+    );
+    for f in files(&dir.path().join(".tarmac")) {
+        let bytes = std::fs::read(&f).unwrap();
+        let t = String::from_utf8_lossy(&bytes);
+        assert!(
+            !t.contains(USERINFO_KEY),
+            "{} holds the userinfo key",
+            f.display()
+        );
+    }
+}

@@ -203,15 +203,25 @@ impl DbtArgs {
     }
 }
 
-/// Exit codes as dbt's: 0 success, 1 node failures, 2 errors before running.
+/// Exit codes as dbt's: 0 success, 1 node failures, 2 errors before running;
+/// a warehouse that stayed locked past the wait or is damaged exits with
+/// the warehouse crate's codes (75 is retried by the orchestrator, 2 is not).
 pub fn run(command: engine::Command, args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
     match engine::execute(&args.options(config)?, command) {
         Ok(s) if s.ok() => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::from(1)),
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(2))
+            Ok(engine_exit(&e))
         }
+    }
+}
+
+/// 2 (dbt's "error before running"), or the warehouse's own exit code.
+pub fn engine_exit(e: &engine::Error) -> ExitCode {
+    match e {
+        engine::Error::Warehouse(w) => ExitCode::from(w.exit_code()),
+        _ => ExitCode::from(2),
     }
 }
 
@@ -237,7 +247,7 @@ pub fn freshness(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
         Ok(false) => Ok(ExitCode::from(1)),
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(2))
+            Ok(engine_exit(&e))
         }
     }
 }

@@ -24,9 +24,13 @@ pub struct ServeArgs {
     /// Port (0: any free port).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Address to listen on; anything but loopback exposes the catalog to the network.
+    /// Address to listen on. Anything but loopback needs --token.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
+    /// Token required by every request (header `Authorization: Bearer T`,
+    /// or `?token=T` once, which sets a cookie). Prefer TARMAC_UI_TOKEN.
+    #[arg(long, env = "TARMAC_UI_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// `tarmac docs generate`. Exit codes as dbt's: 0, 1 when a node did not
@@ -64,6 +68,10 @@ pub fn generate(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Err(catalog::Error::Engine(e)) => {
+            eprintln!("error: {e}");
+            Ok(super::dbt::engine_exit(&e))
+        }
         Err(e) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(2))
@@ -95,6 +103,8 @@ fn target_dir(args: &ServeArgs) -> PathBuf {
 /// Without `--project-dir` it serves the configured project, and generates
 /// its catalog first when there is none yet (as after `tarmac up`).
 pub async fn serve(mut args: ServeArgs, config: Result<Config>) -> Result<ExitCode> {
+    let addr = std::net::SocketAddr::new(args.host, args.port);
+    web::check_bind(addr, args.token.as_deref(), "--host").map_err(anyhow::Error::msg)?;
     if args.project_dir.is_none() && args.target_path.is_none() {
         args.project_dir = config?.default_project();
         let target = target_dir(&args);
@@ -111,7 +121,6 @@ pub async fn serve(mut args: ServeArgs, config: Result<Config>) -> Result<ExitCo
         }
     }
     let target = target_dir(&args);
-    let addr = std::net::SocketAddr::new(args.host, args.port);
     let (listener, _url) = crate::listen::bind_and_announce(addr, "serving").await?;
     if !target.join("manifest.json").is_file() {
         eprintln!(
@@ -119,6 +128,6 @@ pub async fn serve(mut args: ServeArgs, config: Result<Config>) -> Result<ExitCo
             target.display()
         );
     }
-    catalog::server::serve(listener, &target).await?;
+    catalog::server::serve(listener, &target, args.token.clone()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -96,6 +96,11 @@ pub struct ReplayArgs {
     from: Option<NaiveDate>,
     #[arg(long)]
     to: Option<NaiveDate>,
+    /// Rebuild bronze in this new file instead of the configured warehouse
+    /// (the way back from a damaged warehouse: then put the file in its
+    /// place and run `tarmac build`). It must not exist yet.
+    #[arg(long, value_name = "NEW.duckdb")]
+    into: Option<std::path::PathBuf>,
 }
 
 pub fn open_landing(config: &Config) -> Result<Arc<LandingZone>> {
@@ -105,17 +110,25 @@ pub fn open_landing(config: &Config) -> Result<Arc<LandingZone>> {
 }
 
 pub fn open_bronze(config: &Config) -> Result<Bronze> {
-    Bronze::open(&config.warehouse).map_err(|e| {
-        let text = e.to_string();
-        if text.contains("lock") {
-            anyhow::anyhow!(
-                "the warehouse {} is in use by another process (DuckDB allows one writer); wait for it to finish",
-                config.warehouse.display()
-            )
-        } else {
-            anyhow::anyhow!("cannot open the warehouse {}: {text}", config.warehouse.display())
-        }
-    })
+    open_bronze_at(&config.warehouse)
+}
+
+/// Opens bronze in `path`. A warehouse that stayed locked past the wait or
+/// is damaged keeps the warehouse crate's error (its message, its exit code);
+/// that crate alone decides what is a lock error.
+/// A replay that a kill cut short is put back first, whatever the command.
+pub fn open_bronze_at(path: &std::path::Path) -> Result<Bronze> {
+    let mut bronze = Bronze::open(path).map_err(|e| match e {
+        ingest::IngestError::Warehouse(w) => anyhow::Error::from(w),
+        other => anyhow::anyhow!("cannot open the warehouse {}: {other}", path.display()),
+    })?;
+    ingest::replay::recover(&mut bronze).with_context(|| {
+        format!(
+            "cannot put back an interrupted replay in {}",
+            path.display()
+        )
+    })?;
+    Ok(bronze)
 }
 
 /// A running in-process simulator, stopped when dropped.
@@ -449,12 +462,25 @@ pub async fn replay(config: &Config, args: ReplayArgs) -> Result<ExitCode> {
         ingest::validate_range(f, t)?;
     }
     let zone = open_landing(config)?;
-    let mut bronze = open_bronze(config)?;
+    let mut bronze = match &args.into {
+        Some(p) if p.exists() => {
+            anyhow::bail!("{} exists: --into makes a new file", p.display())
+        }
+        Some(p) => open_bronze_at(p)?,
+        None => open_bronze(config)?,
+    };
     let s = tokio::task::block_in_place(|| ingest::replay(&zone, &mut bronze, args.from, args.to))?;
     println!(
         "replayed {} landing files: {} records into bronze, {} quarantined",
         s.files, s.records, s.quarantined
     );
+    if let Some(p) = &args.into {
+        println!(
+            "bronze rebuilt in {}: put it in place of {} (or point [warehouse] path at it), then run `tarmac build`",
+            p.display(),
+            config.warehouse.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

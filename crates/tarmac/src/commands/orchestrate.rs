@@ -96,6 +96,13 @@ pub fn load(config: &Config, echo: bool) -> Result<(OrchestratorConfig, Env)> {
     if let Some(w) = &oc.settings.webhook {
         secrets.extend(std::env::var(&w.url_env).ok());
     }
+    // a key written into the base URL (`http://user:KEY@host`) is a secret too
+    secrets.extend(flightlabs::userinfo(&config.client.base_url).map(str::to_string));
+    if let Some((_, password)) =
+        flightlabs::userinfo(&config.client.base_url).and_then(|u| u.split_once(':'))
+    {
+        secrets.push(password.to_string());
+    }
     secrets.retain(|s| !s.is_empty());
     let env = Env {
         exe: std::env::current_exe().context("cannot find the tarmac binary")?,
@@ -105,7 +112,6 @@ pub fn load(config: &Config, echo: bool) -> Result<(OrchestratorConfig, Env)> {
         landing: absolute(&config.landing),
         warehouse: absolute(&config.warehouse),
         secrets,
-        api_window: config.client.rate_limit.per,
         echo,
     };
     Ok((oc, env))
@@ -305,9 +311,7 @@ pub async fn orchestrate(config: &Config, args: OrchestrateArgs) -> Result<ExitC
         .parse()
         .with_context(|| format!("--listen {}: expected IP:PORT", args.listen))?;
     let token = args.token.filter(|t| !t.is_empty());
-    if !addr.ip().is_loopback() && token.is_none() {
-        bail!("--listen {addr} is not a loopback address: give --token (or TARMAC_UI_TOKEN) so the UI is not open to anyone");
-    }
+    web::check_bind(addr, token.as_deref(), "--listen").map_err(anyhow::Error::msg)?;
     let orch = Orchestrator::open(oc, env, args.dry_run)?;
     let _single = orchestrator::locks::FileLock::try_acquire(
         &orch.config.settings.state_dir.join("orchestrator.lock"),

@@ -217,11 +217,12 @@ fn read_results(project_dir: &Path) -> Result<Results> {
 
 /// Row counts of every table and view of the three layers: (schema, name, rows).
 pub fn layer_counts(warehouse: &Path) -> Result<Vec<(String, String, i64)>> {
-    let config = duckdb::Config::default()
-        .access_mode(duckdb::AccessMode::ReadOnly)
-        .context("duckdb config")?;
-    let conn = duckdb::Connection::open_with_flags(warehouse, config)
-        .with_context(|| format!("cannot open the warehouse {}", warehouse.display()))?;
+    let conn = warehouse::open(
+        warehouse,
+        warehouse::Access::ReadOnly,
+        &[],
+        warehouse::Wait::from_env(),
+    )?;
     let mut stmt = conn.prepare(
         "SELECT table_schema, table_name FROM information_schema.tables \
          WHERE table_schema IN ('bronze', 'silver', 'gold') \
