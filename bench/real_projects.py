@@ -1,14 +1,31 @@
 #!/usr/bin/env python3
-"""Builds the vendored real dbt-duckdb projects (bench/projects/*) with
-dbt-core + dbt-duckdb and with Tarmac, into separate DuckDB files, and holds
-every relation (columns and types, row count, order-independent content
-digest) and every node's status from run_results.json (models, seeds,
-snapshots, tests: pass/fail/warn/error/skipped) of one against the other.
-Prints a table per project and the wall-time ratio.
+"""Builds real dbt-duckdb projects with dbt-core + dbt-duckdb and with
+Tarmac, each in its own copy and DuckDB file, and holds every relation
+(columns and types, row count, order-independent content digest) and every
+node's status from run_results.json (models, seeds, snapshots, tests, unit
+tests: pass/fail/warn/error/skipped) of one against the other. Prints a
+table per project and the wall-time ratio.
+
+The projects are listed in bench/projects/projects.json: the four vendored
+under bench/projects/<name>/, and the corpus, named there by origin
+(repository, commit, path, licence) and materialised outside the clone by
+bench/corpus.py (in $TARMAC_CORPUS, default ~/.cache/tarmac-corpus). A
+corpus project is built unchanged; the harness writes only its profile (a
+duckdb target at the bench's file, see profile_for) beside the copy.
+
+runs > 1 builds again on the same database; `change` in projects.json says
+what changes in the inputs before the second run (seed files rewritten,
+SQL on the database, --vars), so incremental models and snapshots see new
+data.
 
 Usage (bench/real_projects.sh picks the binaries):
   python3 real_projects.py --dbt DBT --tarmac TARMAC [--only NAME ...]
+                           [--repeats N] [--json FILE]
                            [--write-golden] [--keep DIR]
+
+--repeats N builds every project N times with each tool (a fresh copy each
+time) and reports the median build time of each; the totals are sums of
+per-project medians. The comparison is the first repeat's.
 
 --write-golden stores what *dbt* built (statuses per run, relations after the
 last run) in crates/engine/tests/golden/real_projects/<name>.json, which the
@@ -23,6 +40,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +51,8 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = ROOT / "bench" / "projects"
+sys.path.insert(0, str(ROOT / "bench"))
+import corpus  # noqa: E402
 GOLDEN = ROOT / "crates" / "engine" / "tests" / "golden" / "real_projects"
 
 # The same text is in crates/engine/tests/features.rs: keep them equal.
@@ -98,6 +118,52 @@ def statuses(project_dir):
     return {r["unique_id"]: r["status"] for r in rr.get("results", [])}
 
 
+def source_dir(name, cfg, corpus_root):
+    """The project's files: vendored, or materialised in the corpus."""
+    if "origin" in cfg:
+        return corpus_root / name
+    return PROJECTS / name
+
+
+def profile_for(work, cfg, db, tool_dir):
+    """For a corpus project, a profiles.yml in `tool_dir` (outside the copy)
+    with one duckdb output at `db`, under the profile name its
+    dbt_project.yml asks for and the target name projects.json gives
+    (default `duckdb`, the name the packages' own profiles use). Vendored
+    projects carry their own profile reading BENCH_DB: returns `work`."""
+    if "origin" not in cfg:
+        return work
+    import yaml
+
+    prof = yaml.safe_load((work / "dbt_project.yml").read_text())["profile"]
+    target = cfg.get("target", "duckdb")
+    out = {prof: {"target": target, "outputs": {target: {
+        "type": "duckdb", "path": str(db), "threads": int(cfg.get("threads", 4)),
+        **cfg.get("profile_extra", {})}}}}
+    tool_dir.mkdir(parents=True, exist_ok=True)
+    (tool_dir / "profiles.yml").write_text(json.dumps(out, indent=1) + "\n")
+    return tool_dir
+
+
+def apply_change(cfg, work, db):
+    """What projects.json says changes between the first and second run:
+    `files` {path in project: new text}, `sql` [statements on the database].
+    Returns the extra CLI arguments (`vars`)."""
+    ch = cfg.get("change", {})
+    for rel, text in ch.get("files", {}).items():
+        (work / rel).write_text(text)
+    if ch.get("sql"):
+        con = duckdb.connect(str(db))
+        try:
+            for s in ch["sql"]:
+                con.execute(s)
+        finally:
+            con.close()
+    if ch.get("vars"):
+        return ["--vars", json.dumps(ch["vars"])]
+    return []
+
+
 def setup(cfg, work, db):
     stmts = []
     for s in cfg.get("setup", []):
@@ -114,14 +180,21 @@ def setup(cfg, work, db):
             con.close()
 
 
-def build(tool_argv, work, db, runs):
-    """Run `build` `runs` times; (seconds, [statuses per run], last output)."""
+def build(tool_argv, work, db, runs, cfg, profiles):
+    """Run `build` `runs` times, applying the configured change before the
+    second; (seconds, [statuses per run], last output)."""
     env = dict(os.environ, BENCH_DB=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     took, per_run, out = 0.0, [], ""
-    for _ in range(runs):
+    extra = list(cfg.get("args", []))
+    for i in range(runs):
+        if i == 1:
+            extra += apply_change(cfg, work, db)
+        rr = work / "target" / "run_results.json"
+        if rr.exists():
+            rr.unlink()
         t0 = time.perf_counter()
         p = subprocess.run(
-            tool_argv + ["build", "--project-dir", str(work), "--profiles-dir", str(work)],
+            tool_argv + ["build", "--project-dir", str(work), "--profiles-dir", str(profiles)] + extra,
             cwd=work, env=env, capture_output=True, text=True,
         )
         took += time.perf_counter() - t0
@@ -130,27 +203,41 @@ def build(tool_argv, work, db, runs):
     return took, per_run, out
 
 
-def compare(name, cfg, dbt, tarmac, keep, write_golden):
-    src = PROJECTS / name
+def one_build(name, cfg, src, tool, argv, base, volatile, runs):
+    work = base / tool / name
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(src, work, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb", "*.duckdb.wal"))
+    db = work / "bench.duckdb"
+    profiles = profile_for(work, cfg, db, base / tool / f"_profiles_{name}")
+    setup(cfg, work, db)
+    took, per_run, out = build(argv, work, db, runs, cfg, profiles)
+    return {
+        "time": took,
+        "statuses": per_run,
+        "relations": relations(db, volatile) if db.exists() else {},
+        "out": out,
+        "work": work,
+    }
+
+
+def compare(name, cfg, dbt, tarmac, keep, write_golden, repeats=1, corpus_root=None):
+    src = source_dir(name, cfg, corpus_root)
     runs = int(cfg.get("runs", 1))
     volatile = set(cfg.get("volatile", []))
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=f"real-{name}-"))
     res = {}
-    for tool, argv in (("dbt", [dbt]), ("tarmac", [tarmac])):
-        work = base / tool / name
-        if work.exists():
-            shutil.rmtree(work)
-        shutil.copytree(src, work)
-        db = work / "bench.duckdb"
-        setup(cfg, work, db)
-        took, per_run, out = build(argv, work, db, runs)
-        res[tool] = {
-            "time": took,
-            "statuses": per_run,
-            "relations": relations(db, volatile) if db.exists() else {},
-            "out": out,
-            "work": work,
-        }
+    times = {"dbt": [], "tarmac": []}
+    # the tools alternate within each repeat so that both see the same
+    # machine load; the comparison is the first repeat's
+    for rep in range(repeats):
+        for tool, argv in (("dbt", [dbt]), ("tarmac", [tarmac])):
+            r = one_build(name, cfg, src, tool, argv, base, volatile, runs)
+            times[tool].append(r["time"])
+            if rep == 0:
+                res[tool] = r
+    for tool in times:
+        res[tool]["time"] = statistics.median(times[tool])
     d, t = res["dbt"], res["tarmac"]
 
     problems, known = [], []
@@ -193,10 +280,16 @@ def compare(name, cfg, dbt, tarmac, keep, write_golden):
         }
         (GOLDEN / f"{name}.json").write_text(json.dumps(g, indent=1, sort_keys=True) + "\n")
 
+    if not keep:
+        shutil.rmtree(base, ignore_errors=True)
     return {
         "name": name,
         "relations": f"{rel_ok}/{len(rel_names)}",
         "statuses": f"{st_ok}/{st_total}",
+        "rel_ok": rel_ok,
+        "rel_total": len(rel_names),
+        "st_ok": st_ok,
+        "st_total": st_total,
         "tests": tests,
         "dbt_s": d["time"],
         "tarmac_s": t["time"],
@@ -211,28 +304,51 @@ def main():
     ap.add_argument("--dbt", required=True)
     ap.add_argument("--tarmac", required=True)
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--skip", nargs="*", default=[], help="leave these projects out")
+    ap.add_argument("--repeats", type=int, default=1, help="builds per tool and project; times are medians")
+    ap.add_argument("--corpus", help="corpus directory (default $TARMAC_CORPUS or ~/.cache/tarmac-corpus)")
+    ap.add_argument("--json", help="write the per-project results here")
     ap.add_argument("--write-golden", action="store_true")
     ap.add_argument("--keep", help="build under this directory and keep it")
     ap.add_argument("--verbose", action="store_true", help="print both tools' output on a difference")
     a = ap.parse_args()
     cfgs = json.loads((PROJECTS / "projects.json").read_text())
-    names = [n for n in sorted(cfgs) if not n.startswith("_") and (not a.only or n in a.only)]
-    rows = [compare(n, cfgs[n], a.dbt, a.tarmac, a.keep, a.write_golden) for n in names]
+    corpus_root = corpus.corpus_dir(a.corpus)
+    names = [n for n in sorted(cfgs) if not n.startswith("_") and (not a.only or n in a.only)
+             and n not in a.skip]
+    missing = [n for n in names if "origin" in cfgs[n] and not corpus.ready(n, cfgs[n], corpus_root)]
+    if missing:
+        print(f"not materialised in {corpus_root} (run bench/corpus.py): {' '.join(missing)}", file=sys.stderr)
+        return 2
+    rows = []
+    for n in names:
+        t0 = time.perf_counter()
+        rows.append(compare(n, cfgs[n], a.dbt, a.tarmac, a.keep, a.write_golden, a.repeats, corpus_root))
+        print(f"{n}: {rows[-1]['relations']} relations, {rows[-1]['statuses']} statuses equal "
+              f"({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
 
-    hdr = f"{'project':<22}{'relations':>10}{'statuses':>10}{'tests':>7}{'dbt s':>9}{'tarmac s':>10}{'ratio':>8}"
+    hdr = (f"{'project':<24}{'relations':>11}{'statuses':>10}{'tests':>7}"
+           f"{'dbt s':>9}{'tarmac s':>10}{'ratio':>8}")
     print(hdr)
     print("-" * len(hdr))
     td = tt = 0.0
+    ro = rt = so = st = 0
     bad = False
     for r in rows:
         td += r["dbt_s"]
         tt += r["tarmac_s"]
+        ro, rt, so, st = ro + r["rel_ok"], rt + r["rel_total"], so + r["st_ok"], st + r["st_total"]
         ratio = r["dbt_s"] / r["tarmac_s"] if r["tarmac_s"] else float("nan")
         rel = r["relations"] + ("*" if r["known"] else "")
-        print(f"{r['name']:<22}{rel:>10}{r['statuses']:>10}{r['tests']:>7}"
+        print(f"{r['name']:<24}{rel:>11}{r['statuses']:>10}{r['tests']:>7}"
               f"{r['dbt_s']:>9.2f}{r['tarmac_s']:>10.2f}{ratio:>7.1f}x")
     print("-" * len(hdr))
-    print(f"{'total':<49}{td:>9.2f}{tt:>10.2f}{(td / tt if tt else float('nan')):>7.1f}x")
+    rel_pct = 100.0 * ro / rt if rt else 100.0
+    st_pct = 100.0 * so / st if st else 100.0
+    print(f"{f'total ({len(rows)} projects)':<24}{f'{ro}/{rt}':>11}{f'{so}/{st}':>10}{'':>7}"
+          f"{td:>9.2f}{tt:>10.2f}{(td / tt if tt else float('nan')):>7.1f}x")
+    print(f"relations equal {rel_pct:.1f}%, statuses equal {st_pct:.1f}%"
+          + (f"; times are medians of {a.repeats} builds, totals sums of medians" if a.repeats > 1 else ""))
     print("(* = a known difference, not the engine's, listed below)")
     print("(statuses: every node of every run, models/seeds/snapshots/tests; ratio = dbt time / tarmac time)")
     for r in rows:
@@ -246,6 +362,9 @@ def main():
             if a.verbose:
                 print("--- dbt output (last run) ---\n" + r["outputs"][0])
                 print("--- tarmac output (last run) ---\n" + r["outputs"][1])
+    if a.json:
+        Path(a.json).write_text(json.dumps(
+            [{k: v for k, v in r.items() if k != "outputs"} for r in rows], indent=1) + "\n")
     if not bad:
         print("\nall relations and statuses equal")
     return 1 if bad else 0
