@@ -795,3 +795,52 @@ fn running_steps_argv_and_the_ledger_hold_no_secret() {
         );
     }
 }
+
+/// Ticks of a job whose run is still going: `queue` runs one more after it
+/// (later ticks collapse into that one), `skip` records them as skipped.
+#[test]
+fn overlapping_ticks_queue_one_run_or_skip() {
+    for (overlap, queued) in [("queue", true), ("skip", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(
+            dir.path(),
+            &format!(
+                "[flightlabs]\nrate_limit = \"1000/1\"\n\n[jobs.slow]\nsteps = [\"ingest realtime --airport BOG --interval 1s\"]\nevery = \"1s\"\ntimeout = \"3s\"\noverlap = \"{overlap}\"\n"
+            ),
+        );
+        let api = MockApi::start(&[], &[]);
+        let orch = Orch::start(dir.path(), &api);
+        // the first run is killed at its 3 s timeout; ticks come every second
+        wait_for("two finished runs or skips", 60, || {
+            let runs = runs_json(dir.path());
+            runs.iter().filter(|r| r["status"] == "skipped").count() >= 3
+                && runs.iter().filter(|r| r["status"] == "failed").count() >= 1
+        });
+        drop(orch);
+        let runs = runs_json(dir.path());
+        let errors: Vec<String> = runs
+            .iter()
+            .filter(|r| r["status"] == "skipped")
+            .map(|r| r["error"].as_str().unwrap_or("").to_string())
+            .collect();
+        let started = runs
+            .iter()
+            .filter(|r| r["status"] != "skipped" && r["status"] != "queued")
+            .count();
+        if queued {
+            assert!(
+                errors.iter().all(|e| e.contains("already queued")),
+                "{overlap}: {errors:?}"
+            );
+            assert!(
+                started >= 2,
+                "{overlap}: a queued run ran after the first: {runs:?}"
+            );
+        } else {
+            assert!(
+                errors.iter().all(|e| e.contains("still going")),
+                "{overlap}: {errors:?}"
+            );
+        }
+    }
+}
