@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Times `dbt build` (dbt-core 1.10 + dbt-duckdb 1.9, from .venv-dbt) against
+# Times `dbt build` (dbt-core + dbt-duckdb, see bench/find_dbt.sh) against
 # `tarmac build` on the engine's jaffle fixture, side by side in one run.
 # Usage: bash bench/dbt_build.sh [path/to/tarmac] [runs]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tarmac="${1:-$HOME/.cache/tarmac-target-release/release/tarmac}"
 runs="${2:-3}"
-dbt="${DBT:-$root/.venv-dbt/bin/dbt}"
-[ -x "$dbt" ] || { echo "no dbt at $dbt: python3 -m venv .venv-dbt && .venv-dbt/bin/pip install 'dbt-core>=1.10,<1.11' 'dbt-duckdb>=1.9,<1.10'"; exit 1; }
+. "$root/bench/find_dbt.sh"
+[ -x "$dbt" ] || { echo "$dbt_missing"; exit 1; }
 [ -x "$tarmac" ] || { echo "no tarmac binary at $tarmac"; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -2,8 +2,8 @@
 # Engine performance figures (issue 5): parse/compile of a generated
 # 10,000-model project (cold, then warm with partial parsing), peak memory,
 # per-node execution overhead on trivial views (DuckDB's own time
-# subtracted), and dbt parse/compile on the same project when .venv-dbt is
-# there (DBT_MODELS picks the size dbt gets, default 1000: dbt takes minutes
+# subtracted), and dbt parse/compile on the same project when dbt is there
+# (bench/find_dbt.sh) (DBT_MODELS picks the size dbt gets, default 1000: dbt takes minutes
 # on 10,000).
 # Usage: bash bench/engine_perf.sh [path/to/tarmac] [models] [trivial_models]
 set -euo pipefail
@@ -12,7 +12,7 @@ tarmac="${1:-$HOME/.cache/tarmac-target-release/release/tarmac}"
 models="${2:-10000}"
 trivial="${3:-2000}"
 dbt_models="${DBT_MODELS:-1000}"
-dbt="${DBT:-$root/.venv-dbt/bin/dbt}"
+. "$root/bench/find_dbt.sh"
 [ -x "$tarmac" ] || { echo "no tarmac binary at $tarmac"; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -25,7 +25,6 @@ TARMAC="${TARMAC:-$HOME/.cache/tarmac-target/release/tarmac}"
 RECORDS="${RECORDS:-1000000}"
 if [ -z "${ARCHIVE:-}" ]; then
     ARCHIVE="$repo/../shared/flightlabs-archive/BOG"
-    [ -d "$ARCHIVE" ] || ARCHIVE=/work/shared/flightlabs-archive/BOG
 fi
 py="$here/.venv/bin/python"
 TIME="${TIME:-/usr/bin/time}"

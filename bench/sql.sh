@@ -43,7 +43,6 @@ DUCKDB="${DUCKDB:-$here/.venv/bin/duckdb}"
 # --- the warehouse of the shared archive
 if [ -z "${WAREHOUSE:-}" ]; then
     ARCHIVE="${ARCHIVE:-$repo/../shared/flightlabs-archive/BOG}"
-    [ -d "$ARCHIVE" ] || ARCHIVE=/work/shared/flightlabs-archive/BOG
     cache="$here/out/sql-warehouse"
     WAREHOUSE="$cache/tarmac.duckdb"
     if [ ! -f "$WAREHOUSE" ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Calibration of the simulator on the real FlightLabs archive for Bogotá.
 
-Reads /work/shared/flightlabs-archive/BOG/*.csv (21 days, 12,665 records) and
+Reads ../shared/flightlabs-archive/BOG/*.csv from the repository's root (21 days, 12,665 records) and
 prints the figures that are hard-coded in src/calibration.rs and
 src/generate.rs. Run it again if the archive grows:
 
@@ -39,7 +39,9 @@ csv.field_size_limit(10**9)
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 RUST = "--rust" in sys.argv
-ARCHIVE = args[0] if args else "/work/shared/flightlabs-archive/BOG"
+ARCHIVE = args[0] if args else os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "flightlabs-archive", "BOG"
+)
 SAME_DAY_FETCH = "2025-03-02"
 
 

@@ -4,7 +4,7 @@
 //! cargo run --release -p pyliteral --example bench [ARCHIVE_DIR] [SECONDS]
 //! ```
 //!
-//! ARCHIVE_DIR defaults to /work/shared/flightlabs-archive/BOG; every `movement`, `aircraft`
+//! ARCHIVE_DIR defaults to `../shared/flightlabs-archive/BOG` from the repository's root; every `movement`, `aircraft`
 //! and `airline` cell of its CSV files is converted over and over for SECONDS (default 3) on
 //! one thread, and MB/s (of Python literal text read) and literals/s are printed, per second of
 //! wall time and, on Linux, per second of this thread's CPU time (what counts on a busy machine).
@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let dir = args
-        .next()
-        .unwrap_or_else(|| "/work/shared/flightlabs-archive/BOG".into());
+    let dir = args.next().unwrap_or_else(|| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/flightlabs-archive/BOG"
+        )
+        .into()
+    });
     let seconds: f64 = args.next().map_or(3.0, |s| s.parse().expect("SECONDS"));
 
     let mut cells = Vec::new();

@@ -2,8 +2,8 @@
 //! every `movement`, `aircraft` and `airline` cell of every file must convert, and writing the
 //! result back as a Python repr must give the cell again, character for character.
 //!
-//! The archive is looked for in `$PYLITERAL_ARCHIVE`, then in `shared/` beside the repository,
-//! then in `/work/shared`; without it the test says so and passes.
+//! The archive is looked for in `$PYLITERAL_ARCHIVE`, then in `shared/` beside the repository
+//! (`../shared` from its root); without it the test says so and passes.
 
 use std::path::PathBuf;
 
@@ -18,7 +18,6 @@ fn archive_dir() -> Option<PathBuf> {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../../shared/flightlabs-archive/BOG"),
         ),
-        Some(PathBuf::from("/work/shared/flightlabs-archive/BOG")),
     ];
     candidates.into_iter().flatten().find(|p| p.is_dir())
 }

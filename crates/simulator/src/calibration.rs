@@ -1,5 +1,5 @@
 //! Figures calibrated on the real archive of Bogotá
-//! (`/work/shared/flightlabs-archive/BOG`, 21 days, 12,665 records) by
+//! (`../shared/flightlabs-archive/BOG` from the repository's root, 21 days, 12,665 records) by
 //! `crates/simulator/calibrate.py`. Counts are kept as measured (not rounded
 //! into percentages) so that a re-run of the script can be compared line by
 //! line.

@@ -1,8 +1,8 @@
 //! `tarmac build` and `tarmac test` on the engine's `shop` fixture: generic,
 //! custom and singular tests, severities and thresholds, stored failures,
 //! skipping after a failed test, artifacts, selection, compiled SQL against
-//! goldens (rewrite with `UPDATE_GOLDEN=1`), bad input, and (when a dbt
-//! virtualenv exists at `.venv-dbt`, or `DBT` names a dbt binary) every
+//! goldens (rewrite with `UPDATE_GOLDEN=1`), bad input, and (with dbt, found
+//! by `testkit::dbt`: `$TARMAC_DBT` or the repository's `.venv-dbt`) every
 //! test's status, failure count and unique id against dbt-core + dbt-duckdb.
 
 mod common;
@@ -448,20 +448,9 @@ fn source_freshness_writes_sources_json() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-/// dbt's binary: `DBT`, else the workspace's `.venv-dbt`.
-fn dbt() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("DBT") {
-        let p = PathBuf::from(p);
-        return p.exists().then_some(p);
-    }
-    let p = workspace().join(".venv-dbt/bin/dbt");
-    p.exists().then_some(p)
-}
-
 #[test]
 fn same_test_results_as_dbt() {
-    let Some(dbt) = dbt() else {
-        eprintln!("SKIP same_test_results_as_dbt: no dbt (set DBT=/path/to/dbt or create .venv-dbt with dbt-core 1.10 and dbt-duckdb 1.9)");
+    let Some(dbt) = testkit::dbt("same_test_results_as_dbt") else {
         return;
     };
     let (_t, dir) = fixture("shop");
@@ -469,14 +458,8 @@ fn same_test_results_as_dbt() {
     copy_project(&dir, &theirs);
     let out = tarmac(&dir, &["build"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let out = Command::new(&dbt)
-        .args(["build", "--project-dir"])
-        .arg(&theirs)
-        .arg("--profiles-dir")
-        .arg(&theirs)
+    let out = testkit::dbt_command(&dbt, &theirs, &["build"])
         .env("TARMAC_DB", theirs.join("shop.duckdb"))
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .current_dir(&theirs)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -884,23 +867,15 @@ fn test_sql_files(dir: &Path) -> BTreeMap<String, String> {
 /// selection in `SELECTIONS` picks.
 #[test]
 fn dtests_same_as_dbt() {
-    let Some(dbt) = dbt() else {
-        eprintln!("SKIP dtests_same_as_dbt: no dbt (set DBT=/path/to/dbt or create .venv-dbt with dbt-core 1.10 and dbt-duckdb 1.9)");
+    let Some(dbt) = testkit::dbt("dtests_same_as_dbt") else {
         return;
     };
     let (_t, dir) = fixture("dtests");
     let theirs = dir.parent().unwrap().join("dtests_dbt");
     copy_project(&dir, &theirs);
     let run_dbt = |args: &[&str]| {
-        Command::new(&dbt)
-            .args(args)
-            .arg("--project-dir")
-            .arg(&theirs)
-            .arg("--profiles-dir")
-            .arg(&theirs)
+        testkit::dbt_command(&dbt, &theirs, args)
             .env("TARMAC_DB", theirs.join("shop.duckdb"))
-            .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-            .current_dir(&theirs)
             .output()
             .unwrap()
     };

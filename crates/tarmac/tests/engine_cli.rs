@@ -1,8 +1,8 @@
 //! `tarmac build|run|seed|compile|ls` as a user runs them: the real binary
-//! on a temporary copy of the engine's jaffle fixture. Also, when a dbt
-//! virtualenv exists at `.venv-dbt`, the same project built by dbt-core +
-//! dbt-duckdb and by Tarmac must hold the same relations, row counts and
-//! contents.
+//! on a temporary copy of the engine's jaffle fixture. Also, with dbt (found
+//! by `testkit::dbt`: `$TARMAC_DBT` or the repository's `.venv-dbt`), the
+//! same project built by dbt-core + dbt-duckdb and by Tarmac must hold the
+//! same relations, row counts and contents.
 
 mod common;
 
@@ -89,11 +89,9 @@ for s, t in c.sql("select table_schema, table_name from information_schema.table
 
 #[test]
 fn same_warehouse_as_dbt() {
-    let venv = workspace().join(".venv-dbt/bin");
-    if !venv.join("dbt").exists() {
-        eprintln!("SKIP same_warehouse_as_dbt: no dbt at {} (python3 -m venv .venv-dbt && .venv-dbt/bin/pip install 'dbt-core>=1.10,<1.11' 'dbt-duckdb>=1.9,<1.10')", venv.display());
+    let Some(dbt) = testkit::dbt("same_warehouse_as_dbt") else {
         return;
-    }
+    };
     let (_t, dir) = fixture();
     let dbt_dir = dir.parent().unwrap().join("jaffle_dbt");
     copy_project(&dir, &dbt_dir);
@@ -108,14 +106,8 @@ fn same_warehouse_as_dbt() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let out = Command::new(venv.join("dbt"))
-        .args(["build", "--project-dir"])
-        .arg(&dbt_dir)
-        .arg("--profiles-dir")
-        .arg(&dbt_dir)
+    let out = testkit::dbt_command(&dbt, &dbt_dir, &["build"])
         .env("TARMAC_DB", &theirs)
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .current_dir(&dbt_dir)
         .output()
         .unwrap();
     assert!(
@@ -123,7 +115,7 @@ fn same_warehouse_as_dbt() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let py = venv.join("python");
+    let py = testkit::python_beside(&dbt);
     let (a, b) = (digests(&py, &ours), digests(&py, &theirs));
     assert_eq!(a, b, "tarmac (left) and dbt (right) differ");
     assert_eq!(a.lines().count(), 8, "{a}");
