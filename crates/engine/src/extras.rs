@@ -609,6 +609,49 @@ impl Object for Column {
     }
 }
 
+/// `v` read as a scalar Python literal (`True`, `None`, `12`, `-1.5e3`, a
+/// quoted string), as `ast.literal_eval` reads it; a non-string is itself.
+/// None when the text is not such a literal (lists and dicts are not read).
+fn py_literal(v: &Value) -> Option<Value> {
+    let Some(s) = v.as_str() else {
+        return Some(v.clone());
+    };
+    let t = s.trim();
+    match t {
+        "True" => return Some(Value::from(true)),
+        "False" => return Some(Value::from(false)),
+        "None" => return Some(Value::from(())),
+        _ => {}
+    }
+    let digits = t.replace('_', "");
+    let ok_underscores = !t.contains("__") && !t.starts_with('_') && !t.ends_with('_');
+    if ok_underscores && !digits.is_empty() {
+        let unsigned = digits.trim_start_matches(['-', '+']);
+        if unsigned.bytes().all(|b| b.is_ascii_digit()) && !unsigned.is_empty() {
+            // Python refuses leading zeros in a non-zero int literal
+            if unsigned.len() > 1
+                && unsigned.starts_with('0')
+                && unsigned.bytes().any(|b| b != b'0')
+            {
+                return None;
+            }
+            return digits.parse::<i64>().ok().map(Value::from);
+        }
+        let lower = unsigned.to_ascii_lowercase();
+        if !lower.contains("inf") && !lower.contains("nan") {
+            if let Ok(f) = digits.parse::<f64>() {
+                return Some(Value::from(f));
+            }
+        }
+    }
+    for q in ['\'', '"'] {
+        if t.len() >= 2 && t.starts_with(q) && t.ends_with(q) && !t[1..t.len() - 1].contains(q) {
+            return Some(Value::from(&t[1..t.len() - 1]));
+        }
+    }
+    None
+}
+
 /// Install the Python stand-ins in `env`.
 pub fn install(env: &mut Environment<'static>, info: &RunInfo) {
     install_modules(env);
@@ -667,6 +710,38 @@ pub fn install_modules(env: &mut Environment<'static>) {
         builtins.insert(name, Value::from(name));
     }
     env.add_global("builtins", Value::from_serialize(&builtins));
+    env.add_global("dbt_version", crate::project::DBT_VERSION);
+    // dbt's type filters (https://docs.getdbt.com/reference/dbt-jinja-functions/as_bool):
+    // read the text as a Python literal of the type, so that a rendered YAML
+    // value keeps it ("{{ var('x') | as_bool }}" gives a boolean)
+    env.add_filter("as_text", |v: Value| -> Value {
+        if v.kind() == ValueKind::String {
+            v
+        } else {
+            Value::from(v.to_string())
+        }
+    });
+    env.add_filter("as_bool", |v: Value| -> Result<Value, JError> {
+        match py_literal(&v) {
+            Some(b) if b.kind() == ValueKind::Bool => Ok(b),
+            _ => Err(JError::new(
+                ErrorKind::InvalidOperation,
+                format!("Could not convert value '{v}' into type 'bool'"),
+            )),
+        }
+    });
+    env.add_filter("as_number", |v: Value| -> Result<Value, JError> {
+        match py_literal(&v) {
+            Some(n) if n.kind() == ValueKind::Number => Ok(n),
+            _ => Err(JError::new(
+                ErrorKind::InvalidOperation,
+                format!("Could not convert value '{v}' into type 'number'"),
+            )),
+        }
+    });
+    env.add_filter("as_native", |v: Value| -> Value {
+        py_literal(&v).unwrap_or(v)
+    });
     env.add_function("__tarmac_list", || Value::from_object(PyList::default()));
     env.add_function("__tarmac_dict", || Value::from_object(PyDict::default()));
     env.set_unknown_method_callback(unknown_method);
@@ -759,7 +834,7 @@ mod tests {
     fn modules_re_and_datetime() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
-        let project = crate::project::Project::load(d.path(), &Default::default()).unwrap();
+        let project = crate::project::Project::load(d.path(), &Default::default(), None).unwrap();
         let info = RunInfo {
             project: Arc::new(project),
             target: crate::project::Target::in_memory(),

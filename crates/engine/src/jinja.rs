@@ -223,6 +223,49 @@ pub fn environment(
         Value::from("")
     });
     env.add_function("return", return_fn);
+    add_serialization(&mut env);
+    env.add_global("exceptions", Value::from_object(Exceptions));
+    env.add_global(
+        "run_started_at",
+        Value::from_object(DateTime(info.run_started_at.naive_utc(), false)),
+    );
+    env.add_global("invocation_id", Value::from(info.invocation_id.clone()));
+    env.add_global("project_name", Value::from(info.project.name.clone()));
+    env.add_global("target", target_value(&info.target));
+    crate::extras::install(&mut env, info);
+    // `graph` is filled after parsing (lib.rs); empty while parsing, as in dbt
+    env.add_global(
+        "graph",
+        minijinja::context! { nodes => minijinja::context!{}, sources => minijinja::context!{}, macros => minijinja::context!{} },
+    );
+    let names = crate::macros::register(
+        &mut env,
+        &info.project.name,
+        macro_files,
+        info.project.dispatch.clone(),
+        &info.project.dependencies,
+    )?;
+    let scopes = info
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), var_fn(info.for_package(p).vars)))
+        .collect();
+    crate::macros::install_package_scopes(&mut env, scopes);
+    Ok((env, names))
+}
+
+/// `target` as dbt's context has it for a dbt-duckdb profile.
+pub fn target_value(t: &Target) -> Value {
+    minijinja::context! {
+        name => t.name.clone(), schema => t.schema.clone(), database => t.database.clone(),
+        type => "duckdb", threads => t.threads, path => t.path.clone(),
+        profile_name => t.profile_name.clone(), dbname => t.database.clone(),
+    }
+}
+
+/// `fromjson`, `tojson`, `fromyaml`, `toyaml`: in every dbt context,
+/// project files' included.
+pub fn add_serialization(env: &mut Environment<'static>) {
     env.add_function(
         "fromjson",
         |s: String, default: Option<Value>| -> Result<Value, JError> {
@@ -252,42 +295,6 @@ pub fn environment(
             .map(Value::from)
             .map_err(|e| err(e.to_string()))
     });
-    env.add_global("exceptions", Value::from_object(Exceptions));
-    env.add_global(
-        "run_started_at",
-        Value::from_object(DateTime(info.run_started_at.naive_utc(), false)),
-    );
-    env.add_global("invocation_id", Value::from(info.invocation_id.clone()));
-    env.add_global("project_name", Value::from(info.project.name.clone()));
-    let t = &info.target;
-    env.add_global(
-        "target",
-        minijinja::context! {
-            name => t.name.clone(), schema => t.schema.clone(), database => t.database.clone(),
-            type => "duckdb", threads => t.threads, path => t.path.clone(),
-            profile_name => t.profile_name.clone(), dbname => t.database.clone(),
-        },
-    );
-    crate::extras::install(&mut env, info);
-    // `graph` is filled after parsing (lib.rs); empty while parsing, as in dbt
-    env.add_global(
-        "graph",
-        minijinja::context! { nodes => minijinja::context!{}, sources => minijinja::context!{}, macros => minijinja::context!{} },
-    );
-    let names = crate::macros::register(
-        &mut env,
-        &info.project.name,
-        macro_files,
-        info.project.dispatch.clone(),
-        &info.project.dependencies,
-    )?;
-    let scopes = info
-        .packages
-        .iter()
-        .map(|p| (p.name.clone(), var_fn(info.for_package(p).vars)))
-        .collect();
-    crate::macros::install_package_scopes(&mut env, scopes);
-    Ok((env, names))
 }
 
 /// `var(name, default)` over one set of vars.

@@ -139,11 +139,19 @@ fn dir_and_cli_vars(
 /// Load and parse the project.
 pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
     let (dir, cli_vars) = dir_and_cli_vars(opts)?;
-    let mut project = project::Project::load(&dir, &cli_vars)?;
+    // as dbt: the profile first (its name from the project file), so that
+    // the project files render with `target`
+    let profile = project::Project::profile_name(&dir, &cli_vars)?;
+    let profiles = project::Target::find_profiles(opts.profiles_dir.as_deref(), &dir)?;
+    let mut target = project::Target::load(&profiles, &profile, opts.target.as_deref(), &cli_vars)?;
+    if let Some(t) = opts.threads {
+        target.threads = t.max(1);
+    }
+    let mut project = project::Project::load(&dir, &cli_vars, Some(&target))?;
     if !opts.no_version_check {
         project.check_dbt_version()?;
     }
-    let installed = packages::load_installed(&project)?;
+    let installed = packages::load_installed(&project, Some(&target))?;
     if !opts.no_version_check {
         for p in &installed {
             p.check_dbt_version()?;
@@ -158,16 +166,6 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
             Arc::new(p)
         })
         .collect();
-    let profiles = project::Target::find_profiles(opts.profiles_dir.as_deref(), &project.root)?;
-    let mut target = project::Target::load(
-        &profiles,
-        &project.profile,
-        opts.target.as_deref(),
-        &project.vars,
-    )?;
-    if let Some(t) = opts.threads {
-        target.threads = t.max(1);
-    }
     let vars = project.vars_for_project();
     let info = jinja::RunInfo {
         project,
@@ -232,7 +230,14 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
 /// (see [`packages`]); `fetch` is an HTTP GET for hub packages.
 pub fn deps(opts: &Options, fetch: packages::Fetch<'_>) -> Result<packages::DepsReport> {
     let (dir, cli_vars) = dir_and_cli_vars(opts)?;
-    let project = project::Project::load(&dir, &cli_vars)?;
+    // `target` where the profile loads (dbt deps needs none)
+    let target = project::Project::profile_name(&dir, &cli_vars)
+        .ok()
+        .and_then(|profile| {
+            let f = project::Target::find_profiles(opts.profiles_dir.as_deref(), &dir).ok()?;
+            project::Target::load(&f, &profile, opts.target.as_deref(), &cli_vars).ok()
+        });
+    let project = project::Project::load(&dir, &cli_vars, target.as_ref())?;
     packages::deps(&project, fetch)
 }
 

@@ -216,9 +216,12 @@ pub fn install_dirs(project: &Project) -> Result<Vec<PathBuf>> {
 
 /// Load every installed package of the root project, checking first that as
 /// many are installed as the packages file lists (dbt's check, with its
-/// message). Each package's own `--vars`-free project file is loaded as the
-/// package wrote it.
-pub fn load_installed(root: &Project) -> Result<Vec<Project>> {
+/// message). Each package's project file renders with the root's context
+/// (`--vars`, `target`), as dbt renders it.
+pub fn load_installed(
+    root: &Project,
+    target: Option<&crate::project::Target>,
+) -> Result<Vec<Project>> {
     let specs = read_specs(&root.root, &root.cli_vars)?;
     let dirs = install_dirs(root)?;
     if let Some(s) = &specs {
@@ -251,7 +254,9 @@ pub fn load_installed(root: &Project) -> Result<Vec<Project>> {
                 d.display()
             )));
         }
-        let p = Project::load(&d, &Map::new())
+        // a package's dbt_project.yml renders with the same context as the
+        // root's (`--vars`, `target`)
+        let p = Project::load(&d, &root.cli_vars, target)
             .map_err(|e| Error::Project(format!("Failed to read package {}: {e}", d.display())))?;
         if p.name == root.name || out.iter().any(|o| o.name == p.name) {
             return Err(Error::Project(format!(

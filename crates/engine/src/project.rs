@@ -11,8 +11,12 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::yaml;
 
-/// The dbt version Tarmac reports to `require-dbt-version` checks.
-pub const DBT_VERSION: &str = "1.10.0";
+/// The dbt version whose behaviour Tarmac follows, and the one it is
+/// compared against (the dbt-core pinned in bench/dbt-requirements.txt):
+/// what `require-dbt-version` is checked against, `dbt_version` in Jinja and
+/// the artifacts' metadata. Tests hold it equal to the pin and to the
+/// comparison dbt's `dbt --version`, so the claim moves with the yardstick.
+pub const DBT_VERSION: &str = "1.10.23";
 
 /// A loaded `dbt_project.yml`.
 #[derive(Debug, Clone)]
@@ -85,6 +89,181 @@ fn string_list(v: Option<&Value>, default: &[&str], file: &Path, key: &str) -> R
     }
 }
 
+/// dbt's Jinja context for `dbt_project.yml` (and, without `target`, for
+/// `profiles.yml` and the `profile:` key, which are read before the
+/// profile is): `env_var`, `var` over `--vars` only (a project file's own
+/// `vars:` are not visible in it), `target` once the profile is loaded,
+/// `builtins`, `dbt_version`, `modules` and the serialization functions
+/// (<https://docs.getdbt.com/reference/dbt-jinja-functions/dbt-project-yml-context>,
+/// checked against dbt-core 1.10.23).
+pub struct FileEnv {
+    env: minijinja::Environment<'static>,
+}
+
+impl FileEnv {
+    pub fn new(cli_vars: &Map<String, Value>, target: Option<&Target>) -> FileEnv {
+        let mut env = minijinja::Environment::new();
+        env.add_function("env_var", crate::jinja::env_var);
+        env.add_global("var", crate::jinja::var_fn(cli_vars.clone()));
+        crate::jinja::add_serialization(&mut env);
+        crate::extras::install_modules(&mut env);
+        if let Some(t) = target {
+            env.add_global("target", crate::jinja::target_value(t));
+        }
+        FileEnv { env }
+    }
+
+    /// Render `text` to text.
+    pub fn render_text(&self, text: &str) -> std::result::Result<String, String> {
+        self.env.render_str(text, ()).map_err(|e| jinja_message(&e))
+    }
+
+    /// Render a YAML string value as dbt does: when the whole value is one
+    /// `{{ expression }}` that is not a constant, the expression's value
+    /// keeps its type (`"{{ target.threads }}"` is a number, `"{{ false if
+    /// target.type == 'x' else true }}"` a boolean, a list stays a list);
+    /// anything else, constants folded (`"{{ 1 + 2 }}"` is `"3"`), is text.
+    pub fn render_value(&self, text: &str) -> std::result::Result<Value, String> {
+        if let Some(expr) = single_expression(text) {
+            if !is_constant(expr) {
+                let v = self
+                    .env
+                    .compile_expression(expr)
+                    .and_then(|e| e.eval(()))
+                    .map_err(|e| jinja_message(&e))?;
+                if !v.is_undefined() && v.kind() != minijinja::value::ValueKind::String {
+                    return Ok(crate::jinja::value_to_json(&v));
+                }
+            }
+        }
+        self.render_text(text).map(Value::String)
+    }
+
+    /// Render every string of `v` holding Jinja with [`FileEnv::render_value`],
+    /// except where `skip` says (given the key path) dbt renders later.
+    pub fn render_tree(
+        &self,
+        v: &mut Value,
+        path: &mut Vec<String>,
+        skip: &dyn Fn(&[String]) -> bool,
+    ) -> std::result::Result<(), String> {
+        match v {
+            Value::String(s) if s.contains("{{") || s.contains("{%") => {
+                *v = self
+                    .render_value(s)
+                    .map_err(|e| format!("key {}: {e}", path.join(".")))?;
+            }
+            Value::Array(a) => {
+                for (i, item) in a.iter_mut().enumerate() {
+                    if let Some(last) = path.last_mut() {
+                        last.push_str(&format!("[{i}]"));
+                    }
+                    let r = self.render_tree(item, path, skip);
+                    if let Some(last) = path.last_mut() {
+                        let cut = last.rfind('[').unwrap_or(last.len());
+                        last.truncate(cut);
+                    }
+                    r?;
+                }
+            }
+            Value::Object(m) => {
+                for (k, item) in m.iter_mut() {
+                    path.push(k.clone());
+                    let r = if skip(path) {
+                        Ok(())
+                    } else {
+                        self.render_tree(item, path, skip)
+                    };
+                    path.pop();
+                    r?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn jinja_message(e: &minijinja::Error) -> String {
+    let mut m = e.to_string();
+    if let Some(d) = e.detail() {
+        if !m.contains(d) {
+            m = format!("{m}: {d}");
+        }
+    }
+    m
+}
+
+/// The expression of a value that is exactly one `{{ ... }}` and nothing
+/// else (what Jinja's native rendering returns as a value, not text).
+fn single_expression(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+    let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
+    if ["{{", "}}", "{%", "%}", "{#"]
+        .iter()
+        .any(|t| inner.contains(t))
+    {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Whether Jinja would fold `expr` into a constant at compile time (dbt then
+/// gets text): no name in it is looked up. Names after `.` (attributes),
+/// `|` (filters) or `is` (tests) and the literal keywords do not count;
+/// dbt's type filters (`as_bool`, ...) always give a value.
+fn is_constant(expr: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False",
+        "None",
+    ];
+    let b = expr.as_bytes();
+    let mut i = 0;
+    let mut prev = ' ';
+    let mut prev_word = "";
+    while i < b.len() {
+        let c = b[i] as char;
+        if c == '\'' || c == '"' {
+            i += 1;
+            while i < b.len() && b[i] as char != c {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            prev = c;
+            prev_word = "";
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            let word = &expr[start..i];
+            if ["as_bool", "as_number", "as_native"].contains(&word) {
+                return false;
+            }
+            let named = prev != '.' && prev != '|' && prev_word != "is";
+            if named && !WORDS.contains(&word) {
+                return false;
+            }
+            prev = 'a';
+            prev_word = word;
+        } else if c.is_ascii_digit() {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_') {
+                i += 1;
+            }
+            prev = '0';
+            prev_word = "";
+        } else {
+            if !c.is_whitespace() {
+                prev = c;
+                prev_word = "";
+            }
+            i += 1;
+        }
+    }
+    true
+}
+
 /// Render a string from a project file with `env_var()` and `var()` only
 /// (what dbt allows before the project is parsed).
 pub fn render_basic(text: &str, vars: &Map<String, Value>) -> std::result::Result<String, String> {
@@ -119,9 +298,41 @@ pub fn render_basic(text: &str, vars: &Map<String, Value>) -> std::result::Resul
 }
 
 impl Project {
-    /// Load `<dir>/dbt_project.yml`; `cli_vars` (from `--vars`) win over the
-    /// file's vars.
-    pub fn load(dir: &Path, cli_vars: &Map<String, Value>) -> Result<Project> {
+    /// The profile `<dir>/dbt_project.yml` names (`profile:`, else the
+    /// project's `name`), rendered as dbt does before any profile is loaded.
+    pub fn profile_name(dir: &Path, cli_vars: &Map<String, Value>) -> Result<String> {
+        let file = std::path::absolute(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .join("dbt_project.yml");
+        if !file.exists() {
+            return Err(Error::Project(format!(
+                "no dbt_project.yml in {} (use --project-dir)",
+                dir.display()
+            )));
+        }
+        let raw = yaml::read(&file)?;
+        let fenv = FileEnv::new(cli_vars, None);
+        let bad = |message: String| Error::Yaml {
+            path: file.clone(),
+            message,
+        };
+        match raw.get("profile").or(raw.get("name")) {
+            Some(Value::String(s)) => fenv
+                .render_text(s)
+                .map_err(|e| bad(format!("key profile: {e}"))),
+            _ => Err(bad("key name: required, a string".into())),
+        }
+    }
+
+    /// Load `<dir>/dbt_project.yml`, rendering its values with dbt's
+    /// project-file context ([`FileEnv`]: `target` is the loaded profile's
+    /// target, None when there is none, as for `deps`); `cli_vars` (from
+    /// `--vars`) win over the file's vars.
+    pub fn load(
+        dir: &Path,
+        cli_vars: &Map<String, Value>,
+        target: Option<&Target>,
+    ) -> Result<Project> {
         let root = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
         let file = root.join("dbt_project.yml");
         if !file.exists() {
@@ -137,14 +348,24 @@ impl Project {
                 message: "expected a mapping at the top".into(),
             });
         };
-        // vars first (they may be used by other keys), rendered with env_var only
+        // `vars:` values render when read, with `var()` seeing the vars
+        // themselves (and `--vars` over them); here, once, at load
         let mut all_vars = raw.get("vars").cloned().unwrap_or(Value::Null);
-        yaml::render_strings(&mut all_vars, &[], &|s| render_basic(s, cli_vars), "vars").map_err(
-            |message| Error::Yaml {
+        let mut vars_env_vars = Map::new();
+        if let Value::Object(m) = &all_vars {
+            vars_env_vars.extend(
+                m.iter()
+                    .filter(|(_, v)| !v.is_object())
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+        }
+        vars_env_vars.extend(cli_vars.clone());
+        FileEnv::new(&vars_env_vars, target)
+            .render_tree(&mut all_vars, &mut vec!["vars".to_string()], &|_| false)
+            .map_err(|message| Error::Yaml {
                 path: file.clone(),
                 message,
-            },
-        )?;
+            })?;
         let name = match raw.get("name") {
             Some(Value::String(s)) => s.clone(),
             _ => {
@@ -175,26 +396,37 @@ impl Project {
         for (k, v) in cli_vars {
             vars.insert(k.clone(), v.clone());
         }
-        let mut render_vars = vars.clone();
-        if let Some(p) = package_vars.get(&name) {
-            render_vars.extend(p.clone());
-        }
-        yaml::render_strings(
-            &mut raw,
-            &[
-                "pre_hook",
-                "post_hook",
-                "on_run_start",
-                "on_run_end",
-                "vars",
-            ],
-            &|s| render_basic(s, &render_vars),
-            "",
-        )
-        .map_err(|message| Error::Yaml {
-            path: file.clone(),
-            message,
-        })?;
+        // every other key renders now with the project-file context, except
+        // what dbt renders later with a node's or the run's context: run
+        // hooks, `query-comment`, and hooks in the config trees
+        let skip = |p: &[String]| -> bool {
+            let top = p[0].as_str();
+            if top == "vars"
+                || [
+                    "on-run-start",
+                    "on-run-end",
+                    "on_run_start",
+                    "on_run_end",
+                    "query-comment",
+                ]
+                .contains(&top)
+            {
+                return true;
+            }
+            ["models", "seeds", "snapshots", "tests", "data_tests"].contains(&top)
+                && p[1..].iter().any(|k| {
+                    matches!(
+                        k.trim_start_matches(['+', ' ']),
+                        "pre-hook" | "post-hook" | "pre_hook" | "post_hook"
+                    )
+                })
+        };
+        FileEnv::new(cli_vars, target)
+            .render_tree(&mut raw, &mut vec![], &skip)
+            .map_err(|message| Error::Yaml {
+                path: file.clone(),
+                message,
+            })?;
         let get = |k: &str| raw.get(k);
         let profile = match get("profile") {
             Some(Value::String(s)) => s.clone(),
@@ -982,6 +1214,17 @@ mod tests {
             "\">=1.5\" is not a valid semantic version."
         );
         assert!(parse(r#""~=1.7.0""#).is_err());
+        // a widely used package's range holds for the version Tarmac claims
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("dbt_project.yml"),
+            "name: pkg\nrequire-dbt-version: ['>=1.10.5', '<3.0.0']\n",
+        )
+        .unwrap();
+        Project::load(d.path(), &Map::new(), None)
+            .unwrap()
+            .check_dbt_version()
+            .unwrap();
     }
 
     #[test]
@@ -997,7 +1240,7 @@ mod tests {
             "prof:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: \"{{ env_var('TARMAC_TEST_DB', 'x/dev.duckdb') }}\"\n      schema: s\n      threads: 4\n",
         )
         .unwrap();
-        let p = Project::load(d.path(), &Map::new()).unwrap();
+        let p = Project::load(d.path(), &Map::new(), None).unwrap();
         assert_eq!(p.name, "p");
         assert_eq!(p.model_paths, vec!["models"]);
         assert_eq!(p.vars_for_project()["b"], 2);

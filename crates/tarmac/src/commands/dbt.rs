@@ -47,7 +47,7 @@ pub struct DbtArgs {
     #[arg(long, value_name = "NAME")]
     selector: Option<String>,
     /// Build even when the project's `require-dbt-version` excludes the dbt
-    /// version Tarmac follows (1.10.0).
+    /// version Tarmac follows (dbt-core 1.10.23).
     #[arg(long)]
     no_version_check: bool,
     /// Console output: text (default) or json (dbt's structured log lines).
