@@ -326,30 +326,34 @@ fn build_node(
     let root = m.info.project.root.clone();
     if node.resource_type == ResourceType::Seed {
         let path = root.join(&node.original_file_path);
-        let delim = node
-            .config
-            .str_of("delimiter")
-            .and_then(|d| d.bytes().next())
-            .unwrap_or(b',');
-        // dbt's seed materialization truncates and inserts into an existing
-        // table ("INSERT n") and creates one otherwise, or on a full refresh
-        // (the flag or the seed's `full_refresh` config): "CREATE n".
+        // dbt-core 1.10's seed materialization says "CREATE n" on a full
+        // refresh (the flag or the seed's `full_refresh` config) and
+        // "INSERT n" otherwise, a new table included
         let rel = node.relation();
-        let existed = db
-            .relation_kind(
-                rel.database.as_deref(),
-                rel.schema.as_deref().unwrap_or("main"),
-                &rel.identifier,
-            )
-            .ok()
-            .flatten()
-            .is_some_and(|k| k == "table");
-        let verb = if existed && !materialize::full_refresh_for(&node.config, opts.full_refresh) {
-            "INSERT"
-        } else {
+        let verb = if materialize::full_refresh_for(&node.config, opts.full_refresh) {
             "CREATE"
+        } else {
+            "INSERT"
         };
-        let r = crate::seed::load(db, &path, &rel, node.config.get("column_types"), delim)
+        let flag = |k: &str| match node.config.get(k) {
+            Some(serde_json::Value::Bool(b)) => Some(*b),
+            Some(serde_json::Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        let seed_opts = crate::seed::SeedOptions {
+            column_types: node.config.get("column_types"),
+            delimiter: node
+                .config
+                .str_of("delimiter")
+                .and_then(|d| d.chars().next()),
+            quote_columns: flag("quote_columns"),
+            fast: flag("fast"),
+        };
+        let r = crate::seed::load(db, &path, &rel, &seed_opts)
             .and_then(|n| {
                 crate::persist_docs::apply(db, node, &rel, &node.config)?;
                 Ok(n)
