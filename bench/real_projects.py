@@ -32,6 +32,10 @@ last run) in crates/engine/tests/golden/real_projects/<name>.json, which the
 engine's integration test (`crates/engine/tests/features.rs`) holds Tarmac's
 build to without needing dbt.
 
+Known differences (bench/projects/known_differences.json, see
+bench/projects/README.md) are asserted, not skipped: each listed difference
+must still be there, exactly as listed, and any other difference fails.
+
 Needs the `duckdb` Python module (the dbt venv has it). Exit code 1 if any
 relation or status differs.
 """
@@ -51,6 +55,7 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = ROOT / "bench" / "projects"
+KNOWN = PROJECTS / "known_differences.json"
 sys.path.insert(0, str(ROOT / "bench"))
 import corpus  # noqa: E402
 GOLDEN = ROOT / "crates" / "engine" / "tests" / "golden" / "real_projects"
@@ -86,8 +91,24 @@ def digest_sql(schema, table, columns):
     )
 
 
+def column_digests_sql(schema, table, columns):
+    """One md5 per column: of its values cast to text (NULL as \\N), sorted,
+    joined by newlines. A difference in the row digest is pinned to the
+    columns whose digests differ."""
+    if not columns:
+        return None
+    vals = ", ".join(
+        f"coalesce(CAST({quote(c)} AS VARCHAR), '\\N') AS v{i}" for i, c in enumerate(columns)
+    )
+    aggs = ", ".join(
+        f"coalesce(md5(string_agg(v{i}, chr(10) ORDER BY v{i})), '')" for i in range(len(columns))
+    )
+    return f"SELECT {aggs} FROM (SELECT {vals} FROM {quote(schema)}.{quote(table)})"
+
+
 def relations(db_path, skip_cols):
-    """{schema.name: {kind, columns, count, digest}} of a DuckDB file."""
+    """{schema.name: {kind, columns, count, digest, column_digests}} of a
+    DuckDB file; columns in skip_cols are in no digest."""
     con = duckdb.connect(str(db_path), read_only=True)
     out = {}
     try:
@@ -96,17 +117,49 @@ def relations(db_path, skip_cols):
             keep = [c for c, _ in cols if c not in skip_cols]
             try:
                 n, d = con.execute(digest_sql(schema, name, keep)).fetchone()
+                q = column_digests_sql(schema, name, keep)
+                per = dict(zip(keep, con.execute(q).fetchone())) if q else {}
             except duckdb.Error as e:  # a view over something that is gone
-                n, d = None, f"error: {str(e).splitlines()[0]}"
+                n, d, per = None, f"error: {str(e).splitlines()[0]}", {}
             out[f"{schema}.{name}"] = {
                 "kind": kind,
                 "columns": ", ".join(f"{c} {t}" for c, t in cols),
                 "count": n,
                 "digest": d,
+                "column_digests": per,
             }
     finally:
         con.close()
     return out
+
+
+def relation_differences(a, b):
+    """How relation `a` (dbt's) and `b` (Tarmac's) differ, as the names
+    known_differences.json uses: `only in dbt`, `only in tarmac`, `kind`,
+    `columns` (names or types), `count`, then `values:<column>` for each
+    column whose values differ, or `rows` when every column holds the same
+    values but not in the same rows. [] when equal. The same rules are in
+    crates/engine/tests/features.rs (relation_differences): keep them equal."""
+    if a is None or b is None:
+        return ["only in tarmac" if a is None else "only in dbt"]
+    out = [k for k in ("kind", "columns", "count") if a[k] != b[k]]
+    if out:
+        return out
+    ca, cb = a.get("column_digests", {}), b.get("column_digests", {})
+    out = [f"values:{c}" for c in ca if ca.get(c) != cb.get(c)]
+    if not out and a["digest"] != b["digest"]:
+        out = ["rows"]
+    return out
+
+
+def known_differences(name):
+    """The known differences of project `name`: ({relation: (sorted
+    differs, reason)}, {(run, node): (dbt, tarmac, reason)})."""
+    all_known = json.loads(KNOWN.read_text()) if KNOWN.exists() else {}
+    k = all_known.get(name, {})
+    rels = {r: (sorted(v["differs"]), v["reason"]) for r, v in k.get("relations", {}).items()}
+    sts = {(s["run"], s["node"]): (s["dbt"], s["tarmac"], s["reason"]) for s in k.get("statuses", [])}
+    return rels, sts
 
 
 def statuses(project_dir):
@@ -241,36 +294,54 @@ def compare(name, cfg, dbt, tarmac, keep, write_golden, repeats=1, corpus_root=N
     d, t = res["dbt"], res["tarmac"]
 
     problems, known = [], []
-    known_rel = cfg.get("known", {})
-    rel_names = sorted(set(d["relations"]) | set(t["relations"]))
+    known_rel, known_st = known_differences(name)
+    rel_names = sorted(set(d["relations"]) | set(t["relations"]) | set(known_rel))
     rel_ok = 0
     for r in rel_names:
         a, b = d["relations"].get(r), t["relations"].get(r)
-        if a == b:
+        diffs = relation_differences(a, b) if (a, b) != (None, None) else []
+        if not diffs:
             rel_ok += 1
-        elif a is None or b is None:
-            problems.append(f"relation {r}: only in {'tarmac' if a is None else 'dbt'}")
+        listed, reason = known_rel.get(r, ([], None))
+        if sorted(diffs) == listed:
+            if listed:
+                known.append(f"relation {r}: {', '.join(listed)} (known: {reason})")
+            continue
+        detail = []
+        for k in ("kind", "columns", "count"):
+            if a and b and a[k] != b[k]:
+                detail.append(f"{k} dbt={a[k]!r} tarmac={b[k]!r}")
+        what = ", ".join(diffs) or "none"
+        if listed:
+            problems.append(
+                f"relation {r}: differs in [{what}] but known_differences.json lists "
+                f"[{', '.join(listed)}] (a known difference that has gone or changed fails) "
+                + "; ".join(detail)
+            )
         else:
-            for k in ("kind", "columns", "count", "digest"):
-                if a[k] != b[k]:
-                    msg = f"relation {r}: {k} dbt={a[k]!r} tarmac={b[k]!r}"
-                    if r in known_rel:
-                        known.append(f"{msg} (known: {known_rel[r]})")
-                    else:
-                        problems.append(msg)
+            problems.append(f"relation {r}: {what} " + "; ".join(detail))
     st_total = st_ok = 0
     for i in range(runs):
         sa, sb = d["statuses"][i], t["statuses"][i]
-        for uid in sorted(set(sa) | set(sb)):
+        for uid in sorted(set(sa) | set(sb) | {n for (run, n) in known_st if run == i + 1}):
             st_total += 1
-            if sa.get(uid) == sb.get(uid):
+            got = (sa.get(uid), sb.get(uid))
+            if got[0] == got[1]:
                 st_ok += 1
-            else:
-                problems.append(f"run {i + 1} {uid}: dbt={sa.get(uid)} tarmac={sb.get(uid)}")
+            k = known_st.get((i + 1, uid))
+            if k and got == (k[0], k[1]):
+                known.append(f"run {i + 1} {uid}: dbt={got[0]} tarmac={got[1]} (known: {k[2]})")
+            elif k:
+                problems.append(
+                    f"run {i + 1} {uid}: dbt={got[0]} tarmac={got[1]} but known_differences.json "
+                    f"lists dbt={k[0]} tarmac={k[1]} (a known difference that has gone or changed fails)"
+                )
+            elif got[0] != got[1]:
+                problems.append(f"run {i + 1} {uid}: dbt={got[0]} tarmac={got[1]}")
     tests = sum(1 for u in d["statuses"][-1] if u.startswith(("test.", "unit_test.")))
 
     if write_golden:
-        skip = volatile | set(cfg.get("date_dependent", [])) | set(cfg.get("golden_skip_columns", []))
+        skip = volatile | set(cfg.get("date_dependent", []))
         GOLDEN.mkdir(parents=True, exist_ok=True)
         g = {
             "runs": runs,
