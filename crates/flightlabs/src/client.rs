@@ -7,6 +7,12 @@
 //!   transfer looks like that) are retried with exponential backoff and full
 //!   jitter, honouring `Retry-After`;
 //! - 401/403 and `success: false` are returned at once as typed errors;
+//! - every error is either retryable or final ([`ClientError::is_final`]):
+//!   a final one (bad key, unknown airport, bad configuration) is never
+//!   retried, here or by the callers, since no retry can change its answer;
+//! - a host that cannot be reached at all (DNS failure, connection refused,
+//!   no route) is given up after [`ClientConfig::max_connect_retries`] short
+//!   retries, so that a machine without network learns it in seconds;
 //! - the raw body is returned verbatim, so the landing zone stores exactly what
 //!   was received;
 //! - no error message or log line contains the access key.
@@ -115,6 +121,10 @@ pub struct ClientConfig {
     /// The file that shares `rate_limit` live with every other process on
     /// the machine (see [`crate::shared_window`]); None: this process only.
     pub shared_window: Option<std::path::PathBuf>,
+    /// Retries after a failure to connect at all (DNS, refused, no route).
+    /// Few and short: such a failure rarely heals within seconds, and the
+    /// caller (or the orchestrator) retries the whole run later.
+    pub max_connect_retries: u32,
 }
 
 impl Default for ClientConfig {
@@ -128,6 +138,7 @@ impl Default for ClientConfig {
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
             shared_window: None,
+            max_connect_retries: 2,
         }
     }
 }
@@ -155,6 +166,8 @@ pub enum ClientError {
         request: String,
         attempts: u32,
         message: String,
+        /// The host could not be reached at all (no answer of any kind).
+        unreachable: bool,
     },
     #[error(
         "FlightLabs sent an unreadable body for {request} after {attempts} attempts: {reason}"
@@ -171,13 +184,37 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Errors after which no further request can succeed (bad key, bad config).
-    pub fn is_fatal(&self) -> bool {
+    /// Errors no retry can fix: a refused key, a bad configuration, or an
+    /// answer the provider will give again (an unknown airport, a 4xx other
+    /// than 429). The rest (network, 429, 5xx, cut bodies) are retryable.
+    pub fn is_final(&self) -> bool {
+        match self {
+            ClientError::Unauthorized { .. } | ClientError::Config(_) => true,
+            ClientError::Api { code, message, .. } => !is_rate_limit_answer(code, message),
+            ClientError::Http { status, .. } => *status != 429 && *status < 500,
+            ClientError::Transport { .. } | ClientError::MalformedBody { .. } => false,
+        }
+    }
+
+    /// The API host could not be reached at all: every further request of
+    /// this run would fail the same way, so callers stop the run (retryable
+    /// later, unlike [`is_final`](Self::is_final) errors).
+    pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
-            ClientError::Unauthorized { .. } | ClientError::Config(_)
+            ClientError::Transport {
+                unreachable: true,
+                ..
+            }
         )
     }
+}
+
+/// Whether a `success: false` answer says "too many requests" (retryable)
+/// rather than something about the request itself (final).
+fn is_rate_limit_answer(code: &str, message: &str) -> bool {
+    let lower = format!("{code} {message}").to_ascii_lowercase();
+    lower.contains("rate_limit") || lower.contains("too many")
 }
 
 /// A response that parsed as a successful envelope.
@@ -200,7 +237,24 @@ pub struct Fetched {
 pub struct ClientStats {
     pub requests: std::sync::atomic::AtomicU64,
     pub retries: std::sync::atomic::AtomicU64,
+    /// Time requests spent waiting for a slot of our own rate limit.
+    pub paced_ms: std::sync::atomic::AtomicU64,
+    /// Answers that were 429 or carried `Retry-After`: the provider's limit,
+    /// not ours, paced them.
+    pub pushed_back: std::sync::atomic::AtomicU64,
+    /// The longest `Retry-After` seen, in milliseconds.
+    pub retry_after_ms: std::sync::atomic::AtomicU64,
+    paced_told: std::sync::atomic::AtomicBool,
+    pushed_back_told: std::sync::atomic::AtomicBool,
 }
+
+/// Where a user changes the client's rate limit; named in every notice
+/// about pacing so that the fix is in the message.
+const RATE_LIMIT_HINT: &str = "[flightlabs] rate_limit in tarmac.toml or --rate-limit";
+
+/// Our own limit must hold a run back this long before we say so: a
+/// moment's wait at the start of a run is normal and not worth a line.
+const PACED_NOTICE_AFTER: Duration = Duration::from_secs(2);
 
 pub struct Client {
     http: reqwest::Client,
@@ -229,7 +283,9 @@ impl Client {
         })?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(15)))
+            // A connection that takes longer than this is not coming: with
+            // a few connect retries the run still learns it in seconds.
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("tarmac/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Config(e.without_url().to_string()))?;
@@ -252,6 +308,52 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// A line, once per client and cause, saying which rate limit paces the
+    /// run and how to change it: the provider's (it answered 429 or sent
+    /// `Retry-After`), or ours (it held requests back while the provider
+    /// never pushed back, so the plan may allow more). None when neither
+    /// applies or the line was already given. Callers show it in their
+    /// progress output.
+    pub fn take_rate_notice(&self) -> Option<String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.stats;
+        let limit = self.config.rate_limit;
+        let pushed = s.pushed_back.load(Relaxed);
+        if pushed > 0 {
+            if s.pushed_back_told.swap(true, Relaxed) {
+                return None;
+            }
+            let after = s.retry_after_ms.load(Relaxed);
+            let wait = if after > 0 {
+                format!(
+                    " and asked to wait up to {:.1} s (Retry-After)",
+                    after as f64 / 1000.0
+                )
+            } else {
+                String::new()
+            };
+            return Some(format!(
+                "rate limit: the provider's limit paces this run: it answered 429{wait}, \
+                 so it allows fewer than the configured {limit} ({} requests per {} s); \
+                 lower {RATE_LIMIT_HINT} to your plan's rate",
+                limit.requests,
+                limit.per.as_secs_f64()
+            ));
+        }
+        let paced = Duration::from_millis(s.paced_ms.load(Relaxed));
+        if paced >= PACED_NOTICE_AFTER && !s.paced_told.swap(true, Relaxed) {
+            return Some(format!(
+                "rate limit: the configured {limit} ({} requests per {} s) paces this run \
+                 (requests waited {:.1} s for it so far, and the provider has not pushed back); \
+                 if your plan allows more, raise {RATE_LIMIT_HINT}",
+                limit.requests,
+                limit.per.as_secs_f64(),
+                paced.as_secs_f64()
+            ));
+        }
+        None
     }
 
     /// `GET /historical` for one airport, direction and window.
@@ -301,11 +403,19 @@ impl Client {
         }
         let shown = redact_url(url.as_str());
         let mut attempt = 0u32;
+        let mut connect_failures = 0u32;
         loop {
+            // The rate limit's slot is taken here and only here, right
+            // before a real request: nothing that fails earlier waits for it.
+            let asked = std::time::Instant::now();
             self.limiter.acquire().await;
             if let Some(shared) = &self.shared {
                 shared.acquire().await;
             }
+            self.stats.paced_ms.fetch_add(
+                asked.elapsed().as_millis() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             self.stats
                 .requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -313,11 +423,30 @@ impl Client {
                 Attempt::Done(f) => return Ok(f),
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::Retry { after, error } => {
+                    if error.is_unreachable() {
+                        connect_failures += 1;
+                        if connect_failures > self.config.max_connect_retries {
+                            return Err(error);
+                        }
+                    }
                     if attempt >= self.config.max_retries {
                         return Err(error);
                     }
-                    let wait = after.unwrap_or_else(|| self.backoff(attempt));
-                    tracing::warn!(request = %shown, attempt = attempt + 1, wait_ms = wait.as_millis() as u64, "retrying: {error}");
+                    let wait = match after {
+                        Some(a) => a,
+                        // Unreachable: short waits, the run learns it soon.
+                        None if error.is_unreachable() => {
+                            self.backoff(attempt).min(Duration::from_secs(2))
+                        }
+                        None => self.backoff(attempt),
+                    };
+                    // The error names the request (redacted) once; the line
+                    // does not repeat it.
+                    tracing::warn!(
+                        attempt = attempt + 1,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying: {error}"
+                    );
                     self.stats
                         .retries
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -343,10 +472,12 @@ impl Client {
 
     async fn attempt(&self, url: reqwest::Url, shown: &str, attempt: u32) -> Attempt {
         let attempts = attempt + 1;
+        let host = url.host_str().unwrap_or("the API host").to_string();
         let transport = |e: reqwest::Error| ClientError::Transport {
             request: shown.to_string(),
             attempts,
-            message: scrub(&describe(&e), &self.config.access_key),
+            message: scrub(&describe(&e, &host), &self.config.access_key),
+            unreachable: e.is_connect(),
         };
         let response = match self.http.get(url).send().await {
             Ok(r) => r,
@@ -384,6 +515,15 @@ impl Client {
                 message: scrub(&message, &self.config.access_key),
             });
         }
+        if status == 429 || retry_after.is_some() {
+            use std::sync::atomic::Ordering::Relaxed;
+            self.stats.pushed_back.fetch_add(1, Relaxed);
+            if let Some(d) = retry_after {
+                self.stats
+                    .retry_after_ms
+                    .fetch_max(d.as_millis() as u64, Relaxed);
+            }
+        }
         if status == 429 || status >= 500 {
             let after = retry_after.map(|d| {
                 // Honour Retry-After, with a little jitter so that many tasks
@@ -420,7 +560,7 @@ impl Client {
                 let lower = format!("{code} {message}").to_ascii_lowercase();
                 if lower.contains("access_key") || lower.contains("access key") {
                     Attempt::Fatal(ClientError::Unauthorized { status, message })
-                } else if lower.contains("rate_limit") || lower.contains("too many") {
+                } else if is_rate_limit_answer(&code, &message) {
                     Attempt::Retry {
                         after: retry_after,
                         error: ClientError::Api {
@@ -452,19 +592,19 @@ impl Client {
 }
 
 /// reqwest's Display of an error names the URL (with the key) and hides the
-/// cause; this gives "timed out" / "connection reset" without the URL.
-fn describe(e: &reqwest::Error) -> String {
+/// cause; this gives "timed out" / "could not connect to HOST: dns error..."
+/// without the URL.
+fn describe(e: &reqwest::Error, host: &str) -> String {
     use std::error::Error as _;
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
+    let mut msg = if e.is_connect() {
+        format!("could not connect to {host}")
+    } else if e.is_timeout() {
+        "timed out".to_string()
     } else if e.is_body() || e.is_decode() {
-        "the body was cut off"
+        "the body was cut off".to_string()
     } else {
-        "transport error"
+        "transport error".to_string()
     };
-    let mut msg = kind.to_string();
     let mut source = e.source();
     while let Some(s) = source {
         let text = s.to_string();

@@ -112,28 +112,34 @@ struct Unit {
     window: HistoricalWindow,
 }
 
-/// Runs a plan to the end. Failed days are reported in the summary (the
-/// caller decides the exit code); a refused key stops everything at once.
-pub async fn run_batch(
-    client: Arc<Client>,
-    zone: Arc<LandingZone>,
-    bronze: Bronze,
-    plan: &BatchPlan,
-    progress: Arc<dyn Progress>,
-) -> Result<(Bronze, BatchSummary)> {
-    let started = Instant::now();
-    let mut summary = BatchSummary::default();
-    validate_range(plan.from, plan.to)?;
-    let mut bronze = bronze;
-    summary.resumed = tokio::task::block_in_place(|| load_pending(&zone, &mut bronze))?;
-    if summary.resumed.files > 0 {
-        progress.log(&format!(
-            "loaded {} files ({} records) that an earlier run landed but did not load",
-            summary.resumed.files, summary.resumed.records
-        ));
-    }
+/// What a plan will cost before anything is fetched: shown to the user,
+/// and checked against `[flightlabs] max_plan_requests` by the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanCost {
+    /// Airport-days to fetch (wholly or the windows still missing).
+    pub days: u64,
+    /// Airport-days already landed, skipped.
+    pub days_skipped: u64,
+    /// API requests, before retries.
+    pub requests: u64,
+}
 
-    // Plan the calls.
+impl PlanCost {
+    /// The least time the requests take at `limit`: the first window's
+    /// worth go at once, each further one waits its turn.
+    pub fn duration_at(&self, limit: flightlabs::RateLimit) -> std::time::Duration {
+        let beyond = self.requests.saturating_sub(u64::from(limit.requests));
+        limit.per.mul_f64(beyond as f64 / f64::from(limit.requests))
+    }
+}
+
+/// The calls `plan` needs given what has landed, and the windows still
+/// outstanding per airport-day.
+fn plan_units(
+    zone: &LandingZone,
+    plan: &BatchPlan,
+) -> (Vec<Unit>, BTreeMap<(String, NaiveDate), usize>, PlanCost) {
+    let mut cost = PlanCost::default();
     let mut units = Vec::new();
     let mut pending_per_day: BTreeMap<(String, NaiveDate), usize> = BTreeMap::new();
     for airport in &plan.airports {
@@ -141,9 +147,9 @@ pub async fn run_batch(
         while day <= plan.to {
             let again = plan.force || plan.refetch.iter().any(|(a, d)| a == airport && *d == day);
             if !again && zone.day_landed(airport, day) {
-                summary.days_skipped += 1;
+                cost.days_skipped += 1;
             } else {
-                summary.days += 1;
+                cost.days += 1;
                 let mut n = 0;
                 for direction in Direction::ALL {
                     for window in HistoricalWindow::for_day(day, plan.mode) {
@@ -167,6 +173,40 @@ pub async fn run_batch(
             };
         }
     }
+    cost.requests = units.len() as u64;
+    (units, pending_per_day, cost)
+}
+
+/// What running `plan` now would cost (nothing is fetched).
+pub fn plan_cost(zone: &LandingZone, plan: &BatchPlan) -> Result<PlanCost> {
+    validate_range(plan.from, plan.to)?;
+    Ok(plan_units(zone, plan).2)
+}
+
+/// Runs a plan to the end. Failed days are reported in the summary (the
+/// caller decides the exit code); a refused key stops everything at once.
+pub async fn run_batch(
+    client: Arc<Client>,
+    zone: Arc<LandingZone>,
+    bronze: Bronze,
+    plan: &BatchPlan,
+    progress: Arc<dyn Progress>,
+) -> Result<(Bronze, BatchSummary)> {
+    let started = Instant::now();
+    let mut summary = BatchSummary::default();
+    validate_range(plan.from, plan.to)?;
+    let mut bronze = bronze;
+    summary.resumed = tokio::task::block_in_place(|| load_pending(&zone, &mut bronze))?;
+    if summary.resumed.files > 0 {
+        progress.log(&format!(
+            "loaded {} files ({} records) that an earlier run landed but did not load",
+            summary.resumed.files, summary.resumed.records
+        ));
+    }
+
+    let (units, pending_per_day, cost) = plan_units(&zone, plan);
+    summary.days = cost.days;
+    summary.days_skipped = cost.days_skipped;
     progress.begin("requests", units.len() as u64);
 
     // Days whose windows had all landed before: only the marker is missing.
@@ -180,7 +220,7 @@ pub async fn run_batch(
     let sender = writer.sender();
     let pending = Arc::new(Mutex::new(pending_per_day));
     let failed: Arc<Mutex<BTreeMap<(String, NaiveDate), String>>> = Default::default();
-    let fatal: Arc<Mutex<Option<ClientError>>> = Default::default();
+    let fatal: Arc<Mutex<Option<(String, ClientError)>>> = Default::default();
     let requests_before = client.stats.requests.load(Ordering::Relaxed);
     let retries_before = client.stats.retries.load(Ordering::Relaxed);
 
@@ -243,6 +283,9 @@ pub async fn run_batch(
                     if day_done {
                         mark_day(&zone, &unit.airport, unit.date)?;
                     }
+                    if let Some(notice) = client.take_rate_notice() {
+                        progress.log(&notice);
+                    }
                     progress.advance(1, &what);
                     Ok(true)
                 }
@@ -265,11 +308,17 @@ pub async fn run_batch(
                         },
                         0,
                     )?;
-                    if e.is_fatal() {
+                    // A final answer (bad key, unknown airport) is the same
+                    // for every other request, and an unreachable host too:
+                    // the first one stops the run, in one line.
+                    if e.is_final() || e.is_unreachable() {
                         if let Ok(mut f) = fatal.lock() {
-                            f.get_or_insert(e);
+                            f.get_or_insert((unit.airport.clone(), e));
                         }
                         return Ok(false);
+                    }
+                    if let Some(notice) = client.take_rate_notice() {
+                        progress.log(&notice);
                     }
                     progress.log(&format!("failed: {what}: {e}"));
                     failed
@@ -289,7 +338,15 @@ pub async fn run_batch(
     let (bronze, loaded) = tokio::task::block_in_place(|| writer.finish())?;
     progress.finish();
 
-    if let Some(e) = fatal.lock().ok().and_then(|mut f| f.take()) {
+    if let Some((airport, e)) = fatal.lock().ok().and_then(|mut f| f.take()) {
+        if let ClientError::Api { code, message, .. } = &e {
+            if code == "invalid_airport" {
+                return Err(IngestError::UnknownAirport {
+                    airport,
+                    answer: format!("{code}: {message}"),
+                });
+            }
+        }
         return Err(IngestError::Api(e));
     }
     for r in results {

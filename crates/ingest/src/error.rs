@@ -24,6 +24,9 @@ pub enum IngestError {
     Warehouse(#[from] warehouse::Error),
     #[error(transparent)]
     Api(#[from] ClientError),
+    /// The API does not know an airport code that looked valid.
+    #[error("FlightLabs does not know the airport {airport}; check --airport or [ingest] airports ({answer})")]
+    UnknownAirport { airport: String, answer: String },
     #[error("landing zone: {0}")]
     Landing(String),
     #[error("archive file {file}: {message}")]
@@ -35,6 +38,17 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// Errors no retry can fix (a refused key, an unknown airport, bad
+    /// input): the binary exits 2 on them and the orchestrator does not
+    /// retry. The rest (network, 429, 5xx, I/O, a busy warehouse) may pass.
+    pub fn is_final(&self) -> bool {
+        match self {
+            IngestError::Api(e) => e.is_final(),
+            IngestError::UnknownAirport { .. } | IngestError::Invalid(_) => true,
+            _ => false,
+        }
+    }
+
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         IngestError::Io {
             path: path.display().to_string(),

@@ -16,7 +16,10 @@ pub mod realtime;
 pub mod replay;
 
 pub use archive::{import, ImportSummary};
-pub use batch::{delta_plan, run_batch, validate_airport, validate_range, BatchPlan, BatchSummary};
+pub use batch::{
+    delta_plan, plan_cost, run_batch, validate_airport, validate_range, BatchPlan, BatchSummary,
+    PlanCost,
+};
 pub use bronze::{Bronze, BronzeCounts, LoadStats};
 pub use error::{IngestError, Result};
 pub use landing::{Endpoint, LandedFile, LandingMeta, LandingZone, Source};

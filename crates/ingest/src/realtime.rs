@@ -320,7 +320,7 @@ async fn fetch_one(
                 status,
                 attempts,
             )?;
-            if e.is_fatal() {
+            if e.is_final() {
                 return Err(IngestError::Api(e));
             }
             tracing::warn!("poll of {what} failed: {e}");

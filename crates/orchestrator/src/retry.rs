@@ -29,9 +29,24 @@ impl Failure {
     }
 }
 
+/// The exit code of a `tarmac` step whose error no retry can fix (no key,
+/// a refused key, a bad config, an unknown airport, a model's SQL error).
+pub const FINAL_EXIT: i32 = 2;
+
 /// Whether `failure` may be retried under `policy` (attempts aside).
-/// `never_retry` entries: `timeout`, `exit:N`, or text found in the error.
+/// A step that exits [`FINAL_EXIT`] never is, whatever `never_retry` says;
+/// `never_retry` entries add to that: `timeout`, `exit:N`, or text found in
+/// the error.
 pub fn retryable(policy: &Retry, failure: &Failure) -> bool {
+    if matches!(
+        failure,
+        Failure::Exit {
+            code: Some(FINAL_EXIT),
+            ..
+        }
+    ) {
+        return false;
+    }
     let msg = failure.message().to_lowercase();
     !policy.never.iter().any(|p| {
         let p = p.trim().to_lowercase();
@@ -113,5 +128,11 @@ mod tests {
             &policy(&[]),
             &Failure::Timeout(Duration::from_secs(5))
         ));
+        // a final error is never retried, even with an empty never_retry
+        assert!(!retryable(
+            &policy(&[]),
+            &exit(2, "no FlightLabs access key")
+        ));
+        assert!(retryable(&policy(&[]), &exit(1, "could not connect")));
     }
 }

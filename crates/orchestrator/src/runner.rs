@@ -252,8 +252,19 @@ impl Runner {
                                 at,
                                 "error",
                                 &format!(
-                                    "step {} failed: {msg}; not retried (never_retry)",
-                                    idx + 1
+                                    "step {} failed: {msg}; not retried ({})",
+                                    idx + 1,
+                                    if matches!(
+                                        f,
+                                        Failure::Exit {
+                                            code: Some(crate::retry::FINAL_EXIT),
+                                            ..
+                                        }
+                                    ) {
+                                        "a final error: exit 2"
+                                    } else {
+                                        "never_retry"
+                                    }
                                 ),
                             );
                         }

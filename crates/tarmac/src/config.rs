@@ -13,6 +13,10 @@ use serde::Deserialize;
 
 pub const FILE_NAME: &str = "tarmac.toml";
 
+/// `[flightlabs] max_plan_requests` unless set: about a week of one airport
+/// at two windows a day is 28 requests, a year of one airport ~1,460.
+pub const DEFAULT_MAX_PLAN_REQUESTS: u64 = 500;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -46,6 +50,9 @@ struct FlightlabsSection {
     /// First retry delay; doubles each retry, with jitter.
     backoff_seconds: Option<f64>,
     concurrency: Option<usize>,
+    /// A `batch` or `delta` that needs more requests than this asks first
+    /// (on a terminal) or stops (in scripts) unless given `--yes`.
+    max_plan_requests: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +152,9 @@ pub struct Config {
     pub has_key: bool,
     /// Whether the rate limit was chosen (config file or flag), not defaulted.
     pub rate_limit_set: bool,
+    /// `[flightlabs] max_plan_requests`: the plan size past which `batch`
+    /// and `delta` want a confirmation, so a typo cannot spend a month's plan.
+    pub max_plan_requests: u64,
     /// The file's text (the orchestrator parses its jobs with line numbers).
     pub text: String,
     /// The folder relative paths are resolved against.
@@ -263,6 +273,7 @@ impl Config {
             airports: file.ingest.airports.unwrap_or_else(|| vec!["BOG".into()]),
             has_key,
             rate_limit_set,
+            max_plan_requests: fl.max_plan_requests.unwrap_or(DEFAULT_MAX_PLAN_REQUESTS),
             text: String::new(),
             base: base.to_path_buf(),
         })

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod exit;
 mod listen;
 mod progress;
 mod project;
@@ -168,7 +169,8 @@ fn main() -> ExitCode {
             },
             Command::RunOperation(a) => commands::dbt::run_operation(a, loaded),
             command => {
-                let config = loaded?;
+                // A config that does not load will not load on a retry either.
+                let config = loaded.map_err(exit::mark_final)?;
                 match command {
                     Command::Up(args) => commands::up::run(&config, args).await,
                     Command::Ingest { command } => match command {
@@ -221,15 +223,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// 1, or the warehouse crate's code when the error is a warehouse that
-/// stayed locked (75: the orchestrator retries it) or is damaged (65).
+/// The warehouse crate's code when the error is a warehouse that
+/// stayed locked (75: the orchestrator retries it) or is damaged (65), else
+/// 2 for a final error, 1 otherwise (see `exit`).
 fn exit_code(e: &anyhow::Error) -> ExitCode {
     for cause in e.chain() {
         if let Some(w) = cause.downcast_ref::<warehouse::Error>() {
             return ExitCode::from(w.exit_code());
         }
     }
-    ExitCode::FAILURE
+    exit::code(e)
 }
 
 fn init_logging(verbose: u8) {

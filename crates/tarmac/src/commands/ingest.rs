@@ -53,6 +53,10 @@ pub struct FetchArgs {
     /// Requests in flight at once.
     #[arg(long)]
     concurrency: Option<usize>,
+    /// Fetch even when the plan needs more requests than
+    /// [flightlabs] max_plan_requests (default 500), without asking.
+    #[arg(long)]
+    yes: bool,
     #[command(flatten)]
     sim: SimulatorArgs,
 }
@@ -204,19 +208,100 @@ async fn prepare(config: &Config, fetch: &FetchArgs) -> Result<(Config, Option<L
     let sim = if fetch.sim.simulator {
         Some(start_simulator(&mut config, fetch.sim.seed, fetch.sim.faults.as_deref()).await?)
     } else {
-        if !config.has_key {
-            bail!(
-                "no FlightLabs access key: set FLIGHTLABS_ACCESS_KEY, or add --simulator to use the built-in simulator"
-            );
-        }
+        require_key(&config)?;
         None
     };
     Ok((config, sim))
 }
 
-pub async fn run_plans(config: &Config, plans: Vec<BatchPlan>) -> Result<ExitCode> {
-    let client = Arc::new(Client::new(config.client.clone())?);
+/// A missing key is final: no retry of the same command can find one.
+fn require_key(config: &Config) -> Result<()> {
+    if !config.has_key {
+        return Err(crate::exit::final_error(
+            "no FlightLabs access key: set FLIGHTLABS_ACCESS_KEY, or add --simulator to use the built-in simulator",
+        ));
+    }
+    Ok(())
+}
+
+/// How much of the API quota a command may spend without asking.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    /// Plans needing more requests than this ask first; None: the built-in
+    /// simulator, which has no quota to protect.
+    pub max_requests: Option<u64>,
+    /// `--yes`: go ahead without asking.
+    pub yes: bool,
+}
+
+/// Prints what `plans` will cost, and past the guard's threshold asks on a
+/// terminal or stops (final, exit 2) in a script unless `--yes` was given.
+/// Returns false when the user declined.
+fn check_plans(
+    config: &Config,
+    zone: &LandingZone,
+    plans: &[BatchPlan],
+    guard: Guard,
+) -> Result<bool> {
+    let limit = config.client.rate_limit;
+    let mut total = ingest::PlanCost::default();
+    for plan in plans {
+        let cost = ingest::plan_cost(zone, plan)?;
+        eprintln!(
+            "plan: {} {}..{}: {} days to fetch ({} already landed), {} requests, {} at the rate limit {limit}",
+            plan.airports.join(","),
+            plan.from,
+            plan.to,
+            cost.days,
+            cost.days_skipped,
+            cost.requests,
+            about(cost.duration_at(limit)),
+        );
+        total.days += cost.days;
+        total.requests += cost.requests;
+    }
+    let Some(max) = guard.max_requests else {
+        return Ok(true);
+    };
+    if total.requests <= max || guard.yes {
+        return Ok(true);
+    }
+    let what = format!(
+        "this needs {} requests, more than [flightlabs] max_plan_requests = {max}",
+        total.requests
+    );
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        eprint!("{what}. Fetch them? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+        if !yes {
+            eprintln!("nothing fetched");
+        }
+        return Ok(yes);
+    }
+    Err(crate::exit::final_error(format!(
+        "{what}; nothing fetched. Pass --yes to fetch them, narrow the days or airports, or raise max_plan_requests"
+    )))
+}
+
+/// "about 2 min 10 s", "under a second".
+fn about(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 {
+        "under a second".to_string()
+    } else {
+        format!("about {}", orchestrator::duration::human(d))
+    }
+}
+
+pub async fn run_plans(config: &Config, plans: Vec<BatchPlan>, guard: Guard) -> Result<ExitCode> {
     let zone = open_landing(config)?;
+    if !check_plans(config, &zone, &plans, guard)? {
+        return Ok(ExitCode::FAILURE);
+    }
+    let client = Arc::new(Client::new(config.client.clone())?);
     let mut bronze = open_bronze(config)?;
     let mut failed = false;
     for plan in plans {
@@ -247,7 +332,14 @@ pub async fn batch(config: &Config, args: BatchArgs) -> Result<ExitCode> {
         mode: config.historical_mode,
         concurrency: config.concurrency,
     };
-    run_plans(&config, vec![plan]).await
+    run_plans(&config, vec![plan], guard(&config, &args.fetch)).await
+}
+
+fn guard(config: &Config, fetch: &FetchArgs) -> Guard {
+    Guard {
+        max_requests: (!fetch.sim.simulator).then_some(config.max_plan_requests),
+        yes: fetch.yes,
+    }
 }
 
 pub async fn delta(config: &Config, args: DeltaArgs) -> Result<ExitCode> {
@@ -262,7 +354,7 @@ pub async fn delta(config: &Config, args: DeltaArgs) -> Result<ExitCode> {
         config.historical_mode,
         config.concurrency,
     )?;
-    run_plans(&config, plans).await
+    run_plans(&config, plans, guard(&config, &args.fetch)).await
 }
 
 /// Turns the first Ctrl-C or SIGTERM into a stop request (the poll in
@@ -328,11 +420,7 @@ pub async fn realtime(config: &Config, args: RealtimeArgs) -> Result<ExitCode> {
     let _sim = if args.sim.simulator {
         Some(start_simulator(&mut config, args.sim.seed, args.sim.faults.as_deref()).await?)
     } else {
-        if !config.has_key {
-            bail!(
-                "no FlightLabs access key: set FLIGHTLABS_ACCESS_KEY, or add --simulator to use the built-in simulator"
-            );
-        }
+        require_key(&config)?;
         None
     };
     let client = Arc::new(Client::new(config.client.clone())?);

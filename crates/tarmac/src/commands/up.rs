@@ -16,7 +16,7 @@ use clap::Args;
 use ingest::BatchPlan;
 use serde::Deserialize;
 
-use super::ingest::{airports_or_config, run_plans, start_simulator};
+use super::ingest::{airports_or_config, run_plans, start_simulator, Guard};
 use crate::config::Config;
 use crate::project;
 
@@ -37,6 +37,10 @@ pub struct UpArgs {
     /// Rebuild the incremental models (silver) from scratch.
     #[arg(long)]
     full_refresh: bool,
+    /// Ingest even when it needs more requests than
+    /// [flightlabs] max_plan_requests (default 500), without asking.
+    #[arg(long)]
+    yes: bool,
 }
 
 pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
@@ -72,7 +76,11 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
             mode: config.historical_mode,
             concurrency: config.concurrency,
         };
-        ingest_ok = run_plans(&config, vec![plan]).await? == ExitCode::SUCCESS;
+        let guard = Guard {
+            max_requests: config.has_key.then_some(config.max_plan_requests),
+            yes: args.yes,
+        };
+        ingest_ok = run_plans(&config, vec![plan], guard).await? == ExitCode::SUCCESS;
     }
     let ingest_time = t.elapsed();
 
