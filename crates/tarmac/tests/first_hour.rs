@@ -115,6 +115,9 @@ fn an_unreachable_host_fails_a_day_in_seconds_and_names_it() {
         "{}",
         text(&o)
     );
+    assert!(err.contains("WARN"), "{err}");
+    // written to a pipe: no colour codes
+    assert!(!err.contains('\x1b'), "{err:?}");
     // each warning names its request once
     for line in err.lines() {
         assert!(line.matches("http://").count() <= 1, "{line}");
