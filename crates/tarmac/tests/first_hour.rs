@@ -240,3 +240,23 @@ fn the_limit_that_paces_a_run_says_so() {
         "{err}"
     );
 }
+
+#[test]
+fn an_empty_selection_warns_and_fails_a_job_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(tarmac(dir.path()).args(["init", "."]));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(tarmac(dir.path()).args(["build", "--select", "staging+"]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("warning: the selection `staging+` selects nothing"),
+        "{}",
+        text(&o)
+    );
+    // as an orchestrator step: a final error
+    let o = run(tarmac(dir.path())
+        .env("TARMAC_RUN_ID", "1")
+        .args(["build", "--select", "staging+"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("fix the job's step"), "{}", text(&o));
+}

@@ -206,8 +206,32 @@ impl DbtArgs {
 /// Exit codes as dbt's: 0 success, 1 node failures, 2 errors before running;
 /// a warehouse that stayed locked past the wait or is damaged exits with
 /// the warehouse crate's codes (75 is retried by the orchestrator, 2 is not).
+///
+/// A selection (`--select`, `--selector`) that selects nothing is a warning,
+/// and in an orchestrator step (`TARMAC_RUN_ID` set) a final error: a job
+/// whose build does nothing is a mistake in the job, not a success.
 pub fn run(command: engine::Command, args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
+    let selection = (!args.select.is_empty() || args.selector.is_some()).then(|| {
+        let mut s = args.select.join(" ");
+        if let Some(sel) = &args.selector {
+            s = format!("--selector {sel}");
+        }
+        s
+    });
     match engine::execute(&args.options(config)?, command) {
+        Ok(s) if s.total == 0 && selection.is_some() => {
+            let what = format!(
+                "the selection `{}` selects nothing in this project",
+                selection.unwrap_or_default()
+            );
+            if std::env::var_os("TARMAC_RUN_ID").is_some() {
+                eprintln!("error: {what}: fix the job's step");
+                Ok(ExitCode::from(2))
+            } else {
+                eprintln!("warning: {what}");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
         Ok(s) if s.ok() => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::from(1)),
         Err(e) => {
