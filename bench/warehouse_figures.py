@@ -7,11 +7,15 @@ independently of Tarmac (Python standard library only: csv, ast, datetime).
 What a Tarmac warehouse built from the same files (`tarmac ingest import`,
 `tarmac build`) must hold:
 
-- records: CSV rows read; rejected: rows without a flight number or a
-  scheduled UTC time, or whose literals do not parse (ingestion quarantines
-  them); observations: the others.
+- records: CSV rows read; rejected: rows without a scheduled UTC time, or
+  whose literals do not parse (ingestion quarantines them); observations:
+  the others. A row without a flight number (cargo: TAESCOL, GIRAG) is a
+  movement like any other.
 - movements: distinct (queried airport, direction, flight number trimmed and
-  upper-cased, scheduled UTC instant); collapsed = observations - movements.
+  upper-cased, scheduled UTC instant); for a row without a flight number,
+  (queried airport, direction, scheduled UTC instant, airline ICAO else IATA
+  else name, registration else call sign); collapsed = observations -
+  movements.
 - by status / by direction: of the observation kept for each movement, by
   the warehouse's documented rule for archive observations (no fetch time):
   the most advanced status, then the later source file name, then the later
@@ -99,15 +103,21 @@ def figures(paths):
                 continue
             number = text(row.get("number"))
             utc = (movement.get("scheduledTime") or {}).get("utc")
-            if number is None or not text(utc):
+            if not text(utc):
                 rejected += 1
                 continue
             key = (
                 text(row.get("code")),
                 text(row.get("flight_type")),
-                number.upper(),
+                number.upper() if number else None,
                 instant(utc),
             )
+            if number is None:
+                # flight_observations.sql's key of a movement without a number
+                key += (
+                    text(airline.get("icao")) or text(airline.get("iata")) or text(airline.get("name")),
+                    text(aircraft.get("reg")) or text(row.get("callSign")),
+                )
             status = text(row.get("status"))
             obs = {
                 "direction": key[1],

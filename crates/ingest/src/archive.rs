@@ -1,18 +1,29 @@
 //! Import of the old Python pipeline's CSV archive.
 //!
 //! Each CSV file (one day of one airport, both directions) is converted to
-//! records of the API's shape and landed like an API response, one body per
-//! (airport, direction) and chunk of [`PART_RECORDS`]: from there on the
-//! archive takes the same path into bronze as the API does. The nested
-//! columns are Python literals and go through [`pyliteral`], a real parser.
+//! records of the API's shape and landed as one body, with no sidecar:
+//!
+//! ```text
+//! {"success":true,"source":"archive",
+//!  "archive":{"file":"2024-08-12.csv","sha256":"<64 hex>","date":"2024-08-12"},
+//!  "sections":[{"airport":"BOG","direction":"arrival","data":[records…]},
+//!              {"airport":"BOG","direction":"departure","data":[records…]}]}
+//! ```
+//!
+//! Why one body: a file per direction plus a sidecar each was five atomic
+//! writes per source file and as many files to list and sync; the body
+//! carries what the sidecar said, and the loader reads it anyway. The
+//! nested columns are Python literals and go through [`pyliteral`], a real
+//! parser.
 //!
 //! Idempotence: a source file is known by its name and the SHA-256 of its
-//! bytes. Its bodies land at paths derived from both, and a marker
-//! `archive/_sources/<sha>-<name>.json` is written once all of them landed; a
-//! file whose marker exists is not converted again, so importing the same file
-//! twice adds nothing. The same day under two names (the two file-name
-//! styles) is two sources, kept as two observations with their provenance,
-//! and so is a file whose bytes changed (a later fetch of the same day).
+//! bytes, and its body lands at a path made of both
+//! ([`LandingZone::archive_rel`]); the body is written atomically, so its
+//! existence is the marker that the file was landed, and a file whose body
+//! exists is not converted again. The same day under two names (the two
+//! file-name styles) is two sources, kept as two observations with their
+//! provenance, and so is a file whose bytes changed (a later fetch of the
+//! same day).
 //!
 //! A row whose literals do not parse is landed as an error record
 //! (`_tarmac_error` with the reason and the raw row) that bronze sends to
@@ -31,14 +42,13 @@ use flightlabs::Direction;
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{
-    sha256_hex, write_file, Durability, Endpoint, LandedFile, LandingMeta, LandingZone, Source,
-};
+use crate::landing::{sha256_hex, Durability, Endpoint, LandedFile, LandingMeta, LandingZone, Source};
 use crate::loader::{load_pending, Writer};
 use crate::Progress;
 
-/// Records per landed body: bounds memory on very large archive files.
-pub const PART_RECORDS: usize = 50_000;
+/// Converted bodies that may wait for the bronze writer (a day file each,
+/// ~0.5 MB): bounds memory, whatever the size of the archive.
+const QUEUE_BODIES: usize = 32;
 
 const REQUIRED: [&str; 10] = [
     "movement",
@@ -111,40 +121,17 @@ fn walk_csv(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 pub enum Converted {
     /// The file was imported before: nothing to do.
     AlreadyImported,
-    /// Bodies landed, to be loaded into bronze.
-    Landed(Vec<(LandedFile, Vec<u8>)>),
+    /// Its body landed, to be loaded into bronze.
+    Landed(LandedFile, Vec<u8>),
 }
 
-/// The marker of a source, known by its name and the hash of its bytes.
-fn marker_path(zone: &LandingZone, sha: &str, file_name: &str) -> PathBuf {
-    let safe: String = file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    zone.root()
-        .join("archive")
-        .join("_sources")
-        .join(format!("{sha}-{safe}.json"))
-}
-
-/// Converts one archive file and lands its bodies.
-pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
+/// Converts one archive file and lands its body.
+pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> Result<Converted> {
     let bytes = std::fs::read(path).map_err(|e| IngestError::io(path, e))?;
-    let sha = sha256_hex(&bytes);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let marker = marker_path(zone, &sha, &file_name);
-    if marker.exists() {
-        return Ok(Converted::AlreadyImported);
-    }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::archive(
             path,
@@ -157,6 +144,10 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
             "cannot tell the day from the file name (expected YYYY-MM-DD.csv or YYYY_MM_DD.csv)",
         )
     })?;
+    let sha = sha256_hex(&bytes);
+    if zone.exists(&LandingZone::archive_rel(&file_name, date, &sha)) {
+        return Ok(Converted::AlreadyImported);
+    }
 
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -189,11 +180,13 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
             format!("missing column `{missing}`"),
         ));
     }
+    let columns = Columns::new(&index);
 
-    // (airport, direction) -> parts of records (JSON texts)
-    let mut groups: BTreeMap<(String, Direction), Vec<String>> = BTreeMap::new();
+    // (airport, direction) -> the records' JSON texts, comma-separated
+    let mut groups: BTreeMap<(String, Direction), (String, u64)> = BTreeMap::new();
     let mut row = csv::StringRecord::new();
     let mut line_no = 1u64;
+    let mut records = 0u64;
     loop {
         match reader.read_record(&mut row) {
             Ok(false) => break,
@@ -208,143 +201,198 @@ pub fn convert_file(zone: &LandingZone, path: &Path) -> Result<Converted> {
         line_no += 1;
         let fields = Fields {
             row: &row,
-            index: &index,
+            columns: &columns,
         };
-        let get = |name: &str| fields.get(name);
-        let direction = Direction::parse(get("flight_type")).ok_or_else(|| {
+        let direction = Direction::parse(fields.get(Col::FlightType)).ok_or_else(|| {
             IngestError::archive(
                 path,
                 format!(
                     "line {line_no}: flight_type {:?} is neither arrival nor departure",
-                    get("flight_type")
+                    fields.get(Col::FlightType)
                 ),
             )
         })?;
-        let code = get("code").trim().to_ascii_uppercase();
+        let code = fields.get(Col::Code).trim();
         if code.is_empty() {
             return Err(IngestError::archive(
                 path,
                 format!("line {line_no}: empty `code`"),
             ));
         }
-        let record = match row_to_json(&fields) {
-            Ok(json) => json,
-            Err(reason) => error_record(&reason, line_no, &headers, &row),
+        let (out, n) = match groups.get_mut(&(code.to_string(), direction)) {
+            Some(g) => g,
+            None => groups
+                .entry((code.to_ascii_uppercase(), direction))
+                .or_insert_with(|| (String::with_capacity(bytes.len()), 0)),
         };
-        groups.entry((code, direction)).or_default().push(record);
+        if *n > 0 {
+            out.push(',');
+        }
+        let mark = out.len();
+        if let Err(reason) = row_to_json(&fields, out) {
+            out.truncate(mark);
+            out.push_str(&error_record(&reason, line_no, &headers, &row));
+        }
+        *n += 1;
+        records += 1;
     }
 
-    let mut landed = Vec::new();
-    for ((airport, direction), records) in groups {
-        for (part, chunk) in records.chunks(PART_RECORDS).enumerate() {
-            let mut body =
-                String::with_capacity(chunk.iter().map(|r| r.len() + 1).sum::<usize>() + 64);
-            body.push_str(r#"{"success":true,"source":"archive","data":["#);
-            for (i, r) in chunk.iter().enumerate() {
-                if i > 0 {
-                    body.push(',');
-                }
-                body.push_str(r);
-            }
-            body.push_str("]}");
-            let meta = LandingMeta {
-                source: Source::Archive,
-                endpoint: Endpoint::Historical,
-                airport: airport.clone(),
-                direction,
-                date,
-                window: None,
-                request: None,
-                http_status: None,
-                fetched_at: None,
-                source_file: Some(file_name.clone()),
-                source_sha256: Some(sha.clone()),
-                part: Some(part as u32),
-                bytes: 0,
-                sha256: String::new(),
-                records: chunk.len() as u64,
-            };
-            let body = body.into_bytes();
-            let file = zone.land_with(meta, &body, Durability::Deferred)?;
-            landed.push((file, body));
+    let mut body = String::with_capacity(groups.values().map(|(g, _)| g.len() + 64).sum::<usize>() + 256);
+    body.push_str(r#"{"success":true,"source":"archive","archive":{"file":"#);
+    push_json_str(&mut body, &file_name);
+    body.push_str(r#","sha256":""#);
+    body.push_str(&sha);
+    body.push_str(r#"","date":""#);
+    body.push_str(&date.format("%Y-%m-%d").to_string());
+    body.push_str(r#""},"sections":["#);
+    for (i, ((airport, direction), (data, _))) in groups.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
         }
+        body.push_str(r#"{"airport":"#);
+        push_json_str(&mut body, airport);
+        body.push_str(r#","direction":""#);
+        body.push_str(direction.as_str());
+        body.push_str(r#"","data":["#);
+        body.push_str(data);
+        body.push_str("]}");
     }
-    let marker_json = serde_json::json!({
-        "source_file": path.display().to_string(),
-        "sha256": sha,
-        "files": landed.iter().map(|(f, _)| f.rel.clone()).collect::<Vec<_>>(),
-    });
-    write_file(
-        &marker,
-        &serde_json::to_vec_pretty(&marker_json).map_err(IngestError::json)?,
-        Durability::Deferred,
-    )?;
-    Ok(Converted::Landed(landed))
+    body.push_str("]}");
+    let mut airports: Vec<&str> = groups.keys().map(|(a, _)| a.as_str()).collect();
+    airports.dedup();
+    let airport = airports.join(",");
+    drop(groups);
+    let meta = LandingMeta {
+        source: Source::Archive,
+        endpoint: Endpoint::Historical,
+        airport,
+        direction: None,
+        date,
+        window: None,
+        request: None,
+        http_status: None,
+        fetched_at: None,
+        source_file: Some(file_name),
+        source_sha256: Some(sha),
+        part: None,
+        bytes: 0,
+        sha256: String::new(),
+        records,
+    };
+    let body = body.into_bytes();
+    let file = zone.land_with(meta, &body, durability)?;
+    Ok(Converted::Landed(file, body))
 }
 
-fn push_json_str(out: &mut String, s: &str) {
-    // serde_json's escaping, without building a Value
-    let escaped = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
-    out.push_str(&escaped);
+/// Appends `s` as a JSON string (quotes, backslashes and control
+/// characters escaped; everything else copied).
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// The columns the converter reads, resolved to their positions once per file.
+#[derive(Clone, Copy)]
+enum Col {
+    Movement,
+    Number,
+    Status,
+    CodeshareStatus,
+    IsCargo,
+    Aircraft,
+    Airline,
+    CallSign,
+    FlightType,
+    Code,
+}
+
+struct Columns([usize; 10]);
+
+impl Columns {
+    fn new(index: &BTreeMap<&'static str, usize>) -> Self {
+        let mut at = [usize::MAX; 10];
+        for (i, name) in REQUIRED.iter().enumerate() {
+            at[i] = index.get(name).copied().unwrap_or(usize::MAX);
+        }
+        Columns(at)
+    }
 }
 
 /// A CSV row read by column name.
 struct Fields<'a> {
     row: &'a csv::StringRecord,
-    index: &'a BTreeMap<&'static str, usize>,
+    columns: &'a Columns,
 }
 
 impl<'a> Fields<'a> {
-    fn get(&self, name: &str) -> &'a str {
-        self.index
-            .get(name)
-            .and_then(|&i| self.row.get(i))
-            .unwrap_or("")
+    fn get(&self, col: Col) -> &'a str {
+        self.row.get(self.columns.0[col as usize]).unwrap_or("")
     }
 }
 
-/// One CSV row to a record of the API's shape, as compact JSON.
-fn row_to_json(fields: &Fields) -> std::result::Result<String, String> {
-    let get = |name: &str| fields.get(name);
-    let mut out = String::with_capacity(768);
+/// One CSV row to a record of the API's shape, appended to `out` as compact
+/// JSON (on error `out` may hold part of it; the caller truncates).
+fn row_to_json(fields: &Fields, out: &mut String) -> std::result::Result<(), String> {
+    let get = |col: Col| fields.get(col);
     out.push_str("{\"movement\":");
-    let movement = get("movement");
+    let movement = get(Col::Movement);
     if movement.trim().is_empty() {
         return Err("empty `movement`".into());
     }
-    pyliteral::to_json(movement, &mut out).map_err(|e| format!("movement: {e}"))?;
+    pyliteral::to_json(movement, out).map_err(|e| format!("movement: {e}"))?;
     out.push_str(",\"number\":");
-    push_json_str(&mut out, get("number").trim());
-    let call_sign = get("callSign").trim();
+    push_json_str(out, get(Col::Number).trim());
+    let call_sign = get(Col::CallSign).trim();
     if !call_sign.is_empty() {
         out.push_str(",\"callSign\":");
-        push_json_str(&mut out, call_sign);
+        push_json_str(out, call_sign);
     }
     out.push_str(",\"status\":");
-    push_json_str(&mut out, get("status").trim());
+    push_json_str(out, get(Col::Status).trim());
     out.push_str(",\"codeshareStatus\":");
-    push_json_str(&mut out, get("codeshareStatus").trim());
+    push_json_str(out, get(Col::CodeshareStatus).trim());
     out.push_str(",\"isCargo\":");
-    match get("isCargo").trim() {
+    match get(Col::IsCargo).trim() {
         "True" | "true" | "1" => out.push_str("true"),
         "False" | "false" | "0" => out.push_str("false"),
         "" => out.push_str("null"),
         other => return Err(format!("isCargo {other:?} is not a boolean")),
     }
-    let aircraft = get("aircraft").trim();
+    let aircraft = get(Col::Aircraft).trim();
     if !aircraft.is_empty() && aircraft != "nan" {
         out.push_str(",\"aircraft\":");
-        pyliteral::to_json(aircraft, &mut out).map_err(|e| format!("aircraft: {e}"))?;
+        pyliteral::to_json(aircraft, out).map_err(|e| format!("aircraft: {e}"))?;
     }
     out.push_str(",\"airline\":");
-    let airline = get("airline").trim();
+    let airline = get(Col::Airline).trim();
     if airline.is_empty() || airline == "nan" {
         out.push_str("null");
     } else {
-        pyliteral::to_json(airline, &mut out).map_err(|e| format!("airline: {e}"))?;
+        pyliteral::to_json(airline, out).map_err(|e| format!("airline: {e}"))?;
     }
     out.push('}');
-    Ok(out)
+    Ok(())
 }
 
 /// A row that could not be converted: kept whole, for quarantine.
@@ -379,6 +427,29 @@ pub struct ImportSummary {
     pub seconds: f64,
 }
 
+/// How an import runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// Converter threads (the bronze writer is one more).
+    pub threads: usize,
+    /// Make landed bodies durable (one `syncfs` before each bronze commit)
+    /// before bronze counts them. Off only to measure what that costs
+    /// (`bench/import.sh`): a power cut could then leave bronze rows whose
+    /// landing file is gone.
+    pub durable: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            durable: true,
+        }
+    }
+}
+
 /// Imports archive files and folders into landing and bronze.
 ///
 /// Files are converted on `threads` workers while one writer loads bronze;
@@ -388,7 +459,7 @@ pub fn import(
     zone: &LandingZone,
     bronze: Bronze,
     paths: &[PathBuf],
-    threads: usize,
+    options: ImportOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<(Bronze, ImportSummary)> {
     let started = Instant::now();
@@ -399,30 +470,25 @@ pub fn import(
         ..Default::default()
     };
     progress.begin("files", files.len() as u64);
-    // A queue of 64 bodies (a day file each, ~0.5 MB) keeps memory flat while
-    // letting the writer gather large transactions.
-    let writer = Writer::spawn_syncing(bronze, 64, Some(zone.root().to_path_buf()));
+    // A short queue of bodies (a day file each, ~0.5 MB) keeps memory flat
+    // while letting the writer gather large transactions.
+    let sync_root = options.durable.then(|| zone.root().to_path_buf());
+    let writer = Writer::spawn_syncing(bronze, QUEUE_BODIES, sync_root);
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<(usize, std::result::Result<bool, String>)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
+        for _ in 0..options.threads.max(1) {
             let Some(tx) = writer.sender() else { break };
             let (next, files, outcomes, progress) = (&next, &files, &outcomes, &progress);
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = files.get(i) else { break };
-                let outcome = match convert_file(zone, path) {
+                let outcome = match convert_file(zone, path, Durability::Deferred) {
                     Ok(Converted::AlreadyImported) => Ok(false),
-                    Ok(Converted::Landed(landed)) => {
-                        let mut sent = Ok(true);
-                        for item in landed {
-                            if tx.send(item).is_err() {
-                                sent = Err("the bronze writer stopped".to_string());
-                                break;
-                            }
-                        }
-                        sent
-                    }
+                    Ok(Converted::Landed(file, body)) => match tx.send((file, body)) {
+                        Ok(()) => Ok(true),
+                        Err(_) => Err("the bronze writer stopped".to_string()),
+                    },
                     Err(e) => {
                         progress.log(&format!("skipped: {e}"));
                         Err(e.to_string())
@@ -473,46 +539,78 @@ mod tests {
         let zone = LandingZone::open(dir.join("landing")).unwrap();
         let file = dir.join(name);
         std::fs::write(&file, content).unwrap();
-        let r = convert_file(&zone, &file);
+        let r = convert_file(&zone, &file, Durability::Deferred);
         (zone, r)
     }
 
     #[test]
     fn converts_rows_to_api_records() {
         let dir = tempfile::tempdir().unwrap();
-        let (zone, r) = import(dir.path(), "2025_03_02.csv", &format!("{HEADER}{ROW}"));
-        let Converted::Landed(files) = r.unwrap() else {
+        let dep = ROW.replace(",arrival,", ",departure,");
+        let (zone, r) = import(dir.path(), "2025_03_02.csv", &format!("{HEADER}{ROW}{dep}"));
+        let Converted::Landed(f, body) = r.unwrap() else {
             panic!("expected landed")
         };
-        assert_eq!(files.len(), 1);
-        let (f, body) = &files[0];
-        assert_eq!(f.meta.direction, Direction::Arrival);
+        // one body for the whole file, no sidecar
+        assert_eq!(f.meta.direction, None);
+        assert_eq!(f.meta.airport, "BOG");
+        assert_eq!(f.meta.records, 2);
         assert_eq!(f.meta.date, NaiveDate::from_ymd_opt(2025, 3, 2).unwrap());
-        let v: serde_json::Value = serde_json::from_slice(body).unwrap();
-        let rec = &v["data"][0];
+        assert!(f.rel.starts_with("archive/historical/date=2025-03-02/source=2025_03_02.csv.sha="));
+        let siblings = std::fs::read_dir(f.path.parent().unwrap()).unwrap().count();
+        assert_eq!(siblings, 1);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["archive"]["file"], "2025_03_02.csv");
+        assert_eq!(v["archive"]["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(v["sections"][0]["direction"], "arrival");
+        assert_eq!(v["sections"][1]["direction"], "departure");
+        assert_eq!(v["sections"][1]["airport"], "BOG");
+        let rec = &v["sections"][0]["data"][0];
         assert_eq!(rec["movement"]["airport"]["name"], "Cúcuta");
         assert_eq!(rec["airline"]["name"], "Côte d'Azur");
         assert_eq!(rec["isCargo"], false);
         assert_eq!(rec["movement"]["quality"][1], "Live");
         assert!(rec.get("callSign").is_none());
-        assert_eq!(zone.read_body(f).unwrap(), *body);
+        assert_eq!(zone.read_body(&f).unwrap(), body);
+        // the listing knows it without a sidecar
+        let listed = zone.list(None, None).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].rel, f.rel);
+        assert_eq!(listed[0].meta.source, Source::Archive);
         // the same bytes again: nothing to do
-        let again = convert_file(&zone, &dir.path().join("2025_03_02.csv")).unwrap();
+        let again = convert_file(
+            &zone,
+            &dir.path().join("2025_03_02.csv"),
+            Durability::Deferred,
+        )
+        .unwrap();
         assert!(matches!(again, Converted::AlreadyImported));
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = String::new();
+        push_json_str(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}é");
     }
 
     #[test]
     fn bad_literal_becomes_an_error_record() {
         let dir = tempfile::tempdir().unwrap();
         let bad = ROW.replace("{'model': 'Airbus A320'}", "{'model': 'Airbus A320}");
-        let (_, r) = import(dir.path(), "2025-03-02.csv", &format!("{HEADER}{bad}"));
-        let Converted::Landed(files) = r.unwrap() else {
+        let (_, r) = import(dir.path(), "2025-03-02.csv", &format!("{HEADER}{bad}{ROW}"));
+        let Converted::Landed(_, body) = r.unwrap() else {
             panic!()
         };
-        let v: serde_json::Value = serde_json::from_slice(&files[0].1).unwrap();
-        let err = v["data"][0]["_tarmac_error"].as_str().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let data = &v["sections"][0]["data"];
+        let err = data[0]["_tarmac_error"].as_str().unwrap();
         assert!(err.starts_with("archive line 2: aircraft:"), "{err}");
-        assert_eq!(v["data"][0]["_archive_row"]["number"], "AV 9407");
+        assert_eq!(data[0]["_archive_row"]["number"], "AV 9407");
+        // the next row is whole: the failed one left nothing behind
+        assert_eq!(data[1]["number"], "AV 9407");
     }
 
     #[test]

@@ -384,7 +384,7 @@ pub(crate) fn api_meta(
         source: Source::Api,
         endpoint,
         airport: airport.to_string(),
-        direction,
+        direction: Some(direction),
         date,
         window,
         request: Some(fetched.request.clone()),

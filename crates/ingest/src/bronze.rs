@@ -4,7 +4,7 @@
 //! - `flightlabs_historical`: a row per record of a landed body; the record
 //!   itself as JSON and its top-level fields typed. Unique on
 //!   `(landing_file, record_index)`.
-//! - `quarantine`: records that cannot be parsed or lack `number` or
+//! - `quarantine`: records that cannot be parsed or lack the `number` key or
 //!   `movement.scheduledTime.utc`, with the reason and the raw text.
 //! - `landed_files`: every landing file loaded, with its counts. A file is
 //!   loaded in the same transaction as its rows, so it is in bronze whole or
@@ -15,12 +15,13 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use chrono::{NaiveDate, Utc};
+use duckdb::types::{TimeUnit, Value};
 use duckdb::{params, Connection};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::Result;
-use crate::landing::{Endpoint, LandedFile};
+use crate::landing::{sha256_hex, Endpoint, LandedFile, Source};
 use crate::positions;
 
 pub const SCHEMA_SQL: &str = r#"
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS bronze.flightlabs_historical (
     direction        VARCHAR NOT NULL,
     flight_date      DATE NOT NULL,
     fetch_window     VARCHAR,
-    number           VARCHAR NOT NULL,
+    number           VARCHAR,
     call_sign        VARCHAR,
     status           VARCHAR,
     codeshare_status VARCHAR,
@@ -76,6 +77,11 @@ CREATE TABLE IF NOT EXISTS bronze.quarantine (
     quarantined_at TIMESTAMPTZ NOT NULL
 );
 "#;
+
+/// Brings a warehouse made before a record without a flight number was
+/// accepted (`number` was NOT NULL) up to date; a no-op afterwards.
+const MIGRATE_SQL: &str =
+    "ALTER TABLE bronze.flightlabs_historical ALTER COLUMN number DROP NOT NULL";
 
 /// What one load did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +143,7 @@ impl Bronze {
     /// and asks about just those.
     pub fn open_for_append(path: &Path) -> Result<Self> {
         let conn = Self::connect(path)?;
-        conn.execute_batch(SCHEMA_SQL)?;
-        conn.execute_batch(positions::SCHEMA_SQL)?;
+        Self::create(&conn)?;
         Ok(Self { conn, loaded: None })
     }
 
@@ -166,9 +171,24 @@ impl Bronze {
         Self::with_connection(Self::connect_waiting(path, warehouse::Wait::NONE)?)
     }
 
-    pub fn with_connection(conn: Connection) -> Result<Self> {
+    fn create(conn: &Connection) -> Result<()> {
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(positions::SCHEMA_SQL)?;
+        let number_required: bool = conn.query_row(
+            "SELECT is_nullable = 'NO' FROM information_schema.columns
+             WHERE table_schema = 'bronze' AND table_name = 'flightlabs_historical'
+               AND column_name = 'number'",
+            [],
+            |r| r.get(0),
+        )?;
+        if number_required {
+            conn.execute_batch(MIGRATE_SQL)?;
+        }
+        Ok(())
+    }
+
+    pub fn with_connection(conn: Connection) -> Result<Self> {
+        Self::create(&conn)?;
         let mut bronze = Self { conn, loaded: None };
         bronze.refresh_loaded()?;
         Ok(bronze)
@@ -205,140 +225,52 @@ impl Bronze {
     /// Loads landed bodies in one transaction. Files already in bronze are
     /// skipped, so this is safe to call again with the same files.
     pub fn load(&mut self, files: &[(&LandedFile, &[u8])]) -> Result<LoadStats> {
-        let mut stats = LoadStats::default();
-        let mut todo: Vec<(&LandedFile, &[u8])> = Vec::new();
-        for item in files {
-            // The same file twice in one call counts once.
-            if self.check_loaded(&item.0.rel)? || todo.iter().any(|(f, _)| f.rel == item.0.rel) {
-                stats.skipped += 1;
-            } else {
-                todo.push(*item);
-            }
+        let mut loading = self.begin()?;
+        for (file, body) in files {
+            loading.append(file, body)?;
         }
-        if todo.is_empty() {
-            return Ok(stats);
-        }
-        let now = Utc::now();
-        let tx = self.conn.transaction()?;
-        let mut polls: Vec<&str> = Vec::new();
-        let mut min_updated = i64::MAX;
-        {
-            let mut positions_app = tx.appender_to_db("flightlabs_positions", "bronze")?;
-            let mut rows = tx.appender_to_db("flightlabs_historical", "bronze")?;
-            let mut quarantine = tx.appender_to_db("quarantine", "bronze")?;
-            let mut files_app = tx.appender_to_db("landed_files", "bronze")?;
-            for (file, body) in &todo {
-                let m = &file.meta;
-                let date: NaiveDate = m.date;
-                let mut ok = 0u64;
-                let mut bad = 0u64;
-                let mut quarantine_row =
-                    |index: i64, reason: &str, raw: &str| -> duckdb::Result<()> {
-                        quarantine.append_row(params![
-                            file.rel,
-                            index,
-                            m.source.as_str(),
-                            m.source_file,
-                            m.fetched_at,
-                            m.airport,
-                            m.direction.as_str(),
-                            date,
-                            reason,
-                            raw,
-                            now
-                        ])
-                    };
-                match parse_records(body) {
-                    Err(reason) => {
-                        bad += 1;
-                        quarantine_row(-1, &reason, &String::from_utf8_lossy(body))?;
-                    }
-                    Ok(records) if m.endpoint == Endpoint::Flights => {
-                        polls.push(&file.rel);
-                        for (i, raw) in records.iter().enumerate() {
-                            match positions::probe_position(raw.get()) {
-                                Ok(p) => {
-                                    ok += 1;
-                                    min_updated = min_updated.min(p.updated);
-                                    positions::append(&mut positions_app, file, i, &p, raw, now)?;
-                                }
-                                Err(reason) => {
-                                    bad += 1;
-                                    quarantine_row(i as i64, &reason, raw.get())?;
-                                }
-                            }
-                        }
-                    }
-                    Ok(records) => {
-                        for (i, raw) in records.iter().enumerate() {
-                            match probe(raw) {
-                                Ok(p) => {
-                                    ok += 1;
-                                    rows.append_row(params![
-                                        file.rel,
-                                        i as i64,
-                                        m.source.as_str(),
-                                        m.source_file,
-                                        m.fetched_at,
-                                        m.airport,
-                                        m.direction.as_str(),
-                                        date,
-                                        m.window,
-                                        p.number,
-                                        p.call_sign,
-                                        p.status,
-                                        p.codeshare_status,
-                                        p.is_cargo,
-                                        p.scheduled_utc,
-                                        raw.get(),
-                                        now
-                                    ])?;
-                                }
-                                Err(reason) => {
-                                    bad += 1;
-                                    quarantine_row(i as i64, &reason, raw.get())?;
-                                }
-                            }
-                        }
-                    }
-                }
-                files_app.append_row(params![
-                    file.rel,
-                    m.source.as_str(),
-                    m.airport,
-                    m.direction.as_str(),
-                    date,
-                    m.window,
-                    m.request,
-                    m.http_status.map(i32::from),
-                    m.fetched_at,
-                    m.source_file,
-                    m.source_sha256,
-                    m.bytes as i64,
-                    m.sha256,
-                    ok as i64,
-                    bad as i64,
-                    now
-                ])?;
-                stats.files += 1;
-                stats.records += ok;
-                stats.quarantined += bad;
-            }
-            rows.flush()?;
-            positions_app.flush()?;
-            quarantine.flush()?;
-            files_app.flush()?;
-        }
-        if min_updated != i64::MAX {
-            stats.new_positions = positions::insert_new(&tx, &polls, now, min_updated)?;
-        }
-        tx.commit()?;
-        if let Some(set) = self.loaded.as_mut() {
-            for (f, _) in &todo {
-                set.insert(f.rel.clone());
-            }
-        }
+        let (stats, loaded) = loading.commit()?;
+        self.mark_loaded(loaded);
         Ok(stats)
+    }
+
+    /// Opens a transaction that files are appended to one at a time (the
+    /// writer appends each body as it arrives instead of waiting for a
+    /// whole batch) and that [`Loading::commit`] ends.
+    pub fn begin(&self) -> Result<Loading<'_>> {
+        self.conn.execute_batch("BEGIN TRANSACTION")?;
+        let appenders = (|| -> duckdb::Result<Appenders<'_>> {
+            Ok(Appenders {
+                positions: self.conn.appender_to_db("flightlabs_positions", "bronze")?,
+                rows: self.conn.appender_to_db("flightlabs_historical", "bronze")?,
+                quarantine: self.conn.appender_to_db("quarantine", "bronze")?,
+                files: self.conn.appender_to_db("landed_files", "bronze")?,
+            })
+        })();
+        let appenders = match appenders {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        };
+        Ok(Loading {
+            bronze: self,
+            appenders: Some(appenders),
+            now: Utc::now(),
+            polls: Vec::new(),
+            min_updated: i64::MAX,
+            stats: LoadStats::default(),
+            files: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// Remembers files a committed [`Loading`] loaded.
+    pub fn mark_loaded(&mut self, files: Vec<String>) {
+        if let Some(set) = self.loaded.as_mut() {
+            set.extend(files);
+        }
     }
 
     /// Forgets what bronze holds for the days in `[from, to]` (all days when
@@ -398,6 +330,331 @@ impl Bronze {
     }
 }
 
+struct Appenders<'c> {
+    positions: duckdb::Appender<'c>,
+    rows: duckdb::Appender<'c>,
+    quarantine: duckdb::Appender<'c>,
+    files: duckdb::Appender<'c>,
+}
+
+/// An open bronze transaction (see [`Bronze::begin`]). Dropped without
+/// [`commit`](Self::commit), it rolls back: nothing of it reaches bronze.
+pub struct Loading<'c> {
+    bronze: &'c Bronze,
+    appenders: Option<Appenders<'c>>,
+    now: chrono::DateTime<Utc>,
+    polls: Vec<String>,
+    min_updated: i64,
+    stats: LoadStats,
+    files: Vec<String>,
+    done: bool,
+}
+
+impl Loading<'_> {
+    /// Records appended so far.
+    pub fn records(&self) -> u64 {
+        self.stats.records + self.stats.quarantined
+    }
+
+    /// Files appended so far.
+    pub fn files(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Appends one landed body (skipped if bronze or this transaction
+    /// holds it already).
+    pub fn append(&mut self, file: &LandedFile, body: &[u8]) -> Result<()> {
+        if self.bronze.check_loaded(&file.rel)? || self.files.contains(&file.rel) {
+            self.stats.skipped += 1;
+            return Ok(());
+        }
+        let now = self.now;
+        let Some(a) = self.appenders.as_mut() else {
+            return Err(crate::IngestError::Interrupted);
+        };
+        let m = &file.meta;
+        let prov = Provenance {
+            rel: &file.rel,
+            source: m.source.as_str(),
+            source_file: m.source_file.as_deref(),
+            fetched_at: m.fetched_at,
+            airport: &m.airport,
+            direction: m.direction.map(|d| d.as_str()).unwrap_or(""),
+            date: m.date,
+            window: m.window.as_deref(),
+            now,
+        };
+        let mut counts = (0u64, 0u64);
+        // What the landed_files row says, where the body knows better
+        // than the listing (an archive body carries its own metadata).
+        let mut airport = m.airport.clone();
+        let mut direction = prov.direction.to_string();
+        let mut source_file = m.source_file.clone();
+        let mut source_sha = m.source_sha256.clone();
+        if m.endpoint == Endpoint::Flights {
+            match parse_records(body) {
+                Err(reason) => {
+                    counts.1 += 1;
+                    prov.quarantine(&mut a.quarantine, -1, &reason, &String::from_utf8_lossy(body))?;
+                }
+                Ok(records) => {
+                    self.polls.push(file.rel.clone());
+                    for (i, raw) in records.iter().enumerate() {
+                        match positions::probe_position(raw.get()) {
+                            Ok(p) => {
+                                counts.0 += 1;
+                                self.min_updated = self.min_updated.min(p.updated);
+                                positions::append(&mut a.positions, file, i, &p, raw, now)?;
+                            }
+                            Err(reason) => {
+                                counts.1 += 1;
+                                prov.quarantine(&mut a.quarantine, i as i64, &reason, raw.get())?;
+                            }
+                        }
+                    }
+                }
+            }
+        } else if m.source == Source::Archive && m.direction.is_none() {
+            match parse_archive(body) {
+                Err(reason) => {
+                    counts.1 += 1;
+                    prov.quarantine(&mut a.quarantine, -1, &reason, &String::from_utf8_lossy(body))?;
+                }
+                Ok(archive) => {
+                    source_file = Some(archive.archive.file.clone());
+                    source_sha = Some(archive.archive.sha256.clone());
+                    let mut airports: Vec<&str> = Vec::new();
+                    let mut directions: Vec<&str> = Vec::new();
+                    let mut index = 0usize;
+                    for section in &archive.sections {
+                        if !airports.contains(&section.airport.as_str()) {
+                            airports.push(&section.airport);
+                        }
+                        if !directions.contains(&section.direction.as_str()) {
+                            directions.push(section.direction.as_str());
+                        }
+                        let sec = Provenance {
+                            airport: &section.airport,
+                            direction: section.direction.as_str(),
+                            source_file: Some(&archive.archive.file),
+                            ..prov
+                        };
+                        let c = sec.append_records(&mut a.rows, &mut a.quarantine, index, &section.data)?;
+                        counts.0 += c.0;
+                        counts.1 += c.1;
+                        index += section.data.len();
+                    }
+                    airport = airports.join(",");
+                    direction = directions.join(",");
+                }
+            }
+        } else {
+            match parse_records(body) {
+                Err(reason) => {
+                    counts.1 += 1;
+                    prov.quarantine(&mut a.quarantine, -1, &reason, &String::from_utf8_lossy(body))?;
+                }
+                Ok(records) => {
+                    let c = prov.append_records(&mut a.rows, &mut a.quarantine, 0, &records)?;
+                    counts.0 += c.0;
+                    counts.1 += c.1;
+                }
+            }
+        }
+        let sha256 = if m.sha256.is_empty() {
+            sha256_hex(body)
+        } else {
+            m.sha256.clone()
+        };
+        let (ok, bad) = counts;
+        a.files.append_row(params![
+            file.rel,
+            m.source.as_str(),
+            airport,
+            direction,
+            prov.date,
+            m.window,
+            m.request,
+            m.http_status.map(i32::from),
+            m.fetched_at,
+            source_file,
+            source_sha,
+            body.len() as i64,
+            sha256,
+            ok as i64,
+            bad as i64,
+            now
+        ])?;
+        self.stats.files += 1;
+        self.stats.records += ok;
+        self.stats.quarantined += bad;
+    
+        self.files.push(file.rel.clone());
+        Ok(())
+    }
+
+    /// Commits; returns what was loaded and the files, for
+    /// [`Bronze::mark_loaded`].
+    pub fn commit(mut self) -> Result<(LoadStats, Vec<String>)> {
+        if let Some(mut a) = self.appenders.take() {
+            a.rows.flush()?;
+            a.positions.flush()?;
+            a.quarantine.flush()?;
+            a.files.flush()?;
+        }
+        if self.min_updated != i64::MAX {
+            let polls: Vec<&str> = self.polls.iter().map(String::as_str).collect();
+            self.stats.new_positions =
+                positions::insert_new(&self.bronze.conn, &polls, self.now, self.min_updated)?;
+        }
+        self.bronze.conn.execute_batch("COMMIT")?;
+        self.done = true;
+        Ok((self.stats, std::mem::take(&mut self.files)))
+    }
+}
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // The appenders flush what they hold when dropped: into the
+            // transaction, before it is rolled back, never after.
+            drop(self.appenders.take());
+            let _ = self.bronze.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Where a record came from: the provenance columns of its bronze row.
+/// Dates and instants are held as DuckDB values: the `chrono` types would
+/// reach the appender as text, to be formatted and parsed back for every
+/// row.
+#[derive(Clone, Copy)]
+struct Provenance<'a> {
+    rel: &'a str,
+    source: &'a str,
+    source_file: Option<&'a str>,
+    fetched_at: Option<chrono::DateTime<Utc>>,
+    airport: &'a str,
+    direction: &'a str,
+    date: NaiveDate,
+    window: Option<&'a str>,
+    now: chrono::DateTime<Utc>,
+}
+
+/// A DATE as DuckDB stores it (days since 1970-01-01).
+fn date_value(d: NaiveDate) -> Value {
+    Value::Date32(d.signed_duration_since(NaiveDate::default()).num_days() as i32)
+}
+
+/// A TIMESTAMPTZ as DuckDB stores it (microseconds since the epoch, UTC).
+fn instant_value(t: Option<chrono::DateTime<Utc>>) -> Value {
+    match t {
+        Some(t) => Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros()),
+        None => Value::Null,
+    }
+}
+
+impl Provenance<'_> {
+    fn quarantine(
+        &self,
+        app: &mut duckdb::Appender,
+        index: i64,
+        reason: &str,
+        raw: &str,
+    ) -> duckdb::Result<()> {
+        app.append_row(params![
+            self.rel,
+            index,
+            self.source,
+            self.source_file,
+            instant_value(self.fetched_at),
+            self.airport,
+            self.direction,
+            date_value(self.date),
+            reason,
+            raw,
+            instant_value(Some(self.now))
+        ])
+    }
+
+    /// Appends movement records (numbered from `first`) to bronze or
+    /// quarantine; returns (loaded, quarantined).
+    fn append_records(
+        &self,
+        rows: &mut duckdb::Appender,
+        quarantine: &mut duckdb::Appender,
+        first: usize,
+        records: &[&RawValue],
+    ) -> duckdb::Result<(u64, u64)> {
+        let (mut ok, mut bad) = (0, 0);
+        let (fetched_at, date, now) = (
+            instant_value(self.fetched_at),
+            date_value(self.date),
+            instant_value(Some(self.now)),
+        );
+        for (i, raw) in records.iter().enumerate() {
+            let index = (first + i) as i64;
+            match probe(raw) {
+                Ok(p) => {
+                    ok += 1;
+                    rows.append_row(params![
+                        self.rel,
+                        index,
+                        self.source,
+                        self.source_file,
+                        fetched_at,
+                        self.airport,
+                        self.direction,
+                        date,
+                        self.window,
+                        p.number,
+                        p.call_sign,
+                        p.status,
+                        p.codeshare_status,
+                        p.is_cargo,
+                        p.scheduled_utc,
+                        raw.get(),
+                        now
+                    ])?;
+                }
+                Err(reason) => {
+                    bad += 1;
+                    self.quarantine(quarantine, index, &reason, raw.get())?;
+                }
+            }
+        }
+        Ok((ok, bad))
+    }
+}
+
+/// The header of an archive body: which source file it holds.
+#[derive(Deserialize)]
+pub(crate) struct ArchiveHeader {
+    pub file: String,
+    pub sha256: String,
+}
+
+/// The records of one airport and direction in an archive body.
+#[derive(Deserialize)]
+pub(crate) struct ArchiveSection<'a> {
+    pub airport: String,
+    pub direction: flightlabs::Direction,
+    #[serde(borrow)]
+    pub data: Vec<&'a RawValue>,
+}
+
+/// An archive body (see [`crate::archive`]).
+#[derive(Deserialize)]
+pub(crate) struct ArchiveBody<'a> {
+    pub archive: ArchiveHeader,
+    #[serde(borrow)]
+    pub sections: Vec<ArchiveSection<'a>>,
+}
+
+pub(crate) fn parse_archive(body: &[u8]) -> std::result::Result<ArchiveBody<'_>, String> {
+    serde_json::from_slice(body).map_err(|e| format!("landed archive body is not valid: {e}"))
+}
+
 #[derive(Deserialize)]
 struct Body<'a> {
     #[serde(borrow, default)]
@@ -416,7 +673,9 @@ fn parse_records(body: &[u8]) -> std::result::Result<Vec<&RawValue>, String> {
 /// The typed top-level fields of a record.
 #[derive(Debug, PartialEq)]
 pub struct Probed {
-    pub number: String,
+    /// None when the record has no flight number (cargo and general
+    /// aviation movements often have none: they are real movements).
+    pub number: Option<String>,
     pub call_sign: Option<String>,
     pub status: Option<String>,
     pub codeshare_status: Option<String>,
@@ -468,10 +727,19 @@ pub fn probe(raw: &RawValue) -> std::result::Result<Probed, String> {
     if let Some(reason) = rec.tarmac_error {
         return Err(reason);
     }
-    let number = string_of(rec.number)
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| "missing `number`".to_string())?;
+    // The key must be there (the provider always sends it); its value may
+    // be empty or null: a movement without a flight number.
+    let number = match rec.number.map(|r| r.get()) {
+        None => return Err("missing `number`".to_string()),
+        Some("null") => None,
+        Some(text) => Some(
+            serde_json::from_str::<String>(text)
+                .map_err(|_| "`number` is not a string".to_string())?
+                .trim()
+                .to_string(),
+        )
+        .filter(|s| !s.is_empty()),
+    };
     let scheduled_utc = rec
         .movement
         .and_then(|m| serde_json::from_str::<ProbeMovement>(m.get()).ok())
@@ -510,7 +778,12 @@ mod tests {
                 "movement":{"scheduledTime":{"utc":"2024-08-12 17:00Z"}}}"#,
         );
         let p = probe(&ok).unwrap();
-        assert_eq!(p.number, "AV 1");
+        assert_eq!(p.number.as_deref(), Some("AV 1"));
+        let cargo = raw(
+            r#"{"number":"","callSign":"TAES123",
+                "movement":{"scheduledTime":{"utc":"2024-08-12 17:00Z"}}}"#,
+        );
+        assert_eq!(probe(&cargo).unwrap().number, None);
         assert_eq!(p.call_sign, None);
         assert_eq!(p.is_cargo, Some(false));
         assert_eq!(p.scheduled_utc, "2024-08-12 17:00Z");
@@ -541,7 +814,7 @@ mod tests {
             source: Source::Api,
             endpoint: Endpoint::Historical,
             airport: "BOG".into(),
-            direction: Direction::Departure,
+            direction: Some(Direction::Departure),
             date: NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),
             window: Some("day".into()),
             request: Some("r".into()),

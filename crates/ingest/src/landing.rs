@@ -8,8 +8,8 @@
 //!     window=0000-1159.fetched=20241124T211400.123Z.json.zst        body, zstd
 //!     window=0000-1159.fetched=20241124T211400.123Z.json.zst.meta.json   sidecar
 //! flightlabs/historical/code=BOG/_days/date=2024-08-12.json         day complete
-//! archive/historical/code=BOG/type=arrival/date=2024-08-12/
-//!     source=2024-08-12.csv.sha=0123456789ab.part=0000.json.zst     archive records
+//! archive/historical/date=2024-08-12/
+//!     source=2024-08-12.csv.sha=0123456789abcdef.json.zst           one archive file, no sidecar
 //! _ledger/ledger.jsonl                                               every fetch, ok or not
 //! _rejected/…                                                        bodies that never parsed
 //! ```
@@ -33,6 +33,8 @@ use crate::error::{IngestError, Result};
 
 const BODY_EXT: &str = ".json.zst";
 const META_EXT: &str = ".meta.json";
+/// Hex characters of an archive file's SHA-256 in its body's name (64 bits).
+const ARCHIVE_SHA_CHARS: usize = 16;
 
 /// Where a landed body came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +74,9 @@ pub struct LandingMeta {
     #[serde(default)]
     pub endpoint: Endpoint,
     pub airport: String,
-    pub direction: Direction,
+    /// None for an archive body, which holds both directions (one section
+    /// each, see [`crate::archive`]).
+    pub direction: Option<Direction>,
     /// The airport-local day for `/historical`; the UTC day of the poll for
     /// `/flights` (the ingest crate has no time-zone table).
     pub date: NaiveDate,
@@ -86,7 +90,9 @@ pub struct LandingMeta {
     /// Archive: the original file name and the SHA-256 of its bytes.
     pub source_file: Option<String>,
     pub source_sha256: Option<String>,
-    /// Archive: which chunk of the source file this is.
+    /// Archive bodies landed before one body per source file: which chunk
+    /// of the source file this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<u32>,
     /// Size and SHA-256 of the uncompressed body.
     pub bytes: u64,
@@ -185,35 +191,47 @@ impl LandingZone {
         )
     }
 
+    /// Where the body of an archive source file lands: known from the file's
+    /// name, day and hash alone, before its rows are read, so a file landed
+    /// before is recognised without converting it again.
+    pub fn archive_rel(file_name: &str, date: NaiveDate, sha256: &str) -> String {
+        format!(
+            "archive/historical/date={}/source={}.sha={}{BODY_EXT}",
+            date.format("%Y-%m-%d"),
+            sanitize(file_name),
+            &sha256[..ARCHIVE_SHA_CHARS.min(sha256.len())]
+        )
+    }
+
     /// The relative path a body with this metadata lands at.
     pub fn rel_path(meta: &LandingMeta) -> String {
+        if meta.source == Source::Archive {
+            return Self::archive_rel(
+                meta.source_file.as_deref().unwrap_or("unknown"),
+                meta.date,
+                meta.source_sha256.as_deref().unwrap_or("0"),
+            );
+        }
         let dir = Self::partition_rel(
             meta.source,
             meta.endpoint,
             &meta.airport,
-            meta.direction,
+            meta.direction.unwrap_or(Direction::Arrival),
             meta.date,
         );
-        let name = match meta.source {
-            Source::Api if meta.endpoint == Endpoint::Flights => format!(
+        let name = match meta.endpoint {
+            Endpoint::Flights => format!(
                 "polled={}",
                 meta.fetched_at
                     .unwrap_or_else(Utc::now)
                     .format("%Y%m%dT%H%M%S%.3fZ")
             ),
-            Source::Api => format!(
+            Endpoint::Historical => format!(
                 "window={}.fetched={}",
                 meta.window.as_deref().unwrap_or("day"),
                 meta.fetched_at
                     .unwrap_or_else(Utc::now)
                     .format("%Y%m%dT%H%M%S%.3fZ")
-            ),
-            Source::Archive => format!(
-                "source={}.sha={}.part={:04}",
-                sanitize(meta.source_file.as_deref().unwrap_or("unknown")),
-                &meta.source_sha256.as_deref().unwrap_or("0")
-                    [..12.min(meta.source_sha256.as_deref().unwrap_or("0").len())],
-                meta.part.unwrap_or(0)
             ),
         };
         format!("{dir}/{name}{BODY_EXT}")
@@ -246,8 +264,12 @@ impl LandingZone {
         let rel = Self::rel_path(&meta);
         let path = self.abs(&rel);
         let compressed = zstd::bulk::compress(body, 3).map_err(|e| IngestError::io(&path, e))?;
-        let meta_json = serde_json::to_vec_pretty(&meta).map_err(IngestError::json)?;
-        write_file(&sidecar(&path), &meta_json, durability)?;
+        // An archive body carries its metadata itself (see `crate::archive`):
+        // one file per source file instead of two.
+        if meta.source != Source::Archive {
+            let meta_json = serde_json::to_vec_pretty(&meta).map_err(IngestError::json)?;
+            write_file(&sidecar(&path), &meta_json, durability)?;
+        }
         write_file(&path, &compressed, durability)?;
         Ok(LandedFile { rel, path, meta })
     }
@@ -429,6 +451,17 @@ impl LandingZone {
                     Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                         IngestError::Landing(format!("{}: bad sidecar: {e}", meta_path.display()))
                     })?,
+                    // One body per archive file, without a sidecar: what its
+                    // path says now, the rest from the body when it is loaded.
+                    Err(_) if rel.starts_with("archive/") => match archive_meta_from_rel(&rel) {
+                        Some(meta) => meta,
+                        None => {
+                            return Err(IngestError::Landing(format!(
+                                "{}: not an archive body name",
+                                path.display()
+                            )))
+                        }
+                    },
                     Err(e) => return Err(IngestError::io(&meta_path, e)),
                 };
                 out.push(LandedFile { rel, path, meta });
@@ -506,6 +539,35 @@ fn sweep_temporary(path: &Path, name: &str) {
     if dead {
         let _ = fs::remove_file(path);
     }
+}
+
+/// What the path of a sidecar-less archive body says: its day and source
+/// file name. The airport, hashes and counts are in the body; the loader
+/// fills them in ([`LandingMeta::records`] is 0 until then).
+fn archive_meta_from_rel(rel: &str) -> Option<LandingMeta> {
+    let mut parts = rel.rsplit('/');
+    let name = parts.next()?;
+    let date = parts.next()?.strip_prefix("date=")?;
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    let stem = name.strip_prefix("source=")?.strip_suffix(BODY_EXT)?;
+    let (file, sha) = stem.rsplit_once(".sha=")?;
+    Some(LandingMeta {
+        source: Source::Archive,
+        endpoint: Endpoint::Historical,
+        airport: String::new(),
+        direction: None,
+        date,
+        window: None,
+        request: None,
+        http_status: None,
+        fetched_at: None,
+        source_file: Some(file.to_string()),
+        source_sha256: Some(sha.to_string()),
+        part: None,
+        bytes: 0,
+        sha256: String::new(),
+        records: 0,
+    })
 }
 
 fn sidecar(body: &Path) -> PathBuf {
@@ -593,7 +655,7 @@ mod tests {
             source: Source::Api,
             endpoint: Endpoint::Historical,
             airport: "BOG".into(),
-            direction: Direction::Arrival,
+            direction: Some(Direction::Arrival),
             date: NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),
             window: Some(window.into()),
             request: Some("http://x/historical?access_key=***".into()),

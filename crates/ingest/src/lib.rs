@@ -15,7 +15,7 @@ pub mod positions;
 pub mod realtime;
 pub mod replay;
 
-pub use archive::{import, ImportSummary};
+pub use archive::{import, ImportOptions, ImportSummary};
 pub use batch::{
     delta_plan, plan_cost, run_batch, validate_airport, validate_range, BatchPlan, BatchSummary,
     PlanCost,

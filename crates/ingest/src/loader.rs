@@ -105,48 +105,42 @@ fn write_loop(
     commits: Option<Sender<Committed>>,
 ) -> Result<(Bronze, LoadStats)> {
     let mut total = LoadStats::default();
-    let mut batch: Vec<(LandedFile, Vec<u8>)> = Vec::new();
-    while let Ok(item) = rx.recv() {
-        let mut records = item.0.meta.records;
-        batch.push(item);
-        // Group what arrives soon after into the same transaction: a commit
-        // (and a sync) per small file would dominate the run.
-        while records < BATCH_RECORDS && batch.len() < BATCH_FILES {
-            match rx.recv_timeout(GATHER) {
-                Ok(item) => {
-                    records += item.0.meta.records;
-                    batch.push(item);
-                }
-                Err(_) => break,
+    // Each body is appended as it arrives, so loading overlaps the
+    // conversion or download of the next ones; the transaction is committed
+    // when it is large enough, or when nothing more came for a moment (a
+    // commit, and a sync, per small file would dominate the run).
+    while let Ok(first) = rx.recv() {
+        let mut loading = bronze.begin()?;
+        let mut names: Vec<String> = Vec::new();
+        let mut item = Some(first);
+        while let Some((file, body)) = item.take() {
+            if commits.is_some() {
+                names.push(file.rel.clone());
             }
+            loading.append(&file, &body)?;
+            drop(body);
+            if loading.records() >= BATCH_RECORDS || loading.files() >= BATCH_FILES {
+                break;
+            }
+            item = rx.recv_timeout(GATHER).ok();
         }
+        // Bronze must never count a body a power cut could still take away.
         if let Some(root) = &sync_root {
             sync_filesystem(root)?;
         }
-        let files: Vec<String> = match &commits {
-            Some(_) => batch.iter().map(|(f, _)| f.rel.clone()).collect(),
-            None => Vec::new(),
-        };
-        let stats = load_batch(&mut bronze, &mut batch)?;
+        let (stats, loaded) = loading.commit()?;
+        bronze.mark_loaded(loaded);
         total.add(stats);
         if let Some(c) = &commits {
             // A receiver that went away only loses the notice.
             let _ = c.send(Committed {
-                files,
+                files: names,
                 stats,
                 at: chrono::Utc::now(),
             });
         }
     }
     Ok((bronze, total))
-}
-
-/// Loads a batch in one transaction and empties it.
-fn load_batch(bronze: &mut Bronze, batch: &mut Vec<(LandedFile, Vec<u8>)>) -> Result<LoadStats> {
-    let refs: Vec<(&LandedFile, &[u8])> = batch.iter().map(|(f, b)| (f, b.as_slice())).collect();
-    let stats = bronze.load(&refs)?;
-    batch.clear();
-    Ok(stats)
 }
 
 /// Loads every landed body that bronze does not hold yet: what a killed run
@@ -189,31 +183,37 @@ pub fn replay(
     }
 }
 
+/// Loads `files` from the landing zone, a body at a time, committing every
+/// [`BATCH_RECORDS`] records. Before each commit the landing zone is synced:
+/// a killed run may have left bodies written but not yet durable.
 fn load_files(
     zone: &LandingZone,
     bronze: &mut Bronze,
     files: Vec<LandedFile>,
 ) -> Result<LoadStats> {
     let mut total = LoadStats::default();
-    let mut batch: Vec<(LandedFile, Vec<u8>)> = Vec::new();
-    let mut records = 0;
-    for f in files {
-        // a body that cannot be read (a truncated .zst) is moved aside with
-        // its reason, so it stops no ingest, now or later
-        let body = match crate::replay::check_body(zone, &f) {
-            Ok(body) => body,
-            Err(reason) => {
-                crate::replay::quarantine_file(zone, &f, &reason)?;
-                continue;
+    let mut files = files.into_iter().peekable();
+    while files.peek().is_some() {
+        let mut loading = bronze.begin()?;
+        for f in files.by_ref() {
+            // a body that cannot be read (a truncated .zst) is moved aside
+            // with its reason, so it stops no ingest, now or later
+            let body = match crate::replay::check_body(zone, &f) {
+                Ok(body) => body,
+                Err(reason) => {
+                    crate::replay::quarantine_file(zone, &f, &reason)?;
+                    continue;
+                }
+            };
+            loading.append(&f, &body)?;
+            if loading.records() >= BATCH_RECORDS || loading.files() >= BATCH_FILES {
+                break;
             }
-        };
-        records += f.meta.records;
-        batch.push((f, body));
-        if records >= BATCH_RECORDS || batch.len() >= BATCH_FILES {
-            total.add(load_batch(bronze, &mut batch)?);
-            records = 0;
         }
+        zone.sync()?;
+        let (stats, loaded) = loading.commit()?;
+        bronze.mark_loaded(loaded);
+        total.add(stats);
     }
-    total.add(load_batch(bronze, &mut batch)?);
     Ok(total)
 }

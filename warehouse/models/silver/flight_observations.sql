@@ -117,7 +117,6 @@ checked as (
     select
         *,
         case
-            when number is null then 'empty flight number'
             when flight_type not in ('arrival', 'departure') then 'unknown direction ' || flight_type
             when scheduled_time_utc is null or scheduled_wall_utc is null
                 then 'unparseable scheduled UTC time ' || coalesce('''' || scheduled_utc_text || '''', 'NULL')
@@ -143,9 +142,18 @@ checked as (
 )
 
 select
-    -- the movement: (queried airport, direction, flight number, scheduled UTC time)
-    case when typing_error is null then
-        {{ flight_key(['code', 'flight_type', 'number', "strftime(scheduled_wall_utc, '%Y-%m-%dT%H:%M:%SZ')"]) }}
+    -- the movement: (queried airport, direction, flight number, scheduled UTC
+    -- time). A movement without a flight number (cargo operators such as
+    -- TAESCOL or GIRAG send none) is a real movement too: it is known by its
+    -- airline, its registration or else its call sign where present, in
+    -- place of the number.
+    case
+        when typing_error is not null then null
+        when number is not null then
+            {{ flight_key(['code', 'flight_type', 'number', "strftime(scheduled_wall_utc, '%Y-%m-%dT%H:%M:%SZ')"]) }}
+        else
+            {{ flight_key(['code', 'flight_type', "'(no number)'", "strftime(scheduled_wall_utc, '%Y-%m-%dT%H:%M:%SZ')",
+                           'coalesce(airline_icao, airline_iata, airline_name)', 'coalesce(aircraft_reg, call_sign)']) }}
     end as id,
     number,
     code,

@@ -92,6 +92,10 @@ pub struct ImportArgs {
     /// Worker threads converting files (default: the number of cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Do not make landed bodies durable before bronze counts them (no
+    /// `syncfs`): for measuring what durability costs, never for real data.
+    #[arg(long, hide = true)]
+    no_sync: bool,
 }
 
 #[derive(Args)]
@@ -517,14 +521,14 @@ fn print_poll(plan: &ingest::realtime::RealtimePlan, r: &ingest::realtime::PollR
 pub async fn import(config: &Config, args: ImportArgs) -> Result<ExitCode> {
     let zone = open_landing(config)?;
     let bronze = open_bronze(config)?;
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
+    let mut options = ingest::ImportOptions::default();
+    if let Some(t) = args.threads {
+        options.threads = t;
+    }
+    options.durable = !args.no_sync;
     let progress = Arc::new(Reporter::new());
     let (_, s) = tokio::task::block_in_place(|| {
-        ingest::import(&zone, bronze, &args.paths, threads, progress)
+        ingest::import(&zone, bronze, &args.paths, options, progress)
     })?;
     println!(
         "imported {} files ({} already imported, {} failed): {} records into bronze, {} quarantined, in {:.1} s",
