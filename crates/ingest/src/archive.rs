@@ -42,7 +42,9 @@ use flightlabs::Direction;
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{sha256_hex, Durability, Endpoint, LandedFile, LandingMeta, LandingZone, Source};
+use crate::landing::{
+    sha256_hex, Durability, Endpoint, LandedFile, LandingMeta, LandingZone, Source,
+};
 use crate::loader::{load_pending, Writer};
 use crate::Progress;
 
@@ -237,7 +239,8 @@ pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> 
         records += 1;
     }
 
-    let mut body = String::with_capacity(groups.values().map(|(g, _)| g.len() + 64).sum::<usize>() + 256);
+    let mut body =
+        String::with_capacity(groups.values().map(|(g, _)| g.len() + 64).sum::<usize>() + 256);
     body.push_str(r#"{"success":true,"source":"archive","archive":{"file":"#);
     push_json_str(&mut body, &file_name);
     body.push_str(r#","sha256":""#);
@@ -556,7 +559,9 @@ mod tests {
         assert_eq!(f.meta.airport, "BOG");
         assert_eq!(f.meta.records, 2);
         assert_eq!(f.meta.date, NaiveDate::from_ymd_opt(2025, 3, 2).unwrap());
-        assert!(f.rel.starts_with("archive/historical/date=2025-03-02/source=2025_03_02.csv.sha="));
+        assert!(f
+            .rel
+            .starts_with("archive/historical/date=2025-03-02/source=2025_03_02.csv.sha="));
         let siblings = std::fs::read_dir(f.path.parent().unwrap()).unwrap().count();
         assert_eq!(siblings, 1);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -242,7 +242,9 @@ impl Bronze {
         let appenders = (|| -> duckdb::Result<Appenders<'_>> {
             Ok(Appenders {
                 positions: self.conn.appender_to_db("flightlabs_positions", "bronze")?,
-                rows: self.conn.appender_to_db("flightlabs_historical", "bronze")?,
+                rows: self
+                    .conn
+                    .appender_to_db("flightlabs_historical", "bronze")?,
                 quarantine: self.conn.appender_to_db("quarantine", "bronze")?,
                 files: self.conn.appender_to_db("landed_files", "bronze")?,
             })
@@ -395,7 +397,12 @@ impl Loading<'_> {
             match parse_records(body) {
                 Err(reason) => {
                     counts.1 += 1;
-                    prov.quarantine(&mut a.quarantine, -1, &reason, &String::from_utf8_lossy(body))?;
+                    prov.quarantine(
+                        &mut a.quarantine,
+                        -1,
+                        &reason,
+                        &String::from_utf8_lossy(body),
+                    )?;
                 }
                 Ok(records) => {
                     self.polls.push(file.rel.clone());
@@ -418,7 +425,12 @@ impl Loading<'_> {
             match parse_archive(body) {
                 Err(reason) => {
                     counts.1 += 1;
-                    prov.quarantine(&mut a.quarantine, -1, &reason, &String::from_utf8_lossy(body))?;
+                    prov.quarantine(
+                        &mut a.quarantine,
+                        -1,
+                        &reason,
+                        &String::from_utf8_lossy(body),
+                    )?;
                 }
                 Ok(archive) => {
                     source_file = Some(archive.archive.file.clone());
@@ -439,7 +451,12 @@ impl Loading<'_> {
                             source_file: Some(&archive.archive.file),
                             ..prov
                         };
-                        let c = sec.append_records(&mut a.rows, &mut a.quarantine, index, &section.data)?;
+                        let c = sec.append_records(
+                            &mut a.rows,
+                            &mut a.quarantine,
+                            index,
+                            &section.data,
+                        )?;
                         counts.0 += c.0;
                         counts.1 += c.1;
                         index += section.data.len();
@@ -452,7 +469,12 @@ impl Loading<'_> {
             match parse_records(body) {
                 Err(reason) => {
                     counts.1 += 1;
-                    prov.quarantine(&mut a.quarantine, -1, &reason, &String::from_utf8_lossy(body))?;
+                    prov.quarantine(
+                        &mut a.quarantine,
+                        -1,
+                        &reason,
+                        &String::from_utf8_lossy(body),
+                    )?;
                 }
                 Ok(records) => {
                     let c = prov.append_records(&mut a.rows, &mut a.quarantine, 0, &records)?;
@@ -488,7 +510,7 @@ impl Loading<'_> {
         self.stats.files += 1;
         self.stats.records += ok;
         self.stats.quarantined += bad;
-    
+
         self.files.push(file.rel.clone());
         Ok(())
     }
@@ -779,10 +801,8 @@ mod tests {
         );
         let p = probe(&ok).unwrap();
         assert_eq!(p.number.as_deref(), Some("AV 1"));
-        let cargo = raw(
-            r#"{"number":"","callSign":"TAES123",
-                "movement":{"scheduledTime":{"utc":"2024-08-12 17:00Z"}}}"#,
-        );
+        let cargo = raw(r#"{"number":"","callSign":"TAES123",
+                "movement":{"scheduledTime":{"utc":"2024-08-12 17:00Z"}}}"#);
         assert_eq!(probe(&cargo).unwrap().number, None);
         assert_eq!(p.call_sign, None);
         assert_eq!(p.is_cargo, Some(false));
