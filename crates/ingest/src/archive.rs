@@ -124,7 +124,7 @@ pub enum Converted {
     /// The file was imported before: nothing to do.
     AlreadyImported,
     /// Its body landed, to be loaded into bronze.
-    Landed(LandedFile, Vec<u8>),
+    Landed(Box<LandedFile>, Vec<u8>),
 }
 
 /// Converts one archive file and lands its body.
@@ -284,7 +284,7 @@ pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> 
     };
     let body = body.into_bytes();
     let file = zone.land_with(meta, &body, durability)?;
-    Ok(Converted::Landed(file, body))
+    Ok(Converted::Landed(Box::new(file), body))
 }
 
 /// Appends `s` as a JSON string (quotes, backslashes and control
@@ -488,7 +488,7 @@ pub fn import(
                 let Some(path) = files.get(i) else { break };
                 let outcome = match convert_file(zone, path, Durability::Deferred) {
                     Ok(Converted::AlreadyImported) => Ok(false),
-                    Ok(Converted::Landed(file, body)) => match tx.send((file, body)) {
+                    Ok(Converted::Landed(file, body)) => match tx.send((*file, body)) {
                         Ok(()) => Ok(true),
                         Err(_) => Err("the bronze writer stopped".to_string()),
                     },

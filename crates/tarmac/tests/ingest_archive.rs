@@ -270,7 +270,7 @@ fn an_import_killed_at_any_moment_resumes_to_the_same_bronze() {
     // warehouse, some mid-conversion, mid-load or mid-commit), then rerun
     const KILLS: usize = 24;
     let budget = std::time::Duration::from_secs(300);
-    let mut rng = Lcg(0x5eed_16);
+    let mut rng = Lcg(0x5eed);
     let mut resumed_something = 0;
     for trial in 0..KILLS {
         assert!(
