@@ -299,6 +299,7 @@ fn summary(
     ));
     s.push_str("next: tarmac sql -c \"SELECT status, count(*) FROM gold.fct_flight_movements GROUP BY ALL\"\n");
     s.push_str("      tarmac docs serve      # the catalog and lineage in a browser\n");
+    s.push_str("      tarmac orchestrate     # run the jobs of tarmac.toml on their schedules, with a web UI\n");
     s
 }
 
@@ -321,6 +322,24 @@ fn thousands(n: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summary_ends_with_what_to_do_next() {
+        let config = Config::load(None).unwrap();
+        let s = summary(
+            &config,
+            &[],
+            &Results::default(),
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+        );
+        let next: Vec<&str> = s.lines().skip_while(|l| !l.starts_with("next:")).collect();
+        assert_eq!(next.len(), 3, "{s}");
+        for cmd in ["tarmac sql", "tarmac docs serve", "tarmac orchestrate"] {
+            assert!(next.iter().any(|l| l.contains(cmd)), "{cmd}: {s}");
+        }
+    }
 
     #[test]
     fn thousands_separators() {
