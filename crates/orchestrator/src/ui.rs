@@ -68,6 +68,7 @@ fn routes(state: AppState) -> Router {
         .route("/jobs/{name}/resume", post(resume))
         .route("/backfill", get(backfill_page).post(backfill_start))
         .route("/freshness", get(freshness_page))
+        .route("/docs", get(docs_page))
         .route("/api/runs", get(api_runs))
         .route("/api/runs/{id}", get(api_run))
         .route("/healthz", get(|| async { "ok" }))
@@ -147,7 +148,11 @@ pre.logs{background:#11151c;color:#d7dde8;padding:10px;max-height:520px;overflow
 fn page(st: &AppState, title: &str, body: &str) -> Html<String> {
     let docs = match &st.orch.config.settings.docs_url {
         Some(u) => format!("<a href=\"{}\">Docs catalog</a>", esc(u)),
-        None => "<a href=\"#\" title=\"set [orchestrator] docs_url (tarmac docs serve)\" class=\"muted\">Docs catalog</a>".into(),
+        // Not greyed out into a dead end: the link explains how to turn it on.
+        None => {
+            "<a href=\"/docs\" title=\"not configured: how to link the catalog\">Docs catalog</a>"
+                .into()
+        }
     };
     Html(format!(
         "<!doctype html><html><head><meta charset=utf-8><title>{t} · Tarmac</title><style>{CSS}</style></head><body>\
@@ -673,6 +678,24 @@ fn read_freshness(path: &std::path::Path) -> Result<Vec<Fresh>, String> {
         });
     }
     Ok(out)
+}
+
+/// Where the "Docs catalog" link goes: the catalog when `[orchestrator]
+/// docs_url` names it, else a page that says how to set that up.
+async fn docs_page(State(st): State<AppState>) -> Response {
+    if let Some(u) = &st.orch.config.settings.docs_url {
+        return Redirect::to(u).into_response();
+    }
+    page(
+        &st,
+        "Docs catalog",
+        "<p>The orchestrator links to the documentation catalog once it knows where it is served.</p>\
+<ol><li>Build the catalog: <code>tarmac docs generate</code> (or a job step <code>docs generate</code>).</li>\
+<li>Serve it: <code>tarmac docs serve</code> (it prints its address, e.g. <code>http://127.0.0.1:8080</code>).</li>\
+<li>Tell the orchestrator, in <code>tarmac.toml</code>, and restart it:\
+<pre>[orchestrator]\ndocs_url = \"http://127.0.0.1:8080\"</pre></li></ol>",
+    )
+    .into_response()
 }
 
 async fn freshness_page(State(st): State<AppState>) -> Response {

@@ -653,6 +653,14 @@ fn ui_pages_and_token() {
         let (s, body) = http(&orch.url, "GET", p, &[]);
         assert_eq!(s, 200, "{p}: {body}");
     }
+    // without [orchestrator] docs_url the docs link explains how to set it
+    assert!(page.contains("<a href=\"/docs\""), "{page}");
+    let (s, body) = http(&orch.url, "GET", "/docs", &[]);
+    assert_eq!(s, 200, "{body}");
+    assert!(
+        body.contains("docs_url = \"http://127.0.0.1:8080\"") && body.contains("tarmac docs serve"),
+        "{body}"
+    );
     let (s, _) = http(&orch.url, "GET", "/", &[("host", "evil.example:80")]);
     assert_eq!(s, 403, "DNS rebinding: foreign Host refused");
     let (s, _) = http(
