@@ -264,7 +264,75 @@ const RE_M: i64 = 8;
 const RE_S: i64 = 16;
 const RE_X: i64 = 64;
 
+/// Python's `re` reads a `{` that does not open a repetition (`{m}`,
+/// `{m,}`, `{,n}`, `{m,n}`) as a literal brace, so patterns written for it
+/// match `{{ config(...) }}` with a bare `{{`; the regex crate rejects
+/// those. Escapes such braces (and a `}` that closes no repetition), and
+/// leaves escapes and character classes as they are; `{,n}` becomes
+/// `{0,n}`.
+fn py_pattern(p: &str) -> String {
+    let b: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len());
+    let (mut i, mut in_class, mut open_rep) = (0, false, false);
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = b.get(i + 1) {
+                    out.push(*n);
+                }
+                i += 2;
+                continue;
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '{' if !in_class => {
+                let close = b[i + 1..].iter().position(|c| *c == '}');
+                let quant = close.is_some_and(|n| {
+                    let body: String = b[i + 1..i + 1 + n].iter().collect();
+                    let mut parts = body.splitn(2, ',');
+                    let lo = parts.next().unwrap_or("");
+                    let hi = parts.next();
+                    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+                    match hi {
+                        None => !lo.is_empty() && digits(lo),
+                        Some(hi) => digits(lo) && digits(hi) && !(lo.is_empty() && hi.is_empty()),
+                    }
+                });
+                if quant {
+                    open_rep = true;
+                    if b.get(i + 1) == Some(&',') {
+                        // Python's `{,n}` is the regex crate's `{0,n}`
+                        out.push_str("{0");
+                        i += 1;
+                        continue;
+                    }
+                } else {
+                    out.push_str("\\{");
+                    i += 1;
+                    continue;
+                }
+            }
+            '}' if !in_class => {
+                if open_rep {
+                    open_rep = false;
+                } else {
+                    out.push_str("\\}");
+                    i += 1;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 fn compile_re(pattern: &str, flags: i64) -> Result<regex::Regex, JError> {
+    let pattern = &py_pattern(pattern);
     let mut b = regex::RegexBuilder::new(pattern);
     b.case_insensitive(flags & RE_I != 0)
         .multi_line(flags & RE_M != 0)
@@ -831,6 +899,34 @@ mod tests {
     }
 
     #[test]
+    fn empty_literals_given_as_dict_values_can_change() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
+        let project = crate::project::Project::load(d.path(), &Default::default()).unwrap();
+        let info = RunInfo {
+            project: Arc::new(project),
+            target: crate::project::Target::in_memory(),
+            invocation_id: String::new(),
+            run_started_at: chrono::Utc::now(),
+            full_refresh: false,
+            vars: Default::default(),
+            which: "run".into(),
+            packages: vec![],
+            store_failures: false,
+        };
+        let mut env = Environment::new();
+        install(&mut env, &info);
+        // dbt_utils.union_relations: `relation_columns.update({r: []})`,
+        // then `relation_columns[r].append(c)`
+        let src = "{% set cols = {} %}{% do cols.update({'r': []}) %}\
+                   {% do cols['r'].append('a') %}{% do cols['r'].append('b') %}{{ cols['r'] }}";
+        let out = env.render_str(&preprocess(src), ()).unwrap();
+        assert_eq!(out, "['a', 'b']");
+        // text outside statement tags stays as written
+        assert_eq!(preprocess("select '{a: []}'"), "select '{a: []}'");
+    }
+
+    #[test]
     fn modules_re_and_datetime() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
@@ -853,6 +949,16 @@ mod tests {
         assert_eq!(r("{{ modules.re.match('(a)(b)?', 'ac').group(1) }}"), "a");
         assert_eq!(r("{{ modules.re.search('x', 'abc') is none }}"), "True");
         assert_eq!(r("{{ modules.re.findall('[a-z]', 'a1b') }}"), "['a', 'b']");
+        // braces that open no repetition are literal, as in Python
+        assert_eq!(
+            r("{{ modules.re.search('^.*{{\\s*config\\s*\\([^)]+\\)\\s*}}', 'x {{ config(a=1) }} y') is not none }}"),
+            "True"
+        );
+        assert_eq!(
+            r("{{ modules.re.findall('a{2}|b{,1}c', 'aaa bc') }}"),
+            "['aa', 'bc']"
+        );
+        assert_eq!(py_pattern("a{2,}{x}[{]\\{"), "a{2,}\\{x\\}[{]\\{");
         assert_eq!(
             r("{{ modules.re.sub('(a)', '<\\\\1>', 'xa', flags=modules.re.I) }}"),
             "x<a>"
@@ -1257,27 +1363,51 @@ pub fn unknown_method(
 /// can change in place (`x.append(...)`, `x.update(...)`), as in Python;
 /// minijinja's own literals are immutable.
 pub fn preprocess(src: &str) -> std::borrow::Cow<'_, str> {
-    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    static RE: std::sync::OnceLock<Option<(regex::Regex, regex::Regex, regex::Regex)>> =
+        std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
-        regex::Regex::new(
-            r"(\{%-?\s*set\s+[A-Za-z_][A-Za-z0-9_.]*\s*=\s*)(\[\s*\]|\{\s*\})(\s*-?%\})",
-        )
-        .ok()
+        Some((
+            regex::Regex::new(
+                r"(\{%-?\s*set\s+[A-Za-z_][A-Za-z0-9_.]*\s*=\s*)(\[\s*\]|\{\s*\})(\s*-?%\})",
+            )
+            .ok()?,
+            // a statement tag, to find empty literals given as dict values
+            regex::Regex::new(r"(?s)\{%.*?%\}").ok()?,
+            regex::Regex::new(r"(:\s*)(\[\s*\]|\{\s*\})").ok()?,
+        ))
     });
-    let Some(re) = re else {
+    let Some((set_re, tag_re, value_re)) = re else {
         return std::borrow::Cow::Borrowed(src);
     };
-    if !src.contains("set") {
+    if !src.contains("set") && !src.contains(": [") && !src.contains(":[") {
         return std::borrow::Cow::Borrowed(src);
     }
-    re.replace_all(src, |c: &regex::Captures| {
-        let lit = if c[2].starts_with('[') {
+    let lit = |s: &str| {
+        if s.starts_with('[') {
             "__tarmac_list()"
         } else {
             "__tarmac_dict()"
-        };
-        format!("{}{}{}", &c[1], lit, &c[3])
-    })
+        }
+    };
+    let out = set_re.replace_all(src, |c: &regex::Captures| {
+        format!("{}{}{}", &c[1], lit(&c[2]), &c[3])
+    });
+    // `{% do d.update({k: []}) %}`: the list is a dict's value that the
+    // template then appends to (dbt_utils.union_relations), so it must be
+    // changeable as well
+    if !value_re.is_match(&out) {
+        return out;
+    }
+    let out = tag_re
+        .replace_all(&out, |c: &regex::Captures| {
+            value_re
+                .replace_all(&c[0], |v: &regex::Captures| {
+                    format!("{}{}", &v[1], lit(&v[2]))
+                })
+                .into_owned()
+        })
+        .into_owned();
+    std::borrow::Cow::Owned(out)
 }
 
 /// An agate column of a query result: `.name`, `.values()`.

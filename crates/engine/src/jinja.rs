@@ -784,6 +784,54 @@ impl Table {
     }
 }
 
+/// agate's `table.columns`: a sequence of columns that is also a mapping
+/// by name (`columns[0]`, `columns['id']`, `columns.items()`, as
+/// dbt_utils.get_query_results_as_dict uses it).
+#[derive(Debug)]
+struct Columns(Vec<(String, Value)>);
+
+impl Object for Columns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_i64() {
+            let i = if i < 0 { self.0.len() as i64 + i } else { i };
+            return self.0.get(usize::try_from(i).ok()?).map(|(_, c)| c.clone());
+        }
+        let k = key.as_str()?;
+        self.0.iter().find(|(n, _)| n == k).map(|(_, c)| c.clone())
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.0.iter().map(|(_, c)| c.clone()).collect())
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        _a: &[Value],
+    ) -> Result<Value, JError> {
+        match m {
+            "items" => Ok(Value::from(
+                self.0
+                    .iter()
+                    .map(|(n, c)| Value::from(vec![Value::from(n.clone()), c.clone()]))
+                    .collect::<Vec<_>>(),
+            )),
+            "keys" => Ok(Value::from(
+                self.0
+                    .iter()
+                    .map(|(n, _)| Value::from(n.clone()))
+                    .collect::<Vec<_>>(),
+            )),
+            "values" => Ok(Value::from(
+                self.0.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+            )),
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
 impl Object for Table {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Seq
@@ -795,7 +843,7 @@ impl Object for Table {
         match key.as_str()? {
             "rows" => Some(Value::from(self.rows())),
             "column_names" => Some(Value::from(self.0.columns.clone())),
-            "columns" => Some(Value::from(
+            "columns" => Some(Value::from_object(Columns(
                 self.0
                     .columns
                     .iter()
@@ -807,13 +855,14 @@ impl Object for Table {
                             .iter()
                             .map(|r| r.get(i).cloned().unwrap_or_default())
                             .collect();
-                        Value::from_object(crate::extras::AgateColumn {
+                        let col = Value::from_object(crate::extras::AgateColumn {
                             name: n.clone(),
                             values,
-                        })
+                        });
+                        (n.clone(), col)
                     })
-                    .collect::<Vec<_>>(),
-            )),
+                    .collect(),
+            ))),
             _ => None,
         }
     }
@@ -1015,6 +1064,14 @@ pub fn scoped(
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     c.extend(extra);
+    // what macros take from the node, kept apart from the names a template
+    // can shadow with `{% set %}` (a model's `{% set adapter = ... %}` must
+    // not reach the macros it calls, as in dbt)
+    let node: BTreeMap<String, Value> = crate::macros::NODE_NAMES
+        .iter()
+        .filter_map(|n| c.get(*n).map(|v| (n.to_string(), v.clone())))
+        .collect();
+    c.insert(crate::macros::NODE.to_string(), Value::from(node));
     crate::macros::node_root(env, &uid, c)
 }
 
@@ -1066,6 +1123,35 @@ pub fn render_with(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn table_columns_are_a_sequence_and_a_mapping() {
+        let t = Value::from_object(Table(crate::db::QueryResult {
+            columns: vec!["id".into(), "name".into()],
+            rows: vec![
+                vec![Value::from(1), Value::from("a")],
+                vec![Value::from(2), Value::from("b")],
+            ],
+        }));
+        let env = minijinja::Environment::new();
+        let r = |src: &str| {
+            env.render_str(src, minijinja::context! { t => t.clone() })
+                .unwrap()
+        };
+        assert_eq!(
+            r("{{ t.columns[1].name }}|{{ t.columns['id'].name }}"),
+            "name|id"
+        );
+        assert_eq!(
+            r("{% for n, c in t.columns.items() %}{{ n }}={{ c.values() | join(',') }};{% endfor %}"),
+            "id=1,2;name=a,b;"
+        );
+        assert_eq!(
+            r("{{ t.columns | length }}/{{ t.columns.keys() | join(',') }}"),
+            "2/id,name"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -60,6 +60,11 @@ pub const NODE_NAMES: &[&str] = &[
     PKG,
 ];
 
+/// The name under which a node's context carries its [`NODE_NAMES`] as the
+/// node defined them, so a macro gets them from the node even where the
+/// calling template has set a local of the same name.
+pub const NODE: &str = "__tarmac_node";
+
 /// The name under which a package node's context carries its package, so
 /// macros it calls (and theirs) resolve bare names there first.
 const PKG: &str = "__tarmac_pkg";
@@ -275,6 +280,7 @@ pub fn register(
         for (name, line, body) in crate::jinja::split_macros(&f.text) {
             let tpl = format!("macro:{}:{name}", f.package);
             let body = crate::extras::preprocess(&body);
+            let body = with_kwargs_param(&body);
             let src = format!("{}{}", "\n".repeat(line.saturating_sub(1)), body);
             if let Ok(mut m) = ORIGINS
                 .get_or_init(|| std::sync::Mutex::new(HashMap::new()))
@@ -384,6 +390,84 @@ pub fn test_macro_path(
     }
 }
 
+/// Jinja gives a macro whose body reads `kwargs` the keyword arguments its
+/// signature does not name (dbt's generic tests read `kwargs.get('at_least')`
+/// that way); minijinja rejects unknown keywords. A macro that reads
+/// `kwargs` without naming it gets a `kwargs={}` parameter, and
+/// [`call_macro`] gathers the unnamed keywords into it.
+fn with_kwargs_param(body: &str) -> String {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = RE.get_or_init(|| regex::Regex::new(r"\bkwargs\b").ok()) else {
+        return body.to_string();
+    };
+    let Some(open) = body.find('(') else {
+        return body.to_string();
+    };
+    // the signature's closing parenthesis, past nested ones and strings
+    let (mut depth, mut quote, mut close) = (0usize, None::<char>, None);
+    for (i, c) in body[open..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return body.to_string();
+    };
+    let params = &body[open + 1..close];
+    if re.is_match(params) || !re.is_match(&body[close..]) {
+        return body.to_string();
+    }
+    let sep = if params.trim().is_empty() { "" } else { ", " };
+    format!("{}{sep}kwargs={{}}{}", &body[..close], &body[close..])
+}
+
+/// Moves the keyword arguments `m`'s signature does not name into one
+/// `kwargs` argument, for a macro that has one (see [`with_kwargs_param`]).
+fn gather_kwargs(m: &Value, args: &[Value]) -> Option<Vec<Value>> {
+    let last = args.last().filter(|v| v.is_kwargs())?;
+    let names: Vec<String> = m
+        .get_attr("arguments")
+        .ok()?
+        .try_iter()
+        .ok()?
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    if !names.iter().any(|n| n == "kwargs") {
+        return None;
+    }
+    let mut named = Vec::new();
+    let mut extra = BTreeMap::new();
+    for k in last.try_iter().ok()? {
+        let key = k.as_str()?.to_string();
+        let v = last.get_item(&k).ok()?;
+        if names.contains(&key) || key == "caller" {
+            named.push((key, v));
+        } else {
+            extra.insert(key, v);
+        }
+    }
+    if extra.is_empty() {
+        return None;
+    }
+    named.push(("kwargs".to_string(), Value::from(extra)));
+    let mut out = args[..args.len() - 1].to_vec();
+    out.push(Value::from(
+        named.into_iter().collect::<minijinja::value::Kwargs>(),
+    ));
+    Some(out)
+}
+
 /// Call a macro from its own template, with the caller's node names.
 fn call_macro(
     state: &State,
@@ -393,10 +477,20 @@ fn call_macro(
     args: &[Value],
 ) -> Result<Value, JError> {
     let mut names = BTreeMap::new();
+    // Jinja macros do not see their caller's locals: the node's names come
+    // from the node, not from whatever the caller has set under that name
+    let node = state.lookup(NODE).filter(|v| !v.is_undefined());
     for n in NODE_NAMES {
-        if let Some(v) = state.lookup(n) {
+        let from_node = node
+            .as_ref()
+            .and_then(|m| m.get_attr(n).ok())
+            .filter(|v| !v.is_undefined());
+        if let Some(v) = from_node.or_else(|| state.lookup(n)) {
             names.insert(*n, v);
         }
+    }
+    if let Some(m) = node {
+        names.insert(NODE, m);
     }
     // dbt resolves a bare name in the macro namespace of the node being
     // rendered: its package's macros (for a package's node), then the root
@@ -413,7 +507,8 @@ fn call_macro(
     let m = st
         .lookup(name)
         .ok_or_else(|| err(format!("macro {name} not found in its template")))?;
-    match m.call(st, args) {
+    let gathered = gather_kwargs(&m, args);
+    match m.call(st, gathered.as_deref().unwrap_or(args)) {
         Ok(v) => Ok(v),
         Err(e) => match crate::jinja::take_returned() {
             Some(v) if crate::jinja::is_return(&e) => Ok(v),
@@ -554,6 +649,54 @@ mod tests {
             r("{{ dbt.duckdb__split_part('s', \"','\", 2) }}").trim(),
             "string_split(s, ',')[ 2 ]"
         );
+    }
+
+    #[test]
+    fn macros_take_node_names_from_the_node_not_the_callers_locals() {
+        let env = env_with(
+            &[("pkg", "{% macro who() %}{{ adapter.name }}{% endmacro %}")],
+            BTreeMap::new(),
+        );
+        let adapter = minijinja::context! { name => "real" };
+        // a model that shadows `adapter` with a local (dbt_set_similarity's
+        // tests set `adapter = target.type`) still gives macros the node's
+        let out = env
+            .render_str(
+                "{% set adapter = 'duckdb' %}{{ adapter }}/{{ pkg.who() }}",
+                minijinja::context! {
+                    adapter => adapter.clone(),
+                    __tarmac_node => minijinja::context! { adapter => adapter.clone() },
+                },
+            )
+            .unwrap();
+        assert_eq!(out, "duckdb/real");
+    }
+
+    #[test]
+    fn macros_reading_kwargs_get_the_unnamed_keywords() {
+        assert_eq!(
+            with_kwargs_param("{% macro t(model, g=[]) %}{{ kwargs.get('a') }}{% endmacro %}"),
+            "{% macro t(model, g=[], kwargs={}) %}{{ kwargs.get('a') }}{% endmacro %}"
+        );
+        assert_eq!(
+            with_kwargs_param("{% macro t() %}{{ x }}{% endmacro %}"),
+            "{% macro t() %}{{ x }}{% endmacro %}"
+        );
+        // dbt_utils.not_null_proportion: the test passes at_least/at_most,
+        // the macro names neither and reads them from kwargs, also through
+        // a dispatch that splats **kwargs on
+        let env = env_with(
+            &[(
+                "pkg",
+                "{% macro t(model, g=[]) %}{{ pkg.default__t(model, g, **kwargs) }}{% endmacro %}\
+                 {% macro default__t(model, g) %}{{ model }}:{{ kwargs.get('at_least') }}:{{ kwargs.get('at_most', 1) }}{% endmacro %}",
+            )],
+            BTreeMap::new(),
+        );
+        let out = env
+            .render_str("{{ pkg.t(model='m', at_least=0.5) }}|{{ pkg.t('n') }}", ())
+            .unwrap();
+        assert_eq!(out, "m:0.5:1|n:None:1");
     }
 
     #[test]
