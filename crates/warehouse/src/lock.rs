@@ -152,21 +152,21 @@ mod tests {
 
     #[test]
     fn reads_the_holder_from_duckdbs_lock_error() {
-        let m = "IO Error: Could not set lock on file \"/tmp/w.duckdb\": Conflicting lock is held in /usr/bin/tarmac (PID 4242) by user me. See also https://duckdb.org/docs/stable/connect/concurrency";
+        let m = "IO Error: Could not set lock on file \"w.duckdb\": Conflicting lock is held in bin/tarmac (PID 4242) by user me. See also https://duckdb.org/docs/stable/connect/concurrency";
         assert_eq!(
             classify(m),
             Kind::Locked(Holder {
                 pid: Some(4242),
-                program: Some("/usr/bin/tarmac".into())
+                program: Some("bin/tarmac".into())
             })
         );
         assert_eq!(
             Holder {
                 pid: Some(4242),
-                program: Some("/usr/bin/tarmac".into())
+                program: Some("bin/tarmac".into())
             }
             .to_string(),
-            " (pid 4242, /usr/bin/tarmac)"
+            " (pid 4242, bin/tarmac)"
         );
         assert_eq!(
             classify("IO Error: Could not set lock on file \"x\""),
