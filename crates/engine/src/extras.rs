@@ -902,7 +902,7 @@ mod tests {
     fn empty_literals_given_as_dict_values_can_change() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
-        let project = crate::project::Project::load(d.path(), &Default::default()).unwrap();
+        let project = crate::project::Project::load(d.path(), &Default::default(), None).unwrap();
         let info = RunInfo {
             project: Arc::new(project),
             target: crate::project::Target::in_memory(),
