@@ -3,13 +3,13 @@
 //! over it), serves the catalog on an ephemeral port, and headless Chromium
 //! (Debian's package, driven over the DevTools protocol with a small
 //! websocket client) searches, opens a model, follows a lineage edge and
-//! takes a screenshot (saved as `<target dir>/test-artifacts/docs_catalog.png`).
+//! takes a screenshot (saved as `crates/tarmac/tests/artifacts/docs_catalog.png`).
 //! The browser test skips, saying so, where /usr/bin/chromium is absent.
 
 mod browser;
 mod common;
 
-use browser::{base64_decode, chromium, Cdp, CHROMIUM};
+use browser::{chromium, Cdp, CHROMIUM};
 use common::{copy_project, workspace};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -23,6 +23,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_tarmac");
 
 /// The jaffle fixture with the catalog's overlay, built and documented.
 fn documented_project() -> (tempfile::TempDir, PathBuf) {
+    documented_project_with(&[])
+}
+
+/// The same, with `extra` files (path in the project, text) added before
+/// the build.
+fn documented_project_with(extra: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("jaffle");
     copy_project(
@@ -33,6 +39,9 @@ fn documented_project() -> (tempfile::TempDir, PathBuf) {
         &workspace().join("crates/catalog/tests/fixtures/jaffle_docs"),
         &dir,
     );
+    for (path, text) in extra {
+        std::fs::write(dir.join(path), text).unwrap();
+    }
     // seeds first: `order_statuses` reads seed raw_orders through source
     // `shop.orders`, which is no DAG edge (as in dbt), so one build races them
     for args in [&["seed"][..], &["build"], &["docs", "generate"]] {
@@ -119,11 +128,7 @@ fn serve_without_target_says_what_to_do() {
 
 #[test]
 fn catalog_in_a_real_browser() {
-    if !Path::new(CHROMIUM).exists() {
-        println!(
-            "SKIPPED: {CHROMIUM} is absent (Debian: apt-get install -y chromium); \
-             the docs catalog browser test did not run"
-        );
+    if !browser::available("the docs catalog browser test") {
         return;
     }
     let (_t, dir) = documented_project();
@@ -294,18 +299,76 @@ fn catalog_in_a_real_browser() {
         "the sidebar's current item",
     );
 
-    let shot = cdp.call("Page.captureScreenshot", json!({"format": "png"}));
-    let png = base64_decode(shot["data"].as_str().unwrap());
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let dir = Path::new(BIN)
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("docs_catalog.png");
-    std::fs::write(&file, &png).unwrap();
-    println!("screenshot: {}", file.display());
+    browser::screenshot(&mut cdp, "docs_catalog.png");
+}
+
+/// A model as wide as real ones get: one very long SQL line, long column
+/// names without a place to break, long descriptions.
+const WIDE_MODEL: &str = "-- one line as long as generated SQL gets, and column names without a break\n\
+select o.order_id, o.customer_id, o.order_date, o.status, case when o.status in ('returned', 'return_pending') then 'refund_or_pending_refund_including_partial_refunds_and_store_credit' when o.status = 'completed' then 'completed_and_delivered_to_the_customer_on_time_or_late' else 'other_status_not_otherwise_classified_by_the_finance_team_yet' end as order_lifecycle_classification_for_the_finance_team_reporting_purposes_v2, coalesce(o.amount, 0) * 1.0 as order_amount_in_the_reporting_currency_after_all_discounts_refunds_and_adjustments from {{ ref('orders') }} as o\n";
+
+const WIDE_YML: &str = "version: 2\nmodels:\n  - name: order_facts_wide\n    description: \"Order facts with long names: https://example.com/a/very/long/link/that/does/not/break/anywhere/in/the/middle/of/the/text/at/all/so/it/must/wrap\"\n    columns:\n      - name: order_lifecycle_classification_for_the_finance_team_reporting_purposes_v2\n        description: \"The_finance_team_classification_of_the_order_lifecycle_written_without_spaces_as_identifiers_are\"\n";
+
+/// Every catalog page at 1280 px: a screenshot of each (index, a wide
+/// model page and its SQL, the lineage page), and no page may scroll
+/// sideways (the test fails naming what sticks out).
+#[test]
+fn catalog_pages_fit_1280_px() {
+    if !browser::available("the catalog pages at 1280 px") {
+        return;
+    }
+    let (_t, dir) = documented_project_with(&[
+        ("models/marts/order_facts_wide.sql", WIDE_MODEL),
+        ("models/marts/order_facts_wide.yml", WIDE_YML),
+    ]);
+    let (_server, url) = serve(&dir);
+    let profile = tempfile::tempdir().unwrap();
+    let (_chrome, mut cdp) = browser::open_page(profile.path());
+    let wide = "model.jaffle.order_facts_wide";
+    let mut overflows = Vec::new();
+    overflows.extend(browser::visit(
+        &mut cdp,
+        &format!("{url}/#/"),
+        "document.body.dataset.ready === '1' && document.querySelector('main .facts')",
+        "catalog_index",
+    ));
+    overflows.extend(browser::visit(
+        &mut cdp,
+        &format!("{url}/#/node/{wide}"),
+        "document.querySelector('main h1') && document.querySelector('main h1').textContent.startsWith('order_facts_wide') && document.querySelector('#graph svg')",
+        "catalog_model",
+    ));
+    // the same page scrolled to its SQL, where a long line would stick out
+    cdp.eval("document.querySelector('pre.sql').scrollIntoView({block: 'start'})");
+    std::thread::sleep(Duration::from_millis(200));
+    browser::screenshot(&mut cdp, "catalog_model_sql.png");
+    overflows.extend(browser::visit(
+        &mut cdp,
+        &format!("{url}/#/lineage/model.jaffle.order_statuses"),
+        "document.querySelector('#lineage svg g.gnode.focus')",
+        "catalog_lineage",
+    ));
+    // the lineage page has its own address: nodes there re-focus it
+    let nodes = cdp.eval("document.querySelectorAll('#lineage g.gnode').length");
+    assert!(nodes.as_u64().unwrap() >= 2, "{nodes}");
+    cdp.click("#lineage g.gnode[data-id=\"source.jaffle.shop.orders\"] rect");
+    cdp.wait_for(
+        "location.hash === '#/lineage/source.jaffle.shop.orders' && document.querySelector('#lineage g.gnode.focus[data-id=\"source.jaffle.shop.orders\"]')",
+        "the lineage page of the clicked node",
+    );
+    // and a node page links to it
+    cdp.eval(&format!("location.hash = '#/node/{wide}'"));
+    cdp.click("a.lineage-link");
+    cdp.wait_for(
+        &format!("location.hash === '#/lineage/{wide}' && document.querySelector('#lineage g.gnode.focus')"),
+        "the lineage page from the node page's link",
+    );
+    assert!(
+        overflows.is_empty(),
+        "pages scroll sideways at {} px:\n{}",
+        browser::WIDTH,
+        overflows.join("\n")
+    );
 }
 
 /// The page-open benchmark: `TARMAC_DOCS_BENCH_URL=http://127.0.0.1:PORT

@@ -448,7 +448,7 @@ url = "{}"
             timeline.as_str().unwrap().contains("ingest batch"),
             "{timeline}"
         );
-        browser::screenshot(cdp, BIN, "orchestrator_run_failed.png");
+        browser::screenshot(cdp, "orchestrator_run_failed.png");
         cdp.click("form[action='/runs/1/rerun'] button");
     } else {
         let origin = orch.url.clone();
@@ -470,7 +470,7 @@ url = "{}"
             "document.getElementById('status').innerText.includes('success')",
             "run 2 shown as succeeded",
         );
-        browser::screenshot(cdp, BIN, "orchestrator_run_recovered.png");
+        browser::screenshot(cdp, "orchestrator_run_recovered.png");
         cdp.call(
             "Page.navigate",
             serde_json::json!({"url": format!("{}/runs?job=daily", orch.url)}),
@@ -479,7 +479,7 @@ url = "{}"
             "document.body.innerText.includes('success')",
             "the runs list with the re-run",
         );
-        browser::screenshot(cdp, BIN, "orchestrator_runs.png");
+        browser::screenshot(cdp, "orchestrator_runs.png");
     }
     let run2 = api_run(&orch.url, 2);
     assert_eq!(run2["run"]["trigger"], "rerun");
@@ -851,4 +851,166 @@ fn overlapping_ticks_queue_one_run_or_skip() {
             );
         }
     }
+}
+
+/// Every page of the UI at 1280 px in Chromium: a screenshot of each (jobs,
+/// runs list, run page with its timeline, backfill grid, docs page), none
+/// may scroll sideways; the run page's log follows a running run without a
+/// reload and stops when the run ends; the backfill grid opens on the month
+/// whose days have runs (August 2024 here, long past) and pages by month.
+#[test]
+fn ui_pages_fit_1280_px_and_the_log_follows() {
+    if !browser::available("the orchestrator pages at 1280 px") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let long = "nightly_warehouse_refresh_with_a_name_long_enough_to_push_the_grid";
+    write_config(
+        dir.path(),
+        &format!(
+            r#"
+[flightlabs]
+rate_limit = "2/1"
+
+[jobs.daily]
+steps = ["ingest batch --simulator --airport BOG --mode daily", "ingest status"]
+
+[jobs.{long}]
+steps = ["ingest status", "build --select no_such_model"]
+
+[jobs.slow]
+steps = ["ingest status", "ingest batch --airport BOG --from 2024-08-01 --to 2024-08-06 --mode daily", "ingest status"]
+"#
+        ),
+    );
+    let o = run(tarmac(dir.path()).args([
+        "backfill",
+        "daily",
+        "--from",
+        "2024-08-01",
+        "--to",
+        "2024-08-03",
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(tarmac(dir.path()).args(["run-job", long, "--partition", "2024-08-02"]));
+    assert!(!o.status.success(), "{}", text(&o));
+    let failed_id = 4;
+
+    let api = MockApi::start(&[], &[]);
+    let orch = Orch::start(dir.path(), &api);
+    let profile = tempfile::tempdir().unwrap();
+    let (_chrome, mut cdp) = browser::open_page(profile.path());
+    let cdp = &mut cdp;
+
+    // the live log: open the run page while the slow job runs
+    let (s, _) = http(&orch.url, "POST", "/jobs/slow/run", &[("origin", &orch.url.clone())]);
+    assert_eq!(s, 303);
+    let slow_id = failed_id + 1;
+    wait_for("the slow run to be running", 30, || {
+        api_run(&orch.url, slow_id)["run"]["status"] == "running"
+    });
+    browser::desktop(cdp);
+    cdp.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("{}/runs/{slow_id}", orch.url)}),
+    );
+    cdp.wait_for("document.getElementById('logs')", "the run page");
+    // a mark on this document: it is gone if the page reloads
+    let before = cdp.eval("window.__same = 1; document.querySelectorAll('#logs > span').length");
+    let before = before.as_u64().unwrap();
+    let grown = cdp.wait_for(
+        &format!("window.__same === 1 && document.querySelectorAll('#logs > span').length > {before} && document.querySelectorAll('#logs > span').length"),
+        "new log lines without a reload",
+    );
+    println!("log lines: {before} at load, {grown} while running");
+    let status = api_run(&orch.url, slow_id)["run"]["status"].clone();
+    assert_eq!(status, "running", "the lines came while it ran");
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(120) {
+        if api_run(&orch.url, slow_id)["run"]["status"] != "running" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cdp.wait_for(
+        "document.getElementById('status').innerText.includes('success') && document.querySelector('.timeline .bar')",
+        "the run page showing the finished run",
+    );
+    // it stopped following: the finished page opens no stream
+    assert_eq!(cdp.eval("window.__following === true"), serde_json::json!(false));
+
+    let mut overflows = Vec::new();
+    let pages = [
+        ("orchestrator_jobs", "/".to_string(), "document.querySelector('main table')"),
+        ("orchestrator_runs", "/runs".to_string(), "document.querySelector('main table')"),
+        (
+            "orchestrator_run",
+            format!("/runs/{slow_id}"),
+            "document.querySelector('.timeline .bar') && document.getElementById('logs')",
+        ),
+        (
+            "orchestrator_run_failed",
+            format!("/runs/{failed_id}"),
+            "document.querySelector('.timeline .bar')",
+        ),
+        ("orchestrator_backfill", "/backfill".to_string(), "document.querySelector('table.grid')"),
+        ("orchestrator_docs", "/docs".to_string(), "document.querySelector('main ol')"),
+    ];
+    for (name, path, ready) in pages {
+        overflows.extend(browser::visit(cdp, &format!("{}{path}", orch.url), ready, name));
+        if name == "orchestrator_run" {
+            // one bar per step, on a time axis with labelled ticks
+            let bars = cdp.eval("document.querySelectorAll('.timeline .bar').length");
+            assert_eq!(bars, serde_json::json!(3), "three steps");
+            let ticks = cdp.eval("document.querySelectorAll('.timeline .axis span').length");
+            assert!(ticks.as_u64().unwrap() >= 2, "{ticks}");
+        }
+        if name == "orchestrator_backfill" {
+            // the month with runs, not the last 14 days
+            let heading = cdp.eval("document.querySelector('.month').innerText");
+            assert!(heading.as_str().unwrap().contains("August 2024"), "{heading}");
+            let cells = cdp.eval("[...document.querySelectorAll('table.grid td[class^=c-]')].map(td => td.className).join(' ')");
+            let cells = cells.as_str().unwrap();
+            assert_eq!(cells.matches("c-success").count(), 3, "{cells}");
+            assert_eq!(cells.matches("c-failed").count(), 1, "{cells}");
+            // the job column stays narrow: the long name is cut, whole in its title
+            let w = cdp.eval("document.querySelector('table.grid th.job').getBoundingClientRect().width");
+            assert!(w.as_f64().unwrap() <= 240.0, "job column {w} px");
+            let title = cdp.eval(&format!(
+                "document.querySelector('table.grid th.job[title=\"{long}\"]') !== null"
+            ));
+            assert_eq!(title, serde_json::json!(true));
+        }
+    }
+    // paging by month: a URL per month, prev/next links
+    overflows.extend(browser::visit(
+        cdp,
+        &format!("{}/backfill?month=2024-07", orch.url),
+        "document.querySelector('table.grid')",
+        "orchestrator_backfill_july",
+    ));
+    let heading = cdp.eval("document.querySelector('.month').innerText");
+    assert!(heading.as_str().unwrap().contains("July 2024"), "{heading}");
+    assert_eq!(
+        cdp.eval("document.querySelectorAll('table.grid td[class^=c-]').length"),
+        serde_json::json!(0)
+    );
+    cdp.click("a[rel=next]");
+    cdp.wait_for(
+        "location.search === '?month=2024-08' && document.querySelectorAll('table.grid td.c-success').length === 3",
+        "August after next month",
+    );
+    let (s, body) = http(&orch.url, "GET", "/backfill?month=2024-13", &[]);
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("YYYY-MM"), "{body}");
+    // one stylesheet, shared with the catalog, on every page
+    let (s, css) = http(&orch.url, "GET", "/assets/tarmac.css", &[]);
+    assert_eq!(s, 200);
+    assert!(css.contains("--accent"), "{css}");
+    assert!(
+        overflows.is_empty(),
+        "pages scroll sideways at {} px:\n{}",
+        browser::WIDTH,
+        overflows.join("\n")
+    );
 }

@@ -15,10 +15,15 @@ use serde_json::{json, Value};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Whether Chromium is installed; prints why a test skips when not.
+/// Whether Chromium is installed; prints why a test skips when not. Under
+/// `CI=true` a missing Chromium fails the test instead: CI installs it, so
+/// its absence there is a broken setup, not a reason to skip.
 pub fn available(test: &str) -> bool {
     if Path::new(CHROMIUM).exists() {
         return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: {CHROMIUM} is absent and CI=true (.ci/run installs it)");
     }
     println!(
         "SKIPPED {test}: {CHROMIUM} is absent (Debian: apt-get install -y chromium); \
@@ -52,21 +57,70 @@ pub fn open_page(profile: &Path) -> (Browser, Cdp) {
     (browser, cdp)
 }
 
-/// Saves a PNG screenshot of the page as `<target dir>/test-artifacts/NAME`.
-pub fn screenshot(cdp: &mut Cdp, bin: &str, name: &str) -> PathBuf {
+/// Where screenshots go: `crates/tarmac/tests/artifacts/` (git-ignored), so
+/// they sit beside the tests that take them, whatever the target dir is.
+pub fn artifacts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts")
+}
+
+/// Saves a PNG screenshot of the viewport as `tests/artifacts/NAME`.
+pub fn screenshot(cdp: &mut Cdp, name: &str) -> PathBuf {
     let shot = cdp.call("Page.captureScreenshot", json!({"format": "png"}));
     let png = base64_decode(shot["data"].as_str().unwrap());
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let dir = Path::new(bin)
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("test-artifacts");
+    let dir = artifacts_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(name);
     std::fs::write(&file, &png).unwrap();
     println!("screenshot: {}", file.display());
     file
+}
+
+/// The width every page must fit without a horizontal scrollbar.
+pub const WIDTH: u32 = 1280;
+
+/// Makes the page a desktop window `WIDTH` wide.
+pub fn desktop(cdp: &mut Cdp) {
+    cdp.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": WIDTH, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+}
+
+/// `None` when the document fits its window; else what sticks out: the
+/// widths and the innermost elements whose right edge passes the window,
+/// so a failure names its culprit.
+pub fn overflow(cdp: &mut Cdp) -> Option<String> {
+    let v = cdp.eval(
+        "(() => { const d = document.documentElement;
+           if (d.scrollWidth <= d.clientWidth) return null;
+           const out = [];
+           for (const e of document.body.querySelectorAll('*')) {
+             const r = e.getBoundingClientRect();
+             if (r.right <= d.clientWidth + 0.5 || r.width === 0) continue;
+             if ([...e.children].some(c => c.getBoundingClientRect().right > d.clientWidth + 0.5)) continue;
+             out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+               (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '') +
+               ' (right edge ' + Math.round(r.right) + ' px)');
+             if (out.length >= 5) break;
+           }
+           return 'scrollWidth ' + d.scrollWidth + ' > clientWidth ' + d.clientWidth + ': ' + out.join(', ');
+         })()",
+    );
+    v.as_str().map(str::to_string)
+}
+
+/// Opens `url` at `WIDTH` px, waits for `ready` (a JS expression), saves a
+/// screenshot as `NAME.png` and returns the page's horizontal overflow, if
+/// any, as `NAME: …`.
+pub fn visit(cdp: &mut Cdp, url: &str, ready: &str, name: &str) -> Option<String> {
+    desktop(cdp);
+    cdp.call("Page.navigate", json!({ "url": url }));
+    cdp.wait_for(ready, name);
+    // let layout settle (fonts, the graph's SVG)
+    std::thread::sleep(Duration::from_millis(300));
+    screenshot(cdp, &format!("{name}.png"));
+    overflow(cdp).map(|o| format!("{name} ({url}): {o}"))
 }
 
 /// A minimal Chrome DevTools protocol client over one websocket, using
