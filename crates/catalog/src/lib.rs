@@ -379,6 +379,7 @@ pub fn write_static_site(target: &Path, site: &site::Site) -> Result<()> {
     write(&target.join("index.html"), assets::INDEX_HTML.as_bytes())?;
     write(&target.join("assets/app.js"), assets::APP_JS.as_bytes())?;
     write(&target.join("assets/app.css"), assets::APP_CSS.as_bytes())?;
+    write(&target.join("assets/tarmac.css"), web::CSS.as_bytes())?;
     /// Serialized in place (a `json!` copy of the site cost as much as
     /// writing it); details sorted by id so the file is deterministic.
     #[derive(serde::Serialize)]
@@ -516,6 +517,11 @@ mod tests {
         let data = std::fs::read_to_string(dir.join("target/assets/data.js")).unwrap();
         assert!(data.starts_with("window.TARMAC_DATA = {"));
         assert!(dir.join("target/index.html").is_file());
+        // the stylesheet shared with the orchestrator, beside the pages
+        assert_eq!(
+            std::fs::read_to_string(dir.join("target/assets/tarmac.css")).unwrap(),
+            web::CSS
+        );
 
         // an unchanged model's lineage is taken from the previous run; a
         // changed key (SQL or columns) makes it computed again

@@ -1,7 +1,8 @@
 //! `tarmac docs serve`: the web catalog over HTTP (axum), on 127.0.0.1
 //! unless told otherwise.
 //!
-//! Routes: `/` (the app), `/assets/*` (compiled in), `/api/index` (what
+//! Routes: `/` (the app), `/assets/*` (compiled in; `assets/tarmac.css` is
+//! the stylesheet shared with the orchestrator, from the `web` crate), `/api/index` (what
 //! search and the graph need), `/api/node/{id}` (one page), and the raw
 //! artifacts (`/manifest.json`, `/catalog.json`, `/run_results.json`,
 //! `/column_lineage.json`) for dbt-aware tools. The artifacts are read again
@@ -82,6 +83,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/index.html", get(index))
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
+        .route(web::CSS_PATH, get(web::stylesheet))
         .route("/assets/data.js", get(data_js))
         .route("/api/index", get(api_index))
         .route("/api/node/{id}", get(api_node))
@@ -214,6 +216,10 @@ mod tests {
         let (st, body) = get(&app, "/").await;
         assert_eq!(st, StatusCode::OK);
         assert!(body.contains("<script src=\"assets/app.js\""), "{body}");
+        assert!(body.contains("href=\"assets/tarmac.css\""), "{body}");
+        let (st, css) = get(&app, "/assets/tarmac.css").await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(css, web::CSS);
         let (st, body) = get(&app, "/api/index").await;
         assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
         assert!(

@@ -570,6 +570,35 @@ impl History {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The grid's cells with the run each shows: (job, partition, run id,
+    /// status), so a cell links to its run.
+    pub fn partition_runs(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, String, i64, String)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT job, partition, run_id, status FROM partition_status WHERE partition BETWEEN ?1 AND ?2",
+        )?;
+        let rows = st.query_map(params![from, to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The months (`YYYY-MM`) whose daily partitions have runs, newest
+    /// first, each with its count of job-days: where the backfill grid
+    /// opens and what it offers to page to.
+    pub fn partition_months(&self) -> Result<Vec<(String, i64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT substr(partition, 1, 7) AS m, count(*) FROM partition_status
+             WHERE partition GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
+             GROUP BY m ORDER BY m DESC",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn active_runs(&self) -> Result<Vec<RunRow>> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {RUN_COLS} FROM runs WHERE status IN ('queued', 'running') ORDER BY id"
@@ -860,6 +889,15 @@ mod tests {
                 ("b".into(), "2024-08-02".into(), "failed".into()),
             ]
         );
+        let mut cells = h.partition_runs("2024-08-02", "2024-08-02").unwrap();
+        cells.sort();
+        assert_eq!(cells.len(), 1);
+        assert_eq!((cells[0].0.as_str(), cells[0].3.as_str()), ("b", "failed"));
+        assert_eq!(
+            h.run(cells[0].2).unwrap().partition.as_deref(),
+            Some("2024-08-02")
+        );
+        assert_eq!(h.partition_months().unwrap(), [("2024-08".to_string(), 2)]);
         let latest = h.latest_per_job(&["a", "b", "c"]).unwrap();
         assert_eq!(latest.len(), 2);
         assert!(h.run(999).is_err());

@@ -1,5 +1,7 @@
 //! The web UI: server-rendered HTML (no scripts from elsewhere, no build
-//! step), embedded in the binary, reading the run history.
+//! step), embedded in the binary, reading the run history. It wears the
+//! docs catalog's look: both serve the one stylesheet of the `web` crate
+//! (`/assets/tarmac.css`), so there is no CSS of its own here.
 //!
 //! Security: it binds loopback unless `--listen` says otherwise, and then a
 //! token is required. Requests to a loopback UI must name a loopback Host
@@ -20,7 +22,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 
@@ -71,6 +73,7 @@ fn routes(state: AppState) -> Router {
         .route("/docs", get(docs_page))
         .route("/api/runs", get(api_runs))
         .route("/api/runs/{id}", get(api_run))
+        .route(web::CSS_PATH, get(web::stylesheet))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
 }
@@ -120,51 +123,64 @@ fn dur(r: &RunRow) -> String {
 }
 
 fn badge(status: &str) -> String {
-    format!("<span class=\"st st-{0}\">{0}</span>", esc(status))
+    format!("<span class=\"status st-{0}\">{0}</span>", esc(status))
 }
 
-const CSS: &str = r#"
-body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:18px;align-items:center}
-header a{color:#cfe0ff;text-decoration:none}header b{color:#fff;margin-right:12px}
-main{padding:16px 20px;max-width:1300px}
-table{border-collapse:collapse;background:#fff;width:100%;margin:8px 0 18px}
-th,td{border-bottom:1px solid #e3e6ea;padding:5px 8px;text-align:left;vertical-align:top}
-th{background:#eef0f3;font-weight:600}
-.st{padding:1px 7px;border-radius:9px;font-size:12px;color:#fff;background:#8a93a3}
-.st-success{background:#23863a}.st-failed{background:#c62828}.st-running{background:#1565c0}
-.st-queued{background:#6b7a90}.st-interrupted{background:#ef6c00}.st-skipped{background:#b0b6c0}.st-timeout{background:#ad1457}
-form.inline{display:inline;margin:0}button{cursor:pointer;padding:3px 9px}
-pre.logs{background:#11151c;color:#d7dde8;padding:10px;max-height:520px;overflow:auto;font-size:12px;white-space:pre-wrap}
-.l-error{color:#ff8a80}.l-warn{color:#ffd180}.l-tarmac{color:#80d8ff}
-.tl{position:relative;height:18px;background:#eef0f3;min-width:300px}
-.tl div{position:absolute;top:2px;height:14px;border-radius:3px}
-.grid td{width:22px;height:22px;padding:0;text-align:center}
-.grid td.c-success{background:#23863a}.grid td.c-failed{background:#c62828}.grid td.c-running,.grid td.c-queued{background:#1565c0}
-.grid td.c-interrupted{background:#ef6c00}.grid td a{display:block;width:100%;height:100%}
-.muted{color:#6b7480}.err{color:#c62828}
-"#;
+/// A job's name, cut to a narrow column with the whole name in its title.
+fn job_link(name: &str) -> String {
+    format!(
+        "<a class=trunc href=\"/runs?job={n}\" title=\"{n}\">{n}</a>",
+        n = esc(name)
+    )
+}
 
-fn page(st: &AppState, title: &str, body: &str) -> Html<String> {
-    let docs = match &st.orch.config.settings.docs_url {
-        Some(u) => format!("<a href=\"{}\">Docs catalog</a>", esc(u)),
+/// The pages of the top bar: (section, path, label).
+const NAV: [(&str, &str, &str); 4] = [
+    ("jobs", "/", "Jobs"),
+    ("runs", "/runs", "Runs"),
+    ("backfill", "/backfill", "Backfill"),
+    ("freshness", "/freshness", "Freshness"),
+];
+
+/// A whole page: the shared stylesheet, the catalog's dark top bar with
+/// this UI's sections (`section` marked current), the title and `body`.
+fn page(st: &AppState, section: &str, title: &str, body: &str) -> Html<String> {
+    let mut nav = String::new();
+    for (key, path, label) in NAV {
+        let cur = if key == section { " class=current" } else { "" };
+        let _ = write!(nav, "<a href=\"{path}\"{cur}>{label}</a>");
+    }
+    let cur = if section == "docs" {
+        " class=current"
+    } else {
+        ""
+    };
+    match &st.orch.config.settings.docs_url {
+        Some(u) => {
+            let _ = write!(nav, "<a href=\"{}\">Docs catalog</a>", esc(u));
+        }
         // Not greyed out into a dead end: the link explains how to turn it on.
         None => {
-            "<a href=\"/docs\" title=\"not configured: how to link the catalog\">Docs catalog</a>"
-                .into()
+            let _ = write!(
+                nav,
+                "<a href=\"/docs\"{cur} title=\"not configured: how to link the catalog\">Docs catalog</a>"
+            );
         }
-    };
+    }
     Html(format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>{t} · Tarmac</title><style>{CSS}</style></head><body>\
-<header><b>Tarmac</b><a href=\"/\">Jobs</a><a href=\"/runs\">Runs</a><a href=\"/backfill\">Backfill</a><a href=\"/freshness\">Freshness</a>{docs}</header>\
-<main><h2>{t}</h2>{body}</main></body></html>",
-        t = esc(title)
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\">\
+<title>{t} · Tarmac</title><link rel=stylesheet href=\"{css}\"></head><body>\
+<header id=top><a class=brand href=\"/\">Tarmac <span>orchestrator</span></a><nav class=top>{nav}</nav></header>\
+<main class=page><h1>{t}</h1>{body}</main></body></html>",
+        t = esc(title),
+        css = web::CSS_PATH
     ))
 }
 
-fn button(action: &str, label: &str) -> String {
+/// A POST button; `class` is `primary` for the page's main action.
+fn button(action: &str, label: &str, class: &str) -> String {
     format!(
-        "<form class=inline method=post action=\"{}\"><button>{}</button></form>",
+        "<form class=inline method=post action=\"{}\"><button class=\"{class}\">{}</button></form>",
         esc(action),
         esc(label)
     )
@@ -173,7 +189,12 @@ fn button(action: &str, label: &str) -> String {
 fn err_page(st: &AppState, code: StatusCode, msg: &str) -> Response {
     (
         code,
-        page(st, "Error", &format!("<p class=err>{}</p>", esc(msg))),
+        page(
+            st,
+            "",
+            "Error",
+            &format!("<div class=error>{}</div>", esc(msg)),
+        ),
     )
         .into_response()
 }
@@ -234,12 +255,12 @@ async fn overview(State(st): State<AppState>) -> Response {
             .collect();
         let _ = write!(
             b,
-            "<tr><td><a href=\"/runs?job={n}\"><b>{n}</b></a></td><td>{}</td><td>{next}</td><td>{last}</td><td>{}</td><td>{} {}</td></tr>",
+            "<tr><td><b>{}</b></td><td>{}</td><td>{next}</td><td>{last}</td><td>{}</td><td class=nowrap>{} {}</td></tr>",
+            job_link(&j.name),
             esc(&j.trigger.describe()),
             steps.join("<br>"),
-            button(&format!("/jobs/{}/run", j.name), "Run now"),
-            if paused { button(&format!("/jobs/{}/resume", j.name), "Resume") } else { button(&format!("/jobs/{}/pause", j.name), "Pause") },
-            n = esc(&j.name),
+            button(&format!("/jobs/{}/run", j.name), "Run now", "primary"),
+            if paused { button(&format!("/jobs/{}/resume", j.name), "Resume", "") } else { button(&format!("/jobs/{}/pause", j.name), "Pause", "") },
         );
     }
     b.push_str("</table>");
@@ -248,7 +269,7 @@ async fn overview(State(st): State<AppState>) -> Response {
             "<p class=muted>No jobs: add <code>[jobs.NAME]</code> tables to tarmac.toml.</p>",
         );
     }
-    page(&st, "Jobs", &b).into_response()
+    page(&st, "jobs", "Jobs", &b).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -276,8 +297,9 @@ async fn runs_page(State(st): State<AppState>, Query(q): Query<RunsQuery>) -> Re
         Ok(r) => r,
         Err(e) => return err_page(&st, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let mut b =
-        String::from("<form method=get>Job <select name=job><option value=\"\">all</option>");
+    let mut b = String::from(
+        "<form class=filters method=get><label>Job <select name=job><option value=\"\">all</option>",
+    );
     for j in &st.orch.config.jobs {
         let sel = if f.job.as_deref() == Some(&j.name) {
             " selected"
@@ -286,7 +308,9 @@ async fn runs_page(State(st): State<AppState>, Query(q): Query<RunsQuery>) -> Re
         };
         let _ = write!(b, "<option{sel}>{}</option>", esc(&j.name));
     }
-    b.push_str("</select> Status <select name=status><option value=\"\">all</option>");
+    b.push_str(
+        "</select></label><label>Status <select name=status><option value=\"\">all</option>",
+    );
     for s in [
         "queued",
         "running",
@@ -302,13 +326,13 @@ async fn runs_page(State(st): State<AppState>, Query(q): Query<RunsQuery>) -> Re
         };
         let _ = write!(b, "<option{sel}>{s}</option>");
     }
-    b.push_str("</select> <button>Filter</button></form>");
+    b.push_str("</select></label><button>Filter</button></form>");
     b.push_str("<table><tr><th>Run</th><th>Job</th><th>Status</th><th>Trigger</th><th>Partition</th><th>Started (UTC)</th><th>Duration</th><th>Error</th></tr>");
     for r in &rows {
         let _ = write!(
             b,
-            "<tr><td><a href=\"/runs/{id}\">#{id}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&r.job),
+            "<tr><td><a href=\"/runs/{id}\">#{id}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=nowrap>{}</td><td class=nowrap>{}</td><td class=nowrap>{}</td><td class=long>{}</td></tr>",
+            job_link(&r.job),
             badge(&r.status),
             esc(&r.trigger),
             esc(r.partition.as_deref().unwrap_or("")),
@@ -328,12 +352,15 @@ async fn runs_page(State(st): State<AppState>, Query(q): Query<RunsQuery>) -> Re
             if let Some(s) = &f.status {
                 let _ = write!(next, "&status={}", esc(s));
             }
-            let _ = write!(b, "<a href=\"{next}\">Older runs →</a>");
+            let _ = write!(
+                b,
+                "<p class=actions><a class=button href=\"{next}\">Older runs →</a></p>"
+            );
         }
     } else {
         b.push_str("<p class=muted>No runs.</p>");
     }
-    page(&st, "Runs", &b).into_response()
+    page(&st, "runs", "Runs", &b).into_response()
 }
 
 async fn run_page(State(st): State<AppState>, Path(id): Path<i64>) -> Response {
@@ -350,81 +377,77 @@ async fn run_page(State(st): State<AppState>, Path(id): Path<i64>) -> Response {
             h.alerts_for_run(id).unwrap_or_default(),
         )
     };
-    let mut b = String::new();
-    let _ = write!(
-        b,
-        "<p>Job <a href=\"/runs?job={j}\"><b>{j}</b></a> · status <span id=status>{}</span> · trigger {} {} · queued {} · started {} · finished {} · duration {}</p>",
-        badge(&run.status),
-        esc(&run.trigger),
-        run.partition.as_deref().map(|p| format!("· partition {}", esc(p))).unwrap_or_default(),
-        fmt_ts(Some(run.queued_at)),
-        fmt_ts(run.started_at),
-        fmt_ts(run.finished_at),
-        dur(&run),
-        j = esc(&run.job)
-    );
+    let mut b = String::from("<div class=facts>");
+    let partition = run
+        .partition
+        .as_deref()
+        .map(esc)
+        .unwrap_or_else(|| "<span class=muted>none</span>".into());
+    for (k, v) in [
+        ("Job", job_link(&run.job)),
+        (
+            "Status",
+            format!("<span id=status>{}</span>", badge(&run.status)),
+        ),
+        ("Trigger", esc(&run.trigger)),
+        ("Partition", partition),
+        ("Queued (UTC)", fmt_ts(Some(run.queued_at))),
+        ("Started", fmt_ts(run.started_at)),
+        ("Finished", fmt_ts(run.finished_at)),
+        ("Duration", dur(&run)),
+    ] {
+        let _ = write!(
+            b,
+            "<div class=fact><div class=k>{k}</div><div class=v>{v}</div></div>"
+        );
+    }
+    b.push_str("</div>");
     if let Some(p) = run.parent_run {
         let _ = write!(b, "<p>Follows run <a href=\"/runs/{p}\">#{p}</a></p>");
     }
     if let Some(e) = &run.error {
-        let _ = write!(b, "<p class=err>Error: {}</p>", esc(e));
+        let _ = write!(b, "<div class=error>Error: {}</div>", esc(e));
     }
+    b.push_str("<div class=actions>");
     if matches!(run.status.as_str(), "failed" | "interrupted") {
         let step = run.failed_step.map(|s| s + 1).unwrap_or(1);
         b.push_str(&button(
             &format!("/runs/{id}/rerun"),
             &format!("Re-run from step {step}"),
+            "primary",
         ));
-        b.push(' ');
     }
-    b.push_str(&button(&format!("/jobs/{}/run", run.job), "Run job now"));
-    // timeline: one bar per attempt, scaled to the run's span
-    let t0 = steps
-        .iter()
-        .map(|s| s.started_at)
-        .min()
-        .unwrap_or(run.queued_at);
-    let t1 = run
-        .finished_at
-        .unwrap_or_else(now_ms)
-        .max(
-            steps
-                .iter()
-                .filter_map(|s| s.finished_at)
-                .max()
-                .unwrap_or(t0),
-        )
-        .max(t0 + 1);
-    b.push_str("<h3>Steps</h3><table><tr><th>#</th><th>Step</th><th>Attempt</th><th>Status</th><th>Started</th><th>Duration</th><th style=\"width:40%\">Timeline</th><th>Error</th></tr>");
+    b.push_str(&button(
+        &format!("/jobs/{}/run", run.job),
+        "Run job now",
+        "",
+    ));
+    b.push_str("</div>");
+    b.push_str("<h2>Timeline</h2>");
+    b.push_str(&timeline(&steps, run.queued_at, run.finished_at));
+    b.push_str("<h2>Steps</h2><table><tr><th>#</th><th>Step</th><th>Attempt</th><th>Status</th><th>Started (UTC)</th><th>Duration</th><th>Exit</th><th>Error</th></tr>");
     for s in &steps {
         let end = s.finished_at.unwrap_or_else(now_ms);
-        let left = (s.started_at - t0) as f64 * 100.0 / (t1 - t0) as f64;
-        let width = ((end - s.started_at) as f64 * 100.0 / (t1 - t0) as f64).max(0.5);
-        let color = match s.status.as_str() {
-            "success" => "#23863a",
-            "running" => "#1565c0",
-            "interrupted" => "#ef6c00",
-            _ => "#c62828",
-        };
         let _ = write!(
             b,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><div class=tl><div style=\"left:{left:.2}%;width:{width:.2}%;background:{color}\"></div></div></td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td class=nowrap>{}</td><td class=nowrap>{}</td><td>{}</td><td class=long>{}</td></tr>",
             s.idx + 1,
             esc(&s.name),
             s.attempt,
             badge(&s.status),
             fmt_ts(Some(s.started_at)),
             crate::duration::human(Duration::from_millis((end - s.started_at).max(0) as u64)),
+            s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
             esc(s.error.as_deref().unwrap_or(""))
         );
     }
     b.push_str("</table>");
     if !alerts.is_empty() {
-        b.push_str("<h3>Alerts</h3><table><tr><th>Kind</th><th>Channel</th><th>Status</th><th>Attempts</th><th>Last error</th></tr>");
+        b.push_str("<h2>Alerts</h2><table><tr><th>Kind</th><th>Channel</th><th>Status</th><th>Attempts</th><th>Last error</th></tr>");
         for a in &alerts {
             let _ = write!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=long>{}</td></tr>",
                 esc(&a.kind),
                 esc(&a.channel),
                 esc(&a.status),
@@ -434,26 +457,101 @@ async fn run_page(State(st): State<AppState>, Path(id): Path<i64>) -> Response {
         }
         b.push_str("</table>");
     }
-    b.push_str("<h3>Logs</h3><pre class=logs id=logs>");
+    let live = matches!(run.status.as_str(), "queued" | "running");
+    let _ = write!(
+        b,
+        "<h2>Log {}</h2><pre class=logs id=logs>",
+        if live {
+            "<span class=live id=live>following</span>"
+        } else {
+            ""
+        }
+    );
     let mut last = 0;
     for l in &logs {
         last = l.id;
         b.push_str(&log_line(l.ts, l.step_idx, &l.stream, &l.level, &l.message));
     }
     b.push_str("</pre>");
-    let live = matches!(run.status.as_str(), "queued" | "running");
     if live {
+        // Follows the run: new lines arrive as server-sent events and are
+        // appended (scrolling along when the reader is at the bottom); the
+        // status badge follows too. When the run ends the stream closes and
+        // the page reloads once, to show the finished timeline.
         let _ = write!(
             b,
             "<script>\
-const pre=document.getElementById('logs');const es=new EventSource('/runs/{id}/events?after={last}');\
+const pre=document.getElementById('logs');const es=new EventSource('/runs/{id}/events?after={last}');window.__following=true;\
 es.addEventListener('log',e=>{{const d=JSON.parse(e.data);const s=document.createElement('span');s.className='l-'+d.level+(d.stream==='tarmac'?' l-tarmac':'');\
 s.textContent=d.text+'\\n';const end=pre.scrollTop+pre.clientHeight>=pre.scrollHeight-5;pre.appendChild(s);if(end)pre.scrollTop=pre.scrollHeight;}});\
-es.addEventListener('status',e=>{{const d=JSON.parse(e.data);if(d.done){{es.close();setTimeout(()=>location.reload(),300);}}}});\
+es.addEventListener('status',e=>{{const d=JSON.parse(e.data);const b=document.querySelector('#status .status');\
+if(b&&b.textContent!==d.status){{b.textContent=d.status;b.className='status st-'+d.status;}}\
+if(d.done){{es.close();window.__following=false;document.getElementById('live').textContent='finished';setTimeout(()=>location.reload(),300);}}}});\
 </script>"
         );
     }
-    page(&st, &format!("Run #{id}"), &b).into_response()
+    page(&st, "runs", &format!("Run #{id}"), &b).into_response()
+}
+
+/// The step timeline: one row per step attempt, its bar placed on a time
+/// axis from the first step's start to the run's end (now while it runs),
+/// coloured by status; the axis has five labelled ticks.
+fn timeline(steps: &[crate::history::StepRow], queued: i64, finished: Option<i64>) -> String {
+    if steps.is_empty() {
+        return "<p class=muted>No step has started yet.</p>".into();
+    }
+    let t0 = steps.iter().map(|s| s.started_at).min().unwrap_or(queued);
+    let t1 = finished
+        .unwrap_or_else(now_ms)
+        .max(
+            steps
+                .iter()
+                .filter_map(|s| s.finished_at)
+                .max()
+                .unwrap_or(t0),
+        )
+        .max(t0 + 1);
+    let span = (t1 - t0) as f64;
+    let human = |ms: i64| crate::duration::human(Duration::from_millis(ms.max(0) as u64));
+    let mut b = String::from("<div class=timeline>");
+    for s in steps {
+        let end = s.finished_at.unwrap_or_else(now_ms);
+        let left = (s.started_at - t0) as f64 * 100.0 / span;
+        let width = ((end - s.started_at) as f64 * 100.0 / span).clamp(0.0, 100.0 - left);
+        let attempt = if s.attempt > 1 {
+            format!(" <span class=muted>attempt {}</span>", s.attempt)
+        } else {
+            String::new()
+        };
+        let started = DateTime::<Utc>::from_timestamp_millis(s.started_at)
+            .map(|t| t.format("%H:%M:%S").to_string())
+            .unwrap_or_default();
+        let _ = write!(
+            b,
+            "<div class=tl-row><div class=tl-label title=\"{name}\"><span class=n>{n}</span>{name}{attempt}</div>\
+<div class=tl-track><div class=\"bar st-{st}\" style=\"left:{left:.2}%;width:{width:.2}%\" title=\"step {n}: {st}, started {started} UTC (+{off}), took {took}\"></div></div>\
+<div class=tl-dur>{took}</div></div>",
+            n = s.idx + 1,
+            name = esc(&s.name),
+            st = esc(&s.status),
+            off = human(s.started_at - t0),
+            took = human(end - s.started_at),
+        );
+    }
+    let start = DateTime::<Utc>::from_timestamp_millis(t0)
+        .map(|t| t.format("%H:%M:%S UTC").to_string())
+        .unwrap_or_default();
+    b.push_str("<div class=tl-row><div></div><div class=axis>");
+    for k in 0..=4 {
+        let label = if k == 0 {
+            start.clone()
+        } else {
+            format!("+{}", human((t1 - t0) * k / 4))
+        };
+        let _ = write!(b, "<span style=\"left:{}%\">{label}</span>", k * 25);
+    }
+    b.push_str("</div><div></div></div></div>");
+    b
 }
 
 fn log_text(ts: i64, step: Option<i64>, stream: &str, message: &str) -> String {
@@ -555,49 +653,133 @@ async fn resume(State(st): State<AppState>, Path(name): Path<String>) -> Respons
 
 #[derive(Deserialize)]
 struct GridQuery {
-    days: Option<i64>,
-    end: Option<NaiveDate>,
+    /// `YYYY-MM`; by default the newest month whose days have runs.
+    month: Option<String>,
 }
 
+/// The first day of `YYYY-MM`, or why it is not one.
+fn parse_month(m: &str) -> Result<NaiveDate, String> {
+    let ok = m.len() == 7
+        && m.as_bytes()[4] == b'-'
+        && m.bytes()
+            .enumerate()
+            .all(|(i, c)| i == 4 || c.is_ascii_digit());
+    ok.then(|| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| format!("month `{m}`: expected YYYY-MM, e.g. 2024-08"))
+}
+
+fn next_month(first: NaiveDate) -> NaiveDate {
+    first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(first)
+}
+
+/// The backfill grid: one month of days per job, each cell the latest run
+/// of that job for that daily partition (linking to it). It opens on the
+/// newest month that has runs (a backfill of last year shows, not an empty
+/// fortnight), pages by month (`?month=YYYY-MM`, previous/next links) and
+/// lists the months that have runs. Job names keep to a narrow column.
 async fn backfill_page(State(st): State<AppState>, Query(q): Query<GridQuery>) -> Response {
-    let days = q.days.unwrap_or(14).clamp(1, 120);
-    let end = q.end.unwrap_or_else(|| Utc::now().date_naive());
-    let start = end - chrono::Duration::days(days - 1);
-    let grid = match lock(&st.orch.history).partition_grid(&start.to_string(), &end.to_string()) {
+    let months = match lock(&st.orch.history).partition_months() {
+        Ok(m) => m,
+        Err(e) => return err_page(&st, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let first = match q.month.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => match parse_month(m) {
+            Ok(d) => d,
+            Err(e) => return err_page(&st, StatusCode::BAD_REQUEST, &e),
+        },
+        None => months
+            .first()
+            .and_then(|(m, _)| parse_month(m).ok())
+            .unwrap_or_else(|| {
+                let t = Utc::now().date_naive();
+                t - chrono::Duration::days(i64::from(t.day0()))
+            }),
+    };
+    let after = next_month(first);
+    let last = after - chrono::Duration::days(1);
+    let cells = match lock(&st.orch.history).partition_runs(&first.to_string(), &last.to_string()) {
         Ok(g) => g,
         Err(e) => return err_page(&st, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let cells: HashMap<(String, String), String> =
-        grid.into_iter().map(|(j, p, s)| ((j, p), s)).collect();
+    let cells: HashMap<(String, String), (i64, String)> = cells
+        .into_iter()
+        .map(|(j, p, id, s)| ((j, p), (id, s)))
+        .collect();
+    let prev = first - chrono::Duration::days(1);
+    let this = first.format("%Y-%m").to_string();
     let mut b = format!(
-        "<p>Latest run per job and daily partition, {start} to {end}. <a href=\"/backfill?days={days}&end={}\">← earlier</a> · <a href=\"/backfill?days={days}&end={}\">later →</a></p><table class=grid><tr><th>Job</th>",
-        start - chrono::Duration::days(1),
-        end + chrono::Duration::days(days)
+        "<div class=month><a class=button rel=prev href=\"/backfill?month={}\">← {}</a><strong>{}</strong><a class=button rel=next href=\"/backfill?month={}\">{} →</a></div>",
+        prev.format("%Y-%m"),
+        prev.format("%B %Y"),
+        first.format("%B %Y"),
+        after.format("%Y-%m"),
+        after.format("%B %Y"),
     );
-    let dates: Vec<NaiveDate> = start.iter_days().take(days as usize).collect();
+    if months.is_empty() {
+        b.push_str("<p class=muted>No run has a daily partition yet: start a backfill below, or <code>tarmac backfill JOB --from … --to …</code>.</p>");
+    } else {
+        b.push_str("<div class=months><span class=muted>Months with runs:</span>");
+        for (m, n) in &months {
+            let cur = if *m == this { " class=current" } else { "" };
+            let _ = write!(
+                b,
+                "<a href=\"/backfill?month={m}\"{cur} title=\"{n} job-day(s)\">{m}</a>",
+                m = esc(m)
+            );
+        }
+        b.push_str("</div>");
+    }
+    let dates: Vec<NaiveDate> = first.iter_days().take_while(|d| *d < after).collect();
+    b.push_str("<table class=grid><tr><th class=job>Job</th>");
     for d in &dates {
-        let _ = write!(b, "<th title=\"{d}\">{}</th>", d.format("%d"));
+        let we = if d.weekday().number_from_monday() >= 6 {
+            " we"
+        } else {
+            ""
+        };
+        let _ = write!(
+            b,
+            "<th class=\"day{we}\" title=\"{d} {}\">{}</th>",
+            d.format("%a"),
+            d.format("%d")
+        );
     }
     b.push_str("</tr>");
     for j in &st.orch.config.jobs {
-        let _ = write!(b, "<tr><th>{}</th>", esc(&j.name));
+        let _ = write!(
+            b,
+            "<tr><th class=job title=\"{n}\"><div class=trunc>{n}</div></th>",
+            n = esc(&j.name)
+        );
         for d in &dates {
-            let key = (j.name.clone(), d.to_string());
-            match cells.get(&key) {
-                Some(s) => {
-                    let _ = write!(b, "<td class=\"c-{s}\" title=\"{} {d}: {s}\"><a href=\"/runs?job={}\"></a></td>", esc(&j.name), esc(&j.name));
+            match cells.get(&(j.name.clone(), d.to_string())) {
+                Some((id, s)) => {
+                    let _ = write!(
+                        b,
+                        "<td class=\"c-{s}\" title=\"{n} {d}: {s} (run #{id})\"><a href=\"/runs/{id}\"></a></td>",
+                        s = esc(s),
+                        n = esc(&j.name)
+                    );
                 }
-                None => b.push_str("<td></td>"),
+                None => b.push_str("<td class=none></td>"),
             }
         }
         b.push_str("</tr>");
     }
-    b.push_str("</table><h3>Start a backfill</h3><form method=post action=\"/backfill\">Job <select name=job>");
+    b.push_str("</table><div class=legend>");
+    for s in ["success", "failed", "running", "interrupted"] {
+        let _ = write!(b, "<span><i class=c-{s}></i>{s}</span>");
+    }
+    b.push_str("<span><i class=none></i>no run</span></div>");
+    b.push_str("<h2>Start a backfill</h2><form class=filters method=post action=\"/backfill\"><label>Job <select name=job>");
     for j in &st.orch.config.jobs {
         let _ = write!(b, "<option>{}</option>", esc(&j.name));
     }
-    let _ = write!(b, "</select> from <input type=date name=from value=\"{start}\"> to <input type=date name=to value=\"{end}\"> <button>Backfill</button></form>");
-    page(&st, "Backfill", &b).into_response()
+    let _ = write!(b, "</select></label><label>from <input type=date name=from value=\"{first}\"></label><label>to <input type=date name=to value=\"{last}\"></label> <button class=primary>Backfill</button></form>");
+    page(&st, "backfill", "Backfill", &b).into_response()
 }
 
 #[derive(Deserialize)]
@@ -688,6 +870,7 @@ async fn docs_page(State(st): State<AppState>) -> Response {
     }
     page(
         &st,
+        "docs",
         "Docs catalog",
         "<p>The orchestrator links to the documentation catalog once it knows where it is served.</p>\
 <ol><li>Build the catalog: <code>tarmac docs generate</code> (or a job step <code>docs generate</code>).</li>\
@@ -749,7 +932,7 @@ async fn freshness_page(State(st): State<AppState>) -> Response {
     );
     match result {
         Err(e) => {
-            let _ = write!(b, "<p class=err>{}</p>", esc(&e));
+            let _ = write!(b, "<div class=error>{}</div>", esc(&e));
         }
         Ok(rows) => {
             b.push_str("<table><tr><th>Schema</th><th>Table</th><th>Rows (est.)</th><th>Load-time column</th><th>Newest</th></tr>");
@@ -767,7 +950,7 @@ async fn freshness_page(State(st): State<AppState>) -> Response {
             b.push_str("</table>");
         }
     }
-    page(&st, "Table freshness", &b).into_response()
+    page(&st, "freshness", "Table freshness", &b).into_response()
 }
 
 async fn api_runs(State(st): State<AppState>, Query(q): Query<RunsQuery>) -> Response {

@@ -448,7 +448,7 @@ url = "{}"
             timeline.as_str().unwrap().contains("ingest batch"),
             "{timeline}"
         );
-        browser::screenshot(cdp, "orchestrator_run_failed.png");
+        browser::screenshot(cdp, "recovery_run_failed.png");
         cdp.click("form[action='/runs/1/rerun'] button");
     } else {
         let origin = orch.url.clone();
@@ -470,7 +470,7 @@ url = "{}"
             "document.getElementById('status').innerText.includes('success')",
             "run 2 shown as succeeded",
         );
-        browser::screenshot(cdp, "orchestrator_run_recovered.png");
+        browser::screenshot(cdp, "recovery_run_recovered.png");
         cdp.call(
             "Page.navigate",
             serde_json::json!({"url": format!("{}/runs?job=daily", orch.url)}),
@@ -479,7 +479,7 @@ url = "{}"
             "document.body.innerText.includes('success')",
             "the runs list with the re-run",
         );
-        browser::screenshot(cdp, "orchestrator_runs.png");
+        browser::screenshot(cdp, "recovery_runs.png");
     }
     let run2 = api_run(&orch.url, 2);
     assert_eq!(run2["run"]["trigger"], "rerun");
@@ -903,7 +903,12 @@ steps = ["ingest status", "ingest batch --airport BOG --from 2024-08-01 --to 202
     let cdp = &mut cdp;
 
     // the live log: open the run page while the slow job runs
-    let (s, _) = http(&orch.url, "POST", "/jobs/slow/run", &[("origin", &orch.url.clone())]);
+    let (s, _) = http(
+        &orch.url,
+        "POST",
+        "/jobs/slow/run",
+        &[("origin", &orch.url.clone())],
+    );
     assert_eq!(s, 303);
     let slow_id = failed_id + 1;
     wait_for("the slow run to be running", 30, || {
@@ -937,12 +942,23 @@ steps = ["ingest status", "ingest batch --airport BOG --from 2024-08-01 --to 202
         "the run page showing the finished run",
     );
     // it stopped following: the finished page opens no stream
-    assert_eq!(cdp.eval("window.__following === true"), serde_json::json!(false));
+    assert_eq!(
+        cdp.eval("window.__following === true"),
+        serde_json::json!(false)
+    );
 
     let mut overflows = Vec::new();
     let pages = [
-        ("orchestrator_jobs", "/".to_string(), "document.querySelector('main table')"),
-        ("orchestrator_runs", "/runs".to_string(), "document.querySelector('main table')"),
+        (
+            "orchestrator_jobs",
+            "/".to_string(),
+            "document.querySelector('main table')",
+        ),
+        (
+            "orchestrator_runs",
+            "/runs".to_string(),
+            "document.querySelector('main table')",
+        ),
         (
             "orchestrator_run",
             format!("/runs/{slow_id}"),
@@ -953,11 +969,24 @@ steps = ["ingest status", "ingest batch --airport BOG --from 2024-08-01 --to 202
             format!("/runs/{failed_id}"),
             "document.querySelector('.timeline .bar')",
         ),
-        ("orchestrator_backfill", "/backfill".to_string(), "document.querySelector('table.grid')"),
-        ("orchestrator_docs", "/docs".to_string(), "document.querySelector('main ol')"),
+        (
+            "orchestrator_backfill",
+            "/backfill".to_string(),
+            "document.querySelector('table.grid')",
+        ),
+        (
+            "orchestrator_docs",
+            "/docs".to_string(),
+            "document.querySelector('main ol')",
+        ),
     ];
     for (name, path, ready) in pages {
-        overflows.extend(browser::visit(cdp, &format!("{}{path}", orch.url), ready, name));
+        overflows.extend(browser::visit(
+            cdp,
+            &format!("{}{path}", orch.url),
+            ready,
+            name,
+        ));
         if name == "orchestrator_run" {
             // one bar per step, on a time axis with labelled ticks
             let bars = cdp.eval("document.querySelectorAll('.timeline .bar').length");
@@ -968,13 +997,17 @@ steps = ["ingest status", "ingest batch --airport BOG --from 2024-08-01 --to 202
         if name == "orchestrator_backfill" {
             // the month with runs, not the last 14 days
             let heading = cdp.eval("document.querySelector('.month').innerText");
-            assert!(heading.as_str().unwrap().contains("August 2024"), "{heading}");
+            assert!(
+                heading.as_str().unwrap().contains("August 2024"),
+                "{heading}"
+            );
             let cells = cdp.eval("[...document.querySelectorAll('table.grid td[class^=c-]')].map(td => td.className).join(' ')");
             let cells = cells.as_str().unwrap();
             assert_eq!(cells.matches("c-success").count(), 3, "{cells}");
             assert_eq!(cells.matches("c-failed").count(), 1, "{cells}");
             // the job column stays narrow: the long name is cut, whole in its title
-            let w = cdp.eval("document.querySelector('table.grid th.job').getBoundingClientRect().width");
+            let w = cdp
+                .eval("document.querySelector('table.grid th.job').getBoundingClientRect().width");
             assert!(w.as_f64().unwrap() <= 240.0, "job column {w} px");
             let title = cdp.eval(&format!(
                 "document.querySelector('table.grid th.job[title=\"{long}\"]') !== null"

@@ -16,6 +16,11 @@
 //!   scripts and styles (inline ones included: the pages are ours), no
 //!   framing (`frame-ancestors 'none'`, `X-Frame-Options: DENY`), `nosniff`,
 //!   and no referrer.
+//!
+//! It also holds the one stylesheet both servers serve ([`CSS`], at
+//! [`CSS_PATH`]): the catalog and the orchestrator look alike because they
+//! share it, and it lives here because both crates already depend on this
+//! one (neither depends on the other).
 
 use std::net::SocketAddr;
 
@@ -24,6 +29,26 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+
+/// Tarmac's shared stylesheet: colours, header, tables, badges, buttons,
+/// code blocks, and the orchestrator's timeline, log and grid.
+pub const CSS: &str = include_str!("assets/tarmac.css");
+
+/// Where both servers serve [`CSS`] (the catalog's static site writes it
+/// beside its pages under the same relative name, `assets/tarmac.css`).
+pub const CSS_PATH: &str = "/assets/tarmac.css";
+
+/// The handler that answers [`CSS_PATH`].
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
 
 /// The Content-Security-Policy of every page.
 pub const CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -136,7 +161,13 @@ async fn guard(State(p): State<Policy>, req: Request, next: Next) -> Response {
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let token_header = p.token.is_some() && bearer.is_some();
-        let origin = headers_in.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        // `Origin: null` is what a browser sends for a form POST from a page
+        // whose Referrer-Policy is `no-referrer` (ours): it says nothing, so
+        // Sec-Fetch-Site decides, as when there is no Origin at all.
+        let origin = headers_in
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|o| *o != "null");
         let same_origin = match origin {
             Some(o) => o == format!("http://{host}") || o == format!("https://{host}"),
             None => {
@@ -255,6 +286,36 @@ mod tests {
             StatusCode::FORBIDDEN
         );
         assert_eq!(send(&a, post_from(None)).await.0, StatusCode::FORBIDDEN);
+        // a form POST from our own no-referrer page: Origin null, same-origin fetch
+        let own_form = |site: &str| {
+            Request::post("/act")
+                .header("host", "127.0.0.1:8080")
+                .header("origin", "null")
+                .header("sec-fetch-site", site)
+                .body(Body::empty())
+                .unwrap()
+        };
+        assert_eq!(send(&a, own_form("same-origin")).await.0, StatusCode::OK);
+        assert_eq!(
+            send(&a, own_form("cross-site")).await.0,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[tokio::test]
+    async fn serves_the_shared_stylesheet() {
+        let a = protect(
+            Router::new().route(CSS_PATH, get(stylesheet)),
+            Policy::new("127.0.0.1:8080".parse().unwrap(), None),
+        );
+        let r = a
+            .oneshot(get_req("127.0.0.1:8080", CSS_PATH))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("--accent:"));
     }
 
     #[test]

@@ -40,6 +40,7 @@
   }
   function el(id) { return document.getElementById(id); }
   function href(id) { return "#/node/" + encodeURIComponent(id); }
+  function lineageHref(id) { return "#/lineage/" + encodeURIComponent(id); }
   function fmtInt(n) { return n == null ? "—" : Number(n).toLocaleString("en-US"); }
   function badge(type) { return '<span class="badge ' + esc(type) + '">' + esc(type) + "</span>"; }
   function statusBadge(st) {
@@ -288,9 +289,9 @@
   function testRow(t, withColumn) {
     var msg = t.message != null && t.message !== "" ? esc(t.message) : "";
     if (t.failures != null && t.status && t.status !== "pass") msg += (msg ? " · " : "") + esc(t.failures) + " failing row" + (t.failures === 1 ? "" : "s");
-    return "<tr><td>" + statusBadge(t.status) + "</td><td><strong>" + esc(t.kind) + "</strong><div class=\"muted mono\">" + esc(t.name) + "</div></td>" +
+    return "<tr><td>" + statusBadge(t.status) + "</td><td class=\"long\"><strong>" + esc(t.kind) + "</strong><div class=\"muted mono\">" + esc(t.name) + "</div></td>" +
       (withColumn ? "<td>" + esc(t.column || "—") + "</td>" : "") +
-      "<td>" + esc(t.severity || "") + "</td><td>" + msg + '</td><td class="muted">' + esc(t.completed_at || "") + "</td></tr>";
+      "<td>" + esc(t.severity || "") + "</td><td class=\"long\">" + msg + '</td><td class="muted">' + esc(t.completed_at || "") + "</td></tr>";
   }
 
   function renderNode(d) {
@@ -312,17 +313,18 @@
     html += "<h2>Description</h2><div class=\"desc\">" + (d.description_html || "").trim() + "</div>";
     if (d.source_description_html && d.source_description_html.trim()) html += '<h2>Source</h2><div class="desc">' + d.source_description_html + "</div>";
 
-    html += "<h2>Lineage</h2>" + '<div class="graphbox" id="graph"></div>';
+    html += '<h2>Lineage <a class="aside lineage-link" href="' + lineageHref(d.id) + '">Open the lineage page →</a></h2>' +
+      '<div class="graphbox" id="graph"></div>';
 
     html += "<h2>Columns</h2>";
     if (!d.columns.length) html += '<p class="muted">No columns known (document them in YAML, or build the node and run <code>tarmac docs generate</code>).</p>';
     else {
       html += '<table class="columns"><thead><tr><th>Column</th><th>Type</th><th>Description</th><th>Tests</th><th>Fed by (column lineage)</th></tr></thead><tbody>';
       d.columns.forEach(function (c) {
-        html += "<tr id=\"col-" + esc(c.name) + "\"><td><strong class=\"mono\">" + esc(c.name) + "</strong>" +
+        html += "<tr id=\"col-" + esc(c.name) + "\"><td class=\"long\"><strong class=\"mono\">" + esc(c.name) + "</strong>" +
           (c.in_db || !INDEX.catalog ? "" : ' <span class="status warn" title="documented but not in the warehouse">not in DB</span>') + "</td>" +
-          '<td class="type mono">' + esc(c.type || "") + "</td><td>" + (c.description_html || "") + "</td><td>" +
-          (c.tests || []).map(function (t) { return statusBadge(t.status) + " " + esc(t.kind); }).join("<br>") + '</td><td class="fedby">' + fedBy(c, d) + "</td></tr>";
+          '<td class="type mono">' + esc(c.type || "") + "</td><td class=\"long\">" + (c.description_html || "") + "</td><td>" +
+          (c.tests || []).map(function (t) { return statusBadge(t.status) + " " + esc(t.kind); }).join("<br>") + '</td><td class="fedby long">' + fedBy(c, d) + "</td></tr>";
       });
       html += "</tbody></table>";
       if (d.lineage_error) html += '<p class="muted">Column lineage unavailable: ' + esc(d.lineage_error) + "</p>";
@@ -341,6 +343,21 @@
     html += "<h2>Depends on / referenced by</h2><table><tbody><tr><th>Depends on</th><td>" + links(d.parents) + "</td></tr><tr><th>Referenced by</th><td>" + links(d.children) + "</td></tr></tbody></table>";
     setMain(html);
     drawGraph(el("graph"), d.id);
+  }
+
+  // The lineage page: the graph around one node on its own address
+  // (#/lineage/<id>), the whole window high; a click on a node centres the
+  // page on that node, and the heading links to the node's own page.
+  function lineagePage(id) {
+    currentId = id; markCurrent();
+    var i = BY_ID[id];
+    if (i == null) { setMain('<div class="error">no node \'' + esc(id) + "' in the manifest</div>"); return; }
+    var n = INDEX.nodes[i];
+    setMain("<h1>Lineage of " + esc(n.name) + " " + badge(n.type) + "</h1>" +
+      '<p class="muted">Upstream on the left, downstream on the right. Click a node to centre the lineage on it; ' +
+      '<a href="' + href(id) + '">open ' + esc(n.name) + "’s page</a> for its columns, tests and SQL.</p>" +
+      '<div class="graphbox full" id="lineage"></div>');
+    drawGraph(el("lineage"), id, lineageHref);
   }
 
   function testsSummary(tests) {
@@ -468,7 +485,10 @@
 
   var TYPE_COLOR = { model: "#2456c9", source: "#1a7f37", seed: "#7b3fb0", snapshot: "#b26a00" };
 
-  function drawGraph(box, focusId) {
+  // `nav` makes the address a click on a node goes to (a node page by
+  // default; the lineage page keeps to lineage pages).
+  function drawGraph(box, focusId, nav) {
+    nav = nav || href;
     var f = BY_ID[focusId];
     if (f == null || !box) return;
     var L = layout(f);
@@ -493,7 +513,8 @@
         '<text x="12" y="29">' + esc(name) + "</text></g>");
     });
     var pad = 30;
-    var vb = { x: -pad, y: -pad, w: Math.max(L.width + 2 * pad, 400), h: Math.max(L.height + 2 * pad, 200) };
+    // never zoomed in past 1:1 at first: a small graph keeps its size in a big box
+    var vb = { x: -pad, y: -pad, w: Math.max(L.width + 2 * pad, box.clientWidth || 400), h: Math.max(L.height + 2 * pad, box.clientHeight || 200) };
     box.innerHTML = '<svg xmlns="' + svgNS + '" role="img" aria-label="lineage graph"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#9aa6bd"></path></marker></defs><g class="viewport">' + parts.join("") + "</g></svg>" +
       '<div class="graphtools"><span class="muted">upstream</span><button data-act="up-" title="fewer upstream levels">−</button><span>' + L.du + '</span><button data-act="up+" title="more upstream levels">+</button>' +
       '<span class="muted">downstream</span><button data-act="down-">−</button><span>' + L.dd + '</span><button data-act="down+">+</button>' +
@@ -525,12 +546,12 @@
     svg.addEventListener("click", function (e) {
       if (moved) return;
       var g = e.target.closest("g.gnode");
-      if (g) { location.hash = href(g.dataset.id); return; }
+      if (g) { location.hash = nav(g.dataset.id); return; }
       var h = e.target.closest("path.hit");
       if (h) {
         // follow the edge: to its other end from the focused node
         var target = h.dataset.from === focusId ? h.dataset.to : h.dataset.from;
-        location.hash = href(target);
+        location.hash = nav(target);
       }
     });
     box.querySelector(".graphtools").addEventListener("click", function (e) {
@@ -544,7 +565,7 @@
         if (act === "up-") graphDepth.up = Math.max(graphDepth.up - 1, 0);
         if (act === "down+") graphDepth.down = Math.min(graphDepth.down + 1, 20);
         if (act === "down-") graphDepth.down = Math.max(graphDepth.down - 1, 0);
-        drawGraph(box, focusId);
+        drawGraph(box, focusId, nav);
       }
     });
   }
@@ -555,6 +576,7 @@
     var h = location.hash || "#/";
     var m;
     if ((m = h.match(/^#\/node\/(.+)$/))) { el("search").value = ""; nodePage(decodeURIComponent(m[1])); }
+    else if ((m = h.match(/^#\/lineage\/(.+)$/))) { el("search").value = ""; lineagePage(decodeURIComponent(m[1])); }
     else if ((m = h.match(/^#\/search\/(.*)$/))) searchPage(decodeURIComponent(m[1]));
     else overview();
   }
