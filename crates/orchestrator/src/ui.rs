@@ -876,7 +876,7 @@ async fn docs_page(State(st): State<AppState>) -> Response {
 <ol><li>Build the catalog: <code>tarmac docs generate</code> (or a job step <code>docs generate</code>).</li>\
 <li>Serve it: <code>tarmac docs serve</code> (it prints its address, e.g. <code>http://127.0.0.1:8080</code>).</li>\
 <li>Tell the orchestrator, in <code>tarmac.toml</code>, and restart it:\
-<pre>[orchestrator]\ndocs_url = \"http://127.0.0.1:8080\"</pre></li></ol>",
+<pre class=code>[orchestrator]\ndocs_url = \"http://127.0.0.1:8080\"</pre></li></ol>",
     )
     .into_response()
 }
