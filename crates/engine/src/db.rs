@@ -1,12 +1,13 @@
 //! The engine's only door to DuckDB: a connection per worker thread, with
 //! the introspection materializations and `adapter` need.
 
+use warehouse::duckdb;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use duckdb::types::ValueRef;
-use duckdb::Connection;
+use warehouse::duckdb::types::ValueRef;
+use warehouse::duckdb::Connection;
 use minijinja::Value;
 
 use crate::error::{Error, Result};
@@ -80,7 +81,7 @@ fn kind_of(table_type: &str) -> &'static str {
 }
 
 fn to_value(v: ValueRef<'_>) -> Value {
-    use duckdb::types::Value as D;
+    use warehouse::duckdb::types::Value as D;
     match v.to_owned() {
         D::Null => Value::from(()),
         D::Boolean(b) => Value::from(b),
@@ -103,7 +104,7 @@ fn to_value(v: ValueRef<'_>) -> Value {
 /// Dates, timestamps and decimals as agate gives them to dbt's Jinja
 /// (`date`/`datetime` objects, numbers), the rest as text.
 fn owned_to_value(v: duckdb::types::Value) -> Value {
-    use duckdb::types::{TimeUnit, Value as D};
+    use warehouse::duckdb::types::{TimeUnit, Value as D};
     let micros = |unit: TimeUnit, n: i64| match unit {
         TimeUnit::Second => n.saturating_mul(1_000_000),
         TimeUnit::Millisecond => n.saturating_mul(1_000),
@@ -148,7 +149,7 @@ fn owned_to_value(v: duckdb::types::Value) -> Value {
 }
 
 fn owned_to_value_any(v: duckdb::types::Value) -> Value {
-    use duckdb::types::Value as D;
+    use warehouse::duckdb::types::Value as D;
     match v {
         D::Null => Value::from(()),
         D::Boolean(b) => Value::from(b),

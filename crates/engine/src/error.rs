@@ -2,6 +2,7 @@
 //! author (`Project`, `Yaml`, `Jinja`, `Graph`, `Selector`), the profile's
 //! owner (`Profile`), the database (`Database`), or us (`Internal`).
 
+use warehouse::duckdb;
 use std::path::PathBuf;
 
 /// Result with the engine's error as default.

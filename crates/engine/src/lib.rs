@@ -9,6 +9,7 @@
 //! [`compile`] with `execute = true`, then [`materialize`] or [`seed`]) →
 //! [`artifacts`].
 
+use warehouse::duckdb;
 pub mod artifacts;
 pub mod compile;
 pub mod config;

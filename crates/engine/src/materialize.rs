@@ -554,7 +554,7 @@ mod tests {
 
     #[test]
     fn table_swap_keeps_old_table_on_failure() {
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let db = Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
         let rel = Relation::new("memory", "s", "t");
         table(&db, &rel, "select 1 as a", &Config::new()).unwrap();
         assert!(table(&db, &rel, "select nope", &Config::new()).is_err());
@@ -568,7 +568,7 @@ mod tests {
 
     #[test]
     fn incremental_strategies() {
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let db = Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
         let rel = Relation::new("memory", "main", "inc");
         let c = cfg(json!({"materialized": "incremental", "unique_key": "id"}));
         incremental(&db, &rel, "select 1 as id, 'a' as v", &c, false).unwrap();
@@ -609,7 +609,7 @@ mod tests {
     fn external_writes_files_and_a_view() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().display().to_string();
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let db = Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
         let rel = |n: &str| Relation::new("memory", "main", n);
         let rows = "select range as id, 'n' || range as name from range(3)";
         external(&db, &rel("p"), rows, &Config::new(), &root).unwrap();

@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn comments_in_duckdb() {
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let db = Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
         db.execute("create table m as select 1 as id, 'a' as name")
             .unwrap();
         let n = node(serde_json::json!({"persist_docs": {"relation": true, "columns": true}}));

@@ -641,7 +641,7 @@ mod tests {
 
     #[test]
     fn timestamp_snapshot_over_two_runs() {
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let db = Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
         db.execute("create table src as select * from (values (1, 'a', timestamp '2024-01-01'), (2, 'b', timestamp '2024-01-01')) t(id, v, u)").unwrap();
         let rel = Relation::new("memory", "main", "snap");
         let c = cfg(

@@ -1,6 +1,7 @@
 //! Whole-project tests on the jaffle fixture: compiled SQL against goldens
 //! (rewrite with `UPDATE_GOLDEN=1`), warehouse contents, selection, errors.
 
+use warehouse::duckdb;
 use std::path::Path;
 
 use engine::Command;

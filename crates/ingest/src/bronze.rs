@@ -11,12 +11,13 @@
 //!   not at all, and loading it again is a no-op: that is what makes every
 //!   command re-runnable and a killed run resumable.
 
+use warehouse::duckdb;
 use std::collections::HashSet;
 use std::path::Path;
 
 use chrono::{NaiveDate, Utc};
-use duckdb::types::{TimeUnit, Value};
-use duckdb::{params, Connection};
+use warehouse::duckdb::types::{TimeUnit, Value};
+use warehouse::duckdb::{params, Connection};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 

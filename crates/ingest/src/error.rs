@@ -1,5 +1,6 @@
 //! The ingest crate's one error type.
 
+use warehouse::duckdb;
 use std::path::Path;
 
 use flightlabs::ClientError;

@@ -14,8 +14,9 @@
 //! (insert where the key is new), and [`rebuild_silver`] reproduces exactly
 //! that from bronze.
 
+use warehouse::duckdb;
 use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::{params, Appender, Connection};
+use warehouse::duckdb::{params, Appender, Connection};
 use serde_json::{value::RawValue, Value};
 
 use crate::error::Result;

@@ -11,8 +11,10 @@
 //! only while a query runs. Session state (settings, temporary tables,
 //! macros, other attachments) lives in the in-memory database and survives.
 //! Inside an explicit transaction the file stays attached until it ends.
-//! Scripts (`-c`, stdin) keep it attached from the first statement to the
-//! end: they are short and fast is better there.
+//! Scripts (`-c`, stdin) keep it attached between statements, which saves
+//! an attach apiece, but let it go between two statements as soon as a
+//! writer waits for the file (`warehouse::lock::no_writer_waiting`), so
+//! that writer waits for one statement at most, as with the interactive shell.
 //!
 //! When another process holds the file, ATTACH fails with DuckDB's lock
 //! error; the session then says once on stderr who holds it and retries
@@ -144,7 +146,7 @@ pub struct Outcome {
 pub struct Session {
     conn: Connection,
     warehouse: Option<Warehouse>,
-    /// Keep the file attached between statements (scripts).
+    /// Keep the file attached between statements while no writer waits (scripts).
     keep_attached: bool,
     in_transaction: bool,
     wait: Duration,
@@ -378,13 +380,21 @@ impl Session {
     /// Detaches the warehouse (between interactive statements), remembering
     /// where the user was. `force`: even in a script or a transaction.
     pub fn detach(&mut self, force: bool) -> Result<(), Error> {
-        if !force && (self.keep_attached || self.in_transaction) {
+        if !force && self.in_transaction {
             return Ok(());
         }
         let Some(w) = self.warehouse.as_mut() else {
             return Ok(());
         };
         if !w.attached {
+            return Ok(());
+        }
+        // A script keeps the file between its statements (attaching for
+        // each would cost a catalog read apiece), unless a writer is
+        // waiting: then it lets go here and queues behind the writer at its
+        // next statement, so a reader never holds a writer up for more than
+        // the statement that was running when the writer came.
+        if !force && self.keep_attached && warehouse::lock::no_writer_waiting(&w.path) {
             return Ok(());
         }
         let current: Option<(String, String)> = self
@@ -657,6 +667,31 @@ mod tests {
         run(&mut s, "use w.bronze", Mode::Csv).expect("use");
         assert_eq!(
             run(&mut s, "select count(*) as n from x", Mode::Csv).expect("count"),
+            "n\n0\n"
+        );
+    }
+
+    #[test]
+    fn a_script_lets_go_of_the_file_between_statements_when_a_writer_waits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("w.duckdb");
+        let mut s =
+            Session::open(Some(&p), true, false, Duration::from_secs(1), cancel()).expect("create");
+        s.set_keep_attached(true);
+        run(&mut s, "create table t(a int)", Mode::Csv).expect("table");
+        // no writer waits: the script keeps the file between statements
+        let attached = |s: &Session| s.warehouse.as_ref().is_some_and(|w| w.attached);
+        assert!(attached(&s), "a script holds the file while nobody waits");
+        let intent = warehouse::lock::try_writer_intent(&p)
+            .expect("no other writer")
+            .expect("an intent file");
+        run(&mut s, "select count(*) from t", Mode::Csv).expect("count");
+        // the statement that ran when the writer came finished, then the
+        // script let go: the writer gets the file before the next statement
+        assert!(!attached(&s), "the script let go after that statement");
+        drop(intent);
+        assert_eq!(
+            run(&mut s, "select count(*) as n from t", Mode::Csv).expect("count"),
             "n\n0\n"
         );
     }
