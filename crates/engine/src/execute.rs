@@ -125,6 +125,49 @@ pub struct RunOptions {
     pub verbose_lines: bool,
 }
 
+/// The progress display of this process's runs (`Options::progress`),
+/// process-wide as the log format is (`logfmt`): one command runs at a
+/// time, and `RunOptions` stays as its callers build it.
+static PROGRESS: Mutex<Option<NodeProgress>> = Mutex::new(None);
+
+/// Sets (or clears) the display told about the runs that follow.
+pub(crate) fn set_progress(p: Option<NodeProgress>) {
+    if let Ok(mut g) = PROGRESS.lock() {
+        *g = p;
+    }
+}
+
+fn progress() -> Option<NodeProgress> {
+    PROGRESS.lock().ok().and_then(|g| g.clone())
+}
+
+/// What a progress display hears from a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEvent {
+    /// The run is about to start this many models (seeds, snapshots: every
+    /// node that is not a test) and tests (data and unit tests).
+    Started { models: usize, tests: usize },
+    /// A node finished.
+    Finished { test: bool, failed: bool },
+    /// Every node has finished or been skipped; the closing lines follow.
+    Done,
+}
+
+/// A progress display's ear (`tarmac up` on a terminal): a bar per phase
+/// instead of a line per node.
+#[derive(Clone)]
+pub struct NodeProgress(pub Arc<dyn Fn(RunEvent) + Send + Sync>);
+
+impl std::fmt::Debug for NodeProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeProgress")
+    }
+}
+
+fn is_test_node(node: &Node) -> bool {
+    matches!(node.resource_type, ResourceType::Test | ResourceType::Unit)
+}
+
 fn describe(node: &Node) -> String {
     match node.resource_type {
         ResourceType::Seed => format!("seed file {}.{}", node.schema, node.alias),
@@ -281,18 +324,42 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
 
 /// A failed node's message: DuckDB's own words under dbt's "Runtime Error
 /// in model x (file)" heading; the engine's errors (which already name the
-/// node) as they are.
-pub(crate) fn node_error(node: &Node, e: &Error) -> String {
+/// node) as they are. When DuckDB's error carries a position inside the
+/// model's compiled SQL, it is shown as the model file's line and column
+/// with the source line and a caret (`crate::sourcemap`), in place of
+/// DuckDB's excerpt of the SQL the engine ran.
+pub(crate) fn node_error(node: &Node, e: &Error, compiled_sql: Option<&str>) -> String {
     match e {
-        Error::Database(d) => format!(
-            "Runtime Error in {} {} ({})\n  {}",
-            node.resource_type.as_str(),
-            node.name,
-            node.original_file_path,
-            d.to_string().trim_end().replace('\n', "\n  ")
-        ),
+        Error::Database(d) => {
+            let message = d.to_string();
+            let located = compiled_sql.and_then(|sql| {
+                crate::sourcemap::locate(&node.original_file_path, &node.raw_code, sql, &message)
+            });
+            format!(
+                "Runtime Error in {} {} ({})\n  {}",
+                node.resource_type.as_str(),
+                node.name,
+                node.original_file_path,
+                located.unwrap_or(message).trim_end().replace('\n', "\n  ")
+            )
+        }
         other => other.to_string(),
     }
+}
+
+/// Whether a node's error message says DuckDB refused the model's SQL
+/// itself (see `sourcemap::is_sql_error`): a final error, no retry fixes it.
+pub fn is_sql_error_message(message: &str) -> bool {
+    message.starts_with("Runtime Error in ")
+        && message.lines().nth(1).is_some_and(|l| {
+            let l = l.trim_start();
+            // past a `file:line:col: ` prefix
+            let gist = match l.find(": ") {
+                Some(i) if l[..i].matches(':').count() == 2 => &l[i + 2..],
+                _ => l,
+            };
+            crate::sourcemap::is_sql_error(gist)
+        })
 }
 
 /// A test's console line: `PASS name`, `FAIL 3 name`, `WARN 1 name`, `ERROR name`.
@@ -530,6 +597,17 @@ pub fn run(
         .filter(|id| !m.nodes[*id].is_ephemeral())
         .collect();
     let total = printable.len();
+    let display = progress();
+    if let Some(p) = &display {
+        let tests = printable
+            .iter()
+            .filter(|id| m.nodes.get(id.as_str()).is_some_and(is_test_node))
+            .count();
+        (p.0)(RunEvent::Started {
+            models: total - tests,
+            tests,
+        });
+    }
     // schemas first, on one connection: concurrent CREATE SCHEMA conflicts in DuckDB
     if opts.command != Command::Compile {
         let mut schemas = BTreeSet::new();
@@ -656,7 +734,12 @@ pub fn run(
                 let (compiled_sql, r, compiled_at) = build_node(m, node, &conn, &resolver, opts);
                 let (status, message, run_sql, rows) = match r {
                     Ok((o, rows)) => (Status::Success, o.message, Some(o.run_sql), rows),
-                    Err(e) => (Status::Error, node_error(node, &e), None, None),
+                    Err(e) => (
+                        Status::Error,
+                        node_error(node, &e, compiled_sql.as_deref()),
+                        None,
+                        None,
+                    ),
                 };
                 let _ = tx.send((
                     NodeResult {
@@ -694,6 +777,14 @@ pub fn run(
             done += 1;
             let node = &m.nodes[&r.unique_id];
             let failed = r.status.is_failure();
+            if let Some(p) = &display {
+                if !node.is_ephemeral() {
+                    (p.0)(RunEvent::Finished {
+                        test: is_test_node(node),
+                        failed,
+                    });
+                }
+            }
             if opts.verbose_lines && (!node.is_ephemeral() || failed) {
                 let i = if index == 0 {
                     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
@@ -758,6 +849,9 @@ pub fn run(
         }
         Ok(())
     })?;
+    if let Some(p) = &display {
+        (p.0)(RunEvent::Done);
+    }
     Ok(results)
 }
 

@@ -40,6 +40,7 @@ pub mod seed;
 pub mod select;
 pub mod selectors;
 pub mod snapshot;
+pub mod sourcemap;
 pub mod unit_tests;
 pub mod yaml;
 
@@ -71,6 +72,9 @@ pub struct Options {
     pub no_partial_parse: bool,
     /// `--selector NAME` from selectors.yml.
     pub selector: Option<String>,
+    /// A progress display (`tarmac up` on a terminal): told as nodes
+    /// finish, and no line per node is printed.
+    pub progress: Option<execute::NodeProgress>,
     /// dbt's `--no-version-check`: build even when `require-dbt-version`
     /// excludes the dbt version Tarmac follows.
     pub no_version_check: bool,
@@ -91,6 +95,9 @@ pub struct Summary {
     pub error: usize,
     pub skip: usize,
     pub total: usize,
+    /// Nodes whose SQL DuckDB refused (does not parse, names what does not
+    /// exist): final errors, which no retry fixes.
+    pub sql_errors: usize,
 }
 
 impl Summary {
@@ -691,8 +698,9 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         threads,
         fail_fast: opts.fail_fast,
         full_refresh: opts.full_refresh,
-        verbose_lines: true,
+        verbose_lines: opts.progress.is_none(),
     };
+    execute::set_progress(opts.progress.clone());
     tracing::debug!("timing: loaded and connected at {:?}", t0.elapsed());
     let results = execute::run(m, &l.dag, &chosen, &db, &ropts)?;
     tracing::debug!("timing: nodes done at {:?}", t0.elapsed());
@@ -734,7 +742,12 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         match r.status {
             Status::Success | Status::Pass => s.pass += 1,
             Status::Warn => s.warn += 1,
-            Status::Error | Status::Fail => s.error += 1,
+            Status::Error | Status::Fail => {
+                s.error += 1;
+                if r.status == Status::Error && execute::is_sql_error_message(&r.message) {
+                    s.sql_errors += 1;
+                }
+            }
             Status::Skipped => s.skip += 1,
         }
     }

@@ -188,7 +188,8 @@ fn error_case(name: &str, files: &[(&str, &str)], args: &[&str]) -> String {
 /// What a user reads when something is wrong, as dbt words it: Jinja
 /// errors with node, file and line (and the macro's when the error is in
 /// one), missing refs and sources with the closest names, YAML and profile
-/// errors with file and key, DuckDB errors under "Runtime Error in model",
+/// errors with file and key, DuckDB errors under "Runtime Error in model"
+/// (at the model file's line and column, with a caret, and exit 2),
 /// require-dbt-version. Golden: `tests/golden/engine_errors.txt`
 /// (`UPDATE_GOLDEN=1` rewrites it).
 #[test]
@@ -245,6 +246,23 @@ fn errors_golden() {
         &[(
             "models/orders.sql",
             "select nope from {{ ref('customers') }}\n",
+        )],
+        &run,
+    );
+    // DuckDB's position mapped back into the model file (a final error: exit 2)
+    all += &error_case(
+        "sql syntax error points into the model",
+        &[(
+            "models/orders.sql",
+            "{{ config(materialized='table') }}\n\nselect *\n  frm {{ ref('customers') }}\n",
+        )],
+        &run,
+    );
+    all += &error_case(
+        "unknown column points into the model",
+        &[(
+            "models/orders.sql",
+            "-- orders\nselect id,\n       {{ 'amount' }} * 100 as cents,\n       nope\nfrom {{ ref('customers') }}\n",
         )],
         &run,
     );

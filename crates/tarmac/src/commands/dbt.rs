@@ -199,11 +199,13 @@ impl DbtArgs {
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!(e))?,
             resource_types: self.resource_type,
+            progress: None,
         })
     }
 }
 
-/// Exit codes as dbt's: 0 success, 1 node failures, 2 errors before running;
+/// Exit codes as dbt's: 0 success, 1 node failures, 2 errors before running
+/// and models whose SQL DuckDB refused (final: a retry cannot fix them);
 /// a warehouse that stayed locked past the wait or is damaged exits with
 /// the warehouse crate's codes (75 is retried by the orchestrator, 2 is not).
 ///
@@ -233,6 +235,9 @@ pub fn run(command: engine::Command, args: DbtArgs, config: Result<Config>) -> R
             }
         }
         Ok(s) if s.ok() => Ok(ExitCode::SUCCESS),
+        // a model whose SQL DuckDB refused: final, the orchestrator does
+        // not retry it (see `crate::exit`)
+        Ok(s) if s.sql_errors > 0 => Ok(ExitCode::from(2)),
         Ok(_) => Ok(ExitCode::from(1)),
         Err(e) => {
             eprintln!("error: {e}");
