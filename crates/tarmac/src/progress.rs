@@ -9,7 +9,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ingest::Progress;
 
 pub enum Reporter {
-    Bar(Mutex<Option<ProgressBar>>),
+    /// A bar, cleared when done; with a label (`tarmac up`'s phases) a
+    /// plain line `LABEL done/total UNIT` stays in its place.
+    Bar(
+        Mutex<Option<ProgressBar>>,
+        Option<&'static str>,
+        Mutex<String>,
+    ),
     Lines {
         total: AtomicU64,
         done: AtomicU64,
@@ -19,8 +25,14 @@ pub enum Reporter {
 
 impl Reporter {
     pub fn new() -> Self {
+        Self::labelled(None)
+    }
+
+    /// A reporter whose bar (on a terminal) starts with `label` and stays
+    /// on screen when done.
+    pub fn labelled(label: Option<&'static str>) -> Self {
         if std::io::stderr().is_terminal() {
-            Reporter::Bar(Mutex::new(None))
+            Reporter::Bar(Mutex::new(None), label, Mutex::new(String::new()))
         } else {
             Reporter::Lines {
                 total: AtomicU64::new(0),
@@ -34,14 +46,20 @@ impl Reporter {
 impl Progress for Reporter {
     fn begin(&self, unit: &str, total: u64) {
         match self {
-            Reporter::Bar(bar) => {
+            Reporter::Bar(bar, label, u) => {
+                if let Ok(mut u) = u.lock() {
+                    *u = unit.to_string();
+                }
                 let pb = ProgressBar::new(total);
                 pb.set_style(
                     ProgressStyle::with_template(
-                        "{bar:40.cyan/blue} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]",
+                        "{prefix}{bar:40.cyan/blue} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
+                if let Some(l) = label {
+                    pb.set_prefix(format!("{l:<16}"));
+                }
                 pb.set_message(unit.to_string());
                 if let Ok(mut b) = bar.lock() {
                     *b = Some(pb);
@@ -64,7 +82,7 @@ impl Progress for Reporter {
 
     fn advance(&self, n: u64, what: &str) {
         match self {
-            Reporter::Bar(bar) => {
+            Reporter::Bar(bar, _, _) => {
                 if let Ok(b) = bar.lock() {
                     if let Some(pb) = b.as_ref() {
                         pb.inc(n);
@@ -87,7 +105,7 @@ impl Progress for Reporter {
 
     fn log(&self, line: &str) {
         match self {
-            Reporter::Bar(bar) => match bar.lock().ok().and_then(|b| b.clone()) {
+            Reporter::Bar(bar, _, _) => match bar.lock().ok().and_then(|b| b.clone()) {
                 Some(pb) => pb.println(line),
                 None => eprintln!("{line}"),
             },
@@ -96,10 +114,20 @@ impl Progress for Reporter {
     }
 
     fn finish(&self) {
-        if let Reporter::Bar(bar) = self {
+        if let Reporter::Bar(bar, label, unit) = self {
             if let Ok(mut b) = bar.lock() {
                 if let Some(pb) = b.take() {
+                    // a finished bar left on screen would share its line
+                    // with the next output: a plain line takes its place
                     pb.finish_and_clear();
+                    if let Some(l) = label {
+                        let unit = unit.lock().map(|u| u.clone()).unwrap_or_default();
+                        eprintln!(
+                            "{l:<16}{}/{} {unit}",
+                            pb.position(),
+                            pb.length().unwrap_or(0)
+                        );
+                    }
                 }
             }
         }

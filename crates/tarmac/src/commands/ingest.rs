@@ -301,6 +301,17 @@ fn about(d: std::time::Duration) -> String {
 }
 
 pub async fn run_plans(config: &Config, plans: Vec<BatchPlan>, guard: Guard) -> Result<ExitCode> {
+    run_plans_labelled(config, plans, guard, None).await
+}
+
+/// `run_plans` with its progress bar (on a terminal) labelled and kept on
+/// screen when done (`tarmac up`'s ingest phase).
+pub async fn run_plans_labelled(
+    config: &Config,
+    plans: Vec<BatchPlan>,
+    guard: Guard,
+    label: Option<&'static str>,
+) -> Result<ExitCode> {
     let zone = open_landing(config)?;
     if !check_plans(config, &zone, &plans, guard)? {
         return Ok(ExitCode::FAILURE);
@@ -309,7 +320,7 @@ pub async fn run_plans(config: &Config, plans: Vec<BatchPlan>, guard: Guard) -> 
     let mut bronze = open_bronze(config)?;
     let mut failed = false;
     for plan in plans {
-        let progress = Arc::new(Reporter::new());
+        let progress = Arc::new(Reporter::labelled(label));
         let (b, summary) =
             ingest::run_batch(client.clone(), zone.clone(), bronze, &plan, progress).await?;
         bronze = b;

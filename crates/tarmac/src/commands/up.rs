@@ -6,17 +6,22 @@
 //! the movement key, gold is rebuilt from silver. Running `up` twice changes
 //! no figure.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{Duration as Days, Utc};
 use clap::Args;
+use engine::execute::RunEvent;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ingest::BatchPlan;
 use serde::Deserialize;
 
-use super::ingest::{airports_or_config, run_plans, start_simulator, Guard};
+use super::ingest::{airports_or_config, run_plans_labelled, start_simulator, Guard};
 use crate::config::Config;
 use crate::project;
 
@@ -54,6 +59,8 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
         );
     }
 
+    // on a terminal, a bar per phase; in logs and pipes, the usual lines
+    let phases = Phases::new();
     // 1. ingest
     let mut ingest_ok = true;
     let t = Instant::now();
@@ -80,7 +87,9 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
             max_requests: config.has_key.then_some(config.max_plan_requests),
             yes: args.yes,
         };
-        ingest_ok = run_plans(&config, vec![plan], guard).await? == ExitCode::SUCCESS;
+        let label = phases.is_some().then_some("[1/3] ingest");
+        ingest_ok =
+            run_plans_labelled(&config, vec![plan], guard, label).await? == ExitCode::SUCCESS;
     }
     let ingest_time = t.elapsed();
 
@@ -89,10 +98,14 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
     let options = engine::Options {
         project_dir: Some(project_dir.clone()),
         full_refresh: args.full_refresh,
+        progress: phases.as_ref().map(Phases::listener),
         ..engine::Options::default()
     };
-    let built = tokio::task::block_in_place(|| engine::execute(&options, engine::Command::Build))
-        .with_context(|| {
+    let built = tokio::task::block_in_place(|| engine::execute(&options, engine::Command::Build));
+    if let Some(p) = &phases {
+        p.finish();
+    }
+    let built = built.with_context(|| {
         format!(
             "cannot build the warehouse project {}",
             project_dir.display()
@@ -125,6 +138,105 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `up`'s progress display on a terminal: the ingest bar (`[1/3] ingest`,
+/// drawn by the ingest reporter), then one bar for the models
+/// (`[2/3] build`) and one for the tests (`[3/3] tests`) of the build,
+/// which replace the line per node. They stay on screen, above the summary.
+/// `None` when stdout or stderr is not a terminal: logs and pipes get the
+/// plain lines, with no carriage returns.
+struct Phases {
+    multi: MultiProgress,
+    build: ProgressBar,
+    tests: ProgressBar,
+}
+
+impl Phases {
+    fn new() -> Option<Phases> {
+        if !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal()) {
+            return None;
+        }
+        // drawn from the build's start: the ingest bar has the screen before
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
+        let style = ProgressStyle::with_template(
+            "{prefix:<16}{bar:40.cyan/blue} {pos}/{len} {msg} [{elapsed_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bar = |prefix: &str, msg: &str| {
+            let b = multi.add(ProgressBar::new(0));
+            b.set_style(style.clone());
+            b.set_prefix(prefix.to_string());
+            b.set_message(msg.to_string());
+            b
+        };
+        Some(Phases {
+            multi: multi.clone(),
+            build: bar("[2/3] build", "models"),
+            tests: bar("[3/3] tests", "tests"),
+        })
+    }
+
+    /// The engine's ear: sizes the bars when the build starts, moves them
+    /// as nodes finish, and counts failures in their messages.
+    fn listener(&self) -> engine::execute::NodeProgress {
+        let (multi, build, tests) = (self.multi.clone(), self.build.clone(), self.tests.clone());
+        let failed = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        engine::execute::NodeProgress(Arc::new(move |event| match event {
+            RunEvent::Started { models, tests: n } => {
+                for (b, len) in [(&build, models), (&tests, n)] {
+                    b.set_length(len as u64);
+                    b.reset_elapsed();
+                }
+                multi.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            RunEvent::Finished { test, failed: f } => {
+                let (b, i, what) = if test {
+                    (&tests, 1, "tests")
+                } else {
+                    (&build, 0, "models")
+                };
+                b.inc(1);
+                if f {
+                    let n = failed[i].fetch_add(1, Ordering::Relaxed) + 1;
+                    b.set_message(format!("{what}, {n} failed"));
+                }
+            }
+            RunEvent::Done => finish(&multi, &build, &tests),
+        }))
+    }
+
+    /// After a build that ended before its end (an error), if the engine
+    /// said nothing more.
+    fn finish(&self) {
+        finish(&self.multi, &self.build, &self.tests);
+    }
+}
+
+/// The bars give way to plain lines (`[2/3] build  15/15 models`) before the
+/// engine's closing lines: a bar left on screen would share its line with
+/// them.
+fn finish(multi: &MultiProgress, build: &ProgressBar, tests: &ProgressBar) {
+    if build.is_finished() {
+        return;
+    }
+    for b in [build, tests] {
+        b.finish_and_clear();
+    }
+    let _ = multi.clear();
+    if build.length().unwrap_or(0) + tests.length().unwrap_or(0) == 0 {
+        // the build stopped before it started: nothing to show
+        return;
+    }
+    for b in [build, tests] {
+        eprintln!(
+            "{:<16}{}/{} {}",
+            b.prefix(),
+            b.position(),
+            b.length().unwrap_or(0),
+            b.message()
+        );
+    }
 }
 
 /// What `run_results.json` says about the nodes of the last build.
