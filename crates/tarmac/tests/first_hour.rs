@@ -1,7 +1,8 @@
 //! What a new user meets in the first hour: final errors exit 2 at once and
 //! are never retried, an unreachable host fails a day in seconds, a plan
 //! says what it costs before it spends the quota, and a run says which rate
-//! limit holds it back. Against the real `tarmac mock-api` process.
+//! limit holds it back, and a SQL error in a model points into its file and
+//! is final. Against the real `tarmac mock-api` process.
 
 mod common;
 
@@ -259,4 +260,36 @@ fn an_empty_selection_warns_and_fails_a_job_step() {
         .args(["build", "--select", "staging+"]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(stderr(&o).contains("fix the job's step"), "{}", text(&o));
+}
+
+#[test]
+fn a_sql_error_in_a_model_points_into_it_and_is_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(tarmac(dir.path()).args(["init", "."]));
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(
+        dir.path().join("warehouse/models/broken.sql"),
+        "-- the issue's typo\nselect * frm {{ ref('flights') }}\n",
+    )
+    .unwrap();
+    let o = run(tarmac(dir.path()).args(["build", "--select", "broken"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let all = text(&o);
+    assert!(
+        all.contains("models/broken.sql:2:14: Parser Error: syntax error at or near")
+            && all.contains("2 | select * frm {{ ref('flights') }}\n")
+            && all.contains("  |              ^ (in what this expression produced)"),
+        "{all}"
+    );
+    // as a job step: failed once, never retried
+    let mut config = std::fs::read_to_string(dir.path().join("tarmac.toml")).unwrap();
+    config.push_str(
+        "\n[jobs.models]\nsteps = [\"build --select broken\"]\nretries = 3\nretry_delay = \"100ms\"\nnever_retry = []\n",
+    );
+    write_config(dir.path(), &config);
+    let o = run(tarmac(dir.path()).args(["run-job", "models"]));
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("not retried (a final error: exit 2)"), "{err}");
+    assert!(!err.contains("retry 1 of 3"), "{err}");
 }
