@@ -1,5 +1,7 @@
 //! `tarmac.toml`: found in the working directory or given with `--config`,
-//! overridden by the environment (`FLIGHTLABS_ACCESS_KEY`, `FLIGHTLABS_BASE_URL`).
+//! overridden by the environment (`FLIGHTLABS_ACCESS_KEY`, `FLIGHTLABS_BASE_URL`,
+//! `FLIGHTLABS_RATE_LIMIT`: a CI job or a test against `mock-api` raises the
+//! pace without editing the file).
 //!
 //! Relative paths in the file are relative to the file's folder, so a project
 //! folder works wherever it is run from.
@@ -212,8 +214,13 @@ impl Config {
             .unwrap_or_default();
         let has_key = !key.is_empty();
         client.access_key = Secret::new(key);
-        let rate_limit_set = fl.rate_limit.is_some();
-        if let Some(r) = fl.rate_limit {
+        let env_rate = env("FLIGHTLABS_RATE_LIMIT").filter(|s| !s.is_empty());
+        let rate_limit_set = fl.rate_limit.is_some() || env_rate.is_some();
+        if let Some(r) = env_rate {
+            client.rate_limit = r
+                .parse::<RateLimit>()
+                .map_err(|e| anyhow::anyhow!("FLIGHTLABS_RATE_LIMIT: {e}"))?;
+        } else if let Some(r) = fl.rate_limit {
             client.rate_limit = r
                 .parse::<RateLimit>()
                 .map_err(|e| anyhow::anyhow!("[flightlabs] rate_limit: {e}"))?;
@@ -397,6 +404,9 @@ mod tests {
         assert!(c.has_key);
         assert_eq!(c.client.rate_limit.requests, 40);
         assert_eq!(c.historical_mode, HistoricalMode::Daily);
+        let fast = resolve(text, &[("FLIGHTLABS_RATE_LIMIT", "1000/1")]).unwrap();
+        assert_eq!(fast.client.rate_limit.requests, 1000);
+        assert!(resolve(text, &[("FLIGHTLABS_RATE_LIMIT", "fast")]).is_err());
         assert_eq!(c.warehouse, Path::new("/abs/w.duckdb"));
         assert_eq!(c.project, Path::new("proj/models"));
     }
