@@ -261,7 +261,7 @@ mod tests {
     fn a_real_duckdb_error_points_into_the_model() {
         let template = "{{ config(materialized='table') }}\n\nselect *\n  frm {{ ref('flights') }}\nwhere 1 = 1\n";
         let compiled = "\n\nselect *\n  frm \"tarmac\".\"main\".\"flights\"\nwhere 1 = 1";
-        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let conn = warehouse::duckdb::Connection::open_in_memory().unwrap();
         let statement = format!("create table \"tarmac\".\"main\".\"x\" as (\n{compiled}\n)");
         let err = conn.execute_batch(&statement).unwrap_err().to_string();
         assert!(is_sql_error(&err), "{err}");
