@@ -1,14 +1,14 @@
 //! The engine's only door to DuckDB: a connection per worker thread, with
 //! the introspection materializations and `adapter` need.
 
-use warehouse::duckdb;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use warehouse::duckdb;
 
+use minijinja::Value;
 use warehouse::duckdb::types::ValueRef;
 use warehouse::duckdb::Connection;
-use minijinja::Value;
 
 use crate::error::{Error, Result};
 use crate::relation::Relation;

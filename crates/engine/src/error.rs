@@ -2,8 +2,8 @@
 //! author (`Project`, `Yaml`, `Jinja`, `Graph`, `Selector`), the profile's
 //! owner (`Profile`), the database (`Database`), or us (`Internal`).
 
-use warehouse::duckdb;
 use std::path::PathBuf;
+use warehouse::duckdb;
 
 /// Result with the engine's error as default.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

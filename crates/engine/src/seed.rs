@@ -20,8 +20,8 @@
 //! `fast: false`, rows are inserted with agate's values instead (`null`
 //! and blanks are NULL, `$1,000` is 1000).
 
-use warehouse::duckdb;
 use std::path::Path;
+use warehouse::duckdb;
 
 use serde_json::Value;
 

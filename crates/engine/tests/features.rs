@@ -5,9 +5,9 @@
 //! (`$TARMAC_DBT`, else the repository's `.venv-dbt`); without dbt those
 //! skip with a message, or fail under `CI=true`.
 
-use warehouse::duckdb;
 use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
+use warehouse::duckdb;
 
 use engine::{Command, Options};
 

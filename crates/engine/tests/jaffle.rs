@@ -1,8 +1,8 @@
 //! Whole-project tests on the jaffle fixture: compiled SQL against goldens
 //! (rewrite with `UPDATE_GOLDEN=1`), warehouse contents, selection, errors.
 
-use warehouse::duckdb;
 use std::path::Path;
+use warehouse::duckdb;
 
 use engine::Command;
 

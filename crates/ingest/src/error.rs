@@ -1,7 +1,7 @@
 //! The ingest crate's one error type.
 
-use warehouse::duckdb;
 use std::path::Path;
+use warehouse::duckdb;
 
 use flightlabs::ClientError;
 

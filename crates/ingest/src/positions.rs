@@ -14,10 +14,10 @@
 //! (insert where the key is new), and [`rebuild_silver`] reproduces exactly
 //! that from bronze.
 
-use warehouse::duckdb;
 use chrono::{DateTime, NaiveDate, Utc};
-use warehouse::duckdb::{params, Appender, Connection};
 use serde_json::{value::RawValue, Value};
+use warehouse::duckdb;
+use warehouse::duckdb::{params, Appender, Connection};
 
 use crate::error::Result;
 use crate::landing::LandedFile;

@@ -34,7 +34,10 @@ fn only_the_warehouse_crate_depends_on_duckdb() {
         let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
             continue;
         };
-        if runtime_dependencies(&manifest).iter().any(|d| d == "duckdb") {
+        if runtime_dependencies(&manifest)
+            .iter()
+            .any(|d| d == "duckdb")
+        {
             linking.push(dir.file_name().unwrap().to_string_lossy().to_string());
         }
     }
