@@ -11,15 +11,15 @@
 //!   not at all, and loading it again is a no-op: that is what makes every
 //!   command re-runnable and a killed run resumable.
 
-use warehouse::duckdb;
 use std::collections::HashSet;
 use std::path::Path;
+use warehouse::duckdb;
 
 use chrono::{NaiveDate, Utc};
-use warehouse::duckdb::types::{TimeUnit, Value};
-use warehouse::duckdb::{params, Connection};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use warehouse::duckdb::types::{TimeUnit, Value};
+use warehouse::duckdb::{params, Connection};
 
 use crate::error::Result;
 use crate::landing::{sha256_hex, Endpoint, LandedFile, Source};
