@@ -281,6 +281,10 @@ fn a_sql_error_in_a_model_points_into_it_and_is_final() {
             && all.contains("  |              ^ (in what this expression produced)"),
         "{all}"
     );
+    // `up` ends the same way: exit 2, pointing into the file
+    let o = run(tarmac(dir.path()).args(["up", "--days", "1", "--yes"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("models/broken.sql:2:14:"), "{}", text(&o));
     // as a job step: failed once, never retried
     let mut config = std::fs::read_to_string(dir.path().join("tarmac.toml")).unwrap();
     config.push_str(

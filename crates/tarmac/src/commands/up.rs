@@ -135,6 +135,9 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
     }
     Ok(if ok {
         ExitCode::SUCCESS
+    } else if ingest_ok && built.sql_errors > 0 {
+        // a model whose SQL DuckDB refused: final, as in `tarmac build`
+        ExitCode::from(2)
     } else {
         ExitCode::FAILURE
     })
