@@ -47,10 +47,11 @@ fn build_ls_and_exit_codes() {
         String::from_utf8_lossy(&out.stdout),
         "jaffle.raw_orders\njaffle.staging.stg_orders\njaffle.staging.unique_stg_orders_order_id\n"
     );
-    // a broken model: exit code 1, its descendants skipped
+    // a model whose SQL DuckDB refuses: exit code 2 (a final error, which
+    // the orchestrator does not retry), its descendants skipped
     std::fs::write(dir.join("models/staging/stg_orders.sql"), "select nope").unwrap();
     let out = tarmac(&dir, &db, &["run"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("ERROR=1 SKIP=2"), "{stdout}");
     // no project: exit code 2 and a message naming the file
