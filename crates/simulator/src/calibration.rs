@@ -54,6 +54,26 @@ pub(crate) const HOURS_DEPARTURE: [u32; 24] = [
     0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 4, 9, 571, 541, 554, 648, 563, 518, 464, 453, 464, 531, 397, 322,
 ];
 
+/// Declared hourly arrival slots at BOG (El Dorado) by hour of the local day,
+/// from Aerocivil's (Colombia's civil aviation authority) declared slot
+/// capacity for the summer 2024 season: about 10 arrivals per hour
+/// 00:00–04:59, 20 at 05:00, and 25–27 per hour from 06:00 to 23:59. The
+/// source gives a range for the daytime hours, not one figure per hour, so
+/// the simulator takes the middle, 26, for each of them.
+///
+/// Why slots and not observed traffic: the archive only covers afternoons
+/// (see `HOURS_ARRIVAL`), and the slot declaration is the public, documented
+/// shape of BOG's whole 24 h day. We found no documented public departure
+/// curve for BOG, so departures use this same curve.
+///
+/// Used by the realistic day shape (`DayShape::Realistic` in `generate.rs`)
+/// only *relative to the afternoon*: 12:00–23:59 keeps the archive's records
+/// per hour, and each other hour gets the afternoon's mean scaled by
+/// `BOG_SLOTS[h] / mean(BOG_SLOTS[12..24])`.
+pub(crate) const BOG_SLOTS: [u32; 24] = [
+    10, 10, 10, 10, 10, 20, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26,
+];
+
 /// Minute of the scheduled time: round minutes dominate (:00, :10, :30 …).
 pub(crate) const MINUTES: [u32; 60] = [
     1048, 113, 74, 128, 69, 310, 81, 66, 74, 76, 921, 73, 125, 58, 310, 567, 81, 101, 59, 66, 459,

@@ -43,6 +43,88 @@ const CODESHARE_EXTRA: f64 = 0.03;
 const DAILY_SHARE: f64 = 0.8;
 const MEAN_OPERATING: f64 = DAILY_SHARE + (1.0 - DAILY_SHARE) * (4.5 / 7.0);
 
+/// Which hours of the local day carry traffic.
+///
+/// Why two: the BOG archive the simulator is calibrated on was fetched by an
+/// old pipeline that asked for the 12:00–23:59 window only, so its days are
+/// afternoons. Tests that compare against the archive need exactly that;
+/// benchmarks and demos need a day that looks like an airport's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DayShape {
+    /// The archive's hourly profile as measured: nearly all traffic in
+    /// 12:00–23:59 local. Every pinned output of the simulator is in it.
+    #[default]
+    Archive,
+    /// Both 12 h windows carry traffic: the afternoon as in the archive, the
+    /// other hours scaled from it by BOG's declared hourly slots
+    /// (`calibration::BOG_SLOTS`), about 1.7 times the archive's records.
+    Realistic,
+}
+
+impl DayShape {
+    pub const ALL: [DayShape; 2] = [DayShape::Archive, DayShape::Realistic];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayShape::Archive => "archive",
+            DayShape::Realistic => "realistic",
+        }
+    }
+
+    /// Weight of each local hour, in the archive's unit (records per hour
+    /// over its 21 days), so that shapes compare by volume too.
+    pub(crate) fn hour_weights(self, direction: Direction) -> [f64; 24] {
+        let archive = match direction {
+            Direction::Arrival => &cal::HOURS_ARRIVAL,
+            Direction::Departure => &cal::HOURS_DEPARTURE,
+        };
+        let mut w = archive.map(f64::from);
+        if self == DayShape::Realistic {
+            let afternoon = w[12..].iter().sum::<f64>() / 12.0;
+            let slots = cal::BOG_SLOTS.map(f64::from);
+            let slot_afternoon = slots[12..].iter().sum::<f64>() / 12.0;
+            for (w, slot) in w[..12].iter_mut().zip(slots) {
+                *w = afternoon * slot / slot_afternoon;
+            }
+        }
+        w
+    }
+
+    /// Records per day relative to the archive's: 1 for the archive shape;
+    /// for the realistic one, what its extra hours add.
+    pub(crate) fn volume_factor(self, direction: Direction) -> f64 {
+        match self {
+            DayShape::Archive => 1.0,
+            DayShape::Realistic => {
+                let archive: f64 = DayShape::Archive.hour_weights(direction).iter().sum();
+                self.hour_weights(direction).iter().sum::<f64>() / archive
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for DayShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A day shape name that is neither `archive` nor `realistic`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unknown day shape {0:?}: expected realistic or archive")]
+pub struct DayShapeError(pub String);
+
+impl std::str::FromStr for DayShape {
+    type Err = DayShapeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DayShape::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| DayShapeError(s.to_string()))
+    }
+}
+
 /// What "now" means for statuses.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Clock {
@@ -111,7 +193,12 @@ struct Planned {
     cruise_kmh: f64,
 }
 
-fn schedule(seed: u64, airport: &'static Airport, direction: Direction) -> Vec<Planned> {
+fn schedule(
+    seed: u64,
+    shape: DayShape,
+    airport: &'static Airport,
+    direction: Direction,
+) -> Vec<Planned> {
     let mut rng = Rng::new(
         Hasher::new("schedule")
             .u64(seed)
@@ -119,23 +206,21 @@ fn schedule(seed: u64, airport: &'static Airport, direction: Direction) -> Vec<P
             .str(direction.as_str())
             .finish(),
     );
-    let records = cal::bog_records_per_day(direction) * airport.size;
+    let records =
+        cal::bog_records_per_day(direction) * airport.size * shape.volume_factor(direction);
     let physical = records / ((1.0 + cal::REPEAT_SHARE) * (1.0 + CODESHARE_EXTRA));
     let planned = physical / MEAN_OPERATING;
     let n = planned.floor() as usize + usize::from(rng.chance(planned.fract()));
 
     let routes = Routes::for_airport(airport);
-    let hours = match direction {
-        Direction::Arrival => &cal::HOURS_ARRIVAL,
-        Direction::Departure => &cal::HOURS_DEPARTURE,
-    };
+    let hours = shape.hour_weights(direction);
     let mut numbers: HashSet<(&str, u32)> = HashSet::new();
     let mut pool = Vec::with_capacity(n);
     for _ in 0..n {
         let Some((airline, other)) = routes.pick(&mut rng, airport) else {
             break;
         };
-        let hour = rng.pick_index(hours, |w| f64::from(*w)).unwrap_or(12) as u32;
+        let hour = rng.pick_index(&hours, |w| *w).unwrap_or(12) as u32;
         let minute = rng
             .pick_index(&cal::MINUTES, |w| f64::from(*w))
             .unwrap_or(0) as u32;
@@ -500,6 +585,7 @@ pub(crate) struct Day {
 
 pub(crate) fn day(
     seed: u64,
+    shape: DayShape,
     airport: &'static Airport,
     direction: Direction,
     date: NaiveDate,
@@ -523,7 +609,7 @@ pub(crate) fn day(
     let mut flights = Vec::new();
     let mut records: Vec<(DateTime<Utc>, HistoricalRecord)> = Vec::new();
     let mut tails: HashSet<(&str, u64)> = HashSet::new();
-    for (i, plan) in schedule(seed, airport, direction).iter().enumerate() {
+    for (i, plan) in schedule(seed, shape, airport, direction).iter().enumerate() {
         if plan.weekdays & weekday == 0 {
             continue;
         }
@@ -870,9 +956,29 @@ pub fn historical_day(
     local_date: NaiveDate,
     today: NaiveDate,
 ) -> Option<Vec<HistoricalRecord>> {
+    historical_day_shaped(
+        seed,
+        DayShape::Archive,
+        airport_iata,
+        direction,
+        local_date,
+        today,
+    )
+}
+
+/// Like [`historical_day`] in the given day shape.
+pub fn historical_day_shaped(
+    seed: u64,
+    shape: DayShape,
+    airport_iata: &str,
+    direction: Direction,
+    local_date: NaiveDate,
+    today: NaiveDate,
+) -> Option<Vec<HistoricalRecord>> {
     let airport = airports::by_iata(airport_iata)?;
     Some(records(day(
         seed,
+        shape,
         airport,
         direction,
         local_date,
@@ -892,6 +998,7 @@ pub fn historical_day_at(
     let airport = airports::by_iata(airport_iata)?;
     Some(records(day(
         seed,
+        DayShape::Archive,
         airport,
         direction,
         local_date,
@@ -908,6 +1015,7 @@ fn records(day: Day) -> Vec<HistoricalRecord> {
 /// midnight takes from both days, so windows and day answers always agree.
 pub(crate) fn window(
     seed: u64,
+    shape: DayShape,
     airport: &'static Airport,
     direction: Direction,
     from: NaiveDateTime,
@@ -917,7 +1025,7 @@ pub(crate) fn window(
     let mut out = Vec::new();
     let mut date = from.date();
     while date <= to.date() {
-        let d = day(seed, airport, direction, date, clock);
+        let d = day(seed, shape, airport, direction, date, clock);
         out.extend(
             d.records
                 .into_iter()
@@ -984,13 +1092,139 @@ mod tests {
         ] {
             let ap = airports::by_iata(airport).unwrap();
             let clock = Clock::Pinned(d(TODAY));
-            for dir in Direction::ALL {
-                let day = records(day(7, ap, dir, d(date), clock));
+            for (dir, shape) in Direction::ALL.into_iter().zip(DayShape::ALL) {
+                let day = records(day(7, shape, ap, dir, d(date), clock));
                 let t = |h: u32, m: u32| d(date).and_hms_opt(h, m, 0).unwrap();
-                let mut union = window(7, ap, dir, t(0, 0), t(11, 59), clock);
-                union.extend(window(7, ap, dir, t(12, 0), t(23, 59), clock));
-                assert_eq!(day, union, "{airport} {dir} {date}");
+                let mut union = window(7, shape, ap, dir, t(0, 0), t(11, 59), clock);
+                union.extend(window(7, shape, ap, dir, t(12, 0), t(23, 59), clock));
+                assert_eq!(day, union, "{airport} {dir} {date} {shape}");
             }
+        }
+    }
+
+    /// Records per local hour of BOG, summed over `seeds` × `days` days
+    /// from 2024-07-01, both directions apart.
+    fn bog_hours(shape: DayShape, dir: Direction, seeds: u64, days: i64) -> [usize; 24] {
+        let mut hours = [0usize; 24];
+        for seed in 1..=seeds {
+            for k in 0..days {
+                let date = d("2024-07-01") + Duration::days(k);
+                for r in historical_day_shaped(seed, shape, "BOG", dir, date, d(TODAY)).unwrap() {
+                    let local = &r.movement.scheduled_time.local;
+                    let h: usize = local[11..13].parse().unwrap();
+                    hours[h] += 1;
+                }
+            }
+        }
+        hours
+    }
+
+    #[test]
+    fn day_shapes_parse_and_print() {
+        for shape in DayShape::ALL {
+            assert_eq!(shape.as_str().parse::<DayShape>(), Ok(shape));
+            assert_eq!(shape.to_string(), shape.as_str());
+        }
+        assert_eq!(" Realistic".parse::<DayShape>(), Ok(DayShape::Realistic));
+        let err = "afternoon".parse::<DayShape>().unwrap_err();
+        assert!(err.to_string().contains("realistic or archive"), "{err}");
+        assert_eq!(DayShape::default(), DayShape::Archive);
+    }
+
+    #[test]
+    fn archive_shape_is_the_default_output() {
+        for dir in Direction::ALL {
+            let date = d("2024-08-12");
+            let plain = historical_day(42, "BOG", dir, date, d(TODAY)).unwrap();
+            let archive =
+                historical_day_shaped(42, DayShape::Archive, "BOG", dir, date, d(TODAY)).unwrap();
+            assert_eq!(plain, archive, "{dir}");
+        }
+    }
+
+    #[test]
+    fn realistic_day_is_reproducible() {
+        let date = d("2024-08-12");
+        let day = |seed| {
+            historical_day_shaped(
+                seed,
+                DayShape::Realistic,
+                "BOG",
+                Direction::Arrival,
+                date,
+                d(TODAY),
+            )
+            .unwrap()
+        };
+        assert_eq!(day(42), day(42));
+        assert_ne!(day(42), day(43));
+        let archive = historical_day(42, "BOG", Direction::Arrival, date, d(TODAY)).unwrap();
+        assert_ne!(day(42), archive);
+    }
+
+    #[test]
+    fn realistic_day_fills_both_windows() {
+        for dir in Direction::ALL {
+            let real = bog_hours(DayShape::Realistic, dir, 2, 14);
+            let arch = bog_hours(DayShape::Archive, dir, 2, 14);
+            let morning = |h: &[usize; 24]| h[..12].iter().sum::<usize>() as f64;
+            let total = |h: &[usize; 24]| h.iter().sum::<usize>() as f64;
+            let share = morning(&real) / total(&real);
+            assert!(
+                (0.35..=0.50).contains(&share),
+                "{dir}: morning share {share}"
+            );
+            // The archive's days are afternoons: under 2 % before noon.
+            assert!(morning(&arch) / total(&arch) < 0.02, "{dir}: {arch:?}");
+            // About 1.7 times the archive's records (the slot curve gives 1.72).
+            let ratio = total(&real) / total(&arch);
+            assert!((1.55..=1.9).contains(&ratio), "{dir}: ratio {ratio}");
+        }
+    }
+
+    #[test]
+    fn realistic_afternoon_is_the_archive_afternoon() {
+        for dir in Direction::ALL {
+            let real = bog_hours(DayShape::Realistic, dir, 3, 14);
+            let arch = bog_hours(DayShape::Archive, dir, 3, 14);
+            let afternoon = |h: &[usize; 24]| h[12..].iter().sum::<usize>() as f64;
+            let (r, a) = (afternoon(&real), afternoon(&arch));
+            assert!(
+                (r - a).abs() / a < 0.08,
+                "{dir}: afternoon {r} vs archive {a}"
+            );
+        }
+    }
+
+    #[test]
+    fn realistic_hours_follow_the_slot_curve() {
+        let slots = cal::BOG_SLOTS.map(f64::from);
+        let slot_afternoon = slots[12..].iter().sum::<f64>() / 12.0;
+        for dir in Direction::ALL {
+            // Several seeds: one seed's timetable is a single draw of ~20
+            // flights an hour, too few to see a curve in one hour.
+            let h = bog_hours(DayShape::Realistic, dir, 6, 7).map(|n| n as f64);
+            let afternoon = h[12..].iter().sum::<f64>() / 12.0;
+            let mean = |r: std::ops::Range<usize>| {
+                let n = r.len() as f64;
+                (
+                    h[r.clone()].iter().sum::<f64>() / n / afternoon,
+                    slots[r].iter().sum::<f64>() / n / slot_afternoon,
+                )
+            };
+            for (range, tolerance) in [(0..5, 0.08), (5..6, 0.15), (6..12, 0.08)] {
+                let (got, want) = mean(range.clone());
+                assert!(
+                    (got - want).abs() <= tolerance,
+                    "{dir} hours {range:?}: {got:.3} of the afternoon's rate, slots say {want:.3}; {h:?}"
+                );
+            }
+            // Night < 05:00 < daytime, as the slots declare.
+            let night = h[..5].iter().sum::<f64>() / 5.0;
+            assert!(
+                night < h[5] && h[5] < h[6..12].iter().sum::<f64>() / 6.0,
+                "{dir}: {h:?}"
+            );
         }
     }
 

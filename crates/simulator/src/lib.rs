@@ -63,7 +63,9 @@ mod server;
 
 pub use airports::{Airport, AIRPORTS};
 pub use faults::{FaultKind, FaultSpec, FaultSpecError};
-pub use generate::{historical_day, historical_day_at, Clock};
+pub use generate::{
+    historical_day, historical_day_at, historical_day_shaped, Clock, DayShape, DayShapeError,
+};
 
 /// Default seed: demos and docs quote data generated with it.
 pub const DEFAULT_SEED: u64 = 42;
@@ -88,6 +90,10 @@ pub struct SimulatorConfig {
     /// The instant `/flights` answers for. None: the real clock (on the
     /// pinned `today`, if any).
     pub clock: Option<SimClock>,
+    /// Which hours of the day carry traffic, for `/historical` and
+    /// `/flights` alike. Archive (the default): the archive's afternoons, as
+    /// the pinned outputs and archive comparisons need.
+    pub day_shape: DayShape,
 }
 
 /// A simulated clock for `/flights`: it reads `start` when the server
@@ -119,6 +125,7 @@ impl Default for SimulatorConfig {
             timeout_delay: DEFAULT_TIMEOUT_DELAY,
             today: None,
             clock: None,
+            day_shape: DayShape::Archive,
         }
     }
 }
@@ -137,6 +144,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("timeout_delay", &self.timeout_delay)
             .field("today", &self.today)
             .field("clock", &self.clock)
+            .field("day_shape", &self.day_shape)
             .finish()
     }
 }
@@ -259,5 +267,6 @@ mod tests {
         assert!(c.faults.is_none());
         assert!(c.rate_limit.is_none() && c.access_key.is_none() && c.today.is_none());
         assert_eq!(c.timeout_delay, Duration::from_secs(30));
+        assert_eq!(c.day_shape, DayShape::Archive);
     }
 }

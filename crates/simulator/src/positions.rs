@@ -24,7 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 use flightlabs::{Direction, PositionRecord};
 
 use crate::airports::{bearing_deg, intermediate_point, Airport};
-use crate::generate::{self, reg_country, Clock, Flight};
+use crate::generate::{self, reg_country, Clock, DayShape, Flight};
 use crate::hash::Hasher;
 
 /// Taxi-out before take-off and taxi-in after landing.
@@ -79,7 +79,12 @@ fn last_signal(now: DateTime<Utc>, phase: i64) -> DateTime<Utc> {
 }
 
 /// Positions for the query at `now`. `clock` decides which days are read.
-pub(crate) fn positions(seed: u64, q: Query, now: DateTime<Utc>) -> Vec<PositionRecord> {
+pub(crate) fn positions(
+    seed: u64,
+    shape: DayShape,
+    q: Query,
+    now: DateTime<Utc>,
+) -> Vec<PositionRecord> {
     let (base, direction) = match (q.dep, q.arr) {
         (Some(dep), _) => (dep, Direction::Departure),
         (None, Some(arr)) => (arr, Direction::Arrival),
@@ -96,7 +101,14 @@ pub(crate) fn positions(seed: u64, q: Query, now: DateTime<Utc>) -> Vec<Position
 
     let mut days = Vec::new();
     for date in dates {
-        days.push(generate::day(seed, base, direction, date, Clock::At(now)));
+        days.push(generate::day(
+            seed,
+            shape,
+            base,
+            direction,
+            date,
+            Clock::At(now),
+        ));
     }
     let mut tracks: Vec<Track<'_>> = Vec::new();
     for day in &days {
@@ -325,8 +337,8 @@ mod tests {
     fn aircraft_move_between_polls() {
         let t0 = evening();
         let t1 = t0 + Duration::seconds(60);
-        let a = positions(42, q(Some("BOG"), None), t0);
-        let b = positions(42, q(Some("BOG"), None), t1);
+        let a = positions(42, DayShape::Archive, q(Some("BOG"), None), t0);
+        let b = positions(42, DayShape::Archive, q(Some("BOG"), None), t1);
         let en_route: Vec<_> = a.iter().filter(|p| p.status == "en-route").collect();
         assert!(en_route.len() > 10, "{}", en_route.len());
         let mut compared = 0;
@@ -354,9 +366,14 @@ mod tests {
     #[test]
     fn updated_is_the_last_signal() {
         let t0 = evening();
-        let a = positions(42, q(Some("BOG"), None), t0);
+        let a = positions(42, DayShape::Archive, q(Some("BOG"), None), t0);
         // Ten seconds later most aircraft have not reported again: same key.
-        let b = positions(42, q(Some("BOG"), None), t0 + Duration::seconds(10));
+        let b = positions(
+            42,
+            DayShape::Archive,
+            q(Some("BOG"), None),
+            t0 + Duration::seconds(10),
+        );
         assert_eq!(a.len(), b.len());
         let same = a.iter().filter(|p| b.contains(p)).count();
         assert!(same * 2 > a.len(), "{same} of {}", a.len());
@@ -368,7 +385,12 @@ mod tests {
             }
         }
         // Grounded aircraft keep their time while they wait or taxi.
-        let c = positions(42, q(Some("BOG"), None), t0 + Duration::minutes(5));
+        let c = positions(
+            42,
+            DayShape::Archive,
+            q(Some("BOG"), None),
+            t0 + Duration::minutes(5),
+        );
         for p in a.iter().filter(|p| p.status != "en-route") {
             if let Some(later) = c.iter().find(|x| x.hex == p.hex && x.status == p.status) {
                 assert_eq!(later.updated, p.updated, "{}", p.hex);
@@ -387,9 +409,9 @@ mod tests {
     #[test]
     fn positions_are_deterministic_and_plausible() {
         let t = evening();
-        let a = positions(7, q(Some("BOG"), None), t);
-        assert_eq!(a, positions(7, q(Some("BOG"), None), t));
-        assert_ne!(a, positions(8, q(Some("BOG"), None), t));
+        let a = positions(7, DayShape::Archive, q(Some("BOG"), None), t);
+        assert_eq!(a, positions(7, DayShape::Archive, q(Some("BOG"), None), t));
+        assert_ne!(a, positions(8, DayShape::Archive, q(Some("BOG"), None), t));
         for p in &a {
             assert_eq!(p.dep_iata.as_deref(), Some("BOG"));
             assert_eq!(p.kind, "adsb");
@@ -411,6 +433,7 @@ mod tests {
     fn heading_points_at_the_destination() {
         let a = positions(
             42,
+            DayShape::Archive,
             q(Some("BOG"), Some("MAD")),
             evening() + Duration::hours(3),
         );
@@ -426,13 +449,14 @@ mod tests {
 
     #[test]
     fn arrivals_and_limits() {
-        let a = positions(42, q(None, Some("BOG")), evening());
+        let a = positions(42, DayShape::Archive, q(None, Some("BOG")), evening());
         assert!(!a.is_empty());
         assert!(a
             .iter()
             .all(|p| p.arr_iata.as_deref() == Some("BOG") && p.kind == "adsb"));
         let limited = positions(
             42,
+            DayShape::Archive,
             Query {
                 limit: 3,
                 ..q(None, Some("BOG"))
@@ -440,7 +464,7 @@ mod tests {
             evening(),
         );
         assert_eq!(limited.len(), 3);
-        assert!(positions(42, q(None, None), evening()).is_empty());
+        assert!(positions(42, DayShape::Archive, q(None, None), evening()).is_empty());
     }
 
     #[test]

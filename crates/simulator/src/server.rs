@@ -388,6 +388,7 @@ fn historical_data(
     }
     Ok(generate::window(
         state.config.seed,
+        state.config.day_shape,
         airport,
         direction,
         from,
@@ -419,7 +420,12 @@ fn flights_answer(state: &AppState, params: &Params, draw: RequestDraw) -> Answe
         .unwrap_or(DEFAULT_LIMIT)
         .clamp(1, MAX_LIMIT);
     let q = positions::Query { dep, arr, limit };
-    let positions = positions::positions(state.config.seed, q, state.position_now());
+    let positions = positions::positions(
+        state.config.seed,
+        state.config.day_shape,
+        q,
+        state.position_now(),
+    );
     let mut data: Vec<Value> = positions
         .iter()
         .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
