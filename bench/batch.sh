@@ -6,22 +6,28 @@
 #
 #   cargo build --release && bash bench/batch.sh            # 365 days (~6 min per run)
 #   DAYS=60 bash bench/batch.sh                             # quicker
+#   DAY_SHAPE=archive bash bench/batch.sh                   # the archive's afternoon-only days
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 TARMAC="${TARMAC:-${CARGO_TARGET_DIR:-$HOME/.cache/tarmac-target}/release/tarmac}"
 DAYS="${DAYS:-365}"
 RATE="${RATE:-40/10}"
 FAULTS="${FAULTS:-429=0.03,500=0.03,truncate=0.02,reset=0.02,malformed_record=0.01}"
+# The simulator's day shape: realistic (BOG's 24 h curve, ~1.7x the
+# archive's records) or archive (the shared archive's afternoons).
+DAY_SHAPE="${DAY_SHAPE:-realistic}"
 [ -x "$TARMAC" ] || { echo "no tarmac binary at $TARMAC: run cargo build --release (or set TARMAC)" >&2; exit 1; }
 
 from=2023-01-01
 to=$(date -u -d "$from + $((DAYS - 1)) days" +%F)
 allowed=$(python3 -c "n,s='$RATE'.split('/'); print(float(n)/float(s))")
 
+echo "batch: BOG, $DAYS days from $from, rate limit $RATE, simulator day shape $DAY_SHAPE"
+
 run() { # $1 = label, $2 = faults
   local work; work=$(mktemp -d)
   local out="$work/api.out"
-  "$TARMAC" mock-api --addr 127.0.0.1:0 --seed 1 --rate-limit "$RATE" --faults "$2" > "$out" 2>/dev/null &
+  "$TARMAC" mock-api --addr 127.0.0.1:0 --seed 1 --day-shape "$DAY_SHAPE" --rate-limit "$RATE" --faults "$2" > "$out" 2>/dev/null &
   local api=$!
   for _ in $(seq 50); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
   local url; url=$(sed -n 's/^listening on //p' "$out")

@@ -19,6 +19,8 @@
 #   TARMAC    tarmac binary (default $HOME/.cache/tarmac-target/release/tarmac)
 #   AIRPORTS  (default BOG,MDE)   RUNS (default 20)   PREFILL (default 2000000)
 #   LOOP_SECONDS (default 20)
+#   DAY_SHAPE the simulator's days: realistic (default; BOG's 24 h curve) or
+#             archive (the shared archive's afternoon-only days)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +29,7 @@ AIRPORTS="${AIRPORTS:-BOG,MDE}"
 RUNS="${RUNS:-20}"
 PREFILL="${PREFILL:-2000000}"
 LOOP_SECONDS="${LOOP_SECONDS:-20}"
+DAY_SHAPE="${DAY_SHAPE:-realistic}"
 die() { echo "realtime.sh: $*" >&2; exit 1; }
 
 [ -x "$TARMAC" ] || die "tarmac binary not found at $TARMAC
@@ -40,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$TARMAC" mock-api --addr 127.0.0.1:0 --clock 2024-08-13T01:00:00Z --clock-rate 60 \
+"$TARMAC" mock-api --addr 127.0.0.1:0 --clock 2024-08-13T01:00:00Z --clock-rate 60 --day-shape "$DAY_SHAPE" \
     > "$work/api.out" 2>/dev/null &
 api_pid=$!
 for _ in $(seq 50); do
@@ -78,7 +81,7 @@ once_runs() {
                 FROM silver.real_time_planes" | tail -1 | sed 's/^/  silver positions,duplicates: /'
 }
 
-echo "tarmac: $TARMAC; airports $AIRPORTS; mock-api at $url, a simulated minute per second"
+echo "tarmac: $TARMAC; airports $AIRPORTS; mock-api at $url, a simulated minute per second, day shape $DAY_SHAPE"
 echo
 echo "(a) $RUNS polls, one process each, fresh warehouse:"
 newdir "$work/a"

@@ -22,6 +22,8 @@
 # Usage: bash bench/soak.sh [SECONDS]   (default 480; stops by itself;
 #        the whole script is bounded to SECONDS + 120 s; CI runs 90)
 # TARMAC_BIN picks the binary (default: the debug build of this checkout).
+# DAY_SHAPE picks the simulator's days: realistic (default; BOG's 24 h
+# curve) or archive (the shared archive's afternoon-only days).
 # Injected 429s (the provider saying "over quota" at random, with
 # Retry-After) are told apart from the plan's own limit by the simulator's
 # log: "injected fault" against "rate limited". Only the latter counts
@@ -32,6 +34,7 @@ ROOT=$PWD
 BIN=${TARMAC_BIN:-${CARGO_TARGET_DIR:-target}/debug/tarmac}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SECS=${1:-480}
+DAY_SHAPE=${DAY_SHAPE:-realistic}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -52,7 +55,7 @@ export TARMAC_STATE_HOME="$WORK/state-home"   # the shared rate window of this s
 cd "$WORK"
 "$BIN" init . > /dev/null
 
-TARMAC_LOG=info "$BIN" mock-api --addr 127.0.0.1:0 --seed 7 --rate-limit 40/10 \
+TARMAC_LOG=info "$BIN" mock-api --addr 127.0.0.1:0 --seed 7 --day-shape "$DAY_SHAPE" --rate-limit 40/10 \
   --faults "429=0.02,500=0.02,timeout=0.02,truncate=0.02,malformed_json=0.02" \
   > mock.out 2> mock.err &
 PIDS+=($!)
@@ -107,7 +110,7 @@ t = t.replace("[flightlabs]", "[flightlabs]" + extra.rstrip() + "\n", 1)
 open(p, "w").write(t)
 PY
 
-echo "== soak: ${SECS} s; work in $WORK"
+echo "== soak: ${SECS} s; simulator day shape $DAY_SHAPE; work in $WORK"
 # a first day, so that delta has something to continue from
 "$BIN" ingest batch --airport BOG --from "$(date -u -d '3 days ago' +%F)" --to "$(date -u -d '2 days ago' +%F)" > first.out 2>&1 \
   || { echo "the first batch failed:"; tail -5 first.out; exit 1; }

@@ -8,6 +8,7 @@
 #
 #   cargo build --release -p tarmac && bash bench/warehouse.sh
 #   AIRPORTS=BOG DAYS=30 bash bench/warehouse.sh year     # one part, smaller
+#   DAY_SHAPE=archive bash bench/warehouse.sh year         # the archive's afternoon-only days
 #
 # Each part runs in a fresh temporary folder made by `tarmac init`. Peak
 # memory is the maximum resident set size from GNU time (/usr/bin/time -v).
@@ -17,6 +18,9 @@ TARMAC="${TARMAC:-${CARGO_TARGET_DIR:-$here/../target}/release/tarmac}"
 ARCHIVE="${ARCHIVE:-$here/../../shared/flightlabs-archive/BOG}"
 AIRPORTS="${AIRPORTS:-BOG,MAD,MDE}"
 DAYS="${DAYS:-365}"
+# The simulator's day shape for `year`: realistic (BOG's 24 h curve, ~1.7x
+# the archive's records) or archive (the shared archive's afternoons).
+DAY_SHAPE="${DAY_SHAPE:-realistic}"
 [ -x "$TARMAC" ] || { echo "no tarmac binary at $TARMAC: cargo build --release -p tarmac (or set TARMAC)" >&2; exit 1; }
 TARMAC="$(cd "$(dirname "$TARMAC")" && pwd)/$(basename "$TARMAC")"
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (/usr/bin/time)" >&2; exit 1; }
@@ -47,13 +51,13 @@ part_year() {
   local w; w=$(mktemp -d); cd "$w"
   "$TARMAC" init . > /dev/null
   local t0; t0=$(now)
-  /usr/bin/time -v -o time.up "$TARMAC" up --airport "$AIRPORTS" --days "$DAYS" > up.out 2>&1 || { tail -20 up.out; exit 1; }
+  /usr/bin/time -v -o time.up "$TARMAC" up --airport "$AIRPORTS" --days "$DAYS" --day-shape "$DAY_SHAPE" > up.out 2>&1 || { tail -20 up.out; exit 1; }
   local t1; t1=$(now)
-  echo "year: tarmac up --airport $AIRPORTS --days $DAYS in $(secs "$t0" "$t1") s ($(cpu time.up) CPU s), peak $(peak time.up)"
+  echo "year: tarmac up --airport $AIRPORTS --days $DAYS --day-shape $DAY_SHAPE in $(secs "$t0" "$t1") s ($(cpu time.up) CPU s), peak $(peak time.up)"
   grep -E '^(warehouse|  (bronze|silver|models))' up.out | sed 's/^/  /'
   # part 3 on this warehouse: one more day, then the incremental rebuild
   local next; next=$(date -u +%F)
-  "$TARMAC" ingest batch --simulator --airport "$AIRPORTS" --from "$next" --to "$next" > delta.out 2>&1
+  "$TARMAC" ingest batch --simulator --day-shape "$DAY_SHAPE" --airport "$AIRPORTS" --from "$next" --to "$next" > delta.out 2>&1
   echo "delta: $(tail -1 delta.out)"
   local t2; t2=$(now)
   /usr/bin/time -v -o time.delta "$TARMAC" run > run.out 2>&1 || { cat run.out; exit 1; }

@@ -125,6 +125,10 @@ pub struct SimulatorArgs {
     /// Simulator faults, e.g. "429=0.1,500=0.05".
     #[arg(long, requires = "simulator")]
     faults: Option<String>,
+    /// Which hours carry traffic: realistic (BOG's 24 h curve) or archive
+    /// (the shared archive's afternoons, 12:00–23:59 local).
+    #[arg(long, default_value = "realistic", requires = "simulator")]
+    day_shape: simulator::DayShape,
 }
 
 fn main() -> ExitCode {

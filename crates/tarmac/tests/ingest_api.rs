@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use common::*;
 use flightlabs::Direction;
+use simulator::DayShape;
 
 const FAST: &str =
     "[flightlabs]\nrate_limit = \"1000/1\"\nbackoff_seconds = 0.02\nconcurrency = 8\n";
@@ -16,14 +17,15 @@ fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-/// Records the simulator serves for these days of BOG, both directions.
-fn expected(seed: u64, from: NaiveDate, to: NaiveDate) -> i64 {
+/// Records the simulator serves for these days of BOG, both directions, in
+/// the day shape the test's `mock-api` was given.
+fn expected(seed: u64, shape: DayShape, from: NaiveDate, to: NaiveDate) -> i64 {
     let today = Utc::now().date_naive();
     let mut n = 0;
     let mut d = from;
     while d <= to {
         for dir in Direction::ALL {
-            n += simulator::historical_day(seed, "BOG", dir, d, today)
+            n += simulator::historical_day_shaped(seed, shape, "BOG", dir, d, today)
                 .expect("BOG is known")
                 .len() as i64;
         }
@@ -60,16 +62,33 @@ fn batch_bog<'a>(from: &'a str, to: &'a str) -> [&'a str; 8] {
 fn batch_lands_loads_and_reruns_add_nothing() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), FAST);
-    let api = MockApi::start(&[], &[]);
+    let api = MockApi::start(&["--day-shape", "realistic"], &[]);
     let args = batch_bog("2024-08-01", "2024-08-03");
     let out = run(against(dir.path(), &api, "k").args(args));
     assert!(out.status.success(), "{}", text(&out));
-    let want = expected(42, day("2024-08-01"), day("2024-08-03"));
+    let want = expected(
+        42,
+        DayShape::Realistic,
+        day("2024-08-01"),
+        day("2024-08-03"),
+    );
     assert!(
-        want > 1000,
+        want > 2500,
         "the simulator serves a realistic volume: {want}"
     );
     assert_eq!(bronze_records(dir.path()), want);
+    // A realistic day has mornings: the 00:00–11:59 window carries traffic
+    // (the archive's afternoon-only days have next to none).
+    let morning = query_i64(
+        dir.path(),
+        "SELECT count(*) FROM bronze.flightlabs_historical \
+         WHERE substr(json_extract_string(record, '$.movement.scheduledTime.local'), 12, 2) < '12'",
+    );
+    let share = morning as f64 / want as f64;
+    assert!(
+        (0.35..=0.5).contains(&share),
+        "{morning} of {want} in the morning"
+    );
     assert_eq!(bodies(dir.path()), 12, "3 days x 2 directions x 2 windows");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("3 days fetched"),
@@ -114,13 +133,13 @@ fn batch_lands_loads_and_reruns_add_nothing() {
 fn daily_mode_gives_the_same_records() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &format!("{FAST}historical_mode = \"daily\"\n"));
-    let api = MockApi::start(&[], &[]);
+    let api = MockApi::start(&["--day-shape", "archive"], &[]);
     let out = run(against(dir.path(), &api, "k").args(batch_bog("2024-08-01", "2024-08-02")));
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(bodies(dir.path()), 4);
     assert_eq!(
         bronze_records(dir.path()),
-        expected(42, day("2024-08-01"), day("2024-08-02"))
+        expected(42, DayShape::Archive, day("2024-08-01"), day("2024-08-02"))
     );
 }
 
@@ -139,6 +158,8 @@ fn faults_are_retried_and_every_day_lands() {
             "429=0.15,500=0.1,truncate=0.05,reset=0.05,timeout=0.05,malformed_json=0.05,malformed_record=0.02",
             "--timeout-delay",
             "10",
+            "--day-shape",
+            "archive",
         ],
         &[],
     );
@@ -155,7 +176,7 @@ fn faults_are_retried_and_every_day_lands() {
     assert!(bad > 0, "malformed records are quarantined");
     assert_eq!(
         records + bad,
-        expected(7, day("2024-08-01"), day("2024-08-05")),
+        expected(7, DayShape::Archive, day("2024-08-01"), day("2024-08-05")),
         "nothing lost"
     );
     let reasons = query_i64(
@@ -378,7 +399,7 @@ fn killed_batch_resumes_to_the_same_bronze() {
         dir.path(),
         "[flightlabs]\nrate_limit = \"10/1\"\nconcurrency = 4\n",
     );
-    let api = MockApi::start(&[], &[]);
+    let api = MockApi::start(&["--day-shape", "archive"], &[]);
     let args = batch_bog("2024-09-01", "2024-09-08");
     let mut child = against(dir.path(), &api, "k")
         .args(args)
@@ -402,7 +423,7 @@ fn killed_batch_resumes_to_the_same_bronze() {
     let out = run(against(dir.path(), &api, "k").args(args));
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(bodies(dir.path()), 32, "each window landed exactly once");
-    let want = expected(42, day("2024-09-01"), day("2024-09-08"));
+    let want = expected(42, DayShape::Archive, day("2024-09-01"), day("2024-09-08"));
     assert_eq!(bronze_records(dir.path()), want);
     assert_eq!(
         query_i64(dir.path(), "SELECT count(*) FROM (SELECT DISTINCT landing_file, record_index FROM bronze.flightlabs_historical)"),
@@ -418,7 +439,7 @@ fn provider_rate_limit_is_honoured_through_retry_after() {
         dir.path(),
         "[flightlabs]\nrate_limit = \"1000/1\"\nconcurrency = 8\nmax_retries = 20\n",
     );
-    let api = MockApi::start(&["--rate-limit", "6/1"], &[]);
+    let api = MockApi::start(&["--rate-limit", "6/1", "--day-shape", "archive"], &[]);
     let started = std::time::Instant::now();
     let out = run(against(dir.path(), &api, "k").args(batch_bog("2024-08-01", "2024-08-04")));
     assert!(out.status.success(), "{}", text(&out));
@@ -435,7 +456,7 @@ fn provider_rate_limit_is_honoured_through_retry_after() {
     );
     assert_eq!(
         bronze_records(dir.path()),
-        expected(42, day("2024-08-01"), day("2024-08-04"))
+        expected(42, DayShape::Archive, day("2024-08-01"), day("2024-08-04"))
     );
 }
 

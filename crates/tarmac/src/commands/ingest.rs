@@ -9,7 +9,7 @@ use chrono::{NaiveDate, Utc};
 use clap::Args;
 use flightlabs::{Client, HistoricalMode, RateLimit, Secret};
 use ingest::{BatchPlan, BatchSummary, Bronze, LandingZone, LoadStats};
-use simulator::SimulatorConfig;
+use simulator::{DayShape, SimulatorConfig};
 
 use crate::config::Config;
 use crate::progress::Reporter;
@@ -153,6 +153,7 @@ pub async fn start_simulator(
     config: &mut Config,
     seed: u64,
     faults: Option<&str>,
+    day_shape: DayShape,
 ) -> Result<LocalSimulator> {
     let faults = faults
         .unwrap_or("")
@@ -161,6 +162,7 @@ pub async fn start_simulator(
     let (addr, handle) = simulator::spawn(SimulatorConfig {
         seed,
         faults,
+        day_shape,
         ..SimulatorConfig::default()
     })
     .await
@@ -174,7 +176,9 @@ pub async fn start_simulator(
     if !config.rate_limit_set {
         config.client.rate_limit = RateLimit::new(200, std::time::Duration::from_secs(1));
     }
-    eprintln!("using the built-in FlightLabs simulator at http://{addr} (seed {seed})");
+    eprintln!(
+        "using the built-in FlightLabs simulator at http://{addr} (seed {seed}, {day_shape} days)"
+    );
     Ok(LocalSimulator(handle))
 }
 
@@ -210,7 +214,15 @@ async fn prepare(config: &Config, fetch: &FetchArgs) -> Result<(Config, Option<L
         config.concurrency = c.max(1);
     }
     let sim = if fetch.sim.simulator {
-        Some(start_simulator(&mut config, fetch.sim.seed, fetch.sim.faults.as_deref()).await?)
+        Some(
+            start_simulator(
+                &mut config,
+                fetch.sim.seed,
+                fetch.sim.faults.as_deref(),
+                fetch.sim.day_shape,
+            )
+            .await?,
+        )
     } else {
         require_key(&config)?;
         None
@@ -433,7 +445,15 @@ pub async fn realtime(config: &Config, args: RealtimeArgs) -> Result<ExitCode> {
         bail!("--limit must be at least 1");
     }
     let _sim = if args.sim.simulator {
-        Some(start_simulator(&mut config, args.sim.seed, args.sim.faults.as_deref()).await?)
+        Some(
+            start_simulator(
+                &mut config,
+                args.sim.seed,
+                args.sim.faults.as_deref(),
+                args.sim.day_shape,
+            )
+            .await?,
+        )
     } else {
         require_key(&config)?;
         None

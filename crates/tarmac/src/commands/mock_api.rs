@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use flightlabs::RateLimit;
-use simulator::{FaultSpec, SimClock, SimulatorConfig};
+use simulator::{DayShape, FaultSpec, SimClock, SimulatorConfig};
 
 #[derive(Args)]
 pub struct MockApiArgs {
@@ -36,6 +36,11 @@ pub struct MockApiArgs {
     /// Simulated seconds per real second from --clock on (0 freezes it).
     #[arg(long, default_value_t = 1.0, requires = "clock")]
     clock_rate: f64,
+    /// Which hours carry traffic: realistic (both 12 h windows, BOG's 24 h
+    /// curve) or archive (the shared archive's afternoons, 12:00–23:59
+    /// local, for comparisons with the archive).
+    #[arg(long, default_value = "realistic")]
+    day_shape: DayShape,
 }
 
 pub async fn run(args: MockApiArgs) -> Result<ExitCode> {
@@ -52,6 +57,7 @@ pub async fn run(args: MockApiArgs) -> Result<ExitCode> {
             start,
             rate: args.clock_rate,
         }),
+        day_shape: args.day_shape,
         ..SimulatorConfig::default()
     };
     let (listener, _url) =

@@ -36,6 +36,11 @@ pub struct UpArgs {
     /// Simulator seed (used when no FLIGHTLABS_ACCESS_KEY is set).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Simulator days (used when no FLIGHTLABS_ACCESS_KEY is set):
+    /// realistic (BOG's 24 h curve) or archive (the shared archive's
+    /// afternoons, 12:00–23:59 local).
+    #[arg(long, default_value = "realistic")]
+    day_shape: simulator::DayShape,
     /// Build and test what bronze holds, without ingesting.
     #[arg(long)]
     no_ingest: bool,
@@ -70,7 +75,7 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
             None
         } else {
             println!("no FLIGHTLABS_ACCESS_KEY: ingesting from the built-in simulator");
-            Some(start_simulator(&mut config, args.seed, None).await?)
+            Some(start_simulator(&mut config, args.seed, None, args.day_shape).await?)
         };
         let to = Utc::now().date_naive() - Days::days(1);
         let from = to - Days::days(i64::from(args.days.max(1)) - 1);
