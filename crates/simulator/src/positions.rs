@@ -333,6 +333,24 @@ mod tests {
         Utc.with_ymd_and_hms(2024, 8, 13, 1, 0, 0).unwrap()
     }
 
+    /// At 09:00 in Bogotá the archive's afternoon-only days have next to
+    /// nothing in the air out of BOG; a realistic day has its morning bank.
+    #[test]
+    fn realistic_mornings_fly() {
+        let morning = Utc.with_ymd_and_hms(2024, 8, 12, 14, 0, 0).unwrap();
+        let en_route = |shape| {
+            positions(42, shape, q(Some("BOG"), None), morning)
+                .iter()
+                .filter(|p| p.status == "en-route")
+                .count()
+        };
+        let (archive, realistic) = (en_route(DayShape::Archive), en_route(DayShape::Realistic));
+        assert!(
+            realistic > 10 && realistic > 5 * archive,
+            "{realistic} vs {archive}"
+        );
+    }
+
     #[test]
     fn aircraft_move_between_polls() {
         let t0 = evening();
