@@ -561,11 +561,11 @@ fn readme_examples_run_and_match_their_goldens() {
     // the shared archive the README imports, where the README says it is
     // (`../shared` of the folder it runs in)
     let shared = workspace().join("../shared");
-    let work = root.join("work");
+    let work = root.join("readme-run");
     std::fs::create_dir_all(&work).unwrap();
     let have_shared = shared.is_dir();
     if have_shared {
-        // the README imports it from `my-flights`, a folder below `work`
+        // the README imports it from `my-flights`, a folder below `readme-run`
         std::os::unix::fs::symlink(shared.canonicalize().unwrap(), work.join("shared")).unwrap();
     } else if std::env::var("CI").as_deref() == Ok("true") {
         panic!(
