@@ -543,6 +543,102 @@ impl Object for Re {
     }
 }
 
+/// `modules.itertools`: the combinatoric iterators and `chain`, as lists of
+/// tuples in Python's order.
+#[derive(Debug)]
+struct Itertools;
+
+/// Index tuples of `r` out of `n`, in Python's lexicographic order: all
+/// orderings (`permutations`), increasing (`combinations`) or
+/// non-decreasing ones (`combinations_with_replacement`).
+fn index_tuples(n: usize, r: usize, kind: &str) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::with_capacity(r);
+    fn walk(n: usize, r: usize, kind: &str, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if cur.len() == r {
+            out.push(cur.clone());
+            return;
+        }
+        let from = match (kind, cur.last()) {
+            ("combinations", Some(l)) => l + 1,
+            ("combinations_with_replacement", Some(l)) => *l,
+            _ => 0,
+        };
+        for i in from..n {
+            if kind == "permutations" && cur.contains(&i) {
+                continue;
+            }
+            cur.push(i);
+            walk(n, r, kind, cur, out);
+            cur.pop();
+        }
+    }
+    if kind == "permutations" && r > n || kind == "combinations" && r > n {
+        return out;
+    }
+    walk(n, r, kind, &mut cur, &mut out);
+    out
+}
+
+impl Object for Itertools {
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let args = Args::new(args);
+        let list = |v: &Value| -> Result<Vec<Value>, JError> { Ok(v.try_iter()?.collect()) };
+        let tuples = |items: &[Value], idx: Vec<Vec<usize>>| {
+            Value::from(
+                idx.into_iter()
+                    .map(|t| Value::from(t.into_iter().map(|i| items[i].clone()).collect::<Vec<_>>()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        match m {
+            "permutations" | "combinations" | "combinations_with_replacement" => {
+                let items = list(&args.get(0, "iterable").unwrap_or_default())?;
+                let r = match args.get(1, "r").filter(|r| !r.is_none()) {
+                    Some(r) => usize::try_from(r)
+                        .map_err(|_| err(format!("itertools.{m}: r must be a non-negative integer")))?,
+                    None if m == "permutations" => items.len(),
+                    None => return Err(err(format!("itertools.{m}() missing required argument 'r'"))),
+                };
+                Ok(tuples(&items, index_tuples(items.len(), r, m)))
+            }
+            "product" => {
+                let repeat = args.int(usize::MAX, "repeat", 1).max(0) as usize;
+                let pools: Vec<Vec<Value>> = args.pos.iter().map(list).collect::<Result<_, _>>()?;
+                let pools: Vec<&Vec<Value>> =
+                    (0..repeat).flat_map(|_| pools.iter()).collect();
+                let mut out: Vec<Vec<Value>> = vec![vec![]];
+                for pool in pools {
+                    out = out
+                        .into_iter()
+                        .flat_map(|t| {
+                            pool.iter().map(move |x| {
+                                let mut t = t.clone();
+                                t.push(x.clone());
+                                t
+                            })
+                        })
+                        .collect();
+                }
+                Ok(Value::from(out.into_iter().map(Value::from).collect::<Vec<_>>()))
+            }
+            "chain" => {
+                let mut out = Vec::new();
+                for a in args.pos {
+                    out.extend(a.try_iter()?);
+                }
+                Ok(Value::from(out))
+            }
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
 /// `api.Relation` and `api.Column`.
 #[derive(Debug)]
 struct Api(&'static str);
@@ -740,6 +836,7 @@ pub fn install_modules(env: &mut Environment<'static>) {
     let mut modules = BTreeMap::new();
     modules.insert("datetime", Value::from_object(DtModule("module")));
     modules.insert("re", Value::from_object(Re));
+    modules.insert("itertools", Value::from_object(Itertools));
     env.add_global("modules", Value::from_serialize(&modules));
     env.add_global("api", Value::from_object(Api("api")));
     env.add_function(
@@ -812,6 +909,10 @@ pub fn install_modules(env: &mut Environment<'static>) {
     });
     env.add_function("__tarmac_list", || Value::from_object(PyList::default()));
     env.add_function("__tarmac_dict", || Value::from_object(PyDict::default()));
+    env.add_function("__tarmac_mut", |v: Value| py_mutable(v));
+    // Python's `dict()` makes a dict that `update`/`pop` change in place
+    env.add_function("dict", py_dict_call);
+    env.add_filter("random", py_random);
     env.set_unknown_method_callback(unknown_method);
     env.set_formatter(|out, state, value| {
         if value.is_safe() || value.kind() == ValueKind::String {
@@ -924,6 +1025,123 @@ mod tests {
         assert_eq!(out, "['a', 'b']");
         // text outside statement tags stays as written
         assert_eq!(preprocess("select '{a: []}'"), "select '{a: []}'");
+    }
+
+    /// An environment with the Python stand-ins, rendering through
+    /// [`preprocess`] as templates are.
+    fn py_env() -> Environment<'static> {
+        let mut env = Environment::new();
+        install_modules(&mut env);
+        env
+    }
+
+    fn render(env: &Environment<'static>, src: &str) -> String {
+        env.render_str(&preprocess(src), ())
+            .unwrap_or_else(|e| panic!("{src}: {e:#}"))
+    }
+
+    #[test]
+    fn dicts_and_lists_change_in_place_as_in_python() {
+        let env = py_env();
+        let r = |s: &str| render(&env, s);
+        // dbt-activity-schema: `dict(...)` then `.update`
+        assert_eq!(
+            r("{% set d = dict(a=1) %}{% do d.update({'b': 2}) %}{{ d['b'] }} {{ d | length }}"),
+            "2 2"
+        );
+        // a non-empty literal, also over several lines
+        assert_eq!(
+            r("{% set d = {\n 'name': 'x',\n 'tests': ['u']\n}\n%}{% do d.update({'k': 1}) %}\
+               {% do d['tests'].append('n') %}{{ d['tests'] }} {{ d.pop('k') }} {{ d | length }}"),
+            "['u', 'n'] 1 2"
+        );
+        assert_eq!(
+            r("{% set l = ['a', 'b'] %}{% do l.append('c') %}{{ l | join(',') }}"),
+            "a,b,c"
+        );
+        // a literal that is only part of the expression is left alone
+        assert_eq!(r("{% set l = ['a'] + ['b'] %}{{ l | join }}"), "ab");
+        assert!(preprocess("{% set l = ['a'] + ['b'] %}").starts_with("{% set l = ['a'] +"));
+        assert_eq!(r("{% set s = '{x}' %}{{ s }}"), "{x}");
+        // dict() from pairs and from a mapping with keywords
+        assert_eq!(r("{{ dict([('a', 1)])['a'] }}"), "1");
+        assert_eq!(r("{{ dict({'a': 1}, b=2) | length }}"), "2");
+        // an unchangeable dict says why
+        let e = env
+            .render_str("{% set d = x %}{% do d.update({}) %}", minijinja::context! {x => minijinja::context!{a => 1}})
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("cannot change"), "{e:#}");
+    }
+
+    #[test]
+    fn block_tags_take_pythons_trailing_colon() {
+        let env = py_env();
+        let r = |s: &str| render(&env, s);
+        // dbt-testgen: `{% if key_length > 0: %}`
+        assert_eq!(
+            r("{% for i in range(3): %}{% if i > 0: %}{{ i }}{% else: %}-{% endif %}{% endfor %}"),
+            "-12"
+        );
+        assert_eq!(r("{%- if true :-%} y {%- endif %}"), "y");
+        // a colon inside an expression stays
+        assert_eq!(r("{% if {'a': 1}['a'] == 1 %}ok{% endif %}"), "ok");
+        assert_eq!(preprocess("{% set x = 'a:' %}"), "{% set x = 'a:' %}");
+    }
+
+    #[test]
+    fn python_string_methods() {
+        let env = py_env();
+        let r = |s: &str| render(&env, s);
+        // dbt-activity-schema strips punctuation this way
+        assert_eq!(
+            r("{% set s = 'a.b,c!' %}{{ s.translate(s.maketrans('', '', '.,!')) }}"),
+            "abc"
+        );
+        assert_eq!(r("{{ 'abc'.translate('abc'.maketrans('ab', 'xy')) }}"), "xyc");
+        assert_eq!(r("{{ 'ab'.translate('ab'.maketrans({'a': 'AA', 'b': none})) }}"), "AA");
+        assert_eq!(
+            r("{{ '(\\)|{ws})'.format(ws='[ ]') }}"),
+            "(\\)|[ ])"
+        );
+        assert_eq!(r("{{ '{} {0} {x} {{}}'.format('a', x=1) }}"), "a a 1 {}");
+        assert_eq!(r("{{ '{:>5}|{:<3}|{:^5}'.format('ab', 'c', 'd') }}"), "   ab|c  |  d  ");
+        assert_eq!(r("{{ '{:.2f} {:,} {:05d}'.format(3.14159, 1234567, -42) }}"), "3.14 1,234,567 -0042");
+        assert_eq!(r("{{ '{!r}'.format('a') }}"), "'a'");
+        assert_eq!(r("{{ 'ab'.center(5, '*') }} {{ '7'.zfill(3) }} {{ 'x'.rjust(3) }}"), "**ab* 007   x");
+        assert_eq!(r("{{ 'abc'.center(6, '*') }} {{ 'a'.center(4, '*') }}"), "*abc** *a**");
+        assert_eq!(r("{{ 'a=b=c'.partition('=') }} {{ 'a=b=c'.rpartition('=') }}"), "['a', '=', 'b=c'] ['a=b', '=', 'c']");
+        assert_eq!(r("{{ 'pre_x'.removeprefix('pre_') }} {{ 'abcabc'.rfind('b') }}"), "x 4");
+        assert!(env.render_str("{{ 'a'.index('z') }}", ()).is_err());
+    }
+
+    #[test]
+    fn itertools_and_random() {
+        let env = py_env();
+        let r = |s: &str| render(&env, s);
+        assert_eq!(
+            r("{{ modules.itertools.combinations(['a', 'b', 'c'], 2) }}"),
+            "[['a', 'b'], ['a', 'c'], ['b', 'c']]"
+        );
+        assert_eq!(
+            r("{{ modules.itertools.permutations([1, 2, 3], 2) | length }} {{ modules.itertools.permutations([1, 2]) }}"),
+            "6 [[1, 2], [2, 1]]"
+        );
+        assert_eq!(
+            r("{{ modules.itertools.product('ab', [1, 2]) | map('join') | join(',') }}"),
+            "a1,a2,b1,b2"
+        );
+        assert_eq!(
+            r("{{ modules.itertools.combinations_with_replacement([1, 2], 2) }}"),
+            "[[1, 1], [1, 2], [2, 2]]"
+        );
+        assert_eq!(r("{{ modules.itertools.chain([1], [2, 3]) }}"), "[1, 2, 3]");
+        // Jinja2's `random` picks one item
+        for _ in 0..20 {
+            let n: i64 = r("{{ range(0, 100) | random }}").parse().unwrap();
+            assert!((0..100).contains(&n));
+        }
+        assert_eq!(r("{{ ['only'] | random }}"), "only");
+        assert!(env.render_str("{{ [] | random }}", ()).is_err());
     }
 
     #[test]
@@ -1154,6 +1372,90 @@ impl Object for PyDict {
     }
 }
 
+/// A copy of a list or dict literal (and the literals nested in it) that
+/// can change in place as Python's can; other values are returned as they
+/// are (see [`preprocess`]).
+pub fn py_mutable(v: Value) -> Value {
+    if v.downcast_object_ref::<PyList>().is_some() || v.downcast_object_ref::<PyDict>().is_some() {
+        return v;
+    }
+    if let Some(items) = v.downcast_object_ref::<Vec<Value>>() {
+        let items = items.iter().cloned().map(py_mutable).collect();
+        return Value::from_object(PyList(std::sync::Mutex::new(items)));
+    }
+    let pairs: Option<Vec<(Value, Value)>> =
+        if let Some(m) = v.downcast_object_ref::<BTreeMap<Value, Value>>() {
+            Some(m.iter().map(|(k, x)| (k.clone(), x.clone())).collect())
+        } else {
+            v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>()
+                .map(|m| m.iter().map(|(k, x)| (k.clone(), x.clone())).collect())
+        };
+    match pairs {
+        Some(pairs) => Value::from_object(PyDict(std::sync::Mutex::new(
+            pairs.into_iter().map(|(k, x)| (k, py_mutable(x))).collect(),
+        ))),
+        None => v,
+    }
+}
+
+/// Python's `dict(mapping_or_pairs, **kwargs)`, as a [`PyDict`].
+fn py_dict_call(args: minijinja::value::Rest<Value>) -> Result<Value, JError> {
+    let Args { pos, kwargs } = Args::new(&args);
+    if pos.len() > 1 {
+        return Err(err(format!(
+            "dict expected at most 1 argument, got {}",
+            pos.len()
+        )));
+    }
+    let mut d = indexmap::IndexMap::new();
+    if let Some(src) = pos.first() {
+        match src.kind() {
+            ValueKind::Undefined | ValueKind::None => {}
+            ValueKind::Map => {
+                for k in src.try_iter()? {
+                    let v = src.get_item(&k)?;
+                    d.insert(k, v);
+                }
+            }
+            ValueKind::Seq | ValueKind::Iterable => {
+                for pair in src.try_iter()? {
+                    let kv: Vec<Value> = pair.try_iter()?.collect();
+                    let [k, v] = <[Value; 2]>::try_from(kv).map_err(|kv| {
+                        err(format!(
+                            "dictionary update sequence element has length {}; 2 is required",
+                            kv.len()
+                        ))
+                    })?;
+                    d.insert(k, v);
+                }
+            }
+            _ => return Err(err(format!("cannot convert {src} to a dict"))),
+        }
+    }
+    if let Some(kw) = kwargs {
+        for k in kw.try_iter()? {
+            let v = kw.get_item(&k)?;
+            d.insert(k, v);
+        }
+    }
+    Ok(Value::from_object(PyDict(std::sync::Mutex::new(d))))
+}
+
+/// Jinja2's `random` filter: a random item of a sequence (or character of a
+/// string), as Python's `random.choice`.
+fn py_random(v: Value) -> Result<Value, JError> {
+    use rand::Rng;
+    let items: Vec<Value> = match v.as_str() {
+        Some(s) => s.chars().map(|c| Value::from(c.to_string())).collect(),
+        None => v.try_iter()?.collect(),
+    };
+    if items.is_empty() {
+        return Err(err("random: cannot choose from an empty sequence"));
+    }
+    let i = rand::rng().random_range(0..items.len());
+    Ok(items[i].clone())
+}
+
 /// Python's read-only dict methods on any mapping.
 fn dict_method(v: &Value, m: &str, args: &[Value]) -> Option<Result<Value, JError>> {
     let keys = || -> Result<Vec<Value>, JError> { Ok(v.try_iter()?.collect()) };
@@ -1303,21 +1605,394 @@ fn str_method(s: &str, m: &str, args: &[Value]) -> Option<Result<Value, JError>>
         "islower" => Value::from(
             s.chars().any(|c| c.is_alphabetic()) && !s.chars().any(|c| c.is_uppercase()),
         ),
-        "format" => {
-            let mut out = String::new();
-            let mut i = 0;
-            let mut rest = s;
-            while let Some(p) = rest.find("{}") {
-                out.push_str(&rest[..p]);
-                out.push_str(&args.get(i).map(py_str).unwrap_or_default());
-                i += 1;
-                rest = &rest[p + 2..];
-            }
-            out.push_str(rest);
-            Value::from(out)
-        }
-        _ => return None,
+        _ => return str_method_more(s, m, args),
     }))
+}
+
+/// More of Python's `str` methods: those that can fail, and the rarer ones.
+fn str_method_more(s: &str, m: &str, args: &[Value]) -> Option<Result<Value, JError>> {
+    let a = |i: usize| args.get(i).and_then(|x| x.as_str().map(String::from));
+    let chars = || s.chars().count();
+    // `s.center(width[, fill])` and friends
+    let pad = |left: bool, right: bool| -> Result<Value, JError> {
+        let width = args.first().and_then(|w| w.as_i64()).unwrap_or(0).max(0) as usize;
+        let fill = a(1).and_then(|f| f.chars().next()).unwrap_or(' ');
+        let n = width.saturating_sub(chars());
+        let (l, r) = match (left, right) {
+            (true, true) => {
+                // Python's center: the odd fill character goes left when
+                // the width is odd
+                let l = n / 2 + (n & width & 1);
+                (l, n - l)
+            }
+            (true, false) => (n, 0),
+            _ => (0, n),
+        };
+        let f = |k: usize| std::iter::repeat_n(fill, k).collect::<String>();
+        Ok(Value::from(format!("{}{s}{}", f(l), f(r))))
+    };
+    Some(match m {
+        "format" => py_format(s, args).map(Value::from),
+        "maketrans" => py_maketrans(args),
+        "translate" => match args.first() {
+            Some(table) => py_translate(s, table).map(Value::from),
+            None => Err(err("translate() takes exactly one argument (0 given)")),
+        },
+        "center" => pad(true, true),
+        "rjust" => pad(true, false),
+        "ljust" => pad(false, true),
+        "zfill" => {
+            let width = args.first().and_then(|w| w.as_i64()).unwrap_or(0).max(0) as usize;
+            let n = width.saturating_sub(chars());
+            let (sign, digits) = match s.chars().next() {
+                Some(c @ ('+' | '-')) => (c.to_string(), &s[1..]),
+                _ => (String::new(), s),
+            };
+            Ok(Value::from(format!("{sign}{}{digits}", "0".repeat(n))))
+        }
+        "partition" | "rpartition" => {
+            let sep = a(0).unwrap_or_default();
+            if sep.is_empty() {
+                return Some(Err(err("empty separator")));
+            }
+            let found = if m == "partition" {
+                s.find(&sep)
+            } else {
+                s.rfind(&sep)
+            };
+            Ok(Value::from(match found {
+                Some(i) => vec![s[..i].to_string(), sep.clone(), s[i + sep.len()..].to_string()],
+                None if m == "partition" => vec![s.to_string(), String::new(), String::new()],
+                None => vec![String::new(), String::new(), s.to_string()],
+            }))
+        }
+        "splitlines" => Ok(Value::from(
+            s.lines().map(String::from).collect::<Vec<_>>(),
+        )),
+        "swapcase" => Ok(Value::from(
+            s.chars()
+                .flat_map(|c| {
+                    if c.is_uppercase() {
+                        c.to_lowercase().collect::<Vec<_>>()
+                    } else {
+                        c.to_uppercase().collect::<Vec<_>>()
+                    }
+                })
+                .collect::<String>(),
+        )),
+        "casefold" => Ok(Value::from(s.to_lowercase())),
+        "rfind" => Ok(Value::from(
+            s.rfind(&a(0).unwrap_or_default())
+                .map(|i| s[..i].chars().count() as i64)
+                .unwrap_or(-1),
+        )),
+        "index" | "rindex" => {
+            let sub = a(0).unwrap_or_default();
+            let found = if m == "index" {
+                s.find(&sub)
+            } else {
+                s.rfind(&sub)
+            };
+            found
+                .map(|i| Value::from(s[..i].chars().count()))
+                .ok_or_else(|| err("substring not found"))
+        }
+        "removeprefix" => {
+            let p = a(0).unwrap_or_default();
+            Ok(Value::from(s.strip_prefix(p.as_str()).unwrap_or(s)))
+        }
+        "removesuffix" => {
+            let p = a(0).unwrap_or_default();
+            Ok(Value::from(s.strip_suffix(p.as_str()).unwrap_or(s)))
+        }
+        "isalnum" => Ok(Value::from(
+            !s.is_empty() && s.chars().all(|c| c.is_alphanumeric()),
+        )),
+        "isspace" => Ok(Value::from(
+            !s.is_empty() && s.chars().all(|c| c.is_whitespace()),
+        )),
+        "isnumeric" | "isdecimal" => Ok(Value::from(
+            !s.is_empty() && s.chars().all(|c| c.is_numeric()),
+        )),
+        "isidentifier" => Ok(Value::from(
+            s.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && s.chars().all(|c| c == '_' || c.is_alphanumeric()),
+        )),
+        "istitle" => {
+            let words: Vec<&str> = s
+                .split(|c: char| !c.is_alphabetic())
+                .filter(|w| !w.is_empty())
+                .collect();
+            Ok(Value::from(
+                !words.is_empty()
+                    && words.iter().all(|w| {
+                        let mut c = w.chars();
+                        c.next().is_some_and(|f| f.is_uppercase())
+                            && c.all(|x| x.is_lowercase())
+                    }),
+            ))
+        }
+        "encode" => Ok(Value::from(s)),
+        _ => return None,
+    })
+}
+
+/// Python's `str.maketrans(x[, y[, z]])`: a dict from code points to their
+/// replacement (a string, or `None` to delete the character).
+fn py_maketrans(args: &[Value]) -> Result<Value, JError> {
+    let mut table: BTreeMap<i64, Value> = BTreeMap::new();
+    let cp = |c: char| c as i64;
+    match args {
+        [d] if d.kind() == ValueKind::Map => {
+            for k in d.try_iter()? {
+                let v = d.get_item(&k)?;
+                let key = match k.as_str() {
+                    Some(s) if s.chars().count() == 1 => s.chars().next().map(cp).unwrap_or(0),
+                    Some(_) => {
+                        return Err(err(
+                            "string keys in translate table must be of length 1",
+                        ))
+                    }
+                    None => k.as_i64().ok_or_else(|| err("keys in translate table must be strings or integers"))?,
+                };
+                table.insert(key, v);
+            }
+        }
+        [x, y, rest @ ..] if rest.len() <= 1 => {
+            let (x, y) = (x.to_string(), y.to_string());
+            if x.chars().count() != y.chars().count() {
+                return Err(err(
+                    "the first two maketrans arguments must have equal length",
+                ));
+            }
+            for (a, b) in x.chars().zip(y.chars()) {
+                table.insert(cp(a), Value::from(b.to_string()));
+            }
+            if let Some(z) = rest.first() {
+                for c in z.to_string().chars() {
+                    table.insert(cp(c), Value::from(()));
+                }
+            }
+        }
+        _ => {
+            return Err(err(
+                "maketrans takes a dict, or two or three strings",
+            ))
+        }
+    }
+    Ok(Value::from_iter(table))
+}
+
+/// Python's `str.translate(table)`: each character whose code point the
+/// table maps is replaced by the mapped string or code point, or deleted
+/// when it maps to `None`.
+fn py_translate(s: &str, table: &Value) -> Result<String, JError> {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let to = table.get_item(&Value::from(c as i64))?;
+        match to.kind() {
+            ValueKind::Undefined => out.push(c),
+            ValueKind::None => {}
+            ValueKind::Number => {
+                let n = to.as_i64().and_then(|n| u32::try_from(n).ok());
+                out.push(n.and_then(char::from_u32).ok_or_else(|| {
+                    err(format!("character mapping must be in range(0x110000), not {to}"))
+                })?);
+            }
+            _ => out.push_str(&to.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// Python's `str.format`: `{}`, `{0}` and `{name}` fields (with `!r`/`!s`
+/// and a format spec), `{{`/`}}` for literal braces.
+fn py_format(s: &str, args: &[Value]) -> Result<String, JError> {
+    let Args { pos, kwargs } = Args::new(args);
+    let mut out = String::new();
+    let mut auto = 0usize;
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '{' if it.peek() == Some(&'{') => {
+                it.next();
+                out.push('{');
+            }
+            '}' if it.peek() == Some(&'}') => {
+                it.next();
+                out.push('}');
+            }
+            '}' => return Err(err("Single '}' encountered in format string")),
+            '{' => {
+                let mut field = String::new();
+                let mut depth = 1;
+                for c in it.by_ref() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    field.push(c);
+                }
+                if depth != 0 {
+                    return Err(err("Single '{' encountered in format string"));
+                }
+                let (head, spec) = match field.split_once(':') {
+                    Some((h, sp)) => (h, sp),
+                    None => (field.as_str(), ""),
+                };
+                let (name, conv) = match head.split_once('!') {
+                    Some((n, cv)) => (n, cv),
+                    None => (head, ""),
+                };
+                let (base, attrs) = match name.find(['.', '[']) {
+                    Some(i) => (&name[..i], &name[i..]),
+                    None => (name, ""),
+                };
+                let mut v = if base.is_empty() {
+                    auto += 1;
+                    pos.get(auto - 1).cloned().ok_or_else(|| {
+                        err("Replacement index out of range for positional args tuple")
+                    })?
+                } else if let Ok(i) = base.parse::<usize>() {
+                    pos.get(i).cloned().ok_or_else(|| {
+                        err("Replacement index out of range for positional args tuple")
+                    })?
+                } else {
+                    kwargs
+                        .and_then(|k| k.get_attr(base).ok())
+                        .filter(|v| !v.is_undefined())
+                        .ok_or_else(|| err(format!("KeyError: '{base}'")))?
+                };
+                for part in attrs.split_inclusive(['.', '[']).filter(|p| !p.is_empty()) {
+                    let part = part.trim_end_matches(['.', '[']).trim_end_matches(']');
+                    if part.is_empty() {
+                        continue;
+                    }
+                    v = match part.parse::<i64>() {
+                        Ok(i) => v.get_item(&Value::from(i))?,
+                        Err(_) => v.get_attr(part)?,
+                    };
+                }
+                let text = match conv {
+                    "r" => py_repr(&v),
+                    _ => py_str(&v),
+                };
+                out.push_str(&py_format_spec(&v, text, spec)?);
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Python's format-spec mini-language for one field: `[[fill]align][sign]
+/// [,][0][width][.precision][type]`, enough of it for numbers and text.
+fn py_format_spec(v: &Value, text: String, spec: &str) -> Result<String, JError> {
+    if spec.is_empty() {
+        return Ok(text);
+    }
+    let re = regex::Regex::new(
+        r"^(?:(.)?([<>^=]))?([+\- ])?(,)?(0)?(\d+)?(?:\.(\d+))?([bcdeEfFgGnosxX%])?$",
+    )
+    .map_err(|e| err(e.to_string()))?;
+    let c = re
+        .captures(spec)
+        .ok_or_else(|| err(format!("Invalid format specifier '{spec}'")))?;
+    let fill = c.get(1).and_then(|m| m.as_str().chars().next());
+    let align = c.get(2).map(|m| m.as_str());
+    let sign = c.get(3).map(|m| m.as_str()).unwrap_or("-");
+    let comma = c.get(4).is_some();
+    let zero = c.get(5).is_some();
+    let width: usize = c.get(6).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
+    let prec: Option<usize> = c.get(7).and_then(|m| m.as_str().parse().ok());
+    let ty = c.get(8).map(|m| m.as_str()).unwrap_or("");
+    let is_num = v.kind() == ValueKind::Number;
+    let mut body = if is_num {
+        let f = f64::try_from(v.clone()).unwrap_or(0.0);
+        let int = v.as_i64();
+        let mut t = match (ty, prec) {
+            ("f" | "F", p) => format!("{:.*}", p.unwrap_or(6), f.abs()),
+            ("%", p) => format!("{:.*}%", p.unwrap_or(6), (f * 100.0).abs()),
+            ("e" | "E", p) => {
+                let e = format!("{:.*e}", p.unwrap_or(6), f.abs());
+                let (m, x) = e.split_once('e').unwrap_or((&e, "0"));
+                let x: i32 = x.parse().unwrap_or(0);
+                let e = format!("{m}e{}{:02}", if x < 0 { '-' } else { '+' }, x.abs());
+                if ty == "E" { e.to_uppercase() } else { e }
+            }
+            ("d" | "n", _) => int
+                .map(|i| i.unsigned_abs().to_string())
+                .ok_or_else(|| err("Unknown format code 'd' for object of type 'float'"))?,
+            ("x" | "X" | "o" | "b", _) => {
+                let i = int.ok_or_else(|| err(format!("Unknown format code '{ty}' for a float")))?;
+                let u = i.unsigned_abs();
+                match ty {
+                    "x" => format!("{u:x}"),
+                    "X" => format!("{u:X}"),
+                    "o" => format!("{u:o}"),
+                    _ => format!("{u:b}"),
+                }
+            }
+            (_, Some(p)) if int.is_none() || matches!(ty, "g" | "G") => {
+                format!("{:.*}", p, f.abs())
+            }
+            _ => match int {
+                Some(i) => i.unsigned_abs().to_string(),
+                None => py_float(f.abs()),
+            },
+        };
+        if comma {
+            let (ip, rest) = match t.find(|c: char| !c.is_ascii_digit()) {
+                Some(i) => (t[..i].to_string(), t[i..].to_string()),
+                None => (t.clone(), String::new()),
+            };
+            let mut grouped = String::new();
+            for (n, ch) in ip.chars().enumerate() {
+                if n > 0 && (ip.len() - n) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(ch);
+            }
+            t = grouped + &rest;
+        }
+        let negative = f < 0.0 || int.is_some_and(|i| i < 0);
+        let sign_text = match (negative, sign) {
+            (true, _) => "-",
+            (false, "+") => "+",
+            (false, " ") => " ",
+            _ => "",
+        };
+        (sign_text.to_string(), t)
+    } else {
+        let t = match prec {
+            Some(p) => text.chars().take(p).collect(),
+            None => text,
+        };
+        (String::new(), t)
+    };
+    let len = body.0.chars().count() + body.1.chars().count();
+    let n = width.saturating_sub(len);
+    let (fill, align) = match (fill, align, zero) {
+        (f, Some(a), _) => (f.unwrap_or(' '), a),
+        (_, None, true) if is_num => ('0', "="),
+        (_, None, _) => (' ', if is_num { ">" } else { "<" }),
+    };
+    let f = |k: usize| std::iter::repeat_n(fill, k).collect::<String>();
+    Ok(match align {
+        "<" => format!("{}{}{}", body.0, body.1, f(n)),
+        ">" => format!("{}{}{}", f(n), body.0, body.1),
+        "^" => format!("{}{}{}{}", f(n / 2), body.0, body.1, f(n - n / 2)),
+        _ => {
+            body.0.push_str(&f(n));
+            format!("{}{}", body.0, body.1)
+        }
+    })
 }
 
 /// Python methods on minijinja's own values (`d.items()`, `s.upper()`, ...).
@@ -1329,7 +2004,12 @@ pub fn unknown_method(
 ) -> Result<Value, JError> {
     let found = match value.kind() {
         ValueKind::String => str_method(value.as_str().unwrap_or_default(), method, args),
-        ValueKind::Map => dict_method(value, method, args),
+        ValueKind::Map => dict_method(value, method, args).or_else(|| match method {
+            "update" | "pop" | "popitem" | "setdefault" | "clear" => Some(Err(err(format!(
+                "dict.{method}(): this dict cannot change; Tarmac makes dicts changeable when they are created with {{% set name = {{...}} %}} or dict(...)"
+            )))),
+            _ => None,
+        }),
         ValueKind::Seq => match method {
             "count" => {
                 let x = args.first().cloned().unwrap_or_default();
@@ -1359,18 +2039,22 @@ pub fn unknown_method(
     found.unwrap_or_else(|| Err(JError::from(ErrorKind::UnknownMethod)))
 }
 
-/// Rewrite `{% set x = [] %}` / `{% set x = {} %}` so the new list or dict
-/// can change in place (`x.append(...)`, `x.update(...)`), as in Python;
-/// minijinja's own literals are immutable.
+/// Rewrite templates so that they behave as Jinja2 on Python does where
+/// minijinja differs:
+/// - `{% set x = [] %}`, `{% set x = {'a': 1} %}`, `{% set d = dict(...) %}`:
+///   the new list or dict can change in place (`x.append(...)`,
+///   `x.update(...)`), as in Python; minijinja's own literals are immutable,
+///   so a literal assigned by `set` is wrapped in a call that copies it into
+///   a [`PyList`] / [`PyDict`];
+/// - `{% if x > 0: %}`, `{% for x in y: %}`, `{% else: %}`: Jinja2 skips a
+///   colon after a block tag's expression "for Python compatibility", and
+///   real packages write it.
 pub fn preprocess(src: &str) -> std::borrow::Cow<'_, str> {
     static RE: std::sync::OnceLock<Option<(regex::Regex, regex::Regex, regex::Regex)>> =
         std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
         Some((
-            regex::Regex::new(
-                r"(\{%-?\s*set\s+[A-Za-z_][A-Za-z0-9_.]*\s*=\s*)(\[\s*\]|\{\s*\})(\s*-?%\})",
-            )
-            .ok()?,
+            regex::Regex::new(r"\{%[-+]?\s*set\s+[A-Za-z_][A-Za-z0-9_.]*\s*=\s*[\[{]").ok()?,
             // a statement tag, to find empty literals given as dict values
             regex::Regex::new(r"(?s)\{%.*?%\}").ok()?,
             regex::Regex::new(r"(:\s*)(\[\s*\]|\{\s*\})").ok()?,
@@ -1379,35 +2063,137 @@ pub fn preprocess(src: &str) -> std::borrow::Cow<'_, str> {
     let Some((set_re, tag_re, value_re)) = re else {
         return std::borrow::Cow::Borrowed(src);
     };
-    if !src.contains("set") && !src.contains(": [") && !src.contains(":[") {
+    let has_colon_tag = src.contains(":%}")
+        || src.contains(": %}")
+        || src.contains(":-%}")
+        || src.contains(": -%}");
+    if !src.contains("set") && !src.contains(": [") && !src.contains(":[") && !has_colon_tag {
         return std::borrow::Cow::Borrowed(src);
     }
-    let lit = |s: &str| {
-        if s.starts_with('[') {
-            "__tarmac_list()"
-        } else {
-            "__tarmac_dict()"
-        }
-    };
-    let out = set_re.replace_all(src, |c: &regex::Captures| {
-        format!("{}{}{}", &c[1], lit(&c[2]), &c[3])
-    });
+    let mut out = wrap_set_literals(src, set_re);
     // `{% do d.update({k: []}) %}`: the list is a dict's value that the
     // template then appends to (dbt_utils.union_relations), so it must be
     // changeable as well
-    if !value_re.is_match(&out) {
-        return out;
+    if value_re.is_match(&out) || has_colon_tag {
+        out = tag_re
+            .replace_all(&out, |c: &regex::Captures| {
+                let tag = strip_block_colon(&c[0]);
+                value_re
+                    .replace_all(&tag, |v: &regex::Captures| {
+                        format!("{}{}", &v[1], empty_literal(&v[2]))
+                    })
+                    .into_owned()
+            })
+            .into_owned();
     }
-    let out = tag_re
-        .replace_all(&out, |c: &regex::Captures| {
-            value_re
-                .replace_all(&c[0], |v: &regex::Captures| {
-                    format!("{}{}", &v[1], lit(&v[2]))
-                })
-                .into_owned()
-        })
-        .into_owned();
-    std::borrow::Cow::Owned(out)
+    if out == src {
+        std::borrow::Cow::Borrowed(src)
+    } else {
+        std::borrow::Cow::Owned(out)
+    }
+}
+
+/// The changeable stand-in for an empty literal `[]` / `{}`.
+fn empty_literal(lit: &str) -> &'static str {
+    if lit.starts_with('[') {
+        "__tarmac_list()"
+    } else {
+        "__tarmac_dict()"
+    }
+}
+
+/// Wrap each list or dict literal that a `{% set name = ... %}` assigns
+/// whole in a call that makes it changeable (see [`preprocess`]); a literal
+/// that is only part of the expression (`[1] + x`) is left alone.
+fn wrap_set_literals(src: &str, set_re: &regex::Regex) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut last = 0;
+    for m in set_re.find_iter(src) {
+        let open = m.end() - 1;
+        if open < last {
+            continue;
+        }
+        let Some(close) = matching_bracket(src, open) else {
+            continue;
+        };
+        let after = src[close + 1..].trim_start();
+        if !(after.starts_with("%}") || after.starts_with("-%}") || after.starts_with("+%}")) {
+            continue;
+        }
+        let lit = &src[open..=close];
+        out.push_str(&src[last..open]);
+        let inner = &lit[1..lit.len() - 1];
+        if inner.trim().is_empty() {
+            out.push_str(empty_literal(lit));
+        } else {
+            out.push_str("__tarmac_mut(");
+            out.push_str(lit);
+            out.push(')');
+        }
+        last = close + 1;
+    }
+    out.push_str(&src[last..]);
+    out
+}
+
+/// The index of the bracket closing the one at `open`, skipping quoted
+/// strings; `None` when it is not closed before the tag ends.
+fn matching_bracket(src: &str, open: usize) -> Option<usize> {
+    let b = src.as_bytes();
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut i = open;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'[' | b'{' | b'(' => depth += 1,
+                b']' | b'}' | b')' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                b'%' if b.get(i + 1) == Some(&b'}') => return None,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Drop the colon Jinja2 allows after a block tag's expression
+/// (`{% if x: %}`, `{% else: %}`); other tags are returned unchanged.
+fn strip_block_colon(tag: &str) -> std::borrow::Cow<'_, str> {
+    const BLOCKS: [&str; 9] = [
+        "if", "elif", "else", "for", "macro", "call", "filter", "with", "block",
+    ];
+    let body = tag[2..tag.len() - 2].trim_start_matches(['-', '+']);
+    let body = body.trim_end_matches(['-', '+']).trim_end();
+    let keyword = body
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or("");
+    if !BLOCKS.contains(&keyword) || !body.ends_with(':') {
+        return std::borrow::Cow::Borrowed(tag);
+    }
+    // the byte offset of that colon within the tag
+    let colon = tag[..tag.len() - 2]
+        .trim_end_matches(['-', '+'])
+        .trim_end()
+        .len()
+        - 1;
+    std::borrow::Cow::Owned(format!("{}{}", &tag[..colon], &tag[colon + 1..]))
 }
 
 /// An agate column of a query result: `.name`, `.values()`.
