@@ -2055,34 +2055,47 @@ pub fn preprocess(src: &str) -> std::borrow::Cow<'_, str> {
     let re = RE.get_or_init(|| {
         Some((
             regex::Regex::new(r"\{%[-+]?\s*set\s+[A-Za-z_][A-Za-z0-9_.]*\s*=\s*[\[{]").ok()?,
-            // a statement tag, to find empty literals given as dict values
+            // a statement tag
             regex::Regex::new(r"(?s)\{%.*?%\}").ok()?,
-            regex::Regex::new(r"(:\s*)(\[\s*\]|\{\s*\})").ok()?,
+            regex::Regex::new(r"\[\s*\]|\{\s*\}").ok()?,
         ))
     });
-    let Some((set_re, tag_re, value_re)) = re else {
+    let Some((set_re, tag_re, empty_re)) = re else {
         return std::borrow::Cow::Borrowed(src);
     };
     let has_colon_tag = src.contains(":%}")
         || src.contains(": %}")
         || src.contains(":-%}")
         || src.contains(": -%}");
-    if !src.contains("set") && !src.contains(": [") && !src.contains(":[") && !has_colon_tag {
+    let has_empty = empty_re.is_match(src);
+    if !src.contains("set") && !has_empty && !has_colon_tag {
         return std::borrow::Cow::Borrowed(src);
     }
     let mut out = wrap_set_literals(src, set_re);
-    // `{% do d.update({k: []}) %}`: the list is a dict's value that the
-    // template then appends to (dbt_utils.union_relations), so it must be
-    // changeable as well
-    if value_re.is_match(&out) || has_colon_tag {
+    // an empty `[]`/`{}` anywhere in a statement is a new list or dict the
+    // template may change: `{% do d.update({k: []}) %}` then
+    // `d[k].append(x)` (dbt_utils.union_relations), `{% set t =
+    // cfg.get('types', {}) %}` then `t.update(...)`
+    if has_empty || has_colon_tag {
+        let mut in_raw = false;
         out = tag_re
             .replace_all(&out, |c: &regex::Captures| {
-                let tag = strip_block_colon(&c[0]);
-                value_re
-                    .replace_all(&tag, |v: &regex::Captures| {
-                        format!("{}{}", &v[1], empty_literal(&v[2]))
-                    })
-                    .into_owned()
+                let tag = &c[0];
+                let keyword = tag_keyword(tag);
+                if in_raw {
+                    in_raw = keyword != "endraw";
+                    return tag.to_string();
+                }
+                if keyword == "raw" {
+                    in_raw = true;
+                    return tag.to_string();
+                }
+                let tag = strip_block_colon(tag);
+                if empty_re.is_match(&tag) {
+                    changeable_empty_literals(&tag)
+                } else {
+                    tag.into_owned()
+                }
             })
             .into_owned();
     }
@@ -2091,6 +2104,59 @@ pub fn preprocess(src: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(out)
     }
+}
+
+/// The keyword a statement tag starts with (`if`, `set`, `endraw`...).
+fn tag_keyword(tag: &str) -> &str {
+    tag[2..]
+        .trim_start_matches(['-', '+'])
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or("")
+}
+
+/// Replace the empty `[]`/`{}` literals of a statement tag (outside quoted
+/// strings) with their changeable stand-ins.
+fn changeable_empty_literals(tag: &str) -> String {
+    let b = tag.as_bytes();
+    let mut out = String::with_capacity(tag.len() + 16);
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                // `{%` opens the tag itself
+                b'[' | b'{' if !(c == b'{' && i == 0) => {
+                    let close = if c == b'[' { b']' } else { b'}' };
+                    let mut j = i + 1;
+                    while j < b.len() && b[j].is_ascii_whitespace() {
+                        j += 1;
+                    }
+                    if b.get(j) == Some(&close) {
+                        out.push_str(&tag[last..i]);
+                        out.push_str(empty_literal(&tag[i..=i]));
+                        i = j;
+                        last = j + 1;
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    out.push_str(&tag[last..]);
+    out
 }
 
 /// The changeable stand-in for an empty literal `[]` / `{}`.
@@ -2179,12 +2245,7 @@ fn strip_block_colon(tag: &str) -> std::borrow::Cow<'_, str> {
     ];
     let body = tag[2..tag.len() - 2].trim_start_matches(['-', '+']);
     let body = body.trim_end_matches(['-', '+']).trim_end();
-    let keyword = body
-        .trim_start()
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .next()
-        .unwrap_or("");
-    if !BLOCKS.contains(&keyword) || !body.ends_with(':') {
+    if !BLOCKS.contains(&tag_keyword(tag)) || !body.ends_with(':') {
         return std::borrow::Cow::Borrowed(tag);
     }
     // the byte offset of that colon within the tag

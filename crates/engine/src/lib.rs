@@ -227,9 +227,12 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
             "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {},
             "saved_queries": {}, "unit_tests": {},
         });
-        manifest
-            .env
-            .add_global("graph", minijinja::Value::from_serialize(&g));
+        // Python dicts and lists, as dbt's: packages update a node's config
+        // dict they read from the graph (dbt-activity-schema's data_types)
+        manifest.env.add_global(
+            "graph",
+            extras::py_mutable(minijinja::Value::from_serialize(&g)),
+        );
     }
     Ok(Loaded { manifest, dag })
 }

@@ -114,6 +114,20 @@ impl Registry {
 
 impl Object for Registry {}
 
+/// `pkg.name` for the installed package (root first, then dependencies in
+/// order) that defines macro `name`, for names that are not global (a
+/// package's `{% materialization %}`, which dbt finds in any package).
+pub fn qualified_in_packages(env: &Environment<'static>, name: &str) -> Option<String> {
+    let reg = env
+        .globals()
+        .find(|(k, _)| *k == REGISTRY)
+        .and_then(|(_, v)| v.downcast_object::<Registry>())?;
+    std::iter::once(&reg.root)
+        .chain(&reg.dependencies)
+        .find(|p| reg.get(p, name).is_some())
+        .map(|p| format!("{p}.{name}"))
+}
+
 /// `pkg.` in templates: a package's macros by name.
 #[derive(Debug)]
 struct Namespace(Arc<HashMap<String, Value>>);
@@ -150,6 +164,36 @@ impl Object for Scope {
             return Some(v.clone());
         }
         self.locals.as_ref()?.get(k).cloned()
+    }
+}
+
+/// A macro as templates see it: called like a function, equal only to
+/// itself, as dbt's macro objects are (`aggfunc in [pkg.count, pkg.sum]`
+/// must not hold for `pkg.max`); minijinja's plain functions all compare
+/// equal.
+#[derive(Debug)]
+struct MacroFn {
+    tpl: String,
+    package: String,
+    name: String,
+}
+
+impl Object for MacroFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, JError> {
+        call_macro(state, &self.tpl, &self.package, &self.name, args)
+    }
+    fn custom_cmp(
+        self: &Arc<Self>,
+        other: &minijinja::value::DynObject,
+    ) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<Self>()?;
+        Some((&self.package, &self.name).cmp(&(&other.package, &other.name)))
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<macro {}.{}>", self.package, self.name)
     }
 }
 
@@ -293,10 +337,11 @@ pub fn register(
             })?;
             let pkg = f.package.clone();
             let mname = name.clone();
-            let func =
-                Value::from_function(move |state: &State, args: minijinja::value::Rest<Value>| {
-                    call_macro(state, &tpl, &pkg, &mname, &args)
-                });
+            let func = Value::from_object(MacroFn {
+                tpl,
+                package: pkg,
+                name: mname,
+            });
             by_pkg
                 .entry(f.package.clone())
                 .or_default()

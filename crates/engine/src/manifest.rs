@@ -514,6 +514,15 @@ impl Manifest {
                 props.add_file(abs, rel, &entry.doc)?;
                 state.yaml.insert(skey(rel), entry);
             }
+            props.render_configs(
+                &crate::project::FileEnv::new(
+                    &info
+                        .project
+                        .vars_for_package(&project.name, (!is_root).then_some(&*project)),
+                    Some(target),
+                ),
+                &root,
+            )?;
             // models: read and rendered (execute = false) on all cores
             let mut files = Vec::new();
             for mp in &project.model_paths {

@@ -88,7 +88,9 @@ pub fn find(env: &minijinja::Environment<'static>, name: &str) -> Option<String>
         env.render_str(&format!("{{% if {m} is defined %}}yes{{% endif %}}"), ())
             .ok()
             .filter(|s| s == "yes")
-            .map(|_| m)
+            .map(|_| m.clone())
+            // an installed package's block (dbt searches every package)
+            .or_else(|| crate::macros::qualified_in_packages(env, &m))
     })
 }
 
@@ -131,6 +133,9 @@ pub fn run(
             "Compilation Error in {} ({file})\n  The materialization (\"{}\") did not explicitly return a list of relations to add to the cache.",
             crate::error::describe_node(unique_id),
             macro_name
+                .rsplit('.')
+                .next()
+                .unwrap_or(macro_name)
                 .trim_start_matches("materialization_")
                 .trim_end_matches("_duckdb")
                 .trim_end_matches("_default")

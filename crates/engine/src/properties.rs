@@ -78,6 +78,16 @@ pub struct Properties {
     pub unit_tests: Vec<(String, Value)>,
 }
 
+/// Whether a value holds a string with Jinja in it.
+fn has_jinja(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{") || s.contains("{%"),
+        Value::Array(a) => a.iter().any(has_jinja),
+        Value::Object(m) => m.values().any(has_jinja),
+        _ => false,
+    }
+}
+
 fn s(v: Option<&Value>) -> String {
     v.and_then(|x| x.as_str()).unwrap_or_default().to_string()
 }
@@ -193,6 +203,43 @@ fn node_props(item: &Value, file: &Path, rel: &str, kind: &str) -> Result<(Strin
 }
 
 impl Properties {
+    /// Render the Jinja in models', seeds' and snapshots' `config:` values
+    /// with `env` (the project-file context: `target`, `var`, `env_var`),
+    /// as dbt renders properties files at parse time (a seed's
+    /// `column_types: {c: "{{ 'text' if target.type == 'x' else 'y' }}"}`);
+    /// hooks are left for run time, as in dbt_project.yml.
+    pub fn render_configs(&mut self, env: &crate::project::FileEnv, root: &Path) -> Result<()> {
+        let skip = |p: &[String]| {
+            p.iter().any(|k| {
+                matches!(
+                    k.trim_start_matches('+'),
+                    "pre-hook" | "post-hook" | "pre_hook" | "post_hook"
+                )
+            })
+        };
+        for (kind, map) in [
+            ("models", &mut self.models),
+            ("seeds", &mut self.seeds),
+            ("snapshots", &mut self.snapshots),
+        ] {
+            for (name, p) in map.iter_mut() {
+                if !p.config.values().any(has_jinja) {
+                    continue;
+                }
+                let mut v = Value::Object(std::mem::take(&mut p.config));
+                let r = env.render_tree(&mut v, &mut vec![], &skip);
+                if let Value::Object(m) = v {
+                    p.config = m;
+                }
+                r.map_err(|message| Error::Yaml {
+                    path: root.join(&p.file),
+                    message: format!("{kind} {name}: config: {message}"),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Add one parsed properties file. `rel` is its path relative to the project.
     pub fn add_file(&mut self, file: &Path, rel: &str, doc: &Value) -> Result<()> {
         let Value::Object(top) = doc else {
