@@ -573,7 +573,7 @@ fn index_tuples(n: usize, r: usize, kind: &str) -> Vec<Vec<usize>> {
             cur.pop();
         }
     }
-    if kind == "permutations" && r > n || kind == "combinations" && r > n {
+    if r > n && kind != "combinations_with_replacement" {
         return out;
     }
     walk(n, r, kind, &mut cur, &mut out);
@@ -592,7 +592,9 @@ impl Object for Itertools {
         let tuples = |items: &[Value], idx: Vec<Vec<usize>>| {
             Value::from(
                 idx.into_iter()
-                    .map(|t| Value::from(t.into_iter().map(|i| items[i].clone()).collect::<Vec<_>>()))
+                    .map(|t| {
+                        Value::from(t.into_iter().map(|i| items[i].clone()).collect::<Vec<_>>())
+                    })
                     .collect::<Vec<_>>(),
             )
         };
@@ -600,18 +602,22 @@ impl Object for Itertools {
             "permutations" | "combinations" | "combinations_with_replacement" => {
                 let items = list(&args.get(0, "iterable").unwrap_or_default())?;
                 let r = match args.get(1, "r").filter(|r| !r.is_none()) {
-                    Some(r) => usize::try_from(r)
-                        .map_err(|_| err(format!("itertools.{m}: r must be a non-negative integer")))?,
+                    Some(r) => usize::try_from(r).map_err(|_| {
+                        err(format!("itertools.{m}: r must be a non-negative integer"))
+                    })?,
                     None if m == "permutations" => items.len(),
-                    None => return Err(err(format!("itertools.{m}() missing required argument 'r'"))),
+                    None => {
+                        return Err(err(format!(
+                            "itertools.{m}() missing required argument 'r'"
+                        )))
+                    }
                 };
                 Ok(tuples(&items, index_tuples(items.len(), r, m)))
             }
             "product" => {
                 let repeat = args.int(usize::MAX, "repeat", 1).max(0) as usize;
                 let pools: Vec<Vec<Value>> = args.pos.iter().map(list).collect::<Result<_, _>>()?;
-                let pools: Vec<&Vec<Value>> =
-                    (0..repeat).flat_map(|_| pools.iter()).collect();
+                let pools: Vec<&Vec<Value>> = (0..repeat).flat_map(|_| pools.iter()).collect();
                 let mut out: Vec<Vec<Value>> = vec![vec![]];
                 for pool in pools {
                     out = out
@@ -625,7 +631,9 @@ impl Object for Itertools {
                         })
                         .collect();
                 }
-                Ok(Value::from(out.into_iter().map(Value::from).collect::<Vec<_>>()))
+                Ok(Value::from(
+                    out.into_iter().map(Value::from).collect::<Vec<_>>(),
+                ))
             }
             "chain" => {
                 let mut out = Vec::new();
@@ -1051,8 +1059,10 @@ mod tests {
         );
         // a non-empty literal, also over several lines
         assert_eq!(
-            r("{% set d = {\n 'name': 'x',\n 'tests': ['u']\n}\n%}{% do d.update({'k': 1}) %}\
-               {% do d['tests'].append('n') %}{{ d['tests'] }} {{ d.pop('k') }} {{ d | length }}"),
+            r(
+                "{% set d = {\n 'name': 'x',\n 'tests': ['u']\n}\n%}{% do d.update({'k': 1}) %}\
+               {% do d['tests'].append('n') %}{{ d['tests'] }} {{ d.pop('k') }} {{ d | length }}"
+            ),
             "['u', 'n'] 1 2"
         );
         assert_eq!(
@@ -1068,7 +1078,10 @@ mod tests {
         assert_eq!(r("{{ dict({'a': 1}, b=2) | length }}"), "2");
         // an unchangeable dict says why
         let e = env
-            .render_str("{% set d = x %}{% do d.update({}) %}", minijinja::context! {x => minijinja::context!{a => 1}})
+            .render_str(
+                "{% set d = x %}{% do d.update({}) %}",
+                minijinja::context! {x => minijinja::context!{a => 1}},
+            )
             .unwrap_err();
         assert!(format!("{e:#}").contains("cannot change"), "{e:#}");
     }
@@ -1097,20 +1110,41 @@ mod tests {
             r("{% set s = 'a.b,c!' %}{{ s.translate(s.maketrans('', '', '.,!')) }}"),
             "abc"
         );
-        assert_eq!(r("{{ 'abc'.translate('abc'.maketrans('ab', 'xy')) }}"), "xyc");
-        assert_eq!(r("{{ 'ab'.translate('ab'.maketrans({'a': 'AA', 'b': none})) }}"), "AA");
         assert_eq!(
-            r("{{ '(\\)|{ws})'.format(ws='[ ]') }}"),
-            "(\\)|[ ])"
+            r("{{ 'abc'.translate('abc'.maketrans('ab', 'xy')) }}"),
+            "xyc"
         );
+        assert_eq!(
+            r("{{ 'ab'.translate('ab'.maketrans({'a': 'AA', 'b': none})) }}"),
+            "AA"
+        );
+        assert_eq!(r("{{ '(\\)|{ws})'.format(ws='[ ]') }}"), "(\\)|[ ])");
         assert_eq!(r("{{ '{} {0} {x} {{}}'.format('a', x=1) }}"), "a a 1 {}");
-        assert_eq!(r("{{ '{:>5}|{:<3}|{:^5}'.format('ab', 'c', 'd') }}"), "   ab|c  |  d  ");
-        assert_eq!(r("{{ '{:.2f} {:,} {:05d}'.format(3.14159, 1234567, -42) }}"), "3.14 1,234,567 -0042");
+        assert_eq!(
+            r("{{ '{:>5}|{:<3}|{:^5}'.format('ab', 'c', 'd') }}"),
+            "   ab|c  |  d  "
+        );
+        assert_eq!(
+            r("{{ '{:.2f} {:,} {:05d}'.format(3.14159, 1234567, -42) }}"),
+            "3.14 1,234,567 -0042"
+        );
         assert_eq!(r("{{ '{!r}'.format('a') }}"), "'a'");
-        assert_eq!(r("{{ 'ab'.center(5, '*') }} {{ '7'.zfill(3) }} {{ 'x'.rjust(3) }}"), "**ab* 007   x");
-        assert_eq!(r("{{ 'abc'.center(6, '*') }} {{ 'a'.center(4, '*') }}"), "*abc** *a**");
-        assert_eq!(r("{{ 'a=b=c'.partition('=') }} {{ 'a=b=c'.rpartition('=') }}"), "['a', '=', 'b=c'] ['a=b', '=', 'c']");
-        assert_eq!(r("{{ 'pre_x'.removeprefix('pre_') }} {{ 'abcabc'.rfind('b') }}"), "x 4");
+        assert_eq!(
+            r("{{ 'ab'.center(5, '*') }} {{ '7'.zfill(3) }} {{ 'x'.rjust(3) }}"),
+            "**ab* 007   x"
+        );
+        assert_eq!(
+            r("{{ 'abc'.center(6, '*') }} {{ 'a'.center(4, '*') }}"),
+            "*abc** *a**"
+        );
+        assert_eq!(
+            r("{{ 'a=b=c'.partition('=') }} {{ 'a=b=c'.rpartition('=') }}"),
+            "['a', '=', 'b=c'] ['a=b', '=', 'c']"
+        );
+        assert_eq!(
+            r("{{ 'pre_x'.removeprefix('pre_') }} {{ 'abcabc'.rfind('b') }}"),
+            "x 4"
+        );
         assert!(env.render_str("{{ 'a'.index('z') }}", ()).is_err());
     }
 
@@ -1661,14 +1695,16 @@ fn str_method_more(s: &str, m: &str, args: &[Value]) -> Option<Result<Value, JEr
                 s.rfind(&sep)
             };
             Ok(Value::from(match found {
-                Some(i) => vec![s[..i].to_string(), sep.clone(), s[i + sep.len()..].to_string()],
+                Some(i) => vec![
+                    s[..i].to_string(),
+                    sep.clone(),
+                    s[i + sep.len()..].to_string(),
+                ],
                 None if m == "partition" => vec![s.to_string(), String::new(), String::new()],
                 None => vec![String::new(), String::new(), s.to_string()],
             }))
         }
-        "splitlines" => Ok(Value::from(
-            s.lines().map(String::from).collect::<Vec<_>>(),
-        )),
+        "splitlines" => Ok(Value::from(s.lines().map(String::from).collect::<Vec<_>>())),
         "swapcase" => Ok(Value::from(
             s.chars()
                 .flat_map(|c| {
@@ -1715,7 +1751,9 @@ fn str_method_more(s: &str, m: &str, args: &[Value]) -> Option<Result<Value, JEr
             !s.is_empty() && s.chars().all(|c| c.is_numeric()),
         )),
         "isidentifier" => Ok(Value::from(
-            s.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic())
+            s.chars()
+                .next()
+                .is_some_and(|c| c == '_' || c.is_alphabetic())
                 && s.chars().all(|c| c == '_' || c.is_alphanumeric()),
         )),
         "istitle" => {
@@ -1727,8 +1765,7 @@ fn str_method_more(s: &str, m: &str, args: &[Value]) -> Option<Result<Value, JEr
                 !words.is_empty()
                     && words.iter().all(|w| {
                         let mut c = w.chars();
-                        c.next().is_some_and(|f| f.is_uppercase())
-                            && c.all(|x| x.is_lowercase())
+                        c.next().is_some_and(|f| f.is_uppercase()) && c.all(|x| x.is_lowercase())
                     }),
             ))
         }
@@ -1749,11 +1786,11 @@ fn py_maketrans(args: &[Value]) -> Result<Value, JError> {
                 let key = match k.as_str() {
                     Some(s) if s.chars().count() == 1 => s.chars().next().map(cp).unwrap_or(0),
                     Some(_) => {
-                        return Err(err(
-                            "string keys in translate table must be of length 1",
-                        ))
+                        return Err(err("string keys in translate table must be of length 1"))
                     }
-                    None => k.as_i64().ok_or_else(|| err("keys in translate table must be strings or integers"))?,
+                    None => k.as_i64().ok_or_else(|| {
+                        err("keys in translate table must be strings or integers")
+                    })?,
                 };
                 table.insert(key, v);
             }
@@ -1774,11 +1811,7 @@ fn py_maketrans(args: &[Value]) -> Result<Value, JError> {
                 }
             }
         }
-        _ => {
-            return Err(err(
-                "maketrans takes a dict, or two or three strings",
-            ))
-        }
+        _ => return Err(err("maketrans takes a dict, or two or three strings")),
     }
     Ok(Value::from_iter(table))
 }
@@ -1796,7 +1829,9 @@ fn py_translate(s: &str, table: &Value) -> Result<String, JError> {
             ValueKind::Number => {
                 let n = to.as_i64().and_then(|n| u32::try_from(n).ok());
                 out.push(n.and_then(char::from_u32).ok_or_else(|| {
-                    err(format!("character mapping must be in range(0x110000), not {to}"))
+                    err(format!(
+                        "character mapping must be in range(0x110000), not {to}"
+                    ))
                 })?);
             }
             _ => out.push_str(&to.to_string()),
@@ -1924,13 +1959,18 @@ fn py_format_spec(v: &Value, text: String, spec: &str) -> Result<String, JError>
                 let (m, x) = e.split_once('e').unwrap_or((&e, "0"));
                 let x: i32 = x.parse().unwrap_or(0);
                 let e = format!("{m}e{}{:02}", if x < 0 { '-' } else { '+' }, x.abs());
-                if ty == "E" { e.to_uppercase() } else { e }
+                if ty == "E" {
+                    e.to_uppercase()
+                } else {
+                    e
+                }
             }
             ("d" | "n", _) => int
                 .map(|i| i.unsigned_abs().to_string())
                 .ok_or_else(|| err("Unknown format code 'd' for object of type 'float'"))?,
             ("x" | "X" | "o" | "b", _) => {
-                let i = int.ok_or_else(|| err(format!("Unknown format code '{ty}' for a float")))?;
+                let i =
+                    int.ok_or_else(|| err(format!("Unknown format code '{ty}' for a float")))?;
                 let u = i.unsigned_abs();
                 match ty {
                     "x" => format!("{u:x}"),
