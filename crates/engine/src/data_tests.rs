@@ -483,6 +483,9 @@ struct Testable<'a> {
 /// Everything discovery needs from the manifest being built.
 pub struct DiscoverCtx<'a> {
     pub project: &'a Project,
+    /// The properties-file Jinja context (dbt's `properties.yml` context:
+    /// `target`, `var`, `env_var`, `modules`...) that test configs render with.
+    pub props_env: &'a crate::project::FileEnv,
     pub target_db: &'a str,
     pub target_schema: &'a str,
     pub macro_names: &'a [String],
@@ -645,19 +648,19 @@ fn construct_config(cfg: &Config) -> String {
     }
 }
 
-fn render_config_strings(project: &Project, cfg: &mut Config) -> std::result::Result<(), String> {
-    let vars = project.vars_for_project();
+/// Render a test's config values as dbt renders a properties file's: with
+/// the properties-file context, and natively (`enabled: "{{ target.type !=
+/// 'x' }}"` is a boolean).
+fn render_config_strings(
+    env: &crate::project::FileEnv,
+    cfg: &mut Config,
+) -> std::result::Result<(), String> {
     let mut v = Value::Object(std::mem::take(cfg));
-    crate::yaml::render_strings(
-        &mut v,
-        &[],
-        &|s| crate::project::render_basic(s, &vars),
-        "config",
-    )?;
+    let r = env.render_tree(&mut v, &mut vec!["config".to_string()], &|_| false);
     if let Value::Object(m) = v {
         *cfg = m;
     }
-    Ok(())
+    r
 }
 
 fn generic_node(
@@ -671,7 +674,7 @@ fn generic_node(
     let project = cx.project;
     let bad = |m: String| format!("{}: key {key}: {m}", t.yml);
     let mut e = parse_entry(entry, col.map(|c| c.name.as_str())).map_err(bad)?;
-    render_config_strings(project, &mut e.config).map_err(bad)?;
+    render_config_strings(cx.props_env, &mut e.config).map_err(bad)?;
     let macro_name = format!("test_{}", e.name);
     let callee = crate::macros::test_macro_path(env, &e.name, e.namespace.as_deref());
     if callee.is_none() {
@@ -911,7 +914,7 @@ fn singular_node(
         .map_err(|e| crate::Error::jinja(&unique_id, &ofp, &e).to_string())?;
     if let Ok(fc) = ctx.file_config.lock() {
         let mut fc = fc.clone();
-        let _ = render_config_strings(project, &mut fc);
+        let _ = render_config_strings(cx.props_env, &mut fc);
         config::merge(&mut node.config, &fc);
     }
     node.refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();

@@ -664,9 +664,13 @@ impl Manifest {
                     },
                 );
             }
+            // a generic test's `config:` renders now, as dbt renders
+            // properties files: `target`, `var` (this package's), `env_var`...
+            let props_env = crate::project::FileEnv::new(&pinfo.vars, Some(target));
             let t = crate::data_tests::discover(
                 &crate::data_tests::DiscoverCtx {
                     project: &project,
+                    props_env: &props_env,
                     target_db: &target.database,
                     target_schema: &target.schema,
                     macro_names: &macro_names,

@@ -1557,3 +1557,35 @@ fn parity_matches_dbt() {
     engine::execute(&opts(&mine), Command::Build).unwrap();
     assert_eq!(parity_view(&mine), parity_view(&theirs));
 }
+
+/// A generic test's `config:` in a properties file renders with dbt's
+/// properties-file context (`target`, `var`, `env_var`), natively: a test
+/// whose `enabled` is `{{ target.type != 'duckdb' }}` is not built.
+#[test]
+fn properties_test_config_renders_with_target() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    write_all(
+        &dir,
+        &[
+            (
+                "dbt_project.yml",
+                "name: p\nprofile: p\nvars: {strict: true}\n".into(),
+            ),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    dir.join("dev.duckdb").display()
+                ),
+            ),
+            ("models/m.sql", "select true as flag\n".into()),
+            (
+                "models/m.yml",
+                "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: flag\n        data_tests:\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type == 'duckdb' and var('strict') }}\"\n              arguments:\n                quote: false\n                values: ['TRUE']\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type != 'duckdb' }}\"\n              arguments:\n                values: [0, 1]\n".into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert!(s.ok() && s.pass == 2 && s.total == 2, "{s:?}");
+}
