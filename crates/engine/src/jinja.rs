@@ -251,7 +251,63 @@ pub fn environment(
         .map(|p| (p.name.clone(), var_fn(info.for_package(p).vars)))
         .collect();
     crate::macros::install_package_scopes(&mut env, scopes);
+    // dbt's `context`: every name of the context as a mapping; here the
+    // run's globals (macros included), and a node's names over them in
+    // [`scoped`]
+    let run: BTreeMap<String, Value> = env
+        .globals()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    env.add_global(
+        "context",
+        Value::from_object(DbtContext {
+            node: BTreeMap::new(),
+            run: Arc::new(run),
+        }),
+    );
     Ok((env, names))
+}
+
+/// dbt's `context` variable: the rendering context as a mapping
+/// (`context['project_name']`, `context.get(macro_name)`): a node's names
+/// over the run's globals.
+#[derive(Debug)]
+pub(crate) struct DbtContext {
+    node: BTreeMap<String, Value>,
+    run: Arc<BTreeMap<String, Value>>,
+}
+
+impl DbtContext {
+    /// The same run's context with a node's names over it.
+    fn with_node(&self, node: BTreeMap<String, Value>) -> DbtContext {
+        DbtContext {
+            node,
+            run: self.run.clone(),
+        }
+    }
+}
+
+impl Object for DbtContext {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let k = key.as_str()?;
+        if k == "context" {
+            return Some(Value::from_dyn_object(self.clone()));
+        }
+        self.node.get(k).or_else(|| self.run.get(k)).cloned()
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let keys: std::collections::BTreeSet<&String> =
+            self.node.keys().chain(self.run.keys()).collect();
+        let keys: Vec<Value> = keys
+            .into_iter()
+            .filter(|k| !k.starts_with("__tarmac"))
+            .map(|k| Value::from(k.as_str()))
+            .collect();
+        minijinja::value::Enumerator::Values(keys)
+    }
 }
 
 /// `target` as dbt's context has it for a dbt-duckdb profile.
@@ -1064,6 +1120,17 @@ pub fn scoped(
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     c.extend(extra);
+    if let Some(run) = env
+        .globals()
+        .find(|(k, _)| *k == "context")
+        .and_then(|(_, v)| v.downcast_object::<DbtContext>())
+    {
+        let node = c.clone();
+        c.insert(
+            "context".to_string(),
+            Value::from_object(run.with_node(node)),
+        );
+    }
     // what macros take from the node, kept apart from the names a template
     // can shadow with `{% set %}` (a model's `{% set adapter = ... %}` must
     // not reach the macros it calls, as in dbt)
@@ -1153,6 +1220,57 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn context_maps_the_run_and_the_node() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
+        let project = Project::load(d.path(), &Default::default(), None).unwrap();
+        let info = RunInfo {
+            project: Arc::new(project),
+            target: Target::in_memory(),
+            invocation_id: String::new(),
+            run_started_at: chrono::Utc::now(),
+            full_refresh: false,
+            vars: Default::default(),
+            which: "run".into(),
+            packages: vec![],
+            store_failures: false,
+        };
+        let macros = [crate::macros::MacroFile {
+            package: "p".into(),
+            path: "macros/m.sql".into(),
+            text: "{% macro pepper() %}{{ context['project_name'] ~ '/' ~ context['this'] }}{% endmacro %}".into(),
+        }];
+        let (env, _) = environment(&info, &macros).unwrap();
+        let ctx = Arc::new(NodeCtx::new(
+            "model.p.m".into(),
+            "m".into(),
+            Relation::new("d", "s", "m"),
+            Config::new(),
+            Arc::new(ParseOnly),
+            Value::from(()),
+        ));
+        let out = render_model(
+            &env,
+            "m.sql",
+            "{{ pepper() }}|{{ context.target.type }}|{{ 'pepper' in context }}|{{ context.get('nope', 0) }}",
+            ctx,
+        )
+        .unwrap();
+        assert_eq!(out, "p/\"d\".\"s\".\"m\"|duckdb|True|0");
+    }
+
+    #[derive(Debug)]
+    struct ParseOnly;
+    impl Resolver for ParseOnly {
+        fn resolve_ref(&self, _p: Option<&str>, n: &str) -> Result<(Relation, Option<String>), String> {
+            Err(n.to_string())
+        }
+        fn resolve_source(&self, s: &str, _t: &str) -> Result<Relation, String> {
+            Err(s.to_string())
+        }
+    }
 
     #[test]
     fn splits_macro_files() {

@@ -57,6 +57,7 @@ pub const NODE_NAMES: &[&str] = &[
     "selected_resources",
     "var",
     "load_relation",
+    "context",
     PKG,
 ];
 
