@@ -113,11 +113,10 @@ fn owned_to_value(v: duckdb::types::Value) -> Value {
     };
     match v {
         D::Date32(days) => chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| Value::from_object(crate::jinja::DateTime(d, true)))
+            .map(|d| crate::pydatetime::DateTime::date(d).into_value())
             .unwrap_or_else(|| Value::from(days)),
         D::Timestamp(unit, n) => chrono::DateTime::from_timestamp_micros(micros(unit, n))
-            .map(|d| Value::from_object(crate::jinja::DateTime(d.naive_utc(), false)))
+            .map(|d| crate::pydatetime::DateTime::naive(d.naive_utc()).into_value())
             .unwrap_or_else(|| Value::from(n)),
         D::Decimal(d) => {
             let s = d.to_string();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Environment, Error as JError, ErrorKind, State};
 
-use crate::jinja::{DateTime, RunInfo};
+use crate::jinja::RunInfo;
 use crate::pyargs::Args;
 use crate::relation::Relation;
 
@@ -105,153 +105,6 @@ pub fn py_float(f: f64) -> String {
         return format!("{m}e{}{:02}", if exp < 0 { "-" } else { "+" }, exp.abs());
     }
     s
-}
-
-/// `datetime` module pieces.
-#[derive(Debug)]
-struct DtModule(&'static str);
-
-fn dt(d: chrono::NaiveDateTime, is_date: bool) -> Value {
-    Value::from_object(DateTime(d, is_date))
-}
-
-fn parse_iso(s: &str) -> Option<(chrono::NaiveDateTime, bool)> {
-    let s = s.trim();
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Some((d.and_hms_opt(0, 0, 0)?, true));
-    }
-    for f in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(s, f) {
-            return Some((d, false));
-        }
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| (d.naive_utc(), false))
-}
-
-impl Object for DtModule {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match (self.0, key.as_str()?) {
-            ("module", "datetime") => Some(Value::from_object(DtModule("datetime"))),
-            ("module", "date") => Some(Value::from_object(DtModule("date"))),
-            ("module", "timedelta") => Some(Value::from_object(DtModule("timedelta"))),
-            ("module", "timezone") => Some(Value::from_object(DtModule("timezone"))),
-            ("timezone", "utc") => Some(Value::from("UTC")),
-            _ => None,
-        }
-    }
-    fn call(self: &Arc<Self>, _s: &State<'_, '_>, args: &[Value]) -> Result<Value, JError> {
-        let args = Args::new(args);
-        let g = |i, k, d| args.int(i, k, d);
-        match self.0 {
-            "datetime" | "date" => {
-                let date = chrono::NaiveDate::from_ymd_opt(
-                    g(0, "year", 1970) as i32,
-                    g(1, "month", 1) as u32,
-                    g(2, "day", 1) as u32,
-                )
-                .ok_or_else(|| err("date out of range"))?;
-                if self.0 == "date" {
-                    return Ok(dt(date.and_hms_opt(0, 0, 0).unwrap_or_default(), true));
-                }
-                let t = date
-                    .and_hms_micro_opt(
-                        g(3, "hour", 0) as u32,
-                        g(4, "minute", 0) as u32,
-                        g(5, "second", 0) as u32,
-                        g(6, "microsecond", 0) as u32,
-                    )
-                    .ok_or_else(|| err("time out of range"))?;
-                Ok(dt(t, false))
-            }
-            "timedelta" => {
-                let secs = g(0, "days", 0) * 86400
-                    + g(1, "seconds", 0)
-                    + g(4, "minutes", 0) * 60
-                    + g(5, "hours", 0) * 3600
-                    + g(6, "weeks", 0) * 7 * 86400;
-                Ok(Value::from_object(TimeDelta(secs)))
-            }
-            _ => Err(err(format!("{} is not callable", self.0))),
-        }
-    }
-    fn call_method(
-        self: &Arc<Self>,
-        _s: &State<'_, '_>,
-        m: &str,
-        args: &[Value],
-    ) -> Result<Value, JError> {
-        let s0 = args.first().and_then(|a| a.as_str()).unwrap_or_default();
-        match (self.0, m) {
-            ("datetime", "now") => Ok(dt(chrono::Local::now().naive_local(), false)),
-            ("datetime", "utcnow") => Ok(dt(chrono::Utc::now().naive_utc(), false)),
-            ("date", "today") => Ok(dt(
-                chrono::Local::now()
-                    .date_naive()
-                    .and_hms_opt(0, 0, 0)
-                    .unwrap_or_default(),
-                true,
-            )),
-            ("datetime", "strptime") => {
-                let f = args.get(1).and_then(|a| a.as_str()).unwrap_or("%Y-%m-%d");
-                chrono::NaiveDateTime::parse_from_str(s0, f)
-                    .or_else(|_| {
-                        chrono::NaiveDate::parse_from_str(s0, f)
-                            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
-                    })
-                    .map(|d| dt(d, false))
-                    .map_err(|e| err(format!("time data {s0:?} does not match format {f:?}: {e}")))
-            }
-            ("datetime" | "date", "fromisoformat") => parse_iso(s0)
-                .map(|(d, is_date)| dt(d, is_date && self.0 == "date"))
-                .ok_or_else(|| err(format!("Invalid isoformat string: {s0:?}"))),
-            _ => Err(JError::from(ErrorKind::UnknownMethod)),
-        }
-    }
-}
-
-/// `datetime.timedelta` (seconds); shown as Python does.
-#[derive(Debug)]
-struct TimeDelta(i64);
-
-impl Object for TimeDelta {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match key.as_str()? {
-            "days" => Some(Value::from(self.0.div_euclid(86400))),
-            "seconds" => Some(Value::from(self.0.rem_euclid(86400))),
-            _ => None,
-        }
-    }
-    fn call_method(
-        self: &Arc<Self>,
-        _s: &State<'_, '_>,
-        m: &str,
-        _a: &[Value],
-    ) -> Result<Value, JError> {
-        match m {
-            "total_seconds" => Ok(Value::from(self.0 as f64)),
-            _ => Err(JError::from(ErrorKind::UnknownMethod)),
-        }
-    }
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let days = self.0.div_euclid(86400);
-        let rest = self.0.rem_euclid(86400);
-        let hms = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
-        match days {
-            0 => write!(f, "{hms}"),
-            1 | -1 => write!(f, "{days} day, {hms}"),
-            _ => write!(f, "{days} days, {hms}"),
-        }
-    }
 }
 
 /// `modules.re`: Python's `re` on the `regex` crate (no look-around or
@@ -842,10 +695,12 @@ pub fn install(env: &mut Environment<'static>, info: &RunInfo) {
 /// `modules`, `api`, `zip`, `set`, `builtins`, `local_md5` and the formatter.
 pub fn install_modules(env: &mut Environment<'static>) {
     let mut modules = BTreeMap::new();
-    modules.insert("datetime", Value::from_object(DtModule("module")));
+    modules.insert("datetime", crate::pydatetime::datetime_module());
+    modules.insert("pytz", crate::pydatetime::pytz_module());
     modules.insert("re", Value::from_object(Re));
     modules.insert("itertools", Value::from_object(Itertools));
     env.add_global("modules", Value::from_serialize(&modules));
+    crate::pydatetime::install(env);
     env.add_global("api", Value::from_object(Api("api")));
     env.add_function(
         "zip",
@@ -2090,6 +1945,13 @@ pub fn unknown_method(
 ///   colon after a block tag's expression "for Python compatibility", and
 ///   real packages write it.
 pub fn preprocess(src: &str) -> std::borrow::Cow<'_, str> {
+    match crate::pydatetime::rewrite_timedelta_ops(src) {
+        std::borrow::Cow::Borrowed(s) => preprocess_literals(s),
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(preprocess_literals(&s).into_owned()),
+    }
+}
+
+fn preprocess_literals(src: &str) -> std::borrow::Cow<'_, str> {
     static RE: std::sync::OnceLock<Option<(regex::Regex, regex::Regex, regex::Regex)>> =
         std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {

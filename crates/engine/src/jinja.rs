@@ -113,65 +113,6 @@ impl RunInfo {
     }
 }
 
-/// A `datetime` value with Python's `str()` and `strftime`; `.1` is true
-/// for a `date`.
-#[derive(Debug)]
-pub(crate) struct DateTime(pub chrono::NaiveDateTime, pub bool);
-
-impl Object for DateTime {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        use chrono::{Datelike, Timelike};
-        let d = &self.0;
-        Some(Value::from(match key.as_str()? {
-            "year" => d.year() as i64,
-            "month" => d.month() as i64,
-            "day" => d.day() as i64,
-            "hour" => d.hour() as i64,
-            "minute" => d.minute() as i64,
-            "second" => d.second() as i64,
-            _ => return None,
-        }))
-    }
-    fn call_method(
-        self: &Arc<Self>,
-        _s: &State<'_, '_>,
-        m: &str,
-        args: &[Value],
-    ) -> Result<Value, JError> {
-        match m {
-            "strftime" => {
-                let f = args.first().and_then(|a| a.as_str()).unwrap_or("%Y-%m-%d");
-                Ok(Value::from(self.0.format(f).to_string()))
-            }
-            "isoformat" => Ok(Value::from(
-                self.0.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-            )),
-            "date" => Ok(Value::from_object(DateTime(
-                self.0.date().and_hms_opt(0, 0, 0).unwrap_or(self.0),
-                true,
-            ))),
-            "timestamp" => Ok(Value::from(self.0.and_utc().timestamp())),
-            _ => Err(JError::from(ErrorKind::UnknownMethod)),
-        }
-    }
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.1 {
-            write!(f, "{}", self.0.format("%Y-%m-%d"))
-        } else {
-            use chrono::Timelike;
-            // Python's str(datetime): microseconds only when there are some
-            if self.0.nanosecond() / 1000 == 0 {
-                write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S"))
-            } else {
-                write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f"))
-            }
-        }
-    }
-}
-
 /// `exceptions.raise_compiler_error(msg)`, `exceptions.warn(msg)`.
 #[derive(Debug)]
 struct Exceptions;
@@ -227,7 +168,7 @@ pub fn environment(
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global(
         "run_started_at",
-        Value::from_object(DateTime(info.run_started_at.naive_utc(), false)),
+        crate::pydatetime::DateTime::utc(info.run_started_at.naive_utc()).into_value(),
     );
     env.add_global("invocation_id", Value::from(info.invocation_id.clone()));
     env.add_global("project_name", Value::from(info.project.name.clone()));
@@ -254,10 +195,7 @@ pub fn environment(
     // dbt's `context`: every name of the context as a mapping; here the
     // run's globals (macros included), and a node's names over them in
     // [`scoped`]
-    let run: BTreeMap<String, Value> = env
-        .globals()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let run: BTreeMap<String, Value> = env.globals().map(|(k, v)| (k.to_string(), v)).collect();
     env.add_global(
         "context",
         Value::from_object(DbtContext {
@@ -1264,7 +1202,11 @@ mod tests {
     #[derive(Debug)]
     struct ParseOnly;
     impl Resolver for ParseOnly {
-        fn resolve_ref(&self, _p: Option<&str>, n: &str) -> Result<(Relation, Option<String>), String> {
+        fn resolve_ref(
+            &self,
+            _p: Option<&str>,
+            n: &str,
+        ) -> Result<(Relation, Option<String>), String> {
             Err(n.to_string())
         }
         fn resolve_source(&self, s: &str, _t: &str) -> Result<Relation, String> {

@@ -35,6 +35,7 @@ pub mod persist_docs;
 pub mod project;
 pub mod properties;
 pub mod pyargs;
+pub mod pydatetime;
 pub mod relation;
 pub mod seed;
 pub mod select;
