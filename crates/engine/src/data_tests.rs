@@ -1087,7 +1087,17 @@ pub fn compile_test(
                         }
                     }
                     other => {
-                        values.insert(k.clone(), minijinja::Value::from_serialize(other));
+                        // Jinja in strings inside a list or mapping argument
+                        // renders too (`column_type_list: ["{{ type_datetime() }}"]`)
+                        let mut v = other.clone();
+                        render_nested(&mut v, &|s| {
+                            m.env
+                                .render_str(s, jinja::node_context(ctx.clone()))
+                                .map_err(|e| {
+                                    Error::jinja(&node.unique_id, &node.original_file_path, &e)
+                                })
+                        })?;
+                        values.insert(k.clone(), minijinja::Value::from_serialize(&v));
                         call_args.push(format!("{k}=__tarmac_kw[{}]", py_repr_str(k)));
                     }
                 }
@@ -1116,6 +1126,25 @@ pub fn compile_test(
         }
         _ => Ok(crate::compile::compile(m, node, resolver, db, false)?.sql),
     }
+}
+
+/// Render every string holding Jinja inside a list or mapping, in place.
+fn render_nested(v: &mut Value, render: &dyn Fn(&str) -> Result<String>) -> Result<()> {
+    match v {
+        Value::String(s) if s.contains("{{") || s.contains("{%") => *s = render(s)?,
+        Value::Array(a) => {
+            for x in a {
+                render_nested(x, render)?;
+            }
+        }
+        Value::Object(o) => {
+            for x in o.values_mut() {
+                render_nested(x, render)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn pluralize(n: i64) -> String {

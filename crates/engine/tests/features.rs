@@ -1560,7 +1560,8 @@ fn parity_matches_dbt() {
 
 /// A generic test's `config:` in a properties file renders with dbt's
 /// properties-file context (`target`, `var`, `env_var`), natively: a test
-/// whose `enabled` is `{{ target.type != 'duckdb' }}` is not built.
+/// whose `enabled` is `{{ target.type != 'duckdb' }}` is not built. Jinja
+/// in strings inside a list argument renders when the test compiles.
 #[test]
 fn properties_test_config_renders_with_target() {
     let t = tempfile::tempdir().unwrap();
@@ -1582,7 +1583,7 @@ fn properties_test_config_renders_with_target() {
             ("models/m.sql", "select true as flag\n".into()),
             (
                 "models/m.yml",
-                "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: flag\n        data_tests:\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type == 'duckdb' and var('strict') }}\"\n              arguments:\n                quote: false\n                values: ['TRUE']\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type != 'duckdb' }}\"\n              arguments:\n                values: [0, 1]\n".into(),
+                "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: flag\n        data_tests:\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type == 'duckdb' and var('strict') }}\"\n              arguments:\n                quote: false\n                values: [\"{{ 'TR' ~ 'UE' }}\"]\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type != 'duckdb' }}\"\n              arguments:\n                values: [0, 1]\n".into(),
             ),
         ],
     );
