@@ -392,7 +392,16 @@ fn build_node(
 ) -> Built {
     let root = m.info.project.root.clone();
     if node.resource_type == ResourceType::Seed {
-        let path = root.join(&node.original_file_path);
+        // a package's seed file lies in the package (its original_file_path
+        // is relative to the package, as in dbt's manifest)
+        let base = m
+            .info
+            .packages
+            .iter()
+            .find(|p| p.name == node.package_name && node.package_name != m.info.project.name)
+            .map(|p| p.root.clone())
+            .unwrap_or(root.clone());
+        let path = base.join(&node.original_file_path);
         // dbt-core 1.10's seed materialization says "CREATE n" on a full
         // refresh (the flag or the seed's `full_refresh` config) and
         // "INSERT n" otherwise, a new table included
@@ -468,7 +477,9 @@ fn build_node(
     let render_hooks = |key: &str| -> Result<Vec<String>> {
         let mut out = Vec::new();
         for h in cfg.hooks(key) {
-            let ctx = crate::jinja::node_context(hook_ctx());
+            // a package's node renders its hooks with its package's macros
+            // in scope, as its SQL (dbt's node-package namespace)
+            let ctx = crate::jinja::scoped(&m.env, &hook_ctx(), Default::default());
             let s = m.env.render_str(&h, ctx).map_err(|e| {
                 Error::jinja(
                     &node.unique_id,

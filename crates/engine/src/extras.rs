@@ -107,8 +107,9 @@ pub fn py_float(f: f64) -> String {
     s
 }
 
-/// `modules.re`: Python's `re` on the `regex` crate (no look-around or
-/// back-references).
+/// `modules.re`: Python's `re` on the `fancy-regex` crate, which has the
+/// look-around and back-references Python's patterns use (packages write
+/// `(?<!distinct\s)(from|join)\s+...` to find hard-coded table names).
 #[derive(Debug)]
 struct Re;
 
@@ -184,9 +185,9 @@ fn py_pattern(p: &str) -> String {
     out
 }
 
-fn compile_re(pattern: &str, flags: i64) -> Result<regex::Regex, JError> {
+fn compile_re(pattern: &str, flags: i64) -> Result<fancy_regex::Regex, JError> {
     let pattern = &py_pattern(pattern);
-    let mut b = regex::RegexBuilder::new(pattern);
+    let mut b = fancy_regex::RegexBuilder::new(pattern);
     b.case_insensitive(flags & RE_I != 0)
         .multi_line(flags & RE_M != 0)
         .dot_matches_new_line(flags & RE_S != 0)
@@ -197,7 +198,7 @@ fn compile_re(pattern: &str, flags: i64) -> Result<regex::Regex, JError> {
 
 /// A compiled pattern (`re.compile`).
 #[derive(Debug)]
-struct Pattern(regex::Regex);
+struct Pattern(fancy_regex::Regex);
 
 /// A match: `.group(n)`, `.groups()`, `.start()`, `.end()`, `.span()`.
 #[derive(Debug)]
@@ -237,18 +238,22 @@ impl Object for Match {
     }
 }
 
-fn do_match(re: &regex::Regex, s: &str, mode: &str) -> Value {
+/// A regex failure at run time (the backtracking limit) as a Jinja error.
+fn re_err(e: fancy_regex::Error) -> JError {
+    err(format!("re: {e}"))
+}
+
+fn do_match(re: &fancy_regex::Regex, s: &str, mode: &str) -> Result<Value, JError> {
+    let caps = re.captures(s).map_err(re_err)?;
     let caps = match mode {
-        "match" => re
-            .captures(s)
-            .filter(|c| c.get(0).is_some_and(|m| m.start() == 0)),
-        "fullmatch" => re.captures(s).filter(|c| {
+        "match" => caps.filter(|c| c.get(0).is_some_and(|m| m.start() == 0)),
+        "fullmatch" => caps.filter(|c| {
             c.get(0)
                 .is_some_and(|m| m.start() == 0 && m.end() == s.len())
         }),
-        _ => re.captures(s),
+        _ => caps,
     };
-    match caps {
+    Ok(match caps {
         None => Value::from(()),
         Some(c) => {
             let m0 = c.get(0);
@@ -261,17 +266,18 @@ fn do_match(re: &regex::Regex, s: &str, mode: &str) -> Value {
                 end: m0.map(|m| m.end()).unwrap_or(0),
             })
         }
-    }
+    })
 }
 
-fn re_call(re: &regex::Regex, m: &str, rest: &[Value]) -> Result<Value, JError> {
+fn re_call(re: &fancy_regex::Regex, m: &str, rest: &[Value]) -> Result<Value, JError> {
     let s = rest.first().map(|v| v.to_string()).unwrap_or_default();
     match m {
-        "match" | "search" | "fullmatch" => Ok(do_match(re, &s, m)),
+        "match" | "search" | "fullmatch" => do_match(re, &s, m),
         "findall" => Ok(Value::from(
             re.captures_iter(&s)
                 .map(|c| {
-                    if c.len() <= 1 {
+                    let c = c.map_err(re_err)?;
+                    Ok(if c.len() <= 1 {
                         Value::from(c.get(0).map(|m| m.as_str()).unwrap_or_default())
                     } else if c.len() == 2 {
                         Value::from(c.get(1).map(|m| m.as_str()).unwrap_or_default())
@@ -282,12 +288,14 @@ fn re_call(re: &regex::Regex, m: &str, rest: &[Value]) -> Result<Value, JError> 
                                 .map(|g| g.map(|g| g.as_str().to_string()).unwrap_or_default())
                                 .collect::<Vec<_>>(),
                         )
-                    }
+                    })
                 })
-                .collect::<Vec<_>>(),
+                .collect::<Result<Vec<_>, JError>>()?,
         )),
         "split" => Ok(Value::from(
-            re.split(&s).map(String::from).collect::<Vec<_>>(),
+            re.split(&s)
+                .map(|p| p.map(String::from).map_err(re_err))
+                .collect::<Result<Vec<_>, JError>>()?,
         )),
         _ => Err(JError::from(ErrorKind::UnknownMethod)),
     }
@@ -345,7 +353,10 @@ impl Object for Pattern {
                 let repl = args.first().map(|v| v.to_string()).unwrap_or_default();
                 let s = args.get(1).map(|v| v.to_string()).unwrap_or_default();
                 Ok(Value::from(
-                    self.0.replace_all(&s, py_repl(&repl).as_str()).into_owned(),
+                    self.0
+                        .try_replacen(&s, 0, py_repl(&repl).as_str())
+                        .map_err(re_err)?
+                        .into_owned(),
                 ))
             }
             _ => re_call(&self.0, m, args),
@@ -384,7 +395,9 @@ impl Object for Re {
                 let repl = pos.get(1).map(|v| v.to_string()).unwrap_or_default();
                 let s = pos.get(2).map(|v| v.to_string()).unwrap_or_default();
                 Ok(Value::from(
-                    re.replace_all(&s, py_repl(&repl).as_str()).into_owned(),
+                    re.try_replacen(&s, 0, py_repl(&repl).as_str())
+                        .map_err(re_err)?
+                        .into_owned(),
                 ))
             }
             "match" | "search" | "fullmatch" | "findall" | "split" => {
@@ -626,12 +639,52 @@ impl Object for Column {
             ]),
             "is_float" => is(&["double", "float", "real"]),
             "is_numeric" => is(&["decimal", "numeric"]),
+            // dbt's Column.string_size(): the declared size, else 256
+            "string_size" => {
+                if !is(&["varchar", "text", "character", "string", "char"]) {
+                    return Err(JError::new(
+                        ErrorKind::InvalidOperation,
+                        "Called string_size() on non-string field!",
+                    ));
+                }
+                let size = t
+                    .split_once('(')
+                    .and_then(|(_, r)| r.trim_end_matches(')').trim().parse::<i64>().ok());
+                return Ok(Value::from(size.unwrap_or(256)));
+            }
             _ => return Err(JError::from(ErrorKind::UnknownMethod)),
         }))
     }
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "<Column {} ({})>", self.name, self.dtype)
     }
+}
+
+/// Jinja2's `round(value, precision=0, method='common')` (minijinja's
+/// takes no method; packages write `x | round(0, 'ceil')`): `common` is
+/// Python's `round` (an integer stays one; a float rounds half to even on
+/// its exact value), `ceil`/`floor` give a float as Jinja2 does.
+fn round_filter(v: Value, precision: Option<i32>, method: Option<String>) -> Result<Value, JError> {
+    let p = precision.unwrap_or(0);
+    let method = method.as_deref().unwrap_or("common");
+    let bad = |m: String| JError::new(ErrorKind::InvalidOperation, m);
+    if !matches!(method, "common" | "ceil" | "floor") {
+        return Err(bad("method must be 'common', 'ceil' or 'floor'".into()));
+    }
+    let x = match v.kind() {
+        ValueKind::Number => f64::try_from(v.clone()).map_err(|e| bad(e.to_string()))?,
+        _ => return Err(bad(format!("round: {v} is not a number"))),
+    };
+    let is_int = v.is_integer();
+    let scale = 10f64.powi(p);
+    Ok(match method {
+        "ceil" => Value::from((x * scale).ceil() / scale),
+        "floor" => Value::from((x * scale).floor() / scale),
+        _ if is_int && p >= 0 => v,
+        // Rust formats the exact binary value with ties to even, as Python's round
+        _ if p >= 0 => Value::from(format!("{x:.*}", p as usize).parse::<f64>().unwrap_or(x)),
+        _ => Value::from((x * scale).round() / scale),
+    })
 }
 
 /// `v` read as a scalar Python literal (`True`, `None`, `12`, `-1.5e3`, a
@@ -770,6 +823,7 @@ pub fn install_modules(env: &mut Environment<'static>) {
     env.add_filter("as_native", |v: Value| -> Value {
         py_literal(&v).unwrap_or(v)
     });
+    env.add_filter("round", round_filter);
     env.add_function("__tarmac_list", || Value::from_object(PyList::default()));
     env.add_function("__tarmac_dict", || Value::from_object(PyDict::default()));
     env.add_function("__tarmac_mut", |v: Value| py_mutable(v));
@@ -847,6 +901,29 @@ fn md5_hex(data: &[u8]) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_string_size_is_dbts() {
+        let env = Environment::new();
+        let c = |t: &str| {
+            env.render_str("{{ c.string_size() }}", minijinja::context! { c => column_value("x", t) })
+        };
+        assert_eq!(c("VARCHAR").unwrap(), "256");
+        assert_eq!(c("character varying(30)").unwrap(), "30");
+        assert!(c("INTEGER").is_err());
+    }
+
+    #[test]
+    fn round_takes_jinja2_methods() {
+        let mut env = Environment::new();
+        env.add_filter("round", round_filter);
+        let r = |src: &str| env.render_str(src, ()).unwrap();
+        assert_eq!(r("{{ (7 / 3) | round(0, 'ceil') | int }}"), "3");
+        assert_eq!(r("{{ (7 / 3) | round(0, 'floor') }}"), "2.0");
+        assert_eq!(r("{{ 2.5 | round }}|{{ 3.5 | round }}|{{ 2.675 | round(2) }}"), "2.0|4.0|2.67");
+        assert_eq!(r("{{ 5 | round }}|{{ 1.26 | round(1, 'ceil') }}"), "5|1.3");
+        assert!(env.render_str("{{ 1 | round(0, 'up') }}", ()).is_err());
+    }
 
     #[test]
     fn python_spelling() {
@@ -1066,6 +1143,12 @@ mod tests {
             "['aa', 'bc']"
         );
         assert_eq!(py_pattern("a{2,}{x}[{]\\{"), "a{2,}\\{x\\}[{]\\{");
+        // look-behind, look-ahead and verbose mode with comments, as Python's re
+        assert_eq!(
+            r("{{ modules.re.findall('(?ix) (?<!distinct\\s) (from|join)\\s+ # kw\n (\\w+)(?=\\s|$)', 'select distinct from x from t join u') }}"),
+            "[['from', 't'], ['join', 'u']]"
+        );
+        assert_eq!(r(r"{{ modules.re.sub('(a)\\1', 'D', 'aab') }}"), "Db");
         assert_eq!(
             r("{{ modules.re.sub('(a)', '<\\\\1>', 'xa', flags=modules.re.I) }}"),
             "x<a>"
