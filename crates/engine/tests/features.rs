@@ -822,6 +822,46 @@ fn strings(conn: &duckdb::Connection, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// A package's node renders its hooks with its package's macros in scope
+/// (a bare call to the package's own macro, as dbt_project_evaluator's
+/// `post_hook="{{ insert_resources_from_graph(this) }}"`), and a package's
+/// seed is read from the package's folder.
+#[test]
+fn package_hooks_and_seeds() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let db = dir.join("dev.duckdb");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    db.display()
+                ),
+            ),
+            ("packages.yml", "packages:\n  - local: helper\n".into()),
+            ("helper/dbt_project.yml", "name: helper\n".into()),
+            ("dbt_packages/helper/dbt_project.yml", "name: helper\n".into()),
+            (
+                "dbt_packages/helper/macros/m.sql",
+                "{% macro mark(rel) %}create table {{ rel.schema }}.marked as select count(*) as n from {{ rel }}{% endmacro %}\n".into(),
+            ),
+            (
+                "dbt_packages/helper/models/hm.sql",
+                "{{ config(materialized='table', post_hook=\"{{ mark(this) }}\") }}\nselect * from {{ ref('hs') }}\n".into(),
+            ),
+            ("dbt_packages/helper/seeds/hs.csv", "a\n1\n2\n".into()),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert!(s.ok() && s.pass == 2, "{s:?}");
+    let c = duckdb::Connection::open(&db).unwrap();
+    assert_eq!(strings(&c, "select n::varchar from marked"), ["2"]);
+}
+
 /// dbt-duckdb's profile keys (attach, settings, extensions, database),
 /// persist_docs on table, view, incremental and seed, `quoting:`, and
 /// require-dbt-version, on a small project written here.
