@@ -165,6 +165,63 @@ impl serde::Serialize for ConfigJson<'_> {
         if !cfg.contains_key("tags") {
             map.serialize_entry("tags", &[] as &[&str])?;
         }
+        // the rest of dbt's defaults: packages read them from `graph`
+        // (dbt_project_evaluator reports `config.on_schema_change`, `access`, ...)
+        let common = [
+            ("alias", Value::Null),
+            ("schema", Value::Null),
+            ("database", Value::Null),
+            ("meta", Value::Object(Map::new())),
+            ("group", Value::Null),
+        ];
+        for (k, d) in common {
+            if !cfg.contains_key(k) {
+                map.serialize_entry(k, &d)?;
+            }
+        }
+        if self.test.is_none() {
+            use crate::manifest::ResourceType;
+            let mut defaults = vec![
+                ("incremental_strategy", Value::Null),
+                ("batch_size", Value::Null),
+                ("lookback", Value::from(1)),
+                ("begin", Value::Null),
+                ("persist_docs", Value::Object(Map::new())),
+                ("quoting", Value::Object(Map::new())),
+                ("column_types", Value::Object(Map::new())),
+                ("full_refresh", Value::Null),
+                ("unique_key", Value::Null),
+                ("on_schema_change", Value::from("ignore")),
+                ("on_configuration_change", Value::from("apply")),
+                ("grants", Value::Object(Map::new())),
+                ("packages", Value::Array(vec![])),
+                ("docs", json!({"show": true, "node_color": null})),
+                ("contract", json!({"enforced": false, "alias_types": true})),
+                ("event_time", Value::Null),
+                ("concurrent_batches", Value::Null),
+            ];
+            match self.n.resource_type {
+                ResourceType::Model => {
+                    defaults.push(("access", Value::from("protected")));
+                    defaults.push(("freshness", Value::Null));
+                }
+                ResourceType::Seed => {
+                    defaults.push(("delimiter", Value::from(",")));
+                    defaults.push(("quote_columns", Value::Null));
+                }
+                _ => {}
+            }
+            for (k, d) in defaults {
+                if !cfg.contains_key(k) {
+                    map.serialize_entry(k, &d)?;
+                }
+            }
+            for (k, alt) in [("pre-hook", "pre_hook"), ("post-hook", "post_hook")] {
+                if !cfg.contains_key(k) && !cfg.contains_key(alt) {
+                    map.serialize_entry(k, &[] as &[&str])?;
+                }
+            }
+        }
         if let Some(c) = self.test {
             for (k, d) in [
                 ("severity", Value::from(c.severity.as_str())),
@@ -268,7 +325,12 @@ impl serde::Serialize for NodeJson<'_> {
             Some(v) => map.serialize_entry("meta", v)?,
             None => map.serialize_entry("meta", &Map::new())?,
         }
-        map.serialize_entry("raw_code", &n.raw_code)?;
+        // dbt keeps a model file's contents stripped (packages count its lines)
+        if n.resource_type == crate::manifest::ResourceType::Model {
+            map.serialize_entry("raw_code", n.raw_code.trim())?;
+        } else {
+            map.serialize_entry("raw_code", &n.raw_code)?;
+        }
         map.serialize_entry("language", "sql")?;
         let refs: Vec<RefJson> = n.refs.iter().map(RefJson).collect();
         map.serialize_entry("refs", &refs)?;
@@ -279,6 +341,33 @@ impl serde::Serialize for NodeJson<'_> {
             .collect();
         map.serialize_entry("sources", &sources)?;
         map.serialize_entry("depends_on", &DependsOn(&n.depends_on))?;
+        // dbt's node fields that Tarmac has no feature for yet, as dbt
+        // writes them for a node without it, and those read from config
+        let cfg_or = |k: &str, d: Value| n.config.get(k).cloned().unwrap_or(d);
+        map.serialize_entry("group", &cfg_or("group", Value::Null))?;
+        map.serialize_entry("docs", &cfg_or("docs", json!({"show": true, "node_color": null})))?;
+        map.serialize_entry("metrics", &[] as &[&str])?;
+        map.serialize_entry("doc_blocks", &[] as &[&str])?;
+        let contract = n.config.get("contract").and_then(|c| c.as_object());
+        let flag = |k: &str, d: bool| {
+            contract
+                .and_then(|c| c.get(k))
+                .and_then(|v| v.as_bool())
+                .unwrap_or(d)
+        };
+        map.serialize_entry(
+            "contract",
+            &json!({"enforced": flag("enforced", false), "alias_types": flag("alias_types", true), "checksum": null}),
+        )?;
+        if n.resource_type == crate::manifest::ResourceType::Model {
+            map.serialize_entry("access", &cfg_or("access", Value::from("protected")))?;
+            map.serialize_entry("constraints", &cfg_or("constraints", Value::Array(vec![])))?;
+            map.serialize_entry("version", &Value::Null)?;
+            map.serialize_entry("latest_version", &Value::Null)?;
+            map.serialize_entry("deprecation_date", &Value::Null)?;
+            map.serialize_entry("primary_key", &[] as &[&str])?;
+            map.serialize_entry("time_spine", &Value::Null)?;
+        }
         if let Some(c) = self.compiled {
             map.serialize_entry("compiled", &true)?;
             map.serialize_entry("compiled_code", c)?;
@@ -304,6 +393,51 @@ impl serde::Serialize for NodeJson<'_> {
     }
 }
 
+/// The `operation` nodes dbt's manifest holds for each project's
+/// `on-run-start`/`on-run-end` hooks (`<project>-on-run-end-<i>`), which
+/// packages reading `graph.nodes` count like any node.
+fn hook_nodes(m: &Manifest) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let projects = std::iter::once(&m.info.project).chain(m.info.packages.iter());
+    for p in projects {
+        for (kind, hooks) in [("on-run-start", &p.on_run_start), ("on-run-end", &p.on_run_end)] {
+            for (i, raw) in hooks.iter().enumerate() {
+                let name = format!("{}-{kind}-{i}", p.name);
+                let id = format!("operation.{}.{name}", p.name);
+                let config = json!({
+                    "enabled": true, "alias": null, "schema": null, "database": null,
+                    "tags": [], "meta": {}, "group": null, "materialized": "ephemeral",
+                    "incremental_strategy": null, "batch_size": null, "lookback": 1,
+                    "begin": null, "persist_docs": {}, "post-hook": [], "pre-hook": [],
+                    "quoting": {}, "column_types": {}, "full_refresh": null,
+                    "unique_key": null, "on_schema_change": "ignore",
+                    "on_configuration_change": "apply", "grants": {}, "packages": [],
+                    "docs": {"show": true, "node_color": null},
+                    "contract": {"enforced": false, "alias_types": true},
+                    "event_time": null, "concurrent_batches": null,
+                });
+                let v = json!({
+                    "database": m.info.target.database, "schema": m.info.target.schema,
+                    "name": name, "resource_type": "operation", "package_name": p.name,
+                    "path": format!("hooks/{name}.sql"), "original_file_path": "./dbt_project.yml",
+                    "unique_id": id, "fqn": [p.name, "hooks", name], "alias": name,
+                    "checksum": {"name": "sha256", "checksum": crate::partial::sha256_hex(raw.as_bytes())},
+                    "config": config,
+                    "tags": [kind], "description": "", "columns": {}, "meta": {}, "group": null,
+                    "docs": {"show": true, "node_color": null}, "patch_path": null,
+                    "relation_name": null, "raw_code": raw, "doc_blocks": [], "language": "sql",
+                    "refs": [], "sources": [], "metrics": [],
+                    "depends_on": {"macros": [], "nodes": []},
+                    "contract": {"enforced": false, "alias_types": true, "checksum": null},
+                    "index": i + 1,
+                });
+                out.push((id, v));
+            }
+        }
+    }
+    out
+}
+
 /// `manifest.json`. `compiled` maps unique ids to compiled SQL, when known.
 pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String>) -> Value {
     let mut v = manifest_json_without_nodes(m, dag);
@@ -313,11 +447,12 @@ pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String
         .filter(|n| n.resource_type != crate::manifest::ResourceType::Unit)
         .collect();
     let values = crate::par::map(&nodes, |n| node_json(m, n, compiled));
-    let nodes: Map<String, Value> = nodes
+    let mut nodes: Map<String, Value> = nodes
         .iter()
         .map(|n| n.unique_id.clone())
         .zip(values)
         .collect();
+    nodes.extend(hook_nodes(m));
     v["nodes"] = Value::Object(nodes);
     v
 }
@@ -356,6 +491,16 @@ pub fn manifest_json_text(
         }
         joined.push_str(&p?);
     }
+    for (id, v) in hook_nodes(m) {
+        if !joined.is_empty() {
+            joined.push(',');
+        }
+        joined.push_str(&format!(
+            "{}:{}",
+            serde_json::to_string(&id).map_err(bad)?,
+            serde_json::to_string(&v).map_err(bad)?
+        ));
+    }
     let rest = serde_json::to_string(&manifest_json_without_nodes(m, dag)).map_err(bad)?;
     // an unescaped `"nodes":{}` can only be the top-level key: inside
     // strings every quote is escaped
@@ -372,6 +517,31 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
             .iter()
             .map(|(k, c)| (k.clone(), serde_json::to_value(c).unwrap_or(Value::Null)))
             .collect();
+        // dbt's freshness shape: both thresholds with count and period, and filter
+        let threshold = |k: &str| {
+            let o = t.freshness.as_ref().and_then(|f| f.get(k));
+            json!({
+                "count": o.and_then(|x| x.get("count")).cloned().unwrap_or(Value::Null),
+                "period": o.and_then(|x| x.get("period")).cloned().unwrap_or(Value::Null),
+            })
+        };
+        let freshness = json!({
+            "warn_after": threshold("warn_after"),
+            "error_after": threshold("error_after"),
+            "filter": t.freshness.as_ref().and_then(|f| f.get("filter")).cloned().unwrap_or(Value::Null),
+        });
+        let mut config = t.config.clone();
+        for (k, d) in [
+            ("enabled", Value::Bool(true)),
+            ("event_time", Value::Null),
+            ("freshness", freshness.clone()),
+            ("loaded_at_field", json!(t.loaded_at_field)),
+            ("loaded_at_query", Value::Null),
+            ("meta", json!(t.meta)),
+            ("tags", json!(t.tags)),
+        ] {
+            config.entry(k.to_string()).or_insert(d);
+        }
         sources.insert(
             s.unique_id.clone(),
             json!({
@@ -382,7 +552,17 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
                 "database": s.relation.database, "schema": t.schema, "identifier": t.identifier,
                 "relation_name": s.relation.render(), "description": t.description,
                 "source_description": t.source_description, "loader": t.loader,
-                "columns": columns, "tags": t.tags, "meta": t.meta, "config": t.config,
+                "columns": columns, "tags": t.tags, "meta": t.meta, "config": config,
+                // dbt writes null for what the YAML leaves at its default
+                "quoting": {
+                    "database": (!t.quoting.database).then_some(false),
+                    "schema": (!t.quoting.schema).then_some(false),
+                    "identifier": (!t.quoting.identifier).then_some(false),
+                    "column": null,
+                },
+                "loaded_at_field": t.loaded_at_field, "loaded_at_query": null,
+                "freshness": freshness, "external": null, "source_meta": {},
+                "patch_path": null, "doc_blocks": [],
             }),
         );
     }

@@ -352,7 +352,8 @@ fn parse_model(
     let mut fqn = vec![project.name.clone()];
     fqn.extend(folders.iter().cloned());
     fqn.push(name.clone());
-    let checksum = partial::sha256_hex(raw.as_bytes());
+    // dbt strips a file's contents before checksumming (and storing) them
+    let checksum = partial::sha256_hex(raw.trim().as_bytes());
     let mut node = Node {
         unique_id: unique_id.clone(),
         resource_type: ResourceType::Model,

@@ -26,6 +26,23 @@ pub struct Column {
     pub tests: Vec<Value>,
     /// Contract constraints as written (`{type: not_null}`, ...).
     pub constraints: Vec<Value>,
+    /// `quote:` as written (dbt's null when unset).
+    pub quote: Option<bool>,
+    /// dbt's column `config` (`meta`, `tags`), `granularity` and `doc_blocks`,
+    /// as its manifest carries them (packages read the `graph`).
+    pub config: Value,
+    #[serde(serialize_with = "null")]
+    pub granularity: (),
+    #[serde(serialize_with = "empty_list")]
+    pub doc_blocks: (),
+}
+
+fn null<S: serde::Serializer>(_: &(), s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_none()
+}
+
+fn empty_list<S: serde::Serializer>(_: &(), s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(std::iter::empty::<()>())
 }
 
 /// The properties of one model or seed.
@@ -145,8 +162,14 @@ fn columns(v: Option<&Value>, file: &Path, owner: &str) -> Result<IndexMap<Strin
                     .and_then(|x| x.as_array())
                     .cloned()
                     .unwrap_or_default(),
+                quote: c.get("quote").and_then(|q| q.as_bool()),
+                config: serde_json::json!({
+                    "meta": c.get("meta").cloned().unwrap_or(Value::Object(Map::new())),
+                    "tags": tags(c.get("tags")),
+                }),
                 tests,
                 name,
+                ..Default::default()
             },
         );
     }

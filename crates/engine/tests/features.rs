@@ -862,6 +862,55 @@ fn package_hooks_and_seeds() {
     assert_eq!(strings(&c, "select n::varchar from marked"), ["2"]);
 }
 
+/// `graph` (and manifest.json) carry dbt's node fields and defaults that
+/// packages such as dbt_project_evaluator read: config defaults
+/// (`on_schema_change`, `access`, ...), model `access`/`contract`/`version`,
+/// stripped `raw_code`, sources' `freshness` shape, columns' `quote`, and an
+/// `operation` node per on-run-end hook.
+#[test]
+fn graph_carries_dbt_node_fields() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let db = dir.join("dev.duckdb");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\non-run-end: \"select 1\"\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    db.display()
+                ),
+            ),
+            ("models/m.sql", "select 1 as id\n\n".into()),
+            (
+                "models/g.sql",
+                "{% set ns = namespace(out=[]) %}{% if execute %}{% for n in graph.nodes.values() | sort(attribute='unique_id') %}{% set ns.out = ns.out + [n.unique_id ~ ':' ~ n.config.on_schema_change ~ ':' ~ n.access ~ ':' ~ (n.raw_code.count('\\n') + 1)] %}{% endfor %}{% endif %}\nselect '{{ ns.out | join(\"|\") }}' as nodes, '{{ graph.sources.values() | map(attribute=\"freshness\") | map(attribute=\"warn_after\") | map(attribute=\"count\") | list }}' as f\n".into(),
+            ),
+            (
+                "models/props.yml",
+                "version: 2\nsources:\n  - name: s\n    tables: [{name: t}]\nmodels:\n  - name: m\n    columns: [{name: id}]\n".into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert!(s.ok(), "{s:?}");
+    let c = duckdb::Connection::open(&db).unwrap();
+    assert_eq!(
+        strings(&c, "select nodes || ' ' || f from g"),
+        ["model.p.g:ignore:protected:2|model.p.m:ignore:protected:1|operation.p.p-on-run-end-0:ignore::1 [None]"]
+    );
+    let m = read_json(&dir.join("target/manifest.json"));
+    let n = &m["nodes"]["model.p.m"];
+    assert_eq!(n["raw_code"], "select 1 as id");
+    assert_eq!(n["config"]["contract"]["enforced"], false);
+    assert_eq!(n["version"], serde_json::Value::Null);
+    assert_eq!(n["columns"]["id"]["quote"], serde_json::Value::Null);
+    assert_eq!(m["nodes"]["operation.p.p-on-run-end-0"]["resource_type"], "operation");
+    assert_eq!(m["sources"]["source.p.s.t"]["config"]["enabled"], true);
+}
+
 /// dbt-duckdb's profile keys (attach, settings, extensions, database),
 /// persist_docs on table, view, incremental and seed, `quoting:`, and
 /// require-dbt-version, on a small project written here.
