@@ -345,7 +345,10 @@ impl serde::Serialize for NodeJson<'_> {
         // writes them for a node without it, and those read from config
         let cfg_or = |k: &str, d: Value| n.config.get(k).cloned().unwrap_or(d);
         map.serialize_entry("group", &cfg_or("group", Value::Null))?;
-        map.serialize_entry("docs", &cfg_or("docs", json!({"show": true, "node_color": null})))?;
+        map.serialize_entry(
+            "docs",
+            &cfg_or("docs", json!({"show": true, "node_color": null})),
+        )?;
         map.serialize_entry("metrics", &[] as &[&str])?;
         map.serialize_entry("doc_blocks", &[] as &[&str])?;
         let contract = n.config.get("contract").and_then(|c| c.as_object());
@@ -400,7 +403,10 @@ fn hook_nodes(m: &Manifest) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     let projects = std::iter::once(&m.info.project).chain(m.info.packages.iter());
     for p in projects {
-        for (kind, hooks) in [("on-run-start", &p.on_run_start), ("on-run-end", &p.on_run_end)] {
+        for (kind, hooks) in [
+            ("on-run-start", &p.on_run_start),
+            ("on-run-end", &p.on_run_end),
+        ] {
             for (i, raw) in hooks.iter().enumerate() {
                 let name = format!("{}-{kind}-{i}", p.name);
                 let id = format!("operation.{}.{name}", p.name);

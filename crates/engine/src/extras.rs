@@ -906,7 +906,10 @@ mod tests {
     fn column_string_size_is_dbts() {
         let env = Environment::new();
         let c = |t: &str| {
-            env.render_str("{{ c.string_size() }}", minijinja::context! { c => column_value("x", t) })
+            env.render_str(
+                "{{ c.string_size() }}",
+                minijinja::context! { c => column_value("x", t) },
+            )
         };
         assert_eq!(c("VARCHAR").unwrap(), "256");
         assert_eq!(c("character varying(30)").unwrap(), "30");
@@ -920,7 +923,10 @@ mod tests {
         let r = |src: &str| env.render_str(src, ()).unwrap();
         assert_eq!(r("{{ (7 / 3) | round(0, 'ceil') | int }}"), "3");
         assert_eq!(r("{{ (7 / 3) | round(0, 'floor') }}"), "2.0");
-        assert_eq!(r("{{ 2.5 | round }}|{{ 3.5 | round }}|{{ 2.675 | round(2) }}"), "2.0|4.0|2.67");
+        assert_eq!(
+            r("{{ 2.5 | round }}|{{ 3.5 | round }}|{{ 2.675 | round(2) }}"),
+            "2.0|4.0|2.67"
+        );
         assert_eq!(r("{{ 5 | round }}|{{ 1.26 | round(1, 'ceil') }}"), "5|1.3");
         assert!(env.render_str("{{ 1 | round(0, 'up') }}", ()).is_err());
     }

@@ -907,7 +907,10 @@ fn graph_carries_dbt_node_fields() {
     assert_eq!(n["config"]["contract"]["enforced"], false);
     assert_eq!(n["version"], serde_json::Value::Null);
     assert_eq!(n["columns"]["id"]["quote"], serde_json::Value::Null);
-    assert_eq!(m["nodes"]["operation.p.p-on-run-end-0"]["resource_type"], "operation");
+    assert_eq!(
+        m["nodes"]["operation.p.p-on-run-end-0"]["resource_type"],
+        "operation"
+    );
     assert_eq!(m["sources"]["source.p.s.t"]["config"]["enabled"], true);
 }
 
