@@ -564,7 +564,10 @@ fn build_node(
                 crate::contract::table(db, node, &rel, &sql, cfg)
             }
             "incremental" => materialize::incremental(db, &rel, &sql, cfg, full_refresh),
-            "snapshot" => crate::snapshot::run(db, &rel, &sql, cfg),
+            "snapshot" => {
+                let custom = |exists: bool| custom_snapshot_strategy(m, node, hook_ctx(), exists);
+                crate::snapshot::run(db, &rel, &sql, cfg, &custom)
+            }
             "external" => materialize::external(db, &rel, &sql, cfg, &m.info.target.external_root),
             "ephemeral" => Ok(materialize::Outcome {
                 message: "OK".into(),
@@ -582,6 +585,49 @@ fn build_node(
         Ok((out, None))
     })();
     (Some(sql), r, compiled_at)
+}
+
+/// Call a custom snapshot strategy's macro in the snapshot's context as
+/// dbt's `strategy_dispatch` does: `(node, "snapshotted_data",
+/// "source_data", config, target_exists)`; its result as JSON. A macro that
+/// is not there is dbt's compilation error.
+fn custom_snapshot_strategy(
+    m: &Manifest,
+    node: &Node,
+    ctx: Arc<crate::jinja::NodeCtx>,
+    exists: bool,
+) -> Result<serde_json::Value> {
+    use crate::config::ConfigExt;
+    let name = node.config.str_of("strategy").unwrap_or_default();
+    let (package, path) = crate::snapshot::strategy_macro(name);
+    let bare = name.rsplit('.').next().unwrap_or(name);
+    let mut extra = std::collections::BTreeMap::new();
+    extra.insert(
+        "__target_exists".to_string(),
+        minijinja::Value::from(exists),
+    );
+    let scope = crate::jinja::scoped(&m.env, &ctx, extra);
+    let tpl = format!(
+        "{{%- if {path} is defined -%}}{{{{ tojson({path}(model, 'snapshotted_data', 'source_data', config, __target_exists)) }}}}{{%- else -%}}__missing{{%- endif -%}}"
+    );
+    let out = m
+        .env
+        .render_str(&tpl, scope)
+        .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
+    if out == "__missing" {
+        return Err(Error::Project(format!(
+            "Compilation Error in snapshot {} ({})\n  The specified strategy macro '{bare}' was not found in package '{}'",
+            node.name,
+            node.original_file_path,
+            package.unwrap_or("None")
+        )));
+    }
+    serde_json::from_str(&out).map_err(|e| {
+        Error::Project(format!(
+            "Compilation Error in snapshot {} ({})\n  the strategy macro {path} returned no mapping: {e}",
+            node.name, node.original_file_path
+        ))
+    })
 }
 
 /// Run the selected nodes. Results come back in completion order.

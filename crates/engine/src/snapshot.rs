@@ -1,5 +1,6 @@
 //! Snapshots (<https://docs.getdbt.com/docs/build/snapshots>): type-2
-//! history tables kept by the `timestamp` or `check` strategy, defined as
+//! history tables kept by the `timestamp` or `check` strategy (or a custom
+//! one: a `snapshot_<name>_strategy` macro), defined as
 //! `{% snapshot %}` blocks in snapshot-paths or in YAML (`relation:`, dbt 1.9).
 //!
 //! The SQL follows dbt-core 1.10's snapshot macros and dbt-duckdb 1.9's
@@ -165,10 +166,26 @@ pub fn validate(cfg: &Config) -> std::result::Result<(), String> {
                 Ok(())
             }
         }
-        other => Err(format!(
-            "snapshot strategy {other:?} is not supported (timestamp, check)"
-        )),
+        // a custom strategy is a macro (`snapshot_<name>_strategy`), looked
+        // up when the snapshot runs, as dbt's strategy_dispatch does
+        _ => Ok(()),
     }
+}
+
+/// The macro a custom strategy name calls, as dbt's `strategy_dispatch`
+/// finds it: `pkg.name` is `pkg.snapshot_name_strategy`; a bare name is
+/// `snapshot_name_strategy` as the node's context resolves it (the node's
+/// package, the root project, dbt's). `(package, call path)`.
+pub fn strategy_macro(name: &str) -> (Option<&str>, String) {
+    match name.split_once('.') {
+        Some((pkg, n)) => (Some(pkg), format!("{pkg}.snapshot_{n}_strategy")),
+        None => (None, format!("snapshot_{name}_strategy")),
+    }
+}
+
+/// Whether `strategy` is one Tarmac implements itself.
+pub fn is_builtin_strategy(strategy: &str) -> bool {
+    matches!(strategy, "timestamp" | "check")
 }
 
 fn env() -> &'static Environment<'static> {
@@ -212,13 +229,47 @@ struct Strategy {
     hard_deletes: &'static str,
 }
 
+/// A custom strategy macro's result (`unique_key`, `updated_at`,
+/// `row_changed`, `scd_id`, and `hard_deletes` or `invalidate_hard_deletes`)
+/// as the strategy the snapshot SQL uses.
+fn custom_strategy(r: &Json) -> Result<Strategy> {
+    let text = |k: &str| -> Result<String> {
+        match r.get(k) {
+            Some(Json::String(s)) => Ok(s.clone()),
+            Some(v) if !v.is_null() => Ok(v.to_string()),
+            _ => Err(Error::Project(format!(
+                "the snapshot strategy macro returned no {k:?}"
+            ))),
+        }
+    };
+    let hard = match r.get("hard_deletes").and_then(|v| v.as_str()) {
+        Some("invalidate") => "invalidate",
+        Some("new_record") => "new_record",
+        _ if r.get("invalidate_hard_deletes").and_then(|v| v.as_bool()) == Some(true) => {
+            "invalidate"
+        }
+        _ => "ignore",
+    };
+    Ok(Strategy {
+        unique_key: r.get("unique_key").cloned().unwrap_or(Json::Null),
+        updated_at: text("updated_at")?,
+        row_changed: text("row_changed")?,
+        scd_id: text("scd_id")?,
+        hard_deletes: hard,
+    })
+}
+
 fn strategy(
     db: &Db,
     cfg: &Config,
     cols: &MetaColumns,
     sql: &str,
     target: Option<&Relation>,
+    custom: Option<&Json>,
 ) -> Result<Strategy> {
+    if let Some(r) = custom {
+        return custom_strategy(r);
+    }
     let unique_key = cfg.get("unique_key").cloned().unwrap_or(Json::Null);
     let keys: Vec<String> = cfg.unique_key();
     let hard = hard_deletes(cfg)?;
@@ -309,8 +360,16 @@ fn strategy(
     })
 }
 
-/// Build or update a snapshot table from its compiled SELECT.
-pub fn run(db: &Db, rel: &Relation, sql: &str, cfg: &Config) -> Result<Outcome> {
+/// Build or update a snapshot table from its compiled SELECT. `custom`
+/// calls a custom strategy's macro with whether the table exists and
+/// returns its result (see [`strategy_macro`]).
+pub fn run(
+    db: &Db,
+    rel: &Relation,
+    sql: &str,
+    cfg: &Config,
+    custom: &dyn Fn(bool) -> Result<Json>,
+) -> Result<Outcome> {
     validate(cfg).map_err(Error::Project)?;
     let cols = MetaColumns::from_config(cfg);
     let schema = rel.schema.as_deref().unwrap_or("main");
@@ -326,7 +385,19 @@ pub fn run(db: &Db, rel: &Relation, sql: &str, cfg: &Config) -> Result<Outcome> 
     };
     let cfg_v = Value::from_serialize(cfg);
     let exists = kind.is_some();
-    let s = strategy(db, cfg, &cols, sql, exists.then_some(&target))?;
+    let custom = if is_builtin_strategy(cfg.str_of("strategy").unwrap_or_default()) {
+        None
+    } else {
+        Some(custom(exists)?)
+    };
+    let s = strategy(
+        db,
+        cfg,
+        &cols,
+        sql,
+        exists.then_some(&target),
+        custom.as_ref(),
+    )?;
     let header = cfg
         .str_of("sql_header")
         .map(|h| format!("{h}\n"))

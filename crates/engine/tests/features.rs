@@ -161,6 +161,73 @@ fn snapshots_over_two_runs() {
     );
 }
 
+/// A custom snapshot strategy is a macro `snapshot_<name>_strategy`, found
+/// as dbt's strategy_dispatch finds it: a bare name in the node's context
+/// (the root project's macros, not another package's: dbt's "was not found
+/// in package 'None'"), `pkg.name` in that package; its result (row_changed,
+/// scd_id, ...) drives the snapshot.
+#[test]
+fn custom_snapshot_strategies() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let db = dir.join("dev.duckdb");
+    let strategy = |name: &str| {
+        format!(
+            "{{% macro snapshot_{name}_strategy(node, snapshotted_rel, current_rel, model_config, target_exists) %}}\n\
+             {{% set pk = node.config.get('unique_key') %}}{{% set u = node.config.get('updated_at') %}}\n\
+             {{% do return({{'unique_key': pk, 'updated_at': u, 'row_changed': '(' ~ snapshotted_rel ~ '.dbt_valid_from < ' ~ current_rel ~ '.' ~ u ~ ')', 'scd_id': snapshot_hash_arguments([pk, u]), 'invalidate_hard_deletes': false}}) %}}\n\
+             {{% endmacro %}}\n"
+        )
+    };
+    let snap = |name: &str, strategy: &str| {
+        format!("{{% snapshot {name} %}}\n{{{{ config(target_schema='snaps', unique_key='id', strategy='{strategy}', updated_at='u') }}}}\nselect * from {{{{ ref('src') }}}}\n{{% endsnapshot %}}\n")
+    };
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    db.display()
+                ),
+            ),
+            ("packages.yml", "packages:\n  - local: helper\n".into()),
+            ("helper/dbt_project.yml", "name: helper\n".into()),
+            ("dbt_packages/helper/dbt_project.yml", "name: helper\n".into()),
+            ("dbt_packages/helper/macros/s.sql", strategy("pkgonly")),
+            ("macros/s.sql", strategy("mine")),
+            (
+                "models/src.sql",
+                "{{ config(materialized='table') }}\nselect 1 as id, '{{ var(\"v\", \"a\") }}' as v, timestamp '2024-01-0{{ var(\"d\", 1) }}' as u\n".into(),
+            ),
+            ("snapshots/mine.sql", snap("mine", "mine")),
+            ("snapshots/pkg.sql", snap("pkg", "helper.pkgonly")),
+            ("snapshots/bare.sql", snap("bare", "pkgonly")),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert_eq!((s.pass, s.error), (3, 1), "{s:?}");
+    let st = statuses(&dir);
+    assert_eq!(st["snapshot.p.bare"], "error");
+    let rr = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
+    assert!(
+        rr.contains("The specified strategy macro 'pkgonly' was not found in package 'None'"),
+        "{rr}"
+    );
+    let s = engine::execute(&with_vars(&dir, "{v: b, d: 2}"), Command::Build).unwrap();
+    assert_eq!((s.pass, s.error), (3, 1), "{s:?}");
+    let c = duckdb::Connection::open(&db).unwrap();
+    for t in ["mine", "pkg"] {
+        assert_eq!(
+            strings(&c, &format!("select v || ' ' || (dbt_valid_to is null) || ' ' || (dbt_scd_id = md5('1|' || u::varchar)) from snaps.{t} order by u")),
+            ["a false true", "b true true"],
+            "{t}"
+        );
+    }
+}
+
 #[test]
 fn snapshot_config_errors_name_the_node() {
     let (_t, dir) = fixture("snapshots", "snaps");

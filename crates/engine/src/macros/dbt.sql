@@ -539,6 +539,19 @@
     'current_timestamp macro not implemented for adapter ' + adapter.type()) }}
 {%- endmacro %}
 
+{#- the scd id expression a snapshot strategy returns (custom strategies call
+    it); the same text as the built-in strategies' (sql/snapshot.sql hash_args) -#}
+{% macro snapshot_hash_arguments(args) -%}
+    {{ adapter.dispatch('snapshot_hash_arguments', 'dbt')(args) }}
+{%- endmacro %}
+
+{% macro default__snapshot_hash_arguments(args) -%}
+    md5({%- for arg in args -%}
+        coalesce(cast({{ arg }} as varchar ), '')
+        {% if not loop.last %} || '|' || {% endif %}
+    {%- endfor -%})
+{%- endmacro %}
+
 {%- macro snapshot_get_time() -%}
     {{ adapter.dispatch('snapshot_get_time', 'dbt')() }}
 {%- endmacro -%}
