@@ -250,9 +250,18 @@ impl serde::Serialize for RefJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(3))?;
-        map.serialize_entry("name", &self.0 .1)?;
+        // `m.v1` is `ref('m', v=1)` (see jinja's `ref`)
+        let (name, version) = match self.0 .1.split_once(".v") {
+            Some((n, v)) => (n, Some(v)),
+            None => (self.0 .1.as_str(), None),
+        };
+        map.serialize_entry("name", name)?;
         map.serialize_entry("package", &self.0 .0)?;
-        map.serialize_entry("version", &())?;
+        match version.map(|v| v.parse::<i64>().map_err(|_| v)) {
+            Some(Ok(n)) => map.serialize_entry("version", &n)?,
+            Some(Err(v)) => map.serialize_entry("version", v)?,
+            None => map.serialize_entry("version", &())?,
+        }
         map.end()
     }
 }
@@ -365,9 +374,13 @@ impl serde::Serialize for NodeJson<'_> {
         if n.resource_type == crate::manifest::ResourceType::Model {
             map.serialize_entry("access", &cfg_or("access", Value::from("protected")))?;
             map.serialize_entry("constraints", &cfg_or("constraints", Value::Array(vec![])))?;
-            map.serialize_entry("version", &Value::Null)?;
-            map.serialize_entry("latest_version", &Value::Null)?;
-            map.serialize_entry("deprecation_date", &Value::Null)?;
+            let v = n.version.as_ref();
+            map.serialize_entry("version", &v.map(|v| &v.v))?;
+            map.serialize_entry("latest_version", &v.map(|v| &v.latest))?;
+            map.serialize_entry(
+                "deprecation_date",
+                &v.and_then(|v| v.deprecation_date.as_ref()),
+            )?;
             map.serialize_entry("primary_key", &[] as &[&str])?;
             map.serialize_entry("time_spine", &Value::Null)?;
         }

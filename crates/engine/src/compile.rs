@@ -108,7 +108,7 @@ fn collect_ctes(
         if !out.iter().any(|(i, _)| i == id) {
             out.push((
                 id.clone(),
-                format!(" __dbt__cte__{} as (\n{}\n)", node.name, sql),
+                format!(" __dbt__cte__{} as (\n{}\n)", node.default_alias(), sql),
             ));
         }
     }

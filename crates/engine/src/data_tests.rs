@@ -766,6 +766,7 @@ fn generic_node(
         schema: cx.target_schema.to_string(),
         alias: short.clone(),
         quoting: project.quoting,
+        version: None,
     };
     // the node under test, then anything the arguments ref()/source()
     if t.is_source {
@@ -908,6 +909,7 @@ fn singular_node(
         schema: cx.target_schema.to_string(),
         alias: name,
         quoting: project.quoting,
+        version: None,
     };
     let ctx = parse_ctx(cx, &node);
     jinja::render(env, &ofp, ctx.clone())

@@ -897,14 +897,24 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
         "ref",
         Value::from_function(
             move |args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
-                let strs: Vec<String> =
-                    Args::new(&args).pos.iter().map(|v| v.to_string()).collect();
+                let a = Args::new(&args);
+                let strs: Vec<String> = a.pos.iter().map(|v| v.to_string()).collect();
                 let (pkg, name) = match strs.as_slice() {
                     [n] => (None, n.clone()),
                     [p, n] => (Some(p.clone()), n.clone()),
                     _ => return Err(err(
                         "ref() takes one or two arguments: ref('model') or ref('package', 'model')",
                     )),
+                };
+                // a model version, `ref('m', v=1)`: keyed `m.v1` (a model
+                // name has no dots), which the indexes hold per version
+                let version = a
+                    .named("v")
+                    .or_else(|| a.named("version"))
+                    .filter(|v| !v.is_none() && !v.is_undefined());
+                let name = match version {
+                    Some(v) => format!("{name}.v{v}"),
+                    None => name,
                 };
                 if let Ok(mut r) = c.refs.lock() {
                     if !r.contains(&(pkg.clone(), name.clone())) {

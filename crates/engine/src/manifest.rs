@@ -71,6 +71,35 @@ pub struct Node {
     pub alias: String,
     /// How the relation renders: the project's `quoting:`.
     pub quoting: crate::relation::Quoting,
+    /// A versioned model's version (`versions:` in its properties).
+    pub version: Option<ModelVersion>,
+}
+
+/// One version of a versioned model
+/// (<https://docs.getdbt.com/docs/collaborate/govern/model-versions>).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersion {
+    /// `v` as written (a number or a string).
+    pub v: serde_json::Value,
+    /// The model's `latest_version` (else its greatest `v`).
+    pub latest: serde_json::Value,
+    /// `deprecation_date` as dbt writes it (`2024-01-01T00:00:00+00:00`).
+    pub deprecation_date: Option<String>,
+}
+
+impl ModelVersion {
+    /// `v` as text (`1`, `2.1`, `beta`).
+    pub fn v_str(&self) -> String {
+        json_text(&self.v)
+    }
+}
+
+/// A YAML scalar as text (strings without quotes).
+pub(crate) fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 impl Node {
@@ -83,6 +112,13 @@ impl Node {
         match self.resource_type {
             ResourceType::Snapshot => &self.unique_id,
             _ => &self.original_file_path,
+        }
+    }
+    /// dbt's default alias: the name, `<name>_v<v>` for a model version.
+    pub fn default_alias(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}_v{}", self.name, v.v_str()),
+            None => self.name.clone(),
         }
     }
     pub fn is_ephemeral(&self) -> bool {
@@ -98,6 +134,8 @@ impl Node {
             tags => self.config.tags(), alias => self.alias.clone(), schema => self.schema.clone(),
             database => self.database.clone(), raw_code => self.raw_code.clone(),
             description => self.description.clone(),
+            version => self.version.as_ref().map(|v| Value::from_serialize(&v.v)),
+            latest_version => self.version.as_ref().map(|v| Value::from_serialize(&v.latest)),
         }
     }
 }
@@ -226,6 +264,22 @@ pub(crate) fn find_in<'a, V>(
     })
 }
 
+/// The names `ref()` finds a node by: its name, and for a model version
+/// `<name>.v<v>` (what `ref('name', v=..)` looks up), its name only when it
+/// is the latest version (dbt's `ref('name')`).
+pub(crate) fn ref_keys(n: &Node) -> Vec<String> {
+    match &n.version {
+        None => vec![n.name.clone()],
+        Some(v) => {
+            let mut keys = vec![format!("{}.v{}", n.name, v.v_str())];
+            if v.v_str() == json_text(&v.latest) {
+                keys.push(n.name.clone());
+            }
+            keys
+        }
+    }
+}
+
 /// The package of a unique id (`model.<pkg>.<name>`, `test.<pkg>....`).
 pub(crate) fn package_of(unique_id: &str) -> &str {
     unique_id.split('.').nth(1).unwrap_or_default()
@@ -332,26 +386,67 @@ fn parse_model(
     let project = &info.project;
     let target = &info.target;
     let raw = read(abs)?;
-    let name = Path::new(rel)
+    let stem = Path::new(rel)
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default()
         .to_string();
+    // a version of a versioned model: the model's name, its properties, and
+    // the version's entry (its own config over the model's)
+    let versioned = props.models.iter().find_map(|(n, p)| {
+        p.version_for(n, &stem)
+            .map(|ver| (n.clone(), p, ver.clone()))
+    });
+    let name = versioned
+        .as_ref()
+        .map(|(n, _, _)| n.clone())
+        .unwrap_or_else(|| stem.clone());
     let ofp = format!("{mp}/{rel}");
     let folders: Vec<String> = rel.split('/').map(String::from).collect::<Vec<_>>();
     let folders = &folders[..folders.len().saturating_sub(1)];
     let mut cfg = project.tree_config(|p| &p.models_config, folders, &name);
-    let p = props.models.get(&name);
+    let p = match &versioned {
+        Some((_, p, _)) => Some(*p),
+        None => props.models.get(&name),
+    };
     if let Some(p) = p {
         config::merge(&mut cfg, &p.config);
     }
+    let version = versioned.as_ref().map(|(_, p, ver)| {
+        if let Some(serde_json::Value::Object(c)) = ver.get("config") {
+            config::merge(&mut cfg, c);
+        }
+        let date = ver
+            .get("deprecation_date")
+            .or_else(|| p.versions.is_empty().then_some(&serde_json::Value::Null))
+            .and_then(|d| d.as_str())
+            .map(|d| {
+                // dbt writes a date as midnight UTC
+                if d.len() == 10 {
+                    format!("{d}T00:00:00+00:00")
+                } else {
+                    d.to_string()
+                }
+            });
+        ModelVersion {
+            v: ver.get("v").cloned().unwrap_or(serde_json::Value::Null),
+            latest: p.latest(),
+            deprecation_date: date,
+        }
+    });
     let props_hash = p
         .map(|p| partial::sha256_hex(format!("{p:?}").as_bytes()))
         .unwrap_or_default();
-    let unique_id = format!("model.{}.{name}", project.name);
+    let unique_id = match &version {
+        Some(v) => format!("model.{}.{name}.v{}", project.name, v.v_str()),
+        None => format!("model.{}.{name}", project.name),
+    };
     let mut fqn = vec![project.name.clone()];
     fqn.extend(folders.iter().cloned());
     fqn.push(name.clone());
+    if let Some(v) = &version {
+        fqn.push(format!("v{}", v.v_str()));
+    }
     // dbt strips a file's contents before checksumming (and storing) them
     let checksum = partial::sha256_hex(raw.trim().as_bytes());
     let mut node = Node {
@@ -373,8 +468,12 @@ fn parse_model(
         depends_on: vec![],
         database: target.database.clone(),
         schema: target.schema.clone(),
-        alias: name,
+        alias: match &version {
+            Some(v) => format!("{name}_v{}", v.v_str()),
+            None => name,
+        },
         quoting: project.quoting,
+        version: version.clone(),
     };
     if let Some(e) = prev.and_then(|s| s.models.get(&skey(&node.original_file_path))) {
         if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
@@ -618,6 +717,7 @@ impl Manifest {
                             schema: target.schema.clone(),
                             alias: name,
                             quoting: project.quoting,
+                            version: None,
                         },
                     );
                 }
@@ -632,8 +732,15 @@ impl Manifest {
                     ));
                 }
             }
-            for name in props.models.keys() {
-                if !nodes.contains_key(&format!("model.{}.{name}", project.name)) {
+            for (name, p) in &props.models {
+                let id = format!("model.{}.{name}", project.name);
+                let found = nodes.contains_key(&id)
+                    || (!p.versions.is_empty()
+                        && nodes.keys().any(|k| {
+                            k.strip_prefix(id.as_str())
+                                .is_some_and(|v| v.starts_with(".v"))
+                        }));
+                if !found {
                     warnings.push(format!(
                         "{}: properties for model {name}, which does not exist (or is disabled)",
                         props.models[name].file
@@ -829,7 +936,7 @@ impl Manifest {
                     };
                     let alias = match &ta {
                         Some(t) => call(t, custom("alias"))?,
-                        None => custom("alias").unwrap_or_else(|| node.name.clone()),
+                        None => custom("alias").unwrap_or_else(|| node.default_alias()),
                     };
                     let database = match &td {
                         Some(t) => call(t, custom("database"))?,
@@ -886,11 +993,13 @@ impl Manifest {
         let mut by_name: HashMap<String, std::collections::BTreeMap<String, String>> =
             HashMap::new();
         for n in self.nodes.values() {
-            by_name
-                .entry(n.name.clone())
-                .or_default()
-                .entry(n.package_name.clone())
-                .or_insert_with(|| n.unique_id.clone());
+            for key in ref_keys(n) {
+                by_name
+                    .entry(key)
+                    .or_default()
+                    .entry(n.package_name.clone())
+                    .or_insert_with(|| n.unique_id.clone());
+            }
         }
         let mut src_by_name: HashMap<String, std::collections::BTreeMap<String, String>> =
             HashMap::new();
@@ -989,14 +1098,16 @@ impl Manifest {
         > = HashMap::new();
         for n in self.nodes.values() {
             let v = if n.is_ephemeral() {
-                (Relation::cte(&n.name), Some(n.unique_id.clone()))
+                (Relation::cte(&n.default_alias()), Some(n.unique_id.clone()))
             } else {
                 (n.relation(), None)
             };
-            refs.entry(n.name.clone())
-                .or_default()
-                .entry(n.package_name.clone())
-                .or_insert(v);
+            for key in ref_keys(n) {
+                refs.entry(key)
+                    .or_default()
+                    .entry(n.package_name.clone())
+                    .or_insert(v.clone());
+            }
         }
         let mut sources: HashMap<String, std::collections::BTreeMap<String, Relation>> =
             HashMap::new();

@@ -164,6 +164,7 @@ mod tests {
             schema: "main".into(),
             alias: "m".into(),
             quoting: Default::default(),
+            version: None,
         }
     }
 

@@ -56,6 +56,39 @@ pub struct NodeProps {
     pub file: String,
     /// A YAML-defined snapshot's `relation:` (`ref('x')` or `source('a', 'b')`).
     pub relation: Option<String>,
+    /// A versioned model's `versions:` entries as written, and `latest_version`.
+    pub versions: Vec<Value>,
+    pub latest_version: Option<Value>,
+}
+
+impl NodeProps {
+    /// The version entry whose file has stem `stem`: `defined_in`, else
+    /// `<name>_v<v>` (dbt's default).
+    pub fn version_for(&self, name: &str, stem: &str) -> Option<&Value> {
+        self.versions.iter().find(|ver| {
+            let v = ver
+                .get("v")
+                .map(crate::manifest::json_text)
+                .unwrap_or_default();
+            match ver.get("defined_in").and_then(|d| d.as_str()) {
+                Some(d) => d == stem,
+                None => format!("{name}_v{v}") == stem,
+            }
+        })
+    }
+
+    /// `latest_version`, else the greatest `v` (numbers compared as numbers).
+    pub fn latest(&self) -> Value {
+        if let Some(l) = self.latest_version.clone() {
+            return l;
+        }
+        let key = |v: &Value| v.as_f64().unwrap_or(f64::NEG_INFINITY);
+        self.versions
+            .iter()
+            .filter_map(|ver| ver.get("v").cloned())
+            .max_by(|a, b| key(a).total_cmp(&key(b)))
+            .unwrap_or(Value::Null)
+    }
 }
 
 /// A source table (`sources:` entry × `tables:` entry).
@@ -221,6 +254,12 @@ fn node_props(item: &Value, file: &Path, rel: &str, kind: &str) -> Result<(Strin
                 .get("relation")
                 .and_then(|r| r.as_str())
                 .map(String::from),
+            versions: item
+                .get("versions")
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default(),
+            latest_version: item.get("latest_version").cloned().filter(|v| !v.is_null()),
         },
     ))
 }

@@ -635,6 +635,7 @@ pub(crate) fn discover(
             schema: target.schema.clone(),
             alias: name.clone(),
             quoting: project.quoting,
+            version: None,
         };
         let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
         if let Err(e) = crate::jinja::render(env, &unique_id, ctx.clone()) {
@@ -718,9 +719,9 @@ mod tests {
         let c = cfg(
             json!({"strategy": "timestamp", "unique_key": "id", "updated_at": "u", "hard_deletes": "invalidate"}),
         );
-        run(&db, &rel, "select * from src", &c).unwrap();
+        run(&db, &rel, "select * from src", &c, &|_| unreachable!()).unwrap();
         db.execute("update src set v = 'c', u = timestamp '2024-02-01' where id = 1; delete from src where id = 2").unwrap();
-        run(&db, &rel, "select * from src", &c).unwrap();
+        run(&db, &rel, "select * from src", &c, &|_| unreachable!()).unwrap();
         let r = db
             .query("select id, v, dbt_valid_to is null from snap order by id, dbt_valid_from")
             .unwrap();
@@ -731,7 +732,7 @@ mod tests {
         // the deleted row is closed
         assert_eq!(r.rows[2][2], Value::from(false));
         // a third run with no change adds nothing
-        run(&db, &rel, "select * from src", &c).unwrap();
+        run(&db, &rel, "select * from src", &c, &|_| unreachable!()).unwrap();
         assert_eq!(db.query("select * from snap").unwrap().rows.len(), 3);
     }
 }

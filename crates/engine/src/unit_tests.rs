@@ -319,6 +319,7 @@ pub fn discover(
             schema: mnode.schema.clone(),
             alias: name.clone(),
             quoting: mnode.quoting,
+            version: None,
         };
         nodes.insert(unique_id.clone(), node);
         out.insert(

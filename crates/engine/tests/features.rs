@@ -981,6 +981,63 @@ fn graph_carries_dbt_node_fields() {
     assert_eq!(m["sources"]["source.p.s.t"]["config"]["enabled"], true);
 }
 
+/// Model versions: `versions:` in properties make one node per version
+/// (`model.p.m.v1`, file `m_v1.sql`, relation `m_v1`, the version's config
+/// over the model's); `ref('m')` is the latest version, `ref('m', v=2)` that
+/// version; an ephemeral version's CTE is `__dbt__cte__m_v2`.
+#[test]
+fn model_versions() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let db = dir.join("dev.duckdb");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    db.display()
+                ),
+            ),
+            ("models/m_v1.sql", "select 1 as v\n".into()),
+            ("models/m_v2.sql", "select 2 as v\n".into()),
+            ("models/latest.sql", "select * from {{ ref('m') }}\n".into()),
+            ("models/second.sql", "select * from {{ ref('m', v=2) }}\n".into()),
+            (
+                "models/props.yml",
+                "version: 2\nmodels:\n  - name: m\n    latest_version: 1\n    config: {materialized: table}\n    versions:\n      - v: 1\n        deprecation_date: 2024-01-01\n      - v: 2\n        config: {materialized: ephemeral}\n".into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert!(s.ok() && s.pass == 3, "{s:?}");
+    let c = duckdb::Connection::open(&db).unwrap();
+    assert_eq!(strings(&c, "select v::varchar from latest"), ["1"]);
+    assert_eq!(strings(&c, "select v::varchar from second"), ["2"]);
+    assert_eq!(strings(&c, "select v::varchar from m_v1"), ["1"]);
+    let compiled =
+        std::fs::read_to_string(dir.join("target/compiled/p/models/second.sql")).unwrap();
+    assert!(compiled.contains("__dbt__cte__m_v2 as ("), "{compiled}");
+    let m = read_json(&dir.join("target/manifest.json"));
+    let v1 = &m["nodes"]["model.p.m.v1"];
+    assert_eq!(v1["name"], "m");
+    assert_eq!(v1["alias"], "m_v1");
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["latest_version"], 1);
+    assert_eq!(v1["deprecation_date"], "2024-01-01T00:00:00+00:00");
+    assert_eq!(v1["fqn"], serde_json::json!(["p", "m", "v1"]));
+    assert_eq!(
+        m["nodes"]["model.p.second"]["refs"],
+        serde_json::json!([{"name": "m", "package": null, "version": 2}])
+    );
+    assert_eq!(
+        m["nodes"]["model.p.second"]["depends_on"]["nodes"],
+        serde_json::json!(["model.p.m.v2"])
+    );
+}
+
 /// dbt-duckdb's profile keys (attach, settings, extensions, database),
 /// persist_docs on table, view, incremental and seed, `quoting:`, and
 /// require-dbt-version, on a small project written here.
