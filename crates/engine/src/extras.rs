@@ -2248,7 +2248,9 @@ fn strip_block_colon(tag: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(format!("{}{}", &tag[..colon], &tag[colon + 1..]))
 }
 
-/// An agate column of a query result: `.name`, `.values()`.
+/// An agate column of a query result: `.name`, `.values()`, and, as agate's
+/// columns are sequences of their values, `column[i]`, iteration and
+/// `| length` (packages read a single aggregate as `table.columns[0][0]`).
 #[derive(Debug)]
 pub struct AgateColumn {
     pub name: String,
@@ -2256,11 +2258,25 @@ pub struct AgateColumn {
 }
 
 impl Object for AgateColumn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_i64() {
+            let i = if i < 0 {
+                self.values.len() as i64 + i
+            } else {
+                i
+            };
+            return self.values.get(usize::try_from(i).ok()?).cloned();
+        }
         match key.as_str()? {
             "name" => Some(Value::from(self.name.clone())),
             _ => None,
         }
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.values.clone())
     }
     fn call_method(
         self: &Arc<Self>,

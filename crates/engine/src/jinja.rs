@@ -1165,6 +1165,11 @@ mod tests {
             r("{{ t.columns | length }}/{{ t.columns.keys() | join(',') }}"),
             "2/id,name"
         );
+        // a column is itself a sequence of its values, as in agate
+        assert_eq!(
+            r("{{ t.columns[0][0] | float }}|{{ t.columns['name'][-1] }}|{{ t.columns[1] | length }}|{{ t.columns[1] | join(',') }}"),
+            "1.0|b|2|a,b"
+        );
     }
 
     use super::*;
