@@ -86,6 +86,10 @@ pub struct TestMeta {
     pub yaml_key: Option<String>,
     /// What the test is declared on (`stg_orders`, `source raw.events`).
     pub target: Option<String>,
+    /// The config the test's YAML entry sets (`config:` and the top-level
+    /// config arguments): it takes precedence over the generic test
+    /// definition's own `config()` call, which the project file's yields to.
+    pub yaml_config: Config,
 }
 
 impl TestMeta {
@@ -604,6 +608,7 @@ pub fn discover(
                             file_key_name: None,
                             yaml_key: None,
                             target: None,
+                            yaml_config: Config::new(),
                         },
                     );
                     nodes.insert(node.unique_id.clone(), node);
@@ -839,6 +844,7 @@ fn generic_node(
         } else {
             t.target_name.clone()
         }),
+        yaml_config: e.config,
     };
     Ok(Some((node, meta)))
 }
@@ -1046,6 +1052,18 @@ pub fn compile_test(
     resolver: &Arc<dyn Resolver>,
     db: Option<Db>,
 ) -> Result<String> {
+    compile_test_configured(m, node, resolver, db).map(|(sql, _)| sql)
+}
+
+/// [`compile_test`], and the config the generic test's definition sets
+/// with `config()` while it renders (dbt_utils' `equal_rowcount` sets its
+/// `fail_calc` so), which [`effective_config`] layers under the YAML's.
+fn compile_test_configured(
+    m: &Manifest,
+    node: &Node,
+    resolver: &Arc<dyn Resolver>,
+    db: Option<Db>,
+) -> Result<(String, Config)> {
     let meta = m.tests.get(&node.unique_id);
     match meta.map(|t| &t.kind) {
         Some(TestKind::Generic {
@@ -1099,7 +1117,7 @@ pub fn compile_test(
                                     Error::jinja(&node.unique_id, &node.original_file_path, &e)
                                 })
                         })?;
-                        values.insert(k.clone(), minijinja::Value::from_serialize(&v));
+                        values.insert(k.clone(), crate::extras::py_value(&v));
                         call_args.push(format!("{k}=__tarmac_kw[{}]", py_repr_str(k)));
                     }
                 }
@@ -1110,7 +1128,7 @@ pub fn compile_test(
             let mut extra = BTreeMap::new();
             extra.insert(
                 "__tarmac_kw".to_string(),
-                minijinja::Value::from_serialize(&values),
+                minijinja::Value::from(values),
             );
             let c = jinja::scoped(&m.env, &ctx, extra);
             let sql = m
@@ -1119,14 +1137,22 @@ pub fn compile_test(
                 .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
             // a test on (or reading) an ephemeral model gets its CTE, as dbt
             // inlines it into the test's query
+            let own = ctx
+                .file_config
+                .lock()
+                .map(|c| c.clone())
+                .unwrap_or_default();
             let eph = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
             if eph.is_empty() {
-                return Ok(sql);
+                return Ok((sql, own));
             }
             let ctes = crate::compile::ephemeral_ctes(m, &eph, resolver, &db)?;
-            Ok(crate::compile::inject_ctes(&sql, &ctes))
+            Ok((crate::compile::inject_ctes(&sql, &ctes), own))
         }
-        _ => Ok(crate::compile::compile(m, node, resolver, db, false)?.sql),
+        _ => Ok((
+            crate::compile::compile(m, node, resolver, db, false)?.sql,
+            Config::new(),
+        )),
     }
 }
 
@@ -1147,6 +1173,29 @@ fn render_nested(v: &mut Value, render: &dyn Fn(&str) -> Result<String>) -> Resu
         _ => {}
     }
     Ok(())
+}
+
+/// A generic test's config as dbt documents its precedence: the test's
+/// YAML entry over the `config()` call in the test's definition (`own`),
+/// over `dbt_project.yml`. `node.config` holds the project's and the
+/// YAML's; `own` fills in what the YAML does not set.
+fn effective_config(node: &Node, meta: Option<&TestMeta>, own: &Config) -> Config {
+    let mut cfg = node.config.clone();
+    if own.is_empty() {
+        return cfg;
+    }
+    let yaml = meta.map(|t| &t.yaml_config);
+    let mut under = Config::new();
+    for (k, v) in own {
+        if k == "pre_hook" || k == "post_hook" {
+            continue;
+        }
+        if !yaml.is_some_and(|y| y.contains_key(k)) {
+            under.insert(k.clone(), v.clone());
+        }
+    }
+    config::merge(&mut cfg, &under);
+    cfg
 }
 
 fn pluralize(n: i64) -> String {
@@ -1185,14 +1234,14 @@ pub fn run_test(
     let t0 = Instant::now();
     let mut r = NodeResult::skipped(node.unique_id.clone(), String::new());
     r.started_at = started_at;
-    let compiled = compile_test(m, node, resolver, Some(db.clone()));
+    let compiled = compile_test_configured(m, node, resolver, Some(db.clone()));
     r.compiled_at = Utc::now();
     let finish = |mut r: NodeResult| {
         r.completed_at = Utc::now();
         r.execution_time = t0.elapsed().as_secs_f64();
         r
     };
-    let sql = match compiled {
+    let (sql, own_config) = match compiled {
         Ok(s) => s,
         Err(e) => {
             r.status = Status::Error;
@@ -1209,7 +1258,11 @@ pub fn run_test(
         r.message = "OK".into();
         return finish(r);
     }
-    let c = TestConfig::of(&node.config);
+    let c = TestConfig::of(&effective_config(
+        node,
+        m.tests.get(&node.unique_id),
+        &own_config,
+    ));
     let main_sql = if c.stores(m.info.store_failures) {
         // dbt's test materialization: the failing rows replace the last
         // run's in `<schema>_dbt_test__audit.<test name>`, then are counted

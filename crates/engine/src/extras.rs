@@ -1117,6 +1117,35 @@ mod tests {
     }
 
     #[test]
+    fn lists_given_as_test_arguments_can_change() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
+        let project = crate::project::Project::load(d.path(), &Default::default(), None).unwrap();
+        let info = RunInfo {
+            project: Arc::new(project),
+            target: crate::project::Target::in_memory(),
+            invocation_id: String::new(),
+            run_started_at: chrono::Utc::now(),
+            full_refresh: false,
+            vars: Default::default(),
+            which: "run".into(),
+            packages: vec![],
+            store_failures: false,
+        };
+        let mut env = Environment::new();
+        install(&mut env, &info);
+        // dbt_utils.at_least_one: `{% set pruned = group_by_columns %}`,
+        // then `pruned.append(column_name)`
+        let args = py_value(&serde_json::json!({"cols": ["a", "b"], "n": 1, "m": {"l": []}}));
+        let src = "{% set p = args.cols %}{% do p.append('c') %}{% do args.m.l.append(1) %}\
+                   {{ p }}|{{ args.cols | length }}|{{ args.cols | join(',') }}|{{ 'c' in p }}|{{ args.m.l }}|{{ args.n }}";
+        let out = env
+            .render_str(&preprocess(src), minijinja::context! { args => args })
+            .unwrap();
+        assert_eq!(out, "['a', 'b', 'c']|3|a,b,c|True|[1]|1");
+    }
+
+    #[test]
     fn modules_re_and_datetime() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
@@ -1275,6 +1304,23 @@ impl Object for PyList {
             }
             _ => Err(JError::from(ErrorKind::UnknownMethod)),
         }
+    }
+}
+
+/// A JSON value (a generic test's arguments from YAML) as a template sees
+/// it in dbt: its lists, at any depth, are Python lists that `append` and
+/// the rest change in place (dbt_utils' `at_least_one` appends to its
+/// `group_by_columns` argument).
+pub fn py_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Array(a) => Value::from_object(PyList(std::sync::Mutex::new(
+            a.iter().map(py_value).collect(),
+        ))),
+        serde_json::Value::Object(o) => o
+            .iter()
+            .map(|(k, x)| (Value::from(k.clone()), py_value(x)))
+            .collect(),
+        other => Value::from_serialize(other),
     }
 }
 

@@ -1806,3 +1806,58 @@ fn properties_test_config_renders_with_target() {
     let s = engine::execute(&opts(&dir), Command::Build).unwrap();
     assert!(s.ok() && s.pass == 2 && s.total == 2, "{s:?}");
 }
+
+/// A generic test's definition may set its own config with `config()`
+/// (dbt_utils' `equal_rowcount` sets `fail_calc` so); the test's YAML
+/// entry takes precedence over it, as dbt documents.
+#[test]
+fn generic_test_definition_config() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let db = dir.join("dev.duckdb");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    db.display()
+                ),
+            ),
+            (
+                "macros/sums.sql",
+                "{% test sums(model, column_name) %}
+{{ config(fail_calc='coalesce(sum(n), 0)', warn_if='> 5', error_if='> 100') }}
+{%- if not execute -%}{{ return('') }}{%- endif %}
+select {{ column_name }} as n from {{ model }}
+{% endtest %}
+"
+                .into(),
+            ),
+            (
+                "models/m.sql",
+                "select 3 as v union all select 4\n".into(),
+            ),
+            (
+                "models/m.yml",
+                "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: v\n        data_tests:\n          - sums\n          - sums:\n              name: sums_yaml_wins\n              config:\n                warn_if: '> 10'\n"
+                    .into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    let st = statuses(&dir);
+    // sum(n) = 7 > 5: the definition's fail_calc and warn_if apply (with
+    // count(*) and the defaults it would fail)
+    let of = |prefix: &str| {
+        st.iter()
+            .find(|(id, _)| id.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {prefix} in {st:?}"))
+    };
+    assert_eq!(of("test.p.sums_m_v."), "warn", "{s:?}");
+    // the YAML's warn_if (> 10) wins over the definition's (> 5): 7 passes
+    assert_eq!(of("test.p.sums_yaml_wins"), "pass");
+}
