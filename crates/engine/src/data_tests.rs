@@ -1126,10 +1126,7 @@ fn compile_test_configured(
                 .unwrap_or_else(|| format!("test_{name}"));
             let src = format!("{{{{ {callee}({}) }}}}", call_args.join(", "));
             let mut extra = BTreeMap::new();
-            extra.insert(
-                "__tarmac_kw".to_string(),
-                minijinja::Value::from(values),
-            );
+            extra.insert("__tarmac_kw".to_string(), minijinja::Value::from(values));
             let c = jinja::scoped(&m.env, &ctx, extra);
             let sql = m
                 .env

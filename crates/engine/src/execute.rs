@@ -382,6 +382,60 @@ type Built = (
     DateTime<Utc>,
 );
 
+/// A node's `pre_hook`s and `post_hook`s, rendered in the node's context
+/// (`this`, `{% do adapter.drop_relation(this) %}`, ...) and run in order.
+struct NodeHooks<'a> {
+    m: &'a Manifest,
+    node: &'a Node,
+    db: &'a Db,
+    resolver: &'a Arc<dyn crate::jinja::Resolver>,
+    cfg: &'a crate::config::Config,
+    inc: bool,
+    full_refresh: bool,
+}
+
+impl NodeHooks<'_> {
+    fn render(&self, key: &str) -> Result<Vec<String>> {
+        let node = self.node;
+        let mut out = Vec::new();
+        for h in self.cfg.hooks(key) {
+            // a package's node renders its hooks with its package's macros
+            // in scope, as its SQL (dbt's node-package namespace)
+            let ctx = crate::jinja::scoped(
+                &self.m.env,
+                &compile::node_ctx(
+                    node,
+                    self.resolver.clone(),
+                    Some(self.db.clone()),
+                    self.inc,
+                    self.full_refresh,
+                ),
+                Default::default(),
+            );
+            let s = self.m.env.render_str(&h, ctx).map_err(|e| {
+                Error::jinja(
+                    &node.unique_id,
+                    &format!("{} ({key})", node.original_file_path),
+                    &e,
+                )
+            })?;
+            if !s.trim().is_empty() {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn run(&self, key: &str) -> Result<()> {
+        for s in self.render(key)? {
+            self.db
+                .execute(&s)
+                .map_err(|e| Error::Project(format!("{} {key}: {e}", self.node.unique_id)))?;
+        }
+        Ok(())
+    }
+}
+
 /// Build one node on a connection.
 fn build_node(
     m: &Manifest,
@@ -429,8 +483,21 @@ fn build_node(
             quote_columns: flag("quote_columns"),
             fast: flag("fast"),
         };
-        let r = crate::seed::load(db, &path, &rel, &seed_opts)
+        // dbt's seed materialization runs the seed's hooks around the load
+        let hooks = NodeHooks {
+            m,
+            node,
+            db,
+            resolver,
+            cfg: &node.config,
+            inc: false,
+            full_refresh: opts.full_refresh,
+        };
+        let r = hooks
+            .run("pre_hook")
+            .and_then(|()| crate::seed::load(db, &path, &rel, &seed_opts))
             .and_then(|n| {
+                hooks.run("post_hook")?;
                 crate::persist_docs::apply(db, node, &rel, &node.config)?;
                 Ok(n)
             })
@@ -474,32 +541,17 @@ fn build_node(
     let rel = node.relation();
     let hook_ctx =
         || compile::node_ctx(node, resolver.clone(), Some(db.clone()), inc, full_refresh);
-    let render_hooks = |key: &str| -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for h in cfg.hooks(key) {
-            // a package's node renders its hooks with its package's macros
-            // in scope, as its SQL (dbt's node-package namespace)
-            let ctx = crate::jinja::scoped(&m.env, &hook_ctx(), Default::default());
-            let s = m.env.render_str(&h, ctx).map_err(|e| {
-                Error::jinja(
-                    &node.unique_id,
-                    &format!("{} ({key})", node.original_file_path),
-                    &e,
-                )
-            })?;
-            if !s.trim().is_empty() {
-                out.push(s);
-            }
-        }
-        Ok(out)
+    let hook = NodeHooks {
+        m,
+        node,
+        db,
+        resolver,
+        cfg,
+        inc,
+        full_refresh,
     };
-    let run_hooks = |key: &str| -> Result<()> {
-        for s in render_hooks(key)? {
-            db.execute(&s)
-                .map_err(|e| Error::Project(format!("{} {key}: {e}", node.unique_id)))?;
-        }
-        Ok(())
-    };
+    let render_hooks = |key: &str| hook.render(key);
+    let run_hooks = |key: &str| hook.run(key);
     let r = (|| -> Result<(materialize::Outcome, Option<usize>)> {
         let contracted =
             node.resource_type == ResourceType::Model && crate::contract::enforced(cfg);

@@ -773,13 +773,9 @@ pub fn install_modules(env: &mut Environment<'static>) {
     let set_fn = |v: Option<Value>| -> Result<Value, JError> {
         let mut out: Vec<Value> = Vec::new();
         if let Some(v) = v {
-            for x in v.try_iter()? {
-                if !out.contains(&x) {
-                    out.push(x);
-                }
-            }
+            push_unique(&mut out, v.try_iter()?);
         }
-        Ok(Value::from(out))
+        Ok(PySet::value(out))
     };
     env.add_function("set", set_fn);
     env.add_function("set_strict", set_fn);
@@ -1146,6 +1142,40 @@ mod tests {
     }
 
     #[test]
+    fn sets_compare_without_order() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
+        let project = crate::project::Project::load(d.path(), &Default::default(), None).unwrap();
+        let info = RunInfo {
+            project: Arc::new(project),
+            target: crate::project::Target::in_memory(),
+            invocation_id: String::new(),
+            run_started_at: chrono::Utc::now(),
+            full_refresh: false,
+            vars: Default::default(),
+            which: "run".into(),
+            packages: vec![],
+            store_failures: false,
+        };
+        let mut env = Environment::new();
+        install(&mut env, &info);
+        let r = |s: &str| env.render_str(s, ()).unwrap();
+        // dbt_utils.equality: two tables' column sets, in different orders
+        assert_eq!(r("{{ set(['a', 'b', 'a']) == set(['b', 'a']) }}"), "True");
+        assert_eq!(r("{{ set(['a', 'b']) != set(['b', 'a']) }}"), "False");
+        assert_eq!(r("{{ set(['a', 'b']) == set(['a', 'c']) }}"), "False");
+        assert_eq!(r("{{ set(['a']) == set(['a', 'a', 'b']) }}"), "False");
+        assert_eq!(
+            r("{{ set(['a', 'b', 'a']) | length }}|{{ 'b' in set(['a', 'b']) }}|{{ set(['a', 'b']) | join(',') }}"),
+            "2|True|a,b"
+        );
+        assert_eq!(
+            r("{% set s = set([]) %}{% do s.add('x') %}{% do s.add('x') %}{% do s.update(['y']) %}{{ s | join(',') }}|{{ s.difference(['x']) | join(',') }}|{{ s.issubset(['x', 'y', 'z']) }}"),
+            "x,y|y|True"
+        );
+    }
+
+    #[test]
     fn modules_re_and_datetime() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
@@ -1302,6 +1332,134 @@ impl Object for PyList {
                 v.reverse();
                 Ok(Value::from(()))
             }
+            _ => Err(JError::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+fn push_unique(out: &mut Vec<Value>, items: impl Iterator<Item = Value>) {
+    for x in items {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+}
+
+/// Python's `set` (dbt's `set()`/`set_strict()`): a sequence of distinct
+/// values (in the order first seen) that equals another set holding the
+/// same values in any order, as dbt_utils' `equality` test compares two
+/// tables' column sets; `add`/`update` change it in place.
+#[derive(Debug, Default)]
+pub struct PySet(pub std::sync::Mutex<Vec<Value>>);
+
+impl PySet {
+    fn value(items: Vec<Value>) -> Value {
+        Value::from_object(PySet(std::sync::Mutex::new(items)))
+    }
+    fn items(&self) -> Vec<Value> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl Object for PySet {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, _key: &Value) -> Option<Value> {
+        None
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.items())
+    }
+    fn custom_cmp(
+        self: &Arc<Self>,
+        other: &minijinja::value::DynObject,
+    ) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<Self>()?;
+        let (mut a, mut b) = (self.items(), other.items());
+        a.sort();
+        b.sort();
+        Some(a.cmp(&b))
+    }
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        m: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let mine = self.items();
+        let arg_items = |i: usize| -> Result<Vec<Value>, JError> {
+            match args.get(i) {
+                Some(a) => Ok(a.try_iter()?.collect()),
+                None => Ok(vec![]),
+            }
+        };
+        match m {
+            "add" => {
+                let mut v = self.0.lock().map_err(|_| err("set lock poisoned"))?;
+                push_unique(&mut v, args.first().cloned().into_iter());
+                Ok(Value::from(()))
+            }
+            "update" => {
+                let mut all = vec![];
+                for i in 0..args.len() {
+                    all.extend(arg_items(i)?);
+                }
+                let mut v = self.0.lock().map_err(|_| err("set lock poisoned"))?;
+                push_unique(&mut v, all.into_iter());
+                Ok(Value::from(()))
+            }
+            "discard" | "remove" => {
+                let x = args.first().cloned().unwrap_or_default();
+                let mut v = self.0.lock().map_err(|_| err("set lock poisoned"))?;
+                match v.iter().position(|y| *y == x) {
+                    Some(p) => {
+                        v.remove(p);
+                    }
+                    None if m == "remove" => return Err(err(format!("KeyError: {}", py_repr(&x)))),
+                    None => {}
+                }
+                Ok(Value::from(()))
+            }
+            "union" => {
+                let mut out = mine;
+                for i in 0..args.len() {
+                    push_unique(&mut out, arg_items(i)?.into_iter());
+                }
+                Ok(PySet::value(out))
+            }
+            "intersection" | "difference" => {
+                let other = arg_items(0)?;
+                let keep = m == "intersection";
+                Ok(PySet::value(
+                    mine.into_iter()
+                        .filter(|x| other.contains(x) == keep)
+                        .collect(),
+                ))
+            }
+            "symmetric_difference" => {
+                let other = arg_items(0)?;
+                let mut out: Vec<Value> = mine
+                    .iter()
+                    .filter(|x| !other.contains(x))
+                    .cloned()
+                    .collect();
+                push_unique(&mut out, other.into_iter().filter(|x| !mine.contains(x)));
+                Ok(PySet::value(out))
+            }
+            "issubset" => {
+                let other = arg_items(0)?;
+                Ok(Value::from(mine.iter().all(|x| other.contains(x))))
+            }
+            "issuperset" => {
+                let other = arg_items(0)?;
+                Ok(Value::from(other.iter().all(|x| mine.contains(x))))
+            }
+            "isdisjoint" => {
+                let other = arg_items(0)?;
+                Ok(Value::from(!mine.iter().any(|x| other.contains(x))))
+            }
+            "copy" => Ok(PySet::value(mine)),
             _ => Err(JError::from(ErrorKind::UnknownMethod)),
         }
     }

@@ -1861,3 +1861,46 @@ select {{ column_name }} as n from {{ model }}
     // the YAML's warn_if (> 10) wins over the definition's (> 5): 7 passes
     assert_eq!(of("test.p.sums_yaml_wins"), "pass");
 }
+
+/// Seeds run their pre- and post-hooks around the load, as dbt's seed
+/// materialization does: SQL hooks, and hooks that act while they render
+/// (dbt_utils' integration tests drop a seed so).
+#[test]
+fn seed_hooks() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let db = dir.join("dev.duckdb");
+    write_all(
+        &dir,
+        &[
+            (
+                "dbt_project.yml",
+                "name: p\nprofile: p\nseeds:\n  p:\n    s:\n      +pre-hook: \"create table if not exists pre_ran as select 1 as x\"\n      +post-hook: \"insert into {{ this }} values (2)\"\n    gone:\n      +post-hook: \"{% do adapter.drop_relation(this.incorporate(type='table')) %}\"\n"
+                    .into(),
+            ),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    db.display()
+                ),
+            ),
+            ("seeds/s.csv", "id\n1\n".into()),
+            ("seeds/gone.csv", "id\n1\n".into()),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Seed).unwrap();
+    assert!(s.ok() && s.pass == 2, "{s:?}");
+    let c = duckdb::Connection::open(&db).unwrap();
+    assert_eq!(
+        strings(&c, "select cast(id as varchar) from s order by id"),
+        ["1", "2"]
+    );
+    assert_eq!(
+        strings(
+            &c,
+            "select table_name from information_schema.tables order by 1"
+        ),
+        ["pre_ran", "s"]
+    );
+}
