@@ -1117,7 +1117,13 @@ fn compile_test_configured(
                                     Error::jinja(&node.unique_id, &node.original_file_path, &e)
                                 })
                         })?;
-                        values.insert(k.clone(), crate::extras::py_value(&v));
+                        // lists and dicts change in place, as in Python
+                        // (dbt_utils' at_least_one appends to its
+                        // group_by_columns argument)
+                        values.insert(
+                            k.clone(),
+                            crate::extras::py_mutable(minijinja::Value::from_serialize(&v)),
+                        );
                         call_args.push(format!("{k}=__tarmac_kw[{}]", py_repr_str(k)));
                     }
                 }

@@ -1132,7 +1132,9 @@ mod tests {
         install(&mut env, &info);
         // dbt_utils.at_least_one: `{% set pruned = group_by_columns %}`,
         // then `pruned.append(column_name)`
-        let args = py_value(&serde_json::json!({"cols": ["a", "b"], "n": 1, "m": {"l": []}}));
+        let args = py_mutable(Value::from_serialize(
+            serde_json::json!({"cols": ["a", "b"], "n": 1, "m": {"l": []}}),
+        ));
         let src = "{% set p = args.cols %}{% do p.append('c') %}{% do args.m.l.append(1) %}\
                    {{ p }}|{{ args.cols | length }}|{{ args.cols | join(',') }}|{{ 'c' in p }}|{{ args.m.l }}|{{ args.n }}";
         let out = env
@@ -1462,23 +1464,6 @@ impl Object for PySet {
             "copy" => Ok(PySet::value(mine)),
             _ => Err(JError::from(ErrorKind::UnknownMethod)),
         }
-    }
-}
-
-/// A JSON value (a generic test's arguments from YAML) as a template sees
-/// it in dbt: its lists, at any depth, are Python lists that `append` and
-/// the rest change in place (dbt_utils' `at_least_one` appends to its
-/// `group_by_columns` argument).
-pub fn py_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Array(a) => Value::from_object(PyList(std::sync::Mutex::new(
-            a.iter().map(py_value).collect(),
-        ))),
-        serde_json::Value::Object(o) => o
-            .iter()
-            .map(|(k, x)| (Value::from(k.clone()), py_value(x)))
-            .collect(),
-        other => Value::from_serialize(other),
     }
 }
 
