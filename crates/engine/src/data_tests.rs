@@ -587,7 +587,9 @@ pub fn discover(
     for tp in &project.test_paths {
         let dir = project.root.join(tp);
         for (abs, rel) in crate::manifest::walk(&dir, &["sql"])? {
-            if rel.starts_with("generic/") {
+            // `generic/` holds generic tests and `fixtures/` unit tests'
+            // fixtures (SQL ones included): neither is a singular test
+            if rel.starts_with("generic/") || rel.starts_with("fixtures/") {
                 continue;
             }
             match singular_node(cx, tp, &abs, &rel, env) {

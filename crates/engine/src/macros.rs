@@ -59,7 +59,12 @@ pub const NODE_NAMES: &[&str] = &[
     "load_relation",
     "context",
     PKG,
+    OVERRIDES,
 ];
+
+/// The name under which a unit test's macro overrides travel with the node
+/// into every macro it calls (see [`unit_test_overrides`]).
+pub const OVERRIDES: &str = "__tarmac_overrides";
 
 /// The name under which a node's context carries its [`NODE_NAMES`] as the
 /// node defined them, so a macro gets them from the node even where the
@@ -164,8 +169,97 @@ impl Object for Scope {
         if let Some(v) = self.names.get(k) {
             return Some(v.clone());
         }
+        if let Some(v) = self
+            .names
+            .get(OVERRIDES)
+            .and_then(|o| o.get_attr(k).ok())
+            .filter(|v| !v.is_undefined())
+        {
+            return Some(v);
+        }
         self.locals.as_ref()?.get(k).cloned()
     }
+}
+
+/// A package namespace with some of its macros replaced (a unit test's
+/// `overrides: macros: {pkg.name: value}`).
+#[derive(Debug)]
+struct OverriddenNamespace {
+    inner: Value,
+    names: BTreeMap<String, Value>,
+}
+
+impl Object for OverriddenNamespace {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(v) = self.names.get(key.as_str()?) {
+            return Some(v.clone());
+        }
+        self.inner.get_item(key).ok().filter(|v| !v.is_undefined())
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(
+            self.inner
+                .try_iter()
+                .map(|it| it.collect())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// A unit test's `overrides: macros:` as names for the model's context:
+/// each overridden macro returns the given value whatever its arguments,
+/// as in dbt. A bare name (`current_timestamp`) replaces that name; a
+/// qualified one (`audit_helper._get_comparison_bounds`) replaces the macro
+/// in its package's namespace. The same names also travel under
+/// [`OVERRIDES`] into every macro the model calls, so a package's macros
+/// calling each other see them. `is_incremental` is the caller's to handle.
+pub fn unit_test_overrides(
+    env: &Environment<'static>,
+    macros: &serde_json::Map<String, serde_json::Value>,
+) -> BTreeMap<String, Value> {
+    let returning = |v: &serde_json::Value| {
+        let val = Value::from_serialize(v);
+        Value::from_function(move |_a: minijinja::value::Rest<Value>| val.clone())
+    };
+    let mut out = BTreeMap::new();
+    let mut qualified: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for (k, v) in macros {
+        if k == "is_incremental" {
+            continue;
+        }
+        match k.split_once('.') {
+            Some((pkg, name)) => {
+                qualified
+                    .entry(pkg.to_string())
+                    .or_default()
+                    .insert(name.to_string(), returning(v));
+            }
+            None => {
+                out.insert(k.clone(), returning(v));
+            }
+        }
+    }
+    for (pkg, names) in qualified {
+        let Some(inner) = env
+            .globals()
+            .find(|(k, _)| *k == pkg.as_str())
+            .map(|(_, v)| v)
+        else {
+            continue;
+        };
+        out.insert(
+            pkg,
+            Value::from_object(OverriddenNamespace { inner, names }),
+        );
+    }
+    if !out.is_empty() {
+        let carried = Value::from(out.clone());
+        out.insert(OVERRIDES.to_string(), carried);
+    }
+    out
 }
 
 /// A macro as templates see it: called like a function, equal only to

@@ -528,19 +528,8 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
             model.to_value(),
         )
     });
-    let mut extra: BTreeMap<String, minijinja::Value> = BTreeMap::new();
-    for (k, v) in &macros {
-        if k == "is_incremental" {
-            continue;
-        }
-        let val = minijinja::Value::from_serialize(v);
-        extra.insert(
-            k.clone(),
-            minijinja::Value::from_function(move |_a: minijinja::value::Rest<minijinja::Value>| {
-                val.clone()
-            }),
-        );
-    }
+    let mut extra: BTreeMap<String, minijinja::Value> =
+        crate::macros::unit_test_overrides(&m.env, &macros);
     if !vars.is_empty() {
         let base = m.info.vars.clone();
         extra.insert(
@@ -618,8 +607,11 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
                         )))
                 })
                 .collect::<Result<_>>()?;
-            let cols: Vec<String> = used.iter().map(|(n, _)| n.clone()).collect();
+            let mut cols: Vec<String> = used.iter().map(|(n, _)| n.clone()).collect();
             if rows.is_empty() {
+                // no rows name no columns: an empty result in the model's
+                // own columns, as dbt expects it
+                cols = types.iter().map(|(n, _)| n.clone()).collect();
                 (
                     format!(
                         "select {} from ({sql}) _e limit 0",

@@ -1904,3 +1904,89 @@ fn seed_hooks() {
         ["pre_ran", "s"]
     );
 }
+
+/// `<test-path>/fixtures/` holds unit tests' fixture files, SQL ones
+/// included: dbt does not take them for singular tests (audit_helper's
+/// integration tests keep SQL fixtures there).
+#[test]
+fn test_fixtures_are_not_singular_tests() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    dir.join("dev.duckdb").display()
+                ),
+            ),
+            ("models/a.sql", "select 1 as id\n".into()),
+            ("models/b.sql", "select id * 2 as id from {{ ref('a') }}\n".into()),
+            (
+                "models/b.yml",
+                "unit_tests:\n  - name: doubles\n    model: b\n    given:\n      - input: ref('a')\n        format: sql\n        fixture: three\n    expect:\n      rows:\n        - {id: 6}\n"
+                    .into(),
+            ),
+            ("tests/fixtures/three.sql", "select 3 as id\n".into()),
+            ("tests/t.sql", "select * from {{ ref('b') }} where id < 0\n".into()),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    let st = statuses(&dir);
+    assert!(s.ok(), "{s:?} {st:?}");
+    let ids: Vec<&String> = st.keys().collect();
+    assert_eq!(
+        ids,
+        [
+            "model.p.a",
+            "model.p.b",
+            "test.p.t",
+            "unit_test.p.b.doubles"
+        ],
+        "{st:?}"
+    );
+}
+
+/// Unit tests: `expect: rows: []` expects no rows in the model's own
+/// columns; an override of a macro named with its package
+/// (`p.base`) replaces it in that namespace, for the macros the model
+/// calls as well (audit_helper's unit tests override
+/// `audit_helper._get_comparison_bounds` so).
+#[test]
+fn unit_test_empty_expectation_and_qualified_macro_override() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    dir.join("dev.duckdb").display()
+                ),
+            ),
+            (
+                "macros/m.sql",
+                "{% macro base() %}{{ return(1) }}{% endmacro %}\n{% macro wrapped() %}{{ return(p.base() + 1) }}{% endmacro %}\n"
+                    .into(),
+            ),
+            ("models/a.sql", "select 1 as id\n".into()),
+            ("models/c.sql", "select id from {{ ref('a') }} where id > 100\n".into()),
+            ("models/d.sql", "select {{ wrapped() }} as v\n".into()),
+            (
+                "models/u.yml",
+                "unit_tests:\n  - name: nothing\n    model: c\n    given:\n      - input: ref('a')\n        rows:\n          - {id: 1}\n    expect:\n      rows: []\n  - name: overridden\n    model: d\n    given: []\n    overrides:\n      macros:\n        p.base: 41\n    expect:\n      rows:\n        - {v: 42}\n"
+                    .into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    let st = statuses(&dir);
+    assert_eq!(st["unit_test.p.c.nothing"], "pass", "{st:?} {s:?}");
+    assert_eq!(st["unit_test.p.d.overridden"], "pass", "{st:?} {s:?}");
+}
