@@ -1097,7 +1097,10 @@ fn compile_test_configured(
                         } else if s.contains("{{") || s.contains("{%") {
                             let r = m
                                 .env
-                                .render_str(s, jinja::node_context(ctx.clone()))
+                                .render_str(
+                                    &crate::extras::preprocess(s),
+                                    jinja::node_context(ctx.clone()),
+                                )
                                 .map_err(|e| {
                                     Error::jinja(&node.unique_id, &node.original_file_path, &e)
                                 })?;
@@ -1114,7 +1117,10 @@ fn compile_test_configured(
                         let mut v = other.clone();
                         render_nested(&mut v, &|s| {
                             m.env
-                                .render_str(s, jinja::node_context(ctx.clone()))
+                                .render_str(
+                                    &crate::extras::preprocess(s),
+                                    jinja::node_context(ctx.clone()),
+                                )
                                 .map_err(|e| {
                                     Error::jinja(&node.unique_id, &node.original_file_path, &e)
                                 })
@@ -1136,9 +1142,11 @@ fn compile_test_configured(
             let mut extra = BTreeMap::new();
             extra.insert("__tarmac_kw".to_string(), minijinja::Value::from(values));
             let c = jinja::scoped(&m.env, &ctx, extra);
+            // kwargs are Jinja expressions in this call: Python's operators
+            // on them need what a model's code gets (`date - timedelta`)
             let sql = m
                 .env
-                .render_str(&src, c)
+                .render_str(&crate::extras::preprocess(&src), c)
                 .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
             // a test on (or reading) an ephemeral model gets its CTE, as dbt
             // inlines it into the test's query

@@ -192,10 +192,20 @@ pub fn environment(
         .map(|p| (p.name.clone(), var_fn(info.for_package(p).vars)))
         .collect();
     crate::macros::install_package_scopes(&mut env, scopes);
-    // dbt's `context`: every name of the context as a mapping; here the
-    // run's globals (macros included), and a node's names over them in
-    // [`scoped`]
-    let run: BTreeMap<String, Value> = env.globals().map(|(k, v)| (k.to_string(), v)).collect();
+    install_context(&mut env);
+    Ok((env, names))
+}
+
+/// dbt's `context`: every name of the context as a mapping; here the run's
+/// globals (macros included), and a node's names over them in [`scoped`].
+/// Called again when a global changes after the environment is built
+/// (`graph`, once the project is parsed).
+pub fn install_context(env: &mut Environment<'static>) {
+    let run: BTreeMap<String, Value> = env
+        .globals()
+        .filter(|(k, _)| *k != "context")
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     env.add_global(
         "context",
         Value::from_object(DbtContext {
@@ -203,7 +213,6 @@ pub fn environment(
             run: Arc::new(run),
         }),
     );
-    Ok((env, names))
 }
 
 /// dbt's `context` variable: the rendering context as a mapping
@@ -1195,7 +1204,10 @@ mod tests {
             path: "macros/m.sql".into(),
             text: "{% macro pepper() %}{{ context['project_name'] ~ '/' ~ context['this'] }}{% endmacro %}".into(),
         }];
-        let (env, _) = environment(&info, &macros).unwrap();
+        let (mut env, _) = environment(&info, &macros).unwrap();
+        // a global set after the environment is built (`graph`) reaches it
+        env.add_global("graph", Value::from(7));
+        install_context(&mut env);
         let ctx = Arc::new(NodeCtx::new(
             "model.p.m".into(),
             "m".into(),
@@ -1207,11 +1219,11 @@ mod tests {
         let out = render_model(
             &env,
             "m.sql",
-            "{{ pepper() }}|{{ context.target.type }}|{{ 'pepper' in context }}|{{ context.get('nope', 0) }}",
+            "{{ pepper() }}|{{ context.target.type }}|{{ 'pepper' in context }}|{{ context.get('nope', 0) }}|{{ context.graph }}",
             ctx,
         )
         .unwrap();
-        assert_eq!(out, "p/\"d\".\"s\".\"m\"|duckdb|True|0");
+        assert_eq!(out, "p/\"d\".\"s\".\"m\"|duckdb|True|0|7");
     }
 
     #[derive(Debug)]

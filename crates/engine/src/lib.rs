@@ -234,6 +234,7 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
             "graph",
             extras::py_mutable(minijinja::Value::from_serialize(&g)),
         );
+        jinja::install_context(&mut manifest.env);
     }
     Ok(Loaded { manifest, dag })
 }

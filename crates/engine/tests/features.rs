@@ -1777,7 +1777,8 @@ fn parity_matches_dbt() {
 /// A generic test's `config:` in a properties file renders with dbt's
 /// properties-file context (`target`, `var`, `env_var`), natively: a test
 /// whose `enabled` is `{{ target.type != 'duckdb' }}` is not built. Jinja
-/// in strings inside a list argument renders when the test compiles.
+/// in strings inside a list argument renders when the test compiles, and
+/// arguments may subtract a timedelta from a date.
 #[test]
 fn properties_test_config_renders_with_target() {
     let t = tempfile::tempdir().unwrap();
@@ -1799,12 +1800,12 @@ fn properties_test_config_renders_with_target() {
             ("models/m.sql", "select true as flag\n".into()),
             (
                 "models/m.yml",
-                "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: flag\n        data_tests:\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type == 'duckdb' and var('strict') }}\"\n              arguments:\n                quote: false\n                values: [\"{{ 'TR' ~ 'UE' }}\"]\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type != 'duckdb' }}\"\n              arguments:\n                values: [0, 1]\n".into(),
+                "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: flag\n        data_tests:\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type == 'duckdb' and var('strict') }}\"\n              arguments:\n                quote: false\n                values: [\"{{ 'TR' ~ 'UE' }}\"]\n          - accepted_values:\n              config:\n                enabled: \"{{ target.type != 'duckdb' }}\"\n              arguments:\n                values: [0, 1]\n          - accepted_values:\n              arguments:\n                quote: \"{{ (modules.datetime.date(2026, 3, 1) - modules.datetime.timedelta(1)).day == 1 }}\"\n                values: [\"{{ (modules.datetime.date(2026, 3, 1) - modules.datetime.timedelta(1)).day == 28 }}\"]\n".into(),
             ),
         ],
     );
     let s = engine::execute(&opts(&dir), Command::Build).unwrap();
-    assert!(s.ok() && s.pass == 2 && s.total == 2, "{s:?}");
+    assert!(s.ok() && s.pass == 3 && s.total == 3, "{s:?}");
 }
 
 /// A generic test's definition may set its own config with `config()`
