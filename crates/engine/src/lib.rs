@@ -689,8 +689,10 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    // the hooks' results go to run_results.json only, as dbt's
+    let mut hook_results = Vec::new();
     if run_hooks {
-        operation::run_hooks(
+        hook_results = operation::run_hooks(
             m,
             &db,
             &m.info.project.on_run_start,
@@ -710,7 +712,13 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let results = execute::run(m, &l.dag, &chosen, &db, &ropts)?;
     tracing::debug!("timing: nodes done at {:?}", t0.elapsed());
     if run_hooks {
-        operation::run_hooks(m, &db, &m.info.project.on_run_end, "on-run-end", &schemas)?;
+        hook_results.extend(operation::run_hooks(
+            m,
+            &db,
+            &m.info.project.on_run_end,
+            "on-run-end",
+            &schemas,
+        )?);
     }
     artifacts::write_sql(m, &results)?;
     let compiled: BTreeMap<String, String> = results
@@ -740,7 +748,17 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     artifacts::write_json(
         m,
         "run_results.json",
-        &artifacts::run_results_json(m, &results, elapsed, command, args),
+        &artifacts::run_results_json(
+            m,
+            &hook_results
+                .iter()
+                .chain(&results)
+                .cloned()
+                .collect::<Vec<_>>(),
+            elapsed,
+            command,
+            args,
+        ),
     )?;
     let mut s = Summary::default();
     for r in &results {

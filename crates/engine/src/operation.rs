@@ -66,21 +66,27 @@ pub fn render_and_run(
 }
 
 /// Run `on-run-start` or `on-run-end` hooks; `schemas` are the schemas the
-/// run built (dbt's `schemas` and `database_schemas` in on-run-end).
+/// run built (dbt's `schemas` and `database_schemas` in on-run-end). Each
+/// hook's result is dbt's run_results.json entry for its `operation` node
+/// (`operation.<project>.<project>-on-run-end-<i>`, "... passed").
 pub fn run_hooks(
     m: &Manifest,
     db: &Db,
     hooks: &[String],
     which: &str,
     schemas: &[(String, String)],
-) -> Result<()> {
+) -> Result<Vec<crate::execute::NodeResult>> {
+    let mut results = Vec::new();
     let just: Vec<String> = schemas.iter().map(|(_, s)| s.clone()).collect();
     let both: Vec<Vec<String>> = schemas
         .iter()
         .map(|(d, s)| vec![d.clone(), s.clone()])
         .collect();
+    let project = &m.info.project.name;
     for (i, h) in hooks.iter().enumerate() {
-        render_and_run(
+        let started = chrono::Utc::now();
+        let t0 = std::time::Instant::now();
+        let sql = render_and_run(
             m,
             db,
             h,
@@ -90,8 +96,21 @@ pub fn run_hooks(
                 ("database_schemas", Value::from(both.clone())),
             ],
         )?;
+        results.push(crate::execute::NodeResult {
+            unique_id: format!("operation.{project}.{project}-{which}-{i}"),
+            status: crate::execute::Status::Success,
+            message: format!("{project}.{which}.{i} passed"),
+            compiled_sql: Some(sql),
+            run_sql: None,
+            started_at: started,
+            compiled_at: started,
+            completed_at: chrono::Utc::now(),
+            execution_time: t0.elapsed().as_secs_f64(),
+            rows_affected: None,
+            failures: None,
+        });
     }
-    Ok(())
+    Ok(results)
 }
 
 /// `run-operation`: call `macro_name` (`pkg.name` allowed) with `args`

@@ -979,6 +979,16 @@ fn graph_carries_dbt_node_fields() {
         "operation"
     );
     assert_eq!(m["sources"]["source.p.s.t"]["config"]["enabled"], true);
+    // the hook's result is in run_results.json under its operation node, as dbt's
+    let rr = read_json(&dir.join("target/run_results.json"));
+    let hook = rr["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unique_id"] == "operation.p.p-on-run-end-0")
+        .expect("the hook's result");
+    assert_eq!(hook["status"], "success");
+    assert_eq!(hook["message"], "p.on-run-end.0 passed");
 }
 
 /// Model versions: `versions:` in properties make one node per version
