@@ -266,13 +266,14 @@ impl serde::Serialize for RefJson<'_> {
     }
 }
 
-struct DependsOn<'a>(&'a [String]);
+/// `depends_on`: the macros the node calls itself, and the nodes it reads.
+struct DependsOn<'a>(&'a [String], &'a [String]);
 
 impl serde::Serialize for DependsOn<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(2))?;
-        map.serialize_entry("macros", &[] as &[&str])?;
+        map.serialize_entry("macros", self.1)?;
         map.serialize_entry("nodes", self.0)?;
         map.end()
     }
@@ -349,7 +350,7 @@ impl serde::Serialize for NodeJson<'_> {
             .map(|(s, t)| [s.as_str(), t.as_str()])
             .collect();
         map.serialize_entry("sources", &sources)?;
-        map.serialize_entry("depends_on", &DependsOn(&n.depends_on))?;
+        map.serialize_entry("depends_on", &DependsOn(&n.depends_on, &n.macros))?;
         // dbt's node fields that Tarmac has no feature for yet, as dbt
         // writes them for a node without it, and those read from config
         let cfg_or = |k: &str, d: Value| n.config.get(k).cloned().unwrap_or(d);
@@ -409,6 +410,34 @@ impl serde::Serialize for NodeJson<'_> {
     }
 }
 
+/// The macros each project hook calls, by its operation node's id: the
+/// hook rendered as at parse time (`execute` false, no warehouse), as dbt
+/// records a node's `depends_on.macros`.
+pub(crate) fn record_hook_macros(m: &Manifest) -> std::collections::HashMap<String, Vec<String>> {
+    let mut out = std::collections::HashMap::new();
+    let projects = std::iter::once(&m.info.project).chain(m.info.packages.iter());
+    for p in projects {
+        for (kind, hooks) in [
+            ("on-run-start", &p.on_run_start),
+            ("on-run-end", &p.on_run_end),
+        ] {
+            for (i, raw) in hooks.iter().enumerate() {
+                let name = format!("{}-{kind}-{i}", p.name);
+                let ((), macros) = crate::macros::recording_macros(|| {
+                    let ctx = crate::operation::context(m, None, &name);
+                    if let Ok(mut c) = std::sync::Arc::try_unwrap(ctx) {
+                        c.execute = false;
+                        let ctx = std::sync::Arc::new(c);
+                        let _ = m.env.render_str(raw, crate::jinja::node_context(ctx));
+                    }
+                });
+                out.insert(format!("operation.{}.{name}", p.name), macros);
+            }
+        }
+    }
+    out
+}
+
 /// The `operation` nodes dbt's manifest holds for each project's
 /// `on-run-start`/`on-run-end` hooks (`<project>-on-run-end-<i>`), which
 /// packages reading `graph.nodes` count like any node.
@@ -435,6 +464,7 @@ fn hook_nodes(m: &Manifest) -> Vec<(String, Value)> {
                     "contract": {"enforced": false, "alias_types": true},
                     "event_time": null, "concurrent_batches": null,
                 });
+                let macros = m.hook_macros.get(&id).cloned().unwrap_or_default();
                 let v = json!({
                     "database": m.info.target.database, "schema": m.info.target.schema,
                     "name": name, "resource_type": "operation", "package_name": p.name,
@@ -446,7 +476,7 @@ fn hook_nodes(m: &Manifest) -> Vec<(String, Value)> {
                     "docs": {"show": true, "node_color": null}, "patch_path": null,
                     "relation_name": null, "raw_code": raw, "doc_blocks": [], "language": "sql",
                     "refs": [], "sources": [], "metrics": [],
-                    "depends_on": {"macros": [], "nodes": []},
+                    "depends_on": {"macros": macros, "nodes": []},
                     "contract": {"enforced": false, "alias_types": true, "checksum": null},
                     "index": i + 1,
                 });

@@ -774,6 +774,7 @@ fn generic_node(
         alias: short.clone(),
         quoting: project.quoting,
         version: None,
+        macros: vec![],
     };
     // the node under test, then anything the arguments ref()/source()
     if t.is_source {
@@ -918,6 +919,7 @@ fn singular_node(
         alias: name,
         quoting: project.quoting,
         version: None,
+        macros: vec![],
     };
     let ctx = parse_ctx(cx, &node);
     jinja::render(env, &ofp, ctx.clone())

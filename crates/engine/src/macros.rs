@@ -500,6 +500,30 @@ pub fn register(
     Ok(root_names)
 }
 
+/// The unique id of the macro a generic test calls
+/// (`macro.<package>.test_<name>`), from [`test_macro_path`]'s answer: a
+/// bare name is the root project's when it defines it, else dbt's.
+pub fn test_macro_id(
+    env: &Environment<'static>,
+    name: &str,
+    namespace: Option<&str>,
+) -> Option<String> {
+    let path = test_macro_path(env, name, namespace)?;
+    if let Some((pkg, m)) = path.split_once('.') {
+        return Some(format!("macro.{pkg}.{m}"));
+    }
+    let reg = env
+        .globals()
+        .find(|(k, _)| *k == REGISTRY)
+        .and_then(|(_, v)| v.downcast_object::<Registry>())?;
+    let pkg = if reg.get(&reg.root, &path).is_some() {
+        reg.root.clone()
+    } else {
+        INTERNAL.to_string()
+    };
+    Some(format!("macro.{pkg}.{path}"))
+}
+
 /// How a generic test's macro is called: `ns.test_<name>` when the test is
 /// namespaced (`dbt_utils.expression_is_true`), else `test_<name>` when the
 /// root project or dbt defines it, else `<pkg>.test_<name>` from the first
@@ -608,8 +632,61 @@ fn gather_kwargs(m: &Value, args: &[Value]) -> Option<Vec<Value>> {
     Some(out)
 }
 
+thread_local! {
+    /// The macros a node calls itself (depth 0) while [`recording_macros`]
+    /// runs on this thread, and the current macro depth.
+    static MACRO_CALLS: std::cell::RefCell<Option<(usize, Vec<String>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` and return, with its result, the unique ids of the macros it
+/// called directly (not those the macros called), in first-call order:
+/// dbt's `depends_on.macros` of a node, recorded while it parses.
+pub fn recording_macros<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let outer = MACRO_CALLS.with(|c| c.borrow_mut().replace((0, Vec::new())));
+    let out = f();
+    let calls = MACRO_CALLS.with(|c| {
+        let mut slot = c.borrow_mut();
+        let mine = slot.take().map(|(_, v)| v).unwrap_or_default();
+        *slot = outer;
+        mine
+    });
+    (out, calls)
+}
+
 /// Call a macro from its own template, with the caller's node names.
 fn call_macro(
+    state: &State,
+    tpl: &str,
+    package: &str,
+    name: &str,
+    args: &[Value],
+) -> Result<Value, JError> {
+    let recording = MACRO_CALLS.with(|c| match c.borrow_mut().as_mut() {
+        Some((depth, calls)) => {
+            if *depth == 0 {
+                let id = format!("macro.{package}.{name}");
+                if !calls.contains(&id) {
+                    calls.push(id);
+                }
+            }
+            *depth += 1;
+            true
+        }
+        None => false,
+    });
+    let out = call_macro_inner(state, tpl, package, name, args);
+    if recording {
+        MACRO_CALLS.with(|c| {
+            if let Some((depth, _)) = c.borrow_mut().as_mut() {
+                *depth = depth.saturating_sub(1);
+            }
+        });
+    }
+    out
+}
+
+fn call_macro_inner(
     state: &State,
     tpl: &str,
     package: &str,

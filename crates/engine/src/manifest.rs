@@ -73,6 +73,9 @@ pub struct Node {
     pub quoting: crate::relation::Quoting,
     /// A versioned model's version (`versions:` in its properties).
     pub version: Option<ModelVersion>,
+    /// The macros the node calls itself at parse time (dbt's
+    /// `depends_on.macros`: `macro.<package>.<name>`).
+    pub macros: Vec<String>,
 }
 
 /// One version of a versioned model
@@ -172,6 +175,9 @@ pub struct Manifest {
     /// With partial parsing: how many files were parsed again (the rest
     /// came from `target/partial_parse.json`).
     pub reparsed: Option<usize>,
+    /// The macros each `on-run-start`/`on-run-end` hook calls (by its
+    /// operation node's unique id), recorded once when the project loads.
+    pub hook_macros: HashMap<String, Vec<String>>,
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
@@ -474,18 +480,22 @@ fn parse_model(
         },
         quoting: project.quoting,
         version: version.clone(),
+        macros: vec![],
     };
     if let Some(e) = prev.and_then(|s| s.models.get(&skey(&node.original_file_path))) {
         if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
             config::merge(&mut node.config, &e.file_config);
             node.refs = e.refs.clone();
             node.sources = e.sources.clone();
+            node.macros = e.macros.clone();
             return Ok(Ok((node, e.clone(), false)));
         }
     }
     let ctx = crate::compile::parse_ctx(&node, parse_resolver.clone(), info.full_refresh);
-    let (rendered, env_reads) = jinja::recording_env(|| {
-        jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
+    let ((rendered, env_reads), mut macros) = crate::macros::recording_macros(|| {
+        jinja::recording_env(|| {
+            jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
+        })
     });
     if let Err(e) = rendered {
         return Ok(Err(
@@ -495,6 +505,22 @@ fn parse_model(
     let lock_err = || Error::Internal("parse lock poisoned".into());
     let file_config = ctx.file_config.lock().map_err(|_| lock_err())?.clone();
     config::merge(&mut node.config, &file_config);
+    // dbt renders hooks at parse time too: the macros they call are the
+    // node's dependencies (a failure here is the run's to report)
+    for key in ["pre_hook", "post_hook"] {
+        for h in node.config.hooks(key) {
+            let ((), calls) = crate::macros::recording_macros(|| {
+                let scope = jinja::scoped(env, &ctx, Default::default());
+                let _ = env.render_str(&h, scope);
+            });
+            for c in calls {
+                if !macros.contains(&c) {
+                    macros.push(c);
+                }
+            }
+        }
+    }
+    node.macros = macros;
     node.refs = ctx.refs.lock().map_err(|_| lock_err())?.clone();
     node.sources = ctx.sources.lock().map_err(|_| lock_err())?.clone();
     let entry = partial::ModelEntry {
@@ -506,6 +532,7 @@ fn parse_model(
         env: env_reads,
         config: Config::new(),
         names: None,
+        macros: node.macros.clone(),
     };
     Ok(Ok((node, entry, true)))
 }
@@ -718,6 +745,7 @@ impl Manifest {
                             alias: name,
                             quoting: project.quoting,
                             version: None,
+                            macros: vec![],
                         },
                     );
                 }
@@ -814,7 +842,9 @@ impl Manifest {
             macro_files,
             warnings,
             reparsed: None,
+            hook_macros: HashMap::new(),
         };
+        m.hook_macros = crate::artifacts::record_hook_macros(&m);
         // names from the state where the model's final config is unchanged
         let known: HashMap<String, (String, String, String)> = m
             .nodes
@@ -826,6 +856,21 @@ impl Manifest {
                     .then(|| (n.unique_id.clone(), names))
             })
             .collect();
+        // a generic test's parse-time macros, as dbt records them: its test
+        // macro, then get_where_subquery (which wraps the tested relation)
+        for (id, t) in &m.tests {
+            if let crate::data_tests::TestKind::Generic {
+                name, namespace, ..
+            } = &t.kind
+            {
+                if let Some(mid) = crate::macros::test_macro_id(&m.env, name, namespace.as_deref())
+                {
+                    if let Some(n) = m.nodes.get_mut(id) {
+                        n.macros = vec![mid, "macro.dbt.get_where_subquery".into()];
+                    }
+                }
+            }
+        }
         let named = m.resolve_names(&known)?;
         m.link()?;
         if let (Some(path), Some(_)) = (state_path, &key) {

@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::jinja::RunInfo;
 
 /// Bump when the layout or the meaning of the state changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Environment variables a render read, with the values it saw.
 pub type EnvReads = BTreeMap<String, Option<String>>;
@@ -59,6 +59,9 @@ pub struct ModelEntry {
     /// The final config and the names `generate_*_name` gave for it.
     pub config: Config,
     pub names: Option<(String, String, String)>,
+    /// The macros the model calls itself (`depends_on.macros`).
+    #[serde(default)]
+    pub macros: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -165,6 +165,7 @@ mod tests {
             alias: "m".into(),
             quoting: Default::default(),
             version: None,
+            macros: vec![],
         }
     }
 

@@ -636,6 +636,7 @@ pub(crate) fn discover(
             alias: name.clone(),
             quoting: project.quoting,
             version: None,
+            macros: vec![],
         };
         let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
         if let Err(e) = crate::jinja::render(env, &unique_id, ctx.clone()) {

@@ -320,6 +320,7 @@ pub fn discover(
             alias: name.clone(),
             quoting: mnode.quoting,
             version: None,
+            macros: vec![],
         };
         nodes.insert(unique_id.clone(), node);
         out.insert(

@@ -950,7 +950,11 @@ fn graph_carries_dbt_node_fields() {
                     db.display()
                 ),
             ),
-            ("models/m.sql", "select 1 as id\n\n".into()),
+            ("models/m.sql", "select {{ one() }} as id\n\n".into()),
+            (
+                "macros/one.sql",
+                "{% macro one() %}{{ return(two()) }}{% endmacro %}{% macro two() %}1{% endmacro %}".into(),
+            ),
             (
                 "models/g.sql",
                 "{% set ns = namespace(out=[]) %}{% if execute %}{% for n in graph.nodes.values() | sort(attribute='unique_id') %}{% set ns.out = ns.out + [n.unique_id ~ ':' ~ n.config.on_schema_change ~ ':' ~ n.access ~ ':' ~ (n.raw_code.count('\\n') + 1)] %}{% endfor %}{% endif %}\nselect '{{ ns.out | join(\"|\") }}' as nodes, '{{ graph.sources.values() | map(attribute=\"freshness\") | map(attribute=\"warn_after\") | map(attribute=\"count\") | list }}' as f\n".into(),
@@ -970,7 +974,12 @@ fn graph_carries_dbt_node_fields() {
     );
     let m = read_json(&dir.join("target/manifest.json"));
     let n = &m["nodes"]["model.p.m"];
-    assert_eq!(n["raw_code"], "select 1 as id");
+    assert_eq!(n["raw_code"], "select {{ one() }} as id");
+    // the macros the model calls itself, not those they call (dbt's depends_on.macros)
+    assert_eq!(
+        n["depends_on"]["macros"],
+        serde_json::json!(["macro.p.one"])
+    );
     assert_eq!(n["config"]["contract"]["enforced"], false);
     assert_eq!(n["version"], serde_json::Value::Null);
     assert_eq!(n["columns"]["id"]["quote"], serde_json::Value::Null);
