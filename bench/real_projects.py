@@ -236,7 +236,11 @@ def setup(cfg, work, db):
 def build(tool_argv, work, db, runs, cfg, profiles):
     """Run `build` `runs` times, applying the configured change before the
     second; (seconds, [statuses per run], last output)."""
-    env = dict(os.environ, BENCH_DB=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    # PYTHONHASHSEED: dbt iterates Python sets of strings in places (the
+    # order a model's unit tests run in under `build`, columns a package
+    # builds from a set), and Python salts string hashes per process, so
+    # without a fixed seed dbt's own results change from run to run.
+    env = dict(os.environ, BENCH_DB=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="false", PYTHONHASHSEED="0")
     took, per_run, out = 0.0, [], ""
     extra = list(cfg.get("args", []))
     for i in range(runs):
