@@ -107,9 +107,9 @@ pub fn py_float(f: f64) -> String {
     s
 }
 
-/// `modules.re`: Python's `re` on the `fancy-regex` crate, which has the
-/// look-around and back-references Python's patterns use (packages write
-/// `(?<!distinct\s)(from|join)\s+...` to find hard-coded table names).
+/// `modules.re`: Python's `re` on the `fancy-regex` crate, which has what
+/// the `regex` crate leaves out and Python patterns use: look-around
+/// (`(?=\s|$)`, dbt-codegen) and back-references.
 #[derive(Debug)]
 struct Re;
 
@@ -118,29 +118,119 @@ const RE_M: i64 = 8;
 const RE_S: i64 = 16;
 const RE_X: i64 = 64;
 
-/// Python's `re` reads a `{` that does not open a repetition (`{m}`,
-/// `{m,}`, `{,n}`, `{m,n}`) as a literal brace, so patterns written for it
-/// match `{{ config(...) }}` with a bare `{{`; the regex crate rejects
-/// those. Escapes such braces (and a `}` that closes no repetition), and
-/// leaves escapes and character classes as they are; `{,n}` becomes
-/// `{0,n}`.
-fn py_pattern(p: &str) -> String {
-    let b: Vec<char> = p.chars().collect();
+/// A Python pattern in the syntax `fancy-regex` reads, with the flags its
+/// leading inline group (`(?ix)`) sets.
+///
+/// - Python reads a `{` that does not open a repetition (`{m}`, `{m,}`,
+///   `{,n}`, `{m,n}`) as a literal brace, so patterns written for it match
+///   `{{ config(...) }}` with a bare `{{`: such braces (and a `}` that
+///   closes no repetition) are escaped; `{,n}` becomes `{0,n}`.
+/// - Verbose mode (`re.X` or `(?x)`) is applied here, as Python applies it:
+///   whitespace and `#` comments outside character classes go, while a
+///   space inside a class (`[\w ]`) stays a space.
+/// - `(?P=name)` becomes `\k<name>`, and `\Z` (Python's end of text) `\z`.
+fn py_pattern(p: &str, flags: i64) -> (String, i64) {
+    let mut flags = flags;
+    let mut b: Vec<char> = p.chars().collect();
+    // leading inline flags: `(?ix)`, `(?i)(?s)`
+    let mut lead = String::new();
+    let mut i = 0;
+    while b.get(i) == Some(&'(') && b.get(i + 1) == Some(&'?') {
+        let Some(n) = b[i + 2..].iter().position(|c| *c == ')') else {
+            break;
+        };
+        let letters: String = b[i + 2..i + 2 + n].iter().collect();
+        if letters.is_empty() || !letters.chars().all(|c| "aiLmsux".contains(c)) {
+            break;
+        }
+        for c in letters.chars() {
+            flags |= match c {
+                'i' => RE_I,
+                'm' => RE_M,
+                's' => RE_S,
+                'x' => RE_X,
+                _ => 0,
+            };
+        }
+        i += n + 3;
+    }
+    b.drain(..i);
+    for (bit, c) in [(RE_I, 'i'), (RE_M, 'm'), (RE_S, 's')] {
+        if flags & bit != 0 {
+            lead.push(c);
+        }
+    }
+    let verbose = flags & RE_X != 0;
     let mut out = String::with_capacity(p.len());
+    if !lead.is_empty() {
+        out.push_str(&format!("(?{lead})"));
+    }
     let (mut i, mut in_class, mut open_rep) = (0, false, false);
     while i < b.len() {
         let c = b[i];
         match c {
             '\\' => {
-                out.push(c);
-                if let Some(n) = b.get(i + 1) {
-                    out.push(*n);
+                match b.get(i + 1) {
+                    Some('Z') if !in_class => out.push_str("\\z"),
+                    Some(n) if verbose && n.is_whitespace() => {
+                        // an escaped space in verbose mode is a space
+                        out.push_str(&regex::escape(&n.to_string()));
+                    }
+                    Some(n) => {
+                        out.push(c);
+                        out.push(*n);
+                    }
+                    None => out.push(c),
                 }
                 i += 2;
                 continue;
             }
-            '[' if !in_class => in_class = true,
+            c if verbose && !in_class && c.is_whitespace() => {
+                i += 1;
+                continue;
+            }
+            '#' if verbose && !in_class => {
+                while i < b.len() && b[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            ' ' if in_class => {
+                out.push_str("\\x20");
+                i += 1;
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                i += 1;
+                // `[]...]` and `[^]...]`: a leading `]` is literal
+                if b.get(i) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if b.get(i) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+                continue;
+            }
+            // a nested `[` in a class is literal in Python
+            '[' if in_class => {
+                out.push_str("\\[");
+                i += 1;
+                continue;
+            }
             ']' if in_class => in_class = false,
+            '(' if !in_class && b.get(i + 1) == Some(&'?') && b.get(i + 2) == Some(&'P') && b.get(i + 3) == Some(&'=') => {
+                let close = b[i..].iter().position(|c| *c == ')').map(|n| i + n);
+                if let Some(close) = close {
+                    let name: String = b[i + 4..close].iter().collect();
+                    out.push_str(&format!("\\k<{name}>"));
+                    i = close + 1;
+                    continue;
+                }
+            }
             '{' if !in_class => {
                 let close = b[i + 1..].iter().position(|c| *c == '}');
                 let quant = close.is_some_and(|n| {
@@ -157,7 +247,7 @@ fn py_pattern(p: &str) -> String {
                 if quant {
                     open_rep = true;
                     if b.get(i + 1) == Some(&',') {
-                        // Python's `{,n}` is the regex crate's `{0,n}`
+                        // Python's `{,n}` is `{0,n}`
                         out.push_str("{0");
                         i += 1;
                         continue;
@@ -182,28 +272,48 @@ fn py_pattern(p: &str) -> String {
         out.push(c);
         i += 1;
     }
-    out
+    (out, flags)
 }
 
-fn compile_re(pattern: &str, flags: i64) -> Result<fancy_regex::Regex, JError> {
-    let pattern = &py_pattern(pattern);
-    let mut b = fancy_regex::RegexBuilder::new(pattern);
+/// A compiled pattern: the engine's regex, and Python's source and flags
+/// (for `match`/`fullmatch`, which anchor it).
+#[derive(Debug)]
+struct Pattern {
+    re: fancy_regex::Regex,
+    source: String,
+    flags: i64,
+}
+
+fn compile_re(pattern: &str, flags: i64) -> Result<Pattern, JError> {
+    let (translated, flags) = py_pattern(pattern, flags);
+    build_re(&translated, pattern, flags)
+}
+
+fn build_re(translated: &str, source: &str, flags: i64) -> Result<Pattern, JError> {
+    let mut b = fancy_regex::RegexBuilder::new(translated);
     b.case_insensitive(flags & RE_I != 0)
         .multi_line(flags & RE_M != 0)
-        .dot_matches_new_line(flags & RE_S != 0)
-        .ignore_whitespace(flags & RE_X != 0);
-    b.build()
-        .map_err(|e| err(format!("re: bad pattern {pattern:?}: {e}")))
+        .dot_matches_new_line(flags & RE_S != 0);
+    let re = b
+        .build()
+        .map_err(|e| err(format!("re: bad pattern {source:?}: {e}")))?;
+    Ok(Pattern {
+        re,
+        source: source.to_string(),
+        flags,
+    })
 }
 
-/// A compiled pattern (`re.compile`).
-#[derive(Debug)]
-struct Pattern(fancy_regex::Regex);
+fn re_err(e: fancy_regex::Error) -> JError {
+    err(format!("re: {e}"))
+}
 
-/// A match: `.group(n)`, `.groups()`, `.start()`, `.end()`, `.span()`.
+/// A match: `.group(n)`, `.groups()`, `.start()`, `.end()`, `.span()`
+/// (offsets in characters, as Python's).
 #[derive(Debug)]
 struct Match {
     groups: Vec<Option<String>>,
+    names: Vec<Option<String>>,
     start: usize,
     end: usize,
 }
@@ -219,16 +329,40 @@ impl Object for Match {
         args: &[Value],
     ) -> Result<Value, JError> {
         let opt = |g: &Option<String>| g.clone().map(Value::from).unwrap_or(Value::from(()));
+        let index = |a: &Value| -> Result<usize, JError> {
+            match a.as_str() {
+                Some(name) => self
+                    .names
+                    .iter()
+                    .position(|n| n.as_deref() == Some(name))
+                    .ok_or_else(|| err(format!("no such group: {name}"))),
+                None => Ok(a.as_i64().unwrap_or(0).max(0) as usize),
+            }
+        };
         match m {
             "group" => {
-                let i = args.first().and_then(|a| a.as_i64()).unwrap_or(0) as usize;
-                self.groups
-                    .get(i)
-                    .map(opt)
-                    .ok_or_else(|| err("no such group"))
+                let one = |a: &Value| -> Result<Value, JError> {
+                    self.groups
+                        .get(index(a)?)
+                        .map(opt)
+                        .ok_or_else(|| err("no such group"))
+                };
+                match args {
+                    [] => one(&Value::from(0)),
+                    [a] => one(a),
+                    many => Ok(Value::from(
+                        many.iter().map(one).collect::<Result<Vec<_>, _>>()?,
+                    )),
+                }
             }
             "groups" => Ok(Value::from(
                 self.groups.iter().skip(1).map(opt).collect::<Vec<_>>(),
+            )),
+            "groupdict" => Ok(Value::from_iter(
+                self.names
+                    .iter()
+                    .zip(&self.groups)
+                    .filter_map(|(n, g)| Some((n.clone()?, opt(g)))),
             )),
             "start" => Ok(Value::from(self.start)),
             "end" => Ok(Value::from(self.end)),
@@ -238,67 +372,87 @@ impl Object for Match {
     }
 }
 
-/// A regex failure at run time (the backtracking limit) as a Jinja error.
-fn re_err(e: fancy_regex::Error) -> JError {
-    err(format!("re: {e}"))
+/// The character offset of byte offset `i` of `s`.
+fn char_at(s: &str, i: usize) -> usize {
+    s[..i].chars().count()
 }
 
-fn do_match(re: &fancy_regex::Regex, s: &str, mode: &str) -> Result<Value, JError> {
-    let caps = re.captures(s).map_err(re_err)?;
-    let caps = match mode {
-        "match" => caps.filter(|c| c.get(0).is_some_and(|m| m.start() == 0)),
-        "fullmatch" => caps.filter(|c| {
-            c.get(0)
-                .is_some_and(|m| m.start() == 0 && m.end() == s.len())
-        }),
-        _ => caps,
-    };
-    Ok(match caps {
-        None => Value::from(()),
-        Some(c) => {
-            let m0 = c.get(0);
-            Value::from_object(Match {
-                groups: c
-                    .iter()
-                    .map(|g| g.map(|g| g.as_str().to_string()))
-                    .collect(),
-                start: m0.map(|m| m.start()).unwrap_or(0),
-                end: m0.map(|m| m.end()).unwrap_or(0),
-            })
+fn do_match(p: &Pattern, s: &str, mode: &str) -> Result<Value, JError> {
+    let anchored;
+    let re = match mode {
+        "match" | "fullmatch" => {
+            let (translated, _) = py_pattern(&p.source, p.flags);
+            let tail = if mode == "fullmatch" { "\\z" } else { "" };
+            anchored = build_re(&format!("\\A(?:{translated}){tail}"), &p.source, p.flags)?;
+            &anchored.re
         }
-    })
+        _ => &p.re,
+    };
+    let Some(c) = re.captures(s).map_err(re_err)? else {
+        return Ok(Value::from(()));
+    };
+    let m0 = c.get(0);
+    Ok(Value::from_object(Match {
+        groups: c
+            .iter()
+            .map(|g| g.map(|g| g.as_str().to_string()))
+            .collect(),
+        names: re.capture_names().map(|n| n.map(String::from)).collect(),
+        start: m0.map(|m| char_at(s, m.start())).unwrap_or(0),
+        end: m0.map(|m| char_at(s, m.end())).unwrap_or(0),
+    }))
 }
 
-fn re_call(re: &fancy_regex::Regex, m: &str, rest: &[Value]) -> Result<Value, JError> {
+fn re_call(p: &Pattern, m: &str, rest: &[Value]) -> Result<Value, JError> {
     let s = rest.first().map(|v| v.to_string()).unwrap_or_default();
+    let re = &p.re;
     match m {
-        "match" | "search" | "fullmatch" => do_match(re, &s, m),
-        "findall" => Ok(Value::from(
-            re.captures_iter(&s)
-                .map(|c| {
-                    let c = c.map_err(re_err)?;
-                    Ok(if c.len() <= 1 {
-                        Value::from(c.get(0).map(|m| m.as_str()).unwrap_or_default())
-                    } else if c.len() == 2 {
-                        Value::from(c.get(1).map(|m| m.as_str()).unwrap_or_default())
-                    } else {
-                        Value::from(
-                            c.iter()
-                                .skip(1)
-                                .map(|g| g.map(|g| g.as_str().to_string()).unwrap_or_default())
-                                .collect::<Vec<_>>(),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, JError>>()?,
-        )),
-        "split" => Ok(Value::from(
-            re.split(&s)
-                .map(|p| p.map(String::from).map_err(re_err))
-                .collect::<Result<Vec<_>, JError>>()?,
-        )),
+        "match" | "search" | "fullmatch" => do_match(p, &s, m),
+        "findall" => {
+            let mut out = Vec::new();
+            for c in re.captures_iter(&s) {
+                let c = c.map_err(re_err)?;
+                let text =
+                    |i: usize| c.get(i).map(|m| m.as_str().to_string()).unwrap_or_default();
+                out.push(match c.len() {
+                    0 | 1 => Value::from(text(0)),
+                    2 => Value::from(text(1)),
+                    n => Value::from((1..n).map(text).collect::<Vec<_>>()),
+                });
+            }
+            Ok(Value::from(out))
+        }
+        "split" => {
+            // Python's split keeps the captured groups between the pieces
+            let maxsplit = rest.get(1).and_then(|v| v.as_i64()).unwrap_or(0);
+            let mut out = Vec::new();
+            let mut last = 0;
+            for (n, c) in re.captures_iter(&s).enumerate() {
+                if maxsplit > 0 && n as i64 >= maxsplit {
+                    break;
+                }
+                let c = c.map_err(re_err)?;
+                let Some(m0) = c.get(0) else { continue };
+                out.push(Value::from(&s[last..m0.start()]));
+                for g in 1..c.len() {
+                    out.push(c.get(g).map(|g| Value::from(g.as_str())).unwrap_or(Value::from(())));
+                }
+                last = m0.end();
+            }
+            out.push(Value::from(&s[last..]));
+            Ok(Value::from(out))
+        }
         _ => Err(JError::from(ErrorKind::UnknownMethod)),
     }
+}
+
+/// `re.sub`: replace the first `count` matches (all when 0).
+fn py_sub(re: &fancy_regex::Regex, repl: &str, s: &str, count: i64) -> Result<Value, JError> {
+    let repl = py_repl(repl);
+    let limit = usize::try_from(count).unwrap_or(0);
+    re.try_replacen(s, limit, repl.as_str())
+        .map(|c| Value::from(c.into_owned()))
+        .map_err(re_err)
 }
 
 /// Python's replacement syntax (`\1`, `\g<name>`) to the regex crate's.
@@ -352,14 +506,10 @@ impl Object for Pattern {
             "sub" => {
                 let repl = args.first().map(|v| v.to_string()).unwrap_or_default();
                 let s = args.get(1).map(|v| v.to_string()).unwrap_or_default();
-                Ok(Value::from(
-                    self.0
-                        .try_replacen(&s, 0, py_repl(&repl).as_str())
-                        .map_err(re_err)?
-                        .into_owned(),
-                ))
+                let count = args.get(2).and_then(|v| v.as_i64()).unwrap_or(0);
+                py_sub(&self.re, &repl, &s, count)
             }
-            _ => re_call(&self.0, m, args),
+            _ => re_call(self, m, args),
         }
     }
 }
@@ -385,20 +535,13 @@ impl Object for Re {
         let pattern = pos.first().map(|v| v.to_string()).unwrap_or_default();
         let flag_at = |i: usize| args.int(i, "flags", 0);
         match m {
-            "compile" => Ok(Value::from_object(Pattern(compile_re(
-                &pattern,
-                flag_at(1),
-            )?))),
+            "compile" => Ok(Value::from_object(compile_re(&pattern, flag_at(1))?)),
             "escape" => Ok(Value::from(regex::escape(&pattern))),
             "sub" => {
-                let re = compile_re(&pattern, flag_at(4))?;
+                let p = compile_re(&pattern, flag_at(4))?;
                 let repl = pos.get(1).map(|v| v.to_string()).unwrap_or_default();
                 let s = pos.get(2).map(|v| v.to_string()).unwrap_or_default();
-                Ok(Value::from(
-                    re.try_replacen(&s, 0, py_repl(&repl).as_str())
-                        .map_err(re_err)?
-                        .into_owned(),
-                ))
+                py_sub(&p.re, &repl, &s, args.int(3, "count", 0))
             }
             "match" | "search" | "fullmatch" | "findall" | "split" => {
                 let re = compile_re(&pattern, flag_at(if m == "split" { 3 } else { 2 }))?;
@@ -823,9 +966,32 @@ pub fn install_modules(env: &mut Environment<'static>) {
     env.add_function("__tarmac_list", || Value::from_object(PyList::default()));
     env.add_function("__tarmac_dict", || Value::from_object(PyDict::default()));
     env.add_function("__tarmac_mut", |v: Value| py_mutable(v));
+    env.add_global("__tarmac_unset", Value::from_object(Unset));
     // Python's `dict()` makes a dict that `update`/`pop` change in place
     env.add_function("dict", py_dict_call);
     env.add_filter("random", py_random);
+    // Jinja2's `list` makes a new Python list, which `pop`/`append` change
+    // (dbt-codegen: `(nodes | selectattr(...) | list).pop()`)
+    env.add_filter(
+        "list",
+        |state: &State, v: Value| -> Result<Value, JError> {
+            let items = minijinja::filters::list(state, v)?;
+            Ok(Value::from_object(PyList(std::sync::Mutex::new(
+                items.try_iter()?.collect(),
+            ))))
+        },
+    );
+    // Jinja2's undefined has length 0 (`column.fields | length` on a column
+    // without nested fields, dbt-codegen)
+    let length = |v: Value| -> Result<usize, JError> {
+        if v.is_undefined() {
+            Ok(0)
+        } else {
+            minijinja::filters::length(&v)
+        }
+    };
+    env.add_filter("length", length);
+    env.add_filter("count", length);
     env.set_unknown_method_callback(unknown_method);
     env.set_formatter(|out, state, value| {
         if value.is_safe() || value.kind() == ValueKind::String {
@@ -1036,6 +1202,24 @@ mod tests {
     }
 
     #[test]
+    fn macro_defaults_see_earlier_parameters() {
+        let env = py_env();
+        let r = |s: &str| render(&env, s);
+        // dbt-codegen: `generate_source(schema_name, ..., name=schema_name)`
+        assert_eq!(
+            r("{% macro f(a, b=a, c=a ~ 'x', d='a') %}[{{ b }}|{{ c }}|{{ d }}]{% endmacro %}{{ f(1) }}{{ f(1, 2, c=none) }}"),
+            "[1|1x|a][2|None|a]"
+        );
+        // whitespace control after the tag still applies
+        assert_eq!(
+            r("{%- macro g(a, b=a) -%}\n  {{ b }}{%- endmacro -%}{{ g(3) }}"),
+            "3"
+        );
+        assert_eq!(r("{% macro h(a, b=c.a) %}{{ b }}{% endmacro %}{{ h(1, 2) }}"), "2");
+        assert!(preprocess("{% macro h(a, b='a') %}{% endmacro %}").contains("b='a'"));
+    }
+
+    #[test]
     fn python_string_methods() {
         let env = py_env();
         let r = |s: &str| render(&env, s);
@@ -1209,7 +1393,35 @@ mod tests {
             r("{{ modules.re.findall('a{2}|b{,1}c', 'aaa bc') }}"),
             "['aa', 'bc']"
         );
-        assert_eq!(py_pattern("a{2,}{x}[{]\\{"), "a{2,}\\{x\\}[{]\\{");
+        assert_eq!(py_pattern("a{2,}{x}[{]\\{", 0).0, "a{2,}\\{x\\}[{]\\{");
+        // dbt-codegen: a verbose pattern with comments, literal `{{`, a
+        // space in a class and a look-ahead
+        let verbose = "(?ix)\n  # from or join\n  (from|join)\\s+\n  # quote\n  ([\\[`\"']?)\n  ([\\w ]+)(?=\\s|$)  # end\n";
+        assert_eq!(
+            env.render_str(
+                "{{ modules.re.findall(p, 'select * FROM [my table] \nJOIN xy z') }}",
+                minijinja::context! { p => verbose }
+            )
+            .unwrap(),
+            "[['FROM', '[', 'my'], ['JOIN', '', 'xy z']]"
+        );
+        assert_eq!(
+            r("{{ modules.re.search('(?i)(?s)^.*{{\\s*config\\s*\\(', 'x\n{{ CONFIG(') is not none }}"),
+            "True"
+        );
+        // back-references and named groups
+        assert_eq!(r("{{ modules.re.sub('(a)\\\\1', 'X', 'aab') }}"), "Xb");
+        assert_eq!(
+            r("{{ modules.re.search('(?P<w>o+)(?P=w)', 'foooob').group('w') }}"),
+            "oo"
+        );
+        // Python's split keeps the groups; fullmatch tries every alternative
+        assert_eq!(r("{{ modules.re.split('(,)', 'a,b') }}"), "['a', ',', 'b']");
+        assert_eq!(r("{{ modules.re.split(',', 'a,b,c', 1) }}"), "['a', 'b,c']");
+        assert_eq!(r("{{ modules.re.fullmatch('a|ab', 'ab') is not none }}"), "True");
+        assert_eq!(r("{{ modules.re.match('b', 'ab') is none }}"), "True");
+        assert_eq!(r("{{ modules.re.sub('a', 'b', 'aaa', 2) }}"), "bba");
+        assert_eq!(r("{{ modules.re.compile('b+').match('bbc').end() }}"), "2");
         // look-behind, look-ahead and verbose mode with comments, as Python's re
         assert_eq!(
             r("{{ modules.re.findall('(?ix) (?<!distinct\\s) (from|join)\\s+ # kw\n (\\w+)(?=\\s|$)', 'select distinct from x from t join u') }}"),
@@ -1538,6 +1750,13 @@ impl Object for PyDict {
         }
     }
 }
+
+/// The default of a macro parameter whose real default reads an earlier
+/// parameter (see [`late_bound_defaults`]).
+#[derive(Debug)]
+struct Unset;
+
+impl Object for Unset {}
 
 /// A copy of a list or dict literal (and the literals nested in it) that
 /// can change in place as Python's can; other values are returned as they
@@ -2248,7 +2467,8 @@ fn preprocess_literals(src: &str) -> std::borrow::Cow<'_, str> {
         || src.contains(":-%}")
         || src.contains(": -%}");
     let has_empty = empty_re.is_match(src);
-    if !src.contains("set") && !has_empty && !has_colon_tag {
+    let has_macro = src.contains("macro");
+    if !src.contains("set") && !has_empty && !has_colon_tag && !has_macro {
         return std::borrow::Cow::Borrowed(src);
     }
     let mut out = wrap_set_literals(src, set_re);
@@ -2256,7 +2476,7 @@ fn preprocess_literals(src: &str) -> std::borrow::Cow<'_, str> {
     // template may change: `{% do d.update({k: []}) %}` then
     // `d[k].append(x)` (dbt_utils.union_relations), `{% set t =
     // cfg.get('types', {}) %}` then `t.update(...)`
-    if has_empty || has_colon_tag {
+    if has_empty || has_colon_tag || has_macro {
         let mut in_raw = false;
         out = tag_re
             .replace_all(&out, |c: &regex::Captures| {
@@ -2271,10 +2491,15 @@ fn preprocess_literals(src: &str) -> std::borrow::Cow<'_, str> {
                     return tag.to_string();
                 }
                 let tag = strip_block_colon(tag);
-                if empty_re.is_match(&tag) {
+                let tag = if empty_re.is_match(&tag) {
                     changeable_empty_literals(&tag)
                 } else {
                     tag.into_owned()
+                };
+                if keyword == "macro" {
+                    late_bound_defaults(&tag).unwrap_or(tag)
+                } else {
+                    tag
                 }
             })
             .into_owned();
@@ -2284,6 +2509,122 @@ fn preprocess_literals(src: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(out)
     }
+}
+
+/// Split `text` at the top-level `sep` characters (outside quoted strings
+/// and brackets).
+fn split_top_level(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut escaped, mut last) = (0i32, None::<char>, false, 0);
+    for (i, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            c if c == sep && depth == 0 => {
+                parts.push(&text[last..i]);
+                last = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[last..]);
+    parts
+}
+
+/// The names an expression reads (identifiers outside strings that are not
+/// an attribute after `.`).
+fn expr_names(expr: &str) -> Vec<&str> {
+    let b = expr.as_bytes();
+    let mut names = Vec::new();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if let Some(q) = quote {
+            if c == b'\\' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'\'' || c == b'"' {
+            quote = Some(c);
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            let attr = expr[..start].trim_end().ends_with('.');
+            if !attr {
+                names.push(&expr[start..i]);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    names
+}
+
+/// Jinja2 evaluates a macro parameter's default when the macro is called,
+/// where the parameters before it are set (`{% macro generate_source(
+/// schema_name, name=schema_name) %}`, dbt-codegen); minijinja evaluates it
+/// without them. Such a default becomes a marker, and the macro's body
+/// starts by giving a parameter left at the marker its default. `None` when
+/// no default reads an earlier parameter.
+fn late_bound_defaults(tag: &str) -> Option<String> {
+    let open = tag.find('(')?;
+    let close = matching_bracket(tag, open)?;
+    let params = &tag[open + 1..close];
+    let mut earlier: Vec<&str> = Vec::new();
+    let mut late: Vec<(&str, &str)> = Vec::new();
+    let mut rewritten: Vec<String> = Vec::new();
+    for p in split_top_level(params, ',') {
+        let parts = split_top_level(p, '=');
+        let name = parts[0].trim();
+        // `a=b` splits in two; `a=b==c` in more, the default being the rest
+        if parts.len() >= 2 && !p.contains("==") || parts.len() > 2 {
+            let eq = p.find('=').unwrap_or(p.len());
+            let default = p[eq + 1..].trim();
+            if expr_names(default).iter().any(|n| earlier.contains(n)) {
+                late.push((name, default));
+                rewritten.push(format!("{name}=__tarmac_unset"));
+                earlier.push(name);
+                continue;
+            }
+        }
+        rewritten.push(p.to_string());
+        if !name.is_empty() {
+            earlier.push(name);
+        }
+    }
+    if late.is_empty() {
+        return None;
+    }
+    let strip = if tag[..tag.len() - 2].ends_with('-') {
+        "-"
+    } else {
+        ""
+    };
+    let mut out = format!("{}({}){}", &tag[..open], rewritten.join(","), &tag[close + 1..]);
+    for (name, default) in late {
+        out.push_str(&format!(
+            "{{%{strip} if {name} is sameas __tarmac_unset {strip}%}}{{%{strip} set {name} = {default} {strip}%}}{{%{strip} endif {strip}%}}"
+        ));
+    }
+    Some(out)
 }
 
 /// The keyword a statement tag starts with (`if`, `set`, `endraw`...).
