@@ -1202,6 +1202,20 @@ mod tests {
     }
 
     #[test]
+    fn dicts_keep_insertion_order_as_python() {
+        let mut env = py_env();
+        crate::jinja::add_serialization(&mut env);
+        let r = |s: &str| render(&env, s);
+        // dbt-testgen: toyaml(fromjson(tojson(d))) prints keys as inserted
+        assert_eq!(
+            r("{% set d = {'name': 'u', 'columns': [{'name': 'c', 'tests': ['unique']}]} %}{{ toyaml(fromjson(tojson(d))) }}"),
+            "name: u\ncolumns:\n- name: c\n  tests:\n  - unique\n"
+        );
+        assert_eq!(r("{{ tojson({'b': 1, 'a': 2}) }}"), "{\"b\": 1, \"a\": 2}");
+        assert_eq!(r("{{ dict(b=1, a=2) | list }}"), "['b', 'a']");
+    }
+
+    #[test]
     fn macro_defaults_see_earlier_parameters() {
         let env = py_env();
         let r = |s: &str| render(&env, s);
