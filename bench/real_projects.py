@@ -114,7 +114,12 @@ def relations(db_path, skip_cols):
     try:
         for schema, name, kind in con.execute(RELATIONS_SQL).fetchall():
             cols = con.execute(COLUMNS_SQL, [schema, name]).fetchall()
-            keep = [c for c, _ in cols if c not in skip_cols]
+            # a volatile entry is a column name, or schema.relation.column
+            keep = [
+                c
+                for c, _ in cols
+                if c not in skip_cols and f"{schema}.{name}.{c}" not in skip_cols
+            ]
             try:
                 n, d = con.execute(digest_sql(schema, name, keep)).fetchone()
                 q = column_digests_sql(schema, name, keep)

@@ -1011,6 +1011,36 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
         }),
     );
     let c = ctx.clone();
+    // dbt's `{% call noop_statement(name, message, code, rows_affected) %}`:
+    // a result stored under `name` without running the SQL (a custom
+    // materialization that builds nothing, dbt-activity-schema's
+    // dataset_column)
+    m.insert(
+        "noop_statement",
+        Value::from_function(move |state: &State, args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
+            let args = Args::new(&args);
+            let caller = args.named("caller").ok_or_else(|| err("noop_statement() must be used with {% call noop_statement(...) %}"))?;
+            let sql = caller.call(state, &[])?.to_string();
+            let Some(name) = args.get(0, "name").filter(|v| !v.is_none()) else {
+                return Ok(Value::from(""));
+            };
+            let opt = |i: usize, k: &str| args.get(i, k).unwrap_or(Value::from(()));
+            let res = args.get(4, "res").filter(|v| !v.is_none());
+            let out = minijinja::context! {
+                _sql => sql,
+                data => res.clone().map(|t| t.get_attr("rows").unwrap_or_default()).unwrap_or(Value::from(Vec::<Value>::new())),
+                table => res.unwrap_or(Value::from(())),
+                response => minijinja::context! {
+                    _message => opt(1, "message"), code => opt(2, "code"), rows_affected => opt(3, "rows_affected"),
+                },
+            };
+            if let Ok(mut r) = c.results.lock() {
+                r.insert(name.to_string(), out);
+            }
+            Ok(Value::from(""))
+        }),
+    );
+    let c = ctx.clone();
     // dbt's `load_relation(relation)`: the relation as the database has it
     // (with its type), or none
     m.insert(

@@ -49,6 +49,7 @@ pub const NODE_NAMES: &[&str] = &[
     "adapter",
     "run_query",
     "statement",
+    "noop_statement",
     "load_result",
     "sql",
     "compiled_code",

@@ -139,6 +139,9 @@ impl Node {
             description => self.description.clone(),
             version => self.version.as_ref().map(|v| Value::from_serialize(&v.v)),
             latest_version => self.version.as_ref().map(|v| Value::from_serialize(&v.latest)),
+            depends_on => minijinja::context! {
+                macros => self.macros.clone(), nodes => self.depends_on.clone(),
+            },
         }
     }
 }

@@ -430,9 +430,11 @@ fn real_relations(db: &Path, skip: &[String]) -> serde_json::Value {
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
+        // a volatile entry is a column name, or schema.relation.column
+        let skipped = |c: &String| skip.contains(c) || skip.contains(&format!("{s}.{t}.{c}"));
         let vals: Vec<String> = cols
             .iter()
-            .filter(|(c, _)| !skip.contains(c))
+            .filter(|(c, _)| !skipped(c))
             .map(|(c, _)| format!("coalesce(CAST({} AS VARCHAR), '\\N')", q(c)))
             .collect();
         let row = if vals.is_empty() {
@@ -452,7 +454,7 @@ fn real_relations(db: &Path, skip: &[String]) -> serde_json::Value {
         let keep: Vec<&String> = cols
             .iter()
             .map(|(c, _)| c)
-            .filter(|c| !skip.contains(c))
+            .filter(|c| !skipped(c))
             .collect();
         let mut per = serde_json::Map::new();
         if !keep.is_empty() {
