@@ -222,7 +222,11 @@ fn py_pattern(p: &str, flags: i64) -> (String, i64) {
                 continue;
             }
             ']' if in_class => in_class = false,
-            '(' if !in_class && b.get(i + 1) == Some(&'?') && b.get(i + 2) == Some(&'P') && b.get(i + 3) == Some(&'=') => {
+            '(' if !in_class
+                && b.get(i + 1) == Some(&'?')
+                && b.get(i + 2) == Some(&'P')
+                && b.get(i + 3) == Some(&'=') =>
+            {
                 let close = b[i..].iter().position(|c| *c == ')').map(|n| i + n);
                 if let Some(close) = close {
                     let name: String = b[i + 4..close].iter().collect();
@@ -412,8 +416,7 @@ fn re_call(p: &Pattern, m: &str, rest: &[Value]) -> Result<Value, JError> {
             let mut out = Vec::new();
             for c in re.captures_iter(&s) {
                 let c = c.map_err(re_err)?;
-                let text =
-                    |i: usize| c.get(i).map(|m| m.as_str().to_string()).unwrap_or_default();
+                let text = |i: usize| c.get(i).map(|m| m.as_str().to_string()).unwrap_or_default();
                 out.push(match c.len() {
                     0 | 1 => Value::from(text(0)),
                     2 => Value::from(text(1)),
@@ -435,7 +438,11 @@ fn re_call(p: &Pattern, m: &str, rest: &[Value]) -> Result<Value, JError> {
                 let Some(m0) = c.get(0) else { continue };
                 out.push(Value::from(&s[last..m0.start()]));
                 for g in 1..c.len() {
-                    out.push(c.get(g).map(|g| Value::from(g.as_str())).unwrap_or(Value::from(())));
+                    out.push(
+                        c.get(g)
+                            .map(|g| Value::from(g.as_str()))
+                            .unwrap_or(Value::from(())),
+                    );
                 }
                 last = m0.end();
             }
@@ -972,15 +979,12 @@ pub fn install_modules(env: &mut Environment<'static>) {
     env.add_filter("random", py_random);
     // Jinja2's `list` makes a new Python list, which `pop`/`append` change
     // (dbt-codegen: `(nodes | selectattr(...) | list).pop()`)
-    env.add_filter(
-        "list",
-        |state: &State, v: Value| -> Result<Value, JError> {
-            let items = minijinja::filters::list(state, v)?;
-            Ok(Value::from_object(PyList(std::sync::Mutex::new(
-                items.try_iter()?.collect(),
-            ))))
-        },
-    );
+    env.add_filter("list", |state: &State, v: Value| -> Result<Value, JError> {
+        let items = minijinja::filters::list(state, v)?;
+        Ok(Value::from_object(PyList(std::sync::Mutex::new(
+            items.try_iter()?.collect(),
+        ))))
+    });
     // Jinja2's undefined has length 0 (`column.fields | length` on a column
     // without nested fields, dbt-codegen)
     let length = |v: Value| -> Result<usize, JError> {
@@ -1213,6 +1217,10 @@ mod tests {
         );
         assert_eq!(r("{{ tojson({'b': 1, 'a': 2}) }}"), "{\"b\": 1, \"a\": 2}");
         assert_eq!(r("{{ dict(b=1, a=2) | list }}"), "['b', 'a']");
+        // sets compare without order, as Python's
+        assert_eq!(r("{{ set(['a', 'b', 'a']) == set(['b', 'a']) }}"), "True");
+        assert_eq!(r("{{ set(['a', 'b']) != set(['a', 'c']) }}"), "True");
+        assert_eq!(r("{{ set(['b', 'a', 'b']) | join }}"), "ba");
     }
 
     #[test]
@@ -1229,7 +1237,10 @@ mod tests {
             r("{%- macro g(a, b=a) -%}\n  {{ b }}{%- endmacro -%}{{ g(3) }}"),
             "3"
         );
-        assert_eq!(r("{% macro h(a, b=c.a) %}{{ b }}{% endmacro %}{{ h(1, 2) }}"), "2");
+        assert_eq!(
+            r("{% macro h(a, b=c.a) %}{{ b }}{% endmacro %}{{ h(1, 2) }}"),
+            "2"
+        );
         assert!(preprocess("{% macro h(a, b='a') %}{% endmacro %}").contains("b='a'"));
     }
 
@@ -1432,7 +1443,10 @@ mod tests {
         // Python's split keeps the groups; fullmatch tries every alternative
         assert_eq!(r("{{ modules.re.split('(,)', 'a,b') }}"), "['a', ',', 'b']");
         assert_eq!(r("{{ modules.re.split(',', 'a,b,c', 1) }}"), "['a', 'b,c']");
-        assert_eq!(r("{{ modules.re.fullmatch('a|ab', 'ab') is not none }}"), "True");
+        assert_eq!(
+            r("{{ modules.re.fullmatch('a|ab', 'ab') is not none }}"),
+            "True"
+        );
         assert_eq!(r("{{ modules.re.match('b', 'ab') is none }}"), "True");
         assert_eq!(r("{{ modules.re.sub('a', 'b', 'aaa', 2) }}"), "bba");
         assert_eq!(r("{{ modules.re.compile('b+').match('bbc').end() }}"), "2");
@@ -2632,7 +2646,12 @@ fn late_bound_defaults(tag: &str) -> Option<String> {
     } else {
         ""
     };
-    let mut out = format!("{}({}){}", &tag[..open], rewritten.join(","), &tag[close + 1..]);
+    let mut out = format!(
+        "{}({}){}",
+        &tag[..open],
+        rewritten.join(","),
+        &tag[close + 1..]
+    );
     for (name, default) in late {
         out.push_str(&format!(
             "{{%{strip} if {name} is sameas __tarmac_unset {strip}%}}{{%{strip} set {name} = {default} {strip}%}}{{%{strip} endif {strip}%}}"
