@@ -831,16 +831,36 @@ pub fn display_name(m: &Manifest, node: &Node) -> String {
     }
 }
 
-/// For `build`: each model waits for its unit tests.
+/// For `build`: each model waits for its unit tests, and those run one
+/// after another. dbt 1.10's `build` runs a model's unit tests in series
+/// and, once one fails or errors, skips the rest of them with the model
+/// (dbt-core issue 12084 describes the serial run; `dbt test` runs them in
+/// parallel, and so does Tarmac's `test`). Chaining the tests in the DAG
+/// gives both halves through the scheduler's usual skip-the-descendants
+/// rule. dbt's order among them follows a Python set (it changes with the
+/// process's hash seed); ours is by name, so which test is the one that ran
+/// can differ while the statuses of the group agree.
 pub fn build_edges(
     m: &Manifest,
     in_queue: &std::collections::HashSet<&String>,
 ) -> Vec<(String, String)> {
-    m.unit_tests
-        .iter()
-        .filter(|(id, u)| in_queue.contains(id) && in_queue.contains(&u.model_id))
-        .map(|(id, u)| (id.clone(), u.model_id.clone()))
-        .collect()
+    let mut per_model: std::collections::BTreeMap<&String, Vec<&String>> = Default::default();
+    for (id, u) in &m.unit_tests {
+        if in_queue.contains(id) && in_queue.contains(&u.model_id) {
+            per_model.entry(&u.model_id).or_default().push(id);
+        }
+    }
+    let mut edges = Vec::new();
+    for (model, mut tests) in per_model {
+        tests.sort();
+        for pair in tests.windows(2) {
+            edges.push((pair[0].clone(), pair[1].clone()));
+        }
+        if let Some(last) = tests.last() {
+            edges.push(((*last).clone(), model.clone()));
+        }
+    }
+    edges
 }
 
 #[cfg(test)]

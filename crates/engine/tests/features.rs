@@ -2012,3 +2012,46 @@ fn unit_test_empty_expectation_and_qualified_macro_override() {
     assert_eq!(st["unit_test.p.c.nothing"], "pass", "{st:?} {s:?}");
     assert_eq!(st["unit_test.p.d.overridden"], "pass", "{st:?} {s:?}");
 }
+
+/// dbt's `build` runs a model's unit tests one after another and stops at
+/// the first that does not pass: the rest are skipped with the model.
+/// `test` runs them all.
+#[test]
+fn build_runs_a_models_unit_tests_in_series() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n      threads: 4\n",
+                    dir.join("dev.duckdb").display()
+                ),
+            ),
+            ("models/a.sql", "select 1 as id\n".into()),
+            ("models/x.sql", "select id from {{ ref('a') }}\n".into()),
+            ("models/y.sql", "select id from {{ ref('a') }}\n".into()),
+            (
+                "models/u.yml",
+                "unit_tests:\n  - name: t1_wrong\n    model: x\n    given:\n      - input: ref('a')\n        rows:\n          - {id: 1}\n    expect:\n      rows:\n        - {id: 2}\n  - name: t2_right\n    model: x\n    given:\n      - input: ref('a')\n        rows:\n          - {id: 1}\n    expect:\n      rows:\n        - {id: 1}\n  - name: t3_right\n    model: x\n    given:\n      - input: ref('a')\n        rows:\n          - {id: 3}\n    expect:\n      rows:\n        - {id: 3}\n  - name: t1_right\n    model: y\n    given:\n      - input: ref('a')\n        rows:\n          - {id: 1}\n    expect:\n      rows:\n        - {id: 1}\n"
+                    .into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    let st = statuses(&dir);
+    assert_eq!(st["unit_test.p.x.t1_wrong"], "fail", "{st:?} {s:?}");
+    assert_eq!(st["unit_test.p.x.t2_right"], "skipped", "{st:?}");
+    assert_eq!(st["unit_test.p.x.t3_right"], "skipped", "{st:?}");
+    assert_eq!(st["model.p.x"], "skipped", "{st:?}");
+    assert_eq!(st["unit_test.p.y.t1_right"], "pass", "{st:?}");
+    assert_eq!(st["model.p.y"], "success", "{st:?}");
+    engine::execute(&opts(&dir), Command::Test).unwrap();
+    let st = statuses(&dir);
+    assert_eq!(st["unit_test.p.x.t1_wrong"], "fail", "{st:?}");
+    assert_eq!(st["unit_test.p.x.t2_right"], "pass", "{st:?}");
+    assert_eq!(st["unit_test.p.x.t3_right"], "pass", "{st:?}");
+}
