@@ -269,7 +269,8 @@ impl Properties {
     /// with `env` (the project-file context: `target`, `var`, `env_var`),
     /// as dbt renders properties files at parse time (a seed's
     /// `column_types: {c: "{{ 'text' if target.type == 'x' else 'y' }}"}`);
-    /// hooks are left for run time, as in dbt_project.yml.
+    /// hooks are left for run time, as in dbt_project.yml. Columns'
+    /// `data_type` renders the same way.
     pub fn render_configs(&mut self, env: &crate::project::FileEnv, root: &Path) -> Result<()> {
         let skip = |p: &[String]| {
             p.iter().any(|k| {
@@ -285,6 +286,21 @@ impl Properties {
             ("snapshots", &mut self.snapshots),
         ] {
             for (name, p) in map.iter_mut() {
+                // a column's data_type too (dbt-project-evaluator writes
+                // "{{ 'UInt8' if target.type in ['clickhouse'] else 'int' }}")
+                for c in p.columns.values_mut() {
+                    let Some(t) = c
+                        .data_type
+                        .as_mut()
+                        .filter(|t| t.contains("{{") || t.contains("{%"))
+                    else {
+                        continue;
+                    };
+                    *t = env.render_text(t).map_err(|message| Error::Yaml {
+                        path: root.join(&p.file),
+                        message: format!("{kind} {name}: columns.{}.data_type: {message}", c.name),
+                    })?;
+                }
                 if !p.config.values().any(has_jinja) {
                     continue;
                 }

@@ -2055,3 +2055,34 @@ fn build_runs_a_models_unit_tests_in_series() {
     assert_eq!(st["unit_test.p.x.t2_right"], "pass", "{st:?}");
     assert_eq!(st["unit_test.p.x.t3_right"], "pass", "{st:?}");
 }
+
+/// A column's `data_type` in a properties file renders with the project
+/// context, as dbt renders it at parse: an enforced contract checks the
+/// rendered type.
+#[test]
+fn column_data_type_renders_with_target() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    dir.join("dev.duckdb").display()
+                ),
+            ),
+            ("models/m.sql", "select 1::integer as id\n".into()),
+            (
+                "models/m.yml",
+                "models:\n  - name: m\n    config:\n      contract: {enforced: true}\n    columns:\n      - name: id\n        data_type: \"{{ 'UInt8' if target.type in ['clickhouse'] else 'integer' }}\"\n".into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert!(s.ok() && s.total == 1, "{s:?}");
+    let st = statuses(&dir);
+    assert_eq!(st["model.p.m"], "success", "{st:?}");
+}
