@@ -324,6 +324,12 @@ impl Session {
             match attached {
                 Ok(()) => break,
                 Err(message) => {
+                    // Ctrl-C interrupts the connection too: an ATTACH it
+                    // cut short fails with DuckDB's "Interrupted!", which
+                    // is the user giving up, not a file that cannot open
+                    if self.cancel.requested() {
+                        return Err(Error::GaveUp);
+                    }
                     let holder = if message.is_empty() {
                         " (a writer is waiting for it)".to_string()
                     } else {
@@ -346,9 +352,6 @@ impl Session {
                             }
                         }
                     };
-                    if self.cancel.requested() {
-                        return Err(Error::GaveUp);
-                    }
                     if started.elapsed() >= wait {
                         return Err(Error::Locked {
                             path: w.path.clone(),
