@@ -164,37 +164,20 @@ fn owned_to_value_any(v: duckdb::types::Value) -> Value {
     }
 }
 
-/// What `current_date` and `today()` mean where DuckDB has no ICU.
-///
-/// The DuckDB Tarmac links is built without ICU, and in DuckDB those two
-/// functions live in ICU: without it every model that says `current_date`
-/// (common in real projects) fails, after an attempt to download the
-/// extension. dbt-duckdb has ICU, which gives the date in the session's time
-/// zone (the machine's; UTC on servers). The fallback is the UTC date of the
-/// current instant, as temporary macros of the connection, only when the
-/// functions are absent (a DuckDB with ICU keeps its own).
-const ICU_FALLBACKS: &str = "\
-CREATE OR REPLACE TEMP MACRO current_date() AS CAST(CAST(get_current_timestamp() AS TIMESTAMP) AS DATE);
-CREATE OR REPLACE TEMP MACRO today() AS CAST(CAST(get_current_timestamp() AS TIMESTAMP) AS DATE);";
-
-fn install_icu_fallbacks(conn: &Connection) {
-    let present: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'current_date'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap_or(1);
-    if present == 0 {
-        if let Err(e) = conn.execute_batch(ICU_FALLBACKS) {
-            tracing::debug!("current_date fallback not installed: {e}");
-        }
+/// The time-zone functions DuckDB keeps in ICU (`current_date`, `AT TIME
+/// ZONE`, arithmetic on `TIMESTAMPTZ`), which the linked DuckDB lacks: see
+/// `warehouse::timezone`. Connections from `warehouse::open` have them;
+/// this covers a connection opened elsewhere (tests, in-memory runs). They
+/// live in the database's catalog, so a clone shares them.
+fn install_time_zone_functions(conn: &Connection) {
+    if let Err(e) = warehouse::timezone::register(conn) {
+        tracing::warn!("time-zone functions not registered: {e}");
     }
 }
 
 impl Db {
     pub fn new(conn: Connection) -> Self {
-        install_icu_fallbacks(&conn);
+        install_time_zone_functions(&conn);
         Db {
             conn: Arc::new(Mutex::new(conn)),
             catalog: Arc::new(Mutex::new(CatalogState::default())),
@@ -251,7 +234,6 @@ impl Db {
     /// sharing this one's relation cache.
     pub fn try_clone(&self) -> Result<Db> {
         let conn = self.lock()?.try_clone()?;
-        install_icu_fallbacks(&conn);
         for s in self.init.iter() {
             timed(|| conn.execute_batch(s))?;
         }
@@ -532,7 +514,7 @@ mod tests {
 
     #[test]
     fn current_date_without_icu() {
-        // On a worker's clone too: temporary macros are per connection.
+        // On a worker's clone too.
         let db = Db::new(Connection::open_in_memory().unwrap())
             .try_clone()
             .unwrap();

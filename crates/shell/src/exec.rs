@@ -201,6 +201,10 @@ impl Session {
             path: ":memory:".into(),
             message: e.to_string(),
         })?;
+        warehouse::timezone::register(&conn).map_err(|e| Error::Open {
+            path: ":memory:".into(),
+            message: format!("registering the time-zone functions: {e}"),
+        })?;
         if let Ok(mut g) = cancel.interrupt.lock() {
             *g = Some(conn.interrupt_handle());
         }

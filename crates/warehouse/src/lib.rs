@@ -29,6 +29,7 @@ pub use duckdb;
 
 pub mod lock;
 pub mod probe;
+pub mod timezone;
 
 pub use lock::{classify, Holder, Kind};
 
@@ -174,10 +175,12 @@ pub fn open(
         Ok(c)
     };
     if path.as_os_str() == ":memory:" {
-        return duckdb::Connection::open_in_memory_with_flags(config()?).map_err(|e| Error::Open {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        });
+        let conn =
+            duckdb::Connection::open_in_memory_with_flags(config()?).map_err(|e| Error::Open {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        return with_time_zones(conn, path);
     }
     config()?; // a bad setting is reported before anything else
     if access == Access::Write {
@@ -219,7 +222,7 @@ pub fn open(
                             reason,
                         });
                     }
-                    return Ok(conn);
+                    return with_time_zones(conn, path);
                 }
                 Err(e) => match Error::from_duckdb(path, &e) {
                     Error::Locked { holder, .. } => holder,
@@ -240,6 +243,17 @@ pub fn open(
         waiting.tick(&outcome, started.elapsed(), ready);
         std::thread::sleep(POLL);
     }
+}
+
+/// `conn` with [`timezone`]'s functions registered: every connection the
+/// crates above use comes through here, so SQL that needs ICU's time-zone
+/// functions works the same in build, test, shell and `up`.
+fn with_time_zones(conn: duckdb::Connection, path: &Path) -> Result<duckdb::Connection> {
+    timezone::register(&conn).map_err(|e| Error::Open {
+        path: path.to_path_buf(),
+        message: format!("registering the time-zone functions: {e}"),
+    })?;
+    Ok(conn)
 }
 
 /// Reports a wait: once when it starts, every [`REPORT_EVERY`], and once at
