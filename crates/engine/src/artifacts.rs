@@ -383,7 +383,7 @@ impl serde::Serialize for NodeJson<'_> {
                 &v.and_then(|v| v.deprecation_date.as_ref()),
             )?;
             map.serialize_entry("primary_key", &[] as &[&str])?;
-            map.serialize_entry("time_spine", &Value::Null)?;
+            map.serialize_entry("time_spine", &n.time_spine)?;
         }
         if let Some(c) = self.compiled {
             map.serialize_entry("compiled", &true)?;

@@ -775,6 +775,7 @@ fn generic_node(
         quoting: project.quoting,
         version: None,
         macros: vec![],
+        time_spine: None,
     };
     // the node under test, then anything the arguments ref()/source()
     if t.is_source {
@@ -920,6 +921,7 @@ fn singular_node(
         quoting: project.quoting,
         version: None,
         macros: vec![],
+        time_spine: None,
     };
     let ctx = parse_ctx(cx, &node);
     jinja::render(env, &ofp, ctx.clone())

@@ -76,6 +76,8 @@ pub struct Node {
     /// The macros the node calls itself at parse time (dbt's
     /// `depends_on.macros`: `macro.<package>.<name>`).
     pub macros: Vec<String>,
+    /// A model's `time_spine:` from its properties (dbt's manifest field).
+    pub time_spine: Option<serde_json::Value>,
 }
 
 /// One version of a versioned model
@@ -484,6 +486,7 @@ fn parse_model(
         quoting: project.quoting,
         version: version.clone(),
         macros: vec![],
+        time_spine: p.and_then(|p| p.time_spine.clone()),
     };
     if let Some(e) = prev.and_then(|s| s.models.get(&skey(&node.original_file_path))) {
         if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
@@ -538,6 +541,49 @@ fn parse_model(
         macros: node.macros.clone(),
     };
     Ok(Ok((node, entry, true)))
+}
+
+/// Apply the properties entry `p` of package `package`, which names no
+/// enabled node of its own, to the enabled `kind` node called `name` in
+/// another package, as dbt does: its patch looks the name up in the
+/// properties' package first, then in any package (so a package's
+/// `seeds.yml` documents the root project's seed of the same name when the
+/// package's own seed is disabled). A node already patched keeps its own
+/// properties. Description, columns and the patch path move over; a seed
+/// also takes the entry's config (`column_types`) over its project's
+/// config tree. Returns whether a node was patched.
+fn patch_foreign(
+    nodes: &mut IndexMap<String, Node>,
+    kind: ResourceType,
+    package: &str,
+    name: &str,
+    p: &crate::properties::NodeProps,
+) -> bool {
+    let Some(node) = nodes.values_mut().find(|n| {
+        n.resource_type == kind
+            && n.name == name
+            && n.package_name != package
+            && n.patch_path.is_none()
+            && n.version.is_none()
+    }) else {
+        return false;
+    };
+    node.description = p.description.clone();
+    node.columns = p.columns.clone();
+    node.patch_path = Some(format!("{package}://{}", p.file));
+    if kind == ResourceType::Seed {
+        for (k, v) in &p.config {
+            if k != "enabled" && k != "materialized" {
+                let mut one = Config::new();
+                one.insert(k.clone(), v.clone());
+                config::merge(&mut node.config, &one);
+            }
+        }
+    }
+    if kind == ResourceType::Model && node.time_spine.is_none() {
+        node.time_spine = p.time_spine.clone();
+    }
+    true
 }
 
 impl Manifest {
@@ -598,6 +644,10 @@ impl Manifest {
             database: target.database.clone(),
             schema: target.schema.clone(),
         });
+        // properties entries with no node of their own package's (dbt then
+        // patches the node of that name in another package)
+        let mut foreign: Vec<(ResourceType, String, crate::properties::NodeProps)> = Vec::new();
+        let mut foreign_names: Vec<String> = Vec::new();
         for pinfo in &all {
             let project = pinfo.project.clone();
             let root = project.root.clone();
@@ -749,6 +799,7 @@ impl Manifest {
                             quoting: project.quoting,
                             version: None,
                             macros: vec![],
+                            time_spine: None,
                         },
                     );
                 }
@@ -772,10 +823,14 @@ impl Manifest {
                                 .is_some_and(|v| v.starts_with(".v"))
                         }));
                 if !found {
-                    warnings.push(format!(
-                        "{}: properties for model {name}, which does not exist (or is disabled)",
-                        props.models[name].file
-                    ));
+                    foreign.push((ResourceType::Model, project.name.clone(), p.clone()));
+                    foreign_names.push(name.clone());
+                }
+            }
+            for (name, p) in &props.seeds {
+                if !nodes.contains_key(&format!("seed.{}.{name}", project.name)) {
+                    foreign.push((ResourceType::Seed, project.name.clone(), p.clone()));
+                    foreign_names.push(name.clone());
                 }
             }
             // sources
@@ -830,6 +885,15 @@ impl Manifest {
                 &mut nodes,
                 &mut errors,
             ));
+        }
+        for ((kind, package, p), name) in foreign.into_iter().zip(foreign_names) {
+            if !patch_foreign(&mut nodes, kind, &package, &name, &p) && kind == ResourceType::Model
+            {
+                warnings.push(format!(
+                    "{}: properties for model {name}, which does not exist (or is disabled)",
+                    p.file
+                ));
+            }
         }
         if !errors.is_empty() {
             return Err(Error::Project(errors.join("\n")));
@@ -1193,5 +1257,79 @@ mod tests {
             ["stg_orders", "customers", "stg_payments"].into_iter(),
         );
         assert_eq!(c[0], "stg_orders");
+    }
+
+    fn seed(package: &str) -> Node {
+        Node {
+            unique_id: format!("seed.{package}.exceptions"),
+            resource_type: ResourceType::Seed,
+            name: "exceptions".into(),
+            package_name: package.into(),
+            original_file_path: "seeds/exceptions.csv".into(),
+            path: "exceptions.csv".into(),
+            fqn: vec![package.into(), "exceptions".into()],
+            raw_code: String::new(),
+            checksum: String::new(),
+            config: Config::new(),
+            description: String::new(),
+            columns: IndexMap::new(),
+            patch_path: None,
+            refs: vec![],
+            sources: vec![],
+            depends_on: vec![],
+            database: "db".into(),
+            schema: "main".into(),
+            alias: "exceptions".into(),
+            quoting: Default::default(),
+            version: None,
+            macros: vec![],
+            time_spine: None,
+        }
+    }
+
+    #[test]
+    fn properties_patch_another_packages_node_of_that_name() {
+        let doc = crate::yaml::parse(
+            Path::new("seeds.yml"),
+            "seeds:\n  - name: exceptions\n    description: Exceptions.\n    config:\n      column_types: {fct_name: varchar}\n    columns:\n      - name: fct_name\n      - name: comment\n",
+        )
+        .unwrap();
+        let mut props = Properties::default();
+        props
+            .add_file(Path::new("seeds.yml"), "seeds/seeds.yml", &doc)
+            .unwrap();
+        let p = &props.seeds["exceptions"];
+        let mut nodes = IndexMap::new();
+        nodes.insert("seed.root.exceptions".to_string(), seed("root"));
+        assert!(patch_foreign(
+            &mut nodes,
+            ResourceType::Seed,
+            "pkg",
+            "exceptions",
+            p
+        ));
+        let n = &nodes["seed.root.exceptions"];
+        assert_eq!(n.description, "Exceptions.");
+        assert_eq!(
+            n.columns.keys().collect::<Vec<_>>(),
+            ["fct_name", "comment"]
+        );
+        assert_eq!(n.patch_path.as_deref(), Some("pkg://seeds/seeds.yml"));
+        assert_eq!(n.config["column_types"]["fct_name"], "varchar");
+        // a node with its own properties keeps them; no node, no patch
+        assert!(!patch_foreign(
+            &mut nodes,
+            ResourceType::Seed,
+            "other",
+            "exceptions",
+            p
+        ));
+        assert!(!patch_foreign(
+            &mut nodes,
+            ResourceType::Model,
+            "pkg",
+            "exceptions",
+            p
+        ));
     }
 }

@@ -166,6 +166,7 @@ mod tests {
             quoting: Default::default(),
             version: None,
             macros: vec![],
+            time_spine: None,
         }
     }
 

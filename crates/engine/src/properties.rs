@@ -28,17 +28,13 @@ pub struct Column {
     pub constraints: Vec<Value>,
     /// `quote:` as written (dbt's null when unset).
     pub quote: Option<bool>,
-    /// dbt's column `config` (`meta`, `tags`), `granularity` and `doc_blocks`,
-    /// as its manifest carries them (packages read the `graph`).
+    /// dbt's column `config` (`meta`, `tags`), `granularity` (a time
+    /// spine's column grain, MetricFlow's) and `doc_blocks`, as its manifest
+    /// carries them (packages read the `graph`).
     pub config: Value,
-    #[serde(serialize_with = "null")]
-    pub granularity: (),
+    pub granularity: Option<String>,
     #[serde(serialize_with = "empty_list")]
     pub doc_blocks: (),
-}
-
-fn null<S: serde::Serializer>(_: &(), s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_none()
 }
 
 fn empty_list<S: serde::Serializer>(_: &(), s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -59,6 +55,10 @@ pub struct NodeProps {
     /// A versioned model's `versions:` entries as written, and `latest_version`.
     pub versions: Vec<Value>,
     pub latest_version: Option<Value>,
+    /// A model's `time_spine:` (MetricFlow's time spine), as dbt's manifest
+    /// gives it: `{standard_granularity_column, custom_granularities}`.
+    /// Packages tell time spines from other models by it.
+    pub time_spine: Option<Value>,
 }
 
 impl NodeProps {
@@ -193,9 +193,13 @@ fn columns(v: Option<&Value>, file: &Path, owner: &str) -> Result<IndexMap<Strin
                 constraints: c
                     .get("constraints")
                     .and_then(|x| x.as_array())
-                    .cloned()
+                    .map(|a| a.iter().map(column_constraint).collect())
                     .unwrap_or_default(),
                 quote: c.get("quote").and_then(|q| q.as_bool()),
+                granularity: c
+                    .get("granularity")
+                    .and_then(|g| g.as_str())
+                    .map(String::from),
                 config: serde_json::json!({
                     "meta": c.get("meta").cloned().unwrap_or(Value::Object(Map::new())),
                     "tags": tags(c.get("tags")),
@@ -207,6 +211,31 @@ fn columns(v: Option<&Value>, file: &Path, owner: &str) -> Result<IndexMap<Strin
         );
     }
     Ok(out)
+}
+
+/// A column constraint in dbt's manifest shape: every field of its
+/// `ColumnLevelConstraint`, defaults for what the YAML leaves out (packages
+/// print the constraints they read from `graph` with `tojson`).
+fn column_constraint(c: &Value) -> Value {
+    let Value::Object(written) = c else {
+        return c.clone();
+    };
+    let mut out = Map::new();
+    for (k, d) in [
+        ("type", Value::Null),
+        ("name", Value::Null),
+        ("expression", Value::Null),
+        ("warn_unenforced", Value::Bool(true)),
+        ("warn_unsupported", Value::Bool(true)),
+        ("to", Value::Null),
+        ("to_columns", Value::Array(vec![])),
+    ] {
+        out.insert(k.to_string(), written.get(k).cloned().unwrap_or(d));
+    }
+    for (k, v) in written {
+        out.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    Value::Object(out)
 }
 
 fn node_props(item: &Value, file: &Path, rel: &str, kind: &str) -> Result<(String, NodeProps)> {
@@ -260,6 +289,14 @@ fn node_props(item: &Value, file: &Path, rel: &str, kind: &str) -> Result<(Strin
                 .cloned()
                 .unwrap_or_default(),
             latest_version: item.get("latest_version").cloned().filter(|v| !v.is_null()),
+            time_spine: item.get("time_spine").filter(|v| !v.is_null()).map(|t| {
+                let mut m = t.as_object().cloned().unwrap_or_default();
+                m.entry("standard_granularity_column")
+                    .or_insert(Value::Null);
+                m.entry("custom_granularities")
+                    .or_insert(Value::Array(vec![]));
+                Value::Object(m)
+            }),
         },
     ))
 }
@@ -515,6 +552,29 @@ mod tests {
         assert_eq!(p.models["a"].columns["id"].tests.len(), 1);
         assert_eq!(p.sources[0].identifier, "t_1");
         assert_eq!(p.sources[0].schema, "main");
+        assert_eq!(p.models["a"].time_spine, None);
+        assert_eq!(
+            column_constraint(&serde_json::json!({"type": "not_null"})).to_string(),
+            r#"{"type":"not_null","name":null,"expression":null,"warn_unenforced":true,"warn_unsupported":true,"to":null,"to_columns":[]}"#
+        );
+        assert_eq!(p.models["a"].columns["id"].granularity, None);
+        let spine = crate::yaml::parse(
+            Path::new("s.yml"),
+            "models:\n  - name: all_days\n    time_spine:\n      standard_granularity_column: date_day\n    columns:\n      - name: date_day\n        granularity: day\n",
+        )
+        .unwrap();
+        p.add_file(Path::new("s.yml"), "models/s.yml", &spine)
+            .unwrap();
+        assert_eq!(
+            p.models["all_days"].time_spine,
+            Some(
+                serde_json::json!({"standard_granularity_column": "date_day", "custom_granularities": []})
+            )
+        );
+        assert_eq!(
+            serde_json::to_value(&p.models["all_days"].columns["date_day"]).unwrap()["granularity"],
+            "day"
+        );
         let bad = crate::yaml::parse(Path::new("m.yml"), "models:\n  - name: a\n    config: 3\n")
             .unwrap();
         let e = p.add_file(Path::new("m.yml"), "m.yml", &bad).unwrap_err();

@@ -637,6 +637,7 @@ pub(crate) fn discover(
             quoting: project.quoting,
             version: None,
             macros: vec![],
+            time_spine: None,
         };
         let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
         if let Err(e) = crate::jinja::render(env, &unique_id, ctx.clone()) {

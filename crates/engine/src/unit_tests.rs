@@ -321,6 +321,7 @@ pub fn discover(
             quoting: mnode.quoting,
             version: None,
             macros: vec![],
+            time_spine: None,
         };
         nodes.insert(unique_id.clone(), node);
         out.insert(
