@@ -493,7 +493,12 @@ pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String
     let nodes: Vec<&crate::manifest::Node> = m
         .nodes
         .values()
-        .filter(|n| n.resource_type != crate::manifest::ResourceType::Unit)
+        .filter(|n| {
+            !matches!(
+                n.resource_type,
+                crate::manifest::ResourceType::Unit | crate::manifest::ResourceType::Exposure
+            )
+        })
         .collect();
     let values = crate::par::map(&nodes, |n| node_json(m, n, compiled));
     let mut nodes: Map<String, Value> = nodes
@@ -518,7 +523,12 @@ pub fn manifest_json_text(
     let mut nodes: Vec<&crate::manifest::Node> = m
         .nodes
         .values()
-        .filter(|n| n.resource_type != crate::manifest::ResourceType::Unit)
+        .filter(|n| {
+            !matches!(
+                n.resource_type,
+                crate::manifest::ResourceType::Unit | crate::manifest::ResourceType::Exposure
+            )
+        })
         .collect();
     nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
     let parts = crate::par::map(&nodes, |n| -> Result<String> {
@@ -617,7 +627,13 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
     }
     let mut parent_map = Map::new();
     let mut child_map = Map::new();
-    let is_unit = |id: &str| m.unit_tests.contains_key(id);
+    // unit tests have their own section; exposures are resources below
+    let is_unit = |id: &str| {
+        m.unit_tests.contains_key(id)
+            || m.nodes
+                .get(id)
+                .is_some_and(|n| n.resource_type == crate::manifest::ResourceType::Exposure)
+    };
     for id in m.nodes.keys().chain(m.sources.keys()) {
         if !is_unit(id) {
             child_map.insert(id.clone(), json!([]));
@@ -636,6 +652,36 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
     for s in m.sources.keys() {
         parent_map.insert(s.clone(), json!([]));
     }
+    // exposures, metrics, semantic models and saved queries are in both
+    // maps too (groups are not)
+    let mut sections: Map<String, Value> = crate::resources::KINDS
+        .iter()
+        .map(|k| (k.to_string(), Value::Object(Map::new())))
+        .collect();
+    for r in &m.resources {
+        if let Some(Value::Object(sec)) = sections.get_mut(r.kind) {
+            sec.insert(r.unique_id.clone(), r.json.clone());
+        }
+        if r.kind == "groups" {
+            continue;
+        }
+        child_map.entry(r.unique_id.clone()).or_insert(json!([]));
+    }
+    for r in m.resources.iter().filter(|r| r.kind != "groups") {
+        let mut parents: Vec<String> = r.json["depends_on"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        parents.sort();
+        for p in &parents {
+            if let Some(Value::Array(a)) = child_map.get_mut(p) {
+                a.push(Value::from(r.unique_id.clone()));
+            }
+        }
+        parent_map.insert(r.unique_id.clone(), json!(parents));
+    }
     for v in child_map.values_mut() {
         if let Value::Array(a) = v {
             a.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
@@ -648,16 +694,16 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
         "sources": sources,
         "macros": {},
         "docs": {},
-        "exposures": {},
-        "metrics": {},
-        "groups": {},
+        "exposures": sections["exposures"],
+        "metrics": sections["metrics"],
+        "groups": sections["groups"],
         "selectors": {},
         "disabled": {},
         "parent_map": parent_map,
         "child_map": child_map,
         "group_map": {},
-        "saved_queries": {},
-        "semantic_models": {},
+        "saved_queries": sections["saved_queries"],
+        "semantic_models": sections["semantic_models"],
         "unit_tests": crate::unit_tests::manifest_section(m),
     })
 }
@@ -679,6 +725,7 @@ pub fn run_results_json(
             (Status::Pass, _) => "pass",
             (Status::Fail, _) => "fail",
             (Status::Warn, _) => "warn",
+            (Status::NoOp, _) => "no-op",
         };
         let is_test = matches!(r.status, Status::Pass | Status::Fail | Status::Warn)
             || m.nodes

@@ -68,6 +68,9 @@ pub enum Status {
     Fail,
     /// A data test crossed `warn_if` (or failed with severity warn).
     Warn,
+    /// Nothing to run (an exposure in `build`): dbt's `no-op`.
+    #[serde(rename = "no-op")]
+    NoOp,
 }
 
 impl Status {
@@ -180,6 +183,7 @@ fn describe(node: &Node) -> String {
         ),
         ResourceType::Test => format!("test {}", node.name),
         ResourceType::Unit => format!("unit_test {}", node.name),
+        ResourceType::Exposure => format!("exposure {}", node.name),
     }
 }
 
@@ -227,8 +231,14 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
         ResourceType::Snapshot => ("LogSnapshotResult", "Q015"),
         ResourceType::Model => ("LogModelResult", "Q012"),
         ResourceType::Test | ResourceType::Unit => ("LogTestResult", "Q007"),
+        ResourceType::Exposure => ("LogNodeNoOpResult", "Q019"),
     };
     let (text, tag, level) = match (r.status, node.resource_type) {
+        (Status::NoOp, _) => (
+            format!("{i} of {total} NO-OP {}", describe(node)),
+            "NO-OP".to_string(),
+            "info",
+        ),
         (Status::Skipped, _) => {
             let text = if matches!(node.resource_type, ResourceType::Test | ResourceType::Unit) {
                 format!(
@@ -370,6 +380,7 @@ fn test_words(r: &NodeResult, name: &str) -> (String, String) {
         Status::Fail => format!("FAIL {n}"),
         Status::Warn => format!("WARN {n}"),
         Status::Skipped => "SKIP".to_string(),
+        Status::NoOp => "NO-OP".to_string(),
         Status::Error => "ERROR".to_string(),
     };
     (format!("{tag} {name}"), tag)
@@ -726,7 +737,7 @@ pub fn run(
                 ResourceType::Test => {
                     crate::data_tests::TestConfig::of(&n.config).stores(m.info.store_failures)
                 }
-                ResourceType::Unit => false,
+                ResourceType::Unit | ResourceType::Exposure => false,
                 _ => true,
             };
             if !n.is_ephemeral() && stores {
@@ -818,7 +829,12 @@ pub fn run(
                 } else {
                     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
                 };
-                if opts.verbose_lines && index > 0 && opts.command != Command::Compile {
+                // dbt prints no START line for a node it does not run
+                if opts.verbose_lines
+                    && index > 0
+                    && opts.command != Command::Compile
+                    && node.resource_type != ResourceType::Exposure
+                {
                     start_line(
                         node,
                         index,
@@ -829,6 +845,26 @@ pub fn run(
                 if node.resource_type == ResourceType::Test {
                     let _ = tx.send((
                         crate::data_tests::run_test(m, node, &conn, &resolver, opts),
+                        index,
+                    ));
+                    continue;
+                }
+                if node.resource_type == ResourceType::Exposure {
+                    let now = Utc::now();
+                    let _ = tx.send((
+                        NodeResult {
+                            unique_id: id,
+                            status: Status::NoOp,
+                            message: "NO-OP".into(),
+                            compiled_sql: None,
+                            run_sql: None,
+                            started_at,
+                            compiled_at: now,
+                            completed_at: now,
+                            execution_time: t0.elapsed().as_secs_f64(),
+                            rows_affected: None,
+                            failures: None,
+                        },
                         index,
                     ));
                     continue;

@@ -37,6 +37,7 @@ pub mod properties;
 pub mod pyargs;
 pub mod pydatetime;
 pub mod relation;
+pub mod resources;
 pub mod seed;
 pub mod select;
 pub mod selectors;
@@ -95,6 +96,8 @@ pub struct Summary {
     pub warn: usize,
     pub error: usize,
     pub skip: usize,
+    /// Nodes with nothing to run (exposures in `build`).
+    pub noop: usize,
     pub total: usize,
     /// Models whose SQL DuckDB refused (does not parse, names what does not
     /// exist): final errors, which no retry fixes.
@@ -225,8 +228,9 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         let mj = artifacts::manifest_json(&manifest, &dag, &BTreeMap::new());
         let g = serde_json::json!({
             "nodes": mj["nodes"], "sources": mj["sources"], "macros": {},
-            "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {},
-            "saved_queries": {}, "unit_tests": {},
+            "exposures": mj["exposures"], "metrics": mj["metrics"], "groups": mj["groups"],
+            "semantic_models": mj["semantic_models"], "saved_queries": mj["saved_queries"],
+            "unit_tests": {},
         });
         // Python dicts and lists, as dbt's: packages update a node's config
         // dict they read from the graph (dbt-activity-schema's data_types)
@@ -261,7 +265,11 @@ pub fn list(opts: &Options) -> Result<Vec<String>> {
     let mut out: Vec<String> = chosen
         .iter()
         .filter_map(|id| l.manifest.nodes.get(id))
-        .map(|n| n.fqn.join("."))
+        .map(|n| match n.resource_type {
+            // dbt lists an exposure as `exposure:<package>.<name>`
+            manifest::ResourceType::Exposure => format!("exposure:{}.{}", n.package_name, n.name),
+            _ => n.fqn.join("."),
+        })
         .collect();
     out.sort();
     Ok(out)
@@ -777,6 +785,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
                 }
             }
             Status::Skipped => s.skip += 1,
+            Status::NoOp => s.noop += 1,
         }
     }
     s.total = results.len();
@@ -824,10 +833,10 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         "Z023",
         "info",
         &format!(
-            "Done. PASS={} WARN={} ERROR={} SKIP={} NO-OP=0 TOTAL={}",
-            s.pass, s.warn, s.error, s.skip, s.total
+            "Done. PASS={} WARN={} ERROR={} SKIP={} NO-OP={} TOTAL={}",
+            s.pass, s.warn, s.error, s.skip, s.noop, s.total
         ),
-        serde_json::json!({"stats": {"error": s.error, "noop": 0, "pass": s.pass, "skip": s.skip, "total": s.total, "warn": s.warn}}),
+        serde_json::json!({"stats": {"error": s.error, "noop": s.noop, "pass": s.pass, "skip": s.skip, "total": s.total, "warn": s.warn}}),
     );
     Ok(s)
 }

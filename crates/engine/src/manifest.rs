@@ -30,6 +30,11 @@ pub enum ResourceType {
     Test,
     /// A unit test (`unit_tests:`): runs its model on fixtures.
     Unit,
+    /// An exposure (`exposures:` in properties): nothing to run, but a node
+    /// of the DAG that `build` reports as NO-OP and selectors reach
+    /// (`exposure:name`, `+exposure:name`). Its manifest entry is in
+    /// [`Manifest::resources`].
+    Exposure,
 }
 
 impl ResourceType {
@@ -40,6 +45,7 @@ impl ResourceType {
             ResourceType::Snapshot => "snapshot",
             ResourceType::Test => "test",
             ResourceType::Unit => "unit_test",
+            ResourceType::Exposure => "exposure",
         }
     }
 }
@@ -183,6 +189,9 @@ pub struct Manifest {
     /// The macros each `on-run-start`/`on-run-end` hook calls (by its
     /// operation node's unique id), recorded once when the project loads.
     pub hook_macros: HashMap<String, Vec<String>>,
+    /// Exposures, metrics, semantic models, saved queries and groups, in
+    /// dbt's manifest shape with their dependencies resolved.
+    pub resources: Vec<crate::resources::Resource>,
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
@@ -279,6 +288,9 @@ pub(crate) fn find_in<'a, V>(
 /// `<name>.v<v>` (what `ref('name', v=..)` looks up), its name only when it
 /// is the latest version (dbt's `ref('name')`).
 pub(crate) fn ref_keys(n: &Node) -> Vec<String> {
+    if n.resource_type == ResourceType::Exposure {
+        return vec![];
+    }
     match &n.version {
         None => vec![n.name.clone()],
         Some(v) => {
@@ -543,6 +555,22 @@ fn parse_model(
     Ok(Ok((node, entry, true)))
 }
 
+/// A generic test's parse-time `depends_on.macros`. dbt renders a generic
+/// test at parse (recording `get_where_subquery`, which wraps the tested
+/// relation) except when its macro is dbt's own `unique` or `not_null`,
+/// which it knows need no rendering: those record only the test macro
+/// (dbt-project-evaluator reads the difference from `graph`).
+fn generic_test_macros(test_macro: String) -> Vec<String> {
+    if matches!(
+        test_macro.as_str(),
+        "macro.dbt.test_unique" | "macro.dbt.test_not_null"
+    ) {
+        vec![test_macro]
+    } else {
+        vec![test_macro, "macro.dbt.get_where_subquery".into()]
+    }
+}
+
 /// Apply the properties entry `p` of package `package`, which names no
 /// enabled node of its own, to the enabled `kind` node called `name` in
 /// another package, as dbt does: its patch looks the name up in the
@@ -646,6 +674,7 @@ impl Manifest {
         });
         // properties entries with no node of their own package's (dbt then
         // patches the node of that name in another package)
+        let mut resources: Vec<crate::resources::Resource> = Vec::new();
         let mut foreign: Vec<(ResourceType, String, crate::properties::NodeProps)> = Vec::new();
         let mut foreign_names: Vec<String> = Vec::new();
         for pinfo in &all {
@@ -879,6 +908,31 @@ impl Manifest {
             )?;
             tests.extend(t);
             sources.extend(own_sources);
+            for (kind, rel, item) in &props.resources {
+                // `path` is relative to the resource path the file is in
+                let path = project
+                    .model_paths
+                    .iter()
+                    .chain(&project.seed_paths)
+                    .chain(&project.snapshot_paths)
+                    .find_map(|p| rel.strip_prefix(&format!("{p}/")))
+                    .unwrap_or(rel);
+                let place = crate::resources::Place {
+                    package: &project.name,
+                    original_file_path: rel,
+                    path,
+                };
+                match crate::resources::build(kind, item, &place) {
+                    Ok(r) if r.enabled() => resources.push(r),
+                    Ok(_) => {}
+                    Err(message) => {
+                        return Err(Error::Yaml {
+                            path: root.join(rel),
+                            message,
+                        })
+                    }
+                }
+            }
             unit_tests.extend(crate::unit_tests::discover(
                 &project,
                 &props.unit_tests,
@@ -910,6 +964,7 @@ impl Manifest {
             warnings,
             reparsed: None,
             hook_macros: HashMap::new(),
+            resources,
         };
         m.hook_macros = crate::artifacts::record_hook_macros(&m);
         // names from the state where the model's final config is unchanged
@@ -933,13 +988,14 @@ impl Manifest {
                 if let Some(mid) = crate::macros::test_macro_id(&m.env, name, namespace.as_deref())
                 {
                     if let Some(n) = m.nodes.get_mut(id) {
-                        n.macros = vec![mid, "macro.dbt.get_where_subquery".into()];
+                        n.macros = generic_test_macros(mid);
                     }
                 }
             }
         }
         let named = m.resolve_names(&known)?;
         m.link()?;
+        m.link_resources()?;
         if let (Some(path), Some(_)) = (state_path, &key) {
             let changed = match &prev {
                 None => true,
@@ -1202,6 +1258,115 @@ impl Manifest {
         Ok(())
     }
 
+    /// Resolve exposures', metrics' and semantic models' dependencies with
+    /// the same lookups as nodes' (see [`crate::resources::resolve`]).
+    fn link_resources(&mut self) -> Result<()> {
+        if self.resources.is_empty() {
+            return Ok(());
+        }
+        let root = self.info.project.name.clone();
+        let mut by_name: HashMap<String, std::collections::BTreeMap<String, &Node>> =
+            HashMap::new();
+        for n in self.nodes.values() {
+            if !matches!(
+                n.resource_type,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+            ) {
+                continue;
+            }
+            for key in ref_keys(n) {
+                by_name
+                    .entry(key)
+                    .or_default()
+                    .entry(n.package_name.clone())
+                    .or_insert(n);
+            }
+        }
+        let mut src_by_name: HashMap<String, std::collections::BTreeMap<String, String>> =
+            HashMap::new();
+        for s in self.sources.values() {
+            src_by_name
+                .entry(format!("{}.{}", s.table.source_name, s.table.name))
+                .or_default()
+                .insert(s.package.clone(), s.unique_id.clone());
+        }
+        let find_ref = |caller: &str, pkg: Option<&str>, key: &str| {
+            let n = find_in(&by_name, key, &search_order(&root, caller, pkg))?;
+            Some((
+                n.unique_id.clone(),
+                serde_json::json!({
+                    "alias": n.alias, "schema_name": n.schema, "database": n.database,
+                    "relation_name": (!n.is_ephemeral()).then(|| n.relation().render()),
+                }),
+            ))
+        };
+        let find_source = |caller: &str, s: &str, t: &str| {
+            find_in(
+                &src_by_name,
+                &format!("{s}.{t}"),
+                &search_order(&root, caller, None),
+            )
+            .cloned()
+        };
+        let mut resources = std::mem::take(&mut self.resources);
+        let errors = crate::resources::resolve(&mut resources, &find_ref, &find_source);
+        self.resources = resources;
+        if !errors.is_empty() {
+            return Err(Error::Graph(format!(
+                "Compilation Error\n  {}",
+                errors.join("\n  ")
+            )));
+        }
+        // exposures join the DAG as nodes of their own type, after their
+        // parents; a metric parent is not a node, so it is left out
+        for r in self.resources.iter().filter(|r| r.kind == "exposures") {
+            let j = &r.json;
+            let strings = |v: &serde_json::Value| -> Vec<String> {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            };
+            let mut config = Config::new();
+            for k in ["enabled", "tags", "meta"] {
+                if let Some(v) = j["config"].get(k) {
+                    config.insert(k.to_string(), v.clone());
+                }
+            }
+            let node = Node {
+                unique_id: r.unique_id.clone(),
+                resource_type: ResourceType::Exposure,
+                name: r.name.clone(),
+                package_name: r.package.clone(),
+                original_file_path: j["original_file_path"].as_str().unwrap_or("").into(),
+                path: j["path"].as_str().unwrap_or("").into(),
+                fqn: strings(&j["fqn"]),
+                raw_code: String::new(),
+                checksum: String::new(),
+                config,
+                description: j["description"].as_str().unwrap_or("").into(),
+                columns: IndexMap::new(),
+                patch_path: None,
+                refs: r.refs.clone(),
+                sources: r.sources.clone(),
+                depends_on: strings(&j["depends_on"]["nodes"])
+                    .into_iter()
+                    .filter(|d| self.nodes.contains_key(d) || self.sources.contains_key(d))
+                    .collect(),
+                database: self.info.target.database.clone(),
+                schema: self.info.target.schema.clone(),
+                alias: r.name.clone(),
+                quoting: Default::default(),
+                version: None,
+                macros: vec![],
+                time_spine: None,
+            };
+            self.nodes.insert(node.unique_id.clone(), node);
+        }
+        Ok(())
+    }
+
     /// The resolver for compilation (refs to real relations / CTEs).
     pub fn resolver(&self) -> Arc<dyn Resolver> {
         let mut refs: HashMap<
@@ -1285,6 +1450,30 @@ mod tests {
             macros: vec![],
             time_spine: None,
         }
+    }
+
+    #[test]
+    fn builtin_unique_and_not_null_record_only_their_macro() {
+        assert_eq!(
+            generic_test_macros("macro.dbt.test_unique".into()),
+            ["macro.dbt.test_unique"]
+        );
+        assert_eq!(
+            generic_test_macros("macro.dbt.test_not_null".into()),
+            ["macro.dbt.test_not_null"]
+        );
+        // an override of unique renders as any other test
+        assert_eq!(
+            generic_test_macros("macro.p.test_unique".into()),
+            ["macro.p.test_unique", "macro.dbt.get_where_subquery"]
+        );
+        assert_eq!(
+            generic_test_macros("macro.dbt.test_accepted_values".into()),
+            [
+                "macro.dbt.test_accepted_values",
+                "macro.dbt.get_where_subquery"
+            ]
+        );
     }
 
     #[test]

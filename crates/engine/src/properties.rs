@@ -126,6 +126,9 @@ pub struct Properties {
     pub sources: Vec<SourceTable>,
     /// `unit_tests:` entries as written, with their file (relative).
     pub unit_tests: Vec<(String, Value)>,
+    /// Exposures, metrics, semantic models, saved queries and groups as
+    /// written: (properties key, file relative to the project, entry).
+    pub resources: Vec<(&'static str, String, Value)>,
 }
 
 /// Whether a value holds a string with Jinja in it.
@@ -380,6 +383,22 @@ impl Properties {
                             });
                         }
                         target.insert(name, props);
+                    }
+                }
+                Some(_) => {
+                    return Err(Error::Yaml {
+                        path: file.to_path_buf(),
+                        message: format!("key {kind}: expected a list"),
+                    })
+                }
+            }
+        }
+        for kind in crate::resources::KINDS {
+            match top.get(kind) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(a)) => {
+                    for item in a {
+                        self.resources.push((kind, rel.to_string(), item.clone()));
                     }
                 }
                 Some(_) => {

@@ -2,6 +2,8 @@
 //! (<https://docs.getdbt.com/reference/node-selection/syntax>): spaces are
 //! unions, commas intersections; atoms are names/fqns, `path:`, `tag:`,
 //! `config.<key>:`, `resource_type:`, `package:`, `fqn:`, `source:`,
+//! `exposure:`, `metric:`/`semantic_model:`/`saved_query:` (these select
+//! nothing themselves: with `+`, what they read),
 //! `test_type:`, `test_name:`, with `+`/`n+` on either side and `@`; tests
 //! come along with the nodes they test as `--indirect-selection` says.
 
@@ -130,6 +132,9 @@ fn matches(node: &Node, method: &str, value: &str) -> Result<bool> {
         "path" | "file" => path_match(node, value),
         "tag" => node.config.tags().iter().any(|t| glob(value, t)),
         "resource_type" => node.resource_type.as_str() == value,
+        "exposure" => {
+            node.resource_type == crate::manifest::ResourceType::Exposure && glob(value, &node.name)
+        }
         "package" => glob(value, &node.package_name),
         m if m.starts_with("config.") => {
             let key = &m["config.".len()..];
@@ -363,6 +368,26 @@ fn select_atom(g: &SelGraph<'_>, atom: &Atom, mode: IndirectSelection) -> Result
         base.extend(matching_sources(m, &atom.value)?);
     } else if atom.method == "resource_type" && atom.value == "source" {
         base.extend(m.sources.keys().cloned());
+    } else if let Some(kind) = resource_kind(&atom.method) {
+        // metrics, semantic models and saved queries run nothing: they
+        // select only through `+` (the nodes they read and their parents)
+        let mut selected = BTreeSet::new();
+        if let Some(depth) = atom.parents {
+            for r in m
+                .resources
+                .iter()
+                .filter(|r| r.kind == kind && glob(&atom.value, &r.name))
+            {
+                for p in resource_parents(m, &r.unique_id) {
+                    selected.extend(g.walk(&p, depth.map(|d| d.saturating_sub(1)), true));
+                    selected.insert(p);
+                }
+            }
+        }
+        if mode == IndirectSelection::Empty {
+            return Ok((selected, BTreeSet::new()));
+        }
+        return Ok(expand(g, selected, mode));
     } else {
         for n in m.nodes.values() {
             let hit = match matches_test(m, n, &atom.method, &atom.value)? {
@@ -393,6 +418,46 @@ fn select_atom(g: &SelGraph<'_>, atom: &Atom, mode: IndirectSelection) -> Result
         return Ok((selected, BTreeSet::new()));
     }
     Ok(expand(g, selected, mode))
+}
+
+/// The properties key of a selector method naming a resource that is not a
+/// node (`metric:`, `semantic_model:`, `saved_query:`).
+fn resource_kind(method: &str) -> Option<&'static str> {
+    match method {
+        "metric" => Some("metrics"),
+        "semantic_model" => Some("semantic_models"),
+        "saved_query" => Some("saved_queries"),
+        _ => None,
+    }
+}
+
+/// The nodes and sources a resource reads, through the metrics and
+/// semantic models between (a metric reads its semantic model's model).
+fn resource_parents(m: &Manifest, id: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![id.to_string()];
+    while let Some(cur) = stack.pop() {
+        if !seen.insert(cur.clone()) {
+            continue;
+        }
+        let Some(r) = m.resources.iter().find(|r| r.unique_id == cur) else {
+            continue;
+        };
+        for d in r.json["depends_on"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+        {
+            if m.nodes.contains_key(d) || m.sources.contains_key(d) {
+                out.insert(d.to_string());
+            } else {
+                stack.push(d.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// dbt's `expand_selection`: the tests of the selected nodes, directly

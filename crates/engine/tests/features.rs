@@ -2086,3 +2086,80 @@ fn column_data_type_renders_with_target() {
     let st = statuses(&dir);
     assert_eq!(st["model.p.m"], "success", "{st:?}");
 }
+
+/// Exposures, metrics, semantic models and groups from properties files:
+/// in manifest.json and `graph` with their dependencies resolved, an
+/// exposure a NO-OP node of `build`, and selectable (`+exposure:`,
+/// `+metric:` select what they read).
+#[test]
+fn exposures_metrics_and_semantic_models() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    let report = "{% if execute %}{% for e in graph.exposures.values() %}select '{{ e.unique_id }}' as id, '{{ e.depends_on.nodes | join(',') }}' as deps, '{{ e.owner.name }}' as extra union all {% endfor %}{% for m in graph.metrics.values() %}select '{{ m.unique_id }}', '{{ m.depends_on.nodes | join(',') }}', '{{ m.type_params.cumulative_type_params.window.count }}' union all {% endfor %}{% for g in graph.groups.values() %}select '{{ g.unique_id }}', '', '{{ g.owner.email }}' union all {% endfor %}{% endif %}select 'end', '', ''\n";
+    write_all(
+        &dir,
+        &[
+            ("dbt_project.yml", "name: p\nprofile: p\n".into()),
+            (
+                "profiles.yml",
+                format!(
+                    "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+                    dir.join("dev.duckdb").display()
+                ),
+            ),
+            ("models/a.sql", "select 1 as id\n".into()),
+            ("models/b.sql", "select * from {{ ref('a') }}\n".into()),
+            ("models/c.sql", "select 2 as x\n".into()),
+            ("models/report.sql", report.into()),
+            (
+                "models/marts/things.yml",
+                "exposures:\n  - name: e\n    type: dashboard\n    owner: {name: Dave}\n    depends_on:\n      - ref('b')\n      - ref('b')\nsemantic_models:\n  - name: sm\n    model: ref('a')\n    entities: [{name: id, type: primary}]\n    measures: [{name: total, agg: count, expr: 1}]\nmetrics:\n  - name: m\n    label: M\n    type: cumulative\n    type_params:\n      measure: total\n      cumulative_type_params: {window: 7 days}\ngroups:\n  - name: g\n    owner: {email: g@example.com}\n".into(),
+            ),
+        ],
+    );
+    let s = engine::execute(&opts(&dir), Command::Build).unwrap();
+    assert!(s.ok() && s.noop == 1, "{s:?}");
+    let st = statuses(&dir);
+    assert_eq!(st["exposure.p.e"], "no-op", "{st:?}");
+    let db = duckdb::Connection::open(dir.join("dev.duckdb")).unwrap();
+    let rows: Vec<(String, String, String)> = db
+        .prepare("select * from report where id <> 'end' order by id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let row = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        rows,
+        [
+            row("exposure.p.e", "model.p.b", "Dave"),
+            row("group.p.g", "", "g@example.com"),
+            row("metric.p.m", "semantic_model.p.sm", "7"),
+        ]
+    );
+    let m = read_json(&dir.join("target/manifest.json"));
+    assert_eq!(
+        m["exposures"]["exposure.p.e"]["fqn"],
+        serde_json::json!(["p", "marts", "e"])
+    );
+    assert_eq!(
+        m["semantic_models"]["semantic_model.p.sm"]["depends_on"]["nodes"],
+        serde_json::json!(["model.p.a"])
+    );
+    assert_eq!(
+        m["parent_map"]["exposure.p.e"],
+        serde_json::json!(["model.p.b"])
+    );
+    assert!(m["nodes"].get("exposure.p.e").is_none());
+    let ls = |sel: &str| {
+        engine::list(&Options {
+            select: vec![sel.into()],
+            ..opts(&dir)
+        })
+        .unwrap()
+    };
+    assert_eq!(ls("+exposure:e"), ["exposure:p.e", "p.a", "p.b"]);
+    assert_eq!(ls("+metric:m"), ["p.a"]);
+    assert!(ls("metric:m").is_empty());
+}
