@@ -621,6 +621,11 @@ impl Resource {
     }
 }
 
+/// Looks a `ref()` up as called from a package: (caller's package, the
+/// call's package, key) to the node's unique id and its relation
+/// (`node_relation`).
+pub type FindRef<'a> = dyn Fn(&str, Option<&str>, &str) -> Option<(String, Value)> + 'a;
+
 /// Resolve every resource's dependencies: `refs`/`sources` through the
 /// engine's lookups (given as functions, which apply dbt's package search
 /// order), metrics by name (the resource's package first), and measures
@@ -628,7 +633,7 @@ impl Resource {
 /// model's relation (`node_relation`). Unresolved names are errors.
 pub fn resolve(
     resources: &mut [Resource],
-    find_ref: &dyn Fn(&str, Option<&str>, &str) -> Option<(String, Value)>,
+    find_ref: &FindRef<'_>,
     find_source: &dyn Fn(&str, &str, &str) -> Option<String>,
 ) -> Vec<String> {
     let mut errors = Vec::new();
