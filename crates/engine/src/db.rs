@@ -24,7 +24,7 @@ pub struct QueryResult {
 /// with the relation cache its clones share.
 #[derive(Clone)]
 pub struct Db {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<warehouse::Conn>>,
     catalog: Arc<Mutex<CatalogState>>,
     /// Statements every new connection runs first (the profile's
     /// `settings`, which DuckDB may keep per connection).
@@ -164,20 +164,9 @@ fn owned_to_value_any(v: duckdb::types::Value) -> Value {
     }
 }
 
-/// The time-zone functions DuckDB keeps in ICU (`current_date`, `AT TIME
-/// ZONE`, arithmetic on `TIMESTAMPTZ`), which the linked DuckDB lacks: see
-/// `warehouse::timezone`. Connections from `warehouse::open` have them;
-/// this covers a connection opened elsewhere (tests, in-memory runs). They
-/// live in the database's catalog, so a clone shares them.
-fn install_time_zone_functions(conn: &Connection) {
-    if let Err(e) = warehouse::timezone::register(conn) {
-        tracing::warn!("time-zone functions not registered: {e}");
-    }
-}
-
 impl Db {
-    pub fn new(conn: Connection) -> Self {
-        install_time_zone_functions(&conn);
+    pub fn new(conn: impl Into<warehouse::Conn>) -> Self {
+        let conn = conn.into();
         Db {
             conn: Arc::new(Mutex::new(conn)),
             catalog: Arc::new(Mutex::new(CatalogState::default())),
@@ -197,7 +186,7 @@ impl Db {
         Ok(self)
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, warehouse::Conn>> {
         self.conn
             .lock()
             .map_err(|_| Error::Internal("connection lock poisoned".into()))

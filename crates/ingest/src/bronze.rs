@@ -127,7 +127,7 @@ pub struct SourceCount {
 }
 
 pub struct Bronze {
-    conn: Connection,
+    conn: warehouse::Conn,
     /// Every landing file bronze holds; None: asked of the database file by
     /// file (see [`Bronze::open_for_append`]).
     loaded: Option<HashSet<String>>,
@@ -150,11 +150,11 @@ impl Bronze {
 
     /// Opens the file as the one writer through the warehouse crate, which
     /// waits (bounded, reported) while another process holds it.
-    fn connect(path: &Path) -> Result<Connection> {
+    fn connect(path: &Path) -> Result<warehouse::Conn> {
         Self::connect_waiting(path, warehouse::Wait::from_env())
     }
 
-    fn connect_waiting(path: &Path, wait: warehouse::Wait) -> Result<Connection> {
+    fn connect_waiting(path: &Path, wait: warehouse::Wait) -> Result<warehouse::Conn> {
         Ok(warehouse::open(path, warehouse::Access::Write, &[], wait)?)
     }
 
@@ -188,7 +188,8 @@ impl Bronze {
         Ok(())
     }
 
-    pub fn with_connection(conn: Connection) -> Result<Self> {
+    pub fn with_connection(conn: impl Into<warehouse::Conn>) -> Result<Self> {
+        let conn = conn.into();
         Self::create(&conn)?;
         let mut bronze = Self { conn, loaded: None };
         bronze.refresh_loaded()?;

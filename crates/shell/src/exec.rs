@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use warehouse::duckdb::{self, Connection, InterruptHandle};
+use warehouse::duckdb::{self, InterruptHandle};
 
 use crate::output::{Column, Mode, RenderOptions, ResultWriter};
 use crate::sql::{leading_keyword, quote_ident, quote_literal};
@@ -144,7 +144,7 @@ pub struct Outcome {
 
 /// A DuckDB session on the warehouse.
 pub struct Session {
-    conn: Connection,
+    conn: warehouse::Conn,
     warehouse: Option<Warehouse>,
     /// Keep the file attached between statements while no writer waits (scripts).
     keep_attached: bool,
@@ -197,13 +197,17 @@ impl Session {
         wait: Duration,
         cancel: Arc<Cancel>,
     ) -> Result<Session, Error> {
-        let conn = Connection::open_in_memory().map_err(|e| Error::Open {
+        // through the warehouse crate: DuckDB with Tarmac's time-zone
+        // functions and casts (see `warehouse::timezone`)
+        let conn = warehouse::open(
+            Path::new(":memory:"),
+            warehouse::Access::Write,
+            &[],
+            warehouse::Wait::NONE,
+        )
+        .map_err(|e| Error::Open {
             path: ":memory:".into(),
             message: e.to_string(),
-        })?;
-        warehouse::timezone::register(&conn).map_err(|e| Error::Open {
-            path: ":memory:".into(),
-            message: format!("registering the time-zone functions: {e}"),
         })?;
         if let Ok(mut g) = cancel.interrupt.lock() {
             *g = Some(conn.interrupt_handle());
@@ -655,7 +659,7 @@ mod tests {
         run(&mut s, "create table t(a int)", Mode::Csv).expect("create");
         assert_eq!(s.alias(), Some("w"));
         // Detached between statements: another connection can open the file.
-        let other = Connection::open(&p).expect("the file is free between statements");
+        let other = duckdb::Connection::open(&p).expect("the file is free between statements");
         drop(other);
         assert_eq!(
             run(&mut s, "select count(*) as n from t", Mode::Csv).expect("count"),

@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 
 pub use duckdb;
 
+pub mod conn;
 pub mod lock;
 pub mod probe;
 pub mod timezone;
 
+pub use conn::Conn;
 pub use lock::{classify, Holder, Kind};
 
 /// Exit code of a command that gave up waiting for the warehouse: 75,
@@ -155,7 +157,9 @@ pub fn open(
     access: Access,
     settings: &[(String, String)],
     wait: Wait,
-) -> Result<duckdb::Connection> {
+) -> Result<Conn> {
+    // the `duckdb` crate's checks of the settings, so that a bad one is
+    // reported before anything else; the open goes through `conn`
     let config = || -> Result<duckdb::Config> {
         let mut c = duckdb::Config::default();
         if access == Access::ReadOnly {
@@ -174,15 +178,22 @@ pub fn open(
         }
         Ok(c)
     };
+    config()?;
+    let read_only = access == Access::ReadOnly;
+    let open_database = || {
+        conn::open_database(path, read_only, settings).map_err(|e| match e {
+            conn::OpenError::Setting { key, message } => Error::Config { key, message },
+            conn::OpenError::Open(e) => Error::from_duckdb(path, &e),
+        })
+    };
     if path.as_os_str() == ":memory:" {
-        let conn =
-            duckdb::Connection::open_in_memory_with_flags(config()?).map_err(|e| Error::Open {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
-        return with_time_zones(conn, path);
+        return open_database().map_err(|e| match e {
+            Error::Locked { .. } | Error::Damaged { .. } => {
+                unreachable!("a new in-memory database")
+            }
+            other => other,
+        });
     }
-    config()?; // a bad setting is reported before anything else
     if access == Access::Write {
         if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(d).map_err(|e| Error::Io {
@@ -212,7 +223,7 @@ pub fn open(
             Access::ReadOnly => lock::no_writer_waiting(path),
         };
         let outcome = if ready {
-            match duckdb::Connection::open_with_flags(path, config()?) {
+            match open_database() {
                 Ok(conn) => {
                     waiting.done(started.elapsed());
                     drop(intent);
@@ -222,12 +233,10 @@ pub fn open(
                             reason,
                         });
                     }
-                    return with_time_zones(conn, path);
+                    return Ok(conn);
                 }
-                Err(e) => match Error::from_duckdb(path, &e) {
-                    Error::Locked { holder, .. } => holder,
-                    other => return Err(other),
-                },
+                Err(Error::Locked { holder, .. }) => holder,
+                Err(other) => return Err(other),
             }
         } else {
             Holder::default() // a writer waits before us
@@ -243,17 +252,6 @@ pub fn open(
         waiting.tick(&outcome, started.elapsed(), ready);
         std::thread::sleep(POLL);
     }
-}
-
-/// `conn` with [`timezone`]'s functions registered: every connection the
-/// crates above use comes through here, so SQL that needs ICU's time-zone
-/// functions works the same in build, test, shell and `up`.
-fn with_time_zones(conn: duckdb::Connection, path: &Path) -> Result<duckdb::Connection> {
-    timezone::register(&conn).map_err(|e| Error::Open {
-        path: path.to_path_buf(),
-        message: format!("registering the time-zone functions: {e}"),
-    })?;
-    Ok(conn)
 }
 
 /// Reports a wait: once when it starts, every [`REPORT_EVERY`], and once at

@@ -22,10 +22,11 @@
 //! environment variable, else the zone `/etc/localtime` names, else UTC.
 //! `SET TimeZone` is an ICU setting and stays unavailable.
 //!
-//! Casts from `TIMESTAMP WITH TIME ZONE` (to DATE, TIME) are not covered:
-//! the `duckdb` crate does not hand out the raw connection that DuckDB's
-//! cast registration needs. Revisit when it does, or when the bundled
-//! DuckDB gains ICU (then delete this module).
+//! The casts ICU adds (`TIMESTAMPTZ` to `DATE` and `TIME`: the session
+//! zone's date and wall clock) need a raw connection, which the `duckdb`
+//! crate does not hand out: [`register_casts`] runs where
+//! [`crate::conn`] opens the database through the C API. Revisit when the
+//! bundled DuckDB gains ICU (then delete this module).
 
 use std::sync::OnceLock;
 
@@ -74,6 +75,114 @@ pub fn register(conn: &Connection) -> duckdb::Result<()> {
     }
     conn.register_scalar_function::<Epoch>("epoch")?;
     Ok(())
+}
+
+/// Registers ICU's casts from `TIMESTAMPTZ` to `DATE` and `TIME` on the
+/// database of `con` (casts are per database). A refusal is logged: the
+/// functions still work, only those casts do not.
+///
+/// # Safety
+/// `con` must be an open connection.
+pub(crate) unsafe fn register_casts(con: duckdb::ffi::duckdb_connection) {
+    use duckdb::ffi;
+    let casts: [(ffi::DUCKDB_TYPE, &str, ffi::duckdb_cast_function_t); 2] = [
+        (
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_DATE,
+            "DATE",
+            Some(tstz_to_date),
+        ),
+        (
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIME,
+            "TIME",
+            Some(tstz_to_time),
+        ),
+    ];
+    for (target, name, function) in casts {
+        // SAFETY: C API calls on handles created and destroyed here.
+        unsafe {
+            let mut cast = ffi::duckdb_create_cast_function();
+            let mut from =
+                ffi::duckdb_create_logical_type(ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP_TZ);
+            let mut to = ffi::duckdb_create_logical_type(target);
+            ffi::duckdb_cast_function_set_source_type(cast, from);
+            ffi::duckdb_cast_function_set_target_type(cast, to);
+            ffi::duckdb_cast_function_set_function(cast, function);
+            if ffi::duckdb_register_cast_function(con, cast) != ffi::DuckDBSuccess {
+                tracing::warn!("DuckDB refused the cast TIMESTAMPTZ -> {name}");
+            }
+            ffi::duckdb_destroy_cast_function(&mut cast);
+            ffi::duckdb_destroy_logical_type(&mut from);
+            ffi::duckdb_destroy_logical_type(&mut to);
+        }
+    }
+}
+
+/// Casts `count` instants of `input` into `output` with `f` (`None` is
+/// NULL). A panic is caught at the FFI boundary and fails the cast.
+///
+/// # Safety
+/// `input` must be a flat TIMESTAMPTZ vector and `output` a vector of `T`,
+/// both of at least `count` rows.
+unsafe fn cast_rows<T: Copy>(
+    count: duckdb::ffi::idx_t,
+    input: duckdb::ffi::duckdb_vector,
+    output: duckdb::ffi::duckdb_vector,
+    f: fn(i64) -> Option<T>,
+) -> bool {
+    use duckdb::ffi;
+    std::panic::catch_unwind(|| {
+        // SAFETY: the caller's promise; DuckDB flattens the input first.
+        unsafe {
+            let src = ffi::duckdb_vector_get_data(input) as *const i64;
+            let valid_in = ffi::duckdb_vector_get_validity(input);
+            let dst = ffi::duckdb_vector_get_data(output) as *mut T;
+            for i in 0..count {
+                let valid = valid_in.is_null() || ffi::duckdb_validity_row_is_valid(valid_in, i);
+                match valid.then(|| f(*src.add(i as usize))).flatten() {
+                    Some(v) => *dst.add(i as usize) = v,
+                    None => {
+                        ffi::duckdb_vector_ensure_validity_writable(output);
+                        ffi::duckdb_validity_set_row_invalid(
+                            ffi::duckdb_vector_get_validity(output),
+                            i,
+                        );
+                    }
+                }
+            }
+        }
+    })
+    .is_ok()
+}
+
+fn local_date_days(us: i64) -> Option<i32> {
+    let date = to_local(session_zone(), us).ok()?.date();
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((date - epoch).num_days()).ok()
+}
+
+fn local_time_micros(us: i64) -> Option<i64> {
+    let t = to_local(session_zone(), us).ok()?.time();
+    (t - NaiveTime::MIN).num_microseconds()
+}
+
+unsafe extern "C" fn tstz_to_date(
+    _: duckdb::ffi::duckdb_function_info,
+    count: duckdb::ffi::idx_t,
+    input: duckdb::ffi::duckdb_vector,
+    output: duckdb::ffi::duckdb_vector,
+) -> bool {
+    // SAFETY: DuckDB calls this for TIMESTAMPTZ -> DATE (i32 days).
+    unsafe { cast_rows(count, input, output, local_date_days) }
+}
+
+unsafe extern "C" fn tstz_to_time(
+    _: duckdb::ffi::duckdb_function_info,
+    count: duckdb::ffi::idx_t,
+    input: duckdb::ffi::duckdb_vector,
+    output: duckdb::ffi::duckdb_vector,
+) -> bool {
+    // SAFETY: DuckDB calls this for TIMESTAMPTZ -> TIME (i64 micros).
+    unsafe { cast_rows(count, input, output, local_time_micros) }
 }
 
 /// The single-part functions ICU adds for `TIMESTAMP WITH TIME ZONE`.
@@ -845,10 +954,11 @@ mod tests {
             })
     }
 
-    fn db() -> Connection {
-        let c = Connection::open_in_memory().unwrap();
-        register(&c).unwrap();
-        c
+    fn db() -> crate::Conn {
+        match crate::conn::open_database(std::path::Path::new(":memory:"), false, &[]) {
+            Ok(c) => c,
+            Err(_) => panic!("an in-memory database opens"),
+        }
     }
 
     fn one(c: &Connection, sql: &str) -> String {
@@ -957,6 +1067,9 @@ mod tests {
             "4"
         );
         assert_eq!(one(&c, "typeof(date_part('hour', now()))"), "BIGINT");
+        assert_eq!(one(&c, &format!("cast({t} as date)")), "2024-01-31");
+        assert_eq!(one(&c, &format!("cast({t} as time)")), "10:15:30.25");
+        assert_eq!(one(&c, "cast(null::timestamptz as date)"), "NULL");
         assert_eq!(
             one(
                 &c,
@@ -983,6 +1096,7 @@ mod tests {
         register(&c).unwrap();
         let d = c.try_clone().unwrap();
         register(&d).unwrap();
+        drop(c); // the clone keeps the database open
         assert_eq!(
             one(
                 &d,
