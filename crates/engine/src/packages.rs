@@ -42,6 +42,11 @@ pub enum Spec {
         tarball: String,
         name: String,
     },
+    /// `private: org/repo`: dbt-core resolves it only through dbt Cloud's
+    /// git provider integration; `deps` fails on it as dbt-core does.
+    Private {
+        private: String,
+    },
 }
 
 impl Spec {
@@ -52,6 +57,7 @@ impl Spec {
             Spec::Git { git, .. } => format!("git package {git}"),
             Spec::Hub { package, .. } => format!("package {package}"),
             Spec::Tarball { tarball, .. } => format!("tarball package {tarball}"),
+            Spec::Private { private } => format!("private package {private}"),
         }
     }
 }
@@ -158,11 +164,8 @@ pub fn read_specs(root: &Path, cli_vars: &Map<String, Value>) -> Result<Option<S
             let name = s("name")?
                 .ok_or_else(|| bad(format!("{}: required for a tarball package", key("name"))))?;
             Spec::Tarball { tarball, name }
-        } else if item.get("private").is_some() {
-            return Err(bad(format!(
-                "{}: private packages are not supported by Tarmac yet; use git: with a URL",
-                key("private")
-            )));
+        } else if let Some(private) = s("private")? {
+            Spec::Private { private }
         } else {
             return Err(bad(format!(
                 "packages[{i}]: expected one of local:, git:, package: or tarball:, found {item}"
@@ -280,7 +283,7 @@ fn spec_installed(root: &Project, spec: &Spec, dirs: &[PathBuf]) -> bool {
         Spec::Local { local } => project_name_at(&root.root.join(local))
             .map(|n| names.contains(&n))
             .unwrap_or(false),
-        Spec::Hub { package, .. } => package
+        Spec::Hub { package, .. } | Spec::Private { private: package } => package
             .rsplit('/')
             .next()
             .is_some_and(|n| names.iter().any(|x| x == n)),
@@ -325,11 +328,18 @@ pub struct DepsReport {
 }
 
 /// `tarmac deps`: install every package of the packages file into
-/// `<packages-install-path>`, then write `package-lock.yml`. Every package
-/// is tried; the errors (one line each, naming the package) come together.
-/// A hub, git or tarball package that cannot be fetched but is already
-/// installed (placed by hand) is kept, with a warning, and the lock file is
-/// then left as it was.
+/// `<packages-install-path>`, and the packages those list in turn, then
+/// write `package-lock.yml`. Every package is tried; the errors (one line
+/// each, naming the package) come together. A hub, git or tarball package
+/// that cannot be fetched but is already installed (placed by hand) is
+/// kept, with a warning, and the lock file is then left as it was.
+///
+/// Dependencies resolve as dbt 1.10 resolves them: level by level (the
+/// root's packages, then the packages each of them lists, …); a package
+/// asked for more than once is one package ([`Resolution::merge`]); a
+/// `local:` path in a package's own packages file is read from the root
+/// project, as dbt reads it. The lock file lists every package in the
+/// order it was first asked for.
 pub fn deps(root: &Project, fetch: Fetch<'_>) -> Result<DepsReport> {
     let mut report = DepsReport::default();
     let Some(specs) = read_specs(&root.root, &root.cli_vars)? else {
@@ -337,48 +347,71 @@ pub fn deps(root: &Project, fetch: Fetch<'_>) -> Result<DepsReport> {
     };
     let install = root.root.join(&root.packages_install_path);
     std::fs::create_dir_all(&install).map_err(|e| Error::io(&install, e))?;
-    let mut lock = Vec::new();
+    let mut resolved: Vec<Resolution> = Vec::new();
     let mut errors = Vec::new();
+    let mut pending = specs.specs.clone();
+    while !pending.is_empty() {
+        let mut next = Vec::new();
+        for spec in pending {
+            let i = match Resolution::merge(&mut resolved, spec) {
+                Ok(i) => i,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            };
+            let r = &mut resolved[i];
+            if r.installed.as_ref() == Some(&r.spec) {
+                continue; // asked for again, as it is installed
+            }
+            r.installed = Some(r.spec.clone());
+            r.outcome = Some(install_one(root, &install, &r.spec, fetch));
+            if let Some(Ok((inst, _))) = &r.outcome {
+                match read_specs(&install.join(&inst.name), &root.cli_vars) {
+                    Ok(Some(own)) => next.extend(own.specs),
+                    Ok(None) => {}
+                    Err(e) => errors.push(format!("package {}: {e}", inst.name)),
+                }
+            }
+        }
+        pending = next;
+    }
+    let mut lock = Vec::new();
+    let mut names: Vec<(String, String)> = Vec::new(); // (project name, spec label)
     let mut complete = true;
-    for spec in &specs.specs {
-        let res = match spec {
-            Spec::Local { local } => install_local(root, &install, local),
-            Spec::Git {
-                git,
-                revision,
-                subdirectory,
-            } => install_git(&install, git, revision.as_deref(), subdirectory.as_deref()),
-            Spec::Hub { package, version } => install_hub(&install, package, version, fetch),
-            Spec::Tarball { tarball, name } => (|| {
-                let bytes = fetch(tarball).map_err(|e| {
-                    Error::Project(format!(
-                        "tarball package {tarball}: cannot download it ({e}); place the package in {}/{name} by hand",
-                        root.packages_install_path
-                    ))
-                })?;
-                unpack_tarball(&install, name, &bytes, &spec.label())?;
-                let mut e = Map::new();
-                e.insert("tarball".into(), Value::from(tarball.clone()));
-                Ok((
-                    Installed {
-                        name: name.clone(),
-                        source: "tarball".into(),
-                        version: None,
-                    },
-                    e,
-                ))
-            })(),
-        };
-        match res {
-            Ok((inst, mut entry)) => {
+    for r in resolved {
+        match r.outcome {
+            Some(Ok((inst, mut entry))) => {
+                if inst.name == root.name {
+                    errors.push(format!(
+                        "{}: its project is named {}, as the root project is; a package cannot share the root's name",
+                        r.spec.label(),
+                        inst.name
+                    ));
+                    continue;
+                }
+                if let Some((_, other)) = names.iter().find(|(n, _)| *n == inst.name) {
+                    errors.push(format!(
+                        "{} and {other} both install a project named {}; dbt refuses two packages of one name",
+                        r.spec.label(),
+                        inst.name
+                    ));
+                    continue;
+                }
+                names.push((inst.name.clone(), r.spec.label()));
                 entry.insert("name".into(), Value::from(inst.name.clone()));
                 lock.push(Value::Object(entry));
                 report.installed.push(inst);
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 complete = false;
                 let dirs = install_dirs(root)?;
-                if !matches!(spec, Spec::Local { .. }) && spec_installed(root, spec, &dirs) {
+                // a fetch that failed, over a copy placed by hand
+                let fetched = matches!(
+                    r.spec,
+                    Spec::Git { .. } | Spec::Hub { .. } | Spec::Tarball { .. }
+                );
+                if fetched && spec_installed(root, &r.spec, &dirs) {
                     report.warnings.push(format!(
                         "{e} — keeping the copy already installed in {}/",
                         root.packages_install_path
@@ -387,6 +420,7 @@ pub fn deps(root: &Project, fetch: Fetch<'_>) -> Result<DepsReport> {
                     errors.push(e.to_string());
                 }
             }
+            None => complete = false,
         }
     }
     if !errors.is_empty() {
@@ -396,6 +430,134 @@ pub fn deps(root: &Project, fetch: Fetch<'_>) -> Result<DepsReport> {
         write_lock(root, &specs, &lock)?;
     }
     Ok(report)
+}
+
+/// One package of the dependency tree: what is asked of it (every request
+/// merged), what was installed, and how that went.
+struct Resolution {
+    key: String,
+    spec: Spec,
+    installed: Option<Spec>,
+    outcome: Option<Result<(Installed, Map<String, Value>)>>,
+}
+
+impl Resolution {
+    /// What makes two requests one package: a local path (as written, read
+    /// from the root), a git URL (with or without `.git`) and its
+    /// subdirectory, a hub package name, a tarball's name.
+    fn key(spec: &Spec) -> String {
+        match spec {
+            Spec::Local { local } => format!("local:{local}"),
+            Spec::Git {
+                git, subdirectory, ..
+            } => format!(
+                "git:{}/{}",
+                git.trim_end_matches(".git"),
+                subdirectory.as_deref().unwrap_or_default()
+            ),
+            Spec::Hub { package, .. } => format!("hub:{package}"),
+            Spec::Tarball { name, .. } => format!("tarball:{name}"),
+            Spec::Private { private } => format!("private:{private}"),
+        }
+    }
+
+    /// Adds `spec` to the tree: a new package, or a second request for one
+    /// already there. A hub package keeps every version range asked for
+    /// (the version picked must satisfy all); a git package must be asked
+    /// for at one revision (none given means the other's); the same name
+    /// from two kinds of source is an error, as in dbt.
+    fn merge(resolved: &mut Vec<Resolution>, spec: Spec) -> Result<usize> {
+        let key = Self::key(&spec);
+        let Some(i) = resolved.iter().position(|r| r.key == key) else {
+            resolved.push(Resolution {
+                key,
+                spec,
+                installed: None,
+                outcome: None,
+            });
+            return Ok(resolved.len() - 1);
+        };
+        let old = &mut resolved[i].spec;
+        match (old, spec) {
+            (Spec::Hub { version, .. }, Spec::Hub { version: more, .. }) => {
+                for v in more {
+                    if !version.contains(&v) {
+                        version.push(v);
+                    }
+                }
+            }
+            (
+                Spec::Git {
+                    git,
+                    revision: Some(a),
+                    ..
+                },
+                Spec::Git {
+                    revision: Some(b), ..
+                },
+            ) if *a != b => {
+                return Err(Error::Project(format!(
+                    "git package {git}: asked for at revisions {a} and {b}; a git package must be pinned to one revision across the project and its packages"
+                )))
+            }
+            (Spec::Git { revision, .. }, Spec::Git { revision: Some(b), .. }) => {
+                *revision = Some(b);
+            }
+            (Spec::Git { .. }, Spec::Git { .. })
+            | (Spec::Local { .. }, Spec::Local { .. })
+            | (Spec::Tarball { .. }, Spec::Tarball { .. })
+            | (Spec::Private { .. }, Spec::Private { .. }) => {}
+            (old, new) => {
+                return Err(Error::Project(format!(
+                    "{} and {} name the same package from different kinds of source; use one",
+                    old.label(),
+                    new.label()
+                )))
+            }
+        }
+        Ok(i)
+    }
+}
+
+/// Installs one package; its lock entry (without `name`) on success.
+fn install_one(
+    root: &Project,
+    install: &Path,
+    spec: &Spec,
+    fetch: Fetch<'_>,
+) -> Result<(Installed, Map<String, Value>)> {
+    match spec {
+        Spec::Local { local } => install_local(root, install, local),
+        Spec::Git {
+            git,
+            revision,
+            subdirectory,
+        } => install_git(install, git, revision.as_deref(), subdirectory.as_deref()),
+        Spec::Hub { package, version } => install_hub(install, package, version, fetch),
+        // dbt-core's words: only dbt Cloud's git integration resolves these
+        Spec::Private { private } => Err(Error::Project(format!(
+            "Cannot resolve private package {private} because git provider integration is missing. Please use a \"git\" package instead."
+        ))),
+        Spec::Tarball { tarball, name } => {
+            let bytes = fetch(tarball).map_err(|e| {
+                Error::Project(format!(
+                    "tarball package {tarball}: cannot download it ({e}); place the package in {}/{name} by hand",
+                    root.packages_install_path
+                ))
+            })?;
+            unpack_tarball(install, name, &bytes, &spec.label())?;
+            let mut e = Map::new();
+            e.insert("tarball".into(), Value::from(tarball.clone()));
+            Ok((
+                Installed {
+                    name: name.clone(),
+                    source: "tarball".into(),
+                    version: None,
+                },
+                e,
+            ))
+        }
+    }
 }
 
 fn same_dest(install: &Path, name: &str) -> Result<PathBuf> {
@@ -818,6 +980,39 @@ mod tests {
             Some("1.3.1")
         );
         assert_eq!(pick_version(v.iter().copied(), &["3.0.0".into()]), None);
+    }
+
+    #[test]
+    fn a_package_asked_for_twice_is_one_package() {
+        let hub = |v: &[&str]| Spec::Hub {
+            package: "dbt-labs/dbt_utils".into(),
+            version: v.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut r = Vec::new();
+        assert_eq!(
+            Resolution::merge(&mut r, hub(&[">=1.0.0", "<2.0.0"])).unwrap(),
+            0
+        );
+        assert_eq!(Resolution::merge(&mut r, hub(&[">=1.1.0"])).unwrap(), 0);
+        // every range asked for holds for the version picked
+        assert_eq!(r[0].spec, hub(&[">=1.0.0", "<2.0.0", ">=1.1.0"]));
+        let git = |u: &str, rev: Option<&str>| Spec::Git {
+            git: u.into(),
+            revision: rev.map(String::from),
+            subdirectory: None,
+        };
+        assert_eq!(
+            Resolution::merge(&mut r, git("https://h/x.git", None)).unwrap(),
+            1
+        );
+        // with and without .git is one repository; a revision fills the gap
+        assert_eq!(
+            Resolution::merge(&mut r, git("https://h/x", Some("v1"))).unwrap(),
+            1
+        );
+        assert_eq!(r[1].spec, git("https://h/x.git", Some("v1")));
+        assert!(Resolution::merge(&mut r, git("https://h/x", Some("v2"))).is_err());
+        assert_eq!(r.len(), 2);
     }
 
     #[test]

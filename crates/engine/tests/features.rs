@@ -1479,6 +1479,90 @@ fn packages_match_dbt() {
 }
 
 #[test]
+fn transitive_packages_match_dbt() {
+    let offline = |url: &str| -> Result<Vec<u8>, String> { Err(format!("offline: {url}")) };
+    let (_t, mine) = fixture("transitive", "trans");
+    let r = engine::deps(&opts(&mine), &offline).unwrap();
+    let names: Vec<&str> = r.installed.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["pkg_a", "pkg_b"]);
+    // what dbt-core 1.10.23 writes for this tree (pkg_a first, then what it lists)
+    let lock = std::fs::read_to_string(mine.join("package-lock.yml")).unwrap();
+    assert!(
+        lock.starts_with(
+            "packages:\n  - local: pkgs/pkg_a\n    name: pkg_a\n  - local: pkgs/pkg_b\n    name: pkg_b\nsha1_hash: "
+        ),
+        "{lock}"
+    );
+    engine::execute(&opts(&mine), Command::Build).unwrap();
+    assert_eq!(
+        dump(&mine.join("trans.duckdb"), "trans", "%"),
+        "== main.greetings (from_a VARCHAR, from_b VARCHAR)\nhello from a | hello from b\n"
+    );
+    let Some(dbt) = testkit::dbt("transitive_packages_match_dbt") else {
+        return;
+    };
+    let (_t2, theirs) = fixture("transitive", "trans");
+    run_dbt(&dbt, &theirs, &["deps"]);
+    run_dbt(&dbt, &theirs, &["build"]);
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("package-lock.yml")).unwrap(),
+        lock
+    );
+    assert_eq!(statuses(&mine), statuses(&theirs));
+    assert_eq!(
+        dump(&mine.join("trans.duckdb"), "trans", "%"),
+        dump(&theirs.join("trans.duckdb"), "trans", "%")
+    );
+}
+
+#[test]
+fn packages_asked_for_twice_and_private_packages() {
+    let offline = |url: &str| -> Result<Vec<u8>, String> { Err(format!("offline: {url}")) };
+    let (_t, dir) = fixture("transitive", "trans");
+    // pkg_b pins a git package at one revision, the root at another
+    std::fs::write(
+        dir.join("packages.yml"),
+        "packages:\n  - local: pkgs/pkg_a\n  - git: https://example.invalid/x.git\n    revision: v1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pkgs/pkg_b/packages.yml"),
+        "packages:\n  - git: https://example.invalid/x\n    revision: v2\n",
+    )
+    .unwrap();
+    let e = engine::deps(&opts(&dir), &offline).unwrap_err().to_string();
+    assert!(
+        e.contains("git package https://example.invalid/x.git: asked for at revisions v1 and v2"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.join("pkgs/pkg_b/packages.yml"),
+        "packages:\n  - local: pkgs/pkg_a\n",
+    )
+    .unwrap();
+    // ...and a cycle (pkg_b lists pkg_a back): each installed once, where
+    // dbt-core 1.10's resolver loops for ever
+    std::fs::write(
+        dir.join("packages.yml"),
+        "packages:\n  - local: pkgs/pkg_a\n",
+    )
+    .unwrap();
+    let r = engine::deps(&opts(&dir), &offline).unwrap();
+    let names: Vec<&str> = r.installed.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["pkg_a", "pkg_b"]);
+    std::fs::write(
+        dir.join("packages.yml"),
+        "packages:\n  - local: pkgs/pkg_a\n  - private: acme/pkg_a\n",
+    )
+    .unwrap();
+    let e = engine::deps(&opts(&dir), &offline).unwrap_err().to_string();
+    assert!(
+        e.contains("Cannot resolve private package acme/pkg_a because git provider integration is missing. Please use a \"git\" package instead."),
+        "{e}"
+    );
+}
+
+#[test]
 fn package_errors_are_clear() {
     let (_t, dir) = fixture("pkgs", "pkgs");
     // a hub package that is not there and cannot be fetched
