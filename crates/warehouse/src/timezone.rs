@@ -703,13 +703,7 @@ impl VScalar for Trunc {
         input: &mut DataChunkHandle,
         output: &mut dyn WritableVector,
     ) -> Result<(), BoxError> {
-        let out = map2(
-            Column::read(input, 0).texts(),
-            Column::read(input, 1).i64s(),
-            |p, us| Part::parse(&p)?.truncate(us),
-        )?;
-        write(output, out);
-        Ok(())
+        part_rows(input, output, Part::truncate)
     }
     fn signatures() -> Vec<ScalarFunctionSignature> {
         vec![ScalarFunctionSignature::exact(
@@ -732,13 +726,7 @@ impl VScalar for PartOf {
         input: &mut DataChunkHandle,
         output: &mut dyn WritableVector,
     ) -> Result<(), BoxError> {
-        let out = map2(
-            Column::read(input, 0).texts(),
-            Column::read(input, 1).i64s(),
-            |p, us| Part::parse(&p)?.of(us),
-        )?;
-        write(output, out);
-        Ok(())
+        part_rows(input, output, Part::of)
     }
     fn signatures() -> Vec<ScalarFunctionSignature> {
         vec![ScalarFunctionSignature::exact(
@@ -887,6 +875,21 @@ fn part_interval(p: Part, n: i64) -> Result<duckdb_interval, BoxError> {
         Part::Microsecond => micros(n),
         _ => return Err(format!("date_sub: {p:?} is not a countable part").into()),
     })
+}
+
+/// `f(part, instant)` for each row of a (part name, TIMESTAMPTZ) chunk.
+fn part_rows(
+    input: &mut DataChunkHandle,
+    output: &mut dyn WritableVector,
+    f: fn(Part, i64) -> Result<i64, BoxError>,
+) -> Result<(), BoxError> {
+    let out = map2(
+        Column::read(input, 0).texts(),
+        Column::read(input, 1).i64s(),
+        |p, us| f(Part::parse(&p)?, us),
+    )?;
+    write(output, out);
+    Ok(())
 }
 
 fn diff_rows(
