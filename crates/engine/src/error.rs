@@ -53,6 +53,10 @@ pub enum Error {
     /// A seed file could not be read.
     #[error("{path}: {message}")]
     Seed { path: PathBuf, message: String },
+    /// A query failed at run time outside a build (`show`): dbt's
+    /// "Runtime Error in ..." with DuckDB's message.
+    #[error("{0}")]
+    Runtime(String),
     /// A bug in the engine.
     #[error("internal error: {0}")]
     Internal(String),

@@ -41,6 +41,14 @@ impl Dag {
         Ok(dag)
     }
 
+    /// Every node, each after the nodes it reads (`build` checked there
+    /// is no cycle).
+    pub fn order(&self) -> Vec<String> {
+        petgraph::algo::toposort(&self.graph, None)
+            .map(|o| o.into_iter().map(|i| self.graph[i].clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// A cycle through `start`, as unique ids, closing on `start`.
     fn cycle_through(&self, start: NodeIndex) -> Vec<String> {
         // BFS from start's children back to start, remembering parents

@@ -41,6 +41,7 @@ pub mod resources;
 pub mod seed;
 pub mod select;
 pub mod selectors;
+pub mod show;
 pub mod snapshot;
 pub mod sourcemap;
 pub mod unit_tests;
@@ -272,6 +273,157 @@ pub fn list(opts: &Options) -> Result<Vec<String>> {
         })
         .collect();
     out.sort();
+    Ok(out)
+}
+
+/// What `tarmac show` previews: the selected models (`--select`), or an
+/// inline query (`--inline`), with `--limit` rows (negative: all).
+#[derive(Debug, Clone)]
+pub struct ShowRequest {
+    pub inline: Option<String>,
+    pub limit: i64,
+}
+
+/// One previewed node: dbt's `ShowNode` event.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The model's name, or `inline_query`.
+    pub node_name: String,
+    pub unique_id: String,
+    pub is_inline: bool,
+    pub table: show::Table,
+}
+
+/// dbt's header lines of a command that connects: version, what was
+/// found, the concurrency line.
+fn print_header(m: &manifest::Manifest, node_count: usize) {
+    logfmt::set_invocation(&m.info.invocation_id);
+    logfmt::event(
+        "MainReportVersion",
+        "A001",
+        "info",
+        &format!(
+            "Running with dbt={} (tarmac {})",
+            project::DBT_VERSION,
+            env!("CARGO_PKG_VERSION")
+        ),
+        serde_json::json!({"log_version": 3, "version": format!("={}", project::DBT_VERSION)}),
+    );
+    let stat = found_stats(m);
+    logfmt::event(
+        "FoundStats",
+        "W006",
+        "info",
+        &format!("Found {stat}"),
+        serde_json::json!({"stat_line": stat}),
+    );
+    logfmt::blank();
+    let threads = m.info.target.threads;
+    logfmt::event(
+        "ConcurrencyLine",
+        "Q027",
+        "info",
+        &format!(
+            "Concurrency: {threads} threads (target='{}')",
+            m.info.target.name
+        ),
+        serde_json::json!({"node_count": node_count, "num_threads": threads, "target_name": m.info.target.name}),
+    );
+    logfmt::blank();
+}
+
+/// `tarmac show`: compile each selected model (or the inline query, whose
+/// `ref`/`source` resolve as a root-project model's) and run it against
+/// the profile's database with dbt's `limit` appended. Seeds are read
+/// whole, as dbt shows a seed's file. Nothing is built; nothing but the
+/// partial-parse state is written.
+pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
+    if req.inline.is_none() && opts.select.is_empty() && opts.selector.is_none() {
+        return Err(Error::Project(
+            "Runtime Error\n  Either --select or --inline must be passed to show".into(),
+        ));
+    }
+    let l = load(opts, Command::Compile)?;
+    let m = &l.manifest;
+    let resolver = m.resolver();
+    let mut todo: Vec<manifest::Node> = Vec::new();
+    if let Some(sql) = &req.inline {
+        let root = &m.info.project;
+        todo.push(manifest::Node {
+            unique_id: format!("sql_operation.{}.inline_query", root.name),
+            resource_type: manifest::ResourceType::Model,
+            name: "inline_query".into(),
+            package_name: root.name.clone(),
+            original_file_path: "from remote system.sql".into(),
+            path: "from remote system.sql".into(),
+            fqn: vec![root.name.clone(), "inline_query".into()],
+            raw_code: sql.clone(),
+            checksum: String::new(),
+            config: config::Config::new(),
+            description: String::new(),
+            columns: Default::default(),
+            patch_path: None,
+            refs: Vec::new(),
+            sources: Vec::new(),
+            depends_on: Vec::new(),
+            database: m.info.target.database.clone(),
+            schema: m.info.target.schema.clone(),
+            alias: "inline_query".into(),
+            quoting: root.quoting,
+            version: None,
+            macros: Vec::new(),
+            time_spine: None,
+        });
+    } else {
+        let chosen = choose(&l, opts)?;
+        // upstream first, as dbt's runner takes them
+        for id in l.dag.order() {
+            if !chosen.contains(&id) {
+                continue;
+            }
+            if let Some(n) = m.nodes.get(&id) {
+                if matches!(
+                    n.resource_type,
+                    manifest::ResourceType::Model
+                        | manifest::ResourceType::Seed
+                        | manifest::ResourceType::Snapshot
+                ) {
+                    todo.push(n.clone());
+                }
+            }
+        }
+    }
+    print_header(m, todo.len());
+    let db = open_db(&m.info.target)?;
+    let mut out = Vec::new();
+    for n in &todo {
+        let runtime = |e: &dyn std::fmt::Display| {
+            let what = if req.inline.is_some() {
+                "sql_operation inline_query".to_string()
+            } else {
+                format!("{} {}", n.resource_type.as_str(), n.name)
+            };
+            Error::Runtime(format!(
+                "Runtime Error in {what} ({})\n  {}",
+                n.original_file_path,
+                e.to_string().replace('\n', "\n  ")
+            ))
+        };
+        let sql = if n.resource_type == manifest::ResourceType::Seed {
+            format!("select * from {}", n.relation().render())
+        } else {
+            let c = compile::compile(m, n, &resolver, Some(db.clone()), false)?;
+            show::limited_sql(&c.sql, req.limit)
+        };
+        let table = show::query(&db, &sql).map_err(|e| runtime(&e))?;
+        out.push(Preview {
+            node_name: n.name.clone(),
+            unique_id: n.unique_id.clone(),
+            is_inline: req.inline.is_some(),
+            table,
+        });
+    }
+    drop_in_background(l);
     Ok(out)
 }
 

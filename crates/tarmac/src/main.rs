@@ -57,6 +57,8 @@ enum Command {
     RunOperation(commands::dbt::RunOperationArgs),
     /// List the selected nodes.
     Ls(commands::dbt::DbtArgs),
+    /// Preview a model's rows (`--select`) or a query (`--inline`), as dbt show.
+    Show(commands::dbt::ShowArgs),
     /// Install the packages of packages.yml / dependencies.yml into dbt_packages/.
     Deps(commands::dbt::DepsArgs),
     /// Parse the project and write target/manifest.json (nothing rendered to run, nothing run).
@@ -162,6 +164,7 @@ fn main() -> ExitCode {
             Command::Test(a) => commands::dbt::run(engine::Command::Test, a, loaded),
             Command::Ls(a) => commands::dbt::ls(a, loaded),
             Command::Deps(a) => commands::dbt::deps(a, loaded),
+            Command::Show(a) => commands::dbt::show(a, loaded),
             Command::Parse(a) => commands::dbt::parse(a, loaded),
             Command::Init(a) => commands::init::run(a),
             Command::Source { command } => match command {
@@ -201,6 +204,7 @@ fn main() -> ExitCode {
                     | Command::RunOperation(_)
                     | Command::Ls(_)
                     | Command::Deps(_)
+                    | Command::Show(_)
                     | Command::Parse(_)
                     | Command::Source { .. }
                     | Command::Docs { .. } => unreachable!("handled above"),

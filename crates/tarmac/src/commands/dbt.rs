@@ -86,6 +86,61 @@ pub struct RunOperationArgs {
     common: DbtArgs,
 }
 
+/// `tarmac show`: dbt show's flags over the common ones.
+#[derive(Args, Clone, Debug)]
+pub struct ShowArgs {
+    /// A query to preview instead of a model; `ref()`/`source()` resolve.
+    #[arg(long, value_name = "SQL")]
+    inline: Option<String>,
+    /// Rows to show (-1: all).
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
+    limit: i64,
+    /// text (a table) or json.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+    #[command(flatten)]
+    common: DbtArgs,
+}
+
+/// `tarmac show`: 0 when every preview ran, 2 when the project does not
+/// load or a query fails (dbt's exit code for both).
+pub fn show(args: ShowArgs, config: Result<Config>) -> Result<ExitCode> {
+    let json = args.output == "json";
+    let req = engine::ShowRequest {
+        inline: args.inline,
+        limit: args.limit,
+    };
+    let opts = args.common.options(config)?;
+    match engine::show(&opts, &req) {
+        Ok(previews) => {
+            for p in previews {
+                let msg = engine::show::message(&p.node_name, p.is_inline, &p.table, json);
+                if engine::logfmt::is_json() {
+                    engine::logfmt::event(
+                        "ShowNode",
+                        "Q041",
+                        "info",
+                        &msg,
+                        serde_json::json!({
+                            "is_inline": p.is_inline, "node_name": p.node_name,
+                            "output_format": args.output, "preview": p.table.json_compact(),
+                            "quiet": false, "unique_id": p.unique_id,
+                        }),
+                    );
+                } else {
+                    // dbt prints the preview bare, without a timestamp
+                    println!("{msg}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(engine_exit(&e))
+        }
+    }
+}
+
 /// `tarmac deps`.
 #[derive(Args, Clone, Debug)]
 pub struct DepsArgs {

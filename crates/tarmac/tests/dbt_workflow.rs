@@ -1,0 +1,161 @@
+//! dbt's daily-workflow commands (issue 17) as a user runs them: the real
+//! binary on a temporary copy of the engine's jaffle fixture, with goldens
+//! for what is printed, and, with dbt (found by `testkit::dbt`:
+//! `$TARMAC_DBT` or the repository's `.venv-dbt`), the same commands run
+//! by dbt-core 1.10 + dbt-duckdb on another copy must print and write the
+//! same.
+
+mod common;
+
+use common::in_project as tarmac;
+use common::{copy_project, engine_fixture, workspace};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn fixture() -> (tempfile::TempDir, PathBuf) {
+    engine_fixture("jaffle")
+}
+
+/// Compare with `tests/golden/workflow/<name>` (`UPDATE_GOLDEN=1` rewrites it).
+fn golden(name: &str, actual: &str) {
+    let path = workspace()
+        .join("crates/tarmac/tests/golden/workflow")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(
+        actual, expected,
+        "golden {name} differs (UPDATE_GOLDEN=1 rewrites it)"
+    );
+}
+
+/// stdout without dbt's timestamped log lines (`12:34:56  ...`), which
+/// both tools print around the preview.
+fn bare(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start_matches("\u{1b}[0m");
+            let b = l.as_bytes();
+            !(b.len() >= 8 && b[2] == b':' && b[5] == b':' && b[..2].iter().all(u8::is_ascii_digit))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn built(dir: &Path, db: &Path) {
+    let out = tarmac(dir, db, &["build"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `show` invocations both tools are held to.
+const SHOW_CASES: &[&[&str]] = &[
+    &["show", "--select", "customers"],
+    &["show", "--select", "stg_orders", "--limit", "2", "--output", "json"],
+    &["show", "--inline", "select * from {{ ref('orders') }} order by order_id", "--limit", "3"],
+    &[
+        "show",
+        "--inline",
+        "select * from (values (1.5, -1234567.25::double, 'x', timestamp '2020-01-02 03:04:05.5', date '2020-01-01', [1,2], true), (2.25, null, 'null', timestamp '2020-01-02 03:04:05', null, null, null)) t(a,b,c,d,e)",
+    ],
+    &[
+        "show",
+        "--inline",
+        "select 1234567 as big, 1.5::decimal(10,2) as dec, 3.14159265 as dbl, 'héllo' as t, '123' as numtext, date '2020-01-02' as d",
+        "--output",
+        "json",
+    ],
+    &["show", "--inline", "select range as i from range(8)", "--limit", "-1"],
+    &["show", "--inline", "select 'a' as x, 'b' as x where false"],
+];
+
+#[test]
+fn show_golden() {
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    built(&dir, &db);
+    let mut all = String::new();
+    for args in SHOW_CASES {
+        let out = tarmac(&dir, &db, args);
+        all += &format!(
+            "$ tarmac {}\nexit {:?}\n{}\n",
+            args.join(" "),
+            out.status.code(),
+            bare(&out)
+        );
+    }
+    // two models, upstream first (dbt previews them as its threads finish,
+    // in any order, so this one is not compared with dbt)
+    let out = tarmac(
+        &dir,
+        &db,
+        &[
+            "show",
+            "--select",
+            "stg_orders",
+            "stg_customers",
+            "--limit",
+            "1",
+        ],
+    );
+    all += &format!(
+        "$ tarmac show --select stg_orders stg_customers --limit 1\nexit {:?}\n{}\n",
+        out.status.code(),
+        bare(&out)
+    );
+    // errors: nothing to show, and a query DuckDB refuses (dbt exits 2 for both)
+    for args in [&["show"][..], &["show", "--inline", "select nope"][..]] {
+        let out = tarmac(&dir, &db, args);
+        all += &format!(
+            "$ tarmac {}\nexit {:?}\n{}\n",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    golden("show.txt", &all);
+}
+
+#[test]
+fn show_matches_dbt() {
+    let Some(dbt) = testkit::dbt("show_matches_dbt") else {
+        return;
+    };
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    built(&dir, &db);
+    let dbt_dir = dir.parent().unwrap().join("jaffle_dbt");
+    copy_project(&dir, &dbt_dir);
+    let theirs = dbt_dir.join("jaffle.duckdb");
+    let out = testkit::dbt_command(&dbt, &dbt_dir, &["build"])
+        .env("TARMAC_DB", &theirs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for args in SHOW_CASES {
+        let ours = tarmac(&dir, &db, args);
+        let them = testkit::dbt_command(&dbt, &dbt_dir, args)
+            .env("TARMAC_DB", &theirs)
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), them.status.code(), "{args:?}");
+        assert_eq!(
+            bare(&ours),
+            bare(&them),
+            "{args:?}: tarmac (left) and dbt (right) differ"
+        );
+    }
+}
