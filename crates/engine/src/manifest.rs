@@ -1073,6 +1073,39 @@ impl Manifest {
             tpl("generate_alias_name", ga)?,
             tpl("generate_database_name", gd)?,
         );
+        // A package's own generate_*_name names that package's nodes (not
+        // the root's, not another package's), as dbt 1.10 does; the root's
+        // (or dbt's) names the rest.
+        let root_name = self.info.project.name.clone();
+        let mut calls: Vec<(String, &'static str, String, String)> = Vec::new();
+        for f in &self.macro_files {
+            if f.package == root_name || f.package == crate::macros::INTERNAL {
+                continue;
+            }
+            for (name, _, _) in crate::jinja::split_macros(&f.text) {
+                let found = [
+                    "generate_schema_name",
+                    "generate_alias_name",
+                    "generate_database_name",
+                ]
+                .into_iter()
+                .find(|w| *w == name);
+                if let Some(which) = found {
+                    let src = format!("{{{{ {}.{which}(custom, node) }}}}", f.package);
+                    calls.push((f.package.clone(), which, src, f.path.clone()));
+                }
+            }
+        }
+        let mut own: HashMap<(String, &'static str), minijinja::Template<'_, '_>> = HashMap::new();
+        for (package, which, src, path) in &calls {
+            let t = self
+                .env
+                .template_from_str(src)
+                .map_err(|e| Error::jinja(which, path, &e))?;
+            own.insert((package.clone(), *which), t);
+        }
+        let own_of =
+            |node: &Node, which: &'static str| own.get(&(node.package_name.clone(), which));
         let all: Vec<&Node> = self
             .nodes
             .values()
@@ -1083,7 +1116,12 @@ impl Manifest {
             |node| -> Result<(String, String, String, String, partial::EnvReads)> {
                 let (names, env) = jinja::recording_env(|| -> Result<(String, String, String)> {
                     let custom = |k: &str| node.config.str_of(k).map(String::from);
-                    let value = if gs || ga || gd {
+                    let (os, oa, od) = (
+                        own_of(node, "generate_schema_name"),
+                        own_of(node, "generate_alias_name"),
+                        own_of(node, "generate_database_name"),
+                    );
+                    let value = if gs || ga || gd || os.is_some() || oa.is_some() || od.is_some() {
                         node.to_value()
                     } else {
                         Value::UNDEFINED
@@ -1095,18 +1133,18 @@ impl Manifest {
                                 Error::jinja(&node.unique_id, &node.original_file_path, &e)
                             })
                         };
-                    let schema = match &ts {
+                    let schema = match os.or(ts.as_ref()) {
                         Some(t) => call(t, custom("schema"))?,
                         None => match custom("schema") {
                             Some(c) => format!("{}_{}", target.schema, c.trim()),
                             None => target.schema.clone(),
                         },
                     };
-                    let alias = match &ta {
+                    let alias = match oa.or(ta.as_ref()) {
                         Some(t) => call(t, custom("alias"))?,
                         None => custom("alias").unwrap_or_else(|| node.default_alias()),
                     };
-                    let database = match &td {
+                    let database = match od.or(td.as_ref()) {
                         Some(t) => call(t, custom("database"))?,
                         None => custom("database").unwrap_or_else(|| target.database.clone()),
                     };

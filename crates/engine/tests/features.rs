@@ -1494,9 +1494,12 @@ fn transitive_packages_match_dbt() {
         "{lock}"
     );
     engine::execute(&opts(&mine), Command::Build).unwrap();
+    // pkg_a's own generate_schema_name names pkg_a's model only
     assert_eq!(
         dump(&mine.join("trans.duckdb"), "trans", "%"),
-        "== main.greetings (from_a VARCHAR, from_b VARCHAR)\nhello from a | hello from b\n"
+        "== main.greetings (from_a VARCHAR, from_b VARCHAR)\nhello from a | hello from b\n\
+         == main_extra.b_model (made_by VARCHAR)\nb\n\
+         == pkg_a_own.a_model (made_by VARCHAR)\na\n"
     );
     let Some(dbt) = testkit::dbt("transitive_packages_match_dbt") else {
         return;
