@@ -31,6 +31,20 @@ pub enum Command {
 }
 
 impl Command {
+    /// The command a run_results.json `args.which` names.
+    pub fn from_which(which: &str) -> Option<Command> {
+        Some(match which {
+            "run" => Command::Run,
+            "seed" => Command::Seed,
+            "build" => Command::Build,
+            "compile" => Command::Compile,
+            "snapshot" => Command::Snapshot,
+            "test" => Command::Test,
+            "run-operation" => Command::RunOperation,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Command::Run => "run",
@@ -42,7 +56,8 @@ impl Command {
             Command::RunOperation => "run-operation",
         }
     }
-    fn includes(&self, t: ResourceType) -> bool {
+    /// Whether this command runs nodes of kind `t`.
+    pub fn includes(&self, t: ResourceType) -> bool {
         matches!(
             (self, t),
             (Command::Build, _)

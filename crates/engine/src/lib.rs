@@ -88,6 +88,113 @@ pub struct Options {
     pub indirect_selection: select::IndirectSelection,
     /// `--resource-type`: only nodes of these kinds (empty: all).
     pub resource_types: Vec<String>,
+    /// `tarmac retry`: the nodes to run again instead of a selection.
+    pub retry: Option<RetrySet>,
+}
+
+/// What `tarmac retry` runs again, from the last run_results.json: the
+/// nodes whose status dbt's retry takes (error, fail, skipped, runtime
+/// error, partial success). The nodes a `--fail-fast` run never reached
+/// are among them: both tools record those as skipped.
+#[derive(Debug, Clone, Default)]
+pub struct RetrySet {
+    pub failed: std::collections::BTreeSet<String>,
+}
+
+/// dbt's `RETRYABLE_STATUSES`.
+const RETRYABLE: &[&str] = &[
+    "error",
+    "fail",
+    "skipped",
+    "runtime error",
+    "partial success",
+];
+
+/// `tarmac retry`: the previous command and its flags, read from
+/// `<--state or target-path>/run_results.json` `args` as dbt's retry reads
+/// them (`--vars` and `--threads` given now win; the project and profile
+/// folders are today's), with the nodes to run again. The caller runs
+/// [`execute`] with them; an empty set prints dbt's "Nothing to do".
+pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Command, Options)> {
+    let (dir, cli_vars) = dir_and_cli_vars(cli)?;
+    let state_dir = match state {
+        Some(s) => s.to_path_buf(),
+        None => {
+            let project = project::Project::load(&dir, &cli_vars, None)?;
+            PathBuf::from(&project.target_path)
+        }
+    };
+    let path = if state_dir.is_absolute() {
+        state_dir.join("run_results.json")
+    } else {
+        dir.join(&state_dir).join("run_results.json")
+    };
+    let missing = || {
+        Error::Project(format!(
+            "Runtime Error\n  Could not find previous run in '{}' target directory",
+            state_dir.display()
+        ))
+    };
+    let text = std::fs::read_to_string(&path).map_err(|_| missing())?;
+    let prev: serde_json::Value = serde_json::from_str(&text).map_err(|_| missing())?;
+    let args = &prev["args"];
+    let which = args["which"].as_str().unwrap_or_default();
+    let command = Command::from_which(which).filter(|c| *c != Command::RunOperation).ok_or_else(|| {
+        Error::Project(format!(
+            "Runtime Error\n  the last run ({}) was not a command tarmac retry reruns (build, run, seed, snapshot, test, compile)",
+            if which.is_empty() { "unknown" } else { which }
+        ))
+    })?;
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            serde_json::Value::String(s) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let mut failed = std::collections::BTreeSet::new();
+    for r in prev["results"].as_array().into_iter().flatten() {
+        let id = r["unique_id"].as_str().unwrap_or_default();
+        if id.starts_with("operation.") {
+            continue;
+        }
+        if RETRYABLE.contains(&r["status"].as_str().unwrap_or_default()) {
+            failed.insert(id.to_string());
+        }
+    }
+    let vars = match (&cli.vars, args.get("vars")) {
+        (Some(v), _) => Some(v.clone()),
+        (None, Some(v @ serde_json::Value::Object(m))) if !m.is_empty() => Some(v.to_string()),
+        _ => None,
+    };
+    let opts = Options {
+        project_dir: cli.project_dir.clone(),
+        profiles_dir: cli.profiles_dir.clone(),
+        target: args["target"].as_str().map(str::to_string),
+        vars,
+        select: strings(&args["select"]),
+        exclude: strings(&args["exclude"]),
+        threads: cli
+            .threads
+            .or_else(|| args["threads"].as_u64().map(|t| t as usize)),
+        full_refresh: args["full_refresh"].as_bool().unwrap_or(false),
+        fail_fast: args["fail_fast"].as_bool().unwrap_or(false),
+        no_partial_parse: cli.no_partial_parse,
+        selector: args["selector"].as_str().map(str::to_string),
+        progress: cli.progress.clone(),
+        no_version_check: cli.no_version_check,
+        store_failures: args["store_failures"].as_bool().unwrap_or(false),
+        indirect_selection: args["indirect_selection"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default(),
+        resource_types: strings(&args["resource_types"]),
+        retry: Some(RetrySet { failed }),
+    };
+    Ok((command, opts))
 }
 
 /// Counts printed at the end of a run.
@@ -547,6 +654,14 @@ pub fn run_operation(opts: &Options, macro_name: &str, args: Option<&str>) -> Re
 /// The nodes to run: `--selector`, else `--select`/`--exclude`, else the
 /// default YAML selector, else everything.
 fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<String>> {
+    if let Some(r) = &opts.retry {
+        return Ok(r
+            .failed
+            .iter()
+            .filter(|id| l.manifest.nodes.contains_key(*id))
+            .cloned()
+            .collect());
+    }
     let mut sels = selectors::Selectors::load(&l.manifest.info.project.root)?;
     sels.indirect = opts.indirect_selection;
     let mode = opts.indirect_selection;
@@ -796,6 +911,76 @@ fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
     }
 }
 
+/// A retry with nothing to run again: dbt's "Nothing to do" line, and a
+/// run_results.json without results that keeps the previous command's
+/// flags (so the next retry also finds nothing).
+fn nothing_to_retry(
+    opts: &Options,
+    command: Command,
+    m: &manifest::Manifest,
+    t0: Instant,
+) -> Result<Summary> {
+    logfmt::set_invocation(&m.info.invocation_id);
+    logfmt::event(
+        "MainReportVersion",
+        "A001",
+        "info",
+        &format!(
+            "Running with dbt={} (tarmac {})",
+            project::DBT_VERSION,
+            env!("CARGO_PKG_VERSION")
+        ),
+        serde_json::json!({"log_version": 3, "version": format!("={}", project::DBT_VERSION)}),
+    );
+    let stat = found_stats(m);
+    logfmt::event(
+        "FoundStats",
+        "W006",
+        "info",
+        &format!("Found {stat}"),
+        serde_json::json!({"stat_line": stat}),
+    );
+    logfmt::event(
+        "NothingToDo",
+        "Q035",
+        "warn",
+        "Nothing to do. Try checking your model configs and model specification args",
+        serde_json::json!({}),
+    );
+    let args = run_args(opts, command, m)?;
+    artifacts::write_json(
+        m,
+        "run_results.json",
+        &artifacts::run_results_json(m, &[], t0.elapsed().as_secs_f64(), command, args),
+    )?;
+    Ok(Summary::default())
+}
+
+/// run_results.json's `args` as dbt writes them (the flags of the
+/// command line: `vars` is `--vars` only, `threads` only when given), which
+/// `tarmac retry` (and dbt's) reads back.
+fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<serde_json::Value> {
+    let (_, cli_vars) = dir_and_cli_vars(opts)?;
+    let mut args = serde_json::json!({
+        "which": command.as_str(),
+        "select": opts.select, "exclude": opts.exclude,
+        "full_refresh": opts.full_refresh, "fail_fast": opts.fail_fast,
+        "target": opts.target,
+        "project_dir": m.info.project.root.display().to_string(),
+        "vars": cli_vars,
+        "indirect_selection": opts.indirect_selection.as_str(),
+        "store_failures": opts.store_failures,
+        "resource_types": opts.resource_types,
+    });
+    if let Some(t) = opts.threads {
+        args["threads"] = t.into();
+    }
+    if let Some(s) = &opts.selector {
+        args["selector"] = s.clone().into();
+    }
+    Ok(args)
+}
+
 /// `run`, `seed`, `build`, `compile`: select, run, write artifacts, print a summary.
 pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let t0 = Instant::now();
@@ -806,6 +991,15 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         minijinja::Value::from(chosen.iter().cloned().collect::<Vec<_>>()),
     );
     let m = &l.manifest;
+    if opts.retry.is_some()
+        && !chosen.iter().any(|id| {
+            m.nodes
+                .get(id)
+                .is_some_and(|n| command.includes(n.resource_type) && !n.is_ephemeral())
+        })
+    {
+        return nothing_to_retry(opts, command, m, t0);
+    }
     let db = open_db(&m.info.target)?;
     let threads = m.info.target.threads;
     logfmt::set_invocation(&m.info.invocation_id);
@@ -897,14 +1091,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         db::time_in_duckdb()
     );
     let elapsed = t0.elapsed().as_secs_f64();
-    let args = serde_json::json!({
-        "which": command.as_str(),
-        "select": opts.select, "exclude": opts.exclude,
-        "full_refresh": opts.full_refresh, "fail_fast": opts.fail_fast,
-        "threads": threads, "target": opts.target,
-        "project_dir": m.info.project.root.display().to_string(),
-        "vars": m.info.vars,
-    });
+    let args = run_args(opts, command, m)?;
     artifacts::write_json(
         m,
         "run_results.json",

@@ -182,6 +182,18 @@ pub enum IndirectSelection {
     Empty,
 }
 
+impl IndirectSelection {
+    /// The flag's value as dbt writes it in run_results.json `args`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IndirectSelection::Eager => "eager",
+            IndirectSelection::Cautious => "cautious",
+            IndirectSelection::Buildable => "buildable",
+            IndirectSelection::Empty => "empty",
+        }
+    }
+}
+
 impl std::str::FromStr for IndirectSelection {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {

@@ -59,6 +59,8 @@ enum Command {
     Ls(commands::dbt::DbtArgs),
     /// Preview a model's rows (`--select`) or a query (`--inline`), as dbt show.
     Show(commands::dbt::ShowArgs),
+    /// Run again what errored, failed or was skipped in the last build/run/seed/test (target/run_results.json).
+    Retry(commands::dbt::RetryArgs),
     /// Install the packages of packages.yml / dependencies.yml into dbt_packages/.
     Deps(commands::dbt::DepsArgs),
     /// Parse the project and write target/manifest.json (nothing rendered to run, nothing run).
@@ -165,6 +167,7 @@ fn main() -> ExitCode {
             Command::Ls(a) => commands::dbt::ls(a, loaded),
             Command::Deps(a) => commands::dbt::deps(a, loaded),
             Command::Show(a) => commands::dbt::show(a, loaded),
+            Command::Retry(a) => commands::dbt::retry(a, loaded),
             Command::Parse(a) => commands::dbt::parse(a, loaded),
             Command::Init(a) => commands::init::run(a),
             Command::Source { command } => match command {
@@ -205,6 +208,7 @@ fn main() -> ExitCode {
                     | Command::Ls(_)
                     | Command::Deps(_)
                     | Command::Show(_)
+                    | Command::Retry(_)
                     | Command::Parse(_)
                     | Command::Source { .. }
                     | Command::Docs { .. } => unreachable!("handled above"),

@@ -159,3 +159,111 @@ fn show_matches_dbt() {
         );
     }
 }
+
+/// (unique_id, status) of every result in run_results.json, sorted.
+fn statuses(dir: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out: Vec<(String, String)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn run_args(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["args"].clone()
+}
+
+/// One retry scenario, run by `run` (tarmac or dbt) in `dir`: a build with
+/// a broken staging model and `--vars`/`--threads`, a retry while it is
+/// still broken, a retry once fixed, a retry with nothing left. The
+/// statuses after each step, exit codes, and the last command's args.
+fn retry_steps(dir: &Path, run: &dyn Fn(&[&str]) -> Output) -> String {
+    let model = dir.join("models/staging/stg_payments.sql");
+    let good = std::fs::read_to_string(&model).unwrap();
+    // a run-time failure (not SQL DuckDB refuses, for which Tarmac exits 2)
+    std::fs::write(
+        &model,
+        "{{ config(materialized='table') }}\nselect error('broken') as payment_id\n",
+    )
+    .unwrap();
+    let mut log = String::new();
+    let step = |name: &str, args: &[&str], log: &mut String| {
+        let out = run(args);
+        let code = out.status.code();
+        *log += &format!("== {name}: exit {code:?}\n");
+        for (id, st) in statuses(dir) {
+            *log += &format!("{id} {st}\n");
+        }
+        let a = run_args(dir);
+        *log += &format!(
+            "args: which={} vars={} threads={}\n",
+            a["which"], a["vars"], a["threads"]
+        );
+        out
+    };
+    step(
+        "build with a broken model",
+        &["build", "--vars", "{x: 1}", "--threads", "1"],
+        &mut log,
+    );
+    step("retry, still broken", &["retry"], &mut log);
+    std::fs::write(&model, good).unwrap();
+    step("retry, fixed", &["retry"], &mut log);
+    let out = step("retry, nothing left", &["retry"], &mut log);
+    let said = String::from_utf8_lossy(&out.stdout)
+        .contains("Nothing to do. Try checking your model configs and model specification args");
+    log += &format!("nothing to do: {said}\n");
+    log
+}
+
+#[test]
+fn retry_golden() {
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    // no run yet: dbt's error, exit 2
+    let out = tarmac(&dir, &db, &["retry"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Could not find previous run in 'target' target directory"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = retry_steps(&dir, &|args| tarmac(&dir, &db, args));
+    golden("retry.txt", &log);
+}
+
+#[test]
+fn retry_matches_dbt() {
+    let Some(dbt) = testkit::dbt("retry_matches_dbt") else {
+        return;
+    };
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    let ours = retry_steps(&dir, &|args| tarmac(&dir, &db, args));
+    let dbt_dir = dir.parent().unwrap().join("jaffle_dbt");
+    copy_project(
+        &workspace().join("crates/engine/tests/fixtures/jaffle"),
+        &dbt_dir,
+    );
+    let theirs_db = dbt_dir.join("jaffle.duckdb");
+    let theirs = retry_steps(&dbt_dir, &|args| {
+        testkit::dbt_command(&dbt, &dbt_dir, args)
+            .env("TARMAC_DB", &theirs_db)
+            .output()
+            .unwrap()
+    });
+    assert_eq!(ours, theirs, "tarmac (left) and dbt (right) differ");
+}

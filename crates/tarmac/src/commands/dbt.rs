@@ -141,6 +141,71 @@ pub fn show(args: ShowArgs, config: Result<Config>) -> Result<ExitCode> {
     }
 }
 
+/// `tarmac retry`: dbt retry's flags (the rest comes from the last run).
+#[derive(Args, Clone, Debug)]
+pub struct RetryArgs {
+    /// The project directory (default as for `tarmac build`).
+    #[arg(long, value_name = "DIR")]
+    project_dir: Option<PathBuf>,
+    /// Where profiles.yml is (default: $DBT_PROFILES_DIR, the project, ~/.dbt).
+    #[arg(long, value_name = "DIR")]
+    profiles_dir: Option<PathBuf>,
+    /// Where the last run's run_results.json is (default: the project's target-path).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Variables (default: the last run's --vars).
+    #[arg(long)]
+    vars: Option<String>,
+    /// Parallel nodes (default: the last run's --threads, else the profile's).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Parse every file again, ignoring target/partial_parse.json.
+    #[arg(long)]
+    no_partial_parse: bool,
+    /// Console output: text (default) or json.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+/// `tarmac retry`: the last build/run/seed/snapshot/test/compile again,
+/// with its flags, over the nodes that errored, failed or were skipped;
+/// exit codes as that command's.
+pub fn retry(args: RetryArgs, config: Result<Config>) -> Result<ExitCode> {
+    let project_dir = match args.project_dir {
+        Some(p) => Some(p),
+        None => config?.default_project(),
+    };
+    let format: engine::logfmt::Format = args
+        .log_format
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    engine::logfmt::set_format(format);
+    let cli = engine::Options {
+        project_dir,
+        profiles_dir: args.profiles_dir,
+        vars: args.vars,
+        threads: args.threads,
+        no_partial_parse: args.no_partial_parse,
+        ..engine::Options::default()
+    };
+    let (command, opts) = match engine::retry_plan(&cli, args.state.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(engine_exit(&e));
+        }
+    };
+    match engine::execute(&opts, command) {
+        Ok(s) if s.ok() => Ok(ExitCode::SUCCESS),
+        Ok(s) if s.sql_errors > 0 => Ok(ExitCode::from(2)),
+        Ok(_) => Ok(ExitCode::from(1)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(engine_exit(&e))
+        }
+    }
+}
+
 /// `tarmac deps`.
 #[derive(Args, Clone, Debug)]
 pub struct DepsArgs {
@@ -255,6 +320,7 @@ impl DbtArgs {
                 .map_err(|e: String| anyhow::anyhow!(e))?,
             resource_types: self.resource_type,
             progress: None,
+            retry: None,
         })
     }
 }
