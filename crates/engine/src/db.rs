@@ -401,27 +401,40 @@ impl Db {
         })
     }
 
-    /// Column names and types, in order.
+    /// Column names and types, in order, as dbt-duckdb 1.11's
+    /// `get_columns_in_relation` reads them: `DESCRIBE` of the relation
+    /// (names the relation leaves out resolve as DuckDB resolves them), and
+    /// none for a relation that does not exist. `information_schema.columns`
+    /// (what this read before) scans every column of every relation,
+    /// DuckDB's own views included: ~5 ms a call, a fifth of
+    /// activity_schema's build, whose equality tests ask three times each.
+    /// `DESCRIBE` also binds a view afresh, so a view whose upstream changed
+    /// shows its columns as they are now, as in dbt.
     pub fn columns(&self, rel: &Relation) -> Result<Vec<(String, String)>> {
+        let name = [rel.database.as_deref(), rel.schema.as_deref()]
+            .into_iter()
+            .flatten()
+            .chain([rel.identifier.as_str()])
+            .map(crate::relation::quote)
+            .collect::<Vec<_>>()
+            .join(".");
         let conn = self.lock()?;
-        let mut stmt = conn.prepare(
-            "SELECT column_name, data_type FROM information_schema.columns
-             WHERE (? IS NULL OR lower(table_schema) = lower(?)) AND lower(table_name) = lower(?)
-               AND (? IS NULL OR lower(table_catalog) = lower(?))
-             ORDER BY ordinal_position",
-        )?;
-        let mut rows = stmt.query(duckdb::params![
-            rel.schema,
-            rel.schema,
-            rel.identifier,
-            rel.database,
-            rel.database
-        ])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push((r.get(0)?, r.get(1)?));
+        let read = || -> std::result::Result<Vec<(String, String)>, duckdb::Error> {
+            let mut stmt = conn.prepare(&format!("DESCRIBE {name}"))?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push((r.get(0)?, r.get(1)?));
+            }
+            Ok(out)
+        };
+        match timed(read) {
+            Ok(cols) => Ok(cols),
+            // dbt-duckdb returns no columns for "... does not exist" (a
+            // caller probing whether a relation is there) and raises the rest
+            Err(e) if e.to_string().to_lowercase().contains("does not exist") => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
         }
-        Ok(out)
     }
 
     /// Relations in a schema of the default catalog.
@@ -492,6 +505,16 @@ mod tests {
         assert_eq!(db.relation_kind(None, "main", "nope").unwrap(), None);
         let cols = db.columns(&Relation::new("memory", "main", "t")).unwrap();
         assert_eq!(cols[1], ("b".to_string(), "VARCHAR".to_string()));
+        // names resolve case-insensitively, missing relations have no columns
+        assert_eq!(db.columns(&Relation::new("MEMORY", "Main", "T")).unwrap(), cols);
+        assert!(db.columns(&Relation::new("memory", "main", "nope")).unwrap().is_empty());
+        assert!(db.columns(&Relation::new("memory", "nos", "nope")).unwrap().is_empty());
+        // a view shows its columns as its upstream is now (DESCRIBE binds it),
+        // and one that no longer binds is an error, as in dbt-duckdb
+        db.execute("CREATE TABLE u AS SELECT 1 AS a; CREATE VIEW w AS SELECT * FROM u; CREATE OR REPLACE TABLE u AS SELECT 1 AS a, 2.5 AS b").unwrap();
+        assert_eq!(db.columns(&Relation::new("memory", "main", "w")).unwrap().len(), 2);
+        db.execute("CREATE VIEW w2 AS SELECT a FROM u; ALTER TABLE u RENAME COLUMN a TO c").unwrap();
+        assert!(db.columns(&Relation::new("memory", "main", "w2")).is_err());
         assert!(db
             .transaction(&["INSERT INTO t VALUES (2, 'y')".into(), "SELECT nope".into()])
             .is_err());

@@ -5,7 +5,7 @@
 //! does (`True`, `None`, `['a', 'b']`), since dbt projects write SQL with
 //! `{{ some_bool }}` and expect Python's spelling.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
@@ -279,33 +279,66 @@ fn py_pattern(p: &str, flags: i64) -> (String, i64) {
     (out, flags)
 }
 
-/// A compiled pattern: the engine's regex, and Python's source and flags
-/// (for `match`/`fullmatch`, which anchor it).
+/// A compiled pattern: the engine's regex (shared through [`cached_regex`]),
+/// and Python's source and flags, with the source's translation (for
+/// `match`/`fullmatch`, which anchor it).
 #[derive(Debug)]
 struct Pattern {
-    re: fancy_regex::Regex,
+    re: Arc<fancy_regex::Regex>,
     source: String,
+    translated: String,
     flags: i64,
 }
 
 fn compile_re(pattern: &str, flags: i64) -> Result<Pattern, JError> {
     let (translated, flags) = py_pattern(pattern, flags);
-    build_re(&translated, pattern, flags)
+    let re = cached_regex(&translated, pattern, flags)?;
+    Ok(Pattern {
+        re,
+        source: pattern.to_string(),
+        translated,
+        flags,
+    })
 }
 
-fn build_re(translated: &str, source: &str, flags: i64) -> Result<Pattern, JError> {
+/// Most compiled regexes a process keeps; past it the cache starts over.
+const REGEX_CACHE_LIMIT: usize = 1024;
+
+/// The compiled regex for a translated pattern and its flags, built once
+/// per process. Packages call `modules.re.match(pattern, s)` (and
+/// `re.compile` inside macros) once per row, column or node, and Python's
+/// `re` caches compiled patterns the same way; compiling `fancy-regex`
+/// patterns (DFA determinization) was a fifth of activity_schema's build.
+/// Keyed by the translated text, so a pattern differs only when the regex
+/// would. Bounded: a project building patterns from data cannot grow it
+/// without limit (it is emptied when full, as Python's `re` does).
+fn cached_regex(
+    translated: &str,
+    source: &str,
+    flags: i64,
+) -> Result<Arc<fancy_regex::Regex>, JError> {
+    type Cache = std::sync::Mutex<HashMap<(String, i64), Arc<fancy_regex::Regex>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (translated.to_string(), flags);
+    if let Some(re) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(re);
+    }
     let mut b = fancy_regex::RegexBuilder::new(translated);
     b.case_insensitive(flags & RE_I != 0)
         .multi_line(flags & RE_M != 0)
         .dot_matches_new_line(flags & RE_S != 0);
-    let re = b
-        .build()
-        .map_err(|e| err(format!("re: bad pattern {source:?}: {e}")))?;
-    Ok(Pattern {
-        re,
-        source: source.to_string(),
-        flags,
-    })
+    let re = Arc::new(
+        b.build()
+            .map_err(|e| err(format!("re: bad pattern {source:?}: {e}")))?,
+    );
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= REGEX_CACHE_LIMIT {
+            c.clear();
+        }
+        c.insert(key, re.clone());
+    }
+    Ok(re)
 }
 
 fn re_err(e: fancy_regex::Error) -> JError {
@@ -385,12 +418,15 @@ fn do_match(p: &Pattern, s: &str, mode: &str) -> Result<Value, JError> {
     let anchored;
     let re = match mode {
         "match" | "fullmatch" => {
-            let (translated, _) = py_pattern(&p.source, p.flags);
             let tail = if mode == "fullmatch" { "\\z" } else { "" };
-            anchored = build_re(&format!("\\A(?:{translated}){tail}"), &p.source, p.flags)?;
-            &anchored.re
+            anchored = cached_regex(
+                &format!("\\A(?:{}){tail}", p.translated),
+                &p.source,
+                p.flags,
+            )?;
+            &*anchored
         }
-        _ => &p.re,
+        _ => &*p.re,
     };
     let Some(c) = re.captures(s).map_err(re_err)? else {
         return Ok(Value::from(()));
@@ -2312,10 +2348,16 @@ fn py_format_spec(v: &Value, text: String, spec: &str) -> Result<String, JError>
     if spec.is_empty() {
         return Ok(text);
     }
-    let re = regex::Regex::new(
-        r"^(?:(.)?([<>^=]))?([+\- ])?(,)?(0)?(\d+)?(?:\.(\d+))?([bcdeEfFgGnosxX%])?$",
-    )
-    .map_err(|e| err(e.to_string()))?;
+    static SPEC: std::sync::OnceLock<Result<regex::Regex, regex::Error>> =
+        std::sync::OnceLock::new();
+    let re = SPEC
+        .get_or_init(|| {
+            regex::Regex::new(
+                r"^(?:(.)?([<>^=]))?([+\- ])?(,)?(0)?(\d+)?(?:\.(\d+))?([bcdeEfFgGnosxX%])?$",
+            )
+        })
+        .as_ref()
+        .map_err(|e| err(e.to_string()))?;
     let c = re
         .captures(spec)
         .ok_or_else(|| err(format!("Invalid format specifier '{spec}'")))?;

@@ -1132,11 +1132,8 @@ pub fn scoped(
     // what macros take from the node, kept apart from the names a template
     // can shadow with `{% set %}` (a model's `{% set adapter = ... %}` must
     // not reach the macros it calls, as in dbt)
-    let node: BTreeMap<String, Value> = crate::macros::NODE_NAMES
-        .iter()
-        .filter_map(|n| c.get(*n).map(|v| (n.to_string(), v.clone())))
-        .collect();
-    c.insert(crate::macros::NODE.to_string(), Value::from(node));
+    let node = crate::macros::NodeNames::new(|n| c.get(n).cloned());
+    c.insert(crate::macros::NODE.to_string(), Value::from_object(node));
     crate::macros::node_root(env, &uid, c)
 }
 

@@ -153,12 +153,23 @@ impl Object for Namespace {
     }
 }
 
-/// The root context of a macro's evaluation: the caller's node names, then
-/// the macros of the node's package (dbt's "local namespace").
+/// The root context of a macro's evaluation: the caller's node names (the
+/// node's own, then what the caller's state gives for the rest), then the
+/// macros of the node's package (dbt's "local namespace").
 #[derive(Debug)]
 struct Scope {
+    node: Option<Arc<NodeNames>>,
     names: BTreeMap<&'static str, Value>,
     locals: Option<Arc<HashMap<String, Value>>>,
+}
+
+impl Scope {
+    fn name(&self, k: &str) -> Option<&Value> {
+        self.node
+            .as_ref()
+            .and_then(|n| n.names.get(k))
+            .or_else(|| self.names.get(k))
+    }
 }
 
 impl Object for Scope {
@@ -167,18 +178,62 @@ impl Object for Scope {
     }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let k = key.as_str()?;
-        if let Some(v) = self.names.get(k) {
+        if let Some(v) = self.name(k) {
             return Some(v.clone());
         }
         if let Some(v) = self
-            .names
-            .get(OVERRIDES)
+            .name(OVERRIDES)
             .and_then(|o| o.get_attr(k).ok())
             .filter(|v| !v.is_undefined())
         {
             return Some(v);
         }
         self.locals.as_ref()?.get(k).cloned()
+    }
+}
+
+/// A node's [`NODE_NAMES`] as the node defined them (what its context
+/// carries under [`NODE`]), built once per node render. Every macro call
+/// passes them on: taking them one by one out of a map and building a new
+/// map per call was most of a small macro's cost in Jinja loops (such as
+/// dbt_stat_test's `_beta_inc`, which calls a macro per iteration); a call
+/// now shares this one and looks up only the names the node lacks.
+#[derive(Debug)]
+pub struct NodeNames {
+    names: BTreeMap<&'static str, Value>,
+    /// The [`NODE_NAMES`] the node does not define (a macro takes these
+    /// from its caller's state).
+    missing: Vec<&'static str>,
+}
+
+impl NodeNames {
+    /// The node's names out of its context.
+    pub fn new(mut get: impl FnMut(&str) -> Option<Value>) -> Self {
+        let mut names = BTreeMap::new();
+        let mut missing = Vec::new();
+        for n in NODE_NAMES {
+            match get(n).filter(|v| !v.is_undefined()) {
+                Some(v) => {
+                    names.insert(*n, v);
+                }
+                None => missing.push(*n),
+            }
+        }
+        NodeNames { names, missing }
+    }
+}
+
+impl Object for NodeNames {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.names.get(key.as_str()?).cloned()
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(
+            self.names.keys().map(|k| Value::from(*k)).collect(),
+        )
     }
 }
 
@@ -698,29 +753,46 @@ fn call_macro_inner(
     // Jinja macros do not see their caller's locals: the node's names come
     // from the node, not from whatever the caller has set under that name
     let node = state.lookup(NODE).filter(|v| !v.is_undefined());
-    for n in NODE_NAMES {
-        let from_node = node
-            .as_ref()
-            .and_then(|m| m.get_attr(n).ok())
-            .filter(|v| !v.is_undefined());
-        if let Some(v) = from_node.or_else(|| state.lookup(n)) {
-            names.insert(*n, v);
+    let shared = node.as_ref().and_then(|m| m.downcast_object::<NodeNames>());
+    match &shared {
+        Some(shared) => {
+            for n in &shared.missing {
+                if let Some(v) = state.lookup(n) {
+                    names.insert(*n, v);
+                }
+            }
+        }
+        None => {
+            for n in NODE_NAMES {
+                let from_node = node
+                    .as_ref()
+                    .and_then(|m| m.get_attr(n).ok())
+                    .filter(|v| !v.is_undefined());
+                if let Some(v) = from_node.or_else(|| state.lookup(n)) {
+                    names.insert(*n, v);
+                }
+            }
         }
     }
     if let Some(m) = node {
         names.insert(NODE, m);
     }
+    let scope = Scope {
+        node: shared,
+        names,
+        locals: None,
+    };
     // dbt resolves a bare name in the macro namespace of the node being
     // rendered: its package's macros (for a package's node), then the root
     // project's, then dbt's (the macro's own package plays no part)
     let _ = package;
-    let node_pkg = names.get(PKG).and_then(|v| v.as_str().map(String::from));
+    let node_pkg = scope.name(PKG).and_then(|v| v.as_str());
     let locals = match (registry(state), node_pkg) {
-        (Some(r), Some(p)) if p != r.root => r.packages.get(&p).cloned(),
+        (Some(r), Some(p)) if p != r.root => r.packages.get(p).cloned(),
         _ => None,
     };
     let t = state.env().get_template(tpl)?;
-    let captured = t.render_captured(Value::from_object(Scope { names, locals }))?;
+    let captured = t.render_captured(Value::from_object(Scope { locals, ..scope }))?;
     let st = captured.state();
     let m = st
         .lookup(name)
