@@ -335,7 +335,11 @@ impl Db {
         let conn = self.lock()?;
         timed(|| -> Result<Catalog> {
             let mut cat = Catalog::default();
-            let mut stmt = conn.prepare(
+            // cached: a build reads the catalog again after every hook and
+            // `run_query` (which empty the cache), and parsing and planning
+            // these two statements was half of each read; the table
+            // functions still list what is there when the statement runs
+            let mut stmt = conn.prepare_cached(
                 "SELECT database_name, schema_name, table_name, 'BASE TABLE' FROM duckdb_tables()
                  UNION ALL
                  SELECT database_name, schema_name, view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal",
@@ -350,7 +354,7 @@ impl Db {
                     .push((d.to_lowercase(), kind_of(&t)));
             }
             let mut stmt =
-                conn.prepare("SELECT database_name, schema_name FROM duckdb_schemas()")?;
+                conn.prepare_cached("SELECT database_name, schema_name FROM duckdb_schemas()")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let (d, s): (String, String) = (r.get(0)?, r.get(1)?);
@@ -506,14 +510,29 @@ mod tests {
         let cols = db.columns(&Relation::new("memory", "main", "t")).unwrap();
         assert_eq!(cols[1], ("b".to_string(), "VARCHAR".to_string()));
         // names resolve case-insensitively, missing relations have no columns
-        assert_eq!(db.columns(&Relation::new("MEMORY", "Main", "T")).unwrap(), cols);
-        assert!(db.columns(&Relation::new("memory", "main", "nope")).unwrap().is_empty());
-        assert!(db.columns(&Relation::new("memory", "nos", "nope")).unwrap().is_empty());
+        assert_eq!(
+            db.columns(&Relation::new("MEMORY", "Main", "T")).unwrap(),
+            cols
+        );
+        assert!(db
+            .columns(&Relation::new("memory", "main", "nope"))
+            .unwrap()
+            .is_empty());
+        assert!(db
+            .columns(&Relation::new("memory", "nos", "nope"))
+            .unwrap()
+            .is_empty());
         // a view shows its columns as its upstream is now (DESCRIBE binds it),
         // and one that no longer binds is an error, as in dbt-duckdb
         db.execute("CREATE TABLE u AS SELECT 1 AS a; CREATE VIEW w AS SELECT * FROM u; CREATE OR REPLACE TABLE u AS SELECT 1 AS a, 2.5 AS b").unwrap();
-        assert_eq!(db.columns(&Relation::new("memory", "main", "w")).unwrap().len(), 2);
-        db.execute("CREATE VIEW w2 AS SELECT a FROM u; ALTER TABLE u RENAME COLUMN a TO c").unwrap();
+        assert_eq!(
+            db.columns(&Relation::new("memory", "main", "w"))
+                .unwrap()
+                .len(),
+            2
+        );
+        db.execute("CREATE VIEW w2 AS SELECT a FROM u; ALTER TABLE u RENAME COLUMN a TO c")
+            .unwrap();
         assert!(db.columns(&Relation::new("memory", "main", "w2")).is_err());
         assert!(db
             .transaction(&["INSERT INTO t VALUES (2, 'y')".into(), "SELECT nope".into()])

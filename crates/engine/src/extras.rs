@@ -1105,6 +1105,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn regexes_compile_once_per_pattern_and_flags() {
+        // the same pattern and flags give the same compiled regex (the
+        // cache); other flags or the anchored form of match are other entries
+        let a = cached_regex("x(y+)", "x(y+)", 0).unwrap();
+        let b = cached_regex("x(y+)", "x(y+)", 0).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let i = cached_regex("x(y+)", "x(y+)", RE_I).unwrap();
+        assert!(!Arc::ptr_eq(&a, &i));
+        assert!(i.is_match("XY").unwrap() && !a.is_match("XY").unwrap());
+        let p = compile_re("y+", 0).unwrap();
+        assert!(Arc::ptr_eq(&p.re, &compile_re("y+", 0).unwrap().re));
+        // match/fullmatch anchor the cached pattern, search does not
+        let found = |m: &str, s: &str| !do_match(&p, s, m).unwrap().is_none();
+        assert!(found("search", "xyy") && !found("match", "xyy"));
+        assert!(found("match", "yyx") && !found("fullmatch", "yyx"));
+        assert!(found("fullmatch", "yy"));
+        assert!(cached_regex("(", "(", 0).is_err());
+    }
+
+    #[test]
     fn column_string_size_is_dbts() {
         let env = Environment::new();
         let c = |t: &str| {

@@ -231,9 +231,7 @@ impl Object for NodeNames {
         self.names.get(key.as_str()?).cloned()
     }
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Values(
-            self.names.keys().map(|k| Value::from(*k)).collect(),
-        )
+        minijinja::value::Enumerator::Values(self.names.keys().map(|k| Value::from(*k)).collect())
     }
 }
 
@@ -960,6 +958,34 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out, "duckdb/real");
+    }
+
+    #[test]
+    fn a_nodes_shared_names_reach_nested_macros_and_the_rest_come_from_the_caller() {
+        let env = env_with(
+            &[(
+                "pkg",
+                "{% macro who() %}{{ adapter.name }}:{{ sql }}{% endmacro %}\
+                 {% macro outer() %}{% set adapter = 'x' %}{{ pkg.who() }}{% endmacro %}",
+            )],
+            BTreeMap::new(),
+        );
+        let adapter = minijinja::context! { name => "real" };
+        // the node defines `adapter` (shared, built once) but not `sql`,
+        // which a macro takes from its caller's context
+        let node = NodeNames::new(|n| (n == "adapter").then(|| adapter.clone()));
+        assert!(node.missing.contains(&"sql") && !node.missing.contains(&"adapter"));
+        let out = env
+            .render_str(
+                "{% set adapter = 'duckdb' %}{{ pkg.who() }}/{{ pkg.outer() }}",
+                minijinja::context! {
+                    adapter => adapter.clone(),
+                    sql => "select 1",
+                    __tarmac_node => Value::from_object(node),
+                },
+            )
+            .unwrap();
+        assert_eq!(out, "real:select 1/real:select 1");
     }
 
     #[test]
