@@ -60,6 +60,13 @@ struct Catalog {
 /// what the per-node overhead benchmark subtracts.
 static DB_NANOS: AtomicU64 = AtomicU64::new(0);
 
+/// The linked DuckDB's version (`v1.2.0`), for `tarmac debug`.
+pub fn duckdb_version() -> String {
+    Connection::open_in_memory()
+        .and_then(|c| c.query_row("select version()", [], |r| r.get::<_, String>(0)))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// Total time spent in DuckDB so far in this process.
 pub fn time_in_duckdb() -> std::time::Duration {
     std::time::Duration::from_nanos(DB_NANOS.load(Ordering::Relaxed))

@@ -534,6 +534,235 @@ pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
     Ok(out)
 }
 
+/// `tarmac clean`: the folders of `clean-targets` removed, as dbt 1.10's
+/// clean: paths relative to the project; a source path (models, seeds,
+/// macros, snapshots, analyses, tests) or a path outside the project is
+/// refused with dbt's message before anything is removed. Returns the
+/// absolute paths, sorted, each removed (a missing one is no error);
+/// `report` is told before and after each.
+pub fn clean(opts: &Options, report: &dyn Fn(&std::path::Path, bool)) -> Result<Vec<PathBuf>> {
+    let (dir, cli_vars) = dir_and_cli_vars(opts)?;
+    let project = project::Project::load(&dir, &cli_vars, None)?;
+    let root = project.root.clone();
+    let abs = |p: &str| normalize(&root.join(p));
+    let targets: std::collections::BTreeSet<PathBuf> =
+        project.clean_targets.iter().map(|p| abs(p)).collect();
+    let sources: std::collections::BTreeSet<PathBuf> = project
+        .model_paths
+        .iter()
+        .chain(&project.seed_paths)
+        .chain(&project.macro_paths)
+        .chain(&project.snapshot_paths)
+        .chain(&project.analysis_paths)
+        .chain(&project.test_paths)
+        .map(|p| abs(p))
+        .collect();
+    let list = |v: Vec<&PathBuf>| {
+        format!(
+            "[{}]",
+            v.iter()
+                .map(|p| format!("'{}'", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let protected: Vec<&PathBuf> = targets.intersection(&sources).collect();
+    if !protected.is_empty() {
+        return Err(Error::Project(format!(
+            "Runtime Error\n  dbt will not clean the following source paths: {}",
+            list(protected)
+        )));
+    }
+    let outside: Vec<&PathBuf> = targets
+        .iter()
+        .filter(|p| !p.starts_with(&root) || **p == root)
+        .collect();
+    if !outside.is_empty() {
+        return Err(Error::Project(format!(
+            "Runtime Error\n  dbt will not clean the following directories outside the project: {}",
+            list(outside)
+        )));
+    }
+    for p in &targets {
+        report(p, false);
+        match std::fs::remove_dir_all(p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // a file named in clean-targets: dbt's rmtree ignores errors
+            Err(_) if p.is_file() => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    path: p.clone(),
+                    source: e,
+                })
+            }
+        }
+        report(p, true);
+    }
+    Ok(targets.into_iter().collect())
+}
+
+/// `a/./b/../c` → `a/c` without touching the filesystem (Python's
+/// `Path.resolve()` on paths that need not exist, less symlinks).
+fn normalize(p: &std::path::Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// What `tarmac debug` found: dbt debug's checks, plus the packages.
+#[derive(Debug)]
+pub struct DebugReport {
+    pub profiles_dir: Option<PathBuf>,
+    pub profiles_file: Option<PathBuf>,
+    pub project_file: PathBuf,
+    /// `Err` holds why (not found, or the error).
+    pub profile: std::result::Result<(), String>,
+    pub project: std::result::Result<(), String>,
+    /// How many packages are installed, or why they are not usable.
+    pub packages: std::result::Result<usize, String>,
+    /// The target's fields, as dbt debug lists them.
+    pub connection: Vec<(String, String)>,
+    /// `None`: skipped (no valid profile).
+    pub connection_test: Option<std::result::Result<(), String>>,
+}
+
+impl DebugReport {
+    pub fn ok(&self) -> bool {
+        self.profile.is_ok()
+            && self.project.is_ok()
+            && self.packages.is_ok()
+            && matches!(self.connection_test, Some(Ok(())))
+    }
+}
+
+/// `tarmac debug`: the checks of `dbt debug` (profiles.yml found and
+/// valid, dbt_project.yml found and valid, a connection that runs
+/// `select 1`) and whether the packages of packages.yml are installed.
+pub fn debug(opts: &Options) -> DebugReport {
+    let mut r = DebugReport {
+        profiles_dir: None,
+        profiles_file: None,
+        project_file: PathBuf::from("dbt_project.yml"),
+        profile: Err("not found".into()),
+        project: Err("not found".into()),
+        packages: Ok(0),
+        connection: Vec::new(),
+        connection_test: None,
+    };
+    let (dir, cli_vars) = match dir_and_cli_vars(opts) {
+        Ok(v) => v,
+        Err(e) => {
+            r.project = Err(e.to_string());
+            return r;
+        }
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    r.project_file = dir.join("dbt_project.yml");
+    let profiles = project::Target::find_profiles(opts.profiles_dir.as_deref(), &dir);
+    if let Ok(f) = &profiles {
+        r.profiles_dir = f.parent().map(|p| p.to_path_buf());
+        r.profiles_file = Some(f.clone());
+    } else {
+        r.profiles_dir = opts.profiles_dir.clone();
+    }
+    let target = match (&profiles, project::Project::profile_name(&dir, &cli_vars)) {
+        (Ok(f), Ok(name)) => {
+            match project::Target::load(f, &name, opts.target.as_deref(), &cli_vars) {
+                Ok(t) => {
+                    r.profile = Ok(());
+                    Some(t)
+                }
+                Err(e) => {
+                    r.profile = Err(e.to_string());
+                    None
+                }
+            }
+        }
+        (Ok(_), Err(e)) if r.project_file.is_file() => {
+            r.profile = Err(e.to_string());
+            None
+        }
+        (Ok(_), Err(_)) => {
+            r.profile = Err("no dbt_project.yml names a profile".into());
+            None
+        }
+        (Err(_), _) => {
+            if opts.profiles_dir.is_none() {
+                r.profiles_dir = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".dbt"));
+            }
+            r.profile = Err("not found".into());
+            None
+        }
+    };
+    if r.project_file.is_file() {
+        match project::Project::load(&dir, &cli_vars, target.as_ref()) {
+            Ok(p) => {
+                r.project = Ok(());
+                r.packages = packages::load_installed(&p, target.as_ref())
+                    .map(|v| v.len())
+                    .map_err(|e| e.to_string());
+            }
+            Err(e) => r.project = Err(e.to_string()),
+        }
+    }
+    if let Some(t) = &target {
+        let json = |v: &serde_json::Map<String, serde_json::Value>| {
+            if v.is_empty() {
+                "{}".to_string()
+            } else {
+                serde_json::Value::Object(v.clone()).to_string()
+            }
+        };
+        r.connection = vec![
+            ("database".into(), t.database.clone()),
+            ("schema".into(), t.schema.clone()),
+            ("path".into(), t.path.clone()),
+            ("config_options".into(), json(&t.config_options)),
+            (
+                "extensions".into(),
+                if t.extensions.is_empty() {
+                    "None".into()
+                } else {
+                    t.extensions
+                        .iter()
+                        .map(|e| e.name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
+            ("settings".into(), json(&t.settings)),
+            ("external_root".into(), t.external_root.clone()),
+            (
+                "attach".into(),
+                if t.attach.is_empty() {
+                    "None".into()
+                } else {
+                    t.attach
+                        .iter()
+                        .map(|a| a.path.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
+        ];
+        r.connection_test = Some(
+            open_db(t)
+                .and_then(|db| db.query("select 1").map(|_| ()))
+                .map_err(|e| e.to_string()),
+        );
+    }
+    r
+}
+
 /// `tarmac parse`: load the project (partial parsing applies) and write
 /// `manifest.json` without compiled SQL. Returns dbt's "Found ..." line.
 pub fn parse(opts: &Options) -> Result<String> {

@@ -56,6 +56,9 @@ pub struct Project {
     pub require_dbt_version: Vec<String>,
     /// `packages-install-path` (default `dbt_packages`), relative to `root`.
     pub packages_install_path: String,
+    /// `clean-targets` (default: `target-path` alone, as dbt 1.10), what
+    /// `tarmac clean` removes.
+    pub clean_targets: Vec<String>,
     /// The file's `vars:` as written (rendered), package scopes included:
     /// what dbt's `vars_for` merges per node.
     pub file_vars: Map<String, Value>,
@@ -534,6 +537,13 @@ impl Project {
             target_path: match get("target-path") {
                 Some(Value::String(s)) => s.clone(),
                 _ => "target".into(),
+            },
+            clean_targets: {
+                let target = match get("target-path") {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => "target".into(),
+                };
+                string_list(get("clean-targets"), &[&target], &file, "clean-targets")?
             },
             models_config: get("models").cloned().unwrap_or(Value::Null),
             seeds_config: get("seeds").cloned().unwrap_or(Value::Null),

@@ -61,6 +61,10 @@ enum Command {
     Show(commands::dbt::ShowArgs),
     /// Run again what errored, failed or was skipped in the last build/run/seed/test (target/run_results.json).
     Retry(commands::dbt::RetryArgs),
+    /// Check the profile, the project, the packages and the connection (dbt debug).
+    Debug(commands::dbt::DbtArgs),
+    /// Remove the project's clean-targets (default: target/), as dbt clean.
+    Clean(commands::dbt::DbtArgs),
     /// Install the packages of packages.yml / dependencies.yml into dbt_packages/.
     Deps(commands::dbt::DepsArgs),
     /// Parse the project and write target/manifest.json (nothing rendered to run, nothing run).
@@ -168,6 +172,8 @@ fn main() -> ExitCode {
             Command::Deps(a) => commands::dbt::deps(a, loaded),
             Command::Show(a) => commands::dbt::show(a, loaded),
             Command::Retry(a) => commands::dbt::retry(a, loaded),
+            Command::Debug(a) => commands::dbt::debug(a, loaded),
+            Command::Clean(a) => commands::dbt::clean(a, loaded),
             Command::Parse(a) => commands::dbt::parse(a, loaded),
             Command::Init(a) => commands::init::run(a),
             Command::Source { command } => match command {
@@ -209,6 +215,8 @@ fn main() -> ExitCode {
                     | Command::Deps(_)
                     | Command::Show(_)
                     | Command::Retry(_)
+                    | Command::Debug(_)
+                    | Command::Clean(_)
                     | Command::Parse(_)
                     | Command::Source { .. }
                     | Command::Docs { .. } => unreachable!("handled above"),

@@ -267,3 +267,128 @@ fn retry_matches_dbt() {
     });
     assert_eq!(ours, theirs, "tarmac (left) and dbt (right) differ");
 }
+
+/// What debug and clean print that both tools print the same: the
+/// configuration verdicts, the connection test, the closing line and the
+/// clean lines, with the project's folder as `[DIR]`.
+fn checks(out: &Output, dir: &Path) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut kept = format!("exit {:?}\n", out.status.code());
+    let mut paths: Vec<String> = Vec::new();
+    for l in text.lines() {
+        let l = l.trim_start_matches("\u{1b}[0m");
+        let l = if l.len() > 10 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':' {
+            &l[10..]
+        } else {
+            l
+        };
+        let plain = l
+            .replace("\u{1b}[32m", "")
+            .replace("\u{1b}[31m", "")
+            .replace("\u{1b}[0m", "")
+            .replace(&dir.display().to_string(), "[DIR]");
+        let keep = plain.contains(".yml file [")
+            || plain.contains("Connection test")
+            || plain.contains("All checks passed")
+            || plain.contains("checks failed")
+            || plain.contains("Cleaned ")
+            || plain.contains("Checking ")
+            || plain.contains("Finished cleaning")
+            || plain.contains("will not clean");
+        if plain.contains("Cleaned ") || plain.contains("Checking ") {
+            // dbt cleans in the order of a Python set of paths (random
+            // from run to run): compared sorted
+            paths.push(plain.trim().to_string());
+        } else if keep {
+            paths.sort();
+            for p in paths.drain(..) {
+                kept += &format!("{p}\n");
+            }
+            kept += plain.trim_start_matches("error: ").trim();
+            kept += "\n";
+        }
+    }
+    kept
+}
+
+/// debug on a good project and on a folder without one; clean with the
+/// default targets, with two targets, and refused (outside the project, a
+/// source path). Runs `run` (tarmac or dbt) with the project at `dir`.
+fn debug_clean_steps(dir: &Path, run: &dyn Fn(&Path, &[&str]) -> Output) -> String {
+    let mut log = String::new();
+    log += "== debug\n";
+    log += &checks(&run(dir, &["debug"]), dir);
+    let empty = dir.parent().unwrap().join(format!(
+        "{}_empty",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("profiles.yml"), "x:\n  outputs: {}\n").unwrap();
+    log += "== debug without a project\n";
+    log += &checks(&run(&empty, &["debug"]), &empty);
+    std::fs::create_dir_all(dir.join("target/compiled")).unwrap();
+    std::fs::create_dir_all(dir.join("dbt_packages/p")).unwrap();
+    log += "== clean\n";
+    log += &checks(&run(dir, &["clean"]), dir);
+    log += &format!(
+        "target left: {}, dbt_packages left: {}\n",
+        dir.join("target").exists(),
+        dir.join("dbt_packages").exists()
+    );
+    let project = dir.join("dbt_project.yml");
+    let base = std::fs::read_to_string(&project).unwrap();
+    for targets in [
+        r#"["target", "dbt_packages"]"#,
+        r#"["target", "../elsewhere"]"#,
+        r#"["target", "models"]"#,
+    ] {
+        std::fs::create_dir_all(dir.join("target")).unwrap();
+        std::fs::write(&project, format!("{base}\nclean-targets: {targets}\n")).unwrap();
+        log += &format!("== clean {targets}\n");
+        log += &checks(&run(dir, &["clean"]), dir)
+            .replace(&dir.parent().unwrap().display().to_string(), "[PARENT]");
+        log += &format!(
+            "target left: {}, dbt_packages left: {}, models left: {}\n",
+            dir.join("target").exists(),
+            dir.join("dbt_packages").exists(),
+            dir.join("models").exists()
+        );
+    }
+    std::fs::write(&project, base).unwrap();
+    log
+}
+
+#[test]
+fn debug_clean_golden() {
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    let log = debug_clean_steps(&dir, &|d, args| tarmac(d, &db, args));
+    golden("debug_clean.txt", &log);
+}
+
+#[test]
+fn debug_clean_match_dbt() {
+    let Some(dbt) = testkit::dbt("debug_clean_match_dbt") else {
+        return;
+    };
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    let ours = debug_clean_steps(&dir, &|d, args| tarmac(d, &db, args));
+    let dbt_dir = dir.parent().unwrap().join("dbt").join("jaffle");
+    copy_project(
+        &workspace().join("crates/engine/tests/fixtures/jaffle"),
+        &dbt_dir,
+    );
+    let theirs_db = dbt_dir.join("jaffle.duckdb");
+    let theirs = debug_clean_steps(&dbt_dir, &|d, args| {
+        testkit::dbt_command(&dbt, d, args)
+            .env("TARMAC_DB", &theirs_db)
+            .output()
+            .unwrap()
+    });
+    assert_eq!(ours, theirs, "tarmac (left) and dbt (right) differ");
+}

@@ -206,6 +206,151 @@ pub fn retry(args: RetryArgs, config: Result<Config>) -> Result<ExitCode> {
     }
 }
 
+/// `tarmac clean`: 0 when every clean target is gone, 2 when the project
+/// does not load or a target is refused (a source path, or outside the
+/// project), as dbt.
+pub fn clean(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
+    let opts = args.options(config)?;
+    let report = |p: &std::path::Path, done: bool| {
+        let verb = if done { "Cleaned" } else { "Checking" };
+        engine::logfmt::info_line(&format!("{verb} {}/*", p.display()));
+    };
+    match engine::clean(&opts, &report) {
+        Ok(_) => {
+            engine::logfmt::info_line("Finished cleaning all paths.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `tarmac debug`: dbt debug's report (where the profile and project are,
+/// whether each is found and valid, the connection's settings and a
+/// `select 1` through it), plus whether the packages are installed. Exit 1
+/// when a check fails, as dbt.
+pub fn debug(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
+    let opts = args.options(config)?;
+    let r = engine::debug(&opts);
+    let line = |m: &str| engine::logfmt::info_line(m);
+    line(&format!(
+        "Running with dbt={} (tarmac {})",
+        engine::project::DBT_VERSION,
+        env!("CARGO_PKG_VERSION")
+    ));
+    line(&format!("dbt version: {}", engine::project::DBT_VERSION));
+    line(&format!("tarmac version: {}", env!("CARGO_PKG_VERSION")));
+    line(&format!(
+        "os info: {}-{}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    ));
+    let shown = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(none)".into())
+    };
+    line(&format!("Using profiles dir at {}", shown(&r.profiles_dir)));
+    line(&format!(
+        "Using profiles.yml file at {}",
+        r.profiles_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| format!("{}/profiles.yml", shown(&r.profiles_dir)))
+    ));
+    line(&format!(
+        "Using dbt_project.yml file at {}",
+        r.project_file.display()
+    ));
+    if r.profile.is_ok() {
+        line("adapter type: duckdb");
+        line(&format!(
+            "adapter version: DuckDB {}",
+            engine::db::duckdb_version()
+        ));
+    }
+    let verdict = |res: &std::result::Result<(), String>| match res {
+        Ok(()) => "OK found and valid".to_string(),
+        Err(e) if e == "not found" => "ERROR not found".to_string(),
+        Err(_) => "ERROR invalid".to_string(),
+    };
+    line("Configuration:");
+    line(&format!("  profiles.yml file [{}]", verdict(&r.profile)));
+    line(&format!("  dbt_project.yml file [{}]", verdict(&r.project)));
+    line("Required dependencies:");
+    let git = std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    line(&format!(
+        " - git [{}]",
+        if git { "OK found" } else { "ERROR not found" }
+    ));
+    match &r.packages {
+        Ok(n) => line(&format!(" - packages [OK {n} installed]")),
+        Err(_) => line(" - packages [ERROR not installed: run tarmac deps]"),
+    }
+    engine::logfmt::blank();
+    match &r.connection_test {
+        None => line("Connection test skipped since no profile was found"),
+        Some(t) => {
+            line("Connection:");
+            for (k, v) in &r.connection {
+                line(&format!("  {k}: {v}"));
+            }
+            match t {
+                Ok(()) => line("  Connection test: [OK connection ok]"),
+                Err(_) => line("  Connection test: [ERROR]"),
+            }
+            engine::logfmt::blank();
+        }
+    }
+    let mut problems: Vec<String> = Vec::new();
+    if let Err(e) = &r.profile {
+        problems.push(if e == "not found" {
+            format!(
+                "dbt looked for a profiles.yml file in {}/profiles.yml, but did not find one.",
+                shown(&r.profiles_dir)
+            )
+        } else {
+            format!("Profile loading failed for the following reason:\n{e}")
+        });
+    }
+    if let Err(e) = &r.project {
+        problems.push(if e == "not found" {
+            format!(
+                "Project loading failed for the following reason:\n project path <{}> not found",
+                r.project_file.display()
+            )
+        } else {
+            format!("Project loading failed for the following reason:\n{e}")
+        });
+    }
+    if let Err(e) = &r.packages {
+        problems.push(format!("Packages are not installed:\n{e}"));
+    }
+    if let Some(Err(e)) = &r.connection_test {
+        problems.push(format!("Connection test failed:\n{e}"));
+    }
+    if problems.is_empty() {
+        line("All checks passed!");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        line(&format!(
+            "{} check{} failed:",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ));
+        for p in problems {
+            line(&p);
+            engine::logfmt::blank();
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
 /// `tarmac deps`.
 #[derive(Args, Clone, Debug)]
 pub struct DepsArgs {
