@@ -171,6 +171,53 @@ fn owned_to_value_any(v: duckdb::types::Value) -> Value {
     }
 }
 
+/// Whether user SQL (a hook, `run_query`, a `call statement`) certainly
+/// leaves the catalog as it is: one statement (no `;` but a final one)
+/// whose first word reads or writes rows only. Anything else may create,
+/// drop or alter relations, and empties the relation cache. Why: hooks
+/// and `run_query` are frequent in real projects (an INSERT per model in
+/// dbt-project-evaluator, `get_query_results_as_dict` in dbt_utils), and
+/// re-reading the catalog after each was a visible part of their time.
+fn leaves_catalog_alone(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    // leading comments (the query comment dbt-style SQL often carries)
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            match r.split_once("*/") {
+                Some((_, r)) => rest = r.trim_start(),
+                None => return false,
+            }
+        } else {
+            break;
+        }
+    }
+    let body = rest.trim_end().trim_end_matches(';');
+    if body.contains(';') {
+        return false;
+    }
+    let word: String = body
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    matches!(
+        word.as_str(),
+        "select"
+            | "with"
+            | "values"
+            | "from"
+            | "insert"
+            | "update"
+            | "delete"
+            | "describe"
+            | "show"
+            | "summarize"
+            | "explain"
+    )
+}
+
 impl Db {
     pub fn new(conn: impl Into<warehouse::Conn>) -> Self {
         let conn = conn.into();
@@ -240,8 +287,12 @@ impl Db {
         })
     }
 
-    /// Run SQL that may change anything (user SQL): the cache is dropped.
+    /// Run SQL that may change anything (user SQL): the cache is dropped,
+    /// unless the SQL is one statement that only reads or writes rows.
     pub fn execute(&self, sql: &str) -> Result<()> {
+        if leaves_catalog_alone(sql) {
+            return self.execute_known(sql);
+        }
         self.invalidating(|| self.execute_known(sql))
     }
 
@@ -253,8 +304,12 @@ impl Db {
     }
 
     /// Run a query; values are cast to text where DuckDB has no simple Rust type.
-    /// User SQL: the relation cache is dropped.
+    /// User SQL: the relation cache is dropped, unless the SQL is one
+    /// statement that only reads or writes rows.
     pub fn query(&self, sql: &str) -> Result<QueryResult> {
+        if leaves_catalog_alone(sql) {
+            return self.query_known(sql);
+        }
         self.invalidating(|| self.query_known(sql))
     }
 
@@ -548,6 +603,46 @@ mod tests {
             db.query("SELECT count(*) FROM t").unwrap().rows[0][0],
             Value::from(1)
         );
+    }
+
+    #[test]
+    fn only_row_statements_keep_the_relation_cache() {
+        for keeps in [
+            "select 1",
+            "  /* {\"app\": \"dbt\"} */\n insert into t values (1);",
+            "-- a note\nWITH x AS (select 1) select * from x",
+            "update t set a = 1",
+        ] {
+            assert!(leaves_catalog_alone(keeps), "{keeps}");
+        }
+        for drops in [
+            "create table t as select 1",
+            "select 1; drop table t",
+            "/* unterminated select 1",
+            "alter table t add column b int",
+            "begin",
+            "",
+        ] {
+            assert!(!leaves_catalog_alone(drops), "{drops}");
+        }
+        // and the cache does see a table that user DDL made
+        let db = Db::new(Connection::open_in_memory().unwrap());
+        assert_eq!(
+            db.relation_kind(None, "main", "made_by_a_hook").unwrap(),
+            None
+        );
+        db.query("select 1").unwrap(); // the cache stays
+        db.execute("create table made_by_a_hook as select 1 as a")
+            .unwrap();
+        assert_eq!(
+            db.relation_kind(None, "main", "made_by_a_hook")
+                .unwrap()
+                .as_deref(),
+            Some("table")
+        );
+        db.execute("insert into made_by_a_hook values (2)").unwrap();
+        let r = db.query("select count(*) from made_by_a_hook").unwrap();
+        assert_eq!(r.rows[0][0], Value::from(2));
     }
 
     #[test]
