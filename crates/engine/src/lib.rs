@@ -763,6 +763,64 @@ pub fn debug(opts: &Options) -> DebugReport {
     r
 }
 
+/// `tarmac ls --output json|name|path|selector`: the selected nodes in
+/// dbt's order (by unique id), each as dbt's `ls` JSON holds it (`name`,
+/// `resource_type`, `package_name`, `original_file_path`, `unique_id`,
+/// `alias`, `config`, `tags`, `depends_on`, from the manifest's node),
+/// with its selector name (`project.folder.name`).
+pub fn list_json(opts: &Options) -> Result<Vec<(String, serde_json::Value)>> {
+    let l = load(opts, Command::Compile)?;
+    let chosen = choose(&l, opts)?;
+    let mj = artifacts::manifest_json(&l.manifest, &l.dag, &BTreeMap::new());
+    const KEYS: &[&str] = &[
+        "name",
+        "resource_type",
+        "package_name",
+        "original_file_path",
+        "unique_id",
+        "alias",
+        "config",
+        "tags",
+        "depends_on",
+    ];
+    let mut out = Vec::new();
+    for id in &chosen {
+        let node = mj["nodes"].get(id).or_else(|| mj["unit_tests"].get(id));
+        let Some(node) = node else { continue };
+        let mut o = serde_json::Map::new();
+        for k in KEYS {
+            if let Some(v) = node.get(*k) {
+                let v = match (*k, v) {
+                    // dbt's ls lists a node's parents only where the node
+                    // kind has them (a seed: macros alone)
+                    ("depends_on", serde_json::Value::Object(d))
+                        if l.manifest
+                            .nodes
+                            .get(id)
+                            .is_some_and(|n| n.resource_type == manifest::ResourceType::Seed) =>
+                    {
+                        serde_json::json!({"macros": d.get("macros").cloned().unwrap_or_default()})
+                    }
+                    _ => v.clone(),
+                };
+                o.insert(k.to_string(), v);
+            }
+        }
+        let fqn = node["fqn"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .unwrap_or_default();
+        out.push((fqn, serde_json::Value::Object(o)));
+    }
+    drop_in_background(l);
+    Ok(out)
+}
+
 /// `tarmac parse`: load the project (partial parsing applies) and write
 /// `manifest.json` without compiled SQL. Returns dbt's "Found ..." line.
 pub fn parse(opts: &Options) -> Result<String> {

@@ -517,6 +517,30 @@ fn format_number(n: &str, places: usize) -> String {
     format!("{}{body}", if neg && !zero { "-" } else { "" })
 }
 
+/// A JSON value as Python's `json.dumps` writes it by default (`", "` and
+/// `": "` separators, non-ASCII escaped): dbt's `ls --output json` lines.
+pub fn py_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => crate::extras::py_float(f),
+            _ => n.to_string(),
+        },
+        serde_json::Value::String(s) => json_str(s),
+        serde_json::Value::Array(a) => {
+            format!("[{}]", a.iter().map(py_json).collect::<Vec<_>>().join(", "))
+        }
+        serde_json::Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("{}: {}", json_str(k), py_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// dbt's `ShowNode` message: the table (or JSON) under its heading.
 pub fn message(node_name: &str, is_inline: bool, table: &Table, json: bool) -> String {
     if json {

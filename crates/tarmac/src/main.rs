@@ -56,7 +56,7 @@ enum Command {
     /// Call a macro of the project with arguments (`--args '{...}'`).
     RunOperation(commands::dbt::RunOperationArgs),
     /// List the selected nodes.
-    Ls(commands::dbt::DbtArgs),
+    Ls(commands::dbt::LsArgs),
     /// Preview a model's rows (`--select`) or a query (`--inline`), as dbt show.
     Show(commands::dbt::ShowArgs),
     /// Run again what errored, failed or was skipped in the last build/run/seed/test (target/run_results.json).

@@ -45,7 +45,8 @@ fn build_ls_and_exit_codes() {
     let out = tarmac(&dir, &db, &["ls", "--select", "+stg_orders"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "jaffle.raw_orders\njaffle.staging.stg_orders\njaffle.staging.unique_stg_orders_order_id\n"
+        // dbt's order: by unique id
+        "jaffle.staging.stg_orders\njaffle.raw_orders\njaffle.staging.unique_stg_orders_order_id\n"
     );
     // a model whose SQL DuckDB refuses: exit code 2 (a final error, which
     // the orchestrator does not retry), its descendants skipped

@@ -547,11 +547,51 @@ pub fn freshness(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
     }
 }
 
-pub fn ls(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
-    match engine::list(&args.options(config)?) {
-        Ok(names) => {
-            for n in names {
-                println!("{n}");
+/// `tarmac ls`: dbt ls's flags over the common ones.
+#[derive(Args, Clone, Debug)]
+pub struct LsArgs {
+    /// selector (project.folder.name, the default), name, path or json.
+    #[arg(long, short = 'o', value_name = "FORMAT", default_value = "selector", value_parser = ["selector", "name", "path", "json"])]
+    output: String,
+    /// With --output json: only these keys of each node.
+    #[arg(long, num_args = 1.., value_name = "KEY")]
+    output_keys: Vec<String>,
+    #[command(flatten)]
+    common: DbtArgs,
+}
+
+/// `tarmac ls`: the selected nodes in dbt's order (by unique id), one a
+/// line, as dbt ls prints them.
+pub fn ls(args: LsArgs, config: Result<Config>) -> Result<ExitCode> {
+    let keys: Vec<String> = args
+        .output_keys
+        .iter()
+        .flat_map(|k| k.split([',', ' ']))
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect();
+    match engine::list_json(&args.common.options(config)?) {
+        Ok(nodes) => {
+            for (fqn, n) in nodes {
+                let text = |k: &str| n[k].as_str().unwrap_or_default().to_string();
+                let line = match args.output.as_str() {
+                    "name" => text("name"),
+                    "path" => text("original_file_path"),
+                    "json" if keys.is_empty() => engine::show::py_json(&n),
+                    "json" => {
+                        let mut o = serde_json::Map::new();
+                        if let serde_json::Value::Object(m) = &n {
+                            for (k, v) in m {
+                                if keys.contains(k) {
+                                    o.insert(k.clone(), v.clone());
+                                }
+                            }
+                        }
+                        engine::show::py_json(&serde_json::Value::Object(o))
+                    }
+                    _ => fqn,
+                };
+                println!("{line}");
             }
             Ok(ExitCode::SUCCESS)
         }
