@@ -728,6 +728,7 @@ impl Object for Api {
                 kind: sarg(3, "type"),
                 quoting: Default::default(),
                 external: None,
+                limit: None,
             }
             .to_value()),
             ("Relation", "scd_args") => {

@@ -84,6 +84,29 @@ pub fn value_to_json(v: &Value) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
 }
 
+/// `--empty` of the running command (dbt's `flags.EMPTY`): `ref()` and
+/// `source()` give relations limited to no rows while executing. Set by
+/// [`crate::execute`] for each command it runs.
+static EMPTY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// See [`EMPTY`].
+pub fn set_empty(on: bool) {
+    EMPTY.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The relation a `ref()`/`source()` call gives: under `--empty`, while
+/// executing, limited to no rows, an ephemeral model's CTE too (as dbt);
+/// a unit test's fixture CTE stays as it is.
+fn limited(mut rel: Relation, executing: bool, ephemeral: bool) -> Relation {
+    if executing
+        && EMPTY.load(std::sync::atomic::Ordering::Relaxed)
+        && (ephemeral || rel.kind.as_deref() != Some("cte"))
+    {
+        rel.limit = Some(0);
+    }
+    rel
+}
+
 /// What a run knows before any node renders.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -603,6 +626,7 @@ fn relation_arg(v: &Value) -> Option<Relation> {
             kind: None,
             quoting: Default::default(),
             external: None,
+            limit: None,
         }),
         [i] => Some(Relation {
             database: None,
@@ -611,6 +635,7 @@ fn relation_arg(v: &Value) -> Option<Relation> {
             kind: None,
             quoting: Default::default(),
             external: None,
+            limit: None,
         }),
         _ => None,
     }
@@ -660,6 +685,7 @@ impl Object for Adapter {
                         kind: Some(k),
                         quoting: self.0.this.quoting,
                         external: None,
+                        limit: None,
                     }
                     .to_value(),
                     None => Value::from(()),
@@ -946,12 +972,13 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                     .resolver
                     .resolve_ref_from(caller, pkg.as_deref(), &name)
                     .map_err(err)?;
+                let ephemeral = eph.is_some();
                 if let (Some(id), Ok(mut e)) = (eph, c.ephemerals.lock()) {
                     if !e.contains(&id) {
                         e.push(id);
                     }
                 }
-                Ok(rel.to_value())
+                Ok(limited(rel, c.execute, ephemeral).to_value())
             },
         ),
     );
@@ -967,7 +994,7 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                 }
                 c.resolver
                     .resolve_source_from(crate::manifest::package_of(&c.unique_id), &source, &table)
-                    .map(|r| r.to_value())
+                    .map(|r| limited(r, c.execute, false).to_value())
                     .map_err(err)
             },
         ),

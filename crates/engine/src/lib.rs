@@ -90,6 +90,9 @@ pub struct Options {
     pub resource_types: Vec<String>,
     /// `tarmac retry`: the nodes to run again instead of a selection.
     pub retry: Option<RetrySet>,
+    /// dbt's `--empty`: `ref()`/`source()` read no rows, so models build
+    /// with their columns and no data (a schema-only dry run).
+    pub empty: bool,
 }
 
 /// What `tarmac retry` runs again, from the last run_results.json: the
@@ -193,6 +196,7 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
             .unwrap_or_default(),
         resource_types: strings(&args["resource_types"]),
         retry: Some(RetrySet { failed }),
+        empty: args["empty"].as_bool().unwrap_or(false),
     };
     Ok((command, opts))
 }
@@ -1258,6 +1262,7 @@ fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<
         "indirect_selection": opts.indirect_selection.as_str(),
         "store_failures": opts.store_failures,
         "resource_types": opts.resource_types,
+        "empty": opts.empty,
     });
     if let Some(t) = opts.threads {
         args["threads"] = t.into();
@@ -1271,6 +1276,7 @@ fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<
 /// `run`, `seed`, `build`, `compile`: select, run, write artifacts, print a summary.
 pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let t0 = Instant::now();
+    jinja::set_empty(opts.empty);
     let mut l = load(opts, command)?;
     let chosen = choose(&l, opts)?;
     l.manifest.env.add_global(

@@ -172,6 +172,7 @@ pub fn incremental(
         kind: None,
         quoting: Default::default(),
         external: None,
+        limit: None,
     };
     let create = with_header(
         config,

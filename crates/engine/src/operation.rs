@@ -32,6 +32,7 @@ pub fn context(m: &Manifest, db: Option<Db>, name: &str) -> Arc<NodeCtx> {
                 kind: None,
                 quoting: Default::default(),
                 external: None,
+                limit: None,
             },
             Config::new(),
             m.resolver(),

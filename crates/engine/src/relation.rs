@@ -73,6 +73,10 @@ pub struct Relation {
     /// dbt-duckdb's external source: what the relation renders as (a quoted
     /// path or a reader call such as `read_csv(...)`) instead of its name.
     pub external: Option<String>,
+    /// dbt's `limit` on a relation from `ref()`/`source()`: `Some(0)` under
+    /// `--empty`, which renders it in Jinja as `(select * from <name> where
+    /// false limit 0)`, as dbt-duckdb does (no subquery alias).
+    pub limit: Option<u64>,
 }
 
 impl Relation {
@@ -84,6 +88,7 @@ impl Relation {
             kind: None,
             quoting: Quoting::default(),
             external: None,
+            limit: None,
         }
     }
 
@@ -102,6 +107,7 @@ impl Relation {
             kind: Some("cte".into()),
             quoting: Quoting::default(),
             external: None,
+            limit: None,
         }
     }
 
@@ -223,7 +229,15 @@ impl Object for Relation {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&Relation::render(self))
+        match self.limit {
+            None => f.write_str(&Relation::render(self)),
+            Some(0) => write!(
+                f,
+                "(select * from {} where false limit 0)",
+                Relation::render(self)
+            ),
+            Some(n) => write!(f, "(select * from {} limit {n})", Relation::render(self)),
+        }
     }
 }
 

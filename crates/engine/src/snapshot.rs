@@ -460,6 +460,7 @@ pub fn run(
         kind: None,
         quoting: Default::default(),
         external: None,
+        limit: None,
     };
     db.execute(&format!(
         "{header}create or replace temporary table {} as (\n{staging_sql}\n);",

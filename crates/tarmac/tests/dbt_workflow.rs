@@ -482,3 +482,117 @@ fn ls_matches_dbt() {
         );
     }
 }
+
+/// Every compiled model file under target/compiled, path and text.
+fn compiled_models(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let root = dir.join("target/compiled/jaffle/models");
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(&root).unwrap().display().to_string();
+                out.push((rel, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Relations (schema, name) with their columns and row counts, read with
+/// dbt's Python DuckDB (which reads both tools' files).
+fn relations(python: &Path, db: &Path) -> String {
+    let script = r#"
+import duckdb, sys
+c = duckdb.connect(sys.argv[1], read_only=True)
+for s, t in c.sql("select table_schema, table_name from information_schema.tables where table_catalog = current_database() order by 1, 2").fetchall():
+    cols = [r[0] + ' ' + r[1] for r in c.sql(f'describe "{s}"."{t}"').fetchall()]
+    n = c.sql(f'select count(*) from "{s}"."{t}"').fetchall()[0][0]
+    print(s, t, n, ', '.join(cols))
+"#;
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn empty_golden() {
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    let out = tarmac(&dir, &db, &["build", "--empty"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut all = String::new();
+    for (path, sql) in compiled_models(&dir) {
+        all += &format!("-- {path}\n{sql}\n");
+    }
+    for (id, st) in statuses(&dir) {
+        all += &format!("{id} {st}\n");
+    }
+    all += &format!("args.empty = {}\n", run_args(&dir)["empty"]);
+    golden("empty.txt", &all);
+}
+
+#[test]
+fn empty_matches_dbt() {
+    let Some(dbt) = testkit::dbt("empty_matches_dbt") else {
+        return;
+    };
+    let (_t, dir) = fixture();
+    let dbt_dir = dir.parent().unwrap().join("dbt").join("jaffle");
+    copy_project(&dir, &dbt_dir);
+    // both files are jaffle.duckdb, so both databases are named jaffle
+    let ours = dir.join("jaffle.duckdb");
+    let theirs = dbt_dir.join("jaffle.duckdb");
+    let out = tarmac(&dir, &ours, &["build", "--empty"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = testkit::dbt_command(&dbt, &dbt_dir, &["build", "--empty"])
+        .env("TARMAC_DB", &theirs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        statuses(&dir),
+        statuses(&dbt_dir),
+        "statuses: tarmac (left), dbt (right)"
+    );
+    // dbt also writes an ephemeral model's own compiled file, which
+    // Tarmac does not (with or without --empty): compared where both wrote
+    let ours_sql = compiled_models(&dir);
+    let theirs_sql: Vec<(String, String)> = compiled_models(&dbt_dir)
+        .into_iter()
+        .filter(|(p, _)| ours_sql.iter().any(|(q, _)| q == p))
+        .collect();
+    assert_eq!(
+        ours_sql, theirs_sql,
+        "compiled SQL: tarmac (left), dbt (right)"
+    );
+    let py = testkit::python_beside(&dbt);
+    let (a, b) = (relations(&py, &ours), relations(&py, &theirs));
+    assert_eq!(a, b, "relations: tarmac (left), dbt (right)");
+    assert!(a.contains("main stg_orders 0 "), "{a}");
+}

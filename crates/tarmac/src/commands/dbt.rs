@@ -71,6 +71,10 @@ pub struct DbtArgs {
     /// Only nodes of these kinds (model, seed, snapshot, test, unit_test, ...).
     #[arg(long, num_args = 1.., value_name = "TYPE")]
     resource_type: Vec<String>,
+    /// Read no rows through ref() and source(): models build with their
+    /// columns and no data (dbt's --empty, a schema-only dry run).
+    #[arg(long)]
+    empty: bool,
 }
 
 /// `tarmac run-operation MACRO --args '{...}'`.
@@ -466,6 +470,7 @@ impl DbtArgs {
             resource_types: self.resource_type,
             progress: None,
             retry: None,
+            empty: self.empty,
         })
     }
 }
