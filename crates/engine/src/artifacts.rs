@@ -244,6 +244,232 @@ impl serde::Serialize for ConfigJson<'_> {
     }
 }
 
+/// dbt's `unrendered_config`: the configs the node's project tree,
+/// properties and `config()` set, without defaults, hooks under dbt's
+/// dashed names. `state:modified.configs` and `.relation` compare it, so
+/// a manifest Tarmac writes compares with one dbt wrote. Values are the
+/// ones Tarmac rendered (dbt keeps a project file's `{{ ... }}` text).
+struct UnrenderedConfig<'a> {
+    n: &'a crate::manifest::Node,
+    test: bool,
+}
+
+impl serde::Serialize for UnrenderedConfig<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use crate::manifest::ResourceType;
+        use serde::ser::SerializeMap;
+        let cfg = &self.n.config;
+        // what Tarmac adds itself and dbt keeps out of `unrendered_config`:
+        // a test's materialization and default audit schema, the
+        // `store_failures`/`store_failures_as` that the other implies
+        // (`finalize_store_failures`), a seed's materialization, model
+        // constraints (a model property, not a config)
+        let sf = cfg.get("store_failures").and_then(|v| v.as_bool());
+        let sfa = cfg.get("store_failures_as").and_then(|v| v.as_str());
+        let implied_sfa = matches!(
+            (sf, sfa),
+            (Some(true), Some("table")) | (Some(false), Some("ephemeral"))
+        );
+        let skip = |k: &str, v: &Value| match k {
+            "materialized" => self.test || v.as_str() == Some("seed"),
+            "schema" => self.test && v.as_str() == Some("dbt_test__audit"),
+            "store_failures_as" => self.test && implied_sfa,
+            "store_failures" => self.test && sfa.is_some() && !implied_sfa,
+            "constraints" => self.n.resource_type == ResourceType::Model,
+            _ => false,
+        };
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in cfg {
+            if skip(k, v) {
+                continue;
+            }
+            match k.as_str() {
+                "pre_hook" => map.serialize_entry("pre-hook", v)?,
+                "post_hook" => map.serialize_entry("post-hook", v)?,
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// dbt's contract checksum of a model with an enforced contract: sha256 of
+/// `|<name><data_type><constraints>` per column in name order, then, for
+/// materializations that enforce constraints (table, incremental), the
+/// materialization and the model-level constraints; the constraints as
+/// Python prints dbt's constraint objects. `state:modified.contract`
+/// compares it.
+pub(crate) fn contract_checksum(n: &crate::manifest::Node) -> String {
+    let mut cols: Vec<&crate::properties::Column> = n.columns.values().collect();
+    cols.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut text = String::new();
+    for c in cols {
+        text.push('|');
+        text.push_str(&c.name);
+        text.push_str(c.data_type.as_deref().unwrap_or("None"));
+        text.push_str(&constraints_repr(&c.constraints, false));
+    }
+    let materialized = n.config.materialized();
+    if matches!(materialized, "table" | "incremental") {
+        text.push_str(materialized);
+        let model_level = n
+            .config
+            .get("constraints")
+            .and_then(|c| c.as_array())
+            .cloned()
+            .unwrap_or_default();
+        text.push_str(&constraints_repr(&model_level, true));
+    }
+    crate::partial::sha256_hex(text.as_bytes())
+}
+
+/// A list of constraints as Python's `str()` prints dbt's
+/// `ColumnLevelConstraint`/`ModelLevelConstraint` dataclasses.
+fn constraints_repr(list: &[Value], model_level: bool) -> String {
+    let py = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => "None".to_string(),
+        Some(v) => crate::extras::py_repr(&minijinja::Value::from_serialize(v)),
+    };
+    let py_bool = |v: Option<&Value>| match v.and_then(|v| v.as_bool()) {
+        Some(false) => "False",
+        _ => "True",
+    };
+    let py_list = |v: Option<&Value>| match v {
+        Some(v @ Value::Array(_)) => crate::extras::py_repr(&minijinja::Value::from_serialize(v)),
+        _ => "[]".to_string(),
+    };
+    let items: Vec<String> = list
+        .iter()
+        .map(|c| {
+            let t = c.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+            let mut s = format!(
+                "{}(type=<ConstraintType.{t}: '{t}'>, name={}, expression={}, warn_unenforced={}, warn_unsupported={}, to={}, to_columns={}",
+                if model_level { "ModelLevelConstraint" } else { "ColumnLevelConstraint" },
+                py(c.get("name")),
+                py(c.get("expression")),
+                py_bool(c.get("warn_unenforced")),
+                py_bool(c.get("warn_unsupported")),
+                py(c.get("to")),
+                py_list(c.get("to_columns")),
+            );
+            if model_level {
+                s.push_str(&format!(", columns={}", py_list(c.get("columns"))));
+            }
+            s.push(')');
+            s
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The project's and packages' macros as dbt's manifest lists them
+/// (`macro.<package>.<name>`, the block's text as `macro_sql`, the macros
+/// it calls in `depends_on.macros`), read again from their files so that
+/// `macro_sql` is the text as written. `state:modified.macros` compares
+/// `macro_sql`; Tarmac's built-in macros are its own and are not listed.
+pub(crate) fn macros_json(m: &Manifest) -> Map<String, Value> {
+    let mut found: Vec<(String, String, String, String)> = Vec::new();
+    let projects = std::iter::once(&m.info.project).chain(m.info.packages.iter());
+    for p in projects {
+        let dirs = p
+            .macro_paths
+            .iter()
+            .cloned()
+            .chain(p.test_paths.iter().map(|t| format!("{t}/generic")));
+        for dir in dirs {
+            let Ok(files) = crate::manifest::walk(&p.root.join(&dir), &["sql"]) else {
+                continue;
+            };
+            for (abs, rel) in files {
+                let Ok(text) = std::fs::read_to_string(&abs) else {
+                    continue;
+                };
+                let path = format!("{dir}/{rel}");
+                for (name, sql) in macro_blocks(&text) {
+                    found.push((p.name.clone(), name, sql, path.clone()));
+                }
+            }
+        }
+    }
+    let names: std::collections::HashSet<(&str, &str)> = found
+        .iter()
+        .map(|(p, n, _, _)| (p.as_str(), n.as_str()))
+        .collect();
+    let root = m.info.project.name.as_str();
+    let call = regex::Regex::new(r"\b(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+        .expect("static regex");
+    let mut out = Map::new();
+    for (pkg, name, sql, path) in &found {
+        // the macros it calls: `pkg.name(` or a bare name of its own
+        // package or the root project (dbt's static macro dependencies)
+        let mut deps: Vec<String> = Vec::new();
+        for c in call.captures_iter(sql) {
+            let callee = &c[2];
+            let id = match c.get(1).map(|q| q.as_str()) {
+                Some(q) if names.contains(&(q, callee)) => Some(format!("macro.{q}.{callee}")),
+                Some(_) => None,
+                None if names.contains(&(pkg.as_str(), callee)) => {
+                    Some(format!("macro.{pkg}.{callee}"))
+                }
+                None if names.contains(&(root, callee)) => Some(format!("macro.{root}.{callee}")),
+                None => None,
+            };
+            if let Some(id) = id {
+                if id != format!("macro.{pkg}.{name}") && !deps.contains(&id) {
+                    deps.push(id);
+                }
+            }
+        }
+        let id = format!("macro.{pkg}.{name}");
+        out.insert(
+            id.clone(),
+            json!({
+                "name": name, "resource_type": "macro", "package_name": pkg,
+                "path": path, "original_file_path": path, "unique_id": id,
+                "macro_sql": sql, "depends_on": {"macros": deps},
+                "description": "", "meta": {}, "docs": {"show": true, "node_color": null},
+                "patch_path": null, "arguments": [], "supported_languages": null,
+            }),
+        );
+    }
+    out
+}
+
+/// The `{% macro %}`, `{% test %}` and `{% materialization %}` blocks of a
+/// macro file: dbt's macro name (`test_<name>`, `materialization_<name>_<adapter>`)
+/// and the block's text from its opening `{%` to its closing `%}`.
+pub(crate) fn macro_blocks(text: &str) -> Vec<(String, String)> {
+    let open = regex::Regex::new(
+        r"\{%-?\s*(macro|test|materialization)\s+([A-Za-z_][A-Za-z0-9_]*)([^%]*?)-?%\}",
+    )
+    .expect("static regex");
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(c) = open.captures_at(text, at) {
+        let whole = c.get(0).expect("match");
+        let kind = &c[1];
+        let end = regex::Regex::new(&format!(r"\{{%-?\s*end{kind}\s*-?%\}}")).expect("regex");
+        let Some(e) = end.find_at(text, whole.end()) else {
+            break;
+        };
+        let name = match kind {
+            "test" => format!("test_{}", &c[2]),
+            "materialization" => {
+                let adapter = regex::Regex::new(r"adapter\s*=\s*['\x22]([A-Za-z_0-9]+)['\x22]")
+                    .expect("regex")
+                    .captures(&c[3])
+                    .map(|a| a[1].to_string())
+                    .unwrap_or_else(|| "default".into());
+                format!("materialization_{}_{adapter}", &c[2])
+            }
+            _ => c[2].to_string(),
+        };
+        out.push((name, text[whole.start()..e.end()].to_string()));
+        at = e.end();
+    }
+    out
+}
+
 struct RefJson<'a>(&'a (Option<String>, String));
 
 impl serde::Serialize for RefJson<'_> {
@@ -318,6 +544,8 @@ impl serde::Serialize for NodeJson<'_> {
             .is_some_and(|(t, _)| matches!(t.kind, crate::data_tests::TestKind::Generic { .. }));
         if generic {
             map.serialize_entry("checksum", &Checksum("none", ""))?;
+        } else if let Some(path) = n.checksum.strip_prefix("path:") {
+            map.serialize_entry("checksum", &Checksum("path", path))?;
         } else {
             map.serialize_entry("checksum", &Checksum("sha256", &n.checksum))?;
         }
@@ -336,7 +564,7 @@ impl serde::Serialize for NodeJson<'_> {
             None => map.serialize_entry("meta", &Map::new())?,
         }
         // dbt keeps a model file's contents stripped (packages count its lines)
-        if n.resource_type == crate::manifest::ResourceType::Model {
+        if n.resource_type == crate::manifest::ResourceType::Model || (test.is_some() && !generic) {
             map.serialize_entry("raw_code", n.raw_code.trim())?;
         } else {
             map.serialize_entry("raw_code", &n.raw_code)?;
@@ -368,9 +596,19 @@ impl serde::Serialize for NodeJson<'_> {
                 .and_then(|v| v.as_bool())
                 .unwrap_or(d)
         };
+        let enforced = flag("enforced", false);
+        let checksum = (enforced && n.resource_type == crate::manifest::ResourceType::Model)
+            .then(|| contract_checksum(n));
         map.serialize_entry(
             "contract",
-            &json!({"enforced": flag("enforced", false), "alias_types": flag("alias_types", true), "checksum": null}),
+            &json!({"enforced": enforced, "alias_types": flag("alias_types", true), "checksum": checksum}),
+        )?;
+        map.serialize_entry(
+            "unrendered_config",
+            &UnrenderedConfig {
+                n,
+                test: test.is_some(),
+            },
         )?;
         if n.resource_type == crate::manifest::ResourceType::Model {
             map.serialize_entry("access", &cfg_or("access", Value::from("protected")))?;
@@ -611,7 +849,13 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
                 "database": s.relation.database, "schema": t.schema, "identifier": t.identifier,
                 "relation_name": s.relation.render(), "description": t.description,
                 "source_description": t.source_description, "loader": t.loader,
-                "columns": columns, "tags": t.tags, "meta": t.meta, "config": config,
+                "columns": columns, "tags": t.tags, "meta": t.meta,
+                // as dbt: the config without the keys it always fills in
+                "unrendered_config": config.iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "enabled" | "event_time"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Map<String, Value>>(),
+                "config": config,
                 // dbt writes null for what the YAML leaves at its default
                 "quoting": {
                     "database": (!t.quoting.database).then_some(false),
@@ -692,7 +936,7 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
         "metadata": metadata(m, "manifest/v12"),
         "nodes": nodes,
         "sources": sources,
-        "macros": {},
+        "macros": macros_json(m),
         "docs": {},
         "exposures": sections["exposures"],
         "metrics": sections["metrics"],

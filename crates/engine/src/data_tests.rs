@@ -906,7 +906,8 @@ fn singular_node(
         original_file_path: ofp.clone(),
         path: rel.to_string(),
         fqn,
-        checksum: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw.as_bytes())),
+        // dbt checksums a file's stripped contents
+        checksum: crate::partial::sha256_hex(raw.trim().as_bytes()),
         raw_code: raw,
         config: cfg,
         description: String::new(),

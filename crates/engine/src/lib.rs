@@ -44,6 +44,7 @@ pub mod selectors;
 pub mod show;
 pub mod snapshot;
 pub mod sourcemap;
+pub mod state;
 pub mod unit_tests;
 pub mod yaml;
 
@@ -93,6 +94,17 @@ pub struct Options {
     /// dbt's `--empty`: `ref()`/`source()` read no rows, so models build
     /// with their columns and no data (a schema-only dry run).
     pub empty: bool,
+    /// `--state DIR`: an earlier run's artifacts, for `state:`, `result:`
+    /// and `source_status:` selectors (and `--defer`).
+    pub state: Option<PathBuf>,
+    /// `--defer`: refs to nodes this run does not build resolve to the
+    /// state manifest's relations where the target lacks them.
+    pub defer: bool,
+    /// `--favor-state`: with `--defer`, unselected nodes always resolve
+    /// to the state's relations.
+    pub favor_state: bool,
+    /// `--defer-state DIR`: the artifacts to defer to, when not `--state`'s.
+    pub defer_state: Option<PathBuf>,
 }
 
 /// What `tarmac retry` runs again, from the last run_results.json: the
@@ -195,6 +207,14 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
             .and_then(|s| s.parse().ok())
             .unwrap_or_default(),
         resource_types: strings(&args["resource_types"]),
+        // a deferred run is retried deferred, against the same state
+        state: cli
+            .state
+            .clone()
+            .or_else(|| args["state"].as_str().map(PathBuf::from)),
+        defer: args["defer"].as_bool().unwrap_or(false),
+        favor_state: args["favor_state"].as_bool().unwrap_or(false),
+        defer_state: args["defer_state"].as_str().map(PathBuf::from),
         retry: Some(RetrySet { failed }),
         empty: args["empty"].as_bool().unwrap_or(false),
     };
@@ -380,6 +400,8 @@ pub fn list(opts: &Options) -> Result<Vec<String>> {
         .map(|n| match n.resource_type {
             // dbt lists an exposure as `exposure:<package>.<name>`
             manifest::ResourceType::Exposure => format!("exposure:{}.{}", n.package_name, n.name),
+            // and a unit test as `unit_test:<package>.<name>`
+            manifest::ResourceType::Unit => format!("unit_test:{}.{}", n.package_name, n.name),
             _ => n.fqn.join("."),
         })
         .collect();
@@ -953,9 +975,13 @@ fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<Strin
             .cloned()
             .collect());
     }
+    let state = opts.state.as_deref().map(state::State::load).transpose()?;
+    let state = state.as_ref();
+    let select = |sel: &[String], ex: &[String]| {
+        select::select_with_state(&l.manifest, &l.dag, sel, ex, opts.indirect_selection, state)
+    };
     let mut sels = selectors::Selectors::load(&l.manifest.info.project.root)?;
     sels.indirect = opts.indirect_selection;
-    let mode = opts.indirect_selection;
     let nothing_given = opts.select.iter().all(|s| s.trim().is_empty()) && opts.exclude.is_empty();
     let name = opts.selector.clone().or_else(|| {
         if nothing_given {
@@ -968,18 +994,18 @@ fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<Strin
         Some(n) => {
             let mut chosen = sels.evaluate(&n, &l.manifest, &l.dag)?;
             if !opts.select.is_empty() {
-                let also = select::select(&l.manifest, &l.dag, &opts.select, &[], mode)?;
+                let also = select(&opts.select, &[])?;
                 chosen.retain(|id| also.contains(id));
             }
             if !opts.exclude.is_empty() {
                 let all = ["*".to_string()];
-                let ex = select::select(&l.manifest, &l.dag, &all, &[], mode)?;
-                let keep = select::select(&l.manifest, &l.dag, &all, &opts.exclude, mode)?;
+                let ex = select(&all, &[])?;
+                let keep = select(&all, &opts.exclude)?;
                 chosen.retain(|id| keep.contains(id) || !ex.contains(id));
             }
             chosen
         }
-        None => select::select(&l.manifest, &l.dag, &opts.select, &opts.exclude, mode)?,
+        None => select(&opts.select, &opts.exclude)?,
     };
     if !opts.resource_types.is_empty() {
         let wanted = resource_types(&opts.resource_types)?;
@@ -1269,6 +1295,17 @@ fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<
     }
     if let Some(s) = &opts.selector {
         args["selector"] = s.clone().into();
+    }
+    // dbt's keys, which `retry` reads back
+    if let Some(s) = &opts.state {
+        args["state"] = s.display().to_string().into();
+    }
+    if let Some(s) = &opts.defer_state {
+        args["defer_state"] = s.display().to_string().into();
+    }
+    if opts.defer {
+        args["defer"] = true.into();
+        args["favor_state"] = opts.favor_state.into();
     }
     Ok(args)
 }

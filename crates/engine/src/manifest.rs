@@ -10,7 +10,6 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use minijinja::{Environment, Value};
 use serde_json::Map;
-use sha2::Digest;
 
 use crate::config::{self, Config, ConfigExt};
 use crate::error::{Error, Result};
@@ -195,6 +194,16 @@ pub struct Manifest {
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
+/// A seed's checksum as dbt computes it: sha256 of the stripped file, or,
+/// past 1 MiB, `path:<original_file_path>` (dbt's checksum named `path`,
+/// written so by the manifest).
+fn seed_checksum(bytes: &[u8], original_file_path: &str) -> String {
+    if bytes.len() > 1024 * 1024 {
+        return format!("path:{original_file_path}");
+    }
+    partial::sha256_hex(String::from_utf8_lossy(bytes).trim().as_bytes())
+}
+
 pub(crate) fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     if !dir.is_dir() {
@@ -813,7 +822,7 @@ impl Manifest {
                             original_file_path: format!("{sp}/{rel}"),
                             path: rel.clone(),
                             fqn,
-                            checksum: hex::encode(sha2::Sha256::digest(&bytes)),
+                            checksum: seed_checksum(&bytes, &format!("{sp}/{rel}")),
                             raw_code: String::new(),
                             config: cfg,
                             description: p.map(|p| p.description.clone()).unwrap_or_default(),

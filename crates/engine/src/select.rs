@@ -4,7 +4,8 @@
 //! `config.<key>:`, `resource_type:`, `package:`, `fqn:`, `source:`,
 //! `exposure:`, `metric:`/`semantic_model:`/`saved_query:` (these select
 //! nothing themselves: with `+`, what they read),
-//! `test_type:`, `test_name:`, with `+`/`n+` on either side and `@`; tests
+//! `test_type:`, `test_name:`, `state:`/`result:`/`source_status:` (with
+//! `--state`, see [`crate::state`]), with `+`/`n+` on either side and `@`; tests
 //! come along with the nodes they test as `--indirect-selection` says.
 
 use std::collections::{BTreeSet, HashMap};
@@ -13,6 +14,7 @@ use crate::config::ConfigExt;
 use crate::error::{Error, Result};
 use crate::graph::Dag;
 use crate::manifest::{Manifest, Node};
+use crate::state::State;
 
 /// One parsed selector atom.
 #[derive(Debug, PartialEq)]
@@ -218,6 +220,11 @@ struct SelGraph<'a> {
     dag: &'a Dag,
     readers: HashMap<&'a str, Vec<&'a str>>,
     units: HashMap<&'a str, Vec<&'a str>>,
+    /// `--state`: what `state:`, `result:` and `source_status:` compare with.
+    state: Option<&'a State>,
+    /// The current manifest against the state's, built at the first
+    /// `state:` selector.
+    comparison: std::cell::OnceCell<crate::state::Comparison<'a>>,
 }
 
 impl<'a> SelGraph<'a> {
@@ -242,7 +249,57 @@ impl<'a> SelGraph<'a> {
             dag,
             readers,
             units,
+            state: None,
+            comparison: std::cell::OnceCell::new(),
         }
+    }
+
+    fn with_state(mut self, state: Option<&'a State>) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// The ids `state:`, `result:` or `source_status:` select, or `None`
+    /// for other methods.
+    fn state_method(&self, method: &str, value: &str) -> Result<Option<BTreeSet<String>>> {
+        if !matches!(method, "state" | "result" | "source_status") {
+            return Ok(None);
+        }
+        let state = self.state.ok_or_else(|| Error::Selector {
+            selector: format!("{method}:{value}"),
+            message:
+                "this selector compares with an earlier run: give its artifacts with --state DIR"
+                    .into(),
+        })?;
+        let m = self.m;
+        let candidates = m.nodes.keys().chain(m.sources.keys());
+        let known = |ids: BTreeSet<String>| -> BTreeSet<String> {
+            ids.into_iter()
+                .filter(|id| m.nodes.contains_key(id) || m.sources.contains_key(id))
+                .collect()
+        };
+        Ok(Some(match method {
+            "state" => {
+                let c = self.comparison.get_or_init(|| {
+                    let current = crate::artifacts::manifest_json(m, self.dag, &Default::default());
+                    crate::state::Comparison::new(state, current)
+                });
+                c.select(candidates.map(String::as_str), value)?
+            }
+            "result" => known(crate::state::result_ids(state, value)?),
+            _ => {
+                let p = &m.info.project;
+                let path = p.root.join(&p.target_path).join("sources.json");
+                let current = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok());
+                known(crate::state::fresher_sources(
+                    state,
+                    current.as_ref(),
+                    value,
+                )?)
+            }
+        }))
     }
 
     /// What a node reads: nodes and sources (a unit test: its model).
@@ -400,6 +457,8 @@ fn select_atom(g: &SelGraph<'_>, atom: &Atom, mode: IndirectSelection) -> Result
             return Ok((selected, BTreeSet::new()));
         }
         return Ok(expand(g, selected, mode));
+    } else if let Some(ids) = g.state_method(&atom.method, &atom.value)? {
+        base = ids;
     } else {
         for n in m.nodes.values() {
             let hit = match matches_test(m, n, &atom.method, &atom.value)? {
@@ -623,7 +682,20 @@ pub fn select(
     exclude: &[String],
     mode: IndirectSelection,
 ) -> Result<BTreeSet<String>> {
-    let g = SelGraph::new(m, dag);
+    select_with_state(m, dag, select, exclude, mode, None)
+}
+
+/// [`select`] with `--state`'s artifacts for `state:`, `result:` and
+/// `source_status:`.
+pub fn select_with_state(
+    m: &Manifest,
+    dag: &Dag,
+    select: &[String],
+    exclude: &[String],
+    mode: IndirectSelection,
+    state: Option<&State>,
+) -> Result<BTreeSet<String>> {
+    let g = SelGraph::new(m, dag).with_state(state);
     let include = if select.iter().all(|s| s.trim().is_empty()) {
         let all: BTreeSet<String> = m.nodes.keys().cloned().collect();
         (all, BTreeSet::new())

@@ -795,12 +795,22 @@ pub fn manifest_section(m: &Manifest) -> Value {
         config.entry("tags").or_insert(json!([]));
         config.entry("meta").or_insert(json!({}));
         config.entry("enabled").or_insert(json!(true));
+        let given: Vec<Value> = u.given.iter().map(|g| g.raw.clone()).collect();
+        let expect = u.raw.get("expect").cloned().unwrap_or(Value::Null);
+        // what `state:modified` compares: everything but the description
+        // (dbt hashes its Python objects' text, which Tarmac does not
+        // reproduce, so a unit test reads as modified against dbt's state)
+        let checksum = crate::partial::sha256_hex(
+            json!([u.model, given, expect, u.overrides])
+                .to_string()
+                .as_bytes(),
+        );
         out.insert(
             id.clone(),
             json!({
                 "model": u.model,
-                "given": u.given.iter().map(|g| g.raw.clone()).collect::<Vec<_>>(),
-                "expect": u.raw.get("expect").cloned().unwrap_or(Value::Null),
+                "given": given,
+                "expect": expect,
                 "name": u.name,
                 "resource_type": "unit_test",
                 "package_name": n.package_name,
@@ -815,7 +825,7 @@ pub fn manifest_section(m: &Manifest) -> Value {
                 "schema": n.schema,
                 "database": n.database,
                 "tags": u.config.tags(),
-                "checksum": null,
+                "checksum": checksum,
                 "versions": null,
                 "version": null,
             }),

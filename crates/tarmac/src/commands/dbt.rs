@@ -75,6 +75,21 @@ pub struct DbtArgs {
     /// columns and no data (dbt's --empty, a schema-only dry run).
     #[arg(long)]
     empty: bool,
+    /// The artifacts of an earlier run (its target/ folder, or dbt's) for
+    /// state:modified, state:new, result:<status>, source_status:fresher
+    /// and --defer.
+    #[arg(long, env = "DBT_STATE", value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Refs to nodes this run does not build read the --state manifest's
+    /// relations where the target lacks them (slim CI).
+    #[arg(long, env = "DBT_DEFER")]
+    defer: bool,
+    /// With --defer: refs to unselected nodes always read the state's relations.
+    #[arg(long, env = "DBT_FAVOR_STATE")]
+    favor_state: bool,
+    /// The artifacts to defer to, when not --state's.
+    #[arg(long, env = "DBT_DEFER_STATE", value_name = "DIR")]
+    defer_state: Option<PathBuf>,
 }
 
 /// `tarmac run-operation MACRO --args '{...}'`.
@@ -468,6 +483,10 @@ impl DbtArgs {
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!(e))?,
             resource_types: self.resource_type,
+            state: self.state,
+            defer: self.defer,
+            favor_state: self.favor_state,
+            defer_state: self.defer_state,
             progress: None,
             retry: None,
             empty: self.empty,

@@ -1,0 +1,359 @@
+//! Slim CI as dbt users run it: `--state DIR` with `state:` (and its
+//! sub-selectors), `result:` and `source_status:` selectors, through the
+//! real binary on a copy of the engine's `shop` fixture. A build's
+//! `target/` is kept as the state; the project then changes in a model's
+//! body, a config, a relation, a macro and a contract, and gains a model.
+//!
+//! With dbt (found by `testkit::dbt`: `$TARMAC_DBT` or the repository's
+//! `.venv-dbt`), the same happens in a second copy built by dbt-core 1.10 +
+//! dbt-duckdb, and `tarmac ls` must select what `dbt ls` selects, with
+//! dbt's manifest as Tarmac's state and Tarmac's manifest as dbt's.
+
+mod common;
+
+use common::{copy_project, in_project as tarmac, workspace};
+use std::path::{Path, PathBuf};
+
+/// A copy of the `shop` fixture in `root/<name>`, its database in it.
+fn project(root: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let dir = root.join(name);
+    copy_project(&workspace().join("crates/engine/tests/fixtures/shop"), &dir);
+    let db = dir.join("shop.duckdb");
+    (dir, db)
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{}: no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The pull request: a body, a config (`meta`), a relation (`alias`), a
+/// macro, a contract (a new constraint) and a new model.
+fn change(dir: &Path) {
+    edit(
+        &dir.join("models/staging/stg_orders.sql"),
+        "select",
+        "-- slim CI: a body change\nselect",
+    );
+    let marts = dir.join("models/marts/marts.yml");
+    edit(
+        &marts,
+        "      materialized: ephemeral",
+        "      materialized: ephemeral\n      meta: {owner: ci}",
+    );
+    edit(
+        &marts,
+        "        data_type: bigint",
+        "        data_type: bigint\n        constraints:\n          - type: not_null",
+    );
+    edit(
+        &dir.join("dbt_project.yml"),
+        "      +tags: [\"staging\"]",
+        "      +tags: [\"staging\"]\n      stg_customers:\n        +alias: stg_customers_v2",
+    );
+    edit(
+        &dir.join("macros/cents_to_dollars.sql"),
+        "/ 100.0,",
+        "/ 100.00,",
+    );
+    std::fs::write(
+        dir.join("models/marts/new_in_pr.sql"),
+        "select * from {{ ref('orders') }}\n",
+    )
+    .unwrap();
+}
+
+fn lines(out: &std::process::Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The nodes `tarmac ls` selects with `--state state` (models, seeds,
+/// snapshots and data tests: what both tools list alike).
+fn tarmac_ls(dir: &Path, db: &Path, state: &Path, select: &str) -> Vec<String> {
+    let s = state.to_string_lossy();
+    lines(&tarmac(
+        dir,
+        db,
+        &[
+            "ls",
+            "--state",
+            &s,
+            "--select",
+            select,
+            "--resource-type",
+            "model",
+            "seed",
+            "snapshot",
+            "test",
+        ],
+    ))
+}
+
+fn build_state(dir: &Path, db: &Path, keep: &Path) {
+    let out = tarmac(dir, db, &["build"]);
+    // the fixture has failing tests on purpose (exit 1), not errors before running
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tarmac(dir, db, &["source", "freshness"]);
+    assert!(
+        out.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    copy_project(&dir.join("target"), keep);
+}
+
+#[test]
+fn state_selectors_pick_what_changed() {
+    let t = tempfile::tempdir().unwrap();
+    let (dir, db) = project(t.path(), "shop");
+    let prod = t.path().join("prod");
+    build_state(&dir, &db, &prod);
+    // no change yet: nothing is modified, everything is old
+    assert!(tarmac_ls(&dir, &db, &prod, "state:modified").is_empty());
+    assert!(tarmac_ls(&dir, &db, &prod, "state:new").is_empty());
+    change(&dir);
+    let ls = |sel: &str| {
+        let s = prod.to_string_lossy();
+        lines(&tarmac(
+            &dir,
+            &db,
+            &[
+                "ls",
+                "--state",
+                &s,
+                "--indirect-selection",
+                "empty",
+                "--select",
+                sel,
+            ],
+        ))
+    };
+    assert_eq!(
+        ls("state:modified.body"),
+        ["shop.marts.new_in_pr", "shop.staging.stg_orders"]
+    );
+    assert_eq!(
+        ls("state:modified.configs"),
+        ["shop.marts.customer_orders", "shop.marts.new_in_pr"]
+    );
+    assert_eq!(
+        ls("state:modified.relation"),
+        ["shop.marts.new_in_pr", "shop.staging.stg_customers"]
+    );
+    assert_eq!(ls("state:modified.macros"), ["shop.staging.stg_payments"]);
+    assert_eq!(
+        ls("state:modified.contract"),
+        ["shop.marts.new_in_pr", "shop.marts.order_summary"]
+    );
+    assert_eq!(ls("state:new"), ["shop.marts.new_in_pr"]);
+    assert_eq!(
+        ls("state:modified"),
+        [
+            "shop.marts.customer_orders",
+            "shop.marts.new_in_pr",
+            "shop.marts.order_summary",
+            "shop.staging.stg_customers",
+            "shop.staging.stg_orders",
+            "shop.staging.stg_payments"
+        ]
+    );
+    // graph operators apply to what the state selects
+    let plus = ls("state:modified.macros+");
+    assert!(plus.contains(&"shop.marts.orders".to_string()), "{plus:?}");
+    assert!(
+        plus.contains(&"shop.marts.new_in_pr".to_string()),
+        "{plus:?}"
+    );
+    let old = ls("state:old");
+    assert!(!old.contains(&"shop.marts.new_in_pr".to_string()));
+    assert!(old.contains(&"shop.marts.orders".to_string()));
+    let unmodified = ls("state:unmodified,resource_type:model");
+    assert!(
+        unmodified.contains(&"shop.marts.orders".to_string()),
+        "{unmodified:?}"
+    );
+    assert!(!unmodified.contains(&"shop.staging.stg_orders".to_string()));
+    // result: reads the state's run_results.json
+    let failed = ls("result:fail");
+    assert!(!failed.is_empty());
+    let rr = std::fs::read_to_string(prod.join("run_results.json")).unwrap();
+    let fails =
+        rr.matches("\"status\": \"fail\"").count() + rr.matches("\"status\":\"fail\"").count();
+    assert_eq!(failed.len(), fails, "{failed:?}");
+    // without --state: a clear error, exit 2
+    let out = tarmac(&dir, &db, &["ls", "--select", "state:modified"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
+    let out = tarmac(
+        &dir,
+        &db,
+        &["ls", "--state", "nowhere", "--select", "state:new"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("manifest.json"));
+}
+
+/// Selectors both tools answer alike whichever manifest is the state.
+const BOTH_WAYS: &[&str] = &[
+    "state:modified.body",
+    "state:modified.configs",
+    "state:modified.relation",
+    "state:modified.persisted_descriptions",
+    "state:modified.contract",
+    "@state:modified.contract",
+    "state:new",
+    "state:new+",
+    "state:old",
+    "result:pass",
+    "result:fail",
+    "result:warn",
+    "result:error",
+    "result:skipped+",
+    "result:fail+",
+    "source_status:fresher",
+    "source_status:fresher+",
+];
+
+/// Selectors compared with dbt's manifest as the state only: dbt reading
+/// Tarmac's manifest counts dbt's own built-in macros (which Tarmac does
+/// not have the text of) as changed, so nodes calling them are modified
+/// for dbt.
+const DBT_STATE_ONLY: &[&str] = &[
+    "state:modified",
+    "state:modified+",
+    "state:modified.macros",
+    "state:modified.macros+",
+    "state:unmodified",
+    "state:modified,resource_type:model",
+    "1+state:modified.body",
+];
+
+#[test]
+fn slim_ci_selects_what_dbt_selects() {
+    let Some(dbt) = testkit::dbt("slim_ci_selects_what_dbt_selects") else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let (tdir, tdb) = project(t.path(), "tarmac");
+    let (ddir, ddb) = project(t.path(), "dbt");
+    let tprod = t.path().join("prod-tarmac");
+    let dprod = t.path().join("prod-dbt");
+    build_state(&tdir, &tdb, &tprod);
+    let dbt_run = |args: &[&str]| {
+        testkit::dbt_command(&dbt, &ddir, args)
+            .env("TARMAC_DB", &ddb)
+            .output()
+            .unwrap()
+    };
+    let out = dbt_run(&["build"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    dbt_run(&["source", "freshness"]);
+    copy_project(&ddir.join("target"), &dprod);
+    // the same statuses in both states' run_results.json
+    let statuses = |p: &Path| -> Vec<(String, String)> {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("run_results.json")).unwrap())
+                .unwrap();
+        let mut out: Vec<(String, String)> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| !r["unique_id"].as_str().unwrap().starts_with("operation."))
+            .map(|r| {
+                (
+                    r["unique_id"].as_str().unwrap().to_string(),
+                    r["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(statuses(&tprod), statuses(&dprod));
+    change(&tdir);
+    change(&ddir);
+    // a newer load of raw_events (on-run-start), then freshness again
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = tarmac(&tdir, &tdb, &["run", "--select", "stg_customers"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    tarmac(&tdir, &tdb, &["source", "freshness"]);
+    dbt_run(&["run", "--select", "stg_customers"]);
+    dbt_run(&["source", "freshness"]);
+    let dbt_ls = |state: &Path, sel: &str| {
+        let s = state.to_string_lossy();
+        lines(&dbt_run(&[
+            "-q",
+            "ls",
+            "--state",
+            &s,
+            "--select",
+            sel,
+            "--resource-type",
+            "model",
+            "seed",
+            "snapshot",
+            "test",
+        ]))
+    };
+    let mut diffs = Vec::new();
+    let mut compared = 0;
+    for (state, sels) in [
+        (
+            &dprod,
+            BOTH_WAYS
+                .iter()
+                .chain(DBT_STATE_ONLY)
+                .copied()
+                .collect::<Vec<_>>(),
+        ),
+        (&tprod, BOTH_WAYS.to_vec()),
+    ] {
+        for sel in sels {
+            let ours = tarmac_ls(&tdir, &tdb, state, sel);
+            let theirs = dbt_ls(state, sel);
+            compared += 1;
+            if ours != theirs {
+                diffs.push(format!(
+                    "--state {} --select {sel}\n  tarmac: {ours:?}\n  dbt:    {theirs:?}",
+                    state.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} of {compared} selections differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    // the selections are not trivially empty
+    assert!(!tarmac_ls(&tdir, &tdb, &dprod, "state:modified").is_empty());
+    assert!(!tarmac_ls(&tdir, &tdb, &dprod, "source_status:fresher+").is_empty());
+}
