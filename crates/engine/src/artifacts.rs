@@ -443,6 +443,8 @@ pub(crate) fn macro_blocks(text: &str) -> Vec<(String, String)> {
         r"\{%-?\s*(macro|test|materialization)\s+([A-Za-z_][A-Za-z0-9_]*)([^%]*?)-?%\}",
     )
     .expect("static regex");
+    let adapter_arg =
+        regex::Regex::new(r"adapter\s*=\s*['\x22]([A-Za-z_0-9]+)['\x22]").expect("static regex");
     let mut out = Vec::new();
     let mut at = 0;
     while let Some(c) = open.captures_at(text, at) {
@@ -455,8 +457,7 @@ pub(crate) fn macro_blocks(text: &str) -> Vec<(String, String)> {
         let name = match kind {
             "test" => format!("test_{}", &c[2]),
             "materialization" => {
-                let adapter = regex::Regex::new(r"adapter\s*=\s*['\x22]([A-Za-z_0-9]+)['\x22]")
-                    .expect("regex")
+                let adapter = adapter_arg
                     .captures(&c[3])
                     .map(|a| a[1].to_string())
                     .unwrap_or_else(|| "default".into());

@@ -100,7 +100,7 @@ enum SourceCommand {
 enum DocsCommand {
     /// Compile the project, then write manifest.json, catalog.json,
     /// column_lineage.json and a static site into target/.
-    Generate(commands::dbt::DbtArgs),
+    Generate(Box<commands::dbt::DbtArgs>),
     /// Serve the catalog of target/ (127.0.0.1 unless --host says otherwise).
     Serve(commands::docs::ServeArgs),
 }
@@ -180,7 +180,7 @@ fn main() -> ExitCode {
                 SourceCommand::Freshness(a) => commands::dbt::freshness(a, loaded),
             },
             Command::Docs { command } => match command {
-                DocsCommand::Generate(a) => commands::docs::generate(a, loaded),
+                DocsCommand::Generate(a) => commands::docs::generate(*a, loaded),
                 DocsCommand::Serve(a) => commands::docs::serve(a, loaded).await,
             },
             Command::RunOperation(a) => commands::dbt::run_operation(a, loaded),
