@@ -1019,6 +1019,57 @@ fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<Strin
     Ok(chosen)
 }
 
+/// `--defer`: the relations refs to nodes this run does not build resolve
+/// to (`--defer-state`, else `--state`).
+fn defer_to(
+    l: &Loaded,
+    opts: &Options,
+    command: Command,
+    chosen: &std::collections::BTreeSet<String>,
+    db: &db::Db,
+) -> Result<std::collections::HashMap<String, relation::Relation>> {
+    let dir = opts
+        .defer_state
+        .as_deref()
+        .or(opts.state.as_deref())
+        .ok_or_else(|| {
+            Error::Project(
+                "--defer needs the artifacts to defer to: --state DIR (or --defer-state DIR)"
+                    .into(),
+            )
+        })?;
+    let state = state::State::load(dir)?;
+    // what this run builds (compile builds nothing)
+    let built: std::collections::BTreeSet<String> = chosen
+        .iter()
+        .filter(|id| {
+            command != Command::Compile
+                && l.manifest
+                    .nodes
+                    .get(*id)
+                    .is_some_and(|n| command.includes(n.resource_type))
+        })
+        .cloned()
+        .collect();
+    let exists = |r: &relation::Relation| {
+        db.relation_kind(
+            r.database.as_deref(),
+            r.schema.as_deref().unwrap_or_default(),
+            &r.identifier,
+        )
+        .ok()
+        .flatten()
+        .is_some()
+    };
+    Ok(state::deferred_relations(
+        &state,
+        &l.manifest,
+        &built,
+        opts.favor_state,
+        &exists,
+    ))
+}
+
 /// `--resource-type` values as dbt accepts them; kinds Tarmac has no
 /// nodes for (sources, exposures, ...) select nothing.
 fn resource_types(names: &[String]) -> Result<Vec<manifest::ResourceType>> {
@@ -1320,17 +1371,21 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         "selected_resources",
         minijinja::Value::from(chosen.iter().cloned().collect::<Vec<_>>()),
     );
-    let m = &l.manifest;
     if opts.retry.is_some()
         && !chosen.iter().any(|id| {
-            m.nodes
+            l.manifest
+                .nodes
                 .get(id)
                 .is_some_and(|n| command.includes(n.resource_type) && !n.is_ephemeral())
         })
     {
-        return nothing_to_retry(opts, command, m, t0);
+        return nothing_to_retry(opts, command, &l.manifest, t0);
     }
-    let db = open_db(&m.info.target)?;
+    let db = open_db(&l.manifest.info.target)?;
+    if opts.defer {
+        l.manifest.deferred = defer_to(&l, opts, command, &chosen, &db)?;
+    }
+    let m = &l.manifest;
     let threads = m.info.target.threads;
     logfmt::set_invocation(&m.info.invocation_id);
     logfmt::event(

@@ -191,9 +191,11 @@ pub struct Manifest {
     /// Exposures, metrics, semantic models, saved queries and groups, in
     /// dbt's manifest shape with their dependencies resolved.
     pub resources: Vec<crate::resources::Resource>,
+    /// `--defer`: the state manifest's relation for each node whose refs
+    /// resolve there (see [`crate::state::deferred_relations`]).
+    pub deferred: HashMap<String, Relation>,
 }
 
-/// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
 /// A seed's checksum as dbt computes it: sha256 of the stripped file, or,
 /// past 1 MiB, `path:<original_file_path>` (dbt's checksum named `path`,
 /// written so by the manifest).
@@ -204,6 +206,7 @@ fn seed_checksum(bytes: &[u8], original_file_path: &str) -> String {
     partial::sha256_hex(String::from_utf8_lossy(bytes).trim().as_bytes())
 }
 
+/// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
 pub(crate) fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     if !dir.is_dir() {
@@ -974,6 +977,7 @@ impl Manifest {
             reparsed: None,
             hook_macros: HashMap::new(),
             resources,
+            deferred: HashMap::new(),
         };
         m.hook_macros = crate::artifacts::record_hook_macros(&m);
         // names from the state where the model's final config is unchanged
@@ -1423,6 +1427,8 @@ impl Manifest {
         for n in self.nodes.values() {
             let v = if n.is_ephemeral() {
                 (Relation::cte(&n.default_alias()), Some(n.unique_id.clone()))
+            } else if let Some(r) = self.deferred.get(&n.unique_id) {
+                (r.clone(), None)
             } else {
                 (n.relation(), None)
             };

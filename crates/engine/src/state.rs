@@ -427,6 +427,51 @@ fn same_exposure(new: &Value, old: &Value) -> bool {
         .all(|k| new.get(*k).unwrap_or(&Value::Null) == old.get(*k).unwrap_or(&Value::Null))
 }
 
+/// `--defer` as dbt 1.10 resolves refs: a node of the current project that
+/// the state manifest holds as a model, seed or snapshot (not ephemeral)
+/// reads the state's relation when this run does not build it and either
+/// `--favor-state` is given or its own relation is missing from the target
+/// (`exists`). Nodes this run builds are built before their children read
+/// them, so they keep their own relation.
+pub(crate) fn deferred_relations(
+    state: &State,
+    m: &crate::manifest::Manifest,
+    built: &BTreeSet<String>,
+    favor_state: bool,
+    exists: &dyn Fn(&crate::relation::Relation) -> bool,
+) -> std::collections::HashMap<String, crate::relation::Relation> {
+    let mut out = std::collections::HashMap::new();
+    let Some(nodes) = state.manifest.get("nodes").and_then(|n| n.as_object()) else {
+        return out;
+    };
+    for (id, old) in nodes {
+        let refable = matches!(
+            old.get("resource_type").and_then(|t| t.as_str()),
+            Some("model" | "seed" | "snapshot")
+        );
+        let ephemeral =
+            old.pointer("/config/materialized").and_then(|v| v.as_str()) == Some("ephemeral");
+        let Some(n) = m.nodes.get(id) else { continue };
+        if !refable || ephemeral || n.is_ephemeral() || built.contains(id) {
+            continue;
+        }
+        if !favor_state && exists(&n.relation()) {
+            continue;
+        }
+        let text = |k: &str| old.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        let alias = match old.get("alias").and_then(|v| v.as_str()) {
+            Some(a) => a,
+            None => text("name"),
+        };
+        out.insert(
+            id.clone(),
+            crate::relation::Relation::new(text("database"), text("schema"), alias)
+                .with_quoting(n.quoting),
+        );
+    }
+    out
+}
+
 /// `result:<status>`: the ids whose status in the state's
 /// `run_results.json` is `status`.
 pub(crate) fn result_ids(state: &State, status: &str) -> Result<BTreeSet<String>> {

@@ -450,10 +450,14 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
                         "given input ref('{n}'): no such model, seed or snapshot"
                     )));
                 };
-                (
-                    Some(node.relation()).filter(|_| !node.is_ephemeral()),
-                    n.clone(),
-                )
+                // under --defer, a parent this run does not build is read
+                // where the state has it (its columns type the fixture)
+                let rel = m
+                    .deferred
+                    .get(&node.unique_id)
+                    .cloned()
+                    .unwrap_or_else(|| node.relation());
+                (Some(rel).filter(|_| !node.is_ephemeral()), n.clone())
             }
             InputTarget::Source(s, t) => {
                 let src = m

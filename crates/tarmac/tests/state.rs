@@ -357,3 +357,180 @@ fn slim_ci_selects_what_dbt_selects() {
     assert!(!tarmac_ls(&tdir, &tdb, &dprod, "state:modified").is_empty());
     assert!(!tarmac_ls(&tdir, &tdb, &dprod, "source_status:fresher+").is_empty());
 }
+
+/// A profile with two targets in one database file: `prod` (schema
+/// `main`) and `ci` (schema `ci`), as a slim CI job builds beside production.
+const TWO_TARGETS: &str = "shop:
+  target: prod
+  outputs:
+    prod:
+      type: duckdb
+      path: \"{{ env_var('TARMAC_DB') }}\"
+      schema: main
+      threads: 4
+    ci:
+      type: duckdb
+      path: \"{{ env_var('TARMAC_DB') }}\"
+      schema: ci
+      threads: 4
+";
+
+/// The relations each compiled file reads (`"shop"."schema"."name"`), by
+/// file, and each node's status: what a deferred build did.
+fn deferred_build(dir: &Path) -> (Vec<(String, Vec<String>)>, Vec<(String, String)>) {
+    let rel = regex::Regex::new(r#""shop"\."[A-Za-z0-9_]+"\."[A-Za-z0-9_]+""#).unwrap();
+    let mut files = Vec::new();
+    let mut stack = vec![dir.join("target/compiled")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let mut rels: Vec<String> = rel
+                    .find_iter(&text)
+                    .map(|m| m.as_str().to_string())
+                    .collect();
+                rels.sort();
+                rels.dedup();
+                let name = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                files.push((name, rels));
+            }
+        }
+    }
+    files.sort();
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    let mut statuses: Vec<(String, String)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["unique_id"].as_str().unwrap().starts_with("operation."))
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    statuses.sort();
+    (files, statuses)
+}
+
+fn tarmac_defer(root: &Path) -> (Vec<(String, Vec<String>)>, Vec<(String, String)>) {
+    let (dir, db) = project(root, "tarmac-defer");
+    std::fs::write(dir.join("profiles.yml"), TWO_TARGETS).unwrap();
+    let prod = root.join("prod-tarmac-defer");
+    let out = tarmac(&dir, &db, &["build"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    copy_project(&dir.join("target"), &prod);
+    std::fs::remove_dir_all(dir.join("target")).unwrap();
+    change(&dir);
+    let s = prod.to_string_lossy();
+    let out = tarmac(
+        &dir,
+        &db,
+        &[
+            "build",
+            "--target",
+            "ci",
+            "--select",
+            "state:modified+",
+            "--defer",
+            "--state",
+            &s,
+        ],
+    );
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    deferred_build(&dir)
+}
+
+#[test]
+fn defer_reads_unbuilt_parents_from_the_state() {
+    let t = tempfile::tempdir().unwrap();
+    let (files, statuses) = tarmac_defer(t.path());
+    let stg_orders = files
+        .iter()
+        .find(|(f, _)| f.ends_with("models/staging/stg_orders.sql"))
+        .expect("stg_orders compiled");
+    // the seed it reads is not built in ci: production's relation
+    assert_eq!(stg_orders.1, ["\"shop\".\"main\".\"raw_orders\""]);
+    let summary = files
+        .iter()
+        .find(|(f, _)| f.ends_with("models/marts/order_summary.sql"))
+        .expect("order_summary compiled");
+    // its parent is built in this run: ci's relation
+    assert_eq!(summary.1, ["\"shop\".\"ci\".\"stg_payments\""]);
+    assert!(
+        statuses
+            .iter()
+            .any(|(id, s)| id == "model.shop.stg_orders" && s == "success"),
+        "{statuses:?}"
+    );
+    // seeds were not built again
+    assert!(!statuses.iter().any(|(id, _)| id.starts_with("seed.")));
+    // --defer without a state: a clear error
+    let (dir, db) = project(t.path(), "no-state");
+    let out = tarmac(&dir, &db, &["run", "--defer"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
+}
+
+#[test]
+fn defer_resolves_as_dbt_does() {
+    let Some(dbt) = testkit::dbt("defer_resolves_as_dbt_does") else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let ours = tarmac_defer(t.path());
+    let (dir, db) = project(t.path(), "dbt-defer");
+    std::fs::write(dir.join("profiles.yml"), TWO_TARGETS).unwrap();
+    let dbt_run = |args: &[&str]| {
+        testkit::dbt_command(&dbt, &dir, args)
+            .env("TARMAC_DB", &db)
+            .output()
+            .unwrap()
+    };
+    let prod = t.path().join("prod-dbt-defer");
+    let out = dbt_run(&["build"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    copy_project(&dir.join("target"), &prod);
+    std::fs::remove_dir_all(dir.join("target")).unwrap();
+    change(&dir);
+    let s = prod.to_string_lossy();
+    dbt_run(&[
+        "build",
+        "--target",
+        "ci",
+        "--select",
+        "state:modified+",
+        "--defer",
+        "--state",
+        &s,
+    ]);
+    let theirs = deferred_build(&dir);
+    assert_eq!(ours.1, theirs.1, "run_results statuses differ");
+    let rels = |v: &[(String, Vec<String>)]| -> Vec<(String, Vec<String>)> {
+        // files that read no relation (dbt also compiles its hooks and
+        // unit-test fixtures to files) say nothing about deferral
+        v.iter().filter(|(_, r)| !r.is_empty()).cloned().collect()
+    };
+    assert_eq!(rels(&ours.0), rels(&theirs.0), "deferred relations differ");
+}
