@@ -377,7 +377,10 @@ const TWO_TARGETS: &str = "shop:
 
 /// The relations each compiled file reads (`"shop"."schema"."name"`), by
 /// file, and each node's status: what a deferred build did.
-fn deferred_build(dir: &Path) -> (Vec<(String, Vec<String>)>, Vec<(String, String)>) {
+/// Relations read by each compiled file, and each node's status.
+type Deferred = (Vec<(String, Vec<String>)>, Vec<(String, String)>);
+
+fn deferred_build(dir: &Path) -> Deferred {
     let rel = regex::Regex::new(r#""shop"\."[A-Za-z0-9_]+"\."[A-Za-z0-9_]+""#).unwrap();
     let mut files = Vec::new();
     let mut stack = vec![dir.join("target/compiled")];
@@ -420,7 +423,7 @@ fn deferred_build(dir: &Path) -> (Vec<(String, Vec<String>)>, Vec<(String, Strin
     (files, statuses)
 }
 
-fn tarmac_defer(root: &Path) -> (Vec<(String, Vec<String>)>, Vec<(String, String)>) {
+fn tarmac_defer(root: &Path) -> Deferred {
     let (dir, db) = project(root, "tarmac-defer");
     std::fs::write(dir.join("profiles.yml"), TWO_TARGETS).unwrap();
     let prod = root.join("prod-tarmac-defer");
