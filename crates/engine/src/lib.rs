@@ -1387,38 +1387,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     }
     let m = &l.manifest;
     let threads = m.info.target.threads;
-    logfmt::set_invocation(&m.info.invocation_id);
-    logfmt::event(
-        "MainReportVersion",
-        "A001",
-        "info",
-        &format!(
-            "Running with dbt={} (tarmac {})",
-            project::DBT_VERSION,
-            env!("CARGO_PKG_VERSION")
-        ),
-        serde_json::json!({"log_version": 3, "version": format!("={}", project::DBT_VERSION)}),
-    );
-    let stat = found_stats(m);
-    logfmt::event(
-        "FoundStats",
-        "W006",
-        "info",
-        &format!("Found {stat}"),
-        serde_json::json!({"stat_line": stat}),
-    );
-    logfmt::blank();
-    logfmt::event(
-        "ConcurrencyLine",
-        "Q027",
-        "info",
-        &format!(
-            "Concurrency: {threads} threads (target='{}')",
-            m.info.target.name
-        ),
-        serde_json::json!({"node_count": chosen.len(), "num_threads": threads, "target_name": m.info.target.name}),
-    );
-    logfmt::blank();
+    print_header(m, chosen.len());
     let run_hooks = command != Command::Compile;
     let schemas: Vec<(String, String)> = chosen
         .iter()
