@@ -376,6 +376,10 @@
 
 {% endmacro %}
 
+{#- ====================================================================
+    (split point: the macros above and below are rewritten separately)
+    ==================================================================== -#}
+
 {#- from dbt-core: macros/utils/last_day.sql -#}
 {% macro last_day(date, datepart) %}
   {{ return(adapter.dispatch('last_day', 'dbt') (date, datepart)) }}
