@@ -27,6 +27,7 @@ pub mod macros;
 pub mod manifest;
 pub mod materialization;
 pub mod materialize;
+pub mod merge;
 pub mod operation;
 pub mod packages;
 pub mod par;

@@ -249,7 +249,10 @@ pub fn incremental(
             } else {
                 "delete+insert"
             });
-        let predicates: Vec<String> = match config.get("incremental_predicates") {
+        let predicates: Vec<String> = match config
+            .get("incremental_predicates")
+            .or_else(|| config.get("predicates"))
+        {
             Some(serde_json::Value::Array(a)) => a
                 .iter()
                 .filter_map(|p| p.as_str().map(String::from))
@@ -259,12 +262,35 @@ pub fn incremental(
         };
         match strategy {
             "append" => {}
-            "delete+insert" | "merge" => {
-                if keys.is_empty() && strategy == "merge" {
-                    return Err(Error::Project(
-                        "incremental_strategy merge needs a unique_key".into(),
-                    ));
+            "merge" => {
+                // the target's columns as they will be: what an explicit
+                // UPDATE SET assigns when no column list is given
+                let mut target_cols: Vec<String> =
+                    dest_cols.iter().map(|(c, _)| c.clone()).collect();
+                if matches!(mode, "append_new_columns" | "sync_all_columns") {
+                    target_cols.extend(added.iter().map(|(c, _)| c.clone()));
                 }
+                if mode == "sync_all_columns" {
+                    target_cols.retain(|c| !has(&removed, c));
+                }
+                let merge = crate::merge::merge_sql(
+                    config,
+                    &crate::merge::MergeInput {
+                        target: &rel.render(),
+                        source: &quote(&tmp_name),
+                        unique_key: &keys,
+                        predicates: &predicates,
+                        dest_columns: &target_cols,
+                    },
+                )?;
+                stmts.push(merge);
+                db.transaction(&stmts)?;
+                return Ok(Outcome {
+                    message: "OK".into(),
+                    run_sql: stmts.join(";\n") + ";",
+                });
+            }
+            "delete+insert" => {
                 if !keys.is_empty() {
                     let mut cond: Vec<String> = keys
                         .iter()
@@ -601,6 +627,42 @@ mod tests {
         // full refresh rebuilds
         incremental(&db, &rel, "select 9 as id", &c, true).unwrap();
         assert_eq!(db.query("select * from inc").unwrap().rows.len(), 1);
+    }
+
+    #[test]
+    fn merge_updates_in_place_and_inserts() {
+        let db = Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
+        let rel = Relation::new("memory", "main", "m");
+        let c = cfg(
+            json!({"materialized": "incremental", "incremental_strategy": "merge",
+            "unique_key": "id", "merge_update_columns": ["v"]}),
+        );
+        incremental(&db, &rel, "select 1 as id, 'a' as v, 10 as n", &c, false).unwrap();
+        let out = incremental(
+            &db,
+            &rel,
+            "select 1 as id, 'b' as v, 11 as n union all select 2, 'c', 20",
+            &c,
+            false,
+        )
+        .unwrap();
+        assert!(out.run_sql.contains("MERGE INTO"), "{}", out.run_sql);
+        let r = db.query("select id, v, n from m order by id").unwrap();
+        assert_eq!(r.rows.len(), 2);
+        // v updated, n left as it was (not in merge_update_columns)
+        assert_eq!(r.rows[0][1], minijinja::Value::from("b"));
+        assert_eq!(r.rows[0][2], minijinja::Value::from(10));
+        assert_eq!(r.rows[1][2], minijinja::Value::from(20));
+        // a bad config fails the model and leaves the table as it was
+        let bad = cfg(
+            json!({"materialized": "incremental", "incremental_strategy": "merge",
+            "unique_key": "id", "merge_exclude_columns": "n"}),
+        );
+        let e = incremental(&db, &rel, "select 3 as id, 'd' as v, 1 as n", &bad, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("merge_exclude_columns must be a list"), "{e}");
+        assert_eq!(db.query("select * from m").unwrap().rows.len(), 2);
     }
 
     /// Verified against dbt-duckdb 1.9 on the same models (parquet by
