@@ -76,6 +76,7 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         fail_fast: false,
         full_refresh: false,
         verbose_lines: false,
+        clone_from: Default::default(),
     };
     let results = engine::execute::run(m, &l.dag, &chosen, &db, &ropts)?;
     tracing::info!(

@@ -28,6 +28,9 @@ pub enum Command {
     Snapshot,
     Test,
     RunOperation,
+    /// `clone --state DIR`: a view of the state's relation for each
+    /// selected model, seed and snapshot (see [`crate::clone`]).
+    Clone,
 }
 
 impl Command {
@@ -41,6 +44,7 @@ impl Command {
             "snapshot" => Command::Snapshot,
             "test" => Command::Test,
             "run-operation" => Command::RunOperation,
+            "clone" => Command::Clone,
             _ => return None,
         })
     }
@@ -54,6 +58,7 @@ impl Command {
             Command::Snapshot => "snapshot",
             Command::Test => "test",
             Command::RunOperation => "run-operation",
+            Command::Clone => "clone",
         }
     }
     /// Whether this command runs nodes of kind `t`.
@@ -66,6 +71,10 @@ impl Command {
                 | (Command::Snapshot | Command::Compile, ResourceType::Snapshot)
                 | (Command::Test | Command::Compile, ResourceType::Test)
                 | (Command::Test, ResourceType::Unit)
+                | (
+                    Command::Clone,
+                    ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+                )
         )
     }
 }
@@ -141,6 +150,8 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Print one line per node.
     pub verbose_lines: bool,
+    /// `clone`: the state's relation of each node that has one.
+    pub clone_from: HashMap<String, crate::relation::Relation>,
 }
 
 /// The progress display of this process's runs (`Options::progress`),
@@ -402,7 +413,7 @@ fn test_words(r: &NodeResult, name: &str) -> (String, String) {
 }
 
 /// A node's compiled SQL, its outcome (with rows affected) and when compilation ended.
-type Built = (
+pub(crate) type Built = (
     Option<String>,
     Result<(materialize::Outcome, Option<usize>)>,
     DateTime<Utc>,
@@ -410,18 +421,18 @@ type Built = (
 
 /// A node's `pre_hook`s and `post_hook`s, rendered in the node's context
 /// (`this`, `{% do adapter.drop_relation(this) %}`, ...) and run in order.
-struct NodeHooks<'a> {
-    m: &'a Manifest,
-    node: &'a Node,
-    db: &'a Db,
-    resolver: &'a Arc<dyn crate::jinja::Resolver>,
-    cfg: &'a crate::config::Config,
-    inc: bool,
-    full_refresh: bool,
+pub(crate) struct NodeHooks<'a> {
+    pub(crate) m: &'a Manifest,
+    pub(crate) node: &'a Node,
+    pub(crate) db: &'a Db,
+    pub(crate) resolver: &'a Arc<dyn crate::jinja::Resolver>,
+    pub(crate) cfg: &'a crate::config::Config,
+    pub(crate) inc: bool,
+    pub(crate) full_refresh: bool,
 }
 
 impl NodeHooks<'_> {
-    fn render(&self, key: &str) -> Result<Vec<String>> {
+    pub(crate) fn render(&self, key: &str) -> Result<Vec<String>> {
         let node = self.node;
         let mut out = Vec::new();
         for h in self.cfg.hooks(key) {
@@ -452,7 +463,7 @@ impl NodeHooks<'_> {
         Ok(out)
     }
 
-    fn run(&self, key: &str) -> Result<()> {
+    pub(crate) fn run(&self, key: &str) -> Result<()> {
         for s in self.render(key)? {
             self.db
                 .execute(&s)
@@ -470,6 +481,9 @@ fn build_node(
     resolver: &Arc<dyn crate::jinja::Resolver>,
     opts: &RunOptions,
 ) -> Built {
+    if opts.command == Command::Clone {
+        return crate::clone::build(m, node, db, resolver, opts);
+    }
     let root = m.info.project.root.clone();
     if node.resource_type == ResourceType::Seed {
         // a package's seed file lies in the package (its original_file_path
@@ -719,12 +733,16 @@ pub fn run(
     let queue: Vec<String> = selected
         .iter()
         .filter(|id| {
-            m.nodes
-                .get(*id)
-                .is_some_and(|n| opts.command.includes(n.resource_type))
+            m.nodes.get(*id).is_some_and(|n| {
+                opts.command.includes(n.resource_type)
+                    && !(opts.command == Command::Clone && n.is_ephemeral())
+            })
         })
         .cloned()
         .collect();
+    // clone's nodes are independent of each other (dbt's Independent
+    // mode): none waits for another, a failure skips nothing
+    let independent = opts.command == Command::Clone;
     let in_queue: HashSet<&String> = queue.iter().collect();
     // ephemerals are compiled into their children, never run on their own
     let printable: Vec<&String> = queue
@@ -802,7 +820,7 @@ pub fn run(
         out
     };
     let mut waiting: HashMap<String, usize> = HashMap::new();
-    for id in &queue {
+    for id in queue.iter().filter(|_| !independent) {
         let n = dag
             .parents(id)
             .into_iter()
@@ -924,7 +942,7 @@ pub fn run(
         let mut done = 0usize;
         let mut stop = false;
         for id in &queue {
-            if waiting[id] == 0 {
+            if waiting.get(id).copied().unwrap_or(0) == 0 {
                 job_tx
                     .send(id.clone())
                     .map_err(|e| Error::Internal(e.to_string()))?;
@@ -960,7 +978,11 @@ pub fn run(
             if !node.is_ephemeral() || failed {
                 results.push(r);
             }
-            if failed {
+            if independent {
+                if failed && opts.fail_fast {
+                    stop = true;
+                }
+            } else if failed {
                 if opts.fail_fast {
                     stop = true;
                 }

@@ -11,6 +11,7 @@
 
 use warehouse::duckdb;
 pub mod artifacts;
+pub mod clone;
 pub mod compile;
 pub mod config;
 pub mod contract;
@@ -1382,6 +1383,17 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     {
         return nothing_to_retry(opts, command, &l.manifest, t0);
     }
+    let clone_from = if command == Command::Clone {
+        let dir = opts.state.as_deref().ok_or_else(|| {
+            Error::Project(
+                "clone needs the artifacts to clone from: --state DIR (the target/ of an earlier run)"
+                    .into(),
+            )
+        })?;
+        clone::sources(&state::State::load(dir)?, &l.manifest)
+    } else {
+        Default::default()
+    };
     let db = open_db(&l.manifest.info.target)?;
     if opts.defer {
         l.manifest.deferred = defer_to(&l, opts, command, &chosen, &db)?;
@@ -1389,7 +1401,8 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let m = &l.manifest;
     let threads = m.info.target.threads;
     print_header(m, chosen.len());
-    let run_hooks = command != Command::Compile;
+    // dbt runs on-run-start/end hooks for the commands that build
+    let run_hooks = !matches!(command, Command::Compile | Command::Clone);
     let schemas: Vec<(String, String)> = chosen
         .iter()
         .filter_map(|id| m.nodes.get(id))
@@ -1414,7 +1427,9 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         threads,
         fail_fast: opts.fail_fast,
         full_refresh: opts.full_refresh,
-        verbose_lines: opts.progress.is_none(),
+        // dbt's clone prints no line per node, only what the nodes log
+        verbose_lines: opts.progress.is_none() && command != Command::Clone,
+        clone_from,
     };
     execute::set_progress(opts.progress.clone());
     tracing::debug!("timing: loaded and connected at {:?}", t0.elapsed());
@@ -1472,6 +1487,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
                 // a model's own SQL only: a data test that errors (a column
                 // its YAML names is missing, say) stays exit 1, as in dbt
                 if r.status == Status::Error
+                    && command != Command::Clone
                     && r.unique_id.starts_with("model.")
                     && execute::is_sql_error_message(&r.message)
                 {
@@ -1484,18 +1500,21 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     }
     s.total = results.len();
     logfmt::blank();
-    let ran = ran_stats(m, &results);
-    logfmt::event(
-        "FinishedRunningStats",
-        "E047",
-        "info",
-        &format!(
-            "Finished running {ran} in {} ({elapsed:.2}s).",
-            hms(elapsed)
-        ),
-        serde_json::json!({"execution": format!(" in {}", hms(elapsed)), "execution_time": elapsed, "stat_line": ran}),
-    );
-    logfmt::blank();
+    // dbt's clone task reports no "Finished running" line
+    if command != Command::Clone {
+        let ran = ran_stats(m, &results);
+        logfmt::event(
+            "FinishedRunningStats",
+            "E047",
+            "info",
+            &format!(
+                "Finished running {ran} in {} ({elapsed:.2}s).",
+                hms(elapsed)
+            ),
+            serde_json::json!({"execution": format!(" in {}", hms(elapsed)), "execution_time": elapsed, "stat_line": ran}),
+        );
+        logfmt::blank();
+    }
     // dbt 1.10's EndOfRunSummary
     let warnings = if s.warn == 1 {
         "1 warning".to_string()

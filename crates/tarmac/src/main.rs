@@ -59,6 +59,8 @@ enum Command {
     Ls(commands::dbt::LsArgs),
     /// Preview a model's rows (`--select`) or a query (`--inline`), as dbt show.
     Show(commands::dbt::ShowArgs),
+    /// Views of the --state run's relations for the selected models, seeds and snapshots (dbt clone).
+    Clone(commands::dbt::DbtArgs),
     /// Run again what errored, failed or was skipped in the last build/run/seed/test (target/run_results.json).
     Retry(commands::dbt::RetryArgs),
     /// Check the profile, the project, the packages and the connection (dbt debug).
@@ -172,6 +174,7 @@ fn main() -> ExitCode {
             Command::Deps(a) => commands::dbt::deps(a, loaded),
             Command::Show(a) => commands::dbt::show(a, loaded),
             Command::Retry(a) => commands::dbt::retry(a, loaded),
+            Command::Clone(a) => commands::dbt::run(engine::Command::Clone, a, loaded),
             Command::Debug(a) => commands::dbt::debug(a, loaded),
             Command::Clean(a) => commands::dbt::clean(a, loaded),
             Command::Parse(a) => commands::dbt::parse(a, loaded),
@@ -215,6 +218,7 @@ fn main() -> ExitCode {
                     | Command::Deps(_)
                     | Command::Show(_)
                     | Command::Retry(_)
+                    | Command::Clone(_)
                     | Command::Debug(_)
                     | Command::Clean(_)
                     | Command::Parse(_)

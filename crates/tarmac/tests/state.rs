@@ -537,3 +537,180 @@ fn defer_resolves_as_dbt_does() {
     };
     assert_eq!(rels(&ours.0), rels(&theirs.0), "deferred relations differ");
 }
+
+/// `clone --state` in three steps, run by `run` (tarmac or dbt) in `dir`
+/// (already given the two targets): production is built and kept as the
+/// state; `clone --target ci` makes ci's relations; a second clone finds
+/// them there; `--full-refresh` on one model makes it again. Per step each
+/// node's (unique_id, status, message's first line), sorted; then ci's
+/// relations as (schema, name, type, rows).
+type Cloned = (
+    Vec<Vec<(String, String, String)>>,
+    Vec<(String, String, String, i64)>,
+);
+
+fn clone_steps(dir: &Path, db: &Path, run: &dyn Fn(&[&str]) -> std::process::Output) -> Cloned {
+    let prod = dir.parent().unwrap().join(format!(
+        "prod-{}",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let out = run(&["build"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    copy_project(&dir.join("target"), &prod);
+    let s = prod.to_string_lossy().into_owned();
+    let mut steps = Vec::new();
+    for (args, code) in [
+        (vec!["clone", "--target", "ci", "--state", &s], 1),
+        (vec!["clone", "--target", "ci", "--state", &s], 1),
+        (
+            vec![
+                "clone",
+                "--target",
+                "ci",
+                "--state",
+                &s,
+                "--full-refresh",
+                "--select",
+                "stg_orders",
+            ],
+            0,
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("target/run_results.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["args"]["which"], "clone");
+        let mut rows: Vec<(String, String, String)> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["unique_id"].as_str().unwrap().to_string(),
+                    r["status"].as_str().unwrap().to_string(),
+                    r["message"]
+                        .as_str()
+                        .unwrap()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
+            .collect();
+        rows.sort();
+        steps.push(rows);
+    }
+    let conn = duckdb::Connection::open_with_flags(
+        db,
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .unwrap(),
+    )
+    .unwrap();
+    let rels: Vec<(String, String, String)> = conn
+        .prepare("select table_schema, table_name, table_type from information_schema.tables where table_schema like 'ci%' order by 1, 2")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let rels = rels
+        .into_iter()
+        .map(|(s, t, k)| {
+            let n: i64 = conn
+                .query_row(&format!("select count(*) from \"{s}\".\"{t}\""), [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            (s, t, k, n)
+        })
+        .collect();
+    (steps, rels)
+}
+
+fn tarmac_clone(root: &Path) -> Cloned {
+    let (dir, db) = project(root, "tarmac-clone");
+    std::fs::write(dir.join("profiles.yml"), TWO_TARGETS).unwrap();
+    clone_steps(&dir, &db, &|args| tarmac(&dir, &db, args))
+}
+
+#[test]
+fn clone_makes_views_of_the_state() {
+    let t = tempfile::tempdir().unwrap();
+    let (steps, rels) = tarmac_clone(t.path());
+    let first = &steps[0];
+    // production's failed models have no relation to read: errors
+    for (id, st, msg) in first {
+        let broken = id == "model.shop.customers" || id == "model.shop.orders";
+        assert_eq!(st, if broken { "error" } else { "success" }, "{first:?}");
+        if !broken {
+            assert_eq!(msg, "OK", "{first:?}");
+        }
+    }
+    assert!(first.iter().any(|(id, _, _)| id.starts_with("seed.")));
+    assert!(!first.iter().any(|(id, _, _)| id.starts_with("test.")));
+    // what exists is left alone
+    assert!(steps[1]
+        .iter()
+        .filter(|(_, st, _)| st == "success")
+        .all(|(_, _, msg)| msg == "No-op"));
+    assert_eq!(
+        steps[2],
+        [(
+            "model.shop.stg_orders".to_string(),
+            "success".to_string(),
+            "OK".to_string()
+        )]
+    );
+    // every clone is a view of production's rows
+    assert!(rels.iter().all(|(_, _, k, _)| k == "VIEW"), "{rels:?}");
+    assert!(
+        rels.iter().any(|(_, t, _, n)| t == "raw_orders" && *n > 0),
+        "{rels:?}"
+    );
+    // no --state: a clear error
+    let (dir, db) = project(t.path(), "no-state");
+    let out = tarmac(&dir, &db, &["clone"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
+}
+
+#[test]
+fn clone_matches_dbt() {
+    let Some(dbt) = testkit::dbt("clone_matches_dbt") else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let ours = tarmac_clone(t.path());
+    let (dir, db) = project(t.path(), "dbt-clone");
+    std::fs::write(dir.join("profiles.yml"), TWO_TARGETS).unwrap();
+    let theirs = clone_steps(&dir, &db, &|args| {
+        testkit::dbt_command(&dbt, &dir, args)
+            .env("TARMAC_DB", &db)
+            .output()
+            .unwrap()
+    });
+    assert_eq!(
+        ours.0, theirs.0,
+        "statuses and messages: tarmac (left), dbt (right)"
+    );
+    assert_eq!(
+        ours.1, theirs.1,
+        "ci's relations: tarmac (left), dbt (right)"
+    );
+}

@@ -1,0 +1,113 @@
+//! `tarmac clone --state DIR`: each selected model, seed and snapshot of
+//! the current target becomes a copy of the relation an earlier run (the
+//! state manifest) built, as `dbt clone` does
+//! (<https://docs.getdbt.com/reference/commands/clone>). A developer gets
+//! production's relations in their own schema without building anything.
+//!
+//! DuckDB has no zero-copy table clone, and dbt-duckdb says so
+//! (`can_clone_table` is false), so every clone is a view reading the
+//! state's relation, built as the view materialization builds one: the
+//! node's hooks around it, its docs persisted. As in dbt, a node whose
+//! relation already exists in the target is left alone (`No-op`) unless
+//! `--full-refresh` is given, a node the state does not hold (or holds as
+//! ephemeral) is a `No-op` too, and the nodes are independent of each other:
+//! one failing (its state relation is gone, say) skips nothing.
+
+use crate::config::ConfigExt;
+use crate::db::Db;
+use crate::execute::{NodeHooks, RunOptions};
+use crate::manifest::{Manifest, Node};
+use crate::materialize::{self, Outcome};
+use crate::relation::Relation;
+use chrono::Utc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// The state's relation for each node of the current project that both
+/// manifests hold as a refable, non-ephemeral node.
+pub(crate) fn sources(
+    state: &crate::state::State,
+    m: &Manifest,
+) -> HashMap<String, crate::relation::Relation> {
+    // every such node, whether or not the target has it yet
+    crate::state::deferred_relations(state, m, &BTreeSet::new(), true, &|_| false)
+}
+
+/// Clone one node: what `execute::build_node` does for `clone`.
+pub(crate) fn build(
+    m: &Manifest,
+    node: &Node,
+    db: &Db,
+    resolver: &Arc<dyn crate::jinja::Resolver>,
+    opts: &RunOptions,
+) -> crate::execute::Built {
+    let now = Utc::now();
+    let no_op = |msg: String| {
+        crate::logfmt::info_line(&msg);
+        (
+            None,
+            Ok((
+                Outcome {
+                    message: "No-op".into(),
+                    run_sql: String::new(),
+                },
+                None,
+            )),
+            Utc::now(),
+        )
+    };
+    let Some(from) = opts.clone_from.get(&node.unique_id) else {
+        return no_op(format!(
+            "No relation found in state manifest for {}",
+            node.unique_id
+        ));
+    };
+    let target = node.relation();
+    let exists = match db.relation_kind(
+        target.database.as_deref(),
+        target.schema.as_deref().unwrap_or("main"),
+        &target.identifier,
+    ) {
+        Ok(k) => k.is_some(),
+        Err(e) => return (None, Err(e), now),
+    };
+    if exists && !opts.full_refresh {
+        return no_op(format!("Relation {} already exists", target.render()));
+    }
+    let r = clone_as_view(m, node, db, resolver, opts, &target, from);
+    (None, r, now)
+}
+
+fn clone_as_view(
+    m: &Manifest,
+    node: &Node,
+    db: &Db,
+    resolver: &Arc<dyn crate::jinja::Resolver>,
+    opts: &RunOptions,
+    target: &Relation,
+    from: &Relation,
+) -> crate::error::Result<(Outcome, Option<usize>)> {
+    let hooks = NodeHooks {
+        m,
+        node,
+        db,
+        resolver,
+        cfg: &node.config,
+        inc: false,
+        full_refresh: opts.full_refresh,
+    };
+    hooks.run("pre_hook")?;
+    // a view's own header and docs, whatever the node is materialized as
+    let mut cfg = node.config.clone();
+    cfg.insert("materialized".into(), "view".into());
+    debug_assert_eq!(cfg.materialized(), "view");
+    let out = materialize::view(
+        db,
+        target,
+        &format!("select * from {}", from.render()),
+        &cfg,
+    )?;
+    hooks.run("post_hook")?;
+    crate::persist_docs::apply(db, node, target, &cfg)?;
+    Ok((out, None))
+}
