@@ -77,6 +77,10 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         full_refresh: false,
         verbose_lines: false,
         clone_from: Default::default(),
+        event_time_start: None,
+        event_time_end: None,
+        invoked_at: chrono::Utc::now(),
+        previous_batches: Default::default(),
     };
     let results = engine::execute::run(m, &l.dag, &chosen, &db, &ropts)?;
     tracing::info!(

@@ -971,6 +971,7 @@ pub fn run_results_json(
             (Status::Fail, _) => "fail",
             (Status::Warn, _) => "warn",
             (Status::NoOp, _) => "no-op",
+            (Status::PartialSuccess, _) => "partial success",
         };
         let is_test = matches!(r.status, Status::Pass | Status::Fail | Status::Warn)
             || m.nodes
@@ -992,13 +993,13 @@ pub fn run_results_json(
             "failures": r.failures,
             "adapter_response": if is_test && r.status != Status::Skipped && r.status != Status::Error {
                 json!({"_message": "OK"})
-            } else if r.status == Status::Success {
+            } else if r.status == Status::Success && r.batch_results.is_none() {
                 json!({"_message": r.message, "code": r.message.split(' ').next().unwrap_or("OK"), "rows_affected": r.rows_affected})
             } else { json!({}) },
             "compiled": r.compiled_sql.is_some(),
             "compiled_code": r.compiled_sql,
             "relation_name": m.nodes.get(&r.unique_id).filter(|n| !n.is_ephemeral()).map(|n| n.relation().render()),
-            "batch_results": null,
+            "batch_results": r.batch_results.as_ref().map(|b| b.to_json()),
         })
     });
     json!({

@@ -95,12 +95,15 @@ pub enum Status {
     /// Nothing to run (an exposure in `build`): dbt's `no-op`.
     #[serde(rename = "no-op")]
     NoOp,
+    /// A microbatch model some of whose batches failed.
+    #[serde(rename = "partial success")]
+    PartialSuccess,
 }
 
 impl Status {
     /// Counts as an error for the summary and the exit code.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Status::Error | Status::Fail)
+        matches!(self, Status::Error | Status::Fail | Status::PartialSuccess)
     }
 }
 
@@ -119,6 +122,8 @@ pub struct NodeResult {
     pub rows_affected: Option<usize>,
     /// A data test's failing-row count (`failures` in run_results.json).
     pub failures: Option<i64>,
+    /// A microbatch model's batches (`batch_results` in run_results.json).
+    pub batch_results: Option<crate::microbatch::BatchResults>,
 }
 
 impl NodeResult {
@@ -137,6 +142,7 @@ impl NodeResult {
             execution_time: 0.0,
             rows_affected: None,
             failures: None,
+            batch_results: None,
         }
     }
 }
@@ -152,6 +158,15 @@ pub struct RunOptions {
     pub verbose_lines: bool,
     /// `clone`: the state's relation of each node that has one.
     pub clone_from: HashMap<String, crate::relation::Relation>,
+    /// `--event-time-start`/`--event-time-end`: the window microbatch
+    /// models build.
+    pub event_time_start: Option<DateTime<Utc>>,
+    pub event_time_end: Option<DateTime<Utc>>,
+    /// When the invocation started: "now" for microbatch models (a retry
+    /// passes the original run's, so it redoes the same batches).
+    pub invoked_at: DateTime<Utc>,
+    /// `retry`: each microbatch model's batches in the run retried.
+    pub previous_batches: HashMap<String, crate::microbatch::BatchResults>,
 }
 
 /// The progress display of this process's runs (`Options::progress`),
@@ -197,13 +212,17 @@ fn is_test_node(node: &Node) -> bool {
     matches!(node.resource_type, ResourceType::Test | ResourceType::Unit)
 }
 
-fn describe(node: &Node) -> String {
+pub(crate) fn describe(node: &Node) -> String {
     match node.resource_type {
         ResourceType::Seed => format!("seed file {}.{}", node.schema, node.alias),
         ResourceType::Snapshot => format!("snapshot {}.{}", node.schema, node.alias),
         ResourceType::Model => format!(
             "sql {} model {}.{}",
-            node.config.materialized(),
+            if crate::microbatch::is_microbatch(node) {
+                "microbatch"
+            } else {
+                node.config.materialized()
+            },
             node.schema,
             node.alias
         ),
@@ -213,7 +232,12 @@ fn describe(node: &Node) -> String {
     }
 }
 
-fn node_info(node: &Node, status: &str, started: &str, finished: &str) -> serde_json::Value {
+pub(crate) fn node_info(
+    node: &Node,
+    status: &str,
+    started: &str,
+    finished: &str,
+) -> serde_json::Value {
     serde_json::json!({
         "materialized": node.config.materialized(),
         "meta": node.config.get("meta").cloned().unwrap_or(serde_json::json!({})),
@@ -314,6 +338,11 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
             "ERROR".to_string(),
             "error",
         ),
+        (Status::PartialSuccess, _) => (
+            format!("{i} of {total} PARTIALLY created {}", describe(node)),
+            r.message.clone(),
+            "warn",
+        ),
         (Status::Error, _) => (
             format!("{i} of {total} ERROR creating {}", describe(node)),
             "ERROR".to_string(),
@@ -407,7 +436,7 @@ fn test_words(r: &NodeResult, name: &str) -> (String, String) {
         Status::Warn => format!("WARN {n}"),
         Status::Skipped => "SKIP".to_string(),
         Status::NoOp => "NO-OP".to_string(),
-        Status::Error => "ERROR".to_string(),
+        Status::Error | Status::PartialSuccess => "ERROR".to_string(),
     };
     (format!("{tag} {name}"), tag)
 }
@@ -474,7 +503,7 @@ impl NodeHooks<'_> {
 }
 
 /// Build one node on a connection.
-fn build_node(
+pub(crate) fn build_node(
     m: &Manifest,
     node: &Node,
     db: &Db,
@@ -897,6 +926,7 @@ pub fn run(
                             execution_time: t0.elapsed().as_secs_f64(),
                             rows_affected: None,
                             failures: None,
+                            batch_results: None,
                         },
                         index,
                     ));
@@ -905,6 +935,13 @@ pub fn run(
                 if node.resource_type == ResourceType::Unit {
                     let _ = tx.send((
                         crate::unit_tests::run_unit_test(m, node, &conn, opts),
+                        index,
+                    ));
+                    continue;
+                }
+                if crate::microbatch::applies(node, opts.command) {
+                    let _ = tx.send((
+                        crate::microbatch::run_model(m, node, &conn, &resolver, opts, index, total),
                         index,
                     ));
                     continue;
@@ -932,6 +969,7 @@ pub fn run(
                         execution_time: t0.elapsed().as_secs_f64(),
                         rows_affected: rows,
                         failures: None,
+                        batch_results: None,
                     },
                     index,
                 ));

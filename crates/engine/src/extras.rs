@@ -729,6 +729,8 @@ impl Object for Api {
                 quoting: Default::default(),
                 external: None,
                 limit: None,
+                event_time: None,
+                window: None,
             }
             .to_value()),
             ("Relation", "scd_args") => {

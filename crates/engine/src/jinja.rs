@@ -94,6 +94,36 @@ pub fn set_empty(on: bool) {
     EMPTY.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+thread_local! {
+    /// The `[start, end)` window of the microbatch batch this thread is
+    /// compiling (see [`crate::microbatch`]): `ref()`/`source()` of a node
+    /// with an `event_time` read only that window, and `model.batch` is set.
+    static BATCH: std::cell::RefCell<Option<BatchWindow>> = const { std::cell::RefCell::new(None) };
+}
+
+/// One microbatch batch as Jinja sees it (`model.batch`).
+#[derive(Debug, Clone)]
+pub struct BatchWindow {
+    /// `20240102`: the batch start at the batch size's precision.
+    pub id: String,
+    /// As dbt prints them: `2024-01-02 00:00:00+00:00`.
+    pub start: String,
+    pub end: String,
+}
+
+/// Run `f` with `window` as this thread's batch.
+pub fn with_batch<T>(window: Option<BatchWindow>, f: impl FnOnce() -> T) -> T {
+    let before = BATCH.with(|b| b.replace(window));
+    let out = f();
+    BATCH.with(|b| *b.borrow_mut() = before);
+    out
+}
+
+/// This thread's batch, if it is compiling one.
+pub fn current_batch() -> Option<BatchWindow> {
+    BATCH.with(|b| b.borrow().clone())
+}
+
 /// The relation a `ref()`/`source()` call gives: under `--empty`, while
 /// executing, limited to no rows, an ephemeral model's CTE too (as dbt);
 /// a unit test's fixture CTE stays as it is.
@@ -103,6 +133,11 @@ fn limited(mut rel: Relation, executing: bool, ephemeral: bool) -> Relation {
         && (ephemeral || rel.kind.as_deref() != Some("cte"))
     {
         rel.limit = Some(0);
+    }
+    if executing && rel.event_time.is_some() {
+        if let Some(b) = current_batch() {
+            rel.window = Some((b.start, b.end));
+        }
     }
     rel
 }
@@ -627,6 +662,8 @@ fn relation_arg(v: &Value) -> Option<Relation> {
             quoting: Default::default(),
             external: None,
             limit: None,
+            event_time: None,
+            window: None,
         }),
         [i] => Some(Relation {
             database: None,
@@ -636,6 +673,8 @@ fn relation_arg(v: &Value) -> Option<Relation> {
             quoting: Default::default(),
             external: None,
             limit: None,
+            event_time: None,
+            window: None,
         }),
         _ => None,
     }
@@ -686,6 +725,8 @@ impl Object for Adapter {
                         quoting: self.0.this.quoting,
                         external: None,
                         limit: None,
+                        event_time: None,
+                        window: None,
                     }
                     .to_value(),
                     None => Value::from(()),

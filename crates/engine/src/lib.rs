@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod materialization;
 pub mod materialize;
 pub mod merge;
+pub mod microbatch;
 pub mod operation;
 pub mod packages;
 pub mod par;
@@ -96,6 +97,10 @@ pub struct Options {
     /// dbt's `--empty`: `ref()`/`source()` read no rows, so models build
     /// with their columns and no data (a schema-only dry run).
     pub empty: bool,
+    /// `--event-time-start`/`--event-time-end`: the window microbatch
+    /// models build (a date or timestamp, UTC).
+    pub event_time_start: Option<String>,
+    pub event_time_end: Option<String>,
     /// `--state DIR`: an earlier run's artifacts, for `state:`, `result:`
     /// and `source_status:` selectors (and `--defer`).
     pub state: Option<PathBuf>,
@@ -116,6 +121,9 @@ pub struct Options {
 #[derive(Debug, Clone, Default)]
 pub struct RetrySet {
     pub failed: std::collections::BTreeSet<String>,
+    /// The microbatch models' batches in that run: only the failed ones
+    /// run again.
+    pub batches: std::collections::HashMap<String, microbatch::BatchResults>,
 }
 
 /// dbt's `RETRYABLE_STATUSES`.
@@ -173,6 +181,7 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
         }
     };
     let mut failed = std::collections::BTreeSet::new();
+    let mut batches = std::collections::HashMap::new();
     for r in prev["results"].as_array().into_iter().flatten() {
         let id = r["unique_id"].as_str().unwrap_or_default();
         if id.starts_with("operation.") {
@@ -180,6 +189,9 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
         }
         if RETRYABLE.contains(&r["status"].as_str().unwrap_or_default()) {
             failed.insert(id.to_string());
+            if let Some(b) = r.get("batch_results").filter(|b| b.is_object()) {
+                batches.insert(id.to_string(), microbatch::BatchResults::from_json(b));
+            }
         }
     }
     let vars = match (&cli.vars, args.get("vars")) {
@@ -217,8 +229,10 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
         defer: args["defer"].as_bool().unwrap_or(false),
         favor_state: args["favor_state"].as_bool().unwrap_or(false),
         defer_state: args["defer_state"].as_str().map(PathBuf::from),
-        retry: Some(RetrySet { failed }),
+        retry: Some(RetrySet { failed, batches }),
         empty: args["empty"].as_bool().unwrap_or(false),
+        event_time_start: args["event_time_start"].as_str().map(str::to_string),
+        event_time_end: args["event_time_end"].as_str().map(str::to_string),
     };
     Ok((command, opts))
 }
@@ -232,6 +246,8 @@ pub struct Summary {
     pub skip: usize,
     /// Nodes with nothing to run (exposures in `build`).
     pub noop: usize,
+    /// Microbatch models some of whose batches failed (also in `error`).
+    pub partial: usize,
     pub total: usize,
     /// Models whose SQL DuckDB refused (does not parse, names what does not
     /// exist): final errors, which no retry fixes.
@@ -1360,6 +1376,15 @@ fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<
         args["defer"] = true.into();
         args["favor_state"] = opts.favor_state.into();
     }
+    // as dbt records them: naive ISO timestamps
+    for (key, v) in [
+        ("event_time_start", &opts.event_time_start),
+        ("event_time_end", &opts.event_time_end),
+    ] {
+        if let Some(t) = v.as_deref().and_then(microbatch::parse_time) {
+            args[key] = t.format("%Y-%m-%dT%H:%M:%S").to_string().into();
+        }
+    }
     Ok(args)
 }
 
@@ -1367,6 +1392,34 @@ fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<
 pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let t0 = Instant::now();
     jinja::set_empty(opts.empty);
+    let event_time = |flag: &str,
+                      v: &Option<String>|
+     -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        v.as_deref()
+            .map(|t| {
+                microbatch::parse_time(t).ok_or_else(|| {
+                    Error::Project(format!(
+                        "--{flag} {t:?}: not a date or timestamp (e.g. 2024-01-01 or 2024-01-01T06:00:00)"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    // dbt's usage errors: the two come together
+    match (&opts.event_time_start, &opts.event_time_end) {
+        (Some(_), None) => return Err(Error::Project("The flag `--event-time-start` was specified, but `--event-time-end` was not. When specifying `--event-time-start`, `--event-time-end` must also be present.".into())),
+        (None, Some(_)) => return Err(Error::Project("The flag `--event-time-end` was specified, but `--event-time-start` was not. When specifying `--event-time-end`, `--event-time-start` must also be present.".into())),
+        _ => {}
+    }
+    let event_time_start = event_time("event-time-start", &opts.event_time_start)?;
+    let event_time_end = event_time("event-time-end", &opts.event_time_end)?;
+    if let (Some(s), Some(e)) = (event_time_start, event_time_end) {
+        if s >= e {
+            return Err(Error::Project(
+                "Value for `--event-time-start` must be less than `--event-time-end`".into(),
+            ));
+        }
+    }
     let mut l = load(opts, command)?;
     let chosen = choose(&l, opts)?;
     l.manifest.env.add_global(
@@ -1430,6 +1483,14 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         // dbt's clone prints no line per node, only what the nodes log
         verbose_lines: opts.progress.is_none() && command != Command::Clone,
         clone_from,
+        event_time_start,
+        event_time_end,
+        invoked_at: chrono::Utc::now(),
+        previous_batches: opts
+            .retry
+            .as_ref()
+            .map(|r| r.batches.clone())
+            .unwrap_or_default(),
     };
     execute::set_progress(opts.progress.clone());
     tracing::debug!("timing: loaded and connected at {:?}", t0.elapsed());
@@ -1494,6 +1555,10 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
                     s.sql_errors += 1;
                 }
             }
+            Status::PartialSuccess => {
+                s.error += 1;
+                s.partial += 1;
+            }
             Status::Skipped => s.skip += 1,
             Status::NoOp => s.noop += 1,
         }
@@ -1521,11 +1586,23 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     } else {
         format!("{} warnings", s.warn)
     };
-    let summary = if s.error > 0 {
+    let errors = s.error - s.partial;
+    let partials = format!(
+        "{} partial {}",
+        s.partial,
+        if s.partial == 1 {
+            "success"
+        } else {
+            "successes"
+        }
+    );
+    let summary = if errors > 0 {
         format!(
-            "Completed with {}, 0 partial successes, and {warnings}:",
-            plural(s.error, "error", "errors")
+            "Completed with {}, {partials}, and {warnings}:",
+            plural(errors, "error", "errors")
         )
+    } else if s.partial > 0 {
+        format!("Completed with {partials} and {warnings}")
     } else if s.warn > 0 {
         format!("Completed with {warnings}:")
     } else {
@@ -1534,9 +1611,15 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     logfmt::event(
         "EndOfRunSummary",
         "Z030",
-        if s.error > 0 { "error" } else { "info" },
+        if errors > 0 {
+            "error"
+        } else if s.partial > 0 {
+            "warn"
+        } else {
+            "info"
+        },
         &summary,
-        serde_json::json!({"keyboard_interrupt": false, "num_errors": s.error, "num_partial_success": 0, "num_warnings": s.warn}),
+        serde_json::json!({"keyboard_interrupt": false, "num_errors": errors, "num_partial_success": s.partial, "num_warnings": s.warn}),
     );
     print_problems(m, &results);
     drop_in_background((l, results));

@@ -149,6 +149,9 @@ impl Node {
             depends_on => minijinja::context! {
                 macros => self.macros.clone(), nodes => self.depends_on.clone(),
             },
+            batch => crate::jinja::current_batch().map(|b| minijinja::context! {
+                id => b.id, event_time_start => b.start, event_time_end => b.end,
+            }),
         }
     }
 }
@@ -1432,6 +1435,9 @@ impl Manifest {
             } else {
                 (n.relation(), None)
             };
+            // what a microbatch batch filters this node's rows on
+            let mut v = v;
+            v.0.event_time = n.config.str_of("event_time").map(String::from);
             for key in ref_keys(n) {
                 refs.entry(key)
                     .or_default()
@@ -1445,7 +1451,11 @@ impl Manifest {
             sources
                 .entry(format!("{}.{}", s.table.source_name, s.table.name))
                 .or_default()
-                .insert(s.package.clone(), s.relation.clone());
+                .insert(s.package.clone(), {
+                    let mut r = s.relation.clone();
+                    r.event_time = s.table.config.str_of("event_time").map(String::from);
+                    r
+                });
         }
         Arc::new(ManifestResolver {
             root: self.info.project.name.clone(),

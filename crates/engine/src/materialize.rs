@@ -173,6 +173,8 @@ pub fn incremental(
         quoting: Default::default(),
         external: None,
         limit: None,
+        event_time: None,
+        window: None,
     };
     let create = with_header(
         config,
@@ -260,6 +262,7 @@ pub fn incremental(
             Some(serde_json::Value::String(s)) => vec![s.clone()],
             _ => vec![],
         };
+        let mut insert_filter = String::new();
         match strategy {
             "append" => {}
             "merge" => {
@@ -290,6 +293,27 @@ pub fn incremental(
                     run_sql: stmts.join(";\n") + ";",
                 });
             }
+            // one batch of a microbatch model (crate::microbatch): its
+            // window's rows replaced, as dbt-duckdb's delete+insert on
+            // event_time does
+            "microbatch" => {
+                let (Some(col), Some(batch)) =
+                    (config.str_of("event_time"), crate::jinja::current_batch())
+                else {
+                    return Err(Error::Project(
+                        "microbatch incremental strategy requires an 'event_time' model config and a batch to run".into(),
+                    ));
+                };
+                let window = format!("{col} >= '{}' and {col} < '{}'", batch.start, batch.end);
+                let mut cond = vec![window.clone()];
+                cond.extend(predicates.iter().map(|p| format!("({p})")));
+                stmts.push(format!(
+                    "delete from {} where {}",
+                    rel.render(),
+                    cond.join(" and ")
+                ));
+                insert_filter = format!(" WHERE {window}");
+            }
             "delete+insert" => {
                 if !keys.is_empty() {
                     let mut cond: Vec<String> = keys
@@ -313,14 +337,12 @@ pub fn incremental(
                     ));
                 }
             }
-            other => {
-                return Err(Error::Project(format!(
-                    "invalid incremental_strategy {other:?} (append, delete+insert, merge)"
-                )))
-            }
+            other => return Err(Error::Project(format!(
+                "invalid incremental_strategy {other:?} (append, delete+insert, merge, microbatch)"
+            ))),
         }
         let insert = format!(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}{insert_filter}",
             rel.render(),
             quote(&tmp_name)
         );

@@ -33,6 +33,8 @@ pub fn context(m: &Manifest, db: Option<Db>, name: &str) -> Arc<NodeCtx> {
                 quoting: Default::default(),
                 external: None,
                 limit: None,
+                event_time: None,
+                window: None,
             },
             Config::new(),
             m.resolver(),
@@ -109,6 +111,7 @@ pub fn run_hooks(
             execution_time: t0.elapsed().as_secs_f64(),
             rows_affected: None,
             failures: None,
+            batch_results: None,
         });
     }
     Ok(results)

@@ -77,6 +77,13 @@ pub struct Relation {
     /// `--empty`, which renders it in Jinja as `(select * from <name> where
     /// false limit 0)`, as dbt-duckdb does (no subquery alias).
     pub limit: Option<u64>,
+    /// The `event_time` column of the node or source this relation is, so
+    /// a microbatch batch (or `--sample`) can read only its time window.
+    pub event_time: Option<String>,
+    /// A window `[start, end)` over `event_time` (timestamps as dbt prints
+    /// them, `2024-01-02 00:00:00+00:00`): the relation renders in Jinja as
+    /// `(select * from <name> where <col> >= 'start' and <col> < 'end')`.
+    pub window: Option<(String, String)>,
 }
 
 impl Relation {
@@ -89,6 +96,8 @@ impl Relation {
             quoting: Quoting::default(),
             external: None,
             limit: None,
+            event_time: None,
+            window: None,
         }
     }
 
@@ -108,6 +117,8 @@ impl Relation {
             quoting: Quoting::default(),
             external: None,
             limit: None,
+            event_time: None,
+            window: None,
         }
     }
 
@@ -229,6 +240,14 @@ impl Object for Relation {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(col), Some((start, end)), None) = (&self.event_time, &self.window, self.limit)
+        {
+            return write!(
+                f,
+                "(select * from {} where {col} >= '{start}' and {col} < '{end}')",
+                Relation::render(self)
+            );
+        }
         match self.limit {
             None => f.write_str(&Relation::render(self)),
             Some(0) => write!(

@@ -461,6 +461,8 @@ pub fn run(
         quoting: Default::default(),
         external: None,
         limit: None,
+        event_time: None,
+        window: None,
     };
     db.execute(&format!(
         "{header}create or replace temporary table {} as (\n{staging_sql}\n);",

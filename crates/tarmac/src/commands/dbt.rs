@@ -90,6 +90,14 @@ pub struct DbtArgs {
     /// The artifacts to defer to, when not --state's.
     #[arg(long, env = "DBT_DEFER_STATE", value_name = "DIR")]
     defer_state: Option<PathBuf>,
+    /// Microbatch models build their batches from this time (UTC; a date
+    /// or a timestamp), instead of `begin` or their lookback.
+    #[arg(long, value_name = "TIME")]
+    event_time_start: Option<String>,
+    /// Microbatch models build their batches up to this time (UTC),
+    /// instead of now.
+    #[arg(long, value_name = "TIME")]
+    event_time_end: Option<String>,
 }
 
 /// `tarmac run-operation MACRO --args '{...}'`.
@@ -490,6 +498,8 @@ impl DbtArgs {
             progress: None,
             retry: None,
             empty: self.empty,
+            event_time_start: self.event_time_start,
+            event_time_end: self.event_time_end,
         })
     }
 }

@@ -1,0 +1,529 @@
+//! The `microbatch` incremental strategy, as dbt 1.9+ documents it
+//! (<https://docs.getdbt.com/docs/build/incremental-microbatch>): a model
+//! with `event_time`, `batch_size` (hour, day, month, year), `begin` and
+//! `lookback` is built one time window ("batch") at a time. Each batch
+//! renders the model again with `model.batch` set and every `ref()` /
+//! `source()` of a node that has an `event_time` of its own reduced to the
+//! batch's window; the first batch of a new (or fully refreshed) table
+//! creates it, and every later batch replaces its window's rows
+//! (`materialize::incremental`'s `microbatch` arm, dbt-duckdb's delete +
+//! insert on `event_time`).
+//!
+//! Which batches: `--event-time-start`/`--event-time-end` when given; else
+//! from `begin` on a first run or full refresh, or the last `lookback`
+//! batches before now on an incremental run, up to now rounded up to the
+//! batch size. A batch that fails does not stop the others, except the
+//! first: when it fails the rest are skipped. The model's status is
+//! `success`, `error`, or `partial success` with the batches listed in
+//! `batch_results`, and `tarmac retry` runs only the failed batches again.
+//!
+//! Batches run one after another on the model's connection: DuckDB writes
+//! one table from one writer, so `concurrent_batches` is accepted and has
+//! no effect (dbt-duckdb does not declare concurrent batches either).
+
+use crate::config::ConfigExt;
+use crate::db::Db;
+use crate::execute::{Command, NodeResult, RunOptions, Status};
+use crate::jinja::BatchWindow;
+use crate::manifest::{Manifest, Node};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A batch: `[start, end)` in UTC.
+pub type Batch = (DateTime<Utc>, DateTime<Utc>);
+
+/// `batch_results` of run_results.json: which batches succeeded and failed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchResults {
+    pub successful: Vec<Batch>,
+    pub failed: Vec<Batch>,
+}
+
+impl BatchResults {
+    /// As dbt writes it: each batch `[start, end]` in ISO 8601 with `+00:00`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let list =
+            |v: &[Batch]| -> Vec<[String; 2]> { v.iter().map(|(s, e)| [iso(s), iso(e)]).collect() };
+        serde_json::json!({"successful": list(&self.successful), "failed": list(&self.failed)})
+    }
+
+    /// The batches of a `batch_results` object (for `retry`).
+    pub fn from_json(v: &serde_json::Value) -> BatchResults {
+        let list = |k: &str| -> Vec<Batch> {
+            v.get(k)
+                .and_then(|l| l.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|pair| {
+                    let s = parse_time(pair.get(0)?.as_str()?)?;
+                    let e = parse_time(pair.get(1)?.as_str()?)?;
+                    Some((s, e))
+                })
+                .collect()
+        };
+        BatchResults {
+            successful: list("successful"),
+            failed: list("failed"),
+        }
+    }
+}
+
+fn iso(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+}
+
+/// As Python prints an aware datetime: what the SQL filters compare with.
+fn sql_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S+00:00").to_string()
+}
+
+/// A timestamp as the flags, `begin` and run_results give one: a date, a
+/// date and time (`T` or space, optional seconds and fraction), with or
+/// without a UTC offset; naive times are UTC, as in dbt.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Some(d.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%:z"] {
+        if let Ok(d) = DateTime::parse_from_str(t, f) {
+            return Some(d.with_timezone(&Utc));
+        }
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, f) {
+            return Some(Utc.from_utc_datetime(&d));
+        }
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| Utc.from_utc_datetime(&d))
+}
+
+/// `batch_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    Hour,
+    Day,
+    Month,
+    Year,
+}
+
+impl Size {
+    fn parse(s: &str) -> Option<Size> {
+        Some(match s {
+            "hour" => Size::Hour,
+            "day" => Size::Day,
+            "month" => Size::Month,
+            "year" => Size::Year,
+            _ => return None,
+        })
+    }
+
+    /// The start of the batch holding `t`.
+    pub fn floor(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let (y, mo, d, h) = match self {
+            Size::Hour => (t.year(), t.month(), t.day(), t.hour()),
+            Size::Day => (t.year(), t.month(), t.day(), 0),
+            Size::Month => (t.year(), t.month(), 1, 0),
+            Size::Year => (t.year(), 1, 1, 0),
+        };
+        Utc.with_ymd_and_hms(y, mo, d, h, 0, 0)
+            .single()
+            .unwrap_or(t)
+    }
+
+    /// The batch start `n` batches after (or before) the one holding `t`.
+    pub fn shift(self, t: DateTime<Utc>, n: i64) -> DateTime<Utc> {
+        let f = self.floor(t);
+        match self {
+            Size::Hour => f + Duration::hours(n),
+            Size::Day => f + Duration::days(n),
+            Size::Month => {
+                let months = f.year() as i64 * 12 + (f.month() as i64 - 1) + n;
+                Utc.with_ymd_and_hms(
+                    months.div_euclid(12) as i32,
+                    months.rem_euclid(12) as u32 + 1,
+                    1,
+                    0,
+                    0,
+                    0,
+                )
+                .single()
+                .unwrap_or(f)
+            }
+            Size::Year => Utc
+                .with_ymd_and_hms(f.year() + n as i32, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or(f),
+        }
+    }
+
+    /// `t` rounded up to a batch boundary (itself when it is one).
+    pub fn ceil(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let f = self.floor(t);
+        if f == t {
+            t
+        } else {
+            self.shift(f, 1)
+        }
+    }
+
+    /// The batch's start at this size's precision: `2024-01-02`, `2024-01-02T16`.
+    pub fn label(self, t: &DateTime<Utc>) -> String {
+        t.format(match self {
+            Size::Hour => "%Y-%m-%dT%H",
+            Size::Day => "%Y-%m-%d",
+            Size::Month => "%Y-%m",
+            Size::Year => "%Y",
+        })
+        .to_string()
+    }
+}
+
+/// Whether `node` is a microbatch model.
+pub fn is_microbatch(node: &Node) -> bool {
+    node.config.materialized() == "incremental"
+        && node.config.str_of("incremental_strategy") == Some("microbatch")
+}
+
+/// Whether this command builds `node` batch by batch.
+pub(crate) fn applies(node: &Node, command: Command) -> bool {
+    matches!(command, Command::Run | Command::Build) && is_microbatch(node)
+}
+
+/// The batches from `start` to `end`: whole batches, the last cut at `end`.
+pub fn batches(size: Size, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let mut s = start;
+    let mut e = size.shift(s, 1);
+    out.push((s, e));
+    while e < end {
+        s = e;
+        e = size.shift(s, 1);
+        out.push((s, e));
+    }
+    if let Some(last) = out.last_mut() {
+        last.1 = end;
+    }
+    out
+}
+
+/// What one model's run must cover, or the config error that stops it.
+fn plan(node: &Node, incremental: bool, opts: &RunOptions) -> Result<(Size, Vec<Batch>), String> {
+    let name = &node.name;
+    if node.config.str_of("event_time").is_none() {
+        return Err(format!(
+            "Microbatch model '{name}' must provide an 'event_time' (string) config that indicates the name of the event time column."
+        ));
+    }
+    let size = node
+        .config
+        .str_of("batch_size")
+        .and_then(Size::parse)
+        .ok_or_else(|| {
+            format!(
+                "Microbatch model '{name}' does not have a 'batch_size' config (one of ['hour', 'day', 'month', 'year']) specificed."
+            )
+        })?;
+    if let Some(prev) = opts
+        .previous_batches
+        .get(&node.unique_id)
+        .filter(|p| !p.failed.is_empty())
+    {
+        return Ok((size, prev.failed.clone()));
+    }
+    let end = size.ceil(opts.event_time_end.unwrap_or(opts.invoked_at));
+    let start = if let Some(s) = opts.event_time_start {
+        size.floor(s)
+    } else if !incremental {
+        let begin = match node.config.get("begin") {
+            Some(serde_json::Value::String(s)) => parse_time(s),
+            _ => None,
+        }
+        .ok_or_else(|| format!("Microbatch model '{name}' requires a 'begin' configuration."))?;
+        size.floor(begin)
+    } else {
+        let lookback = node
+            .config
+            .get("lookback")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(1);
+        // `end` is on a boundary, so the batch ending there counts too
+        size.shift(end, -(lookback + 1))
+    };
+    Ok((size, batches(size, start, end)))
+}
+
+/// dbt's `Batch i of n ...` lines.
+fn batch_line(
+    node: &Node,
+    size: Size,
+    b: &Batch,
+    i: usize,
+    n: usize,
+    outcome: Option<(&str, f64)>,
+) {
+    let what = format!(
+        "batch {} of {}.{}",
+        size.label(&b.0),
+        node.schema,
+        node.alias
+    );
+    let (text, tag, time, level, name, code) = match outcome {
+        None => (
+            format!("{i} of {n} START {what}"),
+            "RUN".to_string(),
+            None,
+            "info",
+            "LogStartBatch",
+            "Q045",
+        ),
+        Some(("error", t)) => (
+            format!("{i} of {n} ERROR creating {what}"),
+            "ERROR".to_string(),
+            Some(t),
+            "error",
+            "LogBatchResult",
+            "Q046",
+        ),
+        Some(("skipped", t)) => (
+            format!("{i} of {n} SKIP {what}"),
+            "SKIPPED".to_string(),
+            Some(t),
+            "info",
+            "LogBatchResult",
+            "Q046",
+        ),
+        Some((msg, t)) => (
+            format!("{i} of {n} OK created {what}"),
+            msg.to_string(),
+            Some(t),
+            "info",
+            "LogBatchResult",
+            "Q046",
+        ),
+    };
+    let line = format!("Batch {}", crate::logfmt::progress(&text, &tag, time));
+    crate::logfmt::event(
+        name,
+        code,
+        level,
+        &line,
+        serde_json::json!({"description": what, "batch_index": i, "total_batches": n}),
+    );
+}
+
+/// Build one microbatch model, batch by batch: its result, with
+/// `batch_results`. The caller prints the model's own lines.
+pub(crate) fn run_model(
+    m: &Manifest,
+    node: &Node,
+    db: &Db,
+    resolver: &Arc<dyn crate::jinja::Resolver>,
+    opts: &RunOptions,
+    _index: usize,
+    _total: usize,
+) -> NodeResult {
+    let started_at = Utc::now();
+    let t0 = Instant::now();
+    let rel = node.relation();
+    let incremental = crate::materialize::is_incremental(db, &rel, &node.config, opts.full_refresh);
+    let planned = incremental
+        .map_err(|e| e.to_string())
+        .and_then(|inc| plan(node, inc, opts).map(|p| (inc, p)));
+    let (_, (size, todo)) = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            let mut r = NodeResult::skipped(node.unique_id.clone(), String::new());
+            r.status = Status::Error;
+            r.message = crate::execute::node_error(node, &crate::Error::Project(e), None);
+            r.started_at = started_at;
+            r.execution_time = t0.elapsed().as_secs_f64();
+            return r;
+        }
+    };
+    let n = todo.len();
+    let mut results = BatchResults::default();
+    let mut first_failed = false;
+    let verbose = opts.verbose_lines;
+    let mut compiled_files = Vec::new();
+    for (i, b) in todo.iter().enumerate() {
+        if verbose {
+            batch_line(node, size, b, i + 1, n, None);
+        }
+        let bt = Instant::now();
+        if first_failed {
+            results.failed.push(*b);
+            if verbose {
+                batch_line(node, size, b, i + 1, n, Some(("skipped", 0.0)));
+            }
+            continue;
+        }
+        let window = BatchWindow {
+            id: size.label(&b.0).replace('-', ""),
+            start: sql_time(&b.0),
+            end: sql_time(&b.1),
+        };
+        // the first batch creates the table unless it is there already
+        // (or replaces it on a full refresh); every later batch replaces
+        // its window's rows. Pre-hooks run before the first batch only,
+        // post-hooks after the last.
+        let mut batch_opts = opts.clone();
+        batch_opts.command = Command::Run;
+        if i > 0 {
+            batch_opts.full_refresh = false;
+        }
+        let mut batch_node = node.clone();
+        if i > 0 {
+            batch_node.config.remove("pre_hook");
+        }
+        if i + 1 < n {
+            batch_node.config.remove("post_hook");
+        }
+        let (sql, outcome, _) = crate::jinja::with_batch(Some(window), || {
+            crate::execute::build_node(m, &batch_node, db, resolver, &batch_opts)
+        });
+        let label = size.label(&b.0);
+        match (sql, outcome.map(|(o, _)| o.run_sql)) {
+            (sql, Ok(run_sql)) => {
+                compiled_files.push((label, sql, Some(run_sql)));
+                results.successful.push(*b);
+                if verbose {
+                    batch_line(
+                        node,
+                        size,
+                        b,
+                        i + 1,
+                        n,
+                        Some(("OK", bt.elapsed().as_secs_f64())),
+                    );
+                }
+            }
+            (sql, Err(e)) => {
+                if verbose {
+                    batch_line(
+                        node,
+                        size,
+                        b,
+                        i + 1,
+                        n,
+                        Some(("error", bt.elapsed().as_secs_f64())),
+                    );
+                    eprintln!(
+                        "  {}",
+                        crate::execute::node_error(node, &e, sql.as_deref()).replace('\n', "\n  ")
+                    );
+                }
+                compiled_files.push((label, sql, None));
+                results.failed.push(*b);
+                if i == 0 {
+                    first_failed = true;
+                }
+            }
+        }
+    }
+    write_batch_files(m, node, &compiled_files);
+    results.successful.sort();
+    results.failed.sort();
+    let (ok, bad) = (results.successful.len(), results.failed.len());
+    let (status, message) = if bad == 0 {
+        (Status::Success, "SUCCESS".to_string())
+    } else if ok == 0 {
+        (Status::Error, "ERROR".to_string())
+    } else {
+        (
+            Status::PartialSuccess,
+            format!("PARTIAL SUCCESS ({ok}/{})", ok + bad),
+        )
+    };
+    // a retry keeps the batches the earlier run built
+    if let Some(prev) = opts.previous_batches.get(&node.unique_id) {
+        results.successful.extend(prev.successful.iter().copied());
+    }
+    NodeResult {
+        unique_id: node.unique_id.clone(),
+        status,
+        message,
+        compiled_sql: None,
+        run_sql: None,
+        started_at,
+        compiled_at: started_at,
+        completed_at: Utc::now(),
+        execution_time: t0.elapsed().as_secs_f64(),
+        rows_affected: None,
+        failures: None,
+        batch_results: Some(results),
+    }
+}
+
+/// Each batch's compiled and run SQL, as dbt writes them:
+/// `<model path without .sql>/<name>_<batch start>.sql`.
+fn write_batch_files(
+    m: &Manifest,
+    node: &Node,
+    files: &[(String, Option<String>, Option<String>)],
+) {
+    let target = crate::execute::target_dir(m);
+    let dir = node
+        .original_file_path
+        .strip_suffix(".sql")
+        .unwrap_or(&node.original_file_path);
+    for (label, compiled, run) in files {
+        let file = format!("{dir}/{}_{label}.sql", node.name);
+        for (kind, text) in [("compiled", compiled), ("run", run)] {
+            if let Some(text) = text {
+                let p = target.join(kind).join(&node.package_name).join(&file);
+                if let Some(parent) = p.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                let _ = std::fs::write(&p, text);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn sizes_floor_shift_and_ceil_as_dbt() {
+        let x = t("2024-09-17 16:06:00");
+        assert_eq!(Size::Hour.shift(x, -1), t("2024-09-17 15:00:00"));
+        assert_eq!(Size::Day.shift(x, 1), t("2024-09-18"));
+        assert_eq!(Size::Month.shift(x, -1), t("2024-08-01"));
+        assert_eq!(Size::Month.shift(t("2024-01-15"), -1), t("2023-12-01"));
+        assert_eq!(Size::Month.shift(t("2024-12-15"), 1), t("2025-01-01"));
+        assert_eq!(Size::Year.shift(x, 1), t("2025-01-01"));
+        assert_eq!(Size::Day.ceil(x), t("2024-09-18"));
+        assert_eq!(Size::Day.ceil(t("2024-09-17")), t("2024-09-17"));
+        assert_eq!(Size::Hour.label(&x), "2024-09-17T16");
+        assert_eq!(t("2024-01-02T00:00:00+00:00"), t("2024-01-02"));
+    }
+
+    #[test]
+    fn batches_cover_the_range() {
+        let b = batches(Size::Day, t("2024-01-01"), t("2024-01-04"));
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[2], (t("2024-01-03"), t("2024-01-04")));
+        let j = BatchResults {
+            successful: b.clone(),
+            failed: vec![],
+        }
+        .to_json();
+        assert_eq!(j["successful"][0][0], "2024-01-01T00:00:00+00:00");
+        assert_eq!(BatchResults::from_json(&j).successful, b);
+    }
+}
