@@ -109,6 +109,27 @@ pub struct BatchWindow {
     /// As dbt prints them: `2024-01-02 00:00:00+00:00`.
     pub start: String,
     pub end: String,
+    /// The same window as times, to intersect with `--sample`'s.
+    pub range: TimeWindow,
+}
+
+/// `[start, end)` in UTC.
+pub type TimeWindow = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
+
+/// `--sample` of the running command: models and snapshots read the
+/// relations of nodes with an `event_time` only within this window. Set by
+/// [`crate::execute`] for each command it runs, as [`EMPTY`] is.
+static SAMPLE: std::sync::Mutex<Option<TimeWindow>> = std::sync::Mutex::new(None);
+
+/// See [`SAMPLE`].
+pub fn set_sample(window: Option<TimeWindow>) {
+    if let Ok(mut s) = SAMPLE.lock() {
+        *s = window;
+    }
+}
+
+fn sample() -> Option<TimeWindow> {
+    SAMPLE.lock().ok().and_then(|s| *s)
 }
 
 /// Run `f` with `window` as this thread's batch.
@@ -124,10 +145,15 @@ pub fn current_batch() -> Option<BatchWindow> {
     BATCH.with(|b| b.borrow().clone())
 }
 
+/// Whether a node's refs follow `--sample`: models' and snapshots', as dbt's.
+fn samples(unique_id: &str) -> bool {
+    unique_id.starts_with("model.") || unique_id.starts_with("snapshot.")
+}
+
 /// The relation a `ref()`/`source()` call gives: under `--empty`, while
 /// executing, limited to no rows, an ephemeral model's CTE too (as dbt);
 /// a unit test's fixture CTE stays as it is.
-fn limited(mut rel: Relation, executing: bool, ephemeral: bool) -> Relation {
+fn limited(mut rel: Relation, executing: bool, ephemeral: bool, sampled: bool) -> Relation {
     if executing
         && EMPTY.load(std::sync::atomic::Ordering::Relaxed)
         && (ephemeral || rel.kind.as_deref() != Some("cte"))
@@ -135,8 +161,19 @@ fn limited(mut rel: Relation, executing: bool, ephemeral: bool) -> Relation {
         rel.limit = Some(0);
     }
     if executing && rel.event_time.is_some() {
-        if let Some(b) = current_batch() {
-            rel.window = Some((b.start, b.end));
+        // a batch reads its window (within the sample's, under --sample);
+        // any other model or snapshot under --sample reads the sample's
+        let window = match (current_batch(), sample()) {
+            (Some(b), Some(s)) => Some((b.range.0.max(s.0), b.range.1.min(s.1))),
+            (Some(b), None) => Some(b.range),
+            (None, Some(s)) if sampled => Some(s),
+            _ => None,
+        };
+        if let Some((start, end)) = window {
+            rel.window = Some((
+                crate::microbatch::python_time(&start),
+                crate::microbatch::python_time(&end),
+            ));
         }
     }
     rel
@@ -1019,7 +1056,7 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                         e.push(id);
                     }
                 }
-                Ok(limited(rel, c.execute, ephemeral).to_value())
+                Ok(limited(rel, c.execute, ephemeral, samples(&c.unique_id)).to_value())
             },
         ),
     );
@@ -1035,7 +1072,7 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                 }
                 c.resolver
                     .resolve_source_from(crate::manifest::package_of(&c.unique_id), &source, &table)
-                    .map(|r| limited(r, c.execute, false).to_value())
+                    .map(|r| limited(r, c.execute, false, samples(&c.unique_id)).to_value())
                     .map_err(err)
             },
         ),

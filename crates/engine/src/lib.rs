@@ -101,6 +101,9 @@ pub struct Options {
     /// models build (a date or timestamp, UTC).
     pub event_time_start: Option<String>,
     pub event_time_end: Option<String>,
+    /// `--sample`: `"3 days"` or `{start: ..., end: ...}`; models and
+    /// snapshots read the relations of nodes with an `event_time` within it.
+    pub sample: Option<String>,
     /// `--state DIR`: an earlier run's artifacts, for `state:`, `result:`
     /// and `source_status:` selectors (and `--defer`).
     pub state: Option<PathBuf>,
@@ -233,6 +236,7 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
         empty: args["empty"].as_bool().unwrap_or(false),
         event_time_start: args["event_time_start"].as_str().map(str::to_string),
         event_time_end: args["event_time_end"].as_str().map(str::to_string),
+        sample: args["sample"].as_str().map(str::to_string),
     };
     Ok((command, opts))
 }
@@ -1376,6 +1380,9 @@ fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<
         args["defer"] = true.into();
         args["favor_state"] = opts.favor_state.into();
     }
+    if let Some(s) = &opts.sample {
+        args["sample"] = s.clone().into();
+    }
     // as dbt records them: naive ISO timestamps
     for (key, v) in [
         ("event_time_start", &opts.event_time_start),
@@ -1411,8 +1418,20 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         (None, Some(_)) => return Err(Error::Project("The flag `--event-time-end` was specified, but `--event-time-start` was not. When specifying `--event-time-end`, `--event-time-start` must also be present.".into())),
         _ => {}
     }
-    let event_time_start = event_time("event-time-start", &opts.event_time_start)?;
-    let event_time_end = event_time("event-time-end", &opts.event_time_end)?;
+    let mut event_time_start = event_time("event-time-start", &opts.event_time_start)?;
+    let mut event_time_end = event_time("event-time-end", &opts.event_time_end)?;
+    let sample = opts
+        .sample
+        .as_deref()
+        .map(|t| microbatch::parse_sample(t, chrono::Utc::now()))
+        .transpose()
+        .map_err(Error::Project)?;
+    jinja::set_sample(sample);
+    // under --sample, microbatch models build the sample's batches
+    if let Some((s, e)) = sample {
+        event_time_start = Some(s);
+        event_time_end = Some(e);
+    }
     if let (Some(s), Some(e)) = (event_time_start, event_time_end) {
         if s >= e {
             return Err(Error::Project(

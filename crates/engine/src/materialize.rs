@@ -337,9 +337,11 @@ pub fn incremental(
                     ));
                 }
             }
-            other => return Err(Error::Project(format!(
+            other => {
+                return Err(Error::Project(format!(
                 "invalid incremental_strategy {other:?} (append, delete+insert, merge, microbatch)"
-            ))),
+            )))
+            }
         }
         let insert = format!(
             "INSERT INTO {} ({cols}) SELECT {cols} FROM {}{insert_filter}",

@@ -73,9 +73,63 @@ fn iso(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
 }
 
-/// As Python prints an aware datetime: what the SQL filters compare with.
-fn sql_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S+00:00").to_string()
+/// As Python prints an aware UTC datetime (microseconds only when there
+/// are some): what dbt's event-time filters compare with.
+pub fn python_time(t: &DateTime<Utc>) -> String {
+    if t.nanosecond() / 1000 == 0 {
+        t.format("%Y-%m-%d %H:%M:%S+00:00").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
+    }
+}
+
+/// `--sample`: `"3 days"` (back from now: hours, days, months or years,
+/// singular or plural) or `{start: 2024-07-01, end: 2024-07-08 18:00:00}`
+/// (YAML or JSON), as dbt 1.10 reads it.
+pub fn parse_sample(text: &str, now: DateTime<Utc>) -> Result<crate::jinja::TimeWindow, String> {
+    let t = text.trim();
+    if t.starts_with('{') {
+        let v: serde_json::Value = serde_yaml_ng::from_str(t)
+            .map_err(|e| format!("Cannot load SAMPLE_WINDOW from '{t}': {e}"))?;
+        let get = |k: &str| -> Result<DateTime<Utc>, String> {
+            let raw = match v.get(k) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => return Err(format!("Cannot load SAMPLE_WINDOW from '{t}': no '{k}'")),
+            };
+            parse_time(&raw).ok_or_else(|| {
+                format!("Cannot load SAMPLE_WINDOW from '{t}': '{raw}' is not a timestamp")
+            })
+        };
+        return Ok((get("start")?, get("end")?));
+    }
+    let parts: Vec<&str> = t.split(' ').collect();
+    if parts.len() != 2 {
+        return Err(format!(
+            "Cannot load SAMPLE_WINDOW from '{t}'. Must be of form 'DAYS_INT GRAIN_SIZE'."
+        ));
+    }
+    let n: i64 = parts[0]
+        .parse()
+        .map_err(|_| format!("Unable to convert '{}' to an integer.", parts[0]))?;
+    let grain = parts[1].to_lowercase();
+    let start = match grain.trim_end_matches('s') {
+        "hour" => now - Duration::hours(n),
+        "day" => now - Duration::days(n),
+        "month" => now
+            .checked_sub_months(chrono::Months::new(n as u32))
+            .unwrap_or(now),
+        "year" => now
+            .checked_sub_months(chrono::Months::new(12 * n as u32))
+            .unwrap_or(now),
+        _ => {
+            return Err(format!(
+                "Invalid grain size '{}'. Must be one of ['hour', 'day', 'month', 'year', 'hours', 'days', 'months', 'years'].",
+                parts[1]
+            ))
+        }
+    };
+    Ok((start, now))
 }
 
 /// A timestamp as the flags, `begin` and run_results give one: a date, a
@@ -369,8 +423,9 @@ pub(crate) fn run_model(
         }
         let window = BatchWindow {
             id: size.label(&b.0).replace('-', ""),
-            start: sql_time(&b.0),
-            end: sql_time(&b.1),
+            start: python_time(&b.0),
+            end: python_time(&b.1),
+            range: *b,
         };
         // the first batch creates the table unless it is there already
         // (or replaces it on a full refresh); every later batch replaces
@@ -511,6 +566,41 @@ mod tests {
         assert_eq!(Size::Day.ceil(t("2024-09-17")), t("2024-09-17"));
         assert_eq!(Size::Hour.label(&x), "2024-09-17T16");
         assert_eq!(t("2024-01-02T00:00:00+00:00"), t("2024-01-02"));
+    }
+
+    #[test]
+    fn samples_as_dbt_reads_them() {
+        let now = t("2024-03-31 10:00:00");
+        assert_eq!(
+            parse_sample("3 days", now).unwrap(),
+            (t("2024-03-28 10:00:00"), now)
+        );
+        assert_eq!(
+            parse_sample("1 month", now).unwrap().0,
+            t("2024-02-29 10:00:00")
+        );
+        assert_eq!(
+            parse_sample("2 Hours", now).unwrap().0,
+            t("2024-03-31 08:00:00")
+        );
+        assert_eq!(
+            parse_sample(
+                "{start: 2024-01-02 00:00:00, end: '2024-01-03T12:00:00'}",
+                now
+            )
+            .unwrap(),
+            (t("2024-01-02"), t("2024-01-03 12:00:00"))
+        );
+        assert!(parse_sample("3", now)
+            .unwrap_err()
+            .contains("DAYS_INT GRAIN_SIZE"));
+        assert!(parse_sample("x days", now)
+            .unwrap_err()
+            .contains("'x' to an integer"));
+        assert_eq!(
+            python_time(&t("2024-01-02 03:04:05.25")),
+            "2024-01-02 03:04:05.250000+00:00"
+        );
     }
 
     #[test]

@@ -98,6 +98,11 @@ pub struct DbtArgs {
     /// instead of now.
     #[arg(long, value_name = "TIME")]
     event_time_end: Option<String>,
+    /// Sample mode: models read the refs and sources that have an
+    /// event_time only within this window: "3 days" (back from now) or
+    /// "{start: 2024-07-01, end: 2024-07-08}".
+    #[arg(long, value_name = "WINDOW")]
+    sample: Option<String>,
 }
 
 /// `tarmac run-operation MACRO --args '{...}'`.
@@ -500,6 +505,7 @@ impl DbtArgs {
             empty: self.empty,
             event_time_start: self.event_time_start,
             event_time_end: self.event_time_end,
+            sample: self.sample,
         })
     }
 }
