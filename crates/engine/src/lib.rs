@@ -419,16 +419,21 @@ pub fn list(opts: &Options) -> Result<Vec<String>> {
     let mut out: Vec<String> = chosen
         .iter()
         .filter_map(|id| l.manifest.nodes.get(id))
-        .map(|n| match n.resource_type {
-            // dbt lists an exposure as `exposure:<package>.<name>`
-            manifest::ResourceType::Exposure => format!("exposure:{}.{}", n.package_name, n.name),
-            // and a unit test as `unit_test:<package>.<name>`
-            manifest::ResourceType::Unit => format!("unit_test:{}.{}", n.package_name, n.name),
-            _ => n.fqn.join("."),
-        })
+        .map(ls_name)
         .collect();
     out.sort();
     Ok(out)
+}
+
+/// How `dbt ls` names a node by default: its fqn joined with dots, an
+/// exposure as `exposure:<package>.<name>`, a unit test as
+/// `unit_test:<package>.<name>`.
+fn ls_name(n: &manifest::Node) -> String {
+    match n.resource_type {
+        manifest::ResourceType::Exposure => format!("exposure:{}.{}", n.package_name, n.name),
+        manifest::ResourceType::Unit => format!("unit_test:{}.{}", n.package_name, n.name),
+        _ => n.fqn.join("."),
+    }
 }
 
 /// What `tarmac show` previews: the selected models (`--select`), or an
@@ -854,16 +859,11 @@ pub fn list_json(opts: &Options) -> Result<Vec<(String, serde_json::Value)>> {
                 o.insert(k.to_string(), v);
             }
         }
-        let fqn = node["fqn"]
-            .as_array()
-            .map(|f| {
-                f.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join(".")
-            })
-            .unwrap_or_default();
-        out.push((fqn, serde_json::Value::Object(o)));
+        let name = match l.manifest.nodes.get(id) {
+            Some(n) => ls_name(n),
+            None => continue,
+        };
+        out.push((name, serde_json::Value::Object(o)));
     }
     drop_in_background(l);
     Ok(out)
@@ -1004,6 +1004,7 @@ fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<Strin
     };
     let mut sels = selectors::Selectors::load(&l.manifest.info.project.root)?;
     sels.indirect = opts.indirect_selection;
+    sels.state = state.cloned();
     let nothing_given = opts.select.iter().all(|s| s.trim().is_empty()) && opts.exclude.is_empty();
     let name = opts.selector.clone().or_else(|| {
         if nothing_given {

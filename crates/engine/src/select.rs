@@ -661,8 +661,9 @@ pub(crate) fn evaluate(
     dag: &Dag,
     exprs: &[String],
     mode: IndirectSelection,
+    state: Option<&State>,
 ) -> Result<BTreeSet<String>> {
-    let g = SelGraph::new(m, dag);
+    let g = SelGraph::new(m, dag).with_state(state);
     let (direct, _) = evaluate_pair(&g, exprs, mode)?;
     Ok(only_nodes(m, direct))
 }

@@ -22,6 +22,9 @@ pub struct Selectors {
     /// `--indirect-selection`, which a method mapping's own
     /// `indirect_selection:` overrides.
     pub indirect: crate::select::IndirectSelection,
+    /// `--state`'s artifacts, for `method: state`, `result` and
+    /// `source_status` definitions.
+    pub state: Option<crate::state::State>,
     file: String,
 }
 
@@ -141,9 +144,13 @@ impl Selectors {
             message: msg,
         };
         match def {
-            Value::String(s) => {
-                crate::select::evaluate(m, dag, std::slice::from_ref(s), self.indirect)
-            }
+            Value::String(s) => crate::select::evaluate(
+                m,
+                dag,
+                std::slice::from_ref(s),
+                self.indirect,
+                self.state.as_ref(),
+            ),
             Value::Object(o) => {
                 for key in ["union", "intersection"] {
                     if let Some(v) = o.get(key) {
@@ -211,7 +218,7 @@ impl Selectors {
                         Some(Value::String(v)) => v.parse().map_err(bad)?,
                         _ => self.indirect,
                     };
-                    crate::select::evaluate(m, dag, &[atom], mode)?
+                    crate::select::evaluate(m, dag, &[atom], mode, self.state.as_ref())?
                 };
                 if let Some(ex) = o.get("exclude") {
                     let ex = self.eval_list(ex, m, dag, depth, name)?;

@@ -714,3 +714,93 @@ fn clone_matches_dbt() {
         "ci's relations: tarmac (left), dbt (right)"
     );
 }
+
+/// YAML selectors over the state: `method: state` (with graph operators
+/// and in an intersection) and `method: result`.
+const STATE_SELECTORS: &str = "selectors:
+  - name: changed
+    definition:
+      method: state
+      value: modified
+      children: true
+  - name: changed_models
+    definition:
+      intersection:
+        - method: state
+          value: modified.body
+        - method: resource_type
+          value: model
+  - name: failed_before
+    definition:
+      method: result
+      value: fail
+";
+
+/// `ls --selector NAME --state DIR` for each selector, by `ls` (tarmac or dbt).
+fn selector_lists(ls: &dyn Fn(&str) -> std::process::Output) -> Vec<(String, Vec<String>)> {
+    ["changed", "changed_models", "failed_before"]
+        .iter()
+        .map(|n| (n.to_string(), lines(&ls(n))))
+        .collect()
+}
+
+#[test]
+fn yaml_selectors_compare_with_the_state() {
+    let t = tempfile::tempdir().unwrap();
+    let (dir, db) = project(t.path(), "selectors");
+    let prod = t.path().join("prod-selectors");
+    build_state(&dir, &db, &prod);
+    change(&dir);
+    std::fs::write(dir.join("selectors.yml"), STATE_SELECTORS).unwrap();
+    let s = prod.to_string_lossy().into_owned();
+    let got = selector_lists(&|n| tarmac(&dir, &db, &["ls", "--selector", n, "--state", &s]));
+    // each selector selects what the same --select does
+    for (name, select) in [
+        ("changed", "state:modified+"),
+        ("changed_models", "state:modified.body,resource_type:model"),
+        ("failed_before", "result:fail"),
+    ] {
+        let want = lines(&tarmac(
+            &dir,
+            &db,
+            &["ls", "--select", select, "--state", &s],
+        ));
+        let had = &got.iter().find(|(n, _)| n == name).unwrap().1;
+        assert_eq!(had, &want, "selector {name} vs --select {select}");
+        assert!(!had.is_empty(), "{name} selects nothing");
+    }
+    // unit tests are listed as dbt lists them
+    assert!(
+        got[0].1.iter().any(|l| l.starts_with("unit_test:shop.")),
+        "{:?}",
+        got[0].1
+    );
+    let Some(dbt) = testkit::dbt("yaml_selectors_compare_with_the_state") else {
+        return;
+    };
+    // dbt's own build as the state, for both tools
+    let (ddir, ddb) = project(t.path(), "dbt-selectors");
+    let out = testkit::dbt_command(&dbt, &ddir, &["build"])
+        .env("TARMAC_DB", &ddb)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let dprod = t.path().join("prod-dbt-selectors");
+    copy_project(&ddir.join("target"), &dprod);
+    change(&ddir);
+    std::fs::write(ddir.join("selectors.yml"), STATE_SELECTORS).unwrap();
+    let ds = dprod.to_string_lossy().into_owned();
+    let theirs = selector_lists(&|n| {
+        testkit::dbt_command(&dbt, &ddir, &["ls", "-q", "--selector", n, "--state", &ds])
+            .env("TARMAC_DB", &ddb)
+            .output()
+            .unwrap()
+    });
+    let ours = selector_lists(&|n| tarmac(&ddir, &ddb, &["ls", "--selector", n, "--state", &ds]));
+    assert_eq!(ours, theirs, "tarmac (left), dbt (right), dbt's state");
+}
