@@ -1,216 +1,283 @@
-{#- Tarmac's built-in `dbt` macro namespace: dbt-core 1.10's cross-database
-    macros (global_project/macros/utils, adapters/timestamps.sql,
-    get_custom_name) with dbt-duckdb 1.9's duckdb__ implementations.
-    Adapted from dbt-core and dbt-duckdb (Apache License 2.0). Reached as
-    `dbt.name()`, bare `name()` and through adapter.dispatch; a project or
-    package macro of the same name wins. -#}
+{#- The `dbt` namespace built into Tarmac.
 
-{#- from dbt-core: macros/utils/any_value.sql -#}
+    dbt ships a set of "cross-database" macros (documented at
+    docs.getdbt.com, reference/dbt-jinja-functions/cross-database-macros)
+    that packages such as dbt_utils and dbt_date build on, plus the hooks
+    that name relations (generate_schema_name and friends). Projects expect
+    them to exist without installing anything, so Tarmac provides them here.
+
+    How they are reached:
+    - `dbt.name(...)` always means the macro in this file;
+    - a bare `name(...)` finds the project's (or package's) macro of that
+      name first and falls back to this file;
+    - each public macro is a thin entry point that goes through
+      `adapter.dispatch('name', 'dbt')`, which looks for `duckdb__name`
+      and then `default__name` along the project's dispatch search order.
+      A project can therefore replace the behaviour of any of them by
+      defining its own `default__name` or `duckdb__name`.
+
+    The `default__` bodies render the SQL dbt renders for the same call,
+    whitespace included: compiled SQL is compared with dbt's in tests, so
+    the odd-looking blank lines some of them emit are deliberate. Where
+    DuckDB needs a different spelling, the `duckdb__` variant (further
+    down) takes precedence. -#}
+
+
+{#- ---- Aggregates and arrays ------------------------------------------ -#}
+
+{#- any_value: some value of `expression` from the group. -#}
 {% macro any_value(expression) -%}
-    {{ return(adapter.dispatch('any_value', 'dbt') (expression)) }}
-{% endmacro %}
-
-{% macro default__any_value(expression) -%}
-
-    any_value({{ expression }})
-
+{{ return(adapter.dispatch('any_value', 'dbt')(expression)) }}
 {%- endmacro %}
 
-{#- from dbt-core: macros/utils/array_append.sql -#}
+{% macro default__any_value(expression) -%}
+any_value({{ expression }})
+{%- endmacro %}
+
+{#- bool_or: true when `expression` holds for at least one row. -#}
+{% macro bool_or(expression) -%}
+{{ return(adapter.dispatch('bool_or', 'dbt')(expression)) }}
+{%- endmacro %}
+
+{% macro default__bool_or(expression) -%}
+bool_or({{ expression }})
+{%- endmacro %}
+
+{#- array_append: `array` with `new_element` added at the end. -#}
 {% macro array_append(array, new_element) -%}
-  {{ return(adapter.dispatch('array_append', 'dbt')(array, new_element)) }}
+{{ return(adapter.dispatch('array_append', 'dbt')(array, new_element)) }}
 {%- endmacro %}
 
 {% macro default__array_append(array, new_element) -%}
-    array_append({{ array }}, {{ new_element }})
+array_append({{ array }}, {{ new_element }})
 {%- endmacro %}
 
-{#- from dbt-core: macros/utils/array_concat.sql -#}
+{#- array_concat: the elements of `array_1` followed by those of `array_2`. -#}
 {% macro array_concat(array_1, array_2) -%}
-  {{ return(adapter.dispatch('array_concat', 'dbt')(array_1, array_2)) }}
+{{ return(adapter.dispatch('array_concat', 'dbt')(array_1, array_2)) }}
 {%- endmacro %}
 
 {% macro default__array_concat(array_1, array_2) -%}
-    array_cat({{ array_1 }}, {{ array_2 }})
+array_cat({{ array_1 }}, {{ array_2 }})
 {%- endmacro %}
 
-{#- from dbt-core: macros/utils/array_construct.sql -#}
+{#- array_construct: an array literal of the SQL expressions in `inputs`.
+    With no inputs the element type cannot be inferred, hence the cast of
+    the empty literal to `data_type` (integer unless the caller says). -#}
 {% macro array_construct(inputs=[], data_type=api.Column.translate_type('integer')) -%}
-  {{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type)) }}
+{{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type)) }}
 {%- endmacro %}
 
 {% macro default__array_construct(inputs, data_type) -%}
-    {% if inputs|length > 0 %}
-    array[ {{ inputs|join(' , ') }} ]
-    {% else %}
-    array[]::{{data_type}}[]
-    {% endif %}
+{%- if inputs | length > 0 -%}
+    {%- set literal = "array[ " ~ (inputs | join(" , ")) ~ " ]" -%}
+{%- else -%}
+    {%- set literal = "array[]::" ~ data_type ~ "[]" -%}
+{%- endif -%}
+{{ "\n    " ~ literal ~ "\n    " }}
 {%- endmacro %}
 
-{#- from dbt-core: macros/utils/bool_or.sql -#}
-{% macro bool_or(expression) -%}
-    {{ return(adapter.dispatch('bool_or', 'dbt') (expression)) }}
-{% endmacro %}
 
-{% macro default__bool_or(expression) -%}
+{#- ---- Casts, strings, hashing ---------------------------------------- -#}
 
-    bool_or({{ expression }})
-
+{#- cast: `field` converted to the SQL type `type`. -#}
+{% macro cast(field, type) -%}
+{{ return(adapter.dispatch('cast', 'dbt')(field, type)) }}
 {%- endmacro %}
-
-{#- from dbt-core: macros/utils/cast.sql -#}
-{% macro cast(field, type) %}
-  {{ return(adapter.dispatch('cast', 'dbt') (field, type)) }}
-{% endmacro %}
 
 {% macro default__cast(field, type) %}
-    cast({{field}} as {{type}})
+    cast({{ field }} as {{ type }})
 {% endmacro %}
 
-{#- from dbt-core: macros/utils/cast_bool_to_text.sql -#}
-{% macro cast_bool_to_text(field) %}
-  {{ adapter.dispatch('cast_bool_to_text', 'dbt') (field) }}
+{#- cast_bool_to_text: a boolean as its text form. Unlike the other entry
+    points this one writes the dispatched SQL in place instead of returning
+    it, so its output carries the surrounding line breaks dbt's does. -#}
+{% macro cast_bool_to_text(field) -%}
+{{ "\n  " }}{{ adapter.dispatch('cast_bool_to_text', 'dbt')(field) }}
 {% endmacro %}
 
-{% macro default__cast_bool_to_text(field) %}
-    cast({{ field }} as {{ api.Column.translate_type('string') }})
-{% endmacro %}
+{% macro default__cast_bool_to_text(field) -%}
+{{ dbt.default__cast(field, api.Column.translate_type('string')) }}
+{%- endmacro %}
 
-{#- from dbt-core: macros/utils/concat.sql -#}
+{#- concat: the SQL expressions in `fields` joined into one string. -#}
 {% macro concat(fields) -%}
-  {{ return(adapter.dispatch('concat', 'dbt')(fields)) }}
+{{ return(adapter.dispatch('concat', 'dbt')(fields)) }}
 {%- endmacro %}
 
 {% macro default__concat(fields) -%}
-    {{ fields|join(' || ') }}
+{{ fields | join(" || ") }}
 {%- endmacro %}
 
-{#- from dbt-core: macros/utils/data_types.sql -#}
-{%- macro type_string() -%}
-  {{ return(adapter.dispatch('type_string', 'dbt')()) }}
-{%- endmacro -%}
+{#- escape_single_quotes: text made safe to put between single quotes, by
+    doubling each quote (standard SQL). -#}
+{% macro escape_single_quotes(expression) -%}
+{{ return(adapter.dispatch('escape_single_quotes', 'dbt')(expression)) }}
+{%- endmacro %}
 
-{% macro default__type_string() %}
-    {{ return(api.Column.translate_type("string")) }}
-{% endmacro %}
+{% macro default__escape_single_quotes(expression) -%}
+{{ expression | replace("'", "''") }}
+{%- endmacro %}
+
+{#- hash: an md5 digest of `field`, which is first turned into text so any
+    column type can be hashed. -#}
+{% macro hash(field) -%}
+{{ return(adapter.dispatch('hash', 'dbt')(field)) }}
+{%- endmacro %}
+
+{% macro default__hash(field) -%}
+md5(cast({{ field }} as {{ api.Column.translate_type('string') }}))
+{%- endmacro %}
+
+
+{#- ---- Portable type names ------------------------------------------- -#}
+{#- Each returns the adapter's name for a generic type (via
+    api.Column.translate_type), for use in casts and DDL. Numeric is the
+    exception: dbt fixes its precision and scale at 28 and 6. -#}
+
+{%- macro type_string() -%}
+{{ return(adapter.dispatch('type_string', 'dbt')()) }}
+{%- endmacro -%}
+{%- macro default__type_string() -%}
+{{ return(api.Column.translate_type('string')) }}
+{%- endmacro -%}
 
 {%- macro type_timestamp() -%}
-  {{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}
+{{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}
 {%- endmacro -%}
-
-{% macro default__type_timestamp() %}
-    {{ return(api.Column.translate_type("timestamp")) }}
-{% endmacro %}
+{%- macro default__type_timestamp() -%}
+{{ return(api.Column.translate_type('timestamp')) }}
+{%- endmacro -%}
 
 {%- macro type_float() -%}
-  {{ return(adapter.dispatch('type_float', 'dbt')()) }}
+{{ return(adapter.dispatch('type_float', 'dbt')()) }}
 {%- endmacro -%}
-
-{% macro default__type_float() %}
-    {{ return(api.Column.translate_type("float")) }}
-{% endmacro %}
+{%- macro default__type_float() -%}
+{{ return(api.Column.translate_type('float')) }}
+{%- endmacro -%}
 
 {%- macro type_numeric() -%}
-  {{ return(adapter.dispatch('type_numeric', 'dbt')()) }}
+{{ return(adapter.dispatch('type_numeric', 'dbt')()) }}
 {%- endmacro -%}
-
-{% macro default__type_numeric() %}
-    {{ return(api.Column.numeric_type("numeric", 28, 6)) }}
-{% endmacro %}
+{%- macro default__type_numeric() -%}
+{{ return(api.Column.numeric_type('numeric', 28, 6)) }}
+{%- endmacro -%}
 
 {%- macro type_bigint() -%}
-  {{ return(adapter.dispatch('type_bigint', 'dbt')()) }}
+{{ return(adapter.dispatch('type_bigint', 'dbt')()) }}
 {%- endmacro -%}
-
-{% macro default__type_bigint() %}
-    {{ return(api.Column.translate_type("bigint")) }}
-{% endmacro %}
+{%- macro default__type_bigint() -%}
+{{ return(api.Column.translate_type('bigint')) }}
+{%- endmacro -%}
 
 {%- macro type_int() -%}
-  {{ return(adapter.dispatch('type_int', 'dbt')()) }}
+{{ return(adapter.dispatch('type_int', 'dbt')()) }}
 {%- endmacro -%}
-
 {%- macro default__type_int() -%}
-  {{ return(api.Column.translate_type("integer")) }}
+{{ return(api.Column.translate_type('integer')) }}
 {%- endmacro -%}
 
 {%- macro type_boolean() -%}
-  {{ return(adapter.dispatch('type_boolean', 'dbt')()) }}
+{{ return(adapter.dispatch('type_boolean', 'dbt')()) }}
 {%- endmacro -%}
-
 {%- macro default__type_boolean() -%}
-  {{ return(api.Column.translate_type("boolean")) }}
+{{ return(api.Column.translate_type('boolean')) }}
 {%- endmacro -%}
 
-{#- from dbt-core: macros/utils/date.sql -#}
-{% macro date(year, month, day) %}
-  {{ return(adapter.dispatch('date', 'dbt') (year, month, day)) }}
-{% endmacro %}
 
-{% macro default__date(year, month, day) -%}
-    {%- set dt = modules.datetime.date(year, month, day) -%}
-    {%- set iso_8601_formatted_date = dt.strftime('%Y-%m-%d') -%}
-    to_date('{{ iso_8601_formatted_date }}', 'YYYY-MM-DD')
+{#- ---- Dates ---------------------------------------------------------- -#}
+
+{#- date: a date literal from its parts. The parts go through
+    datetime.date first, so an impossible date fails at compile time
+    instead of in the warehouse. -#}
+{% macro date(year, month, day) -%}
+{{ return(adapter.dispatch('date', 'dbt')(year, month, day)) }}
 {%- endmacro %}
 
-{#- from dbt-core: macros/utils/date_spine.sql -#}
+{% macro default__date(year, month, day) -%}
+{%- set iso_day = modules.datetime.date(year, month, day).strftime('%Y-%m-%d') -%}
+to_date('{{ iso_day }}', 'YYYY-MM-DD')
+{%- endmacro %}
+
+{#- date_trunc: `date` rounded down to the start of its `datepart`. -#}
+{% macro date_trunc(datepart, date) -%}
+{{ return(adapter.dispatch('date_trunc', 'dbt')(datepart, date)) }}
+{%- endmacro %}
+
+{% macro default__date_trunc(datepart, date) -%}
+date_trunc('{{ datepart }}', {{ date }})
+{%- endmacro %}
+
+{#- dateadd: `from_date_or_timestamp` moved by `interval` units of
+    `datepart` (a negative interval moves it back). -#}
+{% macro dateadd(datepart, interval, from_date_or_timestamp) -%}
+{{ return(adapter.dispatch('dateadd', 'dbt')(datepart, interval, from_date_or_timestamp)) }}
+{%- endmacro %}
+
+{% macro default__dateadd(datepart, interval, from_date_or_timestamp) -%}
+{%- set arguments = [datepart, interval, from_date_or_timestamp] -%}
+{{ "\n\n    " }}dateadd(
+        {{ arguments | join(",\n        ") }}
+        )
+{{ "\n" }}
+{%- endmacro %}
+
+{#- datediff: how many `datepart` boundaries lie between the two dates
+    (positive when second_date is the later one). -#}
+{% macro datediff(first_date, second_date, datepart) -%}
+{{ return(adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart)) }}
+{%- endmacro %}
+
+{% macro default__datediff(first_date, second_date, datepart) -%}
+{%- set arguments = [datepart, first_date, second_date] -%}
+datediff(
+        {{ arguments | join(",\n        ") }}
+        )
+{%- endmacro %}
+
+{#- get_intervals_between: the number of `datepart` steps from start_date
+    to end_date, asked of the warehouse at compile time (1 when the query
+    yields nothing, e.g. when not executing). -#}
 {% macro get_intervals_between(start_date, end_date, datepart) -%}
-    {{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}
+{{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}
 {%- endmacro %}
 
 {% macro default__get_intervals_between(start_date, end_date, datepart) -%}
-    {%- call statement('get_intervals_between', fetch_result=True) %}
-
-        select {{ dbt.datediff(start_date, end_date, datepart) }}
-
-    {%- endcall -%}
-
-    {%- set value_list = load_result('get_intervals_between') -%}
-
-    {%- if value_list and value_list['data'] -%}
-        {%- set values = value_list['data'] | map(attribute=0) | list %}
-        {{ return(values[0]) }}
-    {%- else -%}
-        {{ return(1) }}
-    {%- endif -%}
-
+{%- call statement('get_intervals_between', fetch_result=True) -%}
+    select {{ dbt.datediff(start_date, end_date, datepart) }}
+{%- endcall -%}
+{%- set fetched = load_result('get_intervals_between') -%}
+{%- if fetched and fetched['data'] -%}
+    {{- return(fetched['data'][0][0]) -}}
+{%- endif -%}
+{{- return(1) -}}
 {%- endmacro %}
 
-{% macro date_spine(datepart, start_date, end_date) %}
-    {{ return(adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date)) }}
+{#- date_spine: one row per `datepart` from start_date (inclusive) up to
+    end_date, in a column named date_<datepart>. The rows come from
+    generate_series, numbered from 0, each turned into a date with dateadd;
+    periods past end_date are filtered away. Example:
+        dbt.date_spine("day", "cast('2024-01-01' as date)", "current_date") -#}
+{% macro date_spine(datepart, start_date, end_date) -%}
+{{ return(adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date)) }}
 {%- endmacro %}
 
-{% macro default__date_spine(datepart, start_date, end_date) %}
+{% macro default__date_spine(datepart, start_date, end_date) -%}
+{%- set period_count = dbt.get_intervals_between(start_date, end_date, datepart) -%}
+{%- set numbered_rows = dbt.generate_series(period_count) -%}
+{%- set period_start = dbt.dateadd(datepart, "row_number() over (order by 1) - 1", start_date) -%}
+{%- set column = "date_" ~ datepart -%}
+{{ "\n\n\n    \n\n\n" }}    with rawdata as (
 
-
-    {# call as follows:
-
-    date_spine(
-        "day",
-        "to_date('01/01/2016', 'mm/dd/yyyy')",
-        "dbt.dateadd(week, 1, current_date)"
-    ) #}
-
-
-    with rawdata as (
-
-        {{dbt.generate_series(
-            dbt.get_intervals_between(start_date, end_date, datepart)
-        )}}
+        {{ numbered_rows }}
 
     ),
 
     all_periods as (
 
         select (
-            {{
-                dbt.dateadd(
-                    datepart,
-                    "row_number() over (order by 1) - 1",
-                    start_date
-                )
-            }}
-        ) as date_{{datepart}}
+            {{ period_start }}
+        ) as {{ column }}
         from rawdata
 
     ),
@@ -219,162 +286,113 @@
 
         select *
         from all_periods
-        where date_{{datepart}} <= {{ end_date }}
+        where {{ column }} <= {{ end_date }}
 
     )
 
     select * from filtered
-
-{% endmacro %}
-
-{#- from dbt-core: macros/utils/date_trunc.sql -#}
-{% macro date_trunc(datepart, date) -%}
-  {{ return(adapter.dispatch('date_trunc', 'dbt') (datepart, date)) }}
+{{ "\n" }}
 {%- endmacro %}
 
-{% macro default__date_trunc(datepart, date) -%}
-    date_trunc('{{datepart}}', {{date}})
-{%- endmacro %}
 
-{#- from dbt-core: macros/utils/dateadd.sql -#}
-{% macro dateadd(datepart, interval, from_date_or_timestamp) %}
-  {{ return(adapter.dispatch('dateadd', 'dbt')(datepart, interval, from_date_or_timestamp)) }}
-{% endmacro %}
+{#- ---- Comparisons and set operators ---------------------------------- -#}
 
-{% macro default__dateadd(datepart, interval, from_date_or_timestamp) %}
-
-    dateadd(
-        {{ datepart }},
-        {{ interval }},
-        {{ from_date_or_timestamp }}
-        )
-
-{% endmacro %}
-
-{#- from dbt-core: macros/utils/datediff.sql -#}
-{% macro datediff(first_date, second_date, datepart) %}
-  {{ return(adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart)) }}
-{% endmacro %}
-
-{% macro default__datediff(first_date, second_date, datepart) -%}
-
-    datediff(
-        {{ datepart }},
-        {{ first_date }},
-        {{ second_date }}
-        )
-
-{%- endmacro %}
-
-{#- from dbt-core: macros/utils/equals.sql -#}
-{% macro equals(expr1, expr2) %}
-    {{ return(adapter.dispatch('equals', 'dbt') (expr1, expr2)) }}
+{#- equals: `expr1 = expr2`, or, under the behaviour flag
+    enable_truthy_nulls_equals_macro, an equality in which two nulls also
+    count as equal. -#}
+{% macro equals(expr1, expr2) -%}
+{{ return(adapter.dispatch('equals', 'dbt')(expr1, expr2)) }}
 {%- endmacro %}
 
 {% macro default__equals(expr1, expr2) -%}
-{%- if adapter.behavior.enable_truthy_nulls_equals_macro.no_warn %}
-    case when (({{ expr1 }} = {{ expr2 }}) or ({{ expr1 }} is null and {{ expr2 }} is null))
+{%- if adapter.behavior.enable_truthy_nulls_equals_macro.no_warn -%}
+{%- set both_null = "(" ~ expr1 ~ " is null and " ~ expr2 ~ " is null)" -%}
+{{ "\n" }}    case when (({{ expr1 }} = {{ expr2 }}) or {{ both_null }})
         then 0
         else 1
     end = 0
-{%- else -%}
-    ({{ expr1 }} = {{ expr2 }})
-{%- endif %}
-{% endmacro %}
-
-{#- from dbt-core: macros/utils/escape_single_quotes.sql -#}
-{% macro escape_single_quotes(expression) %}
-      {{ return(adapter.dispatch('escape_single_quotes', 'dbt') (expression)) }}
-{% endmacro %}
-
-{% macro default__escape_single_quotes(expression) -%}
-{{ expression | replace("'","''") }}
+{% else -%}
+({{ expr1 }} = {{ expr2 }})
+{% endif -%}
 {%- endmacro %}
 
-{#- from dbt-core: macros/utils/except.sql -#}
-{% macro except() %}
-  {{ return(adapter.dispatch('except', 'dbt')()) }}
-{% endmacro %}
+{#- except / intersect: the set-operator keywords, for adapters that spell
+    them differently (e.g. `except distinct`). -#}
+{% macro except() -%}
+{{ return(adapter.dispatch('except', 'dbt')()) }}
+{%- endmacro %}
 
-{% macro default__except() %}
+{% macro default__except() -%}
+{{ "\n\n    except\n\n" }}
+{%- endmacro %}
 
-    except
+{% macro intersect() -%}
+{{ return(adapter.dispatch('intersect', 'dbt')()) }}
+{%- endmacro %}
 
-{% endmacro %}
+{% macro default__intersect() -%}
+{{ "\n\n    intersect\n\n" }}
+{%- endmacro %}
 
-{#- from dbt-core: macros/utils/generate_series.sql -#}
-{% macro get_powers_of_two(upper_bound) %}
-    {{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}
-{% endmacro %}
 
-{% macro default__get_powers_of_two(upper_bound) %}
+{#- ---- Number series -------------------------------------------------- -#}
 
-    {% if upper_bound <= 0 %}
-    {{ exceptions.raise_compiler_error("upper bound must be positive") }}
-    {% endif %}
+{#- get_powers_of_two: the fewest bits (at least 1) whose combinations
+    count up to `upper_bound`, i.e. the smallest k with 2^k >= upper_bound. -#}
+{% macro get_powers_of_two(upper_bound) -%}
+{{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}
+{%- endmacro %}
 
-    {% for _ in range(1, 100) %}
-       {% if upper_bound <= 2 ** loop.index %}{{ return(loop.index) }}{% endif %}
-    {% endfor %}
+{% macro default__get_powers_of_two(upper_bound) -%}
+{%- if upper_bound <= 0 -%}
+    {{- exceptions.raise_compiler_error("upper bound must be positive") -}}
+{%- endif -%}
+{%- for bits in range(1, 100) if upper_bound <= 2 ** bits -%}
+    {%- if loop.first -%}{{- return(bits) -}}{%- endif -%}
+{%- endfor -%}
+{%- endmacro %}
 
-{% endmacro %}
+{#- generate_series: a query yielding the integers 1..upper_bound in a
+    column generated_number, without relying on a series function: a
+    two-row table (0 and 1) cross-joined with itself once per bit, each
+    combination read as a binary number. -#}
+{% macro generate_series(upper_bound) -%}
+{{ return(adapter.dispatch('generate_series', 'dbt')(upper_bound)) }}
+{%- endmacro %}
 
-{% macro generate_series(upper_bound) %}
-    {{ return(adapter.dispatch('generate_series', 'dbt')(upper_bound)) }}
-{% endmacro %}
-
-{% macro default__generate_series(upper_bound) %}
-
-    {% set n = dbt.get_powers_of_two(upper_bound) %}
-
-    with p as (
+{% macro default__generate_series(upper_bound) -%}
+{%- set bit_count = dbt.get_powers_of_two(upper_bound) -%}
+{%- set line = "\n    " -%}
+{%- set weighted_bits -%}
+    {%- for bit in range(bit_count) -%}
+        {{- (line ~ " + " ~ line ~ line) if not loop.first else "" -}}
+        p{{ bit }}.generated_number * power(2, {{ bit }})
+    {%- endfor -%}
+{%- endset -%}
+{%- set bit_tables -%}
+    {%- for bit in range(bit_count) -%}
+        {{- (line ~ " cross join " ~ line ~ line) if not loop.first else "" -}}
+        p as p{{ bit }}
+    {%- endfor -%}
+{%- endset -%}
+{{ "\n\n    \n\n" }}    with p as (
         select 0 as generated_number union all select 1
     ), unioned as (
 
     select
-
-    {% for i in range(n) %}
-    p{{i}}.generated_number * power(2, {{i}})
-    {% if not loop.last %} + {% endif %}
-    {% endfor %}
-    + 1
+{{ line ~ line ~ weighted_bits ~ line ~ line ~ line }}+ 1
     as generated_number
 
     from
-
-    {% for i in range(n) %}
-    p as p{{i}}
-    {% if not loop.last %} cross join {% endif %}
-    {% endfor %}
-
+{{ line ~ line ~ bit_tables ~ line ~ line ~ "\n" }}
     )
 
     select *
     from unioned
-    where generated_number <= {{upper_bound}}
+    where generated_number <= {{ upper_bound }}
     order by generated_number
-
-{% endmacro %}
-
-{#- from dbt-core: macros/utils/hash.sql -#}
-{% macro hash(field) -%}
-  {{ return(adapter.dispatch('hash', 'dbt') (field)) }}
+{{ "\n" }}
 {%- endmacro %}
-
-{% macro default__hash(field) -%}
-    md5(cast({{ field }} as {{ api.Column.translate_type('string') }}))
-{%- endmacro %}
-
-{#- from dbt-core: macros/utils/intersect.sql -#}
-{% macro intersect() %}
-  {{ return(adapter.dispatch('intersect', 'dbt')()) }}
-{% endmacro %}
-
-{% macro default__intersect() %}
-
-    intersect
-
-{% endmacro %}
 
 {#- ====================================================================
     (split point: the macros above and below are rewritten separately)
