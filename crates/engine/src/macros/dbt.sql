@@ -395,9 +395,7 @@
     give these calls in compiled SQL. `tail` is what follows the paren. -#}
 {% macro _tarmac_multiline_call(function, arguments, close_indent=4, tail='') %}
   {%- set pad = '\n        ' -%}
-  {%- set rendered = [] -%}
-  {%- for a in arguments -%}{%- do rendered.append(a ~ '') -%}{%- endfor -%}
-  {{- return('\n\n    ' ~ function ~ '(' ~ pad ~ rendered | join(',' ~ pad) ~ '\n' ~ (' ' * close_indent) ~ ')' ~ tail) -}}
+  {{- return('\n\n    ' ~ function ~ '(' ~ pad ~ arguments | join(',' ~ pad) ~ '\n' ~ (' ' * close_indent) ~ ')' ~ tail) -}}
 {% endmacro %}
 
 {# ---- strings ---------------------------------------------------------- #}
