@@ -394,9 +394,7 @@ datediff(
 {{ "\n" }}
 {%- endmacro %}
 
-{#- ====================================================================
-    (split point: the macros above and below are rewritten separately)
-    ==================================================================== -#}
+
 
 {#- Part two: string, date and time helpers, relation naming, and what
     custom materializations need.
