@@ -75,7 +75,16 @@ fn render_one(
             ctx.clone(),
         ),
     }
-    .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
+    .map_err(|e| match jinja::database_failure(&e) {
+        Some(message) => Error::Runtime(format!(
+            "Runtime Error in {} {} ({})\n  {}",
+            node.resource_type.as_str(),
+            node.name,
+            node.original_file_path,
+            message.trim_end().replace('\n', "\n  ")
+        )),
+        None => Error::jinja(&node.unique_id, &node.original_file_path, &e),
+    })?;
     let eph = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
     let cfg = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
     Ok((sql, eph, cfg))

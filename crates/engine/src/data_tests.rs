@@ -925,7 +925,7 @@ fn singular_node(
         time_spine: None,
     };
     let ctx = parse_ctx(cx, &node);
-    jinja::render(env, &ofp, ctx.clone())
+    jinja::parsing(|| jinja::render(env, &ofp, ctx.clone()))
         .map_err(|e| crate::Error::jinja(&unique_id, &ofp, &e).to_string())?;
     if let Ok(fc) = ctx.file_config.lock() {
         let mut fc = fc.clone();

@@ -95,16 +95,31 @@ impl Error {
     /// Build a Jinja error naming the node and its file, with the line minijinja
     /// reports (1 when it reports none).
     pub(crate) fn jinja(node: &str, file: &str, err: &minijinja::Error) -> Self {
-        let mut message = match err.detail() {
-            Some(d) => format!("{}: {d}", err.kind()),
-            None => err.to_string(),
+        // a name nothing defines reads as dbt's message (see
+        // jinja::undefined_message); the error it replaced has the line
+        let undefined = err
+            .detail()
+            .filter(|d| crate::jinja::is_undefined_message(d));
+        let mut message = match (undefined, err.detail()) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(d)) => match dbt_words(d) {
+                Some(m) => m.to_string(),
+                None => format!("{}: {d}", err.kind()),
+            },
+            (None, None) => err.to_string(),
         };
+        let mut line = err.line();
         let mut source = std::error::Error::source(err);
         while let Some(s) = source {
-            message.push_str(&format!(": {s}"));
+            match s.downcast_ref::<minijinja::Error>() {
+                Some(j) if undefined.is_some() => line = line.or(j.line()),
+                // the detail already says what the database said
+                _ if s.is::<crate::jinja::DatabaseFailure>() => {}
+                _ => message.push_str(&format!(": {s}")),
+            }
             source = s.source();
         }
-        let mut line = err.line().unwrap_or(1);
+        let mut line = line.unwrap_or(1);
         // an error inside a macro carries the macro's template and line
         if let Some((package, name, path)) = err.name().and_then(crate::macros::template_origin) {
             message = format!("in macro {name} ({path}, package {package}) line {line}: {message}");
@@ -117,6 +132,14 @@ impl Error {
             message,
         }
     }
+}
+
+/// An error a project raised itself (`exceptions.raise_compiler_error`) or
+/// a missing `var()`: said in dbt's words, without minijinja's kind.
+fn dbt_words(detail: &str) -> Option<&str> {
+    detail
+        .strip_prefix("Compilation Error: ")
+        .or_else(|| detail.starts_with("Required var '").then_some(detail))
 }
 
 /// The part of a DuckDB error message a user needs: its first lines (the

@@ -28,6 +28,38 @@ thread_local! {
     static RETURNED: RefCell<Option<Value>> = const { RefCell::new(None) };
 }
 
+/// The database refused what a template asked of it (`run_query`,
+/// `statement`, an adapter method): dbt reports that as a "Runtime Error"
+/// of the node, in the database's words, not as a compilation error.
+#[derive(Debug)]
+pub struct DatabaseFailure(pub String);
+
+impl std::fmt::Display for DatabaseFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DatabaseFailure {}
+
+fn db_err(e: crate::Error) -> JError {
+    JError::new(ErrorKind::InvalidOperation, e.to_string())
+        .with_source(DatabaseFailure(e.to_string()))
+}
+
+/// The database's message, when a render failed because the database
+/// refused a query (see [`DatabaseFailure`]).
+pub fn database_failure(e: &JError) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(f) = c.downcast_ref::<DatabaseFailure>() {
+            return Some(f.0.clone());
+        }
+        cur = c.source();
+    }
+    None
+}
+
 const RETURN_MARKER: &str = "__tarmac_return__";
 
 fn err(msg: impl Into<String>) -> JError {
@@ -69,6 +101,121 @@ pub fn env_var(name: String, default: Option<Value>) -> Result<Value, JError> {
         Some(v) => Ok(Value::from(v)),
         None => default.ok_or_else(|| err(format!("Env var required but not provided: '{name}'"))),
     }
+}
+
+thread_local! {
+    /// Whether this thread is rendering for the parse phase (see [`parsing`]).
+    static PARSING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` as a parse-phase render. dbt renders every node once at parse
+/// only to record its `config()`, `ref()` and `source()` calls, and is
+/// lenient there about what can only fail for real at run time: a missing
+/// `var()` is none, and names nothing defines are an object that absorbs
+/// every use ([`ParseUndefined`]). Those errors then come from the node's
+/// compile, where they fail that node alone and the others still run.
+pub fn parsing<T>(f: impl FnOnce() -> T) -> T {
+    let outer = PARSING.with(|p| p.replace(true));
+    let out = f();
+    PARSING.with(|p| p.set(outer));
+    out
+}
+
+fn is_parsing() -> bool {
+    PARSING.with(|p| p.get())
+}
+
+/// What an undefined name is during a parse-phase render, as dbt's parse
+/// context has it: any attribute, item, call or method call gives itself,
+/// it iterates as nothing, tests false and renders as nothing.
+#[derive(Debug)]
+pub(crate) struct ParseUndefined;
+
+impl Object for ParseUndefined {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, _key: &Value) -> Option<Value> {
+        Some(Value::from_dyn_object(self.clone()))
+    }
+
+    fn call(self: &Arc<Self>, _s: &State<'_, '_>, _args: &[Value]) -> Result<Value, JError> {
+        Ok(Value::from_dyn_object(self.clone()))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _s: &State<'_, '_>,
+        _m: &str,
+        _args: &[Value],
+    ) -> Result<Value, JError> {
+        Ok(Value::from_dyn_object(self.clone()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Empty
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        false
+    }
+
+    fn render(self: &Arc<Self>, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+/// The names `source` reads that nothing defines in `root` (a node's
+/// render context over the environment's globals), in the order they
+/// first appear in the text. Asked only once a render has failed: the
+/// template is parsed again to find them.
+pub fn undefined_names(env: &Environment<'static>, source: &str, root: &Value) -> Vec<String> {
+    let Ok(tmpl) = env.template_from_str(source) else {
+        return vec![];
+    };
+    let mut names: Vec<(usize, String)> = tmpl
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|n| {
+            env.compile_expression(&format!("{n} is defined"))
+                .and_then(|e| e.eval(root))
+                .map(|v| !v.is_true())
+                .unwrap_or(false)
+        })
+        .map(|n| (first_word_at(source, &n), n))
+        .collect();
+    names.sort();
+    names.into_iter().map(|(_, n)| n).collect()
+}
+
+/// Byte offset of the first occurrence of `word` as a whole identifier.
+fn first_word_at(text: &str, word: &str) -> usize {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word)
+        .find(|(i, _)| {
+            let before = text[..*i].chars().next_back();
+            let after = text[i + word.len()..].chars().next();
+            !before.is_some_and(ident) && !after.is_some_and(ident)
+        })
+        .map(|(i, _)| i)
+        .unwrap_or(usize::MAX)
+}
+
+const UNDEFINED_HINT: &str =
+    "is undefined. This can happen when calling a macro that does not exist. \
+     Check for typos and/or install package dependencies with \"dbt deps\".";
+
+/// dbt's message for a name nothing defines, used when a node's render
+/// fails on one at run time.
+pub fn undefined_message(name: &str) -> String {
+    format!("'{name}' {UNDEFINED_HINT}")
+}
+
+/// Whether `detail` is [`undefined_message`]'s (the error then reads as
+/// dbt's, without minijinja's kind and the error it replaced).
+pub fn is_undefined_message(detail: &str) -> bool {
+    detail.ends_with(UNDEFINED_HINT)
 }
 
 /// Convert JSON to a Jinja value.
@@ -409,12 +556,35 @@ pub fn add_serialization(env: &mut Environment<'static>) {
 /// `var(name, default)` over one set of vars.
 pub fn var_fn(vars: Map<String, serde_json::Value>) -> Value {
     Value::from_function(
-        move |name: String, default: Option<Value>| -> Result<Value, JError> {
+        move |state: &State<'_, '_>,
+              name: String,
+              default: Option<Value>|
+              -> Result<Value, JError> {
             match vars.get(&name) {
                 Some(v) => Ok(json_to_value(v)),
+                None if default.is_none() && is_parsing() => Ok(Value::from(())),
                 None => default.ok_or_else(|| {
+                    // dbt names the node and prints the vars it had as
+                    // sorted JSON, indented by 4
+                    let node = state
+                        .lookup("model")
+                        .and_then(|m| m.get_attr("name").ok())
+                        .filter(|n| !n.is_undefined() && !n.is_none())
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "<model>".into());
+                    let supplied = if vars.is_empty() {
+                        "{}".to_string()
+                    } else {
+                        let sorted: BTreeMap<_, _> = vars.iter().collect();
+                        let mut out = Vec::new();
+                        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+                        let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+                        serde::Serialize::serialize(&sorted, &mut ser)
+                            .map(|_| String::from_utf8_lossy(&out).into_owned())
+                            .unwrap_or_default()
+                    };
                     err(format!(
-                        "Required var '{name}' not found in config:\nVars supplied to <model> = {{}}"
+                        "Required var '{name}' not found in config:\nVars supplied to {node} = {supplied}"
                     ))
                 }),
             }
@@ -543,6 +713,26 @@ pub struct NodeCtx {
 }
 
 impl NodeCtx {
+    /// Forget what a failed render recorded, for a render again from the
+    /// start: `config` goes back to `config` (what it was before).
+    fn reset_records(&self, config: Option<Config>) {
+        if let (Some(c), Ok(mut mine)) = (config, self.config.lock()) {
+            *mine = c;
+        }
+        if let Ok(mut v) = self.refs.lock() {
+            v.clear();
+        }
+        if let Ok(mut v) = self.file_config.lock() {
+            *v = Config::new();
+        }
+        if let Ok(mut v) = self.sources.lock() {
+            v.clear();
+        }
+        if let Ok(mut v) = self.ephemerals.lock() {
+            v.clear();
+        }
+    }
+
     /// A context with nothing recorded yet, rendering with `execute = true`,
     /// no database, not incremental, not a full refresh. Every phase starts
     /// here and overrides only what differs (struct update syntax), so a new
@@ -752,7 +942,7 @@ impl Object for Adapter {
                 let database = args.opt_string(0, "database");
                 let kind = db
                     .relation_kind(database.as_deref(), &schema, &ident)
-                    .map_err(|e| err(e.to_string()))?;
+                    .map_err(db_err)?;
                 Ok(match kind {
                     Some(k) => Relation {
                         database: database.or_else(|| self.0.this.database.clone()),
@@ -776,7 +966,7 @@ impl Object for Adapter {
                 let Some(rel) = arg(0, "relation").as_ref().and_then(relation_arg) else {
                     return Ok(Value::from(Vec::<Value>::new()));
                 };
-                let cols = db.columns(&rel).map_err(|e| err(e.to_string()))?;
+                let cols = db.columns(&rel).map_err(db_err)?;
                 Ok(Value::from(
                     cols.into_iter()
                         .map(|(name, ty)| crate::extras::column_value(&name, &ty))
@@ -798,9 +988,7 @@ impl Object for Adapter {
                     ("drop_schema", Some(r)) => {
                         format!("DROP SCHEMA IF EXISTS {} CASCADE", schema_of(&r))
                     }
-                    ("drop_relation", Some(r)) => {
-                        db.drop_sql(&r).map_err(|e| err(e.to_string()))?
-                    }
+                    ("drop_relation", Some(r)) => db.drop_sql(&r).map_err(db_err)?,
                     ("rename_relation", Some(r)) => {
                         let to = arg(1, "to_relation")
                             .as_ref()
@@ -829,7 +1017,7 @@ impl Object for Adapter {
                     }
                     _ => return Err(err(format!("adapter.{m}: bad arguments"))),
                 };
-                db.execute(&sql).map_err(|e| err(e.to_string()))?;
+                db.execute(&sql).map_err(db_err)?;
                 Ok(Value::from(""))
             }
             "list_relations_without_caching" => {
@@ -840,9 +1028,7 @@ impl Object for Adapter {
                 let schema = rel
                     .and_then(|r| r.schema.or(Some(r.identifier)))
                     .unwrap_or_default();
-                let rels = db
-                    .relations_in_schema(&schema)
-                    .map_err(|e| err(e.to_string()))?;
+                let rels = db.relations_in_schema(&schema).map_err(db_err)?;
                 Ok(Value::from(
                     rels.into_iter().map(|r| r.to_value()).collect::<Vec<_>>(),
                 ))
@@ -1085,7 +1271,7 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                 (Some(db), true) => db
                     .query(&sql)
                     .map(|r| Value::from_object(Table(r)))
-                    .map_err(|e| err(e.to_string())),
+                    .map_err(db_err),
                 _ => Ok(empty_table()),
             }
         }),
@@ -1100,7 +1286,7 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
             let caller = args.named("caller").ok_or_else(|| err("statement() must be used with {% call statement(...) %}"))?;
             let sql = caller.call(state, &[])?.to_string();
             let (Some(db), true) = (&c.db, c.execute) else { return Ok(Value::from("")) };
-            let res = db.query(&sql).map_err(|e| err(e.to_string()))?;
+            let res = db.query(&sql).map_err(db_err)?;
             let data: Vec<Value> = res.rows.iter().map(|r| Value::from(r.clone())).collect();
             let out = minijinja::context! {
                 // the statement's SQL: `target/run` of a custom materialization
@@ -1163,13 +1349,12 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                     r.schema.as_deref().unwrap_or_default(),
                     &r.identifier,
                 )
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(db_err)?;
             // the relation cache may not know a relation another node just
             // made: ask the catalog before saying it is not there
             let kind = match kind {
                 Some(k) => Some(k),
-                None => (!db.columns(&r).map_err(|e| err(e.to_string()))?.is_empty())
-                    .then(|| "table".to_string()),
+                None => (!db.columns(&r).map_err(db_err)?.is_empty()).then(|| "table".to_string()),
             };
             Ok(match kind {
                 Some(k) => Relation { kind: Some(k), ..r }.to_value(),
@@ -1204,7 +1389,34 @@ pub fn render_model(
 ) -> Result<String, JError> {
     let source = crate::extras::preprocess(source);
     let root = scoped(env, &ctx, BTreeMap::new());
-    let out = env.render_named_str(name, &source, root);
+    let config_before = is_parsing().then(|| ctx.config.lock().map(|c| c.clone()).ok());
+    let out = env.render_named_str(name, &source, root.clone());
+    RETURNED.with(|r| r.borrow_mut().take());
+    let Err(e) = out else { return out };
+    if !matches!(
+        e.kind(),
+        ErrorKind::UndefinedError | ErrorKind::UnknownFunction | ErrorKind::UnknownMethod
+    ) {
+        return Err(e);
+    }
+    let names = undefined_names(env, &source, &root);
+    if names.is_empty() {
+        return Err(e);
+    }
+    let Some(config_before) = config_before else {
+        // the original error (for its line) under dbt's words
+        return Err(
+            JError::new(ErrorKind::UndefinedError, undefined_message(&names[0])).with_source(e),
+        );
+    };
+    // parse: again, with the undefined names absorbing whatever is done
+    // with them (the context's records start over)
+    ctx.reset_records(config_before);
+    let lenient: BTreeMap<String, Value> = names
+        .into_iter()
+        .map(|n| (n, Value::from_object(ParseUndefined)))
+        .collect();
+    let out = env.render_named_str(name, &source, scoped(env, &ctx, lenient));
     RETURNED.with(|r| r.borrow_mut().take());
     out
 }

@@ -527,7 +527,9 @@ fn parse_model(
     let ctx = crate::compile::parse_ctx(&node, parse_resolver.clone(), info.full_refresh);
     let ((rendered, env_reads), mut macros) = crate::macros::recording_macros(|| {
         jinja::recording_env(|| {
-            jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
+            jinja::parsing(|| {
+                jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
+            })
         })
     });
     if let Err(e) = rendered {

@@ -643,7 +643,8 @@ pub(crate) fn discover(
             time_spine: None,
         };
         let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
-        if let Err(e) = crate::jinja::render(env, &unique_id, ctx.clone()) {
+        if let Err(e) = crate::jinja::parsing(|| crate::jinja::render(env, &unique_id, ctx.clone()))
+        {
             errors.push(crate::Error::jinja(&unique_id, &ofp, &e).to_string());
             continue;
         }
