@@ -823,11 +823,15 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
                 "period": o.and_then(|x| x.get("period")).cloned().unwrap_or(Value::Null),
             })
         };
-        let freshness = json!({
-            "warn_after": threshold("warn_after"),
-            "error_after": threshold("error_after"),
-            "filter": t.freshness.as_ref().and_then(|f| f.get("filter")).cloned().unwrap_or(Value::Null),
-        });
+        let freshness = match &t.freshness {
+            // turned off in the YAML (`freshness: null`)
+            Some(Value::Null) => Value::Null,
+            f => json!({
+                "warn_after": threshold("warn_after"),
+                "error_after": threshold("error_after"),
+                "filter": f.as_ref().and_then(|f| f.get("filter")).cloned().unwrap_or(Value::Null),
+            }),
+        };
         let mut config = t.config.clone();
         for (k, d) in [
             ("enabled", Value::Bool(true)),

@@ -501,7 +501,9 @@ impl Properties {
                     // the table's freshness updates the source's key by key;
                     // an explicit null turns it off
                     let freshness = match t.get("freshness") {
-                        Some(Value::Null) => None,
+                        // kept as null: dbt's manifest says null, not the
+                        // empty thresholds of a source that never set one
+                        Some(Value::Null) => Some(Value::Null),
                         Some(Value::Object(tm)) => {
                             let mut base = src
                                 .get("freshness")
