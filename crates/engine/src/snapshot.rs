@@ -43,7 +43,8 @@ use crate::error::{Error, Result};
 use crate::materialize::Outcome;
 use crate::relation::{quote, Relation};
 
-/// dbt-duckdb's `snapshot_get_time()`.
+/// The snapshot time: a timestamp without time zone, the value dbt-duckdb
+/// uses for `snapshot_get_time()`.
 pub const NOW: &str = "now()::timestamp";
 
 /// One `{% snapshot name %}…{% endsnapshot %}` block: name, first line of
