@@ -29,7 +29,7 @@
 //! Later runs compute a staging table listing the changes (`insert` rows to
 //! add, `update`/`delete` rows naming versions to close) and apply it with
 //! an UPDATE and an INSERT, as dbt-duckdb does (the DuckDB we link has no
-//! MERGE). [`SnapshotSql`] writes these statements; the SQL is the one dbt
+//! MERGE). `SnapshotSql` writes these statements; the SQL is the one dbt
 //! emits for the same snapshot, so tables equal dbt's row for row, including
 //! `dbt_scd_id` hashes for the timestamp strategy; columns holding the
 //! snapshot time differ by when the run happened, as between two dbt runs.
