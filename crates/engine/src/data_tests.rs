@@ -35,8 +35,13 @@ use crate::project::Project;
 use crate::properties::{Column, Properties};
 use crate::relation::Relation;
 
-/// dbt's built-in generic tests and helpers, loaded before the project's
-/// macros so that a project can override each of them.
+/// The generic tests every project has (`unique`, `not_null`,
+/// `accepted_values`, `relationships`) and the helpers generic tests call
+/// (`get_where_subquery`, `should_store_failures`), written as Jinja macros
+/// because their names are an interface: a project or package replaces one
+/// by defining a macro of the same name, an implementation by defining
+/// `default__test_<name>`. Loaded before the project's macros for that
+/// reason. Their output is dbt's compiled test SQL, byte for byte.
 const BUILTIN: &str = include_str!("data_tests/builtin.sql");
 
 /// The config keys a generic test takes at the top of its arguments
@@ -151,8 +156,8 @@ pub fn rewrite_test_blocks(text: &str) -> String {
     out
 }
 
-/// The macro files of a run: dbt's built-ins first (so the project's own
-/// definitions replace them), then the project's macro files, then generic
+/// The macro files of a run: the built-in generic tests first (so the
+/// project's own definitions replace them), then the project's macro files, then generic
 /// tests from `<test-path>/generic/`, all with `{% test %}` blocks rewritten.
 pub fn macro_sources(
     projects: &[&Project],
@@ -160,7 +165,7 @@ pub fn macro_sources(
 ) -> Result<Vec<crate::macros::MacroFile>> {
     let mut out = vec![crate::macros::MacroFile {
         package: crate::macros::INTERNAL.to_string(),
-        path: "<dbt built-in tests>".to_string(),
+        path: "<built-in generic tests>".to_string(),
         text: BUILTIN.to_string(),
     }];
     for f in macro_files {
@@ -1594,5 +1599,190 @@ mod tests {
             "{% macro test_is_even(model, column_name) %}select 1{% endmacro %}\n{%- macro test_x() -%}2{%- endmacro -%}"
         );
         assert_eq!(rewrite_test_blocks("{% if testing %}"), "{% if testing %}");
+    }
+
+    /// What the built-in tests read from the node being compiled:
+    /// `adapter.dispatch` (Tarmac's own dispatch) and `config.get`.
+    #[derive(Debug)]
+    struct FakeNode(Config);
+
+    impl minijinja::value::Object for FakeNode {
+        fn call_method(
+            self: &Arc<Self>,
+            state: &minijinja::State<'_, '_>,
+            m: &str,
+            args: &[minijinja::Value],
+        ) -> std::result::Result<minijinja::Value, minijinja::Error> {
+            let arg = |i: usize| args.get(i).and_then(|v| v.as_str()).unwrap_or_default();
+            match m {
+                "dispatch" => {
+                    crate::macros::dispatch(state, arg(0), args.get(1).and_then(|v| v.as_str()))
+                }
+                "get" => Ok(self
+                    .0
+                    .get(arg(0))
+                    .map(minijinja::Value::from_serialize)
+                    .or_else(|| args.get(1).cloned())
+                    .unwrap_or(minijinja::Value::from(()))),
+                other => panic!("the built-in tests call no {other}()"),
+            }
+        }
+    }
+
+    /// Render `src` with the built-in tests (and `project`'s macros as the
+    /// root project's), a node whose config is `config`, and the
+    /// `--store-failures` flag as `flag`.
+    fn render_builtin(src: &str, project: &str, config: Value, flag: bool) -> String {
+        let mut env = minijinja::Environment::new();
+        env.add_function("return", crate::jinja::return_fn);
+        env.add_global("flags", minijinja::context! { STORE_FAILURES => flag });
+        let files = vec![
+            crate::macros::MacroFile {
+                package: crate::macros::INTERNAL.into(),
+                path: "builtin.sql".into(),
+                text: BUILTIN.into(),
+            },
+            crate::macros::MacroFile {
+                package: "root".into(),
+                path: "macros/m.sql".into(),
+                text: project.into(),
+            },
+        ];
+        crate::macros::register(&mut env, "root", &files, BTreeMap::new(), &[]).unwrap();
+        let Value::Object(config) = config else {
+            panic!("config is a mapping")
+        };
+        let node = minijinja::Value::from_object(FakeNode(config));
+        env.render_str(
+            src,
+            minijinja::context! { adapter => node.clone(), config => node },
+        )
+        .unwrap()
+    }
+
+    /// The built-ins are an interface (projects override them by name, and
+    /// each counts in "Found N macros"): exactly these, no more.
+    #[test]
+    fn builtin_defines_the_documented_macros() {
+        let names: Vec<String> = jinja::split_macros(BUILTIN)
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "should_store_failures",
+                "get_where_subquery",
+                "default__get_where_subquery",
+                "test_unique",
+                "default__test_unique",
+                "test_not_null",
+                "default__test_not_null",
+                "test_accepted_values",
+                "default__test_accepted_values",
+                "test_relationships",
+                "default__test_relationships",
+            ]
+        );
+    }
+
+    /// Each built-in test's SQL as dbt compiles it, whitespace included
+    /// (the dtests fixture compares whole files with dbt's).
+    #[test]
+    fn builtin_tests_render_dbts_sql() {
+        let r = |src: &str, config: Value, flag: bool| render_builtin(src, "", config, flag);
+        let frame = "\n    \n    ";
+        assert_eq!(
+            r("{{ test_unique('m', 'id') }}", json!({}), false),
+            format!("{frame}\n\nselect\n    id as unique_field,\n    count(*) as n_records\n\nfrom m\nwhere id is not null\ngroup by id\nhaving count(*) > 1\n\n\n")
+        );
+        let not_null = |selected: &str| {
+            format!("{frame}\n\n\n\nselect {selected}\nfrom m\nwhere id is null\n\n\n")
+        };
+        let nn = "{{ test_not_null('m', 'id') }}";
+        assert_eq!(r(nn, json!({}), false), not_null("id"));
+        // storing failures keeps whole rows: the flag, or the config over it
+        assert_eq!(r(nn, json!({}), true), not_null("*"));
+        assert_eq!(r(nn, json!({"store_failures": true}), false), not_null("*"));
+        assert_eq!(
+            r(nn, json!({"store_failures": false}), true),
+            not_null("id")
+        );
+        let accepted = |list: &str| {
+            format!("{frame}\n\nwith all_values as (\n\n    select\n        s as value_field,\n        count(*) as n_records\n\n    from m\n    group by s\n\n)\n\nselect *\nfrom all_values\nwhere value_field not in (\n    {list}\n)\n\n\n")
+        };
+        assert_eq!(
+            r(
+                "{{ test_accepted_values('m', 's', ['a', 'b']) }}",
+                json!({}),
+                false
+            ),
+            accepted("'a','b'")
+        );
+        assert_eq!(
+            r(
+                "{{ test_accepted_values('m', 's', [1, 2], quote=false) }}",
+                json!({}),
+                false
+            ),
+            accepted("1,2")
+        );
+        assert_eq!(
+            r(
+                "{{ test_accepted_values('m', 's', ['only']) }}",
+                json!({}),
+                false
+            ),
+            accepted("'only'")
+        );
+        assert_eq!(
+            r("{{ test_relationships('m', 'c', to='p', field='id') }}", json!({}), false),
+            format!("{frame}\n\nwith child as (\n    select c as from_field\n    from m\n    where c is not null\n),\n\nparent as (\n    select id as to_field\n    from p\n)\n\nselect\n    from_field\n\nfrom child\nleft join parent\n    on child.from_field = parent.to_field\n\nwhere parent.to_field is null\n\n\n")
+        );
+    }
+
+    #[test]
+    fn where_config_wraps_the_relation_and_store_failures_is_a_boolean() {
+        let r = |src: &str, config: Value, flag: bool| render_builtin(src, "", config, flag);
+        assert_eq!(
+            r(
+                "{{ get_where_subquery('\"db\".\"m\"') }}",
+                json!({"where": "x > 1"}),
+                false
+            ),
+            "(select * from \"db\".\"m\" where x > 1) dbt_subquery"
+        );
+        // without a filter the relation object itself comes back
+        assert_eq!(
+            r(
+                "{{ get_where_subquery({'identifier': 'm'}).identifier }}",
+                json!({}),
+                false
+            ),
+            "m"
+        );
+        // the config when set (by its truth), else the flag; always a bool
+        let bool_of = "{% set s = should_store_failures() %}\
+                       {{ 'on' if s is sameas true else ('off' if s is sameas false else s) }}";
+        assert_eq!(r(bool_of, json!({}), true), "on");
+        assert_eq!(r(bool_of, json!({}), false), "off");
+        assert_eq!(r(bool_of, json!({"store_failures": 0}), true), "off");
+        assert_eq!(r(bool_of, json!({"store_failures": "yes"}), false), "on");
+    }
+
+    /// A project replaces an implementation through dispatch and keeps the
+    /// entry point's framing, or replaces a helper every test uses.
+    #[test]
+    fn projects_override_builtins_by_name() {
+        let project = "{% macro default__test_unique(model, column_name) %}select {{ column_name }} from {{ model }}{% endmacro %}\
+             {% macro should_store_failures() %}{{ return(true) }}{% endmacro %}";
+        assert_eq!(
+            render_builtin("{{ test_unique('m', 'id') }}", project, json!({}), false),
+            "\n    \n    select id from m\n"
+        );
+        assert!(
+            render_builtin("{{ test_not_null('m', 'id') }}", project, json!({}), false)
+                .contains("select *\nfrom m")
+        );
     }
 }

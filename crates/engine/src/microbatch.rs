@@ -17,9 +17,10 @@
 //! `success`, `error`, or `partial success` with the batches listed in
 //! `batch_results`, and `tarmac retry` runs only the failed batches again.
 //!
-//! Batches run one after another on the model's connection: DuckDB writes
-//! one table from one writer, so `concurrent_batches` is accepted and has
-//! no effect (dbt-duckdb does not declare concurrent batches either).
+//! As in dbt with dbt-duckdb (which declares that it can), the first batch
+//! runs alone, then the middle batches run at once on up to `--threads`
+//! connections when `concurrent_batches` is true, or is unset and the
+//! model does not read `{{ this }}`; the last batch runs alone after them.
 
 use crate::config::ConfigExt;
 use crate::db::Db;
@@ -405,83 +406,52 @@ pub(crate) fn run_model(
         }
     };
     let n = todo.len();
+    let job = BatchJob {
+        m,
+        node,
+        resolver,
+        opts,
+        size,
+        batches: &todo,
+    };
+    // dbt's order: the first batch alone (it may create the table; when it
+    // fails the others are skipped), then the middle ones, at once when
+    // they may be (see `concurrently`), the last one alone after them all
+    // (it runs the post-hooks)
+    let mut done: Vec<(usize, BatchDone)> = Vec::new();
+    if n > 0 {
+        done.push((0, job.run(0, db)));
+    }
+    let first_failed = done.first().is_some_and(|(_, d)| d.result.is_err());
+    let middle: Vec<usize> = (1..n.saturating_sub(1)).collect();
+    if first_failed {
+        for i in 1..n {
+            done.push((i, job.skip(i)));
+        }
+    } else {
+        let workers = opts.threads.min(middle.len());
+        if workers > 1 && concurrently(&node.config, &node.raw_code) {
+            done.extend(job.run_many(&middle, db, workers));
+        } else {
+            done.extend(middle.iter().map(|&i| (i, job.run(i, db))));
+        }
+        if n > 1 {
+            done.push((n - 1, job.run(n - 1, db)));
+        }
+    }
+    done.sort_by_key(|(i, _)| *i);
     let mut results = BatchResults::default();
-    let mut first_failed = false;
-    let verbose = opts.verbose_lines;
     let mut compiled_files = Vec::new();
-    for (i, b) in todo.iter().enumerate() {
-        if verbose {
-            batch_line(node, size, b, i + 1, n, None);
-        }
-        let bt = Instant::now();
-        if first_failed {
-            results.failed.push(*b);
-            if verbose {
-                batch_line(node, size, b, i + 1, n, Some(("skipped", 0.0)));
+    for (i, d) in done {
+        match d.result {
+            Ok(run_sql) => {
+                compiled_files.push((size.label(&todo[i].0), d.sql, Some(run_sql)));
+                results.successful.push(todo[i]);
             }
-            continue;
-        }
-        let window = BatchWindow {
-            id: size.label(&b.0).replace('-', ""),
-            start: python_time(&b.0),
-            end: python_time(&b.1),
-            range: *b,
-        };
-        // the first batch creates the table unless it is there already
-        // (or replaces it on a full refresh); every later batch replaces
-        // its window's rows. Pre-hooks run before the first batch only,
-        // post-hooks after the last.
-        let mut batch_opts = opts.clone();
-        batch_opts.command = Command::Run;
-        if i > 0 {
-            batch_opts.full_refresh = false;
-        }
-        let mut batch_node = node.clone();
-        if i > 0 {
-            batch_node.config.remove("pre_hook");
-        }
-        if i + 1 < n {
-            batch_node.config.remove("post_hook");
-        }
-        let (sql, outcome, _) = crate::jinja::with_batch(Some(window), || {
-            crate::execute::build_node(m, &batch_node, db, resolver, &batch_opts)
-        });
-        let label = size.label(&b.0);
-        match (sql, outcome.map(|(o, _)| o.run_sql)) {
-            (sql, Ok(run_sql)) => {
-                compiled_files.push((label, sql, Some(run_sql)));
-                results.successful.push(*b);
-                if verbose {
-                    batch_line(
-                        node,
-                        size,
-                        b,
-                        i + 1,
-                        n,
-                        Some(("OK", bt.elapsed().as_secs_f64())),
-                    );
-                }
-            }
-            (sql, Err(e)) => {
-                if verbose {
-                    batch_line(
-                        node,
-                        size,
-                        b,
-                        i + 1,
-                        n,
-                        Some(("error", bt.elapsed().as_secs_f64())),
-                    );
-                    eprintln!(
-                        "  {}",
-                        crate::execute::node_error(node, &e, sql.as_deref()).replace('\n', "\n  ")
-                    );
-                }
-                compiled_files.push((label, sql, None));
-                results.failed.push(*b);
-                if i == 0 {
-                    first_failed = true;
-                }
+            Err(None) => results.failed.push(todo[i]),
+            Err(Some(_)) => {
+                compiled_files.push((size.label(&todo[i].0), d.sql, None));
+                results.failed.push(todo[i]);
             }
         }
     }
@@ -516,6 +486,145 @@ pub(crate) fn run_model(
         rows_affected: None,
         failures: None,
         batch_results: Some(results),
+    }
+}
+
+/// Whether a model's middle batches may run at once, as dbt decides for
+/// an adapter that can (dbt-duckdb declares it can): `concurrent_batches`
+/// when set, else only when the model does not read `this` (a batch that
+/// reads the table it writes must see the batches before it).
+fn concurrently(config: &crate::config::Config, raw_code: &str) -> bool {
+    match config.get("concurrent_batches") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => !reads_this(raw_code),
+    }
+}
+
+/// Whether a model's Jinja names `this` (read from its template, not by
+/// rendering it, as dbt does).
+fn reads_this(raw_code: &str) -> bool {
+    let source = crate::extras::preprocess(raw_code);
+    minijinja::Environment::new()
+        .template_from_str(&source)
+        .map(|t| t.undeclared_variables(false).contains("this"))
+        // a template that does not parse fails anyway; run it alone
+        .unwrap_or(true)
+}
+
+/// One batch's outcome: its compiled SQL and its run SQL, or its error
+/// (`None`: skipped, never compiled).
+struct BatchDone {
+    sql: Option<String>,
+    result: std::result::Result<String, Option<crate::Error>>,
+}
+
+/// What every batch of one model's run shares.
+struct BatchJob<'a> {
+    m: &'a Manifest,
+    node: &'a Node,
+    resolver: &'a Arc<dyn crate::jinja::Resolver>,
+    opts: &'a RunOptions,
+    size: Size,
+    batches: &'a [Batch],
+}
+
+impl BatchJob<'_> {
+    /// Build batch `i` on `db`, printing its lines. The first batch
+    /// creates the table unless it is there already (or replaces it on a
+    /// full refresh); every later batch replaces its window's rows.
+    /// Pre-hooks run before the first batch only, post-hooks after the last.
+    fn run(&self, i: usize, db: &Db) -> BatchDone {
+        let (node, size, n) = (self.node, self.size, self.batches.len());
+        let b = &self.batches[i];
+        let verbose = self.opts.verbose_lines;
+        if verbose {
+            batch_line(node, size, b, i + 1, n, None);
+        }
+        let bt = Instant::now();
+        let window = BatchWindow {
+            id: size.label(&b.0).replace('-', ""),
+            start: python_time(&b.0),
+            end: python_time(&b.1),
+            range: *b,
+        };
+        let mut batch_opts = self.opts.clone();
+        batch_opts.command = Command::Run;
+        if i > 0 {
+            batch_opts.full_refresh = false;
+        }
+        let mut batch_node = node.clone();
+        if i > 0 {
+            batch_node.config.remove("pre_hook");
+        }
+        if i + 1 < n {
+            batch_node.config.remove("post_hook");
+        }
+        let (sql, outcome, _) = crate::jinja::with_batch(Some(window), || {
+            crate::execute::build_node(self.m, &batch_node, db, self.resolver, &batch_opts)
+        });
+        let result = outcome.map(|(o, _)| o.run_sql);
+        if verbose {
+            let word = if result.is_ok() { "OK" } else { "error" };
+            batch_line(
+                node,
+                size,
+                b,
+                i + 1,
+                n,
+                Some((word, bt.elapsed().as_secs_f64())),
+            );
+            if let Err(e) = &result {
+                eprintln!(
+                    "  {}",
+                    crate::execute::node_error(node, e, sql.as_deref()).replace('\n', "\n  ")
+                );
+            }
+        }
+        BatchDone {
+            sql,
+            result: result.map_err(Some),
+        }
+    }
+
+    /// Batch `i` skipped: the first batch failed.
+    fn skip(&self, i: usize) -> BatchDone {
+        if self.opts.verbose_lines {
+            let (b, n) = (&self.batches[i], self.batches.len());
+            batch_line(self.node, self.size, b, i + 1, n, None);
+            batch_line(self.node, self.size, b, i + 1, n, Some(("skipped", 0.0)));
+        }
+        BatchDone {
+            sql: None,
+            result: Err(None),
+        }
+    }
+
+    /// Batches `ids` at once on `workers` connections of their own (a
+    /// DuckDB connection runs one statement at a time; each batch's
+    /// staging table is a temporary table, private to its connection, and
+    /// the windows' rows do not overlap).
+    fn run_many(&self, ids: &[usize], db: &Db, workers: usize) -> Vec<(usize, BatchDone)> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    let conn = db.try_clone();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&i) = ids.get(k) else { break };
+                        // no connection of its own: the model's (Db
+                        // serialises its users)
+                        let out = self.run(i, conn.as_ref().unwrap_or(db));
+                        if let Ok(mut d) = done.lock() {
+                            d.push((i, out));
+                        }
+                    }
+                });
+            }
+        });
+        done.into_inner().unwrap_or_default()
     }
 }
 
@@ -601,6 +710,26 @@ mod tests {
             python_time(&t("2024-01-02 03:04:05.25")),
             "2024-01-02 03:04:05.250000+00:00"
         );
+    }
+
+    #[test]
+    fn batches_run_at_once_unless_the_model_reads_this_or_says_no() {
+        let cfg = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let plain = "select * from {{ ref('events') }}";
+        let reads = "select * from {{ ref('events') }}\n{% if is_incremental() %}where x > (select max(x) from {{ this }}){% endif %}";
+        assert!(concurrently(&cfg(serde_json::json!({})), plain));
+        assert!(!concurrently(&cfg(serde_json::json!({})), reads));
+        assert!(concurrently(
+            &cfg(serde_json::json!({"concurrent_batches": true})),
+            reads
+        ));
+        assert!(!concurrently(
+            &cfg(serde_json::json!({"concurrent_batches": false})),
+            plain
+        ));
+        // `this` in SQL text or a comment is not Jinja's `this`
+        assert!(!reads_this("select 'this' as word -- this\n"));
+        assert!(reads_this("{% set t = this.identifier %}select 1"));
     }
 
     #[test]

@@ -1,20 +1,40 @@
 //! Snapshots (<https://docs.getdbt.com/docs/build/snapshots>): type-2
-//! history tables kept by the `timestamp` or `check` strategy (or a custom
-//! one: a `snapshot_<name>_strategy` macro), defined as
-//! `{% snapshot %}` blocks in snapshot-paths or in YAML (`relation:`, dbt 1.9).
+//! history tables, defined as `{% snapshot %}` blocks in snapshot-paths or
+//! in YAML (`relation:`, dbt 1.9), kept by the `timestamp` or `check`
+//! strategy or by a custom one (a `snapshot_<name>_strategy` macro).
 //!
-//! The SQL follows dbt-core 1.10's snapshot macros and dbt-duckdb 1.9's
-//! `duckdb__snapshot_merge_sql` (an UPDATE plus an INSERT: the DuckDB we link
-//! has no MERGE), kept as a Jinja file (`sql/snapshot.sql`) close to dbt's
-//! text so the two can be compared line by line. The strategy itself (what
-//! counts as a change, the scd id, the hard-delete mode) is decided here.
-//! Results equal dbt's row for row, including `dbt_scd_id` hashes for the
-//! timestamp strategy; columns holding the snapshot time differ by when
-//! the run happened, as they do between two dbt runs.
+//! What a snapshot does, as dbt documents it (the page above and
+//! <https://docs.getdbt.com/reference/snapshot-configs>):
+//!
+//! - Every row of the table is one *version* of a source row, identified by
+//!   `unique_key` (one expression or a list). Four meta columns describe it:
+//!   `dbt_scd_id` (a hash of the key and the version's change time),
+//!   `dbt_updated_at` and `dbt_valid_from` (the change time) and
+//!   `dbt_valid_to` (when a later version replaced it). The version still in
+//!   force is *open*: its `dbt_valid_to` is NULL, or the
+//!   `dbt_valid_to_current` expression when that is configured.
+//!   `snapshot_meta_column_names` renames any of these columns.
+//! - The change time is the `updated_at` column for the timestamp strategy,
+//!   where a row changed when its `updated_at` is later than the open
+//!   version's `dbt_valid_from`. The check strategy uses the run time (or
+//!   `updated_at` if given), and a row changed when any of `check_cols`
+//!   differs (NULL-aware) from the open version, or the query gained a column.
+//! - A key missing from the query is a hard delete, handled per `hard_deletes`:
+//!   `ignore` leaves its open version alone; `invalidate` closes it at the run
+//!   time; `new_record` closes it and adds a version with `dbt_is_deleted =
+//!   'True'` (every version of such a table carries that fifth column), and a
+//!   key that comes back after that starts a new version.
+//!
+//! The first run creates the table from the query plus the meta columns.
+//! Later runs compute a staging table listing the changes (`insert` rows to
+//! add, `update`/`delete` rows naming versions to close) and apply it with
+//! an UPDATE and an INSERT, as dbt-duckdb does (the DuckDB we link has no
+//! MERGE). `SnapshotSql` writes these statements; the SQL is the one dbt
+//! emits for the same snapshot, so tables equal dbt's row for row, including
+//! `dbt_scd_id` hashes for the timestamp strategy; columns holding the
+//! snapshot time differ by when the run happened, as between two dbt runs.
 
-use std::sync::OnceLock;
-
-use minijinja::{Environment, Value};
+use minijinja::Environment;
 use serde_json::Value as Json;
 
 use crate::config::{Config, ConfigExt};
@@ -23,9 +43,8 @@ use crate::error::{Error, Result};
 use crate::materialize::Outcome;
 use crate::relation::{quote, Relation};
 
-const TEMPLATE: &str = include_str!("sql/snapshot.sql");
-
-/// dbt-duckdb's `snapshot_get_time()`.
+/// The snapshot time: a timestamp without time zone, the value dbt-duckdb
+/// uses for `snapshot_get_time()`.
 pub const NOW: &str = "now()::timestamp";
 
 /// One `{% snapshot name %}…{% endsnapshot %}` block: name, first line of
@@ -120,27 +139,57 @@ impl MetaColumns {
     }
 }
 
-/// dbt's `get_hard_deletes_behavior`.
-pub fn hard_deletes(cfg: &Config) -> Result<&'static str> {
-    let legacy = cfg.get("invalidate_hard_deletes").filter(|v| !v.is_null());
-    let mode = cfg.get("hard_deletes").filter(|v| !v.is_null());
+/// What a snapshot does with keys that disappear from its query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HardDeletes {
+    /// Leave their open version open, as if the row were still there.
+    Ignore,
+    /// Close their open version at the run time.
+    Invalidate,
+    /// Close it and add a version marked `dbt_is_deleted = 'True'`.
+    NewRecord,
+}
+
+impl HardDeletes {
+    /// The mode a strategy macro names (`hard_deletes`, or the older
+    /// `invalidate_hard_deletes: true`); an unknown or missing name ignores.
+    fn named(mode: Option<&str>, legacy_invalidate: bool) -> Self {
+        match mode {
+            Some("invalidate") => HardDeletes::Invalidate,
+            Some("new_record") => HardDeletes::NewRecord,
+            _ if legacy_invalidate => HardDeletes::Invalidate,
+            _ => HardDeletes::Ignore,
+        }
+    }
+}
+
+/// The `hard_deletes` mode of a snapshot's config. The older boolean
+/// `invalidate_hard_deletes` still works, but not together with the newer
+/// setting; an unknown mode is an error naming the valid ones.
+pub fn hard_deletes(cfg: &Config) -> Result<HardDeletes> {
+    let set = |k: &str| cfg.get(k).filter(|v| !v.is_null());
+    let (legacy, mode) = (set("invalidate_hard_deletes"), set("hard_deletes"));
     if legacy.is_some() && mode.is_some() {
         return Err(Error::Project(
             "You cannot set both the invalidate_hard_deletes and hard_deletes config properties on the same snapshot.".into(),
         ));
     }
-    let truthy = |v: &Json| match v {
-        Json::Bool(b) => *b,
-        Json::String(s) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    };
-    match (legacy, mode.and_then(|m| m.as_str())) {
-        (Some(v), _) if truthy(v) => Ok("invalidate"),
-        (_, Some("invalidate")) => Ok("invalidate"),
-        (_, Some("new_record")) => Ok("new_record"),
-        (_, None | Some("ignore")) => Ok("ignore"),
-        (_, Some(other)) => Err(Error::Project(format!(
+    if let Some(v) = legacy {
+        let on = match v {
+            Json::Bool(b) => *b,
+            Json::String(s) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        return Ok(HardDeletes::named(None, on));
+    }
+    match mode.map(|m| m.as_str().ok_or(m)) {
+        None | Some(Ok("ignore")) => Ok(HardDeletes::Ignore),
+        Some(Ok(m @ ("invalidate" | "new_record"))) => Ok(HardDeletes::named(Some(m), false)),
+        Some(Ok(other)) => Err(Error::Project(format!(
             "Invalid setting for property hard_deletes: {other:?} (ignore, invalidate, new_record)"
+        ))),
+        Some(Err(other)) => Err(Error::Project(format!(
+            "Invalid setting for property hard_deletes: {other} (ignore, invalidate, new_record)"
         ))),
     }
 }
@@ -188,28 +237,6 @@ pub fn is_builtin_strategy(strategy: &str) -> bool {
     matches!(strategy, "timestamp" | "check")
 }
 
-fn env() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
-        env.add_filter("quote", |s: String| quote(&s));
-        // the template is ours and tested; a broken one fails every snapshot test
-        if let Err(e) = env.add_template("snapshot.sql", TEMPLATE) {
-            tracing::error!("snapshot template: {e}");
-        }
-        env
-    })
-}
-
-/// Call one macro of the snapshot template.
-fn call(name: &str, ctx: &Value, args: &[Value]) -> Result<String> {
-    let bad = |e: minijinja::Error| Error::Internal(format!("snapshot template {name}: {e:#}"));
-    let t = env().get_template("snapshot.sql").map_err(bad)?;
-    let captured = t.render_captured(ctx).map_err(bad)?;
-    captured.state().call_macro(name, args).map_err(bad)
-}
-
 /// Column names of a query's result, without running it.
 fn query_columns(db: &Db, sql: &str) -> Result<Vec<String>> {
     Ok(db
@@ -219,14 +246,128 @@ fn query_columns(db: &Db, sql: &str) -> Result<Vec<String>> {
         .columns)
 }
 
-/// The strategy as dbt's `snapshot_<name>_strategy` macros return it.
-#[derive(Debug, serde::Serialize)]
+/// A config or macro value used as SQL text: strings as they are, other
+/// scalars as JSON prints them (as a Jinja template would render them).
+fn sql_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The SQL expression for a version's `dbt_scd_id`: md5 over the arguments
+/// cast to text, NULL counting as '', separated by '|'. The value (not just
+/// the shape) must equal dbt's `snapshot_hash_arguments`, or ids would
+/// differ from a table dbt built.
+fn scd_hash(args: &[&str]) -> String {
+    let parts: Vec<String> = args
+        .iter()
+        .map(|a| format!("coalesce(cast({a} as varchar), '')"))
+        .collect();
+    format!("md5({})", parts.join(" || '|' || "))
+}
+
+/// The unique key as the staging SQL carries it. Each key expression is
+/// copied into a column of a fixed name (`dbt_unique_key`, or
+/// `dbt_unique_key_1..n` for a list), so the query's rows and the table's
+/// versions are matched on the same names whatever the key looks like.
+#[derive(Debug, Clone, PartialEq)]
+enum Key {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Key {
+    fn from_json(v: &Json) -> Result<Key> {
+        match v {
+            Json::Array(a) if !a.is_empty() => Ok(Key::Many(a.iter().map(sql_text).collect())),
+            Json::Null | Json::Array(_) => Err(Error::Project(
+                "a snapshot needs a unique_key: a column (expression) or a list of them".into(),
+            )),
+            Json::String(s) if s.trim().is_empty() => Err(Error::Project(
+                "a snapshot needs a unique_key: a column (expression) or a list of them".into(),
+            )),
+            other => Ok(Key::One(sql_text(other))),
+        }
+    }
+
+    /// `(key expression, staging column)` pairs.
+    fn parts(&self) -> Vec<(&str, String)> {
+        match self {
+            Key::One(e) => vec![(e.as_str(), "dbt_unique_key".to_string())],
+            Key::Many(es) => es
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.as_str(), format!("dbt_unique_key_{}", i + 1)))
+                .collect(),
+        }
+    }
+
+    /// The staging columns' names (dropped before rows reach the table).
+    fn staging_columns(&self) -> Vec<String> {
+        self.parts().into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// `expr as dbt_unique_key…`, to add to a `select *`.
+    fn select_list(&self) -> String {
+        let items: Vec<String> = self
+            .parts()
+            .into_iter()
+            .map(|(e, c)| format!("{e} as {c}"))
+            .collect();
+        items.join(", ")
+    }
+
+    /// Rows of `a` and `b` are the same key.
+    fn same(&self, a: &str, b: &str) -> String {
+        let items: Vec<String> = self
+            .staging_columns()
+            .into_iter()
+            .map(|c| format!("{a}.{c} = {b}.{c}"))
+            .collect();
+        items.join(" and ")
+    }
+
+    /// `side` found no row (after an outer join): its first key column is
+    /// NULL.
+    fn absent(&self, side: &str) -> String {
+        format!("{side}.{} is null", self.staging_columns()[0])
+    }
+
+    /// The opposite of [`Key::absent`].
+    fn present(&self, side: &str) -> String {
+        format!("{side}.{} is not null", self.staging_columns()[0])
+    }
+
+    /// The key columns of a tombstone version, taken from the version it
+    /// closes. A single key reuses its staged column; for a list dbt reads
+    /// each key expression again on the snapshot row (the same value when,
+    /// as usual, the keys are plain columns), and so do we.
+    fn tombstone_keys(&self) -> String {
+        let items: Vec<String> = match self {
+            Key::One(_) => vec!["snapshotted_data.dbt_unique_key as dbt_unique_key".to_string()],
+            Key::Many(_) => self
+                .parts()
+                .into_iter()
+                .map(|(e, c)| format!("snapshotted_data.{e} as {c}"))
+                .collect(),
+        };
+        items.join(", ")
+    }
+}
+
+/// What a strategy decides, whether built in or a custom macro's result.
+#[derive(Debug)]
 struct Strategy {
-    unique_key: Json,
+    key: Key,
+    /// The change time of a new version (an expression on the query's row).
     updated_at: String,
+    /// True when the query's row (`source_data`) is a change from the open
+    /// version (`snapshotted_data`). Unused on the first run.
     row_changed: String,
+    /// The new version's `dbt_scd_id` expression.
     scd_id: String,
-    hard_deletes: &'static str,
+    hard_deletes: HardDeletes,
 }
 
 /// A custom strategy macro's result (`unique_key`, `updated_at`,
@@ -235,30 +376,59 @@ struct Strategy {
 fn custom_strategy(r: &Json) -> Result<Strategy> {
     let text = |k: &str| -> Result<String> {
         match r.get(k) {
-            Some(Json::String(s)) => Ok(s.clone()),
-            Some(v) if !v.is_null() => Ok(v.to_string()),
+            Some(v) if !v.is_null() => Ok(sql_text(v)),
             _ => Err(Error::Project(format!(
                 "the snapshot strategy macro returned no {k:?}"
             ))),
         }
     };
-    let hard = match r.get("hard_deletes").and_then(|v| v.as_str()) {
-        Some("invalidate") => "invalidate",
-        Some("new_record") => "new_record",
-        _ if r.get("invalidate_hard_deletes").and_then(|v| v.as_bool()) == Some(true) => {
-            "invalidate"
-        }
-        _ => "ignore",
-    };
+    let legacy = r.get("invalidate_hard_deletes").and_then(|v| v.as_bool()) == Some(true);
     Ok(Strategy {
-        unique_key: r.get("unique_key").cloned().unwrap_or(Json::Null),
+        key: Key::from_json(r.get("unique_key").unwrap_or(&Json::Null))?,
         updated_at: text("updated_at")?,
         row_changed: text("row_changed")?,
         scd_id: text("scd_id")?,
-        hard_deletes: hard,
+        hard_deletes: HardDeletes::named(r.get("hard_deletes").and_then(|v| v.as_str()), legacy),
     })
 }
 
+/// The check strategy's change test over the columns `cols` shares with
+/// the table: any of them differs, a NULL on one side only counting as a
+/// difference (`!=` alone would be NULL there).
+fn check_changed(cols: &[String]) -> String {
+    let differs: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            let (old, new) = (format!("snapshotted_data.{c}"), format!("source_data.{c}"));
+            format!(
+                "{old} != {new}\n        or (({old} is null) and not ({new} is null))\n        or ((not {old} is null) and ({new} is null))"
+            )
+        })
+        .collect();
+    format!("({})", differs.join("\n        or "))
+}
+
+/// The columns the check strategy compares: all of the query's with
+/// `check_cols: all`, else the listed ones (as the query names them).
+fn check_columns(db: &Db, cfg: &Config, sql: &str) -> Result<Vec<String>> {
+    match cfg.get("check_cols") {
+        Some(Json::String(s)) if s == "all" => query_columns(db, sql),
+        Some(Json::Array(a)) if !a.is_empty() => {
+            let list: Vec<String> = a.iter().map(sql_text).collect();
+            query_columns(
+                db,
+                &format!("select {} from (\n{sql}\n) subq", list.join(", ")),
+            )
+        }
+        other => Err(Error::Project(format!(
+            "Invalid value for 'check_cols': {}",
+            other.cloned().unwrap_or(Json::Null)
+        ))),
+    }
+}
+
+/// The built-in strategy for `cfg` (or the custom macro's result).
+/// `target` is the existing table, `None` on the first run.
 fn strategy(
     db: &Db,
     cfg: &Config,
@@ -270,76 +440,34 @@ fn strategy(
     if let Some(r) = custom {
         return custom_strategy(r);
     }
-    let unique_key = cfg.get("unique_key").cloned().unwrap_or(Json::Null);
-    let keys: Vec<String> = cfg.unique_key();
-    let hard = hard_deletes(cfg)?;
+    let key = Key::from_json(cfg.get("unique_key").unwrap_or(&Json::Null))?;
     let (updated_at, row_changed) = match cfg.str_of("strategy").unwrap_or_default() {
         "timestamp" => {
             let u = cfg.str_of("updated_at").unwrap_or_default().to_string();
-            let rc = format!(
+            let changed = format!(
                 "(snapshotted_data.{} < source_data.{u})",
                 cols.dbt_valid_from
             );
-            (u, rc)
+            (u, changed)
         }
         "check" => {
-            let u = cfg
-                .str_of("updated_at")
-                .map(String::from)
-                .unwrap_or_else(|| NOW.to_string());
-            let rc = match target {
-                None => "()".to_string(),
+            let u = cfg.str_of("updated_at").unwrap_or(NOW).to_string();
+            let changed = match target {
+                None => String::new(),
                 Some(t) => {
-                    let query_cols = match cfg.get("check_cols") {
-                        Some(Json::String(s)) if s == "all" => query_columns(db, sql)?,
-                        Some(Json::Array(a)) if !a.is_empty() => {
-                            let list: Vec<String> = a
-                                .iter()
-                                .map(|v| {
-                                    v.as_str()
-                                        .map(String::from)
-                                        .unwrap_or_else(|| v.to_string())
-                                })
-                                .collect();
-                            query_columns(
-                                db,
-                                &format!("select {} from (\n{sql}\n) subq", list.join(", ")),
-                            )?
-                        }
-                        other => {
-                            return Err(Error::Project(format!(
-                                "Invalid value for 'check_cols': {}",
-                                other.cloned().unwrap_or(Json::Null)
-                            )))
-                        }
-                    };
                     let existing: Vec<String> =
                         db.columns(t)?.into_iter().map(|(n, _)| n).collect();
-                    let mut added = false;
-                    let mut inter = Vec::new();
-                    for c in query_cols {
-                        if existing.contains(&c) {
-                            inter.push(quote(&c));
-                        } else {
-                            added = true;
-                        }
-                    }
-                    if added {
+                    let checked = check_columns(db, cfg, sql)?;
+                    // a column the table lacks changes every row
+                    if checked.iter().any(|c| !existing.contains(c)) {
                         "(TRUE)".to_string()
                     } else {
-                        let parts: Vec<String> = inter
-                            .iter()
-                            .map(|c| {
-                                format!(
-                                    "snapshotted_data.{c} != source_data.{c}\n        or\n        (\n            ((snapshotted_data.{c} is null) and not (source_data.{c} is null))\n            or\n            ((not snapshotted_data.{c} is null) and (source_data.{c} is null))\n        )"
-                                )
-                            })
-                            .collect();
-                        format!("({})", parts.join(" or "))
+                        let quoted: Vec<String> = checked.iter().map(|c| quote(c)).collect();
+                        check_changed(&quoted)
                     }
                 }
             };
-            (u, rc)
+            (u, changed)
         }
         other => {
             return Err(Error::Project(format!(
@@ -347,17 +475,286 @@ fn strategy(
             )))
         }
     };
-    let mut scd_args: Vec<Value> = keys.iter().map(|k| Value::from(k.clone())).collect();
-    scd_args.push(Value::from(updated_at.clone()));
-    let ctx = minijinja::context! {};
-    let scd_id = call("hash_args", &ctx, &[Value::from(scd_args)])?;
+    let mut hashed: Vec<&str> = key.parts().into_iter().map(|(e, _)| e).collect();
+    hashed.push(&updated_at);
+    let scd_id = scd_hash(&hashed);
     Ok(Strategy {
-        unique_key,
+        key,
         updated_at,
         row_changed,
         scd_id,
-        hard_deletes: hard,
+        hard_deletes: hard_deletes(cfg)?,
     })
+}
+
+/// Writes a snapshot's statements from its strategy and meta column names.
+/// The CTE names (`snapshotted_data`, `source_data`, ...) are part of the
+/// contract: `row_changed` (ours or a custom strategy's) refers to them.
+struct SnapshotSql<'a> {
+    s: &'a Strategy,
+    m: &'a MetaColumns,
+    /// `dbt_valid_to_current`: what an open version holds in `dbt_valid_to`
+    /// instead of NULL.
+    open_marker: Option<String>,
+}
+
+impl<'a> SnapshotSql<'a> {
+    fn new(s: &'a Strategy, m: &'a MetaColumns, cfg: &Config) -> Self {
+        let open_marker = match cfg.get("dbt_valid_to_current") {
+            None | Some(Json::Null | Json::Bool(false)) => None,
+            Some(Json::String(v)) if v.is_empty() => None,
+            Some(v) => Some(sql_text(v)),
+        };
+        SnapshotSql { s, m, open_marker }
+    }
+
+    fn new_record(&self) -> bool {
+        self.s.hard_deletes == HardDeletes::NewRecord
+    }
+
+    /// `dbt_valid_to` of a new open version. `nullif(x, x)` is a NULL typed
+    /// like `updated_at`, which gives the column that type on the first run
+    /// even when no marker is configured.
+    fn open_valid_to(&self) -> String {
+        let u = &self.s.updated_at;
+        let marker = self.open_marker.as_deref().unwrap_or("null");
+        format!("coalesce(nullif({u}, {u}), {marker})")
+    }
+
+    /// `valid_to` (a column reference) marks an open version. A table built
+    /// before the marker was configured has NULLs, which still count.
+    fn is_open(&self, valid_to: &str) -> String {
+        match &self.open_marker {
+            Some(v) => format!("(({valid_to} = {v}) or {valid_to} is null)"),
+            None => format!("{valid_to} is null"),
+        }
+    }
+
+    /// The open version of a key is already a tombstone (new_record mode),
+    /// so a key still missing needs neither closing nor another tombstone.
+    fn open_tombstone(&self) -> String {
+        let to = format!("snapshotted_data.{}", self.m.dbt_valid_to);
+        let open = match &self.open_marker {
+            Some(v) => format!("{to} = {v}"),
+            None => format!("{to} is null"),
+        };
+        format!(
+            "snapshotted_data.{} = 'True' and {open}",
+            self.m.dbt_is_deleted
+        )
+    }
+
+    /// The query's rows that start a new version, or, on the update side,
+    /// close one: the strategy's test, plus in new_record mode a key whose
+    /// open version is a tombstone (it came back).
+    fn changed(&self) -> String {
+        if self.new_record() {
+            format!(
+                "{} or snapshotted_data.{} = 'True'",
+                self.s.row_changed, self.m.dbt_is_deleted
+            )
+        } else {
+            self.s.row_changed.clone()
+        }
+    }
+
+    /// The first run's table: the query's rows, each an open version.
+    fn initial(&self, sql: &str) -> String {
+        let (s, m) = (self.s, self.m);
+        let mut meta = vec![
+            format!("{} as {}", s.scd_id, m.dbt_scd_id),
+            format!("{} as {}", s.updated_at, m.dbt_updated_at),
+            format!("{} as {}", s.updated_at, m.dbt_valid_from),
+            format!("{} as {}", self.open_valid_to(), m.dbt_valid_to),
+        ];
+        if self.new_record() {
+            meta.push(format!("'False' as {}", m.dbt_is_deleted));
+        }
+        format!(
+            "select *,\n    {}\nfrom (\n{sql}\n) sbq",
+            meta.join(",\n    ")
+        )
+    }
+
+    /// The staging query of a later run: one row per change, tagged by
+    /// `dbt_change_type`. `insert` rows are new versions (new keys, changed
+    /// rows, tombstones), in the table's column order followed by the
+    /// staged key columns; `update` and `delete` rows carry the
+    /// `dbt_scd_id` of the open version to close and, in `dbt_valid_to`,
+    /// when. The branches line up by position for the `union all`.
+    /// `source_cols`/`snapshotted_cols` (the query's and the table's
+    /// columns) are needed for tombstones only.
+    fn staging(
+        &self,
+        sql: &str,
+        target: &str,
+        source_cols: &[String],
+        snapshotted_cols: &[String],
+    ) -> String {
+        let (s, m) = (self.s, self.m);
+        let u = &s.updated_at;
+        let keys = s.key.select_list();
+        let same_key = s.key.same("snapshotted_data", "source_data");
+        let tracks_deletes = s.hard_deletes != HardDeletes::Ignore;
+        // new_record tables carry dbt_is_deleted in every branch
+        let (fresh_flag, kept_flag) = if self.new_record() {
+            (
+                format!(",\n    'False' as {}", m.dbt_is_deleted),
+                format!(",\n    snapshotted_data.{}", m.dbt_is_deleted),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+
+        let mut ctes: Vec<(&str, String)> = vec![
+            ("snapshot_query", sql.to_string()),
+            (
+                "snapshotted_data",
+                format!(
+                    "select *, {keys}\nfrom {target}\nwhere {}",
+                    self.is_open(&m.dbt_valid_to)
+                ),
+            ),
+            (
+                "insertions_source_data",
+                format!(
+                    "select *, {keys},\n    {u} as {},\n    {u} as {},\n    {} as {},\n    {} as {}\nfrom snapshot_query",
+                    m.dbt_updated_at,
+                    m.dbt_valid_from,
+                    self.open_valid_to(),
+                    m.dbt_valid_to,
+                    s.scd_id,
+                    m.dbt_scd_id
+                ),
+            ),
+            (
+                "updates_source_data",
+                format!(
+                    "select *, {keys},\n    {u} as {},\n    {u} as {},\n    {u} as {}\nfrom snapshot_query",
+                    m.dbt_updated_at, m.dbt_valid_from, m.dbt_valid_to
+                ),
+            ),
+        ];
+        if tracks_deletes {
+            ctes.push((
+                "deletes_source_data",
+                format!("select *, {keys}\nfrom snapshot_query"),
+            ));
+        }
+        ctes.push((
+            "insertions",
+            format!(
+                "select\n    'insert' as dbt_change_type,\n    source_data.*{fresh_flag}\nfrom insertions_source_data as source_data\nleft outer join snapshotted_data\n    on {same_key}\nwhere {}\n    or ({} and ({}))",
+                s.key.absent("snapshotted_data"),
+                s.key.present("snapshotted_data"),
+                self.changed()
+            ),
+        ));
+        ctes.push((
+            "updates",
+            format!(
+                "select\n    'update' as dbt_change_type,\n    source_data.*,\n    snapshotted_data.{}{kept_flag}\nfrom updates_source_data as source_data\njoin snapshotted_data\n    on {same_key}\nwhere ({})",
+                m.dbt_scd_id,
+                self.changed()
+            ),
+        ));
+        // versions whose key left the query
+        let vanished = format!(
+            "from snapshotted_data\nleft join deletes_source_data as source_data\n    on {same_key}\nwhere {}",
+            s.key.absent("source_data")
+        );
+        let not_tombstoned = format!("\n    and not ({})", self.open_tombstone());
+        if tracks_deletes {
+            ctes.push((
+                "deletes",
+                format!(
+                    "select\n    'delete' as dbt_change_type,\n    source_data.*,\n    {NOW} as {},\n    {NOW} as {},\n    {NOW} as {},\n    snapshotted_data.{}{kept_flag}\n{vanished}{}",
+                    m.dbt_valid_from,
+                    m.dbt_updated_at,
+                    m.dbt_valid_to,
+                    m.dbt_scd_id,
+                    if self.new_record() { not_tombstoned.as_str() } else { "" }
+                ),
+            ));
+        }
+        if self.new_record() {
+            // the tombstone: the query's columns (values from the closed
+            // version where the table has the column), open until the key
+            // returns
+            let mut cols: Vec<String> = source_cols
+                .iter()
+                .map(|c| {
+                    let side = if snapshotted_cols.contains(c) {
+                        "snapshotted_data"
+                    } else {
+                        "source_data"
+                    };
+                    format!("{side}.{}", quote(c))
+                })
+                .collect();
+            cols.push(s.key.tombstone_keys());
+            cols.extend([
+                format!("{NOW} as {}", m.dbt_valid_from),
+                format!("{NOW} as {}", m.dbt_updated_at),
+                format!("snapshotted_data.{0} as {0}", m.dbt_valid_to),
+                format!("{} as {}", scd_hash(&[&m.dbt_scd_id, NOW]), m.dbt_scd_id),
+                format!("'True' as {}", m.dbt_is_deleted),
+            ]);
+            ctes.push((
+                "deletion_records",
+                format!(
+                    "select\n    'insert' as dbt_change_type,\n    {}\n{vanished}{not_tombstoned}",
+                    cols.join(",\n    ")
+                ),
+            ));
+        }
+
+        let defs: Vec<String> = ctes
+            .iter()
+            .map(|(name, body)| format!("{name} as (\n{body}\n)"))
+            .collect();
+        let mut branches = vec!["insertions", "updates"];
+        if tracks_deletes {
+            branches.push("deletes");
+        }
+        if self.new_record() {
+            branches.push("deletion_records");
+        }
+        let selects: Vec<String> = branches
+            .iter()
+            .map(|b| format!("select * from {b}"))
+            .collect();
+        format!(
+            "with {}\n\n{}",
+            defs.join(",\n\n"),
+            selects.join("\nunion all\n")
+        )
+    }
+
+    /// Apply a staging table to the snapshot: close the versions its
+    /// `update`/`delete` rows name (still open ones only), then add its
+    /// `insert` rows. `insert_cols` are quoted column names. The aliases
+    /// are dbt-duckdb's, so the statement reads as dbt's does.
+    fn apply(&self, target: &str, staging: &str, insert_cols: &[String]) -> String {
+        let (to, id) = (&self.m.dbt_valid_to, &self.m.dbt_scd_id);
+        let (src, dst) = ("DBT_INTERNAL_SOURCE", "DBT_INTERNAL_TARGET");
+        let picked: Vec<String> = insert_cols.iter().map(|c| format!("{src}.{c}")).collect();
+        format!(
+            "update {target} as {dst}\n\
+             set {to} = {src}.{to}\n\
+             from {staging} as {src}\n\
+             where {src}.{id}::text = {dst}.{id}::text\n  \
+             and {src}.dbt_change_type::text in ('update'::text, 'delete'::text)\n  \
+             and {};\n\n\
+             insert into {target} ({})\n\
+             select {}\n\
+             from {staging} as {src}\n\
+             where {src}.dbt_change_type::text = 'insert'::text;",
+            self.is_open(&format!("{dst}.{to}")),
+            insert_cols.join(", "),
+            picked.join(", ")
+        )
+    }
 }
 
 /// Build or update a snapshot table from its compiled SELECT. `custom`
@@ -383,7 +780,6 @@ pub fn run(
         kind: None,
         ..rel.clone()
     };
-    let cfg_v = Value::from_serialize(cfg);
     let exists = kind.is_some();
     let custom = if is_builtin_strategy(cfg.str_of("strategy").unwrap_or_default()) {
         None
@@ -398,21 +794,16 @@ pub fn run(
         exists.then_some(&target),
         custom.as_ref(),
     )?;
+    let writer = SnapshotSql::new(&s, &cols, cfg);
     let header = cfg
         .str_of("sql_header")
         .map(|h| format!("{h}\n"))
         .unwrap_or_default();
     if !exists {
-        let ctx =
-            minijinja::context! { c => Value::from_serialize(&cols), cfg => cfg_v, now => NOW };
-        let build = call(
-            "build_snapshot_table",
-            &ctx,
-            &[Value::from_serialize(&s), Value::from(sql)],
-        )?;
         let create = format!(
-            "{header}\n    create  table\n      {}\n  \n    as (\n      {build}\n    );",
-            target.render()
+            "{header}create table {} as (\n{}\n);",
+            target.render(),
+            writer.initial(sql)
         );
         let stmts = vec![
             format!(
@@ -428,30 +819,13 @@ pub fn run(
             run_sql: create,
         });
     }
-    let (source_cols, snapshotted_cols) = if s.hard_deletes == "new_record" {
-        (
-            query_columns(db, sql)?,
-            db.columns(&target)?
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect::<Vec<_>>(),
-        )
+    let (source_cols, snapshotted_cols) = if s.hard_deletes == HardDeletes::NewRecord {
+        let table: Vec<String> = db.columns(&target)?.into_iter().map(|(n, _)| n).collect();
+        (query_columns(db, sql)?, table)
     } else {
         (vec![], vec![])
     };
-    let ctx = minijinja::context! {
-        c => Value::from_serialize(&cols), cfg => cfg_v, now => NOW,
-        source_cols => source_cols, snapshotted_cols => snapshotted_cols,
-    };
-    let staging_sql = call(
-        "snapshot_staging_table",
-        &ctx,
-        &[
-            Value::from_serialize(&s),
-            Value::from(sql),
-            Value::from(target.render()),
-        ],
-    )?;
+    let staging_sql = writer.staging(sql, &target.render(), &source_cols, &snapshotted_cols);
     let staging_name = format!("{}__dbt_tmp", rel.identifier);
     let staging = Relation {
         database: Some("temp".into()),
@@ -469,23 +843,21 @@ pub fn run(
         quote(&staging_name)
     ))?;
     let result = (|| -> Result<Outcome> {
-        let mut remove: Vec<String> = vec![
-            "dbt_change_type".into(),
-            "DBT_CHANGE_TYPE".into(),
-            "dbt_unique_key".into(),
-            "DBT_UNIQUE_KEY".into(),
-        ];
-        if matches!(s.unique_key, Json::Array(_)) {
-            for i in 1..=cfg.unique_key().len() {
-                remove.push(format!("dbt_unique_key_{i}"));
-                remove.push(format!("DBT_UNIQUE_KEY_{i}"));
-            }
+        // staging-only columns, in both cases as dbt drops them
+        let mut internal: Vec<String> = vec!["dbt_change_type".into(), "dbt_unique_key".into()];
+        if let Key::Many(_) = s.key {
+            internal.extend(s.key.staging_columns());
         }
+        let internal: Vec<String> = internal
+            .into_iter()
+            .flat_map(|c| [c.to_uppercase(), c])
+            .collect();
         let staging_cols = db.columns(&staging)?;
         let target_cols: Vec<String> = db.columns(&target)?.into_iter().map(|(n, _)| n).collect();
         let mut stmts = Vec::new();
+        // columns the query gained since the table was built
         for (name, ty) in &staging_cols {
-            if !remove.contains(name) && !target_cols.contains(name) {
+            if !internal.contains(name) && !target_cols.contains(name) {
                 stmts.push(format!(
                     "alter table {} add column {} {ty};",
                     target.render(),
@@ -493,20 +865,12 @@ pub fn run(
                 ));
             }
         }
-        let insert_cols: Vec<Value> = staging_cols
+        let insert_cols: Vec<String> = staging_cols
             .iter()
-            .filter(|(n, _)| !remove.contains(n))
-            .map(|(n, _)| Value::from(quote(n)))
+            .filter(|(n, _)| !internal.contains(n))
+            .map(|(n, _)| quote(n))
             .collect();
-        let merge = call(
-            "snapshot_merge_sql",
-            &ctx,
-            &[
-                Value::from(target.render()),
-                Value::from(quote(&staging_name)),
-                Value::from(insert_cols),
-            ],
-        )?;
+        let merge = writer.apply(&target.render(), &quote(&staging_name), &insert_cols);
         stmts.push(merge.clone());
         db.transaction(&stmts)?;
         Ok(Outcome {
@@ -670,6 +1034,7 @@ pub(crate) fn discover(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minijinja::Value;
     use serde_json::json;
 
     fn cfg(v: Json) -> Config {
@@ -692,16 +1057,21 @@ mod tests {
 
     #[test]
     fn hard_delete_modes_and_validation() {
-        assert_eq!(hard_deletes(&cfg(json!({}))).unwrap(), "ignore");
+        assert_eq!(hard_deletes(&cfg(json!({}))).unwrap(), HardDeletes::Ignore);
         assert_eq!(
             hard_deletes(&cfg(json!({"invalidate_hard_deletes": true}))).unwrap(),
-            "invalidate"
+            HardDeletes::Invalidate
+        );
+        assert_eq!(
+            hard_deletes(&cfg(json!({"invalidate_hard_deletes": false}))).unwrap(),
+            HardDeletes::Ignore
         );
         assert_eq!(
             hard_deletes(&cfg(json!({"hard_deletes": "new_record"}))).unwrap(),
-            "new_record"
+            HardDeletes::NewRecord
         );
         assert!(hard_deletes(&cfg(json!({"hard_deletes": "x"}))).is_err());
+        assert!(hard_deletes(&cfg(json!({"hard_deletes": true}))).is_err());
         assert!(hard_deletes(&cfg(
             json!({"hard_deletes": "ignore", "invalidate_hard_deletes": false})
         ))
@@ -740,5 +1110,142 @@ mod tests {
         // a third run with no change adds nothing
         run(&db, &rel, "select * from src", &c, &|_| unreachable!()).unwrap();
         assert_eq!(db.query("select * from snap").unwrap().rows.len(), 3);
+    }
+
+    fn memory_db() -> Db {
+        Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap())
+    }
+
+    fn rows(db: &Db, sql: &str) -> Vec<Vec<Value>> {
+        db.query(sql).unwrap().rows
+    }
+
+    #[test]
+    fn keys_and_hashes_as_sql() {
+        let one = Key::from_json(&json!("id")).unwrap();
+        assert_eq!(one.select_list(), "id as dbt_unique_key");
+        assert_eq!(one.same("a", "b"), "a.dbt_unique_key = b.dbt_unique_key");
+        assert_eq!(one.absent("b"), "b.dbt_unique_key is null");
+        let many = Key::from_json(&json!(["id", "day"])).unwrap();
+        assert_eq!(
+            many.select_list(),
+            "id as dbt_unique_key_1, day as dbt_unique_key_2"
+        );
+        assert_eq!(
+            many.same("a", "b"),
+            "a.dbt_unique_key_1 = b.dbt_unique_key_1 and a.dbt_unique_key_2 = b.dbt_unique_key_2"
+        );
+        assert_eq!(many.present("a"), "a.dbt_unique_key_1 is not null");
+        assert_eq!(
+            many.tombstone_keys(),
+            "snapshotted_data.id as dbt_unique_key_1, snapshotted_data.day as dbt_unique_key_2"
+        );
+        for bad in [json!(null), json!([]), json!("  ")] {
+            let e = Key::from_json(&bad).unwrap_err().to_string();
+            assert!(e.contains("unique_key"), "{e}");
+        }
+        // NULL and '' hash alike; the order of the arguments counts
+        let db = memory_db();
+        let h = |a: &str, b: &str| {
+            rows(&db, &format!("select {}", scd_hash(&[a, b])))[0][0].to_string()
+        };
+        assert_eq!(h("null", "'x'"), h("''", "'x'"));
+        assert_ne!(h("'a'", "'b'"), h("'b'", "'a'"));
+        assert_eq!(
+            h("1", "'x'"),
+            rows(&db, "select md5('1|x')")[0][0].to_string()
+        );
+    }
+
+    /// new_record: a deleted key gets a tombstone version (once, however
+    /// many runs it stays away), and a key that comes back opens a new
+    /// version; open versions carry `dbt_valid_to_current`, and renamed meta
+    /// columns are used throughout.
+    #[test]
+    fn new_record_deletes_with_a_current_marker() {
+        let db = memory_db();
+        db.execute("create table src as select * from (values (1, 'a'), (2, 'b')) t(id, v)")
+            .unwrap();
+        let rel = Relation::new("memory", "main", "snap");
+        let c = cfg(json!({
+            "strategy": "check", "unique_key": "id", "check_cols": ["v"],
+            "hard_deletes": "new_record",
+            "dbt_valid_to_current": "timestamp '9999-12-31'",
+            "snapshot_meta_column_names": {"dbt_is_deleted": "gone", "dbt_valid_to": "until"},
+        }));
+        let snap = |db: &Db| run(db, &rel, "select * from src", &c, &|_| unreachable!()).unwrap();
+        let history = |db: &Db| {
+            rows(
+                db,
+                "select id, v, gone, until = timestamp '9999-12-31' from snap order by id, dbt_valid_from, gone",
+            )
+            .into_iter()
+            .map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+        };
+        snap(&db);
+        assert_eq!(history(&db), ["1 a False True", "2 b False True"]);
+        db.execute("delete from src where id = 2").unwrap();
+        snap(&db);
+        snap(&db);
+        assert_eq!(
+            history(&db),
+            ["1 a False True", "2 b False False", "2 b True True"]
+        );
+        db.execute("insert into src values (2, 'c')").unwrap();
+        snap(&db);
+        assert_eq!(
+            history(&db),
+            [
+                "1 a False True",
+                "2 b False False",
+                "2 b True False",
+                "2 c False True"
+            ]
+        );
+    }
+
+    /// The check strategy with a composite key: only a changed checked
+    /// column makes a version; a column the query gains is added to the
+    /// table (not a change: it is not checked).
+    #[test]
+    fn check_strategy_with_a_composite_key() {
+        let db = memory_db();
+        db.execute("create table src as select * from (values (1, 'x', 'a', 10), (1, 'y', 'b', 20)) t(id, part, v, other)")
+            .unwrap();
+        let rel = Relation::new("memory", "main", "snap");
+        let c =
+            cfg(json!({"strategy": "check", "unique_key": ["id", "part"], "check_cols": ["v"]}));
+        let snap = |db: &Db, sql: &str| run(db, &rel, sql, &c, &|_| unreachable!()).unwrap();
+        snap(&db, "select * from src");
+        // `other` is not checked: no new version
+        db.execute("update src set other = 11 where part = 'x'")
+            .unwrap();
+        snap(&db, "select * from src");
+        assert_eq!(rows(&db, "select * from snap").len(), 2);
+        db.execute("update src set v = 'c' where part = 'y'")
+            .unwrap();
+        let o = snap(&db, "select * from src");
+        assert!(o.run_sql.starts_with("update"), "{}", o.run_sql);
+        let open = rows(
+            &db,
+            "select part, v from snap where dbt_valid_to is null order by part",
+        );
+        assert_eq!(open.len(), 2);
+        assert_eq!(open[1][1], Value::from("c"));
+        assert_eq!(rows(&db, "select * from snap").len(), 3);
+        snap(&db, "select *, 1 as added from src");
+        assert_eq!(rows(&db, "select added from snap").len(), 3);
+        // the staging key columns never reach the table
+        let names: Vec<String> = db
+            .columns(&rel)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with("dbt_unique_key")),
+            "{names:?}"
+        );
     }
 }

@@ -594,7 +594,7 @@ datediff(
 
 {#- the scd id expression a snapshot strategy returns (custom strategies call
     it): md5 of the arguments as text, '|'-separated, null as empty; the same
-    text as the built-in strategies' (sql/snapshot.sql hash_args) -#}
+    text as the built-in strategies' (snapshot.rs, scd_hash) -#}
 {% macro snapshot_hash_arguments(args) %}{{ return(adapter.dispatch('snapshot_hash_arguments', 'dbt')(args)) }}{% endmacro %}
 {% macro default__snapshot_hash_arguments(args) %}
   {%- set texts = [] -%}
