@@ -823,7 +823,8 @@ pub fn debug(opts: &Options) -> DebugReport {
 /// with its selector name (`project.folder.name`).
 pub fn list_json(opts: &Options) -> Result<Vec<(String, serde_json::Value)>> {
     let l = load(opts, Command::Compile)?;
-    let chosen = choose(&l, opts)?;
+    let mut chosen = choose(&l, opts)?;
+    chosen.extend(listed_sources(&l, opts)?);
     let mj = artifacts::manifest_json(&l.manifest, &l.dag, &BTreeMap::new());
     const KEYS: &[&str] = &[
         "name",
@@ -838,6 +839,10 @@ pub fn list_json(opts: &Options) -> Result<Vec<(String, serde_json::Value)>> {
     ];
     let mut out = Vec::new();
     for id in &chosen {
+        if let Some(source) = mj["sources"].get(id) {
+            out.push(ls_source(source));
+            continue;
+        }
         let node = mj["nodes"].get(id).or_else(|| mj["unit_tests"].get(id));
         let Some(node) = node else { continue };
         let mut o = serde_json::Map::new();
@@ -867,6 +872,33 @@ pub fn list_json(opts: &Options) -> Result<Vec<(String, serde_json::Value)>> {
     }
     drop_in_background(l);
     Ok(out)
+}
+
+/// A source as `dbt ls` lists it: `source:<package>.<source>.<table>`, and
+/// in JSON the keys dbt keeps for a source, in the order of its manifest
+/// entry (no alias, no depends_on; its source_name).
+fn ls_source(source: &serde_json::Value) -> (String, serde_json::Value) {
+    let text = |k: &str| source[k].as_str().unwrap_or_default().to_string();
+    let name = format!(
+        "source:{}.{}.{}",
+        text("package_name"),
+        text("source_name"),
+        text("name")
+    );
+    let mut o = serde_json::Map::new();
+    for k in [
+        "name",
+        "resource_type",
+        "package_name",
+        "original_file_path",
+        "unique_id",
+        "source_name",
+        "tags",
+        "config",
+    ] {
+        o.insert(k.to_string(), source[k].clone());
+    }
+    (name, serde_json::Value::Object(o))
 }
 
 /// `tarmac parse`: load the project (partial parsing applies) and write
@@ -1040,6 +1072,37 @@ fn choose(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<Strin
         });
     }
     Ok(chosen)
+}
+
+/// The sources `ls` lists beside [`choose`]'s nodes: those `--select`
+/// and `--exclude` choose, when `--resource-type` (if given) names
+/// sources. A YAML selector or a retry lists no sources.
+fn listed_sources(l: &Loaded, opts: &Options) -> Result<std::collections::BTreeSet<String>> {
+    let named = |t: &str| {
+        opts.resource_types
+            .iter()
+            .flat_map(|n| n.split([',', ' ']))
+            .any(|n| n == t)
+    };
+    let wanted =
+        opts.resource_types.is_empty() || named("source") || named("all") || named("default");
+    let nothing_given = opts.select.iter().all(|s| s.trim().is_empty()) && opts.exclude.is_empty();
+    let yaml_default = nothing_given
+        && selectors::Selectors::load(&l.manifest.info.project.root)?
+            .default
+            .is_some();
+    if !wanted || opts.retry.is_some() || opts.selector.is_some() || yaml_default {
+        return Ok(Default::default());
+    }
+    let state = opts.state.as_deref().map(state::State::load).transpose()?;
+    select::selected_sources(
+        &l.manifest,
+        &l.dag,
+        &opts.select,
+        &opts.exclude,
+        opts.indirect_selection,
+        state.as_ref(),
+    )
 }
 
 /// `--defer`: the relations refs to nodes this run does not build resolve

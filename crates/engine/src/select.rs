@@ -711,6 +711,35 @@ pub fn select_with_state(
     Ok(only_nodes(m, direct))
 }
 
+/// The sources `select`/`exclude` choose (all of them when `select` is
+/// empty): what `ls` lists beside the nodes, as `dbt ls` does. Nothing
+/// runs a source, so the other commands leave them out.
+pub fn selected_sources(
+    m: &Manifest,
+    dag: &Dag,
+    select: &[String],
+    exclude: &[String],
+    mode: IndirectSelection,
+    state: Option<&State>,
+) -> Result<BTreeSet<String>> {
+    let g = SelGraph::new(m, dag).with_state(state);
+    let include = if select.iter().all(|s| s.trim().is_empty()) {
+        (m.sources.keys().cloned().collect(), BTreeSet::new())
+    } else {
+        evaluate_pair(&g, select, mode)?
+    };
+    let chosen = if exclude.iter().all(|s| s.trim().is_empty()) {
+        include.0
+    } else {
+        let ex = evaluate_pair(&g, exclude, mode)?;
+        combine(&g, vec![include, ex], Op::Difference, mode).0
+    };
+    Ok(chosen
+        .into_iter()
+        .filter(|id| m.sources.contains_key(id))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

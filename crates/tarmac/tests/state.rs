@@ -98,6 +98,7 @@ fn tarmac_ls(dir: &Path, db: &Path, state: &Path, select: &str) -> Vec<String> {
             "seed",
             "snapshot",
             "test",
+            "source",
         ],
     ))
 }
@@ -320,6 +321,7 @@ fn slim_ci_selects_what_dbt_selects() {
             "seed",
             "snapshot",
             "test",
+            "source",
         ]))
     };
     let mut diffs = Vec::new();

@@ -615,6 +615,10 @@ pub fn ls(args: LsArgs, config: Result<Config>) -> Result<ExitCode> {
             for (fqn, n) in nodes {
                 let text = |k: &str| n[k].as_str().unwrap_or_default().to_string();
                 let line = match args.output.as_str() {
+                    // a source's name is `source.table`, as dbt prints it
+                    "name" if n["resource_type"] == "source" => {
+                        format!("{}.{}", text("source_name"), text("name"))
+                    }
                     "name" => text("name"),
                     "path" => text("original_file_path"),
                     "json" if keys.is_empty() => engine::show::py_json(&n),
