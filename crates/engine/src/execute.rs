@@ -296,8 +296,10 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
                     crate::unit_tests::display_name(m, node)
                 )
             } else {
+                // dbt's words, whatever the cause (an upstream error or
+                // partial success)
                 format!(
-                    "{i} of {total} SKIP relation {}.{} due to an upstream error",
+                    "{i} of {total} SKIP relation {}.{}",
                     node.schema, node.alias
                 )
             };

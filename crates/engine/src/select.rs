@@ -696,19 +696,33 @@ pub fn select_with_state(
     mode: IndirectSelection,
     state: Option<&State>,
 ) -> Result<BTreeSet<String>> {
+    let all = || m.nodes.keys().cloned().collect();
+    let chosen = chosen_ids(m, dag, select, exclude, mode, state, all)?;
+    Ok(only_nodes(m, chosen))
+}
+
+/// What `select` minus `exclude` chooses, nodes and sources alike;
+/// `everything` when `select` is empty.
+fn chosen_ids(
+    m: &Manifest,
+    dag: &Dag,
+    select: &[String],
+    exclude: &[String],
+    mode: IndirectSelection,
+    state: Option<&State>,
+    everything: impl FnOnce() -> BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
     let g = SelGraph::new(m, dag).with_state(state);
     let include = if select.iter().all(|s| s.trim().is_empty()) {
-        let all: BTreeSet<String> = m.nodes.keys().cloned().collect();
-        (all, BTreeSet::new())
+        (everything(), BTreeSet::new())
     } else {
         evaluate_pair(&g, select, mode)?
     };
     if exclude.iter().all(|s| s.trim().is_empty()) {
-        return Ok(only_nodes(m, include.0));
+        return Ok(include.0);
     }
     let ex = evaluate_pair(&g, exclude, mode)?;
-    let (direct, _) = combine(&g, vec![include, ex], Op::Difference, mode);
-    Ok(only_nodes(m, direct))
+    Ok(combine(&g, vec![include, ex], Op::Difference, mode).0)
 }
 
 /// The sources `select`/`exclude` choose (all of them when `select` is
@@ -722,18 +736,8 @@ pub fn selected_sources(
     mode: IndirectSelection,
     state: Option<&State>,
 ) -> Result<BTreeSet<String>> {
-    let g = SelGraph::new(m, dag).with_state(state);
-    let include = if select.iter().all(|s| s.trim().is_empty()) {
-        (m.sources.keys().cloned().collect(), BTreeSet::new())
-    } else {
-        evaluate_pair(&g, select, mode)?
-    };
-    let chosen = if exclude.iter().all(|s| s.trim().is_empty()) {
-        include.0
-    } else {
-        let ex = evaluate_pair(&g, exclude, mode)?;
-        combine(&g, vec![include, ex], Op::Difference, mode).0
-    };
+    let all = || m.sources.keys().cloned().collect();
+    let chosen = chosen_ids(m, dag, select, exclude, mode, state, all)?;
     Ok(chosen
         .into_iter()
         .filter(|id| m.sources.contains_key(id))

@@ -16,21 +16,10 @@ const ROUND_2: &[&str] = &["build", "--vars", "{round: 2}"];
 
 /// (unique_id, status) of every result in run_results.json, sorted.
 fn statuses(dir: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut out: Vec<(String, String)> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["unique_id"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    common::run_results(dir)
+        .into_iter()
+        .map(|(id, status, _)| (id, status))
+        .collect()
 }
 
 fn shown(out: &Output) -> String {

@@ -10,29 +10,9 @@
 mod common;
 
 use common::in_project as tarmac;
-use common::{copy_project, engine_fixture, workspace};
+use common::{copy_project, engine_fixture, run_results as results, workspace};
 use std::path::Path;
 use std::process::Output;
-
-/// (unique_id, status, message) of every result in run_results.json, sorted.
-fn results(dir: &Path) -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut out: Vec<_> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["unique_id"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
-                r["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 /// Each model's `depends_on.nodes` and tags in target/manifest.json.
 fn graph(dir: &Path) -> Vec<String> {

@@ -192,3 +192,24 @@ pub fn shared_archive() -> Option<PathBuf> {
         None
     }
 }
+
+/// `(unique_id, status, message)` of every result in the project's
+/// `target/run_results.json`, sorted (a null message as empty).
+pub fn run_results(dir: &Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out: Vec<_> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+                r["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
