@@ -134,8 +134,104 @@ impl<'a> NodeJson<'a> {
     }
 }
 
+/// A node's `config` before it is written: its keys in the order they were
+/// settled (own keys first, then defaults).
+#[derive(Default)]
+struct ConfigEntries(Vec<(String, Value)>);
+
+/// The order of dbt's config fields (its config classes' declaration
+/// order, which its JSON keeps): a model's, seed's or snapshot's, and a
+/// test's. Keys it does not declare follow, as set.
+const NODE_CONFIG_ORDER: &[&str] = &[
+    "enabled",
+    "alias",
+    "schema",
+    "database",
+    "tags",
+    "meta",
+    "group",
+    "materialized",
+    "incremental_strategy",
+    "batch_size",
+    "lookback",
+    "begin",
+    "persist_docs",
+    "post-hook",
+    "pre-hook",
+    "quoting",
+    "column_types",
+    "full_refresh",
+    "unique_key",
+    "on_schema_change",
+    "on_configuration_change",
+    "grants",
+    "packages",
+    "docs",
+    "contract",
+    "event_time",
+    "concurrent_batches",
+    "access",
+    "freshness",
+    "delimiter",
+    "quote_columns",
+];
+const TEST_CONFIG_ORDER: &[&str] = &[
+    "enabled",
+    "alias",
+    "schema",
+    "database",
+    "tags",
+    "meta",
+    "group",
+    "materialized",
+    "severity",
+    "store_failures",
+    "store_failures_as",
+    "where",
+    "limit",
+    "fail_calc",
+    "warn_if",
+    "error_if",
+];
+
+impl ConfigEntries {
+    fn serialize_entry(&mut self, k: &str, v: &(impl serde::Serialize + ?Sized)) {
+        let v = serde_json::to_value(v).unwrap_or(Value::Null);
+        self.0.push((k.to_string(), v));
+    }
+
+    /// Write the entries in dbt's order (`ls --output json` prints them
+    /// as they come, and is compared with dbt's line for line).
+    fn write<S: serde::Serializer>(
+        mut self,
+        s: S,
+        test: bool,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // a contract set without `alias_types` has dbt's default for it
+        for (k, v) in &mut self.0 {
+            if let (true, Value::Object(c)) = (k == "contract", v) {
+                c.entry("alias_types").or_insert(Value::Bool(true));
+            }
+        }
+        let order = if test {
+            TEST_CONFIG_ORDER
+        } else {
+            NODE_CONFIG_ORDER
+        };
+        let rank = |k: &str| order.iter().position(|o| *o == k).unwrap_or(order.len());
+        // stable: keys dbt does not declare keep the order they were set in
+        self.0.sort_by_key(|(k, _)| rank(k));
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
 /// A node's `config`: its own keys (a test's `materialized` is `test`),
-/// then the defaults it lacks.
+/// then the defaults it lacks, written in dbt's order.
 struct ConfigJson<'a> {
     n: &'a crate::manifest::Node,
     test: Option<&'a crate::data_tests::TestConfig>,
@@ -143,27 +239,26 @@ struct ConfigJson<'a> {
 
 impl serde::Serialize for ConfigJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
         let cfg = &self.n.config;
-        let mut map = s.serialize_map(None)?;
+        let mut map = ConfigEntries::default();
         for (k, v) in cfg {
             if k == "materialized" && self.test.is_some() {
-                map.serialize_entry(k, "test")?;
+                map.serialize_entry(k, "test");
             } else {
-                map.serialize_entry(k, v)?;
+                map.serialize_entry(k, v);
             }
         }
         if !cfg.contains_key("materialized") {
             match self.test {
-                Some(_) => map.serialize_entry("materialized", "test")?,
-                None => map.serialize_entry("materialized", cfg.materialized())?,
+                Some(_) => map.serialize_entry("materialized", "test"),
+                None => map.serialize_entry("materialized", cfg.materialized()),
             }
         }
         if !cfg.contains_key("enabled") {
-            map.serialize_entry("enabled", &true)?;
+            map.serialize_entry("enabled", &true);
         }
         if !cfg.contains_key("tags") {
-            map.serialize_entry("tags", &[] as &[&str])?;
+            map.serialize_entry("tags", &[] as &[&str]);
         }
         // the rest of dbt's defaults: packages read them from `graph`
         // (dbt_project_evaluator reports `config.on_schema_change`, `access`, ...)
@@ -176,7 +271,7 @@ impl serde::Serialize for ConfigJson<'_> {
         ];
         for (k, d) in common {
             if !cfg.contains_key(k) {
-                map.serialize_entry(k, &d)?;
+                map.serialize_entry(k, &d);
             }
         }
         if self.test.is_none() {
@@ -213,12 +308,12 @@ impl serde::Serialize for ConfigJson<'_> {
             }
             for (k, d) in defaults {
                 if !cfg.contains_key(k) {
-                    map.serialize_entry(k, &d)?;
+                    map.serialize_entry(k, &d);
                 }
             }
             for (k, alt) in [("pre-hook", "pre_hook"), ("post-hook", "post_hook")] {
                 if !cfg.contains_key(k) && !cfg.contains_key(alt) {
-                    map.serialize_entry(k, &[] as &[&str])?;
+                    map.serialize_entry(k, &[] as &[&str]);
                 }
             }
         }
@@ -236,11 +331,11 @@ impl serde::Serialize for ConfigJson<'_> {
                 ("database", Value::Null),
             ] {
                 if !cfg.contains_key(k) {
-                    map.serialize_entry(k, &d)?;
+                    map.serialize_entry(k, &d);
                 }
             }
         }
-        map.end()
+        map.write(s, self.test.is_some())
     }
 }
 

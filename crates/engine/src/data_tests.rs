@@ -758,29 +758,22 @@ fn generic_node(
         .or_insert(Value::from("dbt_test__audit"));
     cfg.insert("materialized".into(), Value::from("test"));
     let mut node = Node {
-        unique_id: unique_id.clone(),
-        resource_type: ResourceType::Test,
-        name: full.clone(),
-        package_name: project.name.clone(),
         original_file_path: t.yml.to_string(),
         path: format!("{short}.sql"),
         fqn,
         raw_code,
-        checksum: String::new(),
         config: cfg,
         description: e.description.clone(),
-        columns: IndexMap::new(),
-        patch_path: None,
-        refs: vec![],
-        sources: vec![],
-        depends_on: vec![],
         database: cx.target_db.to_string(),
         schema: cx.target_schema.to_string(),
         alias: short.clone(),
         quoting: project.quoting,
-        version: None,
-        macros: vec![],
-        time_spine: None,
+        ..Node::new(
+            unique_id.clone(),
+            ResourceType::Test,
+            full.clone(),
+            project.name.clone(),
+        )
     };
     // the node under test, then anything the arguments ref()/source()
     if t.is_source {
@@ -904,10 +897,6 @@ fn singular_node(
         .or_insert(Value::from("dbt_test__audit"));
     cfg.insert("materialized".into(), Value::from("test"));
     let mut node = Node {
-        unique_id: unique_id.clone(),
-        resource_type: ResourceType::Test,
-        name: name.clone(),
-        package_name: project.name.clone(),
         original_file_path: ofp.clone(),
         path: rel.to_string(),
         fqn,
@@ -915,19 +904,15 @@ fn singular_node(
         checksum: crate::partial::sha256_hex(raw.trim().as_bytes()),
         raw_code: raw,
         config: cfg,
-        description: String::new(),
-        columns: IndexMap::new(),
-        patch_path: None,
-        refs: vec![],
-        sources: vec![],
-        depends_on: vec![],
         database: cx.target_db.to_string(),
         schema: cx.target_schema.to_string(),
-        alias: name,
         quoting: project.quoting,
-        version: None,
-        macros: vec![],
-        time_spine: None,
+        ..Node::new(
+            unique_id.clone(),
+            ResourceType::Test,
+            name.clone(),
+            project.name.clone(),
+        )
     };
     let ctx = parse_ctx(cx, &node);
     jinja::parsing(|| jinja::render(env, &ofp, ctx.clone()))

@@ -510,29 +510,19 @@ pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
     if let Some(sql) = &req.inline {
         let root = &m.info.project;
         todo.push(manifest::Node {
-            unique_id: format!("sql_operation.{}.inline_query", root.name),
-            resource_type: manifest::ResourceType::Model,
-            name: "inline_query".into(),
-            package_name: root.name.clone(),
             original_file_path: "from remote system.sql".into(),
             path: "from remote system.sql".into(),
             fqn: vec![root.name.clone(), "inline_query".into()],
             raw_code: sql.clone(),
-            checksum: String::new(),
-            config: config::Config::new(),
-            description: String::new(),
-            columns: Default::default(),
-            patch_path: None,
-            refs: Vec::new(),
-            sources: Vec::new(),
-            depends_on: Vec::new(),
             database: m.info.target.database.clone(),
             schema: m.info.target.schema.clone(),
-            alias: "inline_query".into(),
             quoting: root.quoting,
-            version: None,
-            macros: Vec::new(),
-            time_spine: None,
+            ..manifest::Node::new(
+                format!("sql_operation.{}.inline_query", root.name),
+                manifest::ResourceType::Model,
+                "inline_query",
+                root.name.clone(),
+            )
         });
     } else {
         let chosen = choose(&l, opts)?;
@@ -837,6 +827,15 @@ pub fn list_json(opts: &Options) -> Result<Vec<(String, serde_json::Value)>> {
         "tags",
         "depends_on",
     ];
+    const UNIT_TEST_KEYS: &[&str] = &[
+        "name",
+        "resource_type",
+        "package_name",
+        "original_file_path",
+        "unique_id",
+        "depends_on",
+        "config",
+    ];
     let mut out = Vec::new();
     for id in &chosen {
         if let Some(source) = mj["sources"].get(id) {
@@ -846,7 +845,13 @@ pub fn list_json(opts: &Options) -> Result<Vec<(String, serde_json::Value)>> {
         let node = mj["nodes"].get(id).or_else(|| mj["unit_tests"].get(id));
         let Some(node) = node else { continue };
         let mut o = serde_json::Map::new();
-        for k in KEYS {
+        // a unit test's entry has no tags, and depends_on before config
+        let keys: &[&str] = if mj["unit_tests"].get(id).is_some() {
+            UNIT_TEST_KEYS
+        } else {
+            KEYS
+        };
+        for k in keys {
             if let Some(v) = node.get(*k) {
                 let v = match (*k, v) {
                     // dbt's ls lists a node's parents only where the node

@@ -85,6 +85,46 @@ pub struct Node {
     pub time_spine: Option<serde_json::Value>,
 }
 
+impl Node {
+    /// A node with nothing known yet but what names it: no file, no code,
+    /// no config, no columns, nothing read, no relation (its alias is its
+    /// name). Each kind of node starts here and sets what it has (struct
+    /// update syntax), so a new field gets its default in one place.
+    pub fn new(
+        unique_id: impl Into<String>,
+        resource_type: ResourceType,
+        name: impl Into<String>,
+        package_name: impl Into<String>,
+    ) -> Node {
+        let name = name.into();
+        Node {
+            unique_id: unique_id.into(),
+            resource_type,
+            alias: name.clone(),
+            name,
+            package_name: package_name.into(),
+            original_file_path: String::new(),
+            path: String::new(),
+            fqn: vec![],
+            raw_code: String::new(),
+            checksum: String::new(),
+            config: Config::new(),
+            description: String::new(),
+            columns: IndexMap::new(),
+            patch_path: None,
+            refs: vec![],
+            sources: vec![],
+            depends_on: vec![],
+            database: String::new(),
+            schema: String::new(),
+            quoting: Default::default(),
+            version: None,
+            macros: vec![],
+            time_spine: None,
+        }
+    }
+}
+
 /// One version of a versioned model
 /// (<https://docs.getdbt.com/docs/collaborate/govern/model-versions>).
 #[derive(Debug, Clone, PartialEq)]
@@ -488,10 +528,6 @@ fn parse_model(
     // dbt strips a file's contents before checksumming (and storing) them
     let checksum = partial::sha256_hex(raw.trim().as_bytes());
     let mut node = Node {
-        unique_id: unique_id.clone(),
-        resource_type: ResourceType::Model,
-        name: name.clone(),
-        package_name: project.name.clone(),
         original_file_path: ofp,
         path: rel.to_string(),
         fqn,
@@ -501,19 +537,21 @@ fn parse_model(
         description: p.map(|p| p.description.clone()).unwrap_or_default(),
         columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
         patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-        refs: vec![],
-        sources: vec![],
-        depends_on: vec![],
         database: target.database.clone(),
         schema: target.schema.clone(),
         alias: match &version {
             Some(v) => format!("{name}_v{}", v.v_str()),
-            None => name,
+            None => name.clone(),
         },
         quoting: project.quoting,
         version: version.clone(),
-        macros: vec![],
         time_spine: p.and_then(|p| p.time_spine.clone()),
+        ..Node::new(
+            unique_id.clone(),
+            ResourceType::Model,
+            name.clone(),
+            project.name.clone(),
+        )
     };
     if let Some(e) = prev.and_then(|s| s.models.get(&skey(&node.original_file_path))) {
         if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
@@ -823,29 +861,23 @@ impl Manifest {
                     nodes.insert(
                         unique_id.clone(),
                         Node {
-                            unique_id,
-                            resource_type: ResourceType::Seed,
-                            name: name.clone(),
-                            package_name: project.name.clone(),
                             original_file_path: format!("{sp}/{rel}"),
                             path: rel.clone(),
                             fqn,
                             checksum: seed_checksum(&bytes, &format!("{sp}/{rel}")),
-                            raw_code: String::new(),
                             config: cfg,
                             description: p.map(|p| p.description.clone()).unwrap_or_default(),
                             columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
                             patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-                            refs: vec![],
-                            sources: vec![],
-                            depends_on: vec![],
                             database: target.database.clone(),
                             schema: target.schema.clone(),
-                            alias: name,
                             quoting: project.quoting,
-                            version: None,
-                            macros: vec![],
-                            time_spine: None,
+                            ..Node::new(
+                                unique_id,
+                                ResourceType::Seed,
+                                name.clone(),
+                                project.name.clone(),
+                            )
                         },
                     );
                 }
@@ -1391,19 +1423,11 @@ impl Manifest {
                 }
             }
             let node = Node {
-                unique_id: r.unique_id.clone(),
-                resource_type: ResourceType::Exposure,
-                name: r.name.clone(),
-                package_name: r.package.clone(),
                 original_file_path: j["original_file_path"].as_str().unwrap_or("").into(),
                 path: j["path"].as_str().unwrap_or("").into(),
                 fqn: strings(&j["fqn"]),
-                raw_code: String::new(),
-                checksum: String::new(),
                 config,
                 description: j["description"].as_str().unwrap_or("").into(),
-                columns: IndexMap::new(),
-                patch_path: None,
                 refs: r.refs.clone(),
                 sources: r.sources.clone(),
                 depends_on: strings(&j["depends_on"]["nodes"])
@@ -1412,11 +1436,12 @@ impl Manifest {
                     .collect(),
                 database: self.info.target.database.clone(),
                 schema: self.info.target.schema.clone(),
-                alias: r.name.clone(),
-                quoting: Default::default(),
-                version: None,
-                macros: vec![],
-                time_spine: None,
+                ..Node::new(
+                    r.unique_id.clone(),
+                    ResourceType::Exposure,
+                    r.name.clone(),
+                    r.package.clone(),
+                )
             };
             self.nodes.insert(node.unique_id.clone(), node);
         }
@@ -1491,29 +1516,17 @@ mod tests {
 
     fn seed(package: &str) -> Node {
         Node {
-            unique_id: format!("seed.{package}.exceptions"),
-            resource_type: ResourceType::Seed,
-            name: "exceptions".into(),
-            package_name: package.into(),
             original_file_path: "seeds/exceptions.csv".into(),
             path: "exceptions.csv".into(),
             fqn: vec![package.into(), "exceptions".into()],
-            raw_code: String::new(),
-            checksum: String::new(),
-            config: Config::new(),
-            description: String::new(),
-            columns: IndexMap::new(),
-            patch_path: None,
-            refs: vec![],
-            sources: vec![],
-            depends_on: vec![],
             database: "db".into(),
             schema: "main".into(),
-            alias: "exceptions".into(),
-            quoting: Default::default(),
-            version: None,
-            macros: vec![],
-            time_spine: None,
+            ..Node::new(
+                format!("seed.{package}.exceptions"),
+                ResourceType::Seed,
+                "exceptions",
+                package,
+            )
         }
     }
 

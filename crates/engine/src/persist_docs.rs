@@ -144,29 +144,15 @@ mod tests {
             );
         }
         Node {
-            unique_id: "model.p.m".into(),
-            resource_type: ResourceType::Model,
-            name: "m".into(),
-            package_name: "p".into(),
             original_file_path: "models/m.sql".into(),
             path: "m.sql".into(),
             fqn: vec!["p".into(), "m".into()],
-            raw_code: String::new(),
-            checksum: String::new(),
             config: config.as_object().cloned().unwrap_or_default(),
             description: "Orders, one row per 'order'".into(),
             columns,
-            patch_path: None,
-            refs: vec![],
-            sources: vec![],
-            depends_on: vec![],
             database: "memory".into(),
             schema: "main".into(),
-            alias: "m".into(),
-            quoting: Default::default(),
-            version: None,
-            macros: vec![],
-            time_spine: None,
+            ..Node::new("model.p.m", ResourceType::Model, "m", "p")
         }
     }
 

@@ -979,10 +979,6 @@ pub(crate) fn discover(
             continue;
         }
         let mut node = crate::manifest::Node {
-            unique_id: unique_id.clone(),
-            resource_type: crate::manifest::ResourceType::Snapshot,
-            name: name.clone(),
-            package_name: project.name.clone(),
             original_file_path: ofp.clone(),
             path,
             fqn,
@@ -995,16 +991,15 @@ pub(crate) fn discover(
             description: p.map(|p| p.description.clone()).unwrap_or_default(),
             columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
             patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-            refs: vec![],
-            sources: vec![],
-            depends_on: vec![],
             database: target.database.clone(),
             schema: target.schema.clone(),
-            alias: name.clone(),
             quoting: project.quoting,
-            version: None,
-            macros: vec![],
-            time_spine: None,
+            ..crate::manifest::Node::new(
+                unique_id.clone(),
+                crate::manifest::ResourceType::Snapshot,
+                name.clone(),
+                project.name.clone(),
+            )
         };
         let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
         if let Err(e) = crate::jinja::parsing(|| crate::jinja::render(env, &unique_id, ctx.clone()))

@@ -292,36 +292,29 @@ pub fn discover(
         let mut node_cfg = config.clone();
         node_cfg.insert("materialized".into(), Value::from("unit"));
         let node = Node {
-            unique_id: unique_id.clone(),
-            resource_type: ResourceType::Unit,
-            name: name.clone(),
-            package_name: project.name.clone(),
             original_file_path: file.clone(),
             path: file
                 .split_once('/')
                 .map(|(_, r)| r.to_string())
                 .unwrap_or_else(|| file.clone()),
             fqn,
-            raw_code: String::new(),
-            checksum: String::new(),
             config: node_cfg,
             description: v
                 .get("description")
                 .and_then(|d| d.as_str())
                 .unwrap_or_default()
                 .to_string(),
-            columns: IndexMap::new(),
-            patch_path: None,
             refs: mnode.refs.clone(),
             sources: mnode.sources.clone(),
-            depends_on: vec![],
             database: mnode.database.clone(),
             schema: mnode.schema.clone(),
-            alias: name.clone(),
             quoting: mnode.quoting,
-            version: None,
-            macros: vec![],
-            time_spine: None,
+            ..Node::new(
+                unique_id.clone(),
+                ResourceType::Unit,
+                name.clone(),
+                project.name.clone(),
+            )
         };
         nodes.insert(unique_id.clone(), node);
         out.insert(
