@@ -483,6 +483,42 @@ fn ls_matches_dbt() {
     }
 }
 
+/// `ls` of a project with sources (the engine's `shop` fixture), text
+/// compared line for line with dbt's: sources among the nodes in dbt's
+/// order, their names, paths and JSON (keys and config in dbt's order).
+#[test]
+fn ls_lists_sources_as_dbt() {
+    let Some(dbt) = testkit::dbt("ls_lists_sources_as_dbt") else {
+        return;
+    };
+    let (_t, dir) = engine_fixture("shop");
+    let db = dir.join("shop.duckdb");
+    let cases: &[&[&str]] = &[
+        &["ls"],
+        &["ls", "--select", "source:raw.events+"],
+        &["ls", "--select", "source:*", "--output", "name"],
+        &["ls", "--select", "source:*", "--output", "path"],
+        &["ls", "--resource-type", "source", "--output", "json"],
+        &["ls", "--select", "stg_payments", "--output", "json"],
+        &["ls", "--resource-type", "source", "--exclude", "source:raw.orders"],
+    ];
+    for args in cases {
+        let ours = tarmac(&dir, &db, args);
+        // -q: no deprecation notices (the fixture's generic test arguments)
+        let quiet: Vec<&str> = std::iter::once("-q").chain(args.iter().copied()).collect();
+        let them = testkit::dbt_command(&dbt, &dir, &quiet)
+            .env("TARMAC_DB", &db)
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), them.status.code(), "{args:?}");
+        assert_eq!(
+            bare(&ours),
+            bare(&them),
+            "{args:?}: tarmac (left) and dbt (right) differ"
+        );
+    }
+}
+
 /// Every compiled model file under target/compiled, path and text.
 fn compiled_models(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
