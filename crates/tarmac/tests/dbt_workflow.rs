@@ -500,7 +500,13 @@ fn ls_lists_sources_as_dbt() {
         &["ls", "--select", "source:*", "--output", "path"],
         &["ls", "--resource-type", "source", "--output", "json"],
         &["ls", "--select", "stg_payments", "--output", "json"],
-        &["ls", "--resource-type", "source", "--exclude", "source:raw.orders"],
+        &[
+            "ls",
+            "--resource-type",
+            "source",
+            "--exclude",
+            "source:raw.orders",
+        ],
     ];
     for args in cases {
         let ours = tarmac(&dir, &db, args);
