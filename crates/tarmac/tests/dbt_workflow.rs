@@ -8,7 +8,7 @@
 mod common;
 
 use common::in_project as tarmac;
-use common::{copy_project, engine_fixture, workspace};
+use common::{copy_project, engine_fixture, statuses, workspace};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -158,25 +158,6 @@ fn show_matches_dbt() {
             "{args:?}: tarmac (left) and dbt (right) differ"
         );
     }
-}
-
-/// (unique_id, status) of every result in run_results.json, sorted.
-fn statuses(dir: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut out: Vec<(String, String)> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["unique_id"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn run_args(dir: &Path) -> serde_json::Value {

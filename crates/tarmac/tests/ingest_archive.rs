@@ -181,13 +181,7 @@ fn bad_files_get_clear_errors_and_bad_rows_quarantine() {
 /// Everything bronze holds, as one text, except load times (which differ
 /// between runs by nature).
 fn bronze_digest(dir: &Path) -> String {
-    let conn = duckdb::Connection::open_with_flags(
-        dir.join("tarmac.duckdb"),
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .expect("config"),
-    )
-    .expect("open warehouse");
+    let conn = common::read_only(dir.join("tarmac.duckdb"));
     [
         ("bronze.flightlabs_historical", "landing_file, record_index, source, source_file, fetched_at,
             airport, direction, flight_date, fetch_window, number, call_sign, status,

@@ -8,45 +8,23 @@
 mod common;
 
 use common::in_project as tarmac;
-use common::{copy_project, engine_fixture, workspace};
+use common::{copy_project, engine_fixture, statuses, workspace};
 use std::path::Path;
 use std::process::Output;
 
 const ROUND_2: &[&str] = &["build", "--vars", "{round: 2}"];
 
-/// (unique_id, status) of every result in run_results.json, sorted.
-fn statuses(dir: &Path) -> Vec<(String, String)> {
-    common::run_results(dir)
-        .into_iter()
-        .map(|(id, status, _)| (id, status))
-        .collect()
-}
-
-fn shown(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Both rounds; round 2 fails (bad_config is an error), on purpose.
 fn build_twice(run: &dyn Fn(&[&str]) -> Output) {
     let first = run(&["build"]);
-    assert!(first.status.success(), "{}", shown(&first));
+    assert!(first.status.success(), "{}", common::text(&first));
     let second = run(ROUND_2);
-    assert_eq!(second.status.code(), Some(1), "{}", shown(&second));
+    assert_eq!(second.status.code(), Some(1), "{}", common::text(&second));
 }
 
 /// Every table with its columns and its rows, sorted, as text.
 fn tables_of(db: &Path) -> String {
-    let conn = duckdb::Connection::open_with_flags(
-        db,
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .unwrap(),
-    )
-    .unwrap();
+    let conn = common::read_only(db);
     let names: Vec<String> = conn
         .prepare("select table_name from information_schema.tables where table_catalog = current_database() order by 1")
         .unwrap()

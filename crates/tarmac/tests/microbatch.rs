@@ -69,13 +69,7 @@ fn steps(dir: &Path, db: &Path, cmd: &dyn Fn(&[&str]) -> Command) -> Vec<Step> {
             })
             .collect();
         results.sort();
-        let conn = duckdb::Connection::open_with_flags(
-            db,
-            duckdb::Config::default()
-                .access_mode(duckdb::AccessMode::ReadOnly)
-                .unwrap(),
-        )
-        .unwrap();
+        let conn = common::read_only(db);
         let rows: Vec<String> = conn
             .prepare("select concat_ws('|', 'daily', id, event_at, amount, batch_id) from daily_events union all select concat_ws('|', 'yearly', id, event_at, amount, batch_start) from yearly_events order by 1")
             .unwrap()
@@ -200,13 +194,7 @@ const SAMPLE: &str = "{start: 2024-01-02 00:00:00, end: 2024-01-03 12:00:00}";
 fn sampled(dir: &Path, cmd: &dyn Fn(&[&str]) -> Command) -> (Vec<String>, String) {
     let o = cmd(&["build", "--sample", SAMPLE]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
-    let conn = duckdb::Connection::open_with_flags(
-        dir.join("microbatch.duckdb"),
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .unwrap(),
-    )
-    .unwrap();
+    let conn = common::read_only(dir.join("microbatch.duckdb"));
     let mut rows = Vec::new();
     for t in [
         "stg_events",

@@ -33,23 +33,20 @@ fn graph(dir: &Path) -> Vec<String> {
     out
 }
 
-fn shown(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Parse (must succeed), then build (must fail with `code`: six models
 /// error). dbt exits 1; Tarmac exits 2 because the database refused a
 /// model's query (final: the orchestrator does not retry it, see the
 /// binary's `exit` module).
 fn parse_and_build(code: i32, run: &dyn Fn(&[&str]) -> Output) {
     let parsed = run(&["parse"]);
-    assert!(parsed.status.success(), "parse: {}", shown(&parsed));
+    assert!(parsed.status.success(), "parse: {}", common::text(&parsed));
     let built = run(&["build"]);
-    assert_eq!(built.status.code(), Some(code), "build: {}", shown(&built));
+    assert_eq!(
+        built.status.code(),
+        Some(code),
+        "build: {}",
+        common::text(&built)
+    );
 }
 
 #[test]

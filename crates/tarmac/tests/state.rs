@@ -617,13 +617,7 @@ fn clone_steps(dir: &Path, db: &Path, run: &dyn Fn(&[&str]) -> std::process::Out
         rows.sort();
         steps.push(rows);
     }
-    let conn = duckdb::Connection::open_with_flags(
-        db,
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .unwrap(),
-    )
-    .unwrap();
+    let conn = common::read_only(db);
     let rels: Vec<(String, String, String)> = conn
         .prepare("select table_schema, table_name, table_type from information_schema.tables where table_schema like 'ci%' order by 1, 2")
         .unwrap()

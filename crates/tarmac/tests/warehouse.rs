@@ -63,13 +63,7 @@ fn rows(conn: &duckdb::Connection, sql: &str) -> Vec<(String, i64)> {
 
 /// The same figures, read from the warehouse Tarmac built.
 fn warehouse_figures(dir: &Path) -> Value {
-    let conn = duckdb::Connection::open_with_flags(
-        dir.join("tarmac.duckdb"),
-        duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .expect("config"),
-    )
-    .expect("open warehouse");
+    let conn = common::read_only(dir.join("tarmac.duckdb"));
     let one = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
     let map = |pairs: Vec<(String, i64)>| -> Value {
         Value::Object(

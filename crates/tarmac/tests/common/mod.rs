@@ -213,3 +213,23 @@ pub fn run_results(dir: &Path) -> Vec<(String, String, String)> {
     out.sort();
     out
 }
+
+/// `(unique_id, status)` of every result in the project's
+/// `target/run_results.json`, sorted.
+pub fn statuses(dir: &Path) -> Vec<(String, String)> {
+    run_results(dir)
+        .into_iter()
+        .map(|(id, status, _)| (id, status))
+        .collect()
+}
+
+/// A read-only connection to a DuckDB file another process wrote.
+pub fn read_only(db: impl AsRef<Path>) -> duckdb::Connection {
+    duckdb::Connection::open_with_flags(
+        db.as_ref(),
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .expect("read-only config"),
+    )
+    .expect("open the DuckDB file read-only")
+}
