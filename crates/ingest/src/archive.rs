@@ -43,7 +43,7 @@ use flightlabs::Direction;
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
 use crate::landing::{
-    sha256_hex, Durability, Endpoint, LandedFile, LandingMeta, LandingZone, Source,
+    sha256_hex, Durability, Endpoint, LandedFile, LandingMeta, LandingZone, Observation, Source,
 };
 use crate::loader::{load_pending, Writer};
 use crate::Progress;
@@ -147,7 +147,7 @@ pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> 
         )
     })?;
     let sha = sha256_hex(&bytes);
-    if zone.exists(&LandingZone::archive_rel(&file_name, date, &sha)) {
+    if zone.exists(&LandingZone::archive_rel(&file_name, date, &sha))? {
         return Ok(Converted::AlreadyImported);
     }
 
@@ -283,8 +283,11 @@ pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> 
         records,
     };
     let body = body.into_bytes();
-    let file = zone.land_with(meta, &body, durability)?;
-    Ok(Converted::Landed(Box::new(file), body))
+    // None: another importer landed the same file since the check above.
+    match zone.land_with(meta, &body, durability, Observation::First)? {
+        Some(file) => Ok(Converted::Landed(Box::new(file), body)),
+        None => Ok(Converted::AlreadyImported),
+    }
 }
 
 /// Appends `s` as a JSON string (quotes, backslashes and control
@@ -475,8 +478,8 @@ pub fn import(
     progress.begin("files", files.len() as u64);
     // A short queue of bodies (a day file each, ~0.5 MB) keeps memory flat
     // while letting the writer gather large transactions.
-    let sync_root = options.durable.then(|| zone.root().to_path_buf());
-    let writer = Writer::spawn_syncing(bronze, QUEUE_BODIES, sync_root);
+    let sync = options.durable.then(|| zone.store());
+    let writer = Writer::spawn_syncing(bronze, QUEUE_BODIES, sync);
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<(usize, std::result::Result<bool, String>)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -562,7 +565,13 @@ mod tests {
         assert!(f
             .rel
             .starts_with("archive/historical/date=2025-03-02/source=2025_03_02.csv.sha="));
-        let siblings = std::fs::read_dir(f.path.parent().unwrap()).unwrap().count();
+        let siblings = std::fs::read_dir(
+            dir.path()
+                .join("landing")
+                .join(f.rel.rsplit_once('/').unwrap().0),
+        )
+        .unwrap()
+        .count();
         assert_eq!(siblings, 1);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["archive"]["file"], "2025_03_02.csv");

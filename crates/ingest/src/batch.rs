@@ -18,7 +18,9 @@ use futures::stream::{self, StreamExt};
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{Endpoint, LandingMeta, LandingZone, LedgerEntry, Source};
+use crate::landing::{
+    Durability, Endpoint, LandingMeta, LandingZone, LedgerEntry, Observation, Source,
+};
 use crate::loader::{load_pending, Writer};
 use crate::Progress;
 
@@ -35,6 +37,52 @@ pub struct BatchPlan {
     pub mode: HistoricalMode,
     /// Calls in flight at once; the rate limit is enforced separately.
     pub concurrency: usize,
+    /// This worker's share of the airport-days, when several workers split
+    /// one plan (`--shard K/N`).
+    pub shard: Option<Shard>,
+}
+
+/// Worker `index` (1-based) of `count` workers that split a plan: each
+/// takes the airport-days whose [`Shard::owner`] is its index. The split
+/// depends only on the airport and the day, never on the range or on what
+/// has landed, so workers with different ranges still agree on who owns a
+/// day, and a day's windows and marker all belong to one worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parses `K/N` with 1 <= K <= N.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || {
+            IngestError::Invalid(format!(
+                "--shard {text:?}: expected K/N with 1 <= K <= N, such as 1/3"
+            ))
+        };
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: u32 = k.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Which worker (1-based) owns an airport-day: FNV-1a of `BOG/2024-08-12`.
+    pub fn owner(airport: &str, day: NaiveDate, count: u32) -> u32 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in format!("{airport}/{day}").bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        (h % u64::from(count.max(1))) as u32 + 1
+    }
+
+    pub fn owns(&self, airport: &str, day: NaiveDate) -> bool {
+        Self::owner(airport, day, self.count) == self.index
+    }
 }
 
 /// The end-of-run summary.
@@ -86,7 +134,7 @@ pub fn delta_plan(
 ) -> Result<Vec<BatchPlan>> {
     let mut plans = Vec::new();
     for airport in airports {
-        let last = zone.landed_days(airport).last().copied().ok_or_else(|| {
+        let last = zone.landed_days(airport)?.last().copied().ok_or_else(|| {
             IngestError::Invalid(format!(
                 "no day of {airport} has landed yet, so there is nothing to continue from: \
                  run `tarmac ingest batch --airport {airport} --from YYYY-MM-DD --to YYYY-MM-DD` first"
@@ -100,6 +148,7 @@ pub fn delta_plan(
             refetch: vec![(airport.clone(), last)],
             mode,
             concurrency,
+            shard: None,
         });
     }
     Ok(plans)
@@ -110,6 +159,8 @@ struct Unit {
     date: NaiveDate,
     direction: Direction,
     window: HistoricalWindow,
+    /// Fetched again (`--force`, delta's last day): a new observation.
+    again: bool,
 }
 
 /// What a plan will cost before anything is fetched: shown to the user,
@@ -134,26 +185,34 @@ impl PlanCost {
 }
 
 /// The calls `plan` needs given what has landed, and the windows still
-/// outstanding per airport-day.
-fn plan_units(
-    zone: &LandingZone,
-    plan: &BatchPlan,
-) -> (Vec<Unit>, BTreeMap<(String, NaiveDate), usize>, PlanCost) {
+/// outstanding per airport-day. One listing per airport says what landed.
+fn plan_units(zone: &LandingZone, plan: &BatchPlan) -> Result<Planned> {
     let mut cost = PlanCost::default();
     let mut units = Vec::new();
     let mut pending_per_day: BTreeMap<(String, NaiveDate), usize> = BTreeMap::new();
     for airport in &plan.airports {
+        let landed = zone.airport_landed(airport)?;
         let mut day = plan.from;
         while day <= plan.to {
+            let next = day.succ_opt();
+            if plan.shard.is_some_and(|s| !s.owns(airport, day)) {
+                match next {
+                    Some(d) => {
+                        day = d;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
             let again = plan.force || plan.refetch.iter().any(|(a, d)| a == airport && *d == day);
-            if !again && zone.day_landed(airport, day) {
+            if !again && landed.days.contains(&day) {
                 cost.days_skipped += 1;
             } else {
                 cost.days += 1;
                 let mut n = 0;
                 for direction in Direction::ALL {
                     for window in HistoricalWindow::for_day(day, plan.mode) {
-                        if !again && zone.window_landed(airport, direction, day, &window.label()) {
+                        if !again && landed.windows.contains(&(direction, day, window.label())) {
                             continue;
                         }
                         units.push(Unit {
@@ -161,26 +220,39 @@ fn plan_units(
                             date: day,
                             direction,
                             window,
+                            again,
                         });
                         n += 1;
                     }
                 }
                 pending_per_day.insert((airport.clone(), day), n);
             }
-            day = match day.succ_opt() {
+            day = match next {
                 Some(d) => d,
                 None => break,
             };
         }
     }
     cost.requests = units.len() as u64;
-    (units, pending_per_day, cost)
+    Ok(Planned {
+        units,
+        pending_per_day,
+        cost,
+    })
+}
+
+/// What [`plan_units`] found to do.
+struct Planned {
+    units: Vec<Unit>,
+    /// Windows still to land per airport-day (0: only the marker is missing).
+    pending_per_day: BTreeMap<(String, NaiveDate), usize>,
+    cost: PlanCost,
 }
 
 /// What running `plan` now would cost (nothing is fetched).
 pub fn plan_cost(zone: &LandingZone, plan: &BatchPlan) -> Result<PlanCost> {
     validate_range(plan.from, plan.to)?;
-    Ok(plan_units(zone, plan).2)
+    Ok(plan_units(zone, plan)?.cost)
 }
 
 /// Runs a plan to the end. Failed days are reported in the summary (the
@@ -204,7 +276,11 @@ pub async fn run_batch(
         ));
     }
 
-    let (units, pending_per_day, cost) = plan_units(&zone, plan);
+    let Planned {
+        units,
+        pending_per_day,
+        cost,
+    } = plan_units(&zone, plan)?;
     summary.days = cost.days;
     summary.days_skipped = cost.days_skipped;
     progress.begin("requests", units.len() as u64);
@@ -256,8 +332,13 @@ pub async fn run_batch(
                         Some(unit.window.label()),
                         &fetched,
                     );
-                    let (file, body) = land_fetched(&zone, meta, fetched).await?;
-                    if let Some(tx) = &sender {
+                    let observation = if unit.again {
+                        Observation::Another
+                    } else {
+                        Observation::First
+                    };
+                    let landed = land_fetched(&zone, meta, fetched, observation).await?;
+                    if let (Some(tx), Some((file, body))) = (&sender, landed) {
                         let tx = tx.clone();
                         let sent =
                             tokio::task::spawn_blocking(move || tx.send((file, body)).is_ok())
@@ -431,46 +512,60 @@ pub(crate) fn record_failure(
         .into(),
         bytes: None,
         sha256: None,
-        landing_file: rejected.map(|p| p.display().to_string()),
+        landing_file: rejected,
         attempts,
         error: Some(e.to_string()),
     })
 }
 
-/// Lands an API answer (off the async runtime: the write fsyncs) and records
-/// it in the ledger; returns the landed file and its body for the loader.
+/// Lands an API answer (off the async runtime: the write fsyncs or is a
+/// request) and records it in the ledger; returns the landed file and its
+/// body for the loader, or `None` when another worker landed that window
+/// first (its body is the one that counts; this one is dropped).
 /// Batch, delta and real-time polls all land through here.
 pub(crate) async fn land_fetched(
     zone: &Arc<LandingZone>,
     meta: LandingMeta,
     fetched: flightlabs::client::Fetched,
-) -> Result<(crate::landing::LandedFile, Vec<u8>)> {
+    observation: Observation,
+) -> Result<Option<(crate::landing::LandedFile, Vec<u8>)>> {
     let zone2 = zone.clone();
     let body = fetched.body;
-    let (file, body) =
-        tokio::task::spawn_blocking(move || zone2.land(meta, &body).map(|f| (f, body)))
-            .await
-            .map_err(|e| IngestError::Landing(e.to_string()))??;
-    zone.record(&LedgerEntry {
+    let (file, body) = tokio::task::spawn_blocking(move || {
+        zone2
+            .land_with(meta, &body, Durability::Now, observation)
+            .map(|f| (f, body))
+    })
+    .await
+    .map_err(|e| IngestError::Landing(e.to_string()))??;
+    let zone2 = zone.clone();
+    let entry = LedgerEntry {
         at: Utc::now(),
         source: Source::Api,
         request: fetched.request,
         http_status: Some(fetched.status),
-        outcome: "landed".into(),
-        bytes: Some(file.meta.bytes),
-        sha256: Some(file.meta.sha256.clone()),
-        landing_file: Some(file.rel.clone()),
+        outcome: if file.is_some() {
+            "landed"
+        } else {
+            "landed by another worker"
+        }
+        .into(),
+        bytes: Some(body.len() as u64),
+        sha256: file.as_ref().map(|f| f.meta.sha256.clone()),
+        landing_file: file.as_ref().map(|f| f.rel.clone()),
         attempts: fetched.retries + 1,
         error: None,
-    })?;
-    Ok((file, body))
+    };
+    tokio::task::spawn_blocking(move || zone2.record(&entry))
+        .await
+        .map_err(|e| IngestError::Landing(e.to_string()))??;
+    Ok(file.map(|f| (f, body)))
 }
 
 fn mark_day(zone: &LandingZone, airport: &str, day: NaiveDate) -> Result<()> {
     let files = zone
-        .list(Some(day), Some(day))?
+        .list_airport_day(airport, day)?
         .into_iter()
-        .filter(|f| f.meta.source == Source::Api && f.meta.airport == airport)
         .map(|f| f.rel)
         .collect();
     zone.mark_day(airport, day, files)
@@ -496,6 +591,64 @@ mod tests {
         assert!(validate_range(d("2024-08-01"), d("2024-08-01")).is_ok());
         let e = validate_range(d("2024-08-02"), d("2024-08-01")).unwrap_err();
         assert_eq!(e.to_string(), "--from 2024-08-02 is after --to 2024-08-01");
+    }
+
+    #[test]
+    fn shards_split_airport_days_whatever_the_range() {
+        assert_eq!(Shard::parse("2/3").unwrap(), Shard { index: 2, count: 3 });
+        for bad in ["0/2", "3/2", "1", "a/b", "1/0", ""] {
+            let e = Shard::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("expected K/N"), "{bad}: {e}");
+        }
+        let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        let days: Vec<NaiveDate> = start.iter_days().take(366).collect();
+        let mut per = [0usize; 3];
+        for d in &days {
+            for airport in ["BOG", "MDE"] {
+                let owners: Vec<u32> = (1..=3)
+                    .filter(|k| {
+                        Shard {
+                            index: *k,
+                            count: 3,
+                        }
+                        .owns(airport, *d)
+                    })
+                    .collect();
+                // exactly one owner, the same every time it is asked
+                assert_eq!(owners.len(), 1, "{airport} {d}");
+                assert_eq!(owners[0], Shard::owner(airport, *d, 3));
+                per[owners[0] as usize - 1] += 1;
+            }
+        }
+        // and a fair share each (732 airport-days)
+        assert!(per.iter().all(|n| (200..=290).contains(n)), "{per:?}");
+    }
+
+    #[test]
+    fn a_shard_plans_only_its_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path()).unwrap();
+        let plan = |shard| BatchPlan {
+            airports: vec!["BOG".into()],
+            from: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
+            to: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
+            force: false,
+            refetch: vec![],
+            mode: HistoricalMode::Windows,
+            concurrency: 1,
+            shard,
+        };
+        let whole = plan_cost(&zone, &plan(None)).unwrap();
+        assert_eq!(whole.days, 20);
+        let parts: Vec<u64> = (1..=2)
+            .map(|k| {
+                plan_cost(&zone, &plan(Some(Shard { index: k, count: 2 })))
+                    .unwrap()
+                    .days
+            })
+            .collect();
+        assert_eq!(parts.iter().sum::<u64>(), 20, "{parts:?}");
+        assert!(parts.iter().all(|n| *n > 0), "{parts:?}");
     }
 
     #[test]

@@ -849,7 +849,7 @@ mod tests {
             sha256: String::new(),
             records: 3,
         };
-        let f = zone.land(meta, body).unwrap();
+        let f = zone.land(meta, body).unwrap().unwrap();
         let s = bronze.load(&[(&f, body)]).unwrap();
         assert_eq!((s.files, s.records, s.quarantined), (1, 1, 2));
         let again = bronze.load(&[(&f, body)]).unwrap();

@@ -1,28 +1,38 @@
 //! The landing zone: every response body, verbatim, before anything parses it.
 //!
-//! Layout (all paths relative to the landing root, `/` separated; the relative
-//! path of a body is its identity in bronze):
+//! Layout (all names relative to the landing root, `/` separated; the name
+//! of a body is its identity in bronze). The root is a folder or a bucket
+//! ([`crate::store`]); the layout is the same in both:
 //!
 //! ```text
 //! flightlabs/historical/code=BOG/type=arrival/date=2024-08-12/
-//!     window=0000-1159.fetched=20241124T211400.123Z.json.zst        body, zstd
-//!     window=0000-1159.fetched=20241124T211400.123Z.json.zst.meta.json   sidecar
+//!     window=0000-1159.obs=1.json.zst          body: its metadata, then the response (zstd)
 //! flightlabs/historical/code=BOG/_days/date=2024-08-12.json         day complete
+//! flightlabs/flights/code=BOG/type=arrival/date=2026-11-25/
+//!     polled=20261125T001321.123Z.json.zst     one real-time poll
 //! archive/historical/date=2024-08-12/
-//!     source=2024-08-12.csv.sha=0123456789abcdef.json.zst           one archive file, no sidecar
-//! _ledger/ledger.jsonl                                               every fetch, ok or not
+//!     source=2024-08-12.csv.sha=0123456789abcdef.json.zst           one archive file
+//! _ledger/ledger.jsonl  (folder) or _ledger/ledger/writer=…/….json (bucket)
 //! _rejected/…                                                        bodies that never parsed
 //! ```
 //!
-//! Writes are atomic (temp file, fsync, rename, fsync of the directory), so a
-//! kill -9 leaves either the whole file or none; the sidecar goes first, so a
-//! body never exists without its metadata. Names that start with `.` are
-//! temporaries and are ignored (and swept) by readers.
+//! A body is one object: a zstd *skippable frame* holding its metadata as
+//! JSON, then the zstd frame of the response. Every zstd reader (`zstdcat`,
+//! DuckDB) skips the first frame and yields the response verbatim, and the
+//! metadata can never be separated from its body, which a sidecar file
+//! could (a crash between two writes, or two workers writing one name).
+//! Bodies landed before this format have a `.meta.json` sidecar; they are
+//! still read.
+//!
+//! The first observation of an API window is named `obs=1` and written
+//! only if no object has that name ([`Store::put_new`]): two workers that
+//! fetch the same window land it once. `--force` lands the next free number.
+//! Local writes are atomic (temp file, fsync, rename); object-store writes
+//! are single PUTs.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use flightlabs::Direction;
@@ -30,11 +40,22 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{IngestError, Result};
+pub use crate::store::{sync_filesystem, write_atomic, Durability};
+use crate::store::{LocalStore, Store};
 
 const BODY_EXT: &str = ".json.zst";
-const META_EXT: &str = ".meta.json";
+/// The sidecar of a body landed before bodies carried their metadata.
+const LEGACY_META_EXT: &str = ".meta.json";
 /// Hex characters of an archive file's SHA-256 in its body's name (64 bits).
 const ARCHIVE_SHA_CHARS: usize = 16;
+/// The magic number of the skippable frame that holds a body's metadata
+/// (zstd reserves 0x184D2A50..=0x184D2A5F for frames readers skip).
+const META_FRAME_MAGIC: u32 = 0x184D_2A5E;
+/// How much of a body a listing reads for its metadata (metadata is a few
+/// hundred bytes; a longer one costs a second read).
+const META_HEAD: usize = 4096;
+/// The ledger, as a log of the store.
+const LEDGER: &str = "_ledger/ledger";
 
 /// Where a landed body came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,9 +124,8 @@ pub struct LandingMeta {
 /// A body in the landing zone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LandedFile {
-    /// Path relative to the landing root with `/` separators: the bronze key.
+    /// Name relative to the landing root with `/` separators: the bronze key.
     pub rel: String,
-    pub path: PathBuf,
     pub meta: LandingMeta,
 }
 
@@ -133,25 +153,27 @@ pub struct DayMarker {
     pub completed_at: DateTime<Utc>,
 }
 
-/// When a landing write reaches the disk.
+/// Which observation of an API window a body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// fsync the file and its directory before returning: for API bodies,
-    /// which cannot be fetched again for free.
-    Now,
-    /// Atomic (temp file and rename) but not yet synced: the caller calls
-    /// [`LandingZone::sync`] once for many files before anything that
-    /// depends on them is committed. An fsync costs ~3 ms here, so an
-    /// archive of thousands of files would spend most of its time in them.
-    /// A killed process loses nothing either way (the page cache survives
-    /// it); only a power cut before the sync can, and the archive is still
-    /// there to import again.
-    Deferred,
+pub enum Observation {
+    /// The window's first (`obs=1`): landed only if no worker landed it.
+    First,
+    /// One more (`--force`): the next number no body has.
+    Another,
+}
+
+/// What one airport's historical API data in the landing zone holds, read
+/// with one listing: the plan of a batch needs it for every day.
+#[derive(Debug, Default, Clone)]
+pub struct AirportLanded {
+    /// Days with a "day complete" marker.
+    pub days: BTreeSet<NaiveDate>,
+    /// (direction, day, window label) with at least one body.
+    pub windows: HashSet<(Direction, NaiveDate, String)>,
 }
 
 pub struct LandingZone {
-    root: PathBuf,
-    ledger: Mutex<Option<File>>,
+    store: Arc<dyn Store>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -159,17 +181,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl LandingZone {
-    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
-        let root = root.into();
-        fs::create_dir_all(&root).map_err(|e| IngestError::io(&root, e))?;
+    /// A landing zone in a local folder.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         Ok(Self {
-            root,
-            ledger: Mutex::new(None),
+            store: Arc::new(LocalStore::open(root.as_ref().to_path_buf())?),
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// A landing zone wherever `location` says: a folder, `file://…`,
+    /// `s3://…`, `gs://…` or `az://…` ([`crate::store::open`]).
+    pub fn connect(location: &str) -> Result<Self> {
+        Ok(Self {
+            store: crate::store::open(location)?,
+        })
+    }
+
+    /// Where it is, for messages (never with a credential).
+    pub fn location(&self) -> String {
+        self.store.location()
+    }
+
+    /// The store under it.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     fn partition_rel(
@@ -203,8 +237,9 @@ impl LandingZone {
         )
     }
 
-    /// The relative path a body with this metadata lands at.
-    pub fn rel_path(meta: &LandingMeta) -> String {
+    /// The name a body with this metadata lands at; an API window's names
+    /// differ only in their observation number.
+    fn rel_path(meta: &LandingMeta, obs: u32) -> String {
         if meta.source == Source::Archive {
             return Self::archive_rel(
                 meta.source_file.as_deref().unwrap_or("unknown"),
@@ -227,91 +262,153 @@ impl LandingZone {
                     .format("%Y%m%dT%H%M%S%.3fZ")
             ),
             Endpoint::Historical => format!(
-                "window={}.fetched={}",
+                "window={}.obs={obs}",
                 meta.window.as_deref().unwrap_or("day"),
-                meta.fetched_at
-                    .unwrap_or_else(Utc::now)
-                    .format("%Y%m%dT%H%M%S%.3fZ")
             ),
         };
         format!("{dir}/{name}{BODY_EXT}")
     }
 
-    fn abs(&self, rel: &str) -> PathBuf {
-        let mut p = self.root.clone();
-        p.extend(rel.split('/'));
-        p
+    pub fn exists(&self, rel: &str) -> Result<bool> {
+        self.store.exists(rel)
     }
 
-    pub fn exists(&self, rel: &str) -> bool {
-        self.abs(rel).exists()
+    /// Stores `body` verbatim (zstd) with its metadata, durably, as the
+    /// first observation of its window. `None`: another writer landed it.
+    pub fn land(&self, meta: LandingMeta, body: &[u8]) -> Result<Option<LandedFile>> {
+        self.land_with(meta, body, Durability::Now, Observation::First)
     }
 
-    /// Stores `body` verbatim (zstd) with its sidecar, atomically and durably.
-    pub fn land(&self, meta: LandingMeta, body: &[u8]) -> Result<LandedFile> {
-        self.land_with(meta, body, Durability::Now)
-    }
-
-    /// [`land`](Self::land) with a choice of when the bytes must be on disk.
+    /// [`land`](Self::land) with a choice of when the bytes must be on disk
+    /// and of which observation this is.
     pub fn land_with(
         &self,
         mut meta: LandingMeta,
         body: &[u8],
         durability: Durability,
-    ) -> Result<LandedFile> {
+        observation: Observation,
+    ) -> Result<Option<LandedFile>> {
         meta.bytes = body.len() as u64;
         meta.sha256 = sha256_hex(body);
-        let rel = Self::rel_path(&meta);
-        let path = self.abs(&rel);
-        let compressed = zstd::bulk::compress(body, 3).map_err(|e| IngestError::io(&path, e))?;
-        // An archive body carries its metadata itself (see `crate::archive`):
-        // one file per source file instead of two.
-        if meta.source != Source::Archive {
-            let meta_json = serde_json::to_vec_pretty(&meta).map_err(IngestError::json)?;
-            write_file(&sidecar(&path), &meta_json, durability)?;
+        let compressed = zstd::bulk::compress(body, 3)
+            .map_err(|e| IngestError::Landing(format!("compressing a body: {e}")))?;
+        // An archive body says what it holds itself (see `crate::archive`).
+        let object = if meta.source == Source::Archive {
+            compressed
+        } else {
+            let meta_json = serde_json::to_vec(&meta).map_err(IngestError::json)?;
+            with_meta_frame(&meta_json, &compressed)
+        };
+        let windowed = meta.source == Source::Api && meta.endpoint == Endpoint::Historical;
+        let mut obs = match observation {
+            Observation::Another if windowed => self.next_observation(&meta)?,
+            _ => 1,
+        };
+        loop {
+            let rel = Self::rel_path(&meta, obs);
+            if self.store.put_new(&rel, &object, durability)? {
+                return Ok(Some(LandedFile { rel, meta }));
+            }
+            // Taken: by another worker's first observation (that window has
+            // landed), or, for `--force`, by a concurrent new one.
+            if observation == Observation::First || !windowed {
+                return Ok(None);
+            }
+            obs += 1;
         }
-        write_file(&path, &compressed, durability)?;
-        Ok(LandedFile { rel, path, meta })
+    }
+
+    /// The lowest observation number above every body of `meta`'s window.
+    fn next_observation(&self, meta: &LandingMeta) -> Result<u32> {
+        let dir = Self::partition_rel(
+            meta.source,
+            meta.endpoint,
+            &meta.airport,
+            meta.direction.unwrap_or(Direction::Arrival),
+            meta.date,
+        );
+        let prefix = format!("window={}.", meta.window.as_deref().unwrap_or("day"));
+        let mut next = 1;
+        for l in self.store.list(&dir)? {
+            let name = l.rel.rsplit('/').next().unwrap_or_default();
+            let Some(rest) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            if !name.ends_with(BODY_EXT) {
+                continue;
+            }
+            // Bodies named by fetch time (before observation numbers)
+            // count as one each.
+            let n = rest
+                .strip_prefix("obs=")
+                .and_then(|r| r.strip_suffix(BODY_EXT))
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0);
+            next = next.max(n + 1);
+        }
+        Ok(next)
     }
 
     /// Makes every deferred write of this landing zone durable.
     pub fn sync(&self) -> Result<()> {
-        sync_filesystem(&self.root)
+        self.store.sync()
     }
 
-    /// Reads a body back, uncompressed.
+    /// Reads a body back, uncompressed: the response as it came.
     pub fn read_body(&self, file: &LandedFile) -> Result<Vec<u8>> {
-        let mut raw = Vec::new();
-        File::open(&file.path)
-            .and_then(|mut f| f.read_to_end(&mut raw))
-            .map_err(|e| IngestError::io(&file.path, e))?;
-        zstd::decode_all(&raw[..]).map_err(|e| IngestError::io(&file.path, e))
+        let raw = self.store.get(&file.rel)?.ok_or_else(|| {
+            IngestError::Landing(format!("{} is gone from {}", file.rel, self.location()))
+        })?;
+        let frame = match meta_frame(&raw) {
+            MetaFrame::Whole(_, rest) => rest,
+            _ => &raw[..],
+        };
+        zstd::decode_all(frame).map_err(|e| IngestError::Io {
+            path: file.rel.clone(),
+            source: e,
+        })
     }
 
-    /// Whether some body for this API window is already landed.
-    pub fn window_landed(
-        &self,
-        airport: &str,
-        direction: Direction,
-        date: NaiveDate,
-        window: &str,
-    ) -> bool {
-        let dir = self.abs(&Self::partition_rel(
-            Source::Api,
-            Endpoint::Historical,
-            airport,
-            direction,
-            date,
-        ));
-        let prefix = format!("window={window}.");
-        match fs::read_dir(&dir) {
-            Ok(entries) => entries.flatten().any(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.starts_with(&prefix) && name.ends_with(BODY_EXT)
-            }),
-            Err(_) => false,
+    /// What has landed of `airport`'s historical API data: one listing.
+    pub fn airport_landed(&self, airport: &str) -> Result<AirportLanded> {
+        let mut out = AirportLanded::default();
+        let top = format!("flightlabs/historical/code={airport}");
+        for l in self.store.list(&top)? {
+            let rest = l.rel.strip_prefix(&top).unwrap_or(&l.rel);
+            let parts: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+            match parts.as_slice() {
+                ["_days", name] => {
+                    if let Some(d) = name
+                        .strip_prefix("date=")
+                        .and_then(|n| n.strip_suffix(".json"))
+                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    {
+                        out.days.insert(d);
+                    }
+                }
+                [ty, date, name] if name.ends_with(BODY_EXT) => {
+                    let direction = match ty.strip_prefix("type=") {
+                        Some("arrival") => Direction::Arrival,
+                        Some("departure") => Direction::Departure,
+                        _ => continue,
+                    };
+                    let Some(date) = date
+                        .strip_prefix("date=")
+                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    else {
+                        continue;
+                    };
+                    if let Some(window) = name
+                        .strip_prefix("window=")
+                        .and_then(|w| w.split('.').next())
+                    {
+                        out.windows.insert((direction, date, window.to_string()));
+                    }
+                }
+                _ => {}
+            }
         }
+        Ok(out)
     }
 
     fn day_marker_rel(airport: &str, date: NaiveDate) -> String {
@@ -321,10 +418,12 @@ impl LandingZone {
         )
     }
 
-    pub fn day_landed(&self, airport: &str, date: NaiveDate) -> bool {
-        self.abs(&Self::day_marker_rel(airport, date)).exists()
+    pub fn day_landed(&self, airport: &str, date: NaiveDate) -> Result<bool> {
+        self.store.exists(&Self::day_marker_rel(airport, date))
     }
 
+    /// Marks a day complete. Two workers may both mark it, with the same
+    /// list of bodies: replacing is harmless.
     pub fn mark_day(&self, airport: &str, date: NaiveDate, files: Vec<String>) -> Result<()> {
         let marker = DayMarker {
             airport: airport.to_string(),
@@ -332,54 +431,53 @@ impl LandingZone {
             files,
             completed_at: Utc::now(),
         };
-        let path = self.abs(&Self::day_marker_rel(airport, date));
         let json = serde_json::to_vec_pretty(&marker).map_err(IngestError::json)?;
-        write_atomic(&path, &json)
+        self.store
+            .put(&Self::day_marker_rel(airport, date), &json, Durability::Now)
     }
 
     /// Days of `airport` whose every window and direction landed, sorted.
-    pub fn landed_days(&self, airport: &str) -> Vec<NaiveDate> {
-        let dir = self.abs(&format!("flightlabs/historical/code={airport}/_days"));
-        let mut days: Vec<NaiveDate> = fs::read_dir(dir)
+    pub fn landed_days(&self, airport: &str) -> Result<Vec<NaiveDate>> {
+        let dir = format!("flightlabs/historical/code={airport}/_days");
+        let mut days: Vec<NaiveDate> = self
+            .store
+            .list(&dir)?
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
+            .filter_map(|l| {
+                let name = l.rel.rsplit('/').next()?;
                 let d = name.strip_prefix("date=")?.strip_suffix(".json")?;
                 NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
             })
             .collect();
         days.sort();
-        days
+        Ok(days)
     }
 
     /// Airports that have API days landed.
-    pub fn airports(&self) -> Vec<String> {
-        let dir = self.abs("flightlabs/historical");
-        let mut v: Vec<String> = fs::read_dir(dir)
+    pub fn airports(&self) -> Result<Vec<String>> {
+        let mut v: Vec<String> = self
+            .store
+            .list("flightlabs/historical")?
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .strip_prefix("code=")
-                    .map(str::to_string)
+            .filter_map(|l| {
+                let rest = l.rel.strip_prefix("flightlabs/historical/")?;
+                let code = rest.split('/').next()?.strip_prefix("code=")?;
+                Some(code.to_string())
             })
             .collect();
         v.sort();
-        v
+        v.dedup();
+        Ok(v)
     }
 
-    /// Every landed body, in path order (deterministic), optionally only the
+    /// Every landed body, in name order (deterministic), optionally only the
     /// days in `[from, to]`.
     pub fn list(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<LandedFile>> {
         self.list_except(from, to, |_| false)
     }
 
     /// [`list`](Self::list) without the bodies for which `skip(rel)` is
-    /// true; their sidecars are not even read. A real-time poller lands
+    /// true; their metadata is not even read. A real-time poller lands
     /// thousands of files a day, so the resume sweep must not read the
     /// metadata of every file bronze already holds.
     pub fn list_except(
@@ -388,162 +486,209 @@ impl LandingZone {
         to: Option<NaiveDate>,
         skip: impl Fn(&str) -> bool,
     ) -> Result<Vec<LandedFile>> {
-        let mut out = Vec::new();
-        for top in [
-            "flightlabs/historical",
-            "flightlabs/flights",
-            "archive/historical",
-        ] {
-            let dir = self.abs(top);
-            if dir.exists() {
-                self.walk(&dir, from, to, &skip, &mut out)?;
-            }
-        }
-        out.sort_by(|a, b| a.rel.cmp(&b.rel));
-        Ok(out)
+        self.list_under(
+            &[
+                "flightlabs/historical",
+                "flightlabs/flights",
+                "archive/historical",
+            ],
+            from,
+            to,
+            &skip,
+        )
     }
 
-    fn walk(
+    /// The API bodies of one airport's day (what its day marker lists).
+    pub fn list_airport_day(&self, airport: &str, date: NaiveDate) -> Result<Vec<LandedFile>> {
+        let top = format!("flightlabs/historical/code={airport}");
+        let mut files = self.list_under(&[top.as_str()], Some(date), Some(date), &|_| false)?;
+        files.retain(|f| f.meta.source == Source::Api);
+        Ok(files)
+    }
+
+    fn list_under(
         &self,
-        dir: &Path,
+        tops: &[&str],
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         skip: &dyn Fn(&str) -> bool,
-        out: &mut Vec<LandedFile>,
-    ) -> Result<()> {
-        let entries = fs::read_dir(dir).map_err(|e| IngestError::io(dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| IngestError::io(dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            if name.starts_with(".tmp-") {
-                sweep_temporary(&path, &name);
-                continue;
-            }
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if is_dir {
-                if let Some(d) = name.strip_prefix("date=") {
-                    if let Ok(d) = NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-                        if from.is_some_and(|f| d < f) || to.is_some_and(|t| d > t) {
-                            continue;
-                        }
+    ) -> Result<Vec<LandedFile>> {
+        let mut bodies = Vec::new();
+        for top in tops {
+            for l in self.store.list(top)? {
+                let rel = l.rel;
+                if !rel.ends_with(BODY_EXT) || rel.split('/').any(|p| p.starts_with('_')) {
+                    continue;
+                }
+                let day = rel
+                    .split('/')
+                    .find_map(|p| p.strip_prefix("date="))
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                if let Some(d) = day {
+                    if from.is_some_and(|f| d < f) || to.is_some_and(|t| d > t) {
+                        continue;
                     }
                 }
-                self.walk(&path, from, to, skip, out)?;
-            } else if name.ends_with(BODY_EXT) {
-                let rel = path
-                    .strip_prefix(&self.root)
-                    .map(|p| {
-                        p.components()
-                            .map(|c| c.as_os_str().to_string_lossy())
-                            .collect::<Vec<_>>()
-                            .join("/")
-                    })
-                    .unwrap_or_else(|_| name.clone());
                 if skip(&rel) {
                     continue;
                 }
-                let meta_path = sidecar(&path);
-                let meta: LandingMeta = match fs::read(&meta_path) {
-                    Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                        IngestError::Landing(format!("{}: bad sidecar: {e}", meta_path.display()))
-                    })?,
-                    // One body per archive file, without a sidecar: what its
-                    // path says now, the rest from the body when it is loaded.
-                    Err(_) if rel.starts_with("archive/") => match archive_meta_from_rel(&rel) {
-                        Some(meta) => meta,
-                        None => {
-                            return Err(IngestError::Landing(format!(
-                                "{}: not an archive body name",
-                                path.display()
-                            )))
-                        }
-                    },
-                    Err(e) => return Err(IngestError::io(&meta_path, e)),
-                };
-                out.push(LandedFile { rel, path, meta });
+                bodies.push(rel);
             }
         }
-        Ok(())
+        bodies.sort();
+        let heads = self.store.get_heads(&bodies, META_HEAD)?;
+        let mut out = Vec::with_capacity(bodies.len());
+        for (rel, head) in bodies.into_iter().zip(heads) {
+            // gone since the listing (quarantined by another process)
+            let Some(head) = head else { continue };
+            let meta = self.meta_of(&rel, &head)?;
+            out.push(LandedFile { rel, meta });
+        }
+        Ok(out)
     }
 
-    /// Appends one line to the ledger. A kill -9 can cut the last line short;
-    /// readers skip a line that does not parse.
-    pub fn record(&self, entry: &LedgerEntry) -> Result<()> {
-        let mut guard = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
-            let dir = self.root.join("_ledger");
-            fs::create_dir_all(&dir).map_err(|e| IngestError::io(&dir, e))?;
-            let path = dir.join("ledger.jsonl");
-            let mut f = OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| IngestError::io(&path, e))?;
-            // A line torn by a kill must not swallow the next one.
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            if len > 0 {
-                use std::io::{Seek, SeekFrom};
-                let mut last = [0u8; 1];
-                let torn = f.seek(SeekFrom::End(-1)).is_ok()
-                    && f.read_exact(&mut last).is_ok()
-                    && last[0] != b'\n';
-                if torn {
-                    f.write_all(b"\n").map_err(|e| IngestError::io(&path, e))?;
+    /// The metadata of the body `rel`, whose first bytes are `head`.
+    fn meta_of(&self, rel: &str, head: &[u8]) -> Result<LandingMeta> {
+        let bad = |e: String| IngestError::Landing(format!("{rel}: bad metadata: {e}"));
+        match meta_frame(head) {
+            MetaFrame::Whole(json, _) => {
+                serde_json::from_slice(json).map_err(|e| bad(e.to_string()))
+            }
+            MetaFrame::Longer(len) => {
+                let head = self
+                    .store
+                    .get_head(rel, 8 + len)?
+                    .ok_or_else(|| bad("the body vanished".into()))?;
+                match meta_frame(&head) {
+                    MetaFrame::Whole(json, _) => {
+                        serde_json::from_slice(json).map_err(|e| bad(e.to_string()))
+                    }
+                    _ => Err(bad("the metadata frame is cut short".into())),
                 }
             }
-            *guard = Some(f);
+            MetaFrame::None => {
+                if let Some(bytes) = self.store.get(&format!("{rel}{LEGACY_META_EXT}"))? {
+                    return serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()));
+                }
+                // One body per archive file: what its name says now, the
+                // rest from the body when it is loaded.
+                if rel.starts_with("archive/") {
+                    return archive_meta_from_rel(rel)
+                        .ok_or_else(|| bad("not an archive body name".into()));
+                }
+                Err(bad("no metadata frame and no sidecar".into()))
+            }
         }
-        let mut line = serde_json::to_vec(entry).map_err(IngestError::json)?;
-        line.push(b'\n');
-        if let Some(f) = guard.as_mut() {
-            f.write_all(&line)
-                .map_err(|e| IngestError::io(&self.root.join("_ledger/ledger.jsonl"), e))?;
-        }
-        Ok(())
     }
 
-    /// The ledger's entries (lines that do not parse are skipped).
-    pub fn ledger(&self) -> Vec<LedgerEntry> {
-        let path = self.root.join("_ledger/ledger.jsonl");
-        fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+    /// Appends one entry to the ledger (this writer's part of it). A kill
+    /// can cut the last line of a local ledger short; readers skip a line
+    /// that does not parse.
+    pub fn record(&self, entry: &LedgerEntry) -> Result<()> {
+        let line = serde_json::to_vec(entry).map_err(IngestError::json)?;
+        self.store.append(LEDGER, &line)
     }
 
-    /// Keeps a body that never became a valid response, for a person to see.
-    pub fn reject(&self, name: &str, body: &[u8]) -> Result<PathBuf> {
-        let path = self.root.join("_rejected").join(sanitize(name));
-        write_atomic(&path, body)?;
-        Ok(path)
+    /// The ledger's entries, every writer's (lines that do not parse are
+    /// skipped).
+    pub fn ledger(&self) -> Result<Vec<LedgerEntry>> {
+        Ok(self
+            .store
+            .read_log(LEDGER)?
+            .iter()
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect())
+    }
+
+    /// Keeps a body that never became a valid response, for a person to
+    /// see; returns where it is.
+    pub fn reject(&self, name: &str, body: &[u8]) -> Result<String> {
+        let rel = format!("_rejected/{}", sanitize(name));
+        self.store.put(&rel, body, Durability::Now)?;
+        Ok(self.describe(&rel))
+    }
+
+    /// Moves a body (and a legacy sidecar) under `_rejected/landing/`,
+    /// beside `<name>.reason.txt`; returns where it went.
+    pub fn quarantine(&self, rel: &str, reason: &str) -> Result<String> {
+        let dest = format!("_rejected/landing/{rel}");
+        self.store.put(
+            &format!("{dest}.reason.txt"),
+            reason.as_bytes(),
+            Durability::Now,
+        )?;
+        let sidecar = format!("{rel}{LEGACY_META_EXT}");
+        if self.store.exists(&sidecar)? {
+            self.store
+                .rename(&sidecar, &format!("{dest}{LEGACY_META_EXT}"))?;
+        }
+        self.store.rename(rel, &dest)?;
+        Ok(self.describe(&dest))
+    }
+
+    /// Where `rel` is, for a person: a path or a URL.
+    pub fn describe(&self, rel: &str) -> String {
+        match self.store.local_root() {
+            Some(root) => {
+                let mut p = root.to_path_buf();
+                p.extend(rel.split('/'));
+                p.display().to_string()
+            }
+            None => format!("{}/{rel}", self.location().trim_end_matches('/')),
+        }
+    }
+
+    /// A digest of what the landing zone holds (names and sizes of its
+    /// bodies and markers): the orchestrator's "did new data land" test.
+    pub fn fingerprint(&self) -> Result<String> {
+        let mut entries: Vec<(String, u64)> = Vec::new();
+        for top in ["flightlabs", "archive"] {
+            entries.extend(self.store.list(top)?.into_iter().map(|l| (l.rel, l.size)));
+        }
+        entries.sort();
+        let mut h = Sha256::new();
+        for (rel, size) in entries {
+            h.update(rel.as_bytes());
+            h.update(size.to_le_bytes());
+        }
+        Ok(hex::encode(h.finalize()))
     }
 }
 
-/// Removes a temporary left by a process that died mid-write (its name
-/// carries the writer's pid); a live writer's temporaries are left alone.
-fn sweep_temporary(path: &Path, name: &str) {
-    let pid = name
-        .strip_prefix(".tmp-")
-        .and_then(|rest| rest.split('-').next())
-        .and_then(|p| p.parse::<u32>().ok());
-    // Without /proc there is no telling whether the writer lives: keep it.
-    let dead = pid.is_some_and(|pid| {
-        Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
-    });
-    if dead {
-        let _ = fs::remove_file(path);
+/// The metadata frame at the start of a body, if any.
+enum MetaFrame<'a> {
+    /// The metadata JSON and the rest of the object (the response frame).
+    Whole(&'a [u8], &'a [u8]),
+    /// A frame of this many bytes of metadata, longer than what was read.
+    Longer(usize),
+    /// No metadata frame (an archive body, or a body with a sidecar).
+    None,
+}
+
+fn meta_frame(bytes: &[u8]) -> MetaFrame<'_> {
+    if bytes.len() < 8 || bytes[..4] != META_FRAME_MAGIC.to_le_bytes() {
+        return MetaFrame::None;
+    }
+    let len = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+    match bytes.get(8..8 + len) {
+        Some(json) => MetaFrame::Whole(json, &bytes[8 + len..]),
+        None => MetaFrame::Longer(len),
     }
 }
 
-/// What the path of a sidecar-less archive body says: its day and source
-/// file name. The airport, hashes and counts are in the body; the loader
-/// fills them in ([`LandingMeta::records`] is 0 until then).
+/// `meta` in a zstd skippable frame, then the compressed body.
+fn with_meta_frame(meta: &[u8], compressed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + meta.len() + compressed.len());
+    out.extend_from_slice(&META_FRAME_MAGIC.to_le_bytes());
+    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    out.extend_from_slice(meta);
+    out.extend_from_slice(compressed);
+    out
+}
+
+/// What the name of an archive body says: its day and source file name.
+/// The airport, hashes and counts are in the body; the loader fills them
+/// in ([`LandingMeta::records`] is 0 until then).
 fn archive_meta_from_rel(rel: &str) -> Option<LandingMeta> {
     let mut parts = rel.rsplit('/');
     let name = parts.next()?;
@@ -570,12 +715,6 @@ fn archive_meta_from_rel(rel: &str) -> Option<LandingMeta> {
     })
 }
 
-fn sidecar(body: &Path) -> PathBuf {
-    let mut s = body.as_os_str().to_owned();
-    s.push(META_EXT);
-    PathBuf::from(s)
-}
-
 /// Makes a string safe as one path component.
 fn sanitize(name: &str) -> String {
     name.chars()
@@ -587,63 +726,6 @@ fn sanitize(name: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Flushes the whole file system holding `path` with one `syncfs`: one
-/// call for thousands of deferred writes.
-pub fn sync_filesystem(path: &Path) -> Result<()> {
-    let dir = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
-        let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
-        if rc != 0 {
-            return Err(IngestError::io(path, std::io::Error::last_os_error()));
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    dir.sync_all().map_err(|e| IngestError::io(path, e))?;
-    Ok(())
-}
-
-/// temp file in the same directory, fsync, rename, fsync the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_file(path, bytes, Durability::Now)
-}
-
-/// Atomic write; synced now or left to [`LandingZone::sync`].
-pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
-    let now = durability == Durability::Now;
-    let dir = path
-        .parent()
-        .ok_or_else(|| IngestError::Landing(format!("{} has no parent", path.display())))?;
-    fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
-    let tmp = dir.join(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        if now {
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)?;
-        if now {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    })();
-    result.map_err(|e: std::io::Error| {
-        let _ = fs::remove_file(&tmp);
-        IngestError::io(path, e)
-    })
 }
 
 #[cfg(test)]
@@ -677,28 +759,118 @@ mod tests {
         let body = br#"{"success":true,"data":[{"number":"AV 1"}]}"#;
         let f = zone
             .land(meta("0000-1159", "2024-08-13T01:02:03.456Z"), body)
+            .unwrap()
             .unwrap();
         assert_eq!(
             f.rel,
-            "flightlabs/historical/code=BOG/type=arrival/date=2024-08-12/window=0000-1159.fetched=20240813T010203.456Z.json.zst"
+            "flightlabs/historical/code=BOG/type=arrival/date=2024-08-12/window=0000-1159.obs=1.json.zst"
         );
         assert_eq!(zone.read_body(&f).unwrap(), body);
         assert_eq!(f.meta.sha256, sha256_hex(body));
-        assert!(zone.window_landed("BOG", Direction::Arrival, f.meta.date, "0000-1159"));
-        assert!(!zone.window_landed("BOG", Direction::Arrival, f.meta.date, "1200-2359"));
+        let landed = zone.airport_landed("BOG").unwrap();
+        let d = f.meta.date;
+        assert!(landed
+            .windows
+            .contains(&(Direction::Arrival, d, "0000-1159".to_string())));
+        assert_eq!(landed.windows.len(), 1);
         let listed = zone.list(None, None).unwrap();
         assert_eq!(listed, vec![f.clone()]);
-        let d = f.meta.date;
         assert!(zone
             .list(Some(d.succ_opt().unwrap()), None)
             .unwrap()
             .is_empty());
-        // no temporaries left behind
-        let names: Vec<_> = fs::read_dir(f.path.parent().unwrap())
+        // one file, no sidecar, no temporaries
+        let names: Vec<_> = std::fs::read_dir(dir.path().join(f.rel.rsplit_once('/').unwrap().0))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+        assert_eq!(names, vec!["window=0000-1159.obs=1.json.zst".to_string()]);
+    }
+
+    #[test]
+    fn a_body_is_a_zstd_file_any_reader_decodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path()).unwrap();
+        let body = br#"{"success":true,"data":[]}"#;
+        let f = zone
+            .land(meta("day", "2024-08-13T01:02:03.456Z"), body)
+            .unwrap()
+            .unwrap();
+        // a plain zstd decoder skips the metadata frame
+        let raw = std::fs::read(dir.path().join(&f.rel)).unwrap();
+        assert_eq!(zstd::decode_all(&raw[..]).unwrap(), body);
+    }
+
+    #[test]
+    fn a_window_lands_once_and_force_adds_observations() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path()).unwrap();
+        let m = meta("0000-1159", "2024-08-13T01:02:03.456Z");
+        assert!(zone.land(m.clone(), b"{}").unwrap().is_some());
+        // a second worker's first observation of the same window
+        assert!(zone.land(m.clone(), b"{\"x\":1}").unwrap().is_none());
+        let again = zone
+            .land_with(
+                m.clone(),
+                b"{\"x\":2}",
+                Durability::Now,
+                Observation::Another,
+            )
+            .unwrap()
+            .unwrap();
+        assert!(
+            again.rel.ends_with("window=0000-1159.obs=2.json.zst"),
+            "{}",
+            again.rel
+        );
+        let listed = zone.list(None, None).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(zone.read_body(&listed[0]).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn bodies_with_a_sidecar_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path()).unwrap();
+        let rel = "flightlabs/historical/code=BOG/type=arrival/date=2024-08-12/window=day.fetched=20240813T010203.456Z.json.zst";
+        let mut m = meta("day", "2024-08-13T01:02:03.456Z");
+        m.sha256 = sha256_hex(b"{}");
+        m.bytes = 2;
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, zstd::bulk::compress(b"{}", 3).unwrap()).unwrap();
+        std::fs::write(
+            format!("{}.meta.json", path.display()),
+            serde_json::to_vec(&m).unwrap(),
+        )
+        .unwrap();
+        let listed = zone.list(None, None).unwrap();
+        assert_eq!(
+            listed,
+            vec![LandedFile {
+                rel: rel.into(),
+                meta: m.clone()
+            }]
+        );
+        assert_eq!(zone.read_body(&listed[0]).unwrap(), b"{}");
+        // --force after it numbers from there
+        let again = zone
+            .land_with(m, b"{}", Durability::Now, Observation::Another)
+            .unwrap()
+            .unwrap();
+        assert!(
+            again.rel.ends_with("window=day.obs=1.json.zst"),
+            "{}",
+            again.rel
+        );
+        // and quarantine moves both
+        let moved = zone.quarantine(rel, "bad").unwrap();
+        assert!(moved.contains("_rejected/landing/"), "{moved}");
+        assert!(!path.exists());
+        assert!(dir
+            .path()
+            .join(format!("_rejected/landing/{rel}.meta.json"))
+            .exists());
     }
 
     #[test]
@@ -707,17 +879,25 @@ mod tests {
         let zone = LandingZone::open(dir.path()).unwrap();
         let d1 = NaiveDate::from_ymd_opt(2024, 8, 12).unwrap();
         let d2 = NaiveDate::from_ymd_opt(2024, 8, 14).unwrap();
-        assert!(zone.landed_days("BOG").is_empty());
+        assert!(zone.landed_days("BOG").unwrap().is_empty());
         zone.mark_day("BOG", d2, vec![]).unwrap();
         zone.mark_day("BOG", d1, vec![]).unwrap();
-        assert_eq!(zone.landed_days("BOG"), vec![d1, d2]);
-        assert!(zone.day_landed("BOG", d1));
-        assert!(!zone.day_landed("MDE", d1));
-        assert_eq!(zone.airports(), vec!["BOG".to_string()]);
+        assert_eq!(zone.landed_days("BOG").unwrap(), vec![d1, d2]);
+        assert!(zone.day_landed("BOG", d1).unwrap());
+        assert!(!zone.day_landed("MDE", d1).unwrap());
+        assert_eq!(zone.airports().unwrap(), vec!["BOG".to_string()]);
+        assert_eq!(
+            zone.airport_landed("BOG")
+                .unwrap()
+                .days
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![d1, d2]
+        );
     }
 
     #[test]
-    fn ledger_skips_torn_lines() {
+    fn the_ledger_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         let zone = LandingZone::open(dir.path()).unwrap();
         let e = LedgerEntry {
@@ -733,36 +913,33 @@ mod tests {
             error: None,
         };
         zone.record(&e).unwrap();
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(dir.path().join("_ledger/ledger.jsonl"))
-            .unwrap();
-        f.write_all(b"{\"at\":\"20").unwrap();
-        drop(f);
-        let zone = LandingZone::open(dir.path()).unwrap();
         zone.record(&e).unwrap();
-        assert_eq!(zone.ledger().len(), 2);
+        assert_eq!(zone.ledger().unwrap().len(), 2);
+        assert!(dir.path().join("_ledger/ledger.jsonl").exists());
     }
 
     #[test]
-    fn sweeps_temporaries_of_dead_writers_only() {
+    fn the_fingerprint_follows_the_bodies() {
         let dir = tempfile::tempdir().unwrap();
         let zone = LandingZone::open(dir.path()).unwrap();
-        let part = dir
-            .path()
-            .join("flightlabs/historical/code=BOG/type=arrival/date=2024-08-12");
-        fs::create_dir_all(&part).unwrap();
-        // pid 0 is never a live process here; our own pid is alive
-        let dead = part.join(".tmp-0-window=day.fetched=x.json.zst");
-        let live = part.join(format!(
-            ".tmp-{}-window=day.fetched=y.json.zst",
-            std::process::id()
-        ));
-        fs::write(&dead, b"partial").unwrap();
-        fs::write(&live, b"partial").unwrap();
-        assert!(zone.list(None, None).unwrap().is_empty());
-        assert!(!dead.exists());
-        assert!(live.exists());
+        let a = zone.fingerprint().unwrap();
+        zone.record(&LedgerEntry {
+            at: Utc::now(),
+            source: Source::Api,
+            request: "r".into(),
+            http_status: None,
+            outcome: "failed".into(),
+            bytes: None,
+            sha256: None,
+            landing_file: None,
+            attempts: 1,
+            error: None,
+        })
+        .unwrap();
+        assert_eq!(zone.fingerprint().unwrap(), a, "the ledger is not data");
+        zone.land(meta("day", "2024-08-13T01:02:03.456Z"), b"{}")
+            .unwrap();
+        assert_ne!(zone.fingerprint().unwrap(), a);
     }
 
     #[test]

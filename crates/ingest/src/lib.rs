@@ -14,6 +14,7 @@ pub mod loader;
 pub mod positions;
 pub mod realtime;
 pub mod replay;
+pub mod store;
 
 pub use archive::{import, ImportOptions, ImportSummary};
 pub use batch::{

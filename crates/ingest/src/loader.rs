@@ -4,8 +4,8 @@
 //! all bronze writes of a command go through one [`Writer`] thread that
 //! groups files into transactions of a few thousand records.
 
-use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, Sender, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 
 use crate::bronze::{Bronze, LoadStats};
 use crate::error::{IngestError, Result};
-use crate::landing::{sync_filesystem, LandedFile, LandingZone};
+use crate::landing::{LandedFile, LandingZone};
+use crate::store::Store;
 
 /// Records per bronze transaction (files are never split across two).
 const BATCH_RECORDS: u64 = 100_000;
@@ -43,11 +44,11 @@ impl Writer {
     }
 
     /// Like [`spawn`](Self::spawn), and before each commit makes the landing
-    /// zone at `sync_root` durable: the bodies were landed with
+    /// store `sync` durable: the bodies were landed with
     /// [`Durability::Deferred`](crate::landing::Durability::Deferred), and
     /// bronze must never hold rows whose landing file could still vanish.
-    pub fn spawn_syncing(bronze: Bronze, depth: usize, sync_root: Option<PathBuf>) -> Self {
-        Self::spawn_with(bronze, depth, sync_root, None)
+    pub fn spawn_syncing(bronze: Bronze, depth: usize, sync: Option<Arc<dyn Store>>) -> Self {
+        Self::spawn_with(bronze, depth, sync, None)
     }
 
     /// Like [`spawn`](Self::spawn), and says on `commits` when each
@@ -60,13 +61,13 @@ impl Writer {
     fn spawn_with(
         bronze: Bronze,
         depth: usize,
-        sync_root: Option<PathBuf>,
+        sync: Option<Arc<dyn Store>>,
         commits: Option<Sender<Committed>>,
     ) -> Self {
         let (tx, rx) = sync_channel(depth.max(1));
         let handle = std::thread::Builder::new()
             .name("bronze-writer".into())
-            .spawn(move || write_loop(bronze, rx, sync_root, commits))
+            .spawn(move || write_loop(bronze, rx, sync, commits))
             .expect("spawning a thread");
         Self {
             tx: Some(tx),
@@ -101,7 +102,7 @@ impl Writer {
 fn write_loop(
     mut bronze: Bronze,
     rx: Receiver<(LandedFile, Vec<u8>)>,
-    sync_root: Option<PathBuf>,
+    sync: Option<Arc<dyn Store>>,
     commits: Option<Sender<Committed>>,
 ) -> Result<(Bronze, LoadStats)> {
     let mut total = LoadStats::default();
@@ -125,8 +126,8 @@ fn write_loop(
             item = rx.recv_timeout(GATHER).ok();
         }
         // Bronze must never count a body a power cut could still take away.
-        if let Some(root) = &sync_root {
-            sync_filesystem(root)?;
+        if let Some(store) = &sync {
+            store.sync()?;
         }
         let (stats, loaded) = loading.commit()?;
         bronze.mark_loaded(loaded);

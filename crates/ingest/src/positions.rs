@@ -434,7 +434,7 @@ mod load_tests {
             sha256: String::new(),
             records: 0,
         };
-        zone.land(meta, body.as_bytes()).unwrap()
+        zone.land(meta, body.as_bytes()).unwrap().unwrap()
     }
 
     fn rec(hex: &str, updated: i64, lat: f64) -> String {

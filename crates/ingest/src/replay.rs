@@ -13,8 +13,6 @@
 //! Other processes never see the middle either: the replay holds the
 //! warehouse (DuckDB's one writer) from start to end.
 
-use std::path::PathBuf;
-
 use crate::bronze::Bronze;
 use crate::error::{IngestError, Result};
 use crate::landing::{LandedFile, LandingZone};
@@ -36,38 +34,21 @@ pub fn check_body(zone: &LandingZone, f: &LandedFile) -> std::result::Result<Vec
     })
 }
 
-/// Moves a landing file that cannot be loaded (and its sidecar) under
-/// `_rejected/landing/<its path>`, with `<name>.reason.txt` saying why.
-/// Later ingests no longer see it; a person can.
-pub fn quarantine_file(zone: &LandingZone, f: &LandedFile, reason: &str) -> Result<PathBuf> {
-    let dest = zone.root().join("_rejected/landing").join(&f.rel);
-    if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
-    }
-    let mut meta_src = f.path.as_os_str().to_owned();
-    meta_src.push(".meta.json");
-    let mut meta_dest = dest.as_os_str().to_owned();
-    meta_dest.push(".meta.json");
-    let mut reason_path = dest.as_os_str().to_owned();
-    reason_path.push(".reason.txt");
-    std::fs::write(
-        &reason_path,
-        format!(
-            "{}\nquarantined {} from {}\n",
-            warehouse::bounded(reason, 500),
-            chrono::Utc::now().to_rfc3339(),
-            f.rel
-        ),
-    )
-    .map_err(|e| IngestError::io(std::path::Path::new(&reason_path), e))?;
-    // the sidecar first: a body never exists without its metadata
-    let _ = std::fs::rename(&meta_src, &meta_dest);
-    std::fs::rename(&f.path, &dest).map_err(|e| IngestError::io(&f.path, e))?;
+/// Moves a landing file that cannot be loaded (and a legacy sidecar) under
+/// `_rejected/landing/<its name>`, with `<name>.reason.txt` saying why.
+/// Later ingests no longer see it; a person can. Returns where it went.
+pub fn quarantine_file(zone: &LandingZone, f: &LandedFile, reason: &str) -> Result<String> {
+    let text = format!(
+        "{}\nquarantined {} from {}\n",
+        warehouse::bounded(reason, 500),
+        chrono::Utc::now().to_rfc3339(),
+        f.rel
+    );
+    let dest = zone.quarantine(&f.rel, &text)?;
     tracing::warn!(
-        "landing file {} cannot be loaded ({}); moved to {}",
+        "landing file {} cannot be loaded ({}); moved to {dest}",
         f.rel,
         warehouse::bounded(reason, 300),
-        dest.display()
     );
     Ok(dest)
 }

@@ -23,7 +23,7 @@ use crate::locks::FileLock;
 use crate::retry::{backoff, retryable, Failure};
 
 /// What every run needs from its surroundings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Env {
     /// The `tarmac` binary (`std::env::current_exe()`).
     pub exe: PathBuf,
@@ -32,12 +32,32 @@ pub struct Env {
     /// Steps run here (the config file's folder).
     pub workdir: PathBuf,
     pub state_dir: PathBuf,
-    pub landing: PathBuf,
+    /// A digest of what the landing zone holds, which changes whenever a
+    /// body lands (`on_new_data` jobs). The binary supplies it: the landing
+    /// zone may be a folder or a bucket, and only the ingest crate reads it.
+    pub landing_mark: LandingMark,
     pub warehouse: PathBuf,
     /// Removed from every log line and alert.
     pub secrets: Vec<String>,
     /// Copy step output to our stderr (`tarmac run-job`).
     pub echo: bool,
+}
+
+/// See [`Env::landing_mark`]; an error reads as "unknown" and triggers
+/// nothing until the landing zone answers again.
+pub type LandingMark = std::sync::Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("exe", &self.exe)
+            .field("config_file", &self.config_file)
+            .field("workdir", &self.workdir)
+            .field("state_dir", &self.state_dir)
+            .field("warehouse", &self.warehouse)
+            .field("echo", &self.echo)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Env {

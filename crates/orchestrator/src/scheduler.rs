@@ -4,7 +4,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -554,10 +553,16 @@ impl Orchestrator {
     pub async fn data_loop(self: Arc<Self>, job_idx: usize, poll: Duration) {
         let name = self.config.jobs[job_idx].name.clone();
         loop {
-            let landing = self.env.landing.clone();
-            let mark = tokio::task::spawn_blocking(move || landing_fingerprint(&landing))
-                .await
-                .unwrap_or_default();
+            let landing = self.env.landing_mark.clone();
+            let mark = match tokio::task::spawn_blocking(move || landing()).await {
+                Ok(Ok(mark)) => mark,
+                Ok(Err(e)) => {
+                    tracing::warn!("job `{name}`: cannot look at the landing zone: {e}");
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+                Err(_) => String::new(),
+            };
             let stored = lock(&self.history)
                 .job_state(&name)
                 .ok()
@@ -624,40 +629,6 @@ pub fn backfill_days(from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>> {
     Ok(from.iter_days().take(n as usize).collect())
 }
 
-/// Count, total size and newest modification time of the landed bodies:
-/// changes whenever a file lands.
-pub fn landing_fingerprint(root: &Path) -> String {
-    let (mut n, mut size, mut newest) = (0u64, 0u64, 0u128);
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(".tmp") || name.starts_with('_') {
-                continue;
-            }
-            let Ok(md) = e.metadata() else { continue };
-            if md.is_dir() {
-                stack.push(e.path());
-            } else {
-                n += 1;
-                size += md.len();
-                if let Ok(m) = md.modified() {
-                    newest = newest.max(
-                        m.duration_since(std::time::UNIX_EPOCH)
-                            .map(|d| d.as_nanos())
-                            .unwrap_or(0),
-                    );
-                }
-            }
-        }
-    }
-    format!("{n}:{size}:{newest}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,20 +653,5 @@ mod tests {
             4
         );
         assert!(backfill_days(d("2024-09-02"), d("2024-08-30")).is_err());
-    }
-
-    #[test]
-    fn fingerprint_changes_when_files_land() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = landing_fingerprint(dir.path());
-        std::fs::create_dir_all(dir.path().join("x/y")).unwrap();
-        std::fs::write(dir.path().join("x/.tmp-1"), "partial").unwrap();
-        assert_eq!(
-            landing_fingerprint(dir.path()),
-            a,
-            "temporaries do not count"
-        );
-        std::fs::write(dir.path().join("x/y/b.json.zst"), "body").unwrap();
-        assert_ne!(landing_fingerprint(dir.path()), a);
     }
 }

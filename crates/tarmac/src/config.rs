@@ -143,7 +143,10 @@ pub struct Config {
     pub client: ClientConfig,
     pub historical_mode: HistoricalMode,
     pub concurrency: usize,
-    pub landing: PathBuf,
+    /// Where bodies land: a folder (relative to the config file's) or an
+    /// object-store URL (`s3://bucket/prefix`, `gs://…`, `az://…`,
+    /// `file://…`); see `ingest::store`.
+    pub landing: String,
     pub warehouse: PathBuf,
     /// The warehouse's dbt-format project (`[warehouse] project`, default
     /// `warehouse/` beside the config file).
@@ -274,7 +277,12 @@ impl Config {
             client,
             historical_mode: fl.historical_mode.unwrap_or_default(),
             concurrency: fl.concurrency.unwrap_or(4).max(1),
-            landing: at(file.landing.path, "landing"),
+            landing: match file.landing.path {
+                Some(p) if ingest::store::is_url(&p.to_string_lossy()) => {
+                    p.to_string_lossy().into_owned()
+                }
+                p => at(p, "landing").display().to_string(),
+            },
             warehouse: at(file.warehouse.path, "tarmac.duckdb"),
             project: at(file.warehouse.project, "warehouse"),
             airports: file.ingest.airports.unwrap_or_else(|| vec!["BOG".into()]),
@@ -372,7 +380,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = resolve("", &[]).unwrap();
-        assert_eq!(c.landing, Path::new("proj/landing"));
+        assert_eq!(Path::new(&c.landing), Path::new("proj/landing"));
         assert_eq!(c.warehouse, Path::new("proj/tarmac.duckdb"));
         assert_eq!(c.project, Path::new("proj/warehouse"));
         assert_eq!(c.client.base_url, flightlabs::DEFAULT_BASE_URL);

@@ -18,6 +18,10 @@ pub struct Cli {
     /// Config file (default: ./tarmac.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The landing zone, instead of [landing] path of the config: a folder,
+    /// or s3://bucket/prefix, gs://bucket/prefix, az://container/prefix.
+    #[arg(long, global = true, value_name = "LOCATION", env = "TARMAC_LANDING")]
+    landing: Option<String>,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -147,7 +151,10 @@ fn main() -> ExitCode {
     // Read before the runtime starts: the warehouse path reaches the
     // project's profiles.yml through the environment, which is only safe to
     // change while the process has a single thread.
-    let loaded = config::Config::load(cli.config.as_deref());
+    let mut loaded = config::Config::load(cli.config.as_deref());
+    if let (Ok(c), Some(landing)) = (&mut loaded, &cli.landing) {
+        c.landing = landing.clone();
+    }
     if let Ok(c) = &loaded {
         c.export_warehouse();
     }

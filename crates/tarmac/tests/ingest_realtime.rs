@@ -147,7 +147,7 @@ fn polls_append_positions_without_duplicates() {
     let p0 = positions(d);
     assert!(p0 >= n0 && p0 < n0 + 20, "{p0} {n0}");
     assert_invariants(d);
-    // Landed raw, one body and sidecar per airport and direction.
+    // Landed raw, one body (its metadata inside) per airport and direction.
     let bodies: Vec<_> = files(&d.join("landing/flightlabs/flights"))
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with(".json.zst"))
@@ -169,7 +169,7 @@ fn polls_append_positions_without_duplicates() {
                 && polled.ends_with("Z.json.zst"),
             "{rel}"
         );
-        assert!(Path::new(&format!("{}.meta.json", b.display())).exists());
+        assert!(!Path::new(&format!("{}.meta.json", b.display())).exists());
     }
 
     // The same instant again: the rows land in bronze, nothing new in silver.

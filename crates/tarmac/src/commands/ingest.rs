@@ -53,6 +53,11 @@ pub struct FetchArgs {
     /// Requests in flight at once.
     #[arg(long)]
     concurrency: Option<usize>,
+    /// This worker's share when N workers (on any machines, sharing one
+    /// landing zone) split the work: worker K of N fetches the airport-days
+    /// that fall to it, at 1/N of the rate limit. E.g. --shard 1/3.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<ingest::batch::Shard>,
     /// Fetch even when the plan needs more requests than
     /// [flightlabs] max_plan_requests (default 500), without asking.
     #[arg(long)]
@@ -112,9 +117,10 @@ pub struct ReplayArgs {
 }
 
 pub fn open_landing(config: &Config) -> Result<Arc<LandingZone>> {
-    Ok(Arc::new(LandingZone::open(&config.landing).with_context(
-        || format!("cannot open the landing zone {}", config.landing.display()),
-    )?))
+    Ok(Arc::new(
+        LandingZone::connect(&config.landing)
+            .with_context(|| format!("cannot open the landing zone {}", config.landing))?,
+    ))
 }
 
 pub fn open_bronze(config: &Config) -> Result<Bronze> {
@@ -201,6 +207,22 @@ pub fn airports_or_config(config: &Config, given: &[String]) -> Result<Vec<Strin
     Ok(out)
 }
 
+fn parse_shard(text: &str) -> std::result::Result<ingest::batch::Shard, String> {
+    ingest::batch::Shard::parse(text).map_err(|e| e.to_string())
+}
+
+/// A worker's share of a rate limit that N workers split: the same window
+/// with 1/N of its requests, or a window N times as long when there are
+/// fewer requests than workers.
+fn share_of(limit: RateLimit, workers: u32) -> RateLimit {
+    let workers = workers.max(1);
+    if limit.requests >= workers {
+        RateLimit::new(limit.requests / workers, limit.per)
+    } else {
+        RateLimit::new(limit.requests.max(1), limit.per * workers)
+    }
+}
+
 async fn prepare(config: &Config, fetch: &FetchArgs) -> Result<(Config, Option<LocalSimulator>)> {
     let mut config = config.clone();
     if let Some(r) = fetch.rate_limit {
@@ -227,6 +249,9 @@ async fn prepare(config: &Config, fetch: &FetchArgs) -> Result<(Config, Option<L
         require_key(&config)?;
         None
     };
+    if let Some(shard) = fetch.shard {
+        config.client.rate_limit = share_of(config.client.rate_limit, shard.count);
+    }
     Ok((config, sim))
 }
 
@@ -358,6 +383,7 @@ pub async fn batch(config: &Config, args: BatchArgs) -> Result<ExitCode> {
         refetch: vec![],
         mode: config.historical_mode,
         concurrency: config.concurrency,
+        shard: args.fetch.shard,
     };
     run_plans(&config, vec![plan], guard(&config, &args.fetch)).await
 }
@@ -374,13 +400,16 @@ pub async fn delta(config: &Config, args: DeltaArgs) -> Result<ExitCode> {
     let zone = open_landing(config)?;
     let today = Utc::now().date_naive();
     let (config, _sim) = prepare(config, &args.fetch).await?;
-    let plans = ingest::delta_plan(
+    let mut plans = ingest::delta_plan(
         &zone,
         &airports,
         today,
         config.historical_mode,
         config.concurrency,
     )?;
+    for plan in &mut plans {
+        plan.shard = args.fetch.shard;
+    }
     run_plans(&config, plans, guard(&config, &args.fetch)).await
 }
 
@@ -614,9 +643,9 @@ pub async fn status(config: &Config) -> Result<ExitCode> {
         Some(p) => println!("config: {}", p.display()),
         None => println!("config: none (defaults; see README for tarmac.toml)"),
     }
-    println!("landing zone: {}", config.landing.display());
-    for airport in zone.airports() {
-        let days = zone.landed_days(&airport);
+    println!("landing zone: {}", config.landing);
+    for airport in zone.airports()? {
+        let days = zone.landed_days(&airport)?;
         if let (Some(first), Some(last)) = (days.first(), days.last()) {
             println!(
                 "  {airport}: {} days landed from the API, {first} .. {last}",
@@ -677,5 +706,22 @@ fn print_batch(plan: &BatchPlan, s: &BatchSummary) {
     print_resumed(&s.resumed);
     for f in &s.days_failed {
         eprintln!("failed: {f}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_shard_takes_its_share_of_the_rate_limit() {
+        let s = Duration::from_secs;
+        let l = share_of(RateLimit::new(10, s(10)), 2);
+        assert_eq!((l.requests, l.per), (5, s(10)));
+        let l = share_of(RateLimit::new(2, s(1)), 3);
+        assert_eq!((l.requests, l.per), (2, s(3)));
+        let l = share_of(RateLimit::new(7, s(1)), 1);
+        assert_eq!((l.requests, l.per), (7, s(1)));
     }
 }

@@ -109,7 +109,20 @@ pub fn load(config: &Config, echo: bool) -> Result<(OrchestratorConfig, Env)> {
         config_file: config.source.as_deref().map(absolute),
         workdir: base,
         state_dir: oc.settings.state_dir.clone(),
-        landing: absolute(&config.landing),
+        landing_mark: {
+            let location = if ingest::store::is_url(&config.landing) {
+                config.landing.clone()
+            } else {
+                absolute(std::path::Path::new(&config.landing))
+                    .display()
+                    .to_string()
+            };
+            std::sync::Arc::new(move || {
+                ingest::LandingZone::connect(&location)
+                    .and_then(|z| z.fingerprint())
+                    .map_err(|e| e.to_string())
+            })
+        },
         warehouse: absolute(&config.warehouse),
         secrets,
         echo,

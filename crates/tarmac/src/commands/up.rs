@@ -87,6 +87,7 @@ pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
             refetch: vec![],
             mode: config.historical_mode,
             concurrency: config.concurrency,
+            shard: None,
         };
         let guard = Guard {
             max_requests: config.has_key.then_some(config.max_plan_requests),
