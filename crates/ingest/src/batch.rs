@@ -563,11 +563,7 @@ pub(crate) async fn land_fetched(
 }
 
 fn mark_day(zone: &LandingZone, airport: &str, day: NaiveDate) -> Result<()> {
-    let files = zone
-        .list_airport_day(airport, day)?
-        .into_iter()
-        .map(|f| f.rel)
-        .collect();
+    let files = zone.airport_day_bodies(airport, day)?;
     zone.mark_day(airport, day, files)
 }
 

@@ -498,12 +498,23 @@ impl LandingZone {
         )
     }
 
-    /// The API bodies of one airport's day (what its day marker lists).
-    pub fn list_airport_day(&self, airport: &str, date: NaiveDate) -> Result<Vec<LandedFile>> {
-        let top = format!("flightlabs/historical/code={airport}");
-        let mut files = self.list_under(&[top.as_str()], Some(date), Some(date), &|_| false)?;
-        files.retain(|f| f.meta.source == Source::Api);
-        Ok(files)
+    /// The names of the API bodies of one airport's day (what its day
+    /// marker lists), sorted: a listing per direction, no body read.
+    pub fn airport_day_bodies(&self, airport: &str, date: NaiveDate) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for direction in Direction::ALL {
+            let dir =
+                Self::partition_rel(Source::Api, Endpoint::Historical, airport, direction, date);
+            names.extend(
+                self.store
+                    .list(&dir)?
+                    .into_iter()
+                    .map(|l| l.rel)
+                    .filter(|rel| rel.ends_with(BODY_EXT)),
+            );
+        }
+        names.sort();
+        Ok(names)
     }
 
     fn list_under(

@@ -267,3 +267,70 @@ fn a_store_that_cannot_be_used_is_a_clear_error_that_names_no_secret() {
     let o = run(&mut batch(&dir, Some(&strict), &[]));
     check(&o, "the store refused the credentials");
 }
+
+/// `ingest import` and `ingest realtime` land in the bucket too, and a
+/// second import of the same files lands nothing.
+#[test]
+fn archive_imports_and_real_time_polls_land_in_s3() {
+    let Some(s3) = S3Server::start("archive_imports_and_real_time_polls_land_in_s3") else {
+        return;
+    };
+    let Some(archive) = shared_archive() else {
+        return;
+    };
+    s3.create_bucket(BUCKET);
+    let t = tempfile::tempdir().unwrap();
+    // three days of the shared archive
+    let days = t.path().join("days");
+    std::fs::create_dir_all(&days).unwrap();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    names.sort();
+    for p in names.iter().take(3) {
+        std::fs::copy(p, days.join(p.file_name().unwrap())).unwrap();
+    }
+    let import = |dir: &Path, s3: Option<&S3Server>| {
+        let mut cmd = tarmac(dir);
+        cmd.arg("ingest").arg("import").arg(&days);
+        if let Some(s3) = s3 {
+            cmd.envs(s3.env());
+        }
+        let o = run(&mut cmd);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let local = t.path().join("local");
+    config(&local, "landing");
+    import(&local, None);
+    let remote = t.path().join("remote");
+    config(&remote, &format!("s3://{BUCKET}/arch"));
+    import(&remote, Some(&s3));
+    let archived: Vec<String> = s3
+        .keys(BUCKET, "arch/archive/")
+        .into_iter()
+        .filter(|k| k.ends_with(".json.zst"))
+        .collect();
+    assert_eq!(archived.len(), 3, "{archived:#?}");
+    assert_eq!(
+        bronze(&remote.join("tarmac.duckdb")),
+        bronze(&local.join("tarmac.duckdb"))
+    );
+    import(&remote, Some(&s3));
+    assert_eq!(s3.keys(BUCKET, "arch/archive/").len(), 3);
+
+    // one real-time poll from the built-in simulator
+    let o = run(tarmac(&remote).envs(s3.env()).args([
+        "ingest",
+        "realtime",
+        "--once",
+        "--airport",
+        "BOG",
+        "--simulator",
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    let polls = s3.keys(BUCKET, "arch/flightlabs/flights/code=BOG/");
+    assert_eq!(polls.len(), 2, "{polls:#?}");
+    assert!(query_i64(&remote, "SELECT count(*) FROM bronze.flightlabs_positions") > 0);
+}
