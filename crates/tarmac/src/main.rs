@@ -154,6 +154,9 @@ fn main() -> ExitCode {
     let mut loaded = config::Config::load(cli.config.as_deref());
     if let (Ok(c), Some(landing)) = (&mut loaded, &cli.landing) {
         c.landing = landing.clone();
+        // The steps an orchestrator starts are tarmac processes too: they
+        // inherit the choice (set while the process has one thread).
+        std::env::set_var("TARMAC_LANDING", landing);
     }
     if let Ok(c) = &loaded {
         c.export_warehouse();

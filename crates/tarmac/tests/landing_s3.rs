@@ -131,6 +131,16 @@ fn a_batch_lands_in_s3_and_another_machine_builds_from_it() {
     assert!(out.contains(&format!("landing zone: {url}")), "{out}");
     assert!(out.contains("BOG: 6 days landed from the API"), "{out}");
 
+    // --landing instead of the config, from a folder with no config at all
+    let bare = t.path().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    let o = run(tarmac(&bare)
+        .envs(s3.env())
+        .args(["ingest", "status", "--landing", &url]));
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("BOG: 6 days landed from the API"), "{out}");
+
     // another machine: only the URL in common
     let builder = t.path().join("builder");
     config(&builder, &url);
