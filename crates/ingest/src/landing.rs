@@ -225,6 +225,17 @@ impl LandingZone {
         )
     }
 
+    /// The folder of a body's API partition (airport, direction, day).
+    fn partition_of(meta: &LandingMeta) -> String {
+        Self::partition_rel(
+            meta.source,
+            meta.endpoint,
+            &meta.airport,
+            meta.direction.unwrap_or(Direction::Arrival),
+            meta.date,
+        )
+    }
+
     /// Where the body of an archive source file lands: known from the file's
     /// name, day and hash alone, before its rows are read, so a file landed
     /// before is recognised without converting it again.
@@ -247,13 +258,7 @@ impl LandingZone {
                 meta.source_sha256.as_deref().unwrap_or("0"),
             );
         }
-        let dir = Self::partition_rel(
-            meta.source,
-            meta.endpoint,
-            &meta.airport,
-            meta.direction.unwrap_or(Direction::Arrival),
-            meta.date,
-        );
+        let dir = Self::partition_of(meta);
         let name = match meta.endpoint {
             Endpoint::Flights => format!(
                 "polled={}",
@@ -320,13 +325,7 @@ impl LandingZone {
 
     /// The lowest observation number above every body of `meta`'s window.
     fn next_observation(&self, meta: &LandingMeta) -> Result<u32> {
-        let dir = Self::partition_rel(
-            meta.source,
-            meta.endpoint,
-            &meta.airport,
-            meta.direction.unwrap_or(Direction::Arrival),
-            meta.date,
-        );
+        let dir = Self::partition_of(meta);
         let prefix = format!("window={}.", meta.window.as_deref().unwrap_or("day"));
         let mut next = 1;
         for l in self.store.list(&dir)? {
