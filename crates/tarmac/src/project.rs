@@ -60,7 +60,7 @@ pub const CONFIG_TEMPLATE: &str = r#"# Tarmac's configuration; paths are relativ
 # rate_limit = "10/10"          # requests per seconds, as your plan allows
 
 [landing]
-path = "landing"                # raw API bodies, as received
+path = "landing"                # raw API bodies, as received; or s3://bucket/prefix, gs://…, az://…
 
 [warehouse]
 path = "tarmac.duckdb"          # the DuckDB file ingestion and the models write
