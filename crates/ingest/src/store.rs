@@ -656,6 +656,16 @@ impl Store for CloudStore {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e @ object_store::Error::NotImplemented { .. })
+            | Err(e @ object_store::Error::NotSupported { .. }) => {
+                Err(IngestError::Landing(format!(
+                "{} cannot create objects only if absent ({}): Tarmac needs conditional writes \
+                 (If-None-Match: *, as S3, R2, GCS, Azure and recent MinIO have) so that workers \
+                 never overwrite each other",
+                self.url,
+                warehouse::bounded(&e.to_string(), 200)
+            )))
+            }
             Err(e) => Err(self.err("cannot write", rel, &e)),
         }
     }
