@@ -425,6 +425,9 @@ pub struct CloudStore {
     /// This process's name in the ledger (`<host>-<pid>-<start>`), and how
     /// many lines it wrote: each line is its own object.
     writer: String,
+    /// Whether the store was seen to honour "create only if absent"
+    /// ([`CloudStore::check_conditional`]), once per process.
+    conditional: OnceLock<std::result::Result<(), String>>,
     seq: AtomicU64,
     /// Secrets of the environment, to take out of any error text.
     secrets: Vec<String>,
@@ -566,6 +569,7 @@ impl CloudStore {
             url: url.to_string(),
             prefix,
             writer: writer_name(),
+            conditional: OnceLock::new(),
             seq: AtomicU64::new(0),
             secrets,
         })
@@ -636,16 +640,9 @@ fn cloud_error(at: &str, what: &str, e: &object_store::Error, secrets: &[String]
     ))
 }
 
-impl Store for CloudStore {
-    fn location(&self) -> String {
-        self.url.clone()
-    }
-
-    fn local_root(&self) -> Option<&Path> {
-        None
-    }
-
-    fn put_new(&self, rel: &str, bytes: &[u8], _: Durability) -> Result<bool> {
+impl CloudStore {
+    /// One conditional PUT.
+    fn create(&self, rel: &str, bytes: &[u8]) -> Result<bool> {
         let (store, key) = (self.store.clone(), self.key(rel));
         let payload = PutPayload::from(bytes.to_vec());
         let opts = PutOptions {
@@ -668,6 +665,44 @@ impl Store for CloudStore {
             }
             Err(e) => Err(self.err("cannot write", rel, &e)),
         }
+    }
+
+    /// Some S3-compatible servers ignore `If-None-Match` and overwrite:
+    /// workers would then replace each other's bodies without a word. Before
+    /// its first conditional write, a process creates a probe object twice
+    /// under `_probe/` and expects the second attempt to be refused.
+    fn check_conditional(&self) -> std::result::Result<(), String> {
+        let rel = format!("_probe/{}.json", self.writer);
+        let first = self.create(&rel, b"{}").map_err(|e| e.to_string())?;
+        let second = self.create(&rel, b"{}").map_err(|e| e.to_string())?;
+        let _ = self.delete(&rel);
+        if first && second {
+            return Err(format!(
+                "{} ignores conditional writes (If-None-Match: *): a second create of the same \
+                 object succeeded. Tarmac needs them so that workers never overwrite each \
+                 other; use a store that has them (S3, R2, GCS, Azure, MinIO since 2024)",
+                self.url
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Store for CloudStore {
+    fn location(&self) -> String {
+        self.url.clone()
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        None
+    }
+
+    fn put_new(&self, rel: &str, bytes: &[u8], _: Durability) -> Result<bool> {
+        self.conditional
+            .get_or_init(|| self.check_conditional())
+            .clone()
+            .map_err(IngestError::Landing)?;
+        self.create(rel, bytes)
     }
 
     fn put(&self, rel: &str, bytes: &[u8], _: Durability) -> Result<()> {
