@@ -431,6 +431,77 @@ fn killed_batch_resumes_to_the_same_bronze() {
     );
 }
 
+/// A batch killed with SIGKILL at 20 spread-out moments (before the
+/// warehouse opens, mid-fetch, mid-landing, mid-commit), each time rerun to
+/// the end, gives exactly the landing zone and the bronze of an
+/// uninterrupted run: each window's body once, under the same name.
+#[test]
+fn a_batch_killed_at_any_moment_resumes_to_the_same_bronze() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = MockApi::start(&["--day-shape", "archive"], &[]);
+    let args = batch_bog("2024-09-01", "2024-09-04");
+    let prepare = |name: &str| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        write_config(
+            &dir,
+            "[flightlabs]\nrate_limit = \"20/1\"\nconcurrency = 4\n",
+        );
+        dir
+    };
+    let reference = prepare("reference");
+    let started = std::time::Instant::now();
+    let out = run(against(&reference, &api, "k").args(args));
+    let full = started.elapsed();
+    assert!(out.status.success(), "{}", text(&out));
+    let expected = bronze_digest(&reference);
+    let expected_bodies = landed_bodies(&reference);
+    assert_eq!(expected_bodies.len(), 16);
+
+    const KILLS: usize = 20;
+    let budget = Duration::from_secs(300);
+    let mut rng = Lcg(0xba7c);
+    let mut interrupted = 0;
+    for trial in 0..KILLS {
+        assert!(
+            started.elapsed() < budget,
+            "the kill test ran out of its time budget after {trial} kills"
+        );
+        let dir = prepare(&format!("kill-{trial}"));
+        let at = full.mul_f64((trial as f64 + rng.next()) / KILLS as f64);
+        let mut child = against(&dir, &api, "k")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        let partial = landed_bodies(&dir).len();
+        if partial > 0 && partial < 16 {
+            interrupted += 1;
+        }
+        let out = run(against(&dir, &api, "k").args(args));
+        assert!(
+            out.status.success(),
+            "after a kill at {at:?}: {}",
+            text(&out)
+        );
+        assert_eq!(landed_bodies(&dir), expected_bodies, "kill at {at:?}");
+        assert_eq!(
+            bronze_digest(&dir),
+            expected,
+            "bronze after a kill at {at:?} and a rerun differs from an uninterrupted run"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    assert!(
+        interrupted > 0,
+        "no kill interrupted a run after it had landed something"
+    );
+}
+
 #[test]
 fn provider_rate_limit_is_honoured_through_retry_after() {
     let dir = tempfile::tempdir().unwrap();

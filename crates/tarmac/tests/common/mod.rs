@@ -233,3 +233,56 @@ pub fn read_only(db: impl AsRef<Path>) -> duckdb::Connection {
     )
     .expect("open the DuckDB file read-only")
 }
+
+/// A digest of bronze: row counts and hashes of what a load decides
+/// (records, quarantine, landed files), without the clock times a fetch or
+/// a load stamps, so an interrupted run and a clean one can be compared.
+pub fn bronze_digest(dir: &Path) -> String {
+    let conn = read_only(dir.join("tarmac.duckdb"));
+    [
+        ("bronze.flightlabs_historical", "landing_file, record_index, source, source_file,
+            airport, direction, flight_date, fetch_window, number, call_sign, status,
+            codeshare_status, is_cargo, scheduled_utc, record::VARCHAR"),
+        ("bronze.quarantine", "landing_file, record_index, source, source_file, airport, direction,
+            flight_date, reason, raw"),
+        ("bronze.landed_files", "landing_file, source, airport, direction, flight_date, source_file,
+            source_sha256, bytes, sha256, records, quarantined"),
+    ]
+    .iter()
+    .map(|(table, columns)| {
+        let sql = format!(
+            "SELECT CAST(count(*) AS VARCHAR) || ' ' || coalesce(CAST(sum(hash({columns})) AS VARCHAR), '')
+             FROM {table}"
+        );
+        conn.query_row(&sql, [], |r| r.get::<_, String>(0))
+            .expect(&sql)
+    })
+    .collect::<Vec<_>>()
+    .join(" | ")
+}
+
+/// The landing zone's bodies under `dir/landing`, by relative path.
+pub fn landed_bodies(dir: &Path) -> Vec<String> {
+    let root = dir.join("landing");
+    files(&root)
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.ends_with(".json.zst") && !name.starts_with('.')
+        })
+        .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+        .collect()
+}
+
+/// A deterministic stream of numbers in [0, 1) (no randomness crate needed).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
