@@ -1069,7 +1069,7 @@ mod tests {
     fn locations_are_parsed() {
         assert!(is_url("s3://b/p"));
         assert!(is_url("gs://b"));
-        assert!(!is_url("file:///tmp/x"));
+        assert!(!is_url("file:///srv/landing"));
         assert!(!is_url("landing"));
         let dir = tempfile::tempdir().unwrap();
         let url = format!("file://{}", dir.path().display());
