@@ -107,7 +107,7 @@ pub fn open(location: &str) -> Result<Arc<dyn Store>> {
     match location.split_once("://") {
         None => Ok(Arc::new(LocalStore::open(PathBuf::from(location))?)),
         Some(("file", rest)) => Ok(Arc::new(LocalStore::open(PathBuf::from(rest))?)),
-        Some((scheme, _)) => Ok(Arc::new(CloudStore::open(scheme, location)?)),
+        Some(_) => Ok(Arc::new(CloudStore::open(location)?)),
     }
 }
 
@@ -461,14 +461,32 @@ fn block<T: Send + 'static>(fut: impl std::future::Future<Output = T> + Send + '
     futures::executor::block_on(handle).expect("an object-store task panicked")
 }
 
-impl CloudStore {
-    fn open(scheme: &str, url: &str) -> Result<Self> {
+/// A bucket (or a folder in one) opened from a URL: the client, the folder,
+/// and the environment's secrets to keep out of messages. The landing zone
+/// and the lake (crates/lake) open their stores with it, so credentials,
+/// endpoints, timeouts and retries are set in one place.
+pub struct Bucket {
+    pub store: Arc<dyn ObjectStore>,
+    /// `scheme://bucket`, no trailing `/`.
+    pub root: String,
+    /// The folder inside the bucket, no leading or trailing `/`.
+    pub prefix: String,
+    /// Secrets of the environment, to take out of any error text.
+    pub secrets: Vec<String>,
+}
+
+impl Bucket {
+    /// Opens `s3://bucket/prefix` (or `gs://`, `az://`): credentials from
+    /// each cloud's environment variables and (S3) `~/.aws` profile, an
+    /// S3-compatible endpoint from `AWS_ENDPOINT_URL`. Nothing is sent yet.
+    pub fn open(url: &str) -> Result<Bucket> {
+        let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or_default();
         let parsed = url::Url::parse(url)
-            .map_err(|e| IngestError::Invalid(format!("landing location {url}: {e}")))?;
+            .map_err(|e| IngestError::Invalid(format!("location {url}: {e}")))?;
         let bucket = parsed.host_str().unwrap_or_default().to_string();
         if bucket.is_empty() {
             return Err(IngestError::Invalid(format!(
-                "landing location {url}: no bucket (expected {scheme}://bucket/prefix)"
+                "location {url}: no bucket (expected {scheme}://bucket/prefix)"
             )));
         }
         let prefix = parsed.path().trim_matches('/').to_string();
@@ -545,7 +563,7 @@ impl CloudStore {
             ),
             other => {
                 return Err(IngestError::Invalid(format!(
-                    "landing location {url}: unknown scheme `{other}` (use s3://, gs://, az://, file:// or a path)"
+                    "location {url}: unknown scheme `{other}` (use s3://, gs://, az://, file:// or a path)"
                 )))
             }
         };
@@ -564,6 +582,32 @@ impl CloudStore {
         .chain(aws_profile().map(|p| p.secret))
         .filter(|s| s.len() >= 4)
         .collect();
+        Ok(Bucket {
+            store,
+            root: bucket_url,
+            prefix,
+            secrets,
+        })
+    }
+
+    /// An object-store error as one line that says what failed where, with
+    /// no credential in it.
+    pub fn describe(&self, what: &str, at: &str, e: &object_store::Error) -> String {
+        match cloud_error(at, what, e, &self.secrets) {
+            IngestError::Landing(text) => text,
+            other => other.to_string(),
+        }
+    }
+}
+
+impl CloudStore {
+    fn open(url: &str) -> Result<Self> {
+        let Bucket {
+            store,
+            prefix,
+            secrets,
+            ..
+        } = Bucket::open(url)?;
         Ok(Self {
             store,
             url: url.to_string(),

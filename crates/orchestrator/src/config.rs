@@ -92,6 +92,8 @@ pub enum StepKind {
     Ingest,
     Engine,
     Docs,
+    /// `lake publish`: reads the warehouse, writes the lake.
+    Lake,
 }
 
 /// One step: a `tarmac` subcommand line run as a child process.
@@ -638,10 +640,11 @@ pub fn parse_step(text: &str) -> Result<Step, String> {
         }
         ("build" | "run" | "seed" | "test", _) => (StepKind::Engine, false),
         ("docs", "generate") => (StepKind::Docs, false),
+        ("lake", "publish") => (StepKind::Lake, false),
         ("", _) => return Err("empty step".into()),
         _ => {
             return Err(
-                "unknown step: expected `ingest delta|batch|realtime|import|replay …`, `build …`, `run …`, `seed …`, `test …` or `docs generate …`".into(),
+                "unknown step: expected `ingest delta|batch|realtime|import|replay …`, `build …`, `run …`, `seed …`, `test …`, `docs generate …` or `lake publish …`".into(),
             )
         }
     };

@@ -32,6 +32,8 @@ struct FileConfig {
     ingest: IngestSection,
     #[serde(default)]
     realtime: RealtimeSection,
+    #[serde(default)]
+    lake: LakeSection,
     /// Read again, with line numbers, by the orchestrator crate.
     #[serde(default, rename = "jobs")]
     _jobs: Option<toml::Value>,
@@ -76,6 +78,32 @@ struct WarehouseSection {
 #[serde(deny_unknown_fields)]
 struct IngestSection {
     airports: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LakeSection {
+    /// A folder, or s3://bucket/prefix, gs://…, az://….
+    path: Option<PathBuf>,
+    /// The Iceberg SQL catalog: a SQLite file or a postgresql:// URL (a
+    /// password belongs in PGPASSWORD, not here).
+    catalog: Option<String>,
+    catalog_name: Option<String>,
+    layers: Option<Vec<String>>,
+    keep_snapshots: Option<usize>,
+    max_snapshot_age: Option<String>,
+}
+
+/// `[lake]`, resolved (`tarmac lake publish`).
+#[derive(Debug, Clone)]
+pub struct LakeConfig {
+    /// A folder (relative to the config file's) or an object-store URL.
+    pub path: String,
+    pub catalog: Option<String>,
+    pub catalog_name: Option<String>,
+    pub layers: Vec<String>,
+    pub keep_snapshots: Option<usize>,
+    pub max_snapshot_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +181,7 @@ pub struct Config {
     pub project: PathBuf,
     pub airports: Vec<String>,
     pub realtime: RealtimeConfig,
+    pub lake: LakeConfig,
     /// Whether a key was given at all (the simulator needs none).
     pub has_key: bool,
     /// Whether the rate limit was chosen (config file or flag), not defaulted.
@@ -282,6 +311,28 @@ impl Config {
                     p.to_string_lossy().into_owned()
                 }
                 p => at(p, "landing").display().to_string(),
+            },
+            lake: LakeConfig {
+                path: match file.lake.path {
+                    Some(p) if ingest::store::is_url(&p.to_string_lossy()) => {
+                        p.to_string_lossy().into_owned()
+                    }
+                    p => at(p, "lake").display().to_string(),
+                },
+                catalog: file.lake.catalog.map(|c| {
+                    if c.contains("://") || Path::new(&c).is_absolute() {
+                        c
+                    } else {
+                        base.join(c).display().to_string()
+                    }
+                }),
+                catalog_name: file.lake.catalog_name,
+                layers: file
+                    .lake
+                    .layers
+                    .unwrap_or_else(|| vec!["silver".into(), "gold".into()]),
+                keep_snapshots: file.lake.keep_snapshots,
+                max_snapshot_age: file.lake.max_snapshot_age,
             },
             warehouse: at(file.warehouse.path, "tarmac.duckdb"),
             project: at(file.warehouse.project, "warehouse"),

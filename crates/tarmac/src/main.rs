@@ -88,6 +88,11 @@ enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// The lakehouse: publish the warehouse's layers as Apache Iceberg tables.
+    Lake {
+        #[command(subcommand)]
+        command: LakeCommand,
+    },
     /// The documentation catalog: catalog.json and a web site with lineage.
     Docs {
         #[command(subcommand)]
@@ -100,6 +105,13 @@ enum SourceCommand {
     /// How old each source's newest row is, against its warn_after/error_after;
     /// writes target/sources.json.
     Freshness(commands::dbt::DbtArgs),
+}
+
+#[derive(Subcommand)]
+enum LakeCommand {
+    /// Write the layers' tables as Iceberg tables (one commit per table,
+    /// only changed partitions rewritten) under an Iceberg SQL catalog.
+    Publish(commands::lake::PublishArgs),
 }
 
 #[derive(Subcommand)]
@@ -211,6 +223,9 @@ fn main() -> ExitCode {
                         IngestCommand::Status => commands::ingest::status(&config).await,
                     },
                     Command::Sql(args) => commands::sql::run(&config, args).await,
+                    Command::Lake { command } => match command {
+                        LakeCommand::Publish(a) => commands::lake::publish(&config, a),
+                    },
                     Command::Orchestrate(a) => commands::orchestrate::orchestrate(&config, a).await,
                     Command::Runs(a) => commands::orchestrate::runs(&config, a).await,
                     Command::RunJob(a) => commands::orchestrate::run_job(&config, a).await,

@@ -14,6 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod postgres;
+pub mod pyiceberg;
 pub mod s3;
 
 /// The repository's root directory (this crate is `crates/testkit`).

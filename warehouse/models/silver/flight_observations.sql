@@ -7,6 +7,7 @@
     incremental_strategy='delete+insert',
     unique_key=['landing_file', 'record_index'],
     on_schema_change='fail',
+    partitioned_by=['day(scheduled_time_utc)'],
 ) }}
 
 with bronze as (

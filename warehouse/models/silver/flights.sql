@@ -20,6 +20,7 @@
     incremental_strategy='delete+insert',
     unique_key='id',
     on_schema_change='fail',
+    partitioned_by=['day(scheduled_time_utc)'],
 ) }}
 
 with observations as (

@@ -5,6 +5,7 @@ pub mod dbt;
 pub mod docs;
 pub mod ingest;
 pub mod init;
+pub mod lake;
 pub mod mock_api;
 pub mod orchestrate;
 pub mod sql;

@@ -9,6 +9,7 @@
     incremental_strategy='delete+insert',
     unique_key='movement_id',
     on_schema_change='fail',
+    partitioned_by=['date_key'],
 ) }}
 select
     id as movement_id,
