@@ -7,7 +7,7 @@
 //! incomplete one, the windows that already landed, and the start-of-run sweep
 //! loads whatever landed but never reached bronze.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -190,6 +190,7 @@ fn plan_units(zone: &LandingZone, plan: &BatchPlan) -> Result<Planned> {
     let mut cost = PlanCost::default();
     let mut units = Vec::new();
     let mut pending_per_day: BTreeMap<(String, NaiveDate), usize> = BTreeMap::new();
+    let mut whole_days = BTreeSet::new();
     for airport in &plan.airports {
         let landed = zone.airport_landed(airport)?;
         let mut day = plan.from;
@@ -225,6 +226,9 @@ fn plan_units(zone: &LandingZone, plan: &BatchPlan) -> Result<Planned> {
                         n += 1;
                     }
                 }
+                if !again && n == 2 * HistoricalWindow::for_day(day, plan.mode).len() {
+                    whole_days.insert((airport.clone(), day));
+                }
                 pending_per_day.insert((airport.clone(), day), n);
             }
             day = match next {
@@ -237,6 +241,7 @@ fn plan_units(zone: &LandingZone, plan: &BatchPlan) -> Result<Planned> {
     Ok(Planned {
         units,
         pending_per_day,
+        whole_days,
         cost,
     })
 }
@@ -246,6 +251,9 @@ struct Planned {
     units: Vec<Unit>,
     /// Windows still to land per airport-day (0: only the marker is missing).
     pending_per_day: BTreeMap<(String, NaiveDate), usize>,
+    /// Days this run fetches every window of (first observations): their
+    /// bodies' names are known without listing the store.
+    whole_days: BTreeSet<(String, NaiveDate)>,
     cost: PlanCost,
 }
 
@@ -279,8 +287,11 @@ pub async fn run_batch(
     let Planned {
         units,
         pending_per_day,
+        whole_days,
         cost,
     } = plan_units(&zone, plan)?;
+    let whole_days = Arc::new(whole_days);
+    let mode = plan.mode;
     summary.days = cost.days;
     summary.days_skipped = cost.days_skipped;
     progress.begin("requests", units.len() as u64);
@@ -288,7 +299,7 @@ pub async fn run_batch(
     // Days whose windows had all landed before: only the marker is missing.
     for ((airport, day), n) in &pending_per_day {
         if *n == 0 {
-            mark_day(&zone, airport, *day)?;
+            mark_day(&zone, airport, *day, None)?;
         }
     }
 
@@ -308,6 +319,7 @@ pub async fn run_batch(
         let failed = failed.clone();
         let fatal = fatal.clone();
         let progress = progress.clone();
+        let whole_days = whole_days.clone();
         async move {
             if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
                 return Ok(false);
@@ -362,7 +374,23 @@ pub async fn run_batch(
                                 .contains_key(&key)
                     };
                     if day_done {
-                        mark_day(&zone, &unit.airport, unit.date)?;
+                        let known = whole_days
+                            .contains(&(unit.airport.clone(), unit.date))
+                            .then(|| {
+                                let windows: Vec<String> =
+                                    HistoricalWindow::for_day(unit.date, mode)
+                                        .iter()
+                                        .map(|w| w.label())
+                                        .collect();
+                                LandingZone::first_observations(&unit.airport, unit.date, &windows)
+                            });
+                        let zone = zone.clone();
+                        let airport = unit.airport.clone();
+                        tokio::task::spawn_blocking(move || {
+                            mark_day(&zone, &airport, unit.date, known)
+                        })
+                        .await
+                        .map_err(|e| IngestError::Landing(e.to_string()))??;
                     }
                     if let Some(notice) = client.take_rate_notice() {
                         progress.log(&notice);
@@ -417,6 +445,7 @@ pub async fn run_batch(
     .await;
     drop(sender);
     let (bronze, loaded) = tokio::task::block_in_place(|| writer.finish())?;
+    tokio::task::block_in_place(|| zone.flush_ledger())?;
     progress.finish();
 
     if let Some((airport, e)) = fatal.lock().ok().and_then(|mut f| f.take()) {
@@ -562,8 +591,18 @@ pub(crate) async fn land_fetched(
     Ok(file.map(|f| (f, body)))
 }
 
-fn mark_day(zone: &LandingZone, airport: &str, day: NaiveDate) -> Result<()> {
-    let files = zone.airport_day_bodies(airport, day)?;
+/// Writes a day's marker; `known`: its bodies' names when this run fetched
+/// the whole day, else the store is listed for them.
+fn mark_day(
+    zone: &LandingZone,
+    airport: &str,
+    day: NaiveDate,
+    known: Option<Vec<String>>,
+) -> Result<()> {
+    let files = match known {
+        Some(files) => files,
+        None => zone.airport_day_bodies(airport, day)?,
+    };
     zone.mark_day(airport, day, files)
 }
 

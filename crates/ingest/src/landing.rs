@@ -348,6 +348,12 @@ impl LandingZone {
         Ok(next)
     }
 
+    /// Sends the ledger lines this process holds back (see
+    /// `store::CloudStore`), at the end of a run.
+    pub fn flush_ledger(&self) -> Result<()> {
+        self.store.flush_log()
+    }
+
     /// Makes every deferred write of this landing zone durable.
     pub fn sync(&self) -> Result<()> {
         self.store.sync()
@@ -419,6 +425,31 @@ impl LandingZone {
 
     pub fn day_landed(&self, airport: &str, date: NaiveDate) -> Result<bool> {
         self.store.exists(&Self::day_marker_rel(airport, date))
+    }
+
+    /// The names of a day's first observations of `windows`, both
+    /// directions, sorted: the bodies of a day whose every window landed
+    /// once, whichever worker landed each (a window's first body has that
+    /// name by construction). What a batch that fetched the whole day marks
+    /// it with, without listing the store.
+    pub fn first_observations(airport: &str, date: NaiveDate, windows: &[String]) -> Vec<String> {
+        let mut names: Vec<String> = Direction::ALL
+            .iter()
+            .flat_map(|direction| {
+                let dir = Self::partition_rel(
+                    Source::Api,
+                    Endpoint::Historical,
+                    airport,
+                    *direction,
+                    date,
+                );
+                windows
+                    .iter()
+                    .map(move |w| format!("{dir}/window={w}.obs=1{BODY_EXT}"))
+            })
+            .collect();
+        names.sort();
+        names
     }
 
     /// Marks a day complete. Two workers may both mark it, with the same

@@ -207,6 +207,11 @@ impl Poller {
         }
         report.requests = self.client.stats.requests.load(ORDER) - requests_before;
         report.retries = self.client.stats.retries.load(ORDER) - retries_before;
+        // a poll's ledger lines go out with the poll, not with the next one
+        let zone = self.zone.clone();
+        tokio::task::spawn_blocking(move || zone.flush_ledger())
+            .await
+            .map_err(|e| IngestError::Landing(e.to_string()))??;
         Ok(report)
     }
 

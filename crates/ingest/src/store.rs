@@ -97,6 +97,11 @@ pub trait Store: Send + Sync {
     /// skipped by the caller, which cannot parse it).
     fn read_log(&self, log: &str) -> Result<Vec<Vec<u8>>>;
     /// Makes every [`Durability::Deferred`] write so far durable.
+    /// Sends log lines a store holds back (a bucket batches them), so a
+    /// run's ledger is complete when it ends.
+    fn flush_log(&self) -> Result<()> {
+        Ok(())
+    }
     fn sync(&self) -> Result<()>;
 }
 
@@ -429,9 +434,29 @@ pub struct CloudStore {
     /// ([`CloudStore::check_conditional`]), once per process.
     conditional: OnceLock<std::result::Result<(), String>>,
     seq: AtomicU64,
+    /// Log lines not yet sent: one object per batch, not per line.
+    pending: Mutex<PendingLog>,
     /// Secrets of the environment, to take out of any error text.
     secrets: Vec<String>,
 }
+
+/// Log lines a [`CloudStore`] holds until [`LOG_BATCH_LINES`] have gathered,
+/// [`LOG_BATCH_AGE`] has passed since the first, another log is written,
+/// `sync` is called or the store is dropped. A ledger entry is a record of
+/// what happened, not data (a body carries its own metadata), so a worker
+/// killed in between loses at most that many entries of its own ledger and
+/// nothing else; in exchange a batch of 360 windows sends a handful of
+/// ledger objects instead of 360.
+#[derive(Default)]
+struct PendingLog {
+    log: String,
+    bytes: Vec<u8>,
+    lines: usize,
+    since: Option<std::time::Instant>,
+}
+
+const LOG_BATCH_LINES: usize = 128;
+const LOG_BATCH_AGE: Duration = Duration::from_secs(2);
 
 /// How long one request may try, retries included: an unreachable store
 /// fails a command in seconds, not after object_store's default 3 minutes.
@@ -601,6 +626,37 @@ impl Bucket {
 }
 
 impl CloudStore {
+    /// The object for the lines gathered so far, emptying the batch.
+    fn take_pending(&self, p: &mut PendingLog) -> (String, Vec<u8>) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let rel = format!("{}/writer={}/{seq:010}.json", p.log, self.writer);
+        p.lines = 0;
+        p.since = None;
+        (rel, std::mem::take(&mut p.bytes))
+    }
+
+    /// Sends the gathered log lines, if any.
+    fn send_pending_log(&self) -> Result<()> {
+        let batch = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            (p.lines > 0).then(|| self.take_pending(&mut p))
+        };
+        if let Some((rel, bytes)) = batch {
+            self.put(&rel, &bytes, Durability::Now)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CloudStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.send_pending_log() {
+            tracing::warn!("ledger lines not sent: {e}");
+        }
+    }
+}
+
+impl CloudStore {
     fn open(url: &str) -> Result<Self> {
         let Bucket {
             store,
@@ -615,6 +671,7 @@ impl CloudStore {
             writer: writer_name(),
             conditional: OnceLock::new(),
             seq: AtomicU64::new(0),
+            pending: Mutex::new(PendingLog::default()),
             secrets,
         })
     }
@@ -841,12 +898,31 @@ impl Store for CloudStore {
     /// `<log>/writer=<name>/<seq>.json`, named by this process so no other
     /// writer can ever touch it.
     fn append(&self, log: &str, line: &[u8]) -> Result<()> {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let rel = format!("{log}/writer={}/{seq:010}.json", self.writer);
-        self.put(&rel, line, Durability::Now)
+        let full = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let other_log = p.lines > 0 && p.log != log;
+            let earlier = if other_log {
+                Some(self.take_pending(&mut p))
+            } else {
+                None
+            };
+            p.log = log.to_string();
+            p.bytes.extend_from_slice(line);
+            p.bytes.push(b'\n');
+            p.lines += 1;
+            let since = *p.since.get_or_insert_with(std::time::Instant::now);
+            let now = (p.lines >= LOG_BATCH_LINES || since.elapsed() >= LOG_BATCH_AGE)
+                .then(|| self.take_pending(&mut p));
+            [earlier, now]
+        };
+        for (rel, bytes) in full.into_iter().flatten() {
+            self.put(&rel, &bytes, Durability::Now)?;
+        }
+        Ok(())
     }
 
     fn read_log(&self, log: &str) -> Result<Vec<Vec<u8>>> {
+        self.send_pending_log()?;
         let mut lines = Vec::new();
         if let Some(bytes) = self.get(&format!("{log}.jsonl"))? {
             lines.extend(split_lines(&bytes));
@@ -856,7 +932,11 @@ impl Store for CloudStore {
     }
 
     fn sync(&self) -> Result<()> {
-        Ok(())
+        self.send_pending_log()
+    }
+
+    fn flush_log(&self) -> Result<()> {
+        self.send_pending_log()
     }
 }
 

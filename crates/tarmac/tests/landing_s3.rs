@@ -147,13 +147,28 @@ fn a_batch_lands_in_s3_and_another_machine_builds_from_it() {
     let db = replay_into(&builder, &s3);
     assert_eq!(bronze(&db), expected);
 
-    // the ledger is in the bucket, one object per entry and writer
+    // the ledger is in the bucket: objects of each writer, each a batch of
+    // entries (one per line), every window's entry among them
     let ledger = s3.keys(BUCKET, "zone/_ledger/");
-    assert!(ledger.len() >= WINDOWS, "{ledger:#?}");
+    assert!(!ledger.is_empty() && ledger.len() < WINDOWS, "{ledger:#?}");
     assert!(ledger.iter().all(|k| k.contains("/writer=")), "{ledger:#?}");
-    let entry = String::from_utf8(s3.get(BUCKET, &ledger[0])).unwrap();
-    assert!(entry.contains("\"outcome\":\"landed\""), "{entry}");
-    assert!(!entry.contains(SECRET_ACCESS_KEY));
+    let entries: Vec<String> = ledger
+        .iter()
+        .flat_map(|k| {
+            String::from_utf8(s3.get(BUCKET, k))
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(entries.len() >= WINDOWS, "{entries:#?}");
+    assert!(
+        entries[0].contains("\"outcome\":\"landed\""),
+        "{}",
+        entries[0]
+    );
+    assert!(entries.iter().all(|e| !e.contains(SECRET_ACCESS_KEY)));
 }
 
 fn spawn(cmd: &mut Command) -> Child {
