@@ -862,6 +862,10 @@ alert_on = ["failure", "success"]
         );
         let d = chrono::NaiveDate::from_ymd_opt(2024, 8, 12);
         assert_eq!(partition_args(&s, d)[4], "{d: '2024-08-12'}");
+        let lake = parse_step("lake publish --layer silver").unwrap();
+        assert_eq!(lake.kind, StepKind::Lake);
+        assert!(!lake.uses_api);
+        assert!(parse_step("lake drop").is_err());
         let b = parse_step("ingest batch --airport BOG").unwrap();
         assert_eq!(
             partition_args(&b, d),

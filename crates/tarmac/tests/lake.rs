@@ -405,6 +405,65 @@ fn an_added_column_evolves_the_table_and_an_incompatible_change_publishes_nothin
 }
 
 #[test]
+fn snapshots_beyond_the_retention_expire_with_the_files_only_they_used() {
+    let Some(py) = testkit::pyiceberg::python("lake_retention") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    warehouse_sql(
+        dir,
+        "CREATE SCHEMA kinds; CREATE TABLE kinds.t AS SELECT range AS id FROM range(10)",
+    );
+    let keep = [
+        "--layer",
+        "kinds",
+        "--keep-snapshots",
+        "2",
+        "--max-snapshot-age",
+        "0s",
+        "--json",
+    ];
+    let mut expired = Vec::new();
+    for round in 0..4 {
+        if round > 0 {
+            warehouse_sql(
+                dir,
+                &format!("INSERT INTO kinds.t VALUES ({})", 100 + round),
+            );
+        }
+        let r = report(&ok(publish(dir, &keep)));
+        expired.push(r[0]["snapshots_expired"].as_u64().unwrap());
+    }
+    // 4 snapshots made, 2 kept: the 1st expires at the 3rd publish, the 2nd at the 4th
+    assert_eq!(expired, vec![0, 0, 1, 1]);
+    let out = dir.join("read");
+    let back = read_back(&py, &sqlite_uri(&dir.join("lake/catalog.db")), &[], &out);
+    assert_eq!(back[0]["snapshots"], 2);
+    same_as_warehouse(&dir.join("tarmac.duckdb"), &back, &out);
+    // what is left on disk: the data files of the two kept snapshots, and
+    // the manifest lists of those two only
+    let table = dir.join("lake/kinds/t");
+    let count = |sub: &str, suffix: &str| {
+        files(&table.join(sub))
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .count()
+    };
+    assert_eq!(count("data", ".parquet"), 2);
+    let lists = files(&table.join("metadata"))
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("snap-")
+        })
+        .count();
+    assert_eq!(lists, 2);
+}
+
+#[test]
 fn a_publish_killed_at_any_moment_reruns_to_the_same_tables() {
     let Some(py) = testkit::pyiceberg::python("lake_kill") else {
         return;

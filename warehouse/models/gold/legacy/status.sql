@@ -2,7 +2,7 @@
     hold one per observation, with an id per row; now id is the movement's).
     A view: a projection of silver flights, always current and free to
     build; fct_flight_movements is the table to aggregate. -#}
-{{ config(materialized='view') }}
+{{ config(materialized='view', partitioned_by=['day(scheduled_time_utc)']) }}
 select
     id,
     aircraft_id,

@@ -1,7 +1,7 @@
 {#- The old pipeline's times side table, one row per movement. For
     calendars use dim_date and dim_time_of_day. A view over silver flights,
     like `status`. -#}
-{{ config(materialized='view') }}
+{{ config(materialized='view', partitioned_by=['day(scheduled_time_utc)']) }}
 select
     id,
     date,
