@@ -469,6 +469,7 @@ pub(crate) fn publish_table(ctx: &mut Ctx<'_>, spec: &TableSpec) -> Result<Table
         &partition_types,
         &spec.partition_by,
         &changed,
+        changed.len() == wanted.len(),
         &table_location,
         spec_now.spec_id(),
     )?;
@@ -1063,6 +1064,7 @@ fn write_partitions(
     partition_types: &[Type],
     partition_by: &[PartitionField],
     changed: &[(&Vec<Option<String>>, &String)],
+    every_partition: bool,
     table_location: &str,
     spec_id: i32,
 ) -> Result<Vec<DataFile>> {
@@ -1130,26 +1132,48 @@ fn write_partitions(
         .enumerate()
         .map(|(i, s)| format!(", {s} AS __p{i}"))
         .collect();
-    let filter: Vec<String> = changed
-        .iter()
-        .map(|(key, _)| {
-            let conds: Vec<String> = key
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Some(v) => format!("__p{i}::VARCHAR = {}", quote_string(v)),
-                    None => format!("__p{i} IS NULL"),
-                })
-                .collect();
-            format!("({})", conds.join(" AND "))
-        })
-        .collect();
+    // which rows to write: all of them for a new or wholly changed table
+    // (no filter to evaluate per row), else the changed partitions' keys,
+    // as one IN list when there is one partition column (a hash lookup,
+    // not a chain of comparisons per row)
+    let filter = if every_partition {
+        "true".to_string()
+    } else if n == 1 {
+        let values: Vec<String> = changed
+            .iter()
+            .filter_map(|(key, _)| key[0].as_deref().map(quote_string))
+            .collect();
+        let mut parts = Vec::new();
+        if !values.is_empty() {
+            parts.push(format!("__p0::VARCHAR IN ({})", values.join(", ")));
+        }
+        if changed.iter().any(|(key, _)| key[0].is_none()) {
+            parts.push("__p0 IS NULL".to_string());
+        }
+        parts.join(" OR ")
+    } else {
+        changed
+            .iter()
+            .map(|(key, _)| {
+                let conds: Vec<String> = key
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| match v {
+                        Some(v) => format!("__p{i}::VARCHAR = {}", quote_string(v)),
+                        None => format!("__p{i} IS NULL"),
+                    })
+                    .collect();
+                format!("({})", conds.join(" AND "))
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
     let part_cols: Vec<String> = (0..n).map(|i| format!("__p{i}")).collect();
     let sql = format!(
         "COPY (SELECT * FROM (SELECT {}{parts_select} FROM {qualified}) WHERE {}) TO {} \
          ({options}, PARTITION_BY ({}), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'f{{i}}')",
         select.join(", "),
-        filter.join(" OR "),
+        filter,
         quote_string(&stage.to_string_lossy()),
         part_cols.join(", ")
     );
