@@ -297,9 +297,11 @@ pub async fn run_batch(
     progress.begin("requests", units.len() as u64);
 
     // Days whose windows had all landed before: only the marker is missing.
+    let markers = Arc::new(PendingMarkers::default());
     for ((airport, day), n) in &pending_per_day {
         if *n == 0 {
-            mark_day(&zone, airport, *day, None)?;
+            let files = zone.airport_day_bodies(airport, *day)?;
+            markers.push(airport, *day, files);
         }
     }
 
@@ -320,6 +322,7 @@ pub async fn run_batch(
         let fatal = fatal.clone();
         let progress = progress.clone();
         let whole_days = whole_days.clone();
+        let markers = markers.clone();
         async move {
             if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
                 return Ok(false);
@@ -387,7 +390,15 @@ pub async fn run_batch(
                         let zone = zone.clone();
                         let airport = unit.airport.clone();
                         tokio::task::spawn_blocking(move || {
-                            mark_day(&zone, &airport, unit.date, known)
+                            let files = match known {
+                                Some(files) => files,
+                                None => zone.airport_day_bodies(&airport, unit.date)?,
+                            };
+                            markers.push(&airport, unit.date, files);
+                            if markers.due() {
+                                markers.flush(&zone)?;
+                            }
+                            Ok::<_, IngestError>(())
                         })
                         .await
                         .map_err(|e| IngestError::Landing(e.to_string()))??;
@@ -444,8 +455,11 @@ pub async fn run_batch(
     .collect::<Vec<Result<bool>>>()
     .await;
     drop(sender);
+    // The days that completed are complete whatever failed after them.
+    let marked = tokio::task::block_in_place(|| markers.flush(&zone));
     let (bronze, loaded) = tokio::task::block_in_place(|| writer.finish())?;
     tokio::task::block_in_place(|| zone.flush_ledger())?;
+    marked?;
     progress.finish();
 
     if let Some((airport, e)) = fatal.lock().ok().and_then(|mut f| f.take()) {
@@ -591,19 +605,47 @@ pub(crate) async fn land_fetched(
     Ok(file.map(|f| (f, body)))
 }
 
-/// Writes a day's marker; `known`: its bodies' names when this run fetched
-/// the whole day, else the store is listed for them.
-fn mark_day(
-    zone: &LandingZone,
-    airport: &str,
-    day: NaiveDate,
-    known: Option<Vec<String>>,
-) -> Result<()> {
-    let files = match known {
-        Some(files) => files,
-        None => zone.airport_day_bodies(airport, day)?,
-    };
-    zone.mark_day(airport, day, files)
+/// Days a batch completed whose "day complete" marker is not written yet.
+///
+/// Markers go out as runs of consecutive days ([`LandingZone::mark_days`]),
+/// every [`MARK_EVERY`] completed days and at the end of the batch: in a
+/// bucket, one PUT per day was a fifth of a batch's requests. A batch
+/// killed in between loses at most those markers, never a body: its rerun
+/// finds every window of those days landed, plans nothing for them and
+/// marks them (listing their bodies) before it fetches anything.
+#[derive(Default)]
+struct PendingMarkers {
+    days: Mutex<Vec<(String, NaiveDate, Vec<String>)>>,
+}
+
+/// How many completed days wait for their markers at most (a month).
+const MARK_EVERY: usize = 31;
+
+impl PendingMarkers {
+    fn push(&self, airport: &str, day: NaiveDate, files: Vec<String>) {
+        self.lock().push((airport.to_string(), day, files));
+    }
+
+    fn due(&self) -> bool {
+        self.lock().len() >= MARK_EVERY
+    }
+
+    /// Writes the markers of every waiting day, one run at a time.
+    fn flush(&self, zone: &LandingZone) -> Result<()> {
+        let days = std::mem::take(&mut *self.lock());
+        let mut per_airport: BTreeMap<String, Vec<(NaiveDate, Vec<String>)>> = BTreeMap::new();
+        for (airport, day, files) in days {
+            per_airport.entry(airport).or_default().push((day, files));
+        }
+        for (airport, days) in per_airport {
+            zone.mark_days(&airport, days)?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, NaiveDate, Vec<String>)>> {
+        self.days.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! flightlabs/historical/code=BOG/type=arrival/date=2024-08-12/
 //!     window=0000-1159.obs=1.json.zst          body: its metadata, then the response (zstd)
 //! flightlabs/historical/code=BOG/_days/date=2024-08-12.json         day complete
+//! flightlabs/historical/code=BOG/_days/dates=2024-08-13..2024-08-31.json  days complete
 //! flightlabs/flights/code=BOG/type=arrival/date=2026-11-25/
 //!     polled=20261125T001321.123Z.json.zst     one real-time poll
 //! archive/historical/date=2024-08-12/
@@ -151,6 +152,38 @@ pub struct DayMarker {
     pub date: NaiveDate,
     pub files: Vec<String>,
     pub completed_at: DateTime<Utc>,
+}
+
+/// The marker of a run of consecutive days completed together
+/// (`_days/dates=<first>..<last>.json`): a batch marks the days it
+/// finished in one object per run instead of one per day, so a year into a
+/// bucket costs a handful of requests for its markers, not 365. Its name
+/// alone says which days it covers; the body lists each day's bodies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaysMarker {
+    pub airport: String,
+    pub days: Vec<DayMarkerDay>,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// One day of a [`DaysMarker`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DayMarkerDay {
+    pub date: NaiveDate,
+    pub files: Vec<String>,
+}
+
+/// The days a marker's file name covers: `date=D.json` is one day,
+/// `dates=A..B.json` every day from A to B; `None` for any other name.
+fn marker_days(name: &str) -> Option<Vec<NaiveDate>> {
+    let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let stem = name.strip_suffix(".json")?;
+    if let Some(d) = stem.strip_prefix("date=") {
+        return Some(vec![parse(d)?]);
+    }
+    let (a, b) = stem.strip_prefix("dates=")?.split_once("..")?;
+    let (a, b) = (parse(a)?, parse(b)?);
+    (a <= b).then(|| a.iter_days().take_while(|d| *d <= b).collect())
 }
 
 /// Which observation of an API window a body is.
@@ -382,15 +415,7 @@ impl LandingZone {
             let rest = l.rel.strip_prefix(&top).unwrap_or(&l.rel);
             let parts: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
             match parts.as_slice() {
-                ["_days", name] => {
-                    if let Some(d) = name
-                        .strip_prefix("date=")
-                        .and_then(|n| n.strip_suffix(".json"))
-                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                    {
-                        out.days.insert(d);
-                    }
-                }
+                ["_days", name] => out.days.extend(marker_days(name).unwrap_or_default()),
                 [ty, date, name] if name.ends_with(BODY_EXT) => {
                     let direction = match ty.strip_prefix("type=") {
                         Some("arrival") => Direction::Arrival,
@@ -416,15 +441,14 @@ impl LandingZone {
         Ok(out)
     }
 
-    fn day_marker_rel(airport: &str, date: NaiveDate) -> String {
-        format!(
-            "flightlabs/historical/code={airport}/_days/date={}.json",
-            date.format("%Y-%m-%d")
-        )
+    fn markers_rel(airport: &str) -> String {
+        format!("flightlabs/historical/code={airport}/_days")
     }
 
+    /// Whether `date` of `airport` has a "day complete" marker (its own or
+    /// a run's): one listing of the markers.
     pub fn day_landed(&self, airport: &str, date: NaiveDate) -> Result<bool> {
-        self.store.exists(&Self::day_marker_rel(airport, date))
+        Ok(self.landed_days(airport)?.binary_search(&date).is_ok())
     }
 
     /// The names of a day's first observations of `windows`, both
@@ -455,32 +479,76 @@ impl LandingZone {
     /// Marks a day complete. Two workers may both mark it, with the same
     /// list of bodies: replacing is harmless.
     pub fn mark_day(&self, airport: &str, date: NaiveDate, files: Vec<String>) -> Result<()> {
-        let marker = DayMarker {
-            airport: airport.to_string(),
-            date,
-            files,
-            completed_at: Utc::now(),
-        };
-        let json = serde_json::to_vec_pretty(&marker).map_err(IngestError::json)?;
-        self.store
-            .put(&Self::day_marker_rel(airport, date), &json, Durability::Now)
+        self.mark_days(airport, vec![(date, files)])
+    }
+
+    /// Marks days complete, one object per run of consecutive days: a lone
+    /// day gets `date=D.json` (a [`DayMarker`]), a run `dates=A..B.json` (a
+    /// [`DaysMarker`]). Markers of overlapping runs may coexist (two
+    /// workers, or a rerun): a day is complete if any marker covers it.
+    pub fn mark_days(&self, airport: &str, days: Vec<(NaiveDate, Vec<String>)>) -> Result<()> {
+        let mut days = days;
+        days.sort_by_key(|(d, _)| *d);
+        days.dedup_by_key(|(d, _)| *d);
+        let completed_at = Utc::now();
+        let mut runs: Vec<Vec<(NaiveDate, Vec<String>)>> = Vec::new();
+        for day in days {
+            match runs.last_mut() {
+                Some(run) if run.last().and_then(|(d, _)| d.succ_opt()) == Some(day.0) => {
+                    run.push(day)
+                }
+                _ => runs.push(vec![day]),
+            }
+        }
+        let dir = Self::markers_rel(airport);
+        for mut run in runs {
+            let (rel, json) = if run.len() == 1 {
+                let (date, files) = run.pop().expect("a run has a day");
+                let marker = DayMarker {
+                    airport: airport.to_string(),
+                    date,
+                    files,
+                    completed_at,
+                };
+                (
+                    format!("{dir}/date={}.json", date.format("%Y-%m-%d")),
+                    serde_json::to_vec_pretty(&marker),
+                )
+            } else {
+                let (first, last) = (run[0].0, run[run.len() - 1].0);
+                let marker = DaysMarker {
+                    airport: airport.to_string(),
+                    days: run
+                        .into_iter()
+                        .map(|(date, files)| DayMarkerDay { date, files })
+                        .collect(),
+                    completed_at,
+                };
+                (
+                    format!(
+                        "{dir}/dates={}..{}.json",
+                        first.format("%Y-%m-%d"),
+                        last.format("%Y-%m-%d")
+                    ),
+                    serde_json::to_vec_pretty(&marker),
+                )
+            };
+            let json = json.map_err(IngestError::json)?;
+            self.store.put(&rel, &json, Durability::Now)?;
+        }
+        Ok(())
     }
 
     /// Days of `airport` whose every window and direction landed, sorted.
     pub fn landed_days(&self, airport: &str) -> Result<Vec<NaiveDate>> {
-        let dir = format!("flightlabs/historical/code={airport}/_days");
-        let mut days: Vec<NaiveDate> = self
+        let days: BTreeSet<NaiveDate> = self
             .store
-            .list(&dir)?
+            .list(&Self::markers_rel(airport))?
             .into_iter()
-            .filter_map(|l| {
-                let name = l.rel.rsplit('/').next()?;
-                let d = name.strip_prefix("date=")?.strip_suffix(".json")?;
-                NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
-            })
+            .filter_map(|l| marker_days(l.rel.rsplit('/').next()?))
+            .flatten()
             .collect();
-        days.sort();
-        Ok(days)
+        Ok(days.into_iter().collect())
     }
 
     /// Airports that have API days landed.
@@ -912,6 +980,59 @@ mod tests {
             .path()
             .join(format!("_rejected/landing/{rel}.meta.json"))
             .exists());
+    }
+
+    #[test]
+    fn runs_of_days_share_a_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path()).unwrap();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let days = [
+            "2024-02-27",
+            "2024-02-28",
+            "2024-02-29",
+            "2024-03-01",
+            "2024-03-03",
+        ];
+        zone.mark_days(
+            "BOG",
+            days.iter()
+                .rev()
+                .map(|s| (d(s), vec![format!("{s}.json.zst")]))
+                .collect(),
+        )
+        .unwrap();
+        let markers = dir.path().join("flightlabs/historical/code=BOG/_days");
+        let mut names: Vec<String> = std::fs::read_dir(&markers)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["date=2024-03-03.json", "dates=2024-02-27..2024-03-01.json"]
+        );
+        let run: DaysMarker = serde_json::from_slice(
+            &std::fs::read(markers.join("dates=2024-02-27..2024-03-01.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(run.days.len(), 4);
+        assert_eq!(run.days[3].files, ["2024-03-01.json.zst"]);
+        let expected: Vec<NaiveDate> = days.iter().map(|s| d(s)).collect();
+        assert_eq!(zone.landed_days("BOG").unwrap(), expected);
+        assert!(zone.day_landed("BOG", d("2024-02-29")).unwrap());
+        assert!(!zone.day_landed("BOG", d("2024-03-02")).unwrap());
+        let landed = zone.airport_landed("BOG").unwrap();
+        assert_eq!(landed.days.into_iter().collect::<Vec<_>>(), expected);
+        // an overlapping marker (a rerun, another worker) changes nothing
+        zone.mark_days(
+            "BOG",
+            vec![(d("2024-03-01"), vec![]), (d("2024-03-02"), vec![])],
+        )
+        .unwrap();
+        assert_eq!(zone.landed_days("BOG").unwrap().len(), 6);
+        assert_eq!(marker_days("dates=2024-03-02..2024-03-01.json"), None);
+        assert_eq!(marker_days("notes.txt"), None);
     }
 
     #[test]

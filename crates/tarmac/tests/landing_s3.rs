@@ -238,8 +238,31 @@ fn workers_share_a_range_a_killed_one_reruns_and_every_window_lands_once() {
         landed.iter().all(|k| k.contains(".obs=1.json.zst")),
         "{landed:#?}"
     );
+    // every day marked, by its own marker or a run's (`dates=A..B.json`)
     let markers = s3.keys(BUCKET, "shared/flightlabs/historical/code=BOG/_days/");
-    assert_eq!(markers.len(), 6, "{markers:#?}");
+    let mut marked = std::collections::BTreeSet::new();
+    for key in &markers {
+        let name = key.rsplit('/').next().unwrap().trim_end_matches(".json");
+        let (first, last) = match name.strip_prefix("dates=") {
+            Some(run) => run.split_once("..").unwrap(),
+            None => (&name[5..], &name[5..]),
+        };
+        let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        marked.extend(day(first).iter_days().take_while(|d| *d <= day(last)));
+    }
+    let days: Vec<String> = marked.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        days,
+        [
+            "2025-03-01",
+            "2025-03-02",
+            "2025-03-03",
+            "2025-03-04",
+            "2025-03-05",
+            "2025-03-06"
+        ],
+        "{markers:#?}"
+    );
 
     // a warehouse built from the shared zone equals one local run's
     let builder = t.path().join("builder");
