@@ -8,31 +8,55 @@
 # Each run is `tarmac ingest batch --simulator` (the built-in simulator,
 # realistic day shape, seed 1, no rate limit to speak of: 100000/1) in a
 # fresh working directory with a fresh warehouse, timed from the outside;
-# the S3 runs land in a fresh bucket of a local moto server
-# (bench/s3-requirements.txt) on 127.0.0.1. Landing is durable both ways: a
-# local body is fsynced with its folder, an S3 body is one acknowledged PUT.
+# the S3 runs land in a fresh bucket of a local S3-compatible server on
+# 127.0.0.1, one of the two issue 15 names:
+#   SERVER=s3s-fs (default)  s3s-fs from crates.io, native, objects in files
+#                            (pinned 0.14.1: later ones need a newer rustc);
+#                            closest to a real S3, whose CPU is not ours
+#   SERVER=moto              moto[server] (bench/s3-requirements.txt), Python;
+#                            it takes ~2.5 ms of CPU per request on the same
+#                            cores as Tarmac, so it measures moto as well
+# Landing is durable locally (a body is fsynced with its folder); neither
+# server fsyncs, as a real S3 acknowledges a PUT only once it is stored.
 # Prints each run, the medians, and s3/local as records per second.
 # Environment:
 #   TARMAC  tarmac binary (default $CARGO_TARGET_DIR or ~/.cache/tarmac-target, release)
+#   SERVER  s3s-fs | moto
+#   S3S_FS  s3s-fs binary (default: cargo install into ~/.cache/s3s-fs)
 #   MOTO    moto_server (default: made by bench/py_venv.sh in ~/.cache/tarmac-s3-venv)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 TARMAC="${TARMAC:-${CARGO_TARGET_DIR:-$HOME/.cache/tarmac-target}/release/tarmac}"
 DAYS="${DAYS:-90}"
 RUNS="${RUNS:-5}"
+SERVER="${SERVER:-s3s-fs}"
 [ -x "$TARMAC" ] || { echo "no tarmac binary at $TARMAC: cargo build --release -p tarmac (or set TARMAC)" >&2; exit 1; }
-MOTO="${MOTO:-$(bash "$here/py_venv.sh" "$here/s3-requirements.txt" "$HOME/.cache/tarmac-s3-venv" moto_server)}"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/tarmac-s3-bench.XXXXXX")"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$MOTO" -H 127.0.0.1 -p "$port" >"$scratch/moto.log" 2>&1 &
-moto=$!
-trap 'kill $moto 2>/dev/null || true; rm -rf "$scratch"' EXIT
+case "$SERVER" in
+  moto)
+    MOTO="${MOTO:-$(bash "$here/py_venv.sh" "$here/s3-requirements.txt" "$HOME/.cache/tarmac-s3-venv" moto_server)}"
+    "$MOTO" -H 127.0.0.1 -p "$port" >"$scratch/server.log" 2>&1 &
+    ;;
+  s3s-fs)
+    S3S_FS="${S3S_FS:-$HOME/.cache/s3s-fs/bin/s3s-fs}"
+    if [ ! -x "$S3S_FS" ]; then
+      echo "building s3s-fs 0.14.1 into $HOME/.cache/s3s-fs (once)" >&2
+      CARGO_TARGET_DIR="$HOME/.cache/s3s-fs/target" cargo install --quiet --locked s3s-fs@0.14.1 --features binary --root "$HOME/.cache/s3s-fs" >&2
+    fi
+    mkdir -p "$scratch/objects"
+    "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key bench --secret-key bench-secret "$scratch/objects" >"$scratch/server.log" 2>&1 &
+    ;;
+  *) echo "SERVER must be s3s-fs or moto, not $SERVER" >&2; exit 2 ;;
+esac
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -rf "$scratch"' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 
 from=2024-01-01
 to=$(date -u -d "$from + $((DAYS - 1)) days" +%F)
-echo "landing_s3: BOG, $DAYS days from $from, simulator (realistic days), $RUNS runs each, $(basename "$TARMAC") at $TARMAC"
+echo "landing_s3: BOG, $DAYS days from $from, simulator (realistic days), $RUNS runs each, S3 server $SERVER, $(basename "$TARMAC") at $TARMAC"
 
 # $1 = label, $2 = landing location; prints "seconds records"
 one() {
@@ -55,7 +79,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 : >"$scratch/local.txt"; : >"$scratch/s3.txt"
 for i in $(seq "$RUNS"); do
   bucket="bench-$i"
-  curl -s -X PUT "http://127.0.0.1:$port/$bucket" -o /dev/null
+  if [ "$SERVER" = moto ]; then curl -s -X PUT "http://127.0.0.1:$port/$bucket" -o /dev/null; else mkdir -p "$scratch/objects/$bucket"; fi
   l=$(one "local-$i" "landing")
   s=$(one "s3-$i" "s3://$bucket/landing")
   echo "run $i: local ${l% *} s, s3 ${s% *} s (${l#* } / ${s#* } records)"

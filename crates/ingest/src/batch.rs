@@ -313,8 +313,15 @@ pub async fn run_batch(
     let requests_before = client.stats.requests.load(Ordering::Relaxed);
     let retries_before = client.stats.retries.load(Ordering::Relaxed);
 
+    // `concurrency` bounds the API requests in flight, not the windows: a
+    // window whose answer is landing (an fsync, or a PUT to a bucket) gives
+    // its request slot to the next window, so a store's latency does not
+    // idle the API connection. Up to LANDING_AHEAD windows per slot are
+    // between fetched and landed at once.
+    let requests = Arc::new(tokio::sync::Semaphore::new(plan.concurrency.max(1)));
     let results = stream::iter(units.into_iter().map(|unit| {
         let client = client.clone();
+        let requests = requests.clone();
         let zone = zone.clone();
         let sender = sender.clone();
         let pending = pending.clone();
@@ -334,10 +341,16 @@ pub async fn run_batch(
                 unit.direction,
                 unit.window.label()
             );
-            match client
-                .historical(&unit.airport, unit.direction, &unit.window)
-                .await
-            {
+            let answer = {
+                let _slot = requests
+                    .acquire()
+                    .await
+                    .map_err(|e| IngestError::Landing(e.to_string()))?;
+                client
+                    .historical(&unit.airport, unit.direction, &unit.window)
+                    .await
+            };
+            match answer {
                 Ok(fetched) => {
                     let meta = api_meta(
                         Endpoint::Historical,
@@ -451,7 +464,7 @@ pub async fn run_batch(
             }
         }
     }))
-    .buffer_unordered(plan.concurrency.max(1))
+    .buffer_unordered(plan.concurrency.max(1) * LANDING_AHEAD)
     .collect::<Vec<Result<bool>>>()
     .await;
     drop(sender);
@@ -617,6 +630,10 @@ pub(crate) async fn land_fetched(
 struct PendingMarkers {
     days: Mutex<Vec<(String, NaiveDate, Vec<String>)>>,
 }
+
+/// Windows per request slot that may be fetched and still landing (see
+/// [`run_batch`]); their bodies are in memory meanwhile (~150 KB each).
+const LANDING_AHEAD: usize = 4;
 
 /// How many completed days wait for their markers at most (a month).
 const MARK_EVERY: usize = 31;
