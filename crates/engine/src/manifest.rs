@@ -452,15 +452,33 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec
 /// beside the node: not parsed again). The outer error is fatal (I/O, a
 /// poisoned lock); the inner one is a model's own error, reported with the
 /// others.
+/// The properties files' entries as a model's parse looks them up.
+struct ModelProps<'a> {
+    all: &'a Properties,
+    /// The models with versions, looked up for every file: a scan of all
+    /// 10,000 models' entries per file was a third of a parse.
+    versioned: Vec<(&'a String, &'a NodeProps)>,
+}
+
+impl<'a> ModelProps<'a> {
+    fn new(all: &'a Properties) -> Self {
+        let versioned = all
+            .models
+            .iter()
+            .filter(|(_, p)| !p.versions.is_empty())
+            .collect();
+        Self { all, versioned }
+    }
+}
+
 fn parse_model(
     info: &RunInfo,
-    props: &Properties,
+    props: &ModelProps<'_>,
     env: &Environment<'static>,
     parse_resolver: &Arc<dyn Resolver>,
     (mp, abs, rel): (&str, &Path, &str),
     prev: Option<&partial::State>,
     skey: &(dyn Fn(&str) -> String + Sync),
-    versioned_models: &[(&String, &NodeProps)],
 ) -> Result<std::result::Result<(Node, partial::ModelEntry, bool), String>> {
     let project = &info.project;
     let target = &info.target;
@@ -472,7 +490,7 @@ fn parse_model(
         .to_string();
     // a version of a versioned model: the model's name, its properties, and
     // the version's entry (its own config over the model's)
-    let versioned = versioned_models.iter().find_map(|(n, p)| {
+    let versioned = props.versioned.iter().find_map(|(n, p)| {
         p.version_for(n, &stem)
             .map(|ver| ((*n).clone(), *p, ver.clone()))
     });
@@ -486,7 +504,7 @@ fn parse_model(
     let mut cfg = project.tree_config(|p| &p.models_config, folders, &name);
     let p = match &versioned {
         Some((_, p, _)) => Some(*p),
-        None => props.models.get(&name),
+        None => props.all.models.get(&name),
     };
     if let Some(p) = p {
         config::merge(&mut cfg, &p.config);
@@ -795,23 +813,16 @@ impl Manifest {
                     files.push((mp.as_str(), abs, rel));
                 }
             }
-            // the models with versions, looked up for every file: a scan of
-            // all 10,000 models' properties per file was a third of a parse
-            let versioned_models: Vec<(&String, &NodeProps)> = props
-                .models
-                .iter()
-                .filter(|(_, p)| !p.versions.is_empty())
-                .collect();
+            let model_props = ModelProps::new(&props);
             let parsed = crate::par::map(&files, |(mp, abs, rel)| {
                 parse_model(
                     pinfo,
-                    &props,
+                    &model_props,
                     &env,
                     &parse_resolver,
                     (mp, abs, rel),
                     prev.as_ref(),
                     &skey,
-                    &versioned_models,
                 )
             });
             for p in parsed {

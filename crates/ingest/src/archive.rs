@@ -491,7 +491,7 @@ pub fn import(
                 let Some(path) = files.get(i) else { break };
                 let outcome = match convert_file(zone, path, Durability::Deferred) {
                     Ok(Converted::AlreadyImported) => Ok(false),
-                    Ok(Converted::Landed(file, body)) => match tx.send((*file, body)) {
+                    Ok(Converted::Landed(file, body)) => match tx.send(*file, body) {
                         Ok(()) => Ok(true),
                         Err(_) => Err("the bronze writer stopped".to_string()),
                     },

@@ -368,10 +368,9 @@ pub async fn run_batch(
                     let landed = land_fetched(&zone, meta, fetched, observation).await?;
                     if let (Some(tx), Some((file, body))) = (&sender, landed) {
                         let tx = tx.clone();
-                        let sent =
-                            tokio::task::spawn_blocking(move || tx.send((file, body)).is_ok())
-                                .await
-                                .map_err(|e| IngestError::Landing(e.to_string()))?;
+                        let sent = tokio::task::spawn_blocking(move || tx.send(file, body).is_ok())
+                            .await
+                            .map_err(|e| IngestError::Landing(e.to_string()))?;
                         if !sent {
                             return Err(IngestError::Landing("the bronze writer stopped".into()));
                         }

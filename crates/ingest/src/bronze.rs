@@ -12,6 +12,7 @@
 //!   command re-runnable and a killed run resumable.
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::path::Path;
 use warehouse::duckdb;
 
@@ -380,6 +381,12 @@ impl Loading<'_> {
     /// Appends one landed body (skipped if bronze or this transaction
     /// holds it already).
     pub fn append(&mut self, file: &LandedFile, body: &[u8]) -> Result<()> {
+        self.append_parsed(file, Parsed::new(file, body.to_vec()))
+    }
+
+    /// Appends a body [`Parsed`] on another thread: what the single writer
+    /// does itself is only the appending.
+    pub fn append_parsed(&mut self, file: &LandedFile, parsed: Parsed) -> Result<()> {
         if self.bronze.check_loaded(&file.rel)? || self.files.contains(&file.rel) {
             self.stats.skipped += 1;
             return Ok(());
@@ -407,96 +414,77 @@ impl Loading<'_> {
         let mut direction = prov.direction.to_string();
         let mut source_file = m.source_file.clone();
         let mut source_sha = m.source_sha256.clone();
-        if m.endpoint == Endpoint::Flights {
-            match parse_records(body) {
-                Err(reason) => {
-                    counts.1 += 1;
-                    prov.quarantine(
-                        &mut a.quarantine,
-                        -1,
-                        &reason,
-                        &String::from_utf8_lossy(body),
-                    )?;
-                }
-                Ok(records) => {
-                    self.polls.push(file.rel.clone());
-                    for (i, raw) in records.iter().enumerate() {
-                        match positions::probe_position(raw.get()) {
-                            Ok(p) => {
-                                counts.0 += 1;
-                                self.min_updated = self.min_updated.min(p.updated);
-                                positions::append(&mut a.positions, file, i, &p, raw, now)?;
-                            }
-                            Err(reason) => {
-                                counts.1 += 1;
-                                prov.quarantine(&mut a.quarantine, i as i64, &reason, raw.get())?;
-                            }
+        let Parsed { body, kind } = parsed;
+        let text = match &body {
+            ParsedBody::Text(t) => t.as_str(),
+            ParsedBody::Bytes(_) => "",
+        };
+        match kind {
+            ParsedKind::Bad(reason) => {
+                counts.1 += 1;
+                prov.quarantine(&mut a.quarantine, -1, &reason, &body.lossy())?;
+            }
+            ParsedKind::Positions(records) => {
+                self.polls.push(file.rel.clone());
+                for (i, (range, probed)) in records.into_iter().enumerate() {
+                    let raw = &text[range];
+                    match probed {
+                        Ok(p) => {
+                            counts.0 += 1;
+                            self.min_updated = self.min_updated.min(p.updated);
+                            positions::append(&mut a.positions, file, i, &p, raw, now)?;
+                        }
+                        Err(reason) => {
+                            counts.1 += 1;
+                            prov.quarantine(&mut a.quarantine, i as i64, &reason, raw)?;
                         }
                     }
                 }
             }
-        } else if m.source == Source::Archive && m.direction.is_none() {
-            match parse_archive(body) {
-                Err(reason) => {
-                    counts.1 += 1;
-                    prov.quarantine(
-                        &mut a.quarantine,
-                        -1,
-                        &reason,
-                        &String::from_utf8_lossy(body),
-                    )?;
-                }
-                Ok(archive) => {
-                    source_file = Some(archive.archive.file.clone());
-                    source_sha = Some(archive.archive.sha256.clone());
-                    let mut airports: Vec<&str> = Vec::new();
-                    let mut directions: Vec<&str> = Vec::new();
-                    let mut index = 0usize;
-                    for section in &archive.sections {
-                        if !airports.contains(&section.airport.as_str()) {
-                            airports.push(&section.airport);
-                        }
-                        if !directions.contains(&section.direction.as_str()) {
-                            directions.push(section.direction.as_str());
-                        }
-                        let sec = Provenance {
-                            airport: &section.airport,
-                            direction: section.direction.as_str(),
-                            source_file: Some(&archive.archive.file),
-                            ..prov
-                        };
-                        let c = sec.append_records(
-                            &mut a.rows,
-                            &mut a.quarantine,
-                            index,
-                            &section.data,
-                        )?;
-                        counts.0 += c.0;
-                        counts.1 += c.1;
-                        index += section.data.len();
+            ParsedKind::Archive {
+                file: archive_file,
+                sha256,
+                sections,
+            } => {
+                let mut airports: Vec<&str> = Vec::new();
+                let mut directions: Vec<&str> = Vec::new();
+                let mut index = 0usize;
+                for section in &sections {
+                    if !airports.contains(&section.airport.as_str()) {
+                        airports.push(&section.airport);
                     }
-                    airport = airports.join(",");
-                    direction = directions.join(",");
-                }
-            }
-        } else {
-            match parse_records(body) {
-                Err(reason) => {
-                    counts.1 += 1;
-                    prov.quarantine(
+                    if !directions.contains(&section.direction.as_str()) {
+                        directions.push(section.direction.as_str());
+                    }
+                    let sec = Provenance {
+                        airport: &section.airport,
+                        direction: section.direction.as_str(),
+                        source_file: Some(&archive_file),
+                        ..prov
+                    };
+                    let c = sec.append_records(
+                        &mut a.rows,
                         &mut a.quarantine,
-                        -1,
-                        &reason,
-                        &String::from_utf8_lossy(body),
+                        index,
+                        text,
+                        &section.records,
                     )?;
-                }
-                Ok(records) => {
-                    let c = prov.append_records(&mut a.rows, &mut a.quarantine, 0, &records)?;
                     counts.0 += c.0;
                     counts.1 += c.1;
+                    index += section.records.len();
                 }
+                airport = airports.join(",");
+                direction = directions.join(",");
+                source_file = Some(archive_file.clone());
+                source_sha = Some(sha256);
+            }
+            ParsedKind::Records(records) => {
+                let c = prov.append_records(&mut a.rows, &mut a.quarantine, 0, text, &records)?;
+                counts.0 += c.0;
+                counts.1 += c.1;
             }
         }
+        let body = body.bytes();
         let sha256 = if m.sha256.is_empty() {
             sha256_hex(body)
         } else {
@@ -613,14 +601,15 @@ impl Provenance<'_> {
         ])
     }
 
-    /// Appends movement records (numbered from `first`) to bronze or
-    /// quarantine; returns (loaded, quarantined).
+    /// Appends movement records (numbered from `first`; their text is
+    /// `body[range]`) to bronze or quarantine; returns (loaded, quarantined).
     fn append_records(
         &self,
         rows: &mut duckdb::Appender,
         quarantine: &mut duckdb::Appender,
         first: usize,
-        records: &[&RawValue],
+        body: &str,
+        records: &[(Range<usize>, std::result::Result<Probed, String>)],
     ) -> duckdb::Result<(u64, u64)> {
         let (mut ok, mut bad) = (0, 0);
         let (fetched_at, date, now) = (
@@ -628,9 +617,10 @@ impl Provenance<'_> {
             date_value(self.date),
             instant_value(Some(self.now)),
         );
-        for (i, raw) in records.iter().enumerate() {
+        for (i, (range, probed)) in records.iter().enumerate() {
             let index = (first + i) as i64;
-            match probe(raw) {
+            let raw = &body[range.clone()];
+            match probed {
                 Ok(p) => {
                     ok += 1;
                     rows.append_row(params![
@@ -649,17 +639,144 @@ impl Provenance<'_> {
                         p.codeshare_status,
                         p.is_cargo,
                         p.scheduled_utc,
-                        raw.get(),
+                        raw,
                         now
                     ])?;
                 }
                 Err(reason) => {
                     bad += 1;
-                    self.quarantine(quarantine, index, &reason, raw.get())?;
+                    self.quarantine(quarantine, index, reason, raw)?;
                 }
             }
         }
         Ok((ok, bad))
+    }
+}
+
+/// A landed body split into records and probed, ready for
+/// [`Loading::append_parsed`]. Parsing is most of a load's CPU besides
+/// DuckDB's own; done by whoever has the body (an import's converter
+/// threads, a batch's blocking pool), it leaves the single writer thread
+/// only the appending. Records are kept as byte ranges of the body, not
+/// copies.
+pub struct Parsed {
+    body: ParsedBody,
+    kind: ParsedKind,
+}
+
+/// The body: text whenever it is UTF-8 (checked once, here), else bytes
+/// (then the whole body goes to quarantine).
+enum ParsedBody {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl ParsedBody {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(t) => t.as_bytes(),
+            Self::Bytes(b) => b,
+        }
+    }
+
+    fn lossy(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Text(t) => std::borrow::Cow::Borrowed(t),
+            Self::Bytes(b) => String::from_utf8_lossy(b),
+        }
+    }
+}
+
+type Probes<T> = Vec<(Range<usize>, std::result::Result<T, String>)>;
+
+enum ParsedKind {
+    /// The body does not parse: it is quarantined whole, with the reason.
+    Bad(String),
+    /// A real-time `/flights` answer.
+    Positions(Probes<positions::Position>),
+    /// An archive body (see [`crate::archive`]).
+    Archive {
+        file: String,
+        sha256: String,
+        sections: Vec<ParsedSection>,
+    },
+    /// An API answer's movement records.
+    Records(Probes<Probed>),
+}
+
+struct ParsedSection {
+    airport: String,
+    direction: flightlabs::Direction,
+    records: Probes<Probed>,
+}
+
+impl Parsed {
+    /// Parses and probes `body`, landed as `file`.
+    pub fn new(file: &LandedFile, body: Vec<u8>) -> Self {
+        let body = match String::from_utf8(body) {
+            Ok(text) => text,
+            Err(e) => {
+                // the JSON parser names where (it never accepts such a body)
+                let bytes = e.into_bytes();
+                let reason = match Self::kind(file, &bytes) {
+                    ParsedKind::Bad(reason) => reason,
+                    _ => "landed body is not valid JSON: it is not UTF-8".to_string(),
+                };
+                return Self {
+                    kind: ParsedKind::Bad(reason),
+                    body: ParsedBody::Bytes(bytes),
+                };
+            }
+        };
+        let kind = Self::kind(file, body.as_bytes());
+        Self {
+            body: ParsedBody::Text(body),
+            kind,
+        }
+    }
+
+    fn kind(file: &LandedFile, bytes: &[u8]) -> ParsedKind {
+        // where a record borrowed from `bytes` lies in it
+        let range = |raw: &RawValue| {
+            let start = raw.get().as_ptr() as usize - bytes.as_ptr() as usize;
+            start..start + raw.get().len()
+        };
+        let m = &file.meta;
+        if m.endpoint == Endpoint::Flights {
+            match parse_records(bytes) {
+                Err(reason) => ParsedKind::Bad(reason),
+                Ok(records) => ParsedKind::Positions(
+                    records
+                        .iter()
+                        .map(|raw| (range(raw), positions::probe_position(raw.get())))
+                        .collect(),
+                ),
+            }
+        } else if m.source == Source::Archive && m.direction.is_none() {
+            match parse_archive(bytes) {
+                Err(reason) => ParsedKind::Bad(reason),
+                Ok(archive) => ParsedKind::Archive {
+                    file: archive.archive.file,
+                    sha256: archive.archive.sha256,
+                    sections: archive
+                        .sections
+                        .into_iter()
+                        .map(|s| ParsedSection {
+                            airport: s.airport,
+                            direction: s.direction,
+                            records: s.data.iter().map(|raw| (range(raw), probe(raw))).collect(),
+                        })
+                        .collect(),
+                },
+            }
+        } else {
+            match parse_records(bytes) {
+                Err(reason) => ParsedKind::Bad(reason),
+                Ok(records) => ParsedKind::Records(
+                    records.iter().map(|raw| (range(raw), probe(raw))).collect(),
+                ),
+            }
+        }
     }
 }
 
@@ -833,6 +950,70 @@ mod tests {
             probe(&raw(r#""garbage""#)).unwrap_err(),
             "record is not a JSON object"
         );
+    }
+
+    #[test]
+    fn parsed_bodies_keep_each_record_verbatim_and_bad_bytes_go_whole_to_quarantine() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path().join("landing")).unwrap();
+        let mut bronze = Bronze::open(&dir.path().join("w.duckdb")).unwrap();
+        let meta = |day: u32| LandingMeta {
+            source: Source::Api,
+            endpoint: Endpoint::Historical,
+            airport: "BOG".into(),
+            direction: Some(Direction::Arrival),
+            date: NaiveDate::from_ymd_opt(2024, 8, day).unwrap(),
+            window: Some("day".into()),
+            request: None,
+            http_status: Some(200),
+            fetched_at: None,
+            source_file: None,
+            source_sha256: None,
+            part: None,
+            bytes: 0,
+            sha256: String::new(),
+            records: 0,
+        };
+        let first =
+            r#"{ "number" : "AV 1", "movement":{"scheduledTime":{"utc":"2024-08-12 17:00Z"}}}"#;
+        let second = r#"{"number":"Ñ 2","movement":{"scheduledTime":{"utc":"2024-08-12 18:00Z"}}}"#;
+        let body = format!("{{\"data\":[ {first},\n{second} ]}}");
+        let f = zone.land(meta(12), body.as_bytes()).unwrap().unwrap();
+        let mut not_utf8 = br#"{"data":[{"number":"AV 3"}]}"#.to_vec();
+        not_utf8[20] = 0xff;
+        let g = zone.land(meta(13), &not_utf8).unwrap().unwrap();
+        let mut loading = bronze.begin().unwrap();
+        loading
+            .append_parsed(&f, Parsed::new(&f, body.clone().into_bytes()))
+            .unwrap();
+        loading
+            .append_parsed(&g, Parsed::new(&g, not_utf8.clone()))
+            .unwrap();
+        loading.commit().unwrap();
+        let records: Vec<String> = bronze
+            .connection()
+            .prepare(
+                "SELECT record::VARCHAR FROM bronze.flightlabs_historical ORDER BY record_index",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(records, [first, second]);
+        let (reason, raw): (String, String) = bronze
+            .connection()
+            .query_row(
+                "SELECT reason, raw FROM bronze.quarantine WHERE record_index = -1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert!(
+            reason.starts_with("landed body is not valid JSON"),
+            "{reason}"
+        );
+        assert_eq!(raw, String::from_utf8_lossy(&not_utf8));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use crate::bronze::{Bronze, LoadStats};
+use crate::bronze::{Bronze, LoadStats, Parsed};
 use crate::error::{IngestError, Result};
 use crate::landing::{LandedFile, LandingZone};
 use crate::store::Store;
@@ -23,8 +23,10 @@ const BATCH_FILES: usize = 1024;
 const GATHER: Duration = Duration::from_millis(100);
 
 /// A thread that owns the bronze connection and loads what it is sent.
+/// Bodies are parsed by the threads that send them ([`BodySender`]): the
+/// writer thread only appends, and parsing runs on every core.
 pub struct Writer {
-    tx: Option<SyncSender<(LandedFile, Vec<u8>)>>,
+    tx: Option<BodySender>,
     handle: Option<JoinHandle<Result<(Bronze, LoadStats)>>>,
 }
 
@@ -70,22 +72,23 @@ impl Writer {
             .spawn(move || write_loop(bronze, rx, sync, commits))
             .expect("spawning a thread");
         Self {
-            tx: Some(tx),
+            tx: Some(BodySender(tx)),
             handle: Some(handle),
         }
     }
 
-    /// Queues a landed body; blocks while the queue is full (back-pressure).
+    /// Parses and queues a landed body; blocks while the queue is full
+    /// (back-pressure).
     pub fn send(&self, file: LandedFile, body: Vec<u8>) -> Result<()> {
         self.tx
             .as_ref()
             .ok_or(IngestError::Interrupted)?
-            .send((file, body))
+            .send(file, body)
             .map_err(|_| IngestError::Landing("the bronze writer stopped".into()))
     }
 
     /// A sender for other threads or tasks.
-    pub fn sender(&self) -> Option<SyncSender<(LandedFile, Vec<u8>)>> {
+    pub fn sender(&self) -> Option<BodySender> {
         self.tx.clone()
     }
 
@@ -99,9 +102,25 @@ impl Writer {
     }
 }
 
+/// Sends landed bodies to a [`Writer`], parsed on the sending thread.
+#[derive(Clone)]
+pub struct BodySender(SyncSender<(LandedFile, Parsed)>);
+
+/// The writer has stopped (it failed; [`Writer::finish`] says why).
+#[derive(Debug)]
+pub struct WriterStopped;
+
+impl BodySender {
+    /// Parses `body` here, then queues it; blocks while the queue is full.
+    pub fn send(&self, file: LandedFile, body: Vec<u8>) -> std::result::Result<(), WriterStopped> {
+        let parsed = Parsed::new(&file, body);
+        self.0.send((file, parsed)).map_err(|_| WriterStopped)
+    }
+}
+
 fn write_loop(
     mut bronze: Bronze,
-    rx: Receiver<(LandedFile, Vec<u8>)>,
+    rx: Receiver<(LandedFile, Parsed)>,
     sync: Option<Arc<dyn Store>>,
     commits: Option<Sender<Committed>>,
 ) -> Result<(Bronze, LoadStats)> {
@@ -114,12 +133,11 @@ fn write_loop(
         let mut loading = bronze.begin()?;
         let mut names: Vec<String> = Vec::new();
         let mut item = Some(first);
-        while let Some((file, body)) = item.take() {
+        while let Some((file, parsed)) = item.take() {
             if commits.is_some() {
                 names.push(file.rel.clone());
             }
-            loading.append(&file, &body)?;
-            drop(body);
+            loading.append_parsed(&file, parsed)?;
             if loading.records() >= BATCH_RECORDS || loading.files() >= BATCH_FILES {
                 break;
             }
@@ -206,7 +224,7 @@ fn load_files(
                     continue;
                 }
             };
-            loading.append(&f, &body)?;
+            loading.append_parsed(&f, Parsed::new(&f, body))?;
             if loading.records() >= BATCH_RECORDS || loading.files() >= BATCH_FILES {
                 break;
             }

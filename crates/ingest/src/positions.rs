@@ -15,7 +15,7 @@
 //! that from bronze.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{value::RawValue, Value};
+use serde_json::Value;
 use warehouse::duckdb;
 use warehouse::duckdb::{params, Appender, Connection};
 
@@ -217,7 +217,7 @@ pub(crate) fn append(
     file: &LandedFile,
     index: usize,
     p: &Position,
-    raw: &RawValue,
+    raw: &str,
     loaded_at: DateTime<Utc>,
 ) -> duckdb::Result<()> {
     let m = &file.meta;
@@ -252,7 +252,7 @@ pub(crate) fn append(
         p.updated,
         p.status,
         p.kind,
-        raw.get(),
+        raw,
         loaded_at
     ])
 }
