@@ -956,7 +956,7 @@ mod tests {
     fn parsed_bodies_keep_each_record_verbatim_and_bad_bytes_go_whole_to_quarantine() {
         let dir = tempfile::tempdir().unwrap();
         let zone = LandingZone::open(dir.path().join("landing")).unwrap();
-        let mut bronze = Bronze::open(&dir.path().join("w.duckdb")).unwrap();
+        let bronze = Bronze::open(&dir.path().join("w.duckdb")).unwrap();
         let meta = |day: u32| LandingMeta {
             source: Source::Api,
             endpoint: Endpoint::Historical,
