@@ -352,7 +352,7 @@ impl Config {
     /// authoritative; without one, a value the user exported is kept.
     /// Call only while the process has one thread.
     pub fn export_warehouse(&self) {
-        let var = crate::project::WAREHOUSE_ENV;
+        let var = WAREHOUSE_ENV;
         if self.source.is_none() && std::env::var_os(var).is_some() {
             return;
         }
@@ -368,11 +368,20 @@ impl Config {
         if self.source.is_some() {
             return Some(self.project.clone());
         }
-        if crate::project::is_project(Path::new(".")) {
+        if is_project(Path::new(".")) {
             return None;
         }
-        crate::project::is_project(&self.project).then(|| self.project.clone())
+        is_project(&self.project).then(|| self.project.clone())
     }
+}
+
+/// The environment variable the warehouse project's `profiles.yml` reads
+/// the warehouse path from (`env_var('TARMAC_WAREHOUSE', 'tarmac.duckdb')`).
+pub const WAREHOUSE_ENV: &str = "TARMAC_WAREHOUSE";
+
+/// Whether `dir` holds a dbt project.
+pub fn is_project(dir: &Path) -> bool {
+    dir.join("dbt_project.yml").is_file()
 }
 
 fn parse(text: &str, path: &Path) -> Result<FileConfig> {

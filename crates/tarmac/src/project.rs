@@ -12,18 +12,9 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/warehouse_files.rs"));
 }
 
-/// The environment variable the project's `profiles.yml` reads the
-/// warehouse path from (`env_var('TARMAC_WAREHOUSE', 'tarmac.duckdb')`).
-pub const WAREHOUSE_ENV: &str = "TARMAC_WAREHOUSE";
-
 /// The embedded project's files: path relative to the project, contents.
 pub fn files() -> &'static [(&'static str, &'static [u8])] {
     embedded::FILES
-}
-
-/// Whether `dir` holds a dbt project.
-pub fn is_project(dir: &Path) -> bool {
-    dir.join("dbt_project.yml").is_file()
 }
 
 /// Writes the embedded project into `dir` (created if needed). Refuses to
@@ -110,7 +101,10 @@ mod tests {
             .find(|(n, _)| *n == "profiles.yml")
             .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default();
-        assert!(profiles.contains(WAREHOUSE_ENV), "{profiles}");
+        assert!(
+            profiles.contains(crate::config::WAREHOUSE_ENV),
+            "{profiles}"
+        );
     }
 
     #[test]
@@ -118,7 +112,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (config, project) = init(tmp.path()).expect("init");
         assert!(config.is_file());
-        assert!(is_project(&project));
+        assert!(crate::config::is_project(&project));
         let parsed: toml::Value = toml::from_str(CONFIG_TEMPLATE).expect("template parses");
         assert_eq!(parsed["warehouse"]["project"].as_str(), Some("warehouse"));
         // a second init refuses and leaves the user's changes alone

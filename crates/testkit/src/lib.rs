@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod modules;
 pub mod postgres;
 pub mod pyiceberg;
 pub mod s3;

@@ -56,7 +56,7 @@ pub struct UpArgs {
 pub async fn run(config: &Config, args: UpArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let project_dir = config.project.clone();
-    if !project::is_project(&project_dir) {
+    if !crate::config::is_project(&project_dir) {
         let n = project::write_project(&project_dir)?;
         println!(
             "wrote the warehouse project to {} ({n} files; yours to change, `tarmac up` builds it)",
