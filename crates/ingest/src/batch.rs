@@ -346,6 +346,11 @@ pub async fn run_batch(
                     .acquire()
                     .await
                     .map_err(|e| IngestError::Landing(e.to_string()))?;
+                // windows wait here for a slot: one that a final answer or
+                // an unreachable host stopped the run meanwhile asks nothing
+                if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+                    return Ok(false);
+                }
                 client
                     .historical(&unit.airport, unit.direction, &unit.window)
                     .await
