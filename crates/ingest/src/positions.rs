@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS bronze.flightlabs_positions (
     direction     VARCHAR NOT NULL,
     poll_date     DATE NOT NULL,"#,
     position_columns!(),
-    r#"    record        JSON NOT NULL,
+    // zstd for the same reason as bronze's records (see bronze::SCHEMA_SQL)
+    r#"    record        JSON USING COMPRESSION zstd NOT NULL,
     loaded_at     TIMESTAMPTZ NOT NULL
 );
 CREATE SCHEMA IF NOT EXISTS silver;
