@@ -21,6 +21,10 @@ pub enum Error {
     /// A YAML file does not parse or has a bad value; names file and key.
     #[error("{path}: {message}")]
     Yaml { path: PathBuf, message: String },
+    /// A project file read by the project-file phase (`dbt_project`) could
+    /// not be read or does not parse: `file:line:column: message`.
+    #[error(transparent)]
+    File(#[from] dbt_project::Error),
     /// Something in the project is wrong (missing file, bad config value).
     #[error("{0}")]
     Project(String),

@@ -13,7 +13,6 @@ use warehouse::duckdb;
 pub mod artifacts;
 pub mod clone;
 pub mod compile;
-pub mod config;
 pub mod contract;
 pub mod data_tests;
 pub mod db;
@@ -40,7 +39,6 @@ pub mod properties;
 pub mod pyargs;
 pub mod pydatetime;
 pub mod relation;
-pub mod resources;
 pub mod seed;
 pub mod select;
 pub mod selectors;
@@ -49,13 +47,15 @@ pub mod snapshot;
 pub mod sourcemap;
 pub mod state;
 pub mod unit_tests;
-pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+// The project-file phase lives in its own crate; its modules keep their
+// paths here (`crate::yaml`, `engine::config`, ...).
+pub use dbt_project::{config, resources, yaml};
 pub use error::{Error, Result};
 pub use execute::Command;
 

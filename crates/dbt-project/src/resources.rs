@@ -245,7 +245,10 @@ pub fn build(kind: &'static str, item: &Value, place: &Place<'_>) -> Result<Reso
     };
     let mut m = Map::new();
     head(&mut m);
-    let created_at = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+    let created_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as f64 / 1e6)
+        .unwrap_or(0.0);
     match kind {
         "exposures" => {
             for d in item

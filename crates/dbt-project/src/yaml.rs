@@ -11,11 +11,30 @@ use crate::error::{Error, Result};
 
 /// Parse YAML text into JSON; mapping keys that are not strings are stringified.
 pub fn parse(path: &Path, text: &str) -> Result<Value> {
-    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| Error::Yaml {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| located(path, &e))?;
     Ok(to_json(v))
+}
+
+/// A parser error as `file:line:column: message`; the parser's own
+/// " at line L column C" for that same place is dropped from the message,
+/// where the location now leads (other places it names, such as where the
+/// unclosed collection began, stay).
+fn located(path: &Path, e: &serde_yaml_ng::Error) -> Error {
+    let message = e.to_string();
+    let Some(loc) = e.location() else {
+        return Error::Yaml {
+            path: path.to_path_buf(),
+            at: None,
+            message,
+        };
+    };
+    let (line, column) = (loc.line(), loc.column());
+    let message = message.replacen(&format!(" at line {line} column {column}"), "", 1);
+    Error::Yaml {
+        path: path.to_path_buf(),
+        at: Some((line, column)),
+        message,
+    }
 }
 
 /// Read and parse a YAML file.
@@ -126,9 +145,14 @@ mod tests {
     }
 
     #[test]
-    fn yaml_error_names_file() {
-        let e = parse(Path::new("dbt_project.yml"), "a: [").unwrap_err();
-        assert!(e.to_string().starts_with("dbt_project.yml:"), "{e}");
+    fn yaml_error_names_file_line_and_column() {
+        let e = parse(Path::new("dbt_project.yml"), "a: 1\nb: [1,\nc: 2\n").unwrap_err();
+        let Error::Yaml { at, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(*at, Some((4, 1)), "{e}");
+        assert!(e.to_string().starts_with("dbt_project.yml:4:1: "), "{e}");
+        assert!(!e.to_string().contains("at line 4 column 1"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,66 @@
+//! The crate's one error type: a project file that cannot be read, or
+//! whose YAML does not parse. Both name the file; a YAML error also names
+//! the line and column, as `file:line:column: message`, so an editor or a
+//! terminal can jump to it.
+
+use std::path::PathBuf;
+
+/// Result with this crate's error as default.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML. `at` is the line and column (1-based)
+    /// where the parser stopped, when it knows.
+    #[error("{}{}: {message}", path.display(), at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Yaml {
+        path: PathBuf,
+        at: Option<(usize, usize)>,
+        message: String,
+    },
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The file the error is about.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Self::Io { path, .. } | Self::Yaml { path, .. } => path,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_errors_read_as_file_line_column() {
+        let e = Error::Yaml {
+            path: "models/x.yml".into(),
+            at: Some((7, 1)),
+            message: "did not find expected ']'".into(),
+        };
+        assert_eq!(e.to_string(), "models/x.yml:7:1: did not find expected ']'");
+        let e = Error::Yaml {
+            path: "models/x.yml".into(),
+            at: None,
+            message: "m".into(),
+        };
+        assert_eq!(e.to_string(), "models/x.yml: m");
+    }
+}

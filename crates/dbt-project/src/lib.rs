@@ -1,0 +1,16 @@
+//! A dbt project's files, read: the first phase of the engine.
+//!
+//! The engine is split by phase, as dbt Labs' Rust engine and DataFusion
+//! split theirs (see ARCHITECTURE.md, "The engine by phase"): this crate
+//! holds what needs neither Jinja nor a database (YAML with `file:line`
+//! errors, dbt_project.yml's hierarchical config trees and their merge
+//! rules, the properties-file resources that are not SQL nodes). Because it
+//! links neither minijinja nor DuckDB, `cargo test -p dbt-project` builds
+//! in seconds; `crates/testkit/tests/crate_deps.rs` keeps it that way.
+
+pub mod config;
+pub mod error;
+pub mod resources;
+pub mod yaml;
+
+pub use error::{Error, Result};
