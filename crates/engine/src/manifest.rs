@@ -791,11 +791,31 @@ impl Manifest {
                 },
             );
             let mut props = Properties::default();
+            // Every file that is not YAML is named at once (fixing one to
+            // meet the next is slow); other errors stop at the first.
+            let mut unparsed: Vec<Error> = Vec::new();
             for ((abs, rel), doc) in yaml_files.iter().zip(docs) {
-                let (entry, fresh) = doc?;
+                let (entry, fresh) = match doc {
+                    Ok(d) => d,
+                    Err(e @ Error::File(dbt_project::Error::Yaml { .. })) => {
+                        unparsed.push(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if !unparsed.is_empty() {
+                    continue;
+                }
                 reparsed += usize::from(fresh);
                 props.add_file(abs, rel, &entry.doc)?;
                 state.yaml.insert(skey(rel), entry);
+            }
+            if unparsed.len() > 1 {
+                let all: Vec<String> = unparsed.iter().map(Error::to_string).collect();
+                return Err(Error::Project(all.join("\n")));
+            }
+            if let Some(e) = unparsed.pop() {
+                return Err(e);
             }
             props.render_configs(
                 &crate::project::FileEnv::new(

@@ -235,6 +235,18 @@ fn errors_golden() {
         )],
         &run,
     );
+    // every properties file that is not YAML, named at once
+    all += &error_case(
+        "yaml syntax in two files",
+        &[
+            (
+                "models/sources.yml",
+                "version: 2\nsources:\n  - name: raw\n   tables: []\n",
+            ),
+            ("models/props.yml", "version: 2\nmodels: [\n"),
+        ],
+        &run,
+    );
     all += &error_case(
         "yaml bad value",
         &[(
