@@ -76,6 +76,7 @@ impl S3Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start moto_server");
+        reap_with_this_process(child.id());
         let server = S3Server {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -174,6 +175,28 @@ impl S3Server {
             .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
         Ok((status, answer[split + 4..].to_vec()))
     }
+}
+
+/// Kills `pid` once this test process has exited. `Drop` kills the server
+/// too, but a server kept in a `static` (one per test binary, as
+/// `ingest/tests/store_s3.rs` keeps it: the endpoint is process-wide
+/// environment) is never dropped, and each run left a `moto_server`
+/// behind. A small `sh` watches this process and outlives it by at most a
+/// second; a server that `Drop` already killed it skips (the pid must
+/// still be a `moto_server`, not a process that reused the number).
+fn reap_with_this_process(pid: u32) {
+    let me = std::process::id();
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 1; done; \
+         grep -q moto_server /proc/{pid}/cmdline 2>/dev/null && kill -9 {pid}"
+    );
+    // Best effort: without sh, the server lives on as before.
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 impl Drop for S3Server {
