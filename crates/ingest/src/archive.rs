@@ -40,7 +40,9 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use flightlabs::Direction;
 
-use crate::bronze::{Bronze, LoadStats};
+use crate::bronze::{
+    scheduled_utc, Bronze, LoadStats, Parsed, ParsedSection, Probed, Probes, MISSING_SCHEDULED,
+};
 use crate::error::{IngestError, Result};
 use crate::landing::{
     sha256_hex, Durability, Endpoint, LandedFile, LandingMeta, LandingZone, Observation, Source,
@@ -123,8 +125,9 @@ fn walk_csv(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 pub enum Converted {
     /// The file was imported before: nothing to do.
     AlreadyImported,
-    /// Its body landed, to be loaded into bronze.
-    Landed(Box<LandedFile>, Vec<u8>),
+    /// Its body landed, to be loaded into bronze; the body comes parsed
+    /// (see [`Parsed::archive`]).
+    Landed(Box<LandedFile>, Parsed),
 }
 
 /// Converts one archive file and lands its body.
@@ -184,8 +187,9 @@ pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> 
     }
     let columns = Columns::new(&index);
 
-    // (airport, direction) -> the records' JSON texts, comma-separated
-    let mut groups: BTreeMap<(String, Direction), (String, u64)> = BTreeMap::new();
+    // (airport, direction) -> the records' JSON texts, comma-separated, and
+    // each record's range in that text with what bronze's probe says of it
+    let mut groups: BTreeMap<(String, Direction), (String, Probes<Probed>)> = BTreeMap::new();
     let mut row = csv::StringRecord::new();
     let mut line_no = 1u64;
     let mut records = 0u64;
@@ -221,21 +225,23 @@ pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> 
                 format!("line {line_no}: empty `code`"),
             ));
         }
-        let (out, n) = match groups.get_mut(&(code.to_string(), direction)) {
+        let (out, probes) = match groups.get_mut(&(code.to_string(), direction)) {
             Some(g) => g,
             None => groups
                 .entry((code.to_ascii_uppercase(), direction))
-                .or_insert_with(|| (String::with_capacity(bytes.len()), 0)),
+                .or_insert_with(|| (String::with_capacity(bytes.len()), Vec::new())),
         };
-        if *n > 0 {
+        if !probes.is_empty() {
             out.push(',');
         }
         let mark = out.len();
-        if let Err(reason) = row_to_json(&fields, out) {
+        let probed = row_to_json(&fields, out).map_err(|reason| {
             out.truncate(mark);
-            out.push_str(&error_record(&reason, line_no, &headers, &row));
-        }
-        *n += 1;
+            let reason = format!("archive line {line_no}: {reason}");
+            out.push_str(&error_record(&reason, &headers, &row));
+            reason
+        });
+        probes.push((mark..out.len(), probed.and_then(|p| p)));
         records += 1;
     }
 
@@ -248,23 +254,34 @@ pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> 
     body.push_str(r#"","date":""#);
     body.push_str(&date.format("%Y-%m-%d").to_string());
     body.push_str(r#""},"sections":["#);
-    for (i, ((airport, direction), (data, _))) in groups.iter().enumerate() {
+    let mut airports: Vec<String> = Vec::new();
+    let mut sections = Vec::with_capacity(groups.len());
+    for (i, ((airport, direction), (data, mut probes))) in groups.into_iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
         body.push_str(r#"{"airport":"#);
-        push_json_str(&mut body, airport);
+        push_json_str(&mut body, &airport);
         body.push_str(r#","direction":""#);
         body.push_str(direction.as_str());
         body.push_str(r#"","data":["#);
-        body.push_str(data);
+        let at = body.len();
+        body.push_str(&data);
         body.push_str("]}");
+        for (range, _) in &mut probes {
+            *range = range.start + at..range.end + at;
+        }
+        if airports.last() != Some(&airport) {
+            airports.push(airport.clone());
+        }
+        sections.push(ParsedSection {
+            airport,
+            direction,
+            records: probes,
+        });
     }
     body.push_str("]}");
-    let mut airports: Vec<&str> = groups.keys().map(|(a, _)| a.as_str()).collect();
-    airports.dedup();
     let airport = airports.join(",");
-    drop(groups);
     let meta = LandingMeta {
         source: Source::Archive,
         endpoint: Endpoint::Historical,
@@ -275,17 +292,19 @@ pub fn convert_file(zone: &LandingZone, path: &Path, durability: Durability) -> 
         request: None,
         http_status: None,
         fetched_at: None,
-        source_file: Some(file_name),
-        source_sha256: Some(sha),
+        source_file: Some(file_name.clone()),
+        source_sha256: Some(sha.clone()),
         part: None,
         bytes: 0,
         sha256: String::new(),
         records,
     };
-    let body = body.into_bytes();
     // None: another importer landed the same file since the check above.
-    match zone.land_with(meta, &body, durability, Observation::First)? {
-        Some(file) => Ok(Converted::Landed(Box::new(file), body)),
+    match zone.land_with(meta, body.as_bytes(), durability, Observation::First)? {
+        Some(file) => Ok(Converted::Landed(
+            Box::new(file),
+            Parsed::archive(body, file_name, sha, sections),
+        )),
         None => Ok(Converted::AlreadyImported),
     }
 }
@@ -357,34 +376,49 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// What bronze's [`probe`](crate::bronze::probe) says of a record.
+type RowProbe = std::result::Result<Probed, String>;
+
 /// One CSV row to a record of the API's shape, appended to `out` as compact
-/// JSON (on error `out` may hold part of it; the caller truncates).
-fn row_to_json(fields: &Fields, out: &mut String) -> std::result::Result<(), String> {
+/// JSON (on error `out` may hold part of it; the caller truncates). Ok
+/// holds what the probe would say of the record, read from the fields it
+/// was made of instead of from the JSON just written.
+fn row_to_json(fields: &Fields, out: &mut String) -> std::result::Result<RowProbe, String> {
     let get = |col: Col| fields.get(col);
     out.push_str("{\"movement\":");
     let movement = get(Col::Movement);
     if movement.trim().is_empty() {
         return Err("empty `movement`".into());
     }
+    let at = out.len();
     pyliteral::to_json(movement, out).map_err(|e| format!("movement: {e}"))?;
+    let scheduled = scheduled_utc(&out[at..]);
     out.push_str(",\"number\":");
-    push_json_str(out, get(Col::Number).trim());
+    let number = get(Col::Number).trim();
+    push_json_str(out, number);
     let call_sign = get(Col::CallSign).trim();
     if !call_sign.is_empty() {
         out.push_str(",\"callSign\":");
         push_json_str(out, call_sign);
     }
+    let status = get(Col::Status).trim();
     out.push_str(",\"status\":");
-    push_json_str(out, get(Col::Status).trim());
+    push_json_str(out, status);
+    let codeshare_status = get(Col::CodeshareStatus).trim();
     out.push_str(",\"codeshareStatus\":");
-    push_json_str(out, get(Col::CodeshareStatus).trim());
+    push_json_str(out, codeshare_status);
     out.push_str(",\"isCargo\":");
-    match get(Col::IsCargo).trim() {
-        "True" | "true" | "1" => out.push_str("true"),
-        "False" | "false" | "0" => out.push_str("false"),
-        "" => out.push_str("null"),
+    let is_cargo = match get(Col::IsCargo).trim() {
+        "True" | "true" | "1" => Some(true),
+        "False" | "false" | "0" => Some(false),
+        "" => None,
         other => return Err(format!("isCargo {other:?} is not a boolean")),
-    }
+    };
+    out.push_str(match is_cargo {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "null",
+    });
     let aircraft = get(Col::Aircraft).trim();
     if !aircraft.is_empty() && aircraft != "nan" {
         out.push_str(",\"aircraft\":");
@@ -398,23 +432,28 @@ fn row_to_json(fields: &Fields, out: &mut String) -> std::result::Result<(), Str
         pyliteral::to_json(airline, out).map_err(|e| format!("airline: {e}"))?;
     }
     out.push('}');
-    Ok(())
+    Ok(match scheduled {
+        None => Err(MISSING_SCHEDULED.to_string()),
+        Some(scheduled_utc) => Ok(Probed {
+            number: Some(number.to_string()).filter(|n| !n.is_empty()),
+            call_sign: Some(call_sign.to_string()).filter(|c| !c.is_empty()),
+            status: Some(status.to_string()),
+            codeshare_status: Some(codeshare_status.to_string()),
+            is_cargo,
+            scheduled_utc,
+        }),
+    })
 }
 
 /// A row that could not be converted: kept whole, for quarantine.
-fn error_record(
-    reason: &str,
-    line: u64,
-    headers: &csv::StringRecord,
-    row: &csv::StringRecord,
-) -> String {
+fn error_record(reason: &str, headers: &csv::StringRecord, row: &csv::StringRecord) -> String {
     let fields: serde_json::Map<String, serde_json::Value> = headers
         .iter()
         .zip(row.iter())
         .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
         .collect();
     serde_json::json!({
-        "_tarmac_error": format!("archive line {line}: {reason}"),
+        "_tarmac_error": reason,
         "_archive_row": fields,
     })
     .to_string()
@@ -491,7 +530,7 @@ pub fn import(
                 let Some(path) = files.get(i) else { break };
                 let outcome = match convert_file(zone, path, Durability::Deferred) {
                     Ok(Converted::AlreadyImported) => Ok(false),
-                    Ok(Converted::Landed(file, body)) => match tx.send(*file, body) {
+                    Ok(Converted::Landed(file, parsed)) => match tx.send_parsed(*file, parsed) {
                         Ok(()) => Ok(true),
                         Err(_) => Err("the bronze writer stopped".to_string()),
                     },
@@ -554,9 +593,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dep = ROW.replace(",arrival,", ",departure,");
         let (zone, r) = import(dir.path(), "2025_03_02.csv", &format!("{HEADER}{ROW}{dep}"));
-        let Converted::Landed(f, body) = r.unwrap() else {
+        let Converted::Landed(f, parsed) = r.unwrap() else {
             panic!("expected landed")
         };
+        let body = parsed.body().to_vec();
         // one body for the whole file, no sidecar
         assert_eq!(f.meta.direction, None);
         assert_eq!(f.meta.airport, "BOG");
@@ -601,6 +641,68 @@ mod tests {
         assert!(matches!(again, Converted::AlreadyImported));
     }
 
+    /// The converter hands bronze its records already split and probed;
+    /// that must be exactly what bronze would find in the landed body.
+    fn assert_handover_matches_bronze(zone: &LandingZone, path: &Path) {
+        match convert_file(zone, path, Durability::Deferred).unwrap() {
+            Converted::Landed(file, parsed) => {
+                let again = Parsed::new(&file, parsed.body().to_vec());
+                assert_eq!(parsed, again, "{}", path.display());
+            }
+            Converted::AlreadyImported => panic!("{} was imported before", path.display()),
+        }
+    }
+
+    #[test]
+    fn handover_equals_bronze_parse_on_edge_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path().join("landing")).unwrap();
+        let rows = [
+            ROW.to_string(),
+            ROW.replace(",arrival,", ",departure,"),
+            // no flight number, a callsign, cargo unknown, another airport in lower case
+            ROW.replace("AV 9407", "")
+                .replace(",False,", ",,")
+                .replace(",,arrival,BOG", ",TAES123,arrival,mde"),
+            // a number and status with spaces and a control character to escape
+            ROW.replace("AV 9407,Arrived", "\" AV\u{1} 1 \",\" Landed \""),
+            // not a boolean, a bad literal: error records
+            ROW.replace(",False,", ",maybe,"),
+            ROW.replace("{'model': 'Airbus A320'}", "{'model': 'Airbus A320}"),
+            // no scheduled time, a blank one, a movement that is not a dict
+            ROW.replace("'scheduledTime'", "'revisedTime'"),
+            ROW.replace("'utc': '2025-03-02 16:59Z'", "'utc': '  '"),
+            ROW.replacen(&ROW[..ROW.find(",AV").unwrap()], "\"'just text'\"", 1),
+            // nan cells, as pandas wrote them
+            ROW.replace("{'model': 'Airbus A320'}", "nan"),
+        ];
+        let file = dir.path().join("2025-03-02.csv");
+        std::fs::write(&file, format!("{HEADER}{}", rows.concat())).unwrap();
+        assert_handover_matches_bronze(&zone, &file);
+    }
+
+    #[test]
+    fn handover_equals_bronze_parse_on_the_shared_archive() {
+        let archive =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/flightlabs-archive/BOG");
+        if !archive.is_dir() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the shared archive is missing at {}",
+                archive.display()
+            );
+            eprintln!("skipping: no shared archive at {}", archive.display());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let zone = LandingZone::open(dir.path().join("landing")).unwrap();
+        let files = collect_files(&[archive]).unwrap();
+        assert!(files.len() >= 21, "{files:?}");
+        for path in files {
+            assert_handover_matches_bronze(&zone, &path);
+        }
+    }
+
     #[test]
     fn json_strings_are_escaped() {
         let mut out = String::new();
@@ -615,10 +717,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bad = ROW.replace("{'model': 'Airbus A320'}", "{'model': 'Airbus A320}");
         let (_, r) = import(dir.path(), "2025-03-02.csv", &format!("{HEADER}{bad}{ROW}"));
-        let Converted::Landed(_, body) = r.unwrap() else {
+        let Converted::Landed(_, parsed) = r.unwrap() else {
             panic!()
         };
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let body = parsed.body();
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap();
         let data = &v["sections"][0]["data"];
         let err = data[0]["_tarmac_error"].as_str().unwrap();
         assert!(err.starts_with("archive line 2: aircraft:"), "{err}");

@@ -121,6 +121,16 @@ impl BodySender {
     /// Parses `body` here, then queues it; blocks while the queue is full.
     pub fn send(&self, file: LandedFile, body: Vec<u8>) -> std::result::Result<(), WriterStopped> {
         let parsed = Parsed::new(&file, body);
+        self.send_parsed(file, parsed)
+    }
+
+    /// Queues a body its producer has parsed already (an archive converter
+    /// knows its records as it writes them); blocks while the queue is full.
+    pub fn send_parsed(
+        &self,
+        file: LandedFile,
+        parsed: Parsed,
+    ) -> std::result::Result<(), WriterStopped> {
         self.0.send((file, parsed)).map_err(|_| WriterStopped)
     }
 }
