@@ -146,11 +146,14 @@ pub struct Bronze {
 /// keeps committed blocks in DuckDB's buffer pool until it must evict them,
 /// and its default limit is 80% of RAM, so without a cap the process grew
 /// with the records imported (debug build: 272 MiB at 100k records, 497 MiB
-/// at 1M). At 64 MB it stays flat (236 and 245 MiB) for about the same
-/// time: what bronze writes is appended once and read back rarely. Heavier
-/// statements on this connection (replay's set-aside, the real-time silver
-/// rebuild) spill to DuckDB's temporary files instead of growing.
-pub const BRONZE_MEMORY_LIMIT: &str = "64MB";
+/// at 1M). The cap must hold one row group being compressed
+/// ([`ROW_GROUP_ROWS`] rows of ~500 bytes, ~65 MB) with room to spare: at
+/// 64 MB DuckDB spilled each one to a zstd-compressed temporary file and
+/// read it back, a sixth of the writer's time (1M records: 5.2 s at 64 MB,
+/// 4.75 s at 128 MB, peak RSS 260 -> 318 MiB, flat in the record count).
+/// Heavier statements on this connection (replay's set-aside, the real-time
+/// silver rebuild) spill to DuckDB's temporary files instead of growing.
+pub const BRONZE_MEMORY_LIMIT: &str = "128MB";
 
 /// Rows in one DuckDB row group (its default `ROW_GROUP_SIZE`). The writer
 /// hands `flightlabs_historical` rows to DuckDB in exactly this many at a
