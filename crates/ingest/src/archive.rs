@@ -525,25 +525,30 @@ pub fn import(
         for _ in 0..options.threads.max(1) {
             let Some(tx) = writer.sender() else { break };
             let (next, files, outcomes, progress) = (&next, &files, &outcomes, &progress);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = files.get(i) else { break };
-                let outcome = match convert_file(zone, path, Durability::Deferred) {
-                    Ok(Converted::AlreadyImported) => Ok(false),
-                    Ok(Converted::Landed(file, parsed)) => match tx.send_parsed(*file, parsed) {
-                        Ok(()) => Ok(true),
-                        Err(_) => Err("the bronze writer stopped".to_string()),
-                    },
-                    Err(e) => {
-                        progress.log(&format!("skipped: {e}"));
-                        Err(e.to_string())
-                    }
-                };
-                progress.advance(1, &path.display().to_string());
-                outcomes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((i, outcome));
+            scope.spawn(move || {
+                crate::loader::yield_to_writer();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let outcome = match convert_file(zone, path, Durability::Deferred) {
+                        Ok(Converted::AlreadyImported) => Ok(false),
+                        Ok(Converted::Landed(file, parsed)) => {
+                            match tx.send_parsed(*file, parsed) {
+                                Ok(()) => Ok(true),
+                                Err(_) => Err("the bronze writer stopped".to_string()),
+                            }
+                        }
+                        Err(e) => {
+                            progress.log(&format!("skipped: {e}"));
+                            Err(e.to_string())
+                        }
+                    };
+                    progress.advance(1, &path.display().to_string());
+                    outcomes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, outcome));
+                }
             });
         }
     });

@@ -109,6 +109,30 @@ impl Writer {
     }
 }
 
+/// Lowers the calling thread's scheduling priority a little, for threads
+/// that produce work for the [`Writer`]. The writer is the one serial stage
+/// of a load: when producers and the writer are all runnable on two cores,
+/// a fair scheduler gives the writer two thirds of a core and the whole
+/// load waits on it, while the producers only need to keep its short queue
+/// from running dry. Measured on a 1M-record import (2 cores): the writer
+/// was busy ~74% of the run, and ~2/3 of a core whenever both converters
+/// ran. Per-thread nice values are a Linux property (elsewhere `setpriority`
+/// acts on the whole process), so this is Linux-only; failure is harmless.
+pub fn yield_to_writer() {
+    #[cfg(target_os = "linux")]
+    {
+        const PRODUCER_NICE: libc::c_int = 5;
+        // SAFETY: gettid and setpriority take plain integers, touch no
+        // memory of ours, and on Linux PRIO_PROCESS with a thread id
+        // changes that one thread.
+        unsafe {
+            let tid = libc::gettid() as libc::id_t;
+            let current = libc::getpriority(libc::PRIO_PROCESS, tid);
+            libc::setpriority(libc::PRIO_PROCESS, tid, current.max(PRODUCER_NICE));
+        }
+    }
+}
+
 /// Sends landed bodies to a [`Writer`], parsed on the sending thread.
 #[derive(Clone)]
 pub struct BodySender(SyncSender<(LandedFile, Parsed)>);
