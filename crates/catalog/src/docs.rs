@@ -39,53 +39,45 @@ pub fn parse_blocks(package: &str, file: &str, text: &str) -> Result<Vec<DocBloc
     };
     let mut out = Vec::new();
     let mut open: Option<(String, usize, usize)> = None; // name, tag start, content start
-    let mut at = 0;
-    while let Some(rel) = text[at..].find("{%") {
-        let start = at + rel;
-        let Some(end_rel) = text[start..].find("%}") else {
-            return Err(err(start, "a `{%` tag is not closed with `%}`".into()));
-        };
-        let end = start + end_rel + 2;
-        let inner = text[start + 2..end - 2]
-            .trim_start_matches('-')
-            .trim_end_matches('-')
-            .trim();
-        let mut words = inner.split_whitespace();
-        match (words.next(), &open) {
-            (Some("docs"), None) => {
-                let name = words.next().unwrap_or_default();
-                if name.is_empty()
-                    || words.next().is_some()
-                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                {
+    let mut tags = engine::blocks::tags(text);
+    for tag in tags.by_ref() {
+        match (tag.keyword, &open) {
+            ("docs", None) => {
+                let name = tag.args();
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     return Err(err(
-                        start,
-                        format!("`{{% {inner} %}}`: a docs block needs one name of letters, digits and _"),
+                        tag.start,
+                        format!(
+                            "`{}`: a docs block needs one name of letters, digits and _",
+                            tag.text(text)
+                        ),
                     ));
                 }
-                open = Some((name.to_string(), start, end));
+                open = Some((name.to_string(), tag.start, tag.end));
             }
-            (Some("docs"), Some((name, _, _))) => {
+            ("docs", Some((name, _, _))) => {
                 return Err(err(
-                    start,
+                    tag.start,
                     format!("a docs block starts inside the docs block '{name}'"),
                 ));
             }
-            (Some("enddocs"), Some((name, _, content_start))) => {
+            ("enddocs", Some((name, _, content_start))) => {
                 out.push(DocBlock {
                     name: name.clone(),
                     package: package.to_string(),
                     file: file.to_string(),
-                    contents: text[*content_start..start].trim().to_string(),
+                    contents: text[*content_start..tag.start].trim().to_string(),
                 });
                 open = None;
             }
-            (Some("enddocs"), None) => {
-                return Err(err(start, "`enddocs` without a `docs` block".into()));
+            ("enddocs", None) => {
+                return Err(err(tag.start, "`enddocs` without a `docs` block".into()));
             }
             _ => {}
         }
-        at = end;
+    }
+    if let Some(at) = tags.unclosed {
+        return Err(err(at, "a `{%` tag is not closed with `%}`".into()));
     }
     if let Some((name, start, _)) = open {
         return Err(err(

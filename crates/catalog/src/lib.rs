@@ -70,7 +70,7 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         opts.indirect_selection,
     )?;
     let db = engine::open_db(&m.info.target)?;
-    let ropts = engine::execute::RunOptions {
+    let ropts = engine::results::RunOptions {
         command: engine::Command::Compile,
         threads: m.info.target.threads,
         fail_fast: false,
@@ -93,7 +93,7 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         t0.elapsed().as_secs_f64()
     );
     let mut out = Generated {
-        target: engine::execute::target_dir(m),
+        target: engine::results::target_dir(m),
         ..Default::default()
     };
     let mut compiled: BTreeMap<String, String> = BTreeMap::new();
@@ -102,7 +102,7 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
             Some(sql) => {
                 compiled.insert(r.unique_id.clone(), sql.clone());
             }
-            None if r.status == engine::execute::Status::Error => out
+            None if r.status == engine::results::Status::Error => out
                 .compile_errors
                 .push((r.unique_id.clone(), r.message.clone())),
             None => {}

@@ -10,16 +10,16 @@ use serde_json::{json, Map, Value};
 
 use crate::config::ConfigExt;
 use crate::error::{Error, Result};
-use crate::execute::{Command, NodeResult, Status};
 use crate::graph::Dag;
 use crate::manifest::Manifest;
+use crate::results::{Command, NodeResult, Status};
 
 /// Write compiled and run SQL for each result, on all cores. A file whose
 /// content is already right is left alone: reading it back is several times
 /// cheaper than rewriting it, and a re-compile of an unchanged project then
 /// writes almost nothing.
 pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
-    let target = crate::execute::target_dir(m);
+    let target = crate::results::target_dir(m);
     let mut files: Vec<(std::path::PathBuf, &str, &str)> = Vec::new();
     for r in results {
         let Some(node) = m.nodes.get(&r.unique_id) else {
@@ -108,10 +108,7 @@ pub(crate) struct NodeJson<'a> {
     m: &'a Manifest,
     n: &'a crate::manifest::Node,
     compiled: Option<&'a str>,
-    test: Option<(
-        &'a crate::data_tests::TestMeta,
-        crate::data_tests::TestConfig,
-    )>,
+    test: Option<(&'a crate::manifest::TestMeta, crate::data_tests::TestConfig)>,
 }
 
 impl<'a> NodeJson<'a> {
@@ -636,8 +633,8 @@ impl serde::Serialize for NodeJson<'_> {
         .then(|| n.relation().render());
         map.serialize_entry("relation_name", &relation)?;
         // dbt gives generic tests no checksum
-        let generic = test
-            .is_some_and(|(t, _)| matches!(t.kind, crate::data_tests::TestKind::Generic { .. }));
+        let generic =
+            test.is_some_and(|(t, _)| matches!(t.kind, crate::manifest::TestKind::Generic { .. }));
         if generic {
             map.serialize_entry("checksum", &Checksum("none", ""))?;
         } else if let Some(path) = n.checksum.strip_prefix("path:") {
@@ -727,7 +724,7 @@ impl serde::Serialize for NodeJson<'_> {
             map.serialize_entry("column_name", &t.column_name)?;
             map.serialize_entry("attached_node", &t.attached_node)?;
             map.serialize_entry("file_key_name", &t.file_key_name)?;
-            if let crate::data_tests::TestKind::Generic {
+            if let crate::manifest::TestKind::Generic {
                 name,
                 namespace,
                 kwargs,
@@ -1111,7 +1108,7 @@ pub fn run_results_json(
 
 /// Write an artifact already serialized (see [`manifest_json_text`]).
 pub fn write_text(m: &Manifest, name: &str, text: &str) -> Result<()> {
-    let path = crate::execute::target_dir(m).join(name);
+    let path = crate::results::target_dir(m).join(name);
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
@@ -1122,7 +1119,7 @@ pub fn write_text(m: &Manifest, name: &str, text: &str) -> Result<()> {
 /// compact as dbt writes them.
 pub fn write_json(m: &Manifest, name: &str, v: &Value) -> Result<()> {
     use std::io::Write;
-    let path = crate::execute::target_dir(m).join(name);
+    let path = crate::results::target_dir(m).join(name);
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }

@@ -13,12 +13,13 @@
 //! ephemeral) is a `No-op` too, and the nodes are independent of each other:
 //! one failing (its state relation is gone, say) skips nothing.
 
+use crate::compile::NodeHooks;
 use crate::config::ConfigExt;
 use crate::db::Db;
-use crate::execute::{NodeHooks, RunOptions};
 use crate::manifest::{Manifest, Node};
 use crate::materialize::{self, Outcome};
 use crate::relation::Relation;
+use crate::results::RunOptions;
 use chrono::Utc;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub(crate) fn build(
     db: &Db,
     resolver: &Arc<dyn crate::jinja::Resolver>,
     opts: &RunOptions,
-) -> crate::execute::Built {
+) -> crate::results::Built {
     let now = Utc::now();
     let no_op = |msg: String| {
         crate::logfmt::info_line(&msg);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigExt};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::jinja::{self, NodeCtx, Resolver};
@@ -195,6 +195,60 @@ pub fn inject_ctes(sql: &str, ctes: &[String]) -> String {
     } else {
         // dbt 1.10 follows the injected CTEs with a space
         format!("{}with{} {}", &sql[..i], joined, &sql[i..])
+    }
+}
+
+/// A node's `pre_hook`s and `post_hook`s, rendered in the node's context
+/// (`this`, `{% do adapter.drop_relation(this) %}`, ...) and run in order.
+pub(crate) struct NodeHooks<'a> {
+    pub(crate) m: &'a Manifest,
+    pub(crate) node: &'a Node,
+    pub(crate) db: &'a Db,
+    pub(crate) resolver: &'a Arc<dyn crate::jinja::Resolver>,
+    pub(crate) cfg: &'a crate::config::Config,
+    pub(crate) inc: bool,
+    pub(crate) full_refresh: bool,
+}
+
+impl NodeHooks<'_> {
+    pub(crate) fn render(&self, key: &str) -> Result<Vec<String>> {
+        let node = self.node;
+        let mut out = Vec::new();
+        for h in self.cfg.hooks(key) {
+            // a package's node renders its hooks with its package's macros
+            // in scope, as its SQL (dbt's node-package namespace)
+            let ctx = crate::jinja::scoped(
+                &self.m.env,
+                &node_ctx(
+                    node,
+                    self.resolver.clone(),
+                    Some(self.db.clone()),
+                    self.inc,
+                    self.full_refresh,
+                ),
+                Default::default(),
+            );
+            let s = self.m.env.render_str(&h, ctx).map_err(|e| {
+                Error::jinja(
+                    &node.unique_id,
+                    &format!("{} ({key})", node.original_file_path),
+                    &e,
+                )
+            })?;
+            if !s.trim().is_empty() {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn run(&self, key: &str) -> Result<()> {
+        for s in self.render(key)? {
+            self.db
+                .execute(&s)
+                .map_err(|e| Error::Project(format!("{} {key}: {e}", self.node.unique_id)))?;
+        }
+        Ok(())
     }
 }
 

@@ -27,13 +27,13 @@ use serde_json::{json, Map, Value};
 use crate::config::{self, Config, ConfigExt};
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::execute::{Command, NodeResult, RunOptions, Status};
 use crate::graph::Dag;
 use crate::jinja::{self, NodeCtx, Resolver};
-use crate::manifest::{Manifest, Node, ResourceType, Source};
+use crate::manifest::{Manifest, Node, ResourceType, Source, TestKind, TestMeta};
 use crate::project::Project;
 use crate::properties::{Column, Properties};
 use crate::relation::Relation;
+use crate::results::{Command, NodeResult, RunOptions, Status};
 
 /// The generic tests every project has (`unique`, `not_null`,
 /// `accepted_values`, `relationships`) and the helpers generic tests call
@@ -63,97 +63,18 @@ const CONFIG_ARGS: &[&str] = &[
     "alias",
 ];
 
-/// Generic or singular.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TestKind {
-    /// A `{% test %}` applied from YAML: its name, namespace and arguments
-    /// (with `model` and `column_name`) as dbt's `test_metadata`.
-    Generic {
-        name: String,
-        namespace: Option<String>,
-        kwargs: Map<String, Value>,
-    },
-    /// A SQL file in a test path.
-    Singular,
-}
-
-/// What only tests have, by unique id.
-#[derive(Debug, Clone)]
-pub struct TestMeta {
-    pub kind: TestKind,
-    pub column_name: Option<String>,
-    /// The model/seed/snapshot the test is declared on (none for sources).
-    pub attached_node: Option<String>,
-    /// `models.orders`, `sources.raw`: where in the YAML the test is.
-    pub file_key_name: Option<String>,
-    /// The entry's full key (`models.orders.columns.id.data_tests[0]`),
-    /// for error messages.
-    pub yaml_key: Option<String>,
-    /// What the test is declared on (`stg_orders`, `source raw.events`).
-    pub target: Option<String>,
-    /// The config the test's YAML entry sets (`config:` and the top-level
-    /// config arguments): it takes precedence over the generic test
-    /// definition's own `config()` call, which the project file's yields to.
-    pub yaml_config: Config,
-}
-
-impl TestMeta {
-    pub fn test_type(&self) -> &'static str {
-        match self.kind {
-            TestKind::Generic { .. } => "generic",
-            TestKind::Singular => "singular",
-        }
-    }
-    /// The generic test's name (`not_null`), for `test_name:` selection.
-    pub fn test_name(&self) -> Option<&str> {
-        match &self.kind {
-            TestKind::Generic { name, .. } => Some(name),
-            TestKind::Singular => None,
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // macros
 
 /// Turn `{% test name(args) %}…{% endtest %}` into `{% macro test_name(args) %}…{% endmacro %}`,
 /// as dbt registers generic tests (a macro named `test_<name>`).
 pub fn rewrite_test_blocks(text: &str) -> String {
-    if !text.contains("test") {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len() + 32);
-    let mut rest = text;
-    while let Some(i) = rest.find("{%") {
-        out.push_str(&rest[..i]);
-        let tag = &rest[i..];
-        let Some(close) = tag.find("%}") else {
-            out.push_str(tag);
-            return out;
-        };
-        let inner = &tag[2..close];
-        let trimmed = inner.trim_start_matches(['-', '+']).trim_start();
-        let lead = &inner[..inner.len() - inner.trim_start_matches(['-', '+']).len()];
-        if let Some(after) = trimmed.strip_prefix("test") {
-            if after.starts_with(char::is_whitespace) {
-                let name_and_args = after.trim_start();
-                out.push_str(&format!("{{%{lead} macro test_{name_and_args}%}}"));
-                rest = &tag[close + 2..];
-                continue;
-            }
-        }
-        if let Some(after) = trimmed.strip_prefix("endtest") {
-            if !after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-                out.push_str(&format!("{{%{lead} endmacro{after}%}}"));
-                rest = &tag[close + 2..];
-                continue;
-            }
-        }
-        out.push_str(&tag[..close + 2]);
-        rest = &tag[close + 2..];
-    }
-    out.push_str(rest);
-    out
+    crate::blocks::blocks_to_macros(text, "test", |t| {
+        t.rest
+            .starts_with(char::is_whitespace)
+            .then(|| format!("test_{}", t.rest.trim_start()))
+    })
+    .into_owned()
 }
 
 /// The macro files of a run: the built-in generic tests first (so the
@@ -915,7 +836,7 @@ fn singular_node(
         )
     };
     let ctx = parse_ctx(cx, &node);
-    jinja::parsing(|| jinja::render(env, &ofp, ctx.clone()))
+    crate::builtins::parsing(|| jinja::render(env, &ofp, ctx.clone()))
         .map_err(|e| crate::Error::jinja(&unique_id, &ofp, &e).to_string())?;
     if let Ok(fc) = ctx.file_config.lock() {
         let mut fc = fc.clone();
@@ -1619,7 +1540,7 @@ mod tests {
     /// `--store-failures` flag as `flag`.
     fn render_builtin(src: &str, project: &str, config: Value, flag: bool) -> String {
         let mut env = minijinja::Environment::new();
-        env.add_function("return", crate::jinja::return_fn);
+        env.add_function("return", crate::macros::return_fn);
         env.add_global("flags", minijinja::context! { STORE_FAILURES => flag });
         let files = vec![
             crate::macros::MacroFile {
@@ -1649,7 +1570,7 @@ mod tests {
     /// each counts in "Found N macros"): exactly these, no more.
     #[test]
     fn builtin_defines_the_documented_macros() {
-        let names: Vec<String> = jinja::split_macros(BUILTIN)
+        let names: Vec<String> = crate::blocks::split_macros(BUILTIN)
             .into_iter()
             .map(|(n, _, _)| n)
             .collect();

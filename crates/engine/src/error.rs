@@ -100,10 +100,10 @@ impl Error {
     /// reports (1 when it reports none).
     pub(crate) fn jinja(node: &str, file: &str, err: &minijinja::Error) -> Self {
         // a name nothing defines reads as dbt's message (see
-        // jinja::undefined_message); the error it replaced has the line
+        // render_error::undefined_message); the error it replaced has the line
         let undefined = err
             .detail()
-            .filter(|d| crate::jinja::is_undefined_message(d));
+            .filter(|d| crate::render_error::is_undefined_message(d));
         let mut message = match (undefined, err.detail()) {
             (Some(d), _) => d.to_string(),
             (None, Some(d)) => match dbt_words(d) {
@@ -118,14 +118,16 @@ impl Error {
             match s.downcast_ref::<minijinja::Error>() {
                 Some(j) if undefined.is_some() => line = line.or(j.line()),
                 // the detail already says what the database said
-                _ if s.is::<crate::jinja::DatabaseFailure>() => {}
+                _ if s.is::<crate::render_error::DatabaseFailure>() => {}
                 _ => message.push_str(&format!(": {s}")),
             }
             source = s.source();
         }
         let mut line = line.unwrap_or(1);
         // an error inside a macro carries the macro's template and line
-        if let Some((package, name, path)) = err.name().and_then(crate::macros::template_origin) {
+        if let Some((package, name, path)) =
+            err.name().and_then(crate::render_error::template_origin)
+        {
             message = format!("in macro {name} ({path}, package {package}) line {line}: {message}");
             line = 0;
         }

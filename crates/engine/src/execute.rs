@@ -3,7 +3,6 @@
 //! descendants; the run goes on elsewhere (or stops with `--fail-fast`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -17,157 +16,7 @@ use crate::error::{Error, Result};
 use crate::graph::Dag;
 use crate::manifest::{Manifest, Node, ResourceType};
 use crate::materialize;
-
-/// Which command runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    Run,
-    Seed,
-    Build,
-    Compile,
-    Snapshot,
-    Test,
-    RunOperation,
-    /// `clone --state DIR`: a view of the state's relation for each
-    /// selected model, seed and snapshot (see [`crate::clone`]).
-    Clone,
-}
-
-impl Command {
-    /// The command a run_results.json `args.which` names.
-    pub fn from_which(which: &str) -> Option<Command> {
-        Some(match which {
-            "run" => Command::Run,
-            "seed" => Command::Seed,
-            "build" => Command::Build,
-            "compile" => Command::Compile,
-            "snapshot" => Command::Snapshot,
-            "test" => Command::Test,
-            "run-operation" => Command::RunOperation,
-            "clone" => Command::Clone,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Command::Run => "run",
-            Command::Seed => "seed",
-            Command::Build => "build",
-            Command::Compile => "compile",
-            Command::Snapshot => "snapshot",
-            Command::Test => "test",
-            Command::RunOperation => "run-operation",
-            Command::Clone => "clone",
-        }
-    }
-    /// Whether this command runs nodes of kind `t`.
-    pub fn includes(&self, t: ResourceType) -> bool {
-        matches!(
-            (self, t),
-            (Command::Build, _)
-                | (Command::Run | Command::Compile, ResourceType::Model)
-                | (Command::Seed, ResourceType::Seed)
-                | (Command::Snapshot | Command::Compile, ResourceType::Snapshot)
-                | (Command::Test | Command::Compile, ResourceType::Test)
-                | (Command::Test, ResourceType::Unit)
-                | (
-                    Command::Clone,
-                    ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
-                )
-        )
-    }
-}
-
-/// A node's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Success,
-    Error,
-    Skipped,
-    /// A data test found nothing (or less than its thresholds).
-    Pass,
-    /// A data test of severity error crossed `error_if`.
-    Fail,
-    /// A data test crossed `warn_if` (or failed with severity warn).
-    Warn,
-    /// Nothing to run (an exposure in `build`): dbt's `no-op`.
-    #[serde(rename = "no-op")]
-    NoOp,
-    /// A microbatch model some of whose batches failed.
-    #[serde(rename = "partial success")]
-    PartialSuccess,
-}
-
-impl Status {
-    /// Counts as an error for the summary and the exit code.
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Status::Error | Status::Fail | Status::PartialSuccess)
-    }
-}
-
-/// One node's result, as run_results.json records it.
-#[derive(Debug, Clone)]
-pub struct NodeResult {
-    pub unique_id: String,
-    pub status: Status,
-    pub message: String,
-    pub compiled_sql: Option<String>,
-    pub run_sql: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub compiled_at: DateTime<Utc>,
-    pub completed_at: DateTime<Utc>,
-    pub execution_time: f64,
-    pub rows_affected: Option<usize>,
-    /// A data test's failing-row count (`failures` in run_results.json).
-    pub failures: Option<i64>,
-    /// A microbatch model's batches (`batch_results` in run_results.json).
-    pub batch_results: Option<crate::microbatch::BatchResults>,
-}
-
-impl NodeResult {
-    /// A node that did not run (an upstream failure, or `--fail-fast`).
-    pub(crate) fn skipped(unique_id: String, message: String) -> Self {
-        let now = Utc::now();
-        NodeResult {
-            unique_id,
-            status: Status::Skipped,
-            message,
-            compiled_sql: None,
-            run_sql: None,
-            started_at: now,
-            compiled_at: now,
-            completed_at: now,
-            execution_time: 0.0,
-            rows_affected: None,
-            failures: None,
-            batch_results: None,
-        }
-    }
-}
-
-/// What the caller asked for.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub command: Command,
-    pub threads: usize,
-    pub fail_fast: bool,
-    pub full_refresh: bool,
-    /// Print one line per node.
-    pub verbose_lines: bool,
-    /// `clone`: the state's relation of each node that has one.
-    pub clone_from: HashMap<String, crate::relation::Relation>,
-    /// `--event-time-start`/`--event-time-end`: the window microbatch
-    /// models build.
-    pub event_time_start: Option<DateTime<Utc>>,
-    pub event_time_end: Option<DateTime<Utc>>,
-    /// When the invocation started: "now" for microbatch models (a retry
-    /// passes the original run's, so it redoes the same batches).
-    pub invoked_at: DateTime<Utc>,
-    /// `retry`: each microbatch model's batches in the run retried.
-    pub previous_batches: HashMap<String, crate::microbatch::BatchResults>,
-}
+use crate::results::{node_error, Built, Command, NodeResult, RunOptions, Status};
 
 /// The progress display of this process's runs (`Options::progress`),
 /// process-wide as the log format is (`logfmt`): one command runs at a
@@ -389,46 +238,6 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
     );
 }
 
-/// A failed node's message: DuckDB's own words under dbt's "Runtime Error
-/// in model x (file)" heading; the engine's errors (which already name the
-/// node) as they are. When DuckDB's error carries a position inside the
-/// model's compiled SQL, it is shown as the model file's line and column
-/// with the source line and a caret (`crate::sourcemap`), in place of
-/// DuckDB's excerpt of the SQL the engine ran.
-pub(crate) fn node_error(node: &Node, e: &Error, compiled_sql: Option<&str>) -> String {
-    match e {
-        Error::Database(d) => {
-            let message = d.to_string();
-            let located = compiled_sql.and_then(|sql| {
-                crate::sourcemap::locate(&node.original_file_path, &node.raw_code, sql, &message)
-            });
-            format!(
-                "Runtime Error in {} {} ({})\n  {}",
-                node.resource_type.as_str(),
-                node.name,
-                node.original_file_path,
-                located.unwrap_or(message).trim_end().replace('\n', "\n  ")
-            )
-        }
-        other => other.to_string(),
-    }
-}
-
-/// Whether a node's error message says DuckDB refused the model's SQL
-/// itself (see `sourcemap::is_sql_error`): a final error, no retry fixes it.
-pub fn is_sql_error_message(message: &str) -> bool {
-    message.starts_with("Runtime Error in ")
-        && message.lines().nth(1).is_some_and(|l| {
-            let l = l.trim_start();
-            // past a `file:line:col: ` prefix
-            let gist = match l.find(": ") {
-                Some(i) if l[..i].matches(':').count() == 2 => &l[i + 2..],
-                _ => l,
-            };
-            crate::sourcemap::is_sql_error(gist)
-        })
-}
-
 /// A test's console line: `PASS name`, `FAIL 3 name`, `WARN 1 name`, `ERROR name`.
 fn test_words(r: &NodeResult, name: &str) -> (String, String) {
     let n = r.failures.unwrap_or(0);
@@ -441,67 +250,6 @@ fn test_words(r: &NodeResult, name: &str) -> (String, String) {
         Status::Error | Status::PartialSuccess => "ERROR".to_string(),
     };
     (format!("{tag} {name}"), tag)
-}
-
-/// A node's compiled SQL, its outcome (with rows affected) and when compilation ended.
-pub(crate) type Built = (
-    Option<String>,
-    Result<(materialize::Outcome, Option<usize>)>,
-    DateTime<Utc>,
-);
-
-/// A node's `pre_hook`s and `post_hook`s, rendered in the node's context
-/// (`this`, `{% do adapter.drop_relation(this) %}`, ...) and run in order.
-pub(crate) struct NodeHooks<'a> {
-    pub(crate) m: &'a Manifest,
-    pub(crate) node: &'a Node,
-    pub(crate) db: &'a Db,
-    pub(crate) resolver: &'a Arc<dyn crate::jinja::Resolver>,
-    pub(crate) cfg: &'a crate::config::Config,
-    pub(crate) inc: bool,
-    pub(crate) full_refresh: bool,
-}
-
-impl NodeHooks<'_> {
-    pub(crate) fn render(&self, key: &str) -> Result<Vec<String>> {
-        let node = self.node;
-        let mut out = Vec::new();
-        for h in self.cfg.hooks(key) {
-            // a package's node renders its hooks with its package's macros
-            // in scope, as its SQL (dbt's node-package namespace)
-            let ctx = crate::jinja::scoped(
-                &self.m.env,
-                &compile::node_ctx(
-                    node,
-                    self.resolver.clone(),
-                    Some(self.db.clone()),
-                    self.inc,
-                    self.full_refresh,
-                ),
-                Default::default(),
-            );
-            let s = self.m.env.render_str(&h, ctx).map_err(|e| {
-                Error::jinja(
-                    &node.unique_id,
-                    &format!("{} ({key})", node.original_file_path),
-                    &e,
-                )
-            })?;
-            if !s.trim().is_empty() {
-                out.push(s);
-            }
-        }
-        Ok(out)
-    }
-
-    pub(crate) fn run(&self, key: &str) -> Result<()> {
-        for s in self.render(key)? {
-            self.db
-                .execute(&s)
-                .map_err(|e| Error::Project(format!("{} {key}: {e}", self.node.unique_id)))?;
-        }
-        Ok(())
-    }
 }
 
 /// Build one node on a connection.
@@ -555,7 +303,7 @@ pub(crate) fn build_node(
             fast: flag("fast"),
         };
         // dbt's seed materialization runs the seed's hooks around the load
-        let hooks = NodeHooks {
+        let hooks = crate::compile::NodeHooks {
             m,
             node,
             db,
@@ -612,7 +360,7 @@ pub(crate) fn build_node(
     let rel = node.relation();
     let hook_ctx =
         || compile::node_ctx(node, resolver.clone(), Some(db.clone()), inc, full_refresh);
-    let hook = NodeHooks {
+    let hook = crate::compile::NodeHooks {
         m,
         node,
         db,
@@ -943,7 +691,7 @@ pub fn run(
                 }
                 if crate::microbatch::applies(node, opts.command) {
                     let _ = tx.send((
-                        crate::microbatch::run_model(m, node, &conn, &resolver, opts, index, total),
+                        crate::microbatch::run_model(m, node, &conn, &resolver, opts, &build_node),
                         index,
                     ));
                     continue;
@@ -1075,9 +823,4 @@ pub fn run(
         (p.0)(RunEvent::Done);
     }
     Ok(results)
-}
-
-/// Where compiled and run SQL go.
-pub fn target_dir(m: &Manifest) -> PathBuf {
-    m.info.project.root.join(&m.info.project.target_path)
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Environment, Error as JError, ErrorKind, State};
 
-use crate::jinja::RunInfo;
 use crate::pyargs::Args;
 use crate::relation::Relation;
 
@@ -919,21 +918,6 @@ fn py_literal(v: &Value) -> Option<Value> {
     None
 }
 
-/// Install the Python stand-ins in `env`.
-pub fn install(env: &mut Environment<'static>, info: &RunInfo) {
-    install_modules(env);
-    env.add_global(
-        "flags",
-        minijinja::context! {
-            FULL_REFRESH => info.full_refresh, WHICH => info.which.clone(),
-            STORE_FAILURES => info.store_failures, FAIL_FAST => false, USE_COLORS => false,
-            LOG_FORMAT => "default", DEBUG => false, WARN_ERROR => false,
-            PARTIAL_PARSE => false, INTROSPECT => true, EMPTY => false,
-            TARGET_PATH => info.project.target_path.clone(),
-        },
-    );
-}
-
 /// `modules`, `api`, `zip`, `set`, `builtins`, `local_md5` and the formatter.
 pub fn install_modules(env: &mut Environment<'static>) {
     let mut modules = BTreeMap::new();
@@ -976,7 +960,7 @@ pub fn install_modules(env: &mut Environment<'static>) {
         builtins.insert(name, Value::from(name));
     }
     env.add_global("builtins", Value::from_serialize(&builtins));
-    env.add_global("dbt_version", crate::project::DBT_VERSION);
+    env.add_global("dbt_version", dbt_project::DBT_VERSION);
     // dbt's type filters (https://docs.getdbt.com/reference/dbt-jinja-functions/as_bool):
     // read the text as a Python literal of the type, so that a rendered YAML
     // value keeps it ("{{ var('x') | as_bool }}" gives a boolean)
@@ -1106,6 +1090,7 @@ fn md5_hex(data: &[u8]) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jinja::{install_python_and_flags as install, RunInfo};
 
     #[test]
     fn regexes_compile_once_per_pattern_and_flags() {
@@ -1267,7 +1252,7 @@ mod tests {
     #[test]
     fn dicts_keep_insertion_order_as_python() {
         let mut env = py_env();
-        crate::jinja::add_serialization(&mut env);
+        crate::builtins::add_serialization(&mut env);
         let r = |s: &str| render(&env, s);
         // dbt-testgen: toyaml(fromjson(tojson(d))) prints keys as inserted
         assert_eq!(
@@ -2542,17 +2527,15 @@ pub fn preprocess(src: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn preprocess_literals(src: &str) -> std::borrow::Cow<'_, str> {
-    static RE: std::sync::OnceLock<Option<(regex::Regex, regex::Regex, regex::Regex)>> =
+    static RE: std::sync::OnceLock<Option<(regex::Regex, regex::Regex)>> =
         std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
         Some((
             regex::Regex::new(r"\{%[-+]?\s*set\s+[A-Za-z_][A-Za-z0-9_.]*\s*=\s*[\[{]").ok()?,
-            // a statement tag
-            regex::Regex::new(r"(?s)\{%.*?%\}").ok()?,
             regex::Regex::new(r"\[\s*\]|\{\s*\}").ok()?,
         ))
     });
-    let Some((set_re, tag_re, empty_re)) = re else {
+    let Some((set_re, empty_re)) = re else {
         return std::borrow::Cow::Borrowed(src);
     };
     let has_colon_tag = src.contains(":%}")
@@ -2571,31 +2554,33 @@ fn preprocess_literals(src: &str) -> std::borrow::Cow<'_, str> {
     // cfg.get('types', {}) %}` then `t.update(...)`
     if has_empty || has_colon_tag || has_macro {
         let mut in_raw = false;
-        out = tag_re
-            .replace_all(&out, |c: &regex::Captures| {
-                let tag = &c[0];
-                let keyword = tag_keyword(tag);
-                if in_raw {
-                    in_raw = keyword != "endraw";
-                    return tag.to_string();
-                }
-                if keyword == "raw" {
-                    in_raw = true;
-                    return tag.to_string();
-                }
-                let tag = strip_block_colon(tag);
-                let tag = if empty_re.is_match(&tag) {
-                    changeable_empty_literals(&tag)
-                } else {
-                    tag.into_owned()
-                };
-                if keyword == "macro" {
-                    late_bound_defaults(&tag).unwrap_or(tag)
-                } else {
-                    tag
-                }
-            })
-            .into_owned();
+        let text = out.as_str();
+        let rewritten = crate::blocks::rewrite(text, |t| {
+            if in_raw {
+                in_raw = t.keyword != "endraw";
+                return None;
+            }
+            if t.keyword == "raw" {
+                in_raw = true;
+                return None;
+            }
+            let tag = t.text(text);
+            let new = strip_block_colon(tag);
+            let new = if empty_re.is_match(&new) {
+                changeable_empty_literals(&new)
+            } else {
+                new.into_owned()
+            };
+            let new = if t.keyword == "macro" {
+                late_bound_defaults(&new).unwrap_or(new)
+            } else {
+                new
+            };
+            (new != tag).then_some(new)
+        });
+        if let std::borrow::Cow::Owned(o) = rewritten {
+            out = o;
+        }
     }
     if out == src {
         std::borrow::Cow::Borrowed(src)

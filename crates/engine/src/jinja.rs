@@ -9,7 +9,6 @@
 //! see `this` and `ref` like dbt's do, and `{{ return(x) }}` works: `return`
 //! raises a marker error that the wrapper turns into the macro's value.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -17,30 +16,13 @@ use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{Environment, Error as JError, ErrorKind, State};
 use serde_json::Map;
 
+use crate::builtins::{add_serialization, env_var, json_to_value, value_to_json, var_fn};
 use crate::config::Config;
 use crate::db::{Db, QueryResult};
 use crate::project::{Project, Target};
 use crate::pyargs::Args;
 use crate::relation::Relation;
-
-thread_local! {
-    /// The value of the innermost `{{ return(x) }}` on this thread.
-    static RETURNED: RefCell<Option<Value>> = const { RefCell::new(None) };
-}
-
-/// The database refused what a template asked of it (`run_query`,
-/// `statement`, an adapter method): dbt reports that as a "Runtime Error"
-/// of the node, in the database's words, not as a compilation error.
-#[derive(Debug)]
-pub struct DatabaseFailure(pub String);
-
-impl std::fmt::Display for DatabaseFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DatabaseFailure {}
+use crate::render_error::{undefined_message, DatabaseFailure};
 
 fn db_err(e: crate::Error) -> JError {
     JError::new(ErrorKind::InvalidOperation, e.to_string())
@@ -60,69 +42,8 @@ pub fn database_failure(e: &JError) -> Option<String> {
     None
 }
 
-const RETURN_MARKER: &str = "__tarmac_return__";
-
 fn err(msg: impl Into<String>) -> JError {
     JError::new(ErrorKind::InvalidOperation, msg.into())
-}
-
-thread_local! {
-    /// Environment variables read on this thread, while [`recording_env`] runs.
-    static ENV_READS: RefCell<Option<crate::partial::EnvReads>> = const { RefCell::new(None) };
-}
-
-/// Run `f` and return, with its result, the environment variables
-/// `env_var()` read meanwhile on this thread (partial parsing must know).
-pub fn recording_env<T>(f: impl FnOnce() -> T) -> (T, crate::partial::EnvReads) {
-    let outer = ENV_READS.with(|r| r.borrow_mut().replace(Default::default()));
-    let out = f();
-    let reads = ENV_READS.with(|r| {
-        let mut slot = r.borrow_mut();
-        let mine = slot.take().unwrap_or_default();
-        // a recording inside another one: the outer one saw these reads too
-        *slot = outer.map(|mut o| {
-            o.extend(mine.iter().map(|(k, v)| (k.clone(), v.clone())));
-            o
-        });
-        mine
-    });
-    (out, reads)
-}
-
-/// `env_var(name, default)`.
-pub fn env_var(name: String, default: Option<Value>) -> Result<Value, JError> {
-    let value = std::env::var(&name).ok();
-    ENV_READS.with(|r| {
-        if let Some(m) = r.borrow_mut().as_mut() {
-            m.insert(name.clone(), value.clone());
-        }
-    });
-    match value {
-        Some(v) => Ok(Value::from(v)),
-        None => default.ok_or_else(|| err(format!("Env var required but not provided: '{name}'"))),
-    }
-}
-
-thread_local! {
-    /// Whether this thread is rendering for the parse phase (see [`parsing`]).
-    static PARSING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Run `f` as a parse-phase render. dbt renders every node once at parse
-/// only to record its `config()`, `ref()` and `source()` calls, and is
-/// lenient there about what can only fail for real at run time: a missing
-/// `var()` is none, and names nothing defines are an object that absorbs
-/// every use ([`ParseUndefined`]). Those errors then come from the node's
-/// compile, where they fail that node alone and the others still run.
-pub fn parsing<T>(f: impl FnOnce() -> T) -> T {
-    let outer = PARSING.with(|p| p.replace(true));
-    let out = f();
-    PARSING.with(|p| p.set(outer));
-    out
-}
-
-fn is_parsing() -> bool {
-    PARSING.with(|p| p.get())
 }
 
 /// What an undefined name is during a parse-phase render, as dbt's parse
@@ -200,35 +121,6 @@ fn first_word_at(text: &str, word: &str) -> usize {
         })
         .map(|(i, _)| i)
         .unwrap_or(usize::MAX)
-}
-
-const UNDEFINED_HINT: &str =
-    "is undefined. This can happen when calling a macro that does not exist. \
-     Check for typos and/or install package dependencies with \"dbt deps\".";
-
-/// dbt's message for a name nothing defines, used when a node's render
-/// fails on one at run time.
-pub fn undefined_message(name: &str) -> String {
-    format!("'{name}' {UNDEFINED_HINT}")
-}
-
-/// Whether `detail` is [`undefined_message`]'s (the error then reads as
-/// dbt's, without minijinja's kind and the error it replaced).
-pub fn is_undefined_message(detail: &str) -> bool {
-    detail.ends_with(UNDEFINED_HINT)
-}
-
-/// Convert JSON to a Jinja value.
-pub fn json_to_value(v: &serde_json::Value) -> Value {
-    Value::from_serialize(v)
-}
-
-/// Convert a Jinja value to JSON (objects render as strings).
-pub fn value_to_json(v: &Value) -> serde_json::Value {
-    if let Some(r) = v.downcast_object_ref::<Relation>() {
-        return serde_json::Value::String(r.render());
-    }
-    serde_json::to_value(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
 }
 
 /// `--empty` of the running command (dbt's `flags.EMPTY`): `ref()` and
@@ -318,8 +210,8 @@ fn limited(mut rel: Relation, executing: bool, ephemeral: bool, sampled: bool) -
         };
         if let Some((start, end)) = window {
             rel.window = Some((
-                crate::microbatch::python_time(&start),
-                crate::microbatch::python_time(&end),
+                crate::pydatetime::python_time(&start),
+                crate::pydatetime::python_time(&end),
             ));
         }
     }
@@ -353,6 +245,21 @@ impl RunInfo {
             ..self.clone()
         }
     }
+}
+
+/// Install the Python stand-ins ([`crate::extras`]) and the run's `flags`.
+pub(crate) fn install_python_and_flags(env: &mut Environment<'static>, info: &RunInfo) {
+    crate::extras::install_modules(env);
+    env.add_global(
+        "flags",
+        minijinja::context! {
+            FULL_REFRESH => info.full_refresh, WHICH => info.which.clone(),
+            STORE_FAILURES => info.store_failures, FAIL_FAST => false, USE_COLORS => false,
+            LOG_FORMAT => "default", DEBUG => false, WARN_ERROR => false,
+            PARTIAL_PARSE => false, INTROSPECT => true, EMPTY => false,
+            TARGET_PATH => info.project.target_path.clone(),
+        },
+    );
 }
 
 /// `exceptions.raise_compiler_error(msg)`, `exceptions.warn(msg)`.
@@ -405,7 +312,7 @@ pub fn environment(
         println!("{msg}");
         Value::from("")
     });
-    env.add_function("return", return_fn);
+    env.add_function("return", crate::macros::return_fn);
     add_serialization(&mut env);
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global(
@@ -414,8 +321,8 @@ pub fn environment(
     );
     env.add_global("invocation_id", Value::from(info.invocation_id.clone()));
     env.add_global("project_name", Value::from(info.project.name.clone()));
-    env.add_global("target", target_value(&info.target));
-    crate::extras::install(&mut env, info);
+    env.add_global("target", crate::project::target_value(&info.target));
+    install_python_and_flags(&mut env, info);
     // `graph` is filled after parsing (lib.rs); empty while parsing, as in dbt
     env.add_global(
         "graph",
@@ -497,167 +404,6 @@ impl Object for DbtContext {
             .collect();
         minijinja::value::Enumerator::Values(keys)
     }
-}
-
-/// `target` as dbt's context has it for a dbt-duckdb profile.
-pub fn target_value(t: &Target) -> Value {
-    minijinja::context! {
-        name => t.name.clone(), schema => t.schema.clone(), database => t.database.clone(),
-        type => "duckdb", threads => t.threads, path => t.path.clone(),
-        profile_name => t.profile_name.clone(), dbname => t.database.clone(),
-    }
-}
-
-/// `fromjson`, `tojson`, `fromyaml`, `toyaml`: in every dbt context,
-/// project files' included.
-pub fn add_serialization(env: &mut Environment<'static>) {
-    env.add_function(
-        "fromjson",
-        |s: String, default: Option<Value>| -> Result<Value, JError> {
-            match serde_json::from_str::<serde_json::Value>(&s) {
-                Ok(v) => Ok(json_to_value(&v)),
-                Err(e) => default.ok_or_else(|| err(format!("fromjson: {e}"))),
-            }
-        },
-    );
-    // Python's json.dumps spacing: `{"k": [1, 2]}`
-    env.add_function(
-        "tojson",
-        |v: Value, _default: Option<Value>, sort_keys: Option<bool>| -> Value {
-            Value::from(crate::extras::py_json(
-                &value_to_json(&v),
-                sort_keys.unwrap_or(false),
-            ))
-        },
-    );
-    // Jinja2's `tojson` filter: json.dumps with sorted keys and Python's
-    // spacing, `<`, `>`, `&` and `'` escaped for HTML, marked safe
-    // (minijinja's own filter writes compact JSON)
-    env.add_filter("tojson", |v: Value, _indent: Option<Value>| -> Value {
-        let s = crate::extras::py_json(&value_to_json(&v), true)
-            .replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026")
-            .replace('\'', "\\u0027");
-        Value::from_safe_string(s)
-    });
-    env.add_function("fromyaml", |s: String| -> Result<Value, JError> {
-        crate::yaml::parse(std::path::Path::new("fromyaml"), &s)
-            .map(|v| json_to_value(&v))
-            .map_err(|e| err(e.to_string()))
-    });
-    env.add_function("toyaml", |v: Value| -> Result<Value, JError> {
-        serde_yaml_ng::to_string(&value_to_json(&v))
-            .map(Value::from)
-            .map_err(|e| err(e.to_string()))
-    });
-}
-
-/// `var(name, default)` over one set of vars.
-pub fn var_fn(vars: Map<String, serde_json::Value>) -> Value {
-    Value::from_function(
-        move |state: &State<'_, '_>,
-              name: String,
-              default: Option<Value>|
-              -> Result<Value, JError> {
-            match vars.get(&name) {
-                Some(v) => Ok(json_to_value(v)),
-                None if default.is_none() && is_parsing() => Ok(Value::from(())),
-                None => default.ok_or_else(|| {
-                    // dbt names the node and prints the vars it had as
-                    // sorted JSON, indented by 4
-                    let node = state
-                        .lookup("model")
-                        .and_then(|m| m.get_attr("name").ok())
-                        .filter(|n| !n.is_undefined() && !n.is_none())
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "<model>".into());
-                    let supplied = if vars.is_empty() {
-                        "{}".to_string()
-                    } else {
-                        let sorted: BTreeMap<_, _> = vars.iter().collect();
-                        let mut out = Vec::new();
-                        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-                        let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-                        serde::Serialize::serialize(&sorted, &mut ser)
-                            .map(|_| String::from_utf8_lossy(&out).into_owned())
-                            .unwrap_or_default()
-                    };
-                    err(format!(
-                        "Required var '{name}' not found in config:\nVars supplied to {node} = {supplied}"
-                    ))
-                }),
-            }
-        },
-    )
-}
-
-/// Take the value of the innermost `{{ return(x) }}` on this thread.
-pub(crate) fn take_returned() -> Option<Value> {
-    RETURNED.with(|r| r.borrow_mut().take())
-}
-
-/// `return(x)`: store the value and raise the marker error that the macro
-/// wrapper turns into the macro's value.
-pub(crate) fn return_fn(v: Option<Value>) -> Result<Value, JError> {
-    RETURNED.with(|r| *r.borrow_mut() = Some(v.unwrap_or(Value::from(()))));
-    Err(err(RETURN_MARKER))
-}
-
-/// Whether an error is `return()`'s marker.
-pub(crate) fn is_return(e: &JError) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cur {
-        if c.to_string().contains(RETURN_MARKER) {
-            return true;
-        }
-        cur = c.source();
-    }
-    false
-}
-
-/// Split a macro file into `(name, first line, text)` per `{% macro %}` block.
-pub fn split_macros(text: &str) -> Vec<(String, usize, String)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while let Some(start) = find_tag(text, pos, "macro") {
-        let Some(end_tag) = find_tag(text, start + 2, "endmacro") else {
-            break;
-        };
-        let Some(close) = text[end_tag..].find("%}") else {
-            break;
-        };
-        let end = end_tag + close + 2;
-        let header = &text[start..];
-        let after = header.find("macro").map(|i| i + 5).unwrap_or(0);
-        let name: String = header[after..]
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        let line = text[..start].matches('\n').count() + 1;
-        if !name.is_empty() {
-            out.push((name, line, text[start..end].to_string()));
-        }
-        pos = end;
-    }
-    out
-}
-
-/// Find `{% kw` / `{%- kw` at or after `from`.
-pub(crate) fn find_tag(text: &str, from: usize, kw: &str) -> Option<usize> {
-    let mut i = from;
-    while let Some(off) = text.get(i..)?.find("{%") {
-        let at = i + off;
-        let rest = text[at + 2..].trim_start_matches(['-', '+']).trim_start();
-        if rest.starts_with(kw)
-            && !rest[kw.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
-        {
-            return Some(at);
-        }
-        i = at + 2;
-    }
-    None
 }
 
 /// How `ref()`/`source()` become relations in this phase.
@@ -762,19 +508,6 @@ impl NodeCtx {
             results: Mutex::new(HashMap::new()),
             model,
         }
-    }
-
-    /// [`NodeCtx::new`] for a manifest node: its id, relation, config and
-    /// `model` value.
-    pub fn of_node(node: &crate::manifest::Node, resolver: Arc<dyn Resolver>) -> Self {
-        NodeCtx::new(
-            node.unique_id.clone(),
-            node.name.clone(),
-            node.relation(),
-            node.config.clone(),
-            resolver,
-            node.to_value(),
-        )
     }
 }
 
@@ -1231,7 +964,7 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                         r.push((pkg.clone(), name.clone()));
                     }
                 }
-                let caller = crate::manifest::package_of(&c.unique_id);
+                let caller = crate::macros::package_of(&c.unique_id);
                 let (rel, eph) = c
                     .resolver
                     .resolve_ref_from(caller, pkg.as_deref(), &name)
@@ -1257,7 +990,7 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                     }
                 }
                 c.resolver
-                    .resolve_source_from(crate::manifest::package_of(&c.unique_id), &source, &table)
+                    .resolve_source_from(crate::macros::package_of(&c.unique_id), &source, &table)
                     .map(|r| limited(r, c.execute, false, samples(&c.unique_id)).to_value())
                     .map_err(err)
             },
@@ -1389,9 +1122,10 @@ pub fn render_model(
 ) -> Result<String, JError> {
     let source = crate::extras::preprocess(source);
     let root = scoped(env, &ctx, BTreeMap::new());
-    let config_before = is_parsing().then(|| ctx.config.lock().map(|c| c.clone()).ok());
+    let config_before =
+        crate::builtins::is_parsing().then(|| ctx.config.lock().map(|c| c.clone()).ok());
     let out = env.render_named_str(name, &source, root.clone());
-    RETURNED.with(|r| r.borrow_mut().take());
+    crate::macros::take_returned();
     let Err(e) = out else { return out };
     if !matches!(
         e.kind(),
@@ -1417,7 +1151,7 @@ pub fn render_model(
         .map(|n| (n, Value::from_object(ParseUndefined)))
         .collect();
     let out = env.render_named_str(name, &source, scoped(env, &ctx, lenient));
-    RETURNED.with(|r| r.borrow_mut().take());
+    crate::macros::take_returned();
     out
 }
 
@@ -1463,26 +1197,24 @@ pub fn render(
 ) -> Result<String, JError> {
     let t = env.get_template(template)?;
     let out = t.render(scoped(env, &ctx, BTreeMap::new()));
-    RETURNED.with(|r| r.borrow_mut().take());
+    crate::macros::take_returned();
     out
 }
 
-/// Render a node's SQL with more names in the context (see [`render_with`]):
-/// a snapshot's template is in the environment; models and singular tests
-/// are compiled from their code (see [`render_model`]).
-pub fn render_node_with(
+/// Render code (a model's or singular test's, as written in its file) with
+/// a node context and more names (see [`render_with`]); `name` is the file
+/// errors are reported against.
+pub fn render_code_with(
     env: &Environment<'static>,
-    node: &crate::manifest::Node,
+    name: &str,
+    code: &str,
     ctx: Arc<NodeCtx>,
     extra: BTreeMap<String, Value>,
 ) -> Result<String, JError> {
-    if node.resource_type == crate::manifest::ResourceType::Snapshot {
-        return render_with(env, node.template(), ctx, extra);
-    }
     let c = scoped(env, &ctx, extra);
-    let source = crate::extras::preprocess(&node.raw_code);
-    let out = env.render_named_str(&node.original_file_path, &source, c);
-    RETURNED.with(|r| r.borrow_mut().take());
+    let source = crate::extras::preprocess(code);
+    let out = env.render_named_str(name, &source, c);
+    crate::macros::take_returned();
     out
 }
 
@@ -1496,7 +1228,7 @@ pub fn render_with(
 ) -> Result<String, JError> {
     let t = env.get_template(template)?;
     let out = t.render(scoped(env, &ctx, extra));
-    RETURNED.with(|r| r.borrow_mut().take());
+    crate::macros::take_returned();
     out
 }
 
@@ -1609,15 +1341,5 @@ mod tests {
             )
             .unwrap();
         assert_eq!(r, r#"{"a": 1, "b": ["m.a", "\u003c\u0027\u0026\u003e"]}"#);
-    }
-
-    #[test]
-    fn splits_macro_files() {
-        let text = "{% macro a(x) %}{{ x }}{% endmacro %}\n\n{%- macro b() -%}\nB\n{%- endmacro %}";
-        let m = split_macros(text);
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[0].0, "a");
-        assert_eq!(m[1].0, "b");
-        assert_eq!(m[1].1, 3);
     }
 }

@@ -11,6 +11,8 @@
 
 use warehouse::duckdb;
 pub mod artifacts;
+pub mod blocks;
+pub mod builtins;
 pub mod clone;
 pub mod compile;
 pub mod contract;
@@ -18,6 +20,7 @@ pub mod data_tests;
 pub mod db;
 pub mod error;
 pub mod execute;
+pub mod external_source;
 pub mod extras;
 pub mod freshness;
 pub mod graph;
@@ -32,6 +35,7 @@ pub mod microbatch;
 pub mod operation;
 pub mod packages;
 pub mod par;
+pub mod parse;
 pub mod partial;
 pub mod persist_docs;
 pub mod project;
@@ -39,6 +43,8 @@ pub mod properties;
 pub mod pyargs;
 pub mod pydatetime;
 pub mod relation;
+pub mod render_error;
+pub mod results;
 pub mod seed;
 pub mod select;
 pub mod selectors;
@@ -57,9 +63,9 @@ use std::time::Instant;
 // paths here (`crate::yaml`, `engine::config`, ...).
 pub use dbt_project::{config, resources, yaml};
 pub use error::{Error, Result};
-pub use execute::Command;
+pub use results::Command;
 
-use execute::Status;
+use results::Status;
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
@@ -126,7 +132,7 @@ pub struct RetrySet {
     pub failed: std::collections::BTreeSet<String>,
     /// The microbatch models' batches in that run: only the failed ones
     /// run again.
-    pub batches: std::collections::HashMap<String, microbatch::BatchResults>,
+    pub batches: std::collections::HashMap<String, results::BatchResults>,
 }
 
 /// dbt's `RETRYABLE_STATUSES`.
@@ -193,7 +199,7 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
         if RETRYABLE.contains(&r["status"].as_str().unwrap_or_default()) {
             failed.insert(id.to_string());
             if let Some(b) = r.get("batch_results").filter(|b| b.is_object()) {
-                batches.insert(id.to_string(), microbatch::BatchResults::from_json(b));
+                batches.insert(id.to_string(), results::BatchResults::from_json(b));
             }
         }
     }
@@ -982,7 +988,7 @@ fn found_stats(m: &manifest::Manifest) -> String {
 }
 
 /// "2 seeds, 4 snapshots, 1 table model" (dbt's `FinishedRunningStats`).
-fn ran_stats(m: &manifest::Manifest, results: &[execute::NodeResult]) -> String {
+fn ran_stats(m: &manifest::Manifest, results: &[results::NodeResult]) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for r in results {
         if let Some(n) = m.nodes.get(&r.unique_id) {
@@ -1293,8 +1299,8 @@ fn load_extension(
 /// dbt's closing block (`print_run_result_error`): each failure, error and
 /// warning with its message and where its compiled SQL (and stored
 /// failures) are, as log events so `--log-format json` stays JSON.
-fn print_problems(m: &manifest::Manifest, results: &[execute::NodeResult]) {
-    let bad: Vec<&execute::NodeResult> = results
+fn print_problems(m: &manifest::Manifest, results: &[results::NodeResult]) {
+    let bad: Vec<&results::NodeResult> = results
         .iter()
         .filter(|r| matches!(r.status, Status::Error | Status::Fail | Status::Warn))
         .collect();
@@ -1457,7 +1463,7 @@ fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<
         ("event_time_start", &opts.event_time_start),
         ("event_time_end", &opts.event_time_end),
     ] {
-        if let Some(t) = v.as_deref().and_then(microbatch::parse_time) {
+        if let Some(t) = v.as_deref().and_then(pydatetime::parse_time) {
             args[key] = t.format("%Y-%m-%dT%H:%M:%S").to_string().into();
         }
     }
@@ -1473,7 +1479,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
      -> Result<Option<chrono::DateTime<chrono::Utc>>> {
         v.as_deref()
             .map(|t| {
-                microbatch::parse_time(t).ok_or_else(|| {
+                pydatetime::parse_time(t).ok_or_else(|| {
                     Error::Project(format!(
                         "--{flag} {t:?}: not a date or timestamp (e.g. 2024-01-01 or 2024-01-01T06:00:00)"
                     ))
@@ -1563,7 +1569,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
             &schemas,
         )?;
     }
-    let ropts = execute::RunOptions {
+    let ropts = results::RunOptions {
         command,
         threads,
         fail_fast: opts.fail_fast,
@@ -1638,7 +1644,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
                 if r.status == Status::Error
                     && command != Command::Clone
                     && r.unique_id.starts_with("model.")
-                    && execute::is_sql_error_message(&r.message)
+                    && results::is_sql_error_message(&r.message)
                 {
                     s.sql_errors += 1;
                 }

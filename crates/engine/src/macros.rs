@@ -18,6 +18,7 @@
 //! macros, the package's macros as locals, so macros keep dbt's dynamic
 //! scope. `{{ return(x) }}` is a marker error the wrapper turns into `x`.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -346,23 +347,43 @@ impl Object for MacroFn {
     }
 }
 
-const REGISTRY: &str = "__tarmac_macros";
-
-/// Template name (`macro:<package>:<name>`) → the macro's file, so a
-/// Jinja error raised inside a macro names where that macro is written.
-static ORIGINS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, String>>> =
-    std::sync::OnceLock::new();
-
-/// The package, macro name and file of a macro's template name.
-pub fn template_origin(tpl: &str) -> Option<(String, String, String)> {
-    let rest = tpl.strip_prefix("macro:")?;
-    let (package, name) = rest.split_once(':')?;
-    let path = ORIGINS
-        .get()
-        .and_then(|m| m.lock().ok().and_then(|m| m.get(tpl).cloned()))
-        .unwrap_or_else(|| "?".into());
-    Some((package.to_string(), name.to_string(), path))
+/// The package of a unique id (`model.<pkg>.<name>`, `test.<pkg>....`).
+pub fn package_of(unique_id: &str) -> &str {
+    unique_id.split('.').nth(1).unwrap_or_default()
 }
+
+thread_local! {
+    /// The value of the innermost `{{ return(x) }}` on this thread.
+    static RETURNED: RefCell<Option<Value>> = const { RefCell::new(None) };
+}
+
+const RETURN_MARKER: &str = "__tarmac_return__";
+
+/// Take the value of the innermost `{{ return(x) }}` on this thread.
+pub fn take_returned() -> Option<Value> {
+    RETURNED.with(|r| r.borrow_mut().take())
+}
+
+/// `return(x)`: store the value and raise the marker error that the macro
+/// wrapper turns into the macro's value.
+pub fn return_fn(v: Option<Value>) -> Result<Value, JError> {
+    RETURNED.with(|r| *r.borrow_mut() = Some(v.unwrap_or(Value::from(()))));
+    Err(JError::new(ErrorKind::InvalidOperation, RETURN_MARKER))
+}
+
+/// Whether an error is `return()`'s marker.
+pub fn is_return(e: &JError) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if c.to_string().contains(RETURN_MARKER) {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+const REGISTRY: &str = "__tarmac_macros";
 
 const SCOPES: &str = "__tarmac_package_scopes";
 
@@ -405,7 +426,7 @@ pub fn node_root(
     unique_id: &str,
     names: BTreeMap<String, Value>,
 ) -> Value {
-    let pkg = crate::manifest::package_of(unique_id);
+    let pkg = package_of(unique_id);
     let scope = env
         .globals()
         .find(|(k, _)| *k == SCOPES)
@@ -470,17 +491,12 @@ pub fn register(
     let mut root_names = Vec::new();
     let mut order: Vec<(String, String, Value)> = Vec::new();
     for f in &all {
-        for (name, line, body) in crate::jinja::split_macros(&f.text) {
+        for (name, line, body) in crate::blocks::split_macros(&f.text) {
             let tpl = format!("macro:{}:{name}", f.package);
             let body = crate::extras::preprocess(&body);
             let body = with_kwargs_param(&body);
             let src = format!("{}{}", "\n".repeat(line.saturating_sub(1)), body);
-            if let Ok(mut m) = ORIGINS
-                .get_or_init(|| std::sync::Mutex::new(HashMap::new()))
-                .lock()
-            {
-                m.insert(tpl.clone(), f.path.clone());
-            }
+            crate::render_error::record_origin(&tpl, &f.path);
             env.add_template_owned(tpl.clone(), src).map_err(|e| {
                 crate::Error::jinja(&format!("macro {}.{name}", f.package), &f.path, &e)
             })?;
@@ -798,8 +814,8 @@ fn call_macro_inner(
     let gathered = gather_kwargs(&m, args);
     match m.call(st, gathered.as_deref().unwrap_or(args)) {
         Ok(v) => Ok(v),
-        Err(e) => match crate::jinja::take_returned() {
-            Some(v) if crate::jinja::is_return(&e) => Ok(v),
+        Err(e) => match take_returned() {
+            Some(v) if is_return(&e) => Ok(v),
             _ => Err(e),
         },
     }
@@ -847,40 +863,6 @@ pub fn dispatch(state: &State, name: &str, namespace: Option<&str>) -> Result<Va
     )))
 }
 
-/// The `dispatch:` key of dbt_project.yml: macro_namespace → search order.
-pub fn dispatch_config(
-    v: Option<&serde_json::Value>,
-) -> Result<BTreeMap<String, Vec<String>>, String> {
-    let mut out = BTreeMap::new();
-    let Some(v) = v else { return Ok(out) };
-    let serde_json::Value::Array(items) = v else {
-        return Err("key dispatch: expected a list of {macro_namespace, search_order}".into());
-    };
-    for (i, item) in items.iter().enumerate() {
-        let ns = item
-            .get("macro_namespace")
-            .and_then(|x| x.as_str())
-            .ok_or_else(|| format!("key dispatch[{i}].macro_namespace: required, a string"))?;
-        let order = match item.get("search_order") {
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .map(|x| {
-                    x.as_str().map(String::from).ok_or_else(|| {
-                        format!("key dispatch[{i}].search_order: expected a list of package names")
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => {
-                return Err(format!(
-                    "key dispatch[{i}].search_order: required, a list of package names"
-                ))
-            }
-        };
-        out.insert(ns.to_string(), order);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -890,7 +872,7 @@ mod tests {
         dispatch: BTreeMap<String, Vec<String>>,
     ) -> Environment<'static> {
         let mut env = Environment::new();
-        env.add_function("return", crate::jinja::return_fn);
+        env.add_function("return", return_fn);
         let files: Vec<MacroFile> = files
             .iter()
             .map(|(p, t)| MacroFile {
@@ -1013,18 +995,5 @@ mod tests {
             .render_str("{{ pkg.t(model='m', at_least=0.5) }}|{{ pkg.t('n') }}", ())
             .unwrap();
         assert_eq!(out, "m:0.5:1|n:None:1");
-    }
-
-    #[test]
-    fn dispatch_config_errors_name_the_key() {
-        let v: serde_json::Value = serde_json::json!([{"macro_namespace": "dbt_utils"}]);
-        assert!(dispatch_config(Some(&v))
-            .unwrap_err()
-            .contains("dispatch[0].search_order"));
-        let v = serde_json::json!([{"macro_namespace": "dbt_utils", "search_order": ["p", "dbt_utils"]}]);
-        assert_eq!(
-            dispatch_config(Some(&v)).unwrap()["dbt_utils"],
-            ["p", "dbt_utils"]
-        );
     }
 }

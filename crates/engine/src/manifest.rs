@@ -11,12 +11,11 @@ use indexmap::IndexMap;
 use minijinja::{Environment, Value};
 use serde_json::Map;
 
-use crate::config::{self, Config, ConfigExt};
+use crate::config::{Config, ConfigExt};
 use crate::error::{Error, Result};
 use crate::jinja::{self, Resolver, RunInfo};
-use crate::partial;
-use crate::project::{Project, Target};
-use crate::properties::{Column, NodeProps, Properties, SourceTable};
+use crate::project::Target;
+use crate::properties::{json_text, Column, SourceTable};
 use crate::relation::Relation;
 
 /// A model or a seed.
@@ -144,14 +143,6 @@ impl ModelVersion {
     }
 }
 
-/// A YAML scalar as text (strings without quotes).
-pub(crate) fn json_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 impl Node {
     pub fn relation(&self) -> Relation {
         Relation::new(&self.database, &self.schema, &self.alias).with_quoting(self.quoting)
@@ -197,6 +188,39 @@ impl Node {
 }
 
 /// A source table with its unique id and relation.
+/// [`NodeCtx::new`] for a manifest node: its id, relation, config and
+/// `model` value. Here rather than in `jinja`, which knows contexts but
+/// not manifest nodes.
+impl jinja::NodeCtx {
+    pub fn of_node(node: &crate::manifest::Node, resolver: Arc<dyn Resolver>) -> Self {
+        jinja::NodeCtx::new(
+            node.unique_id.clone(),
+            node.name.clone(),
+            node.relation(),
+            node.config.clone(),
+            resolver,
+            node.to_value(),
+        )
+    }
+}
+
+impl Node {
+    /// Render the node's SQL with more names in the context (see
+    /// [`jinja::render_with`]): a snapshot's template is in the environment;
+    /// models and singular tests render from their code.
+    pub fn render_with(
+        &self,
+        env: &Environment<'static>,
+        ctx: Arc<jinja::NodeCtx>,
+        extra: std::collections::BTreeMap<String, Value>,
+    ) -> std::result::Result<String, minijinja::Error> {
+        if self.resource_type == ResourceType::Snapshot {
+            return jinja::render_with(env, self.template(), ctx, extra);
+        }
+        jinja::render_code_with(env, &self.original_file_path, &self.raw_code, ctx, extra)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Source {
     pub unique_id: String,
@@ -205,10 +229,6 @@ pub struct Source {
     pub table: SourceTable,
     pub relation: Relation,
 }
-
-/// A model named by `generate_*_name`: its file, final config, (schema,
-/// alias, database) and the environment variables read meanwhile.
-type Named = (String, Config, (String, String, String), partial::EnvReads);
 
 /// The parsed project.
 pub struct Manifest {
@@ -222,9 +242,9 @@ pub struct Manifest {
     pub warnings: Vec<String>,
     /// What only data tests have (generic test name and arguments, column,
     /// attached node), by unique id; the tests themselves are in `nodes`.
-    pub tests: IndexMap<String, crate::data_tests::TestMeta>,
+    pub tests: IndexMap<String, TestMeta>,
     /// Unit tests by unique id (each is also a node of type `unit_test`).
-    pub unit_tests: IndexMap<String, crate::unit_tests::UnitTest>,
+    pub unit_tests: IndexMap<String, UnitTest>,
     /// With partial parsing: how many files were parsed again (the rest
     /// came from `target/partial_parse.json`).
     pub reparsed: Option<usize>,
@@ -237,16 +257,6 @@ pub struct Manifest {
     /// `--defer`: the state manifest's relation for each node whose refs
     /// resolve there (see [`crate::state::deferred_relations`]).
     pub deferred: HashMap<String, Relation>,
-}
-
-/// A seed's checksum as dbt computes it: sha256 of the stripped file, or,
-/// past 1 MiB, `path:<original_file_path>` (dbt's checksum named `path`,
-/// written so by the manifest).
-fn seed_checksum(bytes: &[u8], original_file_path: &str) -> String {
-    if bytes.len() > 1024 * 1024 {
-        return format!("path:{original_file_path}");
-    }
-    partial::sha256_hex(String::from_utf8_lossy(bytes).trim().as_bytes())
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
@@ -289,26 +299,6 @@ pub(crate) fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> 
 
 pub(crate) fn read(p: &Path) -> Result<String> {
     std::fs::read_to_string(p).map_err(|e| Error::io(p, e))
-}
-
-/// During parsing `ref()` and `source()` return placeholders in the target
-/// schema, as dbt does; the real relations are known only after parsing.
-struct ParseResolver {
-    database: String,
-    schema: String,
-}
-
-impl Resolver for ParseResolver {
-    fn resolve_ref(
-        &self,
-        _p: Option<&str>,
-        name: &str,
-    ) -> Result<(Relation, Option<String>), String> {
-        Ok((Relation::new(&self.database, &self.schema, name), None))
-    }
-    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
-        Ok(Relation::new(&self.database, source, table))
-    }
 }
 
 /// Where dbt looks for `ref('name')` / `source()` without a package from a
@@ -356,11 +346,6 @@ pub(crate) fn ref_keys(n: &Node) -> Vec<String> {
             keys
         }
     }
-}
-
-/// The package of a unique id (`model.<pkg>.<name>`, `test.<pkg>....`).
-pub(crate) fn package_of(unique_id: &str) -> &str {
-    unique_id.split('.').nth(1).unwrap_or_default()
 }
 
 /// After parsing: real relations, and ephemeral models as CTE names.
@@ -412,25 +397,6 @@ impl Resolver for ManifestResolver {
     }
 }
 
-/// A model's key in the partial parse state: its file, prefixed with
-/// `pkg://` for a package's (their paths may repeat the root's).
-fn state_key(n: &Node, root: &str) -> String {
-    if n.package_name == root {
-        n.original_file_path.clone()
-    } else {
-        format!("{}://{}", n.package_name, n.original_file_path)
-    }
-}
-
-/// `model` → `Model`, as dbt starts its "depends on" errors.
-fn capitalized(kind: &str) -> String {
-    let mut c = kind.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
 /// The names closest to `name` (for "did you mean" messages).
 pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut scored: Vec<(usize, &str)> = candidates
@@ -445,1049 +411,7 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec
         .collect()
 }
 
-/// One model file: its node with configs (project tree < properties <
-/// `config()`), refs and sources from a render with `execute = false`, or
-/// from the partial parse state when the file, its properties and the
-/// environment variables it read are unchanged (then `false` is returned
-/// beside the node: not parsed again). The outer error is fatal (I/O, a
-/// poisoned lock); the inner one is a model's own error, reported with the
-/// others.
-/// The properties files' entries as a model's parse looks them up.
-struct ModelProps<'a> {
-    all: &'a Properties,
-    /// The models with versions, looked up for every file: a scan of all
-    /// 10,000 models' entries per file was a third of a parse.
-    versioned: Vec<(&'a String, &'a NodeProps)>,
-}
-
-impl<'a> ModelProps<'a> {
-    fn new(all: &'a Properties) -> Self {
-        let versioned = all
-            .models
-            .iter()
-            .filter(|(_, p)| !p.versions.is_empty())
-            .collect();
-        Self { all, versioned }
-    }
-}
-
-fn parse_model(
-    info: &RunInfo,
-    props: &ModelProps<'_>,
-    env: &Environment<'static>,
-    parse_resolver: &Arc<dyn Resolver>,
-    (mp, abs, rel): (&str, &Path, &str),
-    prev: Option<&partial::State>,
-    skey: &(dyn Fn(&str) -> String + Sync),
-) -> Result<std::result::Result<(Node, partial::ModelEntry, bool), String>> {
-    let project = &info.project;
-    let target = &info.target;
-    let raw = read(abs)?;
-    let stem = Path::new(rel)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_string();
-    // a version of a versioned model: the model's name, its properties, and
-    // the version's entry (its own config over the model's)
-    let versioned = props.versioned.iter().find_map(|(n, p)| {
-        p.version_for(n, &stem)
-            .map(|ver| ((*n).clone(), *p, ver.clone()))
-    });
-    let name = versioned
-        .as_ref()
-        .map(|(n, _, _)| n.clone())
-        .unwrap_or_else(|| stem.clone());
-    let ofp = format!("{mp}/{rel}");
-    let folders: Vec<String> = rel.split('/').map(String::from).collect::<Vec<_>>();
-    let folders = &folders[..folders.len().saturating_sub(1)];
-    let mut cfg = project.tree_config(|p| &p.models_config, folders, &name);
-    let p = match &versioned {
-        Some((_, p, _)) => Some(*p),
-        None => props.all.models.get(&name),
-    };
-    if let Some(p) = p {
-        config::merge(&mut cfg, &p.config);
-    }
-    let version = versioned.as_ref().map(|(_, p, ver)| {
-        if let Some(serde_json::Value::Object(c)) = ver.get("config") {
-            config::merge(&mut cfg, c);
-        }
-        let date = ver
-            .get("deprecation_date")
-            .or_else(|| p.versions.is_empty().then_some(&serde_json::Value::Null))
-            .and_then(|d| d.as_str())
-            .map(|d| {
-                // dbt writes a date as midnight UTC
-                if d.len() == 10 {
-                    format!("{d}T00:00:00+00:00")
-                } else {
-                    d.to_string()
-                }
-            });
-        ModelVersion {
-            v: ver.get("v").cloned().unwrap_or(serde_json::Value::Null),
-            latest: p.latest(),
-            deprecation_date: date,
-        }
-    });
-    let props_hash = p
-        .map(|p| partial::sha256_hex(format!("{p:?}").as_bytes()))
-        .unwrap_or_default();
-    let unique_id = match &version {
-        Some(v) => format!("model.{}.{name}.v{}", project.name, v.v_str()),
-        None => format!("model.{}.{name}", project.name),
-    };
-    let mut fqn = vec![project.name.clone()];
-    fqn.extend(folders.iter().cloned());
-    fqn.push(name.clone());
-    if let Some(v) = &version {
-        fqn.push(format!("v{}", v.v_str()));
-    }
-    // dbt strips a file's contents before checksumming (and storing) them
-    let checksum = partial::sha256_hex(raw.trim().as_bytes());
-    let mut node = Node {
-        original_file_path: ofp,
-        path: rel.to_string(),
-        fqn,
-        checksum: checksum.clone(),
-        raw_code: raw,
-        config: cfg,
-        description: p.map(|p| p.description.clone()).unwrap_or_default(),
-        columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
-        patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-        database: target.database.clone(),
-        schema: target.schema.clone(),
-        alias: match &version {
-            Some(v) => format!("{name}_v{}", v.v_str()),
-            None => name.clone(),
-        },
-        quoting: project.quoting,
-        version: version.clone(),
-        time_spine: p.and_then(|p| p.time_spine.clone()),
-        ..Node::new(
-            unique_id.clone(),
-            ResourceType::Model,
-            name.clone(),
-            project.name.clone(),
-        )
-    };
-    if let Some(e) = prev.and_then(|s| s.models.get(&skey(&node.original_file_path))) {
-        if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
-            config::merge(&mut node.config, &e.file_config);
-            node.refs = e.refs.clone();
-            node.sources = e.sources.clone();
-            node.macros = e.macros.clone();
-            return Ok(Ok((node, e.clone(), false)));
-        }
-    }
-    let ctx = crate::compile::parse_ctx(&node, parse_resolver.clone(), info.full_refresh);
-    let ((rendered, env_reads), mut macros) = crate::macros::recording_macros(|| {
-        jinja::recording_env(|| {
-            jinja::parsing(|| {
-                jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
-            })
-        })
-    });
-    if let Err(e) = rendered {
-        return Ok(Err(
-            Error::jinja(&unique_id, &node.original_file_path, &e).to_string()
-        ));
-    }
-    let lock_err = || Error::Internal("parse lock poisoned".into());
-    let file_config = ctx.file_config.lock().map_err(|_| lock_err())?.clone();
-    config::merge(&mut node.config, &file_config);
-    // dbt renders hooks at parse time too: the macros they call are the
-    // node's dependencies (a failure here is the run's to report)
-    for key in ["pre_hook", "post_hook"] {
-        for h in node.config.hooks(key) {
-            let ((), calls) = crate::macros::recording_macros(|| {
-                let scope = jinja::scoped(env, &ctx, Default::default());
-                let _ = env.render_str(&h, scope);
-            });
-            for c in calls {
-                if !macros.contains(&c) {
-                    macros.push(c);
-                }
-            }
-        }
-    }
-    node.macros = macros;
-    node.refs = ctx.refs.lock().map_err(|_| lock_err())?.clone();
-    node.sources = ctx.sources.lock().map_err(|_| lock_err())?.clone();
-    let entry = partial::ModelEntry {
-        checksum,
-        props: props_hash,
-        file_config,
-        refs: node.refs.clone(),
-        sources: node.sources.clone(),
-        env: env_reads,
-        config: Config::new(),
-        names: None,
-        macros: node.macros.clone(),
-    };
-    Ok(Ok((node, entry, true)))
-}
-
-/// A generic test's parse-time `depends_on.macros`. dbt renders a generic
-/// test at parse (recording `get_where_subquery`, which wraps the tested
-/// relation) except when its macro is dbt's own `unique` or `not_null`,
-/// which it knows need no rendering: those record only the test macro
-/// (dbt-project-evaluator reads the difference from `graph`).
-fn generic_test_macros(test_macro: String) -> Vec<String> {
-    if matches!(
-        test_macro.as_str(),
-        "macro.dbt.test_unique" | "macro.dbt.test_not_null"
-    ) {
-        vec![test_macro]
-    } else {
-        vec![test_macro, "macro.dbt.get_where_subquery".into()]
-    }
-}
-
-/// Apply the properties entry `p` of package `package`, which names no
-/// enabled node of its own, to the enabled `kind` node called `name` in
-/// another package, as dbt does: its patch looks the name up in the
-/// properties' package first, then in any package (so a package's
-/// `seeds.yml` documents the root project's seed of the same name when the
-/// package's own seed is disabled). A node already patched keeps its own
-/// properties. Description, columns and the patch path move over; a seed
-/// also takes the entry's config (`column_types`) over its project's
-/// config tree. Returns whether a node was patched.
-fn patch_foreign(
-    nodes: &mut IndexMap<String, Node>,
-    kind: ResourceType,
-    package: &str,
-    name: &str,
-    p: &crate::properties::NodeProps,
-) -> bool {
-    let Some(node) = nodes.values_mut().find(|n| {
-        n.resource_type == kind
-            && n.name == name
-            && n.package_name != package
-            && n.patch_path.is_none()
-            && n.version.is_none()
-    }) else {
-        return false;
-    };
-    node.description = p.description.clone();
-    node.columns = p.columns.clone();
-    node.patch_path = Some(format!("{package}://{}", p.file));
-    if kind == ResourceType::Seed {
-        for (k, v) in &p.config {
-            if k != "enabled" && k != "materialized" {
-                let mut one = Config::new();
-                one.insert(k.clone(), v.clone());
-                config::merge(&mut node.config, &one);
-            }
-        }
-    }
-    if kind == ResourceType::Model && node.time_spine.is_none() {
-        node.time_spine = p.time_spine.clone();
-    }
-    true
-}
-
 impl Manifest {
-    /// Load and parse the project. Errors from every node are returned together.
-    pub fn load(info: RunInfo) -> Result<Manifest> {
-        Self::load_with(info, None)
-    }
-
-    /// Load and parse the project, reusing and then updating the partial
-    /// parse state at `state_path` (see [`crate::partial`]) when given.
-    pub fn load_with(info: RunInfo, state_path: Option<&Path>) -> Result<Manifest> {
-        let project: Arc<Project> = info.project.clone();
-        let mut warnings = project.warnings.clone();
-        // every project of the run: the root, then the installed packages
-        // (each with its own paths, configs and vars; see `packages`)
-        let all: Vec<RunInfo> = std::iter::once(info.clone())
-            .chain(info.packages.iter().map(|p| info.for_package(p)))
-            .collect();
-        for i in &all[1..] {
-            warnings.extend(i.project.warnings.iter().cloned());
-        }
-        // macros
-        let mut macro_files = Vec::new();
-        for i in &all {
-            let p = &i.project;
-            for mp in &p.macro_paths {
-                for (abs, rel) in walk(&p.root.join(mp), &["sql"])? {
-                    macro_files.push(crate::macros::MacroFile {
-                        package: p.name.clone(),
-                        path: format!("{mp}/{rel}"),
-                        text: read(&abs)?,
-                    });
-                }
-            }
-        }
-        let packages: Vec<&Project> = all.iter().map(|i| &*i.project).collect();
-        let macro_files = crate::data_tests::macro_sources(&packages, macro_files)?;
-        let (mut env, macro_names) = jinja::environment(&info, &macro_files)?;
-        let key = state_path.map(|_| partial::global_key(&info, &macro_files));
-        let prev = match (state_path, &key) {
-            (Some(p), Some(k)) => partial::load(p, k),
-            _ => None,
-        };
-        let mut state = partial::State {
-            format: 0,
-            tarmac_version: String::new(),
-            key: key.clone().unwrap_or_default(),
-            ..Default::default()
-        };
-        let mut reparsed = 0usize;
-        let target = &info.target;
-        let mut nodes: IndexMap<String, Node> = IndexMap::new();
-        let mut sources = IndexMap::new();
-        let mut tests = IndexMap::new();
-        let mut unit_tests = IndexMap::new();
-        let mut errors: Vec<String> = Vec::new();
-        let parse_resolver: Arc<dyn Resolver> = Arc::new(ParseResolver {
-            database: target.database.clone(),
-            schema: target.schema.clone(),
-        });
-        // properties entries with no node of their own package's (dbt then
-        // patches the node of that name in another package)
-        let mut resources: Vec<crate::resources::Resource> = Vec::new();
-        let mut foreign: Vec<(ResourceType, String, crate::properties::NodeProps)> = Vec::new();
-        let mut foreign_names: Vec<String> = Vec::new();
-        for pinfo in &all {
-            let project = pinfo.project.clone();
-            let root = project.root.clone();
-            let is_root = project.name == info.project.name;
-            // partial parse state keys: a package's files by `pkg://path`
-            let skey = |ofp: &str| -> String {
-                if is_root {
-                    ofp.to_string()
-                } else {
-                    format!("{}://{ofp}", project.name)
-                }
-            };
-            // properties: YAML parsing is the slow part, done on all cores, and
-            // only for files that changed since the partial parse state
-            let mut yaml_files = Vec::new();
-            for p in project
-                .model_paths
-                .iter()
-                .chain(&project.seed_paths)
-                .chain(&project.snapshot_paths)
-            {
-                for (abs, rel) in walk(&root.join(p), &["yml", "yaml"])? {
-                    yaml_files.push((abs, format!("{p}/{rel}")));
-                }
-            }
-            let docs = crate::par::map(
-                &yaml_files,
-                |(abs, rel)| -> Result<(partial::YamlEntry, bool)> {
-                    let text = read(abs)?;
-                    let checksum = partial::sha256_hex(text.as_bytes());
-                    if let Some(e) = prev.as_ref().and_then(|s| s.yaml.get(&skey(rel))) {
-                        if e.checksum == checksum {
-                            return Ok((e.clone(), false));
-                        }
-                    }
-                    let doc = crate::yaml::parse(abs, &text)?;
-                    Ok((partial::YamlEntry { checksum, doc }, true))
-                },
-            );
-            let mut props = Properties::default();
-            // Every file that is not YAML is named at once (fixing one to
-            // meet the next is slow); other errors stop at the first.
-            let mut unparsed: Vec<Error> = Vec::new();
-            for ((abs, rel), doc) in yaml_files.iter().zip(docs) {
-                let (entry, fresh) = match doc {
-                    Ok(d) => d,
-                    Err(e @ Error::File(dbt_project::Error::Yaml { .. })) => {
-                        unparsed.push(e);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                if !unparsed.is_empty() {
-                    continue;
-                }
-                reparsed += usize::from(fresh);
-                props.add_file(abs, rel, &entry.doc)?;
-                state.yaml.insert(skey(rel), entry);
-            }
-            if unparsed.len() > 1 {
-                let all: Vec<String> = unparsed.iter().map(Error::to_string).collect();
-                return Err(Error::Project(all.join("\n")));
-            }
-            if let Some(e) = unparsed.pop() {
-                return Err(e);
-            }
-            props.render_configs(
-                &crate::project::FileEnv::new(
-                    &info
-                        .project
-                        .vars_for_package(&project.name, (!is_root).then_some(&*project)),
-                    Some(target),
-                ),
-                &root,
-            )?;
-            // models: read and rendered (execute = false) on all cores
-            let mut files = Vec::new();
-            for mp in &project.model_paths {
-                for (abs, rel) in walk(&root.join(mp), &["sql"])? {
-                    files.push((mp.as_str(), abs, rel));
-                }
-            }
-            let model_props = ModelProps::new(&props);
-            let parsed = crate::par::map(&files, |(mp, abs, rel)| {
-                parse_model(
-                    pinfo,
-                    &model_props,
-                    &env,
-                    &parse_resolver,
-                    (mp, abs, rel),
-                    prev.as_ref(),
-                    &skey,
-                )
-            });
-            for p in parsed {
-                match p? {
-                    Err(e) => errors.push(e),
-                    Ok((node, entry, fresh)) => {
-                        reparsed += usize::from(fresh);
-                        let enabled = node.config.enabled();
-                        state.models.insert(skey(&node.original_file_path), entry);
-                        if !enabled {
-                            continue;
-                        }
-                        if let Some(prev) = nodes.get(&node.unique_id) {
-                            errors.push(format!(
-                                "two models are named {}: {} and {}",
-                                node.name, prev.original_file_path, node.original_file_path
-                            ));
-                            continue;
-                        }
-                        nodes.insert(node.unique_id.clone(), node);
-                    }
-                }
-            }
-            crate::snapshot::discover(
-                pinfo,
-                &props,
-                &mut env,
-                &parse_resolver,
-                &mut nodes,
-                &mut errors,
-            )?;
-            // seeds
-            for sp in &project.seed_paths {
-                for (abs, rel) in walk(&root.join(sp), &["csv"])? {
-                    let name = Path::new(&rel)
-                        .file_stem()
-                        .and_then(|s| s.to_str())
-                        .unwrap_or_default()
-                        .to_string();
-                    let folders: Vec<String> = rel.split('/').map(String::from).collect();
-                    let folders = &folders[..folders.len().saturating_sub(1)];
-                    let mut cfg = project.tree_config(|p| &p.seeds_config, folders, &name);
-                    let p = props.seeds.get(&name);
-                    if let Some(p) = p {
-                        config::merge(&mut cfg, &p.config);
-                    }
-                    cfg.insert("materialized".into(), "seed".into());
-                    let bytes = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
-                    let unique_id = format!("seed.{}.{name}", project.name);
-                    let mut fqn = vec![project.name.clone()];
-                    fqn.extend(folders.iter().cloned());
-                    fqn.push(name.clone());
-                    if !cfg.enabled() {
-                        continue;
-                    }
-                    nodes.insert(
-                        unique_id.clone(),
-                        Node {
-                            original_file_path: format!("{sp}/{rel}"),
-                            path: rel.clone(),
-                            fqn,
-                            checksum: seed_checksum(&bytes, &format!("{sp}/{rel}")),
-                            config: cfg,
-                            description: p.map(|p| p.description.clone()).unwrap_or_default(),
-                            columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
-                            patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-                            database: target.database.clone(),
-                            schema: target.schema.clone(),
-                            quoting: project.quoting,
-                            ..Node::new(
-                                unique_id,
-                                ResourceType::Seed,
-                                name.clone(),
-                                project.name.clone(),
-                            )
-                        },
-                    );
-                }
-            }
-            for (name, p) in &props.snapshots {
-                if p.relation.is_none()
-                    && !nodes.contains_key(&format!("snapshot.{}.{name}", project.name))
-                {
-                    warnings.push(format!(
-                        "{}: properties for snapshot {name}, which does not exist (or is disabled)",
-                        p.file
-                    ));
-                }
-            }
-            for (name, p) in &props.models {
-                let id = format!("model.{}.{name}", project.name);
-                let found = nodes.contains_key(&id)
-                    || (!p.versions.is_empty()
-                        && nodes.keys().any(|k| {
-                            k.strip_prefix(id.as_str())
-                                .is_some_and(|v| v.starts_with(".v"))
-                        }));
-                if !found {
-                    foreign.push((ResourceType::Model, project.name.clone(), p.clone()));
-                    foreign_names.push(name.clone());
-                }
-            }
-            for (name, p) in &props.seeds {
-                if !nodes.contains_key(&format!("seed.{}.{name}", project.name)) {
-                    foreign.push((ResourceType::Seed, project.name.clone(), p.clone()));
-                    foreign_names.push(name.clone());
-                }
-            }
-            // sources
-            let mut own_sources = IndexMap::new();
-            for t in props.sources.iter().cloned() {
-                let uid = format!("source.{}.{}.{}", project.name, t.source_name, t.name);
-                let mut relation = Relation::new(
-                    t.database.as_deref().unwrap_or(&target.database),
-                    &t.schema,
-                    &t.identifier,
-                )
-                .with_quoting(t.quoting);
-                relation.external =
-                    crate::relation::external_location(&t).map_err(|message| Error::Yaml {
-                        path: project.root.join(&t.file),
-                        message,
-                    })?;
-                own_sources.insert(
-                    uid.clone(),
-                    Source {
-                        unique_id: uid,
-                        package: project.name.clone(),
-                        table: t,
-                        relation,
-                    },
-                );
-            }
-            // a generic test's `config:` renders now, as dbt renders
-            // properties files: `target`, `var` (this package's), `env_var`...
-            let props_env = crate::project::FileEnv::new(&pinfo.vars, Some(target));
-            let t = crate::data_tests::discover(
-                &crate::data_tests::DiscoverCtx {
-                    project: &project,
-                    props_env: &props_env,
-                    target_db: &target.database,
-                    target_schema: &target.schema,
-                    macro_names: &macro_names,
-                    parse_resolver: parse_resolver.clone(),
-                    full_refresh: info.full_refresh,
-                },
-                &mut env,
-                &props,
-                &mut nodes,
-                &own_sources,
-                &mut errors,
-            )?;
-            tests.extend(t);
-            sources.extend(own_sources);
-            for (kind, rel, item) in &props.resources {
-                // `path` is relative to the resource path the file is in
-                let path = project
-                    .model_paths
-                    .iter()
-                    .chain(&project.seed_paths)
-                    .chain(&project.snapshot_paths)
-                    .find_map(|p| rel.strip_prefix(&format!("{p}/")))
-                    .unwrap_or(rel);
-                let place = crate::resources::Place {
-                    package: &project.name,
-                    original_file_path: rel,
-                    path,
-                };
-                match crate::resources::build(kind, item, &place) {
-                    Ok(r) if r.enabled() => resources.push(r),
-                    Ok(_) => {}
-                    Err(message) => {
-                        return Err(Error::Yaml {
-                            path: root.join(rel),
-                            message,
-                        })
-                    }
-                }
-            }
-            unit_tests.extend(crate::unit_tests::discover(
-                &project,
-                &props.unit_tests,
-                &mut nodes,
-                &mut errors,
-            ));
-        }
-        for ((kind, package, p), name) in foreign.into_iter().zip(foreign_names) {
-            if !patch_foreign(&mut nodes, kind, &package, &name, &p) && kind == ResourceType::Model
-            {
-                warnings.push(format!(
-                    "{}: properties for model {name}, which does not exist (or is disabled)",
-                    p.file
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Error::Project(errors.join("\n")));
-        }
-        let mut m = Manifest {
-            tests,
-            unit_tests,
-            info,
-            nodes,
-            sources,
-            env,
-            macro_names,
-            macro_files,
-            warnings,
-            reparsed: None,
-            hook_macros: HashMap::new(),
-            resources,
-            deferred: HashMap::new(),
-        };
-        m.hook_macros = crate::artifacts::record_hook_macros(&m);
-        // names from the state where the model's final config is unchanged
-        let known: HashMap<String, (String, String, String)> = m
-            .nodes
-            .values()
-            .filter_map(|n| {
-                let e = state.models.get(&state_key(n, &m.info.project.name))?;
-                let names = e.names.clone()?;
-                (n.resource_type == ResourceType::Model && e.config == n.config)
-                    .then(|| (n.unique_id.clone(), names))
-            })
-            .collect();
-        // a generic test's parse-time macros, as dbt records them: its test
-        // macro, then get_where_subquery (which wraps the tested relation)
-        for (id, t) in &m.tests {
-            if let crate::data_tests::TestKind::Generic {
-                name, namespace, ..
-            } = &t.kind
-            {
-                if let Some(mid) = crate::macros::test_macro_id(&m.env, name, namespace.as_deref())
-                {
-                    if let Some(n) = m.nodes.get_mut(id) {
-                        n.macros = generic_test_macros(mid);
-                    }
-                }
-            }
-        }
-        let named = m.resolve_names(&known)?;
-        m.link()?;
-        m.link_resources()?;
-        if let (Some(path), Some(_)) = (state_path, &key) {
-            let changed = match &prev {
-                None => true,
-                Some(p) => {
-                    reparsed > 0
-                        || !named.is_empty()
-                        || p.models.len() != state.models.len()
-                        || p.yaml.len() != state.yaml.len()
-                }
-            };
-            tracing::debug!(
-                "partial parse: {reparsed} of {} files parsed again{}",
-                state.models.len() + state.yaml.len(),
-                if prev.is_none() {
-                    " (no usable state: full parse)"
-                } else {
-                    ""
-                }
-            );
-            for (ofp, config, names, env) in named {
-                if let Some(e) = state.models.get_mut(&ofp) {
-                    e.config = config;
-                    e.names = Some(names);
-                    e.env.extend(env);
-                }
-            }
-            m.reparsed = Some(reparsed);
-            if changed {
-                state.format = partial::FORMAT;
-                state.tarmac_version = env!("CARGO_PKG_VERSION").to_string();
-                if let Err(e) = partial::save(path, &state) {
-                    m.warnings.push(format!(
-                        "could not write the partial parse state {}: {e}",
-                        path.display()
-                    ));
-                }
-            }
-        }
-        Ok(m)
-    }
-
-    /// Schema, alias and database per node through `generate_*_name`
-    /// (the project's own macro when it defines one, else dbt's default:
-    /// <https://docs.getdbt.com/docs/build/custom-schemas>).
-    /// `known` holds names the partial parse state still vouches for; the
-    /// others are computed and returned (file, config, names, env vars read).
-    fn resolve_names(
-        &mut self,
-        known: &HashMap<String, (String, String, String)>,
-    ) -> Result<Vec<Named>> {
-        let target = self.info.target.clone();
-        let has = |n: &str| self.macro_names.iter().any(|m| m == n);
-        let (gs, ga, gd) = (
-            has("generate_schema_name"),
-            has("generate_alias_name"),
-            has("generate_database_name"),
-        );
-        // one compiled call per macro, not one per node
-        let tpl = |macro_name: &str, has: bool| -> Result<Option<minijinja::Template<'_, '_>>> {
-            if !has {
-                return Ok(None);
-            }
-            let src: &'static str = match macro_name {
-                "generate_schema_name" => "{{ generate_schema_name(custom, node) }}",
-                "generate_alias_name" => "{{ generate_alias_name(custom, node) }}",
-                _ => "{{ generate_database_name(custom, node) }}",
-            };
-            self.env
-                .template_from_str(src)
-                .map(Some)
-                .map_err(|e| Error::jinja(macro_name, "dbt_project.yml", &e))
-        };
-        let (ts, ta, td) = (
-            tpl("generate_schema_name", gs)?,
-            tpl("generate_alias_name", ga)?,
-            tpl("generate_database_name", gd)?,
-        );
-        // A package's own generate_*_name names that package's nodes (not
-        // the root's, not another package's), as dbt 1.10 does; the root's
-        // (or dbt's) names the rest.
-        let root_name = self.info.project.name.clone();
-        let mut calls: Vec<(String, &'static str, String, String)> = Vec::new();
-        for f in &self.macro_files {
-            if f.package == root_name || f.package == crate::macros::INTERNAL {
-                continue;
-            }
-            for (name, _, _) in crate::jinja::split_macros(&f.text) {
-                let found = [
-                    "generate_schema_name",
-                    "generate_alias_name",
-                    "generate_database_name",
-                ]
-                .into_iter()
-                .find(|w| *w == name);
-                if let Some(which) = found {
-                    let src = format!("{{{{ {}.{which}(custom, node) }}}}", f.package);
-                    calls.push((f.package.clone(), which, src, f.path.clone()));
-                }
-            }
-        }
-        let mut own: HashMap<(String, &'static str), minijinja::Template<'_, '_>> = HashMap::new();
-        for (package, which, src, path) in &calls {
-            let t = self
-                .env
-                .template_from_str(src)
-                .map_err(|e| Error::jinja(which, path, &e))?;
-            own.insert((package.clone(), *which), t);
-        }
-        let own_of =
-            |node: &Node, which: &'static str| own.get(&(node.package_name.clone(), which));
-        let all: Vec<&Node> = self
-            .nodes
-            .values()
-            .filter(|n| !known.contains_key(&n.unique_id))
-            .collect();
-        let updates = crate::par::map(
-            &all,
-            |node| -> Result<(String, String, String, String, partial::EnvReads)> {
-                let (names, env) = jinja::recording_env(|| -> Result<(String, String, String)> {
-                    let custom = |k: &str| node.config.str_of(k).map(String::from);
-                    let (os, oa, od) = (
-                        own_of(node, "generate_schema_name"),
-                        own_of(node, "generate_alias_name"),
-                        own_of(node, "generate_database_name"),
-                    );
-                    let value = if gs || ga || gd || os.is_some() || oa.is_some() || od.is_some() {
-                        node.to_value()
-                    } else {
-                        Value::UNDEFINED
-                    };
-                    let call =
-                        |t: &minijinja::Template<'_, '_>, arg: Option<String>| -> Result<String> {
-                            let ctx = minijinja::context! { custom => arg, node => value.clone() };
-                            t.render(ctx).map(|s| s.trim().to_string()).map_err(|e| {
-                                Error::jinja(&node.unique_id, &node.original_file_path, &e)
-                            })
-                        };
-                    let schema = match os.or(ts.as_ref()) {
-                        Some(t) => call(t, custom("schema"))?,
-                        None => match custom("schema") {
-                            Some(c) => format!("{}_{}", target.schema, c.trim()),
-                            None => target.schema.clone(),
-                        },
-                    };
-                    let alias = match oa.or(ta.as_ref()) {
-                        Some(t) => call(t, custom("alias"))?,
-                        None => custom("alias").unwrap_or_else(|| node.default_alias()),
-                    };
-                    let database = match od.or(td.as_ref()) {
-                        Some(t) => call(t, custom("database"))?,
-                        None => custom("database").unwrap_or_else(|| target.database.clone()),
-                    };
-                    // snapshots: `target_schema`/`target_database` (dbt < 1.9 style) win
-                    let (schema, database) = if node.resource_type == ResourceType::Snapshot {
-                        (
-                            custom("target_schema").unwrap_or(schema),
-                            custom("target_database").unwrap_or(database),
-                        )
-                    } else {
-                        (schema, database)
-                    };
-                    Ok((schema, alias, database))
-                });
-                let (schema, alias, database) = names?;
-                Ok((node.unique_id.clone(), schema, alias, database, env))
-            },
-        )
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-        let mut named = Vec::new();
-        for (id, s, a, d, env) in updates {
-            if let Some(n) = self.nodes.get_mut(&id) {
-                // only models are in the partial parse state
-                if n.resource_type == ResourceType::Model {
-                    named.push((
-                        state_key(n, &self.info.project.name),
-                        n.config.clone(),
-                        (s.clone(), a.clone(), d.clone()),
-                        env,
-                    ));
-                }
-                n.schema = s;
-                n.alias = a;
-                n.database = d;
-            }
-        }
-        for (id, (s, a, d)) in known {
-            if let Some(n) = self.nodes.get_mut(id) {
-                n.schema = s.clone();
-                n.alias = a.clone();
-                n.database = d.clone();
-            }
-        }
-        Ok(named)
-    }
-
-    /// Resolve refs and sources to unique ids (dbt's package search order);
-    /// every missing one is reported with the closest existing names.
-    fn link(&mut self) -> Result<()> {
-        let root = self.info.project.name.clone();
-        let mut by_name: HashMap<String, std::collections::BTreeMap<String, String>> =
-            HashMap::new();
-        for n in self.nodes.values() {
-            for key in ref_keys(n) {
-                by_name
-                    .entry(key)
-                    .or_default()
-                    .entry(n.package_name.clone())
-                    .or_insert_with(|| n.unique_id.clone());
-            }
-        }
-        let mut src_by_name: HashMap<String, std::collections::BTreeMap<String, String>> =
-            HashMap::new();
-        for s in self.sources.values() {
-            src_by_name
-                .entry(format!("{}.{}", s.table.source_name, s.table.name))
-                .or_default()
-                .insert(s.package.clone(), s.unique_id.clone());
-        }
-        let mut errors = Vec::new();
-        let mut deps = Vec::new();
-        // a generic test is named with its YAML key too
-        let whereabouts = |n: &Node| match self
-            .tests
-            .get(&n.unique_id)
-            .and_then(|t| t.yaml_key.as_deref())
-        {
-            Some(k) => format!(
-                "{} '{}' ({}, key {k})",
-                capitalized(n.resource_type.as_str()),
-                n.unique_id,
-                n.original_file_path
-            ),
-            None => format!(
-                "{} '{}' ({})",
-                capitalized(n.resource_type.as_str()),
-                n.unique_id,
-                n.original_file_path
-            ),
-        };
-        for n in self.nodes.values() {
-            let mut d = Vec::new();
-            for (pkg, r) in &n.refs {
-                let order = search_order(&root, &n.package_name, pkg.as_deref());
-                match find_in(&by_name, r, &order) {
-                    Some(id) => d.push(id.clone()),
-                    None => {
-                        let close = closest(r, by_name.keys().map(String::as_str));
-                        let hint = if close.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (did you mean {}?)", close.join(", "))
-                        };
-                        let what = match pkg {
-                            Some(p) => format!("'{p}.{r}'"),
-                            None => format!("'{r}'"),
-                        };
-                        errors.push(format!(
-                            "{} depends on a node named {what} which was not found{hint}",
-                            whereabouts(n)
-                        ));
-                    }
-                }
-            }
-            for (s, t) in &n.sources {
-                let order = search_order(&root, &n.package_name, None);
-                match find_in(&src_by_name, &format!("{s}.{t}"), &order) {
-                    Some(id) => d.push(id.clone()),
-                    None => {
-                        let names: Vec<&str> = src_by_name.keys().map(String::as_str).collect();
-                        let close = closest(&format!("{s}.{t}"), names.into_iter());
-                        let hint = if close.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (did you mean {}?)", close.join(", "))
-                        };
-                        errors.push(format!(
-                            "{} depends on a source named '{s}.{t}' which was not found{hint}",
-                            whereabouts(n)
-                        ));
-                    }
-                }
-            }
-            d.dedup();
-            deps.push((n.unique_id.clone(), d));
-        }
-        if !errors.is_empty() {
-            return Err(Error::Graph(format!(
-                "Compilation Error\n  {}",
-                errors.join("\n  ")
-            )));
-        }
-        for (id, d) in deps {
-            if let Some(n) = self.nodes.get_mut(&id) {
-                n.depends_on = d;
-            }
-        }
-        Ok(())
-    }
-
-    /// Resolve exposures', metrics' and semantic models' dependencies with
-    /// the same lookups as nodes' (see [`crate::resources::resolve`]).
-    fn link_resources(&mut self) -> Result<()> {
-        if self.resources.is_empty() {
-            return Ok(());
-        }
-        let root = self.info.project.name.clone();
-        let mut by_name: HashMap<String, std::collections::BTreeMap<String, &Node>> =
-            HashMap::new();
-        for n in self.nodes.values() {
-            if !matches!(
-                n.resource_type,
-                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
-            ) {
-                continue;
-            }
-            for key in ref_keys(n) {
-                by_name
-                    .entry(key)
-                    .or_default()
-                    .entry(n.package_name.clone())
-                    .or_insert(n);
-            }
-        }
-        let mut src_by_name: HashMap<String, std::collections::BTreeMap<String, String>> =
-            HashMap::new();
-        for s in self.sources.values() {
-            src_by_name
-                .entry(format!("{}.{}", s.table.source_name, s.table.name))
-                .or_default()
-                .insert(s.package.clone(), s.unique_id.clone());
-        }
-        let find_ref = |caller: &str, pkg: Option<&str>, key: &str| {
-            let n = find_in(&by_name, key, &search_order(&root, caller, pkg))?;
-            Some((
-                n.unique_id.clone(),
-                serde_json::json!({
-                    "alias": n.alias, "schema_name": n.schema, "database": n.database,
-                    "relation_name": (!n.is_ephemeral()).then(|| n.relation().render()),
-                }),
-            ))
-        };
-        let find_source = |caller: &str, s: &str, t: &str| {
-            find_in(
-                &src_by_name,
-                &format!("{s}.{t}"),
-                &search_order(&root, caller, None),
-            )
-            .cloned()
-        };
-        let mut resources = std::mem::take(&mut self.resources);
-        let errors = crate::resources::resolve(&mut resources, &find_ref, &find_source);
-        self.resources = resources;
-        if !errors.is_empty() {
-            return Err(Error::Graph(format!(
-                "Compilation Error\n  {}",
-                errors.join("\n  ")
-            )));
-        }
-        // exposures join the DAG as nodes of their own type, after their
-        // parents; a metric parent is not a node, so it is left out
-        for r in self.resources.iter().filter(|r| r.kind == "exposures") {
-            let j = &r.json;
-            let strings = |v: &serde_json::Value| -> Vec<String> {
-                v.as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            };
-            let mut config = Config::new();
-            for k in ["enabled", "tags", "meta"] {
-                if let Some(v) = j["config"].get(k) {
-                    config.insert(k.to_string(), v.clone());
-                }
-            }
-            let node = Node {
-                original_file_path: j["original_file_path"].as_str().unwrap_or("").into(),
-                path: j["path"].as_str().unwrap_or("").into(),
-                fqn: strings(&j["fqn"]),
-                config,
-                description: j["description"].as_str().unwrap_or("").into(),
-                refs: r.refs.clone(),
-                sources: r.sources.clone(),
-                depends_on: strings(&j["depends_on"]["nodes"])
-                    .into_iter()
-                    .filter(|d| self.nodes.contains_key(d) || self.sources.contains_key(d))
-                    .collect(),
-                database: self.info.target.database.clone(),
-                schema: self.info.target.schema.clone(),
-                ..Node::new(
-                    r.unique_id.clone(),
-                    ResourceType::Exposure,
-                    r.name.clone(),
-                    r.package.clone(),
-                )
-            };
-            self.nodes.insert(node.unique_id.clone(), node);
-        }
-        Ok(())
-    }
-
     /// The resolver for compilation (refs to real relations / CTEs).
     pub fn resolver(&self) -> Arc<dyn Resolver> {
         let mut refs: HashMap<
@@ -1541,6 +465,104 @@ impl Manifest {
     }
 }
 
+// ---------------------------------------------------------------------------
+// What only data tests and unit tests have. The manifest holds them by
+// unique id beside the nodes, as dbt's does; `data_tests` and `unit_tests`
+// discover, compile and run them.
+
+/// Generic or singular.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestKind {
+    /// A `{% test %}` applied from YAML: its name, namespace and arguments
+    /// (with `model` and `column_name`) as dbt's `test_metadata`.
+    Generic {
+        name: String,
+        namespace: Option<String>,
+        kwargs: Map<String, serde_json::Value>,
+    },
+    /// A SQL file in a test path.
+    Singular,
+}
+
+/// What only tests have, by unique id.
+#[derive(Debug, Clone)]
+pub struct TestMeta {
+    pub kind: TestKind,
+    pub column_name: Option<String>,
+    /// The model/seed/snapshot the test is declared on (none for sources).
+    pub attached_node: Option<String>,
+    /// `models.orders`, `sources.raw`: where in the YAML the test is.
+    pub file_key_name: Option<String>,
+    /// The entry's full key (`models.orders.columns.id.data_tests[0]`),
+    /// for error messages.
+    pub yaml_key: Option<String>,
+    /// What the test is declared on (`stg_orders`, `source raw.events`).
+    pub target: Option<String>,
+    /// The config the test's YAML entry sets (`config:` and the top-level
+    /// config arguments): it takes precedence over the generic test
+    /// definition's own `config()` call, which the project file's yields to.
+    pub yaml_config: Config,
+}
+
+impl TestMeta {
+    pub fn test_type(&self) -> &'static str {
+        match self.kind {
+            TestKind::Generic { .. } => "generic",
+            TestKind::Singular => "singular",
+        }
+    }
+    /// The generic test's name (`not_null`), for `test_name:` selection.
+    pub fn test_name(&self) -> Option<&str> {
+        match &self.kind {
+            TestKind::Generic { name, .. } => Some(name),
+            TestKind::Singular => None,
+        }
+    }
+}
+
+/// A fixture's rows.
+#[derive(Debug, Clone)]
+pub enum Rows {
+    /// Rows as mappings (from `rows:` dicts or CSV).
+    Dicts(Vec<Map<String, serde_json::Value>>),
+    /// `format: sql`: a query used as is.
+    Sql(String),
+}
+
+/// One `given:` input.
+#[derive(Debug, Clone)]
+pub struct Given {
+    /// As written: `ref('x')`, `source('s', 't')` or `this`.
+    pub input: String,
+    pub target: InputTarget,
+    pub rows: Rows,
+    pub raw: serde_json::Value,
+}
+
+/// What an input replaces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputTarget {
+    Ref(String),
+    Source(String, String),
+    This,
+}
+
+/// A parsed unit test.
+#[derive(Debug, Clone)]
+pub struct UnitTest {
+    pub unique_id: String,
+    pub name: String,
+    pub model: String,
+    pub model_id: String,
+    pub file: String,
+    pub description: String,
+    pub given: Vec<Given>,
+    pub expect: Rows,
+    pub overrides: Map<String, serde_json::Value>,
+    pub raw: serde_json::Value,
+    pub config: Config,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1552,91 +574,5 @@ mod tests {
             ["stg_orders", "customers", "stg_payments"].into_iter(),
         );
         assert_eq!(c[0], "stg_orders");
-    }
-
-    fn seed(package: &str) -> Node {
-        Node {
-            original_file_path: "seeds/exceptions.csv".into(),
-            path: "exceptions.csv".into(),
-            fqn: vec![package.into(), "exceptions".into()],
-            database: "db".into(),
-            schema: "main".into(),
-            ..Node::new(
-                format!("seed.{package}.exceptions"),
-                ResourceType::Seed,
-                "exceptions",
-                package,
-            )
-        }
-    }
-
-    #[test]
-    fn builtin_unique_and_not_null_record_only_their_macro() {
-        assert_eq!(
-            generic_test_macros("macro.dbt.test_unique".into()),
-            ["macro.dbt.test_unique"]
-        );
-        assert_eq!(
-            generic_test_macros("macro.dbt.test_not_null".into()),
-            ["macro.dbt.test_not_null"]
-        );
-        // an override of unique renders as any other test
-        assert_eq!(
-            generic_test_macros("macro.p.test_unique".into()),
-            ["macro.p.test_unique", "macro.dbt.get_where_subquery"]
-        );
-        assert_eq!(
-            generic_test_macros("macro.dbt.test_accepted_values".into()),
-            [
-                "macro.dbt.test_accepted_values",
-                "macro.dbt.get_where_subquery"
-            ]
-        );
-    }
-
-    #[test]
-    fn properties_patch_another_packages_node_of_that_name() {
-        let doc = crate::yaml::parse(
-            Path::new("seeds.yml"),
-            "seeds:\n  - name: exceptions\n    description: Exceptions.\n    config:\n      column_types: {fct_name: varchar}\n    columns:\n      - name: fct_name\n      - name: comment\n",
-        )
-        .unwrap();
-        let mut props = Properties::default();
-        props
-            .add_file(Path::new("seeds.yml"), "seeds/seeds.yml", &doc)
-            .unwrap();
-        let p = &props.seeds["exceptions"];
-        let mut nodes = IndexMap::new();
-        nodes.insert("seed.root.exceptions".to_string(), seed("root"));
-        assert!(patch_foreign(
-            &mut nodes,
-            ResourceType::Seed,
-            "pkg",
-            "exceptions",
-            p
-        ));
-        let n = &nodes["seed.root.exceptions"];
-        assert_eq!(n.description, "Exceptions.");
-        assert_eq!(
-            n.columns.keys().collect::<Vec<_>>(),
-            ["fct_name", "comment"]
-        );
-        assert_eq!(n.patch_path.as_deref(), Some("pkg://seeds/seeds.yml"));
-        assert_eq!(n.config["column_types"]["fct_name"], "varchar");
-        // a node with its own properties keeps them; no node, no patch
-        assert!(!patch_foreign(
-            &mut nodes,
-            ResourceType::Seed,
-            "other",
-            "exceptions",
-            p
-        ));
-        assert!(!patch_foreign(
-            &mut nodes,
-            ResourceType::Model,
-            "pkg",
-            "exceptions",
-            p
-        ));
     }
 }

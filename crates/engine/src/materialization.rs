@@ -17,53 +17,18 @@ use crate::error::{Error, Result};
 /// into `{% macro materialization_name_duckdb() %}…{% endmacro %}`
 /// (`default` when no adapter is given).
 pub fn rewrite_blocks(text: &str) -> String {
-    if !text.contains("materialization") {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len() + 32);
-    let mut rest = text;
-    while let Some(i) = rest.find("{%") {
-        out.push_str(&rest[..i]);
-        let tag = &rest[i..];
-        let Some(close) = tag.find("%}") else {
-            out.push_str(tag);
-            return out;
-        };
-        let inner = &tag[2..close];
-        let trimmed = inner.trim_start_matches(['-', '+']).trim_start();
-        let lead = &inner[..inner.len() - inner.trim_start_matches(['-', '+']).len()];
-        let trail = if inner.trim_end().ends_with('-') {
-            "-"
-        } else {
-            ""
-        };
-        if let Some(after) = trimmed.strip_prefix("materialization") {
-            if after.starts_with(char::is_whitespace) {
-                let args = after.trim().trim_end_matches('-').trim();
-                let name: String = args
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                let adapter = adapter_of(args).unwrap_or_else(|| "default".into());
-                out.push_str(&format!(
-                    "{{%{lead} macro materialization_{name}_{adapter}() {trail}%}}"
-                ));
-                rest = &tag[close + 2..];
-                continue;
-            }
-        }
-        if let Some(after) = trimmed.strip_prefix("endmaterialization") {
-            if !after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-                out.push_str(&format!("{{%{lead} endmacro{after}%}}"));
-                rest = &tag[close + 2..];
-                continue;
-            }
-        }
-        out.push_str(&tag[..close + 2]);
-        rest = &tag[close + 2..];
-    }
-    out.push_str(rest);
-    out
+    crate::blocks::blocks_to_macros(text, "materialization", |t| {
+        t.rest.starts_with(char::is_whitespace).then(|| {
+            let args = t.args();
+            let name: String = args
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let adapter = adapter_of(args).unwrap_or_else(|| "default".into());
+            format!("materialization_{name}_{adapter}() {}", t.trail())
+        })
+    })
+    .into_owned()
 }
 
 /// `adapter='duckdb'` in a block's header.

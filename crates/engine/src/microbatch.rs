@@ -24,65 +24,13 @@
 
 use crate::config::ConfigExt;
 use crate::db::Db;
-use crate::execute::{Command, NodeResult, RunOptions, Status};
 use crate::jinja::BatchWindow;
 use crate::manifest::{Manifest, Node};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use crate::pydatetime::{parse_time, python_time};
+use crate::results::{Batch, BatchResults, BuildNode, Command, NodeResult, RunOptions, Status};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// A batch: `[start, end)` in UTC.
-pub type Batch = (DateTime<Utc>, DateTime<Utc>);
-
-/// `batch_results` of run_results.json: which batches succeeded and failed.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct BatchResults {
-    pub successful: Vec<Batch>,
-    pub failed: Vec<Batch>,
-}
-
-impl BatchResults {
-    /// As dbt writes it: each batch `[start, end]` in ISO 8601 with `+00:00`.
-    pub fn to_json(&self) -> serde_json::Value {
-        let list =
-            |v: &[Batch]| -> Vec<[String; 2]> { v.iter().map(|(s, e)| [iso(s), iso(e)]).collect() };
-        serde_json::json!({"successful": list(&self.successful), "failed": list(&self.failed)})
-    }
-
-    /// The batches of a `batch_results` object (for `retry`).
-    pub fn from_json(v: &serde_json::Value) -> BatchResults {
-        let list = |k: &str| -> Vec<Batch> {
-            v.get(k)
-                .and_then(|l| l.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|pair| {
-                    let s = parse_time(pair.get(0)?.as_str()?)?;
-                    let e = parse_time(pair.get(1)?.as_str()?)?;
-                    Some((s, e))
-                })
-                .collect()
-        };
-        BatchResults {
-            successful: list("successful"),
-            failed: list("failed"),
-        }
-    }
-}
-
-fn iso(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
-}
-
-/// As Python prints an aware UTC datetime (microseconds only when there
-/// are some): what dbt's event-time filters compare with.
-pub fn python_time(t: &DateTime<Utc>) -> String {
-    if t.nanosecond() / 1000 == 0 {
-        t.format("%Y-%m-%d %H:%M:%S+00:00").to_string()
-    } else {
-        t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
-    }
-}
 
 /// `--sample`: `"3 days"` (back from now: hours, days, months or years,
 /// singular or plural) or `{start: 2024-07-01, end: 2024-07-08 18:00:00}`
@@ -131,35 +79,6 @@ pub fn parse_sample(text: &str, now: DateTime<Utc>) -> Result<crate::jinja::Time
         }
     };
     Ok((start, now))
-}
-
-/// A timestamp as the flags, `begin` and run_results give one: a date, a
-/// date and time (`T` or space, optional seconds and fraction), with or
-/// without a UTC offset; naive times are UTC, as in dbt.
-pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    let t = text.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Some(d.with_timezone(&Utc));
-    }
-    for f in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%:z"] {
-        if let Ok(d) = DateTime::parse_from_str(t, f) {
-            return Some(d.with_timezone(&Utc));
-        }
-    }
-    for f in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(t, f) {
-            return Some(Utc.from_utc_datetime(&d));
-        }
-    }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| Utc.from_utc_datetime(&d))
 }
 
 /// `batch_size`.
@@ -384,8 +303,7 @@ pub(crate) fn run_model(
     db: &Db,
     resolver: &Arc<dyn crate::jinja::Resolver>,
     opts: &RunOptions,
-    _index: usize,
-    _total: usize,
+    build: BuildNode<'_>,
 ) -> NodeResult {
     let started_at = Utc::now();
     let t0 = Instant::now();
@@ -399,7 +317,7 @@ pub(crate) fn run_model(
         Err(e) => {
             let mut r = NodeResult::skipped(node.unique_id.clone(), String::new());
             r.status = Status::Error;
-            r.message = crate::execute::node_error(node, &crate::Error::Project(e), None);
+            r.message = crate::results::node_error(node, &crate::Error::Project(e), None);
             r.started_at = started_at;
             r.execution_time = t0.elapsed().as_secs_f64();
             return r;
@@ -411,6 +329,7 @@ pub(crate) fn run_model(
         node,
         resolver,
         opts,
+        build,
         size,
         batches: &todo,
     };
@@ -525,6 +444,7 @@ struct BatchJob<'a> {
     node: &'a Node,
     resolver: &'a Arc<dyn crate::jinja::Resolver>,
     opts: &'a RunOptions,
+    build: BuildNode<'a>,
     size: Size,
     batches: &'a [Batch],
 }
@@ -561,7 +481,7 @@ impl BatchJob<'_> {
             batch_node.config.remove("post_hook");
         }
         let (sql, outcome, _) = crate::jinja::with_batch(Some(window), || {
-            crate::execute::build_node(self.m, &batch_node, db, self.resolver, &batch_opts)
+            (self.build)(self.m, &batch_node, db, self.resolver, &batch_opts)
         });
         let result = outcome.map(|(o, _)| o.run_sql);
         if verbose {
@@ -577,7 +497,7 @@ impl BatchJob<'_> {
             if let Err(e) = &result {
                 eprintln!(
                     "  {}",
-                    crate::execute::node_error(node, e, sql.as_deref()).replace('\n', "\n  ")
+                    crate::results::node_error(node, e, sql.as_deref()).replace('\n', "\n  ")
                 );
             }
         }
@@ -635,7 +555,7 @@ fn write_batch_files(
     node: &Node,
     files: &[(String, Option<String>, Option<String>)],
 ) {
-    let target = crate::execute::target_dir(m);
+    let target = crate::results::target_dir(m);
     let dir = node
         .original_file_path
         .strip_suffix(".sql")

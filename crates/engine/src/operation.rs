@@ -78,7 +78,7 @@ pub fn run_hooks(
     hooks: &[String],
     which: &str,
     schemas: &[(String, String)],
-) -> Result<Vec<crate::execute::NodeResult>> {
+) -> Result<Vec<crate::results::NodeResult>> {
     let mut results = Vec::new();
     let just: Vec<String> = schemas.iter().map(|(_, s)| s.clone()).collect();
     let both: Vec<Vec<String>> = schemas
@@ -99,9 +99,9 @@ pub fn run_hooks(
                 ("database_schemas", Value::from(both.clone())),
             ],
         )?;
-        results.push(crate::execute::NodeResult {
+        results.push(crate::results::NodeResult {
             unique_id: format!("operation.{project}.{project}-{which}-{i}"),
-            status: crate::execute::Status::Success,
+            status: crate::results::Status::Success,
             message: format!("{project}.{which}.{i} passed"),
             compiled_sql: Some(sql),
             run_sql: None,

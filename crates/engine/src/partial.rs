@@ -15,7 +15,7 @@
 //! their checksum changed. Not covered (as in dbt): a model whose parse
 //! result depends on `run_started_at`, `invocation_id` or `flags.WHICH`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -27,8 +27,7 @@ use crate::jinja::RunInfo;
 /// Bump when the layout or the meaning of the state changes.
 pub const FORMAT: u32 = 2;
 
-/// Environment variables a render read, with the values it saw.
-pub type EnvReads = BTreeMap<String, Option<String>>;
+use crate::builtins::EnvReads;
 
 /// The saved state.
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -11,12 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::yaml;
 
-/// The dbt version whose behaviour Tarmac follows, and the one it is
-/// compared against (the dbt-core pinned in bench/dbt-requirements.txt):
-/// what `require-dbt-version` is checked against, `dbt_version` in Jinja and
-/// the artifacts' metadata. Tests hold it equal to the pin and to the
-/// comparison dbt's `dbt --version`, so the claim moves with the yardstick.
-pub const DBT_VERSION: &str = "1.10.23";
+pub use dbt_project::DBT_VERSION;
 
 /// A loaded `dbt_project.yml`.
 #[derive(Debug, Clone)]
@@ -106,12 +101,12 @@ pub struct FileEnv {
 impl FileEnv {
     pub fn new(cli_vars: &Map<String, Value>, target: Option<&Target>) -> FileEnv {
         let mut env = minijinja::Environment::new();
-        env.add_function("env_var", crate::jinja::env_var);
-        env.add_global("var", crate::jinja::var_fn(cli_vars.clone()));
-        crate::jinja::add_serialization(&mut env);
+        env.add_function("env_var", crate::builtins::env_var);
+        env.add_global("var", crate::builtins::var_fn(cli_vars.clone()));
+        crate::builtins::add_serialization(&mut env);
         crate::extras::install_modules(&mut env);
         if let Some(t) = target {
-            env.add_global("target", crate::jinja::target_value(t));
+            env.add_global("target", target_value(t));
         }
         FileEnv { env }
     }
@@ -135,7 +130,7 @@ impl FileEnv {
                     .and_then(|e| e.eval(()))
                     .map_err(|e| jinja_message(&e))?;
                 if !v.is_undefined() && v.kind() != minijinja::value::ValueKind::String {
-                    return Ok(crate::jinja::value_to_json(&v));
+                    return Ok(crate::builtins::value_to_json(&v));
                 }
             }
         }
@@ -271,7 +266,7 @@ fn is_constant(expr: &str) -> bool {
 /// (what dbt allows before the project is parsed).
 pub fn render_basic(text: &str, vars: &Map<String, Value>) -> std::result::Result<String, String> {
     let mut env = minijinja::Environment::new();
-    env.add_function("env_var", crate::jinja::env_var);
+    env.add_function("env_var", crate::builtins::env_var);
     let vars = vars.clone();
     env.add_function(
         "var",
@@ -560,11 +555,9 @@ impl Project {
             package_vars,
             on_run_start,
             on_run_end,
-            dispatch: crate::macros::dispatch_config(get("dispatch")).map_err(|message| {
-                Error::Yaml {
-                    path: file.clone(),
-                    message,
-                }
+            dispatch: dispatch_config(get("dispatch")).map_err(|message| Error::Yaml {
+                path: file.clone(),
+                message,
             })?,
             dependencies: vec![],
             quoting: crate::relation::Quoting::default().merged(get("quoting")),
@@ -1202,6 +1195,49 @@ fn parse_attachment(v: &Value) -> std::result::Result<Attachment, String> {
     })
 }
 
+/// The `dispatch:` key of dbt_project.yml: macro_namespace → search order.
+pub fn dispatch_config(
+    v: Option<&serde_json::Value>,
+) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let mut out = BTreeMap::new();
+    let Some(v) = v else { return Ok(out) };
+    let serde_json::Value::Array(items) = v else {
+        return Err("key dispatch: expected a list of {macro_namespace, search_order}".into());
+    };
+    for (i, item) in items.iter().enumerate() {
+        let ns = item
+            .get("macro_namespace")
+            .and_then(|x| x.as_str())
+            .ok_or_else(|| format!("key dispatch[{i}].macro_namespace: required, a string"))?;
+        let order = match item.get("search_order") {
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .map(|x| {
+                    x.as_str().map(String::from).ok_or_else(|| {
+                        format!("key dispatch[{i}].search_order: expected a list of package names")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => {
+                return Err(format!(
+                    "key dispatch[{i}].search_order: required, a list of package names"
+                ))
+            }
+        };
+        out.insert(ns.to_string(), order);
+    }
+    Ok(out)
+}
+
+/// `target` as dbt's context has it for a dbt-duckdb profile.
+pub fn target_value(t: &Target) -> minijinja::Value {
+    minijinja::context! {
+        name => t.name.clone(), schema => t.schema.clone(), database => t.database.clone(),
+        type => "duckdb", threads => t.threads, path => t.path.clone(),
+        profile_name => t.profile_name.clone(), dbname => t.database.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1267,5 +1303,18 @@ mod tests {
         assert_eq!(t.threads, 4);
         let e = Target::load(&f, &p.profile, Some("prod"), &p.vars).unwrap_err();
         assert!(e.to_string().contains("prof.outputs.prod"), "{e}");
+    }
+
+    #[test]
+    fn dispatch_config_errors_name_the_key() {
+        let v: serde_json::Value = serde_json::json!([{"macro_namespace": "dbt_utils"}]);
+        assert!(dispatch_config(Some(&v))
+            .unwrap_err()
+            .contains("dispatch[0].search_order"));
+        let v = serde_json::json!([{"macro_namespace": "dbt_utils", "search_order": ["p", "dbt_utils"]}]);
+        assert_eq!(
+            dispatch_config(Some(&v)).unwrap()["dbt_utils"],
+            ["p", "dbt_utils"]
+        );
     }
 }

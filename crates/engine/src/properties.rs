@@ -66,10 +66,7 @@ impl NodeProps {
     /// `<name>_v<v>` (dbt's default).
     pub fn version_for(&self, name: &str, stem: &str) -> Option<&Value> {
         self.versions.iter().find(|ver| {
-            let v = ver
-                .get("v")
-                .map(crate::manifest::json_text)
-                .unwrap_or_default();
+            let v = ver.get("v").map(json_text).unwrap_or_default();
             match ver.get("defined_in").and_then(|d| d.as_str()) {
                 Some(d) => d == stem,
                 None => format!("{name}_v{v}") == stem,
@@ -552,6 +549,14 @@ impl Properties {
             }
         }
         Ok(())
+    }
+}
+
+/// A YAML scalar as text (strings without quotes).
+pub(crate) fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -1024,6 +1024,45 @@ pub fn rewrite_timedelta_ops(src: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// As Python prints an aware UTC datetime (microseconds only when there
+/// are some): what dbt's event-time filters compare with.
+pub fn python_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    if t.nanosecond() / 1000 == 0 {
+        t.format("%Y-%m-%d %H:%M:%S+00:00").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
+    }
+}
+
+/// A timestamp as the flags, `begin` and run_results give one: a date, a
+/// date and time (`T` or space, optional seconds and fraction), with or
+/// without a UTC offset; naive times are UTC, as in dbt.
+pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let t = text.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Some(d.with_timezone(&chrono::Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%:z"] {
+        if let Ok(d) = chrono::DateTime::parse_from_str(t, f) {
+            return Some(d.with_timezone(&chrono::Utc));
+        }
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, f) {
+            return Some(chrono::Utc.from_utc_datetime(&d));
+        }
+    }
+    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| chrono::Utc.from_utc_datetime(&d))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

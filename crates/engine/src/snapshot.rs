@@ -57,51 +57,45 @@ pub struct Block {
 
 /// Find the snapshot blocks of a file. Text outside blocks is ignored, as dbt does.
 pub fn split_blocks(text: &str) -> std::result::Result<Vec<Block>, String> {
+    let line = |at: usize| text[..at].matches('\n').count() + 1;
+    let unclosed = |at: usize| format!("line {}: a `{{%` tag is not closed with `%}}`", line(at));
     let mut out = Vec::new();
-    let mut pos = 0;
-    while let Some(start) = crate::jinja::find_tag(text, pos, "snapshot") {
-        let Some(open_end) = text[start..].find("%}").map(|i| start + i + 2) else {
-            return Err("unclosed {% snapshot %} tag".into());
-        };
-        let header = &text[start + 2..open_end - 2];
-        let name: String = header
-            .trim_matches(['-', '+', ' ', '\t', '\n', '\r'])
-            .trim_start_matches("snapshot")
-            .trim()
-            .trim_end_matches(['-', '+'])
-            .trim()
-            .to_string();
+    let mut tags = crate::blocks::tags(text);
+    while let Some(open) = tags.find(|t| t.keyword == "snapshot") {
+        let name = open.args();
         if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            let line = text[..start].matches('\n').count() + 1;
             return Err(format!(
-                "line {line}: a snapshot block needs a name: {{% snapshot name %}}"
+                "line {}: a snapshot block needs a name: {{% snapshot name %}}",
+                line(open.start)
             ));
         }
-        let Some(end_tag) = crate::jinja::find_tag(text, open_end, "endsnapshot") else {
-            let line = text[..start].matches('\n').count() + 1;
-            return Err(format!(
-                "line {line}: snapshot {name} has no {{% endsnapshot %}}"
-            ));
-        };
-        let Some(close) = text[end_tag..].find("%}") else {
-            return Err(format!("snapshot {name}: unclosed endsnapshot tag"));
+        let Some(close) = tags.find(|t| t.keyword == "endsnapshot") else {
+            return Err(match tags.unclosed {
+                Some(at) => unclosed(at),
+                None => format!(
+                    "line {}: snapshot {name} has no {{% endsnapshot %}}",
+                    line(open.start)
+                ),
+            });
         };
         // keep `{%-`/`-%}` trimming of the surrounding tags
-        let mut body = &text[open_end..end_tag];
-        if text[..open_end].ends_with("-%}") {
+        let mut body = &text[open.end..close.start];
+        if open.trail() == "-" {
             body = body.trim_start();
         }
-        if text[end_tag..].starts_with("{%-") {
+        if close.lead == "-" {
             body = body.trim_end();
         }
-        let skipped = text[..open_end].matches('\n').count();
+        let skipped = text[..open.end].matches('\n').count();
         out.push(Block {
-            name,
+            name: name.to_string(),
             body: format!("{}{}", "\n".repeat(skipped), body),
         });
-        pos = end_tag + close + 2;
     }
-    Ok(out)
+    match tags.unclosed {
+        Some(at) => Err(unclosed(at)),
+        None => Ok(out),
+    }
 }
 
 /// The raw SQL of a YAML snapshot: `select * from {{ relation }}` as dbt writes it.
@@ -1002,7 +996,8 @@ pub(crate) fn discover(
             )
         };
         let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
-        if let Err(e) = crate::jinja::parsing(|| crate::jinja::render(env, &unique_id, ctx.clone()))
+        if let Err(e) =
+            crate::builtins::parsing(|| crate::jinja::render(env, &unique_id, ctx.clone()))
         {
             errors.push(crate::Error::jinja(&unique_id, &ofp, &e).to_string());
             continue;

@@ -22,54 +22,11 @@ use serde_json::{json, Map, Value};
 use crate::config::{Config, ConfigExt};
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::execute::{Command, NodeResult, RunOptions, Status};
-use crate::jinja::{self, NodeCtx, Resolver};
-use crate::manifest::{Manifest, Node, ResourceType};
+use crate::jinja::{NodeCtx, Resolver};
+use crate::manifest::{Given, InputTarget, Manifest, Node, ResourceType, Rows, UnitTest};
 use crate::project::Project;
 use crate::relation::{quote, Relation};
-
-/// A fixture's rows.
-#[derive(Debug, Clone)]
-pub enum Rows {
-    /// Rows as mappings (from `rows:` dicts or CSV).
-    Dicts(Vec<Map<String, Value>>),
-    /// `format: sql`: a query used as is.
-    Sql(String),
-}
-
-/// One `given:` input.
-#[derive(Debug, Clone)]
-pub struct Given {
-    /// As written: `ref('x')`, `source('s', 't')` or `this`.
-    pub input: String,
-    pub target: InputTarget,
-    pub rows: Rows,
-    pub raw: Value,
-}
-
-/// What an input replaces.
-#[derive(Debug, Clone, PartialEq)]
-pub enum InputTarget {
-    Ref(String),
-    Source(String, String),
-    This,
-}
-
-/// A parsed unit test.
-#[derive(Debug, Clone)]
-pub struct UnitTest {
-    pub unique_id: String,
-    pub name: String,
-    pub model: String,
-    pub model_id: String,
-    pub file: String,
-    pub description: String,
-    pub given: Vec<Given>,
-    pub expect: Rows,
-    pub overrides: Map<String, Value>,
-    pub raw: Value,
-    pub config: Config,
-}
+use crate::results::{Command, NodeResult, RunOptions, Status};
 
 fn parse_input(s: &str) -> Option<InputTarget> {
     let t = s.trim();
@@ -560,13 +517,14 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
                     match env_vars.get(&name) {
                         Some(Value::String(s)) => Ok(minijinja::Value::from(s.clone())),
                         Some(v) => Ok(minijinja::Value::from(v.to_string())),
-                        None => jinja::env_var(name, default),
+                        None => crate::builtins::env_var(name, default),
                     }
                 },
             ),
         );
     }
-    let sql = jinja::render_node_with(&m.env, model, ctx, extra)
+    let sql = model
+        .render_with(&m.env, ctx, extra)
         .map_err(|e| Error::jinja(&u.unique_id, &model.original_file_path, &e))?;
     let sql = crate::compile::inject_ctes(&sql, &ctes);
     // expected rows, cast to the model's output types

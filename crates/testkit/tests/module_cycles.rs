@@ -1,11 +1,11 @@
 //! No crate's modules may import each other in a cycle that is not already
 //! recorded in `module_cycles.txt` (issue 20: "inside every crate, no module
-//! imports cycle back"). The record is a ratchet: the engine still has one
-//! large cycle, which its split by phase is taking apart. A new module in a
-//! cycle, or a new cycle, fails here with the imports that close it; a
-//! cycle that shrank or went away fails too, until the record says so
-//! (`UPDATE_CYCLES=1 cargo test --test module_cycles` rewrites it), so the
-//! record is always the truth.
+//! imports cycle back"). The record is a ratchet, and it is empty: the
+//! engine's large cycle was taken apart (ARCHITECTURE.md lists its modules
+//! level by level). A new module in a cycle, or a new cycle, fails here
+//! with the imports that close it; a cycle that shrank or went away fails
+//! too, until the record says so (`UPDATE_CYCLES=1 cargo test --test
+//! module_cycles` rewrites it), so the record is always the truth.
 
 use std::collections::BTreeSet;
 
