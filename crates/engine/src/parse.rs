@@ -18,7 +18,10 @@ use minijinja::{Environment, Value};
 use crate::config::{self, Config, ConfigExt};
 use crate::error::{Error, Result};
 use crate::jinja::{self, Resolver, RunInfo};
-use crate::manifest::*;
+use crate::manifest::{
+    closest, find_in, read, ref_keys, search_order, walk, Manifest, ModelVersion, Node,
+    ResourceType, Source,
+};
 use crate::partial;
 use crate::project::Project;
 use crate::properties::{NodeProps, Properties};
