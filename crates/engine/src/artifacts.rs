@@ -25,19 +25,7 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
         let Some(node) = m.nodes.get(&r.unique_id) else {
             continue;
         };
-        // a YAML snapshot compiles to `<file.yml>/<name>.sql`, as in dbt
-        let file = if matches!(
-            node.resource_type,
-            crate::manifest::ResourceType::Test | crate::manifest::ResourceType::Unit
-        ) {
-            crate::data_tests::sql_path(node)
-        } else if node.original_file_path.ends_with(".yml")
-            || node.original_file_path.ends_with(".yaml")
-        {
-            format!("{}/{}.sql", node.original_file_path, node.name)
-        } else {
-            node.original_file_path.clone()
-        };
+        let file = crate::kinds::of(node.resource_type).compiled_file(node);
         if let Some(sql) = &r.compiled_sql {
             files.push((
                 target.join("compiled").join(&node.package_name).join(&file),

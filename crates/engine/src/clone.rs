@@ -34,7 +34,7 @@ pub(crate) fn sources(
     crate::state::deferred_relations(state, m, &BTreeSet::new(), true, &|_| false)
 }
 
-/// Clone one node: what `execute::build_node` does for `clone`.
+/// Clone one node: what `execute` does with each node for `clone`, whatever its kind.
 pub(crate) fn build(
     m: &Manifest,
     node: &Node,
@@ -88,15 +88,7 @@ fn clone_as_view(
     target: &Relation,
     from: &Relation,
 ) -> crate::error::Result<(Outcome, Option<usize>)> {
-    let hooks = NodeHooks {
-        m,
-        node,
-        db,
-        resolver,
-        cfg: &node.config,
-        inc: false,
-        full_refresh: opts.full_refresh,
-    };
+    let hooks = NodeHooks::of_node(m, node, db, resolver, opts.full_refresh);
     hooks.run("pre_hook")?;
     // a view's own header and docs, whatever the node is materialized as
     let mut cfg = node.config.clone();

@@ -210,7 +210,27 @@ pub(crate) struct NodeHooks<'a> {
     pub(crate) full_refresh: bool,
 }
 
-impl NodeHooks<'_> {
+impl<'a> NodeHooks<'a> {
+    /// The hooks of a node that builds no incremental relation (a seed,
+    /// a clone), from the node's own config.
+    pub(crate) fn of_node(
+        m: &'a Manifest,
+        node: &'a Node,
+        db: &'a Db,
+        resolver: &'a Arc<dyn crate::jinja::Resolver>,
+        full_refresh: bool,
+    ) -> Self {
+        NodeHooks {
+            m,
+            node,
+            db,
+            resolver,
+            cfg: &node.config,
+            inc: false,
+            full_refresh,
+        }
+    }
+
     pub(crate) fn render(&self, key: &str) -> Result<Vec<String>> {
         let node = self.node;
         let mut out = Vec::new();

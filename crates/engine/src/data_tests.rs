@@ -685,15 +685,13 @@ fn generic_node(
         raw_code,
         config: cfg,
         description: e.description.clone(),
-        database: cx.target_db.to_string(),
-        schema: cx.target_schema.to_string(),
         alias: short.clone(),
-        quoting: project.quoting,
-        ..Node::new(
+        ..Node::in_project(
             unique_id.clone(),
             ResourceType::Test,
             full.clone(),
-            project.name.clone(),
+            project,
+            (cx.target_db, cx.target_schema),
         )
     };
     // the node under test, then anything the arguments ref()/source()
@@ -825,14 +823,12 @@ fn singular_node(
         checksum: crate::partial::sha256_hex(raw.trim().as_bytes()),
         raw_code: raw,
         config: cfg,
-        database: cx.target_db.to_string(),
-        schema: cx.target_schema.to_string(),
-        quoting: project.quoting,
-        ..Node::new(
+        ..Node::in_project(
             unique_id.clone(),
             ResourceType::Test,
             name.clone(),
-            project.name.clone(),
+            project,
+            (cx.target_db, cx.target_schema),
         )
     };
     let ctx = parse_ctx(cx, &node);

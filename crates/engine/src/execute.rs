@@ -9,14 +9,12 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::compile;
 use crate::config::ConfigExt;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::graph::Dag;
-use crate::manifest::{Manifest, Node, ResourceType};
-use crate::materialize;
-use crate::results::{node_error, Built, Command, NodeResult, RunOptions, Status};
+use crate::manifest::{Manifest, Node};
+use crate::results::{Command, NodeResult, RunOptions, Status};
 
 /// The progress display of this process's runs (`Options::progress`),
 /// process-wide as the log format is (`logfmt`): one command runs at a
@@ -57,28 +55,15 @@ impl std::fmt::Debug for NodeProgress {
     }
 }
 
-fn is_test_node(node: &Node) -> bool {
-    matches!(node.resource_type, ResourceType::Test | ResourceType::Unit)
+/// A test of any kind: counted apart in the progress display.
+fn is_test_node(m: &Manifest, node: &Node) -> bool {
+    crate::kinds::of(node.resource_type)
+        .test_name(m, node)
+        .is_some()
 }
 
-pub(crate) fn describe(node: &Node) -> String {
-    match node.resource_type {
-        ResourceType::Seed => format!("seed file {}.{}", node.schema, node.alias),
-        ResourceType::Snapshot => format!("snapshot {}.{}", node.schema, node.alias),
-        ResourceType::Model => format!(
-            "sql {} model {}.{}",
-            if crate::microbatch::is_microbatch(node) {
-                "microbatch"
-            } else {
-                node.config.materialized()
-            },
-            node.schema,
-            node.alias
-        ),
-        ResourceType::Test => format!("test {}", node.name),
-        ResourceType::Unit => format!("unit_test {}", node.name),
-        ResourceType::Exposure => format!("exposure {}", node.name),
-    }
+fn describe(node: &Node) -> String {
+    crate::kinds::of(node.resource_type).describe(node)
 }
 
 pub(crate) fn node_info(
@@ -125,25 +110,18 @@ fn start_line(node: &Node, i: usize, total: usize, started: &str) {
 /// dbt's per-node result line (`LogModelResult`, `LogSeedResult`, ...).
 fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize, compile: bool) {
     let ts = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    let (name, code) = match node.resource_type {
-        ResourceType::Seed => ("LogSeedResult", "Q016"),
-        ResourceType::Snapshot => ("LogSnapshotResult", "Q015"),
-        ResourceType::Model => ("LogModelResult", "Q012"),
-        ResourceType::Test | ResourceType::Unit => ("LogTestResult", "Q007"),
-        ResourceType::Exposure => ("LogNodeNoOpResult", "Q019"),
-    };
-    let (text, tag, level) = match (r.status, node.resource_type) {
+    let kind = crate::kinds::of(node.resource_type);
+    let (name, code) = kind.result_event();
+    let test_name = kind.test_name(m, node);
+    let (text, tag, level) = match (r.status, &test_name) {
         (Status::NoOp, _) => (
             format!("{i} of {total} NO-OP {}", describe(node)),
             "NO-OP".to_string(),
             "info",
         ),
         (Status::Skipped, _) => {
-            let text = if matches!(node.resource_type, ResourceType::Test | ResourceType::Unit) {
-                format!(
-                    "{i} of {total} SKIP test {}",
-                    crate::unit_tests::display_name(m, node)
-                )
+            let text = if let Some(test) = &test_name {
+                format!("{i} of {total} SKIP test {test}")
             } else {
                 // dbt's words, whatever the cause (an upstream error or
                 // partial success)
@@ -167,8 +145,8 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
             );
             return;
         }
-        (_, ResourceType::Test | ResourceType::Unit) if !compile || r.status.is_failure() => {
-            let (word, tag) = test_words(r, &crate::unit_tests::display_name(m, node));
+        (_, Some(test)) if !compile || r.status.is_failure() => {
+            let (word, tag) = test_words(r, test);
             (
                 format!("{i} of {total} {word}"),
                 tag,
@@ -179,23 +157,13 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
                 },
             )
         }
-        (Status::Error, ResourceType::Snapshot) => (
-            format!("{i} of {total} ERROR snapshotting {}", describe(node)),
-            "ERROR".to_string(),
-            "error",
-        ),
-        (Status::Error, ResourceType::Seed) => (
-            format!("{i} of {total} ERROR loading {}", describe(node)),
-            "ERROR".to_string(),
-            "error",
-        ),
         (Status::PartialSuccess, _) => (
             format!("{i} of {total} PARTIALLY created {}", describe(node)),
             r.message.clone(),
             "warn",
         ),
         (Status::Error, _) => (
-            format!("{i} of {total} ERROR creating {}", describe(node)),
+            format!("{i} of {total} ERROR {}", kind.error_words(node)),
             "ERROR".to_string(),
             "error",
         ),
@@ -204,21 +172,8 @@ fn result_line(m: &Manifest, node: &Node, r: &NodeResult, i: usize, total: usize
             "OK".to_string(),
             "info",
         ),
-        (_, ResourceType::Seed) => (
-            format!("{i} of {total} OK loaded {}", describe(node)),
-            r.message.clone(),
-            "info",
-        ),
-        (_, ResourceType::Snapshot) => (
-            format!(
-                "{i} of {total} OK snapshotted {}.{}",
-                node.schema, node.alias
-            ),
-            r.message.clone(),
-            "info",
-        ),
         _ => (
-            format!("{i} of {total} OK created {}", describe(node)),
+            format!("{i} of {total} OK {}", kind.ok_words(node)),
             r.message.clone(),
             "info",
         ),
@@ -252,255 +207,6 @@ fn test_words(r: &NodeResult, name: &str) -> (String, String) {
     (format!("{tag} {name}"), tag)
 }
 
-/// Build one node on a connection.
-pub(crate) fn build_node(
-    m: &Manifest,
-    node: &Node,
-    db: &Db,
-    resolver: &Arc<dyn crate::jinja::Resolver>,
-    opts: &RunOptions,
-) -> Built {
-    if opts.command == Command::Clone {
-        return crate::clone::build(m, node, db, resolver, opts);
-    }
-    let root = m.info.project.root.clone();
-    if node.resource_type == ResourceType::Seed {
-        // a package's seed file lies in the package (its original_file_path
-        // is relative to the package, as in dbt's manifest)
-        let base = m
-            .info
-            .packages
-            .iter()
-            .find(|p| p.name == node.package_name && node.package_name != m.info.project.name)
-            .map(|p| p.root.clone())
-            .unwrap_or(root.clone());
-        let path = base.join(&node.original_file_path);
-        // dbt-core 1.10's seed materialization says "CREATE n" on a full
-        // refresh (the flag or the seed's `full_refresh` config) and
-        // "INSERT n" otherwise, a new table included
-        let rel = node.relation();
-        let verb = if materialize::full_refresh_for(&node.config, opts.full_refresh) {
-            "CREATE"
-        } else {
-            "INSERT"
-        };
-        let flag = |k: &str| match node.config.get(k) {
-            Some(serde_json::Value::Bool(b)) => Some(*b),
-            Some(serde_json::Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-                "true" => Some(true),
-                "false" => Some(false),
-                _ => None,
-            },
-            _ => None,
-        };
-        let seed_opts = crate::seed::SeedOptions {
-            column_types: node.config.get("column_types"),
-            delimiter: node
-                .config
-                .str_of("delimiter")
-                .and_then(|d| d.chars().next()),
-            quote_columns: flag("quote_columns"),
-            fast: flag("fast"),
-        };
-        // dbt's seed materialization runs the seed's hooks around the load
-        let hooks = crate::compile::NodeHooks {
-            m,
-            node,
-            db,
-            resolver,
-            cfg: &node.config,
-            inc: false,
-            full_refresh: opts.full_refresh,
-        };
-        let r = hooks
-            .run("pre_hook")
-            .and_then(|()| crate::seed::load(db, &path, &rel, &seed_opts))
-            .and_then(|n| {
-                hooks.run("post_hook")?;
-                crate::persist_docs::apply(db, node, &rel, &node.config)?;
-                Ok(n)
-            })
-            .map(|n| {
-                (
-                    materialize::Outcome {
-                        message: format!("{verb} {n}"),
-                        run_sql: String::new(),
-                    },
-                    Some(n),
-                )
-            });
-        return (None, r, Utc::now());
-    }
-    let full_refresh = materialize::full_refresh_for(&node.config, opts.full_refresh);
-    let inc =
-        match materialize::is_incremental(db, &node.relation(), &node.config, opts.full_refresh) {
-            Ok(b) => b,
-            Err(e) => return (None, Err(e), Utc::now()),
-        };
-    let compiled = match compile::compile(m, node, resolver, Some(db.clone()), inc) {
-        Ok(c) => c,
-        Err(e) => return (None, Err(e), Utc::now()),
-    };
-    let compiled_at = Utc::now();
-    let sql = compiled.sql.clone();
-    if opts.command == Command::Compile {
-        return (
-            Some(sql),
-            Ok((
-                materialize::Outcome {
-                    message: "OK".into(),
-                    run_sql: String::new(),
-                },
-                None,
-            )),
-            compiled_at,
-        );
-    }
-    let cfg = &compiled.config;
-    let rel = node.relation();
-    let hook_ctx =
-        || compile::node_ctx(node, resolver.clone(), Some(db.clone()), inc, full_refresh);
-    let hook = crate::compile::NodeHooks {
-        m,
-        node,
-        db,
-        resolver,
-        cfg,
-        inc,
-        full_refresh,
-    };
-    let render_hooks = |key: &str| hook.render(key);
-    let run_hooks = |key: &str| hook.run(key);
-    let r = (|| -> Result<(materialize::Outcome, Option<usize>)> {
-        let contracted =
-            node.resource_type == ResourceType::Model && crate::contract::enforced(cfg);
-        if contracted {
-            crate::contract::check(db, node, &sql)?;
-            let loose = crate::contract::unenforced_constraints(node, cfg);
-            if !loose.is_empty() {
-                eprintln!(
-                    "warning: {}: DuckDB does not enforce constraints on a {} model; not applied: {}",
-                    node.unique_id,
-                    cfg.materialized(),
-                    loose.join(", ")
-                );
-            }
-        }
-        let builtin = matches!(
-            cfg.materialized(),
-            "view" | "table" | "incremental" | "snapshot" | "ephemeral" | "external"
-        );
-        if !builtin {
-            // a `{% materialization %}` block runs the hooks itself (run_hooks)
-            let name = cfg.materialized();
-            let Some(mac) = crate::materialization::find(&m.env, name) else {
-                return Err(Error::Project(format!(
-                    "Compilation Error in {} {} ({})\n  No materialization '{name}' was found for adapter duckdb! (searched types 'default' and 'duckdb')",
-                    node.resource_type.as_str(),
-                    node.name,
-                    node.original_file_path
-                )));
-            };
-            let (pre, post) = (render_hooks("pre_hook")?, render_hooks("post_hook")?);
-            let main = crate::materialization::run(
-                &m.env,
-                &mac,
-                (&node.unique_id, &node.original_file_path),
-                crate::jinja::node_context(hook_ctx()),
-                &sql,
-                pre,
-                post,
-            );
-            // its SQL may have created or dropped anything
-            db.invalidate();
-            return Ok((
-                materialize::Outcome {
-                    message: "OK".into(),
-                    run_sql: main?,
-                },
-                None,
-            ));
-        }
-        run_hooks("pre_hook")?;
-        let out = match cfg.materialized() {
-            "view" => materialize::view(db, &rel, &sql, cfg),
-            "table" if contracted => crate::contract::table(db, node, &rel, &sql, cfg),
-            "table" => materialize::table(db, &rel, &sql, cfg),
-            // A contracted incremental model is created as a contracted table
-            // (columns typed, constraints declared) and later runs insert into
-            // it, as dbt-duckdb does, so DuckDB enforces its constraints.
-            "incremental"
-                if contracted && !materialize::is_incremental(db, &rel, cfg, full_refresh)? =>
-            {
-                crate::contract::table(db, node, &rel, &sql, cfg)
-            }
-            "incremental" => materialize::incremental(db, &rel, &sql, cfg, full_refresh),
-            "snapshot" => {
-                let custom = |exists: bool| custom_snapshot_strategy(m, node, hook_ctx(), exists);
-                crate::snapshot::run(db, &rel, &sql, cfg, &custom)
-            }
-            "external" => materialize::external(db, &rel, &sql, cfg, &m.info.target.external_root),
-            "ephemeral" => Ok(materialize::Outcome {
-                message: "OK".into(),
-                run_sql: String::new(),
-            }),
-            other => Err(Error::Internal(format!(
-                "{}: materialization {other:?} is not built in",
-                node.unique_id
-            ))),
-        }?;
-        run_hooks("post_hook")?;
-        if cfg.materialized() != "ephemeral" {
-            crate::persist_docs::apply(db, node, &rel, cfg)?;
-        }
-        Ok((out, None))
-    })();
-    (Some(sql), r, compiled_at)
-}
-
-/// Call a custom snapshot strategy's macro in the snapshot's context as
-/// dbt's `strategy_dispatch` does: `(node, "snapshotted_data",
-/// "source_data", config, target_exists)`; its result as JSON. A macro that
-/// is not there is dbt's compilation error.
-fn custom_snapshot_strategy(
-    m: &Manifest,
-    node: &Node,
-    ctx: Arc<crate::jinja::NodeCtx>,
-    exists: bool,
-) -> Result<serde_json::Value> {
-    use crate::config::ConfigExt;
-    let name = node.config.str_of("strategy").unwrap_or_default();
-    let (package, path) = crate::snapshot::strategy_macro(name);
-    let bare = name.rsplit('.').next().unwrap_or(name);
-    let mut extra = std::collections::BTreeMap::new();
-    extra.insert(
-        "__target_exists".to_string(),
-        minijinja::Value::from(exists),
-    );
-    let scope = crate::jinja::scoped(&m.env, &ctx, extra);
-    let tpl = format!(
-        "{{%- if {path} is defined -%}}{{{{ tojson({path}(model, 'snapshotted_data', 'source_data', config, __target_exists)) }}}}{{%- else -%}}__missing{{%- endif -%}}"
-    );
-    let out = m
-        .env
-        .render_str(&tpl, scope)
-        .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
-    if out == "__missing" {
-        return Err(Error::Project(format!(
-            "Compilation Error in snapshot {} ({})\n  The specified strategy macro '{bare}' was not found in package '{}'",
-            node.name,
-            node.original_file_path,
-            package.unwrap_or("None")
-        )));
-    }
-    serde_json::from_str(&out).map_err(|e| {
-        Error::Project(format!(
-            "Compilation Error in snapshot {} ({})\n  the strategy macro {path} returned no mapping: {e}",
-            node.name, node.original_file_path
-        ))
-    })
-}
-
 /// Run the selected nodes. Results come back in completion order.
 pub fn run(
     m: &Manifest,
@@ -513,7 +219,7 @@ pub fn run(
         .iter()
         .filter(|id| {
             m.nodes.get(*id).is_some_and(|n| {
-                opts.command.includes(n.resource_type)
+                crate::kinds::runs_in(opts.command, n.resource_type)
                     && !(opts.command == Command::Clone && n.is_ephemeral())
             })
         })
@@ -533,7 +239,7 @@ pub fn run(
     if let Some(p) = &display {
         let tests = printable
             .iter()
-            .filter(|id| m.nodes.get(id.as_str()).is_some_and(is_test_node))
+            .filter(|id| m.nodes.get(id.as_str()).is_some_and(|n| is_test_node(m, n)))
             .count();
         (p.0)(RunEvent::Started {
             models: total - tests,
@@ -545,13 +251,7 @@ pub fn run(
         let mut schemas = BTreeSet::new();
         for id in &queue {
             let n = &m.nodes[id];
-            let stores = match n.resource_type {
-                ResourceType::Test => {
-                    crate::data_tests::TestConfig::of(&n.config).stores(m.info.store_failures)
-                }
-                ResourceType::Unit | ResourceType::Exposure => false,
-                _ => true,
-            };
+            let stores = crate::kinds::of(n.resource_type).writes_schema(m, n);
             if !n.is_ephemeral() && stores {
                 schemas.insert((n.database.clone(), n.schema.clone()));
             }
@@ -568,8 +268,9 @@ pub fn run(
     let mut test_children: HashMap<String, Vec<String>> = HashMap::new();
     let mut test_parents: HashMap<String, usize> = HashMap::new();
     if opts.command == Command::Build {
-        let mut edges = crate::data_tests::build_edges(m, dag, &in_queue);
-        edges.extend(crate::unit_tests::build_edges(m, &in_queue));
+        let edges = crate::kinds::all()
+            .iter()
+            .flat_map(|k| k.build_edges(m, dag, &in_queue));
         for (t, n) in edges {
             *test_parents.entry(n.clone()).or_default() += 1;
             test_children.entry(t).or_default().push(n);
@@ -645,7 +346,7 @@ pub fn run(
                 if opts.verbose_lines
                     && index > 0
                     && opts.command != Command::Compile
-                    && node.resource_type != ResourceType::Exposure
+                    && crate::kinds::of(node.resource_type).starts()
                 {
                     start_line(
                         node,
@@ -654,75 +355,21 @@ pub fn run(
                         &started_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
                     );
                 }
-                if node.resource_type == ResourceType::Test {
-                    let _ = tx.send((
-                        crate::data_tests::run_test(m, node, &conn, &resolver, opts),
-                        index,
-                    ));
-                    continue;
-                }
-                if node.resource_type == ResourceType::Exposure {
-                    let now = Utc::now();
-                    let _ = tx.send((
-                        NodeResult {
-                            unique_id: id,
-                            status: Status::NoOp,
-                            message: "NO-OP".into(),
-                            compiled_sql: None,
-                            run_sql: None,
-                            started_at,
-                            compiled_at: now,
-                            completed_at: now,
-                            execution_time: t0.elapsed().as_secs_f64(),
-                            rows_affected: None,
-                            failures: None,
-                            batch_results: None,
-                        },
-                        index,
-                    ));
-                    continue;
-                }
-                if node.resource_type == ResourceType::Unit {
-                    let _ = tx.send((
-                        crate::unit_tests::run_unit_test(m, node, &conn, opts),
-                        index,
-                    ));
-                    continue;
-                }
-                if crate::microbatch::applies(node, opts.command) {
-                    let _ = tx.send((
-                        crate::microbatch::run_model(m, node, &conn, &resolver, opts, &build_node),
-                        index,
-                    ));
-                    continue;
-                }
-                let (compiled_sql, r, compiled_at) = build_node(m, node, &conn, &resolver, opts);
-                let (status, message, run_sql, rows) = match r {
-                    Ok((o, rows)) => (Status::Success, o.message, Some(o.run_sql), rows),
-                    Err(e) => (
-                        Status::Error,
-                        node_error(node, &e, compiled_sql.as_deref()),
-                        None,
-                        None,
-                    ),
+                let run = crate::kinds::Run {
+                    m,
+                    db: &conn,
+                    resolver: &resolver,
+                    opts,
                 };
-                let _ = tx.send((
-                    NodeResult {
-                        unique_id: id,
-                        status,
-                        message,
-                        compiled_sql,
-                        run_sql,
-                        started_at,
-                        compiled_at,
-                        completed_at: Utc::now(),
-                        execution_time: t0.elapsed().as_secs_f64(),
-                        rows_affected: rows,
-                        failures: None,
-                        batch_results: None,
-                    },
-                    index,
-                ));
+                let r = if opts.command == Command::Clone {
+                    // `clone` makes each node a view of the state's relation,
+                    // whatever its kind
+                    let built = crate::clone::build(m, node, &conn, &resolver, opts);
+                    crate::kinds::result_of(node, started_at, t0, built)
+                } else {
+                    crate::kinds::of(node.resource_type).execute(&run, node)
+                };
+                let _ = tx.send((r, index));
             });
         }
         drop(res_tx);
@@ -746,7 +393,7 @@ pub fn run(
             if let Some(p) = &display {
                 if !node.is_ephemeral() {
                     (p.0)(RunEvent::Finished {
-                        test: is_test_node(node),
+                        test: is_test_node(m, node),
                         failed,
                     });
                 }

@@ -25,6 +25,7 @@ pub mod extras;
 pub mod freshness;
 pub mod graph;
 pub mod jinja;
+pub mod kinds;
 pub mod logfmt;
 pub mod macros;
 pub mod manifest;
@@ -1144,7 +1145,7 @@ fn defer_to(
                 && l.manifest
                     .nodes
                     .get(*id)
-                    .is_some_and(|n| command.includes(n.resource_type))
+                    .is_some_and(|n| kinds::runs_in(command, n.resource_type))
         })
         .cloned()
         .collect();
@@ -1348,7 +1349,7 @@ fn print_problems(m: &manifest::Manifest, results: &[results::NodeResult]) {
             let path = format!(
                 "{target}/compiled/{}/{}",
                 n.package_name,
-                data_tests::sql_path(n)
+                kinds::of(n.resource_type).compiled_file(n)
             );
             logfmt::blank();
             logfmt::event(
@@ -1525,7 +1526,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
             l.manifest
                 .nodes
                 .get(id)
-                .is_some_and(|n| command.includes(n.resource_type) && !n.is_ephemeral())
+                .is_some_and(|n| kinds::runs_in(command, n.resource_type) && !n.is_ephemeral())
         })
     {
         return nothing_to_retry(opts, command, &l.manifest, t0);

@@ -122,6 +122,37 @@ impl Node {
             time_spine: None,
         }
     }
+
+    /// A node of one of `project`'s files, where the project puts it until
+    /// `generate_*_name` names it: in the target's `database` and
+    /// `schema`, quoted as the project quotes. Models, seeds, snapshots and
+    /// data tests start here.
+    pub fn in_project(
+        unique_id: impl Into<String>,
+        resource_type: ResourceType,
+        name: impl Into<String>,
+        project: &crate::project::Project,
+        (database, schema): (&str, &str),
+    ) -> Node {
+        Node {
+            database: database.to_string(),
+            schema: schema.to_string(),
+            quoting: project.quoting,
+            ..Node::new(unique_id, resource_type, name, project.name.clone())
+        }
+    }
+
+    /// The node with its properties entry, when it has one: description,
+    /// columns, and the file that documents it (dbt's `patch_path`,
+    /// `package://file`).
+    pub fn documented(mut self, props: Option<&crate::properties::NodeProps>) -> Node {
+        if let Some(p) = props {
+            self.description = p.description.clone();
+            self.columns = p.columns.clone();
+            self.patch_path = Some(format!("{}://{}", self.package_name, p.file));
+        }
+        self
+    }
 }
 
 /// One version of a versioned model

@@ -13,18 +13,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use minijinja::{Environment, Value};
+use minijinja::Value;
 
 use crate::config::{self, Config, ConfigExt};
 use crate::error::{Error, Result};
 use crate::jinja::{self, Resolver, RunInfo};
 use crate::manifest::{
-    closest, find_in, read, ref_keys, search_order, walk, Manifest, ModelVersion, Node,
-    ResourceType, Source,
+    closest, find_in, read, ref_keys, search_order, walk, Manifest, Node, ResourceType, Source,
 };
 use crate::partial;
 use crate::project::Project;
-use crate::properties::{NodeProps, Properties};
+use crate::properties::Properties;
 use crate::relation::Relation;
 
 /// A model named by `generate_*_name`: its file, final config, (schema,
@@ -35,16 +34,6 @@ type Named = (
     (String, String, String),
     crate::builtins::EnvReads,
 );
-
-/// A seed's checksum as dbt computes it: sha256 of the stripped file, or,
-/// past 1 MiB, `path:<original_file_path>` (dbt's checksum named `path`,
-/// written so by the manifest).
-fn seed_checksum(bytes: &[u8], original_file_path: &str) -> String {
-    if bytes.len() > 1024 * 1024 {
-        return format!("path:{original_file_path}");
-    }
-    partial::sha256_hex(String::from_utf8_lossy(bytes).trim().as_bytes())
-}
 
 /// During parsing `ref()` and `source()` return placeholders in the target
 /// schema, as dbt does; the real relations are known only after parsing.
@@ -66,14 +55,9 @@ impl Resolver for ParseResolver {
     }
 }
 
-/// A model's key in the partial parse state: its file, prefixed with
-/// `pkg://` for a package's (their paths may repeat the root's).
+/// A model's key in the partial parse state (see `kinds::Discover::state_key`).
 fn state_key(n: &Node, root: &str) -> String {
-    if n.package_name == root {
-        n.original_file_path.clone()
-    } else {
-        format!("{}://{}", n.package_name, n.original_file_path)
-    }
+    crate::kinds::state_key_in(&n.package_name, root, &n.original_file_path)
 }
 
 /// `model` → `Model`, as dbt starts its "depends on" errors.
@@ -83,190 +67,6 @@ fn capitalized(kind: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// One model file: its node with configs (project tree < properties <
-/// `config()`), refs and sources from a render with `execute = false`, or
-/// from the partial parse state when the file, its properties and the
-/// environment variables it read are unchanged (then `false` is returned
-/// beside the node: not parsed again). The outer error is fatal (I/O, a
-/// poisoned lock); the inner one is a model's own error, reported with the
-/// others.
-/// The properties files' entries as a model's parse looks them up.
-struct ModelProps<'a> {
-    all: &'a Properties,
-    /// The models with versions, looked up for every file: a scan of all
-    /// 10,000 models' entries per file was a third of a parse.
-    versioned: Vec<(&'a String, &'a NodeProps)>,
-}
-
-impl<'a> ModelProps<'a> {
-    fn new(all: &'a Properties) -> Self {
-        let versioned = all
-            .models
-            .iter()
-            .filter(|(_, p)| !p.versions.is_empty())
-            .collect();
-        Self { all, versioned }
-    }
-}
-
-fn parse_model(
-    info: &RunInfo,
-    props: &ModelProps<'_>,
-    env: &Environment<'static>,
-    parse_resolver: &Arc<dyn Resolver>,
-    (mp, abs, rel): (&str, &Path, &str),
-    prev: Option<&partial::State>,
-    skey: &(dyn Fn(&str) -> String + Sync),
-) -> Result<std::result::Result<(Node, partial::ModelEntry, bool), String>> {
-    let project = &info.project;
-    let target = &info.target;
-    let raw = read(abs)?;
-    let stem = Path::new(rel)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_string();
-    // a version of a versioned model: the model's name, its properties, and
-    // the version's entry (its own config over the model's)
-    let versioned = props.versioned.iter().find_map(|(n, p)| {
-        p.version_for(n, &stem)
-            .map(|ver| ((*n).clone(), *p, ver.clone()))
-    });
-    let name = versioned
-        .as_ref()
-        .map(|(n, _, _)| n.clone())
-        .unwrap_or_else(|| stem.clone());
-    let ofp = format!("{mp}/{rel}");
-    let folders: Vec<String> = rel.split('/').map(String::from).collect::<Vec<_>>();
-    let folders = &folders[..folders.len().saturating_sub(1)];
-    let mut cfg = project.tree_config(|p| &p.models_config, folders, &name);
-    let p = match &versioned {
-        Some((_, p, _)) => Some(*p),
-        None => props.all.models.get(&name),
-    };
-    if let Some(p) = p {
-        config::merge(&mut cfg, &p.config);
-    }
-    let version = versioned.as_ref().map(|(_, p, ver)| {
-        if let Some(serde_json::Value::Object(c)) = ver.get("config") {
-            config::merge(&mut cfg, c);
-        }
-        let date = ver
-            .get("deprecation_date")
-            .or_else(|| p.versions.is_empty().then_some(&serde_json::Value::Null))
-            .and_then(|d| d.as_str())
-            .map(|d| {
-                // dbt writes a date as midnight UTC
-                if d.len() == 10 {
-                    format!("{d}T00:00:00+00:00")
-                } else {
-                    d.to_string()
-                }
-            });
-        ModelVersion {
-            v: ver.get("v").cloned().unwrap_or(serde_json::Value::Null),
-            latest: p.latest(),
-            deprecation_date: date,
-        }
-    });
-    let props_hash = p
-        .map(|p| partial::sha256_hex(format!("{p:?}").as_bytes()))
-        .unwrap_or_default();
-    let unique_id = match &version {
-        Some(v) => format!("model.{}.{name}.v{}", project.name, v.v_str()),
-        None => format!("model.{}.{name}", project.name),
-    };
-    let mut fqn = vec![project.name.clone()];
-    fqn.extend(folders.iter().cloned());
-    fqn.push(name.clone());
-    if let Some(v) = &version {
-        fqn.push(format!("v{}", v.v_str()));
-    }
-    // dbt strips a file's contents before checksumming (and storing) them
-    let checksum = partial::sha256_hex(raw.trim().as_bytes());
-    let mut node = Node {
-        original_file_path: ofp,
-        path: rel.to_string(),
-        fqn,
-        checksum: checksum.clone(),
-        raw_code: raw,
-        config: cfg,
-        description: p.map(|p| p.description.clone()).unwrap_or_default(),
-        columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
-        patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-        database: target.database.clone(),
-        schema: target.schema.clone(),
-        alias: match &version {
-            Some(v) => format!("{name}_v{}", v.v_str()),
-            None => name.clone(),
-        },
-        quoting: project.quoting,
-        version: version.clone(),
-        time_spine: p.and_then(|p| p.time_spine.clone()),
-        ..Node::new(
-            unique_id.clone(),
-            ResourceType::Model,
-            name.clone(),
-            project.name.clone(),
-        )
-    };
-    if let Some(e) = prev.and_then(|s| s.models.get(&skey(&node.original_file_path))) {
-        if e.checksum == checksum && e.props == props_hash && partial::env_unchanged(&e.env) {
-            config::merge(&mut node.config, &e.file_config);
-            node.refs = e.refs.clone();
-            node.sources = e.sources.clone();
-            node.macros = e.macros.clone();
-            return Ok(Ok((node, e.clone(), false)));
-        }
-    }
-    let ctx = crate::compile::parse_ctx(&node, parse_resolver.clone(), info.full_refresh);
-    let ((rendered, env_reads), mut macros) = crate::macros::recording_macros(|| {
-        crate::builtins::recording_env(|| {
-            crate::builtins::parsing(|| {
-                jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
-            })
-        })
-    });
-    if let Err(e) = rendered {
-        return Ok(Err(
-            Error::jinja(&unique_id, &node.original_file_path, &e).to_string()
-        ));
-    }
-    let lock_err = || Error::Internal("parse lock poisoned".into());
-    let file_config = ctx.file_config.lock().map_err(|_| lock_err())?.clone();
-    config::merge(&mut node.config, &file_config);
-    // dbt renders hooks at parse time too: the macros they call are the
-    // node's dependencies (a failure here is the run's to report)
-    for key in ["pre_hook", "post_hook"] {
-        for h in node.config.hooks(key) {
-            let ((), calls) = crate::macros::recording_macros(|| {
-                let scope = jinja::scoped(env, &ctx, Default::default());
-                let _ = env.render_str(&h, scope);
-            });
-            for c in calls {
-                if !macros.contains(&c) {
-                    macros.push(c);
-                }
-            }
-        }
-    }
-    node.macros = macros;
-    node.refs = ctx.refs.lock().map_err(|_| lock_err())?.clone();
-    node.sources = ctx.sources.lock().map_err(|_| lock_err())?.clone();
-    let entry = partial::ModelEntry {
-        checksum,
-        props: props_hash,
-        file_config,
-        refs: node.refs.clone(),
-        sources: node.sources.clone(),
-        env: env_reads,
-        config: Config::new(),
-        names: None,
-        macros: node.macros.clone(),
-    };
-    Ok(Ok((node, entry, true)))
 }
 
 /// A generic test's parse-time `depends_on.macros`. dbt renders a generic
@@ -466,101 +266,52 @@ impl Manifest {
                 ),
                 &root,
             )?;
-            // models: read and rendered (execute = false) on all cores
-            let mut files = Vec::new();
-            for mp in &project.model_paths {
-                for (abs, rel) in walk(&root.join(mp), &["sql"])? {
-                    files.push((mp.as_str(), abs, rel));
-                }
-            }
-            let model_props = ModelProps::new(&props);
-            let parsed = crate::par::map(&files, |(mp, abs, rel)| {
-                parse_model(
-                    pinfo,
-                    &model_props,
-                    &env,
-                    &parse_resolver,
-                    (mp, abs, rel),
-                    prev.as_ref(),
-                    &skey,
+            // sources (before the kinds: generic tests attach to them)
+            let mut own_sources = IndexMap::new();
+            for t in props.sources.iter().cloned() {
+                let uid = format!("source.{}.{}.{}", project.name, t.source_name, t.name);
+                let mut relation = Relation::new(
+                    t.database.as_deref().unwrap_or(&target.database),
+                    &t.schema,
+                    &t.identifier,
                 )
-            });
-            for p in parsed {
-                match p? {
-                    Err(e) => errors.push(e),
-                    Ok((node, entry, fresh)) => {
-                        reparsed += usize::from(fresh);
-                        let enabled = node.config.enabled();
-                        state.models.insert(skey(&node.original_file_path), entry);
-                        if !enabled {
-                            continue;
+                .with_quoting(t.quoting);
+                relation.external =
+                    crate::external_source::external_location(&t).map_err(|message| {
+                        Error::Yaml {
+                            path: project.root.join(&t.file),
+                            message,
                         }
-                        if let Some(prev) = nodes.get(&node.unique_id) {
-                            errors.push(format!(
-                                "two models are named {}: {} and {}",
-                                node.name, prev.original_file_path, node.original_file_path
-                            ));
-                            continue;
-                        }
-                        nodes.insert(node.unique_id.clone(), node);
-                    }
-                }
+                    })?;
+                own_sources.insert(
+                    uid.clone(),
+                    Source {
+                        unique_id: uid,
+                        package: project.name.clone(),
+                        table: t,
+                        relation,
+                    },
+                );
             }
-            crate::snapshot::discover(
+            // every kind's nodes: models, snapshots, seeds, data tests, unit tests
+            let mut cx = crate::kinds::Discover {
+                info: &info,
                 pinfo,
-                &props,
-                &mut env,
-                &parse_resolver,
-                &mut nodes,
-                &mut errors,
-            )?;
-            // seeds
-            for sp in &project.seed_paths {
-                for (abs, rel) in walk(&root.join(sp), &["csv"])? {
-                    let name = Path::new(&rel)
-                        .file_stem()
-                        .and_then(|s| s.to_str())
-                        .unwrap_or_default()
-                        .to_string();
-                    let folders: Vec<String> = rel.split('/').map(String::from).collect();
-                    let folders = &folders[..folders.len().saturating_sub(1)];
-                    let mut cfg = project.tree_config(|p| &p.seeds_config, folders, &name);
-                    let p = props.seeds.get(&name);
-                    if let Some(p) = p {
-                        config::merge(&mut cfg, &p.config);
-                    }
-                    cfg.insert("materialized".into(), "seed".into());
-                    let bytes = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
-                    let unique_id = format!("seed.{}.{name}", project.name);
-                    let mut fqn = vec![project.name.clone()];
-                    fqn.extend(folders.iter().cloned());
-                    fqn.push(name.clone());
-                    if !cfg.enabled() {
-                        continue;
-                    }
-                    nodes.insert(
-                        unique_id.clone(),
-                        Node {
-                            original_file_path: format!("{sp}/{rel}"),
-                            path: rel.clone(),
-                            fqn,
-                            checksum: seed_checksum(&bytes, &format!("{sp}/{rel}")),
-                            config: cfg,
-                            description: p.map(|p| p.description.clone()).unwrap_or_default(),
-                            columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
-                            patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-                            database: target.database.clone(),
-                            schema: target.schema.clone(),
-                            quoting: project.quoting,
-                            ..Node::new(
-                                unique_id,
-                                ResourceType::Seed,
-                                name.clone(),
-                                project.name.clone(),
-                            )
-                        },
-                    );
-                }
+                props: &props,
+                env: &mut env,
+                macro_names: &macro_names,
+                parse_resolver: &parse_resolver,
+                sources: &own_sources,
+                prev: prev.as_ref(),
+                state: &mut state,
+                reparsed: &mut reparsed,
+                nodes: &mut nodes,
+                tests: &mut tests,
+                unit_tests: &mut unit_tests,
+                errors: &mut errors,
+            };
+            for kind in crate::kinds::all() {
+                kind.discover(&mut cx)?;
             }
             for (name, p) in &props.snapshots {
                 if p.relation.is_none()
@@ -591,53 +342,6 @@ impl Manifest {
                     foreign_names.push(name.clone());
                 }
             }
-            // sources
-            let mut own_sources = IndexMap::new();
-            for t in props.sources.iter().cloned() {
-                let uid = format!("source.{}.{}.{}", project.name, t.source_name, t.name);
-                let mut relation = Relation::new(
-                    t.database.as_deref().unwrap_or(&target.database),
-                    &t.schema,
-                    &t.identifier,
-                )
-                .with_quoting(t.quoting);
-                relation.external =
-                    crate::external_source::external_location(&t).map_err(|message| {
-                        Error::Yaml {
-                            path: project.root.join(&t.file),
-                            message,
-                        }
-                    })?;
-                own_sources.insert(
-                    uid.clone(),
-                    Source {
-                        unique_id: uid,
-                        package: project.name.clone(),
-                        table: t,
-                        relation,
-                    },
-                );
-            }
-            // a generic test's `config:` renders now, as dbt renders
-            // properties files: `target`, `var` (this package's), `env_var`...
-            let props_env = crate::project::FileEnv::new(&pinfo.vars, Some(target));
-            let t = crate::data_tests::discover(
-                &crate::data_tests::DiscoverCtx {
-                    project: &project,
-                    props_env: &props_env,
-                    target_db: &target.database,
-                    target_schema: &target.schema,
-                    macro_names: &macro_names,
-                    parse_resolver: parse_resolver.clone(),
-                    full_refresh: info.full_refresh,
-                },
-                &mut env,
-                &props,
-                &mut nodes,
-                &own_sources,
-                &mut errors,
-            )?;
-            tests.extend(t);
             sources.extend(own_sources);
             for (kind, rel, item) in &props.resources {
                 // `path` is relative to the resource path the file is in
@@ -664,12 +368,6 @@ impl Manifest {
                     }
                 }
             }
-            unit_tests.extend(crate::unit_tests::discover(
-                &project,
-                &props.unit_tests,
-                &mut nodes,
-                &mut errors,
-            ));
         }
         for ((kind, package, p), name) in foreign.into_iter().zip(foreign_names) {
             if !patch_foreign(&mut nodes, kind, &package, &name, &p) && kind == ResourceType::Model

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::jinja::Resolver;
-use crate::manifest::{Manifest, Node, ResourceType};
+use crate::manifest::{Manifest, Node};
 use crate::materialize;
 use crate::pydatetime::parse_time;
 
@@ -61,22 +61,6 @@ impl Command {
             Command::RunOperation => "run-operation",
             Command::Clone => "clone",
         }
-    }
-    /// Whether this command runs nodes of kind `t`.
-    pub fn includes(&self, t: ResourceType) -> bool {
-        matches!(
-            (self, t),
-            (Command::Build, _)
-                | (Command::Run | Command::Compile, ResourceType::Model)
-                | (Command::Seed, ResourceType::Seed)
-                | (Command::Snapshot | Command::Compile, ResourceType::Snapshot)
-                | (Command::Test | Command::Compile, ResourceType::Test)
-                | (Command::Test, ResourceType::Unit)
-                | (
-                    Command::Clone,
-                    ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
-                )
-        )
     }
 }
 
@@ -217,7 +201,7 @@ pub(crate) type Built = (
     DateTime<Utc>,
 );
 
-/// How to build one node (`execute::build_node`), handed to the kinds that
+/// How to build one SQL node (`kinds::build_node`), handed to the kinds that
 /// build nodes of their own (a microbatch model builds each batch as a
 /// node), so that they need not import the dispatcher that calls them.
 pub(crate) type BuildNode<'a> =

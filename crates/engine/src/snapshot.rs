@@ -982,18 +982,14 @@ pub(crate) fn discover(
             },
             raw_code: raw,
             config: cfg,
-            description: p.map(|p| p.description.clone()).unwrap_or_default(),
-            columns: p.map(|p| p.columns.clone()).unwrap_or_default(),
-            patch_path: p.map(|p| format!("{}://{}", project.name, p.file)),
-            database: target.database.clone(),
-            schema: target.schema.clone(),
-            quoting: project.quoting,
-            ..crate::manifest::Node::new(
+            ..crate::manifest::Node::in_project(
                 unique_id.clone(),
                 crate::manifest::ResourceType::Snapshot,
                 name.clone(),
-                project.name.clone(),
+                project,
+                (&target.database, &target.schema),
             )
+            .documented(p)
         };
         let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
         if let Err(e) =

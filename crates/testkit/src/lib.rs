@@ -19,9 +19,22 @@ pub mod postgres;
 pub mod pyiceberg;
 pub mod s3;
 
-/// The repository's root directory (this crate is `crates/testkit`).
+/// The repository's root directory. `cargo test` tells the test binary
+/// its own package's directory (`crates/<name>`) when it starts; that is
+/// preferred over this crate's directory as compiled in, because a target
+/// directory shared between clones (CI's cache, a worktree) may hold a
+/// testkit compiled in another clone, whose path it would still name.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let Some(package) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+        return compiled;
+    };
+    let root = Path::new(&package).join("../..");
+    if root.join("Cargo.lock").is_file() {
+        root
+    } else {
+        compiled
+    }
 }
 
 /// Whether this is a CI run (`CI` set to `true` or `1`, as CI services do).

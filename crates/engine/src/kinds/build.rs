@@ -1,0 +1,197 @@
+//! Building a SQL node: what models and snapshots share (compile, hooks,
+//! contract, materialization, persisted docs). A snapshot is a SQL node
+//! whose materialization is `snapshot`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::compile;
+use crate::config::ConfigExt;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::manifest::{Manifest, Node, ResourceType};
+use crate::materialize;
+use crate::results::{Built, Command, RunOptions};
+
+/// Build one SQL node (a model, or a snapshot) on a connection: compile
+/// it (knowing whether its relation is already there, for
+/// `is_incremental()`), then, unless the command only compiles, run its
+/// contract check, hooks and materialization: a built-in one, or the
+/// project's `{% materialization %}` block.
+pub(crate) fn build_node(
+    m: &Manifest,
+    node: &Node,
+    db: &Db,
+    resolver: &Arc<dyn crate::jinja::Resolver>,
+    opts: &RunOptions,
+) -> Built {
+    let full_refresh = materialize::full_refresh_for(&node.config, opts.full_refresh);
+    let inc =
+        match materialize::is_incremental(db, &node.relation(), &node.config, opts.full_refresh) {
+            Ok(b) => b,
+            Err(e) => return (None, Err(e), Utc::now()),
+        };
+    let compiled = match compile::compile(m, node, resolver, Some(db.clone()), inc) {
+        Ok(c) => c,
+        Err(e) => return (None, Err(e), Utc::now()),
+    };
+    let compiled_at = Utc::now();
+    let sql = compiled.sql.clone();
+    if opts.command == Command::Compile {
+        return (
+            Some(sql),
+            Ok((
+                materialize::Outcome {
+                    message: "OK".into(),
+                    run_sql: String::new(),
+                },
+                None,
+            )),
+            compiled_at,
+        );
+    }
+    let cfg = &compiled.config;
+    let rel = node.relation();
+    let hook_ctx =
+        || compile::node_ctx(node, resolver.clone(), Some(db.clone()), inc, full_refresh);
+    let hook = crate::compile::NodeHooks {
+        m,
+        node,
+        db,
+        resolver,
+        cfg,
+        inc,
+        full_refresh,
+    };
+    let render_hooks = |key: &str| hook.render(key);
+    let run_hooks = |key: &str| hook.run(key);
+    let r = (|| -> Result<(materialize::Outcome, Option<usize>)> {
+        let contracted =
+            node.resource_type == ResourceType::Model && crate::contract::enforced(cfg);
+        if contracted {
+            crate::contract::check(db, node, &sql)?;
+            let loose = crate::contract::unenforced_constraints(node, cfg);
+            if !loose.is_empty() {
+                eprintln!(
+                    "warning: {}: DuckDB does not enforce constraints on a {} model; not applied: {}",
+                    node.unique_id,
+                    cfg.materialized(),
+                    loose.join(", ")
+                );
+            }
+        }
+        let builtin = matches!(
+            cfg.materialized(),
+            "view" | "table" | "incremental" | "snapshot" | "ephemeral" | "external"
+        );
+        if !builtin {
+            // a `{% materialization %}` block runs the hooks itself (run_hooks)
+            let name = cfg.materialized();
+            let Some(mac) = crate::materialization::find(&m.env, name) else {
+                return Err(Error::Project(format!(
+                    "Compilation Error in {} {} ({})\n  No materialization '{name}' was found for adapter duckdb! (searched types 'default' and 'duckdb')",
+                    node.resource_type.as_str(),
+                    node.name,
+                    node.original_file_path
+                )));
+            };
+            let (pre, post) = (render_hooks("pre_hook")?, render_hooks("post_hook")?);
+            let main = crate::materialization::run(
+                &m.env,
+                &mac,
+                (&node.unique_id, &node.original_file_path),
+                crate::jinja::node_context(hook_ctx()),
+                &sql,
+                pre,
+                post,
+            );
+            // its SQL may have created or dropped anything
+            db.invalidate();
+            return Ok((
+                materialize::Outcome {
+                    message: "OK".into(),
+                    run_sql: main?,
+                },
+                None,
+            ));
+        }
+        run_hooks("pre_hook")?;
+        let out = match cfg.materialized() {
+            "view" => materialize::view(db, &rel, &sql, cfg),
+            "table" if contracted => crate::contract::table(db, node, &rel, &sql, cfg),
+            "table" => materialize::table(db, &rel, &sql, cfg),
+            // A contracted incremental model is created as a contracted table
+            // (columns typed, constraints declared) and later runs insert into
+            // it, as dbt-duckdb does, so DuckDB enforces its constraints.
+            "incremental"
+                if contracted && !materialize::is_incremental(db, &rel, cfg, full_refresh)? =>
+            {
+                crate::contract::table(db, node, &rel, &sql, cfg)
+            }
+            "incremental" => materialize::incremental(db, &rel, &sql, cfg, full_refresh),
+            "snapshot" => {
+                let custom = |exists: bool| custom_snapshot_strategy(m, node, hook_ctx(), exists);
+                crate::snapshot::run(db, &rel, &sql, cfg, &custom)
+            }
+            "external" => materialize::external(db, &rel, &sql, cfg, &m.info.target.external_root),
+            "ephemeral" => Ok(materialize::Outcome {
+                message: "OK".into(),
+                run_sql: String::new(),
+            }),
+            other => Err(Error::Internal(format!(
+                "{}: materialization {other:?} is not built in",
+                node.unique_id
+            ))),
+        }?;
+        run_hooks("post_hook")?;
+        if cfg.materialized() != "ephemeral" {
+            crate::persist_docs::apply(db, node, &rel, cfg)?;
+        }
+        Ok((out, None))
+    })();
+    (Some(sql), r, compiled_at)
+}
+
+/// Call a custom snapshot strategy's macro in the snapshot's context as
+/// dbt's `strategy_dispatch` does: `(node, "snapshotted_data",
+/// "source_data", config, target_exists)`; its result as JSON. A macro that
+/// is not there is dbt's compilation error.
+fn custom_snapshot_strategy(
+    m: &Manifest,
+    node: &Node,
+    ctx: Arc<crate::jinja::NodeCtx>,
+    exists: bool,
+) -> Result<serde_json::Value> {
+    use crate::config::ConfigExt;
+    let name = node.config.str_of("strategy").unwrap_or_default();
+    let (package, path) = crate::snapshot::strategy_macro(name);
+    let bare = name.rsplit('.').next().unwrap_or(name);
+    let mut extra = std::collections::BTreeMap::new();
+    extra.insert(
+        "__target_exists".to_string(),
+        minijinja::Value::from(exists),
+    );
+    let scope = crate::jinja::scoped(&m.env, &ctx, extra);
+    let tpl = format!(
+        "{{%- if {path} is defined -%}}{{{{ tojson({path}(model, 'snapshotted_data', 'source_data', config, __target_exists)) }}}}{{%- else -%}}__missing{{%- endif -%}}"
+    );
+    let out = m
+        .env
+        .render_str(&tpl, scope)
+        .map_err(|e| Error::jinja(&node.unique_id, &node.original_file_path, &e))?;
+    if out == "__missing" {
+        return Err(Error::Project(format!(
+            "Compilation Error in snapshot {} ({})\n  The specified strategy macro '{bare}' was not found in package '{}'",
+            node.name,
+            node.original_file_path,
+            package.unwrap_or("None")
+        )));
+    }
+    serde_json::from_str(&out).map_err(|e| {
+        Error::Project(format!(
+            "Compilation Error in snapshot {} ({})\n  the strategy macro {path} returned no mapping: {e}",
+            node.name, node.original_file_path
+        ))
+    })
+}
