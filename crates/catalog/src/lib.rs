@@ -377,32 +377,99 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
-/// `target/index.html` and `target/assets/`: the same app as `docs serve`,
-/// with every page's data in `assets/data.js` (a script, not a fetch, so the
-/// page also works opened as a file).
+/// How many nodes' details one chunk of the static site holds: a page
+/// loads one chunk, so this bounds what opening a page reads (about 1 MB
+/// for 200 nodes of the generated 10,000-model project), while 10,000
+/// nodes stay 50 files, not 10,000.
+pub const CHUNK_SIZE: usize = 200;
+
+/// `target/index.html` and `target/assets/`: the same app as `docs serve`.
+/// `assets/data.js` holds the index (names, search words, the graph) and
+/// `assets/data/<k>.js` the details of the nodes at index positions
+/// `k * CHUNK_SIZE ..`, loaded when one of their pages is opened. Both are
+/// scripts, not fetches, so the site also works opened as a file.
 pub fn write_static_site(target: &Path, site: &site::Site) -> Result<()> {
     write(&target.join("index.html"), assets::INDEX_HTML.as_bytes())?;
     write(&target.join("assets/app.js"), assets::APP_JS.as_bytes())?;
     write(&target.join("assets/app.css"), assets::APP_CSS.as_bytes())?;
     write(&target.join("assets/tarmac.css"), web::CSS.as_bytes())?;
     /// Serialized in place (a `json!` copy of the site cost as much as
-    /// writing it); details sorted by id so the file is deterministic.
+    /// writing it).
     #[derive(serde::Serialize)]
     struct Data<'a> {
         index: &'a Value,
-        details: BTreeMap<&'a str, &'a Value>,
+        chunk_size: usize,
     }
     let data = Data {
         index: &site.index,
-        details: site.details.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+        chunk_size: CHUNK_SIZE,
     };
-    let mut buf = b"window.TARMAC_DATA = ".to_vec();
-    serde_json::to_writer(&mut buf, &data).map_err(|e| Error::Artifact {
-        path: target.join("assets/data.js"),
+    write_script(
+        &target.join("assets/data.js"),
+        "window.TARMAC_DATA = ",
+        &data,
+        ";\n",
+    )?;
+    // the chunks of this generation only: a larger project's old ones go
+    let dir = target.join("assets/data");
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&dir, e)),
+    }
+    let ids: Vec<&str> = site.index["nodes"]
+        .as_array()
+        .map(|nodes| nodes.iter().filter_map(|n| n["id"].as_str()).collect())
+        .unwrap_or_default();
+    let chunks: Vec<(usize, &[&str])> = ids.chunks(CHUNK_SIZE).enumerate().collect();
+    let written: Vec<Result<()>> = std::thread::scope(|scope| {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = chunks.len().div_ceil(workers.max(1)).max(1);
+        let handles: Vec<_> = chunks
+            .chunks(per)
+            .map(|part| {
+                let dir = &dir;
+                scope.spawn(move || -> Result<()> {
+                    for (k, ids) in part {
+                        let details: BTreeMap<&str, &Value> = ids
+                            .iter()
+                            .filter_map(|id| site.details.get(*id).map(|d| (*id, d)))
+                            .collect();
+                        write_script(
+                            &dir.join(format!("{k}.js")),
+                            &format!("window.TARMAC_CHUNK({k}, "),
+                            &details,
+                            ");\n",
+                        )?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Artifact {
+                        path: dir.clone(),
+                        message: "a writer thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    written.into_iter().collect()
+}
+
+/// A script that hands `value` to the page: `head`, the JSON, `tail`.
+fn write_script<T: serde::Serialize>(path: &Path, head: &str, value: &T, tail: &str) -> Result<()> {
+    let mut buf = head.as_bytes().to_vec();
+    serde_json::to_writer(&mut buf, value).map_err(|e| Error::Artifact {
+        path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    buf.extend_from_slice(b";\n");
-    write(&target.join("assets/data.js"), &buf)
+    buf.extend_from_slice(tail.as_bytes());
+    write(path, &buf)
 }
 
 #[cfg(test)]
@@ -520,7 +587,37 @@ mod tests {
         assert_eq!(rr["args"]["which"], "build");
         // the static site
         let data = std::fs::read_to_string(dir.join("target/assets/data.js")).unwrap();
-        assert!(data.starts_with("window.TARMAC_DATA = {"));
+        let data: Value = serde_json::from_str(
+            data.strip_prefix("window.TARMAC_DATA = ")
+                .and_then(|d| d.strip_suffix(";\n"))
+                .expect("data.js assigns TARMAC_DATA"),
+        )
+        .unwrap();
+        assert_eq!(data["chunk_size"], CHUNK_SIZE);
+        assert!(
+            data.get("details").is_none(),
+            "data.js holds the index only"
+        );
+        // every page's details are in the chunk its index position names
+        let nodes = data["index"]["nodes"].as_array().unwrap();
+        assert!(!nodes.is_empty());
+        for (i, n) in nodes.iter().enumerate() {
+            let k = i / CHUNK_SIZE;
+            let chunk =
+                std::fs::read_to_string(dir.join(format!("target/assets/data/{k}.js"))).unwrap();
+            let head = format!("window.TARMAC_CHUNK({k}, ");
+            let details: Value = serde_json::from_str(
+                chunk
+                    .strip_prefix(&head)
+                    .and_then(|c| c.strip_suffix(");\n"))
+                    .unwrap(),
+            )
+            .unwrap();
+            let id = n["id"].as_str().unwrap();
+            assert_eq!(details[id]["id"], id, "chunk {k} lacks {id}");
+        }
+        let chunks = nodes.len().div_ceil(CHUNK_SIZE);
+        assert!(!dir.join(format!("target/assets/data/{chunks}.js")).exists());
         assert!(dir.join("target/index.html").is_file());
         // the stylesheet shared with the orchestrator, beside the pages
         assert_eq!(

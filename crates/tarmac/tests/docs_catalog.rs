@@ -302,6 +302,49 @@ fn catalog_in_a_real_browser() {
     browser::screenshot(&mut cdp, "docs_catalog.png");
 }
 
+/// The static site `docs generate` writes, opened as a file: the index
+/// comes from `assets/data.js`, and a node page loads only the one chunk of
+/// `assets/data/` that holds its details (the site never reads every
+/// node's data to open a page).
+#[test]
+fn static_site_opens_a_page_with_one_chunk_in_a_real_browser() {
+    if !browser::available("the static docs site browser test") {
+        return;
+    }
+    let (_t, dir) = documented_project();
+    let index = dir.join("target/index.html");
+    let url = format!("file://{}", index.display());
+    let profile = tempfile::tempdir().unwrap();
+    let (_chrome, mut cdp) = browser::open_page(profile.path());
+    cdp.call(
+        "Page.navigate",
+        json!({"url": format!("{url}#/node/model.jaffle.customers")}),
+    );
+    cdp.wait_for("document.body.dataset.ready === '1'", "the index to load");
+    let lineage = cdp.wait_for(
+        "document.getElementById('col-customer_lifetime_value') && document.getElementById('col-customer_lifetime_value').innerText",
+        "the customers page's columns",
+    );
+    assert!(
+        lineage.as_str().unwrap().contains("orders.amount"),
+        "{lineage}"
+    );
+    let chunks = cdp.eval(
+        "Array.from(document.querySelectorAll('script')).map(s => s.getAttribute('src')).filter(s => s && s.startsWith('assets/data/')).join(',')",
+    );
+    assert_eq!(chunks, "assets/data/0.js", "the page loads its chunk only");
+    // a node that is not there says so instead of waiting
+    cdp.call(
+        "Page.navigate",
+        json!({"url": format!("{url}#/node/model.jaffle.nowhere")}),
+    );
+    let main = cdp.wait_for(
+        "document.getElementById('main').innerText.includes('nowhere') && document.getElementById('main').innerText",
+        "the missing node's message",
+    );
+    assert!(main.as_str().unwrap().contains("no node"), "{main}");
+}
+
 /// A model as wide as real ones get: one very long SQL line, long column
 /// names without a place to break, long descriptions.
 const WIDE_MODEL: &str = "-- one line as long as generated SQL gets, and column names without a break\n\
@@ -374,7 +417,8 @@ fn catalog_pages_fit_1280_px() {
 /// The page-open benchmark: `TARMAC_DOCS_BENCH_URL=http://127.0.0.1:PORT
 /// TARMAC_DOCS_BENCH_NODE=model.x.y cargo test -p tarmac --test docs_catalog
 /// -- --ignored --nocapture` against a running `tarmac docs serve` (e.g. of
-/// the 10,000-model generated project). Prints the time from navigation to
+/// the 10,000-model generated project), or `TARMAC_DOCS_BENCH_URL=file://
+/// <project>/target` for the static site `docs generate` wrote. Prints the time from navigation to
 /// a searchable index, and to a node page with its lineage graph drawn.
 #[test]
 #[ignore = "benchmark: needs a running docs server (TARMAC_DOCS_BENCH_URL)"]
@@ -402,7 +446,12 @@ fn page_open_benchmark() {
         let t0 = Instant::now();
         cdp.call(
             "Page.navigate",
-            json!({"url": format!("{url}/?r={round}#/node/{node}")}),
+            // a served catalog, or the static site opened as a file
+            json!({"url": if url.starts_with("file://") {
+                format!("{url}/index.html?r={round}#/node/{node}")
+            } else {
+                format!("{url}/?r={round}#/node/{node}")
+            }}),
         );
         cdp.wait_for("document.body.dataset.ready === '1'", "the index");
         let ready = t0.elapsed();

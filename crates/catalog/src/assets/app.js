@@ -1,11 +1,38 @@
 // Tarmac catalog: a small single-page app with no dependencies.
-// Data comes from window.TARMAC_DATA (the static site written by
-// `tarmac docs generate`) or from the server's /api (`tarmac docs serve`).
+// Data comes from window.TARMAC_DATA and the chunks of assets/data/ (the
+// static site written by `tarmac docs generate`) or from the server's /api
+// (`tarmac docs serve`).
 (function () {
   "use strict";
 
   // ---------- data ----------
+  // The static site's data.js holds the index only; each page's details
+  // are in assets/data/<k>.js, chunk k holding the nodes at index positions
+  // k*chunk_size ... (k+1)*chunk_size-1. A chunk is a script, not a fetch,
+  // so the site also works opened as a file; it is loaded when a page of
+  // it is first opened, so opening the site never reads every node's data.
   var STATIC = window.TARMAC_DATA || null;
+  var chunks = {};       // k -> Promise of {id: details}
+  window.TARMAC_CHUNK = function (k, details) {
+    var c = chunks[k];
+    if (c && c.resolve) c.resolve(details);
+  };
+  function loadChunk(k) {
+    if (chunks[k]) return chunks[k].promise;
+    var entry = {};
+    entry.promise = new Promise(function (resolve, reject) {
+      entry.resolve = resolve;
+      var s = document.createElement("script");
+      s.src = "assets/data/" + k + ".js";
+      s.onerror = function () {
+        delete chunks[k];
+        reject(new Error("could not load assets/data/" + k + ".js: run `tarmac docs generate` again"));
+      };
+      document.head.appendChild(s);
+    });
+    chunks[k] = entry;
+    return entry.promise;
+  }
   var Data = {
     index: function () {
       if (STATIC) return Promise.resolve(STATIC.index);
@@ -13,8 +40,12 @@
     },
     node: function (id) {
       if (STATIC) {
-        var d = STATIC.details[id];
-        return d ? Promise.resolve(d) : Promise.reject(new Error("no node '" + id + "' in the manifest"));
+        var missing = function () { return Promise.reject(new Error("no node '" + id + "' in the manifest")); };
+        var i = BY_ID[id];
+        if (i == null) return missing();
+        return loadChunk(Math.floor(i / STATIC.chunk_size)).then(function (details) {
+          return details[id] || missing();
+        });
       }
       return fetchJson("api/node/" + encodeURIComponent(id));
     }
