@@ -522,21 +522,12 @@ pub(crate) fn api_meta(
     fetched: &flightlabs::client::Fetched,
 ) -> LandingMeta {
     LandingMeta {
-        source: Source::Api,
-        endpoint,
-        airport: airport.to_string(),
-        direction: Some(direction),
-        date,
         window,
         request: Some(fetched.request.clone()),
         http_status: Some(fetched.status),
         fetched_at: Some(fetched.fetched_at),
-        source_file: None,
-        source_sha256: None,
-        part: None,
-        bytes: 0,
-        sha256: String::new(),
         records: fetched.records as u64,
+        ..LandingMeta::api(endpoint, airport, direction, date)
     }
 }
 

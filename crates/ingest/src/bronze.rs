@@ -1063,7 +1063,7 @@ pub fn probe(raw: &RawValue) -> std::result::Result<Probed, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::landing::{Endpoint, LandingMeta, LandingZone, Source};
+    use crate::landing::{Endpoint, LandingMeta, LandingZone};
     use flightlabs::Direction;
 
     fn raw(s: &str) -> Box<RawValue> {
@@ -1104,21 +1104,14 @@ mod tests {
         let zone = LandingZone::open(dir.path().join("landing")).unwrap();
         let bronze = Bronze::open(&dir.path().join("w.duckdb")).unwrap();
         let meta = |day: u32| LandingMeta {
-            source: Source::Api,
-            endpoint: Endpoint::Historical,
-            airport: "BOG".into(),
-            direction: Some(Direction::Arrival),
-            date: NaiveDate::from_ymd_opt(2024, 8, day).unwrap(),
             window: Some("day".into()),
-            request: None,
             http_status: Some(200),
-            fetched_at: None,
-            source_file: None,
-            source_sha256: None,
-            part: None,
-            bytes: 0,
-            sha256: String::new(),
-            records: 0,
+            ..LandingMeta::api(
+                Endpoint::Historical,
+                "BOG",
+                Direction::Arrival,
+                NaiveDate::from_ymd_opt(2024, 8, day).unwrap(),
+            )
         };
         let first =
             r#"{ "number" : "AV 1", "movement":{"scheduledTime":{"utc":"2024-08-12 17:00Z"}}}"#;
@@ -1174,21 +1167,14 @@ mod tests {
         let zone = LandingZone::open(dir.path().join("landing")).unwrap();
         let bronze = Bronze::open(&dir.path().join("w.duckdb")).unwrap();
         let meta = |day: u32| LandingMeta {
-            source: Source::Api,
-            endpoint: Endpoint::Historical,
-            airport: "BOG".into(),
-            direction: Some(Direction::Arrival),
-            date: NaiveDate::from_ymd_opt(2024, 8, day).unwrap(),
             window: Some("day".into()),
-            request: None,
             http_status: Some(200),
-            fetched_at: None,
-            source_file: None,
-            source_sha256: None,
-            part: None,
-            bytes: 0,
-            sha256: String::new(),
-            records: 0,
+            ..LandingMeta::api(
+                Endpoint::Historical,
+                "BOG",
+                Direction::Arrival,
+                NaiveDate::from_ymd_opt(2024, 8, day).unwrap(),
+            )
         };
         let body = |n: u64| {
             let records: Vec<String> = (0..n)
@@ -1298,21 +1284,17 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let meta = LandingMeta {
-            source: Source::Api,
-            endpoint: Endpoint::Historical,
-            airport: "BOG".into(),
-            direction: Some(Direction::Arrival),
-            date: NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),
             window: Some("day".into()),
             request: Some("r".into()),
             http_status: Some(200),
             fetched_at: Some(fetched),
-            source_file: None,
-            source_sha256: None,
-            part: None,
-            bytes: 0,
-            sha256: String::new(),
             records: 3,
+            ..LandingMeta::api(
+                Endpoint::Historical,
+                "BOG",
+                Direction::Arrival,
+                NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),
+            )
         };
         let f = zone.land(meta, body).unwrap().unwrap();
         let s = bronze.load(&[(&f, body)]).unwrap();
@@ -1356,21 +1338,17 @@ mod tests {
             {"movement":{"scheduledTime":{"utc":"2024-08-12 17:00Z"}}},
             "garbage"]}"#;
         let meta = LandingMeta {
-            source: Source::Api,
-            endpoint: Endpoint::Historical,
-            airport: "BOG".into(),
-            direction: Some(Direction::Departure),
-            date: NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),
             window: Some("day".into()),
             request: Some("r".into()),
             http_status: Some(200),
             fetched_at: Some(Utc::now()),
-            source_file: None,
-            source_sha256: None,
-            part: None,
-            bytes: 0,
-            sha256: String::new(),
             records: 3,
+            ..LandingMeta::api(
+                Endpoint::Historical,
+                "BOG",
+                Direction::Departure,
+                NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),
+            )
         };
         let f = zone.land(meta, body).unwrap().unwrap();
         let s = bronze.load(&[(&f, body)]).unwrap();

@@ -122,6 +122,33 @@ pub struct LandingMeta {
     pub records: u64,
 }
 
+impl LandingMeta {
+    /// The sidecar of an API answer for `airport`'s `direction` on `date`,
+    /// before anything is known of the request: no window, request, status
+    /// or records yet, and the size and checksum that
+    /// [`LandingZone::land`] fills in. The batch, delta and real-time paths
+    /// (and the tests) set the rest with struct update syntax.
+    pub fn api(endpoint: Endpoint, airport: &str, direction: Direction, date: NaiveDate) -> Self {
+        LandingMeta {
+            source: Source::Api,
+            endpoint,
+            airport: airport.to_string(),
+            direction: Some(direction),
+            date,
+            window: None,
+            request: None,
+            http_status: None,
+            fetched_at: None,
+            source_file: None,
+            source_sha256: None,
+            part: None,
+            bytes: 0,
+            sha256: String::new(),
+            records: 0,
+        }
+    }
+}
+
 /// A body in the landing zone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LandedFile {
@@ -843,21 +870,17 @@ mod tests {
 
     fn meta(window: &str, at: &str) -> LandingMeta {
         LandingMeta {
-            source: Source::Api,
-            endpoint: Endpoint::Historical,
-            airport: "BOG".into(),
-            direction: Some(Direction::Arrival),
-            date: NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),
             window: Some(window.into()),
             request: Some("http://x/historical?access_key=***".into()),
             http_status: Some(200),
             fetched_at: Some(at.parse().unwrap()),
-            source_file: None,
-            source_sha256: None,
-            part: None,
-            bytes: 0,
-            sha256: String::new(),
             records: 1,
+            ..LandingMeta::api(
+                Endpoint::Historical,
+                "BOG",
+                Direction::Arrival,
+                NaiveDate::from_ymd_opt(2024, 8, 12).unwrap(),
+            )
         }
     }
 

@@ -412,28 +412,17 @@ mod tests {
 #[cfg(test)]
 mod load_tests {
     use crate::bronze::Bronze;
-    use crate::landing::{Endpoint, LandingMeta, LandingZone, Source};
+    use crate::landing::{Endpoint, LandingMeta, LandingZone};
     use chrono::{DateTime, Utc};
     use flightlabs::Direction;
 
     fn poll(zone: &LandingZone, at: &str, direction: Direction, body: &str) -> crate::LandedFile {
         let at: DateTime<Utc> = at.parse().unwrap();
         let meta = LandingMeta {
-            source: Source::Api,
-            endpoint: Endpoint::Flights,
-            airport: "BOG".into(),
-            direction: Some(direction),
-            date: at.date_naive(),
-            window: None,
             request: Some("http://x/flights?access_key=***&depIata=BOG".into()),
             http_status: Some(200),
             fetched_at: Some(at),
-            source_file: None,
-            source_sha256: None,
-            part: None,
-            bytes: 0,
-            sha256: String::new(),
-            records: 0,
+            ..LandingMeta::api(Endpoint::Flights, "BOG", direction, at.date_naive())
         };
         zone.land(meta, body.as_bytes()).unwrap().unwrap()
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Once};
 
 use ingest::landing::{Durability, Observation};
 use ingest::store::{self, Store};
-use ingest::{Endpoint, LandingMeta, LandingZone, Source};
+use ingest::{Endpoint, LandingMeta, LandingZone};
 use testkit::s3::S3Server;
 
 /// The tests of this file share one server (the store reads its endpoint
@@ -118,21 +118,16 @@ fn a_landing_zone_in_a_bucket() {
     s.create_bucket("store-zone");
     let zone = LandingZone::connect("s3://store-zone/z").unwrap();
     let meta = LandingMeta {
-        source: Source::Api,
-        endpoint: Endpoint::Historical,
-        airport: "BOG".into(),
-        direction: Some(flightlabs::Direction::Departure),
-        date: "2025-03-01".parse().unwrap(),
         window: Some("1200-2359".into()),
         request: Some("http://x/historical?access_key=***".into()),
         http_status: Some(200),
         fetched_at: Some("2025-03-02T01:00:00Z".parse().unwrap()),
-        source_file: None,
-        source_sha256: None,
-        part: None,
-        bytes: 0,
-        sha256: String::new(),
-        records: 0,
+        ..LandingMeta::api(
+            Endpoint::Historical,
+            "BOG",
+            flightlabs::Direction::Departure,
+            "2025-03-01".parse().unwrap(),
+        )
     };
     let body = br#"{"success":true,"data":[]}"#;
     let f = zone.land(meta.clone(), body).unwrap().unwrap();
