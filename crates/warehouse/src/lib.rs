@@ -202,6 +202,9 @@ pub fn open(
             })?;
         }
     }
+    if access == Access::Write && !path.exists() {
+        create(path, settings)?;
+    }
     if let Err(reason) = probe::check(path) {
         return Err(Error::Damaged {
             path: path.to_path_buf(),
@@ -252,6 +255,74 @@ pub fn open(
         waiting.tick(&outcome, started.elapsed(), ready);
         std::thread::sleep(POLL);
     }
+}
+
+/// Creates a new, empty warehouse file at `path`, all at once: DuckDB
+/// makes it under a temporary name beside it, closes it, and it is synced
+/// and then linked into place. A process killed while DuckDB writes a new
+/// file's headers left a file DuckDB calls "not a valid DuckDB database
+/// file", which the damage probe then rightly refused, so a rerun after a
+/// kill in an import's first few milliseconds failed. The link does not
+/// replace: when another writer created the file first, this one uses
+/// theirs (replacing it could leave them writing to a file no longer
+/// there). Temporary files of killed creators are removed once their
+/// process is gone.
+fn create(path: &Path, settings: &[(String, String)]) -> Result<()> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| Error::Io { path: p, source }
+    };
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.creating-");
+    // what killed creators left
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = file
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|pid| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let temp = dir.join(format!("{prefix}{}", std::process::id()));
+    let wal = dir.join(format!("{prefix}{}.wal", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let _ = std::fs::remove_file(&wal);
+    let made = conn::open_database(&temp, false, settings).map_err(|e| match e {
+        conn::OpenError::Setting { key, message } => Error::Config { key, message },
+        conn::OpenError::Open(e) => Error::from_duckdb(&temp, &e),
+    });
+    drop(made?);
+    let linked = (|| -> Result<()> {
+        std::fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&temp))?;
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => {}
+            // another writer created it meanwhile: theirs is the file
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(path)(e)),
+        }
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&dir))
+    })();
+    let _ = std::fs::remove_file(&temp);
+    let _ = std::fs::remove_file(&wal);
+    linked
 }
 
 /// Reports a wait: once when it starts, every [`REPORT_EVERY`], and once at
@@ -338,6 +409,33 @@ mod tests {
         assert!(cut.starts_with(&"é".repeat(150)));
         assert!(cut.ends_with("… (800 bytes in all)"), "{cut}");
         assert!(cut.len() < 330);
+    }
+
+    #[test]
+    fn a_new_warehouse_appears_whole_and_what_killed_creators_left_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.duckdb");
+        // a creator killed before its link (its process is long gone)
+        let stale = dir.path().join(".w.duckdb.creating-999999999");
+        std::fs::write(&stale, b"half a header").unwrap();
+        let c = open(&p, Access::Write, &[], Wait::NONE).unwrap();
+        c.execute_batch("create table t(i int); insert into t values (7)")
+            .unwrap();
+        drop(c);
+        assert!(!stale.exists(), "the dead creator's file is removed");
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("creating"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(probe::check(&p).is_ok());
+        // an existing file is opened, never replaced by a new empty one
+        let c = open(&p, Access::Write, &[], Wait::NONE).unwrap();
+        let n: i64 = c
+            .query_row("select sum(i) from t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 7);
     }
 
     #[test]
