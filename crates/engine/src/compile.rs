@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::jinja::{self, NodeCtx, Resolver};
 use crate::manifest::{Manifest, Node};
+use dbt_jinja::database::Database;
 
 /// A compiled node.
 #[derive(Debug, Clone)]
@@ -30,10 +31,10 @@ pub fn node_ctx(
     full_refresh: bool,
 ) -> Arc<NodeCtx> {
     Arc::new(NodeCtx {
-        db,
+        db: db.map(|d| Arc::new(d) as Arc<dyn Database>),
         is_incremental,
         full_refresh,
-        ..NodeCtx::of_node(node, resolver)
+        ..node.jinja_ctx(resolver)
     })
 }
 
@@ -44,7 +45,7 @@ pub fn parse_ctx(node: &Node, resolver: Arc<dyn Resolver>, full_refresh: bool) -
     Arc::new(NodeCtx {
         execute: false,
         full_refresh,
-        ..NodeCtx::of_node(node, resolver)
+        ..node.jinja_ctx(resolver)
     })
 }
 

@@ -1207,8 +1207,8 @@ pub fn run_test(
             rel.render(),
             with_limit(&sql, c.limit)
         );
-        let res = db
-            .drop_sql(&rel)
+        let res = dbt_jinja::database::Database::drop_sql(db, &rel)
+            .map_err(|e| crate::Error::Runtime(e.0))
             .and_then(|d| db.transaction_known(&[d, create]));
         if let Err(e) = res {
             db.invalidate();

@@ -13,12 +13,8 @@ use warehouse::duckdb::Connection;
 use crate::error::{Error, Result};
 use crate::relation::Relation;
 
-/// Rows from a query, as Jinja values.
-#[derive(Debug, Default, Clone)]
-pub struct QueryResult {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Value>>,
-}
+pub use dbt_jinja::database::QueryResult;
+use dbt_jinja::database::{Database, DatabaseFailure};
 
 /// A DuckDB connection shareable with Jinja objects (which must be `Sync`),
 /// with the relation cache its clones share.
@@ -525,20 +521,6 @@ impl Db {
         Ok(out)
     }
 
-    /// `DROP TABLE/VIEW IF EXISTS` for what the relation currently is.
-    pub fn drop_sql(&self, rel: &Relation) -> Result<String> {
-        let kind = self.relation_kind(
-            rel.database.as_deref(),
-            rel.schema.as_deref().unwrap_or("main"),
-            &rel.identifier,
-        )?;
-        Ok(match kind.as_deref() {
-            Some("view") => format!("DROP VIEW IF EXISTS {} CASCADE", rel.render()),
-            Some(_) => format!("DROP TABLE IF EXISTS {} CASCADE", rel.render()),
-            None => "SELECT 1".into(),
-        })
-    }
-
     /// Run a closure with the raw connection (seeds use the appender). The
     /// relation cache is dropped: the closure may change anything.
     pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -547,6 +529,46 @@ impl Db {
             timed(|| f(&conn))
         })
     }
+}
+
+/// The Jinja layer's view of the database (`run_query`, `statement`, the
+/// `adapter` methods): the same calls, with DuckDB's message as the
+/// failure a render reports.
+impl Database for Db {
+    fn execute(&self, sql: &str) -> std::result::Result<(), DatabaseFailure> {
+        Db::execute(self, sql).map_err(failure)
+    }
+
+    fn query(&self, sql: &str) -> std::result::Result<QueryResult, DatabaseFailure> {
+        Db::query(self, sql).map_err(failure)
+    }
+
+    fn relation_kind(
+        &self,
+        database: Option<&str>,
+        schema: &str,
+        identifier: &str,
+    ) -> std::result::Result<Option<String>, DatabaseFailure> {
+        Db::relation_kind(self, database, schema, identifier).map_err(failure)
+    }
+
+    fn columns(
+        &self,
+        rel: &Relation,
+    ) -> std::result::Result<Vec<(String, String)>, DatabaseFailure> {
+        Db::columns(self, rel).map_err(failure)
+    }
+
+    fn relations_in_schema(
+        &self,
+        schema: &str,
+    ) -> std::result::Result<Vec<Relation>, DatabaseFailure> {
+        Db::relations_in_schema(self, schema).map_err(failure)
+    }
+}
+
+fn failure(e: Error) -> DatabaseFailure {
+    DatabaseFailure(e.to_string())
 }
 
 #[cfg(test)]

@@ -66,25 +66,32 @@ pub enum Error {
     Internal(String),
 }
 
-/// `model.jaffle.orders` → `model orders`, as dbt names nodes in errors;
-/// anything else (`macro p.m`) as written.
-pub fn describe_node(node: &str) -> String {
-    let kinds = [
-        "model",
-        "seed",
-        "snapshot",
-        "test",
-        "unit_test",
-        "analysis",
-        "operation",
-        "source",
-    ];
-    match node.split_once('.') {
-        Some((kind, rest)) if kinds.contains(&kind) => {
-            let name = rest.rsplit('.').next().unwrap_or(rest);
-            format!("{kind} {name}")
+pub use dbt_jinja::error::describe_node;
+
+/// The Jinja layer's errors keep their variant: code above matches on the
+/// engine's one enum, whichever layer raised the error.
+impl From<dbt_jinja::Error> for Error {
+    fn from(e: dbt_jinja::Error) -> Self {
+        use dbt_jinja::Error as J;
+        match e {
+            J::Io { path, source } => Error::Io { path, source },
+            J::Yaml { path, message } => Error::Yaml { path, message },
+            J::File(e) => Error::File(e),
+            J::Project(m) => Error::Project(m),
+            J::Profile(m) => Error::Profile(m),
+            J::Jinja {
+                node,
+                file,
+                line,
+                message,
+            } => Error::Jinja {
+                node,
+                file,
+                line,
+                message,
+            },
+            other => Error::Internal(other.to_string()),
         }
-        _ => node.to_string(),
     }
 }
 
@@ -96,56 +103,11 @@ impl Error {
         }
     }
 
-    /// Build a Jinja error naming the node and its file, with the line minijinja
-    /// reports (1 when it reports none).
+    /// A Jinja error naming the node and its file, worded as dbt words it
+    /// (see [`dbt_jinja::Error::jinja`]).
     pub(crate) fn jinja(node: &str, file: &str, err: &minijinja::Error) -> Self {
-        // a name nothing defines reads as dbt's message (see
-        // render_error::undefined_message); the error it replaced has the line
-        let undefined = err
-            .detail()
-            .filter(|d| crate::render_error::is_undefined_message(d));
-        let mut message = match (undefined, err.detail()) {
-            (Some(d), _) => d.to_string(),
-            (None, Some(d)) => match dbt_words(d) {
-                Some(m) => m.to_string(),
-                None => format!("{}: {d}", err.kind()),
-            },
-            (None, None) => err.to_string(),
-        };
-        let mut line = err.line();
-        let mut source = std::error::Error::source(err);
-        while let Some(s) = source {
-            match s.downcast_ref::<minijinja::Error>() {
-                Some(j) if undefined.is_some() => line = line.or(j.line()),
-                // the detail already says what the database said
-                _ if s.is::<crate::render_error::DatabaseFailure>() => {}
-                _ => message.push_str(&format!(": {s}")),
-            }
-            source = s.source();
-        }
-        let mut line = line.unwrap_or(1);
-        // an error inside a macro carries the macro's template and line
-        if let Some((package, name, path)) =
-            err.name().and_then(crate::render_error::template_origin)
-        {
-            message = format!("in macro {name} ({path}, package {package}) line {line}: {message}");
-            line = 0;
-        }
-        Error::Jinja {
-            node: node.to_string(),
-            file: file.to_string(),
-            line,
-            message,
-        }
+        dbt_jinja::Error::jinja(node, file, err).into()
     }
-}
-
-/// An error a project raised itself (`exceptions.raise_compiler_error`) or
-/// a missing `var()`: said in dbt's words, without minijinja's kind.
-fn dbt_words(detail: &str) -> Option<&str> {
-    detail
-        .strip_prefix("Compilation Error: ")
-        .or_else(|| detail.starts_with("Required var '").then_some(detail))
 }
 
 /// The part of a DuckDB error message a user needs: its first lines (the
@@ -168,21 +130,6 @@ pub(crate) fn duckdb_gist(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jinja_errors_name_node_file_and_line() {
-        let env = minijinja::Environment::new();
-        let e = env
-            .render_named_str("models/orders.sql", "select\n\n{{ x.y() }}", ())
-            .unwrap_err();
-        let msg = Error::jinja("model.shop.orders", "models/orders.sql", &e).to_string();
-        assert!(
-            msg.starts_with("Compilation Error in model orders (models/orders.sql) line 3: "),
-            "{msg}"
-        );
-        assert_eq!(describe_node("macro p.m"), "macro p.m");
-        assert_eq!(describe_node("unit_test.p.orders.t1"), "unit_test t1");
-    }
 
     #[test]
     fn gist_keeps_the_error_and_the_hint() {

@@ -11,8 +11,6 @@
 
 use warehouse::duckdb;
 pub mod artifacts;
-pub mod blocks;
-pub mod builtins;
 pub mod clone;
 pub mod compile;
 pub mod contract;
@@ -21,13 +19,9 @@ pub mod db;
 pub mod error;
 pub mod execute;
 pub mod external_source;
-pub mod extras;
 pub mod freshness;
 pub mod graph;
-pub mod jinja;
 pub mod kinds;
-pub mod logfmt;
-pub mod macros;
 pub mod manifest;
 pub mod materialization;
 pub mod materialize;
@@ -39,12 +33,7 @@ pub mod par;
 pub mod parse;
 pub mod partial;
 pub mod persist_docs;
-pub mod project;
 pub mod properties;
-pub mod pyargs;
-pub mod pydatetime;
-pub mod relation;
-pub mod render_error;
 pub mod results;
 pub mod seed;
 pub mod select;
@@ -63,6 +52,11 @@ use std::time::Instant;
 // The project-file phase lives in its own crate; its modules keep their
 // paths here (`crate::yaml`, `engine::config`, ...).
 pub use dbt_project::{config, resources, yaml};
+// the Jinja layer, under the paths it had when it lived here
+pub use dbt_jinja::{
+    blocks, builtins, extras, jinja, logfmt, macros, project, pyargs, pydatetime, relation,
+    render_error,
+};
 pub use error::{Error, Result};
 pub use results::Command;
 

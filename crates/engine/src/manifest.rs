@@ -218,24 +218,21 @@ impl Node {
     }
 }
 
-/// A source table with its unique id and relation.
-/// [`NodeCtx::new`] for a manifest node: its id, relation, config and
-/// `model` value. Here rather than in `jinja`, which knows contexts but
-/// not manifest nodes.
-impl jinja::NodeCtx {
-    pub fn of_node(node: &crate::manifest::Node, resolver: Arc<dyn Resolver>) -> Self {
+impl Node {
+    /// [`jinja::NodeCtx::new`] for this node: its id, relation, config and
+    /// `model` value. Here rather than in `jinja`, which knows contexts but
+    /// not manifest nodes.
+    pub fn jinja_ctx(&self, resolver: Arc<dyn Resolver>) -> jinja::NodeCtx {
         jinja::NodeCtx::new(
-            node.unique_id.clone(),
-            node.name.clone(),
-            node.relation(),
-            node.config.clone(),
+            self.unique_id.clone(),
+            self.name.clone(),
+            self.relation(),
+            self.config.clone(),
             resolver,
-            node.to_value(),
+            self.to_value(),
         )
     }
-}
 
-impl Node {
     /// Render the node's SQL with more names in the context (see
     /// [`jinja::render_with`]): a snapshot's template is in the environment;
     /// models and singular tests render from their code.
@@ -252,6 +249,7 @@ impl Node {
     }
 }
 
+/// A source table with its unique id and relation.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub unique_id: String,

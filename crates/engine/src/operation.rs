@@ -21,7 +21,7 @@ pub fn context(m: &Manifest, db: Option<Db>, name: &str) -> Arc<NodeCtx> {
     let t = &m.info.target;
     Arc::new(NodeCtx {
         full_refresh: m.info.full_refresh,
-        db,
+        db: db.map(|d| Arc::new(d) as Arc<dyn dbt_jinja::database::Database>),
         ..NodeCtx::new(
             format!("operation.{}.{name}", m.info.project.name),
             name.to_string(),

@@ -473,7 +473,7 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
         .get("is_incremental")
         .is_some_and(|v| v.as_bool().unwrap_or(false));
     let ctx = Arc::new(NodeCtx {
-        db: Some(db.clone()),
+        db: Some(Arc::new(db.clone())),
         is_incremental: is_inc,
         ..NodeCtx::new(
             model.unique_id.clone(),

@@ -1834,7 +1834,7 @@ fn dbt_version_claim_is_the_compared_dbt() {
     assert_eq!(
         engine::project::DBT_VERSION,
         testkit::dbt_core_version(&dbt),
-        "Tarmac claims a dbt version other than the one it is compared against (crates/engine/src/project.rs DBT_VERSION, bench/dbt-requirements.txt)"
+        "Tarmac claims a dbt version other than the one it is compared against (crates/dbt-project/src/lib.rs DBT_VERSION, bench/dbt-requirements.txt)"
     );
 }
 

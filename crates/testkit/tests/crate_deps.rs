@@ -1,8 +1,10 @@
 //! The engine's phases as crates (issue 20): what each may link.
 //!
 //! `dbt-project` reads project files; it must build and test without
-//! Jinja or a database, so a narrow change there never rebuilds DuckDB
-//! (25 minutes on 2 cores). This reads every workspace crate's
+//! Jinja or a database. `dbt-jinja` renders them; it reaches the database
+//! only through its `Database` trait, so it must build and test without
+//! DuckDB. A narrow change in either never rebuilds DuckDB (25 minutes on
+//! 2 cores). This reads every workspace crate's
 //! `[dependencies]` (dev-dependencies do not reach a user's build) and
 //! follows them through the workspace: a crate that pulls DuckDB or
 //! minijinja into `dbt-project`, even through another workspace crate,
@@ -89,9 +91,25 @@ fn dbt_project_links_neither_jinja_nor_a_database() {
 }
 
 #[test]
+fn dbt_jinja_links_no_database_and_nothing_above_it() {
+    let ws = workspace();
+    assert!(ws.contains_key("dbt-jinja"), "crates/dbt-jinja is missing");
+    assert!(ws["dbt-jinja"].contains("dbt-project"));
+    for banned in ["duckdb", "warehouse", "engine", "catalog", "shell"] {
+        if let Some(path) = path_to(&ws, "dbt-jinja", banned) {
+            panic!(
+                "dbt-jinja must not link {banned}, but it does: {}",
+                path.join(" -> ")
+            );
+        }
+    }
+}
+
+#[test]
 fn the_engine_builds_on_the_project_phase() {
     let ws = workspace();
     assert!(ws["engine"].contains("dbt-project"));
+    assert!(ws["engine"].contains("dbt-jinja"));
     // deps point down only: no workspace crate depends on one that depends on it
     for name in ws.keys() {
         for dep in &ws[name] {

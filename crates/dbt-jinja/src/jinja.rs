@@ -18,15 +18,14 @@ use serde_json::Map;
 
 use crate::builtins::{add_serialization, env_var, json_to_value, value_to_json, var_fn};
 use crate::config::Config;
-use crate::db::{Db, QueryResult};
+use crate::database::{Database, QueryResult};
 use crate::project::{Project, Target};
 use crate::pyargs::Args;
 use crate::relation::Relation;
 use crate::render_error::{undefined_message, DatabaseFailure};
 
-fn db_err(e: crate::Error) -> JError {
-    JError::new(ErrorKind::InvalidOperation, e.to_string())
-        .with_source(DatabaseFailure(e.to_string()))
+fn db_err(e: DatabaseFailure) -> JError {
+    JError::new(ErrorKind::InvalidOperation, e.0.clone()).with_source(e)
 }
 
 /// The database's message, when a render failed because the database
@@ -125,7 +124,7 @@ fn first_word_at(text: &str, word: &str) -> usize {
 
 /// `--empty` of the running command (dbt's `flags.EMPTY`): `ref()` and
 /// `source()` give relations limited to no rows while executing. Set by
-/// [`crate::execute`] for each command it runs.
+/// the engine's `execute` for each command it runs.
 static EMPTY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// See [`EMPTY`].
@@ -135,7 +134,7 @@ pub fn set_empty(on: bool) {
 
 thread_local! {
     /// The `[start, end)` window of the microbatch batch this thread is
-    /// compiling (see [`crate::microbatch`]): `ref()`/`source()` of a node
+    /// compiling (see the engine's `microbatch`): `ref()`/`source()` of a node
     /// with an `event_time` read only that window, and `model.batch` is set.
     static BATCH: std::cell::RefCell<Option<BatchWindow>> = const { std::cell::RefCell::new(None) };
 }
@@ -157,7 +156,7 @@ pub type TimeWindow = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::U
 
 /// `--sample` of the running command: models and snapshots read the
 /// relations of nodes with an `event_time` only within this window. Set by
-/// [`crate::execute`] for each command it runs, as [`EMPTY`] is.
+/// the engine's `execute` for each command it runs, as [`EMPTY`] is.
 static SAMPLE: std::sync::Mutex<Option<TimeWindow>> = std::sync::Mutex::new(None);
 
 /// See [`SAMPLE`].
@@ -451,7 +450,8 @@ pub struct NodeCtx {
     /// Ephemeral models referenced, in order (unique ids).
     pub ephemerals: Mutex<Vec<String>>,
     pub resolver: Arc<dyn Resolver>,
-    pub db: Option<Db>,
+    /// The database, when the phase has one (compile and run; never parse).
+    pub db: Option<Arc<dyn Database>>,
     pub is_incremental: bool,
     pub full_refresh: bool,
     pub results: Mutex<HashMap<String, Value>>,
@@ -1237,7 +1237,7 @@ mod tests {
 
     #[test]
     fn table_columns_are_a_sequence_and_a_mapping() {
-        let t = Value::from_object(Table(crate::db::QueryResult {
+        let t = Value::from_object(Table(crate::database::QueryResult {
             columns: vec!["id".into(), "name".into()],
             rows: vec![
                 vec![Value::from(1), Value::from("a")],
