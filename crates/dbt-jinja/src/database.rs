@@ -249,39 +249,11 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::jinja::{environment, install_context, render_model, NodeCtx, Resolver, RunInfo};
-    use crate::project::{Project, Target};
-
-    #[derive(Debug)]
-    struct NoRefs;
-    impl Resolver for NoRefs {
-        fn resolve_ref(
-            &self,
-            _: Option<&str>,
-            n: &str,
-        ) -> Result<(Relation, Option<String>), String> {
-            Err(n.to_string())
-        }
-        fn resolve_source(&self, s: &str, _: &str) -> Result<Relation, String> {
-            Err(s.to_string())
-        }
-    }
+    use crate::jinja::{environment, install_context, render_model, NodeCtx};
 
     /// Renders `code` as the model `d.s.orders` at run time, on `db`.
     fn render_on(db: Arc<Recording>, code: &str) -> Result<String, minijinja::Error> {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
-        let info = RunInfo {
-            project: Arc::new(Project::load(d.path(), &Default::default(), None).unwrap()),
-            target: Target::in_memory(),
-            invocation_id: String::new(),
-            run_started_at: chrono::Utc::now(),
-            full_refresh: false,
-            vars: Default::default(),
-            which: "run".into(),
-            packages: vec![],
-            store_failures: false,
-        };
+        let (_d, info) = crate::testing::run_info();
         let (mut env, _) = environment(&info, &[]).unwrap();
         install_context(&mut env);
         let ctx = Arc::new(NodeCtx {
@@ -291,7 +263,7 @@ mod tests {
                 "orders".into(),
                 Relation::new("d", "s", "orders"),
                 Config::new(),
-                Arc::new(NoRefs),
+                Arc::new(crate::testing::NoRefs),
                 Value::from(()),
             )
         });

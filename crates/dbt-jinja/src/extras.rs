@@ -1090,7 +1090,7 @@ fn md5_hex(data: &[u8]) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jinja::{install_python_and_flags as install, RunInfo};
+    use crate::jinja::install_python_and_flags as install;
 
     #[test]
     fn regexes_compile_once_per_pattern_and_flags() {
@@ -1157,20 +1157,7 @@ mod tests {
 
     #[test]
     fn empty_literals_given_as_dict_values_can_change() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
-        let project = crate::project::Project::load(d.path(), &Default::default(), None).unwrap();
-        let info = RunInfo {
-            project: Arc::new(project),
-            target: crate::project::Target::in_memory(),
-            invocation_id: String::new(),
-            run_started_at: chrono::Utc::now(),
-            full_refresh: false,
-            vars: Default::default(),
-            which: "run".into(),
-            packages: vec![],
-            store_failures: false,
-        };
+        let (_d, info) = crate::testing::run_info();
         let mut env = Environment::new();
         install(&mut env, &info);
         // dbt_utils.union_relations: `relation_columns.update({r: []})`,
@@ -1367,20 +1354,7 @@ mod tests {
 
     #[test]
     fn lists_given_as_test_arguments_can_change() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
-        let project = crate::project::Project::load(d.path(), &Default::default(), None).unwrap();
-        let info = RunInfo {
-            project: Arc::new(project),
-            target: crate::project::Target::in_memory(),
-            invocation_id: String::new(),
-            run_started_at: chrono::Utc::now(),
-            full_refresh: false,
-            vars: Default::default(),
-            which: "run".into(),
-            packages: vec![],
-            store_failures: false,
-        };
+        let (_d, info) = crate::testing::run_info();
         let mut env = Environment::new();
         install(&mut env, &info);
         // dbt_utils.at_least_one: `{% set pruned = group_by_columns %}`,
@@ -1398,20 +1372,7 @@ mod tests {
 
     #[test]
     fn sets_compare_without_order() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
-        let project = crate::project::Project::load(d.path(), &Default::default(), None).unwrap();
-        let info = RunInfo {
-            project: Arc::new(project),
-            target: crate::project::Target::in_memory(),
-            invocation_id: String::new(),
-            run_started_at: chrono::Utc::now(),
-            full_refresh: false,
-            vars: Default::default(),
-            which: "run".into(),
-            packages: vec![],
-            store_failures: false,
-        };
+        let (_d, info) = crate::testing::run_info();
         let mut env = Environment::new();
         install(&mut env, &info);
         let r = |s: &str| env.render_str(s, ()).unwrap();
@@ -1432,20 +1393,7 @@ mod tests {
 
     #[test]
     fn modules_re_and_datetime() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
-        let project = crate::project::Project::load(d.path(), &Default::default(), None).unwrap();
-        let info = RunInfo {
-            project: Arc::new(project),
-            target: crate::project::Target::in_memory(),
-            invocation_id: String::new(),
-            run_started_at: chrono::Utc::now(),
-            full_refresh: false,
-            vars: Default::default(),
-            which: "run".into(),
-            packages: vec![],
-            store_failures: false,
-        };
+        let (_d, info) = crate::testing::run_info();
         let mut env = Environment::new();
         install(&mut env, &info);
         let r = |s: &str| env.render_str(s, ()).unwrap();

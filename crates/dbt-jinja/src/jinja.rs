@@ -1272,20 +1272,7 @@ mod tests {
 
     #[test]
     fn context_maps_the_run_and_the_node() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("dbt_project.yml"), "name: p\n").unwrap();
-        let project = Project::load(d.path(), &Default::default(), None).unwrap();
-        let info = RunInfo {
-            project: Arc::new(project),
-            target: Target::in_memory(),
-            invocation_id: String::new(),
-            run_started_at: chrono::Utc::now(),
-            full_refresh: false,
-            vars: Default::default(),
-            which: "run".into(),
-            packages: vec![],
-            store_failures: false,
-        };
+        let (_d, info) = crate::testing::run_info();
         let macros = [crate::macros::MacroFile {
             package: "p".into(),
             path: "macros/m.sql".into(),
@@ -1300,7 +1287,7 @@ mod tests {
             "m".into(),
             Relation::new("d", "s", "m"),
             Config::new(),
-            Arc::new(ParseOnly),
+            Arc::new(crate::testing::NoRefs),
             Value::from(()),
         ));
         let out = render_model(
@@ -1311,21 +1298,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "p/\"d\".\"s\".\"m\"|duckdb|True|0|7");
-    }
-
-    #[derive(Debug)]
-    struct ParseOnly;
-    impl Resolver for ParseOnly {
-        fn resolve_ref(
-            &self,
-            _p: Option<&str>,
-            n: &str,
-        ) -> Result<(Relation, Option<String>), String> {
-            Err(n.to_string())
-        }
-        fn resolve_source(&self, s: &str, _t: &str) -> Result<Relation, String> {
-            Err(s.to_string())
-        }
     }
 
     #[test]

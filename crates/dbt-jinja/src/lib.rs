@@ -27,6 +27,8 @@ pub mod pyargs;
 pub mod pydatetime;
 pub mod relation;
 pub mod render_error;
+#[cfg(test)]
+mod testing;
 
 pub use dbt_project::{config, yaml};
 pub use error::{Error, Result};
