@@ -188,9 +188,7 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         catalog: Some(cat),
         // only run_results.json: the rest is in memory (re-reading the
         // manifest cost a quarter of `docs generate` on 10,000 models)
-        run_results: site::read_json(&out.target.join("run_results.json"))
-            .ok()
-            .flatten(),
+        run_results: site::read_run_results(&out.target).ok().flatten(),
         lineage: Some(lin),
     };
     let site = site::Site::build(&artifacts);

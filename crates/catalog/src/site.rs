@@ -23,7 +23,7 @@ pub const PAGE_TYPES: [&str; 6] = [
 pub struct Artifacts {
     pub manifest: Value,
     pub catalog: Option<Value>,
-    pub run_results: Option<Value>,
+    pub run_results: Option<dbt_artifacts::RunResults>,
     pub lineage: Option<Value>,
 }
 
@@ -50,6 +50,15 @@ pub fn read_json(path: &Path) -> Result<Option<Value>> {
         })
 }
 
+/// `run_results.json` of `target/`, `None` when it is not there.
+pub fn read_run_results(target: &Path) -> Result<Option<dbt_artifacts::RunResults>> {
+    let path = target.join("run_results.json");
+    dbt_artifacts::RunResults::read(&path).map_err(|e| Error::Artifact {
+        path,
+        message: e.to_string(),
+    })
+}
+
 impl Artifacts {
     /// Read `target/`. Only manifest.json is required.
     pub fn read(target: &Path) -> Result<Artifacts> {
@@ -63,7 +72,7 @@ impl Artifacts {
         Ok(Artifacts {
             manifest,
             catalog: read_json(&target.join("catalog.json"))?,
-            run_results: read_json(&target.join("run_results.json"))?,
+            run_results: read_run_results(target)?,
             lineage: read_json(&target.join("column_lineage.json"))?,
         })
     }
@@ -147,31 +156,17 @@ impl Site {
 
         // last results
         let mut results: HashMap<String, RunResult> = HashMap::new();
-        if let Some(items) = a
-            .run_results
-            .as_ref()
-            .and_then(|r| r.get("results"))
-            .and_then(Value::as_array)
-        {
-            for r in items {
-                let completed_at = r
-                    .get("timing")
-                    .and_then(Value::as_array)
-                    .and_then(|t| t.last())
-                    .and_then(|t| t.get("completed_at"))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                results.insert(
-                    s(r, "unique_id"),
-                    RunResult {
-                        status: s(r, "status"),
-                        message: r.get("message").cloned().unwrap_or(Value::Null),
-                        failures: r.get("failures").cloned().unwrap_or(Value::Null),
-                        completed_at,
-                        execution_time: r.get("execution_time").cloned().unwrap_or(Value::Null),
-                    },
-                );
-            }
+        for r in a.run_results.iter().flat_map(|r| &r.results) {
+            results.insert(
+                r.unique_id.clone(),
+                RunResult {
+                    status: r.status.clone(),
+                    message: Value::from(r.message.clone()),
+                    failures: Value::from(r.failures),
+                    completed_at: Value::from(r.completed_at()),
+                    execution_time: Value::from(r.execution_time),
+                },
+            );
         }
 
         // tests by the node they test
@@ -447,7 +442,7 @@ impl Site {
             "project": m.pointer("/metadata/project_name").cloned().unwrap_or(Value::Null),
             "generated_at": m.pointer("/metadata/generated_at").cloned().unwrap_or(Value::Null),
             "catalog": a.catalog.is_some(),
-            "run_results_at": a.run_results.as_ref().and_then(|r| r.pointer("/metadata/generated_at")).cloned(),
+            "run_results_at": a.run_results.as_ref().map(|r| r.metadata.generated_at.clone()),
             "overview_html": overview,
             "nodes": index_nodes,
             "up": up,
@@ -491,11 +486,12 @@ pub(crate) mod tests {
                 "columns": {"amount": {"type": "DOUBLE", "index": 2, "name": "amount"},
                             "order_id": {"type": "INTEGER", "index": 1, "name": "order_id"}},
                 "stats": {"row_count": {"value": 42}}}}, "sources": {}})),
-            run_results: Some(json!({"metadata": {"generated_at": "x"}, "results": [
+            run_results: serde_json::from_value(json!({"metadata": {"generated_at": "x"}, "results": [
                 {"unique_id": "test.p.unique_orders_order_id.1", "status": "fail", "failures": 2,
                  "message": "Got 2 results", "timing": [{"completed_at": "t1"}]},
                 {"unique_id": "model.p.orders", "status": "success", "message": "OK", "timing": []},
-            ]})),
+            ]}))
+            .ok(),
             lineage: Some(json!({"nodes": {"model.p.orders": {"columns": [
                 {"name": "order_id", "direct": true, "sources": [{"unique_id": "seed.p.raw", "column": "id"}]},
                 {"name": "amount", "direct": false, "sources": [{"unique_id": "source.p.s.t", "column": "cents"},

@@ -63,17 +63,18 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
     .collect()
 }
 
-fn metadata(m: &Manifest, version: &str) -> Value {
-    json!({
-        "dbt_schema_version": format!("https://schemas.getdbt.com/dbt/{version}.json"),
-        "dbt_version": crate::project::DBT_VERSION,
-        "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "invocation_id": m.info.invocation_id,
-        "env": {},
-        "project_name": m.info.project.name,
-        "adapter_type": "duckdb",
-        "generator": "tarmac",
-    })
+/// The `metadata` block of an artifact of schema `version`.
+fn metadata(m: &Manifest, version: &str) -> dbt_artifacts::Metadata {
+    dbt_artifacts::Metadata {
+        dbt_schema_version: format!("https://schemas.getdbt.com/dbt/{version}.json"),
+        dbt_version: crate::project::DBT_VERSION.into(),
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        invocation_id: Some(m.info.invocation_id.clone()),
+        env: Map::new(),
+        project_name: Some(m.info.project.name.clone()),
+        adapter_type: Some("duckdb".into()),
+        generator: Some("tarmac".into()),
+    }
 }
 
 /// One node of `manifest.json`, as a `Value` (for `graph` and `docs generate`,
@@ -1037,15 +1038,15 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
     })
 }
 
-/// `run_results.json`.
+/// `run_results.json` (see [`dbt_artifacts::RunResults`]).
 pub fn run_results_json(
     m: &Manifest,
     results: &[NodeResult],
     elapsed: f64,
     command: Command,
     args: Value,
-) -> Value {
-    let items: Vec<Value> = crate::par::map(results, |r| {
+) -> dbt_artifacts::RunResults {
+    let results: Vec<dbt_artifacts::RunResult> = crate::par::map(results, |r| {
         let status = match (r.status, command) {
             (Status::Success, Command::Run | Command::Build | Command::Seed) => "success",
             (Status::Success, _) => "success",
@@ -1062,36 +1063,48 @@ pub fn run_results_json(
                 .get(&r.unique_id)
                 .is_some_and(|n| n.resource_type == crate::manifest::ResourceType::Test);
         let ts = |t: &chrono::DateTime<chrono::Utc>| {
-            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            Some(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         };
-        json!({
-            "unique_id": r.unique_id,
-            "status": status,
-            "timing": [
-                {"name": "compile", "started_at": ts(&r.started_at), "completed_at": ts(&r.compiled_at)},
-                {"name": "execute", "started_at": ts(&r.compiled_at), "completed_at": ts(&r.completed_at)},
+        let timing = |name: &str, from, to| dbt_artifacts::Timing {
+            name: name.into(),
+            started_at: ts(from),
+            completed_at: ts(to),
+        };
+        dbt_artifacts::RunResult {
+            unique_id: r.unique_id.clone(),
+            status: status.into(),
+            timing: vec![
+                timing("compile", &r.started_at, &r.compiled_at),
+                timing("execute", &r.compiled_at, &r.completed_at),
             ],
-            "thread_id": "Thread-1",
-            "execution_time": r.execution_time,
-            "message": if is_test && r.message.is_empty() { Value::Null } else { Value::from(r.message.clone()) },
-            "failures": r.failures,
-            "adapter_response": if is_test && r.status != Status::Skipped && r.status != Status::Error {
+            thread_id: "Thread-1".into(),
+            execution_time: r.execution_time,
+            message: (!(is_test && r.message.is_empty())).then(|| r.message.clone()),
+            failures: r.failures,
+            adapter_response: if is_test && r.status != Status::Skipped && r.status != Status::Error
+            {
                 json!({"_message": "OK"})
             } else if r.status == Status::Success && r.batch_results.is_none() {
                 json!({"_message": r.message, "code": r.message.split(' ').next().unwrap_or("OK"), "rows_affected": r.rows_affected})
-            } else { json!({}) },
-            "compiled": r.compiled_sql.is_some(),
-            "compiled_code": r.compiled_sql,
-            "relation_name": m.nodes.get(&r.unique_id).filter(|n| !n.is_ephemeral()).map(|n| n.relation().render()),
-            "batch_results": r.batch_results.as_ref().map(|b| b.to_json()),
-        })
+            } else {
+                json!({})
+            },
+            compiled: Some(r.compiled_sql.is_some()),
+            compiled_code: r.compiled_sql.clone(),
+            relation_name: m
+                .nodes
+                .get(&r.unique_id)
+                .filter(|n| !n.is_ephemeral())
+                .map(|n| n.relation().render()),
+            batch_results: r.batch_results.as_ref().map(|b| b.to_json()),
+        }
     });
-    json!({
-        "metadata": metadata(m, "run-results/v6"),
-        "results": items,
-        "elapsed_time": elapsed,
-        "args": args,
-    })
+    dbt_artifacts::RunResults {
+        metadata: metadata(m, "run-results/v6"),
+        results,
+        elapsed_time: elapsed,
+        args,
+    }
 }
 
 /// Write an artifact already serialized (see [`manifest_json_text`]).
@@ -1105,7 +1118,7 @@ pub fn write_text(m: &Manifest, name: &str, text: &str) -> Result<()> {
 
 /// Write manifest.json (and run_results.json when there are results),
 /// compact as dbt writes them.
-pub fn write_json(m: &Manifest, name: &str, v: &Value) -> Result<()> {
+pub fn write_json(m: &Manifest, name: &str, v: &impl serde::Serialize) -> Result<()> {
     use std::io::Write;
     let path = crate::results::target_dir(m).join(name);
     if let Some(d) = path.parent() {

@@ -164,9 +164,11 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
             state_dir.display()
         ))
     };
-    let text = std::fs::read_to_string(&path).map_err(|_| missing())?;
-    let prev: serde_json::Value = serde_json::from_str(&text).map_err(|_| missing())?;
-    let args = &prev["args"];
+    let prev = dbt_artifacts::RunResults::read(&path)
+        .ok()
+        .flatten()
+        .ok_or_else(missing)?;
+    let args = &prev.args;
     let which = args["which"].as_str().unwrap_or_default();
     let command = Command::from_which(which).filter(|c| *c != Command::RunOperation).ok_or_else(|| {
         Error::Project(format!(
@@ -186,14 +188,14 @@ pub fn retry_plan(cli: &Options, state: Option<&std::path::Path>) -> Result<(Com
     };
     let mut failed = std::collections::BTreeSet::new();
     let mut batches = std::collections::HashMap::new();
-    for r in prev["results"].as_array().into_iter().flatten() {
-        let id = r["unique_id"].as_str().unwrap_or_default();
+    for r in &prev.results {
+        let id = r.unique_id.as_str();
         if id.starts_with("operation.") {
             continue;
         }
-        if RETRYABLE.contains(&r["status"].as_str().unwrap_or_default()) {
+        if RETRYABLE.contains(&r.status.as_str()) {
             failed.insert(id.to_string());
-            if let Some(b) = r.get("batch_results").filter(|b| b.is_object()) {
+            if let Some(b) = r.batch_results.as_ref().filter(|b| b.is_object()) {
                 batches.insert(id.to_string(), results::BatchResults::from_json(b));
             }
         }

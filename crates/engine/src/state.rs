@@ -31,12 +31,12 @@ pub struct State {
     pub dir: PathBuf,
     pub manifest: Value,
     /// `run_results.json`, when the directory holds one (`result:`).
-    pub run_results: Option<Value>,
+    pub run_results: Option<dbt_artifacts::RunResults>,
     /// `sources.json`, when it holds one (`source_status:`).
     pub sources: Option<Value>,
 }
 
-fn read_json(path: &Path) -> Result<Option<Value>> {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)
@@ -483,13 +483,8 @@ pub(crate) fn result_ids(state: &State, status: &str) -> Result<BTreeSet<String>
         ),
     })?;
     Ok(rr
-        .get("results")
-        .and_then(|r| r.as_array())
-        .into_iter()
-        .flatten()
-        .filter(|r| r.get("status").and_then(|s| s.as_str()) == Some(status))
-        .filter_map(|r| r.get("unique_id").and_then(|u| u.as_str()))
-        .map(String::from)
+        .with_status(status)
+        .map(|r| r.unique_id.clone())
         .collect())
 }
 

@@ -109,39 +109,13 @@ pub fn load(project_dir: &Path) -> Result<Option<Project>, Error> {
         }
     }
     let results_path = target.join("run_results.json");
-    if let Ok(text) = std::fs::read_to_string(&results_path) {
-        let results: Value = serde_json::from_str(&text).map_err(|e| {
-            Error::Models(format!("{} is not valid JSON: {e}", results_path.display()))
-        })?;
-        for r in results
-            .get("results")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(id) = r.get("unique_id").and_then(Value::as_str) else {
-                continue;
-            };
-            let status = r.get("status").and_then(Value::as_str).map(str::to_string);
-            // completed_at: on the result itself, or the latest of its timings.
-            let mut completed = r
-                .get("completed_at")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            for t in r
-                .get("timing")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(c) = t.get("completed_at").and_then(Value::as_str) {
-                    if completed.as_deref().is_none_or(|old| c > old) {
-                        completed = Some(c.to_string());
-                    }
-                }
-            }
-            project.last_run.insert(id.to_string(), (status, completed));
-        }
+    let results =
+        dbt_artifacts::RunResults::read(&results_path).map_err(|e| Error::Models(e.to_string()))?;
+    for r in results.iter().flat_map(|r| &r.results) {
+        let completed = r.completed_at().map(str::to_string);
+        project
+            .last_run
+            .insert(r.unique_id.clone(), (Some(r.status.clone()), completed));
     }
     Ok(Some(project))
 }

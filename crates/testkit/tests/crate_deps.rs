@@ -106,6 +106,31 @@ fn dbt_jinja_links_no_database_and_nothing_above_it() {
 }
 
 #[test]
+fn the_artifacts_crate_links_neither_jinja_nor_a_database() {
+    // the shell and `up` read run_results.json through it: reading an
+    // artifact must not pull the engine's phases in
+    let ws = workspace();
+    assert!(
+        ws.contains_key("dbt-artifacts"),
+        "crates/dbt-artifacts is missing"
+    );
+    for banned in ["duckdb", "warehouse", "minijinja", "engine", "dbt-jinja"] {
+        if let Some(path) = path_to(&ws, "dbt-artifacts", banned) {
+            panic!(
+                "dbt-artifacts must not link {banned}, but it does: {}",
+                path.join(" -> ")
+            );
+        }
+    }
+    for reader in ["engine", "shell", "catalog", "tarmac"] {
+        assert!(
+            ws[reader].contains("dbt-artifacts"),
+            "{reader} reads run_results.json without dbt-artifacts"
+        );
+    }
+}
+
+#[test]
 fn the_engine_builds_on_the_project_phase() {
     let ws = workspace();
     assert!(ws["engine"].contains("dbt-project"));

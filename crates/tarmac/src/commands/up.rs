@@ -19,7 +19,6 @@ use clap::Args;
 use engine::execute::RunEvent;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ingest::BatchPlan;
-use serde::Deserialize;
 
 use super::ingest::{airports_or_config, run_plans_labelled, start_simulator, Guard};
 use crate::config::Config;
@@ -255,17 +254,6 @@ pub struct Results {
     nodes: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
-struct RunResults {
-    results: Vec<RunResult>,
-}
-
-#[derive(Deserialize)]
-struct RunResult {
-    unique_id: String,
-    status: String,
-}
-
 impl Results {
     fn is_test(id: &str) -> bool {
         id.starts_with("test.") || id.starts_with("unit_test.")
@@ -328,13 +316,7 @@ impl Results {
 
 fn read_results(project_dir: &Path) -> Result<Results> {
     let path = project_dir.join("target").join("run_results.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Results::default()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let r: RunResults =
-        serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+    let r = dbt_artifacts::RunResults::read(&path)?.unwrap_or_default();
     Ok(Results {
         nodes: r
             .results
