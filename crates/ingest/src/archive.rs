@@ -53,8 +53,8 @@ use crate::Progress;
 /// Converted bodies that may wait for the bronze writer (a day file each,
 /// ~0.3 MB with its parsed records): bounds memory, whatever the size of
 /// the archive. The queue must outlast the writer's long stalls: each time
-/// it hands DuckDB a full row group ([`ROW_GROUP_ROWS`]), DuckDB compresses
-/// and writes it on the writer thread for ~0.3 s, while the converters
+/// a row group ([`ROW_GROUP_ROWS`]) fills, DuckDB compresses and writes it
+/// on the writer thread for ~0.3 s, while the converters
 /// refill a short queue in a tenth of that and then idle. perf over a
 /// 1M-record import with 32 bodies showed stretches of 0.2-0.4 s with the
 /// writer alone on a core; with 128 the converters keep working through

@@ -157,15 +157,25 @@ pub struct Bronze {
 /// silver rebuild) spill to DuckDB's temporary files instead of growing.
 pub const BRONZE_MEMORY_LIMIT: &str = "128MB";
 
-/// Rows in one DuckDB row group (its default `ROW_GROUP_SIZE`). The writer
-/// hands `flightlabs_historical` rows to DuckDB in exactly this many at a
-/// time: each hand-over then fills one row group, which DuckDB compresses
-/// and writes to the file straight away. A transaction holding at least one
-/// full row group is merged into the table as it is at commit; one holding
-/// less is copied row by row into the table, logged whole to the WAL and
-/// compressed again at the next checkpoint: three passes instead of one.
-/// A warehouse made with another row-group size only loses the speed.
+/// Rows in one DuckDB row group (its default `ROW_GROUP_SIZE`). A
+/// transaction holding at least one full row group is merged into the
+/// table as it is at commit: DuckDB compresses and writes each group to the
+/// file as soon as it is full. One holding less is copied row by row into
+/// the table, logged whole to the WAL and compressed again at the next
+/// checkpoint: three passes instead of one. A warehouse made with another
+/// row-group size only loses the speed.
 pub const ROW_GROUP_ROWS: u64 = 122_880;
+
+/// Rows the writer lets DuckDB's appender gather before handing them over
+/// (a flush). A divisor of [`ROW_GROUP_ROWS`], so that flushes fill row
+/// groups exactly: left to itself the appender hands over 204,800 rows at
+/// a time and leaves a partial group at each hand-over. Small, because the
+/// appender copies what it gathers and holds it until the flush: at a
+/// whole row group per flush (~60 MB of records) the 1M-record import
+/// peaked at 338-371 MiB and the 10M one at 436-477 MiB; at 6,144 rows
+/// (three of DuckDB's vectors) 227-242 MiB and 277 MiB, no slower.
+pub const FLUSH_ROWS: u64 = 6_144;
+const _: () = assert!(ROW_GROUP_ROWS % FLUSH_ROWS == 0);
 
 impl Bronze {
     /// Opens (creating if needed) the warehouse file and the bronze tables.
@@ -390,7 +400,7 @@ pub struct Loading<'c> {
     files: Vec<String>,
     done: bool,
     /// Rows appended to `flightlabs_historical` since the appender last
-    /// handed its rows to DuckDB (see [`ROW_GROUP_ROWS`]).
+    /// handed its rows to DuckDB (see [`FLUSH_ROWS`]).
     unflushed: u64,
 }
 
@@ -638,7 +648,7 @@ impl Provenance<'_> {
 
     /// Appends movement records (numbered from `first`; their text is
     /// `body[range]`) to bronze or quarantine; returns (loaded, quarantined).
-    /// `unflushed` counts the rows the appender holds: at [`ROW_GROUP_ROWS`]
+    /// `unflushed` counts the rows the appender holds: at [`FLUSH_ROWS`]
     /// they are flushed, in the middle of a body if need be (a flush moves
     /// rows into the open transaction; it commits nothing).
     fn append_records(
@@ -665,11 +675,11 @@ impl Provenance<'_> {
         }
         let mut rest = &good[..];
         while !rest.is_empty() {
-            let room = (ROW_GROUP_ROWS - *unflushed) as usize;
+            let room = (FLUSH_ROWS - *unflushed) as usize;
             let (now, later) = rest.split_at(room.min(rest.len()));
             rows.append_record_batch(self.batch(now))?;
             *unflushed += now.len() as u64;
-            if *unflushed == ROW_GROUP_ROWS {
+            if *unflushed == FLUSH_ROWS {
                 rows.flush()?;
                 *unflushed = 0;
             }
@@ -1157,10 +1167,8 @@ mod tests {
 
     /// The schema names zstd for records (see [`SCHEMA_SQL`]); this checks
     /// that DuckDB stores them so once checkpointed, for movements and positions.
-    /// Rows reach DuckDB a row group at a time, even in the middle of a
-    /// body: a large transaction is then whole row groups and one partial
-    /// (left to the appender, it hands over 204,800 rows at a time and
-    /// leaves a partial group at each hand-over).
+    /// Rows reach DuckDB [`FLUSH_ROWS`] at a time, even in the middle of a
+    /// body: a large transaction is then whole row groups and one partial.
     #[test]
     fn large_transactions_fill_whole_row_groups() {
         let dir = tempfile::tempdir().unwrap();
