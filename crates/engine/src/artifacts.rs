@@ -831,14 +831,31 @@ pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String
     v
 }
 
-/// `manifest.json` as text: the same document as [`manifest_json`], with
-/// the nodes (most of it) serialized on all cores.
-pub fn manifest_json_text(
+/// Writes `manifest.json` into the target folder: the same document as
+/// [`manifest_json`], with the nodes (most of it) serialized on all cores.
+///
+/// Streamed, a window of nodes at a time: on a 10,000-model project the
+/// file is ~50 MB, and building it as one text held it three times over
+/// (the nodes' texts, their join, the document around them), ~150 MB of
+/// the parse's peak memory. Written under a temporary name and renamed, so
+/// a reader (the docs server, `--state`, a killed run) sees the old file or
+/// the new one, never half of one.
+pub fn write_manifest(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String>) -> Result<()> {
+    let path = crate::results::target_dir(m).join("manifest.json");
+    write_atomically(&path, |w| write_manifest_to(w, m, dag, compiled))
+}
+
+/// Nodes serialized per window: enough for both cores to share, small
+/// enough that the window's text stays a few MB.
+const MANIFEST_WINDOW: usize = 1024;
+
+/// [`write_manifest`]'s document, to any writer.
+pub fn write_manifest_to(
+    w: &mut dyn std::io::Write,
     m: &Manifest,
     dag: &Dag,
     compiled: &BTreeMap<String, String>,
-) -> Result<String> {
-    let bad = |e: serde_json::Error| Error::Internal(e.to_string());
+) -> std::io::Result<()> {
     // unit tests have their own section
     let mut nodes: Vec<&crate::manifest::Node> = m
         .nodes
@@ -851,39 +868,43 @@ pub fn manifest_json_text(
         })
         .collect();
     nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
-    let parts = crate::par::map(&nodes, |n| -> Result<String> {
-        Ok(format!(
-            "{}:{}",
-            serde_json::to_string(&n.unique_id).map_err(bad)?,
-            serde_json::to_string(&NodeJson::new(m, n, compiled)).map_err(bad)?
-        ))
-    });
-    let mut joined = String::with_capacity(
-        parts
-            .iter()
-            .map(|p| p.as_ref().map_or(0, |s| s.len() + 1))
-            .sum(),
-    );
-    for (i, p) in parts.into_iter().enumerate() {
-        if i > 0 {
-            joined.push(',');
-        }
-        joined.push_str(&p?);
-    }
-    for (id, v) in hook_nodes(m) {
-        if !joined.is_empty() {
-            joined.push(',');
-        }
-        joined.push_str(&format!(
-            "{}:{}",
-            serde_json::to_string(&id).map_err(bad)?,
-            serde_json::to_string(&v).map_err(bad)?
-        ));
-    }
-    let rest = serde_json::to_string(&manifest_json_without_nodes(m, dag)).map_err(bad)?;
+    let rest = serde_json::to_string(&manifest_json_without_nodes(m, dag))?;
     // an unescaped `"nodes":{}` can only be the top-level key: inside
     // strings every quote is escaped
-    Ok(rest.replacen("\"nodes\":{}", &format!("\"nodes\":{{{joined}}}"), 1))
+    const EMPTY: &str = "\"nodes\":{}";
+    let at = rest
+        .find(EMPTY)
+        .ok_or_else(|| std::io::Error::other("manifest.json without a nodes section"))?;
+    w.write_all(&rest.as_bytes()[..at])?;
+    w.write_all(b"\"nodes\":{")?;
+    let mut first = true;
+    let mut entry = |w: &mut dyn std::io::Write, text: &[u8]| -> std::io::Result<()> {
+        if !std::mem::take(&mut first) {
+            w.write_all(b",")?;
+        }
+        w.write_all(text)
+    };
+    for window in nodes.chunks(MANIFEST_WINDOW) {
+        let texts = crate::par::map(window, |n| -> serde_json::Result<Vec<u8>> {
+            let mut t = serde_json::to_vec(&n.unique_id)?;
+            t.push(b':');
+            serde_json::to_writer(&mut t, &NodeJson::new(m, n, compiled))?;
+            Ok(t)
+        });
+        for t in texts {
+            entry(w, &t?)?;
+        }
+    }
+    for (id, v) in hook_nodes(m) {
+        let text = format!(
+            "{}:{}",
+            serde_json::to_string(&id)?,
+            serde_json::to_string(&v)?
+        );
+        entry(w, text.as_bytes())?;
+    }
+    w.write_all(b"}")?;
+    w.write_all(&rest.as_bytes()[at + EMPTY.len()..])
 }
 
 fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
@@ -1107,25 +1128,42 @@ pub fn run_results_json(
     }
 }
 
-/// Write an artifact already serialized (see [`manifest_json_text`]).
-pub fn write_text(m: &Manifest, name: &str, text: &str) -> Result<()> {
+/// Writes an artifact (run_results.json, sources.json, ...) compact, as dbt
+/// writes them, atomically ([`write_atomically`]).
+pub fn write_json(m: &Manifest, name: &str, v: &impl serde::Serialize) -> Result<()> {
     let path = crate::results::target_dir(m).join(name);
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-    }
-    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+    write_atomically(&path, |w| {
+        serde_json::to_writer(w, v).map_err(std::io::Error::from)
+    })
 }
 
-/// Write manifest.json (and run_results.json when there are results),
-/// compact as dbt writes them.
-pub fn write_json(m: &Manifest, name: &str, v: &impl serde::Serialize) -> Result<()> {
+/// Writes `path` through a buffer under a temporary name in the same
+/// folder, then renames it into place: readers of an artifact see the old
+/// file or the new one, never a half-written one. The folder is made if
+/// missing. No fsync: an artifact is rewritten by the next run, and a
+/// crash may lose it but never leaves it torn.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
     use std::io::Write;
-    let path = crate::results::target_dir(m).join(name);
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("artifact");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = (|| {
+        let f = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        write(&mut w)?;
+        w.flush()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
     }
-    let f = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-    serde_json::to_writer(&mut w, v).map_err(|e| Error::Internal(e.to_string()))?;
-    w.flush().map_err(|e| Error::io(&path, e))
+    Ok(())
 }

@@ -915,11 +915,7 @@ pub fn parse(opts: &Options) -> Result<String> {
     let t0 = Instant::now();
     let l = load(opts, Command::Compile)?;
     let m = &l.manifest;
-    artifacts::write_text(
-        m,
-        "manifest.json",
-        &artifacts::manifest_json_text(m, &l.dag, &BTreeMap::new())?,
-    )?;
+    artifacts::write_manifest(m, &l.dag, &BTreeMap::new())?;
     let count =
         |t: manifest::ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
     let found = format!(
@@ -1602,11 +1598,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         .filter_map(|r| r.compiled_sql.clone().map(|s| (r.unique_id.clone(), s)))
         .collect();
     tracing::debug!("timing: SQL files written at {:?}", t0.elapsed());
-    artifacts::write_text(
-        m,
-        "manifest.json",
-        &artifacts::manifest_json_text(m, &l.dag, &compiled)?,
-    )?;
+    artifacts::write_manifest(m, &l.dag, &compiled)?;
     tracing::debug!(
         "timing: manifest.json written at {:?}; {:?} spent inside DuckDB",
         t0.elapsed(),
