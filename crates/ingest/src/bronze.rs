@@ -175,7 +175,7 @@ pub const ROW_GROUP_ROWS: u64 = 122_880;
 /// peaked at 338-371 MiB and the 10M one at 436-477 MiB; at 6,144 rows
 /// (three of DuckDB's vectors) 227-242 MiB and 277 MiB, no slower.
 pub const FLUSH_ROWS: u64 = 6_144;
-const _: () = assert!(ROW_GROUP_ROWS % FLUSH_ROWS == 0);
+const _: () = assert!(ROW_GROUP_ROWS.is_multiple_of(FLUSH_ROWS));
 
 impl Bronze {
     /// Opens (creating if needed) the warehouse file and the bronze tables.
