@@ -217,6 +217,16 @@ fn limited(mut rel: Relation, executing: bool, ephemeral: bool, sampled: bool) -
     rel
 }
 
+/// What `{{ ref(..) }}` or `{{ source(..) }}` prints in node `unique_id`
+/// while executing, for code that resolves a reference without rendering
+/// (the engine's native built-in tests): the same `--empty` limit and the
+/// same batch or sample window as the Jinja functions apply.
+pub fn referenced_sql(rel: Relation, ephemeral: bool, unique_id: &str) -> String {
+    limited(rel, true, ephemeral, samples(unique_id))
+        .to_value()
+        .to_string()
+}
+
 /// What a run knows before any node renders.
 #[derive(Debug, Clone)]
 pub struct RunInfo {

@@ -136,6 +136,28 @@ pub fn qualified_in_packages(env: &Environment<'static>, name: &str) -> Option<S
         .map(|p| format!("{p}.{name}"))
 }
 
+/// Whether a project or package replaces any of `names`, which Tarmac
+/// defines itself (package `dbt`): by defining a macro of that name, or by
+/// the root project's `dispatch:` for the `dbt` namespace, which changes
+/// where `adapter.dispatch(.., 'dbt')` looks. Code that stands in natively
+/// for a built-in macro (the engine's built-in generic tests) asks this
+/// first and renders the Jinja when the answer is yes.
+pub fn replaces_builtins(env: &Environment<'static>, names: &[&str]) -> bool {
+    let Some(reg) = env
+        .globals()
+        .find(|(k, _)| *k == REGISTRY)
+        .and_then(|(_, v)| v.downcast_object::<Registry>())
+    else {
+        return true;
+    };
+    reg.dispatch.contains_key(INTERNAL)
+        || reg
+            .packages
+            .iter()
+            .filter(|(p, _)| p.as_str() != INTERNAL)
+            .any(|(_, macros)| names.iter().any(|n| macros.contains_key(*n)))
+}
+
 /// `pkg.` in templates: a package's macros by name.
 #[derive(Debug)]
 struct Namespace(Arc<HashMap<String, Value>>);
@@ -884,6 +906,31 @@ mod tests {
         register(&mut env, "root", &files, dispatch, &[]).unwrap();
         crate::extras::install_modules(&mut env);
         env
+    }
+
+    /// Native stand-ins for built-ins step aside when a project or package
+    /// defines one of the names, or reorders the `dbt` namespace.
+    #[test]
+    fn replacing_a_builtin_is_seen() {
+        let names = ["test_unique", "default__test_unique"];
+        let env = env_with(
+            &[("root", "{% macro other() %}{% endmacro %}")],
+            BTreeMap::new(),
+        );
+        assert!(!replaces_builtins(&env, &names));
+        for pkg in ["root", "pkg"] {
+            let env = env_with(
+                &[(
+                    pkg,
+                    "{% macro default__test_unique(model, column_name) %}{% endmacro %}",
+                )],
+                BTreeMap::new(),
+            );
+            assert!(replaces_builtins(&env, &names), "{pkg}");
+        }
+        let order = BTreeMap::from([(INTERNAL.to_string(), vec!["root".to_string()])]);
+        let env = env_with(&[("root", "{% macro other() %}{% endmacro %}")], order);
+        assert!(replaces_builtins(&env, &names));
     }
 
     #[test]

@@ -44,6 +44,8 @@ use crate::results::{Command, NodeResult, RunOptions, Status};
 /// reason. Their output is dbt's compiled test SQL, byte for byte.
 const BUILTIN: &str = include_str!("data_tests/builtin.sql");
 
+mod native;
+
 /// The config keys a generic test takes at the top of its arguments
 /// (dbt's `TestBuilder.CONFIG_ARGS`).
 const CONFIG_ARGS: &[&str] = &[
@@ -985,6 +987,15 @@ fn compile_test_configured(
             namespace,
             kwargs,
         }) => {
+            if let Some((sql, eph)) =
+                native::compile(m, node, name, namespace.as_deref(), kwargs, resolver)
+            {
+                if eph.is_empty() {
+                    return Ok((sql, Config::new()));
+                }
+                let ctes = crate::compile::ephemeral_ctes(m, &eph, resolver, &db)?;
+                return Ok((crate::compile::inject_ctes(&sql, &ctes), Config::new()));
+            }
             let ctx = crate::compile::node_ctx(
                 node,
                 resolver.clone(),
@@ -1534,7 +1545,7 @@ mod tests {
     /// Render `src` with the built-in tests (and `project`'s macros as the
     /// root project's), a node whose config is `config`, and the
     /// `--store-failures` flag as `flag`.
-    fn render_builtin(src: &str, project: &str, config: Value, flag: bool) -> String {
+    pub(super) fn render_builtin(src: &str, project: &str, config: Value, flag: bool) -> String {
         let mut env = minijinja::Environment::new();
         env.add_function("return", crate::macros::return_fn);
         env.add_global("flags", minijinja::context! { STORE_FAILURES => flag });
