@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::yaml;
+use dbt_project::project_file::ProjectFile;
 
 pub use dbt_project::DBT_VERSION;
 
@@ -64,27 +65,6 @@ pub struct Project {
     pub overrides: Option<std::sync::Arc<Project>>,
     /// Warnings found while loading (unsatisfied `require-dbt-version`, ...).
     pub warnings: Vec<String>,
-}
-
-fn string_list(v: Option<&Value>, default: &[&str], file: &Path, key: &str) -> Result<Vec<String>> {
-    match v {
-        None | Some(Value::Null) => Ok(default.iter().map(|s| s.to_string()).collect()),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| match x {
-                Value::String(s) => Ok(s.clone()),
-                other => Err(Error::Yaml {
-                    path: file.to_path_buf(),
-                    message: format!("key {key}: expected a string, found {other}"),
-                }),
-            })
-            .collect(),
-        Some(other) => Err(Error::Yaml {
-            path: file.to_path_buf(),
-            message: format!("key {key}: expected a list of strings, found {other}"),
-        }),
-    }
 }
 
 /// dbt's Jinja context for `dbt_project.yml` (and, without `target`, for
@@ -339,24 +319,12 @@ impl Project {
                 root.display()
             )));
         }
-        let mut raw = yaml::read(&file)?;
-        let Value::Object(_) = raw else {
-            return Err(Error::Yaml {
-                path: file,
-                message: "expected a mapping at the top".into(),
-            });
-        };
+        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+        let mut raw = yaml::parse(&file, &text)?;
         // `vars:` values render when read, with `var()` seeing the vars
         // themselves (and `--vars` over them); here, once, at load
         let mut all_vars = raw.get("vars").cloned().unwrap_or(Value::Null);
-        let mut vars_env_vars = Map::new();
-        if let Value::Object(m) = &all_vars {
-            vars_env_vars.extend(
-                m.iter()
-                    .filter(|(_, v)| !v.is_object())
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            );
-        }
+        let mut vars_env_vars = dbt_project::project_file::unscoped_vars(&all_vars);
         vars_env_vars.extend(cli_vars.clone());
         FileEnv::new(&vars_env_vars, target)
             .render_tree(&mut all_vars, &mut vec!["vars".to_string()], &|_| false)
@@ -364,36 +332,6 @@ impl Project {
                 path: file.clone(),
                 message,
             })?;
-        let name = match raw.get("name") {
-            Some(Value::String(s)) => s.clone(),
-            _ => {
-                return Err(Error::Yaml {
-                    path: file,
-                    message: "key name: required, a string".into(),
-                })
-            }
-        };
-        let mut vars = Map::new();
-        let mut package_vars: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-        if let Value::Object(m) = &all_vars {
-            for (k, v) in m {
-                // dbt: a key that is a project/package name and holds a mapping is package-scoped
-                match v {
-                    Value::Object(inner) if *k == name => {
-                        package_vars
-                            .entry(k.clone())
-                            .or_default()
-                            .extend(inner.clone());
-                    }
-                    _ => {
-                        vars.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        for (k, v) in cli_vars {
-            vars.insert(k.clone(), v.clone());
-        }
         // every other key renders now with the project-file context, except
         // what dbt renders later with a node's or the run's context: run
         // hooks, `query-comment`, and hooks in the config trees
@@ -419,153 +357,67 @@ impl Project {
                     )
                 })
         };
-        FileEnv::new(cli_vars, target)
-            .render_tree(&mut raw, &mut vec![], &skip)
-            .map_err(|message| Error::Yaml {
-                path: file.clone(),
-                message,
-            })?;
-        let get = |k: &str| raw.get(k);
-        let profile = match get("profile") {
-            Some(Value::String(s)) => s.clone(),
-            None | Some(Value::Null) => name.clone(),
-            Some(other) => {
-                return Err(Error::Yaml {
-                    path: file,
-                    message: format!("key profile: expected a string, found {other}"),
-                })
-            }
-        };
-        let mut warnings = Vec::new();
-        let require_dbt_version =
-            parse_required_versions(get("require-dbt-version")).map_err(|message| Error::Yaml {
-                path: file.clone(),
-                message: format!("key require-dbt-version: {message}"),
-            })?;
-        let hooks = |k: &str| -> Vec<String> {
-            match raw.get(k).or_else(|| raw.get(k.replace('-', "_"))) {
-                Some(Value::String(s)) => vec![s.clone()],
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect(),
-                _ => vec![],
-            }
-        };
-        let on_run_start = hooks("on-run-start");
-        let on_run_end = hooks("on-run-end");
-        let known = [
-            "name",
-            "version",
-            "config-version",
-            "profile",
-            "model-paths",
-            "source-paths",
-            "seed-paths",
-            "data-paths",
-            "macro-paths",
-            "test-paths",
-            "snapshot-paths",
-            "analysis-paths",
-            "docs-paths",
-            "asset-paths",
-            "target-path",
-            "log-path",
-            "packages-install-path",
-            "clean-targets",
-            "vars",
-            "models",
-            "seeds",
-            "snapshots",
-            "sources",
-            "tests",
-            "data_tests",
-            "unit_tests",
-            "on-run-start",
-            "on-run-end",
-            "require-dbt-version",
-            "quoting",
-            "dispatch",
-            "flags",
-            "query-comment",
-            "exposures",
-            "metrics",
-            "semantic-models",
-            "saved-queries",
-            "restrict-access",
-            "analyses",
-        ];
-        if let Value::Object(m) = &raw {
-            for k in m.keys() {
-                if !known.contains(&k.as_str()) {
-                    warnings.push(format!("{}: unknown key {k} ignored", file.display()));
+        if raw.is_object() {
+            FileEnv::new(cli_vars, target)
+                .render_tree(&mut raw, &mut vec![], &skip)
+                .map_err(|message| Error::Yaml {
+                    path: file.clone(),
+                    message,
+                })?;
+        }
+        let f = ProjectFile::read(&raw, &file, &yaml::KeyLines::of(&text))?;
+        let mut vars = Map::new();
+        let mut package_vars: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        if let Value::Object(m) = &all_vars {
+            for (k, v) in m {
+                // dbt: a key that is a project/package name and holds a mapping is package-scoped
+                match v {
+                    Value::Object(inner) if *k == f.name => {
+                        package_vars
+                            .entry(k.clone())
+                            .or_default()
+                            .extend(inner.clone());
+                    }
+                    _ => {
+                        vars.insert(k.clone(), v.clone());
+                    }
                 }
             }
         }
+        for (k, v) in cli_vars {
+            vars.insert(k.clone(), v.clone());
+        }
+        let warnings = f
+            .unknown_keys
+            .iter()
+            .map(|k| format!("{}: unknown key {k} ignored", file.display()))
+            .collect();
         Ok(Project {
-            model_paths: string_list(
-                get("model-paths").or(get("source-paths")),
-                &["models"],
-                &file,
-                "model-paths",
-            )?,
-            seed_paths: string_list(
-                get("seed-paths").or(get("data-paths")),
-                &["seeds"],
-                &file,
-                "seed-paths",
-            )?,
-            macro_paths: string_list(get("macro-paths"), &["macros"], &file, "macro-paths")?,
-            test_paths: string_list(get("test-paths"), &["tests"], &file, "test-paths")?,
-            snapshot_paths: string_list(
-                get("snapshot-paths"),
-                &["snapshots"],
-                &file,
-                "snapshot-paths",
-            )?,
-            analysis_paths: string_list(
-                get("analysis-paths"),
-                &["analyses"],
-                &file,
-                "analysis-paths",
-            )?,
-            target_path: match get("target-path") {
-                Some(Value::String(s)) => s.clone(),
-                _ => "target".into(),
-            },
-            clean_targets: {
-                let target = match get("target-path") {
-                    Some(Value::String(s)) => s.clone(),
-                    _ => "target".into(),
-                };
-                string_list(get("clean-targets"), &[&target], &file, "clean-targets")?
-            },
-            models_config: get("models").cloned().unwrap_or(Value::Null),
-            seeds_config: get("seeds").cloned().unwrap_or(Value::Null),
-            snapshots_config: get("snapshots").cloned().unwrap_or(Value::Null),
-            sources_config: get("sources").cloned().unwrap_or(Value::Null),
-            tests_config: get("data_tests")
-                .or(get("tests"))
-                .cloned()
-                .unwrap_or(Value::Null),
             root,
-            name,
-            profile,
+            profile: f.profile.unwrap_or_else(|| f.name.clone()),
+            name: f.name,
+            model_paths: f.model_paths,
+            seed_paths: f.seed_paths,
+            macro_paths: f.macro_paths,
+            test_paths: f.test_paths,
+            snapshot_paths: f.snapshot_paths,
+            analysis_paths: f.analysis_paths,
+            target_path: f.target_path,
+            clean_targets: f.clean_targets,
+            models_config: f.models,
+            seeds_config: f.seeds,
+            snapshots_config: f.snapshots,
+            sources_config: f.sources,
+            tests_config: f.tests,
             vars,
             package_vars,
-            on_run_start,
-            on_run_end,
-            dispatch: dispatch_config(get("dispatch")).map_err(|message| Error::Yaml {
-                path: file.clone(),
-                message,
-            })?,
+            on_run_start: f.on_run_start,
+            on_run_end: f.on_run_end,
+            dispatch: f.dispatch,
             dependencies: vec![],
-            quoting: crate::relation::Quoting::default().merged(get("quoting")),
-            require_dbt_version,
-            packages_install_path: match get("packages-install-path") {
-                Some(Value::String(s)) => s.clone(),
-                _ => "dbt_packages".into(),
-            },
+            quoting: crate::relation::Quoting::default().merged(f.quoting.as_ref()),
+            require_dbt_version: f.require_dbt_version,
+            packages_install_path: f.packages_install_path,
             file_vars: match &all_vars {
                 Value::Object(m) => m.clone(),
                 _ => Map::new(),
@@ -645,45 +497,6 @@ impl Project {
 fn python_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
     format!("[{}]", quoted.join(", "))
-}
-
-/// `require-dbt-version` as dbt reads it: one string (specifiers split on
-/// commas) or a list of strings; each must be a full semantic version with
-/// an optional `>=`, `>`, `<=`, `<` or `=` (dbt rejects `>=1.5` and `~=`).
-pub fn parse_required_versions(v: Option<&Value>) -> std::result::Result<Vec<String>, String> {
-    let raw: Vec<String> = match v {
-        None | Some(Value::Null) => return Ok(vec![]),
-        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| match x {
-                Value::String(s) => Ok(s.trim().to_string()),
-                other => Err(format!("expected a version string, found {other}")),
-            })
-            .collect::<std::result::Result<_, _>>()?,
-        Some(other) => {
-            return Err(format!(
-                "expected a version string or a list of them, found {other}"
-            ))
-        }
-    };
-    for r in &raw {
-        let rest = [">=", "<=", ">", "<", "="]
-            .iter()
-            .find_map(|op| r.strip_prefix(op))
-            .unwrap_or(r);
-        let base = rest.split(['-', '+']).next().unwrap_or("");
-        let parts: Vec<&str> = base.split('.').collect();
-        let numeric = |p: &&str| {
-            !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_digit())
-                && (p.len() == 1 || !p.starts_with('0'))
-        };
-        if parts.len() != 3 || !parts.iter().all(numeric) {
-            return Err(format!("\"{r}\" is not a valid semantic version."));
-        }
-    }
-    Ok(raw)
 }
 
 /// Whether `version` satisfies a dbt version range like `>=1.5.0`,
@@ -1195,40 +1008,6 @@ fn parse_attachment(v: &Value) -> std::result::Result<Attachment, String> {
     })
 }
 
-/// The `dispatch:` key of dbt_project.yml: macro_namespace → search order.
-pub fn dispatch_config(
-    v: Option<&serde_json::Value>,
-) -> Result<BTreeMap<String, Vec<String>>, String> {
-    let mut out = BTreeMap::new();
-    let Some(v) = v else { return Ok(out) };
-    let serde_json::Value::Array(items) = v else {
-        return Err("key dispatch: expected a list of {macro_namespace, search_order}".into());
-    };
-    for (i, item) in items.iter().enumerate() {
-        let ns = item
-            .get("macro_namespace")
-            .and_then(|x| x.as_str())
-            .ok_or_else(|| format!("key dispatch[{i}].macro_namespace: required, a string"))?;
-        let order = match item.get("search_order") {
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .map(|x| {
-                    x.as_str().map(String::from).ok_or_else(|| {
-                        format!("key dispatch[{i}].search_order: expected a list of package names")
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => {
-                return Err(format!(
-                    "key dispatch[{i}].search_order: required, a list of package names"
-                ))
-            }
-        };
-        out.insert(ns.to_string(), order);
-    }
-    Ok(out)
-}
-
 /// `target` as dbt's context has it for a dbt-duckdb profile.
 pub fn target_value(t: &Target) -> minijinja::Value {
     minijinja::context! {
@@ -1249,17 +1028,6 @@ mod tests {
         assert!(!version_satisfies("1.10.0", "<1.5.0"));
         assert!(version_satisfies("1.10.0", "1.10.0"));
         assert!(!version_satisfies("1.10.0", ">=1.11"));
-        let parse = |y: &str| parse_required_versions(Some(&serde_json::from_str(y).unwrap()));
-        assert_eq!(
-            parse(r#"">=1.0.0, <2.0.0""#).unwrap(),
-            vec![">=1.0.0", "<2.0.0"]
-        );
-        assert_eq!(parse(r#"["=1.10.0"]"#).unwrap(), vec!["=1.10.0"]);
-        assert_eq!(
-            parse(r#"[">=1.5"]"#).unwrap_err(),
-            "\">=1.5\" is not a valid semantic version."
-        );
-        assert!(parse(r#""~=1.7.0""#).is_err());
         // a widely used package's range holds for the version Tarmac claims
         let d = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -1305,16 +1073,37 @@ mod tests {
         assert!(e.to_string().contains("prof.outputs.prod"), "{e}");
     }
 
+    /// Every problem of the file comes back at once, with its line; the
+    /// typed reading is `dbt_project::project_file`'s, after rendering.
     #[test]
-    fn dispatch_config_errors_name_the_key() {
-        let v: serde_json::Value = serde_json::json!([{"macro_namespace": "dbt_utils"}]);
-        assert!(dispatch_config(Some(&v))
-            .unwrap_err()
-            .contains("dispatch[0].search_order"));
-        let v = serde_json::json!([{"macro_namespace": "dbt_utils", "search_order": ["p", "dbt_utils"]}]);
-        assert_eq!(
-            dispatch_config(Some(&v)).unwrap()["dbt_utils"],
-            ["p", "dbt_utils"]
+    fn project_file_problems_come_together_after_rendering() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("dbt_project.yml"),
+            "name: p\nprofile: \"{{ var('p', 7) }}\"\ndispatch:\n  - macro_namespace: dbt_utils\nmodel-paths: [\"{{ var('m', 3) }}\"]\n",
+        )
+        .unwrap();
+        let e = Project::load(d.path(), &Map::new(), None).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(": 3 problems\n"), "{text}");
+        assert!(
+            text.contains("dbt_project.yml:2: key profile: expected a string, found 7"),
+            "{text}"
         );
+        assert!(
+            text.contains("dbt_project.yml:4: key dispatch[0].search_order: required, a list of package names"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dbt_project.yml:5: key model-paths: expected a string, found 3"),
+            "{text}"
+        );
+        std::fs::write(
+            d.path().join("dbt_project.yml"),
+            "name: p\ndispatch:\n  - macro_namespace: dbt_utils\n    search_order: [p, dbt_utils]\n",
+        )
+        .unwrap();
+        let p = Project::load(d.path(), &Map::new(), None).unwrap();
+        assert_eq!(p.dispatch["dbt_utils"], ["p", "dbt_utils"]);
     }
 }

@@ -26,6 +26,45 @@ pub enum Error {
         at: Option<(usize, usize)>,
         message: String,
     },
+    /// The file parses but breaks its schema: every problem found in it,
+    /// in the file's order, each with its line when known.
+    #[error("{}", invalid_text(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One thing wrong in a file: `key x: expected ..., found ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The 1-based line of the key, when the file's text locates it.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// `file:line: message`, or for several problems a count and one such line
+/// each, so that an editor or a terminal can jump to every one.
+fn invalid_text(path: &std::path::Path, problems: &[Problem]) -> String {
+    let one = |p: &Problem| {
+        format!(
+            "{}{}: {}",
+            path.display(),
+            p.line.map(|l| format!(":{l}")).unwrap_or_default(),
+            p.message
+        )
+    };
+    match problems {
+        [p] => one(p),
+        many => {
+            let mut out = format!("{}: {} problems", path.display(), many.len());
+            for p in many {
+                out.push_str("\n  ");
+                out.push_str(&one(p));
+            }
+            out
+        }
+    }
 }
 
 impl Error {
@@ -39,7 +78,7 @@ impl Error {
     /// The file the error is about.
     pub fn path(&self) -> &std::path::Path {
         match self {
-            Self::Io { path, .. } | Self::Yaml { path, .. } => path,
+            Self::Io { path, .. } | Self::Yaml { path, .. } | Self::Invalid { path, .. } => path,
         }
     }
 }

@@ -10,10 +10,12 @@
 
 pub mod config;
 pub mod error;
+pub mod packages_file;
+pub mod project_file;
 pub mod resources;
 pub mod yaml;
 
-pub use error::{Error, Result};
+pub use error::{Error, Problem, Result};
 
 /// The dbt version whose behaviour Tarmac follows, and the one it is
 /// compared against (the dbt-core pinned in bench/dbt-requirements.txt):

@@ -43,6 +43,101 @@ pub fn read(path: &Path) -> Result<Value> {
     parse(path, &text)
 }
 
+/// Where each key of a YAML file is, by key path (`models.shop.+tags`,
+/// `dispatch[0].search_order`), for errors that name a line. The YAML
+/// parser keeps no positions in its values, so the text is read again
+/// here: block mappings and sequences, the layout project files use. A key
+/// in a flow mapping (`{a: 1}`) is located by the line of its parent.
+#[derive(Debug, Clone, Default)]
+pub struct KeyLines(std::collections::HashMap<String, usize>);
+
+impl KeyLines {
+    pub fn of(text: &str) -> KeyLines {
+        let mut lines = std::collections::HashMap::new();
+        // (indent, segment) from the top down to the current key
+        let mut stack: Vec<(usize, String)> = Vec::new();
+        let mut next_item: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        let path = |stack: &[(usize, String)]| {
+            let mut p = String::new();
+            for (_, seg) in stack {
+                if !p.is_empty() && !seg.starts_with('[') {
+                    p.push('.');
+                }
+                p.push_str(seg);
+            }
+            p
+        };
+        for (n, raw) in text.lines().enumerate() {
+            let mut rest = raw.trim_start();
+            if rest.is_empty() || rest.starts_with('#') || rest.starts_with("---") {
+                continue;
+            }
+            // a sequence item, possibly opening a mapping on the same line
+            while rest == "-" || rest.starts_with("- ") {
+                let indent = raw.len() - rest.len();
+                while stack
+                    .last()
+                    .is_some_and(|(i, seg)| *i > indent || (*i == indent && seg.starts_with('[')))
+                {
+                    stack.pop();
+                }
+                let counter = next_item.entry(path(&stack)).or_insert(0);
+                stack.push((indent, format!("[{counter}]")));
+                *counter += 1;
+                lines.entry(path(&stack)).or_insert(n + 1);
+                rest = rest[1..].trim_start();
+            }
+            let indent = raw.len() - rest.len();
+            if let Some(key) = block_key(rest) {
+                while stack.last().is_some_and(|(i, _)| *i >= indent) {
+                    stack.pop();
+                }
+                stack.push((indent, key));
+                let p = path(&stack);
+                // a key seen again starts its sequence over
+                next_item.remove(&p);
+                lines.entry(p).or_insert(n + 1);
+            }
+        }
+        KeyLines(lines)
+    }
+
+    /// The line of `key`, else of its nearest enclosing key that has one.
+    pub fn line_of(&self, key: &str) -> Option<usize> {
+        let mut k = key;
+        loop {
+            if let Some(l) = self.0.get(k) {
+                return Some(*l);
+            }
+            let cut = k.rfind(['.', '['])?;
+            k = &k[..cut];
+        }
+    }
+}
+
+/// The key a block mapping line opens (`key:`, `"key":`, `key: value`).
+fn block_key(line: &str) -> Option<String> {
+    let (key, after) = match line.chars().next()? {
+        q @ ('\'' | '"') => {
+            let end = line[1..].find(q)? + 1;
+            (line[1..end].to_string(), &line[end + 1..])
+        }
+        '{' | '[' | '&' | '*' | '!' | '|' | '>' => return None,
+        _ => {
+            let colon = line
+                .find(": ")
+                .or_else(|| line.strip_suffix(':').map(|s| s.len()))?;
+            let key = line[..colon].trim_end();
+            if key.contains(" #") {
+                return None;
+            }
+            (key.to_string(), &line[colon..])
+        }
+    };
+    (after.starts_with(": ") || after.trim_end() == ":").then_some(key)
+}
+
 fn to_json(v: serde_yaml_ng::Value) -> Value {
     use serde_yaml_ng::Value as Y;
     match v {
@@ -153,6 +248,35 @@ mod tests {
         assert_eq!(*at, Some((4, 1)), "{e}");
         assert!(e.to_string().starts_with("dbt_project.yml:4:1: "), "{e}");
         assert!(!e.to_string().contains("at line 4 column 1"), "{e}");
+    }
+
+    #[test]
+    fn key_lines_follow_mappings_and_sequences() {
+        let text = "\
+name: shop
+# a comment
+models:
+  shop:
+    +materialized: table
+    \"quoted key\": 1
+dispatch:
+  - macro_namespace: a
+    search_order: [x]
+  - macro_namespace: b
+on-run-end:
+- one
+- two
+";
+        let k = KeyLines::of(text);
+        assert_eq!(k.line_of("name"), Some(1));
+        assert_eq!(k.line_of("models.shop.+materialized"), Some(5));
+        assert_eq!(k.line_of("models.shop.quoted key"), Some(6));
+        assert_eq!(k.line_of("dispatch[0].search_order"), Some(9));
+        assert_eq!(k.line_of("dispatch[1].macro_namespace"), Some(10));
+        assert_eq!(k.line_of("on-run-end[1]"), Some(13));
+        // a key inside a flow value: its parent's line
+        assert_eq!(k.line_of("dispatch[0].search_order[0]"), Some(9));
+        assert_eq!(k.line_of("absent"), None);
     }
 
     #[test]

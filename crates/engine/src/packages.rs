@@ -22,45 +22,7 @@ use crate::error::{Error, Result};
 use crate::project::Project;
 use serde_json::{Map, Value};
 
-/// One entry of `packages:`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Spec {
-    Local {
-        local: String,
-    },
-    Git {
-        git: String,
-        revision: Option<String>,
-        subdirectory: Option<String>,
-    },
-    Hub {
-        package: String,
-        /// Version ranges, all of which must hold (`[">=1.0.0", "<2.0.0"]`).
-        version: Vec<String>,
-    },
-    Tarball {
-        tarball: String,
-        name: String,
-    },
-    /// `private: org/repo`: dbt-core resolves it only through dbt Cloud's
-    /// git provider integration; `deps` fails on it as dbt-core does.
-    Private {
-        private: String,
-    },
-}
-
-impl Spec {
-    /// How messages name it.
-    pub fn label(&self) -> String {
-        match self {
-            Spec::Local { local } => format!("local package {local}"),
-            Spec::Git { git, .. } => format!("git package {git}"),
-            Spec::Hub { package, .. } => format!("package {package}"),
-            Spec::Tarball { tarball, .. } => format!("tarball package {tarball}"),
-            Spec::Private { private } => format!("private package {private}"),
-        }
-    }
-}
+pub use dbt_project::packages_file::Spec;
 
 /// The packages a project asks for, and the file that lists them.
 #[derive(Debug, Clone)]
@@ -73,11 +35,13 @@ pub struct Specs {
     pub raw: Vec<Value>,
 }
 
-fn read_yml(path: &Path) -> Result<Option<Value>> {
+/// A YAML file's tree and its text (which locates keys for errors).
+fn read_yml(path: &Path) -> Result<(Option<Value>, String)> {
     if !path.exists() {
-        return Ok(None);
+        return Ok((None, String::new()));
     }
-    Ok(Some(crate::yaml::read(path)?))
+    let text = std::fs::read_to_string(path).map_err(|e| dbt_project::Error::io(path, e))?;
+    Ok((Some(crate::yaml::parse(path, &text)?), text))
 }
 
 /// Read `packages.yml` / `dependencies.yml` of the project at `root`, with
@@ -87,7 +51,7 @@ fn read_yml(path: &Path) -> Result<Option<Value>> {
 pub fn read_specs(root: &Path, cli_vars: &Map<String, Value>) -> Result<Option<Specs>> {
     let p = root.join("packages.yml");
     let d = root.join("dependencies.yml");
-    let (pv, dv) = (read_yml(&p)?, read_yml(&d)?);
+    let ((pv, ptext), (dv, dtext)) = (read_yml(&p)?, read_yml(&d)?);
     let has = |v: &Option<Value>| v.as_ref().and_then(|v| v.get("packages")).is_some();
     if has(&pv) && has(&dv) {
         return Err(Error::Project(format!(
@@ -95,10 +59,10 @@ pub fn read_specs(root: &Path, cli_vars: &Map<String, Value>) -> Result<Option<S
             root.display()
         )));
     }
-    let (file, path, doc) = if has(&dv) {
-        ("dependencies.yml", d, dv)
+    let (file, path, doc, text) = if has(&dv) {
+        ("dependencies.yml", d, dv, dtext)
     } else {
-        ("packages.yml", p, pv)
+        ("packages.yml", p, pv, ptext)
     };
     let Some(mut doc) = doc else { return Ok(None) };
     let unrendered = doc.get("packages").cloned();
@@ -118,61 +82,8 @@ pub fn read_specs(root: &Path, cli_vars: &Map<String, Value>) -> Result<Option<S
         Some(Value::Array(a)) => a.clone(),
         Some(_) => return Err(bad("key packages: expected a list".into())),
     };
-    let mut specs = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let key = |k: &str| format!("key packages[{i}].{k}");
-        let s = |k: &str| -> Result<Option<String>> {
-            match item.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(other) => Err(bad(format!("{}: expected a string, found {other}", key(k)))),
-            }
-        };
-        let spec = if let Some(local) = s("local")? {
-            Spec::Local { local }
-        } else if let Some(git) = s("git")? {
-            Spec::Git {
-                git,
-                revision: s("revision")?,
-                subdirectory: s("subdirectory")?,
-            }
-        } else if let Some(package) = s("package")? {
-            let version = match item.get("version") {
-                Some(Value::String(v)) => vec![v.clone()],
-                Some(Value::Number(n)) => vec![n.to_string()],
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .map(|x| match x {
-                        Value::String(s) => Ok(s.clone()),
-                        Value::Number(n) => Ok(n.to_string()),
-                        other => Err(bad(format!(
-                            "{}: expected version strings, found {other}",
-                            key("version")
-                        ))),
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-                _ => {
-                    return Err(bad(format!(
-                        "{}: required for hub package {package} (e.g. version: [\">=1.0.0\", \"<2.0.0\"])",
-                        key("version")
-                    )))
-                }
-            };
-            Spec::Hub { package, version }
-        } else if let Some(tarball) = s("tarball")? {
-            let name = s("name")?
-                .ok_or_else(|| bad(format!("{}: required for a tarball package", key("name"))))?;
-            Spec::Tarball { tarball, name }
-        } else if let Some(private) = s("private")? {
-            Spec::Private { private }
-        } else {
-            return Err(bad(format!(
-                "packages[{i}]: expected one of local:, git:, package: or tarball:, found {item}"
-            )));
-        };
-        specs.push(spec);
-    }
+    let specs =
+        dbt_project::packages_file::specs(&items, &path, &crate::yaml::KeyLines::of(&text))?;
     let raw = items
         .iter()
         .enumerate()
