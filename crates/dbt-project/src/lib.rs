@@ -13,6 +13,7 @@ pub mod error;
 pub mod packages_file;
 pub mod project_file;
 pub mod resources;
+pub mod selectors_file;
 pub mod yaml;
 
 pub use error::{Error, Problem, Result};

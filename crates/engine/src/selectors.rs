@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use dbt_project::selectors_file::{Definition, Method, Selector};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -17,7 +18,7 @@ use crate::manifest::Manifest;
 /// The selectors of a project.
 #[derive(Debug, Default, Clone)]
 pub struct Selectors {
-    pub items: Vec<(String, Value)>,
+    pub items: Vec<Selector>,
     pub default: Option<String>,
     /// `--indirect-selection`, which a method mapping's own
     /// `indirect_selection:` overrides.
@@ -35,52 +36,16 @@ impl Selectors {
         if !path.exists() {
             return Ok(Selectors::default());
         }
-        let doc = crate::yaml::read(&path)?;
-        let bad = |m: String| Error::Yaml {
-            path: path.clone(),
-            message: m,
-        };
-        let list = match doc.get("selectors") {
-            Some(Value::Array(a)) => a.clone(),
-            None | Some(Value::Null) => vec![],
-            Some(_) => return Err(bad("key selectors: expected a list".into())),
-        };
-        let mut out = Selectors {
+        let text = std::fs::read_to_string(&path).map_err(|e| dbt_project::Error::io(&path, e))?;
+        let doc = crate::yaml::parse(&path, &text)?;
+        let items =
+            dbt_project::selectors_file::read(&doc, &path, &crate::yaml::KeyLines::of(&text))?;
+        Ok(Selectors {
+            default: items.iter().find(|s| s.default).map(|s| s.name.clone()),
+            items,
             file: path.display().to_string(),
             ..Default::default()
-        };
-        for (i, s) in list.iter().enumerate() {
-            let name = s
-                .get("name")
-                .and_then(|n| n.as_str())
-                .ok_or_else(|| bad(format!("key selectors[{i}].name: required, a string")))?
-                .to_string();
-            let def = s.get("definition").cloned().ok_or_else(|| {
-                bad(format!(
-                    "key selectors[{i}].definition: required (selector {name})"
-                ))
-            })?;
-            let is_default = match s.get("default") {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::String(x)) => x.eq_ignore_ascii_case("true"),
-                _ => false,
-            };
-            if is_default {
-                if let Some(prev) = &out.default {
-                    return Err(bad(format!(
-                        "key selectors[{i}].default: {prev} is already the default selector"
-                    )));
-                }
-                out.default = Some(name.clone());
-            }
-            if out.items.iter().any(|(n, _)| *n == name) {
-                return Err(bad(format!(
-                    "key selectors[{i}].name: {name} is defined twice"
-                )));
-            }
-            out.items.push((name, def));
-        }
-        Ok(out)
+        })
     }
 
     /// The unique ids a named selector picks.
@@ -98,10 +63,10 @@ impl Selectors {
         let def = self
             .items
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, d)| d)
+            .find(|s| s.name == name)
+            .map(|s| &s.definition)
             .ok_or_else(|| {
-                let names: Vec<&str> = self.items.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = self.items.iter().map(|s| s.name.as_str()).collect();
                 let close = crate::manifest::closest(name, names.iter().copied());
                 Error::Selector {
                     selector: name.to_string(),
@@ -133,119 +98,67 @@ impl Selectors {
 
     fn eval_def(
         &self,
-        def: &Value,
+        def: &Definition,
         m: &Manifest,
         dag: &Dag,
         depth: usize,
         name: &str,
     ) -> Result<BTreeSet<String>> {
-        let bad = |msg: String| Error::Selector {
-            selector: name.to_string(),
-            message: msg,
-        };
         match def {
-            Value::String(s) => crate::select::evaluate(
+            Definition::Cli(s) => crate::select::evaluate(
                 m,
                 dag,
                 std::slice::from_ref(s),
                 self.indirect,
                 self.state.as_ref(),
             ),
-            Value::Object(o) => {
-                for key in ["union", "intersection"] {
-                    if let Some(v) = o.get(key) {
-                        let Value::Array(items) = v else {
-                            return Err(bad(format!("{key}: expected a list")));
-                        };
-                        let mut acc: Option<BTreeSet<String>> = None;
-                        let mut excluded = BTreeSet::new();
-                        for it in items {
-                            if let Some(ex) = it.get("exclude") {
-                                excluded.extend(self.eval_list(ex, m, dag, depth, name)?);
-                                continue;
-                            }
-                            let s = self.eval_def(it, m, dag, depth, name)?;
-                            acc = Some(match (acc, key) {
-                                (None, _) => s,
-                                (Some(a), "union") => a.union(&s).cloned().collect(),
-                                (Some(a), _) => a.intersection(&s).cloned().collect(),
-                            });
-                        }
-                        let mut out = acc.unwrap_or_default();
-                        out.retain(|id| !excluded.contains(id));
-                        return Ok(out);
-                    }
+            Definition::Union { items, exclude } | Definition::Intersection { items, exclude } => {
+                let union = matches!(def, Definition::Union { .. });
+                let mut acc: Option<BTreeSet<String>> = None;
+                for it in items {
+                    let s = self.eval_def(it, m, dag, depth, name)?;
+                    acc = Some(match acc {
+                        None => s,
+                        Some(a) if union => a.union(&s).cloned().collect(),
+                        Some(a) => a.intersection(&s).cloned().collect(),
+                    });
                 }
-                let method = o.get("method").and_then(|v| v.as_str()).ok_or_else(|| {
-                    bad("a definition needs method:, union: or intersection:".into())
-                })?;
-                let value = match o.get("value") {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Null) | None => {
-                        return Err(bad(format!("method {method}: value is required")))
-                    }
-                    Some(other) => other.to_string(),
-                };
-                let mut out = if method == "selector" {
-                    self.eval_named(&value, m, dag, depth)?
-                } else {
-                    let flag = |k: &str| matches!(o.get(k), Some(Value::Bool(true)));
-                    let num = |k: &str| o.get(k).and_then(|v| v.as_u64());
-                    let mut atom = String::new();
-                    if flag("childrens_parents") {
-                        atom.push('@');
-                    } else if flag("parents") || num("parents_depth").is_some() {
-                        if let Some(d) = num("parents_depth") {
-                            atom.push_str(&d.to_string());
-                        }
-                        atom.push('+');
-                    }
-                    let method = if method == "fqn" {
-                        "fqn".to_string()
-                    } else {
-                        method.to_string()
-                    };
-                    atom.push_str(&format!("{method}:{value}"));
-                    if !flag("childrens_parents")
-                        && (flag("children") || num("children_depth").is_some())
-                    {
-                        atom.push('+');
-                        if let Some(d) = num("children_depth") {
-                            atom.push_str(&d.to_string());
-                        }
-                    }
-                    let mode = match o.get("indirect_selection") {
-                        Some(Value::String(v)) => v.parse().map_err(bad)?,
-                        _ => self.indirect,
-                    };
-                    crate::select::evaluate(m, dag, &[atom], mode, self.state.as_ref())?
-                };
-                if let Some(ex) = o.get("exclude") {
-                    let ex = self.eval_list(ex, m, dag, depth, name)?;
-                    out.retain(|id| !ex.contains(id));
-                }
+                let excluded = self.eval_list(exclude, m, dag, depth, name)?;
+                let mut out = acc.unwrap_or_default();
+                out.retain(|id| !excluded.contains(id));
                 Ok(out)
             }
-            other => Err(bad(format!("unsupported definition {other}"))),
+            Definition::Method(o) => {
+                let mut out = if o.method == "selector" {
+                    self.eval_named(&o.value, m, dag, depth)?
+                } else {
+                    let mode = match &o.indirect_selection {
+                        Some(v) => v.parse().map_err(|message| Error::Selector {
+                            selector: name.to_string(),
+                            message,
+                        })?,
+                        None => self.indirect,
+                    };
+                    crate::select::evaluate(m, dag, &[atom(o)], mode, self.state.as_ref())?
+                };
+                let ex = self.eval_list(&o.exclude, m, dag, depth, name)?;
+                out.retain(|id| !ex.contains(id));
+                Ok(out)
+            }
         }
     }
 
     fn eval_list(
         &self,
-        v: &Value,
+        defs: &[Definition],
         m: &Manifest,
         dag: &Dag,
         depth: usize,
         name: &str,
     ) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
-        match v {
-            Value::Array(items) => {
-                for it in items {
-                    out.extend(self.eval_def(it, m, dag, depth, name)?);
-                }
-            }
-            other => out.extend(self.eval_def(other, m, dag, depth, name)?),
+        for d in defs {
+            out.extend(self.eval_def(d, m, dag, depth, name)?);
         }
         Ok(out)
     }
@@ -253,12 +166,63 @@ impl Selectors {
     /// The selectors as manifest.json's `selectors` holds them.
     pub fn to_json(&self) -> Value {
         let mut out = serde_json::Map::new();
-        for (n, d) in &self.items {
+        for s in &self.items {
             out.insert(
-                n.clone(),
-                serde_json::json!({"name": n, "definition": d, "default": self.default.as_deref() == Some(n)}),
+                s.name.clone(),
+                serde_json::json!({"name": s.name, "definition": s.raw, "default": s.default}),
             );
         }
         Value::Object(out)
+    }
+}
+
+/// A method definition as the command-line selection it means
+/// (`2+tag:a+`, `@path:x`).
+fn atom(o: &Method) -> String {
+    let mut atom = String::new();
+    if o.childrens_parents {
+        atom.push('@');
+    } else if o.parents || o.parents_depth.is_some() {
+        if let Some(d) = o.parents_depth {
+            atom.push_str(&d.to_string());
+        }
+        atom.push('+');
+    }
+    atom.push_str(&format!("{}:{}", o.method, o.value));
+    if !o.childrens_parents && (o.children || o.children_depth.is_some()) {
+        atom.push('+');
+        if let Some(d) = o.children_depth {
+            atom.push_str(&d.to_string());
+        }
+    }
+    atom
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_read_as_command_line_selections() {
+        let m = |f: fn(&mut Method)| {
+            let mut o = Method {
+                method: "tag".into(),
+                value: "a".into(),
+                ..Method::default()
+            };
+            f(&mut o);
+            atom(&o)
+        };
+        assert_eq!(m(|_| {}), "tag:a");
+        assert_eq!(m(|o| o.parents = true), "+tag:a");
+        assert_eq!(m(|o| o.parents_depth = Some(2)), "2+tag:a");
+        assert_eq!(m(|o| o.children_depth = Some(1)), "tag:a+1");
+        assert_eq!(
+            m(|o| {
+                o.childrens_parents = true;
+                o.children = true
+            }),
+            "@tag:a"
+        );
     }
 }
