@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::jinja::RunInfo;
 
 /// Bump when the layout or the meaning of the state changes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 use crate::builtins::EnvReads;
 
@@ -71,6 +71,28 @@ pub struct YamlEntry {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// sha256 of a value's JSON text, written straight into the hasher: a
+/// fingerprint of parsed properties without building their text first
+/// (each model's properties are fingerprinted on every parse, changed or
+/// not).
+pub fn sha256_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    struct Feed(sha2::Sha256);
+    impl std::io::Write for Feed {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.update(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut feed = Feed(sha2::Sha256::new());
+    // writing into a hasher cannot fail; a value that cannot serialize
+    // hashes as what was written before it failed, which is still stable
+    let _ = serde_json::to_writer(&mut feed, v);
+    hex::encode(feed.0.finalize())
 }
 
 /// Hash of the global inputs: any change means a full parse.

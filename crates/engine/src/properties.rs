@@ -42,7 +42,9 @@ fn empty_list<S: serde::Serializer>(_: &(), s: S) -> std::result::Result<S::Ok, 
 }
 
 /// The properties of one model or seed.
-#[derive(Debug, Clone, Default)]
+/// Serialize: what a model's partial-parse fingerprint hashes (see
+/// `kinds::model`), with each column's tests beside it.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct NodeProps {
     pub description: String,
     pub config: Config,

@@ -195,7 +195,12 @@ fn parse_model(
         }
     });
     let props_hash = p
-        .map(|p| partial::sha256_hex(format!("{p:?}").as_bytes()))
+        .map(|p| {
+            // Column::tests is not in a column's JSON: hashed beside it
+            let tests: Vec<&Vec<serde_json::Value>> =
+                p.columns.values().map(|c| &c.tests).collect();
+            partial::sha256_json(&(p, tests))
+        })
         .unwrap_or_default();
     let unique_id = match &version {
         Some(v) => format!("model.{}.{name}.v{}", project.name, v.v_str()),
