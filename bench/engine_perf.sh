@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Engine performance figures (issue 5): parse/compile of a generated
-# 10,000-model project (cold, then warm with partial parsing), peak memory,
+# 10,000-model project (cold, then warm with partial parsing), `docs
+# generate` on it, peak memory,
 # per-node execution overhead on trivial views (DuckDB's own time
 # subtracted), and dbt parse/compile on the same project when dbt is there
 # (bench/find_dbt.sh) (DBT_MODELS picks the size dbt gets, default 1000: dbt takes minutes
@@ -44,6 +45,9 @@ mv target "$work/target-parse"
 echo "tarmac compile cold (no target/)        : $(measure "$tarmac" compile --no-partial-parse --project-dir . --profiles-dir .)"
 echo "tarmac compile warm (partial parse)     : $(measure "$tarmac" compile --project-dir . --profiles-dir .)"
 echo "tarmac compile warm (partial parse)     : $(measure "$tarmac" compile --project-dir . --profiles-dir .)"
+# the catalog of the same project, nothing built (the issue's "empty
+# warehouse"): compile, manifest, catalog.json, lineage and the static site
+echo "tarmac docs generate (nothing built)    : $(measure "$tarmac" docs generate --project-dir . --profiles-dir .)"
 
 gen "$work/t" --models "$trivial" --trivial
 cd "$work/t"

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::yaml;
+pub use dbt_project::profile_file::{path_database_name, Attachment, Extension};
 use dbt_project::project_file::ProjectFile;
 
 pub use dbt_project::DBT_VERSION;
@@ -577,89 +578,46 @@ pub struct Target {
     pub file: PathBuf,
 }
 
-/// An entry of a target's `extensions:`: a name, or `{name, repo}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Extension {
-    pub name: String,
-    /// `INSTALL name FROM repo` (e.g. `community`); DuckDB's default otherwise.
-    pub repo: Option<String>,
-}
-
-/// An entry of a target's `attach:`, as dbt-duckdb's `Attachment`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Attachment {
-    pub path: String,
-    pub alias: Option<String>,
-    /// `TYPE` (sqlite, postgres, ... through an extension); DuckDB's own by default.
-    pub kind: Option<String>,
-    pub read_only: bool,
-    /// More `ATTACH` options (`options:` mapping).
-    pub options: Map<String, Value>,
-}
-
-impl Attachment {
-    /// dbt-duckdb's `Attachment.to_sql`: `ATTACH IF NOT EXISTS 'path' AS
-    /// alias (TYPE t, READ_ONLY, KEY 'value')`.
-    pub fn to_sql(&self) -> String {
-        let mut sql = format!("ATTACH IF NOT EXISTS '{}'", self.path.replace('\'', "''"));
-        if let Some(a) = &self.alias {
-            sql.push_str(&format!(" AS {}", crate::relation::quote(a)));
+/// dbt-duckdb's `Attachment.to_sql`: `ATTACH IF NOT EXISTS 'path' AS
+/// alias (TYPE t, READ_ONLY, KEY 'value')`. Here and not beside
+/// `Attachment` because quoting the alias is the relation layer's.
+pub fn attach_sql(a: &Attachment) -> String {
+    let mut sql = format!("ATTACH IF NOT EXISTS '{}'", a.path.replace('\'', "''"));
+    if let Some(alias) = &a.alias {
+        sql.push_str(&format!(" AS {}", crate::relation::quote(alias)));
+    }
+    let mut opts = Vec::new();
+    let opt_type = a.options.get("type").and_then(|v| v.as_str());
+    if let Some(t) = a.kind.as_deref().or(opt_type) {
+        opts.push(format!("TYPE {t}"));
+    }
+    if a.read_only || a.options.get("read_only") == Some(&Value::Bool(true)) {
+        opts.push("READ_ONLY".to_string());
+    }
+    for (k, v) in &a.options {
+        if ["type", "read_only", "secret"].contains(&k.as_str()) {
+            continue;
         }
-        let mut opts = Vec::new();
-        let opt_type = self.options.get("type").and_then(|v| v.as_str());
-        if let Some(t) = self.kind.as_deref().or(opt_type) {
-            opts.push(format!("TYPE {t}"));
-        }
-        if self.read_only || self.options.get("read_only") == Some(&Value::Bool(true)) {
-            opts.push("READ_ONLY".to_string());
-        }
-        for (k, v) in &self.options {
-            if ["type", "read_only", "secret"].contains(&k.as_str()) {
-                continue;
-            }
-            match v {
-                Value::Bool(true) => opts.push(k.to_uppercase()),
-                Value::Bool(false) | Value::Null => {}
-                Value::String(s) => {
-                    let t = s.trim();
-                    if (t.starts_with('\'') && t.ends_with('\''))
-                        || (t.starts_with('"') && t.ends_with('"'))
-                    {
-                        opts.push(format!("{} {s}", k.to_uppercase()));
-                    } else {
-                        opts.push(format!("{} '{}'", k.to_uppercase(), s.replace('\'', "''")));
-                    }
+        match v {
+            Value::Bool(true) => opts.push(k.to_uppercase()),
+            Value::Bool(false) | Value::Null => {}
+            Value::String(s) => {
+                let t = s.trim();
+                if (t.starts_with('\'') && t.ends_with('\''))
+                    || (t.starts_with('"') && t.ends_with('"'))
+                {
+                    opts.push(format!("{} {s}", k.to_uppercase()));
+                } else {
+                    opts.push(format!("{} '{}'", k.to_uppercase(), s.replace('\'', "''")));
                 }
-                other => opts.push(format!("{} {other}", k.to_uppercase())),
             }
+            other => opts.push(format!("{} {other}", k.to_uppercase())),
         }
-        if !opts.is_empty() {
-            sql.push_str(&format!(" ({})", opts.join(", ")));
-        }
-        sql
     }
-
-    /// The catalog name DuckDB gives it: the alias, else the file's stem.
-    pub fn database_name(&self) -> String {
-        self.alias
-            .clone()
-            .unwrap_or_else(|| path_database_name(&self.path))
+    if !opts.is_empty() {
+        sql.push_str(&format!(" ({})", opts.join(", ")));
     }
-}
-
-/// dbt-duckdb's name for a database file: `memory` for `:memory:`, else the
-/// file name up to its first dot, as DuckDB names the catalog
-/// (`dev.duckdb` → `dev`).
-pub fn path_database_name(path: &str) -> String {
-    if path == ":memory:" || path.is_empty() {
-        return "memory".to_string();
-    }
-    Path::new(path)
-        .file_name()
-        .and_then(|s| s.to_str())
-        .map(|s| s.split('.').next().unwrap_or(s).to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "memory".into())
+    sql
 }
 
 impl Target {
@@ -718,7 +676,8 @@ impl Target {
         target: Option<&str>,
         vars: &Map<String, Value>,
     ) -> Result<Target> {
-        let mut raw = yaml::read(file)?;
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let mut raw = yaml::parse(file, &text)?;
         let bad = |message: String| Error::Yaml {
             path: file.to_path_buf(),
             message,
@@ -739,273 +698,27 @@ impl Target {
             .get("outputs")
             .and_then(|o| o.get(&target_name))
             .ok_or_else(|| bad(format!("profile {profile}: no output named {target_name:?} (key {profile}.outputs.{target_name})")))?;
-        let key = |k: &str| format!("{profile}.outputs.{target_name}.{k}");
-        let ty = out.get("type").and_then(|v| v.as_str()).unwrap_or("");
-        if ty != "duckdb" {
-            return Err(bad(format!(
-                "key {}: Tarmac builds on DuckDB only, found type {ty:?}",
-                key("type")
-            )));
-        }
-        let path = match out.get("path") {
-            None | Some(Value::Null) => ":memory:".to_string(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => {
-                return Err(bad(format!(
-                    "key {}: expected a string, found {other}",
-                    key("path")
-                )))
-            }
-        };
-        let schema = match out.get("schema") {
-            None | Some(Value::Null) => "main".to_string(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => {
-                return Err(bad(format!(
-                    "key {}: expected a string, found {other}",
-                    key("schema")
-                )))
-            }
-        };
-        let threads = match out.get("threads") {
-            None | Some(Value::Null) => 1,
-            Some(Value::Number(n)) => n.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                bad(format!(
-                    "key {}: expected a positive integer",
-                    key("threads")
-                ))
-            })? as usize,
-            Some(Value::String(s)) => match yaml::coerce_scalar(s).as_u64() {
-                Some(n) if n > 0 => n as usize,
-                _ => {
-                    return Err(bad(format!(
-                        "key {}: expected a positive integer, found {s:?}",
-                        key("threads")
-                    )))
-                }
-            },
-            Some(other) => {
-                return Err(bad(format!(
-                    "key {}: expected a positive integer, found {other}",
-                    key("threads")
-                )))
-            }
-        };
-        let extensions = match out.get("extensions") {
-            None | Some(Value::Null) => vec![],
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, e)| match e {
-                    Value::String(s) if !s.trim().is_empty() => Ok(Extension {
-                        name: s.trim().to_string(),
-                        repo: None,
-                    }),
-                    Value::Object(m) => match (m.get("name"), m.get("repo")) {
-                        (Some(Value::String(n)), Some(Value::String(r))) => Ok(Extension {
-                            name: n.clone(),
-                            repo: Some(r.clone()),
-                        }),
-                        _ => Err(bad(format!(
-                            "key {}[{i}]: an extension is a name or a mapping with name and repo, found {e}",
-                            key("extensions")
-                        ))),
-                    },
-                    other => Err(bad(format!(
-                        "key {}[{i}]: expected an extension name, found {other}",
-                        key("extensions")
-                    ))),
-                })
-                .collect::<Result<Vec<_>>>()?,
-            Some(other) => {
-                return Err(bad(format!(
-                    "key {}: expected a list of extension names, found {other}",
-                    key("extensions")
-                )))
-            }
-        };
-        let mapping = |k: &str| -> Result<Map<String, Value>> {
-            match out.get(k) {
-                None | Some(Value::Null) => Ok(Map::new()),
-                Some(Value::Object(m)) => {
-                    for (name, v) in m {
-                        if matches!(v, Value::Object(_) | Value::Array(_)) || name.trim().is_empty()
-                        {
-                            return Err(bad(format!(
-                                "key {}.{name}: expected a scalar value, found {v}",
-                                key(k)
-                            )));
-                        }
-                    }
-                    Ok(m.clone())
-                }
-                Some(other) => Err(bad(format!(
-                    "key {}: expected a mapping, found {other}",
-                    key(k)
-                ))),
-            }
-        };
-        let settings = mapping("settings")?;
-        for name in settings.keys() {
-            if !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-            {
-                return Err(bad(format!(
-                    "key {}.{name}: not a DuckDB setting name",
-                    key("settings")
-                )));
-            }
-        }
-        let config_options = mapping("config_options")?;
-        let attach = match out.get("attach") {
-            None | Some(Value::Null) => vec![],
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, e)| {
-                    parse_attachment(e).map_err(|m| bad(format!("key {}[{i}]{m}", key("attach"))))
-                })
-                .collect::<Result<Vec<_>>>()?,
-            Some(other) => {
-                return Err(bad(format!(
-                    "key {}: expected a list of databases to attach, found {other}",
-                    key("attach")
-                )))
-            }
-        };
-        for k in [
-            "plugins",
-            "filesystems",
-            "remote",
-            "secrets",
-            "module_paths",
-        ] {
-            if out.get(k).is_some_and(|v| !v.is_null()) {
-                return Err(bad(format!(
-                    "key {}: not supported by Tarmac (it needs dbt-duckdb's Python runtime)",
-                    key(k)
-                )));
-            }
-        }
-        // dbt-duckdb: `database` defaults to the path's name and must equal
-        // it or the alias of an attached database
-        let path_db = path_database_name(&path);
-        let database = match out.get("database") {
-            None | Some(Value::Null) => path_db,
-            Some(Value::String(d)) if *d == path_db => path_db,
-            Some(Value::String(d)) if attach.iter().any(|a| a.alias.as_deref() == Some(d)) => {
-                d.clone()
-            }
-            Some(Value::String(_)) => {
-                return Err(bad(format!(
-                    "key {}: Inconsistency detected between 'path' and 'database' fields in profile; the 'database' property must be set to '{path_db}' to match the 'path' (or to the alias of an attached database)",
-                    key("database")
-                )))
-            }
-            Some(other) => {
-                return Err(bad(format!(
-                    "key {}: expected a string, found {other}",
-                    key("database")
-                )))
-            }
-        };
-        let external_root = match out.get("external_root") {
-            None | Some(Value::Null) => ".".to_string(),
-            Some(Value::String(r)) => r.clone(),
-            Some(other) => {
-                return Err(bad(format!(
-                    "key {}: expected a string, found {other}",
-                    key("external_root")
-                )))
-            }
-        };
+        let o = dbt_project::profile_file::read_output(
+            out,
+            &format!("{profile}.outputs.{target_name}"),
+            file,
+            &yaml::KeyLines::of(&text),
+        )?;
         Ok(Target {
             name: target_name,
             profile_name: profile.to_string(),
-            path,
-            database,
-            schema,
-            threads,
-            extensions,
-            settings,
-            config_options,
-            attach,
-            external_root,
+            path: o.path,
+            database: o.database,
+            schema: o.schema,
+            threads: o.threads,
+            extensions: o.extensions,
+            settings: o.settings,
+            config_options: o.config_options,
+            attach: o.attach,
+            external_root: o.external_root,
             file: file.to_path_buf(),
         })
     }
-}
-
-/// One `attach:` entry; the error continues the key (`.alias: ...`).
-fn parse_attachment(v: &Value) -> std::result::Result<Attachment, String> {
-    let Value::Object(m) = v else {
-        return Err(format!(
-            ": expected a mapping with path (and alias, type, read_only), found {v}"
-        ));
-    };
-    let text = |k: &str| -> std::result::Result<Option<String>, String> {
-        match m.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!(".{k}: expected a string, found {other}")),
-        }
-    };
-    for k in m.keys() {
-        if ![
-            "path",
-            "alias",
-            "type",
-            "read_only",
-            "options",
-            "secret",
-            "is_ducklake",
-        ]
-        .contains(&k.as_str())
-        {
-            return Err(format!(
-                ".{k}: unknown key (path, alias, type, read_only, options)"
-            ));
-        }
-    }
-    if m.get("secret").is_some_and(|v| !v.is_null()) {
-        return Err(".secret: secrets are not supported by Tarmac".into());
-    }
-    let path = text("path")?.ok_or_else(|| ".path: required".to_string())?;
-    let alias = text("alias")?;
-    if let Some(a) = &alias {
-        if a.trim().is_empty() {
-            return Err(".alias: must not be empty".into());
-        }
-    }
-    let read_only = match m.get("read_only") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) if matches!(yaml::coerce_scalar(s), Value::Bool(_)) => {
-            yaml::coerce_scalar(s).as_bool().unwrap_or(false)
-        }
-        Some(other) => return Err(format!(".read_only: expected true or false, found {other}")),
-    };
-    let options = match m.get("options") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(o)) => o.clone(),
-        Some(other) => return Err(format!(".options: expected a mapping, found {other}")),
-    };
-    let kind = text("type")?;
-    for (field, set) in [("type", kind.is_some()), ("read_only", read_only)] {
-        if set && options.contains_key(field) {
-            return Err(format!(
-                ".options.{field}: also given directly; specify each option in one place"
-            ));
-        }
-    }
-    Ok(Attachment {
-        path,
-        alias,
-        kind,
-        read_only,
-        options,
-    })
 }
 
 /// `target` as dbt's context has it for a dbt-duckdb profile.

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod error;
 pub mod packages_file;
+pub mod profile_file;
 pub mod project_file;
 pub mod resources;
 pub mod selectors_file;

@@ -1235,7 +1235,7 @@ pub fn open_db(target: &project::Target) -> Result<db::Db> {
         {
             let _ = std::fs::create_dir_all(d);
         }
-        conn.execute_batch(&a.to_sql()).map_err(|e| {
+        conn.execute_batch(&project::attach_sql(a)).map_err(|e| {
             bad(
                 &format!("attach[{i}]"),
                 format!("cannot attach {}: {e}", a.path),
