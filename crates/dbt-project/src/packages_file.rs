@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::error::{Error, Problem, Result};
-use crate::yaml::KeyLines;
+use crate::error::Result;
+use crate::yaml::{KeyLines, Problems};
 
 /// One entry of `packages:`.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ impl Spec {
 
 /// The specs of a rendered `packages:` list of file `path`.
 pub fn specs(items: &[Value], path: &Path, lines: &KeyLines) -> Result<Vec<Spec>> {
-    let mut problems = Vec::new();
+    let mut problems = Problems::new(path, lines);
     let mut specs = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let mut bad = |k: &str, message: String| {
@@ -62,10 +62,7 @@ pub fn specs(items: &[Value], path: &Path, lines: &KeyLines) -> Result<Vec<Spec>
             } else {
                 format!("packages[{i}].{k}")
             };
-            problems.push(Problem {
-                line: lines.line_of(&at),
-                message,
-            });
+            problems.add(&at, message);
         };
         let key = |k: &str| format!("key packages[{i}].{k}");
         let mut s = |k: &str| -> Option<String> {
@@ -146,14 +143,7 @@ pub fn specs(items: &[Value], path: &Path, lines: &KeyLines) -> Result<Vec<Spec>
         };
         specs.extend(spec);
     }
-    if problems.is_empty() {
-        return Ok(specs);
-    }
-    problems.sort_by_key(|p| p.line);
-    Err(Error::Invalid {
-        path: path.to_path_buf(),
-        problems,
-    })
+    problems.finish(specs)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Problem, Result};
-use crate::yaml::KeyLines;
+use crate::error::Result;
+use crate::yaml::{KeyLines, Problems};
 
 /// An entry of a target's `extensions:`: a name, or `{name, repo}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -76,14 +76,9 @@ pub struct Output {
 /// Read the rendered output `out`, found at key path `at`
 /// (`profile.outputs.dev`) of file `path`.
 pub fn read_output(out: &Value, at: &str, path: &Path, lines: &KeyLines) -> Result<Output> {
-    let mut found: Vec<Problem> = Vec::new();
+    let mut found = Problems::new(path, lines);
     let key = |k: &str| format!("{at}.{k}");
-    let mut bad = |k: &str, message: String| {
-        found.push(Problem {
-            line: lines.line_of(&key(k)),
-            message,
-        })
-    };
+    let mut bad = |k: &str, message: String| found.add(&key(k), message);
     let ty = out.get("type").and_then(|v| v.as_str()).unwrap_or("");
     if ty != "duckdb" {
         bad(
@@ -292,14 +287,7 @@ pub fn read_output(out: &Value, at: &str, path: &Path, lines: &KeyLines) -> Resu
             path_db
         }
     };
-    if !found.is_empty() {
-        found.sort_by_key(|p| p.line);
-        return Err(Error::Invalid {
-            path: path.to_path_buf(),
-            problems: found,
-        });
-    }
-    Ok(Output {
+    found.finish(Output {
         path: db_path,
         database,
         schema,
@@ -386,6 +374,7 @@ fn parse_attachment(v: &Value) -> std::result::Result<Attachment, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     fn read(text: &str) -> Result<Output> {
         let path = Path::new("profiles.yml");

@@ -17,8 +17,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Problem, Result};
-use crate::yaml::KeyLines;
+use crate::error::Result;
+use crate::yaml::{KeyLines, Problems};
 
 /// The keys of `dbt_project.yml` that dbt 1.10 knows. Others are reported
 /// as warnings, not errors, as dbt does.
@@ -113,14 +113,10 @@ impl ProjectFile {
     /// file's text, so that each problem names its line. Every problem
     /// found is in the error, in the file's key order.
     pub fn read(v: &Value, path: &Path, lines: &KeyLines) -> Result<ProjectFile> {
-        let mut p = Problems {
-            path,
-            lines,
-            found: Vec::new(),
-        };
+        let mut p = Problems::new(path, lines);
         let Value::Object(top) = v else {
             p.add("", "expected a mapping at the top".into());
-            return Err(p.into_error());
+            return p.finish(ProjectFile::default());
         };
         let get = |k: &str| top.get(k).filter(|v| !v.is_null());
         let name = match get("name") {
@@ -235,10 +231,7 @@ impl ProjectFile {
             .filter(|k| !KNOWN.contains(&k.as_str()))
             .cloned()
             .collect();
-        if !p.found.is_empty() {
-            return Err(p.into_error());
-        }
-        Ok(ProjectFile {
+        p.finish(ProjectFile {
             name,
             profile,
             model_paths,
@@ -265,31 +258,7 @@ impl ProjectFile {
     }
 }
 
-/// The problems of one file, gathered as they are found.
-struct Problems<'a> {
-    path: &'a Path,
-    lines: &'a KeyLines,
-    found: Vec<Problem>,
-}
-
 impl Problems<'_> {
-    /// A problem at key path `key` (`dispatch[0].search_order`).
-    fn add(&mut self, key: &str, message: String) {
-        self.found.push(Problem {
-            line: self.lines.line_of(key),
-            message,
-        });
-    }
-
-    /// The problems in the file's order (those without a line first).
-    fn into_error(mut self) -> Error {
-        self.found.sort_by_key(|p| p.line);
-        Error::Invalid {
-            path: self.path.to_path_buf(),
-            problems: self.found,
-        }
-    }
-
     /// One string or a list of strings, as dbt takes paths and hooks.
     fn strings(&mut self, key: &str, v: &Value) -> Vec<String> {
         match v {
@@ -423,6 +392,7 @@ pub fn unscoped_vars(vars: &Value) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     fn read(text: &str) -> Result<ProjectFile> {
         let path = Path::new("dbt_project.yml");

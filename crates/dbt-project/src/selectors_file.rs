@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::error::{Error, Problem, Result};
-use crate::yaml::KeyLines;
+use crate::error::Result;
+use crate::yaml::{KeyLines, Problems};
 
 /// `indirect_selection:` values dbt accepts.
 pub const INDIRECT_MODES: &[&str] = &["eager", "cautious", "buildable", "empty"];
@@ -60,10 +60,7 @@ pub struct Method {
 
 /// The selectors of a parsed `selectors.yml` (`doc`) at `path`.
 pub fn read(doc: &Value, path: &Path, lines: &KeyLines) -> Result<Vec<Selector>> {
-    let mut p = Problems {
-        lines,
-        found: Vec::new(),
-    };
+    let mut p = Problems::new(path, lines);
     let list = match doc.get("selectors") {
         Some(Value::Array(a)) => a.as_slice(),
         None | Some(Value::Null) => &[],
@@ -119,29 +116,10 @@ pub fn read(doc: &Value, path: &Path, lines: &KeyLines) -> Result<Vec<Selector>>
             raw: raw.clone(),
         });
     }
-    if p.found.is_empty() {
-        return Ok(out);
-    }
-    p.found.sort_by_key(|p| p.line);
-    Err(Error::Invalid {
-        path: path.to_path_buf(),
-        problems: p.found,
-    })
-}
-
-struct Problems<'a> {
-    lines: &'a KeyLines,
-    found: Vec<Problem>,
+    p.finish(out)
 }
 
 impl Problems<'_> {
-    fn add(&mut self, key: &str, message: String) {
-        self.found.push(Problem {
-            line: self.lines.line_of(key),
-            message,
-        });
-    }
-
     /// A definition at key path `at`; a bad one is recorded and read as an
     /// empty union, so that the rest of the file is still checked.
     fn definition(&mut self, v: &Value, at: &str) -> Definition {
@@ -253,6 +231,7 @@ impl Problems<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     fn parse(text: &str) -> Result<Vec<Selector>> {
         let path = Path::new("selectors.yml");

@@ -116,6 +116,47 @@ impl KeyLines {
     }
 }
 
+/// The problems of one file, gathered as they are found, each located by
+/// its key path: what the typed readers (`project_file`, `profile_file`,
+/// `packages_file`, `selectors_file`) fill, so that a file's every problem
+/// is reported at once.
+pub struct Problems<'a> {
+    path: &'a Path,
+    lines: &'a KeyLines,
+    found: Vec<crate::error::Problem>,
+}
+
+impl<'a> Problems<'a> {
+    pub fn new(path: &'a Path, lines: &'a KeyLines) -> Problems<'a> {
+        Problems {
+            path,
+            lines,
+            found: Vec::new(),
+        }
+    }
+
+    /// A problem at key path `key` (`dispatch[0].search_order`).
+    pub fn add(&mut self, key: &str, message: String) {
+        self.found.push(crate::error::Problem {
+            line: self.lines.line_of(key),
+            message,
+        });
+    }
+
+    /// `value` when nothing was found, else every problem in the file's
+    /// order (those without a line first) as one error.
+    pub fn finish<T>(mut self, value: T) -> Result<T> {
+        if self.found.is_empty() {
+            return Ok(value);
+        }
+        self.found.sort_by_key(|p| p.line);
+        Err(Error::Invalid {
+            path: self.path.to_path_buf(),
+            problems: self.found,
+        })
+    }
+}
+
 /// The key a block mapping line opens (`key:`, `"key":`, `key: value`).
 fn block_key(line: &str) -> Option<String> {
     let (key, after) = match line.chars().next()? {
