@@ -96,11 +96,12 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         target: engine::results::target_dir(m),
         ..Default::default()
     };
+    let mut results = results;
     let mut compiled: BTreeMap<String, String> = BTreeMap::new();
-    for r in &results {
-        match &r.compiled_sql {
+    for r in &mut results {
+        match r.compiled_sql.take() {
             Some(sql) => {
-                compiled.insert(r.unique_id.clone(), sql.clone());
+                compiled.insert(r.unique_id.clone(), sql);
             }
             None if r.status == engine::results::Status::Error => out
                 .compile_errors
@@ -125,6 +126,18 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         "docs generate: manifest written at {:.2}s",
         t0.elapsed().as_secs_f64()
     );
+    // what the rest needs of the loaded project; the project itself, the
+    // results and their SQL (all in `manifest` now) are freed meanwhile
+    let invocation_id = m.info.invocation_id.clone();
+    let (database, schema) = (m.info.target.database.clone(), m.info.target.schema.clone());
+    let threads = m.info.target.threads;
+    let ephemeral: Vec<(String, String)> = m
+        .nodes
+        .values()
+        .filter(|n| n.is_ephemeral())
+        .map(|n| (n.name.clone(), n.unique_id.clone()))
+        .collect();
+    engine::drop_in_background((results, compiled, l));
 
     // catalog.json
     let selected = (!opts.select.is_empty() || !opts.exclude.is_empty()).then_some(&chosen);
@@ -134,7 +147,7 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
     let cat = catalog::build(
         &expected,
         &relations,
-        catalog::metadata(&m.info.invocation_id, started),
+        catalog::metadata(&invocation_id, started),
     );
     out.catalog_nodes = cat["nodes"].as_object().map_or(0, |x| x.len());
     out.catalog_sources = cat["sources"].as_object().map_or(0, |x| x.len());
@@ -153,14 +166,14 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
 
     // column_lineage.json
     let all = catalog::expected(&manifest, None);
-    let mut rels = lineage::Relations::new(&m.info.target.database, &m.info.target.schema);
+    let mut rels = lineage::Relations::new(&database, &schema);
     for e in &all {
         let section = if e.is_source { "sources" } else { "nodes" };
         let cols = cat[section].get(&e.unique_id).map(ordered_columns);
         rels.add(&e.database, &e.schema, &e.identifier, &e.unique_id, cols);
     }
-    for n in m.nodes.values().filter(|n| n.is_ephemeral()) {
-        rels.add_ephemeral(&n.name, &n.unique_id);
+    for (name, id) in &ephemeral {
+        rels.add_ephemeral(name, id);
     }
     let previous: Option<Value> = std::fs::read_to_string(out.target.join("column_lineage.json"))
         .ok()
@@ -168,7 +181,7 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
     let (lin, errors) = db.with_conn(|c| {
         Ok(column_lineage(
             c,
-            m.info.target.threads,
+            threads,
             previous.as_ref(),
             &manifest,
             &cat,
@@ -191,12 +204,11 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         run_results: site::read_run_results(&out.target).ok().flatten(),
         lineage: Some(lin),
     };
-    let site = site::Site::build(&artifacts);
-    write_static_site(&out.target, &site)?;
+    write_static_site(&out.target, &artifacts)?;
     out.elapsed = t0.elapsed().as_secs_f64();
     // a 10,000-model project is millions of small allocations: freed off
     // the critical path (the command exits right after)
-    engine::drop_in_background((site, artifacts, results, compiled, l));
+    engine::drop_in_background(artifacts);
     Ok(out)
 }
 
@@ -386,11 +398,66 @@ pub const CHUNK_SIZE: usize = 200;
 /// `assets/data/<k>.js` the details of the nodes at index positions
 /// `k * CHUNK_SIZE ..`, loaded when one of their pages is opened. Both are
 /// scripts, not fetches, so the site also works opened as a file.
-pub fn write_static_site(target: &Path, site: &site::Site) -> Result<()> {
+///
+/// The details are built a chunk at a time and handed to a writer thread
+/// (at most two chunks waiting), so a 10,000-model project's pages never
+/// sit in memory together, and serializing overlaps building.
+pub fn write_static_site(target: &Path, artifacts: &site::Artifacts) -> Result<()> {
     write(&target.join("index.html"), assets::INDEX_HTML.as_bytes())?;
     write(&target.join("assets/app.js"), assets::APP_JS.as_bytes())?;
     write(&target.join("assets/app.css"), assets::APP_CSS.as_bytes())?;
     write(&target.join("assets/tarmac.css"), web::CSS.as_bytes())?;
+    // the chunks of this generation only: a larger project's old ones go
+    let dir = target.join("assets/data");
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&dir, e)),
+    }
+    let write_chunk = |k: usize, details: &BTreeMap<String, Value>| {
+        write_script(
+            &dir.join(format!("{k}.js")),
+            &format!("window.TARMAC_CHUNK({k}, "),
+            details,
+            ");\n",
+        )
+    };
+    let (index, written) = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, BTreeMap<String, Value>)>(2);
+        let writer = scope.spawn(move || -> Result<()> {
+            // every chunk is written even after a failure: the first error is kept
+            let mut first = Ok(());
+            for (k, details) in rx {
+                let r = write_chunk(k, &details);
+                if first.is_ok() {
+                    first = r;
+                }
+            }
+            first
+        });
+        let mut chunk = BTreeMap::new();
+        let mut k = 0;
+        let index = site::Site::build_each(artifacts, |id, d| {
+            chunk.insert(id.to_string(), d);
+            if chunk.len() == CHUNK_SIZE {
+                // a closed channel means the writer is gone: its error is reported below
+                let _ = tx.send((k, std::mem::take(&mut chunk)));
+                k += 1;
+            }
+        });
+        if !chunk.is_empty() {
+            let _ = tx.send((k, chunk));
+        }
+        drop(tx);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(Error::Artifact {
+                path: dir.clone(),
+                message: "the site's writer thread panicked".into(),
+            })
+        });
+        (index, written)
+    });
+    written?;
     /// Serialized in place (a `json!` copy of the site cost as much as
     /// writing it).
     #[derive(serde::Serialize)]
@@ -399,7 +466,7 @@ pub fn write_static_site(target: &Path, site: &site::Site) -> Result<()> {
         chunk_size: usize,
     }
     let data = Data {
-        index: &site.index,
+        index: &index,
         chunk_size: CHUNK_SIZE,
     };
     write_script(
@@ -407,56 +474,7 @@ pub fn write_static_site(target: &Path, site: &site::Site) -> Result<()> {
         "window.TARMAC_DATA = ",
         &data,
         ";\n",
-    )?;
-    // the chunks of this generation only: a larger project's old ones go
-    let dir = target.join("assets/data");
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&dir, e)),
-    }
-    let ids: Vec<&str> = site.index["nodes"]
-        .as_array()
-        .map(|nodes| nodes.iter().filter_map(|n| n["id"].as_str()).collect())
-        .unwrap_or_default();
-    let chunks: Vec<(usize, &[&str])> = ids.chunks(CHUNK_SIZE).enumerate().collect();
-    let written: Vec<Result<()>> = std::thread::scope(|scope| {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let per = chunks.len().div_ceil(workers.max(1)).max(1);
-        let handles: Vec<_> = chunks
-            .chunks(per)
-            .map(|part| {
-                let dir = &dir;
-                scope.spawn(move || -> Result<()> {
-                    for (k, ids) in part {
-                        let details: BTreeMap<&str, &Value> = ids
-                            .iter()
-                            .filter_map(|id| site.details.get(*id).map(|d| (*id, d)))
-                            .collect();
-                        write_script(
-                            &dir.join(format!("{k}.js")),
-                            &format!("window.TARMAC_CHUNK({k}, "),
-                            &details,
-                            ");\n",
-                        )?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::Artifact {
-                        path: dir.clone(),
-                        message: "a writer thread panicked".into(),
-                    })
-                })
-            })
-            .collect()
-    });
-    written.into_iter().collect()
+    )
 }
 
 /// A script that hands `value` to the page: `head`, the JSON, `tail`.

@@ -128,6 +128,18 @@ fn display_name(id: &str, n: &Value) -> String {
 
 impl Site {
     pub fn build(a: &Artifacts) -> Site {
+        let mut details = HashMap::new();
+        let index = Site::build_each(a, |id, d| {
+            details.insert(id.to_string(), d);
+        });
+        Site { index, details }
+    }
+
+    /// The index, handing each page's details to `detail` as they are
+    /// built, in index order: `docs generate` writes them a chunk at a
+    /// time, so the whole project's details (raw and compiled SQL, tests,
+    /// columns) are never in memory at once.
+    pub fn build_each(a: &Artifacts, mut detail: impl FnMut(&str, Value)) -> Value {
         let m = &a.manifest;
         let empty = Map::new();
         let nodes = m.get("nodes").and_then(Value::as_object).unwrap_or(&empty);
@@ -256,7 +268,6 @@ impl Site {
         }
 
         let mut index_nodes = Vec::with_capacity(pages.len());
-        let mut details = HashMap::with_capacity(pages.len());
         for (i, (id, n)) in pages.iter().enumerate() {
             let rt = s(n, "resource_type");
             let cat = catalog_entry(id);
@@ -374,8 +385,8 @@ impl Site {
             let name = display_name(id, n);
             let ids =
                 |v: &Vec<usize>| -> Vec<&str> { v.iter().map(|&j| pages[j].0.as_str()).collect() };
-            details.insert(
-                (*id).clone(),
+            detail(
+                id,
                 json!({
                     "id": id, "name": name, "type": rt,
                     "package": s(n, "package_name"),
@@ -438,7 +449,7 @@ impl Site {
                     .find(|b| s(b, "name") == "__overview__" && s(b, "package_name") != "dbt")
             })
             .map(|b| markdown(&s(b, "block_contents")));
-        let index = json!({
+        json!({
             "project": m.pointer("/metadata/project_name").cloned().unwrap_or(Value::Null),
             "generated_at": m.pointer("/metadata/generated_at").cloned().unwrap_or(Value::Null),
             "catalog": a.catalog.is_some(),
@@ -447,8 +458,7 @@ impl Site {
             "nodes": index_nodes,
             "up": up,
             "down": down,
-        });
-        Site { index, details }
+        })
     }
 }
 

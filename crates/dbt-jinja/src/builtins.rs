@@ -46,6 +46,25 @@ pub fn recording_env<T>(f: impl FnOnce() -> T) -> (T, EnvReads) {
     (out, reads)
 }
 
+/// Every environment variable `env_var()` read in this process, on any
+/// thread, once [`record_all_env`] has started it: what a whole parse
+/// depends on (the thread-local recording above is per render).
+static ALL_ENV_READS: std::sync::Mutex<Option<EnvReads>> = std::sync::Mutex::new(None);
+
+/// Start recording every environment variable read, process-wide (see
+/// [`all_env_reads`]). Reads before the call are not seen.
+pub fn record_all_env() {
+    let mut all = ALL_ENV_READS.lock().unwrap_or_else(|p| p.into_inner());
+    all.get_or_insert_with(Default::default);
+}
+
+/// The environment variables read since [`record_all_env`], with the
+/// values seen (empty when it was not called).
+pub fn all_env_reads() -> EnvReads {
+    let all = ALL_ENV_READS.lock().unwrap_or_else(|p| p.into_inner());
+    all.clone().unwrap_or_default()
+}
+
 /// `env_var(name, default)`.
 pub fn env_var(name: String, default: Option<Value>) -> Result<Value, JError> {
     let value = std::env::var(&name).ok();
@@ -54,6 +73,13 @@ pub fn env_var(name: String, default: Option<Value>) -> Result<Value, JError> {
             m.insert(name.clone(), value.clone());
         }
     });
+    if let Some(all) = ALL_ENV_READS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
+        all.insert(name.clone(), value.clone());
+    }
     match value {
         Some(v) => Ok(Value::from(v)),
         None => default.ok_or_else(|| err(format!("Env var required but not provided: '{name}'"))),

@@ -64,14 +64,14 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
 }
 
 /// The `metadata` block of an artifact of schema `version`.
-fn metadata(m: &Manifest, version: &str) -> dbt_artifacts::Metadata {
+fn metadata(info: &crate::jinja::RunInfo, version: &str) -> dbt_artifacts::Metadata {
     dbt_artifacts::Metadata {
         dbt_schema_version: format!("https://schemas.getdbt.com/dbt/{version}.json"),
         dbt_version: crate::project::DBT_VERSION.into(),
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        invocation_id: Some(m.info.invocation_id.clone()),
+        invocation_id: Some(info.invocation_id.clone()),
         env: Map::new(),
-        project_name: Some(m.info.project.name.clone()),
+        project_name: Some(info.project.name.clone()),
         adapter_type: Some("duckdb".into()),
         generator: Some("tarmac".into()),
     }
@@ -907,6 +907,42 @@ pub fn write_manifest_to(
     w.write_all(&rest.as_bytes()[at + EMPTY.len()..])
 }
 
+/// `manifest.json` as the last parse wrote it, with this invocation's
+/// metadata: what a parse that found nothing changed writes (see
+/// [`crate::partial::Stamp`]). The document starts with its metadata (the
+/// engine writes it first), so the rest is copied as it is.
+pub fn restamp_manifest(path: &Path, info: &crate::jinja::RunInfo) -> Result<()> {
+    use std::io::{Read, Seek};
+    const START: &[u8] = b"{\"metadata\":";
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = Vec::with_capacity(1 << 16);
+    (&mut f)
+        .take(1 << 16)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    let unexpected = || {
+        Error::io(
+            path,
+            std::io::Error::other("does not start with the metadata the engine writes"),
+        )
+    };
+    let body = head.strip_prefix(START).ok_or_else(unexpected)?;
+    let mut values =
+        serde_json::Deserializer::from_slice(body).into_iter::<serde::de::IgnoredAny>();
+    match values.next() {
+        Some(Ok(_)) => {}
+        _ => return Err(unexpected()),
+    }
+    let rest = (START.len() + values.byte_offset()) as u64;
+    write_atomically(path, |w| {
+        w.write_all(START)?;
+        serde_json::to_writer(&mut *w, &metadata(info, "manifest/v12"))?;
+        f.seek(std::io::SeekFrom::Start(rest))?;
+        std::io::copy(&mut f, w)?;
+        Ok(())
+    })
+}
+
 fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
     let nodes = Map::new();
     let mut sources = Map::new();
@@ -1040,7 +1076,7 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
     }
     let _ = dag;
     json!({
-        "metadata": metadata(m, "manifest/v12"),
+        "metadata": metadata(&m.info, "manifest/v12"),
         "nodes": nodes,
         "sources": sources,
         "macros": macros_json(m),
@@ -1121,7 +1157,7 @@ pub fn run_results_json(
         }
     });
     dbt_artifacts::RunResults {
-        metadata: metadata(m, "run-results/v6"),
+        metadata: metadata(&m.info, "run-results/v6"),
         results,
         elapsed_time: elapsed,
         args,

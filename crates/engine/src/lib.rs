@@ -307,6 +307,14 @@ fn dir_and_cli_vars(
 
 /// Load and parse the project.
 pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
+    let info = run_info(opts, command)?;
+    load_info(info, opts)
+}
+
+/// What every phase of a command reads: the profile's target, the root
+/// project and the installed packages (their versions checked), the vars,
+/// and this invocation's id and start time.
+fn run_info(opts: &Options, command: Command) -> Result<jinja::RunInfo> {
     let (dir, cli_vars) = dir_and_cli_vars(opts)?;
     // as dbt: the profile first (its name from the project file), so that
     // the project files render with `target`
@@ -336,7 +344,7 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         })
         .collect();
     let vars = project.vars_for_project();
-    let info = jinja::RunInfo {
+    Ok(jinja::RunInfo {
         project,
         packages: installed,
         target,
@@ -346,23 +354,33 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
         vars,
         which: command.as_str().to_string(),
         store_failures: opts.store_failures,
-    };
-    let t0 = Instant::now();
-    let state_path = (!opts.no_partial_parse).then(|| {
-        info.project
-            .root
-            .join(&info.project.target_path)
-            .join("partial_parse.json")
-    });
-    let manifest = manifest::Manifest::load_with(info, state_path.as_deref())?;
-    tracing::debug!("timing: parsed in {:?}", t0.elapsed());
-    for w in &manifest.warnings {
+    })
+}
+
+/// `target/partial_parse.json` of a project, unless partial parsing is off.
+fn partial_state_path(info: &jinja::RunInfo, opts: &Options) -> Option<PathBuf> {
+    (!opts.no_partial_parse)
+        .then(|| results::target_dir_of(&info.project).join("partial_parse.json"))
+}
+
+/// Print the warnings of a load, as text or as JSON log events.
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
         if logfmt::is_json() {
             logfmt::event("Note", "Z050", "warn", w, serde_json::json!({"msg": w}));
         } else {
             eprintln!("warning: {w}");
         }
     }
+}
+
+/// Parse the project of `info` (see [`load`]).
+fn load_info(info: jinja::RunInfo, opts: &Options) -> Result<Loaded> {
+    let t0 = Instant::now();
+    let state_path = partial_state_path(&info, opts);
+    let manifest = manifest::Manifest::load_with(info, state_path.as_deref())?;
+    tracing::debug!("timing: parsed in {:?}", t0.elapsed());
+    print_warnings(&manifest.warnings);
     let dag = graph::Dag::build(&manifest)?;
     let mut manifest = manifest;
     // `graph` costs a manifest's worth of JSON: only for projects that use it
@@ -910,23 +928,100 @@ fn ls_source(source: &serde_json::Value) -> (String, serde_json::Value) {
 }
 
 /// `tarmac parse`: load the project (partial parsing applies) and write
-/// `manifest.json` without compiled SQL. Returns dbt's "Found ..." line.
-pub fn parse(opts: &Options) -> Result<String> {
+/// `manifest.json` without compiled SQL.
+///
+/// With partial parsing on, a project whose every input is as the last
+/// parse left it keeps that parse's manifest, with new metadata (see
+/// [`partial::Stamp`]): the same document, without building it again.
+pub fn parse(opts: &Options) -> Result<Parsed> {
     let t0 = Instant::now();
-    let l = load(opts, Command::Compile)?;
+    let partial = !opts.no_partial_parse;
+    if partial {
+        dbt_jinja::builtins::record_all_env();
+    }
+    let info = run_info(opts, Command::Compile)?;
+    let target = results::target_dir_of(&info.project);
+    let (manifest_path, stamp_path) = (
+        target.join("manifest.json"),
+        target.join(partial::STAMP_FILE),
+    );
+    let inputs = if partial {
+        Some(partial::inputs_key(&info)?)
+    } else {
+        None
+    };
+    let found = |counts: &[(String, usize)]| {
+        let n = |k: &str| counts.iter().find(|c| c.0 == k).map_or(0, |c| c.1);
+        format!(
+            "Found {} models, {} seeds, {} sources; parsed in {:.2}s",
+            n("models"),
+            n("seeds"),
+            n("sources"),
+            t0.elapsed().as_secs_f64()
+        )
+    };
+    if let Some(inputs) = &inputs {
+        if let Some(mut stamp) = partial::Stamp::load_valid(&stamp_path, inputs, &manifest_path) {
+            match artifacts::restamp_manifest(&manifest_path, &info) {
+                Ok(()) => {
+                    tracing::debug!("parse: nothing changed, manifest.json kept");
+                    print_warnings(&stamp.warnings);
+                    if let Some((len, mtime)) = partial::file_stamp(&manifest_path) {
+                        (stamp.manifest_len, stamp.manifest_mtime_ns) = (len, mtime);
+                        if let Err(e) = stamp.save(&stamp_path) {
+                            tracing::debug!("parse: cannot write {}: {e}", stamp_path.display());
+                        }
+                    }
+                    return Ok(Parsed {
+                        line: found(&stamp.counts),
+                        manifest_kept: true,
+                    });
+                }
+                Err(e) => tracing::debug!("parse: manifest.json not kept: {e}"),
+            }
+        }
+    }
+    let l = load_info(info, opts)?;
     let m = &l.manifest;
     artifacts::write_manifest(m, &l.dag, &BTreeMap::new())?;
     let count =
         |t: manifest::ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
-    let found = format!(
-        "Found {} models, {} seeds, {} sources; parsed in {:.2}s",
-        count(manifest::ResourceType::Model),
-        count(manifest::ResourceType::Seed),
-        m.sources.len(),
-        t0.elapsed().as_secs_f64()
-    );
+    let counts = vec![
+        ("models".to_string(), count(manifest::ResourceType::Model)),
+        ("seeds".to_string(), count(manifest::ResourceType::Seed)),
+        ("sources".to_string(), m.sources.len()),
+    ];
+    if let (Some(inputs), Some((len, mtime))) = (inputs, partial::file_stamp(&manifest_path)) {
+        let stamp = partial::Stamp {
+            format: partial::FORMAT,
+            tarmac_version: env!("CARGO_PKG_VERSION").to_string(),
+            inputs,
+            env: dbt_jinja::builtins::all_env_reads(),
+            manifest_len: len,
+            manifest_mtime_ns: mtime,
+            warnings: m.warnings.clone(),
+            counts: counts.clone(),
+        };
+        if let Err(e) = stamp.save(&stamp_path) {
+            tracing::debug!("parse: cannot write {}: {e}", stamp_path.display());
+        }
+    }
+    let line = found(&counts);
     drop_in_background(l);
-    Ok(found)
+    Ok(Parsed {
+        line,
+        manifest_kept: false,
+    })
+}
+
+/// What `tarmac parse` did.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// dbt's "Found ..." line.
+    pub line: String,
+    /// Nothing had changed: the last parse's manifest was kept, with new
+    /// metadata ([`partial::Stamp`]).
+    pub manifest_kept: bool,
 }
 
 /// Free a big value (a loaded 10,000-model project is ~10^6 allocations,

@@ -290,6 +290,19 @@ pub struct Manifest {
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).
 pub(crate) fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> {
+    walk_where(dir, |p| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e))
+    })
+}
+
+/// Files under `dir` that `keep` accepts, sorted, as (absolute, relative
+/// to `dir`).
+pub(crate) fn walk_where(
+    dir: &Path,
+    keep: impl Fn(&Path) -> bool,
+) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     if !dir.is_dir() {
         return Ok(out);
@@ -308,11 +321,7 @@ pub(crate) fn walk(dir: &Path, exts: &[&str]) -> Result<Vec<(PathBuf, String)>> 
             };
             if is_dir {
                 stack.push(p);
-            } else if p
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| exts.contains(&e))
-            {
+            } else if keep(&p) {
                 let rel = p
                     .strip_prefix(dir)
                     .unwrap_or(&p)

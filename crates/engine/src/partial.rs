@@ -98,11 +98,28 @@ pub fn sha256_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
 /// Hash of the global inputs: any change means a full parse.
 pub fn global_key(info: &RunInfo, macro_files: &[crate::macros::MacroFile]) -> String {
     let mut h = sha2::Sha256::new();
-    let mut feed = |label: &str, text: &str| {
-        h.update(label.as_bytes());
-        h.update((text.len() as u64).to_le_bytes());
-        h.update(text.as_bytes());
-    };
+    let mut feed = |label: &str, text: &str| feed_labelled(&mut h, label, text);
+    feed_globals(&mut feed, info);
+    for f in macro_files {
+        feed("macro package", &f.package);
+        feed("macro path", &f.path);
+        feed("macro", &f.text);
+    }
+    hex::encode(h.finalize())
+}
+
+/// One labelled input into a hash, its length first, so that no two lists
+/// of inputs feed the same bytes.
+fn feed_labelled(h: &mut sha2::Sha256, label: &str, text: &str) {
+    h.update(label.as_bytes());
+    h.update((text.len() as u64).to_le_bytes());
+    h.update(text.as_bytes());
+}
+
+/// Everything global but the macros: the version, the loaded projects,
+/// the target (but its thread count), the vars and the run flags parsing
+/// reads.
+fn feed_globals(feed: &mut dyn FnMut(&str, &str), info: &RunInfo) {
     feed("version", env!("CARGO_PKG_VERSION"));
     feed("format", &FORMAT.to_string());
     feed("project", &format!("{:?}", info.project));
@@ -149,12 +166,6 @@ pub fn global_key(info: &RunInfo, macro_files: &[crate::macros::MacroFile]) -> S
         &serde_json::to_string(&info.vars).unwrap_or_default(),
     );
     feed("full_refresh", &info.full_refresh.to_string());
-    for f in macro_files {
-        feed("macro package", &f.package);
-        feed("macro path", &f.path);
-        feed("macro", &f.text);
-    }
-    hex::encode(h.finalize())
 }
 
 /// Whether every environment variable still has the value seen.
@@ -194,6 +205,113 @@ pub fn save(path: &Path, state: &State) -> std::io::Result<()> {
     let text = serde_json::to_vec(state).map_err(std::io::Error::other)?;
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
+}
+
+/// The unchanged-project stamp: a `tarmac parse` that finds every input
+/// as the last parse left it reuses that parse's `manifest.json`, with new
+/// metadata, instead of building the same document again. Partial parsing
+/// (above) still reads, checks and assembles every node, and serializing
+/// them was a third of such a parse; this is dbt's partial parsing taken to
+/// its end for the one command whose whole output is the manifest.
+///
+/// The inputs are the globals of [`global_key`] (version, projects,
+/// target, vars, `--full-refresh`), `--store-failures`, the content of
+/// every file under every path of every project (models, seeds, snapshots,
+/// tests, analyses and macros, whatever their extension), and every
+/// environment variable any render read, with its value. The manifest is
+/// reused only while its size and modification time are what this parse
+/// wrote: `compile`, `run` or a hand edit rewrite it, and then the next
+/// parse is a (partial) parse again. Not covered, as in partial parsing: a
+/// parse result that depends on `run_started_at` or `invocation_id`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Stamp {
+    pub format: u32,
+    pub tarmac_version: String,
+    /// [`inputs_key`] of the parse that wrote the manifest.
+    pub inputs: String,
+    /// Every environment variable read while loading, with its value.
+    pub env: EnvReads,
+    /// The manifest as written: length and modification time (ns).
+    pub manifest_len: u64,
+    pub manifest_mtime_ns: u64,
+    /// What the parse reported: its warnings and the counts of its line.
+    pub warnings: Vec<String>,
+    pub counts: Vec<(String, usize)>,
+}
+
+/// The stamp's file, beside `partial_parse.json`.
+pub const STAMP_FILE: &str = "parse_stamp.json";
+
+/// Hash of every input of a parse but the environment (see [`Stamp`]).
+/// Files are read and hashed on all cores.
+pub fn inputs_key(info: &RunInfo) -> crate::error::Result<String> {
+    let mut h = sha2::Sha256::new();
+    feed_globals(&mut |l, t| feed_labelled(&mut h, l, t), info);
+    feed_labelled(&mut h, "store_failures", &info.store_failures.to_string());
+    let projects = std::iter::once(&info.project).chain(&info.packages);
+    for p in projects {
+        let mut dirs: Vec<&String> = p
+            .model_paths
+            .iter()
+            .chain(&p.seed_paths)
+            .chain(&p.snapshot_paths)
+            .chain(&p.test_paths)
+            .chain(&p.analysis_paths)
+            .chain(&p.macro_paths)
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        for d in dirs {
+            let files = crate::manifest::walk_where(&p.root.join(d), |_| true)?;
+            let sums = crate::par::map(&files, |(abs, _)| {
+                std::fs::read(abs)
+                    .map(|b| sha256_hex(&b))
+                    .map_err(|e| crate::error::Error::io(abs, e))
+            });
+            for ((_, rel), sum) in files.iter().zip(sums) {
+                feed_labelled(&mut h, "file", &format!("{}:{d}/{rel}", p.name));
+                feed_labelled(&mut h, "sha256", &sum?);
+            }
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Length and modification time (ns since the epoch) of a file.
+pub fn file_stamp(path: &Path) -> Option<(u64, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    let t = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some((m.len(), u64::try_from(t.as_nanos()).ok()?))
+}
+
+impl Stamp {
+    /// The stamp at `path` when it holds for `inputs` and `manifest`:
+    /// same version, same inputs, every environment variable as read, and
+    /// the manifest as written.
+    pub fn load_valid(path: &Path, inputs: &str, manifest: &Path) -> Option<Stamp> {
+        let text = std::fs::read(path).ok()?;
+        let s: Stamp = serde_json::from_slice(&text).ok()?;
+        let fresh = s.format == FORMAT
+            && s.tarmac_version == env!("CARGO_PKG_VERSION")
+            && s.inputs == inputs
+            && env_unchanged(&s.env)
+            && file_stamp(manifest) == Some((s.manifest_len, s.manifest_mtime_ns));
+        fresh.then_some(s)
+    }
+
+    /// Writes the stamp atomically, as [`save`] writes the state.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(&tmp, path)
+    }
 }
 
 #[cfg(test)]
@@ -342,5 +460,95 @@ mod tests {
             Some("{min_order_date: '2019-01-01'}"),
             usize::MAX,
         );
+    }
+
+    /// The manifest of `tarmac parse` without its metadata, and whether the
+    /// last one was kept.
+    fn parse_cmd(dir: &Path, partial: bool, vars: Option<&str>) -> (serde_json::Value, bool) {
+        let parsed = crate::parse(&opts(dir, partial, vars)).unwrap();
+        let text = std::fs::read_to_string(dir.join("target/manifest.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let meta = v.as_object_mut().unwrap().remove("metadata").unwrap();
+        assert_eq!(
+            meta["dbt_schema_version"],
+            "https://schemas.getdbt.com/dbt/manifest/v12.json"
+        );
+        (v, parsed.manifest_kept)
+    }
+
+    /// A parse that finds nothing changed keeps the last manifest (new
+    /// metadata, same document); any change of an input parses again and
+    /// gives what a full parse gives.
+    #[test]
+    fn unchanged_project_keeps_its_manifest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("jaffle");
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle"),
+            &dir,
+        );
+        std::fs::write(
+            dir.join("models/staging/env_model.sql"),
+            "select '{{ env_var('TARMAC_STAMP_TEST', 'unset') }}' as v\n",
+        )
+        .unwrap();
+        let invocation = |dir: &Path| {
+            let text = std::fs::read_to_string(dir.join("target/manifest.json")).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            v["metadata"]["invocation_id"].as_str().unwrap().to_string()
+        };
+        // after each change: parsed again, equal to a full parse; then kept
+        let check = |what: &str, vars: Option<&str>| {
+            let (part, kept) = parse_cmd(&dir, true, vars);
+            assert!(!kept, "after {what}: the old manifest was kept");
+            let before = invocation(&dir);
+            let (again, kept) = parse_cmd(&dir, true, vars);
+            assert!(kept, "after {what}: nothing changed, yet parsed again");
+            assert_eq!(again, part, "after {what}: the kept manifest differs");
+            assert_ne!(
+                invocation(&dir),
+                before,
+                "after {what}: metadata not renewed"
+            );
+            let (full, kept) = parse_cmd(&dir, false, vars);
+            assert!(!kept);
+            assert_eq!(part, full, "after {what}: differs from a full parse");
+            // the full parse rewrote the manifest: the stamp no longer holds
+            let (_, kept) = parse_cmd(&dir, true, vars);
+            assert!(!kept, "after {what}: a rewritten manifest was kept");
+        };
+        check("no state", None);
+        edit(
+            dir.join("models/staging/stg_payments.sql"),
+            "select",
+            "-- edited\nselect",
+        );
+        check("a model edit", None);
+        edit(
+            dir.join("models/staging/schema.yml"),
+            "One row per customer.",
+            "Customers.",
+        );
+        check("a YAML edit", None);
+        std::fs::write(
+            dir.join("macros/other.sql"),
+            "{% macro other() %}1{% endmacro %}\n",
+        )
+        .unwrap();
+        check("a new macro file", None);
+        std::fs::write(dir.join("seeds/raw_extra.csv"), "a,b\n1,2\n").unwrap();
+        check("a new seed", None);
+        check("--vars", Some("{min_order_date: '2019-01-01'}"));
+        std::env::set_var("TARMAC_STAMP_TEST", "set");
+        check("an environment variable a model reads", None);
+        // the kept manifest was rewritten by another command
+        let (_, kept) = parse_cmd(&dir, true, None);
+        assert!(kept);
+        let path = dir.join("target/manifest.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("Customers.", "Changed.")).unwrap();
+        let (v, kept) = parse_cmd(&dir, true, None);
+        assert!(!kept, "a manifest edited since was kept");
+        assert!(!v.to_string().contains("Changed."));
     }
 }

@@ -209,7 +209,12 @@ pub(crate) type BuildNode<'a> =
 
 /// Where compiled and run SQL go.
 pub fn target_dir(m: &Manifest) -> PathBuf {
-    m.info.project.root.join(&m.info.project.target_path)
+    target_dir_of(&m.info.project)
+}
+
+/// A project's target folder (`target-path`, relative to its root).
+pub fn target_dir_of(project: &crate::project::Project) -> PathBuf {
+    project.root.join(&project.target_path)
 }
 
 /// A batch: `[start, end)` in UTC.

@@ -563,8 +563,8 @@ pub fn engine_exit(e: &engine::Error) -> ExitCode {
 /// `tarmac parse`: dbt's `parse`, manifest.json without compiled SQL.
 pub fn parse(args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
     match engine::parse(&args.options(config)?) {
-        Ok(line) => {
-            println!("{line}");
+        Ok(parsed) => {
+            println!("{}", parsed.line);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
