@@ -16,6 +16,8 @@ use warehouse::duckdb;
 
 use serde_json::{json, Map, Value};
 
+use dbt_artifacts::Manifest;
+
 use crate::error::Result;
 
 /// A column as DuckDB describes it.
@@ -51,13 +53,6 @@ pub struct Expected {
     pub identifier: String,
 }
 
-fn text(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn key(database: &str, schema: &str, name: &str) -> (String, String, String) {
     (
         database.to_lowercase(),
@@ -69,56 +64,24 @@ fn key(database: &str, schema: &str, name: &str) -> (String, String, String) {
 /// The relations the manifest expects: models, seeds and snapshots that are
 /// not ephemeral, and sources. Tests, analyses and ephemeral models are not
 /// in the catalog, as in dbt. With `selected`, only those unique ids.
-pub fn expected(manifest: &Value, selected: Option<&BTreeSet<String>>) -> Vec<Expected> {
+pub fn expected(manifest: &Manifest, selected: Option<&BTreeSet<String>>) -> Vec<Expected> {
     let mut out = Vec::new();
     let keep = |id: &str| selected.is_none_or(|s| s.contains(id));
-    if let Some(nodes) = manifest.get("nodes").and_then(Value::as_object) {
-        for (id, n) in nodes {
-            let rt = text(n, "resource_type");
-            if !matches!(rt.as_str(), "model" | "seed" | "snapshot") || !keep(id) {
-                continue;
-            }
-            let materialized = n
-                .pointer("/config/materialized")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if materialized == "ephemeral" || n.get("relation_name").is_some_and(Value::is_null) {
-                continue;
-            }
-            let alias = n
-                .get("alias")
-                .and_then(Value::as_str)
-                .filter(|a| !a.is_empty())
-                .map(String::from)
-                .unwrap_or_else(|| text(n, "name"));
-            out.push(Expected {
-                unique_id: id.clone(),
-                is_source: false,
-                database: text(n, "database"),
-                schema: text(n, "schema"),
-                identifier: alias,
-            });
-        }
-    }
-    if let Some(sources) = manifest.get("sources").and_then(Value::as_object) {
-        for (id, s) in sources {
-            if !keep(id) {
-                continue;
-            }
-            let ident = s
-                .get("identifier")
-                .and_then(Value::as_str)
-                .filter(|a| !a.is_empty())
-                .map(String::from)
-                .unwrap_or_else(|| text(s, "name"));
-            out.push(Expected {
-                unique_id: id.clone(),
-                is_source: true,
-                database: text(s, "database"),
-                schema: text(s, "schema"),
-                identifier: ident,
-            });
-        }
+    let nodes = manifest.nodes.iter().filter(|(id, n)| {
+        matches!(n.resource_type.as_str(), "model" | "seed" | "snapshot")
+            && keep(id)
+            && n.config.materialized.as_deref() != Some("ephemeral")
+            && n.relation_name.is_some()
+    });
+    let sources = manifest.sources.iter().filter(|(id, _)| keep(id));
+    for ((id, n), is_source) in nodes.map(|x| (x, false)).chain(sources.map(|x| (x, true))) {
+        out.push(Expected {
+            unique_id: id.clone(),
+            is_source,
+            database: n.database.clone().unwrap_or_default(),
+            schema: n.schema.clone().unwrap_or_default(),
+            identifier: n.identifier().to_string(),
+        });
     }
     out
 }
@@ -275,8 +238,8 @@ pub fn metadata(invocation_id: &str, started_at: chrono::DateTime<chrono::Utc>) 
 mod tests {
     use super::*;
 
-    fn manifest() -> Value {
-        json!({
+    fn manifest() -> Manifest {
+        serde_json::from_value(json!({
             "nodes": {
                 "model.p.orders": {"resource_type": "model", "name": "orders", "database": "wh",
                     "schema": "main", "alias": "orders", "relation_name": "\"wh\".\"main\".\"orders\"",
@@ -298,7 +261,8 @@ mod tests {
                 "source.p.raw.orders": {"resource_type": "source", "name": "orders", "database": "wh",
                     "schema": "main", "identifier": "orders"},
             }
-        })
+        }))
+        .unwrap()
     }
 
     #[test]

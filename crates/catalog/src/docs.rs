@@ -164,6 +164,17 @@ pub fn docs_paths(project: &engine::project::Project) -> Vec<String> {
     out
 }
 
+/// The descriptions of one manifest entry (a node or a source), to
+/// resolve in place; `file` and `id` name it in errors.
+pub struct Described<'a> {
+    pub file: String,
+    pub id: String,
+    pub description: &'a mut String,
+    pub source_description: Option<&'a mut String>,
+    /// (column name, its description)
+    pub columns: Vec<(String, &'a mut String)>,
+}
+
 /// The blocks of a project, by name.
 #[derive(Debug, Clone, Default)]
 pub struct Docs {
@@ -208,42 +219,56 @@ impl Docs {
         })
     }
 
-    /// Resolve every description of the manifest in place and fill its
-    /// `docs` map. Errors name the properties file and the key.
-    pub fn apply(&self, manifest: &mut Value) -> Result<()> {
+    /// Resolve every description of a loaded project in place (its nodes'
+    /// and sources', with their columns') and fill its manifest's `docs`
+    /// section. Errors name the properties file and the key.
+    pub fn apply(&self, m: &mut engine::manifest::Manifest) -> Result<()> {
+        let nodes = m.nodes.values_mut().map(|n| Described {
+            file: n
+                .patch_path
+                .clone()
+                .unwrap_or_else(|| n.original_file_path.clone()),
+            id: n.unique_id.clone(),
+            description: &mut n.description,
+            source_description: None,
+            columns: n
+                .columns
+                .iter_mut()
+                .map(|(k, c)| (k.clone(), &mut c.description))
+                .collect(),
+        });
+        let sources = m.sources.values_mut().map(|s| Described {
+            file: s.table.file.clone(),
+            id: s.unique_id.clone(),
+            description: &mut s.table.description,
+            source_description: Some(&mut s.table.source_description),
+            columns: s
+                .table
+                .columns
+                .iter_mut()
+                .map(|(k, c)| (k.clone(), &mut c.description))
+                .collect(),
+        });
+        self.resolve(nodes.chain(sources))?;
+        m.docs = self.section();
+        Ok(())
+    }
+
+    /// Resolve the descriptions of manifest entries in place, every error
+    /// reported at once.
+    pub fn resolve<'a>(&self, items: impl IntoIterator<Item = Described<'a>>) -> Result<()> {
         let mut errors = Vec::new();
-        for section in ["nodes", "sources"] {
-            let Some(items) = manifest.get_mut(section).and_then(Value::as_object_mut) else {
-                continue;
+        for item in items {
+            let mut fix = |s: &mut String, key: &str| match self.render(s) {
+                Ok(r) => *s = r,
+                Err(e) => errors.push(format!("{}: {}: key {key}: {e}", item.file, item.id)),
             };
-            for (id, item) in items.iter_mut() {
-                let file = item
-                    .get("patch_path")
-                    .and_then(Value::as_str)
-                    .or_else(|| item.get("original_file_path").and_then(Value::as_str))
-                    .unwrap_or(id)
-                    .to_string();
-                let mut fix = |v: Option<&mut Value>, key: String| {
-                    if let Some(Value::String(s)) = v {
-                        match self.render(s) {
-                            Ok(r) => *s = r,
-                            Err(e) => errors.push(format!("{file}: {id}: key {key}: {e}")),
-                        }
-                    }
-                };
-                fix(item.get_mut("description"), "description".into());
-                fix(
-                    item.get_mut("source_description"),
-                    "source_description".into(),
-                );
-                if let Some(cols) = item.get_mut("columns").and_then(Value::as_object_mut) {
-                    for (c, col) in cols.iter_mut() {
-                        fix(
-                            col.get_mut("description"),
-                            format!("columns.{c}.description"),
-                        );
-                    }
-                }
+            fix(item.description, "description");
+            if let Some(s) = item.source_description {
+                fix(s, "source_description");
+            }
+            for (c, d) in item.columns {
+                fix(d, &format!("columns.{c}.description"));
             }
         }
         if !errors.is_empty() {
@@ -252,24 +277,24 @@ impl Docs {
                 message: errors.join("\n"),
             });
         }
-        let docs = manifest
-            .as_object_mut()
-            .map(|m| m.entry("docs").or_insert_with(|| json!({})));
-        if let Some(Value::Object(map)) = docs {
-            for b in self.blocks.values() {
-                let id = format!("doc.{}.{}", b.package, b.name);
-                map.insert(
-                    id.clone(),
-                    json!({
-                        "name": b.name, "resource_type": "doc", "package_name": b.package,
-                        "path": b.file.split_once('/').map(|x| x.1).unwrap_or(&b.file),
-                        "original_file_path": b.file, "unique_id": id,
-                        "block_contents": b.contents,
-                    }),
-                );
-            }
-        }
         Ok(())
+    }
+
+    /// The manifest's `docs` section: every block by unique id.
+    pub fn section(&self) -> serde_json::Map<String, Value> {
+        self.blocks
+            .values()
+            .map(|b| {
+                let id = format!("doc.{}.{}", b.package, b.name);
+                let entry = json!({
+                    "name": b.name, "resource_type": "doc", "package_name": b.package,
+                    "path": b.file.split_once('/').map(|x| x.1).unwrap_or(&b.file),
+                    "original_file_path": b.file, "unique_id": id,
+                    "block_contents": b.contents,
+                });
+                (id, entry)
+            })
+            .collect()
     }
 
     /// The project's `__overview__` block, when it has one.
@@ -344,35 +369,60 @@ mod tests {
     }
 
     #[test]
-    fn applies_to_manifest() {
+    fn resolves_descriptions() {
         let d = docs();
-        let mut m = json!({
-            "nodes": {"model.p.a": {"description": "{{ doc('status') }}", "patch_path": "p://models/a.yml",
-                "columns": {"s": {"description": "Col: {{ doc('status') }}"}}}},
-            "sources": {"source.p.s.t": {"description": "x", "source_description": "{{ doc('status') }}"}},
-            "docs": {}
-        });
-        d.apply(&mut m).unwrap();
-        assert_eq!(m["nodes"]["model.p.a"]["description"], "Order status");
-        assert_eq!(
-            m["nodes"]["model.p.a"]["columns"]["s"]["description"],
-            "Col: Order status"
+        let (mut desc, mut col, mut src) = (
+            "{{ doc('status') }}".to_string(),
+            "Col: {{ doc('status') }}".to_string(),
+            "{{ doc('status') }}".to_string(),
         );
-        assert_eq!(
-            m["sources"]["source.p.s.t"]["source_description"],
-            "Order status"
-        );
-        assert_eq!(m["docs"]["doc.p.status"]["block_contents"], "Order status");
-        assert_eq!(m["docs"]["doc.p.status"]["path"], "docs.md");
+        let mut plain = "x".to_string();
+        d.resolve([
+            Described {
+                file: "p://models/a.yml".into(),
+                id: "model.p.a".into(),
+                description: &mut desc,
+                source_description: None,
+                columns: vec![("s".into(), &mut col)],
+            },
+            Described {
+                file: "models/s.yml".into(),
+                id: "source.p.s.t".into(),
+                description: &mut plain,
+                source_description: Some(&mut src),
+                columns: vec![],
+            },
+        ])
+        .unwrap();
+        assert_eq!(desc, "Order status");
+        assert_eq!(col, "Col: Order status");
+        assert_eq!(src, "Order status");
+        assert_eq!(plain, "x");
+        let section = d.section();
+        assert_eq!(section["doc.p.status"]["block_contents"], "Order status");
+        assert_eq!(section["doc.p.status"]["path"], "docs.md");
 
-        let mut bad = json!({"nodes": {"model.p.a": {"description": "{{ doc('nope') }}",
-            "patch_path": "models/a.yml", "columns": {}}}});
-        let e = d.apply(&mut bad).unwrap_err().to_string();
+        let (mut bad, mut bad_col) = (
+            "{{ doc('nope') }}".to_string(),
+            "{{ doc('no') }}".to_string(),
+        );
+        let e = d
+            .resolve([Described {
+                file: "models/a.yml".into(),
+                id: "model.p.a".into(),
+                description: &mut bad,
+                source_description: None,
+                columns: vec![("c".into(), &mut bad_col)],
+            }])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("models/a.yml: model.p.a: key description"),
             "{e}"
         );
         assert!(e.contains("doc('nope') was not found"), "{e}");
+        // every error at once
+        assert!(e.contains("key columns.c.description"), "{e}");
     }
 
     #[test]

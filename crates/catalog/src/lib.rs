@@ -56,7 +56,7 @@ pub struct Generated {
 pub fn generate(opts: &engine::Options) -> Result<Generated> {
     let t0 = Instant::now();
     let started = chrono::Utc::now();
-    let l = engine::load(opts, engine::Command::Compile)?;
+    let mut l = engine::load(opts, engine::Command::Compile)?;
     let m = &l.manifest;
     tracing::info!(
         "docs generate: project loaded in {:.2}s",
@@ -109,25 +109,25 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
             None => {}
         }
     }
-    let mut manifest = engine::artifacts::manifest_json(m, &l.dag, &compiled);
-    tracing::info!(
-        "docs generate: manifest built at {:.2}s",
-        t0.elapsed().as_secs_f64()
-    );
-    let project = &m.info.project;
-    let docs = docs::find_blocks(&project.root, &project.name, &docs::docs_paths(project))?;
-    docs.apply(&mut manifest)?;
+    // doc() in descriptions resolved on the loaded project itself, so that
+    // manifest.json streams from it as `parse` and `compile` write theirs
+    let project = m.info.project.clone();
+    let docs = docs::find_blocks(&project.root, &project.name, &docs::docs_paths(&project))?;
+    docs.apply(&mut l.manifest)?;
+    let m = &l.manifest;
     tracing::info!(
         "docs generate: doc blocks applied at {:.2}s",
         t0.elapsed().as_secs_f64()
     );
-    engine::artifacts::write_json(m, "manifest.json", &manifest)?;
+    engine::artifacts::write_manifest(m, &l.dag, &compiled)?;
     tracing::info!(
         "docs generate: manifest written at {:.2}s",
         t0.elapsed().as_secs_f64()
     );
-    // what the rest needs of the loaded project; the project itself, the
-    // results and their SQL (all in `manifest` now) are freed meanwhile
+    // What the rest needs of the loaded project. The project, the results
+    // and their SQL are freed before the manifest is read back: holding
+    // both the project and the manifest as JSON values was the command's
+    // peak memory (twice the project's own on 10,000 models).
     let invocation_id = m.info.invocation_id.clone();
     let (database, schema) = (m.info.target.database.clone(), m.info.target.schema.clone());
     let threads = m.info.target.threads;
@@ -137,7 +137,21 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         .filter(|n| n.is_ephemeral())
         .map(|n| (n.name.clone(), n.unique_id.clone()))
         .collect();
-    engine::drop_in_background((results, compiled, l));
+    drop((results, compiled, l));
+    let manifest_path = out.target.join("manifest.json");
+    let manifest = dbt_artifacts::Manifest::read(&manifest_path)
+        .map_err(|e| Error::Artifact {
+            path: manifest_path.clone(),
+            message: e.to_string(),
+        })?
+        .ok_or_else(|| Error::Artifact {
+            path: manifest_path.clone(),
+            message: "not found right after it was written".into(),
+        })?;
+    tracing::info!(
+        "docs generate: manifest read back at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
 
     // catalog.json
     let selected = (!opts.select.is_empty() || !opts.exclude.is_empty()).then_some(&chosen);
@@ -267,36 +281,26 @@ fn column_lineage(
     conn: &duckdb::Connection,
     threads: usize,
     previous: Option<&Value>,
-    manifest: &Value,
+    manifest: &dbt_artifacts::Manifest,
     cat: &Value,
     rels: &lineage::Relations,
 ) -> (Value, Vec<(String, String)>) {
-    let work: Vec<(&String, &Value)> = manifest["nodes"]
-        .as_object()
-        .map(|all| {
-            all.iter()
-                .filter(|(_, n)| {
-                    matches!(
-                        n["resource_type"].as_str().unwrap_or_default(),
-                        "model" | "snapshot"
-                    ) && n["compiled_code"].is_string()
-                })
-                .collect()
+    let work: Vec<(&String, &dbt_artifacts::manifest::Node)> = manifest
+        .nodes
+        .iter()
+        .filter(|(_, n)| {
+            matches!(n.resource_type.as_str(), "model" | "snapshot") && n.compiled_code.is_some()
         })
-        .unwrap_or_default();
-    let one = |parser: &mut lineage::Parser, id: &String, n: &Value| -> LineageResult {
-        let sql = n["compiled_code"].as_str().unwrap_or_default();
+        .collect();
+    let one = |parser: &mut lineage::Parser,
+               id: &String,
+               n: &dbt_artifacts::manifest::Node|
+     -> LineageResult {
+        let sql = n.compiled_code.as_deref().unwrap_or_default();
         let names: Option<Vec<String>> = cat["nodes"].get(id).map(ordered_columns);
-        let deps: Vec<String> = n["depends_on"]["nodes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let deps = &n.depends_on.nodes;
         // the previous run's answer holds while its inputs are the same
-        let key = lineage_key(sql, names.as_deref(), &deps, cat);
+        let key = lineage_key(sql, names.as_deref(), deps, cat);
         if let Some(prev) = previous
             .and_then(|p| p["nodes"].get(id))
             .filter(|p| p["key"].as_str() == Some(key.as_str()))
@@ -309,7 +313,7 @@ fn column_lineage(
         }
         let r = parser
             .parse(sql)
-            .and_then(|t| lineage::lineage(&t, rels, &deps, names.as_deref()));
+            .and_then(|t| lineage::lineage(&t, rels, deps, names.as_deref()));
         (id.clone(), r, key)
     };
     let threads = threads.clamp(1, 16).min(work.len().max(1));

@@ -232,7 +232,11 @@ mod tests {
     async fn serves_index_nodes_and_reloads() {
         let t = tempfile::tempdir().unwrap();
         let a = crate::site::tests::artifacts();
-        std::fs::write(t.path().join("manifest.json"), a.manifest.to_string()).unwrap();
+        std::fs::write(
+            t.path().join("manifest.json"),
+            crate::site::tests::manifest_json().to_string(),
+        )
+        .unwrap();
         let app = router(AppState::new(t.path().to_path_buf()));
         let (st, body) = get(&app, "/api/index").await;
         assert_eq!(st, StatusCode::OK, "{body}");

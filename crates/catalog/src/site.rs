@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use dbt_artifacts::manifest::Node;
+use dbt_artifacts::Manifest;
+use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 
@@ -21,7 +23,7 @@ pub const PAGE_TYPES: [&str; 6] = [
 /// The artifacts of one project, as read from `target/`.
 #[derive(Debug, Clone, Default)]
 pub struct Artifacts {
-    pub manifest: Value,
+    pub manifest: Manifest,
     pub catalog: Option<Value>,
     pub run_results: Option<dbt_artifacts::RunResults>,
     pub lineage: Option<Value>,
@@ -63,7 +65,14 @@ impl Artifacts {
     /// Read `target/`. Only manifest.json is required.
     pub fn read(target: &Path) -> Result<Artifacts> {
         let manifest_path: PathBuf = target.join("manifest.json");
-        let Some(manifest) = read_json(&manifest_path)? else {
+        let manifest = Manifest::read(&manifest_path).map_err(|e| Error::Artifact {
+            path: manifest_path.clone(),
+            message: match e {
+                dbt_artifacts::Error::Json { source, .. } => format!("not valid JSON: {source}"),
+                e => e.to_string(),
+            },
+        })?;
+        let Some(manifest) = manifest else {
             return Err(Error::Artifact {
                 path: manifest_path,
                 message: "not found: run `tarmac docs generate` in the project first".into(),
@@ -117,12 +126,11 @@ pub struct Site {
 }
 
 /// A display name: sources as `source.table`.
-fn display_name(id: &str, n: &Value) -> String {
-    if s(n, "resource_type") == "source" {
-        format!("{}.{}", s(n, "source_name"), s(n, "name"))
+fn display_name(n: &Node) -> String {
+    if n.resource_type == "source" {
+        format!("{}.{}", n.source_name, n.name)
     } else {
-        let _ = id;
-        s(n, "name")
+        n.name.clone()
     }
 }
 
@@ -141,23 +149,14 @@ impl Site {
     /// columns) are never in memory at once.
     pub fn build_each(a: &Artifacts, mut detail: impl FnMut(&str, Value)) -> Value {
         let m = &a.manifest;
-        let empty = Map::new();
-        let nodes = m.get("nodes").and_then(Value::as_object).unwrap_or(&empty);
-        let sources = m
-            .get("sources")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        let exposures = m
-            .get("exposures")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
+        let nodes = &m.nodes;
 
         // pages: every node but tests, sorted by type then name
-        let mut pages: Vec<(&String, &Value)> = nodes
+        let mut pages: Vec<(&String, &Node)> = nodes
             .iter()
-            .chain(sources.iter())
-            .chain(exposures.iter())
-            .filter(|(_, n)| PAGE_TYPES.contains(&s(n, "resource_type").as_str()))
+            .chain(m.sources.iter())
+            .chain(m.exposures.iter())
+            .filter(|(_, n)| PAGE_TYPES.contains(&n.resource_type.as_str()))
             .collect();
         pages.sort_by(|a, b| a.0.cmp(b.0));
         let pos: HashMap<&str, usize> = pages
@@ -183,40 +182,28 @@ impl Site {
 
         // tests by the node they test
         let mut tests: HashMap<&str, Vec<Value>> = HashMap::new();
-        for (id, t) in nodes
-            .iter()
-            .filter(|(_, n)| s(n, "resource_type") == "test")
-        {
-            let attached: Vec<String> = match t.get("attached_node").and_then(Value::as_str) {
-                Some(a) if !a.is_empty() => vec![a.to_string()],
-                _ => t
-                    .pointer("/depends_on/nodes")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+        for (id, t) in nodes.iter().filter(|(_, n)| n.resource_type == "test") {
+            let attached: &[String] = match &t.attached_node {
+                Some(a) if !a.is_empty() => std::slice::from_ref(a),
+                _ => &t.depends_on.nodes,
             };
             let r = results.get(id);
             let kind = t
-                .pointer("/test_metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("singular")
-                .to_string();
+                .test_metadata
+                .as_ref()
+                .map_or("singular", |t| t.name.as_str());
             let summary = json!({
                 "id": id,
-                "name": s(t, "name"),
+                "name": t.name,
                 "kind": kind,
-                "column": t.get("column_name").cloned().unwrap_or(Value::Null),
-                "severity": t.pointer("/config/severity").cloned().unwrap_or(Value::Null),
+                "column": t.column_name,
+                "severity": t.config.severity,
                 "status": r.map(|r| r.status.clone()),
                 "message": r.map(|r| r.message.clone()),
                 "failures": r.map(|r| r.failures.clone()),
                 "completed_at": r.map(|r| r.completed_at.clone()),
-                "description": s(t, "description"),
-                "compiled_code": t.get("compiled_code").cloned().unwrap_or(Value::Null),
+                "description": t.description,
+                "compiled_code": t.compiled_code,
             });
             for a in attached {
                 if let Some((k, _)) = pos.get_key_value(a.as_str()) {
@@ -252,13 +239,8 @@ impl Site {
         let mut up: Vec<Vec<usize>> = vec![Vec::new(); pages.len()];
         let mut down: Vec<Vec<usize>> = vec![Vec::new(); pages.len()];
         for (i, (_, n)) in pages.iter().enumerate() {
-            let deps = n
-                .pointer("/depends_on/nodes")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for d in deps.iter().filter_map(Value::as_str) {
-                if let Some(&j) = pos.get(d) {
+            for d in &n.depends_on.nodes {
+                if let Some(&j) = pos.get(d.as_str()) {
                     if !up[i].contains(&j) {
                         up[i].push(j);
                         down[j].push(i);
@@ -269,7 +251,7 @@ impl Site {
 
         let mut index_nodes = Vec::with_capacity(pages.len());
         for (i, (id, n)) in pages.iter().enumerate() {
-            let rt = s(n, "resource_type");
+            let rt = &n.resource_type;
             let cat = catalog_entry(id);
             let node_tests = tests.get(id.as_str()).cloned().unwrap_or_default();
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -281,11 +263,7 @@ impl Site {
                     .to_string();
                 *counts.entry(st).or_default() += 1;
             }
-            let documented = n
-                .get("columns")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
+            let documented = &n.columns;
             let in_db = cat
                 .and_then(|c| c.get("columns"))
                 .and_then(Value::as_object)
@@ -318,7 +296,7 @@ impl Site {
                         .find(|(k, _)| k.eq_ignore_ascii_case(name))
                         .map(|x| x.1);
                     let dbc = in_db.get(name);
-                    let desc = doc.map(|d| s(d, "description")).unwrap_or_default();
+                    let desc = doc.map(|d| d.description.clone()).unwrap_or_default();
                     let ctests: Vec<&Value> = node_tests
                         .iter()
                         .filter(|t| {
@@ -337,7 +315,7 @@ impl Site {
                                         let uid = s(x, "unique_id");
                                         let name = pages
                                             .get(pos.get(uid.as_str()).copied().unwrap_or(usize::MAX))
-                                            .map(|(id, n)| display_name(id, n))
+                                            .map(|(_, n)| display_name(n))
                                             .unwrap_or_else(|| {
                                                 uid.strip_prefix("relation:").unwrap_or(&uid).to_string()
                                             });
@@ -352,7 +330,7 @@ impl Site {
                     json!({
                         "name": name,
                         "type": dbc.and_then(|c| c.get("type")).cloned()
-                            .or_else(|| doc.and_then(|d| d.get("data_type")).cloned())
+                            .or_else(|| doc.and_then(|d| d.data_type.clone()).map(Value::from))
                             .unwrap_or(Value::Null),
                         "description": desc,
                         "description_html": markdown(&desc),
@@ -367,47 +345,44 @@ impl Site {
                 json!({"status": r.status, "message": r.message, "completed_at": r.completed_at,
                        "execution_time": r.execution_time})
             });
-            let description = s(n, "description");
-            let materialized = n
-                .pointer("/config/materialized")
-                .and_then(Value::as_str)
-                .map(String::from)
-                .unwrap_or_else(|| {
-                    if rt == "source" {
-                        "source".into()
-                    } else {
-                        String::new()
-                    }
-                });
+            let description = &n.description;
+            let materialized = n.config.materialized.clone().unwrap_or_else(|| {
+                if rt == "source" {
+                    "source".into()
+                } else {
+                    String::new()
+                }
+            });
             let row_count = cat
                 .and_then(|c| c.pointer("/stats/row_count/value"))
                 .cloned();
-            let name = display_name(id, n);
+            let name = display_name(n);
             let ids =
                 |v: &Vec<usize>| -> Vec<&str> { v.iter().map(|&j| pages[j].0.as_str()).collect() };
             detail(
                 id,
                 json!({
                     "id": id, "name": name, "type": rt,
-                    "package": s(n, "package_name"),
-                    "path": s(n, "original_file_path"),
-                    "patch_path": n.get("patch_path").cloned().unwrap_or(Value::Null),
+                    "package": n.package_name,
+                    "path": n.original_file_path,
+                    "patch_path": n.patch_path,
                     "materialized": materialized,
-                    "database": s(n, "database"), "schema": s(n, "schema"),
-                    "relation": n.get("relation_name").cloned().unwrap_or(Value::Null),
-                    "tags": n.get("tags").cloned().unwrap_or(json!([])),
-                    "meta": n.get("meta").cloned().unwrap_or(json!({})),
+                    "database": n.database.as_deref().unwrap_or_default(),
+                    "schema": n.schema.as_deref().unwrap_or_default(),
+                    "relation": n.relation_name,
+                    "tags": n.tags,
+                    "meta": n.meta,
                     "description": description,
-                    "description_html": markdown(&description),
-                    "source_description_html": n.get("source_description").and_then(Value::as_str).map(markdown),
-                    "loader": n.get("loader").cloned().unwrap_or(Value::Null),
+                    "description_html": markdown(description),
+                    "source_description_html": n.source_description.as_deref().map(markdown),
+                    "loader": n.loader,
                     "relation_type": cat.and_then(|c| c.pointer("/metadata/type")).cloned(),
                     "comment": cat.and_then(|c| c.pointer("/metadata/comment")).cloned(),
                     "row_count": row_count,
                     "columns": columns,
                     "tests": node_tests,
-                    "raw_code": n.get("raw_code").cloned().unwrap_or(Value::Null),
-                    "compiled_code": n.get("compiled_code").cloned().unwrap_or(Value::Null),
+                    "raw_code": n.raw_code,
+                    "compiled_code": n.compiled_code,
                     "last_run": run,
                     "parents": ids(&up[i]),
                     "children": ids(&down[i]),
@@ -421,7 +396,7 @@ impl Site {
                     let d = documented
                         .iter()
                         .find(|(k, _)| k.eq_ignore_ascii_case(c))
-                        .map(|x| s(x.1, "description"))
+                        .map(|x| x.1.description.clone())
                         .unwrap_or_default();
                     if d.is_empty() {
                         json!([c])
@@ -432,26 +407,23 @@ impl Site {
                 .collect();
             index_nodes.push(json!({
                 "id": id, "name": name, "type": rt, "mat": materialized,
-                "schema": s(n, "schema"),
-                "path": s(n, "original_file_path"),
+                "schema": n.schema.as_deref().unwrap_or_default(),
+                "path": n.original_file_path,
                 "desc": description,
-                "tags": n.get("tags").cloned().unwrap_or(json!([])),
+                "tags": n.tags,
                 "cols": col_words,
                 "tests": counts,
                 "run": results.get(id.as_str()).map(|r| r.status.clone()),
             }));
         }
         let overview = m
-            .pointer("/docs")
-            .and_then(Value::as_object)
-            .and_then(|d| {
-                d.values()
-                    .find(|b| s(b, "name") == "__overview__" && s(b, "package_name") != "dbt")
-            })
-            .map(|b| markdown(&s(b, "block_contents")));
+            .docs
+            .values()
+            .find(|b| b.name == "__overview__" && b.package_name != "dbt")
+            .map(|b| markdown(&b.block_contents));
         json!({
-            "project": m.pointer("/metadata/project_name").cloned().unwrap_or(Value::Null),
-            "generated_at": m.pointer("/metadata/generated_at").cloned().unwrap_or(Value::Null),
+            "project": m.metadata.project_name,
+            "generated_at": m.metadata.generated_at,
             "catalog": a.catalog.is_some(),
             "run_results_at": a.run_results.as_ref().map(|r| r.metadata.generated_at.clone()),
             "overview_html": overview,
@@ -466,9 +438,9 @@ impl Site {
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) fn artifacts() -> Artifacts {
-        Artifacts {
-            manifest: json!({
+    /// The test project's manifest.json.
+    pub(crate) fn manifest_json() -> Value {
+        json!({
                 "metadata": {"project_name": "p", "generated_at": "2024-01-01T00:00:00Z"},
                 "nodes": {
                     "model.p.orders": {"resource_type": "model", "name": "orders", "package_name": "p",
@@ -490,7 +462,12 @@ pub(crate) mod tests {
                 "sources": {"source.p.s.t": {"resource_type": "source", "name": "t", "source_name": "s",
                     "description": "", "columns": {}}},
                 "docs": {"doc.p.__overview__": {"name": "__overview__", "package_name": "p", "block_contents": "# Welcome"}},
-            }),
+        })
+    }
+
+    pub(crate) fn artifacts() -> Artifacts {
+        Artifacts {
+            manifest: serde_json::from_value(manifest_json()).unwrap(),
             catalog: Some(json!({"nodes": {"model.p.orders": {
                 "metadata": {"type": "BASE TABLE", "comment": null},
                 "columns": {"amount": {"type": "DOUBLE", "index": 2, "name": "amount"},

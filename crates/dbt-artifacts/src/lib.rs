@@ -3,13 +3,17 @@
 //! `.models`, `tarmac up`'s summary, the docs site, `--state` selection and
 //! `retry`), where each used to walk `serde_json::Value` on its own.
 //!
-//! Today: `run_results.json` (dbt's schema v6). The field order of each
+//! Today: `run_results.json` (dbt's schema v6), and `manifest.json` (v12)
+//! for reading ([`manifest`]). The field order of each
 //! struct is the order the engine writes keys in, which the goldens and
 //! dbt's own files share. Reading is lenient as dbt's readers are: a field
 //! dbt leaves out or writes as null reads as its default, so a
 //! `run_results.json` written by dbt itself (a `--state` folder) reads too.
 
 use std::path::{Path, PathBuf};
+
+pub mod manifest;
+pub use manifest::Manifest;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -23,9 +27,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a run_results.json: {source}")]
+    #[error("{path} is not a valid {what}: {source}")]
     Json {
         path: PathBuf,
+        /// The artifact expected (`run_results.json`, `manifest.json`).
+        what: &'static str,
         #[source]
         source: serde_json::Error,
     },
@@ -139,6 +145,7 @@ impl RunResults {
             .map(Some)
             .map_err(|source| Error::Json {
                 path: path.to_path_buf(),
+                what: "run_results.json",
                 source,
             })
     }
@@ -214,7 +221,7 @@ mod tests {
         std::fs::write(&p, "{").unwrap();
         let e = RunResults::read(&p).unwrap_err().to_string();
         assert!(
-            e.contains("run_results.json is not a run_results.json"),
+            e.contains("run_results.json is not a valid run_results.json"),
             "{e}"
         );
     }

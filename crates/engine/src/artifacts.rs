@@ -1080,7 +1080,7 @@ fn manifest_json_without_nodes(m: &Manifest, dag: &Dag) -> Value {
         "nodes": nodes,
         "sources": sources,
         "macros": macros_json(m),
-        "docs": {},
+        "docs": m.docs,
         "exposures": sections["exposures"],
         "metrics": sections["metrics"],
         "groups": sections["groups"],

@@ -286,6 +286,9 @@ pub struct Manifest {
     /// `--defer`: the state manifest's relation for each node whose refs
     /// resolve there (see [`crate::state::deferred_relations`]).
     pub deferred: HashMap<String, Relation>,
+    /// The manifest's `docs` section: the doc blocks, by unique id, which
+    /// `docs generate` finds (a parse leaves it empty).
+    pub docs: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Files under `dir` with one of `exts`, sorted, as (absolute, relative to `dir`).

@@ -395,6 +395,7 @@ impl Manifest {
             hook_macros: HashMap::new(),
             resources,
             deferred: HashMap::new(),
+            docs: Default::default(),
         };
         m.hook_macros = crate::artifacts::record_hook_macros(&m);
         // names from the state where the model's final config is unchanged
