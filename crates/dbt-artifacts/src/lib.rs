@@ -131,29 +131,38 @@ impl RunResult {
 impl RunResults {
     /// Reads `path`; `Ok(None)` when there is no such file.
     pub fn read(path: &Path) -> Result<Option<RunResults>, Error> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                what: "run_results.json",
-                source,
-            })
+        read_artifact(path, "run_results.json")
     }
 
     /// The results whose status is `status`.
     pub fn with_status<'a>(&'a self, status: &'a str) -> impl Iterator<Item = &'a RunResult> {
         self.results.iter().filter(move |r| r.status == status)
     }
+}
+
+/// Reads the artifact `what` from `path`; `Ok(None)` when there is no such
+/// file.
+fn read_artifact<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<Option<T>, Error> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            what,
+            source,
+        })
 }
 
 #[cfg(test)]

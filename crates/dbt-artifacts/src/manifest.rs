@@ -154,23 +154,7 @@ pub struct DocBlock {
 impl Manifest {
     /// Reads `path`; `Ok(None)` when there is no such file.
     pub fn read(path: &Path) -> Result<Option<Manifest>, Error> {
-        let text = match std::fs::read(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        serde_json::from_slice(&text)
-            .map(Some)
-            .map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                what: "manifest.json",
-                source,
-            })
+        crate::read_artifact(path, "manifest.json")
     }
 }
 

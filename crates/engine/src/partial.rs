@@ -321,6 +321,19 @@ mod tests {
 
     use crate::{artifacts, load, Command, Options};
 
+    /// A copy of the jaffle fixture in a temporary folder, with one more
+    /// model whose SQL is `model_sql` (it reads an environment variable).
+    fn jaffle_with(model_sql: &str) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("jaffle");
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle"),
+            &dir,
+        );
+        std::fs::write(dir.join("models/staging/env_model.sql"), model_sql).unwrap();
+        (tmp, dir)
+    }
+
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for e in std::fs::read_dir(from).unwrap() {
@@ -363,17 +376,9 @@ mod tests {
     /// gives, and parses again only what it must.
     #[test]
     fn partial_parse_matches_full_parse() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("jaffle");
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle"),
-            &dir,
-        );
-        std::fs::write(
-            dir.join("models/staging/env_model.sql"),
+        let (_tmp, dir) = jaffle_with(
             "{{ config(alias=env_var('TARMAC_PP_TEST_ALIAS', 'env_default')) }}\nselect 1 as one\n",
-        )
-        .unwrap();
+        );
         let check = |what: &str, vars: Option<&str>, max_reparsed: usize| {
             let (full, none) = parsed(&dir, false, vars);
             assert_eq!(none, None);
@@ -481,17 +486,8 @@ mod tests {
     /// gives what a full parse gives.
     #[test]
     fn unchanged_project_keeps_its_manifest() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("jaffle");
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle"),
-            &dir,
-        );
-        std::fs::write(
-            dir.join("models/staging/env_model.sql"),
-            "select '{{ env_var('TARMAC_STAMP_TEST', 'unset') }}' as v\n",
-        )
-        .unwrap();
+        let (_tmp, dir) =
+            jaffle_with("select '{{ env_var('TARMAC_STAMP_TEST', 'unset') }}' as v\n");
         let invocation = |dir: &Path| {
             let text = std::fs::read_to_string(dir.join("target/manifest.json")).unwrap();
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
