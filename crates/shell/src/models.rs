@@ -8,8 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::output::{Cell, Column};
 use crate::Error;
 
@@ -51,59 +49,40 @@ pub fn target_dir(project_dir: &Path) -> PathBuf {
 pub fn load(project_dir: &Path) -> Result<Option<Project>, Error> {
     let target = target_dir(project_dir);
     let manifest_path = target.join("manifest.json");
-    let text = match std::fs::read_to_string(&manifest_path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
+    let manifest = match dbt_artifacts::Manifest::read(&manifest_path) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(None),
+        Err(dbt_artifacts::Error::Json { source, .. }) => {
             return Err(Error::Models(format!(
-                "cannot read {}: {e}",
+                "{} is not valid JSON: {source}",
                 manifest_path.display()
             )))
         }
+        Err(e) => return Err(Error::Models(e.to_string())),
     };
-    let manifest: Value = serde_json::from_str(&text).map_err(|e| {
-        Error::Models(format!(
-            "{} is not valid JSON: {e}",
-            manifest_path.display()
-        ))
-    })?;
     let mut project = Project::default();
-    for section in ["nodes", "sources"] {
-        let Some(map) = manifest.get(section).and_then(Value::as_object) else {
-            continue;
-        };
+    for (section, map) in [("node", &manifest.nodes), ("source", &manifest.sources)] {
         for (id, n) in map {
-            let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-            let resource_type = s(n.get("resource_type"))
-                .unwrap_or_else(|| section.trim_end_matches('s').to_string());
-            let name = if resource_type == "source" {
-                match (s(n.get("source_name")), s(n.get("name"))) {
-                    (Some(src), Some(name)) => format!("{src}.{name}"),
-                    (_, Some(name)) => name,
-                    _ => id.clone(),
-                }
+            let resource_type = if n.resource_type.is_empty() {
+                section.to_string()
             } else {
-                s(n.get("name")).unwrap_or_else(|| id.clone())
+                n.resource_type.clone()
             };
-            let depends_on = n
-                .pointer("/depends_on/nodes")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let name = match (n.source_name.as_str(), n.name.as_str()) {
+                (_, "") => id.clone(),
+                ("", name) => name.to_string(),
+                (src, name) if resource_type == "source" => format!("{src}.{name}"),
+                (_, name) => name.to_string(),
+            };
             project.nodes.insert(
                 id.clone(),
                 Node {
                     unique_id: id.clone(),
                     name,
                     resource_type,
-                    materialized: s(n.pointer("/config/materialized")),
-                    schema: s(n.get("schema")),
-                    depends_on,
+                    materialized: n.config.materialized.clone(),
+                    schema: n.schema.clone(),
+                    depends_on: n.depends_on.nodes.clone(),
                 },
             );
         }
