@@ -13,6 +13,8 @@ pub mod error;
 pub mod packages_file;
 pub mod profile_file;
 pub mod project_file;
+pub mod properties_file;
+pub mod quoting;
 pub mod resources;
 pub mod selectors_file;
 pub mod yaml;

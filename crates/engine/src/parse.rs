@@ -191,6 +191,8 @@ impl Manifest {
         let mut resources: Vec<crate::resources::Resource> = Vec::new();
         let mut foreign: Vec<(ResourceType, String, crate::properties::NodeProps)> = Vec::new();
         let mut foreign_names: Vec<String> = Vec::new();
+        // problems of properties files, all projects' (see below)
+        let mut problems: Vec<Error> = Vec::new();
         for pinfo in &all {
             let project = pinfo.project.clone();
             let root = project.root.clone();
@@ -231,33 +233,29 @@ impl Manifest {
                 },
             );
             let mut props = Properties::default();
-            // Every file that is not YAML is named at once (fixing one to
-            // meet the next is slow); other errors stop at the first.
-            let mut unparsed: Vec<Error> = Vec::new();
+            // Every problem of every properties file is reported at once:
+            // the files that are not YAML, each file's every bad key, and
+            // every config whose Jinja fails to render.
+            let before = problems.len();
             for ((abs, rel), doc) in yaml_files.iter().zip(docs) {
-                let (entry, fresh) = match doc {
-                    Ok(d) => d,
+                let entry = match doc {
+                    Ok((entry, fresh)) => {
+                        reparsed += usize::from(fresh);
+                        entry
+                    }
                     Err(e @ Error::File(dbt_project::Error::Yaml { .. })) => {
-                        unparsed.push(e);
+                        problems.push(e);
                         continue;
                     }
                     Err(e) => return Err(e),
                 };
-                if !unparsed.is_empty() {
-                    continue;
+                if let Err(e) = props.add_file(abs, rel, &entry.doc) {
+                    problems.push(e.into());
                 }
-                reparsed += usize::from(fresh);
-                props.add_file(abs, rel, &entry.doc)?;
                 state.yaml.insert(skey(rel), entry);
             }
-            if unparsed.len() > 1 {
-                let all: Vec<String> = unparsed.iter().map(Error::to_string).collect();
-                return Err(Error::Project(all.join("\n")));
-            }
-            if let Some(e) = unparsed.pop() {
-                return Err(e);
-            }
-            props.render_configs(
+            crate::properties::render_configs(
+                &mut props,
                 &crate::project::FileEnv::new(
                     &info
                         .project
@@ -265,7 +263,13 @@ impl Manifest {
                     Some(target),
                 ),
                 &root,
-            )?;
+                &mut problems,
+            );
+            if problems.len() > before {
+                // this project's nodes are left out; the next project's
+                // files are still read, for their problems
+                continue;
+            }
             // sources (before the kinds: generic tests attach to them)
             let mut own_sources = IndexMap::new();
             for t in props.sources.iter().cloned() {
@@ -276,13 +280,13 @@ impl Manifest {
                     &t.identifier,
                 )
                 .with_quoting(t.quoting);
-                relation.external =
-                    crate::external_source::external_location(&t).map_err(|message| {
-                        Error::Yaml {
-                            path: project.root.join(&t.file),
-                            message,
-                        }
-                    })?;
+                match crate::external_source::external_location(&t) {
+                    Ok(external) => relation.external = external,
+                    Err(message) => problems.push(Error::Yaml {
+                        path: project.root.join(&t.file),
+                        message,
+                    }),
+                }
                 own_sources.insert(
                     uid.clone(),
                     Source {
@@ -360,14 +364,23 @@ impl Manifest {
                 match crate::resources::build(kind, item, &place) {
                     Ok(r) if r.enabled() => resources.push(r),
                     Ok(_) => {}
-                    Err(message) => {
-                        return Err(Error::Yaml {
-                            path: root.join(rel),
-                            message,
-                        })
-                    }
+                    Err(message) => problems.push(Error::Yaml {
+                        path: root.join(rel),
+                        message,
+                    }),
                 }
             }
+        }
+        if problems.len() == 1 && errors.is_empty() {
+            return Err(problems.remove(0));
+        }
+        if !problems.is_empty() {
+            let all: Vec<String> = problems
+                .iter()
+                .map(Error::to_string)
+                .chain(errors)
+                .collect();
+            return Err(Error::Project(all.join("\n")));
         }
         for ((kind, package, p), name) in foreign.into_iter().zip(foreign_names) {
             if !patch_foreign(&mut nodes, kind, &package, &name, &p) && kind == ResourceType::Model

@@ -255,6 +255,23 @@ fn errors_golden() {
         )],
         &run,
     );
+    // every bad key of every properties file, and a file that is not
+    // YAML, in one run
+    all += &error_case(
+        "yaml bad values in two files",
+        &[
+            (
+                "models/props.yml",
+                "version: 2\nmodels:\n  - name: orders\n    columns: 5\n    config: [a]\n  - description: no name\n",
+            ),
+            (
+                "models/sources.yml",
+                "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: t\n        tags: {a: 1}\n",
+            ),
+            ("models/more.yml", "version: 2\nmodels: [\n"),
+        ],
+        &run,
+    );
     all += &error_case(
         "duckdb error",
         &[(
