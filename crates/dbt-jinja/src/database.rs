@@ -41,6 +41,44 @@ pub trait Database: Send + Sync {
     fn columns(&self, relation: &Relation) -> Result<Vec<(String, String)>, DatabaseFailure>;
     /// The relations of a schema in the default database, with their kind.
     fn relations_in_schema(&self, schema: &str) -> Result<Vec<Relation>, DatabaseFailure>;
+    /// Whether `database.schema` exists.
+    fn has_schema(&self, database: &str, schema: &str) -> Result<bool, DatabaseFailure>;
+
+    /// Run statements in one transaction: all of them or none. The default
+    /// runs them on [`Database::execute`] between `BEGIN TRANSACTION` and
+    /// `COMMIT`, and rolls back when one fails.
+    fn transaction(&self, statements: &[String]) -> Result<(), DatabaseFailure> {
+        self.execute("BEGIN TRANSACTION")?;
+        for s in statements.iter().map(String::as_str).chain(["COMMIT"]) {
+            if let Err(e) = self.execute(s) {
+                let _ = self.execute("ROLLBACK");
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Database::execute`] of the engine's own DDL, whose every change
+    /// the caller then reports with [`Database::note`]. A database that
+    /// caches its catalog (the engine's DuckDB connection) keeps its cache
+    /// for it, where user SQL, which may change anything, empties it.
+    fn execute_noted(&self, sql: &str) -> Result<(), DatabaseFailure> {
+        self.execute(sql)
+    }
+
+    /// [`Database::transaction`] of the engine's own DDL (see
+    /// [`Database::execute_noted`]).
+    fn transaction_noted(&self, statements: &[String]) -> Result<(), DatabaseFailure> {
+        self.transaction(statements)
+    }
+
+    /// `relation` now is a `kind` (`table`/`view`), or is gone (`None`):
+    /// what a catalog cache must learn after [`Database::execute_noted`].
+    fn note(&self, _relation: &Relation, _kind: Option<&'static str>) {}
+
+    /// Forget whatever is cached of the catalog (after user SQL, such as a
+    /// `sql_header`, that may have changed anything).
+    fn invalidate(&self) {}
 
     /// The statement that drops `relation` as what it is now (`DROP VIEW` of
     /// a view, `DROP TABLE` of a table), or a no-op when it is not there:
@@ -69,6 +107,10 @@ pub enum Call {
     /// The relation as rendered.
     Columns(String),
     RelationsInSchema(String),
+    /// `database.schema` as asked.
+    HasSchema(String),
+    /// The statements of one transaction.
+    Transaction(Vec<String>),
 }
 
 /// A [`Database`] in memory that records every call and answers from what
@@ -126,15 +168,22 @@ impl Recording {
         lock(&self.calls).clone()
     }
 
-    /// The SQL of every `execute` and `query` so far, in order.
+    /// The SQL of every `execute` and `query` so far, in order, a
+    /// transaction's statements between `BEGIN TRANSACTION` and `COMMIT`.
     pub fn statements(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter_map(|c| match c {
-                Call::Execute(s) | Call::Query(s) => Some(s),
-                _ => None,
-            })
-            .collect()
+        let mut out = Vec::new();
+        for c in self.calls() {
+            match c {
+                Call::Execute(s) | Call::Query(s) => out.push(s),
+                Call::Transaction(stmts) => {
+                    out.push("BEGIN TRANSACTION".into());
+                    out.extend(stmts);
+                    out.push("COMMIT".into());
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     fn record(&self, call: Call) {
@@ -240,6 +289,23 @@ impl Database for Recording {
                 ..h.relation.clone()
             })
             .collect())
+    }
+
+    /// A schema exists when a relation the test gave is in it.
+    fn has_schema(&self, database: &str, schema: &str) -> Result<bool, DatabaseFailure> {
+        self.record(Call::HasSchema(format!("{database}.{schema}")));
+        let same = |a: Option<&str>, b: &str| a.is_some_and(|a| a.eq_ignore_ascii_case(b));
+        Ok(lock(&self.relations).iter().any(|h| {
+            same(h.relation.database.as_deref(), database)
+                && same(h.relation.schema.as_deref(), schema)
+        }))
+    }
+
+    /// One call for the whole transaction; it fails, as a whole, when one
+    /// of its statements would.
+    fn transaction(&self, statements: &[String]) -> Result<(), DatabaseFailure> {
+        self.record(Call::Transaction(statements.to_vec()));
+        statements.iter().try_for_each(|s| self.check(s))
     }
 }
 

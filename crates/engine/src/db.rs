@@ -565,6 +565,34 @@ impl Database for Db {
     ) -> std::result::Result<Vec<Relation>, DatabaseFailure> {
         Db::relations_in_schema(self, schema).map_err(failure)
     }
+
+    fn has_schema(
+        &self,
+        database: &str,
+        schema: &str,
+    ) -> std::result::Result<bool, DatabaseFailure> {
+        Db::has_schema(self, database, schema).map_err(failure)
+    }
+
+    fn transaction(&self, statements: &[String]) -> std::result::Result<(), DatabaseFailure> {
+        Db::transaction(self, statements).map_err(failure)
+    }
+
+    fn execute_noted(&self, sql: &str) -> std::result::Result<(), DatabaseFailure> {
+        Db::execute_known(self, sql).map_err(failure)
+    }
+
+    fn transaction_noted(&self, statements: &[String]) -> std::result::Result<(), DatabaseFailure> {
+        Db::transaction_known(self, statements).map_err(failure)
+    }
+
+    fn note(&self, relation: &Relation, kind: Option<&'static str>) {
+        Db::note(self, relation, kind)
+    }
+
+    fn invalidate(&self) {
+        Db::invalidate(self)
+    }
 }
 
 fn failure(e: Error) -> DatabaseFailure {

@@ -50,6 +50,10 @@ pub enum Error {
     /// DuckDB refused a statement.
     #[error("{0}")]
     Database(#[from] duckdb::Error),
+    /// The database refused a statement run through the `Database` trait
+    /// (the materializations): its own words, as `Database`.
+    #[error("{0}")]
+    Refused(#[from] dbt_jinja::database::DatabaseFailure),
     /// The warehouse file could not be opened: held by another process past
     /// the wait, damaged, or refused by DuckDB.
     #[error("{0}")]

@@ -54,8 +54,8 @@ use std::time::Instant;
 pub use dbt_project::{config, resources, yaml};
 // the Jinja layer, under the paths it had when it lived here
 pub use dbt_jinja::{
-    blocks, builtins, extras, jinja, logfmt, macros, project, pyargs, pydatetime, relation,
-    render_error,
+    blocks, builtins, database, extras, jinja, logfmt, macros, project, pyargs, pydatetime,
+    relation, render_error,
 };
 pub use error::{Error, Result};
 pub use results::Command;

@@ -6,7 +6,7 @@
 //! transaction, so a failing model never destroys the previous table.
 
 use crate::config::{Config, ConfigExt};
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::relation::{quote, Relation};
 
@@ -36,7 +36,7 @@ fn drop_existing(kind: Option<&str>, rel: &Relation) -> Option<String> {
 
 /// `CREATE SCHEMA` when the cache does not know the schema (the run creates
 /// schemas up front, so this is mostly a lookup).
-fn ensure_schema(db: &Db, rel: &Relation, stmts: &mut Vec<String>) -> Result<()> {
+fn ensure_schema(db: &dyn Database, rel: &Relation, stmts: &mut Vec<String>) -> Result<()> {
     let known = match (&rel.database, &rel.schema) {
         (Some(d), Some(s)) => db.has_schema(d, s)?,
         _ => false,
@@ -49,7 +49,7 @@ fn ensure_schema(db: &Db, rel: &Relation, stmts: &mut Vec<String>) -> Result<()>
 
 /// Record what a materialization changed; a `sql_header` is user SQL that
 /// may have changed anything.
-fn record(db: &Db, config: &Config, changes: &[(&Relation, Option<&'static str>)]) {
+fn record(db: &dyn Database, config: &Config, changes: &[(&Relation, Option<&'static str>)]) {
     if config.str_of("sql_header").is_some() {
         db.invalidate();
         return;
@@ -66,7 +66,7 @@ fn with_header(config: &Config, sql: String) -> String {
     }
 }
 
-pub fn view(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outcome> {
+pub fn view(db: &dyn Database, rel: &Relation, sql: &str, config: &Config) -> Result<Outcome> {
     let kind = db.relation_kind(
         rel.database.as_deref(),
         rel.schema.as_deref().unwrap_or("main"),
@@ -86,7 +86,7 @@ pub fn view(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outco
         stmts.extend(drop_existing(kind.as_deref(), rel));
     }
     stmts.push(create.clone());
-    db.transaction_known(&stmts)?;
+    db.transaction_noted(&stmts)?;
     record(db, config, &[(rel, Some("view"))]);
     Ok(Outcome {
         message: "OK".into(),
@@ -94,7 +94,7 @@ pub fn view(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outco
     })
 }
 
-pub fn table(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outcome> {
+pub fn table(db: &dyn Database, rel: &Relation, sql: &str, config: &Config) -> Result<Outcome> {
     let kind = db.relation_kind(
         rel.database.as_deref(),
         rel.schema.as_deref().unwrap_or("main"),
@@ -119,7 +119,7 @@ pub fn table(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outc
         tmp.render(),
         quote(&rel.identifier)
     ));
-    db.transaction_known(&stmts)?;
+    db.transaction_noted(&stmts)?;
     record(db, config, &[(&tmp, None), (rel, Some("table"))]);
     Ok(Outcome {
         message: "OK".into(),
@@ -130,7 +130,7 @@ pub fn table(db: &Db, rel: &Relation, sql: &str, config: &Config) -> Result<Outc
 /// Whether `is_incremental()` is true: the relation exists as a table and
 /// this is not a full refresh.
 pub fn is_incremental(
-    db: &Db,
+    db: &dyn Database,
     rel: &Relation,
     config: &Config,
     full_refresh: bool,
@@ -155,7 +155,7 @@ pub fn full_refresh_for(config: &Config, flag: bool) -> bool {
 }
 
 pub fn incremental(
-    db: &Db,
+    db: &dyn Database,
     rel: &Relation,
     sql: &str,
     config: &Config,
@@ -184,7 +184,7 @@ pub fn incremental(
             sql.trim_end()
         ),
     );
-    db.execute_known(&create)?;
+    db.execute_noted(&create)?;
     if config.str_of("sql_header").is_some() {
         db.invalidate();
     }
@@ -355,7 +355,7 @@ pub fn incremental(
             run_sql: stmts.join(";\n") + ";",
         })
     })();
-    let _ = db.execute_known(&format!(
+    let _ = db.execute_noted(&format!(
         "DROP TABLE IF EXISTS temp.main.{}",
         quote(&tmp_name)
     ));
@@ -381,7 +381,7 @@ fn config_text(v: &serde_json::Value) -> String {
 /// as one all-NULL row and filtered out by the view, as dbt-duckdb does, so
 /// the file keeps the columns.
 pub fn external(
-    db: &Db,
+    db: &dyn Database,
     rel: &Relation,
     sql: &str,
     config: &Config,
@@ -597,6 +597,7 @@ pub fn external(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Db;
     use serde_json::json;
 
     fn cfg(v: serde_json::Value) -> Config {
@@ -735,5 +736,127 @@ mod tests {
         );
         let e = external(&db, &rel("b"), rows, &cfg(json!({"format": "xlsx"})), &root).unwrap_err();
         assert!(e.to_string().contains("Invalid format: xlsx"), "{e}");
+    }
+
+    /// What each materialization asks of the database, with no database:
+    /// the `Recording` adapter answers as each test says the database is,
+    /// and keeps every call.
+    mod recorded {
+        use super::*;
+        use crate::database::{Call, Recording};
+
+        fn orders() -> Relation {
+            Relation::new("d", "s", "orders")
+        }
+
+        fn holding(kind: &str) -> Recording {
+            Recording::new().with_relation(orders(), kind, &[("id", "INTEGER"), ("v", "VARCHAR")])
+        }
+
+        #[test]
+        fn a_view_over_a_table_drops_the_table_in_the_same_transaction() {
+            let db = holding("table");
+            let out = view(&db, &orders(), "select 1 as id\n", &Config::new()).unwrap();
+            let create = "create or replace view \"d\".\"s\".\"orders\" as (\nselect 1 as id\n);";
+            assert_eq!(out.run_sql, create);
+            assert_eq!(
+                db.calls().last(),
+                Some(&Call::Transaction(vec![
+                    "DROP TABLE IF EXISTS \"d\".\"s\".\"orders\"".into(),
+                    create.into(),
+                ]))
+            );
+        }
+
+        #[test]
+        fn a_table_is_built_aside_and_swapped_in_with_its_schema_created() {
+            let db = Recording::new();
+            let c = cfg(json!({"sql_header": "set threads = 1;"}));
+            table(&db, &orders(), "select 1 as id", &c).unwrap();
+            assert!(db.calls().contains(&Call::HasSchema("d.s".into())));
+            assert_eq!(
+                db.statements(),
+                [
+                    "BEGIN TRANSACTION",
+                    "CREATE SCHEMA IF NOT EXISTS \"d\".\"s\"",
+                    "DROP TABLE IF EXISTS \"d\".\"s\".\"orders__dbt_tmp\"",
+                    "set threads = 1;\ncreate table \"d\".\"s\".\"orders__dbt_tmp\" as (\nselect 1 as id\n);",
+                    "ALTER TABLE \"d\".\"s\".\"orders__dbt_tmp\" RENAME TO \"orders\"",
+                    "COMMIT",
+                ]
+            );
+        }
+
+        #[test]
+        fn an_incremental_run_adds_columns_then_deletes_and_inserts_by_key() {
+            let db = holding("table").with_relation(
+                Relation::new("temp", "main", "orders__dbt_tmp"),
+                "table",
+                &[("id", "INTEGER"), ("v", "VARCHAR"), ("w", "DATE")],
+            );
+            let c = cfg(json!({
+                "materialized": "incremental",
+                "unique_key": "id",
+                "on_schema_change": "append_new_columns",
+            }));
+            let out = incremental(&db, &orders(), "select 1 as id", &c, false).unwrap();
+            let o = "\"d\".\"s\".\"orders\"";
+            let want = [
+                format!("ALTER TABLE {o} ADD COLUMN \"w\" DATE"),
+                format!("DELETE FROM {o} USING \"orders__dbt_tmp\" WHERE \"orders\".\"id\" = \"orders__dbt_tmp\".\"id\""),
+                format!("INSERT INTO {o} (\"id\", \"v\", \"w\") SELECT \"id\", \"v\", \"w\" FROM \"orders__dbt_tmp\""),
+            ];
+            assert_eq!(out.run_sql, want.join(";\n") + ";");
+            let calls = db.calls();
+            assert!(
+                calls.contains(&Call::Transaction(want.to_vec())),
+                "{calls:?}"
+            );
+            assert_eq!(
+                calls.last(),
+                Some(&Call::Execute(
+                    "DROP TABLE IF EXISTS temp.main.\"orders__dbt_tmp\"".into()
+                ))
+            );
+            // a full refresh builds it as a table
+            let db = holding("table");
+            incremental(&db, &orders(), "select 1 as id", &c, true).unwrap();
+            assert!(db.statements().iter().any(|s| s.contains("RENAME TO")));
+        }
+
+        #[test]
+        fn a_refused_statement_is_the_nodes_error_and_the_temp_table_still_goes() {
+            let db = holding("table")
+                .with_relation(
+                    Relation::new("temp", "main", "orders__dbt_tmp"),
+                    "table",
+                    &[("id", "INTEGER"), ("v", "VARCHAR")],
+                )
+                .failing("INSERT INTO", "Constraint Error: duplicate key \"1\"");
+            let c = cfg(json!({"materialized": "incremental"}));
+            let e = incremental(&db, &orders(), "select 1 as id", &c, false).unwrap_err();
+            assert!(matches!(e, Error::Refused(_)), "{e:?}");
+            assert_eq!(e.to_string(), "Constraint Error: duplicate key \"1\"");
+            assert!(
+                matches!(db.calls().last(), Some(Call::Execute(s)) if s.starts_with("DROP TABLE IF EXISTS temp.main."))
+            );
+        }
+
+        #[test]
+        fn on_schema_change_fail_names_the_columns_and_runs_nothing() {
+            let db = holding("table").with_relation(
+                Relation::new("temp", "main", "orders__dbt_tmp"),
+                "table",
+                &[("id", "INTEGER"), ("w", "DATE")],
+            );
+            let c = cfg(json!({"materialized": "incremental", "on_schema_change": "fail"}));
+            let e = incremental(&db, &orders(), "select 1 as id", &c, false).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("new columns: [\"w\"], missing columns: [\"v\"]"),
+                "{e}"
+            );
+            assert!(!db.calls().iter().any(|c| matches!(c, Call::Transaction(_))));
+        }
     }
 }

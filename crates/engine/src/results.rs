@@ -161,22 +161,21 @@ pub struct RunOptions {
 /// with the source line and a caret (`crate::sourcemap`), in place of
 /// DuckDB's excerpt of the SQL the engine ran.
 pub(crate) fn node_error(node: &Node, e: &Error, compiled_sql: Option<&str>) -> String {
-    match e {
-        Error::Database(d) => {
-            let message = d.to_string();
-            let located = compiled_sql.and_then(|sql| {
-                crate::sourcemap::locate(&node.original_file_path, &node.raw_code, sql, &message)
-            });
-            format!(
-                "Runtime Error in {} {} ({})\n  {}",
-                node.resource_type.as_str(),
-                node.name,
-                node.original_file_path,
-                located.unwrap_or(message).trim_end().replace('\n', "\n  ")
-            )
-        }
-        other => other.to_string(),
-    }
+    let message = match e {
+        Error::Database(d) => d.to_string(),
+        Error::Refused(d) => d.to_string(),
+        other => return other.to_string(),
+    };
+    let located = compiled_sql.and_then(|sql| {
+        crate::sourcemap::locate(&node.original_file_path, &node.raw_code, sql, &message)
+    });
+    format!(
+        "Runtime Error in {} {} ({})\n  {}",
+        node.resource_type.as_str(),
+        node.name,
+        node.original_file_path,
+        located.unwrap_or(message).trim_end().replace('\n', "\n  ")
+    )
 }
 
 /// Whether a node's error message says DuckDB refused the model's SQL
