@@ -38,7 +38,7 @@ use minijinja::Environment;
 use serde_json::Value as Json;
 
 use crate::config::{Config, ConfigExt};
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::materialize::Outcome;
 use crate::relation::{quote, Relation};
@@ -232,7 +232,7 @@ pub fn is_builtin_strategy(strategy: &str) -> bool {
 }
 
 /// Column names of a query's result, without running it.
-fn query_columns(db: &Db, sql: &str) -> Result<Vec<String>> {
+fn query_columns(db: &dyn Database, sql: &str) -> Result<Vec<String>> {
     Ok(db
         .query(&format!(
             "select * from (\n{sql}\n) as __dbt_sbq where false limit 0"
@@ -404,7 +404,7 @@ fn check_changed(cols: &[String]) -> String {
 
 /// The columns the check strategy compares: all of the query's with
 /// `check_cols: all`, else the listed ones (as the query names them).
-fn check_columns(db: &Db, cfg: &Config, sql: &str) -> Result<Vec<String>> {
+fn check_columns(db: &dyn Database, cfg: &Config, sql: &str) -> Result<Vec<String>> {
     match cfg.get("check_cols") {
         Some(Json::String(s)) if s == "all" => query_columns(db, sql),
         Some(Json::Array(a)) if !a.is_empty() => {
@@ -424,7 +424,7 @@ fn check_columns(db: &Db, cfg: &Config, sql: &str) -> Result<Vec<String>> {
 /// The built-in strategy for `cfg` (or the custom macro's result).
 /// `target` is the existing table, `None` on the first run.
 fn strategy(
-    db: &Db,
+    db: &dyn Database,
     cfg: &Config,
     cols: &MetaColumns,
     sql: &str,
@@ -755,7 +755,7 @@ impl<'a> SnapshotSql<'a> {
 /// calls a custom strategy's macro with whether the table exists and
 /// returns its result (see [`strategy_macro`]).
 pub fn run(
-    db: &Db,
+    db: &dyn Database,
     rel: &Relation,
     sql: &str,
     cfg: &Config,
@@ -1020,6 +1020,7 @@ pub(crate) fn discover(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Db;
     use minijinja::Value;
     use serde_json::json;
 
@@ -1233,5 +1234,37 @@ mod tests {
             !names.iter().any(|n| n.starts_with("dbt_unique_key")),
             "{names:?}"
         );
+    }
+
+    /// A snapshot's calls with no database (the `Recording` adapter).
+    #[test]
+    fn recorded_first_run_creates_the_table_and_a_view_in_the_way_is_refused() {
+        use crate::database::{Call, Recording};
+        let rel = Relation::new("d", "snapshots", "snap");
+        let c = cfg(json!({"strategy": "timestamp", "unique_key": "id", "updated_at": "u"}));
+        let db = Recording::new();
+        let out = run(&db, &rel, "select * from src", &c, &|_| unreachable!()).unwrap();
+        let calls = db.calls();
+        assert_eq!(
+            calls.last(),
+            Some(&Call::Transaction(vec![
+                "CREATE SCHEMA IF NOT EXISTS \"d\".\"snapshots\"".into(),
+                out.run_sql.clone()
+            ])),
+            "{calls:?}"
+        );
+        assert!(out
+            .run_sql
+            .starts_with("create table \"d\".\"snapshots\".\"snap\" as ("));
+        assert!(
+            out.run_sql.contains("u as dbt_valid_from"),
+            "{}",
+            out.run_sql
+        );
+        // a view where the table should be: an error, and nothing runs
+        let db = Recording::new().with_relation(rel.clone(), "view", &[("id", "INTEGER")]);
+        let e = run(&db, &rel, "select * from src", &c, &|_| unreachable!()).unwrap_err();
+        assert!(e.to_string().contains("currently exists as a view"), "{e}");
+        assert!(db.statements().is_empty());
     }
 }
