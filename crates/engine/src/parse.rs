@@ -137,6 +137,7 @@ impl Manifest {
     /// Load and parse the project, reusing and then updating the partial
     /// parse state at `state_path` (see [`crate::partial`]) when given.
     pub fn load_with(info: RunInfo, state_path: Option<&Path>) -> Result<Manifest> {
+        let t0 = std::time::Instant::now();
         let project: Arc<Project> = info.project.clone();
         let mut warnings = project.warnings.clone();
         // every project of the run: the root, then the installed packages
@@ -169,6 +170,10 @@ impl Manifest {
             (Some(p), Some(k)) => partial::load(p, k),
             _ => None,
         };
+        tracing::debug!(
+            "timing: macros and partial parse state read at {:?}",
+            t0.elapsed()
+        );
         let mut state = partial::State {
             format: 0,
             tarmac_version: String::new(),
@@ -394,6 +399,7 @@ impl Manifest {
         if !errors.is_empty() {
             return Err(Error::Project(errors.join("\n")));
         }
+        tracing::debug!("timing: nodes discovered at {:?}", t0.elapsed());
         let mut m = Manifest {
             tests,
             unit_tests,
@@ -438,8 +444,10 @@ impl Manifest {
             }
         }
         let named = m.resolve_names(&known)?;
+        tracing::debug!("timing: names resolved at {:?}", t0.elapsed());
         m.link()?;
         m.link_resources()?;
+        tracing::debug!("timing: linked at {:?}", t0.elapsed());
         if let (Some(path), Some(_)) = (state_path, &key) {
             let changed = match &prev {
                 None => true,
