@@ -11,11 +11,15 @@
 //! keeps exact for its own tables at no cost (dbt-duckdb reports no stats).
 //! Views get no row count: counting would run the view.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use warehouse::duckdb;
 
-use serde_json::{json, Map, Value};
+use indexmap::IndexMap;
+use serde_json::Value;
 
+use dbt_artifacts::catalog::{
+    Catalog, Column as CatalogColumn, Metadata, Stat, Table, TableMetadata,
+};
 use dbt_artifacts::Manifest;
 
 use crate::error::Result;
@@ -154,89 +158,101 @@ pub fn schemas(expected: &[Expected]) -> BTreeSet<String> {
     expected.iter().map(|e| e.schema.to_lowercase()).collect()
 }
 
-fn entry(unique_id: &str, r: &RelationInfo) -> Value {
-    let mut columns = Map::new();
-    for c in &r.columns {
-        columns.insert(
-            c.name.clone(),
-            json!({"type": c.data_type, "index": c.index, "name": c.name, "comment": c.comment}),
-        );
-    }
-    let mut stats = Map::new();
+fn entry(unique_id: &str, r: &RelationInfo) -> Table {
+    let columns = r
+        .columns
+        .iter()
+        .map(|c| {
+            let column = CatalogColumn {
+                data_type: c.data_type.clone(),
+                index: c.index,
+                name: c.name.clone(),
+                comment: c.comment.clone(),
+            };
+            (c.name.clone(), column)
+        })
+        .collect();
+    let mut stats = IndexMap::new();
     if let Some(n) = r.row_count.filter(|_| r.kind == "BASE TABLE") {
         stats.insert(
-            "row_count".into(),
-            json!({
-                "id": "row_count", "label": "Row Count", "value": n, "include": true,
-                "description": "Rows in this table, from DuckDB's table statistics",
-            }),
+            "row_count".to_string(),
+            Stat {
+                id: "row_count".into(),
+                label: "Row Count".into(),
+                value: Value::from(n),
+                include: true,
+                description: Some("Rows in this table, from DuckDB's table statistics".into()),
+            },
         );
     }
     // dbt always adds `has_stats`, never included, true when any stat is
-    stats.insert(
-        "has_stats".into(),
-        json!({
-            "id": "has_stats", "label": "Has Stats?", "value": !stats.is_empty(), "include": false,
-            "description": "Indicates whether there are statistics for this table",
-        }),
-    );
-    json!({
-        "metadata": {
-            "type": r.kind, "schema": r.schema, "name": r.name, "database": r.database,
-            "comment": r.comment, "owner": null,
+    let has_stats = Stat {
+        id: "has_stats".into(),
+        label: "Has Stats?".into(),
+        value: Value::Bool(!stats.is_empty()),
+        include: false,
+        description: Some("Indicates whether there are statistics for this table".into()),
+    };
+    stats.insert("has_stats".to_string(), has_stats);
+    Table {
+        metadata: TableMetadata {
+            kind: r.kind.clone(),
+            schema: r.schema.clone(),
+            name: r.name.clone(),
+            database: Some(r.database.clone()),
+            comment: r.comment.clone(),
+            owner: None,
         },
-        "columns": columns,
-        "stats": stats,
-        "unique_id": unique_id,
-    })
+        columns,
+        stats,
+        unique_id: Some(unique_id.to_string()),
+    }
 }
 
 /// Build `catalog.json` from the manifest's expectations and what DuckDB
 /// holds. Relations that do not exist (not built yet) are left out, as dbt
 /// does; a relation shared by a seed and a source appears under both.
-pub fn build(expected: &[Expected], relations: &[RelationInfo], metadata: Value) -> Value {
+pub fn build(expected: &[Expected], relations: &[RelationInfo], metadata: Metadata) -> Catalog {
     let by_key: HashMap<_, &RelationInfo> = relations
         .iter()
         .map(|r| (key(&r.database, &r.schema, &r.name), r))
         .collect();
-    let mut nodes = BTreeMap::new();
-    let mut sources = BTreeMap::new();
+    let mut cat = Catalog {
+        metadata,
+        ..Default::default()
+    };
     for e in expected {
         let Some(r) = by_key.get(&key(&e.database, &e.schema, &e.identifier)) else {
             continue;
         };
         let target = if e.is_source {
-            &mut sources
+            &mut cat.sources
         } else {
-            &mut nodes
+            &mut cat.nodes
         };
         target.insert(e.unique_id.clone(), entry(&e.unique_id, r));
     }
-    json!({
-        "metadata": metadata,
-        "nodes": nodes,
-        "sources": sources,
-        "errors": null,
-    })
+    cat
 }
 
 /// The catalog's metadata block.
-pub fn metadata(invocation_id: &str, started_at: chrono::DateTime<chrono::Utc>) -> Value {
+pub fn metadata(invocation_id: &str, started_at: chrono::DateTime<chrono::Utc>) -> Metadata {
     let ts =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    json!({
-        "dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json",
-        "dbt_version": engine::project::DBT_VERSION,
-        "generated_at": ts(chrono::Utc::now()),
-        "invocation_id": invocation_id,
-        "invocation_started_at": ts(started_at),
-        "env": {},
-    })
+    Metadata {
+        dbt_schema_version: dbt_artifacts::catalog::SCHEMA.into(),
+        dbt_version: engine::project::DBT_VERSION.into(),
+        generated_at: ts(chrono::Utc::now()),
+        invocation_id: Some(invocation_id.to_string()),
+        invocation_started_at: Some(ts(started_at)),
+        env: Default::default(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn manifest() -> Manifest {
         serde_json::from_value(json!({
@@ -307,7 +323,11 @@ mod tests {
         .unwrap();
         let exp = expected(&manifest(), None);
         let rels = read_relations(&conn, &schemas(&exp)).unwrap();
-        let cat = build(&exp, &rels, json!({"m": 1}));
+        let meta = Metadata {
+            invocation_id: Some("m".into()),
+            ..Default::default()
+        };
+        let cat = serde_json::to_value(build(&exp, &rels, meta)).unwrap();
         let nodes = cat["nodes"].as_object().unwrap();
         assert_eq!(
             nodes.keys().collect::<Vec<_>>(),
@@ -336,6 +356,6 @@ mod tests {
             "orders"
         );
         assert_eq!(cat["errors"], Value::Null);
-        assert_eq!(cat["metadata"]["m"], 1);
+        assert_eq!(cat["metadata"]["invocation_id"], "m");
     }
 }

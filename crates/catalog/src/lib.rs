@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use dbt_artifacts::Catalog;
 use serde_json::{json, Value};
 
 pub use error::{Error, Result};
@@ -163,12 +164,12 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         &relations,
         catalog::metadata(&invocation_id, started),
     );
-    out.catalog_nodes = cat["nodes"].as_object().map_or(0, |x| x.len());
-    out.catalog_sources = cat["sources"].as_object().map_or(0, |x| x.len());
+    out.catalog_nodes = cat.nodes.len();
+    out.catalog_sources = cat.sources.len();
     out.not_built = expected
         .iter()
         .filter(|e| {
-            cat["nodes"].get(&e.unique_id).is_none() && cat["sources"].get(&e.unique_id).is_none()
+            !cat.nodes.contains_key(&e.unique_id) && !cat.sources.contains_key(&e.unique_id)
         })
         .map(|e| e.unique_id.clone())
         .collect();
@@ -182,8 +183,12 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
     let all = catalog::expected(&manifest, None);
     let mut rels = lineage::Relations::new(&database, &schema);
     for e in &all {
-        let section = if e.is_source { "sources" } else { "nodes" };
-        let cols = cat[section].get(&e.unique_id).map(ordered_columns);
+        let section = if e.is_source {
+            &cat.sources
+        } else {
+            &cat.nodes
+        };
+        let cols = section.get(&e.unique_id).map(|t| t.ordered_columns());
         rels.add(&e.database, &e.schema, &e.identifier, &e.unique_id, cols);
     }
     for (name, id) in &ephemeral {
@@ -226,25 +231,6 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
     Ok(out)
 }
 
-/// Columns of a catalog entry, in the relation's order.
-fn ordered_columns(entry: &Value) -> Vec<String> {
-    let mut v: Vec<(i64, String)> = entry["columns"]
-        .as_object()
-        .map(|o| {
-            o.values()
-                .map(|c| {
-                    (
-                        c["index"].as_i64().unwrap_or(0),
-                        c["name"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v.into_iter().map(|x| x.1).collect()
-}
-
 /// (node, its lineage or why not, the key of its inputs)
 type LineageResult = (
     String,
@@ -254,7 +240,7 @@ type LineageResult = (
 
 /// What a model's column lineage depends on: its SQL, its columns and its
 /// parents' columns (a `*` expands to them).
-fn lineage_key(sql: &str, names: Option<&[String]>, deps: &[String], cat: &Value) -> String {
+fn lineage_key(sql: &str, names: Option<&[String]>, deps: &[String], cat: &Catalog) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(sql.as_bytes());
@@ -266,8 +252,11 @@ fn lineage_key(sql: &str, names: Option<&[String]>, deps: &[String], cat: &Value
     for d in deps {
         h.update(b"\0");
         h.update(d.as_bytes());
-        let entry = cat["nodes"].get(d).or_else(|| cat["sources"].get(d));
-        for c in entry.map(ordered_columns).unwrap_or_default() {
+        for c in cat
+            .entry(d)
+            .map(|t| t.ordered_columns())
+            .unwrap_or_default()
+        {
             h.update(b",");
             h.update(c.as_bytes());
         }
@@ -282,7 +271,7 @@ fn column_lineage(
     threads: usize,
     previous: Option<&Value>,
     manifest: &dbt_artifacts::Manifest,
-    cat: &Value,
+    cat: &Catalog,
     rels: &lineage::Relations,
 ) -> (Value, Vec<(String, String)>) {
     let work: Vec<(&String, &dbt_artifacts::manifest::Node)> = manifest
@@ -297,7 +286,7 @@ fn column_lineage(
                n: &dbt_artifacts::manifest::Node|
      -> LineageResult {
         let sql = n.compiled_code.as_deref().unwrap_or_default();
-        let names: Option<Vec<String>> = cat["nodes"].get(id).map(ordered_columns);
+        let names: Option<Vec<String>> = cat.nodes.get(id).map(|t| t.ordered_columns());
         let deps = &n.depends_on.nodes;
         // the previous run's answer holds while its inputs are the same
         let key = lineage_key(sql, names.as_deref(), deps, cat);
@@ -376,7 +365,7 @@ fn column_lineage(
     )
 }
 
-fn write_json(path: &Path, v: &Value) -> Result<()> {
+fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::Artifact {
         path: path.to_path_buf(),
         message: e.to_string(),

@@ -254,7 +254,7 @@ mod tests {
         // a new catalog.json is picked up
         std::fs::write(
             t.path().join("catalog.json"),
-            a.catalog.unwrap().to_string(),
+            serde_json::to_string(&a.catalog.unwrap()).unwrap(),
         )
         .unwrap();
         let (_, body) = get(&app, "/api/node/model.p.orders").await;

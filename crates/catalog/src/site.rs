@@ -24,7 +24,7 @@ pub const PAGE_TYPES: [&str; 6] = [
 #[derive(Debug, Clone, Default)]
 pub struct Artifacts {
     pub manifest: Manifest,
-    pub catalog: Option<Value>,
+    pub catalog: Option<dbt_artifacts::Catalog>,
     pub run_results: Option<dbt_artifacts::RunResults>,
     pub lineage: Option<Value>,
 }
@@ -80,7 +80,12 @@ impl Artifacts {
         };
         Ok(Artifacts {
             manifest,
-            catalog: read_json(&target.join("catalog.json"))?,
+            catalog: dbt_artifacts::Catalog::read(&target.join("catalog.json")).map_err(|e| {
+                Error::Artifact {
+                    path: target.join("catalog.json"),
+                    message: e.to_string(),
+                }
+            })?,
             run_results: read_run_results(target)?,
             lineage: read_json(&target.join("column_lineage.json"))?,
         })
@@ -212,19 +217,8 @@ impl Site {
             }
         }
 
-        let catalog_entry = |id: &str| -> Option<&Value> {
-            let c = a.catalog.as_ref()?;
-            c.pointer(&format!(
-                "/nodes/{}",
-                id.replace('~', "~0").replace('/', "~1")
-            ))
-            .or_else(|| {
-                c.pointer(&format!(
-                    "/sources/{}",
-                    id.replace('~', "~0").replace('/', "~1")
-                ))
-            })
-        };
+        let catalog_entry =
+            |id: &str| -> Option<&dbt_artifacts::catalog::Table> { a.catalog.as_ref()?.entry(id) };
         let lineage_of = |id: &str| -> (Option<&Value>, Option<&Value>) {
             let Some(l) = a.lineage.as_ref() else {
                 return (None, None);
@@ -264,11 +258,9 @@ impl Site {
                 *counts.entry(st).or_default() += 1;
             }
             let documented = &n.columns;
-            let in_db = cat
-                .and_then(|c| c.get("columns"))
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
+            let no_columns = Default::default();
+            let in_db: &indexmap::IndexMap<String, dbt_artifacts::catalog::Column> =
+                cat.map_or(&no_columns, |c| &c.columns);
             let (lineage, lineage_error) = lineage_of(id);
             let lineage_cols: HashMap<String, &Value> = lineage
                 .and_then(|l| l.get("columns"))
@@ -276,8 +268,9 @@ impl Site {
                 .map(|a| a.iter().map(|c| (s(c, "name").to_lowercase(), c)).collect())
                 .unwrap_or_default();
             // columns: the warehouse's order, then documented-only columns
-            let mut db_cols: Vec<(&String, &Value)> = in_db.iter().collect();
-            db_cols.sort_by_key(|(_, c)| c.get("index").and_then(Value::as_i64).unwrap_or(0));
+            let mut db_cols: Vec<(&String, &dbt_artifacts::catalog::Column)> =
+                in_db.iter().collect();
+            db_cols.sort_by_key(|(_, c)| c.index);
             let mut names: Vec<String> = db_cols.iter().map(|(k, _)| (*k).clone()).collect();
             for k in documented.keys() {
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(k)) {
@@ -329,9 +322,8 @@ impl Site {
                     });
                     json!({
                         "name": name,
-                        "type": dbc.and_then(|c| c.get("type")).cloned()
-                            .or_else(|| doc.and_then(|d| d.data_type.clone()).map(Value::from))
-                            .unwrap_or(Value::Null),
+                        "type": dbc.map(|c| c.data_type.clone())
+                            .or_else(|| doc.and_then(|d| d.data_type.clone())),
                         "description": desc,
                         "description_html": markdown(&desc),
                         "in_db": dbc.is_some(),
@@ -353,9 +345,7 @@ impl Site {
                     String::new()
                 }
             });
-            let row_count = cat
-                .and_then(|c| c.pointer("/stats/row_count/value"))
-                .cloned();
+            let row_count = cat.and_then(|c| c.row_count()).cloned();
             let name = display_name(n);
             let ids =
                 |v: &Vec<usize>| -> Vec<&str> { v.iter().map(|&j| pages[j].0.as_str()).collect() };
@@ -376,8 +366,8 @@ impl Site {
                     "description_html": markdown(description),
                     "source_description_html": n.source_description.as_deref().map(markdown),
                     "loader": n.loader,
-                    "relation_type": cat.and_then(|c| c.pointer("/metadata/type")).cloned(),
-                    "comment": cat.and_then(|c| c.pointer("/metadata/comment")).cloned(),
+                    "relation_type": cat.map(|c| &c.metadata.kind),
+                    "comment": cat.and_then(|c| c.metadata.comment.as_ref()),
                     "row_count": row_count,
                     "columns": columns,
                     "tests": node_tests,
@@ -468,11 +458,12 @@ pub(crate) mod tests {
     pub(crate) fn artifacts() -> Artifacts {
         Artifacts {
             manifest: serde_json::from_value(manifest_json()).unwrap(),
-            catalog: Some(json!({"nodes": {"model.p.orders": {
+            catalog: serde_json::from_value(json!({"nodes": {"model.p.orders": {
                 "metadata": {"type": "BASE TABLE", "comment": null},
                 "columns": {"amount": {"type": "DOUBLE", "index": 2, "name": "amount"},
                             "order_id": {"type": "INTEGER", "index": 1, "name": "order_id"}},
-                "stats": {"row_count": {"value": 42}}}}, "sources": {}})),
+                "stats": {"row_count": {"value": 42}}}}, "sources": {}}))
+            .ok(),
             run_results: serde_json::from_value(json!({"metadata": {"generated_at": "x"}, "results": [
                 {"unique_id": "test.p.unique_orders_order_id.1", "status": "fail", "failures": 2,
                  "message": "Got 2 results", "timing": [{"completed_at": "t1"}]},

@@ -3,8 +3,8 @@
 //! `.models`, `tarmac up`'s summary, the docs site, `--state` selection and
 //! `retry`), where each used to walk `serde_json::Value` on its own.
 //!
-//! Today: `run_results.json` (dbt's schema v6), and `manifest.json` (v12)
-//! for reading ([`manifest`]). The field order of each
+//! Today: `run_results.json` (dbt's schema v6), `catalog.json` (v1,
+//! [`catalog`]), and `manifest.json` (v12) for reading ([`manifest`]). The field order of each
 //! struct is the order the engine writes keys in, which the goldens and
 //! dbt's own files share. Reading is lenient as dbt's readers are: a field
 //! dbt leaves out or writes as null reads as its default, so a
@@ -12,7 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod catalog;
 pub mod manifest;
+pub use catalog::Catalog;
 pub use manifest::Manifest;
 
 use serde::{Deserialize, Serialize};
