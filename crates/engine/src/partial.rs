@@ -372,10 +372,17 @@ mod tests {
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// The two tests below set environment variables their models read,
+    /// and a parse records every variable any render of the process reads
+    /// (`record_all_env`): run at once, one test's variable, changed,
+    /// would void the other's stamp. They take turns.
+    static ENV_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// After each kind of change, a partial parse gives what a full parse
     /// gives, and parses again only what it must.
     #[test]
     fn partial_parse_matches_full_parse() {
+        let _turn = ENV_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         let (_tmp, dir) = jaffle_with(
             "{{ config(alias=env_var('TARMAC_PP_TEST_ALIAS', 'env_default')) }}\nselect 1 as one\n",
         );
@@ -486,6 +493,7 @@ mod tests {
     /// gives what a full parse gives.
     #[test]
     fn unchanged_project_keeps_its_manifest() {
+        let _turn = ENV_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         let (_tmp, dir) =
             jaffle_with("select '{{ env_var('TARMAC_STAMP_TEST', 'unset') }}' as v\n");
         let invocation = |dir: &Path| {
