@@ -11,7 +11,10 @@
 //! `config()` calls, refs and sources) is reused only when the file's
 //! checksum, its properties entry and every environment variable it read
 //! are unchanged; schema, alias and database are reused only when the
-//! model's final config is too. Properties files are re-parsed only when
+//! model's final config is too. The names of the other nodes (data tests,
+//! seeds, snapshots) are kept by unique id, and reused while the node's
+//! file, fqn, final config and the environment variables the naming macros
+//! read are unchanged. Properties files are re-parsed only when
 //! their checksum changed. Not covered (as in dbt): a model whose parse
 //! result depends on `run_started_at`, `invocation_id` or `flags.WHICH`.
 
@@ -25,7 +28,7 @@ use crate::config::Config;
 use crate::jinja::RunInfo;
 
 /// Bump when the layout or the meaning of the state changes.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 use crate::builtins::EnvReads;
 
@@ -40,6 +43,25 @@ pub struct State {
     pub models: HashMap<String, ModelEntry>,
     /// Properties files by path relative to the project: checksum and document.
     pub yaml: HashMap<String, YamlEntry>,
+    /// The names `generate_*_name` gave each node that is not a model
+    /// (data tests, seeds, snapshots), by unique id. A model's are in its
+    /// [`ModelEntry`]; these nodes have no entry of their own, and naming
+    /// 10,000 generic tests again was a fifth of a warm parse.
+    #[serde(default)]
+    pub names: HashMap<String, NamesEntry>,
+}
+
+/// The names of a node that is not a model, and what they were computed
+/// from: reused while the node's file, fqn and final config are the same
+/// and the environment variables the naming macros read are unchanged
+/// (the macros themselves are in the global key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamesEntry {
+    pub original_file_path: String,
+    pub fqn: Vec<String>,
+    pub config: Config,
+    pub names: (String, String, String),
+    pub env: EnvReads,
 }
 
 /// What parsing one model produced.
@@ -454,6 +476,54 @@ mod tests {
             Some("{min_order_date: '2019-01-01'}"),
             1,
         );
+        // a data test's config that changes its names (tests' names are
+        // kept in the state too): the file, and the model whose properties
+        // entry changed
+        edit(
+            dir.join("models/staging/schema.yml"),
+            "        tests: [unique]",
+            "        tests:\n          - unique:\n              config: {schema: audited, alias: uniq_order}",
+        );
+        check(
+            "a test's naming config",
+            Some("{min_order_date: '2019-01-01'}"),
+            2,
+        );
+        // the tests' schema from an environment variable, read by the
+        // project's generate_schema_name: a change names them again
+        std::fs::write(
+            dir.join("macros/schema_names.sql"),
+            "{% macro generate_schema_name(custom, node) -%}\n\
+             {%- if node.resource_type == 'test' -%}{{ env_var('TARMAC_PP_TEST_SCHEMA', 'tests') }}\n\
+             {%- elif custom is none -%}{{ target.schema }}{%- else -%}{{ custom | trim }}{%- endif -%}\n\
+             {%- endmacro %}\n",
+        )
+        .unwrap();
+        check(
+            "a generate_schema_name macro",
+            Some("{min_order_date: '2019-01-01'}"),
+            usize::MAX,
+        );
+        std::env::set_var("TARMAC_PP_TEST_SCHEMA", "tests_from_env");
+        check(
+            "an env var the test names read",
+            Some("{min_order_date: '2019-01-01'}"),
+            0,
+        );
+        let (v, _) = parsed(&dir, true, Some("{min_order_date: '2019-01-01'}"));
+        let test_schemas: Vec<&serde_json::Value> = v["nodes"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|n| n["resource_type"] == "test")
+            .map(|n| &n["schema"])
+            .collect();
+        assert!(!test_schemas.is_empty());
+        assert!(
+            test_schemas.iter().all(|s| *s == "tests_from_env"),
+            "{test_schemas:?}"
+        );
+        std::env::remove_var("TARMAC_PP_TEST_SCHEMA");
         // dbt_project.yml
         edit(
             dir.join("dbt_project.yml"),
