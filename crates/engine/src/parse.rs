@@ -35,10 +35,6 @@ type Named = (
     crate::builtins::EnvReads,
 );
 
-/// A node that is not a model, named by `generate_*_name`: its unique id
-/// and what the partial parse state keeps of its names.
-type NamedOther = (String, partial::NamesEntry);
-
 /// During parsing `ref()` and `source()` return placeholders in the target
 /// schema, as dbt does; the real relations are known only after parsing.
 struct ParseResolver {
@@ -170,7 +166,7 @@ impl Manifest {
         let macro_files = crate::data_tests::macro_sources(&packages, macro_files)?;
         let (mut env, macro_names) = jinja::environment(&info, &macro_files)?;
         let key = state_path.map(|_| partial::global_key(&info, &macro_files));
-        let mut prev = match (state_path, &key) {
+        let prev = match (state_path, &key) {
             (Some(p), Some(k)) => partial::load(p, k),
             _ => None,
         };
@@ -432,28 +428,6 @@ impl Manifest {
                     .then(|| (n.unique_id.clone(), names))
             })
             .collect();
-        // and the other nodes' names, from the previous state's
-        // (moved out of it: the previous state is not read again)
-        let mut known = known;
-        let prev_names = prev.as_ref().map_or(0, |p| p.names.len());
-        if let Some(p) = &mut prev {
-            for n in m.nodes.values() {
-                if n.resource_type == ResourceType::Model {
-                    continue;
-                }
-                let Some(e) = p.names.remove(&n.unique_id) else {
-                    continue;
-                };
-                if e.original_file_path == n.original_file_path
-                    && e.fqn == n.fqn
-                    && e.config == n.config
-                    && partial::env_unchanged(&e.env)
-                {
-                    known.insert(n.unique_id.clone(), e.names.clone());
-                    state.names.insert(n.unique_id.clone(), e);
-                }
-            }
-        }
         // a generic test's parse-time macros, as dbt records them: its test
         // macro, then get_where_subquery (which wraps the tested relation)
         // (looked up once per test macro: 10,000 tests call a handful)
@@ -476,7 +450,7 @@ impl Manifest {
                 }
             }
         }
-        let (named, named_others) = m.resolve_names(&known)?;
+        let named = m.resolve_names(&known)?;
         tracing::debug!("timing: names resolved at {:?}", t0.elapsed());
         m.link()?;
         m.link_resources()?;
@@ -487,8 +461,6 @@ impl Manifest {
                 Some(p) => {
                     reparsed > 0
                         || !named.is_empty()
-                        || !named_others.is_empty()
-                        || prev_names != state.names.len()
                         || p.models.len() != state.models.len()
                         || p.yaml.len() != state.yaml.len()
                 }
@@ -502,7 +474,6 @@ impl Manifest {
                     ""
                 }
             );
-            state.names.extend(named_others);
             for (ofp, config, names, env) in named {
                 if let Some(e) = state.models.get_mut(&ofp) {
                     e.config = config;
@@ -533,7 +504,7 @@ impl Manifest {
     fn resolve_names(
         &mut self,
         known: &HashMap<String, (String, String, String)>,
-    ) -> Result<(Vec<Named>, Vec<NamedOther>)> {
+    ) -> Result<Vec<Named>> {
         let target = self.info.target.clone();
         let has = |n: &str| self.macro_names.iter().any(|m| m == n);
         let (gs, ga, gd) = (
@@ -657,27 +628,15 @@ impl Manifest {
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
         let mut named = Vec::new();
-        let mut others = Vec::new();
         for (id, s, a, d, env) in updates {
             if let Some(n) = self.nodes.get_mut(&id) {
-                // a model's names go to its own entry of the state
+                // only models are in the partial parse state
                 if n.resource_type == ResourceType::Model {
                     named.push((
                         state_key(n, &self.info.project.name),
                         n.config.clone(),
                         (s.clone(), a.clone(), d.clone()),
                         env,
-                    ));
-                } else {
-                    others.push((
-                        id.clone(),
-                        partial::NamesEntry {
-                            original_file_path: n.original_file_path.clone(),
-                            fqn: n.fqn.clone(),
-                            config: n.config.clone(),
-                            names: (s.clone(), a.clone(), d.clone()),
-                            env,
-                        },
                     ));
                 }
                 n.schema = s;
@@ -692,7 +651,7 @@ impl Manifest {
                 n.database = d.clone();
             }
         }
-        Ok((named, others))
+        Ok(named)
     }
 
     /// Resolve refs and sources to unique ids (dbt's package search order);

@@ -11,10 +11,7 @@
 //! `config()` calls, refs and sources) is reused only when the file's
 //! checksum, its properties entry and every environment variable it read
 //! are unchanged; schema, alias and database are reused only when the
-//! model's final config is too. The names of the other nodes (data tests,
-//! seeds, snapshots) are kept by unique id, and reused while the node's
-//! file, fqn, final config and the environment variables the naming macros
-//! read are unchanged. Properties files are re-parsed only when
+//! model's final config is too. Properties files are re-parsed only when
 //! their checksum changed. Not covered (as in dbt): a model whose parse
 //! result depends on `run_started_at`, `invocation_id` or `flags.WHICH`.
 
@@ -28,7 +25,7 @@ use crate::config::Config;
 use crate::jinja::RunInfo;
 
 /// Bump when the layout or the meaning of the state changes.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 3;
 
 use crate::builtins::EnvReads;
 
@@ -43,25 +40,6 @@ pub struct State {
     pub models: HashMap<String, ModelEntry>,
     /// Properties files by path relative to the project: checksum and document.
     pub yaml: HashMap<String, YamlEntry>,
-    /// The names `generate_*_name` gave each node that is not a model
-    /// (data tests, seeds, snapshots), by unique id. A model's are in its
-    /// [`ModelEntry`]; these nodes have no entry of their own, and naming
-    /// 10,000 generic tests again was a fifth of a warm parse.
-    #[serde(default)]
-    pub names: HashMap<String, NamesEntry>,
-}
-
-/// The names of a node that is not a model, and what they were computed
-/// from: reused while the node's file, fqn and final config are the same
-/// and the environment variables the naming macros read are unchanged
-/// (the macros themselves are in the global key).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NamesEntry {
-    pub original_file_path: String,
-    pub fqn: Vec<String>,
-    pub config: Config,
-    pub names: (String, String, String),
-    pub env: EnvReads,
 }
 
 /// What parsing one model produced.
@@ -476,9 +454,8 @@ mod tests {
             Some("{min_order_date: '2019-01-01'}"),
             1,
         );
-        // a data test's config that changes its names (tests' names are
-        // kept in the state too): the file, and the model whose properties
-        // entry changed
+        // a data test's config that changes its names: the file, and the
+        // model whose properties entry changed, parsed again
         edit(
             dir.join("models/staging/schema.yml"),
             "        tests: [unique]",
