@@ -2,7 +2,7 @@
 //! the introspection materializations and `adapter` need.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use warehouse::duckdb;
 
@@ -25,6 +25,61 @@ pub struct Db {
     /// Statements every new connection runs first (the profile's
     /// `settings`, which DuckDB may keep per connection).
     init: Arc<Vec<String>>,
+    /// What the connection and its clones were asked while watched.
+    watch: Arc<Watch>,
+}
+
+/// One relation looked up while a [`Watch`] was on, with the answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lookup {
+    pub database: Option<String>,
+    pub schema: String,
+    pub identifier: String,
+    pub kind: Option<String>,
+}
+
+/// What a command asked of the database, for the compile stamp
+/// (`crate::compile_stamp`): a compile whose renders only looked relations
+/// up (`is_incremental()`, `adapter.get_relation`) gives the same SQL while
+/// those relations are as they were, and one that ran anything else on the
+/// connection (`run_query`, `statement`, `get_columns_in_relation`) may
+/// not. Off unless [`Db::watch`] turned it on; then every use of the
+/// connection but the relation cache's own read counts as "other".
+#[derive(Debug, Default)]
+pub struct Watch {
+    on: AtomicBool,
+    other: AtomicBool,
+    lookups: Mutex<Vec<Lookup>>,
+}
+
+impl Watch {
+    fn touch(&self) {
+        if self.on.load(Ordering::Relaxed) {
+            self.other.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn record(&self, lookup: impl FnOnce() -> Lookup) {
+        if self.on.load(Ordering::Relaxed) {
+            if let Ok(mut l) = self.lookups.lock() {
+                l.push(lookup());
+            }
+        }
+    }
+
+    /// The relations looked up since the watch began, each once, sorted;
+    /// None when anything else used the connection.
+    pub fn lookups_only(&self) -> Option<Vec<Lookup>> {
+        if self.other.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut l = self.lookups.lock().ok()?.clone();
+        l.sort_by(|a, b| {
+            (&a.database, &a.schema, &a.identifier).cmp(&(&b.database, &b.schema, &b.identifier))
+        });
+        l.dedup();
+        Some(l)
+    }
 }
 
 /// The cache and a counter of changes: a catalog read that overlapped a
@@ -221,13 +276,21 @@ impl Db {
             conn: Arc::new(Mutex::new(conn)),
             catalog: Arc::new(Mutex::new(CatalogState::default())),
             init: Arc::new(Vec::new()),
+            watch: Arc::new(Watch::default()),
         }
+    }
+
+    /// Start watching what this connection and its clones (made before or
+    /// after) are asked; see [`Watch`].
+    pub fn watch(&self) -> &Watch {
+        self.watch.on.store(true, Ordering::Relaxed);
+        &self.watch
     }
 
     /// Run `init` on this connection now and on every clone made later.
     pub fn with_init(mut self, init: Vec<String>) -> Result<Self> {
         {
-            let conn = self.lock()?;
+            let conn = self.lock_quiet()?;
             for s in &init {
                 timed(|| conn.execute_batch(s))?;
             }
@@ -236,7 +299,15 @@ impl Db {
         Ok(self)
     }
 
+    /// The connection, for any use: a watched connection counts it.
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, warehouse::Conn>> {
+        self.watch.touch();
+        self.lock_quiet()
+    }
+
+    /// The connection for the engine's own bookkeeping (the relation
+    /// cache's read, a clone's setup), which a [`Watch`] does not count.
+    fn lock_quiet(&self) -> Result<std::sync::MutexGuard<'_, warehouse::Conn>> {
         self.conn
             .lock()
             .map_err(|_| Error::Internal("connection lock poisoned".into()))
@@ -272,7 +343,7 @@ impl Db {
     /// A new connection to the same database (for another worker thread),
     /// sharing this one's relation cache.
     pub fn try_clone(&self) -> Result<Db> {
-        let conn = self.lock()?.try_clone()?;
+        let conn = self.lock_quiet()?.try_clone()?;
         for s in self.init.iter() {
             timed(|| conn.execute_batch(s))?;
         }
@@ -280,6 +351,7 @@ impl Db {
             conn: Arc::new(Mutex::new(conn)),
             catalog: self.catalog.clone(),
             init: self.init.clone(),
+            watch: self.watch.clone(),
         })
     }
 
@@ -390,7 +462,7 @@ impl Db {
 
     /// Read every relation and schema in one query (done when the cache is empty).
     fn load_catalog(&self) -> Result<Catalog> {
-        let conn = self.lock()?;
+        let conn = self.lock_quiet()?;
         timed(|| -> Result<Catalog> {
             let mut cat = Catalog::default();
             // cached: a build reads the catalog again after every hook and
@@ -441,6 +513,7 @@ impl Db {
 
     /// Whether a schema exists (from the cache).
     pub fn has_schema(&self, database: &str, schema: &str) -> Result<bool> {
+        self.watch.touch();
         let key = (database.to_lowercase(), schema.to_lowercase());
         self.with_catalog(|c| c.schemas.contains(&key))
     }
@@ -454,13 +527,20 @@ impl Db {
     ) -> Result<Option<String>> {
         let key = (schema.to_lowercase(), ident.to_lowercase());
         let db = database.map(str::to_lowercase);
-        self.with_catalog(|c| {
+        let kind = self.with_catalog(|c| {
             c.relations.get(&key).and_then(|v| {
                 v.iter()
                     .find(|(d, _)| db.as_deref().is_none_or(|want| want == d))
                     .map(|(_, k)| k.to_string())
             })
-        })
+        })?;
+        self.watch.record(|| Lookup {
+            database: database.map(String::from),
+            schema: schema.to_string(),
+            identifier: ident.to_string(),
+            kind: kind.clone(),
+        });
+        Ok(kind)
     }
 
     /// Column names and types, in order, as dbt-duckdb 1.11's

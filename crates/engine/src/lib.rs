@@ -13,6 +13,7 @@ use warehouse::duckdb;
 pub mod artifacts;
 pub mod clone;
 pub mod compile;
+pub mod compile_stamp;
 pub mod contract;
 pub mod data_tests;
 pub mod db;
@@ -45,7 +46,7 @@ pub mod state;
 pub mod unit_tests;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -259,6 +260,9 @@ pub struct Summary {
     /// Models whose SQL DuckDB refused (does not parse, names what does not
     /// exist): final errors, which no retry fixes.
     pub sql_errors: usize,
+    /// A compile that found every input as the last compile left it and
+    /// kept its output ([`compile_stamp`]).
+    pub kept: bool,
 }
 
 impl Summary {
@@ -478,7 +482,13 @@ pub struct Preview {
 /// dbt's header lines of a command that connects: version, what was
 /// found, the concurrency line.
 fn print_header(m: &manifest::Manifest, node_count: usize) {
-    logfmt::set_invocation(&m.info.invocation_id);
+    print_header_with(&m.info, &found_stats(m), node_count);
+}
+
+/// [`print_header`] from what it prints: the run, dbt's "Found" stats and
+/// the node count.
+fn print_header_with(info: &jinja::RunInfo, stat: &str, node_count: usize) {
+    logfmt::set_invocation(&info.invocation_id);
     logfmt::event(
         "MainReportVersion",
         "A001",
@@ -490,7 +500,6 @@ fn print_header(m: &manifest::Manifest, node_count: usize) {
         ),
         serde_json::json!({"log_version": 3, "version": format!("={}", project::DBT_VERSION)}),
     );
-    let stat = found_stats(m);
     logfmt::event(
         "FoundStats",
         "W006",
@@ -499,16 +508,16 @@ fn print_header(m: &manifest::Manifest, node_count: usize) {
         serde_json::json!({"stat_line": stat}),
     );
     logfmt::blank();
-    let threads = m.info.target.threads;
+    let threads = info.target.threads;
     logfmt::event(
         "ConcurrencyLine",
         "Q027",
         "info",
         &format!(
             "Concurrency: {threads} threads (target='{}')",
-            m.info.target.name
+            info.target.name
         ),
-        serde_json::json!({"node_count": node_count, "num_threads": threads, "target_name": m.info.target.name}),
+        serde_json::json!({"node_count": node_count, "num_threads": threads, "target_name": info.target.name}),
     );
     logfmt::blank();
 }
@@ -1500,7 +1509,7 @@ fn nothing_to_retry(
         "Nothing to do. Try checking your model configs and model specification args",
         serde_json::json!({}),
     );
-    let args = run_args(opts, command, m)?;
+    let args = run_args(opts, command, &m.info.project.root)?;
     artifacts::write_json(
         m,
         "run_results.json",
@@ -1512,14 +1521,14 @@ fn nothing_to_retry(
 /// run_results.json's `args` as dbt writes them (the flags of the
 /// command line: `vars` is `--vars` only, `threads` only when given), which
 /// `tarmac retry` (and dbt's) reads back.
-fn run_args(opts: &Options, command: Command, m: &manifest::Manifest) -> Result<serde_json::Value> {
+fn run_args(opts: &Options, command: Command, root: &Path) -> Result<serde_json::Value> {
     let (_, cli_vars) = dir_and_cli_vars(opts)?;
     let mut args = serde_json::json!({
         "which": command.as_str(),
         "select": opts.select, "exclude": opts.exclude,
         "full_refresh": opts.full_refresh, "fail_fast": opts.fail_fast,
         "target": opts.target,
-        "project_dir": m.info.project.root.display().to_string(),
+        "project_dir": root.display().to_string(),
         "vars": cli_vars,
         "indirect_selection": opts.indirect_selection.as_str(),
         "store_failures": opts.store_failures,
@@ -1602,7 +1611,20 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
             ));
         }
     }
-    let mut l = load(opts, command)?;
+    let reuse = compile_stamp::eligible(opts, command);
+    let info = run_info(opts, command)?;
+    let stamp_paths = compile_stamp::Paths::new(&results::target_dir_of(&info.project));
+    let stamp_inputs = if reuse {
+        let inputs = compile_stamp::inputs(&info, opts)?;
+        tracing::debug!("timing: compile inputs hashed at {:?}", t0.elapsed());
+        if let Some(s) = compiled_unchanged(opts, &info, &inputs, &stamp_paths, t0)? {
+            return Ok(s);
+        }
+        Some(inputs)
+    } else {
+        None
+    };
+    let mut l = load_info(info, opts)?;
     let chosen = choose(&l, opts)?;
     l.manifest.env.add_global(
         "selected_resources",
@@ -1630,6 +1652,9 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         Default::default()
     };
     let db = open_db(&l.manifest.info.target)?;
+    if stamp_inputs.is_some() {
+        db.watch();
+    }
     if opts.defer {
         l.manifest.deferred = defer_to(&l, opts, command, &chosen, &db)?;
     }
@@ -1700,7 +1725,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         db::time_in_duckdb()
     );
     let elapsed = t0.elapsed().as_secs_f64();
-    let args = run_args(opts, command, m)?;
+    let args = run_args(opts, command, &m.info.project.root)?;
     artifacts::write_json(
         m,
         "run_results.json",
@@ -1742,23 +1767,69 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         }
     }
     s.total = results.len();
-    logfmt::blank();
+    if let Some(inputs) = stamp_inputs {
+        let lookups = db.watch().lookups_only();
+        let microbatch = chosen
+            .iter()
+            .filter_map(|id| m.nodes.get(id))
+            .any(|n| crate::config::ConfigExt::materialized(&n.config) == "microbatch");
+        let clean = s.pass == s.total && hook_results.is_empty() && !microbatch;
+        match (lookups, clean && !inputs.volatile) {
+            (Some(lookups), true) => {
+                let mut stamp = compile_stamp::Stamp {
+                    format: compile_stamp::FORMAT,
+                    tarmac_version: env!("CARGO_PKG_VERSION").to_string(),
+                    inputs: inputs.key,
+                    env: dbt_jinja::builtins::all_env_reads(),
+                    lookups,
+                    compiled: compile_stamp::fingerprint(&stamp_paths.compiled).unwrap_or_default(),
+                    warnings: m.warnings.clone(),
+                    found: found_stats(m),
+                    node_count: chosen.len(),
+                    ran: ran_stats(m, &results),
+                    pass: s.pass,
+                    lines: execute::compiled_lines(m, &results),
+                    ..Default::default()
+                };
+                if let Err(e) = stamp.save(&stamp_paths) {
+                    tracing::debug!("compile: cannot write {}: {e}", stamp_paths.stamp.display());
+                }
+            }
+            _ => compile_stamp::remove(&stamp_paths),
+        }
+        tracing::debug!("timing: compile stamp written at {:?}", t0.elapsed());
+    }
     // dbt's clone task reports no "Finished running" line
     if command != Command::Clone {
-        let ran = ran_stats(m, &results);
-        logfmt::event(
-            "FinishedRunningStats",
-            "E047",
-            "info",
-            &format!(
-                "Finished running {ran} in {} ({elapsed:.2}s).",
-                hms(elapsed)
-            ),
-            serde_json::json!({"execution": format!(" in {}", hms(elapsed)), "execution_time": elapsed, "stat_line": ran}),
-        );
+        print_finished(&ran_stats(m, &results), elapsed);
+    } else {
         logfmt::blank();
     }
-    // dbt 1.10's EndOfRunSummary
+    print_outcome(&s);
+    print_problems(m, &results);
+    drop_in_background((l, results));
+    print_stats(&s);
+    Ok(s)
+}
+
+/// dbt's "Finished running" line, between blank lines.
+fn print_finished(ran: &str, elapsed: f64) {
+    logfmt::blank();
+    logfmt::event(
+        "FinishedRunningStats",
+        "E047",
+        "info",
+        &format!(
+            "Finished running {ran} in {} ({elapsed:.2}s).",
+            hms(elapsed)
+        ),
+        serde_json::json!({"execution": format!(" in {}", hms(elapsed)), "execution_time": elapsed, "stat_line": ran}),
+    );
+    logfmt::blank();
+}
+
+/// dbt 1.10's EndOfRunSummary: "Completed successfully", or with what.
+fn print_outcome(s: &Summary) {
     let warnings = if s.warn == 1 {
         "1 warning".to_string()
     } else {
@@ -1799,8 +1870,10 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         &summary,
         serde_json::json!({"keyboard_interrupt": false, "num_errors": errors, "num_partial_success": s.partial, "num_warnings": s.warn}),
     );
-    print_problems(m, &results);
-    drop_in_background((l, results));
+}
+
+/// dbt's closing "Done. PASS=..." line, after a blank one.
+fn print_stats(s: &Summary) {
     logfmt::blank();
     logfmt::event(
         "StatsLine",
@@ -1812,5 +1885,50 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         ),
         serde_json::json!({"stats": {"error": s.error, "noop": s.noop, "pass": s.pass, "skip": s.skip, "total": s.total, "warn": s.warn}}),
     );
-    Ok(s)
+}
+
+/// `tarmac compile` with every input as the last compile left it (see
+/// [`compile_stamp`]): that compile's files are kept, its two artifacts
+/// get this run's metadata, and the same lines are printed. None when the
+/// stamp does not stand (the caller compiles).
+fn compiled_unchanged(
+    opts: &Options,
+    info: &jinja::RunInfo,
+    inputs: &compile_stamp::Inputs,
+    paths: &compile_stamp::Paths,
+    t0: Instant,
+) -> Result<Option<Summary>> {
+    let Some(mut stamp) = compile_stamp::Stamp::load_valid(paths, inputs) else {
+        return Ok(None);
+    };
+    // a compile opens the database even when no render asks it anything
+    let db = open_db(&info.target)?;
+    if !stamp.database_unchanged(&db) {
+        tracing::debug!("compile: a relation a render looked up changed: compiling");
+        return Ok(None);
+    }
+    drop(db);
+    if let Err(e) = artifacts::restamp_manifest(&paths.manifest, info) {
+        tracing::debug!("compile: manifest.json not kept: {e}");
+        return Ok(None);
+    }
+    let args = run_args(opts, Command::Compile, &info.project.root)?;
+    artifacts::restamp_run_results(&paths.run_results, info, t0.elapsed().as_secs_f64(), args)?;
+    if let Err(e) = stamp.save(paths) {
+        tracing::debug!("compile: cannot write {}: {e}", paths.stamp.display());
+    }
+    tracing::debug!("compile: nothing changed, the last compile's output kept");
+    print_warnings(&stamp.warnings);
+    print_header_with(info, &stamp.found, stamp.node_count);
+    execute::print_compiled_lines(&stamp.lines);
+    let s = Summary {
+        pass: stamp.pass,
+        total: stamp.pass,
+        kept: true,
+        ..Default::default()
+    };
+    print_finished(&stamp.ran, t0.elapsed().as_secs_f64());
+    print_outcome(&s);
+    print_stats(&s);
+    Ok(Some(s))
 }

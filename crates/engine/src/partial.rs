@@ -245,6 +245,32 @@ pub const STAMP_FILE: &str = "parse_stamp.json";
 /// Hash of every input of a parse but the environment (see [`Stamp`]).
 /// Files are read and hashed on all cores.
 pub fn inputs_key(info: &RunInfo) -> crate::error::Result<String> {
+    inputs_scanned(info, false).map(|(key, _)| key)
+}
+
+/// What makes a render differ from one run to the next with every file
+/// unchanged: the run's own time and id, Python's modules (`datetime.now`),
+/// and what prints rather than renders (`log`, `print`,
+/// `exceptions.warn`). Matched as whole words anywhere in a SQL or YAML
+/// file, SQL text included: a false match (a SQL `log(x)`) only costs a
+/// compile its reuse.
+const VOLATILE: &str = r"(?-u:\b)(run_started_at|invocation_id|modules|log|print|warn)(?-u:\b)";
+
+/// [`inputs_key`], and with `scan` whether any SQL or YAML file among the
+/// inputs names one of [`VOLATILE`]'s words (see `crate::compile_stamp`).
+/// The built-in macros are not inputs: none of them is volatile at compile.
+pub fn inputs_scanned(info: &RunInfo, scan: bool) -> crate::error::Result<(String, bool)> {
+    static WORDS: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+        regex::bytes::Regex::new(VOLATILE).expect("the volatile words' pattern is valid")
+    });
+    let volatile_file = |abs: &Path, bytes: &[u8]| {
+        scan && abs
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "sql" | "yml" | "yaml"))
+            && WORDS.is_match(bytes)
+    };
+    let mut volatile = false;
     let mut h = sha2::Sha256::new();
     feed_globals(&mut |l, t| feed_labelled(&mut h, l, t), info);
     feed_labelled(&mut h, "store_failures", &info.store_failures.to_string());
@@ -265,16 +291,18 @@ pub fn inputs_key(info: &RunInfo) -> crate::error::Result<String> {
             let files = crate::manifest::walk_where(&p.root.join(d), |_| true)?;
             let sums = crate::par::map(&files, |(abs, _)| {
                 std::fs::read(abs)
-                    .map(|b| sha256_hex(&b))
+                    .map(|b| (sha256_hex(&b), volatile_file(abs, &b)))
                     .map_err(|e| crate::error::Error::io(abs, e))
             });
             for ((_, rel), sum) in files.iter().zip(sums) {
+                let (sum, v) = sum?;
+                volatile |= v;
                 feed_labelled(&mut h, "file", &format!("{}:{d}/{rel}", p.name));
-                feed_labelled(&mut h, "sha256", &sum?);
+                feed_labelled(&mut h, "sha256", &sum);
             }
         }
     }
-    Ok(hex::encode(h.finalize()))
+    Ok((hex::encode(h.finalize()), volatile))
 }
 
 /// Length and modification time (ns since the epoch) of a file.
