@@ -116,6 +116,28 @@ pub fn find_blocks(root: &Path, package: &str, paths: &[String]) -> Result<Docs>
     Ok(docs)
 }
 
+/// Hash of the doc block files under `paths` (each one's path and text):
+/// what `docs generate` reads beyond the engine's inputs, for its stamp
+/// (`engine::compile_stamp`).
+pub fn blocks_key(root: &Path, paths: &[String]) -> Result<String> {
+    use sha2::Digest;
+    let mut files = Vec::new();
+    for p in paths {
+        walk_md(&root.join(p), p, &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    let mut h = sha2::Sha256::new();
+    for (abs, rel) in files {
+        let text = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
+        for part in [rel.as_bytes(), &text] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
 fn walk_md(dir: &Path, rel: &str, out: &mut Vec<(std::path::PathBuf, String)>) -> Result<()> {
     if !dir.is_dir() {
         return Ok(());

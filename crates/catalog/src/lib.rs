@@ -48,6 +48,9 @@ pub struct Generated {
     /// Models whose column lineage could not be worked out (node, reason).
     pub lineage_errors: Vec<(String, String)>,
     pub elapsed: f64,
+    /// Nothing had changed since the last `docs generate`: its compiled
+    /// files and manifest.json were kept (engine::compile_stamp).
+    pub kept: bool,
 }
 
 /// `tarmac docs generate`: compile, then write manifest.json, catalog.json,
@@ -55,90 +58,54 @@ pub struct Generated {
 /// run_results.json is left alone, so the site keeps showing the last
 /// build's and tests' results (dbt overwrites it with compile results).
 pub fn generate(opts: &engine::Options) -> Result<Generated> {
+    use engine::compile_stamp::{self, Kind};
     let t0 = Instant::now();
     let started = chrono::Utc::now();
-    let mut l = engine::load(opts, engine::Command::Compile)?;
-    let m = &l.manifest;
-    tracing::info!(
-        "docs generate: project loaded in {:.2}s",
-        t0.elapsed().as_secs_f64()
-    );
-    let chosen = engine::select::select(
-        m,
-        &l.dag,
-        &opts.select,
-        &opts.exclude,
-        opts.indirect_selection,
-    )?;
-    let db = engine::open_db(&m.info.target)?;
-    let ropts = engine::results::RunOptions {
-        command: engine::Command::Compile,
-        threads: m.info.target.threads,
-        fail_fast: false,
-        full_refresh: false,
-        verbose_lines: false,
-        clone_from: Default::default(),
-        event_time_start: None,
-        event_time_end: None,
-        invoked_at: chrono::Utc::now(),
-        previous_batches: Default::default(),
+    // A project whose every input is as the last `docs generate` left it
+    // keeps that run's compiled files and manifest.json, with this run's
+    // metadata (see engine::compile_stamp); the catalog, the lineage and
+    // the site are made again, since the warehouse may have changed. Not
+    // with a selection, whose nodes the catalog needs.
+    let reuse = opts.select.is_empty()
+        && opts.exclude.is_empty()
+        && compile_stamp::eligible(opts, engine::Command::Compile);
+    let info = engine::run_info(opts, engine::Command::Compile)?;
+    let target = engine::results::target_dir_of(&info.project);
+    let paths = compile_stamp::Paths::new(&target, Kind::Docs);
+    let inputs = if reuse {
+        let blocks = docs::blocks_key(&info.project.root, &docs::docs_paths(&info.project))?;
+        Some(compile_stamp::inputs(&info, opts, &blocks)?)
+    } else {
+        None
     };
-    let results = engine::execute::run(m, &l.dag, &chosen, &db, &ropts)?;
-    tracing::info!(
-        "docs generate: compiled in {:.2}s",
-        t0.elapsed().as_secs_f64()
-    );
-    engine::artifacts::write_sql(m, &results)?;
-    tracing::info!(
-        "docs generate: compiled SQL written at {:.2}s",
-        t0.elapsed().as_secs_f64()
-    );
     let mut out = Generated {
-        target: engine::results::target_dir(m),
+        target,
         ..Default::default()
     };
-    let mut results = results;
-    let mut compiled: BTreeMap<String, String> = BTreeMap::new();
-    for r in &mut results {
-        match r.compiled_sql.take() {
-            Some(sql) => {
-                compiled.insert(r.unique_id.clone(), sql);
+    let kept = match &inputs {
+        Some(i) => compile_stamp::standing(&paths, i, &info.target)?
+            .filter(|_| engine::artifacts::restamp_manifest(&paths.manifest, &info).is_ok()),
+        None => None,
+    };
+    let invocation_id = info.invocation_id.clone();
+    let profile_target = info.target.clone();
+    let chosen = match kept {
+        Some(mut stamp) => {
+            tracing::info!("docs generate: nothing changed since the last one, its compile kept");
+            if let Err(e) = stamp.save(&paths) {
+                tracing::debug!("docs generate: cannot write {}: {e}", paths.stamp.display());
             }
-            None if r.status == engine::results::Status::Error => out
-                .compile_errors
-                .push((r.unique_id.clone(), r.message.clone())),
-            None => {}
+            out.kept = true;
+            None
         }
-    }
-    // doc() in descriptions resolved on the loaded project itself, so that
-    // manifest.json streams from it as `parse` and `compile` write theirs
-    let project = m.info.project.clone();
-    let docs = docs::find_blocks(&project.root, &project.name, &docs::docs_paths(&project))?;
-    docs.apply(&mut l.manifest)?;
-    let m = &l.manifest;
-    tracing::info!(
-        "docs generate: doc blocks applied at {:.2}s",
-        t0.elapsed().as_secs_f64()
+        None => Some(compile_and_write(opts, info, inputs, &paths, &mut out, t0)?),
+    };
+    let (database, schema) = (
+        profile_target.database.clone(),
+        profile_target.schema.clone(),
     );
-    engine::artifacts::write_manifest(m, &l.dag, &compiled)?;
-    tracing::info!(
-        "docs generate: manifest written at {:.2}s",
-        t0.elapsed().as_secs_f64()
-    );
-    // What the rest needs of the loaded project. The project, the results
-    // and their SQL are freed before the manifest is read back: holding
-    // both the project and the manifest as JSON values was the command's
-    // peak memory (twice the project's own on 10,000 models).
-    let invocation_id = m.info.invocation_id.clone();
-    let (database, schema) = (m.info.target.database.clone(), m.info.target.schema.clone());
-    let threads = m.info.target.threads;
-    let ephemeral: Vec<(String, String)> = m
-        .nodes
-        .values()
-        .filter(|n| n.is_ephemeral())
-        .map(|n| (n.name.clone(), n.unique_id.clone()))
-        .collect();
-    drop((results, compiled, l));
+    let threads = profile_target.threads;
+    let db = engine::open_db(&profile_target)?;
     let manifest_path = out.target.join("manifest.json");
     let manifest = dbt_artifacts::Manifest::read(&manifest_path)
         .map_err(|e| Error::Artifact {
@@ -149,13 +116,21 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
             path: manifest_path.clone(),
             message: "not found right after it was written".into(),
         })?;
+    let ephemeral: Vec<(String, String)> = manifest
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.config.materialized.as_deref() == Some("ephemeral"))
+        .map(|(id, n)| (n.name.clone(), id.clone()))
+        .collect();
     tracing::info!(
         "docs generate: manifest read back at {:.2}s",
         t0.elapsed().as_secs_f64()
     );
 
     // catalog.json
-    let selected = (!opts.select.is_empty() || !opts.exclude.is_empty()).then_some(&chosen);
+    let selected = chosen
+        .as_ref()
+        .filter(|_| !opts.select.is_empty() || !opts.exclude.is_empty());
     let expected = catalog::expected(&manifest, selected);
     let relations =
         db.with_conn(|c| Ok(catalog::read_relations(c, &catalog::schemas(&expected))))??;
@@ -229,6 +204,105 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
     // the critical path (the command exits right after)
     engine::drop_in_background(artifacts);
     Ok(out)
+}
+
+/// `docs generate`'s compile: load the project, compile the selected
+/// nodes, write their SQL and manifest.json (doc blocks resolved), and the
+/// stamp when the next run may keep all of it. Compile errors go to `out`.
+/// The selected nodes come back; the loaded project is freed before the
+/// manifest is read back (holding both was the command's peak memory, twice
+/// the project's own on 10,000 models).
+fn compile_and_write(
+    opts: &engine::Options,
+    info: engine::jinja::RunInfo,
+    inputs: Option<engine::compile_stamp::Inputs>,
+    paths: &engine::compile_stamp::Paths,
+    out: &mut Generated,
+    t0: Instant,
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut l = engine::load_info(info, opts)?;
+    let m = &l.manifest;
+    tracing::info!(
+        "docs generate: project loaded in {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
+    let chosen = engine::select::select(
+        m,
+        &l.dag,
+        &opts.select,
+        &opts.exclude,
+        opts.indirect_selection,
+    )?;
+    let db = engine::open_db(&m.info.target)?;
+    if inputs.is_some() {
+        db.watch();
+    }
+    let ropts = engine::results::RunOptions {
+        command: engine::Command::Compile,
+        threads: m.info.target.threads,
+        fail_fast: false,
+        full_refresh: false,
+        verbose_lines: false,
+        clone_from: Default::default(),
+        event_time_start: None,
+        event_time_end: None,
+        invoked_at: chrono::Utc::now(),
+        previous_batches: Default::default(),
+    };
+    let results = engine::execute::run(m, &l.dag, &chosen, &db, &ropts)?;
+    tracing::info!(
+        "docs generate: compiled in {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
+    engine::artifacts::write_sql(m, &results)?;
+    tracing::info!(
+        "docs generate: compiled SQL written at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
+    let all_ok = results
+        .iter()
+        .all(|r| r.status == engine::results::Status::Success);
+    let mut results = results;
+    let mut compiled: BTreeMap<String, String> = BTreeMap::new();
+    for r in &mut results {
+        match r.compiled_sql.take() {
+            Some(sql) => {
+                compiled.insert(r.unique_id.clone(), sql);
+            }
+            None if r.status == engine::results::Status::Error => out
+                .compile_errors
+                .push((r.unique_id.clone(), r.message.clone())),
+            None => {}
+        }
+    }
+    // doc() in descriptions resolved on the loaded project itself, so that
+    // manifest.json streams from it as `parse` and `compile` write theirs
+    let project = m.info.project.clone();
+    let docs = docs::find_blocks(&project.root, &project.name, &docs::docs_paths(&project))?;
+    docs.apply(&mut l.manifest)?;
+    let m = &l.manifest;
+    tracing::info!(
+        "docs generate: doc blocks applied at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
+    engine::artifacts::write_manifest(m, &l.dag, &compiled)?;
+    tracing::info!(
+        "docs generate: manifest written at {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
+    if let Some(inputs) = inputs {
+        match engine::compile_stamp::keepable(&db, &inputs, m, &chosen, all_ok) {
+            Some(lookups) => {
+                let mut stamp = engine::compile_stamp::Stamp::new(inputs, lookups, paths);
+                if let Err(e) = stamp.save(paths) {
+                    tracing::debug!("docs generate: cannot write {}: {e}", paths.stamp.display());
+                }
+            }
+            None => engine::compile_stamp::remove(paths),
+        }
+    }
+    drop((results, compiled, l));
+    Ok(chosen)
 }
 
 /// (node, its lineage or why not, the key of its inputs)
@@ -654,5 +728,63 @@ mod tests {
             again["nodes"]["model.jaffle.orders"]["columns"][0]["name"],
             "order_id"
         );
+    }
+
+    /// A `docs generate` that finds every input as the last one left it
+    /// keeps that one's compile and manifest.json; a doc block edited, or
+    /// the manifest written by another command, means a compile again.
+    #[test]
+    fn unchanged_project_keeps_the_last_compile() {
+        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("jaffle");
+        copy_dir(&ws.join("crates/engine/tests/fixtures/jaffle"), &dir);
+        copy_dir(&ws.join("crates/catalog/tests/fixtures/jaffle_docs"), &dir);
+        std::fs::write(
+            dir.join("profiles.yml"),
+            format!(
+                "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n      schema: main\n      threads: 2\n",
+                dir.join("jaffle.duckdb").display()
+            ),
+        )
+        .unwrap();
+        let opts = engine::Options {
+            project_dir: Some(dir.clone()),
+            profiles_dir: Some(dir.clone()),
+            ..Default::default()
+        };
+        let manifest = || -> (Value, Value) {
+            let text = std::fs::read_to_string(dir.join("target/manifest.json")).unwrap();
+            let mut v: Value = serde_json::from_str(&text).unwrap();
+            let meta = v.as_object_mut().unwrap().remove("metadata").unwrap();
+            (v, meta)
+        };
+        let g = generate(&opts).unwrap();
+        assert!(!g.kept);
+        let (first, meta) = manifest();
+        let again = generate(&opts).unwrap();
+        assert!(again.kept);
+        // the catalog is read afresh: nothing built, as before
+        assert!(!again.not_built.is_empty());
+        assert_eq!(again.not_built, g.not_built);
+        let (second, meta2) = manifest();
+        assert_eq!(first, second);
+        assert_ne!(meta["invocation_id"], meta2["invocation_id"]);
+        // a doc block edited: compiled again, with the new text
+        let md = dir.join("models/docs.md");
+        let text = std::fs::read_to_string(&md).unwrap();
+        std::fs::write(&md, text.replace("on its way", "in transit")).unwrap();
+        assert!(!generate(&opts).unwrap().kept);
+        let (third, _) = manifest();
+        assert!(third["nodes"]["model.jaffle.order_statuses"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("| shipped | in transit |"));
+        assert!(generate(&opts).unwrap().kept);
+        // a compile writes its own manifest.json (no doc blocks resolved)
+        let s = engine::execute(&opts, engine::Command::Compile).unwrap();
+        assert!(s.ok(), "{s:?}");
+        assert!(!generate(&opts).unwrap().kept);
+        assert_eq!(manifest().0, third);
     }
 }

@@ -44,8 +44,25 @@ use crate::partial;
 /// Bump when the layout or the meaning of the stamp changes.
 pub const FORMAT: u32 = 1;
 
-/// The stamp's file, beside the artifacts it vouches for.
-pub const FILE: &str = "compile_stamp.json";
+/// Which command's output a stamp stands for: `compile` (manifest.json,
+/// run_results.json, the compiled files) or `docs generate` (its
+/// manifest.json, whose descriptions have their `doc()` blocks resolved,
+/// and the compiled files; it leaves run_results.json alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Compile,
+    Docs,
+}
+
+impl Kind {
+    /// The stamp's file, beside the artifacts it vouches for.
+    pub fn file(self) -> &'static str {
+        match self {
+            Kind::Compile => "compile_stamp.json",
+            Kind::Docs => "docs_stamp.json",
+        }
+    }
+}
 
 /// What a reused compile needs to stand for the compile that wrote it.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -61,7 +78,7 @@ pub struct Stamp {
     /// Length and modification time (ns) of manifest.json and
     /// run_results.json as written.
     pub manifest: (u64, u64),
-    pub run_results: (u64, u64),
+    pub run_results: Option<(u64, u64)>,
     /// Hash of every file under `target/compiled`: path, length, mtime.
     pub compiled: String,
     /// What the compile printed: the project's warnings, dbt's "Found"
@@ -105,8 +122,9 @@ pub fn eligible(opts: &crate::Options, command: crate::Command) -> bool {
 }
 
 /// The inputs of a compile of `info` with `opts` (options that change what
-/// is selected, rendered or recorded are part of the key).
-pub fn inputs(info: &RunInfo, opts: &crate::Options) -> Result<Inputs> {
+/// is selected, rendered or recorded are part of the key), and `extra`:
+/// what else the command reads (`docs generate`: its doc blocks).
+pub fn inputs(info: &RunInfo, opts: &crate::Options, extra: &str) -> Result<Inputs> {
     let (files, volatile) = partial::inputs_scanned(info, true)?;
     let options = serde_json::json!({
         "select": opts.select, "exclude": opts.exclude, "selector": opts.selector,
@@ -119,6 +137,7 @@ pub fn inputs(info: &RunInfo, opts: &crate::Options) -> Result<Inputs> {
     let mut h = sha2::Sha256::new();
     h.update(files.as_bytes());
     h.update(options.to_string().as_bytes());
+    h.update(extra.as_bytes());
     Ok(Inputs {
         key: hex::encode(h.finalize()),
         volatile,
@@ -129,19 +148,59 @@ pub fn inputs(info: &RunInfo, opts: &crate::Options) -> Result<Inputs> {
 pub struct Paths {
     pub stamp: PathBuf,
     pub manifest: PathBuf,
-    pub run_results: PathBuf,
+    /// None for a kind that does not write it.
+    pub run_results: Option<PathBuf>,
     pub compiled: PathBuf,
 }
 
 impl Paths {
-    pub fn new(target: &Path) -> Paths {
+    pub fn new(target: &Path, kind: Kind) -> Paths {
         Paths {
-            stamp: target.join(FILE),
+            stamp: target.join(kind.file()),
             manifest: target.join("manifest.json"),
-            run_results: target.join("run_results.json"),
+            run_results: (kind == Kind::Compile).then(|| target.join("run_results.json")),
             compiled: target.join("compiled"),
         }
     }
+}
+
+/// The relations a compile's renders looked up, when its output may be
+/// kept by the next one: every node compiled cleanly, no input file is
+/// volatile, no selected model is a microbatch one, and the connection was
+/// asked nothing but relation lookups (see the module docs).
+pub fn keepable(
+    db: &Db,
+    inputs: &Inputs,
+    m: &crate::manifest::Manifest,
+    chosen: &std::collections::BTreeSet<String>,
+    all_ok: bool,
+) -> Option<Vec<Lookup>> {
+    let microbatch = chosen
+        .iter()
+        .filter_map(|id| m.nodes.get(id))
+        .any(|n| crate::config::ConfigExt::materialized(&n.config) == "microbatch");
+    let lookups = db.watch().lookups_only()?;
+    (all_ok && !microbatch && !inputs.volatile).then_some(lookups)
+}
+
+/// The stamp under `paths` when it stands for a compile with `inputs`
+/// ([`Stamp::load_valid`]) and every relation it looked up is as it was
+/// in the database of `target`.
+pub fn standing(
+    paths: &Paths,
+    inputs: &Inputs,
+    target: &crate::project::Target,
+) -> Result<Option<Stamp>> {
+    let Some(stamp) = Stamp::load_valid(paths, inputs) else {
+        return Ok(None);
+    };
+    // a compile opens the database even when no render asks it anything
+    let db = crate::open_db(target)?;
+    if !stamp.database_unchanged(&db) {
+        tracing::debug!("compile: a relation a render looked up changed: compiling");
+        return Ok(None);
+    }
+    Ok(Some(stamp))
 }
 
 /// Hash of every file under `dir` (its path, length and modification
@@ -161,6 +220,21 @@ pub fn fingerprint(dir: &Path) -> Option<String> {
 }
 
 impl Stamp {
+    /// A stamp for a compile with `inputs` whose renders looked up
+    /// `lookups`, with the environment read so far and the compiled files
+    /// as they are now; the artifacts are recorded by [`Stamp::save`].
+    pub fn new(inputs: Inputs, lookups: Vec<Lookup>, paths: &Paths) -> Stamp {
+        Stamp {
+            format: FORMAT,
+            tarmac_version: env!("CARGO_PKG_VERSION").to_string(),
+            inputs: inputs.key,
+            env: dbt_jinja::builtins::all_env_reads(),
+            lookups,
+            compiled: fingerprint(&paths.compiled).unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
     /// The stamp under `paths` when it stands for a compile with `inputs`:
     /// same version and inputs, every environment variable as read, both
     /// artifacts and every compiled file as written. The relations it
@@ -176,7 +250,7 @@ impl Stamp {
             && s.inputs == inputs.key
             && partial::env_unchanged(&s.env)
             && partial::file_stamp(&paths.manifest) == Some(s.manifest)
-            && partial::file_stamp(&paths.run_results) == Some(s.run_results)
+            && paths.run_results.as_deref().map(partial::file_stamp) == s.run_results.map(Some)
             && fingerprint(&paths.compiled).as_deref() == Some(s.compiled.as_str());
         fresh.then_some(s)
     }
@@ -194,7 +268,10 @@ impl Stamp {
     pub fn save(&mut self, paths: &Paths) -> std::io::Result<()> {
         let missing = || std::io::Error::other("an artifact the stamp vouches for is missing");
         self.manifest = partial::file_stamp(&paths.manifest).ok_or_else(missing)?;
-        self.run_results = partial::file_stamp(&paths.run_results).ok_or_else(missing)?;
+        self.run_results = match &paths.run_results {
+            Some(p) => Some(partial::file_stamp(p).ok_or_else(missing)?),
+            None => None,
+        };
         let tmp = paths
             .stamp
             .with_extension(format!("json.tmp-{}", std::process::id()));

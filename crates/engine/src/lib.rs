@@ -318,7 +318,7 @@ pub fn load(opts: &Options, command: Command) -> Result<Loaded> {
 /// What every phase of a command reads: the profile's target, the root
 /// project and the installed packages (their versions checked), the vars,
 /// and this invocation's id and start time.
-fn run_info(opts: &Options, command: Command) -> Result<jinja::RunInfo> {
+pub fn run_info(opts: &Options, command: Command) -> Result<jinja::RunInfo> {
     let (dir, cli_vars) = dir_and_cli_vars(opts)?;
     // as dbt: the profile first (its name from the project file), so that
     // the project files render with `target`
@@ -379,7 +379,7 @@ fn print_warnings(warnings: &[String]) {
 }
 
 /// Parse the project of `info` (see [`load`]).
-fn load_info(info: jinja::RunInfo, opts: &Options) -> Result<Loaded> {
+pub fn load_info(info: jinja::RunInfo, opts: &Options) -> Result<Loaded> {
     let t0 = Instant::now();
     let state_path = partial_state_path(&info, opts);
     let manifest = manifest::Manifest::load_with(info, state_path.as_deref())?;
@@ -1613,9 +1613,12 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     }
     let reuse = compile_stamp::eligible(opts, command);
     let info = run_info(opts, command)?;
-    let stamp_paths = compile_stamp::Paths::new(&results::target_dir_of(&info.project));
+    let stamp_paths = compile_stamp::Paths::new(
+        &results::target_dir_of(&info.project),
+        compile_stamp::Kind::Compile,
+    );
     let stamp_inputs = if reuse {
-        let inputs = compile_stamp::inputs(&info, opts)?;
+        let inputs = compile_stamp::inputs(&info, opts, "")?;
         tracing::debug!("timing: compile inputs hashed at {:?}", t0.elapsed());
         if let Some(s) = compiled_unchanged(opts, &info, &inputs, &stamp_paths, t0)? {
             return Ok(s);
@@ -1768,34 +1771,23 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     }
     s.total = results.len();
     if let Some(inputs) = stamp_inputs {
-        let lookups = db.watch().lookups_only();
-        let microbatch = chosen
-            .iter()
-            .filter_map(|id| m.nodes.get(id))
-            .any(|n| crate::config::ConfigExt::materialized(&n.config) == "microbatch");
-        let clean = s.pass == s.total && hook_results.is_empty() && !microbatch;
-        match (lookups, clean && !inputs.volatile) {
-            (Some(lookups), true) => {
+        let all_ok = s.pass == s.total && hook_results.is_empty();
+        match compile_stamp::keepable(&db, &inputs, m, &chosen, all_ok) {
+            Some(lookups) => {
                 let mut stamp = compile_stamp::Stamp {
-                    format: compile_stamp::FORMAT,
-                    tarmac_version: env!("CARGO_PKG_VERSION").to_string(),
-                    inputs: inputs.key,
-                    env: dbt_jinja::builtins::all_env_reads(),
-                    lookups,
-                    compiled: compile_stamp::fingerprint(&stamp_paths.compiled).unwrap_or_default(),
                     warnings: m.warnings.clone(),
                     found: found_stats(m),
                     node_count: chosen.len(),
                     ran: ran_stats(m, &results),
                     pass: s.pass,
                     lines: execute::compiled_lines(m, &results),
-                    ..Default::default()
+                    ..compile_stamp::Stamp::new(inputs, lookups, &stamp_paths)
                 };
                 if let Err(e) = stamp.save(&stamp_paths) {
                     tracing::debug!("compile: cannot write {}: {e}", stamp_paths.stamp.display());
                 }
             }
-            _ => compile_stamp::remove(&stamp_paths),
+            None => compile_stamp::remove(&stamp_paths),
         }
         tracing::debug!("timing: compile stamp written at {:?}", t0.elapsed());
     }
@@ -1898,22 +1890,17 @@ fn compiled_unchanged(
     paths: &compile_stamp::Paths,
     t0: Instant,
 ) -> Result<Option<Summary>> {
-    let Some(mut stamp) = compile_stamp::Stamp::load_valid(paths, inputs) else {
+    let Some(mut stamp) = compile_stamp::standing(paths, inputs, &info.target)? else {
         return Ok(None);
     };
-    // a compile opens the database even when no render asks it anything
-    let db = open_db(&info.target)?;
-    if !stamp.database_unchanged(&db) {
-        tracing::debug!("compile: a relation a render looked up changed: compiling");
-        return Ok(None);
-    }
-    drop(db);
     if let Err(e) = artifacts::restamp_manifest(&paths.manifest, info) {
         tracing::debug!("compile: manifest.json not kept: {e}");
         return Ok(None);
     }
     let args = run_args(opts, Command::Compile, &info.project.root)?;
-    artifacts::restamp_run_results(&paths.run_results, info, t0.elapsed().as_secs_f64(), args)?;
+    if let Some(p) = &paths.run_results {
+        artifacts::restamp_run_results(p, info, t0.elapsed().as_secs_f64(), args)?;
+    }
     if let Err(e) = stamp.save(paths) {
         tracing::debug!("compile: cannot write {}: {e}", paths.stamp.display());
     }
