@@ -83,9 +83,11 @@ pub fn generate(opts: &engine::Options) -> Result<Generated> {
         ..Default::default()
     };
     let kept = match &inputs {
-        Some(i) => compile_stamp::standing(&paths, i, &info.target)?
-            .filter(|_| engine::artifacts::restamp_manifest(&paths.manifest, &info).is_ok()),
-        None => None,
+        Some(i) if compile_stamp::may_keep(opts) => {
+            compile_stamp::standing(&paths, i, &info.target)?
+                .filter(|_| engine::artifacts::restamp_manifest(&paths.manifest, &info).is_ok())
+        }
+        _ => None,
     };
     let invocation_id = info.invocation_id.clone();
     let profile_target = info.target.clone();

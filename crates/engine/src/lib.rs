@@ -1620,8 +1620,10 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let stamp_inputs = if reuse {
         let inputs = compile_stamp::inputs(&info, opts, "")?;
         tracing::debug!("timing: compile inputs hashed at {:?}", t0.elapsed());
-        if let Some(s) = compiled_unchanged(opts, &info, &inputs, &stamp_paths, t0)? {
-            return Ok(s);
+        if compile_stamp::may_keep(opts) {
+            if let Some(s) = compiled_unchanged(opts, &info, &inputs, &stamp_paths, t0)? {
+                return Ok(s);
+            }
         }
         Some(inputs)
     } else {
