@@ -14,31 +14,66 @@ use crate::graph::Dag;
 use crate::manifest::Manifest;
 use crate::results::{Command, NodeResult, Status};
 
-/// Write compiled and run SQL for each result, on all cores. A file whose
-/// content is already right is left alone: reading it back is several times
-/// cheaper than rewriting it, and a re-compile of an unchanged project then
-/// writes almost nothing.
-pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
+/// The files a node's result goes to: its compiled SQL under
+/// `target/compiled/<package>/`, its run SQL under `target/run/<package>/`
+/// (when it ran any), each at the node kind's file.
+pub fn sql_files<'r>(
+    target: &Path,
+    node: &crate::manifest::Node,
+    r: &'r NodeResult,
+) -> Vec<(std::path::PathBuf, &'r str)> {
+    let file = crate::kinds::of(node.resource_type).compiled_file(node);
+    let mut out = Vec::new();
+    if let Some(sql) = &r.compiled_sql {
+        out.push((
+            target.join("compiled").join(&node.package_name).join(&file),
+            sql.as_str(),
+        ));
+    }
+    if let Some(sql) = r.run_sql.as_ref().filter(|s| !s.is_empty()) {
+        out.push((
+            target.join("run").join(&node.package_name).join(&file),
+            sql.as_str(),
+        ));
+    }
+    out
+}
+
+/// Write one SQL file, its folder made first. A file whose content is
+/// already right is left alone: reading it back is several times cheaper
+/// than rewriting it, and a re-compile of an unchanged project then writes
+/// almost nothing.
+pub fn write_sql_file(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    match std::fs::write(path, text) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(d) = path.parent() {
+                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+            }
+            std::fs::write(path, text).map_err(|e| Error::io(path, e))
+        }
+        r => r.map_err(|e| Error::io(path, e)),
+    }
+}
+
+/// Write compiled and run SQL for each result but those whose files are
+/// already written (`done`, by unique id), on all cores (see
+/// [`write_sql_file`]).
+pub fn write_sql(
+    m: &Manifest,
+    results: &[NodeResult],
+    done: &std::collections::HashSet<String>,
+) -> Result<()> {
     let target = crate::results::target_dir(m);
     let mut files: Vec<(std::path::PathBuf, &str, &str)> = Vec::new();
-    for r in results {
+    for r in results.iter().filter(|r| !done.contains(&r.unique_id)) {
         let Some(node) = m.nodes.get(&r.unique_id) else {
             continue;
         };
-        let file = crate::kinds::of(node.resource_type).compiled_file(node);
-        if let Some(sql) = &r.compiled_sql {
-            files.push((
-                target.join("compiled").join(&node.package_name).join(&file),
-                &r.unique_id,
-                sql,
-            ));
-        }
-        if let Some(sql) = r.run_sql.as_ref().filter(|s| !s.is_empty()) {
-            files.push((
-                target.join("run").join(&node.package_name).join(&file),
-                &r.unique_id,
-                sql,
-            ));
+        for (path, sql) in sql_files(&target, node, r) {
+            files.push((path, &r.unique_id, sql));
         }
     }
     // Several nodes can share a file (snapshot blocks of one .sql file): one
@@ -53,14 +88,9 @@ pub fn write_sql(m: &Manifest, results: &[NodeResult]) -> Result<()> {
     for d in dirs {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
-    crate::par::map(&files, |(path, text)| -> Result<()> {
-        if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
-            return Ok(());
-        }
-        std::fs::write(path, text).map_err(|e| Error::io(path, e))
-    })
-    .into_iter()
-    .collect()
+    crate::par::map(&files, |(path, text)| write_sql_file(path, text))
+        .into_iter()
+        .collect()
 }
 
 /// The `metadata` block of an artifact of schema `version`.

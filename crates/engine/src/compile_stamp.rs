@@ -344,6 +344,16 @@ mod tests {
         }
     }
 
+    /// A stamp records every environment variable any render of the
+    /// process read, and the parse stamp's tests (and one below) set
+    /// theirs: these tests take turns with them, or a variable changed by
+    /// one voids another's stamp.
+    fn env_turn() -> std::sync::MutexGuard<'static, ()> {
+        crate::partial::tests::ENV_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     fn opts(dir: &Path) -> Options {
         Options {
             project_dir: Some(dir.to_path_buf()),
@@ -389,6 +399,7 @@ mod tests {
 
     #[test]
     fn unchanged_compile_keeps_the_same_output() {
+        let _turn = env_turn();
         let (_t, dir) = jaffle();
         let o = opts(&dir);
         assert!(!compile(&o));
@@ -426,6 +437,7 @@ mod tests {
 
     #[test]
     fn any_changed_input_or_output_compiles_again() {
+        let _turn = env_turn();
         let (_t, dir) = jaffle();
         let o = opts(&dir);
         assert!(!compile(&o));
@@ -476,6 +488,7 @@ mod tests {
     /// every file unchanged.
     #[test]
     fn a_relation_looked_up_that_changed_compiles_again() {
+        let _turn = env_turn();
         let (_t, dir) = jaffle();
         let o = opts(&dir);
         let s = execute(
@@ -507,6 +520,7 @@ mod tests {
     /// environment variable.
     #[test]
     fn what_differs_from_run_to_run_is_never_kept() {
+        let _turn = env_turn();
         let (_t, dir) = jaffle();
         let model = dir.join("models/staging/volatile.sql");
         let o = opts(&dir);

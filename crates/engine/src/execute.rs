@@ -3,6 +3,7 @@
 //! descendants; the run goes on elsewhere (or stops with `--fail-fast`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -338,6 +339,24 @@ pub fn run(
     }
     let resolver = m.resolver();
     let threads = opts.threads.max(1);
+    // Each node's SQL files are written as its result comes in, by a
+    // thread of their own, while the next nodes run (a test's two files
+    // took as long as DuckDB's run of it where ext4 creates files slowly).
+    // A file several nodes share (the snapshot blocks of one .sql file)
+    // waits for the end, where the first node by unique id writes it.
+    let target = crate::results::target_dir(m);
+    let file_of = |n: &Node| {
+        (
+            n.package_name.clone(),
+            crate::kinds::of(n.resource_type).compiled_file(n),
+        )
+    };
+    let mut writers: HashMap<(String, String), usize> = HashMap::new();
+    for id in &queue {
+        *writers.entry(file_of(&m.nodes[id])).or_default() += 1;
+    }
+    let (file_tx, file_rx) = mpsc::sync_channel::<(String, Vec<(PathBuf, String)>)>(1024);
+    let mut written: HashSet<String> = HashSet::new();
     let (job_tx, job_rx) = mpsc::channel::<String>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (res_tx, res_rx) = mpsc::channel::<(NodeResult, usize)>();
@@ -347,6 +366,20 @@ pub fn run(
     let mut results = Vec::new();
     let mut skipped: HashSet<String> = HashSet::new();
     std::thread::scope(|scope| -> Result<()> {
+        let writer = scope.spawn(move || {
+            let mut done = HashSet::new();
+            for (id, files) in file_rx {
+                // a file that fails is written again at the end, which
+                // reports the error
+                if files
+                    .iter()
+                    .all(|(p, sql)| crate::artifacts::write_sql_file(p, sql).is_ok())
+                {
+                    done.insert(id);
+                }
+            }
+            done
+        });
         for _ in 0..threads.min(queue.len().max(1)) {
             let conn = db.try_clone()?;
             let rx = job_rx.clone();
@@ -439,6 +472,16 @@ pub fn run(
             }
             let id = r.unique_id.clone();
             if !node.is_ephemeral() || failed {
+                if writers.get(&file_of(node)) == Some(&1) {
+                    let files: Vec<(PathBuf, String)> =
+                        crate::artifacts::sql_files(&target, node, &r)
+                            .into_iter()
+                            .map(|(p, sql)| (p, sql.to_string()))
+                            .collect();
+                    if !files.is_empty() {
+                        let _ = file_tx.send((id.clone(), files));
+                    }
+                }
                 results.push(r);
             }
             if independent {
@@ -480,6 +523,8 @@ pub fn run(
             }
         }
         drop(job_tx);
+        drop(file_tx);
+        written = writer.join().unwrap_or_default();
         let _ = done;
         if stop {
             let seen: HashSet<String> = results.iter().map(|r| r.unique_id.clone()).collect();
@@ -494,6 +539,7 @@ pub fn run(
         }
         Ok(())
     })?;
+    crate::artifacts::write_sql(m, &results, &written)?;
     if let Some(p) = &display {
         (p.0)(RunEvent::Done);
     }

@@ -1717,7 +1717,6 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
             &schemas,
         )?);
     }
-    artifacts::write_sql(m, &results)?;
     let compiled: BTreeMap<String, String> = results
         .iter()
         .filter_map(|r| r.compiled_sql.clone().map(|s| (r.unique_id.clone(), s)))
@@ -1895,10 +1894,12 @@ fn compiled_unchanged(
     let Some(mut stamp) = compile_stamp::standing(paths, inputs, &info.target)? else {
         return Ok(None);
     };
+    tracing::debug!("timing: compile stamp checked at {:?}", t0.elapsed());
     if let Err(e) = artifacts::restamp_manifest(&paths.manifest, info) {
         tracing::debug!("compile: manifest.json not kept: {e}");
         return Ok(None);
     }
+    tracing::debug!("timing: manifest.json restamped at {:?}", t0.elapsed());
     let args = run_args(opts, Command::Compile, &info.project.root)?;
     if let Some(p) = &paths.run_results {
         artifacts::restamp_run_results(p, info, t0.elapsed().as_secs_f64(), args)?;

@@ -343,7 +343,7 @@ impl Stamp {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
 
@@ -404,7 +404,7 @@ mod tests {
     /// and a parse records every variable any render of the process reads
     /// (`record_all_env`): run at once, one test's variable, changed,
     /// would void the other's stamp. They take turns.
-    static ENV_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    pub(crate) static ENV_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     /// After each kind of change, a partial parse gives what a full parse
     /// gives, and parses again only what it must.
