@@ -26,12 +26,12 @@ pub struct Compiled {
 pub fn node_ctx(
     node: &Node,
     resolver: Arc<dyn Resolver>,
-    db: Option<Db>,
+    db: Option<Arc<dyn Database>>,
     is_incremental: bool,
     full_refresh: bool,
 ) -> Arc<NodeCtx> {
     Arc::new(NodeCtx {
-        db: db.map(|d| Arc::new(d) as Arc<dyn Database>),
+        db,
         is_incremental,
         full_refresh,
         ..node.jinja_ctx(resolver)
@@ -53,7 +53,7 @@ fn render_one(
     m: &Manifest,
     node: &Node,
     resolver: &Arc<dyn Resolver>,
-    db: Option<Db>,
+    db: Option<Arc<dyn Database>>,
     is_incremental: bool,
 ) -> Result<(String, Vec<String>, Config)> {
     let ctx = node_ctx(
@@ -96,7 +96,7 @@ fn collect_ctes(
     m: &Manifest,
     ids: &[String],
     resolver: &Arc<dyn Resolver>,
-    db: &Option<Db>,
+    db: &Option<Arc<dyn Database>>,
     out: &mut Vec<(String, String)>,
     depth: usize,
 ) -> Result<()> {
@@ -131,7 +131,7 @@ pub fn ephemeral_ctes(
     m: &Manifest,
     ids: &[String],
     resolver: &Arc<dyn Resolver>,
-    db: &Option<Db>,
+    db: &Option<Arc<dyn Database>>,
 ) -> Result<Vec<String>> {
     let mut ctes = Vec::new();
     collect_ctes(m, ids, resolver, db, &mut ctes, 0)?;
@@ -143,7 +143,7 @@ pub fn compile(
     m: &Manifest,
     node: &Node,
     resolver: &Arc<dyn Resolver>,
-    db: Option<Db>,
+    db: Option<Arc<dyn Database>>,
     is_incremental: bool,
 ) -> Result<Compiled> {
     let (sql, eph, config) = render_one(m, node, resolver, db.clone(), is_incremental)?;
@@ -243,7 +243,7 @@ impl<'a> NodeHooks<'a> {
                 &node_ctx(
                     node,
                     self.resolver.clone(),
-                    Some(self.db.clone()),
+                    Some(self.db.shared()),
                     self.inc,
                     self.full_refresh,
                 ),

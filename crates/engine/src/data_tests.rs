@@ -25,7 +25,6 @@ use md5::Digest as _;
 use serde_json::{json, Map, Value};
 
 use crate::config::{self, Config, ConfigExt};
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::graph::Dag;
 use crate::jinja::{self, NodeCtx, Resolver};
@@ -34,6 +33,7 @@ use crate::project::Project;
 use crate::properties::{Column, Properties};
 use crate::relation::Relation;
 use crate::results::{Command, NodeResult, RunOptions, Status};
+use dbt_jinja::database::Database;
 
 /// The generic tests every project has (`unique`, `not_null`,
 /// `accepted_values`, `relationships`) and the helpers generic tests call
@@ -966,7 +966,7 @@ pub fn compile_test(
     m: &Manifest,
     node: &Node,
     resolver: &Arc<dyn Resolver>,
-    db: Option<Db>,
+    db: Option<Arc<dyn Database>>,
 ) -> Result<String> {
     compile_test_configured(m, node, resolver, db).map(|(sql, _)| sql)
 }
@@ -978,7 +978,7 @@ fn compile_test_configured(
     m: &Manifest,
     node: &Node,
     resolver: &Arc<dyn Resolver>,
-    db: Option<Db>,
+    db: Option<Arc<dyn Database>>,
 ) -> Result<(String, Config)> {
     let meta = m.tests.get(&node.unique_id);
     match meta.map(|t| &t.kind) {
@@ -1158,11 +1158,12 @@ fn as_i64(v: &minijinja::Value) -> Option<i64> {
 
 /// Compile and run one data test on a connection: dbt's test
 /// materialization (store failures, limit, fail_calc, warn_if/error_if,
-/// severity).
+/// severity). The database is reached only through [`Database`], so a
+/// recording one tests this without DuckDB.
 pub fn run_test(
     m: &Manifest,
     node: &Node,
-    db: &Db,
+    db: &Arc<dyn Database>,
     resolver: &Arc<dyn Resolver>,
     opts: &RunOptions,
 ) -> NodeResult {
@@ -1218,9 +1219,10 @@ pub fn run_test(
             rel.render(),
             with_limit(&sql, c.limit)
         );
-        let res = dbt_jinja::database::Database::drop_sql(db, &rel)
-            .map_err(|e| crate::Error::Runtime(e.0))
-            .and_then(|d| db.transaction_known(&[d, create]));
+        let res = db
+            .drop_sql(&rel)
+            .and_then(|d| db.transaction_noted(&[d, create]))
+            .map_err(Error::from);
         if let Err(e) = res {
             db.invalidate();
             r.status = Status::Error;
@@ -1239,8 +1241,8 @@ pub fn run_test(
     let exec = format!(
         "select try_cast(failures as bigint) as failures, should_warn, should_error from ({run_sql}\n) dbt_internal_result"
     );
-    // a test only reads: the relation cache stays valid
-    let q = match db.query_known(&exec) {
+    // a test only reads: a query that selects leaves the relation cache be
+    let q = match db.query(&exec).map_err(Error::from) {
         Ok(q) => q,
         Err(e) => {
             r.status = Status::Error;
@@ -1697,5 +1699,116 @@ mod tests {
             render_builtin("{{ test_not_null('m', 'id') }}", project, json!({}), false)
                 .contains("select *\nfrom m")
         );
+    }
+
+    /// A data test's run through a recording database: what it asks and
+    /// how it reads the answer, without DuckDB.
+    mod recorded {
+        use super::*;
+        use crate::database::{Call, Recording};
+
+        /// The jaffle fixture loaded (no database: parsing needs none).
+        fn jaffle(store_failures: bool) -> crate::Loaded {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle");
+            let opts = crate::Options {
+                project_dir: Some(dir.clone()),
+                profiles_dir: Some(dir),
+                no_partial_parse: true,
+                store_failures,
+                ..Default::default()
+            };
+            crate::load(&opts, Command::Test).unwrap()
+        }
+
+        /// Run jaffle's `not_null` test of `stg_customers.customer_id` on `db`.
+        fn run(l: &crate::Loaded, db: Recording) -> (NodeResult, Recording) {
+            let m = &l.manifest;
+            let node = m
+                .nodes
+                .values()
+                .find(|n| n.name == "not_null_stg_customers_customer_id")
+                .unwrap();
+            let db = Arc::new(db);
+            let opts = RunOptions {
+                command: Command::Test,
+                threads: 1,
+                fail_fast: false,
+                full_refresh: false,
+                verbose_lines: false,
+                clone_from: Default::default(),
+                event_time_start: None,
+                event_time_end: None,
+                invoked_at: Utc::now(),
+                previous_batches: Default::default(),
+            };
+            let shared: Arc<dyn Database> = db.clone();
+            let r = run_test(m, node, &shared, &m.resolver(), &opts);
+            drop(shared);
+            let db = Arc::try_unwrap(db).unwrap_or_else(|_| panic!("the test kept the database"));
+            (r, db)
+        }
+
+        #[test]
+        fn failing_rows_make_a_failure_with_dbts_words() {
+            let l = jaffle(false);
+            let db = Recording::new().answering(
+                "try_cast(failures as bigint)",
+                &["failures", "should_warn", "should_error"],
+                vec![vec![3.into(), true.into(), true.into()]],
+            );
+            let (r, db) = run(&l, db);
+            assert_eq!(r.status, Status::Fail, "{}", r.message);
+            assert_eq!(r.failures, Some(3));
+            assert_eq!(r.message, "Got 3 results, configured to fail if != 0");
+            // one query, which reads the test's SQL, and nothing else
+            let calls = db.calls();
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            let Call::Query(sql) = &calls[0] else {
+                panic!("{calls:?}")
+            };
+            assert!(sql.starts_with("select try_cast(failures as bigint) as failures, should_warn, should_error from ("), "{sql}");
+            assert!(sql.contains("where customer_id is null"), "{sql}");
+            // no rows back: an error that says why
+            let (r, _) = run(&l, Recording::new());
+            assert_eq!(r.status, Status::Error);
+            assert!(
+                r.message.contains("returned 0 rows, not 1"),
+                "{}",
+                r.message
+            );
+        }
+
+        #[test]
+        fn stored_failures_replace_the_last_runs_in_one_transaction() {
+            let l = jaffle(true);
+            let db = Recording::new().answering(
+                "try_cast(failures as bigint)",
+                &["failures", "should_warn", "should_error"],
+                vec![vec![0.into(), false.into(), false.into()]],
+            );
+            let (r, db) = run(&l, db);
+            assert_eq!(r.status, Status::Pass, "{}", r.message);
+            let tx = db
+                .calls()
+                .into_iter()
+                .find_map(|c| match c {
+                    Call::Transaction(t) => Some(t),
+                    _ => None,
+                })
+                .expect("a transaction");
+            // nothing there yet: no drop, then the table of failing rows
+            assert_eq!(tx[0], "SELECT 1");
+            assert!(
+                tx[1].contains("create  table \"jaffle\".\"main_dbt_test__audit\".\"not_null_stg_customers_customer_id\""),
+                "{tx:?}"
+            );
+            // the count reads the stored rows
+            let q = db
+                .statements()
+                .into_iter()
+                .find(|s| s.contains("try_cast"))
+                .unwrap();
+            assert!(q.contains("from \"jaffle\".\"main_dbt_test__audit\".\"not_null_stg_customers_customer_id\""), "{q}");
+        }
     }
 }

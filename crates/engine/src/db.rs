@@ -280,6 +280,12 @@ impl Db {
         }
     }
 
+    /// This connection as the Jinja layer and the materializations hold
+    /// it: a [`Database`] shared between renders.
+    pub fn shared(&self) -> Arc<dyn Database> {
+        Arc::new(self.clone())
+    }
+
     /// Start watching what this connection and its clones (made before or
     /// after) are asked; see [`Watch`].
     pub fn watch(&self) -> &Watch {

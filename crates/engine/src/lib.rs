@@ -592,7 +592,7 @@ pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
         let sql = if n.resource_type == manifest::ResourceType::Seed {
             format!("select * from {}", n.relation().render())
         } else {
-            let c = compile::compile(m, n, &resolver, Some(db.clone()), false)?;
+            let c = compile::compile(m, n, &resolver, Some(db.shared()), false)?;
             show::limited_sql(&c.sql, req.limit)
         };
         let table = show::query(&db, &sql).map_err(|e| runtime(&e))?;

@@ -32,7 +32,7 @@ pub(crate) fn build_node(
             Ok(b) => b,
             Err(e) => return (None, Err(e), Utc::now()),
         };
-    let compiled = match compile::compile(m, node, resolver, Some(db.clone()), inc) {
+    let compiled = match compile::compile(m, node, resolver, Some(db.shared()), inc) {
         Ok(c) => c,
         Err(e) => return (None, Err(e), Utc::now()),
     };
@@ -54,7 +54,7 @@ pub(crate) fn build_node(
     let cfg = &compiled.config;
     let rel = node.relation();
     let hook_ctx =
-        || compile::node_ctx(node, resolver.clone(), Some(db.clone()), inc, full_refresh);
+        || compile::node_ctx(node, resolver.clone(), Some(db.shared()), inc, full_refresh);
     let hook = crate::compile::NodeHooks {
         m,
         node,
