@@ -9,8 +9,9 @@
 //!
 //! Compiled SQL depends on more than a parse does, so the stamp holds more:
 //! - the inputs of [`crate::partial::inputs_key`] (every file of every
-//!   project path, the loaded projects, the target, the vars) and the
-//!   command's options that change what is compiled or recorded;
+//!   project path, the loaded projects, the target, the vars), the
+//!   command's options that change what is compiled or recorded, and
+//!   `selectors.yml`;
 //! - every environment variable read, with its value;
 //! - every relation a render looked up in the database, with the answer
 //!   (`is_incremental()` reads whether the model's table is there), checked
@@ -153,6 +154,10 @@ pub fn inputs(info: &RunInfo, opts: &crate::Options, extra: &str) -> Result<Inpu
     h.update(files.as_bytes());
     h.update(options.to_string().as_bytes());
     h.update(extra.as_bytes());
+    // selectors.yml, whose `default: true` selector applies with no flag
+    let selectors = std::fs::read(info.project.root.join("selectors.yml")).unwrap_or_default();
+    h.update((selectors.len() as u64).to_le_bytes());
+    h.update(&selectors);
     Ok(Inputs {
         key: hex::encode(h.finalize()),
         volatile,
@@ -476,6 +481,18 @@ mod tests {
         };
         assert!(!compile(&vars));
         assert!(!compile(&o));
+        // selectors.yml: a default selector applies with no flag
+        let all = execute(&o, Command::Compile).unwrap().total;
+        std::fs::write(
+            dir.join("selectors.yml"),
+            "selectors:\n  - name: one\n    default: true\n    definition: stg_orders\n",
+        )
+        .unwrap();
+        let s = execute(&o, Command::Compile).unwrap();
+        assert!(!s.kept && s.total < all, "{s:?}");
+        std::fs::remove_file(dir.join("selectors.yml")).unwrap();
+        let s = execute(&o, Command::Compile).unwrap();
+        assert!(!s.kept && s.total == all, "{s:?}");
         // the artifacts written by another command
         let s = execute(&o, Command::Build).unwrap();
         assert!(s.ok(), "{s:?}");
