@@ -576,6 +576,30 @@ mod tests {
         }
     }
 
+    /// The engine's jaffle fixture with the catalog's overlay, in a
+    /// temporary folder with its own database, and options for it.
+    fn jaffle_docs() -> (tempfile::TempDir, PathBuf, engine::Options) {
+        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("jaffle");
+        copy_dir(&ws.join("crates/engine/tests/fixtures/jaffle"), &dir);
+        copy_dir(&ws.join("crates/catalog/tests/fixtures/jaffle_docs"), &dir);
+        std::fs::write(
+            dir.join("profiles.yml"),
+            format!(
+                "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n      schema: main\n      threads: 2\n",
+                dir.join("jaffle.duckdb").display()
+            ),
+        )
+        .unwrap();
+        let opts = engine::Options {
+            project_dir: Some(dir.clone()),
+            profiles_dir: Some(dir.clone()),
+            ..Default::default()
+        };
+        (t, dir, opts)
+    }
+
     fn normalise(v: &mut Value) {
         if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
             for k in ["generated_at", "invocation_id", "invocation_started_at"] {
@@ -609,24 +633,7 @@ mod tests {
 
     #[test]
     fn generate_on_the_fixture_matches_golden_files() {
-        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let t = tempfile::tempdir().unwrap();
-        let dir = t.path().join("jaffle");
-        copy_dir(&ws.join("crates/engine/tests/fixtures/jaffle"), &dir);
-        copy_dir(&ws.join("crates/catalog/tests/fixtures/jaffle_docs"), &dir);
-        std::fs::write(
-            dir.join("profiles.yml"),
-            format!(
-                "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n      schema: main\n      threads: 2\n",
-                dir.join("jaffle.duckdb").display()
-            ),
-        )
-        .unwrap();
-        let opts = engine::Options {
-            project_dir: Some(dir.clone()),
-            profiles_dir: Some(dir.clone()),
-            ..Default::default()
-        };
+        let (_t, dir, opts) = jaffle_docs();
         // before anything is built: no relations yet, nothing in the catalog
         let g = generate(&opts).unwrap();
         assert_eq!(g.catalog_nodes, 0);
@@ -732,24 +739,7 @@ mod tests {
     /// the manifest written by another command, means a compile again.
     #[test]
     fn unchanged_project_keeps_the_last_compile() {
-        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let t = tempfile::tempdir().unwrap();
-        let dir = t.path().join("jaffle");
-        copy_dir(&ws.join("crates/engine/tests/fixtures/jaffle"), &dir);
-        copy_dir(&ws.join("crates/catalog/tests/fixtures/jaffle_docs"), &dir);
-        std::fs::write(
-            dir.join("profiles.yml"),
-            format!(
-                "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n      schema: main\n      threads: 2\n",
-                dir.join("jaffle.duckdb").display()
-            ),
-        )
-        .unwrap();
-        let opts = engine::Options {
-            project_dir: Some(dir.clone()),
-            profiles_dir: Some(dir.clone()),
-            ..Default::default()
-        };
+        let (_t, dir, opts) = jaffle_docs();
         let manifest = || -> (Value, Value) {
             let text = std::fs::read_to_string(dir.join("target/manifest.json")).unwrap();
             let mut v: Value = serde_json::from_str(&text).unwrap();

@@ -321,7 +321,7 @@ mod tests {
     fn jaffle() -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("jaffle");
-        copy_dir(
+        testkit::copy_dir(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle"),
             &dir,
         );
@@ -334,19 +334,6 @@ mod tests {
         )
         .unwrap();
         (tmp, dir)
-    }
-
-    fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let dest = to.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                copy_dir(&e.path(), &dest);
-            } else {
-                std::fs::copy(e.path(), dest).unwrap();
-            }
-        }
     }
 
     /// A stamp records every environment variable any render of the

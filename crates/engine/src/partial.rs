@@ -354,25 +354,12 @@ pub(crate) mod tests {
     fn jaffle_with(model_sql: &str) -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("jaffle");
-        copy_dir(
+        testkit::copy_dir(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle"),
             &dir,
         );
         std::fs::write(dir.join("models/staging/env_model.sql"), model_sql).unwrap();
         (tmp, dir)
-    }
-
-    fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let dest = to.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                copy_dir(&e.path(), &dest);
-            } else {
-                std::fs::copy(e.path(), dest).unwrap();
-            }
-        }
     }
 
     fn opts(dir: &Path, partial: bool, vars: Option<&str>) -> Options {

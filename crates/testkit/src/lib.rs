@@ -37,6 +37,21 @@ pub fn repo_root() -> PathBuf {
     }
 }
 
+/// Copy the directory tree `from` to `to` (a fixture project into a
+/// temporary folder), making `to` and every folder below it.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
 /// Whether this is a CI run (`CI` set to `true` or `1`, as CI services do).
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")

@@ -7,18 +7,7 @@ use std::path::{Path, PathBuf};
 
 use engine::Options;
 
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
+pub use testkit::copy_dir;
 
 /// A copy of fixture `tests/fixtures/<name>` in a temporary directory, its
 /// profile pointing at the absolute `<dir>/<db_name>.duckdb` (the catalog
