@@ -239,18 +239,7 @@ fn compile_and_write(
     if inputs.is_some() {
         db.watch();
     }
-    let ropts = engine::results::RunOptions {
-        command: engine::Command::Compile,
-        threads: m.info.target.threads,
-        fail_fast: false,
-        full_refresh: false,
-        verbose_lines: false,
-        clone_from: Default::default(),
-        event_time_start: None,
-        event_time_end: None,
-        invoked_at: chrono::Utc::now(),
-        previous_batches: Default::default(),
-    };
+    let ropts = engine::results::RunOptions::quiet(engine::Command::Compile, m.info.target.threads);
     let results = engine::execute::run(m, &l.dag, &chosen, &db, &ropts)?;
     tracing::info!(
         "docs generate: compiled (SQL files written) in {:.2}s",

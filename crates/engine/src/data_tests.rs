@@ -1729,18 +1729,7 @@ mod tests {
                 .find(|n| n.name == "not_null_stg_customers_customer_id")
                 .unwrap();
             let db = Arc::new(db);
-            let opts = RunOptions {
-                command: Command::Test,
-                threads: 1,
-                fail_fast: false,
-                full_refresh: false,
-                verbose_lines: false,
-                clone_from: Default::default(),
-                event_time_start: None,
-                event_time_end: None,
-                invoked_at: Utc::now(),
-                previous_batches: Default::default(),
-            };
+            let opts = RunOptions::quiet(Command::Test, 1);
             let shared: Arc<dyn Database> = db.clone();
             let r = run_test(m, node, &shared, &m.resolver(), &opts);
             drop(shared);

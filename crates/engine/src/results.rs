@@ -154,6 +154,26 @@ pub struct RunOptions {
     pub previous_batches: HashMap<String, BatchResults>,
 }
 
+impl RunOptions {
+    /// `command` on `threads`, quiet (no line per node), invoked now,
+    /// with none of the flags set: what an embedding caller (`docs
+    /// generate`, a test) starts from, overriding the rest by name.
+    pub fn quiet(command: Command, threads: usize) -> RunOptions {
+        RunOptions {
+            command,
+            threads,
+            fail_fast: false,
+            full_refresh: false,
+            verbose_lines: false,
+            clone_from: HashMap::new(),
+            event_time_start: None,
+            event_time_end: None,
+            invoked_at: Utc::now(),
+            previous_batches: HashMap::new(),
+        }
+    }
+}
+
 /// A failed node's message: DuckDB's own words under dbt's "Runtime Error
 /// in model x (file)" heading; the engine's errors (which already name the
 /// node) as they are. When DuckDB's error carries a position inside the
