@@ -13,6 +13,9 @@ use minijinja::Value;
 use crate::relation::Relation;
 pub use crate::render_error::DatabaseFailure;
 
+/// Rows per `INSERT` statement of [`Database::append_rows`]'s default.
+pub const INSERT_BATCH: usize = 1000;
+
 /// Rows from a query, as Jinja values.
 #[derive(Debug, Default, Clone)]
 pub struct QueryResult {
@@ -54,6 +57,35 @@ pub trait Database: Send + Sync {
                 let _ = self.execute("ROLLBACK");
                 return Err(e);
             }
+        }
+        Ok(())
+    }
+
+    /// Append rows of text (None: NULL) to `table`, whose columns take
+    /// text: how a seed's values reach its staging table (dbt's
+    /// `load_csv_rows`). The default sends `INSERT ... VALUES` statements
+    /// of up to [`INSERT_BATCH`] rows on [`Database::execute`]; a database
+    /// with a faster path (DuckDB's appender) overrides it.
+    fn append_rows(&self, table: &Relation, rows: &[Vec<Option<String>>]) -> Result<(), DatabaseFailure> {
+        for batch in rows.chunks(INSERT_BATCH) {
+            let values: Vec<String> = batch
+                .iter()
+                .map(|row| {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .map(|v| match v {
+                            Some(t) => format!("'{}'", t.replace('\'', "''")),
+                            None => "NULL".into(),
+                        })
+                        .collect();
+                    format!("({})", cells.join(", "))
+                })
+                .collect();
+            self.execute(&format!(
+                "INSERT INTO {} VALUES {}",
+                table.render(),
+                values.join(", ")
+            ))?;
         }
         Ok(())
     }
@@ -111,6 +143,8 @@ pub enum Call {
     HasSchema(String),
     /// The statements of one transaction.
     Transaction(Vec<String>),
+    /// Rows appended to a table (as rendered).
+    AppendRows(String, Vec<Vec<Option<String>>>),
 }
 
 /// A [`Database`] in memory that records every call and answers from what
@@ -299,6 +333,14 @@ impl Database for Recording {
             same(h.relation.database.as_deref(), database)
                 && same(h.relation.schema.as_deref(), schema)
         }))
+    }
+
+    /// One call with every row; fails when the table's name is among the
+    /// failures.
+    fn append_rows(&self, table: &Relation, rows: &[Vec<Option<String>>]) -> Result<(), DatabaseFailure> {
+        let name = table.render();
+        self.record(Call::AppendRows(name.clone(), rows.to_vec()));
+        self.check(&name)
     }
 
     /// One call for the whole transaction; it fails, as a whole, when one

@@ -664,6 +664,28 @@ impl Database for Db {
         Db::transaction(self, statements).map_err(failure)
     }
 
+    /// DuckDB's appender: a 10,000-row seed in one call, not ten `INSERT`s
+    /// of literal text to parse.
+    fn append_rows(
+        &self,
+        table: &Relation,
+        rows: &[Vec<Option<String>>],
+    ) -> std::result::Result<(), DatabaseFailure> {
+        self.with_conn(|conn| {
+            let mut app = conn.appender_to_catalog_and_db(
+                &table.identifier,
+                table.database.as_deref().unwrap_or("memory"),
+                table.schema.as_deref().unwrap_or("main"),
+            )?;
+            for row in rows {
+                app.append_row(duckdb::appender_params_from_iter(row))?;
+            }
+            app.flush()?;
+            Ok(())
+        })
+        .map_err(failure)
+    }
+
     fn execute_noted(&self, sql: &str) -> std::result::Result<(), DatabaseFailure> {
         Db::execute_known(self, sql).map_err(failure)
     }

@@ -1630,7 +1630,9 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         None
     };
     let mut l = load_info(info, opts)?;
+    tracing::debug!("timing: DAG built at {:?}", t0.elapsed());
     let chosen = choose(&l, opts)?;
+    tracing::debug!("timing: nodes selected at {:?}", t0.elapsed());
     l.manifest.env.add_global(
         "selected_resources",
         minijinja::Value::from(chosen.iter().cloned().collect::<Vec<_>>()),
@@ -1657,6 +1659,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         Default::default()
     };
     let db = open_db(&l.manifest.info.target)?;
+    tracing::debug!("timing: database opened at {:?}", t0.elapsed());
     if stamp_inputs.is_some() {
         db.watch();
     }
@@ -1745,6 +1748,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
             args,
         ),
     )?;
+    tracing::debug!("timing: run_results.json written at {:?}", t0.elapsed());
     let mut s = Summary::default();
     for r in &results {
         match r.status {

@@ -237,6 +237,11 @@ impl Manifest {
                     Ok((partial::YamlEntry { checksum, doc }, true))
                 },
             );
+            tracing::debug!(
+                "timing: properties files of {} read at {:?}",
+                project.name,
+                t0.elapsed()
+            );
             let mut props = Properties::default();
             // Every problem of every properties file is reported at once:
             // the files that are not YAML, each file's every bad key, and
@@ -269,6 +274,11 @@ impl Manifest {
                 ),
                 &root,
                 &mut problems,
+            );
+            tracing::debug!(
+                "timing: properties of {} typed at {:?}",
+                project.name,
+                t0.elapsed()
             );
             if problems.len() > before {
                 // this project's nodes are left out; the next project's
@@ -321,6 +331,12 @@ impl Manifest {
             };
             for kind in crate::kinds::all() {
                 kind.discover(&mut cx)?;
+                tracing::debug!(
+                    "timing: {}s of {} discovered at {:?}",
+                    kind.resource_type().as_str(),
+                    project.name,
+                    t0.elapsed()
+                );
             }
             for (name, p) in &props.snapshots {
                 if p.relation.is_none()

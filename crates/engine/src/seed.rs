@@ -21,11 +21,10 @@
 //! and blanks are NULL, `$1,000` is 1000).
 
 use std::path::Path;
-use warehouse::duckdb;
 
 use serde_json::Value;
 
-use crate::db::Db;
+use dbt_jinja::database::{Database, DatabaseFailure};
 use crate::error::{Error, Result};
 use crate::relation::{quote, Relation};
 
@@ -498,8 +497,16 @@ pub struct SeedOptions<'a> {
     pub fast: Option<bool>,
 }
 
-/// Load a seed into `rel`, replacing what was there in one transaction.
-pub fn load(db: &Db, path: &Path, rel: &Relation, o: &SeedOptions<'_>) -> Result<usize> {
+/// Load a seed into `rel`, replacing what was there in one transaction,
+/// through the [`Database`] trait: the values go to a staging table with
+/// [`Database::append_rows`] (or DuckDB reads the file itself with `COPY`,
+/// dbt-duckdb's `fast`), and the swap is one [`Database::transaction`].
+pub fn load(
+    db: &dyn Database,
+    path: &Path,
+    rel: &Relation,
+    o: &SeedOptions<'_>,
+) -> Result<usize> {
     let delimiter = o.delimiter.unwrap_or(',');
     let mut buf = [0u8; 4];
     let delim_byte = match delimiter.encode_utf8(&mut buf).as_bytes() {
@@ -536,83 +543,82 @@ pub fn load(db: &Db, path: &Path, rel: &Relation, o: &SeedOptions<'_>) -> Result
     );
     let fast = o.fast.unwrap_or(true);
     let n = data.rows.len();
-    db.with_conn(|conn| {
-        let fail = |conn: &duckdb::Connection, e: String| {
-            let _ = conn.execute_batch("ROLLBACK");
-            let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS temp.{}", quote(&staging)));
-            Error::Seed {
-                path: path.to_path_buf(),
-                message: e,
-            }
-        };
+    let staging_rel = Relation::new("temp", "main", &staging);
+    let drop_staging = format!("DROP TABLE IF EXISTS temp.{}", quote(&staging));
+    let fail = |e: DatabaseFailure| {
         if !fast {
-            // agate's values, as text, cast by the INSERT below
-            let cols_text: Vec<String> = (0..data.columns.len())
-                .map(|i| format!("c{i} VARCHAR"))
-                .collect();
-            conn.execute_batch(&format!(
-                "CREATE OR REPLACE TEMP TABLE {} ({})",
-                quote(&staging),
-                cols_text.join(", ")
-            ))?;
-            let mut app = conn.appender_to_catalog_and_db(&staging, "temp", "main")?;
-            for row in &data.rows {
-                let vals: Vec<Option<String>> = row
-                    .iter()
+            let _ = db.execute(&drop_staging);
+        }
+        Error::Seed {
+            path: path.to_path_buf(),
+            message: e.0,
+        }
+    };
+    if !fast {
+        // agate's values, as text, cast by the INSERT below
+        let cols_text: Vec<String> = (0..data.columns.len())
+            .map(|i| format!("c{i} VARCHAR"))
+            .collect();
+        db.execute(&format!(
+            "CREATE OR REPLACE TEMP TABLE {} ({})",
+            quote(&staging),
+            cols_text.join(", ")
+        ))
+        .map_err(fail)?;
+        let rows: Vec<Vec<Option<String>>> = data
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
                     .zip(&types)
                     .map(|(v, (t, _))| match t {
                         Some(t) => agate_value(v, *t),
                         None if is_null(v) => None,
                         None => Some(v.clone()),
                     })
-                    .collect();
-                app.append_row(duckdb::appender_params_from_iter(vals))?;
-            }
-            app.flush()?;
-        }
-        conn.execute_batch("BEGIN TRANSACTION")?;
-        let load = if fast {
-            format!(
-                "COPY {} FROM '{}' (FORMAT CSV, HEADER TRUE, DELIMITER '{}')",
-                tmp.render(),
-                path.display().to_string().replace('\'', "''"),
-                delimiter.to_string().replace('\'', "''")
-            )
-        } else {
-            format!(
-                "INSERT INTO {} SELECT * FROM temp.{}",
-                tmp.render(),
-                quote(&staging)
-            )
-        };
-        let steps = [
-            format!(
-                "CREATE SCHEMA IF NOT EXISTS {}.{}",
-                quote(rel.database.as_deref().unwrap_or("memory")),
-                quote(rel.schema.as_deref().unwrap_or("main"))
-            ),
-            format!("DROP TABLE IF EXISTS {}", tmp.render()),
-            format!("CREATE TABLE {} ({})", tmp.render(), defs.join(", ")),
-            load,
-            format!("DROP TABLE IF EXISTS {}", rel.render()),
-            format!("DROP VIEW IF EXISTS {}", rel.render()),
-            format!(
-                "ALTER TABLE {} RENAME TO {}",
-                tmp.render(),
-                quote(&rel.identifier)
-            ),
-        ];
-        for s in &steps {
-            if let Err(e) = conn.execute_batch(s) {
-                return Err(fail(conn, e.to_string()));
-            }
-        }
-        conn.execute_batch("COMMIT")?;
-        if !fast {
-            conn.execute_batch(&format!("DROP TABLE IF EXISTS temp.{}", quote(&staging)))?;
-        }
-        Ok(())
-    })?;
+                    .collect()
+            })
+            .collect();
+        db.append_rows(&staging_rel, &rows).map_err(fail)?;
+    }
+    let load = if fast {
+        format!(
+            "COPY {} FROM '{}' (FORMAT CSV, HEADER TRUE, DELIMITER '{}')",
+            tmp.render(),
+            path.display().to_string().replace('\'', "''"),
+            delimiter.to_string().replace('\'', "''")
+        )
+    } else {
+        format!(
+            "INSERT INTO {} SELECT * FROM temp.{}",
+            tmp.render(),
+            quote(&staging)
+        )
+    };
+    let steps = [
+        format!(
+            "CREATE SCHEMA IF NOT EXISTS {}.{}",
+            quote(rel.database.as_deref().unwrap_or("memory")),
+            quote(rel.schema.as_deref().unwrap_or("main"))
+        ),
+        format!("DROP TABLE IF EXISTS {}", tmp.render()),
+        format!("CREATE TABLE {} ({})", tmp.render(), defs.join(", ")),
+        load,
+        format!("DROP TABLE IF EXISTS {}", rel.render()),
+        format!("DROP VIEW IF EXISTS {}", rel.render()),
+        format!(
+            "ALTER TABLE {} RENAME TO {}",
+            tmp.render(),
+            quote(&rel.identifier)
+        ),
+    ];
+    // all of the swap or none of it: a refused step rolls back, and the
+    // seed's old table stays
+    // (`transaction`, not `transaction_noted`: a cached catalog is emptied)
+    db.transaction(&steps).map_err(fail)?;
+    if !fast {
+        db.execute(&drop_staging).map_err(fail)?;
+    }
     Ok(n)
 }
 
@@ -668,12 +674,112 @@ mod tests {
         );
     }
 
+    /// A seed loaded through the recording adapter, without DuckDB.
+    mod recorded {
+        use dbt_jinja::database::{Call, Recording};
+
+        use super::super::*;
+
+        fn seed_file(d: &tempfile::TempDir) -> std::path::PathBuf {
+            let f = d.path().join("s.csv");
+            std::fs::write(&f, "id,name,ok\n1,a,true\n2,,no\n").unwrap();
+            f
+        }
+
+        const SLOW: SeedOptions<'static> = SeedOptions {
+            column_types: None,
+            delimiter: None,
+            quote_columns: None,
+            fast: Some(false),
+        };
+
+        #[test]
+        fn values_go_to_a_staging_table_and_the_swap_is_one_transaction() {
+            let d = tempfile::tempdir().unwrap();
+            let db = Recording::new();
+            let rel = Relation::new("memory", "main", "s");
+            assert_eq!(load(&db, &seed_file(&d), &rel, &SLOW).unwrap(), 2);
+            let calls = db.calls();
+            assert_eq!(
+                calls[0],
+                Call::Execute(
+                    "CREATE OR REPLACE TEMP TABLE \"__tarmac_seed_s\" (c0 VARCHAR, c1 VARCHAR, c2 VARCHAR)"
+                        .into()
+                )
+            );
+            // agate's values: an empty cell is NULL, `no` stays text in a
+            // text column
+            let s = |v: &str| Some(v.to_string());
+            assert_eq!(
+                calls[1],
+                Call::AppendRows(
+                    "\"temp\".\"main\".\"__tarmac_seed_s\"".into(),
+                    vec![vec![s("1"), s("a"), s("true")], vec![s("2"), None, s("no")]]
+                )
+            );
+            let Call::Transaction(steps) = &calls[2] else {
+                panic!("the swap is one transaction: {calls:?}")
+            };
+            assert_eq!(
+                steps[2],
+                "CREATE TABLE \"memory\".\"main\".\"s__dbt_tmp\" (\"id\" INTEGER, \"name\" VARCHAR, \"ok\" VARCHAR)"
+            );
+            assert_eq!(
+                steps[3],
+                "INSERT INTO \"memory\".\"main\".\"s__dbt_tmp\" SELECT * FROM temp.\"__tarmac_seed_s\""
+            );
+            assert_eq!(
+                steps.last().unwrap(),
+                "ALTER TABLE \"memory\".\"main\".\"s__dbt_tmp\" RENAME TO \"s\""
+            );
+            assert_eq!(
+                calls[3],
+                Call::Execute("DROP TABLE IF EXISTS temp.\"__tarmac_seed_s\"".into())
+            );
+            assert_eq!(calls.len(), 4);
+        }
+
+        #[test]
+        fn a_refused_swap_is_the_seeds_error_and_drops_the_staging_table() {
+            let d = tempfile::tempdir().unwrap();
+            let f = seed_file(&d);
+            let db = Recording::new().failing("RENAME TO", "Catalog Error: s is in use");
+            let rel = Relation::new("memory", "main", "s");
+            let err = load(&db, &f, &rel, &SLOW).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("{}: Catalog Error: s is in use", f.display())
+            );
+            assert_eq!(
+                db.calls().last(),
+                Some(&Call::Execute(
+                    "DROP TABLE IF EXISTS temp.\"__tarmac_seed_s\"".into()
+                ))
+            );
+        }
+
+        #[test]
+        fn fast_seeds_are_copied_by_the_database_itself() {
+            let d = tempfile::tempdir().unwrap();
+            let f = seed_file(&d);
+            let db = Recording::new();
+            let rel = Relation::new("memory", "main", "s");
+            load(&db, &f, &rel, &SeedOptions::default()).unwrap();
+            let calls = db.calls();
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            let Call::Transaction(steps) = &calls[0] else {
+                panic!("{calls:?}")
+            };
+            assert!(steps[3].starts_with("COPY \"memory\".\"main\".\"s__dbt_tmp\" FROM '"));
+        }
+    }
+
     #[test]
     fn loads_a_seed() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("s.csv");
         std::fs::write(&f, "id,name,ok,day\n1,a,true,2024-01-02\n2,,false,\n").unwrap();
-        let db = Db::new(duckdb::Connection::open_in_memory().unwrap());
+        let db = crate::db::Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
         let rel = Relation::new("memory", "main", "s");
         assert_eq!(load(&db, &f, &rel, &SeedOptions::default()).unwrap(), 2);
         let cols = db.columns(&rel).unwrap();
