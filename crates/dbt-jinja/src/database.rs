@@ -66,7 +66,11 @@ pub trait Database: Send + Sync {
     /// `load_csv_rows`). The default sends `INSERT ... VALUES` statements
     /// of up to [`INSERT_BATCH`] rows on [`Database::execute`]; a database
     /// with a faster path (DuckDB's appender) overrides it.
-    fn append_rows(&self, table: &Relation, rows: &[Vec<Option<String>>]) -> Result<(), DatabaseFailure> {
+    fn append_rows(
+        &self,
+        table: &Relation,
+        rows: &[Vec<Option<String>>],
+    ) -> Result<(), DatabaseFailure> {
         for batch in rows.chunks(INSERT_BATCH) {
             let values: Vec<String> = batch
                 .iter()
@@ -337,7 +341,11 @@ impl Database for Recording {
 
     /// One call with every row; fails when the table's name is among the
     /// failures.
-    fn append_rows(&self, table: &Relation, rows: &[Vec<Option<String>>]) -> Result<(), DatabaseFailure> {
+    fn append_rows(
+        &self,
+        table: &Relation,
+        rows: &[Vec<Option<String>>],
+    ) -> Result<(), DatabaseFailure> {
         let name = table.render();
         self.record(Call::AppendRows(name.clone(), rows.to_vec()));
         self.check(&name)

@@ -610,7 +610,10 @@ fn render_config_strings(
 /// namespace: the lookup scans the environment's globals, and 10,000 tests
 /// call a handful of test macros.
 #[derive(Default)]
-struct Callees(std::sync::Mutex<HashMap<(String, Option<String>), Option<String>>>);
+struct Callees(std::sync::Mutex<HashMap<TestName, Option<String>>>);
+
+/// A generic test's name and namespace (`dbt_utils`, or none).
+type TestName = (String, Option<String>);
 
 impl Callees {
     fn path(

@@ -24,9 +24,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use dbt_jinja::database::{Database, DatabaseFailure};
 use crate::error::{Error, Result};
 use crate::relation::{quote, Relation};
+use dbt_jinja::database::{Database, DatabaseFailure};
 
 /// An inferred column type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,12 +501,7 @@ pub struct SeedOptions<'a> {
 /// through the [`Database`] trait: the values go to a staging table with
 /// [`Database::append_rows`] (or DuckDB reads the file itself with `COPY`,
 /// dbt-duckdb's `fast`), and the swap is one [`Database::transaction`].
-pub fn load(
-    db: &dyn Database,
-    path: &Path,
-    rel: &Relation,
-    o: &SeedOptions<'_>,
-) -> Result<usize> {
+pub fn load(db: &dyn Database, path: &Path, rel: &Relation, o: &SeedOptions<'_>) -> Result<usize> {
     let delimiter = o.delimiter.unwrap_or(',');
     let mut buf = [0u8; 4];
     let delim_byte = match delimiter.encode_utf8(&mut buf).as_bytes() {
@@ -779,15 +774,33 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("s.csv");
         std::fs::write(&f, "id,name,ok,day\n1,a,true,2024-01-02\n2,,false,\n").unwrap();
-        let db = crate::db::Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
-        let rel = Relation::new("memory", "main", "s");
-        assert_eq!(load(&db, &f, &rel, &SeedOptions::default()).unwrap(), 2);
-        let cols = db.columns(&rel).unwrap();
-        let types: Vec<&str> = cols.iter().map(|c| c.1.as_str()).collect();
-        assert_eq!(types, ["INTEGER", "VARCHAR", "BOOLEAN", "DATE"]);
-        let r = db
-            .query("SELECT count(*) FROM s WHERE name IS NULL")
-            .unwrap();
-        assert_eq!(r.rows[0][0], minijinja::Value::from(1));
+        // COPY of the file (dbt-duckdb's `fast`), and agate's values
+        // through DuckDB's appender (`fast: false`)
+        for fast in [None, Some(false)] {
+            let db = crate::db::Db::new(warehouse::duckdb::Connection::open_in_memory().unwrap());
+            let rel = Relation::new("memory", "main", "s");
+            let o = SeedOptions {
+                fast,
+                ..SeedOptions::default()
+            };
+            assert_eq!(load(&db, &f, &rel, &o).unwrap(), 2);
+            let cols = db.columns(&rel).unwrap();
+            let types: Vec<&str> = cols.iter().map(|c| c.1.as_str()).collect();
+            assert_eq!(types, ["INTEGER", "VARCHAR", "BOOLEAN", "DATE"]);
+            let r = db
+                .query("SELECT count(*) FROM s WHERE name IS NULL AND day IS NULL AND NOT ok")
+                .unwrap();
+            assert_eq!(r.rows[0][0], minijinja::Value::from(1), "fast: {fast:?}");
+            // the staging table is gone; loading again replaces the table
+            assert_eq!(load(&db, &f, &rel, &o).unwrap(), 2);
+            let r = db.query("SELECT count(*) FROM s").unwrap();
+            assert_eq!(r.rows[0][0], minijinja::Value::from(2));
+            let r = db
+                .query(
+                    "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '__tarmac_seed%'",
+                )
+                .unwrap();
+            assert_eq!(r.rows[0][0], minijinja::Value::from(0), "fast: {fast:?}");
+        }
     }
 }

@@ -20,13 +20,13 @@ use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 
 use crate::config::{Config, ConfigExt};
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::jinja::{NodeCtx, Resolver};
 use crate::manifest::{Given, InputTarget, Manifest, Node, ResourceType, Rows, UnitTest};
 use crate::project::Project;
 use crate::relation::{quote, Relation};
 use crate::results::{Command, NodeResult, RunOptions, Status};
+use dbt_jinja::database::Database;
 
 fn parse_input(s: &str) -> Option<InputTarget> {
     let t = s.trim();
@@ -375,7 +375,11 @@ fn fixture_sql(
 
 /// Compile the model under test with its inputs replaced by fixtures.
 /// Returns the SQL and the expected rows' query with its column names.
-fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, Vec<String>)> {
+fn compile_unit(
+    m: &Manifest,
+    u: &UnitTest,
+    db: &Arc<dyn Database>,
+) -> Result<(String, String, Vec<String>)> {
     let model = m.nodes.get(&u.model_id).ok_or_else(|| {
         Error::Internal(format!(
             "unit test {}: no model {}",
@@ -473,7 +477,7 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
         .get("is_incremental")
         .is_some_and(|v| v.as_bool().unwrap_or(false));
     let ctx = Arc::new(NodeCtx {
-        db: Some(Arc::new(db.clone())),
+        db: Some(db.clone()),
         is_incremental: is_inc,
         ..NodeCtx::new(
             model.unique_id.clone(),
@@ -591,7 +595,7 @@ fn compile_unit(m: &Manifest, u: &UnitTest, db: &Db) -> Result<(String, String, 
 
 type Table = Vec<Vec<Option<String>>>;
 
-fn fetch(db: &Db, sql: &str) -> Result<Table> {
+fn fetch(db: &Arc<dyn Database>, sql: &str) -> Result<Table> {
     let q = db.query(sql)?;
     Ok(q.rows
         .into_iter()
@@ -675,8 +679,15 @@ fn render_diff(cols: &[String], expected: &Table, actual: &Table) -> Option<Stri
     ))
 }
 
-/// Run one unit test on a connection.
-pub fn run_unit_test(m: &Manifest, node: &Node, db: &Db, opts: &RunOptions) -> NodeResult {
+/// Run one unit test on `db`: its fixtures' column types come from the
+/// database (`columns` of a `ref`'d relation, `DESCRIBE` of the model's SQL
+/// on the fixtures), then both sides are fetched as text and compared.
+pub fn run_unit_test(
+    m: &Manifest,
+    node: &Node,
+    db: &Arc<dyn Database>,
+    opts: &RunOptions,
+) -> NodeResult {
     let t0 = Instant::now();
     let mut r = NodeResult::skipped(node.unique_id.clone(), String::new());
     r.started_at = Utc::now();
@@ -832,6 +843,128 @@ pub fn build_edges(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A unit test run through the recording adapter, without DuckDB: what
+    /// it asks of the database, and how it compares the answers.
+    mod recorded {
+        use std::path::Path;
+
+        use dbt_jinja::database::{Call, Recording};
+
+        use super::super::*;
+
+        fn run(db: Recording) -> (NodeResult, Vec<Call>) {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop");
+            let opts = crate::Options {
+                project_dir: Some(dir.clone()),
+                profiles_dir: Some(dir),
+                no_partial_parse: true,
+                ..Default::default()
+            };
+            let l = crate::load(&opts, Command::Test).unwrap();
+            let m = &l.manifest;
+            let node = &m.nodes["unit_test.shop.stg_orders.stg_orders_keeps_recent_orders"];
+            let seed = m.nodes.values().find(|n| n.name == "raw_orders").unwrap();
+            let db = Arc::new(db.with_relation(
+                crate::relation::Relation::new(&seed.database, &seed.schema, &seed.alias),
+                "table",
+                &[
+                    ("id", "INTEGER"),
+                    ("user_id", "INTEGER"),
+                    ("order_date", "DATE"),
+                    ("status", "VARCHAR"),
+                ],
+            ));
+            let shared: Arc<dyn Database> = db.clone();
+            let r = run_unit_test(m, node, &shared, &RunOptions::quiet(Command::Test, 1));
+            (r, db.calls())
+        }
+
+        /// The model's output columns, as DuckDB's `DESCRIBE` gives them.
+        fn describing(db: Recording) -> Recording {
+            db.answering(
+                "DESCRIBE",
+                &["column_name", "column_type"],
+                vec![
+                    vec!["order_id".into(), "INTEGER".into()],
+                    vec!["customer_id".into(), "INTEGER".into()],
+                    vec!["status".into(), "VARCHAR".into()],
+                ],
+            )
+        }
+
+        fn rows(rows: &[[Option<&str>; 3]]) -> Vec<Vec<minijinja::Value>> {
+            rows.iter()
+                .map(|r| r.iter().map(|v| minijinja::Value::from(*v)).collect())
+                .collect()
+        }
+
+        #[test]
+        fn equal_answers_pass_and_the_fixture_types_come_from_the_input() {
+            let expected = [
+                [Some("2"), Some("11"), Some("shipped")],
+                [Some("3"), Some("12"), None],
+            ];
+            let db = describing(Recording::new()).answering(
+                "_dbt_internal_unit_test",
+                &["order_id", "customer_id", "status"],
+                rows(&expected),
+            );
+            let (r, calls) = run(db);
+            assert_eq!(r.status, Status::Pass, "{}", r.message);
+            // the input's column types, the model's on the fixtures, then
+            // the actual and the expected rows
+            assert!(
+                matches!(&calls[0], Call::Columns(c) if c.ends_with("\"raw_orders\"")),
+                "{calls:?}"
+            );
+            let queries: Vec<&String> = calls
+                .iter()
+                .filter_map(|c| match c {
+                    Call::Query(q) => Some(q),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(queries.len(), 3, "{calls:?}");
+            assert!(queries[0].starts_with("DESCRIBE "), "{}", queries[0]);
+            // the fixture is cast to the input's types, the var overridden
+            assert!(queries[1].contains("as INTEGER)"), "{}", queries[1]);
+            assert!(queries[1].contains("'2018-02-01'"), "{}", queries[1]);
+            assert!(!queries[2].contains("2018-02-01"), "{}", queries[2]);
+            assert_eq!(calls.len(), 4, "{calls:?}");
+        }
+
+        #[test]
+        fn different_answers_fail_with_a_diff() {
+            // the actual rows (the model's SQL reads `order_date`) lack order 3
+            let db = describing(Recording::new())
+                .answering(
+                    "order_date >=",
+                    &["order_id", "customer_id", "status"],
+                    rows(&[[Some("2"), Some("11"), Some("shipped")]]),
+                )
+                .answering(
+                    "_dbt_internal_unit_test",
+                    &["order_id", "customer_id", "status"],
+                    rows(&[
+                        [Some("2"), Some("11"), Some("shipped")],
+                        [Some("3"), Some("12"), None],
+                    ]),
+                );
+            let (r, _) = run(db);
+            assert_eq!(r.status, Status::Fail, "{}", r.message);
+            assert!(r.message.contains("--- | 3        | 12"), "{}", r.message);
+            // a database that refuses the model's SQL: an error, with its words
+            let db = Recording::new().failing("DESCRIBE", "Binder Error: no column order_date");
+            let (r, _) = run(db);
+            assert_eq!(r.status, Status::Error);
+            assert!(
+                r.message.contains("Binder Error: no column order_date"),
+                "{}",
+                r.message
+            );
+        }
+    }
 
     #[test]
     fn inputs_and_fixtures() {
