@@ -433,35 +433,17 @@ impl Manifest {
             docs: Default::default(),
         };
         m.hook_macros = crate::artifacts::record_hook_macros(&m);
-        // names from the state where the model's final config is unchanged;
-        // a data test's where its id, file, config and the environment
-        // variables its naming read are
-        let mut known: HashMap<String, (String, String, String)> = HashMap::new();
-        for n in m.nodes.values() {
-            match n.resource_type {
-                ResourceType::Model => {
-                    let Some(e) = state.models.get(&state_key(n, &m.info.project.name)) else {
-                        continue;
-                    };
-                    if let (Some(names), true) = (&e.names, e.config == n.config) {
-                        known.insert(n.unique_id.clone(), names.clone());
-                    }
-                }
-                ResourceType::Test => {
-                    let Some(e) = prev.as_ref().and_then(|p| p.tests.get(&n.unique_id)) else {
-                        continue;
-                    };
-                    if e.file == n.original_file_path
-                        && e.config == n.config
-                        && partial::env_unchanged(&e.env)
-                    {
-                        known.insert(n.unique_id.clone(), e.names.clone());
-                        state.tests.insert(n.unique_id.clone(), e.clone());
-                    }
-                }
-                _ => {}
-            }
-        }
+        // names from the state where the model's final config is unchanged
+        let known: HashMap<String, (String, String, String)> = m
+            .nodes
+            .values()
+            .filter_map(|n| {
+                let e = state.models.get(&state_key(n, &m.info.project.name))?;
+                let names = e.names.clone()?;
+                (n.resource_type == ResourceType::Model && e.config == n.config)
+                    .then(|| (n.unique_id.clone(), names))
+            })
+            .collect();
         // a generic test's parse-time macros, as dbt records them: its test
         // macro, then get_where_subquery (which wraps the tested relation)
         // (looked up once per test macro: 10,000 tests call a handful)
@@ -484,7 +466,7 @@ impl Manifest {
                 }
             }
         }
-        let (named, tests_named) = m.resolve_names(&known)?;
+        let named = m.resolve_names(&known)?;
         tracing::debug!("timing: names resolved at {:?}", t0.elapsed());
         m.link()?;
         m.link_resources()?;
@@ -495,8 +477,6 @@ impl Manifest {
                 Some(p) => {
                     reparsed > 0
                         || !named.is_empty()
-                        || !tests_named.is_empty()
-                        || p.tests.len() != state.tests.len()
                         || p.models.len() != state.models.len()
                         || p.yaml.len() != state.yaml.len()
                 }
@@ -516,18 +496,6 @@ impl Manifest {
                     e.names = Some(names);
                     e.env.extend(env);
                 }
-            }
-            for (id, config, names, env) in tests_named {
-                let file = m.nodes[&id].original_file_path.clone();
-                state.tests.insert(
-                    id,
-                    partial::TestNames {
-                        file,
-                        config,
-                        names,
-                        env,
-                    },
-                );
             }
             m.reparsed = Some(reparsed);
             if changed {
@@ -552,7 +520,7 @@ impl Manifest {
     fn resolve_names(
         &mut self,
         known: &HashMap<String, (String, String, String)>,
-    ) -> Result<(Vec<Named>, Vec<Named>)> {
+    ) -> Result<Vec<Named>> {
         let target = self.info.target.clone();
         let has = |n: &str| self.macro_names.iter().any(|m| m == n);
         let (gs, ga, gd) = (
@@ -675,23 +643,17 @@ impl Manifest {
         )
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
-        let (mut named, mut tests_named) = (Vec::new(), Vec::new());
+        let mut named = Vec::new();
         for (id, s, a, d, env) in updates {
             if let Some(n) = self.nodes.get_mut(&id) {
-                // models by file and data tests by id are in the partial
-                // parse state
-                let names = (s.clone(), a.clone(), d.clone());
-                match n.resource_type {
-                    ResourceType::Model => named.push((
+                // only models are in the partial parse state
+                if n.resource_type == ResourceType::Model {
+                    named.push((
                         state_key(n, &self.info.project.name),
                         n.config.clone(),
-                        names,
+                        (s.clone(), a.clone(), d.clone()),
                         env,
-                    )),
-                    ResourceType::Test => {
-                        tests_named.push((id.clone(), n.config.clone(), names, env))
-                    }
-                    _ => {}
+                    ));
                 }
                 n.schema = s;
                 n.alias = a;
@@ -705,7 +667,7 @@ impl Manifest {
                 n.database = d.clone();
             }
         }
-        Ok((named, tests_named))
+        Ok(named)
     }
 
     /// Resolve refs and sources to unique ids (dbt's package search order);

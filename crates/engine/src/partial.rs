@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::jinja::RunInfo;
 
 /// Bump when the layout or the meaning of the state changes.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 3;
 
 use crate::builtins::EnvReads;
 
@@ -40,21 +40,6 @@ pub struct State {
     pub models: HashMap<String, ModelEntry>,
     /// Properties files by path relative to the project: checksum and document.
     pub yaml: HashMap<String, YamlEntry>,
-    /// The names `generate_*_name` gave each data test, by unique id.
-    #[serde(default)]
-    pub tests: HashMap<String, TestNames>,
-}
-
-/// A data test's schema, alias and database, and what they were computed
-/// from: reused while the test's file and final config are the same and
-/// the environment variables read are unchanged (10,000 tests named again
-/// were a tenth of a parse with one model edited).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TestNames {
-    pub file: String,
-    pub config: Config,
-    pub names: (String, String, String),
-    pub env: EnvReads,
 }
 
 /// What parsing one model produced.
