@@ -477,46 +477,39 @@ pub fn discover(
             columns: &t.columns,
         });
     }
-    // every test entry of every target, in file order
-    let mut entries: Vec<(&Testable<'_>, Option<&Column>, &Value, String)> = Vec::new();
+    let callees = Callees::default();
     for t in &targets {
-        for (i, v) in t.tests.iter().enumerate() {
-            entries.push((t, None, v, format!("{}.data_tests[{i}]", t.key)));
-        }
+        let mut entries: Vec<(Option<&Column>, &Value, String)> = t
+            .tests
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (None, v, format!("{}.data_tests[{i}]", t.key)))
+            .collect();
         for c in t.columns.values() {
             for (i, v) in c.tests.iter().enumerate() {
                 entries.push((
-                    t,
                     Some(c),
                     v,
                     format!("{}.columns.{}.data_tests[{i}]", t.key, c.name),
                 ));
             }
         }
-    }
-    // Built on all cores (10,000 tests took 0.13-0.18 s on one), then
-    // added in file order, so ids, errors and the manifest's order do
-    // not depend on the threads.
-    let callees = Callees::default();
-    let shared: &minijinja::Environment<'static> = env;
-    let built = crate::par::map(&entries, |(t, col, entry, key)| {
-        generic_node(cx, t, *col, entry, key, shared, &callees)
-    });
-    for ((t, _, _, key), result) in entries.iter().zip(built) {
-        match result {
-            Ok(Some((node, meta))) => {
-                if let Some(prev) = nodes.get(&node.unique_id) {
-                    errors.push(format!(
-                        "{}: key {key}: two tests have the id {} (also in {}); give one a `name:`",
-                        t.yml, node.unique_id, prev.original_file_path
-                    ));
-                    continue;
+        for (col, entry, key) in entries {
+            match generic_node(cx, t, col, entry, &key, env, &callees) {
+                Ok(Some((node, meta))) => {
+                    if let Some(prev) = nodes.get(&node.unique_id) {
+                        errors.push(format!(
+                            "{}: key {key}: two tests have the id {} (also in {}); give one a `name:`",
+                            t.yml, node.unique_id, prev.original_file_path
+                        ));
+                        continue;
+                    }
+                    metas.insert(node.unique_id.clone(), meta);
+                    nodes.insert(node.unique_id.clone(), node);
                 }
-                metas.insert(node.unique_id.clone(), meta);
-                nodes.insert(node.unique_id.clone(), node);
+                Ok(None) => {}
+                Err(e) => errors.push(e),
             }
-            Ok(None) => {}
-            Err(e) => errors.push(e),
         }
     }
     // singular tests
@@ -610,7 +603,7 @@ fn render_config_strings(
 /// namespace: the lookup scans the environment's globals, and 10,000 tests
 /// call a handful of test macros.
 #[derive(Default)]
-struct Callees(std::sync::Mutex<HashMap<TestName, Option<String>>>);
+struct Callees(std::cell::RefCell<HashMap<TestName, Option<String>>>);
 
 /// A generic test's name and namespace (`dbt_utils`, or none).
 type TestName = (String, Option<String>);
@@ -623,13 +616,11 @@ impl Callees {
         namespace: Option<&str>,
     ) -> Option<String> {
         let key = (name.to_string(), namespace.map(String::from));
-        if let Some(found) = self.0.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return found;
+        if let Some(found) = self.0.borrow().get(&key) {
+            return found.clone();
         }
         let found = crate::macros::test_macro_path(env, name, namespace);
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(key, found.clone());
-        }
+        self.0.borrow_mut().insert(key, found.clone());
         found
     }
 }
