@@ -116,6 +116,15 @@ pub trait Database: Send + Sync {
     /// `sql_header`, that may have changed anything).
     fn invalidate(&self) {}
 
+    /// A connection of its own to the same database, for work that runs at
+    /// the same time as this connection's (a microbatch model's batches,
+    /// each with a temporary staging table private to its connection).
+    /// None when the database offers no second connection: the caller then
+    /// shares this one, one statement at a time.
+    fn connection(&self) -> Option<std::sync::Arc<dyn Database>> {
+        None
+    }
+
     /// The statement that drops `relation` as what it is now (`DROP VIEW` of
     /// a view, `DROP TABLE` of a table), or a no-op when it is not there:
     /// DuckDB refuses `DROP TABLE` of a view.

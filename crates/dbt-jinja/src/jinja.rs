@@ -1009,7 +1009,12 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
     let c = ctx.clone();
     m.insert(
         "run_query",
-        Value::from_function(move |sql: String| -> Result<Value, JError> {
+        // `run_query(sql)` or `run_query(sql=...)`, as dbt's macro takes it
+        Value::from_function(move |args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
+            let sql = Args::new(&args)
+                .get(0, "sql")
+                .map(|v| v.to_string())
+                .ok_or_else(|| err("run_query() takes the SQL to run"))?;
             match (&c.db, c.execute) {
                 (Some(db), true) => db
                     .query(&sql)

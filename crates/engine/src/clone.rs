@@ -15,7 +15,7 @@
 
 use crate::compile::NodeHooks;
 use crate::config::ConfigExt;
-use crate::db::Db;
+use crate::database::Database;
 use crate::manifest::{Manifest, Node};
 use crate::materialize::{self, Outcome};
 use crate::relation::Relation;
@@ -38,7 +38,7 @@ pub(crate) fn sources(
 pub(crate) fn build(
     m: &Manifest,
     node: &Node,
-    db: &Db,
+    db: &Arc<dyn Database>,
     resolver: &Arc<dyn crate::jinja::Resolver>,
     opts: &RunOptions,
 ) -> crate::results::Built {
@@ -70,7 +70,7 @@ pub(crate) fn build(
         &target.identifier,
     ) {
         Ok(k) => k.is_some(),
-        Err(e) => return (None, Err(e), now),
+        Err(e) => return (None, Err(e.into()), now),
     };
     if exists && !opts.full_refresh {
         return no_op(format!("Relation {} already exists", target.render()));
@@ -82,7 +82,7 @@ pub(crate) fn build(
 fn clone_as_view(
     m: &Manifest,
     node: &Node,
-    db: &Db,
+    db: &Arc<dyn Database>,
     resolver: &Arc<dyn crate::jinja::Resolver>,
     opts: &RunOptions,
     target: &Relation,
@@ -95,12 +95,95 @@ fn clone_as_view(
     cfg.insert("materialized".into(), "view".into());
     debug_assert_eq!(cfg.materialized(), "view");
     let out = materialize::view(
-        db,
+        db.as_ref(),
         target,
         &format!("select * from {}", from.render()),
         &cfg,
     )?;
     hooks.run("post_hook")?;
-    crate::persist_docs::apply(db, node, target, &cfg)?;
+    crate::persist_docs::apply(db.as_ref(), node, target, &cfg)?;
     Ok((out, None))
+}
+
+/// A clone through a recording database: what it asks before it builds,
+/// and the view it makes, without DuckDB.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::{Call, Recording};
+    use crate::results::Command;
+
+    /// Clone shop's `orders` from production's `prod.main.orders`; `db`
+    /// is made for the target's relation.
+    fn clone_on(
+        full_refresh: bool,
+        in_state: bool,
+        db: impl FnOnce(&Relation) -> Recording,
+    ) -> (String, Vec<Call>, String) {
+        let l = crate::fixture("shop", Command::Clone, |_| {});
+        let m = &l.manifest;
+        let node = &m.nodes["model.shop.orders"];
+        let mut opts = RunOptions::quiet(Command::Clone, 1);
+        opts.full_refresh = full_refresh;
+        if in_state {
+            opts.clone_from.insert(
+                node.unique_id.clone(),
+                Relation::new("prod", "main", "orders"),
+            );
+        }
+        let db = Arc::new(db(&node.relation()));
+        let shared: Arc<dyn Database> = db.clone();
+        let (_, r, _) = build(m, node, &shared, &m.resolver(), &opts);
+        let message = r.map(|(o, _)| o.message).unwrap_or_else(|e| e.to_string());
+        (message, db.calls(), node.relation().render())
+    }
+
+    fn changes(calls: &[Call]) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in calls {
+            match c {
+                Call::Execute(s) => out.push(s.clone()),
+                Call::Transaction(stmts) => out.extend(stmts.iter().cloned()),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_missing_relation_becomes_a_view_of_the_states() {
+        let (message, calls, this) = clone_on(false, true, |_| Recording::new());
+        assert_eq!(message, "OK");
+        assert_eq!(
+            changes(&calls).last().map(String::as_str),
+            Some(
+                format!("create or replace view {this} as (\nselect * from \"prod\".\"main\".\"orders\"\n);")
+                    .as_str()
+            ),
+            "{calls:#?}"
+        );
+    }
+
+    #[test]
+    fn an_existing_relation_is_left_alone_unless_full_refresh() {
+        let holding = |rel: &Relation| Recording::new().with_relation(rel.clone(), "table", &[]);
+        let (message, calls, _) = clone_on(false, true, holding);
+        assert_eq!(message, "No-op");
+        assert!(changes(&calls).is_empty(), "{calls:#?}");
+        // --full-refresh: the table goes, in the view's transaction
+        let (message, calls, this) = clone_on(true, true, holding);
+        assert_eq!(message, "OK");
+        let changes = changes(&calls);
+        assert!(
+            changes.contains(&format!("DROP TABLE IF EXISTS {this}")),
+            "{changes:#?}"
+        );
+    }
+
+    #[test]
+    fn a_node_the_state_lacks_is_a_no_op_that_asks_nothing() {
+        let (message, calls, _) = clone_on(false, false, |_| Recording::new());
+        assert_eq!(message, "No-op");
+        assert!(calls.is_empty(), "{calls:#?}");
+    }
 }

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigExt};
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::jinja::{self, NodeCtx, Resolver};
 use crate::manifest::{Manifest, Node};
@@ -199,12 +198,68 @@ pub fn inject_ctes(sql: &str, ctes: &[String]) -> String {
     }
 }
 
+/// A node whose compiled SQL `compile` prints: dbt's `CompiledNode`
+/// event ("Compiled node 'orders' is:" and the SQL).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shown {
+    /// The node's name, or `inline_query`.
+    pub name: String,
+    pub unique_id: String,
+    pub is_inline: bool,
+    pub sql: String,
+}
+
+impl Shown {
+    /// dbt's message: the SQL under its heading, or, with `--output json`,
+    /// `{"node": ..., "compiled": ...}` (no `node` for an inline query).
+    pub fn message(&self, json: bool) -> String {
+        // Python's `json.dumps`, as dbt writes it (non-ASCII escaped)
+        let text = crate::show::json_str;
+        match (json, self.is_inline) {
+            (true, true) => format!("{{\n  \"compiled\": {}\n}}", text(&self.sql)),
+            (true, false) => format!(
+                "{{\n  \"node\": {},\n  \"compiled\": {}\n}}",
+                text(&self.name),
+                text(&self.sql)
+            ),
+            (false, true) => format!("Compiled inline node is:\n{}", self.sql),
+            (false, false) => format!("Compiled node '{}' is:\n{}", self.name, self.sql),
+        }
+    }
+}
+
+/// dbt's interactive compile: with `--select`, each compiled node whose
+/// name is part of the first word of the selection has its SQL printed
+/// (`-s orders` and `-s +orders` print `orders`, not its parents). `order`
+/// is the run's order of the nodes; `sql_of` gives a node's compiled SQL,
+/// or None for a node the compile did not select.
+pub fn shown<'a>(
+    select: &[String],
+    order: impl Iterator<Item = &'a Node>,
+    sql_of: impl Fn(&Node) -> Option<String>,
+) -> Vec<Shown> {
+    let Some(first) = select.iter().flat_map(|s| s.split_whitespace()).next() else {
+        return vec![];
+    };
+    order
+        .filter(|n| first.contains(n.name.as_str()))
+        .filter_map(|n| {
+            sql_of(n).map(|sql| Shown {
+                name: n.name.clone(),
+                unique_id: n.unique_id.clone(),
+                is_inline: false,
+                sql,
+            })
+        })
+        .collect()
+}
+
 /// A node's `pre_hook`s and `post_hook`s, rendered in the node's context
 /// (`this`, `{% do adapter.drop_relation(this) %}`, ...) and run in order.
 pub(crate) struct NodeHooks<'a> {
     pub(crate) m: &'a Manifest,
     pub(crate) node: &'a Node,
-    pub(crate) db: &'a Db,
+    pub(crate) db: &'a Arc<dyn Database>,
     pub(crate) resolver: &'a Arc<dyn crate::jinja::Resolver>,
     pub(crate) cfg: &'a crate::config::Config,
     pub(crate) inc: bool,
@@ -217,7 +272,7 @@ impl<'a> NodeHooks<'a> {
     pub(crate) fn of_node(
         m: &'a Manifest,
         node: &'a Node,
-        db: &'a Db,
+        db: &'a Arc<dyn Database>,
         resolver: &'a Arc<dyn crate::jinja::Resolver>,
         full_refresh: bool,
     ) -> Self {
@@ -243,7 +298,7 @@ impl<'a> NodeHooks<'a> {
                 &node_ctx(
                     node,
                     self.resolver.clone(),
-                    Some(self.db.shared()),
+                    Some(self.db.clone()),
                     self.inc,
                     self.full_refresh,
                 ),
@@ -276,6 +331,56 @@ impl<'a> NodeHooks<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interactive_compile_shows_what_the_first_selector_word_names() {
+        use crate::manifest::ResourceType;
+        let nodes: Vec<Node> = ["stg_orders", "orders", "customers"]
+            .iter()
+            .map(|n| Node::new(format!("model.p.{n}"), ResourceType::Model, *n, "p"))
+            .collect();
+        let compiled: std::collections::BTreeMap<String, String> = nodes
+            .iter()
+            .map(|n| (n.unique_id.clone(), format!("select '{}'", n.name)))
+            .collect();
+        let names = |select: &[&str]| -> Vec<String> {
+            let select: Vec<String> = select.iter().map(|s| s.to_string()).collect();
+            shown(&select, nodes.iter(), |n| compiled.get(&n.unique_id).cloned())
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        // a name is shown when the first word holds it, as dbt's `in`
+        assert_eq!(names(&["+orders"]), ["orders"]);
+        assert_eq!(names(&["stg_orders"]), ["stg_orders", "orders"]);
+        assert_eq!(names(&["customers orders"]), ["customers"]);
+        assert_eq!(names(&["customers", "orders"]), ["customers"]);
+        assert!(names(&[]).is_empty());
+        let s = &shown(&["orders".to_string()], nodes.iter(), |n| {
+            compiled.get(&n.unique_id).cloned()
+        })[0];
+        assert_eq!(
+            s.message(false),
+            "Compiled node 'orders' is:\nselect 'orders'"
+        );
+        assert_eq!(
+            s.message(true),
+            "{\n  \"node\": \"orders\",\n  \"compiled\": \"select 'orders'\"\n}"
+        );
+        let inline = Shown {
+            is_inline: true,
+            sql: "select \"é\"\n".into(),
+            ..s.clone()
+        };
+        assert_eq!(
+            inline.message(false),
+            "Compiled inline node is:\nselect \"é\"\n"
+        );
+        assert_eq!(
+            inline.message(true),
+            "{\n  \"compiled\": \"select \\\"\\u00e9\\\"\\n\"\n}"
+        );
+    }
 
     #[test]
     fn injects_like_dbt() {

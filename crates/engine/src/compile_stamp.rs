@@ -50,7 +50,7 @@ use crate::jinja::RunInfo;
 use crate::partial;
 
 /// Bump when the layout or the meaning of the stamp changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Which command's output a stamp stands for: `compile` (manifest.json,
 /// run_results.json, the compiled files) or `docs generate` (its
@@ -99,6 +99,9 @@ pub struct Stamp {
     pub pass: usize,
     /// What each "OK compiled" line described, in order.
     pub lines: Vec<String>,
+    /// The nodes whose compiled SQL the compile printed (`--select`'s
+    /// interactive compile, see [`crate::compile::shown`]).
+    pub shown: Vec<crate::compile::Shown>,
 }
 
 /// A compile's inputs, hashed before it loads anything (see the module

@@ -13,7 +13,7 @@
 use serde_json::Value;
 
 use crate::config::{Config, ConfigExt};
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::manifest::Node;
 use crate::materialize::Outcome;
@@ -32,7 +32,7 @@ pub fn enforced(cfg: &Config) -> bool {
 }
 
 /// `DESCRIBE` a query: (name, type) in order.
-fn describe(db: &Db, sql: &str) -> Result<Vec<(String, String)>> {
+fn describe(db: &dyn Database, sql: &str) -> Result<Vec<(String, String)>> {
     let q = db.query(&format!("DESCRIBE {sql}"))?;
     Ok(q.rows
         .iter()
@@ -41,7 +41,7 @@ fn describe(db: &Db, sql: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// The declared columns with types normalised by DuckDB.
-fn declared(db: &Db, node: &Node) -> Result<Vec<(String, String)>> {
+fn declared(db: &dyn Database, node: &Node) -> Result<Vec<(String, String)>> {
     let file = node.patch_path.clone().unwrap_or_default();
     let file = file
         .split_once("://")
@@ -91,7 +91,7 @@ fn declared(db: &Db, node: &Node) -> Result<Vec<(String, String)>> {
 
 /// Check the model's SQL against its contract; the error holds dbt's table
 /// of differences.
-pub fn check(db: &Db, node: &Node, sql: &str) -> Result<()> {
+pub fn check(db: &dyn Database, node: &Node, sql: &str) -> Result<()> {
     let want = declared(db, node)?;
     let have = describe(
         db,
@@ -222,7 +222,13 @@ fn constraint_sql(c: &Value, column: Option<&str>) -> std::result::Result<Option
 /// A table with an enforced contract: `create table (<columns with types and
 /// constraints>)`, then the rows inserted, built under a temporary name and
 /// swapped in like any table.
-pub fn table(db: &Db, node: &Node, rel: &Relation, sql: &str, cfg: &Config) -> Result<Outcome> {
+pub fn table(
+    db: &dyn Database,
+    node: &Node,
+    rel: &Relation,
+    sql: &str,
+    cfg: &Config,
+) -> Result<Outcome> {
     let want = declared(db, node)?;
     let mut defs = Vec::new();
     for (n, _) in &want {

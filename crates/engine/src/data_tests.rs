@@ -1737,15 +1737,9 @@ mod tests {
 
         /// The jaffle fixture loaded (no database: parsing needs none).
         fn jaffle(store_failures: bool) -> crate::Loaded {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle");
-            let opts = crate::Options {
-                project_dir: Some(dir.clone()),
-                profiles_dir: Some(dir),
-                no_partial_parse: true,
-                store_failures,
-                ..Default::default()
-            };
-            crate::load(&opts, Command::Test).unwrap()
+            crate::fixture("jaffle", Command::Test, |o| {
+                o.store_failures = store_failures
+            })
         }
 
         /// Run jaffle's `not_null` test of `stg_customers.customer_id` on `db`.

@@ -701,6 +701,12 @@ impl Database for Db {
     fn invalidate(&self) {
         Db::invalidate(self)
     }
+
+    /// A DuckDB connection of its own, with this one's `init` statements
+    /// run and its relation cache shared; None when DuckDB refuses one.
+    fn connection(&self) -> Option<Arc<dyn Database>> {
+        self.try_clone().ok().map(|d| d.shared())
+    }
 }
 
 fn failure(e: Error) -> DatabaseFailure {

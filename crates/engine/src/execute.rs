@@ -404,7 +404,7 @@ fn run_nodes(
             })
         });
         for _ in 0..threads.min(queue.len().max(1)) {
-            let conn = db.try_clone()?;
+            let conn = db.try_clone()?.shared();
             let rx = job_rx.clone();
             let tx = res_tx.clone();
             let resolver = resolver.clone();

@@ -48,7 +48,7 @@ pub struct Freshness {
 }
 
 /// Check one source (`freshness` as merged from source and table).
-fn check(db: &crate::db::Db, s: &Source) -> std::result::Result<Freshness, String> {
+fn check(db: &dyn crate::database::Database, s: &Source) -> std::result::Result<Freshness, String> {
     let t = &s.table;
     let field = t
         .loaded_at_field
@@ -160,7 +160,7 @@ pub fn run(opts: &Options) -> Result<bool> {
             )));
         }
     }
-    let db = crate::open_db(&m.info.target)?;
+    let db = crate::open_db(&m.info.target)?.shared();
     crate::operation::run_hooks(m, &db, &m.info.project.on_run_start, "on-run-start", &[])?;
     println!(
         "{}  Running with tarmac (dbt {}) — {} sources with freshness",
@@ -174,7 +174,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     for (i, s) in chosen.iter().enumerate() {
         let started = chrono::Utc::now();
         let ts = Instant::now();
-        let f = check(&db, s).map_err(|e| {
+        let f = check(&*db, s).map_err(|e| {
             Error::Project(format!(
                 "{}: key sources.{}.tables.{}.{e}",
                 s.table.file, s.table.source_name, s.table.name
@@ -274,5 +274,85 @@ mod tests {
         );
         assert_eq!(seconds(None), Ok(None));
         assert!(seconds(Some(&json!({"count": 2, "period": "week"}))).is_err());
+    }
+
+    /// shop's `raw.events` (warn after an hour, error after a day) and
+    /// `raw.orders` (a filter, error after 30 days), checked on a recording
+    /// database whose `max(loaded_at)` is `age` seconds old.
+    mod recorded {
+        use super::*;
+        use crate::database::{Call, Recording};
+
+        fn check_on(table: &str, age: Option<f64>) -> (Freshness, Vec<Call>) {
+            let l = crate::fixture("shop", crate::Command::Run, |_| {});
+            let s = &l.manifest.sources[&format!("source.shop.raw.{table}")];
+            let row = match age {
+                Some(a) => vec![
+                    "2026-12-07 10:00:00+00".into(),
+                    "2026-12-07 12:00:00.5+00".into(),
+                    a.into(),
+                ],
+                None => vec![().into(), "2026-12-07 12:00:00+00".into(), ().into()],
+            };
+            let db = Recording::new().answering("max(", &["max", "now", "age"], vec![row]);
+            let f = check(&db, s).unwrap();
+            (f, db.calls())
+        }
+
+        #[test]
+        fn the_age_of_the_newest_row_against_warn_and_error_after() {
+            let (f, calls) = check_on("events", Some(7200.0));
+            assert_eq!(f.status, "warn");
+            assert_eq!(f.age, Some(7200.0));
+            assert_eq!(
+                f.max_loaded_at.as_deref(),
+                Some("2026-12-07T10:00:00+00:00")
+            );
+            assert_eq!(
+                f.snapshotted_at.as_deref(),
+                Some("2026-12-07T12:00:00.5+00:00")
+            );
+            let [Call::Query(sql)] = &calls[..] else {
+                panic!("{calls:?}")
+            };
+            assert!(
+                sql.starts_with("select cast(max(loaded_at) as varchar)"),
+                "{sql}"
+            );
+            assert_eq!(check_on("events", Some(60.0)).0.status, "pass");
+            assert_eq!(check_on("events", Some(90_000.0)).0.status, "error");
+            // no rows at all: no age, so past every threshold
+            let (f, _) = check_on("events", None);
+            assert_eq!((f.status.as_str(), f.max_loaded_at), ("error", None));
+        }
+
+        #[test]
+        fn a_tables_own_field_and_filter_reach_the_query() {
+            // orders keeps its source's warn_after (an hour) and sets its
+            // own error_after (30 days), as dbt merges them
+            let (f, calls) = check_on("orders", Some(90_000.0));
+            assert_eq!(f.status, "warn");
+            let [Call::Query(sql)] = &calls[..] else {
+                panic!("{calls:?}")
+            };
+            assert!(sql.contains("max(cast(order_date as timestamp))"), "{sql}");
+            assert!(sql.ends_with("\n    where status <> 'returned'"), "{sql}");
+        }
+
+        #[test]
+        fn a_refused_query_is_a_runtime_error_of_that_source() {
+            let l = crate::fixture("shop", crate::Command::Run, |_| {});
+            let s = &l.manifest.sources["source.shop.raw.events"];
+            let db = Recording::new().failing(
+                "raw_events",
+                "Catalog Error: Table with name raw_events does not exist!",
+            );
+            let f = check(&db, s).unwrap();
+            assert_eq!(f.status, "runtime error");
+            assert_eq!(
+                f.message,
+                "Catalog Error: Table with name raw_events does not exist!"
+            );
+        }
     }
 }

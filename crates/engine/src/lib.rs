@@ -263,6 +263,9 @@ pub struct Summary {
     /// A compile that found every input as the last compile left it and
     /// kept its output ([`compile_stamp`]).
     pub kept: bool,
+    /// The nodes whose compiled SQL a compile prints, for the caller to
+    /// print last ([`compile::shown`]).
+    pub shown: Vec<compile::Shown>,
 }
 
 impl Summary {
@@ -538,22 +541,7 @@ pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
     let resolver = m.resolver();
     let mut todo: Vec<manifest::Node> = Vec::new();
     if let Some(sql) = &req.inline {
-        let root = &m.info.project;
-        todo.push(manifest::Node {
-            original_file_path: "from remote system.sql".into(),
-            path: "from remote system.sql".into(),
-            fqn: vec![root.name.clone(), "inline_query".into()],
-            raw_code: sql.clone(),
-            database: m.info.target.database.clone(),
-            schema: m.info.target.schema.clone(),
-            quoting: root.quoting,
-            ..manifest::Node::new(
-                format!("sql_operation.{}.inline_query", root.name),
-                manifest::ResourceType::Model,
-                "inline_query",
-                root.name.clone(),
-            )
-        });
+        todo.push(inline_node(m, sql));
     } else {
         let chosen = choose(&l, opts)?;
         // upstream first, as dbt's runner takes them
@@ -605,6 +593,49 @@ pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
     }
     drop_in_background(l);
     Ok(out)
+}
+
+/// dbt's node for an `--inline` query (`show`, `compile`): a model of the
+/// root project named `inline_query`, in the target's schema, whose
+/// `ref`/`source` resolve as a root-project model's.
+fn inline_node(m: &manifest::Manifest, sql: &str) -> manifest::Node {
+    let root = &m.info.project;
+    manifest::Node {
+        original_file_path: "from remote system.sql".into(),
+        path: "from remote system.sql".into(),
+        fqn: vec![root.name.clone(), "inline_query".into()],
+        raw_code: sql.to_string(),
+        database: m.info.target.database.clone(),
+        schema: m.info.target.schema.clone(),
+        quoting: root.quoting,
+        ..manifest::Node::new(
+            format!("sql_operation.{}.inline_query", root.name),
+            manifest::ResourceType::Model,
+            "inline_query",
+            root.name.clone(),
+        )
+    }
+}
+
+/// `tarmac compile --inline SQL`: the query compiled as dbt compiles an
+/// inline node (its `ref`/`source` resolved, its Jinja run with a
+/// connection, as `run_query` may ask the warehouse). Nothing is built;
+/// nothing but the partial-parse state is written, as for `show`.
+pub fn compile_inline(opts: &Options, sql: &str) -> Result<compile::Shown> {
+    let l = load(opts, Command::Compile)?;
+    let m = &l.manifest;
+    let node = inline_node(m, sql);
+    print_header(m, 1);
+    let db = open_db(&m.info.target)?;
+    let c = compile::compile(m, &node, &m.resolver(), Some(db.shared()), false)?;
+    let shown = compile::Shown {
+        name: node.name.clone(),
+        unique_id: node.unique_id.clone(),
+        is_inline: true,
+        sql: c.sql,
+    };
+    drop_in_background(l);
+    Ok(shown)
 }
 
 /// `tarmac clean`: the folders of `clean-targets` removed, as dbt 1.10's
@@ -1123,7 +1154,7 @@ pub fn run_operation(opts: &Options, macro_name: &str, args: Option<&str>) -> Re
         _ => serde_json::Value::Null,
     };
     let db = open_db(&l.manifest.info.target)?;
-    operation::call_macro(&l.manifest, &db, macro_name, &args)
+    operation::call_macro(&l.manifest, &db.shared(), macro_name, &args)
 }
 
 /// The nodes to run: `--selector`, else `--select`/`--exclude`, else the
@@ -1684,7 +1715,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     if run_hooks {
         hook_results = operation::run_hooks(
             m,
-            &db,
+            &db.shared(),
             &m.info.project.on_run_start,
             "on-run-start",
             &schemas,
@@ -1714,7 +1745,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     if run_hooks {
         hook_results.extend(operation::run_hooks(
             m,
-            &db,
+            &db.shared(),
             &m.info.project.on_run_end,
             "on-run-end",
             &schemas,
@@ -1725,6 +1756,28 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         .filter_map(|r| r.compiled_sql.clone().map(|s| (r.unique_id.clone(), s)))
         .collect();
     tracing::debug!("timing: SQL files written at {:?}", t0.elapsed());
+    let shown = if command == Command::Compile && !opts.select.is_empty() {
+        let order = l.dag.order();
+        // an ephemeral model has no result of its own: compiled again,
+        // alone, when it is the one to show (as dbt shows its SQL)
+        let resolver = m.resolver();
+        let sql_of = |n: &manifest::Node| match compiled.get(&n.unique_id) {
+            Some(sql) => Some(sql.clone()),
+            None if n.is_ephemeral() && chosen.contains(&n.unique_id) => {
+                compile::compile(m, n, &resolver, Some(db.shared()), false)
+                    .ok()
+                    .map(|c| c.sql)
+            }
+            None => None,
+        };
+        compile::shown(
+            &opts.select,
+            order.iter().filter_map(|id| m.nodes.get(id)),
+            sql_of,
+        )
+    } else {
+        vec![]
+    };
     artifacts::write_manifest(m, &l.dag, &compiled)?;
     tracing::debug!(
         "timing: manifest.json written at {:?}; {:?} spent inside DuckDB",
@@ -1775,6 +1828,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         }
     }
     s.total = results.len();
+    s.shown = shown;
     if let Some(inputs) = stamp_inputs {
         let all_ok = s.pass == s.total && hook_results.is_empty();
         match compile_stamp::keepable(&db, &inputs, m, &chosen, all_ok) {
@@ -1786,6 +1840,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
                     ran: ran_stats(m, &results),
                     pass: s.pass,
                     lines: execute::compiled_lines(m, &results),
+                    shown: s.shown.clone(),
                     ..compile_stamp::Stamp::new(inputs, lookups, &stamp_paths)
                 };
                 if let Err(e) = stamp.save(&stamp_paths) {
@@ -1919,10 +1974,29 @@ fn compiled_unchanged(
         pass: stamp.pass,
         total: stamp.pass,
         kept: true,
+        shown: std::mem::take(&mut stamp.shown),
         ..Default::default()
     };
     print_finished(&stamp.ran, t0.elapsed().as_secs_f64());
     print_outcome(&s);
     print_stats(&s);
     Ok(Some(s))
+}
+
+/// A project of `tests/fixtures` parsed afresh for a unit test, with
+/// `tweak` applied to its options. No database is opened: parsing needs
+/// none, and the recorded tests hand the phases a `Recording` instead.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str, command: Command, tweak: impl FnOnce(&mut Options)) -> Loaded {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let mut opts = Options {
+        project_dir: Some(dir.clone()),
+        profiles_dir: Some(dir),
+        no_partial_parse: true,
+        ..Default::default()
+    };
+    tweak(&mut opts);
+    load(&opts, command).unwrap()
 }

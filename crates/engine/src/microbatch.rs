@@ -23,7 +23,7 @@
 //! model does not read `{{ this }}`; the last batch runs alone after them.
 
 use crate::config::ConfigExt;
-use crate::db::Db;
+use crate::database::Database;
 use crate::jinja::BatchWindow;
 use crate::manifest::{Manifest, Node};
 use crate::pydatetime::{parse_time, python_time};
@@ -300,7 +300,7 @@ fn batch_line(
 pub(crate) fn run_model(
     m: &Manifest,
     node: &Node,
-    db: &Db,
+    db: &Arc<dyn Database>,
     resolver: &Arc<dyn crate::jinja::Resolver>,
     opts: &RunOptions,
     build: BuildNode<'_>,
@@ -308,7 +308,8 @@ pub(crate) fn run_model(
     let started_at = Utc::now();
     let t0 = Instant::now();
     let rel = node.relation();
-    let incremental = crate::materialize::is_incremental(db, &rel, &node.config, opts.full_refresh);
+    let incremental =
+        crate::materialize::is_incremental(db.as_ref(), &rel, &node.config, opts.full_refresh);
     let planned = incremental
         .map_err(|e| e.to_string())
         .and_then(|inc| plan(node, inc, opts).map(|p| (inc, p)));
@@ -454,7 +455,7 @@ impl BatchJob<'_> {
     /// creates the table unless it is there already (or replaces it on a
     /// full refresh); every later batch replaces its window's rows.
     /// Pre-hooks run before the first batch only, post-hooks after the last.
-    fn run(&self, i: usize, db: &Db) -> BatchDone {
+    fn run(&self, i: usize, db: &Arc<dyn Database>) -> BatchDone {
         let (node, size, n) = (self.node, self.size, self.batches.len());
         let b = &self.batches[i];
         let verbose = self.opts.verbose_lines;
@@ -524,18 +525,23 @@ impl BatchJob<'_> {
     /// DuckDB connection runs one statement at a time; each batch's
     /// staging table is a temporary table, private to its connection, and
     /// the windows' rows do not overlap).
-    fn run_many(&self, ids: &[usize], db: &Db, workers: usize) -> Vec<(usize, BatchDone)> {
+    fn run_many(
+        &self,
+        ids: &[usize],
+        db: &Arc<dyn Database>,
+        workers: usize,
+    ) -> Vec<(usize, BatchDone)> {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let done = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
-                    let conn = db.try_clone();
+                    let conn = db.connection();
                     loop {
                         let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&i) = ids.get(k) else { break };
-                        // no connection of its own: the model's (Db
-                        // serialises its users)
+                        // no connection of its own: the model's, shared one
+                        // statement at a time
                         let out = self.run(i, conn.as_ref().unwrap_or(db));
                         if let Ok(mut d) = done.lock() {
                             d.push((i, out));

@@ -10,18 +10,18 @@ use std::sync::Arc;
 use minijinja::Value;
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::jinja::NodeCtx;
 use crate::manifest::Manifest;
 use crate::relation::Relation;
 
 /// A context for macros that belong to no node (`this` is the target schema).
-pub fn context(m: &Manifest, db: Option<Db>, name: &str) -> Arc<NodeCtx> {
+pub fn context(m: &Manifest, db: Option<Arc<dyn Database>>, name: &str) -> Arc<NodeCtx> {
     let t = &m.info.target;
     Arc::new(NodeCtx {
         full_refresh: m.info.full_refresh,
-        db: db.map(|d| Arc::new(d) as Arc<dyn dbt_jinja::database::Database>),
+        db,
         ..NodeCtx::new(
             format!("operation.{}.{name}", m.info.project.name),
             name.to_string(),
@@ -47,7 +47,7 @@ pub fn context(m: &Manifest, db: Option<Db>, name: &str) -> Arc<NodeCtx> {
 /// the SQL it renders (hooks); returns the rendered text.
 pub fn render_and_run(
     m: &Manifest,
-    db: &Db,
+    db: &Arc<dyn Database>,
     template: &str,
     what: &str,
     extra: &[(&'static str, Value)],
@@ -74,7 +74,7 @@ pub fn render_and_run(
 /// (`operation.<project>.<project>-on-run-end-<i>`, "... passed").
 pub fn run_hooks(
     m: &Manifest,
-    db: &Db,
+    db: &Arc<dyn Database>,
     hooks: &[String],
     which: &str,
     schemas: &[(String, String)],
@@ -119,7 +119,12 @@ pub fn run_hooks(
 
 /// `run-operation`: call `macro_name` (`pkg.name` allowed) with `args`
 /// (a YAML/JSON mapping) as keyword arguments.
-pub fn call_macro(m: &Manifest, db: &Db, macro_name: &str, args: &serde_json::Value) -> Result<()> {
+pub fn call_macro(
+    m: &Manifest,
+    db: &Arc<dyn Database>,
+    macro_name: &str,
+    args: &serde_json::Value,
+) -> Result<()> {
     let valid = |s: &str| {
         !s.is_empty()
             && s.chars().all(|c| c.is_alphanumeric() || c == '_')
@@ -148,8 +153,13 @@ pub fn call_macro(m: &Manifest, db: &Db, macro_name: &str, args: &serde_json::Va
         }
         call_args.push(format!("{k}=__args[{k:?}]"));
     }
-    // the macro must exist: a clear error rather than "undefined is not callable"
-    let found = match macro_name.split_once('.') {
+    let ctx = context(m, Some(db.clone()), macro_name);
+    let mut names = crate::jinja::node_context(ctx);
+    // the macro must exist: a clear error rather than "undefined is not
+    // callable". A project's or package's macro is a global; dbt's own
+    // `run_query`, `log`, `statement` and the like are built into each
+    // render's context, and may be named `dbt.run_query` as in dbt.
+    let global = match macro_name.split_once('.') {
         Some((pkg, name)) => m
             .env
             .globals()
@@ -158,24 +168,123 @@ pub fn call_macro(m: &Manifest, db: &Db, macro_name: &str, args: &serde_json::Va
             .is_some_and(|v| !v.is_undefined()),
         None => m.env.globals().any(|(k, _)| k == macro_name),
     };
-    if !found {
-        let names: Vec<String> = m.macro_names.clone();
-        let close = crate::manifest::closest(macro_name, names.iter().map(String::as_str));
-        let hint = if close.is_empty() {
-            String::new()
-        } else {
-            format!(" (did you mean {}?)", close.join(", "))
-        };
-        return Err(Error::Project(format!(
-            "Runtime Error: dbt could not find a macro with the name '{macro_name}' in any package{hint}"
-        )));
-    }
-    let template = format!("{{{{ {macro_name}({}) }}}}", call_args.join(", "));
-    let ctx = context(m, Some(db.clone()), macro_name);
-    let mut names = crate::jinja::node_context(ctx);
+    let callee = match macro_name.split_once('.') {
+        _ if global => macro_name,
+        None if names.contains_key(macro_name) => macro_name,
+        Some(("dbt", name)) if names.contains_key(name) => name,
+        _ => {
+            let names: Vec<String> = m.macro_names.clone();
+            let close = crate::manifest::closest(macro_name, names.iter().map(String::as_str));
+            let hint = if close.is_empty() {
+                String::new()
+            } else {
+                format!(" (did you mean {}?)", close.join(", "))
+            };
+            return Err(Error::Project(format!(
+                "Runtime Error: dbt could not find a macro with the name '{macro_name}' in any package{hint}"
+            )));
+        }
+    };
+    let template = format!("{{{{ {callee}({}) }}}}", call_args.join(", "));
     names.insert("__args", Value::from_serialize(&kwargs));
     m.env
         .render_str(&template, names)
         .map_err(|e| Error::jinja(&format!("macro {macro_name}"), "run-operation", &e))?;
     Ok(())
+}
+
+/// Hooks and `run-operation` through a recording database: what they send
+/// and how a refusal reads, without DuckDB.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::{Call, Recording};
+    use crate::Command;
+
+    fn on(db: Recording) -> (Arc<Recording>, Arc<dyn Database>) {
+        let db = Arc::new(db);
+        let shared: Arc<dyn Database> = db.clone();
+        (db, shared)
+    }
+
+    #[test]
+    fn run_hooks_render_with_the_runs_schemas_and_run_in_order() {
+        let l = crate::fixture("shop", Command::Run, |_| {});
+        let m = &l.manifest;
+        let (db, shared) = on(Recording::new());
+        let hooks = vec![
+            m.info.project.on_run_start[0].clone(),
+            "{% for s in schemas %}create schema if not exists {{ s }}_audit;{% endfor %}".into(),
+            // renders to nothing: nothing is sent
+            "{# only a comment #}".into(),
+        ];
+        let schemas = [
+            ("memory".to_string(), "main".to_string()),
+            ("memory".to_string(), "analytics".to_string()),
+        ];
+        let results = run_hooks(m, &shared, &hooks, "on-run-end", &schemas).unwrap();
+        let ids: Vec<&str> = results.iter().map(|r| r.unique_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "operation.shop.shop-on-run-end-0",
+                "operation.shop.shop-on-run-end-1",
+                "operation.shop.shop-on-run-end-2",
+            ]
+        );
+        assert_eq!(results[1].message, "shop.on-run-end.1 passed");
+        assert_eq!(
+            db.calls(),
+            [
+                Call::Execute(m.info.project.on_run_start[0].clone()),
+                Call::Execute(
+                    "create schema if not exists main_audit;create schema if not exists analytics_audit;"
+                        .into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refused_hook_stops_with_the_databases_words() {
+        let l = crate::fixture("shop", Command::Run, |_| {});
+        let m = &l.manifest;
+        let (db, shared) = on(Recording::new().failing(
+            "raw_events",
+            "Catalog Error: Schema with name main does not exist!",
+        ));
+        let hooks = vec![m.info.project.on_run_start[0].clone(), "select 2".into()];
+        let e = run_hooks(m, &shared, &hooks, "on-run-start", &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "dbt_project.yml on-run-start.0: Catalog Error: Schema with name main does not exist!"
+        );
+        // the second hook never ran
+        assert_eq!(db.calls().len(), 1, "{:?}", db.calls());
+    }
+
+    #[test]
+    fn run_operation_calls_the_macro_with_its_arguments() {
+        let l = crate::fixture("shop", Command::RunOperation, |_| {});
+        let m = &l.manifest;
+        let (db, shared) = on(Recording::new());
+        let args = serde_json::json!({"sql": "select 42 as answer"});
+        // dbt's own macros are there too, bare or in the `dbt` namespace
+        call_macro(m, &shared, "run_query", &args).unwrap();
+        call_macro(m, &shared, "dbt.run_query", &args).unwrap();
+        let asked = Call::Query("select 42 as answer".into());
+        assert_eq!(db.calls(), [asked.clone(), asked]);
+        // a refusal is the macro's error, in the database's words
+        let (_, shared) = on(Recording::new().failing("answer", "Parser Error: syntax error"));
+        let e = call_macro(m, &shared, "run_query", &args).unwrap_err();
+        assert!(e.to_string().contains("Parser Error: syntax error"), "{e}");
+        // a macro that is not there asks nothing of the database
+        let (db, shared) = on(Recording::new());
+        let e = call_macro(m, &shared, "cents_to_dollar", &args).unwrap_err();
+        assert!(
+            e.to_string().contains("did you mean cents_to_dollars"),
+            "{e}"
+        );
+        assert!(db.calls().is_empty());
+    }
 }

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::manifest::Node;
 use crate::relation::{quote, Relation};
@@ -97,7 +97,12 @@ pub fn statements(
 
 /// Comment the node's relation after it was built (a no-op unless
 /// `persist_docs` asks for it). Returns the statements run.
-pub fn apply(db: &Db, node: &Node, rel: &Relation, config: &Config) -> Result<Vec<String>> {
+pub fn apply(
+    db: &dyn Database,
+    node: &Node,
+    rel: &Relation,
+    config: &Config,
+) -> Result<Vec<String>> {
     if !wants(config, "relation") && !wants(config, "columns") {
         return Ok(vec![]);
     }
@@ -121,7 +126,7 @@ pub fn apply(db: &Db, node: &Node, rel: &Relation, config: &Config) -> Result<Ve
     }
     if !stmts.is_empty() {
         // comments change no relation: the relation cache stays valid
-        db.execute_known(&(stmts.join(";\n") + ";"))?;
+        db.execute_noted(&(stmts.join(";\n") + ";"))?;
     }
     Ok(stmts)
 }
@@ -129,6 +134,7 @@ pub fn apply(db: &Db, node: &Node, rel: &Relation, config: &Config) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Db;
     use crate::manifest::ResourceType;
 
     fn node(config: Value) -> Node {
@@ -193,6 +199,42 @@ mod tests {
             r.rows[0][0],
             minijinja::Value::from("Orders, one row per 'order'")
         );
+    }
+
+    /// What `apply` asks of the database and sends it, recorded.
+    #[test]
+    fn recorded() {
+        use crate::database::{Call, Recording};
+        let n = node(serde_json::json!({"persist_docs": {"relation": true, "columns": true}}));
+        let rel = n.relation();
+        let db = Recording::new().with_relation(rel.clone(), "view", &[("id", "INTEGER")]);
+        let stmts = apply(&db, &n, &rel, &n.config).unwrap();
+        let this = rel.render();
+        assert_eq!(
+            stmts,
+            [
+                format!("comment on view {this} is {MAGIC}Orders, one row per 'order'{MAGIC}"),
+                format!("comment on column {this}.id is {MAGIC}The key{MAGIC}"),
+            ]
+        );
+        assert_eq!(
+            db.calls(),
+            [
+                Call::RelationKind("memory.main.m".into()),
+                Call::Columns(this.clone()),
+                Call::Execute(stmts.join(";\n") + ";"),
+            ]
+        );
+        // a relation that is not there (an ephemeral's) gets no comment
+        let none = Recording::new();
+        assert!(apply(&none, &n, &rel, &n.config).unwrap().is_empty());
+        assert_eq!(none.calls(), [Call::RelationKind("memory.main.m".into())]);
+        // a refused comment fails the node in the database's words
+        let refusing = Recording::new()
+            .with_relation(rel.clone(), "table", &[("id", "INTEGER")])
+            .failing("comment on", "Catalog Error: cannot comment");
+        let e = apply(&refusing, &n, &rel, &n.config).unwrap_err();
+        assert_eq!(e.to_string(), "Catalog Error: cannot comment");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::jinja::Resolver;
 use crate::manifest::{Manifest, Node};
@@ -223,8 +223,8 @@ pub(crate) type Built = (
 /// How to build one SQL node (`kinds::build_node`), handed to the kinds that
 /// build nodes of their own (a microbatch model builds each batch as a
 /// node), so that they need not import the dispatcher that calls them.
-pub(crate) type BuildNode<'a> =
-    &'a (dyn Fn(&Manifest, &Node, &Db, &Arc<dyn Resolver>, &RunOptions) -> Built + Sync);
+pub(crate) type BuildNode<'a> = &'a (dyn Fn(&Manifest, &Node, &Arc<dyn Database>, &Arc<dyn Resolver>, &RunOptions) -> Built
+         + Sync);
 
 /// Where compiled and run SQL go.
 pub fn target_dir(m: &Manifest) -> PathBuf {

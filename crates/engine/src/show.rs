@@ -201,7 +201,7 @@ fn py_datetime(d: &chrono::NaiveDateTime, sep: char) -> String {
 }
 
 /// A JSON string as Python's `json.dumps` writes it (`ensure_ascii`).
-fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

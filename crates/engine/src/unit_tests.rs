@@ -847,21 +847,12 @@ mod tests {
     /// A unit test run through the recording adapter, without DuckDB: what
     /// it asks of the database, and how it compares the answers.
     mod recorded {
-        use std::path::Path;
-
         use dbt_jinja::database::{Call, Recording};
 
         use super::super::*;
 
         fn run(db: Recording) -> (NodeResult, Vec<Call>) {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop");
-            let opts = crate::Options {
-                project_dir: Some(dir.clone()),
-                profiles_dir: Some(dir),
-                no_partial_parse: true,
-                ..Default::default()
-            };
-            let l = crate::load(&opts, Command::Test).unwrap();
+            let l = crate::fixture("shop", Command::Test, |_| {});
             let m = &l.manifest;
             let node = &m.nodes["unit_test.shop.stg_orders.stg_orders_keeps_recent_orders"];
             let seed = m.nodes.values().find(|n| n.name == "raw_orders").unwrap();

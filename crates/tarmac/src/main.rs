@@ -49,8 +49,9 @@ enum Command {
     Run(commands::dbt::DbtArgs),
     /// Load the project's seeds (CSV files) into tables.
     Seed(commands::dbt::DbtArgs),
-    /// Render the project's models to SQL without running them.
-    Compile(commands::dbt::DbtArgs),
+    /// Render the project's models to SQL without running them; `-s NODE`
+    /// also prints its SQL, `--inline SQL` compiles a query.
+    Compile(commands::dbt::CompileArgs),
     /// Seeds, models, snapshots and tests in DAG order (a failing test skips what reads its node).
     Build(commands::dbt::DbtArgs),
     /// Run the project's snapshots (type-2 history tables).
@@ -188,7 +189,7 @@ fn main() -> ExitCode {
             Command::MockApi(args) => commands::mock_api::run(args).await,
             Command::Run(a) => commands::dbt::run(engine::Command::Run, a, loaded),
             Command::Seed(a) => commands::dbt::run(engine::Command::Seed, a, loaded),
-            Command::Compile(a) => commands::dbt::run(engine::Command::Compile, a, loaded),
+            Command::Compile(a) => commands::dbt::compile(a, loaded),
             Command::Build(a) => commands::dbt::run(engine::Command::Build, a, loaded),
             Command::Snapshot(a) => commands::dbt::run(engine::Command::Snapshot, a, loaded),
             Command::Test(a) => commands::dbt::run(engine::Command::Test, a, loaded),

@@ -57,6 +57,43 @@ fn built(dir: &Path, db: &Path) {
     );
 }
 
+/// Each of `cases` run by Tarmac in `dir` on `db`: the command, its exit
+/// code and its bare stdout, for a golden.
+fn transcript(dir: &Path, db: &Path, cases: &[&[&str]]) -> String {
+    let mut all = String::new();
+    for args in cases {
+        let out = tarmac(dir, db, args);
+        all += &format!(
+            "$ tarmac {}\nexit {:?}\n{}\n",
+            args.join(" "),
+            out.status.code(),
+            bare(&out)
+        );
+    }
+    all
+}
+
+/// Each of `cases` run by Tarmac (`ours`: project folder and database) and
+/// by dbt (`theirs`) must exit alike and, where dbt succeeds, print the
+/// same bare stdout (their error messages differ in wording).
+fn same_as_dbt(dbt: &Path, ours: (&Path, &Path), theirs: (&Path, &Path), cases: &[&[&str]]) {
+    for args in cases {
+        let us = tarmac(ours.0, ours.1, args);
+        let them = testkit::dbt_command(dbt, theirs.0, args)
+            .env("TARMAC_DB", theirs.1)
+            .output()
+            .unwrap();
+        assert_eq!(us.status.code(), them.status.code(), "{args:?}");
+        if them.status.success() {
+            assert_eq!(
+                bare(&us),
+                bare(&them),
+                "{args:?}: tarmac (left) and dbt (right) differ"
+            );
+        }
+    }
+}
+
 /// The `show` invocations both tools are held to.
 const SHOW_CASES: &[&[&str]] = &[
     &["show", "--select", "customers"],
@@ -83,16 +120,7 @@ fn show_golden() {
     let (_t, dir) = fixture();
     let db = dir.join("jaffle.duckdb");
     built(&dir, &db);
-    let mut all = String::new();
-    for args in SHOW_CASES {
-        let out = tarmac(&dir, &db, args);
-        all += &format!(
-            "$ tarmac {}\nexit {:?}\n{}\n",
-            args.join(" "),
-            out.status.code(),
-            bare(&out)
-        );
-    }
+    let mut all = transcript(&dir, &db, SHOW_CASES);
     // two models, upstream first (dbt previews them as its threads finish,
     // in any order, so this one is not compared with dbt)
     let out = tarmac(
@@ -145,19 +173,64 @@ fn show_matches_dbt() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    for args in SHOW_CASES {
-        let ours = tarmac(&dir, &db, args);
-        let them = testkit::dbt_command(&dbt, &dbt_dir, args)
-            .env("TARMAC_DB", &theirs)
-            .output()
-            .unwrap();
-        assert_eq!(ours.status.code(), them.status.code(), "{args:?}");
-        assert_eq!(
-            bare(&ours),
-            bare(&them),
-            "{args:?}: tarmac (left) and dbt (right) differ"
-        );
-    }
+    same_as_dbt(&dbt, (&dir, &db), (&dbt_dir, &theirs), SHOW_CASES);
+}
+
+/// The `compile` invocations both tools are held to: dbt's interactive
+/// compile prints the SQL of the node the first `--select` word names (an
+/// ephemeral's too, with its CTEs injected where another reads it), or of
+/// the `--inline` query.
+const COMPILE_CASES: &[&[&str]] = &[
+    &["compile", "--select", "customers", "orders"],
+    &["compile", "--select", "+customer_orders"],
+    &["compile", "--select", "stg_orders", "--output", "json"],
+    &["compile", "--select", "tag:nothing"],
+    &[
+        "compile",
+        "--inline",
+        "select {{ cents_to_dollars('amount') }} as d from {{ ref('stg_payments') }}",
+    ],
+    &[
+        "compile",
+        "--inline",
+        "select 'héllo' as t",
+        "--output",
+        "json",
+    ],
+    &["compile", "--inline", "select {{ ref('nope') }}"],
+];
+
+#[test]
+fn compile_golden() {
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    let all = transcript(&dir, &db, COMPILE_CASES);
+    // the second time the compile keeps the first one's output (its stamp
+    // stands) and still prints the node
+    let args = [COMPILE_CASES[0], &["-vv"]].concat();
+    let first = tarmac(&dir, &db, &args);
+    let again = tarmac(&dir, &db, &args);
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("the last compile's output kept"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(bare(&again), bare(&first));
+    golden("compile.txt", &all);
+}
+
+#[test]
+fn compile_matches_dbt() {
+    let Some(dbt) = testkit::dbt("compile_matches_dbt") else {
+        return;
+    };
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    let dbt_dir = dir.parent().unwrap().join("jaffle_dbt");
+    copy_project(&dir, &dbt_dir);
+    let theirs = dbt_dir.join("jaffle.duckdb");
+    same_as_dbt(&dbt, (&dir, &db), (&dbt_dir, &theirs), COMPILE_CASES);
 }
 
 fn run_args(dir: &Path) -> serde_json::Value {

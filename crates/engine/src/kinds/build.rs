@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::compile;
 use crate::config::ConfigExt;
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, Node, ResourceType};
 use crate::materialize;
@@ -22,17 +22,18 @@ use crate::results::{Built, Command, RunOptions};
 pub(crate) fn build_node(
     m: &Manifest,
     node: &Node,
-    db: &Db,
+    shared: &Arc<dyn Database>,
     resolver: &Arc<dyn crate::jinja::Resolver>,
     opts: &RunOptions,
 ) -> Built {
+    let db: &dyn Database = shared.as_ref();
     let full_refresh = materialize::full_refresh_for(&node.config, opts.full_refresh);
     let inc =
         match materialize::is_incremental(db, &node.relation(), &node.config, opts.full_refresh) {
             Ok(b) => b,
             Err(e) => return (None, Err(e), Utc::now()),
         };
-    let compiled = match compile::compile(m, node, resolver, Some(db.shared()), inc) {
+    let compiled = match compile::compile(m, node, resolver, Some(shared.clone()), inc) {
         Ok(c) => c,
         Err(e) => return (None, Err(e), Utc::now()),
     };
@@ -53,12 +54,19 @@ pub(crate) fn build_node(
     }
     let cfg = &compiled.config;
     let rel = node.relation();
-    let hook_ctx =
-        || compile::node_ctx(node, resolver.clone(), Some(db.shared()), inc, full_refresh);
+    let hook_ctx = || {
+        compile::node_ctx(
+            node,
+            resolver.clone(),
+            Some(shared.clone()),
+            inc,
+            full_refresh,
+        )
+    };
     let hook = crate::compile::NodeHooks {
         m,
         node,
-        db,
+        db: shared,
         resolver,
         cfg,
         inc,
@@ -194,4 +202,153 @@ fn custom_snapshot_strategy(
             node.name, node.original_file_path
         ))
     })
+}
+
+/// A model built through a recording database: its contract checked, its
+/// table created with the constraints, its hooks and docs around it, in
+/// the order dbt runs them, without DuckDB.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::{Call, Recording};
+
+    /// DuckDB's `DESCRIBE` of the model's query (whose `total` is `total`)
+    /// and of the contract's declared types.
+    fn describing(total: &str) -> Recording {
+        let cols = |t: &str| {
+            vec![
+                vec!["payment_method".into(), "VARCHAR".into()],
+                vec!["payments".into(), "BIGINT".into()],
+                vec!["total".into(), t.into()],
+            ]
+        };
+        Recording::new()
+            .answering("model_subq", &["column_name", "column_type"], cols(total))
+            .answering("DESCRIBE", &["column_name", "column_type"], cols("DOUBLE"))
+    }
+
+    /// Build shop's contracted `order_summary`, with `config` over its
+    /// own, on the database `db` makes for its relation.
+    fn build(
+        config: serde_json::Value,
+        db: impl FnOnce(&crate::relation::Relation) -> Recording,
+    ) -> (Result<String>, Vec<Call>, String) {
+        let l = crate::fixture("shop", Command::Run, |_| {});
+        let m = &l.manifest;
+        let mut node = m.nodes["model.shop.order_summary"].clone();
+        node.config
+            .extend(config.as_object().cloned().unwrap_or_default());
+        let db = Arc::new(db(&node.relation()));
+        let shared: Arc<dyn Database> = db.clone();
+        let opts = RunOptions::quiet(Command::Run, 1);
+        let (_, r, _) = build_node(m, &node, &shared, &m.resolver(), &opts);
+        let r = r.map(|(o, _)| o.run_sql);
+        (r, db.calls(), node.relation().render())
+    }
+
+    /// What changed the database, in order: statements and transactions.
+    fn changes(calls: &[Call]) -> Vec<&Call> {
+        calls
+            .iter()
+            .filter(|c| matches!(c, Call::Execute(_) | Call::Transaction(_)))
+            .collect()
+    }
+
+    #[test]
+    fn a_contracted_table_is_created_with_its_constraints_between_its_hooks() {
+        let config = serde_json::json!({
+            "pre_hook": ["insert into audit values ('{{ this.name }} started')"],
+            "post_hook": ["insert into audit values ('{{ this.name }} done')"],
+            "persist_docs": {"relation": true},
+        });
+        let (r, calls, this) = build(config, |rel| {
+            describing("DOUBLE").with_relation(
+                rel.clone(),
+                "table",
+                &[
+                    ("payment_method", "VARCHAR"),
+                    ("payments", "BIGINT"),
+                    ("total", "DOUBLE"),
+                ],
+            )
+        });
+        let run_sql = r.unwrap();
+        let changes = changes(&calls);
+        assert_eq!(changes.len(), 4, "{changes:#?}");
+        assert_eq!(
+            changes[0],
+            &Call::Execute("insert into audit values ('order_summary started')".into())
+        );
+        let Call::Transaction(stmts) = changes[1] else {
+            panic!("{changes:#?}")
+        };
+        let tmp = this.replace("\"order_summary\"", "\"order_summary__dbt_tmp\"");
+        assert_eq!(stmts[1], format!("DROP TABLE IF EXISTS {tmp}"));
+        assert_eq!(stmts[2], run_sql);
+        assert!(
+            run_sql.starts_with(&format!(
+                "create table {tmp} (\n    \"payment_method\" varchar not null primary key,\n    \"payments\" bigint,\n    \"total\" double,\n    check (payments > 0)\n);\ninsert into {tmp} (\"payment_method\", \"payments\", \"total\") ("
+            )),
+            "{run_sql}"
+        );
+        // the table it replaces goes in the same transaction
+        assert_eq!(stmts[3], format!("DROP TABLE IF EXISTS {this}"));
+        assert_eq!(
+            stmts[4],
+            format!("ALTER TABLE {tmp} RENAME TO \"order_summary\"")
+        );
+        assert_eq!(
+            changes[2],
+            &Call::Execute("insert into audit values ('order_summary done')".into())
+        );
+        assert_eq!(
+            changes[3],
+            &Call::Execute(format!(
+                "comment on table {this} is $dbt_comment_literal_block$Payments by method, under an enforced contract.$dbt_comment_literal_block$;"
+            ))
+        );
+        // the contract was checked before anything changed
+        let first_change = calls
+            .iter()
+            .position(|c| matches!(c, Call::Execute(_)))
+            .unwrap();
+        assert!(
+            calls[..first_change]
+                .iter()
+                .any(|c| matches!(c, Call::Query(q) if q.contains("model_subq"))),
+            "{calls:#?}"
+        );
+    }
+
+    #[test]
+    fn a_contract_the_model_breaks_builds_nothing() {
+        let (r, calls, _) = build(serde_json::json!({}), |_| describing("INTEGER"));
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.contains("This model has an enforced contract that failed."),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!(
+                "| {:<11} | {:<15} | {:<13} | data type mismatch |",
+                "total", "INTEGER", "DOUBLE"
+            )),
+            "{e}"
+        );
+        assert!(changes(&calls).is_empty(), "{calls:#?}");
+    }
+
+    #[test]
+    fn rows_that_break_a_constraint_fail_the_model_in_the_databases_words() {
+        let (r, _, _) = build(serde_json::json!({}), |_| {
+            describing("DOUBLE").failing(
+                "insert into",
+                "Constraint Error: NOT NULL constraint failed: order_summary__dbt_tmp.payment_method",
+            )
+        });
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "model.shop.order_summary (models/marts/order_summary.sql): the rows break a constraint of the contract: Constraint Error: NOT NULL constraint failed: order_summary__dbt_tmp.payment_method"
+        );
+    }
 }

@@ -46,7 +46,7 @@ impl ResourceKind for DataTest {
     }
 
     fn execute(&self, run: &Run<'_>, node: &Node) -> NodeResult {
-        crate::data_tests::run_test(run.m, node, &run.db.shared(), run.resolver, run.opts)
+        crate::data_tests::run_test(run.m, node, run.db, run.resolver, run.opts)
     }
 
     fn describe(&self, node: &Node) -> String {

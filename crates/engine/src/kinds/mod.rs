@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use minijinja::Environment;
 
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::Result;
 use crate::graph::Dag;
 use crate::jinja::{Resolver, RunInfo};
@@ -195,7 +195,7 @@ pub(crate) fn state_key_in(package: &str, root: &str, original_file_path: &str) 
 /// connection, the run's resolver and options.
 pub(crate) struct Run<'a> {
     pub m: &'a Manifest,
-    pub db: &'a Db,
+    pub db: &'a Arc<dyn Database>,
     pub resolver: &'a Arc<dyn Resolver>,
     pub opts: &'a RunOptions,
 }

@@ -113,7 +113,7 @@ fn seed_checksum(bytes: &[u8], original_file_path: &str) -> String {
 fn load(
     m: &Manifest,
     node: &Node,
-    db: &crate::db::Db,
+    db: &std::sync::Arc<dyn crate::database::Database>,
     resolver: &std::sync::Arc<dyn crate::jinja::Resolver>,
     opts: &RunOptions,
 ) -> Built {
@@ -159,10 +159,10 @@ fn load(
     let hooks = crate::compile::NodeHooks::of_node(m, node, db, resolver, opts.full_refresh);
     let r = hooks
         .run("pre_hook")
-        .and_then(|()| crate::seed::load(db, &path, &rel, &seed_opts))
+        .and_then(|()| crate::seed::load(db.as_ref(), &path, &rel, &seed_opts))
         .and_then(|n| {
             hooks.run("post_hook")?;
-            crate::persist_docs::apply(db, node, &rel, &node.config)?;
+            crate::persist_docs::apply(db.as_ref(), node, &rel, &node.config)?;
             Ok(n)
         })
         .map(|n| {

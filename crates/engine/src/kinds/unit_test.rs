@@ -32,7 +32,7 @@ impl ResourceKind for UnitTests {
     }
 
     fn execute(&self, run: &Run<'_>, node: &Node) -> NodeResult {
-        crate::unit_tests::run_unit_test(run.m, node, &run.db.shared(), run.opts)
+        crate::unit_tests::run_unit_test(run.m, node, run.db, run.opts)
     }
 
     fn describe(&self, node: &Node) -> String {

@@ -118,6 +118,72 @@ pub struct RunOperationArgs {
     common: DbtArgs,
 }
 
+/// `tarmac compile`: dbt compile's flags over the common ones.
+#[derive(Args, Clone, Debug)]
+pub struct CompileArgs {
+    /// A query to compile instead of the project (`ref()`/`source()`
+    /// resolve); its SQL is printed.
+    #[arg(long, value_name = "SQL")]
+    inline: Option<String>,
+    /// How the SQL of `--inline` or of the `--select`ed node is printed:
+    /// text (under a heading) or json.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+    #[command(flatten)]
+    common: DbtArgs,
+}
+
+/// `tarmac compile`: the project compiled as by `run`, then, as dbt's
+/// interactive compile, the SQL of the node `--select` names (or of the
+/// `--inline` query, compiled alone) printed last, bare, for a user or a
+/// pipe to read.
+pub fn compile(args: CompileArgs, config: Result<Config>) -> Result<ExitCode> {
+    let selection = args.common.selection();
+    let opts = args.common.options(config)?;
+    let result = match &args.inline {
+        Some(sql) => engine::compile_inline(&opts, sql).map(|shown| engine::Summary {
+            pass: 1,
+            total: 1,
+            shown: vec![shown],
+            ..Default::default()
+        }),
+        None => engine::execute(&opts, engine::Command::Compile),
+    };
+    if let Ok(s) = &result {
+        if s.ok() {
+            print_compiled(&s.shown, &args.output);
+        }
+    }
+    Ok(exit_code(result, selection))
+}
+
+/// dbt's `CompiledNode` events: each node's SQL, bare on standard output
+/// (or as the structured log line under `--log-format json`).
+fn print_compiled(shown: &[engine::compile::Shown], output: &str) {
+    let json = output == "json";
+    for s in shown {
+        print_result(
+            ("CompiledNode", "Q042"),
+            &s.message(json),
+            serde_json::json!({
+                "compiled": s.sql, "is_inline": s.is_inline, "node_name": s.name,
+                "output_format": output, "quiet": false, "unique_id": s.unique_id,
+            }),
+        );
+    }
+}
+
+/// What a command was asked to print (a preview, compiled SQL): bare on
+/// standard output, without a timestamp, as dbt prints it, or as dbt's
+/// structured log line `event` (name, code) under `--log-format json`.
+fn print_result(event: (&str, &str), msg: &str, data: serde_json::Value) {
+    if engine::logfmt::is_json() {
+        engine::logfmt::event(event.0, event.1, "info", msg, data);
+    } else {
+        println!("{msg}");
+    }
+}
+
 /// `tarmac show`: dbt show's flags over the common ones.
 #[derive(Args, Clone, Debug)]
 pub struct ShowArgs {
@@ -146,23 +212,15 @@ pub fn show(args: ShowArgs, config: Result<Config>) -> Result<ExitCode> {
     match engine::show(&opts, &req) {
         Ok(previews) => {
             for p in previews {
-                let msg = engine::show::message(&p.node_name, p.is_inline, &p.table, json);
-                if engine::logfmt::is_json() {
-                    engine::logfmt::event(
-                        "ShowNode",
-                        "Q041",
-                        "info",
-                        &msg,
-                        serde_json::json!({
-                            "is_inline": p.is_inline, "node_name": p.node_name,
-                            "output_format": args.output, "preview": p.table.json_compact(),
-                            "quiet": false, "unique_id": p.unique_id,
-                        }),
-                    );
-                } else {
-                    // dbt prints the preview bare, without a timestamp
-                    println!("{msg}");
-                }
+                print_result(
+                    ("ShowNode", "Q041"),
+                    &engine::show::message(&p.node_name, p.is_inline, &p.table, json),
+                    serde_json::json!({
+                        "is_inline": p.is_inline, "node_name": p.node_name,
+                        "output_format": args.output, "preview": p.table.json_compact(),
+                        "quiet": false, "unique_id": p.unique_id,
+                    }),
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -465,6 +523,15 @@ fn http_get(url: &str) -> std::result::Result<Vec<u8>, String> {
 }
 
 impl DbtArgs {
+    /// The selection as the user gave it (`--select` words, or
+    /// `--selector NAME`), for a message when it selects nothing.
+    fn selection(&self) -> Option<String> {
+        if let Some(sel) = &self.selector {
+            return Some(format!("--selector {sel}"));
+        }
+        (!self.select.is_empty()).then(|| self.select.join(" "))
+    }
+
     /// The engine's options. Without `--project-dir` the project comes from
     /// the configuration, which must then have loaded.
     pub fn options(self, config: Result<Config>) -> Result<engine::Options> {
@@ -519,14 +586,15 @@ impl DbtArgs {
 /// and in an orchestrator step (`TARMAC_RUN_ID` set) a final error: a job
 /// whose build does nothing is a mistake in the job, not a success.
 pub fn run(command: engine::Command, args: DbtArgs, config: Result<Config>) -> Result<ExitCode> {
-    let selection = (!args.select.is_empty() || args.selector.is_some()).then(|| {
-        let mut s = args.select.join(" ");
-        if let Some(sel) = &args.selector {
-            s = format!("--selector {sel}");
-        }
-        s
-    });
-    match engine::execute(&args.options(config)?, command) {
+    let selection = args.selection();
+    let result = engine::execute(&args.options(config)?, command);
+    Ok(exit_code(result, selection))
+}
+
+/// A dbt command's exit code from its summary, with the warning (or, in an
+/// orchestrated job, the error) for a `selection` that selects nothing.
+fn exit_code(result: engine::Result<engine::Summary>, selection: Option<String>) -> ExitCode {
+    match result {
         Ok(s) if s.total == 0 && selection.is_some() => {
             let what = format!(
                 "the selection `{}` selects nothing in this project",
@@ -534,20 +602,20 @@ pub fn run(command: engine::Command, args: DbtArgs, config: Result<Config>) -> R
             );
             if std::env::var_os("TARMAC_RUN_ID").is_some() {
                 eprintln!("error: {what}: fix the job's step");
-                Ok(ExitCode::from(2))
+                ExitCode::from(2)
             } else {
                 eprintln!("warning: {what}");
-                Ok(ExitCode::SUCCESS)
+                ExitCode::SUCCESS
             }
         }
-        Ok(s) if s.ok() => Ok(ExitCode::SUCCESS),
+        Ok(s) if s.ok() => ExitCode::SUCCESS,
         // a model whose SQL DuckDB refused: final, the orchestrator does
         // not retry it (see `crate::exit`)
-        Ok(s) if s.sql_errors > 0 => Ok(ExitCode::from(2)),
-        Ok(_) => Ok(ExitCode::from(1)),
+        Ok(s) if s.sql_errors > 0 => ExitCode::from(2),
+        Ok(_) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(engine_exit(&e))
+            engine_exit(&e)
         }
     }
 }
