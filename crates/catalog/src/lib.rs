@@ -240,7 +240,7 @@ fn compile_and_write(
         db.watch();
     }
     let ropts = engine::results::RunOptions::quiet(engine::Command::Compile, m.info.target.threads);
-    let results = engine::execute::run(m, &l.dag, &chosen, &db, &ropts)?;
+    let results = engine::execute::run(m, &l.dag, &chosen, &db.shared(), &ropts)?;
     tracing::info!(
         "docs generate: compiled (SQL files written) in {:.2}s",
         t0.elapsed().as_secs_f64()

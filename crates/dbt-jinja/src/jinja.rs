@@ -1010,19 +1010,21 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
     m.insert(
         "run_query",
         // `run_query(sql)` or `run_query(sql=...)`, as dbt's macro takes it
-        Value::from_function(move |args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
-            let sql = Args::new(&args)
-                .get(0, "sql")
-                .map(|v| v.to_string())
-                .ok_or_else(|| err("run_query() takes the SQL to run"))?;
-            match (&c.db, c.execute) {
-                (Some(db), true) => db
-                    .query(&sql)
-                    .map(|r| Value::from_object(Table(r)))
-                    .map_err(db_err),
-                _ => Ok(empty_table()),
-            }
-        }),
+        Value::from_function(
+            move |args: minijinja::value::Rest<Value>| -> Result<Value, JError> {
+                let sql = Args::new(&args)
+                    .get(0, "sql")
+                    .map(|v| v.to_string())
+                    .ok_or_else(|| err("run_query() takes the SQL to run"))?;
+                match (&c.db, c.execute) {
+                    (Some(db), true) => db
+                        .query(&sql)
+                        .map(|r| Value::from_object(Table(r)))
+                        .map_err(db_err),
+                    _ => Ok(empty_table()),
+                }
+            },
+        ),
     );
     let c = ctx.clone();
     m.insert(

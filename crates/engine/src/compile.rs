@@ -345,10 +345,12 @@ mod tests {
             .collect();
         let names = |select: &[&str]| -> Vec<String> {
             let select: Vec<String> = select.iter().map(|s| s.to_string()).collect();
-            shown(&select, nodes.iter(), |n| compiled.get(&n.unique_id).cloned())
-                .into_iter()
-                .map(|s| s.name)
-                .collect()
+            shown(&select, nodes.iter(), |n| {
+                compiled.get(&n.unique_id).cloned()
+            })
+            .into_iter()
+            .map(|s| s.name)
+            .collect()
         };
         // a name is shown when the first word holds it, as dbt's `in`
         assert_eq!(names(&["+orders"]), ["orders"]);

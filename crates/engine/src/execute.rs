@@ -11,7 +11,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::config::ConfigExt;
-use crate::db::Db;
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::graph::Dag;
 use crate::manifest::{Manifest, Node};
@@ -242,7 +242,7 @@ pub fn run(
     m: &Manifest,
     dag: &Dag,
     selected: &BTreeSet<String>,
-    db: &Db,
+    db: &Arc<dyn Database>,
     opts: &RunOptions,
 ) -> Result<Vec<NodeResult>> {
     let (results, written) = run_nodes(m, dag, selected, db, opts)?;
@@ -258,7 +258,7 @@ fn run_nodes(
     m: &Manifest,
     dag: &Dag,
     selected: &BTreeSet<String>,
-    db: &Db,
+    db: &Arc<dyn Database>,
     opts: &RunOptions,
 ) -> Result<(Vec<NodeResult>, HashSet<String>)> {
     let queue: Vec<String> = selected
@@ -404,7 +404,9 @@ fn run_nodes(
             })
         });
         for _ in 0..threads.min(queue.len().max(1)) {
-            let conn = db.try_clone()?.shared();
+            // a connection of its own per worker where the database has
+            // one to give (DuckDB does); else the workers share this one
+            let conn = db.connection().unwrap_or_else(|| db.clone());
             let rx = job_rx.clone();
             let tx = res_tx.clone();
             let resolver = resolver.clone();
@@ -568,4 +570,111 @@ fn run_nodes(
         (p.0)(RunEvent::Done);
     }
     Ok((results, written))
+}
+
+/// A whole run dispatched on a recording database: the schemas first,
+/// each node after what it reads, a failure skipping what depends on it,
+/// without DuckDB.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::{Call, Recording};
+
+    /// jaffle's models run on `db`, one thread: their statuses by name,
+    /// and every call the database received.
+    fn run_models(db: Recording) -> (Vec<(String, Status)>, Vec<Call>) {
+        let (_tmp, l) = crate::fixture_copy("jaffle", Command::Run);
+        let m = &l.manifest;
+        let models: BTreeSet<String> = m
+            .nodes
+            .values()
+            .filter(|n| n.resource_type == crate::manifest::ResourceType::Model)
+            .map(|n| n.unique_id.clone())
+            .collect();
+        let db = Arc::new(db);
+        let shared: Arc<dyn Database> = db.clone();
+        let results = run(
+            m,
+            &l.dag,
+            &models,
+            &shared,
+            &RunOptions::quiet(Command::Run, 1),
+        )
+        .unwrap();
+        let mut statuses: Vec<(String, Status)> = results
+            .iter()
+            .map(|r| (m.nodes[&r.unique_id].name.clone(), r.status))
+            .collect();
+        statuses.sort_by(|a, b| a.0.cmp(&b.0));
+        (statuses, db.calls())
+    }
+
+    /// Where the first statement containing `needle` was sent.
+    fn position(calls: &[Call], needle: &str) -> usize {
+        calls
+            .iter()
+            .position(|c| match c {
+                Call::Execute(s) => s.contains(needle),
+                Call::Transaction(t) => t.iter().any(|s| s.contains(needle)),
+                _ => false,
+            })
+            .unwrap_or_else(|| panic!("no statement with {needle:?} in {calls:#?}"))
+    }
+
+    #[test]
+    fn schemas_first_then_each_model_after_what_it_reads() {
+        let (statuses, calls) = run_models(Recording::new());
+        assert_eq!(
+            statuses,
+            [
+                ("customers".to_string(), Status::Success),
+                ("orders".into(), Status::Success),
+                ("stg_customers".into(), Status::Success),
+                ("stg_orders".into(), Status::Success),
+                ("stg_payments".into(), Status::Success),
+            ],
+            "the ephemeral customer_orders has no result of its own"
+        );
+        let schemas: Vec<&Call> = calls
+            .iter()
+            .take_while(|c| matches!(c, Call::Execute(s) if s.starts_with("CREATE SCHEMA")))
+            .collect();
+        assert_eq!(
+            schemas,
+            [
+                &Call::Execute("CREATE SCHEMA IF NOT EXISTS \"jaffle\".\"main\"".into()),
+                &Call::Execute("CREATE SCHEMA IF NOT EXISTS \"jaffle\".\"main_analytics\"".into()),
+            ]
+        );
+        let view =
+            |name: &str| position(&calls, &format!("view \"jaffle\".\"main\".\"{name}\" as"));
+        let orders = position(&calls, "\"orders__dbt_tmp\" as");
+        let customers = position(&calls, "\"customers__dbt_tmp\" as");
+        assert!(view("stg_orders") < orders && view("stg_payments") < orders);
+        assert!(orders < customers && view("stg_customers") < customers);
+    }
+
+    #[test]
+    fn a_failing_model_skips_what_reads_it_and_nothing_else() {
+        let db = Recording::new().failing(
+            "create or replace view \"jaffle\".\"main\".\"stg_orders\"",
+            "Binder Error: Referenced column \"id\" not found",
+        );
+        let (statuses, calls) = run_models(db);
+        assert_eq!(
+            statuses,
+            [
+                ("customers".to_string(), Status::Skipped),
+                ("orders".into(), Status::Skipped),
+                ("stg_customers".into(), Status::Success),
+                ("stg_orders".into(), Status::Error),
+                ("stg_payments".into(), Status::Success),
+            ]
+        );
+        // nothing was sent for the skipped models
+        assert!(
+            !format!("{calls:?}").contains("orders__dbt_tmp"),
+            "{calls:#?}"
+        );
+    }
 }

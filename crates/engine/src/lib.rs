@@ -1740,7 +1740,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     };
     execute::set_progress(opts.progress.clone());
     tracing::debug!("timing: loaded and connected at {:?}", t0.elapsed());
-    let results = execute::run(m, &l.dag, &chosen, &db, &ropts)?;
+    let results = execute::run(m, &l.dag, &chosen, &db.shared(), &ropts)?;
     tracing::debug!("timing: nodes done at {:?}", t0.elapsed());
     if run_hooks {
         hook_results.extend(operation::run_hooks(
@@ -1988,12 +1988,32 @@ fn compiled_unchanged(
 /// none, and the recorded tests hand the phases a `Recording` instead.
 #[cfg(test)]
 pub(crate) fn fixture(name: &str, command: Command, tweak: impl FnOnce(&mut Options)) -> Loaded {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    fixture_at(&fixture_dir(name), command, tweak)
+}
+
+/// [`fixture`] copied to a temporary folder first, for a test that runs
+/// nodes (a run writes their SQL under the project's `target/`).
+#[cfg(test)]
+pub(crate) fn fixture_copy(name: &str, command: Command) -> (tempfile::TempDir, Loaded) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    testkit::copy_dir(&fixture_dir(name), &dir);
+    let l = fixture_at(&dir, command, |_| {});
+    (tmp, l)
+}
+
+#[cfg(test)]
+fn fixture_dir(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
-        .join(name);
+        .join(name)
+}
+
+#[cfg(test)]
+fn fixture_at(dir: &std::path::Path, command: Command, tweak: impl FnOnce(&mut Options)) -> Loaded {
     let mut opts = Options {
-        project_dir: Some(dir.clone()),
-        profiles_dir: Some(dir),
+        project_dir: Some(dir.to_path_buf()),
+        profiles_dir: Some(dir.to_path_buf()),
         no_partial_parse: true,
         ..Default::default()
     };
