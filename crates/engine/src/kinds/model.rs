@@ -295,3 +295,92 @@ fn parse_model(
     };
     Ok(Ok((node, entry, true)))
 }
+
+/// A microbatch model's batches on a recording database: one
+/// delete-and-insert per window, and how a failed batch reads, without
+/// DuckDB.
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::database::{Call, Database, Recording};
+    use crate::kinds::build_node;
+    use crate::results::Status;
+
+    /// microbatch's `daily_events` over 2024-01-01..04 (three day batches)
+    /// on a database that already holds its table, with `failing` SQL.
+    fn run_batches(failing: Option<&str>) -> (NodeResult, Vec<Call>) {
+        let (_tmp, l) = crate::fixture_copy("microbatch", Command::Run);
+        let m = &l.manifest;
+        let node = &m.nodes["model.microbatch.daily_events"];
+        let mut db = Recording::new().with_relation(
+            node.relation(),
+            "table",
+            &[
+                ("id", "INTEGER"),
+                ("event_at", "TIMESTAMP"),
+                ("amount", "INTEGER"),
+            ],
+        );
+        if let Some(needle) = failing {
+            db = db.failing(needle, "Invalid Input Error: batch failed on purpose");
+        }
+        let db = Arc::new(db);
+        let shared: Arc<dyn Database> = db.clone();
+        let mut opts = crate::results::RunOptions::quiet(Command::Run, 2);
+        let day = |d: &str| crate::pydatetime::parse_time(d).unwrap();
+        opts.event_time_start = Some(day("2024-01-01"));
+        opts.event_time_end = Some(day("2024-01-04"));
+        let r = crate::microbatch::run_model(m, node, &shared, &m.resolver(), &opts, &build_node);
+        (r, db.calls())
+    }
+
+    /// Each batch's statements, by the batch id its SQL carries.
+    fn by_batch(calls: &[Call]) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for c in calls {
+            let text = match c {
+                Call::Execute(s) => s.clone(),
+                Call::Transaction(t) => t.join("\n"),
+                _ => continue,
+            };
+            for id in ["20240101", "20240102", "20240103"] {
+                if text.contains(&format!("'{id}' as batch_id")) {
+                    *out.entry(id.to_string()).or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn each_window_is_one_batch_of_its_own() {
+        let (r, calls) = run_batches(None);
+        assert_eq!((r.status, r.message.as_str()), (Status::Success, "SUCCESS"));
+        let batches = r.batch_results.unwrap();
+        assert_eq!((batches.successful.len(), batches.failed.len()), (3, 0));
+        let ids: Vec<String> = by_batch(&calls).into_keys().collect();
+        assert_eq!(ids, ["20240101", "20240102", "20240103"], "{calls:#?}");
+    }
+
+    #[test]
+    fn a_failed_middle_batch_is_a_partial_success_and_a_failed_first_skips_the_rest() {
+        let (r, _) = run_batches(Some("'20240102' as batch_id"));
+        assert_eq!(
+            (r.status, r.message.as_str()),
+            (Status::PartialSuccess, "PARTIAL SUCCESS (2/3)")
+        );
+        let b = r.batch_results.unwrap();
+        assert_eq!((b.successful.len(), b.failed.len()), (2, 1));
+        let (r, calls) = run_batches(Some("'20240101' as batch_id"));
+        assert_eq!(r.status, Status::Error);
+        assert_eq!(r.batch_results.unwrap().failed.len(), 3);
+        // the later batches were never sent
+        let sent = by_batch(&calls);
+        assert!(
+            !sent.contains_key("20240102") && !sent.contains_key("20240103"),
+            "{sent:?}"
+        );
+    }
+}
