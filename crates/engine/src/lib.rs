@@ -1759,12 +1759,14 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     let shown = if command == Command::Compile && !opts.select.is_empty() {
         let order = l.dag.order();
         // an ephemeral model has no result of its own: compiled again,
-        // alone, when it is the one to show (as dbt shows its SQL)
-        let resolver = m.resolver();
+        // alone, when it is the one to show (as dbt shows its SQL); the
+        // resolver (a map of every node) only built then
+        let resolver = std::cell::OnceCell::new();
         let sql_of = |n: &manifest::Node| match compiled.get(&n.unique_id) {
             Some(sql) => Some(sql.clone()),
             None if n.is_ephemeral() && chosen.contains(&n.unique_id) => {
-                compile::compile(m, n, &resolver, Some(db.shared()), false)
+                let resolver = resolver.get_or_init(|| m.resolver());
+                compile::compile(m, n, resolver, Some(db.shared()), false)
                     .ok()
                     .map(|c| c.sql)
             }
