@@ -64,6 +64,19 @@ pub const NODE_NAMES: &[&str] = &[
     OVERRIDES,
 ];
 
+/// The names of [`NODE_NAMES`] that are macros of dbt's own project, which
+/// Tarmac builds into each render's context instead. `run-operation` runs
+/// these by name as dbt does; the other context names (`execute`, `this`,
+/// `log`, …) are not macros there, so dbt finds no macro of that name.
+pub const CONTEXT_MACROS: &[&str] = &[
+    "run_query",
+    "statement",
+    "noop_statement",
+    "is_incremental",
+    "should_full_refresh",
+    "load_relation",
+];
+
 /// The name under which a unit test's macro overrides travel with the node
 /// into every macro it calls (see [`unit_test_overrides`]).
 pub const OVERRIDES: &str = "__tarmac_overrides";

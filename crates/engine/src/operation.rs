@@ -168,10 +168,13 @@ pub fn call_macro(
             .is_some_and(|v| !v.is_undefined()),
         None => m.env.globals().any(|(k, _)| k == macro_name),
     };
+    let context_macro = |name: &str| {
+        crate::macros::CONTEXT_MACROS.contains(&name) && names.contains_key(name)
+    };
     let callee = match macro_name.split_once('.') {
         _ if global => macro_name,
-        None if names.contains_key(macro_name) => macro_name,
-        Some(("dbt", name)) if names.contains_key(name) => name,
+        None if context_macro(macro_name) => macro_name,
+        Some(("dbt", name)) if context_macro(name) => name,
         _ => {
             let names: Vec<String> = m.macro_names.clone();
             let close = crate::manifest::closest(macro_name, names.iter().map(String::as_str));
@@ -286,5 +289,15 @@ mod tests {
             "{e}"
         );
         assert!(db.calls().is_empty());
+        // a name of the context that is not a macro in dbt is not one here
+        for name in ["execute", "this", "dbt.execute"] {
+            let e = call_macro(m, &shared, name, &args).unwrap_err();
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "Runtime Error: dbt could not find a macro with the name '{name}' in any package"
+                )),
+                "{e}"
+            );
+        }
     }
 }
