@@ -50,7 +50,7 @@ use crate::jinja::RunInfo;
 use crate::partial;
 
 /// Bump when the layout or the meaning of the stamp changes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// Which command's output a stamp stands for: `compile` (manifest.json,
 /// run_results.json, the compiled files) or `docs generate` (its
@@ -90,15 +90,12 @@ pub struct Stamp {
     /// Hash of every file under `target/compiled`: path, length, mtime.
     pub compiled: String,
     /// What the compile printed: the project's warnings, dbt's "Found"
-    /// line, the node count of the "Concurrency" line, the "Finished
-    /// running" stats, and how many nodes passed.
+    /// line, the node count of the "Concurrency" line, and how many nodes
+    /// passed (for the summary a caller reads).
     pub warnings: Vec<String>,
     pub found: String,
     pub node_count: usize,
-    pub ran: String,
     pub pass: usize,
-    /// What each "OK compiled" line described, in order.
-    pub lines: Vec<String>,
     /// The nodes whose compiled SQL the compile printed (`--select`'s
     /// interactive compile, see [`crate::compile::shown`]).
     pub shown: Vec<crate::compile::Shown>,

@@ -67,34 +67,6 @@ fn describe(node: &Node) -> String {
     crate::kinds::of(node.resource_type).describe(node)
 }
 
-/// What the "OK compiled" lines of a successful compile describe, in the
-/// order they were printed (results come back in that order): a compile
-/// kept as it was prints them again (`crate::compile_stamp`).
-pub fn compiled_lines(m: &Manifest, results: &[NodeResult]) -> Vec<String> {
-    results
-        .iter()
-        .filter_map(|r| m.nodes.get(&r.unique_id))
-        .filter(|n| !n.is_ephemeral())
-        .map(describe)
-        .collect()
-}
-
-/// Print [`compiled_lines`] again, as a compile prints them (text logs: a
-/// compile under JSON logs is never kept).
-pub fn print_compiled_lines(lines: &[String]) {
-    let total = lines.len();
-    for (i, d) in lines.iter().enumerate() {
-        let text = format!("{} of {total} OK compiled {d}", i + 1);
-        crate::logfmt::event_with(
-            "LogModelResult",
-            "Q012",
-            "info",
-            &crate::logfmt::progress(&text, "OK", Some(0.0)),
-            || serde_json::Value::Null,
-        );
-    }
-}
-
 pub(crate) fn node_info(
     node: &Node,
     status: &str,

@@ -1093,26 +1093,58 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// "2 models, 4 snapshots, 2 seeds, 472 macros" (dbt's `FoundStats`).
+/// "2 models, 4 snapshots, 2 seeds, 472 macros" (dbt's `FoundStats`): the
+/// count of each kind, in dbt's order. dbt counts the manifest's nodes in
+/// the order it parsed them (models, snapshots, singular data tests, seeds,
+/// the projects' hooks as operations, then the generic tests of the
+/// properties files), so data tests come before seeds only when a project
+/// has a singular one; then sources, exposures, metrics, macros, groups,
+/// semantic models, saved queries and unit tests.
 fn found_stats(m: &manifest::Manifest) -> String {
-    let count =
-        |t: manifest::ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
-    let mut parts = Vec::new();
-    for (t, one, many) in [
-        (manifest::ResourceType::Model, "model", "models"),
-        (manifest::ResourceType::Snapshot, "snapshot", "snapshots"),
-        (manifest::ResourceType::Seed, "seed", "seeds"),
-    ] {
-        let n = count(t);
-        if n > 0 {
-            parts.push(plural(n, one, many));
-        }
+    use manifest::ResourceType as T;
+    let count = |t: T| m.nodes.values().filter(|n| n.resource_type == t).count();
+    let singular = m
+        .tests
+        .values()
+        .any(|t| matches!(t.kind, manifest::TestKind::Singular));
+    let operations: usize = std::iter::once(&m.info.project)
+        .chain(m.info.packages.iter())
+        .map(|p| p.on_run_start.len() + p.on_run_end.len())
+        .sum();
+    let resources = |kind: &str| m.resources.iter().filter(|r| r.kind == kind).count();
+    let tests = (count(T::Test), "data test", "data tests");
+    let mut parts = vec![
+        (count(T::Model), "model", "models"),
+        (count(T::Snapshot), "snapshot", "snapshots"),
+    ];
+    if singular {
+        parts.push(tests);
     }
-    if !m.sources.is_empty() {
-        parts.push(plural(m.sources.len(), "source", "sources"));
+    parts.push((count(T::Seed), "seed", "seeds"));
+    parts.push((operations, "operation", "operations"));
+    if !singular {
+        parts.push(tests);
     }
-    parts.push(plural(m.macro_names.len(), "macro", "macros"));
-    parts.join(", ")
+    parts.extend([
+        (m.sources.len(), "source", "sources"),
+        (resources("exposures"), "exposure", "exposures"),
+        (resources("metrics"), "metric", "metrics"),
+        (m.macro_names.len(), "macro", "macros"),
+        (resources("groups"), "group", "groups"),
+        (
+            resources("semantic_models"),
+            "semantic model",
+            "semantic models",
+        ),
+        (resources("saved_queries"), "saved query", "saved queries"),
+        (m.unit_tests.len(), "unit test", "unit tests"),
+    ]);
+    parts
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| plural(n, one, many))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// "2 seeds, 4 snapshots, 1 table model" (dbt's `FinishedRunningStats`).
@@ -1726,8 +1758,10 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         threads,
         fail_fast: opts.fail_fast,
         full_refresh: opts.full_refresh,
-        // dbt's clone prints no line per node, only what the nodes log
-        verbose_lines: opts.progress.is_none() && command != Command::Clone,
+        // dbt's clone prints no line per node, only what the nodes log;
+        // its compile prints none either (a failure stops it, below)
+        verbose_lines: opts.progress.is_none()
+            && !matches!(command, Command::Clone | Command::Compile),
         clone_from,
         event_time_start,
         event_time_end,
@@ -1786,6 +1820,17 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         t0.elapsed(),
         db::time_in_duckdb()
     );
+    if command == Command::Compile {
+        if let Some(e) = compile_failure(&results) {
+            // as dbt's compile: the manifest and what did compile are
+            // written, run_results.json is not (the last run's stays)
+            if stamp_inputs.is_some() {
+                compile_stamp::remove(&stamp_paths);
+            }
+            drop_in_background((l, results));
+            return Err(e);
+        }
+    }
     let elapsed = t0.elapsed().as_secs_f64();
     let args = run_args(opts, command, &m.info.project.root)?;
     artifacts::write_json(
@@ -1839,9 +1884,7 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
                     warnings: m.warnings.clone(),
                     found: found_stats(m),
                     node_count: chosen.len(),
-                    ran: ran_stats(m, &results),
                     pass: s.pass,
-                    lines: execute::compiled_lines(m, &results),
                     shown: s.shown.clone(),
                     ..compile_stamp::Stamp::new(inputs, lookups, &stamp_paths)
                 };
@@ -1853,7 +1896,12 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         }
         tracing::debug!("timing: compile stamp written at {:?}", t0.elapsed());
     }
-    // dbt's clone task reports no "Finished running" line
+    // dbt's compile prints nothing after its header (but the SQL of the
+    // nodes it was asked to show); its clone task no "Finished running" line
+    if command == Command::Compile {
+        drop_in_background((l, results));
+        return Ok(s);
+    }
     if command != Command::Clone {
         print_finished(&ran_stats(m, &results), elapsed);
     } else {
@@ -1864,6 +1912,17 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     drop_in_background((l, results));
     print_stats(&s);
     Ok(s)
+}
+
+/// A compile whose nodes did not all compile fails as dbt's does: with the
+/// nodes' errors under "Runtime Error", and exit 2, instead of a summary.
+fn compile_failure(results: &[results::NodeResult]) -> Option<Error> {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r.status.is_failure())
+        .map(|r| format!("  {}", r.message.trim_end().replace('\n', "\n  ")))
+        .collect();
+    (!failed.is_empty()).then(|| Error::Runtime(format!("Runtime Error\n{}", failed.join("\n"))))
 }
 
 /// dbt's "Finished running" line, between blank lines.
@@ -1971,18 +2030,13 @@ fn compiled_unchanged(
     tracing::debug!("compile: nothing changed, the last compile's output kept");
     print_warnings(&stamp.warnings);
     print_header_with(info, &stamp.found, stamp.node_count);
-    execute::print_compiled_lines(&stamp.lines);
-    let s = Summary {
+    Ok(Some(Summary {
         pass: stamp.pass,
         total: stamp.pass,
         kept: true,
         shown: std::mem::take(&mut stamp.shown),
         ..Default::default()
-    };
-    print_finished(&stamp.ran, t0.elapsed().as_secs_f64());
-    print_outcome(&s);
-    print_stats(&s);
-    Ok(Some(s))
+    }))
 }
 
 /// A project of `tests/fixtures` parsed afresh for a unit test, with

@@ -168,9 +168,8 @@ pub fn call_macro(
             .is_some_and(|v| !v.is_undefined()),
         None => m.env.globals().any(|(k, _)| k == macro_name),
     };
-    let context_macro = |name: &str| {
-        crate::macros::CONTEXT_MACROS.contains(&name) && names.contains_key(name)
-    };
+    let context_macro =
+        |name: &str| crate::macros::CONTEXT_MACROS.contains(&name) && names.contains_key(name);
     let callee = match macro_name.split_once('.') {
         _ if global => macro_name,
         None if context_macro(macro_name) => macro_name,

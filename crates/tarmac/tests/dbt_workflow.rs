@@ -233,6 +233,101 @@ fn compile_matches_dbt() {
     same_as_dbt(&dbt, (&dir, &db), (&dbt_dir, &theirs), COMPILE_CASES);
 }
 
+/// The timestamped log lines of `out`'s stdout, timestamps cut, without
+/// what only says which program runs (dbt's version and deprecation notice,
+/// its adapter) and with the macro count masked (dbt counts its own 500).
+fn logged(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_start_matches("\u{1b}[0m"))
+        .filter(|l| l.len() >= 8 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':')
+        .map(|l| l[8..].trim().to_string())
+        .filter(|l| {
+            !(l.starts_with("Running with dbt")
+                || l.starts_with("This version of dbt")
+                || l.starts_with("Registered adapter")
+                || l.starts_with("Unable to do partial parsing"))
+        })
+        .map(|l| {
+            let words: Vec<&str> = l.split(' ').collect();
+            let next_is_macros =
+                |i: usize| words.get(i + 1).is_some_and(|w| w.starts_with("macro"));
+            (0..words.len())
+                .map(|i| if next_is_macros(i) { "N" } else { words[i] })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// A whole `compile` logs dbt's header and nothing after it. A model that
+/// does not compile stops it with exit 2, the model's error under "Runtime
+/// Error", and no run_results.json (the last run's stays), as dbt's does;
+/// the next good compile is whole again.
+#[test]
+fn compile_logs_the_header_only_and_a_failure_stops_it() {
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    let out = tarmac(&dir, &db, &["compile"]);
+    assert!(out.status.success());
+    let lines = logged(&out);
+    assert_eq!(
+        lines,
+        [
+            "Found 6 models, 3 seeds, 5 data tests, N macros",
+            "",
+            "Concurrency: 4 threads (target='dev')",
+            "",
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let results = dir.join("target/run_results.json");
+    let before = std::fs::read_to_string(&results).unwrap();
+    std::fs::write(dir.join("models/broken.sql"), "select {{ undefined_fn() }}").unwrap();
+    let out = tarmac(&dir, &db, &["compile"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Runtime Error\n  Compilation Error in model broken (models/broken.sql)")
+            && err.contains("'undefined_fn' is undefined"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&results).unwrap(), before);
+    // what did compile is written, as dbt writes it
+    assert!(dir
+        .join("target/compiled/jaffle/models/staging/stg_orders.sql")
+        .exists());
+    std::fs::remove_file(dir.join("models/broken.sql")).unwrap();
+    assert!(tarmac(&dir, &db, &["compile"]).status.success());
+
+    let Some(dbt) = testkit::dbt("compile_logs_the_header_only_and_a_failure_stops_it") else {
+        return;
+    };
+    let dbt_dir = dir.parent().unwrap().join("jaffle_dbt");
+    copy_project(&dir, &dbt_dir);
+    let theirs = testkit::dbt_command(&dbt, &dbt_dir, &["compile"])
+        .env("TARMAC_DB", dbt_dir.join("jaffle.duckdb"))
+        .output()
+        .unwrap();
+    assert!(theirs.status.success());
+    assert_eq!(
+        lines,
+        logged(&theirs),
+        "tarmac (left) and dbt (right) differ"
+    );
+    std::fs::write(
+        dbt_dir.join("models/broken.sql"),
+        "select {{ undefined_fn() }}",
+    )
+    .unwrap();
+    let theirs = testkit::dbt_command(&dbt, &dbt_dir, &["compile"])
+        .env("TARMAC_DB", dbt_dir.join("jaffle.duckdb"))
+        .output()
+        .unwrap();
+    assert_eq!(theirs.status.code(), Some(2));
+}
+
 fn run_args(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
