@@ -12,6 +12,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc for every Rust allocation: the engine's parse and compile make
+/// millions of small ones, where glibc's malloc and free took a fifth of
+/// the CPU of a 10,000-model compile (see ARCHITECTURE.md, engine
+/// performance). DuckDB's C++ allocates with its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "tarmac", version, about = "FlightLabs to a tested, documented DuckDB warehouse", long_about = None)]
 pub struct Cli {
