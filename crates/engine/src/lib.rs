@@ -1814,41 +1814,6 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     } else {
         vec![]
     };
-    artifacts::write_manifest(m, &l.dag, &compiled)?;
-    tracing::debug!(
-        "timing: manifest.json written at {:?}; {:?} spent inside DuckDB",
-        t0.elapsed(),
-        db::time_in_duckdb()
-    );
-    if command == Command::Compile {
-        if let Some(e) = compile_failure(&results) {
-            // as dbt's compile: the manifest and what did compile are
-            // written, run_results.json is not (the last run's stays)
-            if stamp_inputs.is_some() {
-                compile_stamp::remove(&stamp_paths);
-            }
-            drop_in_background((l, results));
-            return Err(e);
-        }
-    }
-    let elapsed = t0.elapsed().as_secs_f64();
-    let args = run_args(opts, command, &m.info.project.root)?;
-    artifacts::write_json(
-        m,
-        "run_results.json",
-        &artifacts::run_results_json(
-            m,
-            &hook_results
-                .iter()
-                .chain(&results)
-                .cloned()
-                .collect::<Vec<_>>(),
-            elapsed,
-            command,
-            args,
-        ),
-    )?;
-    tracing::debug!("timing: run_results.json written at {:?}", t0.elapsed());
     let mut s = Summary::default();
     for r in &results {
         match r.status {
@@ -1876,17 +1841,75 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
     }
     s.total = results.len();
     s.shown = shown;
+    // as dbt's compile, a failed one writes the manifest and what did
+    // compile, and not run_results.json (the last command's stays)
+    let failure = (command == Command::Compile)
+        .then(|| compile_failure(&results))
+        .flatten();
+    let keep = match (&stamp_inputs, &failure) {
+        (Some(inputs), None) => {
+            let all_ok = s.pass == s.total && hook_results.is_empty();
+            compile_stamp::keepable(&db, inputs, m, &chosen, all_ok)
+        }
+        _ => None,
+    };
+    let elapsed = t0.elapsed().as_secs_f64();
+    let args = run_args(opts, command, &m.info.project.root)?;
+    let all: std::borrow::Cow<[results::NodeResult]> = if hook_results.is_empty() {
+        std::borrow::Cow::Borrowed(&results)
+    } else {
+        hook_results.iter().chain(&results).cloned().collect()
+    };
+    // manifest.json on this thread; run_results.json and the compiled
+    // files' fingerprint (for the stamp) on another, at the same time
+    let (manifest, (run_results, fingerprint)) = std::thread::scope(|sc| {
+        let other = sc.spawn(|| {
+            let written = match failure {
+                Some(_) => Ok(()),
+                None => artifacts::write_json(
+                    m,
+                    "run_results.json",
+                    &artifacts::run_results_json(m, &all, elapsed, command, args),
+                ),
+            };
+            let fingerprint = keep
+                .is_some()
+                .then(|| compile_stamp::fingerprint(&stamp_paths.compiled).unwrap_or_default());
+            (written, fingerprint)
+        });
+        let manifest = artifacts::write_manifest(m, &l.dag, &compiled);
+        let other = other.join().unwrap_or_else(|_| {
+            (
+                Err(Error::Internal("writing run_results.json panicked".into())),
+                None,
+            )
+        });
+        (manifest, other)
+    });
+    manifest?;
+    run_results?;
+    tracing::debug!(
+        "timing: manifest.json and run_results.json written at {:?}; {:?} spent inside DuckDB",
+        t0.elapsed(),
+        db::time_in_duckdb()
+    );
+    if let Some(e) = failure {
+        if stamp_inputs.is_some() {
+            compile_stamp::remove(&stamp_paths);
+        }
+        drop_in_background((l, results));
+        return Err(e);
+    }
     if let Some(inputs) = stamp_inputs {
-        let all_ok = s.pass == s.total && hook_results.is_empty();
-        match compile_stamp::keepable(&db, &inputs, m, &chosen, all_ok) {
-            Some(lookups) => {
+        match keep.zip(fingerprint) {
+            Some((lookups, fingerprint)) => {
                 let mut stamp = compile_stamp::Stamp {
                     warnings: m.warnings.clone(),
                     found: found_stats(m),
                     node_count: chosen.len(),
                     pass: s.pass,
                     shown: s.shown.clone(),
-                    ..compile_stamp::Stamp::new(inputs, lookups, &stamp_paths)
+                    ..compile_stamp::Stamp::with_fingerprint(inputs, lookups, fingerprint)
                 };
                 if let Err(e) = stamp.save(&stamp_paths) {
                     tracing::debug!("compile: cannot write {}: {e}", stamp_paths.stamp.display());
