@@ -271,7 +271,12 @@ fn compile_and_write(
         "docs generate: doc blocks applied at {:.2}s",
         t0.elapsed().as_secs_f64()
     );
-    engine::artifacts::write_manifest(m, &l.dag, &compiled)?;
+    let by_id: BTreeMap<&str, &str> = compiled
+        .iter()
+        .map(|(id, sql)| (id.as_str(), sql.as_str()))
+        .collect();
+    engine::artifacts::write_manifest(m, &l.dag, &by_id)?;
+    drop(by_id);
     tracing::info!(
         "docs generate: manifest written at {:.2}s",
         t0.elapsed().as_secs_f64()

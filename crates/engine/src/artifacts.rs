@@ -112,7 +112,7 @@ fn metadata(info: &crate::jinja::RunInfo, version: &str) -> dbt_artifacts::Metad
 fn node_json(
     m: &Manifest,
     n: &crate::manifest::Node,
-    compiled: &BTreeMap<String, String>,
+    compiled: &BTreeMap<&str, &str>,
 ) -> Value {
     serde_json::to_value(NodeJson::new(m, n, compiled)).unwrap_or(Value::Null)
 }
@@ -134,12 +134,12 @@ impl<'a> NodeJson<'a> {
     pub(crate) fn new(
         m: &'a Manifest,
         n: &'a crate::manifest::Node,
-        compiled: &'a BTreeMap<String, String>,
+        compiled: &'a BTreeMap<&str, &str>,
     ) -> Self {
         NodeJson {
             m,
             n,
-            compiled: compiled.get(&n.unique_id).map(String::as_str),
+            compiled: compiled.get(n.unique_id.as_str()).copied(),
             test: m.tests.get(&n.unique_id).map(|t| {
                 // `store_failures` as the run decides it (`--store-failures`)
                 let mut c = crate::data_tests::TestConfig::of(&n.config);
@@ -838,7 +838,7 @@ fn hook_nodes(m: &Manifest) -> Vec<(String, Value)> {
 }
 
 /// `manifest.json`. `compiled` maps unique ids to compiled SQL, when known.
-pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String>) -> Value {
+pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<&str, &str>) -> Value {
     let mut v = manifest_json_without_nodes(m, dag);
     let nodes: Vec<&crate::manifest::Node> = m
         .nodes
@@ -870,7 +870,7 @@ pub fn manifest_json(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String
 /// the parse's peak memory. Written under a temporary name and renamed, so
 /// a reader (the docs server, `--state`, a killed run) sees the old file or
 /// the new one, never half of one.
-pub fn write_manifest(m: &Manifest, dag: &Dag, compiled: &BTreeMap<String, String>) -> Result<()> {
+pub fn write_manifest(m: &Manifest, dag: &Dag, compiled: &BTreeMap<&str, &str>) -> Result<()> {
     let path = crate::results::target_dir(m).join("manifest.json");
     write_atomically(&path, |w| write_manifest_to(w, m, dag, compiled))
 }
@@ -884,7 +884,7 @@ pub fn write_manifest_to(
     w: &mut dyn std::io::Write,
     m: &Manifest,
     dag: &Dag,
-    compiled: &BTreeMap<String, String>,
+    compiled: &BTreeMap<&str, &str>,
 ) -> std::io::Result<()> {
     // unit tests have their own section
     let mut nodes: Vec<&crate::manifest::Node> = m

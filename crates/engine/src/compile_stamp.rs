@@ -244,23 +244,13 @@ impl Stamp {
     /// `lookups`, with the environment read so far and the compiled files
     /// as they are now; the artifacts are recorded by [`Stamp::save`].
     pub fn new(inputs: Inputs, lookups: Vec<Lookup>, paths: &Paths) -> Stamp {
-        Self::with_fingerprint(
-            inputs,
-            lookups,
-            fingerprint(&paths.compiled).unwrap_or_default(),
-        )
-    }
-
-    /// [`Stamp::new`] with the compiled files' [`fingerprint`] taken by the
-    /// caller (a compile takes it while it writes manifest.json).
-    pub fn with_fingerprint(inputs: Inputs, lookups: Vec<Lookup>, compiled: String) -> Stamp {
         Stamp {
             format: FORMAT,
             tarmac_version: env!("CARGO_PKG_VERSION").to_string(),
             inputs: inputs.key,
             env: dbt_jinja::builtins::all_env_reads(),
             lookups,
-            compiled,
+            compiled: fingerprint(&paths.compiled).unwrap_or_default(),
             ..Default::default()
         }
     }

@@ -1785,9 +1785,9 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
             &schemas,
         )?);
     }
-    let compiled: BTreeMap<String, String> = results
+    let compiled: BTreeMap<&str, &str> = results
         .iter()
-        .filter_map(|r| r.compiled_sql.clone().map(|s| (r.unique_id.clone(), s)))
+        .filter_map(|r| Some((r.unique_id.as_str(), r.compiled_sql.as_deref()?)))
         .collect();
     tracing::debug!("timing: SQL files written at {:?}", t0.elapsed());
     let shown = if command == Command::Compile && !opts.select.is_empty() {
@@ -1796,8 +1796,8 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         // alone, when it is the one to show (as dbt shows its SQL); the
         // resolver (a map of every node) only built then
         let resolver = std::cell::OnceCell::new();
-        let sql_of = |n: &manifest::Node| match compiled.get(&n.unique_id) {
-            Some(sql) => Some(sql.clone()),
+        let sql_of = |n: &manifest::Node| match compiled.get(n.unique_id.as_str()) {
+            Some(sql) => Some(sql.to_string()),
             None if n.is_ephemeral() && chosen.contains(&n.unique_id) => {
                 let resolver = resolver.get_or_init(|| m.resolver());
                 compile::compile(m, n, resolver, Some(db.shared()), false)
@@ -1853,43 +1853,9 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         }
         _ => None,
     };
-    let elapsed = t0.elapsed().as_secs_f64();
-    let args = run_args(opts, command, &m.info.project.root)?;
-    let all: std::borrow::Cow<[results::NodeResult]> = if hook_results.is_empty() {
-        std::borrow::Cow::Borrowed(&results)
-    } else {
-        hook_results.iter().chain(&results).cloned().collect()
-    };
-    // manifest.json on this thread; run_results.json and the compiled
-    // files' fingerprint (for the stamp) on another, at the same time
-    let (manifest, (run_results, fingerprint)) = std::thread::scope(|sc| {
-        let other = sc.spawn(|| {
-            let written = match failure {
-                Some(_) => Ok(()),
-                None => artifacts::write_json(
-                    m,
-                    "run_results.json",
-                    &artifacts::run_results_json(m, &all, elapsed, command, args),
-                ),
-            };
-            let fingerprint = keep
-                .is_some()
-                .then(|| compile_stamp::fingerprint(&stamp_paths.compiled).unwrap_or_default());
-            (written, fingerprint)
-        });
-        let manifest = artifacts::write_manifest(m, &l.dag, &compiled);
-        let other = other.join().unwrap_or_else(|_| {
-            (
-                Err(Error::Internal("writing run_results.json panicked".into())),
-                None,
-            )
-        });
-        (manifest, other)
-    });
-    manifest?;
-    run_results?;
+    artifacts::write_manifest(m, &l.dag, &compiled)?;
     tracing::debug!(
-        "timing: manifest.json and run_results.json written at {:?}; {:?} spent inside DuckDB",
+        "timing: manifest.json written at {:?}; {:?} spent inside DuckDB",
         t0.elapsed(),
         db::time_in_duckdb()
     );
@@ -1900,16 +1866,29 @@ pub fn execute(opts: &Options, command: Command) -> Result<Summary> {
         drop_in_background((l, results));
         return Err(e);
     }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let args = run_args(opts, command, &m.info.project.root)?;
+    let all: std::borrow::Cow<[results::NodeResult]> = if hook_results.is_empty() {
+        std::borrow::Cow::Borrowed(&results)
+    } else {
+        hook_results.iter().chain(&results).cloned().collect()
+    };
+    artifacts::write_json(
+        m,
+        "run_results.json",
+        &artifacts::run_results_json(m, &all, elapsed, command, args),
+    )?;
+    tracing::debug!("timing: run_results.json written at {:?}", t0.elapsed());
     if let Some(inputs) = stamp_inputs {
-        match keep.zip(fingerprint) {
-            Some((lookups, fingerprint)) => {
+        match keep {
+            Some(lookups) => {
                 let mut stamp = compile_stamp::Stamp {
                     warnings: m.warnings.clone(),
                     found: found_stats(m),
                     node_count: chosen.len(),
                     pass: s.pass,
                     shown: s.shown.clone(),
-                    ..compile_stamp::Stamp::with_fingerprint(inputs, lookups, fingerprint)
+                    ..compile_stamp::Stamp::new(inputs, lookups, &stamp_paths)
                 };
                 if let Err(e) = stamp.save(&stamp_paths) {
                     tracing::debug!("compile: cannot write {}: {e}", stamp_paths.stamp.display());
