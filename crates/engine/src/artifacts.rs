@@ -109,11 +109,7 @@ fn metadata(info: &crate::jinja::RunInfo, version: &str) -> dbt_artifacts::Metad
 
 /// One node of `manifest.json`, as a `Value` (for `graph` and `docs generate`,
 /// which edit it); the text path serializes [`NodeJson`] directly.
-fn node_json(
-    m: &Manifest,
-    n: &crate::manifest::Node,
-    compiled: &BTreeMap<&str, &str>,
-) -> Value {
+fn node_json(m: &Manifest, n: &crate::manifest::Node, compiled: &BTreeMap<&str, &str>) -> Value {
     serde_json::to_value(NodeJson::new(m, n, compiled)).unwrap_or(Value::Null)
 }
 
