@@ -513,6 +513,77 @@ fn matches(expected: &str, actual: &str) -> bool {
     go(&e, &a)
 }
 
+/// A command's new golden when its output changed: the new output, but
+/// where an old golden line with `[..]` (or a `...` line) still matches the
+/// new output it stays, so a rewrite for one changed line does not pin the
+/// figures that follow today's date (they differ the next day).
+fn keep_wildcards(old: &str, new: &str) -> String {
+    let e: Vec<&str> = old.lines().collect();
+    let a: Vec<&str> = new.lines().collect();
+    let line_ok = |e: &str, a: &str| e != "..." && matches(e, a);
+    // f[i][j]: the most old lines e[i..] can keep while matching a[j..].
+    // A `...` at i is kept only anchored: followed by old line i + 1 kept
+    // on the new line where it stops eating (or last, eating the rest);
+    // g[i][j] is the best such stop at or after j.
+    let (n, m) = (e.len(), a.len());
+    let mut f = vec![vec![0usize; m + 2]; n + 2];
+    let mut g = vec![vec![0usize; m + 2]; n + 2];
+    for i in (0..n).rev() {
+        for j in (0..=m).rev() {
+            if i + 1 < n && j < m {
+                let here = if line_ok(e[i + 1], a[j]) {
+                    f[i + 2][j + 1] + 2
+                } else {
+                    0
+                };
+                g[i][j] = here.max(g[i][j + 1]);
+            }
+            let mut b = f[i + 1][j]; // old line i dropped
+            if j < m {
+                b = b.max(f[i][j + 1]); // new line j written as it is
+                if line_ok(e[i], a[j]) {
+                    b = b.max(f[i + 1][j + 1] + 1);
+                }
+            }
+            if e[i] == "..." {
+                b = b.max(if i + 1 == n { 1 } else { g[i][j] });
+            }
+            f[i][j] = b;
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < n || j < m {
+        if i < n && j < m && line_ok(e[i], a[j]) && f[i][j] == f[i + 1][j + 1] + 1 {
+            out.push_str(e[i]);
+            out.push('\n');
+            i += 1;
+            j += 1;
+        } else if i < n && e[i] == "..." && i + 1 == n && f[i][j] == 1 {
+            out.push_str("...\n");
+            (i, j) = (n, m);
+        } else if i < n && e[i] == "..." && g[i][j] > 0 && f[i][j] == g[i][j] {
+            // eat up to the last new line where old line i + 1 holds
+            out.push_str("...\n");
+            let stop = (j..m)
+                .rev()
+                .find(|&k| line_ok(e[i + 1], a[k]) && f[i + 2][k + 1] + 2 == g[i][j]);
+            j = stop.unwrap_or(j);
+            i += 1;
+        } else if i < n && f[i][j] == f[i + 1][j] {
+            i += 1;
+        } else {
+            out.push_str(a[j]);
+            out.push('\n');
+            j += 1;
+        }
+    }
+    if matches(&out, new) {
+        out
+    } else {
+        new.to_string()
+    }
+}
+
 /// The golden's sections, one per command (`$ command` starts one).
 fn sections(golden: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -704,10 +775,11 @@ fn readme_examples_run_and_match_their_goldens() {
                 .into_iter()
                 .map(|s| {
                     let head = s.lines().next().unwrap_or("").to_string();
-                    old.iter()
-                        .find(|o| o.lines().next() == Some(head.as_str()) && matches(o, &s))
-                        .cloned()
-                        .unwrap_or(s)
+                    match old.iter().find(|o| o.lines().next() == Some(head.as_str())) {
+                        Some(o) if matches(o, &s) => o.clone(),
+                        Some(o) => keep_wildcards(o, &s),
+                        None => s,
+                    }
                 })
                 .collect();
             std::fs::create_dir_all(&golden_dir).unwrap();
@@ -733,6 +805,21 @@ fn readme_examples_run_and_match_their_goldens() {
     eprintln!("README blocks:\n  {}", report.join("\n  "));
     assert!(n > 10, "found only {n} shell blocks in README.md");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_rewritten_golden_keeps_the_wildcards_that_still_match() {
+    let old = "$ tarmac up\nexit: 0\nfound 5 models\nfetched [..] records\n| key |\n...\n\ndone in [TIME]\n";
+    let new = "$ tarmac up\nexit: 0\nfound 6 models\nfetched 7225 records\n| key |\n| a |\n| b |\n\ndone in [TIME]\n";
+    let kept = keep_wildcards(old, new);
+    assert_eq!(
+        kept,
+        "$ tarmac up\nexit: 0\nfound 6 models\nfetched [..] records\n| key |\n...\n\ndone in [TIME]\n"
+    );
+    assert!(matches(&kept, new));
+    // a wildcard line that no longer matches gives way to the new line
+    let new = "$ tarmac up\nexit: 1\nfound 6 models\nerror: no key\n";
+    assert_eq!(keep_wildcards(old, new), new);
 }
 
 #[test]
