@@ -466,6 +466,110 @@ pub struct NodeCtx {
     pub full_refresh: bool,
     pub results: Mutex<HashMap<String, Value>>,
     pub model: Value,
+    /// Set for a parse render whose text the compile reuses: every
+    /// `ref()`/`source()` call, in order; the relation each returns prints
+    /// as a token for its index ([`Rendered`]).
+    pub deferred: Option<Mutex<Vec<Reference>>>,
+}
+
+/// A `ref()` or `source()` call of a node's template, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    /// `ref('package', 'name')`; a version is in the name (`m.v1`).
+    Ref {
+        package: Option<String>,
+        name: String,
+    },
+    Source {
+        source: String,
+        table: String,
+    },
+}
+
+impl Reference {
+    /// What the call returns in node `unique_id` while executing, and the
+    /// ephemeral model's unique id when it names one: exactly what the
+    /// `ref()` and `source()` functions give a template.
+    fn resolve(
+        &self,
+        unique_id: &str,
+        resolver: &dyn Resolver,
+        executing: bool,
+    ) -> Result<(Relation, Option<String>), String> {
+        let caller = crate::macros::package_of(unique_id);
+        let (rel, eph) = match self {
+            Reference::Ref { package, name } => {
+                resolver.resolve_ref_from(caller, package.as_deref(), name)?
+            }
+            Reference::Source { source, table } => {
+                (resolver.resolve_source_from(caller, source, table)?, None)
+            }
+        };
+        let ephemeral = eph.is_some();
+        Ok((limited(rel, executing, ephemeral, samples(unique_id)), eph))
+    }
+}
+
+/// A model's text as its parse rendered it, for the compile to reuse
+/// instead of rendering the model again: the template read nothing whose
+/// value differs between the phases (see
+/// [`crate::macros::PhaseCheck`]), so only its references differ, and
+/// those are tokens here ([`Relation::deferred`]) until
+/// [`Rendered::resolve`] puts in the final names.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub text: String,
+    pub references: Vec<Reference>,
+    /// What the render's `config()` calls set.
+    pub file_config: Config,
+}
+
+impl Rendered {
+    /// The compiled text of node `unique_id` and the ephemeral models it
+    /// references (in call order), as a render with `execute = true` gives
+    /// them; None when a reference does not resolve or a token was cut
+    /// (the caller renders, which reports the error as a render does).
+    pub fn resolve(
+        &self,
+        unique_id: &str,
+        resolver: &dyn Resolver,
+    ) -> Option<(String, Vec<String>)> {
+        let mut names = Vec::with_capacity(self.references.len());
+        let mut ephemerals: Vec<String> = Vec::new();
+        for r in &self.references {
+            let (rel, eph) = r.resolve(unique_id, resolver, true).ok()?;
+            if let Some(id) = eph {
+                if !ephemerals.contains(&id) {
+                    ephemerals.push(id);
+                }
+            }
+            names.push(rel.to_value().to_string());
+        }
+        use crate::relation::{TOKEN_END, TOKEN_HEAD, TOKEN_START, TOKEN_TAIL};
+        let mut out = String::with_capacity(self.text.len() + 64 * names.len());
+        let mut rest = self.text.as_str();
+        let cut = |text: &str| text.contains(TOKEN_END) || text.contains(TOKEN_TAIL);
+        while let Some(at) = rest.find(TOKEN_START) {
+            if cut(&rest[..at]) {
+                return None;
+            }
+            out.push_str(&rest[..at]);
+            let after = &rest[at + TOKEN_START.len_utf8()..];
+            let end = after.find(TOKEN_END)?;
+            let n: usize = after[..end]
+                .strip_prefix(TOKEN_HEAD)?
+                .strip_suffix(TOKEN_TAIL)?
+                .parse()
+                .ok()?;
+            out.push_str(names.get(n)?);
+            rest = &after[end + TOKEN_END.len_utf8()..];
+        }
+        if cut(rest) {
+            return None;
+        }
+        out.push_str(rest);
+        Some((out, ephemerals))
+    }
 }
 
 impl NodeCtx {
@@ -517,6 +621,7 @@ impl NodeCtx {
             full_refresh: false,
             results: Mutex::new(HashMap::new()),
             model,
+            deferred: None,
         }
     }
 }
@@ -933,6 +1038,18 @@ fn empty_table() -> Value {
     Value::from_object(Table(QueryResult::default()))
 }
 
+/// `rel`, the relation `reference` gives, as a render that defers its
+/// references returns it (a token, see [`Rendered`]), else as it is.
+fn deferring(c: &NodeCtx, reference: Reference, rel: Relation) -> Relation {
+    match c.deferred.as_ref().and_then(|d| d.lock().ok()) {
+        Some(mut calls) => {
+            calls.push(reference);
+            rel.deferred(calls.len() - 1)
+        }
+        None => rel,
+    }
+}
+
 /// The per-node context passed at render time.
 pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
     let mut m = BTreeMap::new();
@@ -974,18 +1091,16 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                         r.push((pkg.clone(), name.clone()));
                     }
                 }
-                let caller = crate::macros::package_of(&c.unique_id);
-                let (rel, eph) = c
-                    .resolver
-                    .resolve_ref_from(caller, pkg.as_deref(), &name)
+                let reference = Reference::Ref { package: pkg, name };
+                let (rel, eph) = reference
+                    .resolve(&c.unique_id, c.resolver.as_ref(), c.execute)
                     .map_err(err)?;
-                let ephemeral = eph.is_some();
                 if let (Some(id), Ok(mut e)) = (eph, c.ephemerals.lock()) {
                     if !e.contains(&id) {
                         e.push(id);
                     }
                 }
-                Ok(limited(rel, c.execute, ephemeral, samples(&c.unique_id)).to_value())
+                Ok(deferring(&c, reference, rel).to_value())
             },
         ),
     );
@@ -999,10 +1114,11 @@ pub fn node_context(ctx: Arc<NodeCtx>) -> BTreeMap<&'static str, Value> {
                         s.push((source.clone(), table.clone()));
                     }
                 }
-                c.resolver
-                    .resolve_source_from(crate::macros::package_of(&c.unique_id), &source, &table)
-                    .map(|r| limited(r, c.execute, false, samples(&c.unique_id)).to_value())
-                    .map_err(err)
+                let reference = Reference::Source { source, table };
+                let (rel, _) = reference
+                    .resolve(&c.unique_id, c.resolver.as_ref(), c.execute)
+                    .map_err(err)?;
+                Ok(deferring(&c, reference, rel).to_value())
             },
         ),
     );
@@ -1137,39 +1253,61 @@ pub fn render_model(
     source: &str,
     ctx: Arc<NodeCtx>,
 ) -> Result<String, JError> {
+    render_model_names(env, name, source, ctx, false).map(|(text, _)| text)
+}
+
+/// [`render_model`], and with `names` the names the template reads from
+/// outside itself (minijinja's undeclared variables, attribute paths
+/// included) when the first render succeeded: what a parse needs to know
+/// whether the compile may reuse its text ([`Rendered`]).
+pub fn render_model_names(
+    env: &Environment<'static>,
+    name: &str,
+    source: &str,
+    ctx: Arc<NodeCtx>,
+    names: bool,
+) -> Result<(String, Option<std::collections::HashSet<String>>), JError> {
     let source = crate::extras::preprocess(source);
     let root = scoped(env, &ctx, BTreeMap::new());
     let config_before =
         crate::builtins::is_parsing().then(|| ctx.config.lock().map(|c| c.clone()).ok());
-    let out = env.render_named_str(name, &source, root.clone());
+    let template = env.template_from_named_str(name, &source)?;
+    let out = template.render(root.clone());
     crate::macros::take_returned();
-    let Err(e) = out else { return out };
+    let e = match out {
+        Ok(text) => return Ok((text, names.then(|| template.undeclared_variables(true)))),
+        Err(e) => e,
+    };
     if !matches!(
         e.kind(),
         ErrorKind::UndefinedError | ErrorKind::UnknownFunction | ErrorKind::UnknownMethod
     ) {
         return Err(e);
     }
-    let names = undefined_names(env, &source, &root);
-    if names.is_empty() {
+    let undefined = undefined_names(env, &source, &root);
+    if undefined.is_empty() {
         return Err(e);
     }
     let Some(config_before) = config_before else {
         // the original error (for its line) under dbt's words
         return Err(
-            JError::new(ErrorKind::UndefinedError, undefined_message(&names[0])).with_source(e),
+            JError::new(ErrorKind::UndefinedError, undefined_message(&undefined[0])).with_source(e),
         );
     };
     // parse: again, with the undefined names absorbing whatever is done
     // with them (the context's records start over)
+    crate::builtins::note_divergence();
     ctx.reset_records(config_before);
-    let lenient: BTreeMap<String, Value> = names
+    if let Some(mut calls) = ctx.deferred.as_ref().and_then(|d| d.lock().ok()) {
+        calls.clear();
+    }
+    let lenient: BTreeMap<String, Value> = undefined
         .into_iter()
         .map(|n| (n, Value::from_object(ParseUndefined)))
         .collect();
-    let out = env.render_named_str(name, &source, scoped(env, &ctx, lenient));
+    let out = template.render(scoped(env, &ctx, lenient));
     crate::macros::take_returned();
-    out
+    out.map(|text| (text, None))
 }
 
 /// A node's render context (see [`node_context`]) with `extra` names over
@@ -1315,6 +1453,114 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "p/\"d\".\"s\".\"m\"|duckdb|True|0|7");
+    }
+
+    /// Final names as a compile knows them: models in `final`, `eph` an
+    /// ephemeral model, sources in `raw`.
+    struct Final;
+
+    impl Resolver for Final {
+        fn resolve_ref(
+            &self,
+            _: Option<&str>,
+            n: &str,
+        ) -> Result<(Relation, Option<String>), String> {
+            match n {
+                "eph" => Ok((Relation::cte("eph"), Some("model.p.eph".into()))),
+                "gone" => Err("no model gone".into()),
+                _ => Ok((Relation::new("d", "final", n), None)),
+            }
+        }
+        fn resolve_source(&self, _: &str, t: &str) -> Result<Relation, String> {
+            Ok(Relation::new("d", "raw", t))
+        }
+    }
+
+    /// A model's parse with deferred references, then what the compile
+    /// makes of its text, against a render of the compile: the same SQL
+    /// and ephemerals where the check lets the text be reused.
+    #[test]
+    fn a_parse_text_compiles_as_a_render_does_when_it_reads_nothing_phased() {
+        let (_d, info) = crate::testing::run_info();
+        let macros = [crate::macros::MacroFile {
+            package: "p".into(),
+            path: "macros/m.sql".into(),
+            text: "{% macro cents(c) -%} round({{ c }} / 100.0, 2) {%- endmacro %}\n\
+                   {% macro cols() %}{{ return(['a', 'b']) }}{% endmacro %}\n\
+                   {% macro peek() %}{{ execute }}{% endmacro %}\n\
+                   {% macro twice(r) %}{{ r }} {{ r }}{% endmacro %}"
+                .into(),
+        }];
+        let (env, _) = environment(&info, &macros).unwrap();
+        let check = crate::macros::PhaseCheck::new(&env).unwrap();
+        let ctx = |execute: bool| {
+            Arc::new(NodeCtx {
+                execute,
+                deferred: (!execute).then(Default::default),
+                ..NodeCtx::new(
+                    "model.p.m".into(),
+                    "m".into(),
+                    Relation::new("d", "s", "m"),
+                    Config::new(),
+                    if execute {
+                        Arc::new(Final)
+                    } else {
+                        Arc::new(crate::testing::Parse)
+                    },
+                    Value::from(()),
+                )
+            })
+        };
+        // (template, the check's answer, whether the text resolves)
+        let cases = [
+            ("{{ config(materialized='table') }}\nselect {{ cents('x') }}, {% for c in cols() %}{{ c }}{{ ',' if not loop.last }}{% endfor %}\n\
+              from {{ ref('x') }} join {{ source('s', 't') }} using (id) join {{ ref('eph') }} using (id)\n\
+              {# a comment #}where '{{ var('day', '2024') }}' = '{{ target.name }}' {{ twice(ref('x')) }}\n", true, true),
+            ("select * from {{ ref('x').identifier }}", false, true),
+            ("select {{ peek() }}", false, true),
+            ("select * from {{ ref('x') | upper }}", true, false),
+            ("select * from {{ ref('x') | replace('\"', '') }}", true, false),
+            ("select '{{ config.get('x') }}'", false, true),
+            ("select '{{ var('nope') }}'", false, true),
+            ("select * from {{ this }}", false, true),
+            ("{% import 'other' as o %}select 1", false, true),
+            ("select * from {{ ref('gone') }}", true, false),
+        ];
+        for (src, independent, resolves) in cases {
+            let parse = ctx(false);
+            let (out, diverged) = crate::builtins::parsing(|| {
+                crate::builtins::watching_divergence(|| {
+                    render_model_names(&env, "m.sql", src, parse.clone(), true)
+                })
+            });
+            let (text, names) = match out {
+                Ok(r) => r,
+                // an import of a template that is not there
+                Err(_) => {
+                    assert!(!independent, "{src}");
+                    continue;
+                }
+            };
+            let names = names.unwrap();
+            assert_eq!(
+                !diverged && check.independent(&env, src, &names),
+                independent,
+                "{src}: {names:?}"
+            );
+            let rendered = Rendered {
+                text,
+                references: std::mem::take(&mut *parse.deferred.as_ref().unwrap().lock().unwrap()),
+                file_config: parse.file_config.lock().unwrap().clone(),
+            };
+            let resolved = rendered.resolve("model.p.m", &Final);
+            assert_eq!(resolved.is_some(), resolves, "{src}: {}", rendered.text);
+            if let (true, Some((sql, eph))) = (independent, resolved) {
+                let compile = ctx(true);
+                let want = render_model(&env, "m.sql", src, compile.clone()).unwrap();
+                assert_eq!(sql, want, "{src}");
+                assert_eq!(eph, *compile.ephemerals.lock().unwrap(), "{src}");
+            }
+        }
     }
 
     #[test]

@@ -382,6 +382,149 @@ impl Object for MacroFn {
     }
 }
 
+/// Names whose value is the same when a node parses as when it compiles
+/// in the same invocation, for [`PhaseCheck`]: pure functions, the run's
+/// vars, target and flags, Jinja's own globals, a macro's implicit names.
+/// `ref`, `source` and a bare `config(...)` call are there too: a parse
+/// that defers its references ([`crate::jinja::Rendered`]) prints tokens
+/// for the first two, and the third prints nothing in either phase.
+/// Everything else (`execute`, `this`, `model`, `config.get`, `adapter`,
+/// `is_incremental`, `graph`, `modules`, `log`, …) differs or has effects.
+const PHASE_INDEPENDENT: &[&str] = &[
+    "ref",
+    "source",
+    "config",
+    "var",
+    "env_var",
+    "target",
+    "flags",
+    "project_name",
+    "dbt_version",
+    "invocation_id",
+    "run_started_at",
+    "return",
+    "local_md5",
+    "tojson",
+    "fromjson",
+    "toyaml",
+    "fromyaml",
+    "set",
+    "set_strict",
+    "zip",
+    "zip_strict",
+    "range",
+    "dict",
+    "namespace",
+    "caller",
+    "varargs",
+    "kwargs",
+    "loop",
+];
+
+/// Whether a root-project model's template reads only what is the same
+/// at parse as at compile ([`PHASE_INDEPENDENT`] and macros that do too,
+/// followed through their own templates), so the compile can reuse the
+/// parse's text ([`crate::jinja::Rendered`]) instead of rendering again.
+/// Static and conservative: a name it cannot follow (a dynamic lookup, a
+/// package's local namespace) answers no. Built once per parse; answers
+/// for macros are remembered.
+pub struct PhaseCheck {
+    registry: Arc<Registry>,
+    /// Root-project macros that replace `ref`, `source` or `config`.
+    replaced: bool,
+    macros: std::sync::Mutex<HashMap<String, bool>>,
+}
+
+impl PhaseCheck {
+    pub fn new(env: &Environment<'static>) -> Option<Self> {
+        let registry = env
+            .globals()
+            .find(|(k, _)| *k == REGISTRY)
+            .and_then(|(_, v)| v.downcast_object::<Registry>())?;
+        let replaced = ["ref", "source", "config"]
+            .iter()
+            .any(|n| registry.get(&registry.root, n).is_some());
+        Some(PhaseCheck {
+            registry,
+            replaced,
+            macros: Default::default(),
+        })
+    }
+
+    /// Whether a template of `source` reading `names` (minijinja's
+    /// undeclared variables, with attribute paths) renders alike in both
+    /// phases.
+    pub fn independent(
+        &self,
+        env: &Environment<'static>,
+        source: &str,
+        names: &std::collections::HashSet<String>,
+    ) -> bool {
+        !reads_templates(source) && names.iter().all(|n| self.name(env, n))
+    }
+
+    fn name(&self, env: &Environment<'static>, path: &str) -> bool {
+        let mut parts = path.split('.');
+        let first = parts.next().unwrap_or_default();
+        if matches!(first, "ref" | "source" | "config") {
+            // `config.get(..)` reads a config the compile may see changed
+            return !self.replaced && (first != "config" || path == "config");
+        }
+        if PHASE_INDEPENDENT.contains(&first) {
+            return true;
+        }
+        let reg = &self.registry;
+        let found = match reg.packages.get(first) {
+            // `pkg.name(..)`: that package's macro
+            Some(pkg) => match parts.next() {
+                Some(name) => pkg.get(name).cloned(),
+                None => None,
+            },
+            None => reg
+                .get(&reg.root, first)
+                .or_else(|| reg.get(INTERNAL, first)),
+        };
+        match found
+            .as_ref()
+            .and_then(|m| m.downcast_object_ref::<MacroFn>())
+        {
+            Some(m) => self.macro_independent(env, m),
+            None => false,
+        }
+    }
+
+    fn macro_independent(&self, env: &Environment<'static>, m: &MacroFn) -> bool {
+        if let Some(known) = self.macros.lock().ok().and_then(|k| k.get(&m.tpl).copied()) {
+            return known;
+        }
+        // a macro that calls itself (or back) is asked again meanwhile:
+        // no, until its answer is known
+        if let Ok(mut k) = self.macros.lock() {
+            k.insert(m.tpl.clone(), false);
+        }
+        let answer = env
+            .get_template(&m.tpl)
+            .map(|t| self.independent(env, t.source(), &t.undeclared_variables(true)))
+            .unwrap_or(false);
+        if let Ok(mut k) = self.macros.lock() {
+            k.insert(m.tpl.clone(), answer);
+        }
+        answer
+    }
+}
+
+/// Whether Jinja `source` includes, imports or extends another template,
+/// whose names [`PhaseCheck`] does not follow.
+fn reads_templates(source: &str) -> bool {
+    source.match_indices("{%").any(|(at, _)| {
+        let tag = source[at + 2..].trim_start_matches(['-', '+', ' ', '\t', '\n', '\r']);
+        ["include", "import", "from", "extends"].iter().any(|w| {
+            tag.strip_prefix(w)
+                .is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+        })
+    })
+}
+
 /// The package of a unique id (`model.<pkg>.<name>`, `test.<pkg>....`).
 pub fn package_of(unique_id: &str) -> &str {
     unique_id.split('.').nth(1).unwrap_or_default()

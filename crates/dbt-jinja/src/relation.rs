@@ -105,7 +105,44 @@ impl Relation {
     pub fn to_value(&self) -> Value {
         Value::from_object(self.clone())
     }
+
+    /// This relation standing for reference `n` of a render that defers
+    /// its references ([`crate::jinja::Rendered`]): it prints as a token the
+    /// compile replaces with the reference's final name, and it notes a
+    /// divergence when a template looks inside it (its parts are the
+    /// parse's placeholders, not the final names).
+    pub fn deferred(mut self, n: usize) -> Self {
+        self.external = Some(format!(
+            "{TOKEN_START}{TOKEN_HEAD}{n}{TOKEN_TAIL}{TOKEN_END}"
+        ));
+        self
+    }
+
+    /// Whether this is a [`Relation::deferred`] placeholder.
+    pub fn is_deferred(&self) -> bool {
+        self.external
+            .as_deref()
+            .is_some_and(|e| e.starts_with(TOKEN_START))
+    }
+
+    /// A template read something of a deferred relation other than its
+    /// printed name: the render's text holds parse-time values.
+    fn inspected(&self) {
+        if self.is_deferred() {
+            crate::builtins::note_divergence();
+        }
+    }
 }
+
+/// A [`Relation::deferred`] token in rendered text: its index between
+/// control characters no SQL file holds, and around it quotes, dots and
+/// both cases, as a relation's name has, so that a filter that would
+/// change the name (`upper`, `replace('"', '')`, `split('.')`, a slice)
+/// changes the token too and the compile sees it cut and renders instead.
+pub const TOKEN_START: char = '\u{1}';
+pub const TOKEN_END: char = '\u{2}';
+pub const TOKEN_HEAD: &str = "\"r\".";
+pub const TOKEN_TAIL: &str = ".\"R\"";
 
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,10 +158,12 @@ impl Object for Relation {
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        self.inspected();
         minijinja::value::Enumerator::Str(&["path", "type", "metadata"])
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.inspected();
         let opt = |o: &Option<String>| o.clone().map(Value::from).unwrap_or(Value::from(()));
         match key.as_str()? {
             "database" => Some(opt(&self.database)),
@@ -149,6 +188,7 @@ impl Object for Relation {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
+        self.inspected();
         match method {
             "render" => Ok(Value::from(Relation::render(self))),
             // dict-style access, as on dbt's relation dataclass

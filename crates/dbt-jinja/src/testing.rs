@@ -40,3 +40,17 @@ impl Resolver for NoRefs {
         Err(s.to_string())
     }
 }
+
+/// The parse's resolver: every model in the target's schema `s`, every
+/// source in its schema, as the engine's parse places them.
+#[derive(Debug)]
+pub(crate) struct Parse;
+
+impl Resolver for Parse {
+    fn resolve_ref(&self, _: Option<&str>, n: &str) -> Result<(Relation, Option<String>), String> {
+        Ok((Relation::new("d", "s", n), None))
+    }
+    fn resolve_source(&self, s: &str, t: &str) -> Result<Relation, String> {
+        Ok(Relation::new("d", s, t))
+    }
+}

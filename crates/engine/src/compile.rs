@@ -39,11 +39,18 @@ pub fn node_ctx(
 
 /// A per-node Jinja context for the parse phase (`execute = false`, no
 /// database): what `config()`, `ref()` and `source()` calls record is read
-/// back into the node.
-pub fn parse_ctx(node: &Node, resolver: Arc<dyn Resolver>, full_refresh: bool) -> Arc<NodeCtx> {
+/// back into the node. `deferring`: the references print as tokens, for a
+/// text the compile may reuse ([`jinja::Rendered`]).
+pub fn parse_ctx(
+    node: &Node,
+    resolver: Arc<dyn Resolver>,
+    full_refresh: bool,
+    deferring: bool,
+) -> Arc<NodeCtx> {
     Arc::new(NodeCtx {
         execute: false,
         full_refresh,
+        deferred: deferring.then(Default::default),
         ..node.jinja_ctx(resolver)
     })
 }
@@ -55,6 +62,19 @@ fn render_one(
     db: Option<Arc<dyn Database>>,
     is_incremental: bool,
 ) -> Result<(String, Vec<String>, Config)> {
+    // a model whose parse text holds: its references put in, no render
+    if let Some(r) = &node.rendered {
+        if let Some((sql, eph)) = r.resolve(&node.unique_id, resolver.as_ref()) {
+            // what the render's config() calls would set again (hooks
+            // count only at parse, see jinja's ConfigObj)
+            let mut set = r.file_config.clone();
+            set.remove("pre_hook");
+            set.remove("post_hook");
+            let mut config = node.config.clone();
+            crate::config::merge(&mut config, &set);
+            return Ok((sql, eph, config));
+        }
+    }
     let ctx = node_ctx(
         node,
         resolver.clone(),

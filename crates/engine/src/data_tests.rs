@@ -565,7 +565,7 @@ fn folders_of(path: &str) -> Vec<String> {
 }
 
 fn parse_ctx(cx: &DiscoverCtx<'_>, node: &Node) -> Arc<NodeCtx> {
-    crate::compile::parse_ctx(node, cx.parse_resolver.clone(), cx.full_refresh)
+    crate::compile::parse_ctx(node, cx.parse_resolver.clone(), cx.full_refresh, false)
 }
 
 /// `{{ config(severity="warn",...) }}` as dbt appends it to a generic test's raw code.

@@ -82,6 +82,9 @@ pub struct Node {
     pub macros: Vec<String>,
     /// A model's `time_spine:` from its properties (dbt's manifest field).
     pub time_spine: Option<serde_json::Value>,
+    /// The text this invocation's parse rendered, when the compile can
+    /// reuse it (each model renders once; see [`jinja::Rendered`]).
+    pub rendered: Option<Arc<jinja::Rendered>>,
 }
 
 impl Node {
@@ -120,6 +123,7 @@ impl Node {
             version: None,
             macros: vec![],
             time_spine: None,
+            rendered: None,
         }
     }
 

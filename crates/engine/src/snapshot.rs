@@ -991,7 +991,7 @@ pub(crate) fn discover(
             )
             .documented(p)
         };
-        let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh);
+        let ctx = crate::compile::parse_ctx(&node, resolver.clone(), info.full_refresh, false);
         if let Err(e) =
             crate::builtins::parsing(|| crate::jinja::render(env, &unique_id, ctx.clone()))
         {

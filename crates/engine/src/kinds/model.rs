@@ -42,11 +42,16 @@ impl ResourceKind for Model {
         let model_props = ModelProps::new(cx.props);
         let (pinfo, env, resolver, prev) = (cx.pinfo, &*cx.env, cx.parse_resolver, cx.prev);
         let root = cx.info.project.name.as_str();
+        // the root project's models render once (a package's macros
+        // resolve in its own namespace, which the check does not follow)
+        let check = (pinfo.project.name == root)
+            .then(|| crate::macros::PhaseCheck::new(env))
+            .flatten();
         let parsed = crate::par::map(&files, |(mp, abs, rel)| {
             parse_model(
                 pinfo,
                 &model_props,
-                env,
+                (env, check.as_ref()),
                 resolver,
                 (mp, abs, rel),
                 prev,
@@ -137,7 +142,7 @@ impl<'a> ModelProps<'a> {
 fn parse_model(
     info: &RunInfo,
     props: &ModelProps<'_>,
-    env: &Environment<'static>,
+    (env, check): (&Environment<'static>, Option<&crate::macros::PhaseCheck>),
     parse_resolver: &Arc<dyn Resolver>,
     (mp, abs, rel): (&str, &Path, &str),
     prev: Option<&partial::State>,
@@ -248,22 +253,53 @@ fn parse_model(
             return Ok(Ok((node, e.clone(), false)));
         }
     }
-    let ctx = crate::compile::parse_ctx(&node, parse_resolver.clone(), info.full_refresh);
-    let ((rendered, env_reads), mut macros) = crate::macros::recording_macros(|| {
+    // a file holding what a deferred reference prints as is rendered again
+    let deferring = check.is_some()
+        && !node
+            .raw_code
+            .contains([crate::relation::TOKEN_START, crate::relation::TOKEN_END]);
+    let ctx =
+        crate::compile::parse_ctx(&node, parse_resolver.clone(), info.full_refresh, deferring);
+    let (((rendered, diverged), env_reads), mut macros) = crate::macros::recording_macros(|| {
         crate::builtins::recording_env(|| {
             crate::builtins::parsing(|| {
-                jinja::render_model(env, &node.original_file_path, &node.raw_code, ctx.clone())
+                crate::builtins::watching_divergence(|| {
+                    jinja::render_model_names(
+                        env,
+                        &node.original_file_path,
+                        &node.raw_code,
+                        ctx.clone(),
+                        deferring,
+                    )
+                })
             })
         })
     });
-    if let Err(e) = rendered {
-        return Ok(Err(
-            Error::jinja(&unique_id, &node.original_file_path, &e).to_string()
-        ));
-    }
+    let (text, names) = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(Err(
+                Error::jinja(&unique_id, &node.original_file_path, &e).to_string()
+            ))
+        }
+    };
     let lock_err = || Error::Internal("parse lock poisoned".into());
+    // the references of the model's text (the hooks below add theirs)
+    let references = match &ctx.deferred {
+        Some(d) => std::mem::take(&mut *d.lock().map_err(|_| lock_err())?),
+        None => vec![],
+    };
     let file_config = ctx.file_config.lock().map_err(|_| lock_err())?.clone();
     config::merge(&mut node.config, &file_config);
+    if let (Some(check), Some(names)) = (check, names) {
+        if !diverged && check.independent(env, &node.raw_code, &names) {
+            node.rendered = Some(Arc::new(jinja::Rendered {
+                text,
+                references,
+                file_config: file_config.clone(),
+            }));
+        }
+    }
     // dbt renders hooks at parse time too: the macros they call are the
     // node's dependencies (a failure here is the run's to report)
     for key in ["pre_hook", "post_hook"] {
