@@ -1192,10 +1192,13 @@ pub fn run_results_json(
             ],
             thread_id: "Thread-1".into(),
             execution_time: r.execution_time,
-            message: (!(is_test && r.message.is_empty())).then(|| r.message.clone()),
+            // a compile's results say nothing but their status, as dbt's
+            message: (!(is_test && r.message.is_empty()) && command != Command::Compile)
+                .then(|| r.message.clone()),
             failures: r.failures,
-            adapter_response: if is_test && r.status != Status::Skipped && r.status != Status::Error
-            {
+            adapter_response: if command == Command::Compile {
+                json!({})
+            } else if is_test && r.status != Status::Skipped && r.status != Status::Error {
                 json!({"_message": "OK"})
             } else if r.status == Status::Success && r.batch_results.is_none() {
                 json!({"_message": r.message, "code": r.message.split(' ').next().unwrap_or("OK"), "rows_affected": r.rows_affected})

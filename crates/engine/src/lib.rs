@@ -387,6 +387,19 @@ pub fn load_info(info: jinja::RunInfo, opts: &Options) -> Result<Loaded> {
     let state_path = partial_state_path(&info, opts);
     let manifest = manifest::Manifest::load_with(info, state_path.as_deref())?;
     tracing::debug!("timing: parsed in {:?}", t0.elapsed());
+    tracing::debug!(
+        "{} of {} models keep the text their parse rendered (no render at compile)",
+        manifest
+            .nodes
+            .values()
+            .filter(|n| n.rendered.is_some())
+            .count(),
+        manifest
+            .nodes
+            .values()
+            .filter(|n| n.resource_type == manifest::ResourceType::Model)
+            .count()
+    );
     print_warnings(&manifest.warnings);
     let dag = graph::Dag::build(&manifest)?;
     let mut manifest = manifest;
@@ -528,8 +541,8 @@ fn print_header_with(info: &jinja::RunInfo, stat: &str, node_count: usize) {
 /// `tarmac show`: compile each selected model (or the inline query, whose
 /// `ref`/`source` resolve as a root-project model's) and run it against
 /// the profile's database with dbt's `limit` appended. Seeds are read
-/// whole, as dbt shows a seed's file. Nothing is built; nothing but the
-/// partial-parse state is written.
+/// whole, as dbt shows a seed's file. Nothing is built; an `--inline`
+/// query's SQL and run_results.json are written, as dbt's.
 pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
     if req.inline.is_none() && opts.select.is_empty() && opts.selector.is_none() {
         return Err(Error::Project(
@@ -561,10 +574,16 @@ pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
             }
         }
     }
-    print_header(m, todo.len());
+    let t0 = Instant::now();
+    if req.inline.is_some() {
+        print_inline_header(m);
+    } else {
+        print_header(m, todo.len());
+    }
     let db = open_db(&m.info.target)?;
     let mut out = Vec::new();
     for n in &todo {
+        let started = chrono::Utc::now();
         let runtime = |e: &dyn std::fmt::Display| {
             let what = if req.inline.is_some() {
                 "sql_operation inline_query".to_string()
@@ -577,13 +596,20 @@ pub fn show(opts: &Options, req: &ShowRequest) -> Result<Vec<Preview>> {
                 e.to_string().replace('\n', "\n  ")
             ))
         };
-        let sql = if n.resource_type == manifest::ResourceType::Seed {
-            format!("select * from {}", n.relation().render())
+        let (compiled, sql) = if n.resource_type == manifest::ResourceType::Seed {
+            let sql = format!("select * from {}", n.relation().render());
+            (sql.clone(), sql)
         } else {
             let c = compile::compile(m, n, &resolver, Some(db.shared()), false)?;
-            show::limited_sql(&c.sql, req.limit)
+            let limited = show::limited_sql(&c.sql, req.limit);
+            (c.sql, limited)
         };
+        let compiled_at = chrono::Utc::now();
         let table = show::query(&db, &sql).map_err(|e| runtime(&e))?;
+        if req.inline.is_some() {
+            let result = inline_result(n, sql.clone(), started, compiled_at);
+            write_inline_artifacts(opts, m, (result, &compiled), "show", t0)?;
+        }
         out.push(Preview {
             node_name: n.name.clone(),
             unique_id: n.unique_id.clone(),
@@ -617,17 +643,95 @@ fn inline_node(m: &manifest::Manifest, sql: &str) -> manifest::Node {
     }
 }
 
+/// dbt's header of an `--inline` command: the query counts as one "sql
+/// operation" among what was found.
+fn print_inline_header(m: &manifest::Manifest) {
+    print_header_with(&m.info, &found_stats_with(m, 1), 1);
+}
+
+/// What dbt 1.10 writes after an `--inline` query succeeds (`compile`,
+/// `show`): its compiled SQL (`compiled`: without show's `limit`) as
+/// `target/compiled/<project>/from remote system.sql/sql/inline_query`,
+/// and run_results.json with its one result
+/// (`sql_operation.<project>.inline_query`, no relation). `which` is the
+/// command's name in the results' `args`.
+fn write_inline_artifacts(
+    opts: &Options,
+    m: &manifest::Manifest,
+    (result, compiled): (results::NodeResult, &str),
+    which: &str,
+    t0: Instant,
+) -> Result<()> {
+    let path = results::target_dir(m)
+        .join("compiled")
+        .join(&m.info.project.name)
+        .join("from remote system.sql/sql/inline_query");
+    artifacts::write_sql_file(&path, compiled)?;
+    let mut args = run_args(opts, Command::Compile, &m.info.project.root)?;
+    args["which"] = which.into();
+    args["inline"] = opts_inline(&result);
+    artifacts::write_json(
+        m,
+        "run_results.json",
+        &artifacts::run_results_json(
+            m,
+            &[result],
+            t0.elapsed().as_secs_f64(),
+            Command::Compile,
+            args,
+        ),
+    )
+}
+
+/// The inline query's text as run_results.json's `args.inline` holds it.
+fn opts_inline(result: &results::NodeResult) -> serde_json::Value {
+    result
+        .run_sql
+        .clone()
+        .map(serde_json::Value::String)
+        .unwrap_or_default()
+}
+
+/// The inline node's result: compiled (and, for `show`, run) with success.
+fn inline_result(
+    node: &manifest::Node,
+    sql: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+    compiled_at: chrono::DateTime<chrono::Utc>,
+) -> results::NodeResult {
+    let now = chrono::Utc::now();
+    results::NodeResult {
+        unique_id: node.unique_id.clone(),
+        status: Status::Success,
+        message: String::new(),
+        compiled_sql: Some(sql),
+        // the query as given, for `args.inline` (no run SQL is written)
+        run_sql: Some(node.raw_code.clone()),
+        started_at,
+        compiled_at,
+        completed_at: now,
+        execution_time: (now - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6,
+        rows_affected: None,
+        failures: None,
+        batch_results: None,
+    }
+}
+
 /// `tarmac compile --inline SQL`: the query compiled as dbt compiles an
 /// inline node (its `ref`/`source` resolved, its Jinja run with a
 /// connection, as `run_query` may ask the warehouse). Nothing is built;
-/// nothing but the partial-parse state is written, as for `show`.
+/// the query's compiled SQL and run_results.json are written, as dbt's.
 pub fn compile_inline(opts: &Options, sql: &str) -> Result<compile::Shown> {
+    let t0 = Instant::now();
     let l = load(opts, Command::Compile)?;
     let m = &l.manifest;
     let node = inline_node(m, sql);
-    print_header(m, 1);
+    print_inline_header(m);
     let db = open_db(&m.info.target)?;
+    let started = chrono::Utc::now();
     let c = compile::compile(m, &node, &m.resolver(), Some(db.shared()), false)?;
+    let result = inline_result(&node, c.sql.clone(), started, chrono::Utc::now());
+    write_inline_artifacts(opts, m, (result, &c.sql), "compile", t0)?;
     let shown = compile::Shown {
         name: node.name.clone(),
         unique_id: node.unique_id.clone(),
@@ -1101,6 +1205,11 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// has a singular one; then sources, exposures, metrics, macros, groups,
 /// semantic models, saved queries and unit tests.
 fn found_stats(m: &manifest::Manifest) -> String {
+    found_stats_with(m, 0)
+}
+
+/// [`found_stats`] with `sql_operations` inline queries among them.
+fn found_stats_with(m: &manifest::Manifest, sql_operations: usize) -> String {
     use manifest::ResourceType as T;
     let count = |t: T| m.nodes.values().filter(|n| n.resource_type == t).count();
     let singular = m
@@ -1125,6 +1234,8 @@ fn found_stats(m: &manifest::Manifest) -> String {
     if !singular {
         parts.push(tests);
     }
+    // dbt adds the inline query's node after parsing: last of the nodes
+    parts.push((sql_operations, "sql operation", "sql operations"));
     parts.extend([
         (m.sources.len(), "source", "sources"),
         (resources("exposures"), "exposure", "exposures"),

@@ -328,6 +328,112 @@ fn compile_logs_the_header_only_and_a_failure_stops_it() {
     assert_eq!(theirs.status.code(), Some(2));
 }
 
+/// What an `--inline` command leaves for `which` (`compile` or `show`):
+/// its header lines, and its one result in run_results.json with the
+/// fields dbt 1.10 fills, beside the compiled file's text.
+fn inline_outcome(dir: &Path, out: &Output, which: &str) -> (Vec<String>, serde_json::Value) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["args"]["which"], which);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{text}");
+    let r = &results[0];
+    let file = dir.join("target/compiled/jaffle/from remote system.sql/sql/inline_query");
+    let compiled = std::fs::read_to_string(&file).unwrap();
+    let timings: Vec<&str> = r["timing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let mut outcome = serde_json::json!({
+        "unique_id": r["unique_id"], "status": r["status"], "compiled": r["compiled"],
+        "relation_name": r["relation_name"], "failures": r["failures"], "timing": timings,
+        // the compiled file holds the query's SQL; show's result adds its
+        // `limit` (dbt's with its macro's whitespace, ours without)
+        "file": compiled,
+        "limited": r["compiled_code"].as_str().unwrap().trim_end().ends_with("limit 2"),
+    });
+    if which == "compile" {
+        outcome["message"] = r["message"].clone();
+        outcome["adapter_response"] = r["adapter_response"].clone();
+        outcome["compiled_code"] = r["compiled_code"].clone();
+    }
+    let header = logged(out)
+        .into_iter()
+        .filter(|l| l.starts_with("Found"))
+        .collect();
+    (header, outcome)
+}
+
+/// `compile --inline` and `show --inline` count the query as a "sql
+/// operation" in dbt's header, and write its compiled SQL and a
+/// run_results.json of its one result, as dbt 1.10 does.
+#[test]
+fn an_inline_query_is_a_sql_operation_with_its_own_results() {
+    let (_t, dir) = fixture();
+    let db = dir.join("jaffle.duckdb");
+    built(&dir, &db);
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "compile",
+            &[
+                "compile",
+                "--inline",
+                "select * from {{ ref('customers') }}",
+            ],
+        ),
+        (
+            "show",
+            &["show", "--inline", "select 1 as x", "--limit", "2"],
+        ),
+    ];
+    let mut ours = Vec::new();
+    for (which, args) in cases {
+        let out = tarmac(&dir, &db, args);
+        let (header, outcome) = inline_outcome(&dir, &out, which);
+        assert_eq!(
+            header,
+            ["Found 6 models, 3 seeds, 5 data tests, 1 sql operation, N macros"],
+            "{which}"
+        );
+        assert_eq!(outcome["unique_id"], "sql_operation.jaffle.inline_query");
+        assert_eq!(outcome["status"], "success");
+        assert_eq!(outcome["limited"], which == "show", "{which}: {outcome}");
+        ours.push((header, outcome));
+    }
+    let customers = "select * from \"jaffle\".\"main_analytics\".\"customers\"";
+    assert_eq!(ours[0].1["compiled_code"], customers);
+    assert_eq!(ours[0].1["file"], customers);
+    assert_eq!(ours[1].1["file"], "select 1 as x");
+
+    let Some(dbt) = testkit::dbt("an_inline_query_is_a_sql_operation_with_its_own_results") else {
+        return;
+    };
+    let dbt_dir = dir.parent().unwrap().join("jaffle_dbt");
+    copy_project(&dir, &dbt_dir);
+    let theirs_db = dbt_dir.join("jaffle.duckdb");
+    let run = |args: &[&str]| {
+        testkit::dbt_command(&dbt, &dbt_dir, args)
+            .env("TARMAC_DB", &theirs_db)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["build"]).status.success());
+    for ((which, args), mine) in cases.iter().zip(&ours) {
+        let theirs = inline_outcome(&dbt_dir, &run(args), which);
+        assert_eq!(
+            *mine, theirs,
+            "{which}: tarmac (left) and dbt (right) differ"
+        );
+    }
+}
+
 fn run_args(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
