@@ -108,28 +108,6 @@ pub fn is_parsing() -> bool {
     PARSING.with(|p| p.get())
 }
 
-thread_local! {
-    /// Set while [`watching_divergence`] runs on this thread once the
-    /// render did something a compile would do otherwise.
-    static DIVERGED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Run `f` (a parse render) and say whether the render took a path that
-/// only parsing takes: a parse leniency (a missing `var()` as none, an
-/// undefined name absorbed) or a look inside a deferred reference. Its
-/// text is then not what the compile renders, which must render again.
-pub fn watching_divergence<T>(f: impl FnOnce() -> T) -> (T, bool) {
-    let outer = DIVERGED.with(|d| d.replace(false));
-    let out = f();
-    let diverged = DIVERGED.with(|d| d.replace(outer));
-    (out, diverged)
-}
-
-/// See [`watching_divergence`].
-pub fn note_divergence() {
-    DIVERGED.with(|d| d.set(true));
-}
-
 /// Convert JSON to a Jinja value.
 pub fn json_to_value(v: &serde_json::Value) -> Value {
     Value::from_serialize(v)
@@ -140,7 +118,7 @@ pub fn value_to_json(v: &Value) -> serde_json::Value {
     if let Some(r) = v.downcast_object_ref::<Relation>() {
         if r.is_deferred() {
             // a config value holding a reference takes the compile's name
-            note_divergence();
+            crate::phase::note_divergence();
         }
         return serde_json::Value::String(r.render());
     }
@@ -202,7 +180,7 @@ pub fn var_fn(vars: Map<String, serde_json::Value>) -> Value {
             match vars.get(&name) {
                 Some(v) => Ok(json_to_value(v)),
                 None if default.is_none() && is_parsing() => {
-                    note_divergence();
+                    crate::phase::note_divergence();
                     Ok(Value::from(()))
                 }
                 None => default.ok_or_else(|| {

@@ -545,7 +545,7 @@ impl Rendered {
             }
             names.push(rel.to_value().to_string());
         }
-        use crate::relation::{TOKEN_END, TOKEN_HEAD, TOKEN_START, TOKEN_TAIL};
+        use crate::phase::{TOKEN_END, TOKEN_HEAD, TOKEN_START, TOKEN_TAIL};
         let mut out = String::with_capacity(self.text.len() + 64 * names.len());
         let mut rest = self.text.as_str();
         let cut = |text: &str| text.contains(TOKEN_END) || text.contains(TOKEN_TAIL);
@@ -1296,7 +1296,7 @@ pub fn render_model_names(
     };
     // parse: again, with the undefined names absorbing whatever is done
     // with them (the context's records start over)
-    crate::builtins::note_divergence();
+    crate::phase::note_divergence();
     ctx.reset_records(config_before);
     if let Some(mut calls) = ctx.deferred.as_ref().and_then(|d| d.lock().ok()) {
         calls.clear();
@@ -1529,7 +1529,7 @@ mod tests {
         for (src, independent, resolves) in cases {
             let parse = ctx(false);
             let (out, diverged) = crate::builtins::parsing(|| {
-                crate::builtins::watching_divergence(|| {
+                crate::phase::watching_divergence(|| {
                     render_model_names(&env, "m.sql", src, parse.clone(), true)
                 })
             });

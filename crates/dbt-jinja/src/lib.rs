@@ -22,6 +22,7 @@ pub mod extras;
 pub mod jinja;
 pub mod logfmt;
 pub mod macros;
+pub mod phase;
 pub mod project;
 pub mod pyargs;
 pub mod pydatetime;

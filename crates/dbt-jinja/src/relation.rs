@@ -8,6 +8,8 @@ use std::sync::Arc;
 use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{Error, State};
 
+use crate::phase::{TOKEN_END, TOKEN_HEAD, TOKEN_START, TOKEN_TAIL};
+
 /// Quote an identifier for DuckDB.
 pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
@@ -129,20 +131,10 @@ impl Relation {
     /// printed name: the render's text holds parse-time values.
     fn inspected(&self) {
         if self.is_deferred() {
-            crate::builtins::note_divergence();
+            crate::phase::note_divergence();
         }
     }
 }
-
-/// A [`Relation::deferred`] token in rendered text: its index between
-/// control characters no SQL file holds, and around it quotes, dots and
-/// both cases, as a relation's name has, so that a filter that would
-/// change the name (`upper`, `replace('"', '')`, `split('.')`, a slice)
-/// changes the token too and the compile sees it cut and renders instead.
-pub const TOKEN_START: char = '\u{1}';
-pub const TOKEN_END: char = '\u{2}';
-pub const TOKEN_HEAD: &str = "\"r\".";
-pub const TOKEN_TAIL: &str = ".\"R\"";
 
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -55,7 +55,7 @@ use std::time::Instant;
 pub use dbt_project::{config, resources, yaml};
 // the Jinja layer, under the paths it had when it lived here
 pub use dbt_jinja::{
-    blocks, builtins, database, extras, jinja, logfmt, macros, project, pyargs, pydatetime,
+    blocks, builtins, database, extras, jinja, logfmt, macros, phase, project, pyargs, pydatetime,
     relation, render_error,
 };
 pub use error::{Error, Result};

@@ -257,13 +257,13 @@ fn parse_model(
     let deferring = check.is_some()
         && !node
             .raw_code
-            .contains([crate::relation::TOKEN_START, crate::relation::TOKEN_END]);
+            .contains([crate::phase::TOKEN_START, crate::phase::TOKEN_END]);
     let ctx =
         crate::compile::parse_ctx(&node, parse_resolver.clone(), info.full_refresh, deferring);
     let (((rendered, diverged), env_reads), mut macros) = crate::macros::recording_macros(|| {
         crate::builtins::recording_env(|| {
             crate::builtins::parsing(|| {
-                crate::builtins::watching_divergence(|| {
+                crate::phase::watching_divergence(|| {
                     jinja::render_model_names(
                         env,
                         &node.original_file_path,
